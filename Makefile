@@ -1,0 +1,67 @@
+# mod_vmoodle: an Apache module, its httpd-free core, vcron and vmoodlectl.
+#
+#   make            build everything into build/
+#   make run        install what is missing, build, start the demo
+#   make test       install what is missing, build, run every test
+#   make install    install the module (apxs), tools and templates
+#
+# Each component adds its own rules in its folder's *.mk file.
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DATADIR  ?= $(PREFIX)/share/vmoodle
+CC       ?= cc
+APXS     ?= apxs
+PYTHON   ?= /usr/bin/python3
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror
+CFLAGS   += -DVM_DATADIR='"$(DATADIR)"'
+LDFLAGS  ?=
+
+ifeq ($(SANITIZE),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=address,undefined
+BUILD    := build-sanitize
+endif
+
+PKGS     := apr-1 apr-util-1 libcjson libpq libmariadb
+DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+DEP_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+HTTPD_INC  := $(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
+
+# Components append to these.
+PROGRAMS   :=
+UNIT_TESTS :=
+
+.PHONY: all deps run test test-unit test-integration install clean bench fuzz
+all:
+
+include core/core.mk
+include module/module.mk
+include $(sort $(filter-out core/core.mk module/module.mk,$(wildcard */*.mk)))
+
+all: $(MODULE) $(PROGRAMS) $(UNIT_TESTS)
+
+deps:
+	@tools/install-deps
+
+# Flags above are read when make starts: after installing, build in a
+# fresh make so they see the new packages.
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(PYTHON) tests/run.py --build $(BUILD) $(UNIT_TESTS)
+
+test-unit: all
+	@$(PYTHON) tests/run.py --build $(BUILD) --unit-only $(UNIT_TESTS)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@tools/demo --build $(BUILD)
+
+clean:
+	rm -rf build build-sanitize
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -c $< -o $@

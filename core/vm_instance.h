@@ -1,0 +1,53 @@
+/* The instance record: the columns of VMoodle's local_vmoodle table, so a
+ * row moves between JSON and a database unchanged. */
+#ifndef VM_INSTANCE_H
+#define VM_INSTANCE_H
+
+#include <apr_pools.h>
+#include "vm_host.h"
+
+typedef enum {
+    VM_F_ID, VM_F_NAME, VM_F_SHORTNAME, VM_F_VHOSTNAME, VM_F_VDBTYPE,
+    VM_F_VDBHOST, VM_F_VDBLOGIN, VM_F_VDBPASS, VM_F_VDBNAME, VM_F_VDBPREFIX,
+    VM_F_VDBPERSIST, VM_F_VDATAPATH, VM_F_MNET, VM_F_ENABLED,
+    VM_F_CRONCOUNT, VM_F_LASTCRON, VM_F_LASTCRONGAP,
+    VM_F_COUNT
+} vm_field;
+
+/* Column names, indexed by vm_field. */
+extern const char *const vm_field_names[VM_F_COUNT];
+
+/* One row as a source read it, every value as text.  present[f] = 0: the
+ * column is absent (a JSON key left out: the column default applies);
+ * present[f] = 1 with value[f] = NULL: SQL NULL or JSON null (rejected). */
+typedef struct {
+    const char *value[VM_F_COUNT];
+    unsigned char present[VM_F_COUNT];
+} vm_row;
+
+void vm_row_set(vm_row *row, vm_field f, const char *value);
+
+/* Find a field by column name; -1 when unknown. */
+int vm_field_by_name(const char *name);
+
+/* A validated instance.  Strings are never NULL. */
+typedef struct {
+    long long id;
+    const char *name, *shortname, *vhostname;
+    const char *key;       /* canonical lookup key from vhostname */
+    const char *wwwroot;   /* canonical scheme://host[:port] */
+    const char *dbtype;    /* pgsql | mariadb | mysqli */
+    const char *dbhost, *dblogin, *dbpass, *dbname, *dbprefix, *datapath;
+    int dbpersist, mnet, enabled;
+    long long croncount, lastcron, lastcrongap;
+} vm_instance;
+
+/* Validate one row.  Returns NULL and fills *out (strings from p), or a
+ * reason allocated from p naming the column and the problem. */
+const char *vm_instance_from_row(vm_instance *out, const vm_row *row,
+                                 apr_pool_t *p);
+
+/* The reverse, for writing an instance back to a source. */
+void vm_instance_to_row(const vm_instance *in, vm_row *row, apr_pool_t *p);
+
+#endif

@@ -1,0 +1,16 @@
+# The Apache glue: mod_vmoodle.so, built against the core.
+MODULE     := $(BUILD)/mod_vmoodle.so
+MODULE_SRC := $(wildcard module/*.c)
+MODULE_OBJ := $(MODULE_SRC:%.c=$(BUILD)/%.o)
+
+$(MODULE_OBJ): CFLAGS += -I$(HTTPD_INC)
+$(MODULE_OBJ): $(wildcard module/*.h core/*.h)
+
+$(MODULE): $(MODULE_OBJ) $(CORE_LIB)
+	$(CC) -shared $(MODULE_OBJ) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) -o $@
+
+install: $(MODULE) $(PROGRAMS)
+	$(APXS) -i -n vmoodle $(MODULE)
+	install -d $(DESTDIR)$(DATADIR)
+	cp -r templates/. $(DESTDIR)$(DATADIR)/
+	$(if $(PROGRAMS),install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/)
