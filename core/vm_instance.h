@@ -23,6 +23,7 @@ extern const char *const vm_field_names[VM_F_COUNT];
 typedef struct {
     const char *value[VM_F_COUNT];
     unsigned char present[VM_F_COUNT];
+    const char *error;   /* the source could not read this row: why */
 } vm_row;
 
 void vm_row_set(vm_row *row, vm_field f, const char *value);

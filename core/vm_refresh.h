@@ -17,8 +17,10 @@ typedef struct {
     apr_array_header_t *new_rejections;  /* vm_rejection */
 } vm_refresh_result;
 
-/* One refresh of the snapshot at path from src.  Allocates from p. */
-void vm_refresh(vm_source *src, const char *path, apr_pool_t *p,
-                vm_refresh_result *res);
+/* One refresh of the snapshot at path from src.  A new generation is
+ * numbered above both the file's and 'floor' (the last one the caller
+ * saw, in case the file was lost).  Allocates from p. */
+void vm_refresh(vm_source *src, const char *path, uint64_t floor,
+                apr_pool_t *p, vm_refresh_result *res);
 
 #endif

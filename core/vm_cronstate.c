@@ -1,0 +1,102 @@
+#include <stdio.h>
+#include <apr_strings.h>
+#include "vm_cronstate.h"
+#include "vm_file.h"
+#include "vm_instance.h"
+#include "vm_json.h"
+
+static const vm_field stat_fields[] = {
+    VM_F_CRONCOUNT, VM_F_LASTCRON, VM_F_LASTCRONGAP
+};
+
+static const char *state_path(const char *jsonpath, apr_pool_t *p)
+{
+    return apr_pstrcat(p, jsonpath, ".cronstate", NULL);
+}
+
+vm_status vm_cronstate_merge(const char *jsonpath, apr_array_header_t *rows,
+                             apr_pool_t *p, const char **err)
+{
+    cJSON *state;
+    vm_status st = vm_json_load(state_path(jsonpath, p), 1, &state, p, err);
+    int i;
+    size_t f;
+
+    if (st != VM_OK || !state)
+        return st;
+    for (i = 0; i < rows->nelts; i++) {
+        vm_row *row = &APR_ARRAY_IDX(rows, i, vm_row);
+        const cJSON *entry;
+        int bad;
+
+        if (!row->present[VM_F_ID] || !row->value[VM_F_ID])
+            continue;
+        entry = cJSON_GetObjectItemCaseSensitive(state, row->value[VM_F_ID]);
+        for (f = 0; entry && f < sizeof stat_fields / sizeof *stat_fields; f++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+                entry, vm_field_names[stat_fields[f]]);
+            const char *text = v ? vm_json_text(v, p, &bad) : NULL;
+            if (text && !bad)
+                vm_row_set(row, stat_fields[f], text);
+        }
+    }
+    cJSON_Delete(state);
+    return VM_OK;
+}
+
+static double number_of(const cJSON *entry, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(entry, name);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* Update one entry of the state object, creating it if needed. */
+static int update_entry(cJSON *state, long long id, long long started)
+{
+    char key[24];
+    cJSON *old, *entry = cJSON_CreateObject();
+    double last;
+
+    snprintf(key, sizeof key, "%lld", id);
+    old = cJSON_GetObjectItemCaseSensitive(state, key);
+    last = number_of(old, "lastcron");
+    if (!entry
+        || !cJSON_AddNumberToObject(entry, "croncount",
+                                    number_of(old, "croncount") + 1)
+        || !cJSON_AddNumberToObject(entry, "lastcron", (double)started)
+        || !cJSON_AddNumberToObject(entry, "lastcrongap",
+                                    last > 0 ? (double)started - last : 0)) {
+        cJSON_Delete(entry);
+        return -1;
+    }
+    if (old)
+        cJSON_ReplaceItemInObjectCaseSensitive(state, key, entry);
+    else
+        cJSON_AddItemToObject(state, key, entry);
+    return 0;
+}
+
+vm_status vm_cronstate_record(const char *jsonpath, long long id,
+                              long long started, apr_pool_t *p,
+                              const char **err)
+{
+    const char *path = state_path(jsonpath, p);
+    int lock = vm_file_lock(apr_pstrcat(p, path, ".lock", NULL), 1, p, err);
+    cJSON *state = NULL;
+    vm_status st;
+
+    if (lock < 0)
+        return VM_ERR_IO;
+    st = vm_json_load(path, 1, &state, p, err);
+    if (st == VM_OK && !state && !(state = cJSON_CreateObject()))
+        st = VM_ERR_IO, *err = "out of memory";
+    if (st == VM_OK && !cJSON_IsObject(state))
+        st = VM_ERR_DATA, *err = apr_psprintf(p, "%s is not an object", path);
+    if (st == VM_OK && update_entry(state, id, started) != 0)
+        st = VM_ERR_IO, *err = "out of memory";
+    if (st == VM_OK)
+        st = vm_json_save(path, state, NULL, p, err);
+    cJSON_Delete(state);
+    vm_file_unlock(lock);
+    return st;
+}

@@ -1,0 +1,28 @@
+/* Whole-file reads and crash-safe replacement: a reader sees the old file
+ * or the new one, never half of one. */
+#ifndef VM_FILE_H
+#define VM_FILE_H
+
+#include <stddef.h>
+#include <apr_pools.h>
+#include "vm_status.h"
+
+/* Read a whole file (NUL-terminated copy from p); at most max bytes. */
+vm_status vm_file_read(const char *path, size_t max, apr_pool_t *p,
+                       char **data, size_t *len, const char **err);
+
+/* Write data to path.tmp.PID, fsync, optionally link the old file to
+ * backup, rename over path, fsync the directory.  On any failure path is
+ * untouched and the temporary file removed. */
+vm_status vm_file_replace(const char *path, const void *data, size_t len,
+                          int mode, const char *backup, apr_pool_t *p,
+                          const char **err);
+
+/* An exclusive advisory lock (flock) on lockpath, created if needed;
+ * released by vm_file_unlock or when the process dies.  Returns the fd or
+ * -1 with *err set. */
+int vm_file_lock(const char *lockpath, int wait, apr_pool_t *p,
+                 const char **err);
+void vm_file_unlock(int fd);
+
+#endif

@@ -1,0 +1,25 @@
+/* Hashes for the snapshot: a 32-bit one for host keys in the index, a
+ * 64-bit one to detect corrupt or truncated files.  Neither is meant to
+ * resist an attacker: keys come from the administrator's table. */
+#ifndef VM_HASH_H
+#define VM_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+static inline uint32_t vm_hash_key(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;           /* FNV-1a */
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* Continue a 64-bit checksum over len bytes. */
+uint64_t vm_hash_bytes(uint64_t h, const void *data, size_t len);
+
+#define VM_HASH_SEED 0x9e3779b97f4a7c15ULL
+
+#endif

@@ -1,0 +1,192 @@
+/* Host canonicalisation.  Stricter than Apache's own check: names are
+ * [A-Za-z0-9_-] labels (IDNs arrive as punycode), IPv6 only in brackets. */
+#include <string.h>
+#include <stdio.h>
+#include <arpa/inet.h>
+#include "vm_host.h"
+
+static int name_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+        || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+static char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+/* A DNS name or IPv4 literal, lower-cased into out; one trailing dot
+ * dropped. */
+static const char *canon_name(const char *h, size_t len, char *out,
+                              size_t outsize, size_t *outlen)
+{
+    size_t label = 0, i;
+
+    if (len > 0 && h[len - 1] == '.')
+        len--;
+    if (len == 0)
+        return "empty host";
+    if (len > VM_HOST_MAX || len >= outsize)
+        return "host too long";
+    for (i = 0; i < len; i++) {
+        if (h[i] == '.') {
+            if (label == 0)
+                return "empty label in host";
+            label = 0;
+        } else if (!name_char((unsigned char)h[i])) {
+            return "invalid character in host";
+        } else if (++label > 63) {
+            return "host label longer than 63 characters";
+        }
+        out[i] = lower(h[i]);
+    }
+    out[len] = '\0';
+    *outlen = len;
+    return NULL;
+}
+
+/* "[v6]" validated with inet_pton and lower-cased, brackets kept. */
+static const char *canon_v6(const char *h, size_t len, char *out,
+                            size_t outsize, size_t *outlen)
+{
+    char addr[64];
+    unsigned char bin[16];
+    size_t i, n = len - 2;
+
+    if (len < 4 || h[len - 1] != ']' || n >= sizeof addr || len >= outsize)
+        return "invalid IPv6 literal";
+    for (i = 0; i < n; i++)
+        addr[i] = lower(h[i + 1]);
+    addr[n] = '\0';
+    if (inet_pton(AF_INET6, addr, bin) != 1)
+        return "invalid IPv6 literal";
+    snprintf(out, outsize, "[%s]", addr);
+    *outlen = n + 2;
+    return NULL;
+}
+
+static const char *parse_port(const char *s, size_t len, unsigned *port)
+{
+    unsigned long v = 0;
+    size_t i;
+
+    if (len == 0 || len > 5)
+        return "invalid port";
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return "invalid port";
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    if (v == 0 || v > 65535)
+        return "port out of range";
+    *port = (unsigned)v;
+    return NULL;
+}
+
+/* Split "host[:port]" / "[v6][:port]" and canonicalise the host part. */
+static const char *canon_hostport(const char *s, size_t len, char *host,
+                                  size_t hostsize, size_t *hostlen,
+                                  unsigned *port)
+{
+    const char *end = s + len, *colon = NULL, *p;
+
+    *port = 0;
+    if (len == 0)
+        return "empty host";
+    if (s[0] == '[') {
+        p = memchr(s, ']', len);
+        if (!p)
+            return "invalid IPv6 literal";
+        if (p + 1 < end) {
+            if (p[1] != ':')
+                return "invalid character after IPv6 literal";
+            colon = p + 1;
+        }
+    } else {
+        colon = memchr(s, ':', len);
+    }
+    if (colon) {
+        const char *reason = parse_port(colon + 1, (size_t)(end - colon - 1),
+                                        port);
+        if (reason)
+            return reason;
+        len = (size_t)(colon - s);
+    }
+    return s[0] == '[' ? canon_v6(s, len, host, hostsize, hostlen)
+                       : canon_name(s, len, host, hostsize, hostlen);
+}
+
+static const char *make_key(const char *host, unsigned port, int https,
+                            char *key, size_t keysize, unsigned *keptport)
+{
+    int n;
+
+    if (port == (https ? 443u : 80u))
+        port = 0;
+    n = port ? snprintf(key, keysize, "%s:%u", host, port)
+             : snprintf(key, keysize, "%s", host);
+    if (n < 0 || (size_t)n >= keysize)
+        return "host too long";
+    if (keptport)
+        *keptport = port;
+    return NULL;
+}
+
+const char *vm_host_request_key(const char *hostport, size_t len, int https,
+                                char *key, size_t keysize)
+{
+    char host[VM_KEY_MAX];
+    size_t hostlen;
+    unsigned port;
+    const char *reason;
+
+    if (!hostport)
+        return "no host";
+    reason = canon_hostport(hostport, len, host, sizeof host, &hostlen, &port);
+    return reason ? reason : make_key(host, port, https, key, keysize, NULL);
+}
+
+static int prefix_nocase(const char *s, const char *prefix)
+{
+    for (; *prefix; s++, prefix++)
+        if (lower(*s) != *prefix)
+            return 0;
+    return 1;
+}
+
+const char *vm_host_parse_url(const char *url, vm_url *out)
+{
+    const char *auth, *end, *reason;
+    char host[VM_KEY_MAX];
+    size_t hostlen;
+    unsigned port;
+    int n;
+
+    if (!url || !*url)
+        return "empty vhostname";
+    if (prefix_nocase(url, "https://"))
+        out->https = 1, auth = url + 8;
+    else if (prefix_nocase(url, "http://"))
+        out->https = 0, auth = url + 7;
+    else
+        return "vhostname must start with http:// or https://";
+    end = auth + strcspn(auth, "/?#@");
+    if (*end == '@')
+        return "user information in vhostname";
+    if (*end == '?' || *end == '#')
+        return "query or fragment in vhostname";
+    if (end[strspn(end, "/")] != '\0')
+        return "vhostname has a path: sub-path instances are not supported";
+    reason = canon_hostport(auth, (size_t)(end - auth), host, sizeof host,
+                            &hostlen, &port);
+    if (!reason)
+        reason = make_key(host, port, out->https, out->key, sizeof out->key,
+                          &out->port);
+    if (reason)
+        return reason;
+    n = snprintf(out->wwwroot, sizeof out->wwwroot, "%s://%s",
+                 out->https ? "https" : "http", out->key);
+    return (n < 0 || (size_t)n >= sizeof out->wwwroot) ? "host too long"
+                                                       : NULL;
+}

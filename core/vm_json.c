@@ -1,0 +1,62 @@
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include "vm_file.h"
+#include "vm_json.h"
+
+vm_status vm_json_load(const char *path, int missing_ok, cJSON **json,
+                       apr_pool_t *p, const char **err)
+{
+    char *data;
+    size_t len;
+    vm_status st;
+
+    *json = NULL;
+    st = vm_file_read(path, VM_JSON_MAX, p, &data, &len, err);
+    if (st != VM_OK)
+        return (missing_ok && errno == ENOENT) ? VM_OK : st;
+    *json = cJSON_ParseWithLength(data, len);
+    if (!*json) {
+        const char *at = cJSON_GetErrorPtr();
+        *err = apr_psprintf(p, "%s: invalid JSON near byte %ld", path,
+                            at ? (long)(at - data) : 0L);
+        return VM_ERR_DATA;
+    }
+    return VM_OK;
+}
+
+vm_status vm_json_save(const char *path, const cJSON *json,
+                       const char *backup, apr_pool_t *p, const char **err)
+{
+    char *text = cJSON_Print(json);
+    vm_status st;
+
+    if (!text) {
+        *err = "out of memory";
+        return VM_ERR_IO;
+    }
+    st = vm_file_replace(path, text, strlen(text), 0644, backup, p, err);
+    free(text);
+    return st;
+}
+
+const char *vm_json_text(const cJSON *item, apr_pool_t *p, int *bad)
+{
+    *bad = 0;
+    if (cJSON_IsNull(item))
+        return NULL;
+    if (cJSON_IsString(item))
+        return apr_pstrdup(p, item->valuestring);
+    if (cJSON_IsBool(item))
+        return cJSON_IsTrue(item) ? "1" : "0";
+    if (cJSON_IsNumber(item)) {
+        double v = item->valuedouble;
+        if (v == floor(v) && fabs(v) < 9007199254740992.0)
+            return apr_psprintf(p, "%.0f", v);
+        return apr_psprintf(p, "%.17g", v);
+    }
+    *bad = 1;
+    return NULL;
+}

@@ -1,0 +1,72 @@
+#include <string.h>
+#include <time.h>
+#include "vm_refresh.h"
+
+static int had_rejection(const vm_snapshot *old, const vm_rejection *r)
+{
+    uint32_t i, n = old ? vm_snapshot_rejection_count(old) : 0;
+    vm_rejection o;
+
+    for (i = 0; i < n; i++) {
+        vm_snapshot_rejection(old, i, &o);
+        if (o.id == r->id && strcmp(o.reason, r->reason) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void collect_new_rejections(const vm_table *t, const vm_snapshot *old,
+                                   vm_refresh_result *res)
+{
+    int i;
+
+    for (i = 0; i < t->rejections->nelts; i++) {
+        const vm_rejection *r = &APR_ARRAY_IDX(t->rejections, i, vm_rejection);
+        if (!had_rejection(old, r))
+            *(vm_rejection *)apr_array_push(res->new_rejections) = *r;
+    }
+}
+
+static void write_generation(const vm_table *t, const vm_snapshot *old,
+                             vm_source *src, const char *path, uint64_t floor,
+                             apr_pool_t *p, vm_refresh_result *res)
+{
+    uint64_t last = old ? vm_snapshot_generation(old) : 0;
+    vm_snapshot_meta meta;
+
+    meta.generation = (last > floor ? last : floor) + 1;
+    meta.created = (int64_t)time(NULL);
+    meta.source = src->display;
+    res->status = vm_snapshot_write(path, t, &meta, p, &res->error);
+    if (res->status != VM_OK)
+        return;
+    res->changed = 1;
+    res->generation = meta.generation;
+    res->count = (uint32_t)t->instances->nelts;
+    collect_new_rejections(t, old, res);
+}
+
+void vm_refresh(vm_source *src, const char *path, uint64_t floor,
+                apr_pool_t *p, vm_refresh_result *res)
+{
+    vm_snapshot *old = NULL;
+    apr_array_header_t *rows;
+    const char *ignored;
+    vm_table *t;
+
+    memset(res, 0, sizeof *res);
+    res->new_rejections = apr_array_make(p, 4, sizeof(vm_rejection));
+    if (vm_snapshot_open(&old, path, p, &ignored) != VM_OK)
+        old = NULL;   /* missing or corrupt: replaced below */
+    if (old) {
+        res->generation = vm_snapshot_generation(old);
+        res->count = vm_snapshot_count(old);
+    }
+    res->status = vm_source_load(src, &rows, p, &res->error);
+    if (res->status == VM_OK) {
+        t = vm_table_build(rows, p);
+        if (!old || vm_table_digest(t) != vm_snapshot_digest(old))
+            write_generation(t, old, src, path, floor, p, res);
+    }
+    vm_snapshot_close(old);
+}

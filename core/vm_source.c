@@ -1,0 +1,127 @@
+/* Source strings and the backend registry. */
+#include <string.h>
+#include <apr_strings.h>
+#include "vm_source.h"
+
+static const vm_source_ops *const backends[] = {
+    &vm_source_json_ops,
+};
+
+static const vm_source_ops *find_backend(const char *scheme, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof backends / sizeof backends[0]; i++)
+        if (strlen(backends[i]->scheme) == len
+            && strncmp(backends[i]->scheme, scheme, len) == 0)
+            return backends[i];
+    return NULL;
+}
+
+static apr_status_t close_on_cleanup(void *data)
+{
+    vm_source_close(data);
+    return APR_SUCCESS;
+}
+
+vm_status vm_source_open(vm_source **out, const char *spec, const char *table,
+                         apr_pool_t *p, const char **err)
+{
+    const char *colon = spec ? strchr(spec, ':') : NULL;
+    vm_source *src;
+    vm_status st;
+
+    if (!colon) {
+        *err = "source must be json:PATH, pgsql:\"...\" or mysql:\"...\"";
+        return VM_ERR_CONFIG;
+    }
+    src = apr_pcalloc(p, sizeof *src);
+    src->ops = find_backend(spec, (size_t)(colon - spec));
+    if (!src->ops) {
+        *err = apr_psprintf(p, "unknown source type '%.*s'",
+                            (int)(colon - spec), spec);
+        return VM_ERR_CONFIG;
+    }
+    src->spec = apr_pstrdup(p, spec);
+    src->display = vm_source_mask(spec, p);
+    src->table = apr_pstrdup(p, table ? table : VM_DEFAULT_TABLE);
+    src->pool = p;
+    st = src->ops->configure(src, colon + 1, err);
+    if (st != VM_OK)
+        return st;
+    apr_pool_cleanup_register(p, src, close_on_cleanup,
+                              apr_pool_cleanup_null);
+    *out = src;
+    return VM_OK;
+}
+
+vm_status vm_source_load(vm_source *src, apr_array_header_t **rows,
+                         apr_pool_t *p, const char **err)
+{
+    *rows = apr_array_make(p, 64, sizeof(vm_row));
+    return src->ops->load(src, *rows, p, err);
+}
+
+void vm_source_close(vm_source *src)
+{
+    if (src->ops->close)
+        src->ops->close(src);
+}
+
+/* Where the value of a "password=" keyword starts, or NULL. */
+static const char *find_password(const char *s)
+{
+    const char *kw = "password=";
+    const char *c;
+
+    for (c = s; (c = strcasestr(c, kw)) != NULL; c++)
+        if (c == s || c[-1] == ' ' || c[-1] == '\t' || c[-1] == '"'
+            || c[-1] == ':')
+            return c + strlen(kw);
+    return NULL;
+}
+
+/* End of a keyword value: quoted ('...') with backslash escapes, or up to
+ * white space. */
+static const char *value_end(const char *v)
+{
+    if (*v == '\'') {
+        for (v++; *v && *v != '\''; v++)
+            if (*v == '\\' && v[1])
+                v++;
+        return *v ? v + 1 : v;
+    }
+    return v + strcspn(v, " \t\"");
+}
+
+/* scheme://user:secret@host -> the span of secret, if any. */
+static const char *url_password(const char *s, const char **end)
+{
+    const char *auth = strstr(s, "://"), *at, *colon;
+
+    if (!auth)
+        return NULL;
+    auth += 3;
+    at = auth + strcspn(auth, "@/");
+    if (*at != '@')
+        return NULL;
+    colon = memchr(auth, ':', (size_t)(at - auth));
+    if (!colon)
+        return NULL;
+    *end = at;
+    return colon + 1;
+}
+
+const char *vm_source_mask(const char *spec, apr_pool_t *p)
+{
+    const char *start, *end;
+
+    if (!spec)
+        return "";
+    if ((start = find_password(spec)) != NULL)
+        end = value_end(start);
+    else if ((start = url_password(spec, &end)) == NULL)
+        return apr_pstrdup(p, spec);
+    return apr_pstrcat(p, apr_pstrndup(p, spec, (apr_size_t)(start - spec)),
+                       "***", vm_source_mask(end, p), NULL);
+}

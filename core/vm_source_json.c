@@ -1,0 +1,235 @@
+/* The embedded default source: a JSON file holding an array of objects
+ * with local_vmoodle's columns.  Unknown keys (description, timecreated,
+ * ...) are kept on rewrite and ignored on load. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include "vm_cronstate.h"
+#include "vm_file.h"
+#include "vm_json.h"
+#include "vm_source.h"
+
+static const char *json_path(const vm_source *src)
+{
+    return src->backend;
+}
+
+static vm_status json_configure(vm_source *src, const char *arg,
+                                const char **err)
+{
+    size_t len = strlen(arg);
+
+    if (len >= 2 && arg[0] == '"' && arg[len - 1] == '"')
+        arg = apr_pstrndup(src->pool, arg + 1, len - 2);
+    if (!*arg) {
+        *err = "json: source needs a file path";
+        return VM_ERR_CONFIG;
+    }
+    src->backend = apr_pstrdup(src->pool, arg);
+    return VM_OK;
+}
+
+static void object_to_row(const cJSON *obj, vm_row *row, apr_pool_t *p)
+{
+    const cJSON *item;
+
+    memset(row, 0, sizeof *row);
+    if (!cJSON_IsObject(obj)) {
+        row->error = "entry is not a JSON object";
+        return;
+    }
+    cJSON_ArrayForEach(item, obj) {
+        int f = vm_field_by_name(item->string), bad;
+        const char *text;
+
+        if (f < 0)
+            continue;
+        text = vm_json_text(item, p, &bad);
+        if (bad) {
+            row->error = apr_psprintf(p, "%s is not a scalar", item->string);
+            /* keep reading: the id still names the row */
+        }
+        vm_row_set(row, (vm_field)f, text);
+    }
+}
+
+static vm_status json_read_array(const vm_source *src, cJSON **json,
+                                 apr_pool_t *p, const char **err)
+{
+    vm_status st = vm_json_load(json_path(src), 0, json, p, err);
+
+    if (st == VM_OK && !cJSON_IsArray(*json)) {
+        cJSON_Delete(*json);
+        *json = NULL;
+        *err = apr_psprintf(p, "%s: top level is not an array",
+                            json_path(src));
+        return VM_ERR_DATA;
+    }
+    return st;
+}
+
+static vm_status json_load(vm_source *src, apr_array_header_t *rows,
+                           apr_pool_t *p, const char **err)
+{
+    cJSON *json, *obj;
+    vm_status st = json_read_array(src, &json, p, err);
+
+    if (st != VM_OK)
+        return st;
+    cJSON_ArrayForEach(obj, json)
+        object_to_row(obj, apr_array_push(rows), p);
+    cJSON_Delete(json);
+    return vm_cronstate_merge(json_path(src), rows, p, err);
+}
+
+/* The object whose "id" is id (number or numeric string), or NULL. */
+static cJSON *find_by_id(cJSON *array, long long id, long long *max_id)
+{
+    cJSON *obj, *found = NULL;
+
+    *max_id = 0;
+    cJSON_ArrayForEach(obj, array) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "id");
+        long long oid = cJSON_IsNumber(v) ? (long long)v->valuedouble
+                      : cJSON_IsString(v) ? atoll(v->valuestring) : 0;
+        if (oid > *max_id)
+            *max_id = oid;
+        if (oid == id && id > 0)
+            found = obj;
+    }
+    return found;
+}
+
+static int is_numeric_field(int f)
+{
+    return f == VM_F_ID || f == VM_F_VDBPERSIST || f == VM_F_MNET
+        || f == VM_F_ENABLED || f >= VM_F_CRONCOUNT;
+}
+
+/* Write row's columns into obj, keeping any other keys. */
+static int fill_object(cJSON *obj, const vm_row *row, long long id)
+{
+    int f;
+
+    for (f = 0; f < VM_F_COUNT; f++) {
+        const char *v = row->value[f];
+        cJSON *item;
+
+        if (!row->present[f] && f != VM_F_ID)
+            continue;
+        if (f == VM_F_ID)
+            item = cJSON_CreateNumber((double)id);
+        else if (!v)
+            item = cJSON_CreateNull();
+        else if (is_numeric_field(f))
+            item = cJSON_CreateNumber(strtod(v, NULL));
+        else
+            item = cJSON_CreateString(v);
+        if (!item)
+            return -1;
+        if (cJSON_GetObjectItemCaseSensitive(obj, vm_field_names[f]))
+            cJSON_ReplaceItemInObjectCaseSensitive(obj, vm_field_names[f], item);
+        else
+            cJSON_AddItemToObject(obj, vm_field_names[f], item);
+    }
+    return 0;
+}
+
+/* Read, change and atomically rewrite the file under its lock, keeping
+ * the previous version as FILE.bak. */
+typedef int (*json_edit_fn)(cJSON *array, void *ctx, apr_pool_t *p,
+                            const char **err);
+
+static vm_status json_edit(vm_source *src, json_edit_fn edit, void *ctx,
+                           apr_pool_t *p, const char **err)
+{
+    const char *path = json_path(src);
+    int lock = vm_file_lock(apr_pstrcat(p, path, ".lock", NULL), 1, p, err);
+    cJSON *json = NULL;
+    vm_status st;
+
+    if (lock < 0)
+        return VM_ERR_IO;
+    st = json_read_array(src, &json, p, err);
+    if (st == VM_OK && edit(json, ctx, p, err) != 0)
+        st = VM_ERR_DATA;
+    if (st == VM_OK)
+        st = vm_json_save(path, json, apr_pstrcat(p, path, ".bak", NULL), p,
+                          err);
+    cJSON_Delete(json);
+    vm_file_unlock(lock);
+    return st;
+}
+
+typedef struct {
+    const vm_row *row;
+    long long id;
+} save_ctx;
+
+static int edit_save(cJSON *array, void *data, apr_pool_t *p,
+                     const char **err)
+{
+    save_ctx *c = data;
+    long long max_id;
+    cJSON *obj = find_by_id(array, c->id, &max_id);
+
+    if (c->id > 0 && !obj) {
+        *err = apr_psprintf(p, "no row with id %lld", c->id);
+        return -1;
+    }
+    if (!obj) {
+        c->id = max_id + 1;
+        if (!(obj = cJSON_CreateObject()))
+            return -1;
+        cJSON_AddItemToArray(array, obj);
+    }
+    return fill_object(obj, c->row, c->id);
+}
+
+static vm_status json_save_row(vm_source *src, const vm_row *row,
+                               long long *id, apr_pool_t *p, const char **err)
+{
+    save_ctx c = { row, *id };
+    vm_status st = json_edit(src, edit_save, &c, p, err);
+
+    if (st == VM_OK)
+        *id = c.id;
+    return st;
+}
+
+static int edit_delete(cJSON *array, void *data, apr_pool_t *p,
+                       const char **err)
+{
+    long long id = *(long long *)data, max_id;
+    cJSON *obj = find_by_id(array, id, &max_id);
+
+    if (!obj) {
+        *err = apr_psprintf(p, "no row with id %lld", id);
+        return -1;
+    }
+    cJSON_Delete(cJSON_DetachItemViaPointer(array, obj));
+    return 0;
+}
+
+static vm_status json_delete_row(vm_source *src, long long id, apr_pool_t *p,
+                                 const char **err)
+{
+    return json_edit(src, edit_delete, &id, p, err);
+}
+
+static vm_status json_record_cron(vm_source *src, long long id,
+                                  long long started, apr_pool_t *p,
+                                  const char **err)
+{
+    return vm_cronstate_record(json_path(src), id, started, p, err);
+}
+
+const vm_source_ops vm_source_json_ops = {
+    .scheme = "json",
+    .configure = json_configure,
+    .load = json_load,
+    .save_row = json_save_row,
+    .delete_row = json_delete_row,
+    .record_cron = json_record_cron,
+};
