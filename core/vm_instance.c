@@ -208,7 +208,7 @@ const char *vm_instance_from_row(vm_instance *out, const vm_row *row,
 void vm_instance_to_row(const vm_instance *in, vm_row *row, apr_pool_t *p)
 {
     memset(row, 0, sizeof *row);
-    vm_row_set(row, VM_F_ID, apr_psprintf(p, "%lld", in->id));
+    vm_row_set(row, VM_F_ID, apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)in->id));
     vm_row_set(row, VM_F_NAME, in->name);
     vm_row_set(row, VM_F_SHORTNAME, in->shortname);
     vm_row_set(row, VM_F_VHOSTNAME, in->vhostname);
@@ -222,8 +222,8 @@ void vm_instance_to_row(const vm_instance *in, vm_row *row, apr_pool_t *p)
     vm_row_set(row, VM_F_VDATAPATH, in->datapath);
     vm_row_set(row, VM_F_MNET, apr_psprintf(p, "%d", in->mnet));
     vm_row_set(row, VM_F_ENABLED, in->enabled ? "1" : "0");
-    vm_row_set(row, VM_F_CRONCOUNT, apr_psprintf(p, "%lld", in->croncount));
-    vm_row_set(row, VM_F_LASTCRON, apr_psprintf(p, "%lld", in->lastcron));
+    vm_row_set(row, VM_F_CRONCOUNT, apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)in->croncount));
+    vm_row_set(row, VM_F_LASTCRON, apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)in->lastcron));
     vm_row_set(row, VM_F_LASTCRONGAP,
-               apr_psprintf(p, "%lld", in->lastcrongap));
+               apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)in->lastcrongap));
 }

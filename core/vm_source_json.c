@@ -175,7 +175,7 @@ static int edit_save(cJSON *array, void *data, apr_pool_t *p,
     cJSON *obj = find_by_id(array, c->id, &max_id);
 
     if (c->id > 0 && !obj) {
-        *err = apr_psprintf(p, "no row with id %lld", c->id);
+        *err = apr_psprintf(p, "no row with id %" APR_INT64_T_FMT, (apr_int64_t)c->id);
         return -1;
     }
     if (!obj) {
@@ -205,7 +205,7 @@ static int edit_delete(cJSON *array, void *data, apr_pool_t *p,
     cJSON *obj = find_by_id(array, id, &max_id);
 
     if (!obj) {
-        *err = apr_psprintf(p, "no row with id %lld", id);
+        *err = apr_psprintf(p, "no row with id %" APR_INT64_T_FMT, (apr_int64_t)id);
         return -1;
     }
     cJSON_Delete(cJSON_DetachItemViaPointer(array, obj));

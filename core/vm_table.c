@@ -65,8 +65,8 @@ static void keep_unique(vm_table *t, candidate *c, int n, apr_pool_t *p)
         owner = apr_hash_get(hosts, c[i].in.key, APR_HASH_KEY_STRING);
         if (owner) {
             reject(t, c[i].in.id, apr_psprintf(p, "host %s already used by "
-                                               "id %lld", c[i].in.key,
-                                               owner->id));
+                                               "id %" APR_INT64_T_FMT, c[i].in.key,
+                                               (apr_int64_t)owner->id));
             continue;
         }
         *(vm_instance *)apr_array_push(t->instances) = c[i].in;

@@ -1,0 +1,266 @@
+/* mod_vmoodle: hooks and per-request routing.
+ *
+ * In post_read_request (after mod_remoteip, before mod_setenvif and
+ * mod_rewrite) the request's host is looked up in the mapped snapshot:
+ * a known, enabled instance gets its VMOODLE_* variables; an unknown host
+ * gets 404 (or 421), a disabled instance 503, both with a page from
+ * templates/errors. */
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <apr_strings.h>
+#include "mod_vmoodle.h"
+#include "vm_env.h"
+#include "vm_file.h"
+
+
+#define VMOODLE_DEFAULT_REFRESH     10
+#define VMOODLE_DEFAULT_RETRY_AFTER 300
+
+/* ---- error pages ---------------------------------------------------- */
+
+static vmoodle_page load_page(const char *dir, const char *name,
+                              const char *fallback, apr_pool_t *p,
+                              server_rec *s)
+{
+    const char *path = apr_pstrcat(p, dir, "/", name, NULL);
+    const char *err, *mark;
+    char *text;
+    size_t len;
+    vmoodle_page page;
+
+    if (vm_file_read(path, 1 << 20, p, &text, &len, &err) != VM_OK) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "VM00013: error page "
+                     "%s: %s; using a built-in page", path, err);
+        text = apr_pstrdup(p, fallback);
+    }
+    mark = strstr(text, "{{host}}");
+    page.before = mark ? apr_pstrndup(p, text, (apr_size_t)(mark - text))
+                       : text;
+    page.after = mark ? mark + strlen("{{host}}") : "";
+    return page;
+}
+
+static const char *render_page(request_rec *r, const vmoodle_page *page,
+                               const char *host)
+{
+    return apr_pstrcat(r->pool, page->before,
+                       ap_escape_html2(r->pool, host, 1), page->after, NULL);
+}
+
+/* ---- configuration -------------------------------------------------- */
+
+static void apply_defaults(vmoodle_server_conf *c)
+{
+    if (c->engine == VMOODLE_UNSET)
+        c->engine = 0;
+    if (c->refresh == VMOODLE_UNSET)
+        c->refresh = VMOODLE_DEFAULT_REFRESH;
+    if (c->unknown_status == VMOODLE_UNSET)
+        c->unknown_status = HTTP_NOT_FOUND;
+    if (c->retry_after == VMOODLE_UNSET)
+        c->retry_after = VMOODLE_DEFAULT_RETRY_AFTER;
+    if (!c->error_pages)
+        c->error_pages = VM_DATADIR "/errors";
+}
+
+static int resolve_servers(apr_pool_t *pconf, server_rec *main_s)
+{
+    server_rec *s;
+
+    for (s = main_s; s; s = s->next) {
+        vmoodle_server_conf *c = VMOODLE_CONF(s);
+
+        apply_defaults(c);
+        if (!c->engine)
+            continue;
+        if (!c->source) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "VM00014: "
+                         "VMoodleEngine On needs a VMoodleSource");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        c->table = vmoodle_table_get(pconf, s, c);
+        c->unknown_page = load_page(c->error_pages, "unknown-host.html",
+            "<h1>No such site</h1><p>{{host}}</p>", pconf, s);
+        c->disabled_page = load_page(c->error_pages, "disabled.html",
+            "<h1>Site under maintenance</h1><p>{{host}}</p>", pconf, s);
+    }
+    return OK;
+}
+
+static int vmoodle_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                               apr_pool_t *ptemp, server_rec *s)
+{
+    int rv;
+
+    (void)plog;
+    /* The first of the two start-up passes only checks the configuration. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        return OK;
+    if ((rv = resolve_servers(pconf, s)) != OK)
+        return rv;
+    return vmoodle_refresh_post_config(pconf, ptemp, s);
+}
+
+static void vmoodle_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    vmoodle_tables_child_init(pchild, s);
+}
+
+/* ---- routing -------------------------------------------------------- */
+
+/* The last element of a comma-separated header: proxies append. */
+static const char *last_element(apr_pool_t *p, const char *list)
+{
+    const char *start = strrchr(list, ',');
+    const char *end;
+
+    start = start ? start + 1 : list;
+    while (*start == ' ' || *start == '\t')
+        start++;
+    end = start + strlen(start);
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    return apr_pstrndup(p, start, (apr_size_t)(end - start));
+}
+
+static int peer_trusted(const request_rec *r, const vmoodle_server_conf *c)
+{
+    int i;
+
+    for (i = 0; c->trusted && i < c->trusted->nelts; i++)
+        if (apr_ipsubnet_test(APR_ARRAY_IDX(c->trusted, i, apr_ipsubnet_t *),
+                              r->connection->client_addr))
+            return 1;
+    return 0;
+}
+
+/* What the client asked for: X-Forwarded-* from a trusted proxy (its TCP
+ * address, not one mod_remoteip rewrote), else the absolute request URI's
+ * host, which wins over Host as in core, else the Host header. */
+static const char *requested_host(request_rec *r, const vmoodle_server_conf *c,
+                                  int *https)
+{
+    const char *v;
+
+    *https = strcmp(ap_http_scheme(r), "https") == 0;
+    if (peer_trusted(r, c)) {
+        if ((v = apr_table_get(r->headers_in, "X-Forwarded-Proto")) != NULL) {
+            v = last_element(r->pool, v);
+            *https = strcasecmp(v, "https") == 0;
+        }
+        if ((v = apr_table_get(r->headers_in, "X-Forwarded-Host")) != NULL)
+            return last_element(r->pool, v);
+    }
+    if (r->parsed_uri.hostname) {
+        const char *h = r->parsed_uri.hostname;
+        if (strchr(h, ':'))
+            h = apr_pstrcat(r->pool, "[", h, "]", NULL);
+        return r->parsed_uri.port_str
+            ? apr_pstrcat(r->pool, h, ":", r->parsed_uri.port_str, NULL) : h;
+    }
+    return apr_table_get(r->headers_in, "Host");
+}
+
+static void set_instance_env(request_rec *r, const vm_instance *in)
+{
+    vm_env_numbers nums;
+    vm_env_var vars[VM_ENV_COUNT];
+    int i;
+
+    vm_env_build(in, &nums, vars);
+    for (i = 0; i < VM_ENV_COUNT; i++)
+        apr_table_set(r->subprocess_env, vars[i].name, vars[i].value);
+}
+
+/* Answer with status and one of our pages, never with any instance's
+ * content.  On an internal redirect (r->prev) nothing is answered here:
+ * that is the error document of an earlier answer, or a redirect whose
+ * first request already routed. */
+static int deny(request_rec *r, int status, const vmoodle_page *page,
+                const char *host)
+{
+    const vmoodle_server_conf *c = VMOODLE_CONF(r->server);
+
+    if (r->prev)
+        return DECLINED;
+    if (status == HTTP_SERVICE_UNAVAILABLE)
+        apr_table_setn(r->err_headers_out, "Retry-After",
+                       apr_itoa(r->pool, c->retry_after));
+    if (page)
+        ap_custom_response(r, status, render_page(r, page, host));
+    return status;
+}
+
+static int vmoodle_route(request_rec *r)
+{
+    vmoodle_server_conf *c = VMOODLE_CONF(r->server);
+    const vm_snapshot *snap;
+    const char *raw, *why;
+    char key[VM_KEY_MAX];
+    vm_instance in;
+    int https;
+
+    if (!c->engine || !c->table)
+        return DECLINED;
+    if (!(raw = requested_host(r, c, &https)))
+        return deny(r, c->unknown_status, &c->unknown_page, "");
+    if ((why = vm_host_request_key(raw, strlen(raw), https, key, sizeof key))) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "VM00015: refusing host "
+                      "'%s': %s", ap_escape_logitem(r->pool, raw), why);
+        return deny(r, HTTP_BAD_REQUEST, NULL, raw);
+    }
+    if (c->master_key && strcmp(key, c->master_key) == 0) {
+        apr_table_set(r->subprocess_env, VM_ENV_MASTER, "1");
+        return DECLINED;
+    }
+    if (!(snap = vmoodle_table_acquire(c->table, r))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "VM00016: host %s: no "
+                      "instance table loaded", key);
+        return deny(r, HTTP_SERVICE_UNAVAILABLE, NULL, key);
+    }
+    if (!vm_snapshot_lookup(snap, key, strlen(key), &in)) {
+        /* The server's own name (its status page, say) is no instance. */
+        if (r->hostname && r->server->server_hostname
+            && strcasecmp(r->hostname, r->server->server_hostname) == 0)
+            return DECLINED;
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "VM00017: unknown host "
+                      "%s", key);
+        return deny(r, c->unknown_status, &c->unknown_page, key);
+    }
+    if (!in.enabled) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "VM00018: instance %s "
+                      "(id %" APR_INT64_T_FMT ") is disabled", key,
+                      (apr_int64_t)in.id);
+        return deny(r, HTTP_SERVICE_UNAVAILABLE, &c->disabled_page, key);
+    }
+    set_instance_env(r, &in);
+    return DECLINED;
+}
+
+static void vmoodle_register_hooks(apr_pool_t *p)
+{
+    static const char *const after[] = { "mod_remoteip.c", NULL };
+    static const char *const before[] = { "mod_setenvif.c", "mod_rewrite.c",
+                                          NULL };
+
+    (void)p;
+    ap_hook_post_config(vmoodle_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(vmoodle_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(vmoodle_route, after, before, APR_HOOK_MIDDLE);
+    ap_hook_handler(vmoodle_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(vmoodle) = {
+    STANDARD20_MODULE_STUFF,
+    NULL,                        /* per-directory config: none */
+    NULL,
+    vmoodle_create_server_conf,
+    vmoodle_merge_server_conf,
+    vmoodle_directives,
+    vmoodle_register_hooks,
+    AP_MODULE_FLAG_NONE
+};

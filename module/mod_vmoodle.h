@@ -1,0 +1,114 @@
+/* mod_vmoodle: routes each request by Host to a virtual Moodle.
+ *
+ *   mod_vmoodle.c          hooks and the per-request routing
+ *   mod_vmoodle_config.c   directives
+ *   mod_vmoodle_table.c    the snapshot as every process sees it
+ *   mod_vmoodle_refresh.c  the single writer that keeps it current
+ *   mod_vmoodle_status.c   the vmoodle-status handler
+ *
+ * The instance table itself (sources, validation, snapshot format) is the
+ * httpd-free core in ../core. */
+#ifndef MOD_VMOODLE_H
+#define MOD_VMOODLE_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <apr_network_io.h>
+#include <apr_thread_mutex.h>
+#include "vm_refresh.h"
+#include "vm_snapshot.h"
+
+extern module AP_MODULE_DECLARE_DATA vmoodle_module;
+
+#define VMOODLE_UNSET -1
+
+typedef struct vmoodle_table vmoodle_table;
+
+/* An error page split around its {{host}} placeholder. */
+typedef struct {
+    const char *before, *after;
+} vmoodle_page;
+
+typedef struct {
+    int engine;                  /* On/Off */
+    const char *source;          /* VMoodleSource, as written */
+    const char *table_name;      /* VMoodleTable */
+    const char *snapshot;        /* VMoodleSnapshot */
+    int refresh;                 /* VMoodleRefresh, seconds */
+    const char *master_key;      /* VMoodleMaster, canonical */
+    int unknown_status;          /* VMoodleUnknownHost: 404 or 421 */
+    apr_array_header_t *trusted; /* VMoodleTrustedProxy: apr_ipsubnet_t * */
+    const char *error_pages;     /* VMoodleErrorPages directory */
+    int retry_after;             /* VMoodleRetryAfter, seconds */
+    /* resolved in post_config */
+    vmoodle_table *table;
+    vmoodle_page unknown_page, disabled_page;
+} vmoodle_server_conf;
+
+#define VMOODLE_CONF(s) \
+    ((vmoodle_server_conf *)ap_get_module_config((s)->module_config, \
+                                                 &vmoodle_module))
+
+/* mod_vmoodle_config.c */
+extern const command_rec vmoodle_directives[];
+void *vmoodle_create_server_conf(apr_pool_t *p, server_rec *s);
+void *vmoodle_merge_server_conf(apr_pool_t *p, void *base, void *add);
+const char *vmoodle_snapshot_path(const vmoodle_server_conf *c,
+                                  apr_pool_t *p);
+
+/* mod_vmoodle_table.c: one table per distinct snapshot path. */
+
+/* The refresh state every process can read (in shared memory). */
+typedef struct {
+    apr_time_t time;             /* last attempt; 0: none yet */
+    int ok;                      /* the last attempt succeeded */
+    int from_disk;               /* serving a snapshot the source did not
+                                    confirm since start-up */
+    char error[512];             /* why the last attempt failed */
+} vmoodle_refresh_info;
+
+struct vmoodle_table {
+    const char *snapshot_path;
+    const char *source_spec, *table_name;
+    const char *source_display;      /* password masked */
+    apr_interval_time_t refresh;
+    server_rec *server;              /* for logging */
+    struct vmoodle_shared *shared;   /* in shared memory */
+    /* this process's view */
+    apr_thread_mutex_t *mutex;
+    struct vmoodle_generation *current;
+    uint64_t failed_generation;      /* refused once: not retried */
+    /* the writer's state (one process) */
+    struct vmoodle_writer *writer;
+    vmoodle_table *next;             /* all tables of the configuration */
+};
+
+/* A generation as a request holds it: the snapshot stays mapped until the
+ * request's pool goes away. */
+const vm_snapshot *vmoodle_table_acquire(vmoodle_table *t, request_rec *r);
+
+/* Same, held until the given pool is destroyed (status handler). */
+const vm_snapshot *vmoodle_table_acquire_pool(vmoodle_table *t,
+                                              apr_pool_t *p, server_rec *s);
+
+vmoodle_table *vmoodle_table_get(apr_pool_t *pconf, server_rec *s,
+                                 vmoodle_server_conf *c);
+apr_status_t vmoodle_tables_init_shared(apr_pool_t *pconf, server_rec *s);
+void vmoodle_tables_child_init(apr_pool_t *pchild, server_rec *s);
+vmoodle_table *vmoodle_tables_first(void);
+
+uint64_t vmoodle_table_newest(vmoodle_table *t);
+void vmoodle_table_publish(vmoodle_table *t, uint64_t generation);
+void vmoodle_table_info_get(vmoodle_table *t, vmoodle_refresh_info *out);
+void vmoodle_table_info_set(vmoodle_table *t, const vmoodle_refresh_info *in);
+const char *vmoodle_live_path(const vmoodle_table *t, uint64_t generation,
+                              apr_pool_t *p);
+
+/* mod_vmoodle_refresh.c */
+int vmoodle_refresh_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
+                                server_rec *s);
+
+/* mod_vmoodle_status.c */
+int vmoodle_status_handler(request_rec *r);
+
+#endif

@@ -1,0 +1,209 @@
+/* Directives: server and virtual-host scope; a virtual host inherits what
+ * it does not set from the main server. */
+#include "mod_vmoodle.h"
+#include <http_log.h>
+#include <apr_strings.h>
+#include "vm_hash.h"
+#include "vm_source.h"
+
+#ifndef VM_DATADIR
+#define VM_DATADIR "/usr/local/share/vmoodle"
+#endif
+#define VMOODLE_SNAPSHOT_DIR "/var/cache/apache2/vmoodle"
+
+void *vmoodle_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    vmoodle_server_conf *c = apr_pcalloc(p, sizeof *c);
+
+    (void)s;
+    c->engine = VMOODLE_UNSET;
+    c->refresh = VMOODLE_UNSET;
+    c->unknown_status = VMOODLE_UNSET;
+    c->retry_after = VMOODLE_UNSET;
+    return c;
+}
+
+#define MERGE_INT(f)  c->f = add->f != VMOODLE_UNSET ? add->f : base->f
+#define MERGE_PTR(f)  c->f = add->f ? add->f : base->f
+
+void *vmoodle_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    vmoodle_server_conf *base = basev, *add = addv;
+    vmoodle_server_conf *c = apr_pcalloc(p, sizeof *c);
+
+    MERGE_INT(engine);
+    MERGE_PTR(source);
+    MERGE_PTR(table_name);
+    MERGE_PTR(snapshot);
+    MERGE_INT(refresh);
+    MERGE_PTR(master_key);
+    MERGE_INT(unknown_status);
+    MERGE_PTR(trusted);
+    MERGE_PTR(error_pages);
+    MERGE_INT(retry_after);
+    return c;
+}
+
+/* Defaults, applied where neither the server nor the main server set a
+ * value. */
+const char *vmoodle_snapshot_path(const vmoodle_server_conf *c, apr_pool_t *p)
+{
+    const char *spec = c->source ? c->source : "";
+    uint32_t h;
+
+    if (c->snapshot)
+        return c->snapshot;
+    h = vm_hash_key(spec, strlen(spec));
+    return apr_psprintf(p, VMOODLE_SNAPSHOT_DIR "/instances-%08x.snap", h);
+}
+
+static const char *set_engine(cmd_parms *cmd, void *d, int on)
+{
+    (void)d;
+    VMOODLE_CONF(cmd->server)->engine = on;
+    return NULL;
+}
+
+static const char *set_source(cmd_parms *cmd, void *d, const char *arg)
+{
+    vm_source *src;
+    const char *err;
+    apr_pool_t *scratch;
+
+    (void)d;
+    /* Parse now so a typo stops the start, but do no I/O here. */
+    apr_pool_create(&scratch, cmd->temp_pool);
+    if (vm_source_open(&src, arg, NULL, scratch, &err) != VM_OK)
+        return apr_psprintf(cmd->pool, "VMoodleSource: %s", err);
+    apr_pool_destroy(scratch);
+    VMOODLE_CONF(cmd->server)->source = arg;
+    return NULL;
+}
+
+static const char *set_table(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    if (!*arg || arg[strspn(arg, "abcdefghijklmnopqrstuvwxyz"
+                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")])
+        return "VMoodleTable: a table name is letters, digits, _ and "
+               "an optional schema. prefix";
+    VMOODLE_CONF(cmd->server)->table_name = arg;
+    return NULL;
+}
+
+static const char *set_snapshot(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    VMOODLE_CONF(cmd->server)->snapshot = ap_server_root_relative(cmd->pool,
+                                                                  arg);
+    return VMOODLE_CONF(cmd->server)->snapshot ? NULL
+           : "VMoodleSnapshot: invalid path";
+}
+
+static const char *set_seconds(cmd_parms *cmd, const char *arg, int lo,
+                               int hi, int *out)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+
+    if (end == arg || *end || v < lo || v > hi)
+        return apr_psprintf(cmd->pool, "%s: expected seconds from %d to %d",
+                            cmd->cmd->name, lo, hi);
+    *out = (int)v;
+    return NULL;
+}
+
+static const char *set_refresh(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    return set_seconds(cmd, arg, 1, 86400,
+                       &VMOODLE_CONF(cmd->server)->refresh);
+}
+
+static const char *set_retry_after(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    return set_seconds(cmd, arg, 0, 86400,
+                       &VMOODLE_CONF(cmd->server)->retry_after);
+}
+
+/* The master may be given as a URL or as host[:port]. */
+static const char *set_master(cmd_parms *cmd, void *d, const char *arg)
+{
+    char key[VM_KEY_MAX];
+    vm_url url;
+    const char *why;
+
+    (void)d;
+    if (strstr(arg, "://")) {
+        why = vm_host_parse_url(arg, &url);
+        if (!why)
+            apr_cpystrn(key, url.key, sizeof key);
+    } else {
+        why = vm_host_request_key(arg, strlen(arg), 0, key, sizeof key);
+    }
+    if (why)
+        return apr_psprintf(cmd->pool, "VMoodleMaster: %s", why);
+    VMOODLE_CONF(cmd->server)->master_key = apr_pstrdup(cmd->pool, key);
+    return NULL;
+}
+
+static const char *set_unknown(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    if (strcmp(arg, "404") && strcmp(arg, "421"))
+        return "VMoodleUnknownHost: 404 or 421";
+    VMOODLE_CONF(cmd->server)->unknown_status = atoi(arg);
+    return NULL;
+}
+
+static const char *add_trusted(cmd_parms *cmd, void *d, const char *arg)
+{
+    vmoodle_server_conf *c = VMOODLE_CONF(cmd->server);
+    char *ip = apr_pstrdup(cmd->temp_pool, arg), *mask;
+    apr_ipsubnet_t *subnet;
+
+    (void)d;
+    if ((mask = strchr(ip, '/')) != NULL)
+        *mask++ = '\0';
+    if (apr_ipsubnet_create(&subnet, ip, mask, cmd->pool) != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "VMoodleTrustedProxy: '%s' is not "
+                            "an address or CIDR block", arg);
+    if (!c->trusted)
+        c->trusted = apr_array_make(cmd->pool, 4, sizeof subnet);
+    *(apr_ipsubnet_t **)apr_array_push(c->trusted) = subnet;
+    return NULL;
+}
+
+static const char *set_error_pages(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    VMOODLE_CONF(cmd->server)->error_pages =
+        ap_server_root_relative(cmd->pool, arg);
+    return NULL;
+}
+
+const command_rec vmoodle_directives[] = {
+    AP_INIT_FLAG("VMoodleEngine", set_engine, NULL, RSRC_CONF,
+                 "On to route requests by Host to virtual Moodles"),
+    AP_INIT_TAKE1("VMoodleSource", set_source, NULL, RSRC_CONF,
+                  "json:PATH, pgsql:\"conninfo\" or mysql:\"key=value ...\""),
+    AP_INIT_TAKE1("VMoodleTable", set_table, NULL, RSRC_CONF,
+                  "instance table in a database (default "
+                  VM_DEFAULT_TABLE ")"),
+    AP_INIT_TAKE1("VMoodleSnapshot", set_snapshot, NULL, RSRC_CONF,
+                  "file holding the compiled table"),
+    AP_INIT_TAKE1("VMoodleRefresh", set_refresh, NULL, RSRC_CONF,
+                  "seconds between reads of the source (default 10)"),
+    AP_INIT_TAKE1("VMoodleMaster", set_master, NULL, RSRC_CONF,
+                  "host of the master Moodle"),
+    AP_INIT_TAKE1("VMoodleUnknownHost", set_unknown, NULL, RSRC_CONF,
+                  "status for a host with no instance: 404 or 421"),
+    AP_INIT_ITERATE("VMoodleTrustedProxy", add_trusted, NULL, RSRC_CONF,
+                    "peers whose X-Forwarded-Host/-Proto are believed"),
+    AP_INIT_TAKE1("VMoodleErrorPages", set_error_pages, NULL, RSRC_CONF,
+                  "directory with unknown-host.html and disabled.html"),
+    AP_INIT_TAKE1("VMoodleRetryAfter", set_retry_after, NULL, RSRC_CONF,
+                  "Retry-After seconds for a disabled instance (default 300)"),
+    { NULL }
+};

@@ -1,0 +1,307 @@
+/* The single writer: reads the source, writes a new snapshot generation
+ * when the table changed, and publishes it to every process.  It runs
+ * once in the parent at start-up (so the first request already routes),
+ * then in one child through mod_watchdog, as the server's User. */
+#include "mod_vmoodle.h"
+#include <unistd.h>
+#include <http_log.h>
+#include <ap_mpm.h>
+#include <mod_watchdog.h>
+#include <unixd.h>
+#include <apr_file_info.h>
+#include <apr_strings.h>
+#include "vm_file.h"
+
+APLOG_USE_MODULE(vmoodle);
+
+#define VMOODLE_TICK       AP_WD_TM_SLICE * 2      /* 200 ms */
+#define VMOODLE_BACKOFF_MAX apr_time_from_sec(60)
+
+struct vmoodle_writer {
+    apr_pool_t *pool;            /* owns the source and its connection */
+    vm_source *source;
+    apr_time_t next;             /* next scheduled read */
+    apr_interval_time_t backoff; /* while the source fails */
+    int failing;                 /* an outage is in progress */
+};
+
+static void chown_to_user(const char *path)
+{
+    if (geteuid() == 0 && chown(path, ap_unixd_config.user_id,
+                                ap_unixd_config.group_id) != 0) {
+        /* reported when the writer later fails to replace it */
+    }
+}
+
+static void prepare_directory(vmoodle_table *t, apr_pool_t *p)
+{
+    char *dir = ap_make_dirstr_parent(p, t->snapshot_path);
+
+    apr_dir_make_recursive(dir, APR_FPROT_OS_DEFAULT, p);
+    chown_to_user(dir);
+    chown_to_user(t->snapshot_path);
+}
+
+/* Children map a private copy of each generation, so a snapshot file
+ * edited in place can never change what they are reading. */
+static vm_status write_live_copy(vmoodle_table *t, uint64_t generation,
+                                 apr_pool_t *p, const char **err)
+{
+    const char *live = vmoodle_live_path(t, generation, p);
+    char *data;
+    size_t len;
+    vm_status st = vm_file_read(t->snapshot_path, (size_t)1 << 32, p, &data,
+                                &len, err);
+
+    if (st == VM_OK)
+        st = vm_file_replace(live, data, len, 0644, NULL, p, err);
+    if (st == VM_OK)
+        chown_to_user(live);
+    return st;
+}
+
+/* Remove live copies other than keep and the one before it, which
+ * processes may still be mapping (an unlinked file stays readable). */
+static void remove_stale_copies(vmoodle_table *t, uint64_t keep,
+                                apr_pool_t *p)
+{
+    const char *dir = ap_make_dirstr_parent(p, t->snapshot_path);
+    const char *prefix = apr_pstrcat(p, t->snapshot_path + strlen(dir),
+                                     ".live.", NULL);
+    apr_dir_t *d;
+    apr_finfo_t fi;
+
+    if (apr_dir_open(&d, dir, p) != APR_SUCCESS)
+        return;
+    while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS) {
+        apr_uint64_t gen;
+        if (strncmp(fi.name, prefix, strlen(prefix)) != 0)
+            continue;
+        gen = apr_strtoi64(fi.name + strlen(prefix), NULL, 10);
+        if (gen + 1 < keep || gen > keep)
+            apr_file_remove(apr_pstrcat(p, dir, fi.name, NULL), p);
+    }
+    apr_dir_close(d);
+}
+
+static void publish(vmoodle_table *t, uint64_t generation, apr_pool_t *p)
+{
+    const char *err;
+
+    if (write_live_copy(t, generation, p, &err) != VM_OK) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, t->server, "VM00004: table "
+                     "%s: cannot publish generation %" APR_UINT64_T_FMT
+                     ": %s", t->snapshot_path, (apr_uint64_t)generation, err);
+        return;
+    }
+    vmoodle_table_publish(t, generation);
+    remove_stale_copies(t, generation, p);
+}
+
+static void log_rejections(vmoodle_table *t, const vm_refresh_result *res)
+{
+    int i;
+
+    for (i = 0; i < res->new_rejections->nelts; i++) {
+        const vm_rejection *r = &APR_ARRAY_IDX(res->new_rejections, i,
+                                               vm_rejection);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, t->server,
+                     "VM00005: table %s: instance id %" APR_INT64_T_FMT
+                     " skipped: %s", t->source_display, (apr_int64_t)r->id,
+                     r->reason);
+    }
+}
+
+static void set_info(vmoodle_table *t, const vm_refresh_result *res,
+                     int from_disk)
+{
+    vmoodle_refresh_info info;
+
+    memset(&info, 0, sizeof info);
+    info.time = apr_time_now();
+    info.ok = res->status == VM_OK;
+    info.from_disk = from_disk;
+    if (!info.ok)
+        apr_cpystrn(info.error, res->error ? res->error
+                    : vm_status_name(res->status), sizeof info.error);
+    vmoodle_table_info_set(t, &info);
+}
+
+/* One read of the source; returns the result for the caller's logging. */
+static void refresh_once(vmoodle_table *t, vm_source *src, apr_pool_t *p,
+                         vm_refresh_result *res)
+{
+    vm_refresh(src, t->snapshot_path, vmoodle_table_newest(t), p, res);
+    if (res->status != VM_OK)
+        return;
+    log_rejections(t, res);
+    if (res->changed) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, t->server, "VM00006: table "
+                     "%s: generation %" APR_UINT64_T_FMT " with %u instances",
+                     t->source_display, (apr_uint64_t)res->generation,
+                     res->count);
+        publish(t, res->generation, p);
+    }
+}
+
+/* At start-up, in the parent: the source once, else the last snapshot
+ * on disk.  The source is closed again before any child is forked. */
+static void startup_refresh(vmoodle_table *t, apr_pool_t *ptemp)
+{
+    apr_pool_t *p;
+    vm_source *src;
+    vm_refresh_result res;
+    vm_snapshot *snap;
+    const char *err;
+
+    apr_pool_create(&p, ptemp);
+    prepare_directory(t, p);
+    res.status = vm_source_open(&src, t->source_spec, t->table_name, p,
+                                &res.error);
+    if (res.status == VM_OK)
+        refresh_once(t, src, p, &res);
+    if (vm_snapshot_open(&snap, t->snapshot_path, p, &err) != VM_OK) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, t->server, "VM00007: table "
+                     "%s: no usable snapshot (%s) and the source failed "
+                     "(%s): every host answers 503 until the source "
+                     "answers", t->source_display, err, res.error);
+    } else {
+        if (res.status != VM_OK)
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, t->server,
+                         "VM00008: table %s: source failed at start-up "
+                         "(%s): serving the snapshot on disk, generation %"
+                         APR_UINT64_T_FMT, t->source_display, res.error,
+                         (apr_uint64_t)vm_snapshot_generation(snap));
+        chown_to_user(t->snapshot_path);
+        publish(t, vm_snapshot_generation(snap), p);
+        vm_snapshot_close(snap);
+    }
+    set_info(t, &res, res.status != VM_OK);
+    apr_pool_destroy(p);   /* closes the source: no connection is inherited */
+}
+
+/* An outage is logged when it starts and when it ends, not per attempt;
+ * retries back off from one second to a minute. */
+static void note_outcome(vmoodle_table *t, struct vmoodle_writer *w,
+                         const vm_refresh_result *res)
+{
+    apr_time_t now = apr_time_now();
+
+    if (res->status == VM_OK) {
+        if (w->failing)
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, t->server, "VM00009: "
+                         "table %s: source answers again",
+                         t->source_display);
+        w->failing = 0;
+        w->backoff = 0;
+        w->next = now + t->refresh;
+        return;
+    }
+    if (!w->failing)
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, t->server, "VM00010: table "
+                     "%s: %s: %s; serving generation %" APR_UINT64_T_FMT
+                     " meanwhile", t->source_display,
+                     vm_status_name(res->status), res->error,
+                     (apr_uint64_t)vmoodle_table_newest(t));
+    w->failing = 1;
+    w->backoff = w->backoff ? w->backoff * 2 : apr_time_from_sec(1);
+    if (w->backoff > VMOODLE_BACKOFF_MAX)
+        w->backoff = VMOODLE_BACKOFF_MAX;
+    w->next = now + w->backoff;
+    if (res->status == VM_ERR_UNREACHABLE && w->source) {
+        vm_source_close(w->source);   /* reconnect on the next attempt */
+    }
+}
+
+/* Has the source announced a change (PostgreSQL NOTIFY)? */
+static int change_announced(struct vmoodle_writer *w)
+{
+    const char *err;
+    int changed = 0;
+
+    if (!w->source || !w->source->ops->poll_change || w->failing)
+        return 0;
+    if (w->source->ops->poll_change(w->source, &changed, &err) != VM_OK) {
+        vm_source_close(w->source);
+        return 1;   /* read now: the error is reported with the result */
+    }
+    return changed;
+}
+
+static void writer_tick(vmoodle_table *t, apr_pool_t *p)
+{
+    struct vmoodle_writer *w = t->writer;
+    vm_refresh_result res;
+
+    if (!change_announced(w) && apr_time_now() < w->next)
+        return;
+    memset(&res, 0, sizeof res);
+    if (!w->source)
+        res.status = vm_source_open(&w->source, t->source_spec,
+                                    t->table_name, w->pool, &res.error);
+    if (res.status == VM_OK)
+        refresh_once(t, w->source, p, &res);
+    note_outcome(t, w, &res);
+    set_info(t, &res, 0);
+}
+
+static apr_status_t vmoodle_watchdog(int state, void *data, apr_pool_t *wdp)
+{
+    vmoodle_table *t;
+    apr_pool_t *p;
+
+    (void)data;
+    for (t = vmoodle_tables_first(); t; t = t->next) {
+        if (state == AP_WATCHDOG_STATE_STARTING) {
+            t->writer = apr_pcalloc(wdp, sizeof *t->writer);
+            apr_pool_create(&t->writer->pool, wdp);
+            t->writer->next = apr_time_now() + t->refresh;
+        } else if (state == AP_WATCHDOG_STATE_RUNNING && t->writer) {
+            apr_pool_create(&p, wdp);
+            writer_tick(t, p);
+            apr_pool_destroy(p);
+        } else if (state == AP_WATCHDOG_STATE_STOPPING && t->writer) {
+            apr_pool_destroy(t->writer->pool);   /* closes the source */
+            t->writer = NULL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static int start_watchdog(apr_pool_t *pconf, server_rec *s)
+{
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance =
+        APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb =
+        APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    ap_watchdog_t *wd;
+
+    if (!get_instance || !register_cb) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "VM00011: mod_watchdog "
+                     "is not loaded: the instance table is read at start-up "
+                     "and on restart only");
+        return OK;
+    }
+    if (get_instance(&wd, "_vmoodle_refresh_", 0, 1, pconf) != APR_SUCCESS
+        || register_cb(wd, VMOODLE_TICK, NULL, vmoodle_watchdog)
+           != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "VM00012: cannot start "
+                     "the table refresh watchdog");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+int vmoodle_refresh_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
+                                server_rec *s)
+{
+    vmoodle_table *t;
+
+    if (!vmoodle_tables_first())
+        return OK;
+    if (vmoodle_tables_init_shared(pconf, s) != APR_SUCCESS)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    for (t = vmoodle_tables_first(); t; t = t->next)
+        startup_refresh(t, ptemp);
+    return start_watchdog(pconf, s);
+}

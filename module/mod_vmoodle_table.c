@@ -1,0 +1,243 @@
+/* The snapshot as every process sees it.  The writer publishes a new
+ * generation by writing its number into shared memory; each process maps
+ * that generation on its next request and keeps the old one mapped until
+ * the last request holding it ends. */
+#include "mod_vmoodle.h"
+#include <stdlib.h>
+#include <http_log.h>
+#include <apr_atomic.h>
+#include <apr_shm.h>
+#include <apr_strings.h>
+
+APLOG_USE_MODULE(vmoodle);
+
+struct vmoodle_shared {
+    apr_uint64_t generation;     /* newest published; 0: none */
+    apr_uint32_t seq;            /* odd while info is being written */
+    vmoodle_refresh_info info;
+};
+
+struct vmoodle_generation {
+    vm_snapshot *snap;
+    uint64_t number;
+    unsigned refs;               /* requests holding it, +1 while current */
+};
+
+/* Tables of the current configuration; rebuilt at every (re)start. */
+static vmoodle_table *tables;
+static apr_shm_t *shm;
+
+static apr_status_t forget_tables(void *unused)
+{
+    (void)unused;
+    tables = NULL;
+    shm = NULL;
+    return APR_SUCCESS;
+}
+
+vmoodle_table *vmoodle_table_get(apr_pool_t *pconf, server_rec *s,
+                                 vmoodle_server_conf *c)
+{
+    const char *path = vmoodle_snapshot_path(c, pconf);
+    vmoodle_table *t;
+
+    for (t = tables; t; t = t->next)
+        if (strcmp(t->snapshot_path, path) == 0)
+            return t;
+    if (!tables)
+        apr_pool_cleanup_register(pconf, NULL, forget_tables,
+                                  apr_pool_cleanup_null);
+    t = apr_pcalloc(pconf, sizeof *t);
+    t->snapshot_path = path;
+    t->source_spec = c->source;
+    t->table_name = c->table_name;
+    t->source_display = vm_source_mask(c->source, pconf);
+    t->refresh = apr_time_from_sec(c->refresh);
+    t->server = s;
+    t->next = tables;
+    tables = t;
+    return t;
+}
+
+vmoodle_table *vmoodle_tables_first(void)
+{
+    return tables;
+}
+
+apr_status_t vmoodle_tables_init_shared(apr_pool_t *pconf, server_rec *s)
+{
+    struct vmoodle_shared *slots;
+    vmoodle_table *t;
+    apr_size_t n = 0;
+    apr_status_t rv;
+
+    for (t = tables; t; t = t->next)
+        n++;
+    if (n == 0)
+        return APR_SUCCESS;
+    rv = apr_shm_create(&shm, n * sizeof *slots, NULL, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     "VM00001: cannot create shared memory for the "
+                     "instance tables");
+        return rv;
+    }
+    slots = apr_shm_baseaddr_get(shm);
+    memset(slots, 0, n * sizeof *slots);
+    for (t = tables; t; t = t->next)
+        t->shared = slots++;
+    return APR_SUCCESS;
+}
+
+void vmoodle_tables_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    vmoodle_table *t;
+
+    for (t = tables; t; t = t->next)
+        if (apr_thread_mutex_create(&t->mutex, APR_THREAD_MUTEX_DEFAULT,
+                                    pchild) != APR_SUCCESS)
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                         "VM00002: cannot create a mutex for %s",
+                         t->snapshot_path);
+}
+
+const char *vmoodle_live_path(const vmoodle_table *t, uint64_t generation,
+                              apr_pool_t *p)
+{
+    return apr_psprintf(p, "%s.live.%" APR_UINT64_T_FMT, t->snapshot_path,
+                        (apr_uint64_t)generation);
+}
+
+uint64_t vmoodle_table_newest(vmoodle_table *t)
+{
+    return apr_atomic_read64(&t->shared->generation);
+}
+
+void vmoodle_table_publish(vmoodle_table *t, uint64_t generation)
+{
+    apr_atomic_set64(&t->shared->generation, generation);
+}
+
+/* A seqlock: one writer at a time (the refresher), readers retry. */
+void vmoodle_table_info_set(vmoodle_table *t, const vmoodle_refresh_info *in)
+{
+    apr_atomic_inc32(&t->shared->seq);
+    t->shared->info = *in;
+    apr_atomic_inc32(&t->shared->seq);
+}
+
+void vmoodle_table_info_get(vmoodle_table *t, vmoodle_refresh_info *out)
+{
+    apr_uint32_t before;
+    int tries;
+
+    for (tries = 0; tries < 1000; tries++) {
+        before = apr_atomic_read32(&t->shared->seq);
+        if (before & 1)
+            continue;
+        *out = t->shared->info;
+        if (apr_atomic_read32(&t->shared->seq) == before)
+            return;
+    }
+    memset(out, 0, sizeof *out);
+}
+
+static struct vmoodle_generation *map_generation(vmoodle_table *t,
+                                                 uint64_t number,
+                                                 apr_pool_t *p, server_rec *s)
+{
+    struct vmoodle_generation *g;
+    vm_snapshot *snap;
+    const char *err;
+
+    if (vm_snapshot_open(&snap, vmoodle_live_path(t, number, p), p, &err)
+        != VM_OK) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "VM00003: table %s: "
+                     "refusing generation %" APR_UINT64_T_FMT ": %s; the "
+                     "previous generation stays in service",
+                     t->snapshot_path, (apr_uint64_t)number, err);
+        return NULL;
+    }
+    if (!(g = calloc(1, sizeof *g))) {
+        vm_snapshot_close(snap);
+        return NULL;
+    }
+    g->snap = snap;
+    g->number = number;
+    g->refs = 1;                 /* the "current" reference */
+    return g;
+}
+
+/* Drop one reference; the caller holds t->mutex. */
+static void unref_locked(struct vmoodle_generation *g)
+{
+    if (g && --g->refs == 0) {
+        vm_snapshot_close(g->snap);
+        free(g);
+    }
+}
+
+typedef struct {
+    vmoodle_table *table;
+    struct vmoodle_generation *gen;
+} generation_hold;
+
+static apr_status_t release_hold(void *data)
+{
+    generation_hold *h = data;
+
+    apr_thread_mutex_lock(h->table->mutex);
+    unref_locked(h->gen);
+    apr_thread_mutex_unlock(h->table->mutex);
+    return APR_SUCCESS;
+}
+
+/* Install a freshly mapped generation unless a newer one won the race. */
+static void install_locked(vmoodle_table *t, struct vmoodle_generation *g)
+{
+    if (t->current && t->current->number >= g->number) {
+        unref_locked(g);
+        return;
+    }
+    unref_locked(t->current);
+    t->current = g;
+}
+
+const vm_snapshot *vmoodle_table_acquire_pool(vmoodle_table *t,
+                                              apr_pool_t *p, server_rec *s)
+{
+    uint64_t want = vmoodle_table_newest(t);
+    generation_hold *hold;
+    struct vmoodle_generation *g;
+    int stale;
+
+    if (!t->mutex)
+        return NULL;
+    apr_thread_mutex_lock(t->mutex);
+    stale = want && (!t->current || t->current->number < want)
+            && want != t->failed_generation;
+    apr_thread_mutex_unlock(t->mutex);
+    /* Map and verify outside the lock: other requests go on meanwhile. */
+    g = stale ? map_generation(t, want, p, s) : NULL;
+    apr_thread_mutex_lock(t->mutex);
+    if (g)
+        install_locked(t, g);
+    else if (stale)
+        t->failed_generation = want;   /* log once, not per request */
+    g = t->current;
+    if (g)
+        g->refs++;
+    apr_thread_mutex_unlock(t->mutex);
+    if (!g)
+        return NULL;
+    hold = apr_palloc(p, sizeof *hold);
+    hold->table = t;
+    hold->gen = g;
+    apr_pool_cleanup_register(p, hold, release_hold, apr_pool_cleanup_null);
+    return g->snap;
+}
+
+const vm_snapshot *vmoodle_table_acquire(vmoodle_table *t, request_rec *r)
+{
+    return vmoodle_table_acquire_pool(t, r->pool, r->server);
+}
