@@ -26,7 +26,8 @@ static uint32_t intern(string_area *a, const char *s)
     if (a->len + len > a->cap) {
         size_t cap = a->cap * 2 + len;
         char *grown = apr_palloc(a->pool, cap);
-        memcpy(grown, a->buf, a->len);
+        if (a->len)
+            memcpy(grown, a->buf, a->len);
         a->buf = grown;
         a->cap = cap;
     }
