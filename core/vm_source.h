@@ -80,5 +80,7 @@ const char *vm_source_mask(const char *spec, apr_pool_t *p);
 
 /* Backends, registered in vm_source.c. */
 extern const vm_source_ops vm_source_json_ops;
+extern const vm_source_ops vm_source_pgsql_ops;
+extern const vm_source_ops vm_source_mysql_ops;
 
 #endif

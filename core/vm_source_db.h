@@ -1,0 +1,67 @@
+/* What the PostgreSQL and MySQL sources share: the table name rule, the
+ * statements built from vm_field_names (placeholders only, never a value),
+ * the key=value parser, lock naming and error messages that name the source
+ * with its password masked. */
+#ifndef VM_SOURCE_DB_H
+#define VM_SOURCE_DB_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include "vm_source.h"
+
+/* Seconds a connection attempt may take, so an unreachable server never
+ * hangs the caller. */
+#define VM_DB_CONNECT_TIMEOUT 5
+
+/* Placeholder style: PostgreSQL numbers them ($1, $2), MySQL does not (?). */
+typedef enum { VM_DB_NUMBERED, VM_DB_QMARK } vm_db_params;
+
+/* Strip one pair of double quotes around the whole argument, for source
+ * strings typed on a command line the way Apache's config quotes them. */
+const char *vm_db_unquote(const char *arg, apr_pool_t *p);
+
+/* Validate a table name ([A-Za-z0-9_]+, or schema.table when allow_schema)
+ * and return it quoted with q (" or `), or NULL when invalid. */
+const char *vm_db_quote_table(const char *table, int allow_schema, char q,
+                              apr_pool_t *p);
+
+/* Parse "key=value key='quoted value' ..." (backslash escapes \' and \\)
+ * into out.  Keys must be in allowed (NULL-terminated).  Returns NULL or a
+ * reason that never contains a value. */
+const char *vm_db_parse_kv(const char *s, const char *const *allowed,
+                           apr_table_t *out);
+
+/* "SELECT id, name, ... FROM qtable ORDER BY id": columns in vm_field
+ * order, so result column i is field i. */
+const char *vm_db_select_sql(const char *qtable, apr_pool_t *p);
+
+/* The fields of row to write (present ones, id excluded), in order;
+ * returns their count. */
+int vm_db_row_fields(const vm_row *row, vm_field *fields);
+
+/* INSERT of the given fields (with_id: id first); values are placeholders
+ * 1..n.  "RETURNING id" appended when returning. */
+const char *vm_db_insert_sql(const char *qtable, const vm_field *fields,
+                             int n, int with_id, int returning,
+                             vm_db_params style, apr_pool_t *p);
+
+/* UPDATE of the given fields WHERE id = placeholder n+1. */
+const char *vm_db_update_sql(const char *qtable, const vm_field *fields,
+                             int n, vm_db_params style, apr_pool_t *p);
+
+/* A 32-bit name for the table, the same on every host: locks taken on one
+ * table by one front end must exclude those taken by another. */
+unsigned vm_db_table_hash(const char *scope, const char *table);
+
+/* Parse a row id (positive decimal); 0 when absent, NULL, "0" or invalid. */
+long long vm_db_row_id(const vm_row *row);
+
+/* "VMnnnnn: source <masked spec>: <message>", from p; any occurrence of
+ * secret in the message is masked too, newlines from client libraries
+ * become "; ". */
+const char *vm_db_message(apr_pool_t *p, const vm_source *src,
+                          const char *secret, const char *tag,
+                          const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+#endif
