@@ -1,9 +1,7 @@
 /* Helpers shared by the database sources; see vm_source_db.h. */
 #include <ctype.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include "vm_source_db.h"
@@ -101,53 +99,12 @@ const char *vm_db_parse_kv(const char *s, const char *const *allowed,
     }
 }
 
-/* Placeholder number i (1-based) in the given style. */
-static const char *param(int i, vm_db_params style, apr_pool_t *p)
-{
-    return style == VM_DB_NUMBERED ? apr_psprintf(p, "$%d", i) : "?";
-}
-
 const char *vm_db_select_sql(const char *qtable, apr_pool_t *p)
 {
     const char *cols = vm_field_names[0];
     for (int f = 1; f < VM_F_COUNT; f++)
         cols = apr_pstrcat(p, cols, ", ", vm_field_names[f], NULL);
     return apr_psprintf(p, "SELECT %s FROM %s ORDER BY id", cols, qtable);
-}
-
-int vm_db_row_fields(const vm_row *row, vm_field *fields)
-{
-    int n = 0;
-    for (int f = 0; f < VM_F_COUNT; f++)
-        if (f != VM_F_ID && row->present[f])
-            fields[n++] = (vm_field)f;
-    return n;
-}
-
-const char *vm_db_insert_sql(const char *qtable, const vm_field *fields,
-                             int n, int with_id, int returning,
-                             vm_db_params style, apr_pool_t *p)
-{
-    const char *cols = with_id ? "id" : "", *vals = with_id ? param(1, style, p) : "";
-    int next = with_id ? 2 : 1;
-    for (int i = 0; i < n; i++, next++) {
-        const char *sep = (i == 0 && !with_id) ? "" : ", ";
-        cols = apr_pstrcat(p, cols, sep, vm_field_names[fields[i]], NULL);
-        vals = apr_pstrcat(p, vals, sep, param(next, style, p), NULL);
-    }
-    return apr_psprintf(p, "INSERT INTO %s (%s) VALUES (%s)%s", qtable, cols,
-                        vals, returning ? " RETURNING id" : "");
-}
-
-const char *vm_db_update_sql(const char *qtable, const vm_field *fields,
-                             int n, vm_db_params style, apr_pool_t *p)
-{
-    const char *set = "";
-    for (int i = 0; i < n; i++)
-        set = apr_pstrcat(p, set, i ? ", " : "", vm_field_names[fields[i]],
-                          " = ", param(i + 1, style, p), NULL);
-    return apr_psprintf(p, "UPDATE %s SET %s WHERE id = %s", qtable, set,
-                        param(n + 1, style, p));
 }
 
 unsigned vm_db_table_hash(const char *scope, const char *table)
@@ -159,17 +116,6 @@ unsigned vm_db_table_hash(const char *scope, const char *table)
         for (const unsigned char *c = (const unsigned char *)*part; *c; c++)
             h = (h ^ *c) * 16777619u;
     return h;
-}
-
-long long vm_db_row_id(const vm_row *row)
-{
-    const char *v = row->present[VM_F_ID] ? row->value[VM_F_ID] : NULL;
-    if (v == NULL || !isdigit((unsigned char)*v))
-        return 0;
-    char *end;
-    errno = 0;
-    long long id = strtoll(v, &end, 10);
-    return (errno || *end) ? 0 : id;
 }
 
 /* Copy msg into p with every occurrence of secret replaced by "***" and

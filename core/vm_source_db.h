@@ -35,26 +35,36 @@ const char *vm_db_parse_kv(const char *s, const char *const *allowed,
  * order, so result column i is field i. */
 const char *vm_db_select_sql(const char *qtable, apr_pool_t *p);
 
-/* The fields of row to write (present ones, id excluded), in order;
- * returns their count. */
-int vm_db_row_fields(const vm_row *row, vm_field *fields);
+/* How one backend runs a statement: text parameters (NULL = SQL NULL),
+ * *count = rows affected, *new_id = the id an INSERT assigned (0 when
+ * none).  Messages go to *err from p. */
+typedef vm_status (*vm_db_run_fn)(vm_source *src, const char *sql, int n,
+                                  const char *const *values, long long *count,
+                                  long long *new_id, apr_pool_t *p,
+                                  const char **err);
 
-/* INSERT of the given fields (with_id: id first); values are placeholders
- * 1..n.  "RETURNING id" appended when returning. */
-const char *vm_db_insert_sql(const char *qtable, const vm_field *fields,
-                             int n, int with_id, int returning,
-                             vm_db_params style, apr_pool_t *p);
+typedef struct {
+    vm_db_params style;
+    int returning;        /* INSERT ... RETURNING id gives the new id */
+    const char *qtable;   /* quoted, validated table name */
+    vm_db_run_fn run;
+    /* After a row was inserted with an explicit id, or NULL. */
+    vm_status (*after_explicit_id)(vm_source *src, apr_pool_t *p,
+                                   const char **err);
+} vm_db_dialect;
 
-/* UPDATE of the given fields WHERE id = placeholder n+1. */
-const char *vm_db_update_sql(const char *qtable, const vm_field *fields,
-                             int n, vm_db_params style, apr_pool_t *p);
+/* The writes of vm_source_ops, the same SQL for both databases.  A
+ * backend's state (src->backend) starts with its vm_db_dialect. */
+vm_status vm_db_save_row(vm_source *src, const vm_row *row, long long *id,
+                         apr_pool_t *p, const char **err);
+vm_status vm_db_delete_row(vm_source *src, long long id, apr_pool_t *p,
+                           const char **err);
+vm_status vm_db_record_cron(vm_source *src, long long id, long long started,
+                            apr_pool_t *p, const char **err);
 
 /* A 32-bit name for the table, the same on every host: locks taken on one
  * table by one front end must exclude those taken by another. */
 unsigned vm_db_table_hash(const char *scope, const char *table);
-
-/* Parse a row id (positive decimal); 0 when absent, NULL, "0" or invalid. */
-long long vm_db_row_id(const vm_row *row);
 
 /* "VMnnnnn: source <masked spec>: <message>", from p; any occurrence of
  * secret in the message is masked too, newlines from client libraries

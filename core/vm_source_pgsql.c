@@ -12,10 +12,10 @@
 #define CHANNEL "vmoodle_instances"
 
 typedef struct {
+    vm_db_dialect dialect;      /* first: the shared writes find it there */
     const char **keys, **vals;  /* connection options, NULL-terminated */
     const char *password;       /* only to mask it out of messages */
     const char *qtable;         /* quoted, validated table name */
-    const char *table;          /* as configured, for pg_get_serial_sequence */
     long long lock_space;       /* upper half of every advisory lock key */
     PGconn *conn;
     int listening;
@@ -24,6 +24,12 @@ typedef struct {
      * source's pool. */
     apr_pool_t *errpool;
 } pg_state;
+
+static vm_status pg_run(vm_source *src, const char *sql, int n,
+                        const char *const *values, long long *count,
+                        long long *new_id, apr_pool_t *p, const char **err);
+static vm_status pg_sync_sequence(vm_source *src, apr_pool_t *p,
+                                  const char **err);
 
 /* Keep server notices (e.g. "you don't own a lock") out of stderr, which
  * is Apache's error log. */
@@ -95,7 +101,6 @@ static vm_status pg_configure(vm_source *src, const char *arg,
     apr_pool_t *p = src->pool;
     pg_state *st = apr_pcalloc(p, sizeof *st);
     const char *table = src->table ? src->table : VM_DEFAULT_TABLE;
-    st->table = table;
     st->qtable = vm_db_quote_table(table, 1, '"', p);
     if (st->qtable == NULL) {
         *err = vm_db_message(p, src, NULL, "VM00101",
@@ -103,6 +108,8 @@ static vm_status pg_configure(vm_source *src, const char *arg,
                              "optionally schema.table)");
         return VM_ERR_CONFIG;
     }
+    st->dialect = (vm_db_dialect){VM_DB_NUMBERED, 1, st->qtable, pg_run,
+                                  pg_sync_sequence};
     arg = vm_db_unquote(arg, p);
     char *why = NULL;
     PQconninfoOption *opts = PQconninfoParse(arg, &why);
@@ -268,29 +275,17 @@ static vm_status pg_poll_change(vm_source *src, int *changed,
     return VM_OK;
 }
 
-/* The row's values for fields[0..n), then extra appended, as parameters. */
-static const char **pg_values(const vm_row *row, const vm_field *fields,
-                              int n, const char *extra, apr_pool_t *p)
+/* vm_db_run_fn for the shared writes. */
+static vm_status pg_run(vm_source *src, const char *sql, int n,
+                        const char *const *values, long long *count,
+                        long long *new_id, apr_pool_t *p, const char **err)
 {
-    const char **v = apr_pcalloc(p, (n + 1) * sizeof *v);
-    for (int i = 0; i < n; i++)
-        v[i] = row->value[fields[i]];
-    v[n] = extra;
-    return v;
-}
-
-static vm_status pg_insert_new(vm_source *src, const vm_row *row,
-                               const vm_field *fields, int n, long long *id,
-                               apr_pool_t *p, const char **err)
-{
-    pg_state *st = src->backend;
     PGresult *res;
-    vm_status rc = pg_exec(src, vm_db_insert_sql(st->qtable, fields, n, 0, 1,
-                                                 VM_DB_NUMBERED, p),
-                           n, pg_values(row, fields, n, NULL, p), &res, p, err);
+    vm_status rc = pg_exec(src, sql, n, values, &res, p, err);
     if (rc != VM_OK)
         return rc;
-    *id = PQntuples(res) == 1 ? atoll(PQgetvalue(res, 0, 0)) : 0;
+    *count = atoll(PQcmdTuples(res));
+    *new_id = PQntuples(res) == 1 ? atoll(PQgetvalue(res, 0, 0)) : 0;
     PQclear(res);
     return VM_OK;
 }
@@ -311,95 +306,6 @@ static vm_status pg_sync_sequence(vm_source *src, apr_pool_t *p,
     if (rc == VM_OK)
         PQclear(res);
     return rc;
-}
-
-/* Replace the row with this id, or insert it with that id. */
-static vm_status pg_replace(vm_source *src, const vm_row *row,
-                            const vm_field *fields, int n, long long id,
-                            apr_pool_t *p, const char **err)
-{
-    pg_state *st = src->backend;
-    const char *idtext = apr_psprintf(p, "%lld", id);
-    PGresult *res;
-    vm_status rc = VM_OK;
-    int updated = 0;
-    if (n > 0) {
-        rc = pg_exec(src, vm_db_update_sql(st->qtable, fields, n,
-                                           VM_DB_NUMBERED, p),
-                     n + 1, pg_values(row, fields, n, idtext, p), &res, p, err);
-        if (rc != VM_OK)
-            return rc;
-        updated = atoi(PQcmdTuples(res)) > 0;
-        PQclear(res);
-    }
-    if (updated)
-        return VM_OK;
-    const char **values = apr_pcalloc(p, (n + 1) * sizeof *values);
-    values[0] = idtext;
-    memcpy(values + 1, pg_values(row, fields, n, NULL, p), n * sizeof *values);
-    rc = pg_exec(src, vm_db_insert_sql(st->qtable, fields, n, 1, 0,
-                                       VM_DB_NUMBERED, p),
-                 n + 1, values, &res, p, err);
-    if (rc != VM_OK)
-        return rc;
-    PQclear(res);
-    return pg_sync_sequence(src, p, err);
-}
-
-static vm_status pg_save_row(vm_source *src, const vm_row *row, long long *id,
-                             apr_pool_t *p, const char **err)
-{
-    vm_field fields[VM_F_COUNT];
-    int n = vm_db_row_fields(row, fields);
-    long long given = vm_db_row_id(row);
-    if (given == 0)
-        return pg_insert_new(src, row, fields, n, id, p, err);
-    *id = given;
-    return pg_replace(src, row, fields, n, given, p, err);
-}
-
-/* Run a statement on one row by id; VM_ERR_DATA when no row has it. */
-static vm_status pg_exec_on_id(vm_source *src, const char *sql, int n,
-                               const char *const *values, long long id,
-                               apr_pool_t *p, const char **err)
-{
-    PGresult *res;
-    vm_status rc = pg_exec(src, sql, n, values, &res, p, err);
-    if (rc != VM_OK)
-        return rc;
-    int touched = atoi(PQcmdTuples(res));
-    PQclear(res);
-    if (touched > 0)
-        return VM_OK;
-    *err = vm_db_message(p, src, NULL, "VM00107", "no row with id %lld", id);
-    return VM_ERR_DATA;
-}
-
-static vm_status pg_delete_row(vm_source *src, long long id, apr_pool_t *p,
-                               const char **err)
-{
-    pg_state *st = src->backend;
-    const char *values[] = {apr_psprintf(p, "%lld", id)};
-    return pg_exec_on_id(src, apr_psprintf(p, "DELETE FROM %s WHERE id = $1",
-                                           st->qtable),
-                         1, values, id, p, err);
-}
-
-static vm_status pg_record_cron(vm_source *src, long long id,
-                                long long started, apr_pool_t *p,
-                                const char **err)
-{
-    pg_state *st = src->backend;
-    /* One statement, so two front ends recording at once both count; the
-     * right-hand sides all see the row as it was. */
-    const char *sql = apr_psprintf(p,
-        "UPDATE %s SET croncount = COALESCE(croncount, 0) + 1, "
-        "lastcrongap = CASE WHEN COALESCE(lastcron, 0) = 0 THEN 0 "
-        "ELSE $1::bigint - lastcron END, lastcron = $1::bigint "
-        "WHERE id = $2::bigint", st->qtable);
-    const char *values[] = {apr_psprintf(p, "%lld", started),
-                            apr_psprintf(p, "%lld", id)};
-    return pg_exec_on_id(src, sql, 2, values, id, p, err);
 }
 
 /* Advisory lock key: the table's hash in the upper bits, the id below, so
@@ -448,9 +354,9 @@ const vm_source_ops vm_source_pgsql_ops = {
     .configure = pg_configure,
     .load = pg_load,
     .poll_change = pg_poll_change,
-    .save_row = pg_save_row,
-    .delete_row = pg_delete_row,
-    .record_cron = pg_record_cron,
+    .save_row = vm_db_save_row,
+    .delete_row = vm_db_delete_row,
+    .record_cron = vm_db_record_cron,
     .try_lock = pg_try_lock,
     .unlock = pg_unlock,
     .close = pg_close,

@@ -1,0 +1,171 @@
+/* The writes of the database sources (save, delete, cron stats): one SQL
+ * text for PostgreSQL and MySQL, only placeholders differ.  Column names
+ * come from vm_field_names and the table name is validated and quoted at
+ * configure time: no value is ever part of the SQL text. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include "vm_source_db.h"
+
+/* Placeholder number i (1-based). */
+static const char *param(const vm_db_dialect *d, int i, apr_pool_t *p)
+{
+    return d->style == VM_DB_NUMBERED ? apr_psprintf(p, "$%d", i) : "?";
+}
+
+/* A placeholder read as a 64-bit integer: MySQL would otherwise do the
+ * arithmetic on a text parameter in floating point. */
+static const char *int_param(const vm_db_dialect *d, int i, apr_pool_t *p)
+{
+    return d->style == VM_DB_NUMBERED ? apr_psprintf(p, "$%d::bigint", i)
+                                      : "CAST(? AS SIGNED)";
+}
+
+/* The fields of row to write (present ones, id excluded), in order. */
+static int row_fields(const vm_row *row, vm_field *fields)
+{
+    int n = 0;
+    for (int f = 0; f < VM_F_COUNT; f++)
+        if (f != VM_F_ID && row->present[f])
+            fields[n++] = (vm_field)f;
+    return n;
+}
+
+/* Parameters: [id,] the row's values for fields, [id]. */
+static const char **row_values(const vm_row *row, const vm_field *fields,
+                               int n, const char *id_first,
+                               const char *id_last, apr_pool_t *p)
+{
+    const char **v = apr_pcalloc(p, (n + 2) * sizeof *v);
+    int k = 0;
+    if (id_first)
+        v[k++] = id_first;
+    for (int i = 0; i < n; i++)
+        v[k++] = row->value[fields[i]];
+    if (id_last)
+        v[k++] = id_last;
+    return v;
+}
+
+static const char *insert_sql(const vm_db_dialect *d, const vm_field *fields,
+                              int n, int with_id, apr_pool_t *p)
+{
+    const char *cols = with_id ? "id" : "";
+    const char *vals = with_id ? param(d, 1, p) : "";
+    for (int i = 0, k = with_id + 1; i < n; i++, k++) {
+        const char *sep = (i == 0 && !with_id) ? "" : ", ";
+        cols = apr_pstrcat(p, cols, sep, vm_field_names[fields[i]], NULL);
+        vals = apr_pstrcat(p, vals, sep, param(d, k, p), NULL);
+    }
+    return apr_psprintf(p, "INSERT INTO %s (%s) VALUES (%s)%s", d->qtable,
+                        cols, vals,
+                        (d->returning && !with_id) ? " RETURNING id" : "");
+}
+
+static const char *update_sql(const vm_db_dialect *d, const vm_field *fields,
+                              int n, apr_pool_t *p)
+{
+    const char *set = "";
+    for (int i = 0; i < n; i++)
+        set = apr_pstrcat(p, set, i ? ", " : "", vm_field_names[fields[i]],
+                          " = ", param(d, i + 1, p), NULL);
+    return apr_psprintf(p, "UPDATE %s SET %s WHERE id = %s", d->qtable, set,
+                        int_param(d, n + 1, p));
+}
+
+/* The row's id: a positive decimal, or 0 (absent, NULL, "0", invalid). */
+static long long row_id(const vm_row *row)
+{
+    const char *v = row->present[VM_F_ID] ? row->value[VM_F_ID] : NULL;
+    if (v == NULL || !isdigit((unsigned char)*v))
+        return 0;
+    char *end;
+    errno = 0;
+    long long id = strtoll(v, &end, 10);
+    return (errno || *end) ? 0 : id;
+}
+
+/* Replace the row with this id; insert it with that id when absent (a
+ * table moved from another source keeps its ids). */
+static vm_status replace_row(vm_source *src, const vm_db_dialect *d,
+                             const vm_row *row, long long id, apr_pool_t *p,
+                             const char **err)
+{
+    vm_field fields[VM_F_COUNT];
+    int n = row_fields(row, fields);
+    const char *idtext = apr_psprintf(p, "%lld", id);
+    long long count = 0, unused;
+    vm_status rc;
+    if (n > 0) {
+        rc = d->run(src, update_sql(d, fields, n, p), n + 1,
+                    row_values(row, fields, n, NULL, idtext, p), &count,
+                    &unused, p, err);
+        if (rc != VM_OK || count > 0)
+            return rc;
+    }
+    rc = d->run(src, insert_sql(d, fields, n, 1, p), n + 1,
+                row_values(row, fields, n, idtext, NULL, p), &count, &unused,
+                p, err);
+    if (rc == VM_OK && d->after_explicit_id)
+        rc = d->after_explicit_id(src, p, err);
+    return rc;
+}
+
+vm_status vm_db_save_row(vm_source *src, const vm_row *row, long long *id,
+                         apr_pool_t *p, const char **err)
+{
+    const vm_db_dialect *d = src->backend;
+    long long given = row_id(row), count;
+    if (given > 0) {
+        *id = given;
+        return replace_row(src, d, row, given, p, err);
+    }
+    vm_field fields[VM_F_COUNT];
+    int n = row_fields(row, fields);
+    return d->run(src, insert_sql(d, fields, n, 0, p), n,
+                  row_values(row, fields, n, NULL, NULL, p), &count, id, p,
+                  err);
+}
+
+/* Run a statement meant to touch the row with this id; VM_ERR_DATA when
+ * there is none. */
+static vm_status run_on_id(vm_source *src, const vm_db_dialect *d,
+                           const char *sql, int n, const char *const *values,
+                           long long id, apr_pool_t *p, const char **err)
+{
+    long long count = 0, unused;
+    vm_status rc = d->run(src, sql, n, values, &count, &unused, p, err);
+    if (rc != VM_OK || count > 0)
+        return rc;
+    *err = vm_db_message(p, src, NULL, "VM00107", "no row with id %lld", id);
+    return VM_ERR_DATA;
+}
+
+vm_status vm_db_delete_row(vm_source *src, long long id, apr_pool_t *p,
+                           const char **err)
+{
+    const vm_db_dialect *d = src->backend;
+    const char *values[] = {apr_psprintf(p, "%lld", id)};
+    return run_on_id(src, d, apr_psprintf(p, "DELETE FROM %s WHERE id = %s",
+                                          d->qtable, int_param(d, 1, p)),
+                     1, values, id, p, err);
+}
+
+vm_status vm_db_record_cron(vm_source *src, long long id, long long started,
+                            apr_pool_t *p, const char **err)
+{
+    const vm_db_dialect *d = src->backend;
+    /* One statement, so two front ends recording at once both count.
+     * MySQL assigns left to right and later terms see earlier results:
+     * lastcrongap must be computed before lastcron changes. */
+    const char *sql = apr_psprintf(p,
+        "UPDATE %s SET croncount = COALESCE(croncount, 0) + 1, "
+        "lastcrongap = CASE WHEN COALESCE(lastcron, 0) = 0 THEN 0 "
+        "ELSE GREATEST(0, %s - lastcron) END, lastcron = %s WHERE id = %s",
+        d->qtable, int_param(d, 1, p), int_param(d, 2, p), int_param(d, 3, p));
+    const char *t = apr_psprintf(p, "%lld", started);
+    const char *values[] = {t, t, apr_psprintf(p, "%lld", id)};
+    return run_on_id(src, d, sql, 3, values, id, p, err);
+}
