@@ -4,7 +4,7 @@
 #include "vm_source.h"
 
 static const vm_source_ops *const backends[] = {
-    &vm_source_json_ops,
+    &vm_source_json_ops, &vm_source_pgsql_ops, &vm_source_mysql_ops,
 };
 
 static const vm_source_ops *find_backend(const char *scheme, size_t len)

@@ -1,9 +1,10 @@
 /* Helpers shared by the database sources; see vm_source_db.h. */
 #include <ctype.h>
 #include <stdarg.h>
-#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <apr_strings.h>
+#include "vm_hash.h"
 #include "vm_source_db.h"
 
 const char *vm_db_unquote(const char *arg, apr_pool_t *p)
@@ -41,12 +42,12 @@ const char *vm_db_quote_table(const char *table, int allow_schema, char q,
                         q, second, q);
 }
 
-/* One value at *s: bare (up to white space) or quoted with ' or ", with
- * backslash escapes.  Returns NULL and advances *s, or a reason. */
+/* One value at *s: bare (up to white space) or in single quotes, with
+ * backslash escapes (libpq's rules, which vm_source_mask knows).  Returns NULL and advances *s, or a reason. */
 static const char *kv_value(const char **s, apr_pool_t *p, char **out)
 {
     const char *c = *s;
-    char quote = (*c == '\'' || *c == '"') ? *c++ : 0;
+    char quote = *c == '\'' ? *c++ : 0;
     char *buf = apr_palloc(p, strlen(c) + 1), *w = buf;
     while (*c && (quote ? *c != quote : !isspace((unsigned char)*c))) {
         if (*c == '\\' && c[1])
@@ -109,13 +110,10 @@ const char *vm_db_select_sql(const char *qtable, apr_pool_t *p)
 
 unsigned vm_db_table_hash(const char *scope, const char *table)
 {
-    /* FNV-1a: stable across hosts and builds, unlike a seeded hash. */
-    uint32_t h = 2166136261u;
-    for (const char *parts[] = {"vmoodle:", scope, ".", table, NULL},
-         **part = parts; *part; part++)
-        for (const unsigned char *c = (const unsigned char *)*part; *c; c++)
-            h = (h ^ *c) * 16777619u;
-    return h;
+    char name[256];
+    int n = snprintf(name, sizeof name, "vmoodle:%s.%s", scope, table);
+    return vm_hash_key(name, n < 0 ? 0 : (size_t)n < sizeof name
+                                          ? (size_t)n : sizeof name - 1);
 }
 
 /* Copy msg into p with every occurrence of secret replaced by "***" and

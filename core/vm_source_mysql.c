@@ -36,12 +36,6 @@ static void my_close(vm_source *src)
         my_drop(src->backend);
 }
 
-static apr_status_t my_cleanup(void *data)
-{
-    my_close(data);
-    return APR_SUCCESS;
-}
-
 static vm_status my_run(vm_source *src, const char *sql, int n,
                         const char *const *values, long long *count,
                         long long *new_id, apr_pool_t *p, const char **err);
@@ -97,7 +91,6 @@ static vm_status my_configure(vm_source *src, const char *arg,
     if (apr_pool_create(&st->errpool, p) != APR_SUCCESS)
         return VM_ERR_IO;
     src->backend = st;
-    apr_pool_cleanup_register(p, src, my_cleanup, apr_pool_cleanup_null);
     return VM_OK;
 }
 
@@ -227,16 +220,18 @@ static vm_status my_run(vm_source *src, const char *sql, int n,
 }
 
 /* One result row into a vm_row.  A value holding a NUL byte cannot be a
- * C string without being cut short: it becomes NULL, so the row is
- * rejected rather than read as something else. */
+ * C string without being cut short: the row is refused rather than read
+ * as something else. */
 static void my_row(vm_row *row, MYSQL_ROW r, const unsigned long *len,
                    apr_pool_t *p)
 {
     memset(row, 0, sizeof *row);
     for (int f = 0; f < VM_F_COUNT; f++) {
-        int usable = r[f] && memchr(r[f], '\0', len[f]) == NULL;
+        if (r[f] && memchr(r[f], '\0', len[f]))
+            row->error = apr_psprintf(p, "%s contains a NUL byte",
+                                      vm_field_names[f]);
         vm_row_set(row, (vm_field)f,
-                   usable ? apr_pstrmemdup(p, r[f], len[f]) : NULL);
+                   r[f] ? apr_pstrmemdup(p, r[f], len[f]) : NULL);
     }
 }
 

@@ -52,12 +52,6 @@ static void pg_close(vm_source *src)
         pg_drop(src->backend);
 }
 
-static apr_status_t pg_cleanup(void *data)
-{
-    pg_close(data);
-    return APR_SUCCESS;
-}
-
 /* Defaults the caller did not set: a bounded connect, a known encoding and
  * a name the DBA sees in pg_stat_activity. */
 static const char *const defaults[][2] = {
@@ -129,7 +123,6 @@ static vm_status pg_configure(vm_source *src, const char *arg,
     if (apr_pool_create(&st->errpool, p) != APR_SUCCESS)
         return VM_ERR_IO;
     src->backend = st;
-    apr_pool_cleanup_register(p, src, pg_cleanup, apr_pool_cleanup_null);
     return VM_OK;
 }
 
