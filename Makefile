@@ -39,7 +39,7 @@ all:
 
 include core/core.mk
 include module/module.mk
-include $(sort $(filter-out core/core.mk module/module.mk,$(wildcard */*.mk)))
+include $(sort $(filter-out core/core.mk module/module.mk,$(wildcard */*.mk tests/*/*.mk)))
 
 all: $(MODULE) $(PROGRAMS) $(UNIT_TESTS)
 
