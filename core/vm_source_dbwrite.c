@@ -95,7 +95,7 @@ static vm_status replace_row(vm_source *src, const vm_db_dialect *d,
 {
     vm_field fields[VM_F_COUNT];
     int n = row_fields(row, fields);
-    const char *idtext = apr_psprintf(p, "%lld", id);
+    const char *idtext = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)id);
     long long count = 0, unused;
     vm_status rc;
     if (n > 0) {
@@ -139,7 +139,8 @@ static vm_status run_on_id(vm_source *src, const vm_db_dialect *d,
     vm_status rc = d->run(src, sql, n, values, &count, &unused, p, err);
     if (rc != VM_OK || count > 0)
         return rc;
-    *err = vm_db_message(p, src, NULL, "VM00107", "no row with id %lld", id);
+    *err = vm_db_message(p, src, NULL, "VM00107", "no row with id %" APR_INT64_T_FMT,
+                         (apr_int64_t)id);
     return VM_ERR_DATA;
 }
 
@@ -147,7 +148,7 @@ vm_status vm_db_delete_row(vm_source *src, long long id, apr_pool_t *p,
                            const char **err)
 {
     const vm_db_dialect *d = src->backend;
-    const char *values[] = {apr_psprintf(p, "%lld", id)};
+    const char *values[] = {apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)id)};
     return run_on_id(src, d, apr_psprintf(p, "DELETE FROM %s WHERE id = %s",
                                           d->qtable, int_param(d, 1, p)),
                      1, values, id, p, err);
@@ -165,7 +166,7 @@ vm_status vm_db_record_cron(vm_source *src, long long id, long long started,
         "lastcrongap = CASE WHEN COALESCE(lastcron, 0) = 0 THEN 0 "
         "ELSE GREATEST(0, %s - lastcron) END, lastcron = %s WHERE id = %s",
         d->qtable, int_param(d, 1, p), int_param(d, 2, p), int_param(d, 3, p));
-    const char *t = apr_psprintf(p, "%lld", started);
-    const char *values[] = {t, t, apr_psprintf(p, "%lld", id)};
+    const char *t = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)started);
+    const char *values[] = {t, t, apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)id)};
     return run_on_id(src, d, sql, 3, values, id, p, err);
 }

@@ -264,7 +264,8 @@ static vm_status my_lock_call(vm_source *src, const char *sql, long long id,
     my_state *st = src->backend;
     apr_pool_t *p = st->errpool;
     apr_pool_clear(p);
-    const char *name = apr_psprintf(p, "%s%lld", st->lock_prefix, id);
+    const char *name = apr_psprintf(p, "%s%" APR_INT64_T_FMT, st->lock_prefix,
+                                    (apr_int64_t)id);
     MYSQL_STMT *stmt;
     vm_status rc = my_exec(src, sql, 1, &name, &stmt, p, err);
     if (rc != VM_OK)

@@ -195,11 +195,15 @@ static vm_status pg_exec(vm_source *src, const char *sql, int n,
         return VM_OK;
     }
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    /* The primary message only: the context may quote parameters, and a
+     * parameter may be an instance's database password. */
+    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     rc = pg_result_class(state);
     *err = vm_db_message(p, src, st->password,
                          rc == VM_ERR_UNREACHABLE ? "VM00105" : "VM00104",
-                         "statement failed on %s: %s", st->qtable,
-                         r ? PQresultErrorMessage(r) : PQerrorMessage(st->conn));
+                         "statement failed on %s: %s%s%s", st->qtable,
+                         msg ? msg : PQerrorMessage(st->conn),
+                         state ? " SQLSTATE " : "", state ? state : "");
     PQclear(r);
     if (PQstatus(st->conn) != CONNECTION_OK)
         pg_drop(st);
@@ -305,7 +309,8 @@ static vm_status pg_sync_sequence(vm_source *src, apr_pool_t *p,
  * two tables (or other applications' locks) do not collide by accident. */
 static const char *pg_lock_key(pg_state *st, long long id, apr_pool_t *p)
 {
-    return apr_psprintf(p, "%lld", st->lock_space | (id & 0x7fffffffLL));
+    return apr_psprintf(p, "%" APR_INT64_T_FMT,
+                        (apr_int64_t)(st->lock_space | (id & 0x7fffffffLL)));
 }
 
 /* Run a lock function returning one boolean into *yes. */

@@ -1,0 +1,32 @@
+-- The instance table for a new installation, in MySQL or MariaDB.
+-- Same columns and defaults as VMoodle's local_vmoodle (so data moves
+-- between VMoodle, JSON and this table unchanged), plus a unique index on
+-- vhostname: two rows can never claim one host.  MySQL has no change
+-- notification: mod_vmoodle reloads every VMoodleRefresh seconds.
+-- Run against Moodle's database:  mariadb moodle < mysql.sql
+-- With another Moodle prefix, replace mdl_ throughout.
+
+CREATE TABLE IF NOT EXISTS mdl_local_vmoodle (
+    id          BIGINT(10)   NOT NULL AUTO_INCREMENT,
+    name        VARCHAR(255),
+    shortname   VARCHAR(80),
+    description LONGTEXT,
+    vhostname   VARCHAR(255),
+    vdbtype     VARCHAR(16)  NOT NULL DEFAULT 'mysqli',
+    vdbhost     VARCHAR(80)  NOT NULL DEFAULT 'localhost',
+    vdblogin    VARCHAR(16)  NOT NULL DEFAULT 'root',
+    vdbpass     VARCHAR(32),
+    vdbname     VARCHAR(64),
+    vdbprefix   VARCHAR(10)  NOT NULL DEFAULT 'mdl_',
+    vdbpersist  TINYINT(1)   NOT NULL DEFAULT 0,
+    vdatapath   VARCHAR(255),
+    mnet        MEDIUMINT(3) NOT NULL DEFAULT 0,
+    enabled     TINYINT(1)   NOT NULL DEFAULT 1,
+    timecreated BIGINT(10)   NOT NULL DEFAULT 0,
+    lastcron    BIGINT(11)   NOT NULL DEFAULT 0,
+    lastcrongap BIGINT(11)   NOT NULL DEFAULT 0,
+    croncount   BIGINT(11)   NOT NULL DEFAULT 0,
+    metadata    LONGTEXT,
+    PRIMARY KEY (id),
+    UNIQUE KEY mdl_local_vmoodle_vhostname_uix (vhostname)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
