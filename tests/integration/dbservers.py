@@ -75,8 +75,21 @@ class Server:
 
     def new_database(self, prefix="vmt"):
         name = f"{prefix}_{os.getpid()}_{next(self._names)}"
-        self.admin_sql(self.create_db_sql(name))
+        self.sql(self.create_db_sql(name))
         return Database(self, name)
+
+    def source(self, dbname, password=PASSWORD, port=None):
+        """The VMoodleSource string (without Apache's quotes)."""
+        return (f"{self.kind}:host=127.0.0.1 port={port or self.port} "
+                f"dbname={dbname} user={USER} password={quote_value(password)}")
+
+    @staticmethod
+    def run_client(cmd, text):
+        proc = subprocess.run(cmd, input=text, capture_output=True, text=True,
+                              timeout=60)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{cmd[0]} failed: {proc.stderr}")
+        return proc.stdout
 
     def cleanup(self):
         if self.running:
@@ -101,7 +114,7 @@ class PgServer(Server):
                    "--auth-local=trust", "--auth-host=scram-sha-256",
                    "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
         self.start()
-        self.admin_sql(f"CREATE ROLE {USER} LOGIN PASSWORD "
+        self.sql(f"CREATE ROLE {USER} LOGIN PASSWORD "
                        f"'{PASSWORD.replace(chr(39), chr(39) * 2)}'")
 
     def _run(self, cmd, **kw):
@@ -122,23 +135,13 @@ class PgServer(Server):
         self.running = False
 
     def sql(self, text, dbname="postgres", user="postgres"):
-        proc = subprocess.run(
+        return self.run_client(
             ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
              "-h", self.sockdir, "-p", str(self.port), "-U", user, "-d", dbname],
-            input=text, capture_output=True, text=True, timeout=60)
-        if proc.returncode != 0:
-            raise RuntimeError(f"psql failed: {proc.stderr}")
-        return proc.stdout
-
-    def admin_sql(self, text):
-        return self.sql(text)
+            text)
 
     def create_db_sql(self, name):
         return f"CREATE DATABASE {name} OWNER {USER}"
-
-    def source(self, dbname, password=PASSWORD, port=None):
-        return (f"pgsql:host=127.0.0.1 port={port or self.port} "
-                f"dbname={dbname} user={USER} password={quote_value(password)}")
 
 
 class MySQLServer(Server):
@@ -156,7 +159,7 @@ class MySQLServer(Server):
                        check=True, capture_output=True, timeout=180)
         self.start()
         pw = PASSWORD.replace("\\", "\\\\").replace("'", "\\'")
-        self.admin_sql(
+        self.sql(
             f"CREATE USER '{USER}'@'127.0.0.1' IDENTIFIED BY '{pw}';"
             f"CREATE USER '{USER}'@'localhost' IDENTIFIED BY '{pw}';"
             f"GRANT ALL ON *.* TO '{USER}'@'127.0.0.1';"
@@ -195,23 +198,12 @@ class MySQLServer(Server):
         self.running = False
 
     def sql(self, text, dbname=None):
-        cmd = ["mariadb", "--no-defaults", "-S", self.socket, "-u", "root",
-               "-N", "-B"] + ([dbname] if dbname else [])
-        proc = subprocess.run(cmd, input=text, capture_output=True, text=True,
-                              timeout=60)
-        if proc.returncode != 0:
-            raise RuntimeError(f"mariadb failed: {proc.stderr}")
-        return proc.stdout
-
-    def admin_sql(self, text):
-        return self.sql(text)
+        return self.run_client(
+            ["mariadb", "--no-defaults", "-S", self.socket, "-u", "root",
+             "-N", "-B"] + ([dbname] if dbname else []), text)
 
     def create_db_sql(self, name):
         return f"CREATE DATABASE {name} CHARACTER SET utf8mb4"
-
-    def source(self, dbname, password=PASSWORD, port=None):
-        return (f"mysql:host=127.0.0.1 port={port or self.port} "
-                f"dbname={dbname} user={USER} password={quote_value(password)}")
 
 
 # VMoodle's table as Moodle's installer creates it from local/vmoodle's
