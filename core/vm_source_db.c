@@ -127,6 +127,8 @@ static char *scrub(const char *msg, const char *secret, apr_pool_t *p)
             memcpy(w, "***", 3), w += 3, msg += slen;
         } else if (*msg == '\n' || *msg == '\r') {
             memcpy(w, "; ", 2), w += 2, msg++;
+        } else if (*msg == '\t') {
+            *w++ = ' ', msg++;
         } else {
             *w++ = *msg++;
         }
