@@ -40,9 +40,19 @@ int vm_field_by_name(const char *name)
     return -1;
 }
 
+/* Columns VMoodle leaves nullable: NULL reads as the default.  NULL in any
+ * other column rejects the row. */
+static const unsigned char field_nullable[VM_F_COUNT] = {
+    [VM_F_NAME] = 1, [VM_F_SHORTNAME] = 1, [VM_F_VDBLOGIN] = 1,
+    [VM_F_VDBPASS] = 1, [VM_F_CRONCOUNT] = 1, [VM_F_LASTCRON] = 1,
+    [VM_F_LASTCRONGAP] = 1,
+};
+
 static const char *row_text(const vm_row *row, vm_field f)
 {
-    return row->present[f] ? row->value[f] : field_defaults[f];
+    if (!row->present[f] || (!row->value[f] && field_nullable[f]))
+        return field_defaults[f];
+    return row->value[f];
 }
 
 static int has_control_char(const char *s)

@@ -68,16 +68,24 @@ void vm_source_close(vm_source *src)
         src->ops->close(src);
 }
 
-/* Where the value of a "password=" keyword starts, or NULL. */
+/* Where the value of a "password" keyword starts ("password=x",
+ * "password = x"), or NULL. */
 static const char *find_password(const char *s)
 {
-    const char *kw = "password=";
-    const char *c;
+    const char *kw = "password";
+    const char *c, *v;
 
-    for (c = s; (c = strcasestr(c, kw)) != NULL; c++)
-        if (c == s || c[-1] == ' ' || c[-1] == '\t' || c[-1] == '"'
-            || c[-1] == ':')
-            return c + strlen(kw);
+    for (c = s; (c = strcasestr(c, kw)) != NULL; c++) {
+        if (c != s && c[-1] != ' ' && c[-1] != '\t' && c[-1] != '"'
+            && c[-1] != ':')
+            continue;
+        v = c + strlen(kw);
+        v += strspn(v, " \t");
+        if (*v != '=')
+            continue;
+        v++;
+        return v + strspn(v, " \t");
+    }
     return NULL;
 }
 

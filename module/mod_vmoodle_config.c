@@ -64,10 +64,35 @@ static const char *set_engine(cmd_parms *cmd, void *d, int on)
     return NULL;
 }
 
-static const char *set_source(cmd_parms *cmd, void *d, const char *arg)
+/* Accept what an administrator writes: json:/path, "json:/path",
+ * pgsql:"host=db dbname=moodle" or "pgsql:host=db dbname=moodle".  The
+ * directive takes its raw arguments, since Apache honours quotes only at
+ * the start of a word. */
+static const char *unquote_source(apr_pool_t *p, const char *raw)
+{
+    char *s = apr_pstrdup(p, raw), *end, *colon;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+        *--end = '\0';
+    if (end - s >= 2 && s[0] == '"' && end[-1] == '"') {
+        *--end = '\0';
+        return s + 1;
+    }
+    colon = strchr(s, ':');
+    if (colon && colon[1] == '"' && end - colon >= 3 && end[-1] == '"') {
+        *--end = '\0';
+        memmove(colon + 1, colon + 2, (size_t)(end - colon - 1));
+    }
+    return s;
+}
+
+static const char *set_source(cmd_parms *cmd, void *d, const char *raw)
 {
     vm_source *src;
-    const char *err;
+    const char *err, *arg = unquote_source(cmd->pool, raw);
     apr_pool_t *scratch;
 
     (void)d;
@@ -186,7 +211,7 @@ static const char *set_error_pages(cmd_parms *cmd, void *d, const char *arg)
 const command_rec vmoodle_directives[] = {
     AP_INIT_FLAG("VMoodleEngine", set_engine, NULL, RSRC_CONF,
                  "On to route requests by Host to virtual Moodles"),
-    AP_INIT_TAKE1("VMoodleSource", set_source, NULL, RSRC_CONF,
+    AP_INIT_RAW_ARGS("VMoodleSource", set_source, NULL, RSRC_CONF,
                   "json:PATH, pgsql:\"conninfo\" or mysql:\"key=value ...\""),
     AP_INIT_TAKE1("VMoodleTable", set_table, NULL, RSRC_CONF,
                   "instance table in a database (default "
