@@ -1,0 +1,328 @@
+/* vcron's schedulers over simulated time: round robin never skips or
+ * repeats; lowest gap keeps every gap within period + tick when capacity
+ * allows and shares the lack fairly when it does not. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "sched.h"
+
+#define MAXN 1200
+
+typedef struct {
+    vc_sched_item items[MAXN];
+    long long prev[MAXN];     /* start of the run before lastcron */
+    long long maxgap[MAXN];
+    size_t n;
+    vc_sched_item scratch[MAXN];
+    long long out[MAXN];
+} sim;
+
+/* Ids 7, 10, 13, ... handed to the scheduler in a scrambled order. */
+static void sim_init(sim *s, size_t n)
+{
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    for (size_t i = 0; i < n; i++) {
+        size_t slot = (i * 7919) % n;   /* 7919 is prime: a permutation */
+        if (n % 7919 == 0)
+            slot = i;
+        s->items[slot].id = 7 + 3 * (long long)i;
+        s->items[slot].enabled = 1;
+    }
+}
+
+static vc_sched_item *sim_find(sim *s, long long id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->items[i].id == id)
+            return &s->items[i];
+    return NULL;
+}
+
+/* The runs of one tick happen at 'now': record them and their gaps. */
+static void sim_run(sim *s, const long long *ids, size_t count, long long now)
+{
+    for (size_t k = 0; k < count; k++) {
+        vc_sched_item *it = sim_find(s, ids[k]);
+        assert_non_null(it);
+        size_t i = (size_t)(it - s->items);
+        if (it->lastcron > 0 && now - it->lastcron > s->maxgap[i])
+            s->maxgap[i] = now - it->lastcron;
+        s->prev[i] = it->lastcron;
+        it->lastcron = now;
+    }
+}
+
+/* ---- round robin ---- */
+
+static void check_round_robin(size_t n, size_t per_tick)
+{
+    sim *s = malloc(sizeof *s);
+    sim_init(s, n);
+    long long cursor = 0;
+    size_t position = 0;   /* place in the endless cycle 7, 10, 13, ... */
+    for (int tick = 0; tick < 60; tick++) {
+        long long next;
+        size_t count = vc_sched_round_robin(s->items, s->n, cursor, per_tick,
+                                            s->out, &next, s->scratch);
+        assert_int_equal(count, per_tick < n ? per_tick : n);
+        for (size_t k = 0; k < count; k++, position++)
+            assert_int_equal(s->out[k], 7 + 3 * (long long)(position % n));
+        assert_int_equal(next, s->out[count - 1]);
+        cursor = next;
+    }
+    free(s);
+}
+
+static void rr_never_skips_or_repeats(void **state)
+{
+    (void)state;
+    const size_t sizes[] = { 1, 5, 16, 17, 1000 };
+    const size_t widths[] = { 1, 3, 5, 16, 17, 999, 1000, 1001 };
+    for (size_t a = 0; a < sizeof sizes / sizeof *sizes; a++)
+        for (size_t b = 0; b < sizeof widths / sizeof *widths; b++)
+            check_round_robin(sizes[a], widths[b]);
+}
+
+static void rr_cursor_beyond_table_wraps(void **state)
+{
+    (void)state;
+    sim *s = malloc(sizeof *s);
+    sim_init(s, 5);
+    long long next;
+    size_t count = vc_sched_round_robin(s->items, s->n, 1000, 2, s->out,
+                                        &next, s->scratch);
+    assert_int_equal(count, 2);
+    assert_int_equal(s->out[0], 7);
+    assert_int_equal(s->out[1], 10);
+    free(s);
+}
+
+static void rr_follows_table_changes(void **state)
+{
+    (void)state;
+    sim *s = malloc(sizeof *s);
+    sim_init(s, 10);                      /* ids 7 .. 34 */
+    long long cursor, next;
+    size_t count = vc_sched_round_robin(s->items, s->n, 0, 3, s->out,
+                                        &cursor, s->scratch);
+    assert_int_equal(cursor, 13);         /* ran 7 10 13 */
+    /* Remove the cursor's instance, disable 16, add 15 just after it. */
+    sim_find(s, 13)->id = 15;
+    sim_find(s, 16)->enabled = 0;
+    count = vc_sched_round_robin(s->items, s->n, cursor, 3, s->out, &next,
+                                 s->scratch);
+    assert_int_equal(count, 3);
+    assert_int_equal(s->out[0], 15);
+    assert_int_equal(s->out[1], 19);
+    assert_int_equal(s->out[2], 22);
+    /* Everything disabled: nothing runs and the cursor stays. */
+    for (size_t i = 0; i < s->n; i++)
+        s->items[i].enabled = 0;
+    count = vc_sched_round_robin(s->items, s->n, next, 3, s->out, &cursor,
+                                 s->scratch);
+    assert_int_equal(count, 0);
+    assert_int_equal(cursor, next);
+    free(s);
+}
+
+/* ---- lowest gap ---- */
+
+/* Run ticks t0, t0 + tick, ... ; return the most instances one tick ran. */
+static size_t run_ticks(sim *s, long long t0, int ticks, long long period,
+                        long long tick, size_t capacity)
+{
+    size_t most = 0;
+    for (int k = 0; k < ticks; k++) {
+        vc_gap_params gp = { t0 + k * tick, period, tick, capacity };
+        size_t count = vc_sched_lowest_gap(s->items, s->n, &gp, s->out,
+                                           s->scratch);
+        if (capacity)
+            assert_true(count <= capacity);
+        for (size_t a = 0; a < count; a++)
+            for (size_t b = a + 1; b < count; b++)
+                assert_true(s->out[a] != s->out[b]);
+        sim_run(s, s->out, count, gp.now);
+        if (count > most)
+            most = count;
+    }
+    return most;
+}
+
+static void assert_all_gaps_within(const sim *s, long long bound)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->items[i].enabled) {
+            assert_true(s->items[i].lastcron > 0);
+            assert_true(s->maxgap[i] > 0);
+            assert_true(s->maxgap[i] <= bound);
+        }
+}
+
+static void lg_rate(void **state)
+{
+    (void)state;
+    assert_int_equal(vc_sched_rate(1000, 900, 60), 67);
+    assert_int_equal(vc_sched_rate(1, 900, 60), 1);
+    assert_int_equal(vc_sched_rate(0, 900, 60), 0);
+    assert_int_equal(vc_sched_rate(10, 60, 120), 10);
+    assert_int_equal(vc_sched_rate(15, 900, 60), 1);
+}
+
+static void lg_keeps_gaps_within_period_plus_tick(void **state)
+{
+    (void)state;
+    const size_t capacities[] = { 0, 67, 100 };
+    for (size_t c = 0; c < 3; c++) {
+        sim *s = malloc(sizeof *s);
+        sim_init(s, 1000);
+        long long t0 = 1700000000;
+        /* From the first tick: a rate's worth, not the whole table. */
+        vc_gap_params gp = { t0, 900, 60, capacities[c] };
+        assert_int_equal(vc_sched_lowest_gap(s->items, s->n, &gp, s->out,
+                                             s->scratch), 67);
+        size_t most = run_ticks(s, t0, 200, 900, 60, capacities[c]);
+        assert_true(most <= 100);
+        assert_all_gaps_within(s, 900 + 60);
+        free(s);
+    }
+}
+
+static void lg_first_period_runs_everyone(void **state)
+{
+    (void)state;
+    sim *s = malloc(sizeof *s);
+    sim_init(s, 1000);
+    run_ticks(s, 1700000000, 15, 900, 60, 0);   /* one period of ticks */
+    for (size_t i = 0; i < s->n; i++)
+        assert_true(s->items[i].lastcron > 0);
+    free(s);
+}
+
+static void lg_overdue_run_at_once(void **state)
+{
+    (void)state;
+    sim *s = malloc(sizeof *s);
+    sim_init(s, 1000);
+    long long t0 = 1700000000;
+    for (size_t i = 0; i < s->n; i++)      /* last run long ago */
+        s->items[i].lastcron = t0 - 86400 - (long long)i;
+    vc_gap_params gp = { t0, 900, 60, 0 };
+    assert_int_equal(vc_sched_lowest_gap(s->items, s->n, &gp, s->out,
+                                         s->scratch), 1000);
+    free(s);
+}
+
+/* Capacity 40 of the 67 needed: every instance waits about as long as the
+ * others (1000 / 40 ticks), and each tick takes the oldest. */
+static void lg_degrades_fairly(void **state)
+{
+    (void)state;
+    sim *s = malloc(sizeof *s);
+    sim_init(s, 1000);
+    long long t0 = 1700000000, period = 900, tick = 60;
+    run_ticks(s, t0, 100, period, tick, 40);
+    memset(s->maxgap, 0, sizeof s->maxgap);
+    long long now = t0 + 100 * tick;
+    for (int k = 0; k < 100; k++, now += tick) {
+        vc_gap_params gp = { now, period, tick, 40 };
+        size_t count = vc_sched_lowest_gap(s->items, s->n, &gp, s->out,
+                                           s->scratch);
+        assert_int_equal(count, 40);
+        long long newest_chosen = 0;
+        for (size_t a = 0; a < count; a++) {
+            long long lc = sim_find(s, s->out[a])->lastcron;
+            if (lc > newest_chosen)
+                newest_chosen = lc;
+        }
+        sim_run(s, s->out, count, now);
+        for (size_t i = 0; i < s->n; i++)   /* nobody left older */
+            if (s->items[i].lastcron != now)
+                assert_true(s->items[i].lastcron >= newest_chosen);
+    }
+    long long lo = -1, hi = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (lo < 0 || s->maxgap[i] < lo)
+            lo = s->maxgap[i];
+        if (s->maxgap[i] > hi)
+            hi = s->maxgap[i];
+    }
+    assert_true(hi - lo <= tick);
+    assert_true(hi <= (1000 / 40 + 1) * tick);
+    free(s);
+}
+
+static void lg_follows_table_changes(void **state)
+{
+    (void)state;
+    sim *s = malloc(sizeof *s);
+    sim_init(s, 600);
+    long long t0 = 1700000000, period = 900, tick = 60;
+    run_ticks(s, t0, 40, period, tick, 0);
+    /* Disable 50, remove 50 (by overwriting them with 50 new ones). */
+    for (size_t i = 0; i < 50; i++)
+        s->items[i].enabled = 0;
+    long long disabled_last = s->items[0].lastcron;
+    for (size_t i = 50; i < 100; i++) {
+        s->items[i].id = 100000 + (long long)i;
+        s->items[i].lastcron = 0;
+        s->maxgap[i] = 0;
+    }
+    long long now = t0 + 40 * tick;
+    vc_gap_params gp = { now, period, tick, 0 };
+    size_t count = vc_sched_lowest_gap(s->items, s->n, &gp, s->out, s->scratch);
+    size_t fresh = 0;
+    for (size_t k = 0; k < count; k++)
+        fresh += s->out[k] >= 100000;
+    assert_int_equal(fresh, count < 50 ? count : 50);   /* new ones first */
+    run_ticks(s, now, 60, period, tick, 0);
+    assert_int_equal(s->items[0].lastcron, disabled_last);
+    assert_all_gaps_within(s, period + tick);
+    free(s);
+}
+
+static void lg_single_instance_and_slow_ticks(void **state)
+{
+    (void)state;
+    sim *s = malloc(sizeof *s);
+    sim_init(s, 1);
+    run_ticks(s, 1700000000, 100, 900, 60, 0);
+    assert_all_gaps_within(s, 960);
+    free(s);
+    s = malloc(sizeof *s);
+    sim_init(s, 17);                        /* ticks slower than the period */
+    run_ticks(s, 1700000000, 10, 60, 300, 0);
+    assert_all_gaps_within(s, 300);
+    free(s);
+}
+
+static void modes_parse(void **state)
+{
+    (void)state;
+    assert_int_equal(vc_mode_parse("round-robin"), VC_MODE_ROUND_ROBIN);
+    assert_int_equal(vc_mode_parse("lowest-gap"), VC_MODE_LOWEST_GAP);
+    assert_int_equal(vc_mode_parse("LOWEST_POSSIBLE_GAP"), -1);
+    assert_string_equal(vc_mode_name(VC_MODE_LOWEST_GAP), "lowest-gap");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rr_never_skips_or_repeats),
+        cmocka_unit_test(rr_cursor_beyond_table_wraps),
+        cmocka_unit_test(rr_follows_table_changes),
+        cmocka_unit_test(lg_rate),
+        cmocka_unit_test(lg_keeps_gaps_within_period_plus_tick),
+        cmocka_unit_test(lg_first_period_runs_everyone),
+        cmocka_unit_test(lg_overdue_run_at_once),
+        cmocka_unit_test(lg_degrades_fairly),
+        cmocka_unit_test(lg_follows_table_changes),
+        cmocka_unit_test(lg_single_instance_and_slow_ticks),
+        cmocka_unit_test(modes_parse),
+    };
+    return cmocka_run_group_tests_name("vcron_sched", tests, NULL, NULL);
+}

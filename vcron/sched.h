@@ -1,0 +1,53 @@
+/* The two schedulers of vcron, as pure functions over simulated time: they
+ * see instances (id, enabled, last cron) and the clock, never a process, a
+ * file or a source, so the unit tests can drive them through thousands of
+ * ticks in a few milliseconds. */
+#ifndef VC_SCHED_H
+#define VC_SCHED_H
+
+#include <stddef.h>
+
+typedef enum { VC_MODE_ROUND_ROBIN, VC_MODE_LOWEST_GAP } vc_mode;
+
+typedef struct {
+    long long id;
+    int enabled;
+    long long lastcron;   /* start of the last run, seconds; 0 = never */
+} vc_sched_item;
+
+/* Round robin: the next per_tick enabled instances in ascending id order
+ * after the id cursor, wrapping round once, never one twice in a tick.
+ * items need not be sorted.  Writes at most per_tick ids into out (room for
+ * per_tick), returns their number, and sets *new_cursor to the last id
+ * chosen (the cursor unchanged when nothing is chosen).  Uses scratch,
+ * room for n, as working space. */
+size_t vc_sched_round_robin(const vc_sched_item *items, size_t n,
+                            long long cursor, size_t per_tick,
+                            long long *out, long long *new_cursor,
+                            vc_sched_item *scratch);
+
+typedef struct {
+    long long now;      /* start of this tick */
+    long long period;   /* nominal time between two runs of an instance */
+    long long tick;     /* measured time between two ticks */
+    size_t capacity;    /* most instances to run in one tick; 0 = no cap */
+} vc_gap_params;
+
+/* How many instances one tick must run so that n instances each run once
+ * per period: ceil(n * tick / period), at most n. */
+size_t vc_sched_rate(size_t n, long long period, long long tick);
+
+/* Lowest gap: of the enabled instances, the most overdue first (never run,
+ * then oldest last cron, then lowest id); as many as the rate asks, and more
+ * when waiting one more tick would take an instance past its period; never
+ * more than the capacity.  Writes the ids into out (room for n), returns
+ * their number.  Uses scratch, room for n, as working space. */
+size_t vc_sched_lowest_gap(const vc_sched_item *items, size_t n,
+                           const vc_gap_params *gp, long long *out,
+                           vc_sched_item *scratch);
+
+/* "round-robin" / "lowest-gap" and back; -1 for an unknown name. */
+int vc_mode_parse(const char *name);
+const char *vc_mode_name(vc_mode m);
+
+#endif
