@@ -1,0 +1,243 @@
+/* vcron's settings, see config.h. */
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_tables.h>
+#include "config.h"
+
+typedef enum { T_STR, T_LONG, T_MODE, T_ARGV, T_BOOL } setting_type;
+
+typedef struct {
+    const char *name;
+    setting_type type;
+    size_t offset;
+    long min;                 /* T_LONG: smallest value accepted */
+    const char *help;
+} setting;
+
+#define AT(field) offsetof(vc_config, field)
+
+static const setting settings[] = {
+    { "config", T_STR, AT(config_file), 0,
+      "configuration file (default " VC_DEFAULT_CONFIG ")" },
+    { "source", T_STR, AT(source), 0,
+      "instance table: json:/path | pgsql:\"conninfo\" | mysql:\"...\"" },
+    { "table", T_STR, AT(table), 0, "database table (mdl_local_vmoodle)" },
+    { "mode", T_MODE, AT(mode), 0, "round-robin | lowest-gap" },
+    { "per-tick", T_LONG, AT(per_tick), 0,
+      "round-robin: instances per tick (16); lowest-gap: cap (0 = none)" },
+    { "period", T_LONG, AT(period), 1,
+      "lowest-gap: seconds between two crons of an instance (900)" },
+    { "tick", T_LONG, AT(tick), 1, "daemon: seconds between ticks (60)" },
+    { "jobs", T_LONG, AT(jobs), 1, "crons running at once (4)" },
+    { "timeout", T_LONG, AT(timeout), 1,
+      "seconds before a cron is ended (600)" },
+    { "grace", T_LONG, AT(grace), 0,
+      "seconds between TERM and KILL of a late cron (10)" },
+    { "php", T_STR, AT(php), 0, "PHP CLI binary (/usr/bin/php)" },
+    { "moodle-dir", T_STR, AT(moodle_dir), 0,
+      "Moodle code directory (/var/www/moodle)" },
+    { "command", T_ARGV, AT(command), 0,
+      "PATH ARGS...: run this instead of php cron.php (last flag)" },
+    { "user", T_STR, AT(user), 0, "user for the crons when root (www-data)" },
+    { "log-dir", T_STR, AT(log_dir), 0,
+      "per-instance logs (/var/log/vmoodle/vcron)" },
+    { "log-max", T_LONG, AT(log_max), 1024,
+      "bytes before a log is rotated to .1 (1048576)" },
+    { "lock-dir", T_STR, AT(lock_dir), 0,
+      "per-instance lock files (/run/vmoodle/vcron)" },
+    { "state-file", T_STR, AT(state_file), 0,
+      "cursor and measured tick (/var/lib/vmoodle/vcron.state)" },
+    { "quiet", T_BOOL, AT(quiet), 0, "no summary line per tick" },
+};
+
+#define NSETTINGS (sizeof settings / sizeof *settings)
+
+void vc_config_defaults(vc_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->config_file = VC_DEFAULT_CONFIG;
+    cfg->mode = VC_MODE_ROUND_ROBIN;
+    cfg->per_tick = -1;         /* unset: the mode's default */
+    cfg->period = 900;
+    cfg->tick = 60;
+    cfg->jobs = 4;
+    cfg->timeout = 600;
+    cfg->grace = 10;
+    cfg->php = "/usr/bin/php";
+    cfg->moodle_dir = "/var/www/moodle";
+    cfg->user = "www-data";
+    cfg->log_dir = "/var/log/vmoodle/vcron";
+    cfg->log_max = 1048576;
+    cfg->lock_dir = "/run/vmoodle/vcron";
+    cfg->state_file = "/var/lib/vmoodle/vcron.state";
+}
+
+static const setting *find_setting(const char *name)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (strcmp(settings[i].name, name) == 0)
+            return &settings[i];
+    return NULL;
+}
+
+/* "PATH ARG ARG": split on blanks, no quoting and no shell. */
+static const char *const *split_words(const char *text, apr_pool_t *p)
+{
+    apr_array_header_t *words = apr_array_make(p, 4, sizeof(char *));
+    char *copy = apr_pstrdup(p, text), *save = NULL;
+    for (char *w = strtok_r(copy, " \t", &save); w;
+         w = strtok_r(NULL, " \t", &save))
+        APR_ARRAY_PUSH(words, const char *) = w;
+    APR_ARRAY_PUSH(words, const char *) = NULL;
+    return (const char *const *)words->elts;
+}
+
+static const char *set_long(long *field, const setting *s, const char *value,
+                            apr_pool_t *p)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || end == value || *end || v < s->min)
+        return apr_psprintf(p, "%s: want a whole number >= %ld, not '%s'",
+                            s->name, s->min, value);
+    *field = v;
+    return NULL;
+}
+
+const char *vc_config_set(vc_config *cfg, const char *name, const char *value,
+                          apr_pool_t *p)
+{
+    const setting *s = find_setting(name);
+    if (!s)
+        return apr_psprintf(p, "unknown setting '%s'", name);
+    void *field = (char *)cfg + s->offset;
+    int mode;
+    switch (s->type) {
+    case T_STR:
+        *(const char **)field = apr_pstrdup(p, value);
+        return NULL;
+    case T_LONG:
+        return set_long(field, s, value, p);
+    case T_MODE:
+        if ((mode = vc_mode_parse(value)) < 0)
+            return apr_psprintf(p, "mode: round-robin or lowest-gap, not "
+                                "'%s'", value);
+        *(vc_mode *)field = (vc_mode)mode;
+        return NULL;
+    case T_ARGV:
+        *(const char *const **)field = split_words(value, p);
+        return NULL;
+    case T_BOOL:
+        *(int *)field = strcmp(value, "0") != 0 && strcmp(value, "no") != 0;
+        return NULL;
+    }
+    return NULL;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+const char *vc_config_read_file(vc_config *cfg, const char *path,
+                                int required, apr_pool_t *p)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return (errno == ENOENT && !required) ? NULL
+               : apr_psprintf(p, "%s: %s", path, strerror(errno));
+    char line[4096];
+    const char *err = NULL;
+    for (int lineno = 1; !err && fgets(line, sizeof line, f); lineno++) {
+        if (!strchr(line, '\n') && !feof(f))
+            err = "line too long";
+        char *text = trim(line);
+        if (err || *text == '#' || *text == '\0')
+            continue;
+        char *eq = strchr(text, '=');
+        if (!eq) {
+            err = "want name = value";
+        } else {
+            *eq = '\0';
+            err = vc_config_set(cfg, trim(text), trim(eq + 1), p);
+        }
+        if (err)
+            err = apr_psprintf(p, "%s:%d: %s", path, lineno, err);
+    }
+    fclose(f);
+    return err;
+}
+
+/* "--command PATH ARGS...": the rest of the line, taken word for word. */
+static const char *take_command(vc_config *cfg, int argc, char **argv, int i,
+                                apr_pool_t *p)
+{
+    if (i >= argc)
+        return "--command needs a program";
+    const char **words = apr_pcalloc(p, sizeof(char *) * (size_t)(argc - i + 1));
+    for (int k = i; k < argc; k++)
+        words[k - i] = apr_pstrdup(p, argv[k]);
+    cfg->command = words;
+    return NULL;
+}
+
+const char *vc_config_parse_args(vc_config *cfg, int argc, char **argv,
+                                 const char **rest, int *nrest, apr_pool_t *p)
+{
+    *nrest = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *eq = strchr(arg, '=');
+        const char *name = strncmp(arg, "--", 2) == 0 ? arg + 2 : NULL;
+        if (name && eq)
+            name = apr_pstrndup(p, name, (apr_size_t)(eq - name));
+        const setting *s = name ? find_setting(name) : NULL;
+        if (!s) {
+            rest[(*nrest)++] = arg;
+            continue;
+        }
+        if (s->type == T_ARGV && !eq)
+            return take_command(cfg, argc, argv, i + 1, p);
+        const char *value = eq ? eq + 1 : s->type == T_BOOL ? "1"
+                          : i + 1 < argc ? argv[++i] : NULL;
+        if (!value)
+            return apr_psprintf(p, "--%s needs a value", s->name);
+        const char *err = vc_config_set(cfg, s->name, value, p);
+        if (err)
+            return err;
+    }
+    return NULL;
+}
+
+const char *vc_config_check(const vc_config *cfg, apr_pool_t *p)
+{
+    if (!cfg->source || !*cfg->source)
+        return "no source: set --source or 'source =' in the configuration";
+    const char *program = cfg->command ? cfg->command[0] : cfg->php;
+    if (!program || program[0] != '/')
+        return apr_psprintf(p, "the cron program must be an absolute path, "
+                            "not '%s'", program ? program : "");
+    const char *paths[] = { cfg->moodle_dir, cfg->log_dir, cfg->lock_dir,
+                            cfg->state_file };
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
+        if (!paths[i] || paths[i][0] != '/')
+            return apr_psprintf(p, "'%s' is not an absolute path",
+                                paths[i] ? paths[i] : "");
+    return NULL;
+}
+
+void vc_config_usage(FILE *out)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        fprintf(out, "  --%-12s %s\n", settings[i].name, settings[i].help);
+}

@@ -1,0 +1,59 @@
+/* vcron's settings: one list of names shared by the configuration file
+ * ("name = value") and the command line ("--name value"), so both always
+ * know the same settings.  The file is read first; flags override it. */
+#ifndef VC_CONFIG_H
+#define VC_CONFIG_H
+
+#include <stdio.h>
+#include <apr_pools.h>
+#include "sched.h"
+
+#define VC_DEFAULT_CONFIG "/etc/vmoodle/vcron.conf"
+
+typedef struct {
+    const char *config_file;   /* --config only */
+    const char *source;        /* json:/path | pgsql:"..." | mysql:"..." */
+    const char *table;         /* NULL: the core's default */
+    vc_mode mode;
+    long per_tick;             /* round robin: per tick; lowest gap: cap */
+    long period;               /* lowest gap: seconds between two runs */
+    long tick;                 /* daemon: seconds between ticks */
+    long jobs;                 /* crons at once */
+    long timeout;              /* seconds before a cron is ended */
+    long grace;                /* seconds between TERM and KILL */
+    const char *php;           /* PHP command-line binary */
+    const char *moodle_dir;    /* the Moodle code shared by all instances */
+    const char *const *command;/* replaces php cron.php; NULL-terminated */
+    const char *user;          /* who runs the crons when vcron is root */
+    const char *log_dir;       /* one log per instance */
+    long log_max;              /* bytes before a log is rotated */
+    const char *lock_dir;      /* one lock file per instance */
+    const char *state_file;    /* round-robin cursor, measured tick */
+    int quiet;                 /* no summary line */
+} vc_config;
+
+void vc_config_defaults(vc_config *cfg);
+
+/* Set one setting by name from text.  Returns NULL or a reason (from p). */
+const char *vc_config_set(vc_config *cfg, const char *name, const char *value,
+                          apr_pool_t *p);
+
+/* Read "name = value" lines ('#' comments, blank lines).  A missing file
+ * is an error only when required.  Returns NULL or a reason (from p). */
+const char *vc_config_read_file(vc_config *cfg, const char *path,
+                                int required, apr_pool_t *p);
+
+/* Apply "--name value", "--name=value" and "--command PATH ARGS..." (the
+ * rest of the line) from argv; other words are left in order in *rest
+ * (room for argc).  Returns NULL or a reason (from p). */
+const char *vc_config_parse_args(vc_config *cfg, int argc, char **argv,
+                                 const char **rest, int *nrest,
+                                 apr_pool_t *p);
+
+/* Cross-setting rules (absolute paths, a source).  NULL or a reason. */
+const char *vc_config_check(const vc_config *cfg, apr_pool_t *p);
+
+/* The settings as "name = value" lines, for --help and the sample. */
+void vc_config_usage(FILE *out);
+
+#endif

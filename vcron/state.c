@@ -1,0 +1,68 @@
+/* vcron's persistent state, see state.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <apr_strings.h>
+#include "state.h"
+#include "fsutil.h"
+
+const char *vc_state_load(const char *path, vc_state *st, apr_pool_t *p)
+{
+    memset(st, 0, sizeof *st);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno == ENOENT ? NULL
+               : apr_psprintf(p, "%s: %s", path, strerror(errno));
+    char name[32];
+    long long value;
+    while (fscanf(f, "%31s %lld", name, &value) == 2) {
+        if (strcmp(name, "cursor") == 0)
+            st->cursor = value;
+        else if (strcmp(name, "last_tick") == 0)
+            st->last_tick = value;
+        else if (strcmp(name, "tick") == 0)
+            st->tick = value;
+    }
+    fclose(f);
+    return NULL;
+}
+
+const char *vc_state_save(const char *path, const vc_state *st, apr_pool_t *p)
+{
+    const char *text = apr_psprintf(p, "cursor %lld\nlast_tick %lld\n"
+                                    "tick %lld\n", st->cursor, st->last_tick,
+                                    st->tick);
+    return vc_write_atomic(path, text, strlen(text), 0644, p);
+}
+
+long long vc_state_tick(vc_state *st, long long now, long long nominal,
+                        long long longest)
+{
+    long long measured = st->last_tick > 0 ? now - st->last_tick : 0;
+    st->last_tick = now;
+    if (measured < 1)            /* first tick, or the clock went back */
+        return st->tick > 0 ? st->tick : nominal;
+    if (measured > longest)      /* vcron was stopped for a while */
+        measured = longest;
+    /* Smoothed, so one manual run between two cron ticks does not make
+     * the next ticks think the table must turn much faster. */
+    st->tick = st->tick > 0 ? (3 * st->tick + measured + 2) / 4 : measured;
+    return st->tick;
+}
+
+int vc_state_lock(const char *path, apr_pool_t *p, const char **err)
+{
+    const char *lock = apr_pstrcat(p, path, ".lock", NULL);
+    const char *e = vc_mkdirs_for(lock, p);
+    int fd = e ? -1 : open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+        *err = e ? e : apr_psprintf(p, "%s: %s", lock, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}

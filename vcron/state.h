@@ -1,0 +1,30 @@
+/* What vcron remembers between ticks: the round-robin cursor and the
+ * measured tick.  Saved crash-safe (temporary file, fsync, rename), so a
+ * vcron killed at any moment leaves the previous state or the new one. */
+#ifndef VC_STATE_H
+#define VC_STATE_H
+
+#include <apr_pools.h>
+
+typedef struct {
+    long long cursor;      /* id of the last instance round robin ran */
+    long long last_tick;   /* start of the last tick, seconds; 0 = none */
+    long long tick;        /* measured seconds between ticks; 0 = none */
+} vc_state;
+
+/* A missing file is an empty state.  Returns NULL or a reason (from p). */
+const char *vc_state_load(const char *path, vc_state *st, apr_pool_t *p);
+const char *vc_state_save(const char *path, const vc_state *st,
+                          apr_pool_t *p);
+
+/* Note a tick starting at now; returns the tick length to schedule with:
+ * the measured one, smoothed, or nominal when there is no history. */
+long long vc_state_tick(vc_state *st, long long now, long long nominal,
+                        long long longest);
+
+/* Hold the state's lock file (path + ".lock") while reading, choosing and
+ * saving, so two vcron runs at once do not choose from the same cursor.
+ * Returns the descriptor (close it to release) or -1 with *err. */
+int vc_state_lock(const char *path, apr_pool_t *p, const char **err);
+
+#endif

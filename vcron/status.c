@@ -1,0 +1,101 @@
+/* vcron status, see status.h. */
+#include <time.h>
+#include <cjson/cJSON.h>
+#include "vm_table.h"
+#include "status.h"
+#include "state.h"
+#include "tick.h"
+#include "log.h"
+
+static void date_of(long long t, char *buf, size_t size)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (t <= 0 || !gmtime_r(&tt, &tm)
+        || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, size, "never");
+}
+
+static void print_text(const vc_config *cfg, vm_source *src, const vm_table *t,
+                       const vc_state *st, long long now, FILE *out)
+{
+    fprintf(out, "source %s, mode %s, cursor %lld, measured tick %lld s\n",
+            src->display, vc_mode_name(cfg->mode), st->cursor, st->tick);
+    fprintf(out, "%-6s %-32s %-7s %9s %-20s %8s %11s\n", "id", "host",
+            "enabled", "croncount", "lastcron", "since", "lastcrongap");
+    for (int i = 0; i < t->instances->nelts; i++) {
+        const vm_instance *in = &APR_ARRAY_IDX(t->instances, i, vm_instance);
+        char date[32], since[24];
+        date_of(in->lastcron, date, sizeof date);
+        if (in->lastcron > 0)
+            snprintf(since, sizeof since, "%lld", now - in->lastcron);
+        else
+            snprintf(since, sizeof since, "-");
+        fprintf(out, "%-6lld %-32s %-7s %9lld %-20s %8s %11lld\n", in->id,
+                in->key, in->enabled ? "yes" : "no", in->croncount, date,
+                since, in->lastcrongap);
+    }
+}
+
+static cJSON *instance_json(const vm_instance *in, long long now)
+{
+    char date[32];
+    date_of(in->lastcron, date, sizeof date);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", (double)in->id);
+    cJSON_AddStringToObject(o, "host", in->key);
+    cJSON_AddBoolToObject(o, "enabled", in->enabled);
+    cJSON_AddNumberToObject(o, "croncount", (double)in->croncount);
+    cJSON_AddNumberToObject(o, "lastcron", (double)in->lastcron);
+    cJSON_AddStringToObject(o, "lastcron_date", date);
+    if (in->lastcron > 0)
+        cJSON_AddNumberToObject(o, "since", (double)(now - in->lastcron));
+    else
+        cJSON_AddNullToObject(o, "since");
+    cJSON_AddNumberToObject(o, "lastcrongap", (double)in->lastcrongap);
+    return o;
+}
+
+static void print_json(const vc_config *cfg, vm_source *src, const vm_table *t,
+                       const vc_state *st, long long now, FILE *out)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "source", src->display);
+    cJSON_AddStringToObject(root, "mode", vc_mode_name(cfg->mode));
+    cJSON_AddNumberToObject(root, "cursor", (double)st->cursor);
+    cJSON_AddNumberToObject(root, "tick", (double)st->tick);
+    cJSON_AddNumberToObject(root, "now", (double)now);
+    cJSON *list = cJSON_AddArrayToObject(root, "instances");
+    for (int i = 0; i < t->instances->nelts; i++)
+        cJSON_AddItemToArray(list, instance_json(
+            &APR_ARRAY_IDX(t->instances, i, vm_instance), now));
+    char *text = cJSON_Print(root);
+    if (text)
+        fprintf(out, "%s\n", text);
+    cJSON_free(text);
+    cJSON_Delete(root);
+}
+
+int vc_status(const vc_config *cfg, vm_source *src, int json, FILE *out,
+              apr_pool_t *p)
+{
+    apr_array_header_t *rows = NULL;
+    const char *err = NULL;
+    if (vm_source_load(src, &rows, p, &err) != VM_OK) {
+        vc_log(202, "cannot read the instance table from %s: %s",
+               src->display, err ? err : "unknown error");
+        return VC_EXIT_SOURCE;
+    }
+    vc_state st;
+    if ((err = vc_state_load(cfg->state_file, &st, p)) != NULL) {
+        vc_log(203, "%s", err);
+        return VC_EXIT_LOCAL;
+    }
+    const vm_table *t = vm_table_build(rows, p);
+    long long now = (long long)time(NULL);
+    if (json)
+        print_json(cfg, src, t, &st, now, out);
+    else
+        print_text(cfg, src, t, &st, now, out);
+    return VC_EXIT_OK;
+}
