@@ -12,7 +12,9 @@ static vc_lock_result local_lock(vc_lock *lk, const char *lock_dir,
                                  long long id, apr_pool_t *p,
                                  const char **err)
 {
-    const char *path = apr_psprintf(p, "%s/%lld.lock", lock_dir, id);
+    /* apr_psprintf has no %lld. */
+    const char *path = apr_psprintf(p, "%s/%" APR_INT64_T_FMT ".lock",
+                                    lock_dir, (apr_int64_t)id);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         *err = apr_psprintf(p, "%s: %s", path, strerror(errno));

@@ -32,10 +32,12 @@ const char *vc_state_load(const char *path, vc_state *st, apr_pool_t *p)
 
 const char *vc_state_save(const char *path, const vc_state *st, apr_pool_t *p)
 {
-    const char *text = apr_psprintf(p, "cursor %lld\nlast_tick %lld\n"
-                                    "tick %lld\n", st->cursor, st->last_tick,
-                                    st->tick);
-    return vc_write_atomic(path, text, strlen(text), 0644, p);
+    char text[128];
+    int len = snprintf(text, sizeof text, "cursor %lld\nlast_tick %lld\n"
+                       "tick %lld\n", st->cursor, st->last_tick, st->tick);
+    if (len < 0 || (size_t)len >= sizeof text)
+        return "state too long";
+    return vc_write_atomic(path, text, (size_t)len, 0644, p);
 }
 
 long long vc_state_tick(vc_state *st, long long now, long long nominal,

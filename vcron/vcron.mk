@@ -1,17 +1,22 @@
 # vcron: rotates the instances' Moodle crons (round robin or lowest gap).
+# The program is $(BUILD)/vcron, so its objects live in $(BUILD)/vcron-obj
+# rather than the default $(BUILD)/vcron/.
 VCRON      := $(BUILD)/vcron
+VCRON_OBJD := $(BUILD)/vcron-obj
 VCRON_SRC  := $(wildcard vcron/*.c)
-VCRON_OBJ  := $(VCRON_SRC:%.c=$(BUILD)/%.o)
+VCRON_OBJ  := $(VCRON_SRC:vcron/%.c=$(VCRON_OBJD)/%.o)
 PROGRAMS   += $(VCRON)
 
-$(VCRON_OBJ): $(wildcard vcron/*.h core/*.h)
+$(VCRON_OBJD)/%.o: vcron/%.c $(wildcard vcron/*.h core/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -c $< -o $@
 
 $(VCRON): $(VCRON_OBJ) $(CORE_LIB)
 	$(CC) $(VCRON_OBJ) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) -o $@
 
 # The scheduler's unit test links the scheduler alone: it is pure.
 $(BUILD)/tests/test_vcron_sched: tests/unit/test_vcron_sched.c \
-		$(BUILD)/vcron/sched.o vcron/sched.h
+		$(VCRON_OBJD)/sched.o vcron/sched.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ivcron $< $(BUILD)/vcron/sched.o $(LDFLAGS) \
+	$(CC) $(CFLAGS) -Ivcron $< $(VCRON_OBJD)/sched.o $(LDFLAGS) \
 	    -lcmocka -o $@
