@@ -1,13 +1,11 @@
 /* vcron's persistent state, see state.h. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
-#include <unistd.h>
 #include <apr_strings.h>
 #include "state.h"
 #include "fsutil.h"
+#include "vm_file.h"
 
 const char *vc_state_load(const char *path, vc_state *st, apr_pool_t *p)
 {
@@ -37,7 +35,10 @@ const char *vc_state_save(const char *path, const vc_state *st, apr_pool_t *p)
                        "tick %lld\n", st->cursor, st->last_tick, st->tick);
     if (len < 0 || (size_t)len >= sizeof text)
         return "state too long";
-    return vc_write_atomic(path, text, (size_t)len, 0644, p);
+    const char *err = vc_mkdirs_for(path, p);
+    if (!err)
+        vm_file_replace(path, text, (size_t)len, 0644, NULL, p, &err);
+    return err;
 }
 
 long long vc_state_tick(vc_state *st, long long now, long long nominal,
@@ -57,14 +58,7 @@ long long vc_state_tick(vc_state *st, long long now, long long nominal,
 
 int vc_state_lock(const char *path, apr_pool_t *p, const char **err)
 {
-    const char *lock = apr_pstrcat(p, path, ".lock", NULL);
-    const char *e = vc_mkdirs_for(lock, p);
-    int fd = e ? -1 : open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0 || flock(fd, LOCK_EX) != 0) {
-        *err = e ? e : apr_psprintf(p, "%s: %s", lock, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    if ((*err = vc_mkdirs_for(path, p)) != NULL)
         return -1;
-    }
-    return fd;
+    return vm_file_lock(apr_pstrcat(p, path, ".lock", NULL), 1, p, err);
 }

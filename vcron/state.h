@@ -24,7 +24,7 @@ long long vc_state_tick(vc_state *st, long long now, long long nominal,
 
 /* Hold the state's lock file (path + ".lock") while reading, choosing and
  * saving, so two vcron runs at once do not choose from the same cursor.
- * Returns the descriptor (close it to release) or -1 with *err. */
+ * Returns the descriptor (vm_file_unlock releases it) or -1 with *err. */
 int vc_state_lock(const char *path, apr_pool_t *p, const char **err);
 
 #endif

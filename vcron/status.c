@@ -79,19 +79,16 @@ static void print_json(const vc_config *cfg, vm_source *src, const vm_table *t,
 int vc_status(const vc_config *cfg, vm_source *src, int json, FILE *out,
               apr_pool_t *p)
 {
-    apr_array_header_t *rows = NULL;
-    const char *err = NULL;
-    if (vm_source_load(src, &rows, p, &err) != VM_OK) {
-        vc_log(202, "cannot read the instance table from %s: %s",
-               src->display, err ? err : "unknown error");
-        return VC_EXIT_SOURCE;
-    }
+    const vm_table *t;
+    int code = vc_load_table(src, p, &t);
+    if (code != VC_EXIT_OK)
+        return code;
+    const char *err;
     vc_state st;
     if ((err = vc_state_load(cfg->state_file, &st, p)) != NULL) {
         vc_log(203, "%s", err);
         return VC_EXIT_LOCAL;
     }
-    const vm_table *t = vm_table_build(rows, p);
     long long now = (long long)time(NULL);
     if (json)
         print_json(cfg, src, t, &st, now, out);

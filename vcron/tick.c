@@ -11,6 +11,7 @@
 #include "jobs.h"
 #include "runner.h"
 #include "fsutil.h"
+#include "vm_file.h"
 #include "signals.h"
 #include "log.h"
 
@@ -59,7 +60,7 @@ static const char *choose(const vc_config *cfg, const vm_table *t,
         }
         err = vc_state_save(cfg->state_file, &st, p);
     }
-    close(lockfd);
+    vm_file_unlock(lockfd);
     return err;
 }
 
@@ -174,10 +175,8 @@ static const char *prepare_dirs(const vc_config *cfg, apr_pool_t *p)
     return err ? err : vc_mkdirs(cfg->log_dir, p);
 }
 
-int vc_tick(const vc_config *cfg, const vc_identity *who, vm_source *src,
-            apr_pool_t *p, vc_tick_counts *counts)
+int vc_load_table(vm_source *src, apr_pool_t *p, const vm_table **t)
 {
-    memset(counts, 0, sizeof *counts);
     apr_array_header_t *rows = NULL;
     const char *err = NULL;
     if (vm_source_load(src, &rows, p, &err) != VM_OK) {
@@ -185,7 +184,19 @@ int vc_tick(const vc_config *cfg, const vc_identity *who, vm_source *src,
                src->display, err ? err : "unknown error");
         return VC_EXIT_SOURCE;
     }
-    const vm_table *t = vm_table_build(rows, p);
+    *t = vm_table_build(rows, p);
+    return VC_EXIT_OK;
+}
+
+int vc_tick(const vc_config *cfg, const vc_identity *who, vm_source *src,
+            apr_pool_t *p, vc_tick_counts *counts)
+{
+    memset(counts, 0, sizeof *counts);
+    const vm_table *t;
+    int code = vc_load_table(src, p, &t);
+    if (code != VC_EXIT_OK)
+        return code;
+    const char *err = NULL;
     long long *ids = NULL;
     if ((err = prepare_dirs(cfg, p)) != NULL
         || (err = choose(cfg, t, (long long)time(NULL), &ids,

@@ -5,6 +5,7 @@
 
 #include <apr_pools.h>
 #include "vm_source.h"
+#include "vm_table.h"
 #include "config.h"
 #include "privs.h"
 
@@ -21,6 +22,10 @@ typedef struct {
     size_t selected, run, succeeded, failed, timed_out, skipped_locked,
            not_started;
 } vc_tick_counts;
+
+/* Read and validate the table (rejected rows are left out).  Returns
+ * VC_EXIT_OK or VC_EXIT_SOURCE, logged. */
+int vc_load_table(vm_source *src, apr_pool_t *p, const vm_table **t);
 
 /* Returns one of the exit codes above. */
 int vc_tick(const vc_config *cfg, const vc_identity *who, vm_source *src,

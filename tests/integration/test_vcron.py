@@ -355,19 +355,34 @@ def test_config_file_and_flags_override(rig):
     assert bad.returncode == 2 and "vcron.conf:1" in bad.stderr
 
 
+class Daemon:
+    """vcron daemon in the background; stop() sends TERM and collects its
+    output; leaving the block kills it if it is still there."""
+
+    def __init__(self, rig, *args):
+        self.proc = subprocess.Popen(rig.args(*args, "daemon"),
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate(timeout=30)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.communicate(timeout=30)
+
+
 def test_daemon_term_lets_the_running_cron_finish(rig):
     rig.control(1, "sleep 2")
-    d = subprocess.Popen(rig.args("--tick", "1", "--per-tick", "1", "daemon"),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
-    try:
+    with Daemon(rig, "--tick", "1", "--per-tick", "1") as d:
         rig.wait_for_run(1)
-        d.send_signal(signal.SIGTERM)
-        out, err = d.communicate(timeout=30)
-    finally:
-        if d.poll() is None:
-            d.kill()
-    assert d.returncode == 0, err
+        out, err = d.stop()
+    assert d.proc.returncode == 0, err
     assert len(rig.times()) == 1        # the cron ran to its end
     assert rig.status()[1]["croncount"] == 1
     assert "SIGTERM" in err
@@ -375,21 +390,14 @@ def test_daemon_term_lets_the_running_cron_finish(rig):
 
 def test_daemon_hup_rereads_configuration(rig):
     rig.set_config("per-tick = 1\n")
-    d = subprocess.Popen(rig.args("--tick", "1", "daemon"),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
-    try:
+    with Daemon(rig, "--tick", "1") as d:
         rig.wait_for_run(1)
         rig.set_config("per-tick = 4\n")
-        d.send_signal(signal.SIGHUP)
+        d.proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not all(
                 len(rig.runs(i)) >= 2 for i in range(1, 5)):
             time.sleep(0.1)
-        d.send_signal(signal.SIGTERM)
-        out, err = d.communicate(timeout=30)
-    finally:
-        if d.poll() is None:
-            d.kill()
+        out, err = d.stop()
     assert "selected=1" in out and "selected=4" in out
     assert "SIGHUP" in err

@@ -35,6 +35,14 @@ static void sim_init(sim *s, size_t n)
     }
 }
 
+static sim *sim_new(size_t n)
+{
+    sim *s = malloc(sizeof *s);
+    assert_non_null(s);
+    sim_init(s, n);
+    return s;
+}
+
 static vc_sched_item *sim_find(sim *s, long long id)
 {
     for (size_t i = 0; i < s->n; i++)
@@ -61,8 +69,7 @@ static void sim_run(sim *s, const long long *ids, size_t count, long long now)
 
 static void check_round_robin(size_t n, size_t per_tick)
 {
-    sim *s = malloc(sizeof *s);
-    sim_init(s, n);
+    sim *s = sim_new(n);
     long long cursor = 0;
     size_t position = 0;   /* place in the endless cycle 7, 10, 13, ... */
     for (int tick = 0; tick < 60; tick++) {
@@ -91,8 +98,7 @@ static void rr_never_skips_or_repeats(void **state)
 static void rr_cursor_beyond_table_wraps(void **state)
 {
     (void)state;
-    sim *s = malloc(sizeof *s);
-    sim_init(s, 5);
+    sim *s = sim_new(5);
     long long next;
     size_t count = vc_sched_round_robin(s->items, s->n, 1000, 2, s->out,
                                         &next, s->scratch);
@@ -105,8 +111,7 @@ static void rr_cursor_beyond_table_wraps(void **state)
 static void rr_follows_table_changes(void **state)
 {
     (void)state;
-    sim *s = malloc(sizeof *s);
-    sim_init(s, 10);                      /* ids 7 .. 34 */
+    sim *s = sim_new(10);                      /* ids 7 .. 34 */
     long long cursor, next;
     size_t count = vc_sched_round_robin(s->items, s->n, 0, 3, s->out,
                                         &cursor, s->scratch);
@@ -132,21 +137,28 @@ static void rr_follows_table_changes(void **state)
 
 /* ---- lowest gap ---- */
 
+/* One lowest-gap choice at now, into s->out; returns how many. */
+static size_t lg_choose(sim *s, long long now, long long period,
+                        long long tick, size_t capacity)
+{
+    vc_gap_params gp = { now, period, tick, capacity };
+    return vc_sched_lowest_gap(s->items, s->n, &gp, s->out, s->scratch);
+}
+
 /* Run ticks t0, t0 + tick, ... ; return the most instances one tick ran. */
 static size_t run_ticks(sim *s, long long t0, int ticks, long long period,
                         long long tick, size_t capacity)
 {
     size_t most = 0;
     for (int k = 0; k < ticks; k++) {
-        vc_gap_params gp = { t0 + k * tick, period, tick, capacity };
-        size_t count = vc_sched_lowest_gap(s->items, s->n, &gp, s->out,
-                                           s->scratch);
+        long long now = t0 + k * tick;
+        size_t count = lg_choose(s, now, period, tick, capacity);
         if (capacity)
             assert_true(count <= capacity);
         for (size_t a = 0; a < count; a++)
             for (size_t b = a + 1; b < count; b++)
                 assert_true(s->out[a] != s->out[b]);
-        sim_run(s, s->out, count, gp.now);
+        sim_run(s, s->out, count, now);
         if (count > most)
             most = count;
     }
@@ -178,13 +190,10 @@ static void lg_keeps_gaps_within_period_plus_tick(void **state)
     (void)state;
     const size_t capacities[] = { 0, 67, 100 };
     for (size_t c = 0; c < 3; c++) {
-        sim *s = malloc(sizeof *s);
-        sim_init(s, 1000);
+        sim *s = sim_new(1000);
         long long t0 = 1700000000;
         /* From the first tick: a rate's worth, not the whole table. */
-        vc_gap_params gp = { t0, 900, 60, capacities[c] };
-        assert_int_equal(vc_sched_lowest_gap(s->items, s->n, &gp, s->out,
-                                             s->scratch), 67);
+        assert_int_equal(lg_choose(s, t0, 900, 60, capacities[c]), 67);
         size_t most = run_ticks(s, t0, 200, 900, 60, capacities[c]);
         assert_true(most <= 100);
         assert_all_gaps_within(s, 900 + 60);
@@ -195,8 +204,7 @@ static void lg_keeps_gaps_within_period_plus_tick(void **state)
 static void lg_first_period_runs_everyone(void **state)
 {
     (void)state;
-    sim *s = malloc(sizeof *s);
-    sim_init(s, 1000);
+    sim *s = sim_new(1000);
     run_ticks(s, 1700000000, 15, 900, 60, 0);   /* one period of ticks */
     for (size_t i = 0; i < s->n; i++)
         assert_true(s->items[i].lastcron > 0);
@@ -206,15 +214,24 @@ static void lg_first_period_runs_everyone(void **state)
 static void lg_overdue_run_at_once(void **state)
 {
     (void)state;
-    sim *s = malloc(sizeof *s);
-    sim_init(s, 1000);
+    sim *s = sim_new(1000);
     long long t0 = 1700000000;
     for (size_t i = 0; i < s->n; i++)      /* last run long ago */
         s->items[i].lastcron = t0 - 86400 - (long long)i;
-    vc_gap_params gp = { t0, 900, 60, 0 };
-    assert_int_equal(vc_sched_lowest_gap(s->items, s->n, &gp, s->out,
-                                         s->scratch), 1000);
+    assert_int_equal(lg_choose(s, t0, 900, 60, 0), 1000);
     free(s);
+}
+
+/* The most recent last cron among the chosen s->out[0 .. count-1]. */
+static long long newest_of(sim *s, size_t count)
+{
+    long long newest = 0;
+    for (size_t a = 0; a < count; a++) {
+        long long lc = sim_find(s, s->out[a])->lastcron;
+        if (lc > newest)
+            newest = lc;
+    }
+    return newest;
 }
 
 /* Capacity 40 of the 67 needed: every instance waits about as long as the
@@ -222,23 +239,15 @@ static void lg_overdue_run_at_once(void **state)
 static void lg_degrades_fairly(void **state)
 {
     (void)state;
-    sim *s = malloc(sizeof *s);
-    sim_init(s, 1000);
+    sim *s = sim_new(1000);
     long long t0 = 1700000000, period = 900, tick = 60;
     run_ticks(s, t0, 100, period, tick, 40);
     memset(s->maxgap, 0, sizeof s->maxgap);
     long long now = t0 + 100 * tick;
     for (int k = 0; k < 100; k++, now += tick) {
-        vc_gap_params gp = { now, period, tick, 40 };
-        size_t count = vc_sched_lowest_gap(s->items, s->n, &gp, s->out,
-                                           s->scratch);
+        size_t count = lg_choose(s, now, period, tick, 40);
         assert_int_equal(count, 40);
-        long long newest_chosen = 0;
-        for (size_t a = 0; a < count; a++) {
-            long long lc = sim_find(s, s->out[a])->lastcron;
-            if (lc > newest_chosen)
-                newest_chosen = lc;
-        }
+        long long newest_chosen = newest_of(s, count);
         sim_run(s, s->out, count, now);
         for (size_t i = 0; i < s->n; i++)   /* nobody left older */
             if (s->items[i].lastcron != now)
@@ -259,8 +268,7 @@ static void lg_degrades_fairly(void **state)
 static void lg_follows_table_changes(void **state)
 {
     (void)state;
-    sim *s = malloc(sizeof *s);
-    sim_init(s, 600);
+    sim *s = sim_new(600);
     long long t0 = 1700000000, period = 900, tick = 60;
     run_ticks(s, t0, 40, period, tick, 0);
     /* Disable 50, remove 50 (by overwriting them with 50 new ones). */
@@ -273,8 +281,7 @@ static void lg_follows_table_changes(void **state)
         s->maxgap[i] = 0;
     }
     long long now = t0 + 40 * tick;
-    vc_gap_params gp = { now, period, tick, 0 };
-    size_t count = vc_sched_lowest_gap(s->items, s->n, &gp, s->out, s->scratch);
+    size_t count = lg_choose(s, now, period, tick, 0);
     size_t fresh = 0;
     for (size_t k = 0; k < count; k++)
         fresh += s->out[k] >= 100000;
@@ -288,13 +295,11 @@ static void lg_follows_table_changes(void **state)
 static void lg_single_instance_and_slow_ticks(void **state)
 {
     (void)state;
-    sim *s = malloc(sizeof *s);
-    sim_init(s, 1);
+    sim *s = sim_new(1);
     run_ticks(s, 1700000000, 100, 900, 60, 0);
     assert_all_gaps_within(s, 960);
     free(s);
-    s = malloc(sizeof *s);
-    sim_init(s, 17);                        /* ticks slower than the period */
+    s = sim_new(17);                        /* ticks slower than the period */
     run_ticks(s, 1700000000, 10, 60, 300, 0);
     assert_all_gaps_within(s, 300);
     free(s);
