@@ -22,8 +22,10 @@ def run_unit(binary):
                           timeout=600)
     sys.stdout.write(proc.stdout)
     sys.stderr.write(proc.stderr)
-    passed = sum(int(n) for n in re.findall(r"\[  PASSED  \] (\d+) test", proc.stdout))
-    failed = sum(int(n) for n in re.findall(r"\[  FAILED  \] (\d+) test", proc.stdout))
+    # cmocka 1.1 prints its summary on stderr whatever the variable says.
+    both = proc.stdout + proc.stderr
+    passed = sum(int(n) for n in re.findall(r"\[  PASSED  \] (\d+) test", both))
+    failed = sum(int(n) for n in re.findall(r"\[  FAILED  \] (\d+) test", both))
     if proc.returncode != 0 and failed == 0:
         print(f"{binary}: exited {proc.returncode}")
         failed = 1
