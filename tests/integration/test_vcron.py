@@ -60,6 +60,7 @@ class Rig:
             os.mkdir(os.path.join(self.dir, sub))
             os.chmod(os.path.join(self.dir, sub), mode)
         self.table = os.path.join(self.dir, "instances.json")
+        self.source = "json:" + self.table
         self.write_table([instance(i, 0 if i in disabled else 1)
                           for i in range(1, count + 1)])
         self.cron = os.path.join(self.dir, "fakecron")
@@ -84,7 +85,7 @@ class Rig:
 
     def args(self, *extra, command=True):
         base = [VCRON, "--config", self.config,
-                "--source", "json:" + self.table,
+                "--source", self.source,
                 "--log-dir", os.path.join(self.dir, "log"),
                 "--lock-dir", os.path.join(self.dir, "lock"),
                 "--state-file", os.path.join(self.dir, "state", "vcron.state")]
