@@ -15,7 +15,8 @@ static vc_lock_result local_lock(vc_lock *lk, const char *lock_dir,
     /* apr_psprintf has no %lld. */
     const char *path = apr_psprintf(p, "%s/%" APR_INT64_T_FMT ".lock",
                                     lock_dir, (apr_int64_t)id);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    /* Read-only: the cron inherits it and needs no more. */
+    int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         *err = apr_psprintf(p, "%s: %s", path, strerror(errno));
         return VC_LOCK_ERROR;
