@@ -4,12 +4,9 @@ and the stats in the table count exactly the runs that happened."""
 import os
 import subprocess
 
-import pytest
-
+from dbservers import pg_db, pg_server  # noqa: F401  (fixtures)
 from test_vcron import Rig, summary, tmp_path  # noqa: F401
 
-dbservers = pytest.importorskip("dbservers")
-pg_db, pg_server = dbservers.pg_db, dbservers.pg_server   # fixtures
 instance_count = 6
 
 
