@@ -41,6 +41,8 @@ static const char *canon_name(const char *h, size_t len, char *out,
         }
         out[i] = lower(h[i]);
     }
+    if (label == 0)                 /* "a.b.." once one dot is dropped */
+        return "empty label in host";
     out[len] = '\0';
     *outlen = len;
     return NULL;
