@@ -27,7 +27,8 @@ vm_status vm_file_read(const char *path, size_t max, apr_pool_t *p,
         return io_error("cannot open", path, p, err);
     if (fstat(fd, &st) != 0 || (size_t)st.st_size > max) {
         close(fd);
-        *err = apr_psprintf(p, "%s: larger than %zu bytes", path, max);
+        *err = apr_psprintf(p, "%s: larger than %" APR_SIZE_T_FMT " bytes",
+                            path, (apr_size_t)max);
         return VM_ERR_IO;
     }
     *data = apr_palloc(p, (size_t)st.st_size + 1);
