@@ -136,19 +136,19 @@ static inline int tu_exists(const char *path)
 static inline void tu_valid_row(vm_row *row, long long id, apr_pool_t *p)
 {
     memset(row, 0, sizeof *row);
-    vm_row_set(row, VM_F_ID, apr_psprintf(p, "%lld", id));
-    vm_row_set(row, VM_F_NAME, apr_psprintf(p, "Site %lld", id));
-    vm_row_set(row, VM_F_SHORTNAME, apr_psprintf(p, "site%lld", id));
+    vm_row_set(row, VM_F_ID, apr_psprintf(p, VM_LLD, VM_LL(id)));
+    vm_row_set(row, VM_F_NAME, apr_psprintf(p, "Site " VM_LLD, VM_LL(id)));
+    vm_row_set(row, VM_F_SHORTNAME, apr_psprintf(p, "site" VM_LLD, VM_LL(id)));
     vm_row_set(row, VM_F_VHOSTNAME,
-               apr_psprintf(p, "https://site%lld.example.edu/", id));
+               apr_psprintf(p, "https://site" VM_LLD ".example.edu/", VM_LL(id)));
     vm_row_set(row, VM_F_VDBTYPE, "pgsql");
     vm_row_set(row, VM_F_VDBHOST, "db.example.edu");
     vm_row_set(row, VM_F_VDBLOGIN, "moodle");
     vm_row_set(row, VM_F_VDBPASS, "secret");
-    vm_row_set(row, VM_F_VDBNAME, apr_psprintf(p, "moodle%lld", id));
+    vm_row_set(row, VM_F_VDBNAME, apr_psprintf(p, "moodle" VM_LLD, VM_LL(id)));
     vm_row_set(row, VM_F_VDBPREFIX, "mdl_");
     vm_row_set(row, VM_F_VDATAPATH,
-               apr_psprintf(p, "/var/moodledata/site%lld", id));
+               apr_psprintf(p, "/var/moodledata/site" VM_LLD, VM_LL(id)));
 }
 
 /* Rows as vm_table_build and vm_source_load hand them over. */
