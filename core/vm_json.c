@@ -10,6 +10,7 @@ vm_status vm_json_load(const char *path, int missing_ok, cJSON **json,
                        apr_pool_t *p, const char **err)
 {
     char *data;
+    const char *end = NULL;
     size_t len;
     vm_status st;
 
@@ -17,11 +18,14 @@ vm_status vm_json_load(const char *path, int missing_ok, cJSON **json,
     st = vm_file_read(path, VM_JSON_MAX, p, &data, &len, err);
     if (st != VM_OK)
         return (missing_ok && errno == ENOENT) ? VM_OK : st;
-    *json = cJSON_ParseWithLength(data, len);
+    *json = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+    if (*json && end + strspn(end, " \t\r\n") != data + len) {
+        cJSON_Delete(*json);     /* "[...] x": cJSON stops after a value */
+        *json = NULL;
+    }
     if (!*json) {
-        const char *at = cJSON_GetErrorPtr();
         *err = apr_psprintf(p, "%s: invalid JSON near byte %ld", path,
-                            at ? (long)(at - data) : 0L);
+                            end ? (long)(end - data) : 0L);
         return VM_ERR_DATA;
     }
     return VM_OK;
