@@ -69,15 +69,14 @@ void vm_source_close(vm_source *src)
 }
 
 /* Where the value of a "password" keyword starts ("password=x",
- * "password = x"), or NULL. */
+ * "password = x", a URL's "?password=x" or "&password=x"), or NULL. */
 static const char *find_password(const char *s)
 {
     const char *kw = "password";
     const char *c, *v;
 
     for (c = s; (c = strcasestr(c, kw)) != NULL; c++) {
-        if (c != s && c[-1] != ' ' && c[-1] != '\t' && c[-1] != '"'
-            && c[-1] != ':')
+        if (c != s && !strchr(" \t\":?&", c[-1]))
             continue;
         v = c + strlen(kw);
         v += strspn(v, " \t");
