@@ -44,14 +44,15 @@ vm_status vm_cronstate_merge(const char *jsonpath, apr_array_header_t *rows,
     return VM_OK;
 }
 
-static double number_of(const cJSON *entry, const char *name)
+static double number_of(const cJSON *entry, const char *name, double dflt)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(entry, name);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
 }
 
 /* Update one entry of the state object, creating it if needed. */
-static int update_entry(cJSON *state, long long id, long long started)
+static int update_entry(cJSON *state, long long id, long long started,
+                        long long base_count, long long base_last)
 {
     char key[24];
     cJSON *old, *entry = cJSON_CreateObject();
@@ -59,10 +60,11 @@ static int update_entry(cJSON *state, long long id, long long started)
 
     snprintf(key, sizeof key, "%lld", id);
     old = cJSON_GetObjectItemCaseSensitive(state, key);
-    last = number_of(old, "lastcron");
+    last = number_of(old, "lastcron", old ? 0 : (double)base_last);
     if (!entry
         || !cJSON_AddNumberToObject(entry, "croncount",
-                                    number_of(old, "croncount") + 1)
+                                    number_of(old, "croncount", old ? 0
+                                              : (double)base_count) + 1)
         || !cJSON_AddNumberToObject(entry, "lastcron", (double)started)
         || !cJSON_AddNumberToObject(entry, "lastcrongap",
                                     last > 0 ? (double)started - last : 0)) {
@@ -77,7 +79,8 @@ static int update_entry(cJSON *state, long long id, long long started)
 }
 
 vm_status vm_cronstate_record(const char *jsonpath, long long id,
-                              long long started, apr_pool_t *p,
+                              long long started, long long base_count,
+                              long long base_last, apr_pool_t *p,
                               const char **err)
 {
     const char *path = state_path(jsonpath, p);
@@ -92,7 +95,7 @@ vm_status vm_cronstate_record(const char *jsonpath, long long id,
         st = VM_ERR_IO, *err = "out of memory";
     if (st == VM_OK && !cJSON_IsObject(state))
         st = VM_ERR_DATA, *err = apr_psprintf(p, "%s is not an object", path);
-    if (st == VM_OK && update_entry(state, id, started) != 0)
+    if (st == VM_OK && update_entry(state, id, started, base_count, base_last) != 0)
         st = VM_ERR_IO, *err = "out of memory";
     if (st == VM_OK)
         st = vm_json_save(path, state, NULL, p, err);

@@ -218,11 +218,34 @@ static vm_status json_delete_row(vm_source *src, long long id, apr_pool_t *p,
     return json_edit(src, edit_delete, &id, p, err);
 }
 
+static long long integer_of(const cJSON *obj, const char *name,
+                            apr_pool_t *p)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    int bad;
+    const char *text = v ? vm_json_text(v, p, &bad) : NULL;
+
+    return text ? atoll(text) : 0;
+}
+
+/* The state file continues the figures the instance file holds (VMoodle's
+ * croncount and lastcron, carried over with the rows). */
 static vm_status json_record_cron(vm_source *src, long long id,
                                   long long started, apr_pool_t *p,
                                   const char **err)
 {
-    return vm_cronstate_record(json_path(src), id, started, p, err);
+    cJSON *json = NULL;
+    const cJSON *obj;
+    long long max_id, count = 0, last = 0;
+
+    if (json_read_array(src, &json, p, err) == VM_OK
+        && (obj = find_by_id(json, id, &max_id)) != NULL) {
+        count = integer_of(obj, "croncount", p);
+        last = integer_of(obj, "lastcron", p);
+    }
+    cJSON_Delete(json);
+    return vm_cronstate_record(json_path(src), id, started, count, last, p,
+                               err);
 }
 
 const vm_source_ops vm_source_json_ops = {
