@@ -75,7 +75,10 @@ static const char *check_contents(const vm_snapshot *s)
         const vm_snap_bucket *b = &s->index[i];
         if (!b->record)
             continue;
-        if (b->record > h->count)
+        if (b->record > h->count
+            || b->hash != vm_hash_key(s->strings
+                                      + s->records[b->record - 1].str[VM_S_KEY],
+                                      s->records[b->record - 1].keylen))
             return "corrupt snapshot index";
         used++;
     }
