@@ -1,0 +1,706 @@
+/* The compiled table: write, map, look up; its digest; files that must be
+ * refused (damaged, truncated, or crafted with a valid checksum but bad
+ * offsets); and the refresh step that writes new generations. */
+#include "testutil.h"
+#include "vm_hash.h"
+#include "vm_refresh.h"
+#include "vm_snapshot.h"
+#include "vm_snapshot_format.h"
+
+/* Two hosts whose 32-bit index hashes are equal (found by search). */
+#define COLLIDE_A "c693596.example"
+#define COLLIDE_B "c1170850.example"
+
+static vm_table *table_of(apr_pool_t *p, long long n)
+{
+    apr_array_header_t *rows = tu_rows(p);
+    long long id;
+
+    for (id = 1; id <= n; id++)
+        tu_push_valid(rows, id, p);
+    return vm_table_build(rows, p);
+}
+
+static void write_ok(apr_pool_t *p, const char *path, const vm_table *t,
+                     uint64_t generation)
+{
+    vm_snapshot_meta meta = { generation, 1700000000 + (int64_t)generation,
+                              "json:/etc/vmoodle/instances.json" };
+    const char *err = NULL;
+
+    if (vm_snapshot_write(path, t, &meta, p, &err) != VM_OK)
+        fail_msg("write: %s", err);
+}
+
+static vm_snapshot *open_ok(apr_pool_t *p, const char *path)
+{
+    vm_snapshot *s = NULL;
+    const char *err = NULL;
+
+    if (vm_snapshot_open(&s, path, p, &err) != VM_OK)
+        fail_msg("open: %s", err);
+    return s;
+}
+
+/* The file at path must be refused, with a reason naming it. */
+static void expect_refused(apr_pool_t *p, const char *path, const char *what)
+{
+    vm_snapshot *s = NULL;
+    const char *err = NULL;
+
+    if (vm_snapshot_open(&s, path, p, &err) == VM_OK) {
+        vm_snapshot_close(s);
+        fail_msg("%s: accepted", what);
+    }
+    assert_non_null(err);
+    assert_non_null(strstr(err, path));
+}
+
+static void assert_same_instance(const vm_instance *a, const vm_instance *b)
+{
+    assert_int_equal(a->id, b->id);
+    assert_string_equal(a->name, b->name);
+    assert_string_equal(a->shortname, b->shortname);
+    assert_string_equal(a->vhostname, b->vhostname);
+    assert_string_equal(a->key, b->key);
+    assert_string_equal(a->wwwroot, b->wwwroot);
+    assert_string_equal(a->dbtype, b->dbtype);
+    assert_string_equal(a->dbhost, b->dbhost);
+    assert_string_equal(a->dblogin, b->dblogin);
+    assert_string_equal(a->dbpass, b->dbpass);
+    assert_string_equal(a->dbname, b->dbname);
+    assert_string_equal(a->dbprefix, b->dbprefix);
+    assert_string_equal(a->datapath, b->datapath);
+    assert_int_equal(a->dbpersist, b->dbpersist);
+    assert_int_equal(a->mnet, b->mnet);
+    assert_int_equal(a->enabled, b->enabled);
+    assert_int_equal(a->croncount, b->croncount);
+    assert_int_equal(a->lastcron, b->lastcron);
+    assert_int_equal(a->lastcrongap, b->lastcrongap);
+}
+
+/* Every instance of t is found by its key with every field intact, and in
+ * id order by position. */
+static void assert_round_trip(const vm_table *t, const vm_snapshot *s)
+{
+    int i;
+
+    assert_int_equal(vm_snapshot_count(s), t->instances->nelts);
+    for (i = 0; i < t->instances->nelts; i++) {
+        const vm_instance *in = &APR_ARRAY_IDX(t->instances, i, vm_instance);
+        vm_instance got;
+
+        if (!vm_snapshot_lookup(s, in->key, strlen(in->key), &got))
+            fail_msg("%s not found", in->key);
+        assert_same_instance(&got, in);
+        vm_snapshot_instance(s, (uint32_t)i, &got);
+        assert_same_instance(&got, in);
+    }
+}
+
+static void round_trip_every_field(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *path = tu_path(p, tu_tmpdir(p), "snap");
+    apr_array_header_t *rows = tu_rows(p);
+    vm_row *r = tu_push_valid(rows, 12, p);
+    vm_snapshot *s;
+    vm_table *t;
+
+    vm_row_set(r, VM_F_VHOSTNAME, "http://[2001:DB8::5]:8080/");
+    vm_row_set(r, VM_F_VDBTYPE, "postgres");
+    vm_row_set(r, VM_F_VDBPERSIST, "1");
+    vm_row_set(r, VM_F_MNET, "-1");
+    vm_row_set(r, VM_F_ENABLED, "0");
+    vm_row_set(r, VM_F_CRONCOUNT, "9007199254740991");
+    vm_row_set(r, VM_F_LASTCRON, "1700000000");
+    vm_row_set(r, VM_F_LASTCRONGAP, "59");
+    vm_row_set(r, VM_F_NAME, "\xc3\x89" "cole \"quoted\" <b>");
+    tu_push_valid(rows, 13, p);
+    t = vm_table_build(rows, p);
+    write_ok(p, path, t, 7);
+    s = open_ok(p, path);
+    assert_round_trip(t, s);
+    assert_int_equal(vm_snapshot_generation(s), 7);
+    assert_int_equal(vm_snapshot_created(s), 1700000007);
+    assert_string_equal(vm_snapshot_source(s),
+                        "json:/etc/vmoodle/instances.json");
+    assert_int_equal(vm_snapshot_digest(s), vm_table_digest(t));
+    vm_snapshot_close(s);
+}
+
+static void many_instances(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *path = tu_path(p, tu_tmpdir(p), "snap");
+    vm_table *t = table_of(p, 5000);
+    vm_snapshot *s;
+
+    write_ok(p, path, t, 1);
+    s = open_ok(p, path);
+    assert_round_trip(t, s);
+    vm_snapshot_close(s);
+}
+
+/* Keys that share the low bits of their hash (same bucket in any index of
+ * up to 65536 buckets), and two with the very same 32-bit hash. */
+static void colliding_keys(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *path = tu_path(p, tu_tmpdir(p), "snap");
+    apr_array_header_t *rows = tu_rows(p);
+    uint32_t low = 0;
+    char host[32];
+    long long id = 1;
+    unsigned i;
+    vm_snapshot *s;
+    vm_table *t;
+    vm_instance got;
+
+    assert_int_equal(vm_hash_key(COLLIDE_A, strlen(COLLIDE_A)),
+                     vm_hash_key(COLLIDE_B, strlen(COLLIDE_B)));
+    vm_row_set(tu_push_valid(rows, id++, p), VM_F_VHOSTNAME,
+               "https://" COLLIDE_A);
+    for (i = 0; id <= 8; i++) {
+        uint32_t h;
+
+        snprintf(host, sizeof host, "h%u.example", i);
+        h = vm_hash_key(host, strlen(host)) & 0xffff;
+        if (id > 2 && h != low)
+            continue;
+        low = h;
+        vm_row_set(tu_push_valid(rows, id++, p), VM_F_VHOSTNAME,
+                   apr_pstrcat(p, "https://", host, NULL));
+    }
+    t = vm_table_build(rows, p);
+    assert_int_equal(t->instances->nelts, 8);
+    write_ok(p, path, t, 1);
+    s = open_ok(p, path);
+    assert_round_trip(t, s);
+    /* same hash, different key: not found, and never another instance */
+    assert_int_equal(vm_snapshot_lookup(s, COLLIDE_B, strlen(COLLIDE_B), &got),
+                     0);
+    for (i = 0; i < 200000; i++) {
+        snprintf(host, sizeof host, "x%u.example", i);
+        if ((vm_hash_key(host, strlen(host)) & 0xffff) == low)
+            assert_int_equal(vm_snapshot_lookup(s, host, strlen(host), &got),
+                             0);
+    }
+    vm_snapshot_close(s);
+}
+
+static void absent_keys(void **state)
+{
+    static const char *const absent[] = {
+        "", "site1.example.ed", "site1.example.edu.", "site1.example.eduu",
+        "SITE1.example.edu", "site1.example.edu:443", "site0.example.edu",
+        "site11.example.edu",
+    };
+    apr_pool_t *p = *state;
+    const char *path = tu_path(p, tu_tmpdir(p), "snap");
+    vm_snapshot *s;
+    vm_instance got;
+    size_t i;
+
+    write_ok(p, path, table_of(p, 10), 1);
+    s = open_ok(p, path);
+    for (i = 0; i < sizeof absent / sizeof absent[0]; i++)
+        if (vm_snapshot_lookup(s, absent[i], strlen(absent[i]), &got))
+            fail_msg("'%s' found as %s", absent[i], got.key);
+    /* the length given is the key: a longer buffer does not matter */
+    assert_int_equal(vm_snapshot_lookup(s, "site1.example.edu:8080", 17, &got),
+                     1);
+    assert_int_equal(got.id, 1);
+    vm_snapshot_close(s);
+}
+
+static void empty_table_and_rejections(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *path = tu_path(p, tu_tmpdir(p), "snap");
+    apr_array_header_t *rows = tu_rows(p);
+    vm_rejection rej;
+    vm_instance got;
+    vm_snapshot *s;
+
+    vm_row_set(tu_push_valid(rows, 4, p), VM_F_VDBTYPE, "oracle");
+    tu_push_valid(rows, 2, p)->present[VM_F_VDBNAME] = 0;
+    write_ok(p, path, vm_table_build(rows, p), 3);
+    s = open_ok(p, path);
+    assert_int_equal(vm_snapshot_count(s), 0);
+    assert_int_equal(vm_snapshot_lookup(s, "site4.example.edu", 17, &got), 0);
+    assert_int_equal(vm_snapshot_rejection_count(s), 2);
+    vm_snapshot_rejection(s, 0, &rej);
+    assert_int_equal(rej.id, 2);
+    assert_string_equal(rej.reason, "vdbname is missing");
+    vm_snapshot_rejection(s, 1, &rej);
+    assert_int_equal(rej.id, 4);
+    assert_non_null(strstr(rej.reason, "oracle"));
+    vm_snapshot_close(s);
+}
+
+/* ---- digest ---- */
+
+static uint64_t digest_with(apr_pool_t *p, vm_field f, const char *value)
+{
+    apr_array_header_t *rows = tu_rows(p);
+
+    tu_push_valid(rows, 1, p);
+    tu_push_valid(rows, 2, p);
+    if (value)
+        vm_row_set(tu_push_valid(rows, 3, p), f, value);
+    else
+        tu_push_valid(rows, 3, p);
+    return vm_table_digest(vm_table_build(rows, p));
+}
+
+static void digest_follows_content(void **state)
+{
+    static const struct { vm_field f; const char *value; } changes[] = {
+        { VM_F_ID, "4" }, { VM_F_NAME, "Other" }, { VM_F_SHORTNAME, "o" },
+        { VM_F_VHOSTNAME, "https://other.example.edu" },
+        { VM_F_VHOSTNAME, "https://Site3.example.edu/" },
+        { VM_F_VDBTYPE, "mariadb" }, { VM_F_VDBHOST, "db2" },
+        { VM_F_VDBLOGIN, "other" }, { VM_F_VDBPASS, "secreT" },
+        { VM_F_VDBNAME, "other" }, { VM_F_VDBPREFIX, "x_" },
+        { VM_F_VDBPERSIST, "1" }, { VM_F_VDATAPATH, "/srv/other" },
+        { VM_F_MNET, "0" }, { VM_F_ENABLED, "0" }, { VM_F_CRONCOUNT, "1" },
+        { VM_F_LASTCRON, "1" }, { VM_F_LASTCRONGAP, "1" },
+        { VM_F_VDBTYPE, "oracle" },          /* becomes a rejection */
+    };
+    apr_pool_t *p = *state;
+    uint64_t base = digest_with(p, VM_F_ID, NULL);
+    apr_array_header_t *rows = tu_rows(p);
+    size_t i;
+
+    assert_int_equal(digest_with(p, VM_F_ID, NULL), base);
+    /* the same rows in another order are the same table */
+    tu_push_valid(rows, 3, p);
+    tu_push_valid(rows, 1, p);
+    tu_push_valid(rows, 2, p);
+    assert_int_equal(vm_table_digest(vm_table_build(rows, p)), base);
+    for (i = 0; i < sizeof changes / sizeof changes[0]; i++)
+        if (digest_with(p, changes[i].f, changes[i].value) == base)
+            fail_msg("%s = %s: same digest", vm_field_names[changes[i].f],
+                     changes[i].value);
+    /* a different rejection reason is a different table too */
+    assert_int_not_equal(digest_with(p, VM_F_VDBTYPE, "oracle"),
+                         digest_with(p, VM_F_VDBTYPE, "sqlite"));
+}
+
+static void digest_ignores_generation_and_source(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *dir = tu_tmpdir(p);
+    const char *a = tu_path(p, dir, "a"), *b = tu_path(p, dir, "b");
+    vm_table *t = table_of(p, 3);
+    vm_snapshot_meta meta = { 99, 1, "pgsql:\"host=x password=***\"" };
+    const char *err = NULL;
+    vm_snapshot *sa, *sb;
+
+    write_ok(p, a, t, 1);
+    assert_int_equal(vm_snapshot_write(b, t, &meta, p, &err), VM_OK);
+    sa = open_ok(p, a);
+    sb = open_ok(p, b);
+    assert_int_equal(vm_snapshot_digest(sa), vm_snapshot_digest(sb));
+    assert_int_equal(vm_snapshot_generation(sb), 99);
+    assert_string_equal(vm_snapshot_source(sb), "pgsql:\"host=x password=***\"");
+    vm_snapshot_close(sa);
+    vm_snapshot_close(sb);
+}
+
+/* ---- files that must be refused ---- */
+
+typedef struct {
+    apr_pool_t *p;
+    const char *dir, *path, *bad;
+    char *image;
+    size_t size;
+} damage_fixture;
+
+/* A valid snapshot with instances and rejections, read into memory. */
+static damage_fixture damage_setup(apr_pool_t *p, long long n)
+{
+    damage_fixture d;
+    apr_array_header_t *rows = tu_rows(p);
+    long long id;
+
+    d.p = p;
+    d.dir = tu_tmpdir(p);
+    d.path = tu_path(p, d.dir, "good");
+    d.bad = tu_path(p, d.dir, "bad");
+    for (id = 1; id <= n; id++)
+        tu_push_valid(rows, id, p);
+    vm_row_set(tu_push_valid(rows, n + 1, p), VM_F_VDATAPATH, "rel");
+    write_ok(p, d.path, vm_table_build(rows, p), 5);
+    d.image = tu_read(p, d.path, &d.size);
+    assert_true(d.size > sizeof(vm_snap_header));
+    return d;
+}
+
+static void truncated_at_every_length(void **state)
+{
+    damage_fixture d = damage_setup(*state, 3);
+    char *longer;
+    size_t len;
+
+    for (len = 0; len < d.size; len++) {
+        tu_write(d.bad, d.image, len);
+        expect_refused(d.p, d.bad, apr_psprintf(d.p, "truncated to %"
+                                                APR_SIZE_T_FMT, len));
+    }
+    /* and extended */
+    longer = apr_pcalloc(d.p, d.size + 8);
+    memcpy(longer, d.image, d.size);
+    tu_write(d.bad, longer, d.size + 8);
+    expect_refused(d.p, d.bad, "extended");
+}
+
+static void flipped_byte_at_every_offset(void **state)
+{
+    static const unsigned char masks[] = { 0x01, 0x80, 0xff };
+    damage_fixture d = damage_setup(*state, 3);
+    char *copy = apr_palloc(d.p, d.size);
+    size_t off, m;
+
+    for (off = 0; off < d.size; off++) {
+        for (m = 0; m < sizeof masks; m++) {
+            memcpy(copy, d.image, d.size);
+            copy[off] ^= (char)masks[m];
+            tu_write(d.bad, copy, d.size);
+            expect_refused(d.p, d.bad, apr_psprintf(d.p, "byte %" APR_SIZE_T_FMT
+                                                    " ^ %#x", off, masks[m]));
+        }
+    }
+}
+
+static void garbage_empty_missing(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *dir = tu_tmpdir(p), *path = tu_path(p, dir, "x");
+    char junk[4096];
+    vm_snapshot *s;
+    const char *err = NULL;
+    size_t i, sizes[] = { 1, 7, 8, 100, sizeof(vm_snap_header), 4096 };
+
+    srand(7);
+    for (i = 0; i < sizeof junk; i++)
+        junk[i] = (char)rand();
+    for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        tu_write(path, junk, sizes[i]);
+        expect_refused(p, path, "garbage");
+        memcpy(junk, VM_SNAP_MAGIC, 8);     /* right magic, garbage after */
+        tu_write(path, junk, sizes[i]);
+        expect_refused(p, path, "garbage after magic");
+    }
+    tu_write(path, "", 0);
+    expect_refused(p, path, "empty");
+    tu_write_text(path, "VMSNAP\n\n and some text that is not a snapshot......"
+                  "...........................................................");
+    expect_refused(p, path, "wrong magic");
+    assert_int_equal(vm_snapshot_open(&s, tu_path(p, dir, "none"), p, &err),
+                     VM_ERR_IO);
+    assert_non_null(strstr(err, "none"));
+    expect_refused(p, dir, "a directory");
+    vm_snapshot_close(NULL);
+}
+
+/* Recompute the checksum as the writer does, so only the structural
+ * checks stand between a crafted file and the reader. */
+static void reseal(char *img, size_t size)
+{
+    vm_snap_header *h = (vm_snap_header *)img;
+
+    h->checksum = 0;
+    h->checksum = vm_hash_bytes(vm_hash_bytes(VM_HASH_SEED, h, sizeof *h),
+                                img + sizeof *h, size - sizeof *h);
+}
+
+typedef void (*craft_fn)(char *img, vm_snap_header *h);
+
+#define H_SET(name, stmt) \
+    static void name(char *img, vm_snap_header *h) { (void)img; stmt; }
+H_SET(nbuckets_zero, h->nbuckets = 0)
+H_SET(nbuckets_odd, h->nbuckets = 12)
+H_SET(nbuckets_too_small, h->nbuckets = 4)
+H_SET(nbuckets_huge, h->nbuckets = 1u << 31)
+H_SET(count_huge, h->count = 0x7fffffff)
+H_SET(nrejections_huge, h->nrejections = 0xffffffff)
+H_SET(index_misaligned, h->index_off += 4)
+H_SET(index_in_header, h->index_off = 0)
+H_SET(index_past_end, h->index_off = h->file_size + 8)
+H_SET(index_offset_wraps, h->index_off = UINT64_MAX - 7)
+H_SET(records_past_end, h->records_off = h->file_size - 8)
+H_SET(rejections_past_end, h->rejections_off = h->file_size)
+H_SET(strings_past_end, h->strings_off = h->file_size + 1)
+H_SET(strings_len_zero, h->strings_len = 0)
+H_SET(strings_len_long, h->strings_len = h->file_size)
+H_SET(strings_len_wraps, h->strings_len = UINT64_MAX)
+H_SET(source_out, h->source = (uint32_t)h->strings_len)
+H_SET(header_size, h->header_size = 8)
+H_SET(version, h->version = 2)
+H_SET(strings_unterminated, img[h->strings_off + h->strings_len - 1] = 'x')
+
+static vm_snap_record *first_record(char *img, vm_snap_header *h)
+{
+    return (vm_snap_record *)(img + h->records_off);
+}
+
+static vm_snap_bucket *bucket_of_record(char *img, vm_snap_header *h,
+                                        uint32_t record, int used)
+{
+    vm_snap_bucket *b = (vm_snap_bucket *)(img + h->index_off);
+    uint32_t i;
+
+    for (i = 0; i < h->nbuckets; i++)
+        if (used ? b[i].record == record : b[i].record == 0)
+            return &b[i];
+    fail_msg("no such bucket");
+    return NULL;
+}
+
+H_SET(record_string_out, first_record(img, h)->str[VM_S_DBPASS] = 0xfffffff0)
+H_SET(record_key_out, first_record(img, h)->str[VM_S_KEY]
+                      = (uint32_t)h->strings_len)
+H_SET(record_keylen_long, first_record(img, h)->keylen += 1000)
+H_SET(record_keylen_short, first_record(img, h)->keylen -= 1)
+H_SET(rejection_reason_out, ((vm_snap_rejection *)(img + h->rejections_off))
+                            ->reason = 0xffffffff)
+H_SET(bucket_record_out, bucket_of_record(img, h, 1, 1)->record = h->count + 1)
+H_SET(bucket_extra, *bucket_of_record(img, h, 0, 0)
+                    = *bucket_of_record(img, h, 1, 1))
+H_SET(bucket_lost, bucket_of_record(img, h, 2, 1)->record = 0)
+H_SET(bucket_wrong_hash, bucket_of_record(img, h, 2, 1)->hash ^= 1)
+H_SET(bucket_other_record, bucket_of_record(img, h, 2, 1)->record = 3)
+
+static void crafted_files_refused(void **state)
+{
+    static const struct { const char *name; craft_fn fn; } c[] = {
+#define C(fn) { #fn, fn }
+        C(nbuckets_zero), C(nbuckets_odd), C(nbuckets_too_small),
+        C(nbuckets_huge), C(count_huge), C(nrejections_huge),
+        C(index_misaligned), C(index_in_header), C(index_past_end),
+        C(index_offset_wraps), C(records_past_end), C(rejections_past_end),
+        C(strings_past_end), C(strings_len_zero), C(strings_len_long),
+        C(strings_len_wraps), C(source_out), C(header_size), C(version),
+        C(strings_unterminated), C(record_string_out), C(record_key_out),
+        C(record_keylen_long), C(record_keylen_short),
+        C(rejection_reason_out), C(bucket_record_out), C(bucket_extra),
+        C(bucket_lost), C(bucket_wrong_hash), C(bucket_other_record),
+#undef C
+    };
+    damage_fixture d = damage_setup(*state, 3);
+    char *img = apr_palloc(d.p, d.size);
+    size_t i;
+
+    /* resealing an untouched image gives a file that opens */
+    memcpy(img, d.image, d.size);
+    reseal(img, d.size);
+    tu_write(d.bad, img, d.size);
+    vm_snapshot_close(open_ok(d.p, d.bad));
+    for (i = 0; i < sizeof c / sizeof c[0]; i++) {
+        memcpy(img, d.image, d.size);
+        c[i].fn(img, (vm_snap_header *)img);
+        reseal(img, d.size);
+        tu_write(d.bad, img, d.size);
+        expect_refused(d.p, d.bad, c[i].name);
+    }
+}
+
+/* ---- refresh ---- */
+
+typedef struct {
+    apr_pool_t *p;
+    const char *json, *snap;
+    vm_source *src;
+} refresh_fixture;
+
+static const char *instances_json(apr_pool_t *p, int n, const char *extra)
+{
+    const char *text = "[";
+    int id;
+
+    for (id = 1; id <= n; id++)
+        text = apr_psprintf(p, "%s%s{\"id\": %d, \"vhostname\":"
+                            " \"https://s%d.example\", \"vdbname\": \"m%d\","
+                            " \"vdatapath\": \"/srv/s%d\"}", text,
+                            id > 1 ? ", " : "", id, id, id, id);
+    return apr_pstrcat(p, text, extra ? extra : "", "]", NULL);
+}
+
+static refresh_fixture refresh_setup(apr_pool_t *p, const char *json_text)
+{
+    refresh_fixture f;
+    const char *dir = tu_tmpdir(p), *err = NULL;
+
+    f.p = p;
+    f.json = tu_path(p, dir, "instances.json");
+    f.snap = tu_path(p, dir, "instances.snap");
+    tu_write_text(f.json, json_text);
+    assert_int_equal(vm_source_open(&f.src, apr_pstrcat(p, "json:", f.json,
+                                                        NULL), NULL, p, &err),
+                     VM_OK);
+    return f;
+}
+
+static vm_refresh_result refresh(refresh_fixture *f, uint64_t floor)
+{
+    vm_refresh_result res;
+
+    vm_refresh(f->src, f->snap, floor, f->p, &res);
+    return res;
+}
+
+static uint64_t generation_on_disk(refresh_fixture *f)
+{
+    vm_snapshot *s = open_ok(f->p, f->snap);
+    uint64_t g = vm_snapshot_generation(s);
+
+    vm_snapshot_close(s);
+    return g;
+}
+
+static ino_t inode_of(const char *path)
+{
+    struct stat st;
+
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_ino;
+}
+
+static void refresh_generations(void **state)
+{
+    refresh_fixture f = refresh_setup(*state, instances_json(*state, 3, NULL));
+    vm_refresh_result r = refresh(&f, 0);
+    ino_t ino;
+    vm_snapshot *s;
+    vm_instance got;
+
+    assert_int_equal(r.status, VM_OK);
+    assert_true(r.changed);
+    assert_int_equal(r.generation, 1);
+    assert_int_equal(r.count, 3);
+    s = open_ok(f.p, f.snap);
+    assert_int_equal(vm_snapshot_lookup(s, "s2.example", 10, &got), 1);
+    assert_string_equal(got.dbname, "m2");
+    assert_string_equal(vm_snapshot_source(s), f.src->display);
+    vm_snapshot_close(s);
+    /* unchanged: nothing written */
+    ino = inode_of(f.snap);
+    r = refresh(&f, 0);
+    assert_int_equal(r.status, VM_OK);
+    assert_false(r.changed);
+    assert_int_equal(r.generation, 1);
+    assert_int_equal(r.count, 3);
+    assert_int_equal(inode_of(f.snap), ino);
+    /* changed: next generation */
+    tu_write_text(f.json, instances_json(f.p, 4, NULL));
+    r = refresh(&f, 0);
+    assert_true(r.changed);
+    assert_int_equal(r.generation, 2);
+    assert_int_equal(r.count, 4);
+    assert_int_equal(generation_on_disk(&f), 2);
+}
+
+static void refresh_source_error_keeps_file(void **state)
+{
+    refresh_fixture f = refresh_setup(*state, instances_json(*state, 2, NULL));
+    vm_refresh_result r = refresh(&f, 0);
+    char *before = tu_read(f.p, f.snap, NULL);
+    ino_t ino = inode_of(f.snap);
+
+    tu_write_text(f.json, "[{\"id\": 1,");
+    r = refresh(&f, 0);
+    assert_int_equal(r.status, VM_ERR_DATA);
+    assert_non_null(r.error);
+    assert_false(r.changed);
+    assert_int_equal(r.generation, 1);
+    assert_int_equal(r.count, 2);
+    assert_int_equal(inode_of(f.snap), ino);
+    assert_string_equal(tu_read(f.p, f.snap, NULL), before);
+    assert_int_equal(remove(f.json), 0);
+    r = refresh(&f, 0);
+    assert_int_equal(r.status, VM_ERR_IO);
+    assert_int_equal(generation_on_disk(&f), 1);
+}
+
+static void refresh_no_source_writes_nothing(void **state)
+{
+    refresh_fixture f = refresh_setup(*state, "not json");
+    vm_refresh_result r = refresh(&f, 0);
+
+    assert_int_equal(r.status, VM_ERR_DATA);
+    assert_int_equal(r.generation, 0);
+    assert_false(tu_exists(f.snap));
+}
+
+static void refresh_floor(void **state)
+{
+    refresh_fixture f = refresh_setup(*state, instances_json(*state, 1, NULL));
+    vm_refresh_result r = refresh(&f, 41);
+
+    /* file lost: numbered above what the caller last saw */
+    assert_int_equal(r.generation, 42);
+    tu_write_text(f.json, instances_json(f.p, 2, NULL));
+    assert_int_equal(refresh(&f, 10).generation, 43);
+    tu_write_text(f.json, instances_json(f.p, 3, NULL));
+    assert_int_equal(refresh(&f, 100).generation, 101);
+    assert_int_equal(generation_on_disk(&f), 101);
+    /* a corrupt file is replaced, numbered above the floor */
+    tu_write_text(f.snap, "garbage");
+    r = refresh(&f, 101);
+    assert_true(r.changed);
+    assert_int_equal(r.generation, 102);
+    assert_int_equal(generation_on_disk(&f), 102);
+}
+
+static void refresh_new_rejections(void **state)
+{
+    static const char *bad7 = ", {\"id\": 7, \"vhostname\": \"ftp://x\","
+        " \"vdbname\": \"x\", \"vdatapath\": \"/x\"}";
+    static const char *bad8 = ", {\"id\": 8, \"vhostname\": \"https://s1.example\","
+        " \"vdbname\": \"x\", \"vdatapath\": \"/x\"}";
+    refresh_fixture f = refresh_setup(*state, instances_json(*state, 2, bad7));
+    vm_refresh_result r = refresh(&f, 0);
+
+    assert_int_equal(r.new_rejections->nelts, 1);
+    assert_int_equal(APR_ARRAY_IDX(r.new_rejections, 0, vm_rejection).id, 7);
+    /* unchanged, then changed elsewhere: the old rejection is not new */
+    assert_int_equal(refresh(&f, 0).new_rejections->nelts, 0);
+    tu_write_text(f.json, instances_json(f.p, 3, bad7));
+    r = refresh(&f, 0);
+    assert_true(r.changed);
+    assert_int_equal(r.new_rejections->nelts, 0);
+    /* a second refused row: only it is reported */
+    tu_write_text(f.json, instances_json(f.p, 3, apr_pstrcat(f.p, bad7, bad8,
+                                                             NULL)));
+    r = refresh(&f, 0);
+    assert_int_equal(r.new_rejections->nelts, 1);
+    assert_int_equal(APR_ARRAY_IDX(r.new_rejections, 0, vm_rejection).id, 8);
+    assert_non_null(strstr(APR_ARRAY_IDX(r.new_rejections, 0,
+                                         vm_rejection).reason, "id 1"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TU_TEST(round_trip_every_field),
+        TU_TEST(many_instances),
+        TU_TEST(colliding_keys),
+        TU_TEST(absent_keys),
+        TU_TEST(empty_table_and_rejections),
+        TU_TEST(digest_follows_content),
+        TU_TEST(digest_ignores_generation_and_source),
+        TU_TEST(truncated_at_every_length),
+        TU_TEST(flipped_byte_at_every_offset),
+        TU_TEST(garbage_empty_missing),
+        TU_TEST(crafted_files_refused),
+        TU_TEST(refresh_generations),
+        TU_TEST(refresh_source_error_keeps_file),
+        TU_TEST(refresh_no_source_writes_nothing),
+        TU_TEST(refresh_floor),
+        TU_TEST(refresh_new_rejections),
+    };
+
+    return TU_RUN(tests);
+}
