@@ -14,11 +14,20 @@ static const char *value_of(const vm_env_var *vars, const char *name)
     return NULL;
 }
 
+/* The variables of the instance that row validates into. */
+static void env_of(const vm_row *row, apr_pool_t *p, vm_env_numbers *nums,
+                   vm_env_var vars[VM_ENV_COUNT])
+{
+    vm_instance *in = apr_palloc(p, sizeof *in);
+
+    assert_null(vm_instance_from_row(in, row, p));
+    vm_env_build(in, nums, vars);
+}
+
 static void names_and_values(void **state)
 {
     apr_pool_t *p = *state;
     vm_row row;
-    vm_instance in;
     vm_env_numbers nums;
     vm_env_var vars[VM_ENV_COUNT];
 
@@ -28,8 +37,7 @@ static void names_and_values(void **state)
     vm_row_set(&row, VM_F_VDBPERSIST, "1");
     vm_row_set(&row, VM_F_MNET, "-1");
     vm_row_set(&row, VM_F_VDATAPATH, "/var/moodledata/site1//");
-    assert_null(vm_instance_from_row(&in, &row, p));
-    vm_env_build(&in, &nums, vars);
+    env_of(&row, p, &nums, vars);
     assert_string_equal(value_of(vars, "VMOODLE_HOST"), "site1.example.edu:8443");
     assert_string_equal(value_of(vars, "VMOODLE_ID"), "9007199254740991");
     assert_string_equal(value_of(vars, "VMOODLE_SHORTNAME"),
@@ -60,14 +68,12 @@ static void the_thirteen_names(void **state)
     };
     apr_pool_t *p = *state;
     vm_row row;
-    vm_instance in;
     vm_env_numbers nums;
     vm_env_var vars[VM_ENV_COUNT];
     int i, j, seen;
 
     tu_valid_row(&row, 1, p);
-    assert_null(vm_instance_from_row(&in, &row, p));
-    vm_env_build(&in, &nums, vars);
+    env_of(&row, p, &nums, vars);
     for (i = 0; i < VM_ENV_COUNT; i++) {
         for (seen = 0, j = 0; j < VM_ENV_COUNT; j++)
             seen += strcmp(vars[j].name, names[i]) == 0;
@@ -82,7 +88,6 @@ static void defaults_and_numbers(void **state)
 {
     apr_pool_t *p = *state;
     vm_row row;
-    vm_instance in;
     vm_env_numbers nums;
     vm_env_var vars[VM_ENV_COUNT];
 
@@ -92,8 +97,7 @@ static void defaults_and_numbers(void **state)
     vm_row_set(&row, VM_F_VDBNAME, "a");
     vm_row_set(&row, VM_F_VDATAPATH, "/srv/a");
     vm_row_set(&row, VM_F_MNET, "2147483647");
-    assert_null(vm_instance_from_row(&in, &row, p));
-    vm_env_build(&in, &nums, vars);
+    env_of(&row, p, &nums, vars);
     assert_string_equal(value_of(vars, "VMOODLE_ID"), "5");
     assert_string_equal(value_of(vars, "VMOODLE_WWWROOT"), "http://a.example");
     assert_string_equal(value_of(vars, "VMOODLE_DBTYPE"), "mysqli");

@@ -41,6 +41,28 @@ static vm_instance expect_accept(apr_pool_t *p, vm_field f, const char *value)
     return in;
 }
 
+typedef struct { const char *in, *out; } in_out;
+
+/* Column f accepts every ok[].in, canonicalised to ok[].out in the
+ * instance's string at offset member, and refuses every bad[]. */
+static void check_column(apr_pool_t *p, vm_field f, size_t member,
+                         const in_out *ok, size_t nok,
+                         const char *const *bad, size_t nbad)
+{
+    size_t i;
+
+    for (i = 0; i < nok; i++) {
+        vm_instance in = expect_accept(p, f, ok[i].in);
+        assert_string_equal(*(const char **)((char *)&in + member), ok[i].out);
+    }
+    for (i = 0; i < nbad; i++)
+        expect_reject(p, f, bad[i], NULL);
+}
+
+#define CHECK_COLUMN(p, f, member, ok, bad) \
+    check_column(p, f, offsetof(vm_instance, member), ok, \
+                 sizeof ok / sizeof ok[0], bad, sizeof bad / sizeof bad[0])
+
 static void valid_row_copies_every_field(void **state)
 {
     apr_pool_t *p = *state;
@@ -201,21 +223,15 @@ static void numbers(void **state)
 
 static void dbtypes(void **state)
 {
-    static const struct { const char *in, *out; } ok[] = {
+    static const in_out ok[] = {
         { "pgsql", "pgsql" }, { "postgres", "pgsql" }, { "PGSQL", "pgsql" },
         { "Postgres", "pgsql" }, { "mariadb", "mariadb" },
         { "mysqli", "mysqli" }, { "MySQLi", "mysqli" },
     };
     static const char *const bad[] = { "mysql", "postgresql", "sqlite3",
                                        "oci", "sqlsrv", "", "pgsql " };
-    apr_pool_t *p = *state;
-    size_t i;
 
-    for (i = 0; i < sizeof ok / sizeof ok[0]; i++)
-        assert_string_equal(expect_accept(p, VM_F_VDBTYPE, ok[i].in).dbtype,
-                            ok[i].out);
-    for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        expect_reject(p, VM_F_VDBTYPE, bad[i], NULL);
+    CHECK_COLUMN(*state, VM_F_VDBTYPE, dbtype, ok, bad);
 }
 
 static void dbname_and_prefix(void **state)
@@ -234,7 +250,7 @@ static void dbname_and_prefix(void **state)
 
 static void dataroots(void **state)
 {
-    static const struct { const char *in, *out; } ok[] = {
+    static const in_out ok[] = {
         { "/var/moodledata/a", "/var/moodledata/a" },
         { "/var/moodledata/a/", "/var/moodledata/a" },
         { "/var/moodledata/a///", "/var/moodledata/a" },
@@ -249,13 +265,8 @@ static void dataroots(void **state)
         "/", "//", "///",
     };
     apr_pool_t *p = *state;
-    size_t i;
 
-    for (i = 0; i < sizeof ok / sizeof ok[0]; i++)
-        assert_string_equal(expect_accept(p, VM_F_VDATAPATH, ok[i].in).datapath,
-                            ok[i].out);
-    for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        expect_reject(p, VM_F_VDATAPATH, bad[i], NULL);
+    CHECK_COLUMN(p, VM_F_VDATAPATH, datapath, ok, bad);
     expect_reject(p, VM_F_VDATAPATH, "data", "absolute");
     expect_reject(p, VM_F_VDATAPATH, "/a/../b", "..");
     expect_reject(p, VM_F_VDATAPATH, "/", "root");

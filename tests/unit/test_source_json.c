@@ -157,34 +157,46 @@ static void empty_array(void **state)
     assert_int_equal(load_ok(&f)->nelts, 0);
 }
 
+/* Each of texts, as the whole file, fails to load as VM_ERR_DATA with
+ * words in the message. */
+static void expect_data_errors(apr_pool_t *p, const char *const *texts,
+                               size_t n, const char *words)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        fixture f = open_with(p, texts[i]);
+        const char *err;
+
+        assert_int_equal(load_fails(&f, &err), VM_ERR_DATA);
+        if (!strstr(err, words))
+            fail_msg("'%s': %s", texts[i], err);
+    }
+}
+
 static void not_an_array(void **state)
 {
     static const char *const texts[] = { "{\"id\": 1}", "null", "42",
                                          "\"[]\"" };
-    size_t i;
 
-    for (i = 0; i < sizeof texts / sizeof texts[0]; i++) {
-        fixture f = open_with(*state, texts[i]);
-        const char *err;
-
-        assert_int_equal(load_fails(&f, &err), VM_ERR_DATA);
-        assert_non_null(strstr(err, "not an array"));
-    }
+    expect_data_errors(*state, texts, sizeof texts / sizeof texts[0],
+                       "not an array");
 }
 
+/* Including content after the array, which cJSON alone would ignore. */
 static void invalid_json(void **state)
 {
-    static const char *const texts[] = { "[{", "", "[1,]", "[{\"id\": 1}] x",
-                                         "[{'id': 1}]", "\xff\xfe[]" };
-    size_t i;
+    static const char *const texts[] = {
+        "[{", "", "[1,]", "[{\"id\": 1}] x", "[{\"id\": 1}][{\"id\": 2}]",
+        "[{'id': 1}]", "\xff\xfe[]",
+    };
+    fixture f = open_with(*state, NULL);
+    const char *err;
 
-    for (i = 0; i < sizeof texts / sizeof texts[0]; i++) {
-        fixture f = open_with(*state, texts[i]);
-        const char *err;
-
-        assert_int_equal(load_fails(&f, &err), VM_ERR_DATA);
-        assert_non_null(strstr(err, "invalid JSON"));
-    }
+    expect_data_errors(*state, texts, sizeof texts / sizeof texts[0],
+                       "invalid JSON");
+    tu_write(f.path, "[]\n\0[]", 6);     /* a NUL byte does not end it */
+    assert_int_equal(load_fails(&f, &err), VM_ERR_DATA);
 }
 
 static void missing_file(void **state)
