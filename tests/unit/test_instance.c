@@ -143,13 +143,24 @@ static void required_missing_or_null(void **state)
         assert_non_null(strstr(why, vm_field_names[required[i]]));
         assert_non_null(strstr(why, "missing"));
     }
-    /* NULL (SQL NULL, JSON null) is refused in every column, even one
-     * with a default: the row says something, and it is not usable */
+    /* NULL (SQL NULL, JSON null) reads as the default in the columns
+     * VMoodle leaves nullable, and is refused in every other one */
     for (f = 0; f < VM_F_COUNT; f++) {
         const char *why = with_value(p, (vm_field)f, NULL, 0, &in);
-        if (!why || !strstr(why, vm_field_names[f]) || !strstr(why, "NULL"))
+        int nullable = f == VM_F_NAME || f == VM_F_SHORTNAME
+            || f == VM_F_VDBLOGIN || f == VM_F_VDBPASS
+            || f == VM_F_CRONCOUNT || f == VM_F_LASTCRON
+            || f == VM_F_LASTCRONGAP;
+
+        if (nullable ? why != NULL
+                     : !why || !strstr(why, vm_field_names[f])
+                       || !strstr(why, "NULL"))
             fail_msg("%s NULL: %s", vm_field_names[f], why ? why : "accepted");
     }
+    assert_null(with_value(p, VM_F_VDBPASS, NULL, 0, &in));
+    assert_string_equal(in.dbpass, "");
+    assert_null(with_value(p, VM_F_LASTCRON, NULL, 0, &in));
+    assert_int_equal(in.lastcron, 0);
 }
 
 static void control_characters(void **state)

@@ -107,26 +107,29 @@ static void scalars_as_text(void **state)
     assert_string_equal(r->value[VM_F_VDBPASS], "123");
 }
 
-/* JSON null is a value that is refused; a key left out takes the
- * column default. */
+/* JSON null is kept apart from a key left out: null is refused in a
+ * column VMoodle declares NOT NULL (vdbhost), a key left out takes the
+ * column default, and null in a nullable column (name) reads as it. */
 static void null_versus_missing(void **state)
 {
     fixture f = open_with(*state, "[{\"id\": 1, \"vhostname\": \"http://a.ex\","
-        " \"vdbname\": \"a\", \"vdatapath\": \"/a\", \"name\": null},"
+        " \"vdbname\": \"a\", \"vdatapath\": \"/a\", \"vdbhost\": null},"
         " {\"id\": 2, \"vhostname\": \"http://b.ex\", \"vdbname\": \"b\","
-        " \"vdatapath\": \"/b\"}]");
+        " \"vdatapath\": \"/b\", \"name\": null}]");
     apr_array_header_t *rows = load_ok(&f);
     vm_table *t;
 
-    assert_true(row_at(rows, 0)->present[VM_F_NAME]);
-    assert_null(row_at(rows, 0)->value[VM_F_NAME]);
-    assert_false(row_at(rows, 1)->present[VM_F_NAME]);
+    assert_true(row_at(rows, 0)->present[VM_F_VDBHOST]);
+    assert_null(row_at(rows, 0)->value[VM_F_VDBHOST]);
+    assert_false(row_at(rows, 1)->present[VM_F_VDBHOST]);
+    assert_true(row_at(rows, 1)->present[VM_F_NAME]);
     t = vm_table_build(rows, f.p);
     assert_int_equal(t->instances->nelts, 1);
+    assert_string_equal(vm_table_find_id(t, 2)->dbhost, "localhost");
     assert_string_equal(vm_table_find_id(t, 2)->name, "");
     assert_int_equal(APR_ARRAY_IDX(t->rejections, 0, vm_rejection).id, 1);
     assert_string_equal(APR_ARRAY_IDX(t->rejections, 0, vm_rejection).reason,
-                        "name is NULL");
+                        "vdbhost is NULL");
 }
 
 static void entries_that_are_not_rows(void **state)

@@ -135,20 +135,25 @@ static inline int tu_exists(const char *path)
  * dataroot of its own; tests change one column at a time. */
 static inline void tu_valid_row(vm_row *row, long long id, apr_pool_t *p)
 {
+    apr_int64_t n = (apr_int64_t)id;   /* apr_psprintf has no %lld */
+
     memset(row, 0, sizeof *row);
-    vm_row_set(row, VM_F_ID, apr_psprintf(p, VM_LLD, VM_LL(id)));
-    vm_row_set(row, VM_F_NAME, apr_psprintf(p, "Site " VM_LLD, VM_LL(id)));
-    vm_row_set(row, VM_F_SHORTNAME, apr_psprintf(p, "site" VM_LLD, VM_LL(id)));
+    vm_row_set(row, VM_F_ID, apr_psprintf(p, "%" APR_INT64_T_FMT, n));
+    vm_row_set(row, VM_F_NAME, apr_psprintf(p, "Site %" APR_INT64_T_FMT, n));
+    vm_row_set(row, VM_F_SHORTNAME,
+               apr_psprintf(p, "site%" APR_INT64_T_FMT, n));
     vm_row_set(row, VM_F_VHOSTNAME,
-               apr_psprintf(p, "https://site" VM_LLD ".example.edu/", VM_LL(id)));
+               apr_psprintf(p, "https://site%" APR_INT64_T_FMT
+                            ".example.edu/", n));
     vm_row_set(row, VM_F_VDBTYPE, "pgsql");
     vm_row_set(row, VM_F_VDBHOST, "db.example.edu");
     vm_row_set(row, VM_F_VDBLOGIN, "moodle");
     vm_row_set(row, VM_F_VDBPASS, "secret");
-    vm_row_set(row, VM_F_VDBNAME, apr_psprintf(p, "moodle" VM_LLD, VM_LL(id)));
+    vm_row_set(row, VM_F_VDBNAME,
+               apr_psprintf(p, "moodle%" APR_INT64_T_FMT, n));
     vm_row_set(row, VM_F_VDBPREFIX, "mdl_");
     vm_row_set(row, VM_F_VDATAPATH,
-               apr_psprintf(p, "/var/moodledata/site" VM_LLD, VM_LL(id)));
+               apr_psprintf(p, "/var/moodledata/site%" APR_INT64_T_FMT, n));
 }
 
 /* Rows as vm_table_build and vm_source_load hand them over. */
