@@ -48,7 +48,8 @@ static const char *canon_name(const char *h, size_t len, char *out,
     return NULL;
 }
 
-/* "[v6]" validated with inet_pton and lower-cased, brackets kept. */
+/* "[v6]" validated with inet_pton and rewritten in its one standard form
+ * (RFC 5952, as inet_ntop writes it), brackets kept: [0:0::1] is [::1]. */
 static const char *canon_v6(const char *h, size_t len, char *out,
                             size_t outsize, size_t *outlen)
 {
@@ -61,8 +62,12 @@ static const char *canon_v6(const char *h, size_t len, char *out,
     for (i = 0; i < n; i++)
         addr[i] = lower(h[i + 1]);
     addr[n] = '\0';
-    if (inet_pton(AF_INET6, addr, bin) != 1)
+    if (inet_pton(AF_INET6, addr, bin) != 1
+        || !inet_ntop(AF_INET6, bin, addr, sizeof addr))
         return "invalid IPv6 literal";
+    n = strlen(addr);
+    if (n + 3 > outsize)
+        return "host too long";
     snprintf(out, outsize, "[%s]", addr);
     *outlen = n + 2;
     return NULL;

@@ -69,6 +69,9 @@ static const char *parse_int(const char *s, long long lo, long long hi,
     char *end;
     long long v;
 
+    /* strtoll would also take leading blanks and '+' */
+    if (!((*s >= '0' && *s <= '9') || (*s == '-' && s[1] >= '0' && s[1] <= '9')))
+        return "is not an integer";
     errno = 0;
     v = strtoll(s, &end, 10);
     if (end == s || *end != '\0' || errno == ERANGE)

@@ -91,7 +91,10 @@ static cJSON *find_by_id(cJSON *array, long long id, long long *max_id)
     *max_id = 0;
     cJSON_ArrayForEach(obj, array) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "id");
-        long long oid = cJSON_IsNumber(v) ? (long long)v->valuedouble
+        /* ids beyond 2^53 are refused by validation; never cast them */
+        long long oid = cJSON_IsNumber(v) && v->valuedouble >= 0
+                        && v->valuedouble < 9007199254740992.0
+                      ? (long long)v->valuedouble
                       : cJSON_IsString(v) ? atoll(v->valuestring) : 0;
         if (oid > *max_id)
             *max_id = oid;

@@ -164,6 +164,9 @@ static void url_ipv6(void **state)
         { "http://[2001:DB8::A]:8080/", "[2001:db8::a]:8080" },
         { "https://[2001:db8::1]:443", "[2001:db8::1]" },
         { "https://[::ffff:192.0.2.1]", "[::ffff:192.0.2.1]" },
+        /* one standard form: the same address always meets */
+        { "https://[0:0::1]", "[::1]" },
+        { "https://[2001:0DB8:0000:0000:0000:0000:0000:0001]", "[2001:db8::1]" },
         { "https://[::g]", NULL },
         { "https://[1:2:3:4:5:6:7:8:9]", NULL },
         { "https://[::1", NULL },
@@ -202,6 +205,7 @@ static void request_case_ports_dot(void **state)
         { "site1.example.edu.", 0, "site1.example.edu" },
         { "under_score.example", 0, "under_score.example" },
         { "[::1]:443", 1, "[::1]" },
+        { "[0000::0001]", 0, "[::1]" },
         { "[2001:DB8::1]:8443", 1, "[2001:db8::1]:8443" },
         { "[::1]x", 1, NULL },
         { "::1", 0, NULL },

@@ -227,6 +227,10 @@ static void numbers(void **state)
     }
     expect_reject(p, VM_F_ID, "abc", "not an integer");
     expect_reject(p, VM_F_ENABLED, "2", "out of range");
+    /* one spelling per number: no blanks, no plus sign */
+    expect_reject(p, VM_F_ID, " 7", "not an integer");
+    expect_reject(p, VM_F_ID, "+7", "not an integer");
+    expect_reject(p, VM_F_MNET, "-", "not an integer");
     assert_int_equal(expect_accept(p, VM_F_ID, "9007199254740991").id,
                      9007199254740991LL);
     assert_int_equal(expect_accept(p, VM_F_MNET, "-1").mnet, -1);
