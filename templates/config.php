@@ -1,0 +1,166 @@
+<?php
+// Moodle configuration for a server routed by mod_vmoodle.
+//
+// One Moodle codebase serves many "virtual Moodles".  Apache's mod_vmoodle
+// resolves each request's Host against its instance table and hands the
+// instance's configuration to PHP as VMOODLE_* variables, before PHP runs:
+//   web requests   read them from $_SERVER (mod_php or php-fpm);
+//   command line   read them from the environment (vcron and vmoodlectl
+//                  set them for cli/cron.php and friends).
+// The master Moodle (the site whose wwwroot is `VMoodleMaster`) is marked with
+// VMOODLE_MASTER=1 and keeps the static values written below.
+//
+// Without an instance and without VMOODLE_MASTER=1 this file refuses to boot
+// (HTTP 500 on the web, exit code 1 on the command line): it never falls back
+// to the master database, so a routing mistake cannot serve the wrong site.
+
+unset($CFG);
+global $CFG;
+$CFG = new stdClass();
+
+// ===========================================================================
+// MASTER MOODLE: edit these values for your master site.  They are used only
+// when mod_vmoodle marks the request as the master (VMOODLE_MASTER=1); every
+// instance gets its own values from the instance table instead.
+// ===========================================================================
+$CFG->dbtype    = 'pgsql';              // pgsql, mariadb or mysqli
+$CFG->dblibrary = 'native';
+$CFG->dbhost    = 'localhost';
+$CFG->dbname    = 'moodle';
+$CFG->dbuser    = 'moodle';
+$CFG->dbpass    = '';
+$CFG->prefix    = 'mdl_';
+$CFG->dboptions = array(
+    'dbpersist' => 0,
+    'dbport'    => '',
+    'dbsocket'  => '',
+);
+$CFG->wwwroot   = 'http://moodle.example.edu';   // no trailing slash
+$CFG->dataroot  = '/var/moodledata';
+// ===========================================================================
+// End of the master values.  Settings below apply to every site.
+// ===========================================================================
+
+$CFG->admin = 'admin';
+$CFG->directorypermissions = 02777;
+// wwwroot comes from the instance table, never from the request: keep
+// reverseproxy off (Moodle would otherwise trust the request's host).
+$CFG->reverseproxy = false;
+
+// Everything below runs in the file's scope: closures, not named functions,
+// so that including this file twice (as some CLI scripts do) stays harmless;
+// every helper variable starts with $vmoodle and is unset at the end.
+
+// The value of one VMOODLE_* variable, or null when it is not set.
+$vmoodleget = function ($name) {
+    if (PHP_SAPI === 'cli' || PHP_SAPI === 'phpdbg') {
+        $value = getenv($name);
+        return $value === false ? null : $value;
+    }
+    return isset($_SERVER[$name]) ? (string)$_SERVER[$name] : null;
+};
+
+// Stop here, saying why on the command line and only "unavailable" on the web.
+$vmoodlerefuse = function ($reason) {
+    if (PHP_SAPI === 'cli' || PHP_SAPI === 'phpdbg') {
+        fwrite(STDERR, "config.php: refusing to boot: $reason\n");
+        exit(1);
+    }
+    error_log("vmoodle config.php: refusing to boot: $reason");
+    if (!headers_sent()) {
+        http_response_code(500);
+        header('Content-Type: text/html; charset=utf-8');
+        header('Cache-Control: no-store');
+    }
+    echo "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        . "<title>Site unavailable</title></head><body>"
+        . "<h1>Site unavailable</h1>"
+        . "<p>This site is not configured on this server.</p>"
+        . "</body></html>\n";
+    exit(1);
+};
+
+// Split "host:port" or "[v6]:port" into array(host, port); a bare IPv6
+// address, a socket path or a plain name comes back unchanged with no port.
+$vmoodlesplithost = function ($hostport) {
+    if (preg_match('/^\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?$/', $hostport, $m)) {
+        return array($m[1], isset($m[2]) ? $m[2] : '');
+    }
+    if (preg_match('/^([^:\[\]]+):(\d{1,5})$/', $hostport, $m)) {
+        return array($m[1], $m[2]);
+    }
+    return array($hostport, '');
+};
+
+$vmoodleinstancevars = array(
+    'VMOODLE_HOST', 'VMOODLE_ID', 'VMOODLE_SHORTNAME', 'VMOODLE_WWWROOT',
+    'VMOODLE_DBTYPE', 'VMOODLE_DBHOST', 'VMOODLE_DBNAME', 'VMOODLE_DBUSER',
+    'VMOODLE_DBPASS', 'VMOODLE_DBPREFIX', 'VMOODLE_DBPERSIST',
+    'VMOODLE_DATAROOT', 'VMOODLE_MNET',
+);
+// These may not be empty; the others (a password, say) may.
+$vmoodlerequired = array('VMOODLE_HOST', 'VMOODLE_ID', 'VMOODLE_WWWROOT',
+    'VMOODLE_DBTYPE', 'VMOODLE_DBNAME', 'VMOODLE_DATAROOT');
+
+$vmoodle = array();
+foreach ($vmoodleinstancevars as $vmoodlename) {
+    $vmoodlevalue = $vmoodleget($vmoodlename);
+    if ($vmoodlevalue !== null) {
+        $vmoodle[$vmoodlename] = $vmoodlevalue;
+    }
+}
+$vmoodlemaster = $vmoodleget('VMOODLE_MASTER') === '1';
+
+if ($vmoodlemaster && $vmoodle) {
+    $vmoodlerefuse('both VMOODLE_MASTER and instance variables are set');
+} else if (!$vmoodlemaster) {
+    if (!$vmoodle) {
+        $vmoodlerefuse('no VMOODLE_* instance and VMOODLE_MASTER is not 1');
+    }
+    foreach ($vmoodleinstancevars as $vmoodlename) {
+        if (!isset($vmoodle[$vmoodlename])) {
+            $vmoodlerefuse("$vmoodlename is missing");
+        }
+    }
+    foreach ($vmoodlerequired as $vmoodlename) {
+        if ($vmoodle[$vmoodlename] === '') {
+            $vmoodlerefuse("$vmoodlename is empty");
+        }
+    }
+    if (!in_array($vmoodle['VMOODLE_DBTYPE'], array('pgsql', 'mariadb', 'mysqli'), true)) {
+        $vmoodlerefuse('VMOODLE_DBTYPE is not pgsql, mariadb or mysqli');
+    }
+
+    // VMoodle's own name for the master's wwwroot, which plugins expect.
+    $CFG->mainwwwroot = $CFG->wwwroot;
+
+    list($vmoodledbhost, $vmoodledbport) = $vmoodlesplithost($vmoodle['VMOODLE_DBHOST']);
+    $CFG->dbtype    = $vmoodle['VMOODLE_DBTYPE'];
+    $CFG->dbhost    = $vmoodledbhost;
+    $CFG->dbname    = $vmoodle['VMOODLE_DBNAME'];
+    $CFG->dbuser    = $vmoodle['VMOODLE_DBUSER'];
+    $CFG->dbpass    = $vmoodle['VMOODLE_DBPASS'];
+    $CFG->prefix    = $vmoodle['VMOODLE_DBPREFIX'];
+    $CFG->dboptions = array(
+        'dbpersist' => (int)$vmoodle['VMOODLE_DBPERSIST'] ? 1 : 0,
+        'dbport'    => $vmoodledbport,
+        'dbsocket'  => '',
+    );
+    $CFG->wwwroot   = rtrim($vmoodle['VMOODLE_WWWROOT'], '/');
+    $CFG->dataroot  = $vmoodle['VMOODLE_DATAROOT'];
+    // One session cookie per instance, so sites on a shared parent domain
+    // never read each other's sessions (Moodle prefixes "MoodleSession").
+    $CFG->sessioncookie = preg_replace('/[^A-Za-z0-9_]/', '', $vmoodle['VMOODLE_SHORTNAME']);
+    if ($CFG->sessioncookie === '') {
+        $CFG->sessioncookie = 'vm' . (int)$vmoodle['VMOODLE_ID'];
+    }
+    unset($vmoodledbhost, $vmoodledbport);
+}
+
+unset($vmoodleget, $vmoodlerefuse, $vmoodlesplithost, $vmoodleinstancevars,
+      $vmoodlerequired, $vmoodle, $vmoodlename, $vmoodlevalue, $vmoodlemaster);
+
+require_once(__DIR__ . '/lib/setup.php');
+
+// There is no php closing tag in this file, it is intentional because it
+// prevents trailing whitespace problems.

@@ -1,0 +1,341 @@
+"""A real Apache httpd (and php-fpm) on a loopback port, for integration tests.
+
+Two flavours, the two ways PHP runs under Apache:
+  event-fpm        event MPM, PHP through mod_proxy_fcgi to a php-fpm pool
+  prefork-modphp   prefork MPM with mod_php
+Every server lives in its own temporary directory (mode 0755: the children
+run as www-data and must read it), with a generated httpd.conf, its logs and
+its pid file.  Servers run in the foreground as our children, so a test run
+never leaves one behind and never touches the system's Apache."""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+APACHE = "/usr/sbin/apache2"
+PHP_FPM = "/usr/sbin/php-fpm8.2"
+MODULES = "/usr/lib/apache2/modules"
+RUN_USER = "www-data"
+FLAVOURS = ("event-fpm", "prefork-modphp")
+START_TIMEOUT = 20
+
+# Every flavour loads these (log_config is compiled in).
+COMMON_MODULES = ("authz_core", "authz_host", "mime", "dir", "alias", "env",
+                  "headers", "rewrite", "setenvif")
+
+# Error-log levels that fail a test unless the test said it expects them.
+BAD_LEVEL = re.compile(r"^\[[^\]]*\] \[(?:[\w.]+:)?(error|crit|alert|emerg)\]", re.M)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_workdir(prefix="vmoodle-it-"):
+    """A temporary directory that www-data can traverse and read."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(path, 0o755)
+    return path
+
+
+def chown_to_run_user(path):
+    """Give a directory to www-data (e.g. where the module writes its snapshot)."""
+    if os.geteuid() == 0:
+        shutil.chown(path, RUN_USER, RUN_USER)
+
+
+def module_path():
+    """Where `make` put mod_vmoodle.so (VMOODLE_BUILD, set by tests/run.py)."""
+    build = os.environ.get("VMOODLE_BUILD") or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+        "build")
+    return os.path.join(build, "mod_vmoodle.so")
+
+
+def wait_until(predicate, timeout, what, interval=0.05):
+    """Poll predicate() until it is true or timeout seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def can_connect(address):
+    """True when something accepts connections on address (tuple or path)."""
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    with socket.socket(family) as s:
+        s.settimeout(1)
+        try:
+            s.connect(address)
+            return True
+        except OSError:
+            return False
+
+
+def read_text(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+class PhpFpm:
+    """A php-fpm master with one static pool of www-data workers on a unix socket."""
+
+    def __init__(self, workdir, children=6):
+        self.workdir = workdir
+        self.socket = os.path.join(workdir, "php-fpm.sock")
+        self.log = os.path.join(workdir, "php-fpm.log")
+        self.conf = os.path.join(workdir, "php-fpm.conf")
+        self.children = children
+        self.proc = None
+
+    def write_config(self):
+        with open(self.conf, "w") as f:
+            f.write(f"""[global]
+pid = {self.workdir}/php-fpm.pid
+error_log = {self.log}
+daemonize = no
+
+[vmoodle]
+user = {RUN_USER}
+group = {RUN_USER}
+listen = {self.socket}
+listen.owner = {RUN_USER}
+listen.group = {RUN_USER}
+listen.mode = 0660
+pm = static
+pm.max_children = {self.children}
+catch_workers_output = yes
+""")
+
+    def start(self):
+        self.write_config()
+        self.proc = subprocess.Popen([PHP_FPM, "-F", "-y", self.conf],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        try:
+            wait_until(lambda: self.proc.poll() is not None or can_connect(self.socket),
+                       START_TIMEOUT, "php-fpm socket")
+        except TimeoutError:
+            self.stop()
+            raise
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"php-fpm exited {self.proc.returncode}:\n{read_text(self.log)}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)   # graceful: finish requests
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class Httpd:
+    """One Apache httpd with a generated configuration.
+
+    directives: the mod_vmoodle directives (text) for the server scope.
+    extra:      more configuration appended at the end (vhosts, headers...).
+    vmoodle:    load mod_vmoodle (False for tests of the PHP side alone)."""
+
+    def __init__(self, flavour, docroot, directives="", extra="", vmoodle=True,
+                 workdir=None):
+        if flavour not in FLAVOURS:
+            raise ValueError(f"unknown flavour {flavour}")
+        self.flavour = flavour
+        self.docroot = docroot
+        self.directives = directives
+        self.extra = extra
+        self.vmoodle = vmoodle
+        self.workdir = workdir or make_workdir()
+        self.port = free_port()
+        self.conf = os.path.join(self.workdir, "httpd.conf")
+        self.error_log = os.path.join(self.workdir, "error.log")
+        self.access_log = os.path.join(self.workdir, "access.log")
+        self.fpm = PhpFpm(self.workdir) if flavour == "event-fpm" else None
+        self.proc = None
+        self.allowed_errors = []
+        self.checked_upto = 0
+
+    # --- configuration -------------------------------------------------
+
+    def module_lines(self):
+        mods = list(COMMON_MODULES)
+        if self.fpm:
+            mods = ["mpm_event"] + mods + ["proxy", "proxy_fcgi"]
+        else:
+            mods = ["mpm_prefork"] + mods
+        lines = [f"LoadModule {m}_module {MODULES}/mod_{m}.so" for m in mods]
+        if not self.fpm:
+            lines.append(f"LoadModule php_module {MODULES}/libphp8.2.so")
+        if self.vmoodle:
+            so = module_path()
+            if not os.path.exists(so):
+                raise FileNotFoundError(f"mod_vmoodle is not built: {so} missing")
+            lines.append(f"LoadModule vmoodle_module {so}")
+        return "\n".join(lines)
+
+    def mpm_and_php(self):
+        if self.fpm:
+            return f"""StartServers 2
+ServerLimit 4
+ThreadsPerChild 25
+MaxRequestWorkers 100
+<FilesMatch "\\.php$">
+    SetHandler "proxy:unix:{self.fpm.socket}|fcgi://localhost"
+</FilesMatch>"""
+        # prefork holds one process per keep-alive connection: room for 32+.
+        return """StartServers 40
+MinSpareServers 5
+MaxSpareServers 48
+ServerLimit 64
+MaxRequestWorkers 64
+<FilesMatch "\\.php$">
+    SetHandler application/x-httpd-php
+</FilesMatch>"""
+
+    def config_text(self):
+        w = self.workdir
+        return f"""# generated by tests/integration/apache.py ({self.flavour})
+ServerRoot "{w}"
+ServerName 127.0.0.1
+Listen 127.0.0.1:{self.port}
+PidFile "{w}/httpd.pid"
+DefaultRuntimeDir "{w}/run"
+Mutex file:{w}/run default
+User {RUN_USER}
+Group {RUN_USER}
+{self.module_lines()}
+ErrorLog "{self.error_log}"
+LogLevel warn
+LogFormat "%h %>s \\"%{{Host}}i\\" vmhost=\\"%{{VMOODLE_HOST}}e\\" vmid=\\"%{{VMOODLE_ID}}e\\" \\"%r\\"" vmoodle
+CustomLog "{self.access_log}" vmoodle
+TypesConfig /etc/mime.types
+KeepAlive On
+MaxKeepAliveRequests 0
+KeepAliveTimeout 30
+Timeout 30
+DocumentRoot "{self.docroot}"
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
+<Directory "{self.docroot}">
+    Require all granted
+</Directory>
+DirectoryIndex index.php index.html
+{self.mpm_and_php()}
+
+# --- mod_vmoodle directives under test ---
+{self.directives}
+
+# --- extra configuration of the test ---
+{self.extra}
+"""
+
+    def write_config(self):
+        os.makedirs(os.path.join(self.workdir, "run"), exist_ok=True)
+        with open(self.conf, "w") as f:
+            f.write(self.config_text())
+
+    # --- life cycle ----------------------------------------------------
+
+    def start(self):
+        self.write_config()
+        if self.fpm:
+            self.fpm.start()
+        self.console = os.path.join(self.workdir, "console.log")
+        with open(self.console, "ab") as out:
+            self.proc = subprocess.Popen([APACHE, "-d", self.workdir, "-f", self.conf,
+                                          "-DFOREGROUND"],
+                                         stdout=out, stderr=subprocess.STDOUT,
+                                         # prefork signals its whole process
+                                         # group on shutdown: keep us out of it.
+                                         start_new_session=True)
+        try:
+            wait_until(lambda: self.proc.poll() is not None
+                       or can_connect(("127.0.0.1", self.port)),
+                       START_TIMEOUT, f"httpd on port {self.port}")
+        except TimeoutError:
+            self.stop()
+            raise
+        if self.proc.poll() is not None:
+            out = read_text(self.console)
+            self.proc = None
+            self.stop()
+            raise RuntimeError(f"httpd exited at start-up:\n{out}\n{self.errors_text()}")
+        return self
+
+    def restarts(self):
+        """How many times the server has (re)started with a configuration."""
+        return self.errors_text().count("resuming normal operations")
+
+    def graceful(self, directives=None, extra=None):
+        """Graceful restart, optionally with new directives; waits until done."""
+        if directives is not None:
+            self.directives = directives
+        if extra is not None:
+            self.extra = extra
+        self.write_config()
+        before = self.restarts()
+        self.proc.send_signal(signal.SIGUSR1)
+        wait_until(lambda: self.restarts() > before or self.proc.poll() is not None,
+                   START_TIMEOUT, "graceful restart")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"httpd died on graceful restart:\n{self.errors_text()}")
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def stop(self):
+        """Stop httpd (SIGTERM: children are stopped too) and php-fpm."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if self.fpm:
+            self.fpm.stop()
+
+    def remove(self):
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # --- logs ----------------------------------------------------------
+
+    def errors_text(self):
+        return read_text(self.error_log)
+
+    def access_text(self):
+        return read_text(self.access_log)
+
+    def expect_error(self, pattern):
+        """Declare that error-log lines matching pattern (regex) are expected."""
+        self.allowed_errors.append(re.compile(pattern))
+
+    def unexpected_errors(self):
+        """Error-level lines logged since the last check and not expected."""
+        text = self.errors_text()
+        new, self.checked_upto = text[self.checked_upto:], len(text)
+        bad = []
+        for line in new.splitlines():
+            if BAD_LEVEL.match(line) and not any(p.search(line) for p in self.allowed_errors):
+                bad.append(line)
+        return bad

@@ -1,0 +1,99 @@
+"""HTTP clients for the tests: the standard library only.
+
+get()        one request with any Host header, on a fresh connection
+raw()        bytes exactly as given, for hostile or malformed requests
+KeepAlive    one persistent connection reused across requests"""
+import http.client
+import json
+import socket
+
+TIMEOUT = 30
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers          # http.client.HTTPMessage
+        self.body = body                # bytes
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", errors="replace")
+
+    def header(self, name):
+        return self.headers.get(name)
+
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError as e:
+            raise AssertionError(f"not JSON (status {self.status}): {self.text[:500]}") from e
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.text[:80]!r}>"
+
+
+def _read(resp):
+    body = resp.read()
+    return Response(resp.status, resp.headers, body)
+
+
+def get(port, host, path="/", headers=None, method="GET"):
+    """Send one request with Host: host (None: no Host header at all)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        if host is not None:
+            conn.putheader("Host", host)
+        for name, value in (headers or {}).items():
+            conn.putheader(name, value)
+        conn.putheader("Connection", "close")
+        conn.endheaders()
+        return _read(conn.getresponse())
+    finally:
+        conn.close()
+
+
+def raw(port, data, method="GET"):
+    """Send data (bytes, a whole request) and parse the response."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        sock.sendall(data)
+        resp = http.client.HTTPResponse(sock, method=method)
+        resp.begin()
+        return _read(resp)
+
+
+class KeepAlive:
+    """A persistent connection; counts how often it had to reconnect."""
+
+    def __init__(self, port):
+        self.port = port
+        self.conn = None
+        self.connects = 0
+
+    def _connect(self):
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT)
+        self.connects += 1
+
+    def get(self, host, path="/", headers=None):
+        if self.conn is None:
+            self._connect()
+        hdrs = dict(headers or {}, Host=host)
+        try:
+            self.conn.request("GET", path, headers=hdrs)
+            resp = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server may close an idle keep-alive connection: retry once.
+            self.close()
+            self._connect()
+            self.conn.request("GET", path, headers=hdrs)
+            resp = self.conn.getresponse()
+        out = _read(resp)
+        if resp.will_close:
+            self.close()
+        return out
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None

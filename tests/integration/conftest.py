@@ -1,0 +1,122 @@
+"""Fixtures: a real Apache (+ php-fpm) per test, in both flavours.
+
+    start_httpd(directives, extra, vmoodle=True)  any configuration
+    start_vmoodle(rows, directives="", extra="")  mod_vmoodle routing a JSON
+                                                  table of rows, plus extras
+
+At teardown every server is stopped and its error log is checked: an
+[error]/[crit]/[alert]/[emerg] line the test did not declare with
+server.expect_error(regex) fails the test, as in httpd's own test suite.
+Set VMOODLE_KEEP=1 to keep the temporary directories for a look."""
+import os
+import shutil
+
+import pytest
+
+from apache import FLAVOURS, Httpd, chown_to_run_user, make_workdir
+from instances import write_table
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+TEMPLATES = os.path.join(ROOT, "templates")
+
+
+def copy_readable(src, dst):
+    """Copy a tree so that www-data can read it (dirs 0755, files 0644)."""
+    shutil.copytree(src, dst, dirs_exist_ok=True)
+    os.chmod(dst, 0o755)
+    for base, dirs, files in os.walk(dst):
+        for d in dirs:
+            os.chmod(os.path.join(base, d), 0o755)
+        for f in files:
+            os.chmod(os.path.join(base, f), 0o644)
+
+
+@pytest.fixture(scope="session")
+def site():
+    """Docroot: the real templates/config.php next to a reporting lib/setup.php."""
+    root = make_workdir("vmoodle-site-")
+    docroot = os.path.join(root, "www")
+    copy_readable(os.path.join(HERE, "site"), docroot)
+    shutil.copy(os.path.join(TEMPLATES, "config.php"), docroot)
+    os.chmod(os.path.join(docroot, "config.php"), 0o644)
+    yield docroot
+    if not os.environ.get("VMOODLE_KEEP"):
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=FLAVOURS)
+def flavour(request):
+    return request.param
+
+
+def _finish(servers):
+    """Stop servers; return the unexpected error lines they logged."""
+    problems = []
+    for server in servers:
+        server.stop()
+        bad = server.unexpected_errors()
+        if bad:
+            problems.append(f"{server.flavour} {server.workdir}:\n  " + "\n  ".join(bad))
+        # Shown by pytest only when the test fails.
+        print(f"--- error log of {server.flavour} ({server.workdir}) ---")
+        print(server.errors_text()[-4000:])
+        if not os.environ.get("VMOODLE_KEEP"):
+            server.remove()
+    return problems
+
+
+@pytest.fixture
+def start_httpd(flavour, site):
+    servers = []
+
+    def start(directives="", extra="", vmoodle=True, workdir=None):
+        server = Httpd(flavour, site, directives=directives, extra=extra,
+                       vmoodle=vmoodle, workdir=workdir)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    problems = _finish(servers)
+    if problems:
+        pytest.fail("unexpected error-log lines:\n" + "\n".join(problems))
+
+
+def vmoodle_directives(workdir, refresh=1):
+    """The usual mod_vmoodle set-up for a server living in workdir."""
+    return f"""VMoodleEngine On
+VMoodleSource json:{workdir}/instances.json
+VMoodleSnapshot {workdir}/snap/instances.snap
+VMoodleRefresh {refresh}
+VMoodleErrorPages {workdir}/errors
+VMoodleRetryAfter 120
+<Location /vmoodle-status>
+    SetHandler vmoodle-status
+    Require ip 127.0.0.1
+</Location>
+# Lets tests (and the load test's static requests) see the routing result.
+Header always set X-VMoodle-Id "%{{VMOODLE_ID}}e"
+"""
+
+
+@pytest.fixture
+def start_vmoodle(start_httpd):
+    """Start Apache with mod_vmoodle serving rows from a JSON table.
+
+    The returned server has .table (the JSON path) and .write(rows)."""
+
+    def start(rows, directives="", extra="", refresh=1):
+        workdir = make_workdir()
+        snapdir = os.path.join(workdir, "snap")
+        os.mkdir(snapdir, 0o755)
+        chown_to_run_user(snapdir)
+        copy_readable(os.path.join(TEMPLATES, "errors"), os.path.join(workdir, "errors"))
+        table = os.path.join(workdir, "instances.json")
+        write_table(table, rows)
+        server = start_httpd(vmoodle_directives(workdir, refresh) + directives,
+                             extra, workdir=workdir)
+        server.table = table
+        server.write = lambda new_rows: write_table(table, new_rows)
+        return server
+
+    return start

@@ -1,0 +1,35 @@
+<?php
+// Test stand-in for Moodle's lib/setup.php: instead of booting Moodle, it
+// prints as JSON what config.php handed over, so tests can check that the
+// real templates/config.php works under each server flavour.
+$vmoodlenames = array('VMOODLE_HOST', 'VMOODLE_ID', 'VMOODLE_SHORTNAME',
+    'VMOODLE_WWWROOT', 'VMOODLE_DBTYPE', 'VMOODLE_DBHOST', 'VMOODLE_DBNAME',
+    'VMOODLE_DBUSER', 'VMOODLE_DBPASS', 'VMOODLE_DBPREFIX', 'VMOODLE_DBPERSIST',
+    'VMOODLE_DATAROOT', 'VMOODLE_MNET', 'VMOODLE_MASTER');
+$report = array('sapi' => PHP_SAPI, 'cfg' => array(), 'server' => array(),
+    'getenv' => array(), 'server_other' => array());
+foreach (get_object_vars($CFG) as $name => $value) {
+    $report['cfg'][$name] = $value;
+}
+foreach ($vmoodlenames as $name) {
+    if (isset($_SERVER[$name])) {
+        $report['server'][$name] = $_SERVER[$name];
+    }
+    $value = getenv($name);
+    if ($value !== false) {
+        $report['getenv'][$name] = $value;
+    }
+}
+// Any other VMOODLE_* (e.g. REDIRECT_VMOODLE_*) would be a leak worth seeing.
+foreach ($_SERVER as $name => $value) {
+    if (strpos($name, 'VMOODLE_') !== false && !in_array($name, $vmoodlenames, true)) {
+        $report['server_other'][$name] = $value;
+    }
+}
+if (PHP_SAPI !== 'cli') {
+    header('Content-Type: application/json');
+    if (isset($_SERVER['VMOODLE_ID'])) {
+        header('X-VMoodle-Php-Id: ' . $_SERVER['VMOODLE_ID']);
+    }
+}
+echo json_encode($report, JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES), "\n";
