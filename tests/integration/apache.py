@@ -69,6 +69,19 @@ def wait_until(predicate, timeout, what, interval=0.05):
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
 
+def eventually(fetch, check, timeout, what, interval=0.1):
+    """Call fetch() until check(value) holds; return that value.  On timeout
+    fail with the last value seen, so the report shows what was served."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if check(value):
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not {what} after {timeout}s; last: {value!r}")
+        time.sleep(interval)
+
+
 def can_connect(address):
     """True when something accepts connections on address (tuple or path)."""
     family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET

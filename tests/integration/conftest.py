@@ -6,7 +6,8 @@
 
 At teardown every server is stopped and its error log is checked: an
 [error]/[crit]/[alert]/[emerg] line the test did not declare with
-server.expect_error(regex) fails the test, as in httpd's own test suite.
+server.expect_error(regex) fails the test, as in httpd's own test suite; so
+does a password in any log (every test password contains "secret").
 Set VMOODLE_KEEP=1 to keep the temporary directories for a look."""
 import os
 import shutil
@@ -56,6 +57,10 @@ def _finish(servers):
     for server in servers:
         server.stop()
         bad = server.unexpected_errors()
+        bad += [f"password in {name}: {line}"
+                for name, text in (("error log", server.errors_text()),
+                                   ("access log", server.access_text()))
+                for line in text.splitlines() if "secret" in line]
         if bad:
             problems.append(f"{server.flavour} {server.workdir}:\n  " + "\n  ".join(bad))
         # Shown by pytest only when the test fails.
@@ -79,7 +84,7 @@ def start_httpd(flavour, site):
     yield start
     problems = _finish(servers)
     if problems:
-        pytest.fail("unexpected error-log lines:\n" + "\n".join(problems))
+        pytest.fail("unexpected log lines:\n" + "\n".join(problems))
 
 
 def vmoodle_directives(workdir, refresh=1):

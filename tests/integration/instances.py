@@ -3,6 +3,7 @@ writer that replaces the file atomically (temporary file, then rename), the
 way an administrator's tool should."""
 import json
 import os
+import re
 
 
 def instance(id, host, scheme="http", **columns):
@@ -35,16 +36,22 @@ def instance(id, host, scheme="http", **columns):
     return row
 
 
-def expected_env(row, host_key=None):
-    """The VMOODLE_* variables the module should hand PHP for row."""
-    wwwroot = row["vhostname"].rstrip("/")
-    host = host_key or wwwroot.split("://", 1)[1].lower()
+def expected_env(row):
+    """The VMOODLE_* variables the module should hand PHP for row: the host
+    is the lookup key (lower case, default port dropped), wwwroot is
+    scheme://key."""
+    scheme, rest = row["vhostname"].rstrip("/").split("://", 1)
+    host = rest.lower().rstrip(".")
+    default = {"http": ":80", "https": ":443"}[scheme.lower()]
+    if host.endswith(default):
+        host = host[:-len(default)]
+    wwwroot = f"{scheme.lower()}://{host}"
     return {
         "VMOODLE_HOST": host,
         "VMOODLE_ID": str(row["id"]),
         "VMOODLE_SHORTNAME": row["shortname"],
         "VMOODLE_WWWROOT": wwwroot,
-        "VMOODLE_DBTYPE": row["vdbtype"],
+        "VMOODLE_DBTYPE": {"postgres": "pgsql"}.get(row["vdbtype"], row["vdbtype"]),
         "VMOODLE_DBHOST": row["vdbhost"],
         "VMOODLE_DBNAME": row["vdbname"],
         "VMOODLE_DBUSER": row["vdblogin"],
@@ -65,3 +72,30 @@ def write_table(path, rows):
         os.fsync(f.fileno())
     os.chmod(tmp, 0o644)
     os.rename(tmp, path)
+
+
+def split_dbhost(value):
+    """What config.php should make of a vdbhost: (host, port)."""
+    bracketed = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::(\d+))?", value)
+    if bracketed:
+        return bracketed.group(1), bracketed.group(2) or ""
+    named = re.fullmatch(r"([^:\[\]]+):(\d+)", value)
+    return (named.group(1), named.group(2)) if named else (value, "")
+
+
+def assert_serves(report, row):
+    """report (lib/setup.php's JSON) shows row's instance, and only it."""
+    env = expected_env(row)
+    assert report["server"] == env, "wrong $_SERVER"
+    assert report["getenv"] == env, "wrong getenv()"
+    assert report["server_other"] == {}, "stray VMOODLE_* variables"
+    cfg = report["cfg"]
+    assert (cfg["dbhost"], cfg["dboptions"]["dbport"]) == split_dbhost(row["vdbhost"])
+    assert cfg["dbtype"] == env["VMOODLE_DBTYPE"]
+    assert cfg["dbname"] == row["vdbname"]
+    assert cfg["dbuser"] == row["vdblogin"]
+    assert cfg["dbpass"] == row["vdbpass"]
+    assert cfg["prefix"] == row["vdbprefix"]
+    assert cfg["dboptions"]["dbpersist"] == (1 if row["vdbpersist"] else 0)
+    assert cfg["wwwroot"] == env["VMOODLE_WWWROOT"]
+    assert cfg["dataroot"] == row["vdatapath"]

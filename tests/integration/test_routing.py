@@ -1,0 +1,160 @@
+"""Routing by Host through mod_vmoodle, under both server flavours."""
+import re
+
+import client
+from apache import eventually
+from instances import assert_serves, expected_env, instance
+
+ROWS = [
+    instance(1, "site1.example.edu"),
+    instance(2, "site2.example.edu", vdbtype="mariadb", vdbhost="[2001:db8::2]:3307",
+             vdbpersist=0, mnet=3),
+    instance(3, "site3.example.edu:8443", vdbhost="/var/run/postgresql"),
+    instance(4, "Site4.Example.EDU/", scheme="https", vdbtype="postgres"),
+    instance(5, "site5.example.edu", enabled=0),
+]
+SECRETS = ("secret-pass", "moodle1", "moodle2", "user1", "db1.internal")
+
+
+def by_id(id):
+    return next(r for r in ROWS if r["id"] == id)
+
+
+def php(server, host):
+    resp = client.get(server.port, host, "/index.php")
+    assert resp.status == 200, f"{host}: {resp.status} {resp.text[:300]}"
+    return resp.json()
+
+
+def test_each_host_sees_its_own_instance(start_vmoodle):
+    server = start_vmoodle(ROWS)
+    for host, id in [("site1.example.edu", 1), ("site2.example.edu", 2),
+                     ("site3.example.edu:8443", 3), ("site4.example.edu", 4)]:
+        assert_serves(php(server, host), by_id(id))
+        assert client.get(server.port, host, "/static.txt").header("X-VMoodle-Id") == str(id)
+
+
+def test_https_instance_keeps_its_scheme(start_vmoodle):
+    server = start_vmoodle(ROWS)
+    report = php(server, "site4.example.edu")
+    assert report["server"]["VMOODLE_WWWROOT"] == "https://site4.example.edu"
+    assert report["cfg"]["wwwroot"] == "https://site4.example.edu"
+    assert report["cfg"]["dbtype"] == "pgsql"
+
+
+def test_host_is_canonicalised(start_vmoodle):
+    server = start_vmoodle(ROWS)
+    for host in ("SITE1.Example.Edu", "site1.example.edu.", "site1.example.edu:80"):
+        assert_serves(php(server, host), by_id(1))
+
+
+def test_port_is_part_of_the_key(start_vmoodle):
+    server = start_vmoodle(ROWS)
+    for host in ("site3.example.edu", "site3.example.edu:8444", "site1.example.edu:8080"):
+        assert client.get(server.port, host, "/index.php").status == 404, host
+
+
+def assert_unknown_page(resp, host, status=404):
+    assert resp.status == status
+    assert resp.header("X-VMoodle-Php-Id") is None
+    assert "No such site" in resp.text
+    assert host in resp.text
+    for secret in SECRETS:
+        assert secret not in resp.text
+
+
+def test_unknown_host_is_404_never_200(start_vmoodle):
+    server = start_vmoodle(ROWS)
+    for path in ("/", "/index.php", "/static.txt", "/config.php"):
+        assert_unknown_page(client.get(server.port, "nosuch.example.edu", path),
+                            "nosuch.example.edu")
+    # HTTP/1.0 without any Host header: no instance either.
+    resp = client.raw(server.port, b"GET /index.php HTTP/1.0\r\n\r\n")
+    assert resp.status == 404
+    assert resp.header("X-VMoodle-Php-Id") is None
+
+
+def test_unknown_host_421_when_configured(start_vmoodle):
+    server = start_vmoodle(ROWS, directives="VMoodleUnknownHost 421\n")
+    assert_unknown_page(client.get(server.port, "nosuch.example.edu", "/index.php"),
+                        "nosuch.example.edu", status=421)
+    assert_serves(php(server, "site1.example.edu"), by_id(1))
+
+
+def test_unknown_host_is_escaped(start_vmoodle):
+    # Only with HttpProtocolOptions Unsafe does Apache let markup into Host.
+    server = start_vmoodle(ROWS, extra="HttpProtocolOptions Unsafe\n")
+    resp = client.raw(server.port, b"GET /index.php HTTP/1.1\r\n"
+                      b"Host: x<b>y&z\"q'.example.edu\r\nConnection: close\r\n\r\n")
+    assert resp.status == 404, resp.text
+    assert "<b>" not in resp.text and "z\"q" not in resp.text
+    assert "x&lt;b&gt;y&amp;z" in resp.text
+    assert re.search(r"z(&quot;|&#34;|&#x22;)q(&#39;|&#x27;|&apos;)\.example\.edu", resp.text)
+
+
+def test_disabled_instance_is_503_with_retry_after(start_vmoodle):
+    server = start_vmoodle(ROWS)
+    for path in ("/index.php", "/static.txt"):
+        resp = client.get(server.port, "site5.example.edu", path)
+        assert resp.status == 503
+        assert resp.header("Retry-After") == "120"
+        assert "maintenance" in resp.text
+        assert "site5.example.edu" in resp.text
+        assert "secret-pass" not in resp.text and '"cfg"' not in resp.text
+
+
+def test_master_gets_master_flag_only(start_vmoodle):
+    server = start_vmoodle(ROWS, directives="VMoodleMaster master.example.edu\n")
+    for host in ("master.example.edu", "Master.Example.Edu"):
+        report = php(server, host)
+        assert report["server"] == {"VMOODLE_MASTER": "1"}
+        assert report["getenv"] == {"VMOODLE_MASTER": "1"}
+        assert report["cfg"]["dbname"] == "moodle"          # the static master values
+        assert report["cfg"]["wwwroot"] == "http://moodle.example.edu"
+    assert_serves(php(server, "site1.example.edu"), by_id(1))
+
+
+def test_log_format_sees_vmoodle_host(start_vmoodle):
+    server = start_vmoodle(ROWS)
+    php(server, "SITE2.example.edu")
+    line = eventually(server.access_text, lambda text: "site2" in text.lower(), 5,
+                      "logged")
+    assert 'vmhost="site2.example.edu" vmid="2"' in line
+
+
+def test_rewrite_and_setenvif_see_the_variables(start_vmoodle):
+    extra = r"""
+SetEnvIf VMOODLE_SHORTNAME "^(.+)$" SEEN_BY_SETENVIF=$1
+RewriteEngine On
+RewriteCond %{ENV:VMOODLE_SHORTNAME} ^site2$
+RewriteRule ^/only-site2$ /static.txt
+RewriteCond %{ENV:VMOODLE_ID} ^([0-9]+)$
+RewriteRule ^/static\.txt$ - [E=SEEN_BY_REWRITE:%1]
+Header always set X-SetEnvIf "%{SEEN_BY_SETENVIF}e"
+Header always set X-Rewrite "%{SEEN_BY_REWRITE}e"
+"""
+    server = start_vmoodle(ROWS, extra=extra)
+    resp = client.get(server.port, "site2.example.edu", "/only-site2")
+    assert resp.status == 200 and "static file" in resp.text
+    assert resp.header("X-SetEnvIf") == "site2"
+    assert resp.header("X-Rewrite") == "2"
+    assert client.get(server.port, "site1.example.edu", "/only-site2").status == 404
+    resp = client.get(server.port, "site1.example.edu", "/static.txt")
+    assert (resp.header("X-SetEnvIf"), resp.header("X-Rewrite")) == ("site1", "1")
+
+
+def test_keepalive_connection_switches_hosts(start_vmoodle):
+    server = start_vmoodle(ROWS)
+    conn = client.KeepAlive(server.port)
+    try:
+        for host, id in [("site1.example.edu", 1), ("site2.example.edu", 2),
+                         ("nosuch.example.edu", None), ("site1.example.edu", 1)] * 3:
+            resp = conn.get(host, "/index.php")
+            if id is None:
+                assert resp.status == 404
+            else:
+                assert resp.json()["server"] == expected_env(by_id(id))
+        assert conn.connects == 1
+    finally:
+        conn.close()
+
