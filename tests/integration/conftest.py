@@ -14,34 +14,22 @@ import shutil
 
 import pytest
 
-from apache import FLAVOURS, Httpd, chown_to_run_user, make_workdir
+# Helpers that assert: let pytest show the values when they fail.
+pytest.register_assert_rewrite("instances")
+
+from apache import FLAVOURS, Httpd, chown_to_run_user, copy_readable, make_workdir
 from instances import write_table
+from shipped import ROOT, make_docroot
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 TEMPLATES = os.path.join(ROOT, "templates")
-
-
-def copy_readable(src, dst):
-    """Copy a tree so that www-data can read it (dirs 0755, files 0644)."""
-    shutil.copytree(src, dst, dirs_exist_ok=True)
-    os.chmod(dst, 0o755)
-    for base, dirs, files in os.walk(dst):
-        for d in dirs:
-            os.chmod(os.path.join(base, d), 0o755)
-        for f in files:
-            os.chmod(os.path.join(base, f), 0o644)
 
 
 @pytest.fixture(scope="session")
 def site():
     """Docroot: the real templates/config.php next to a reporting lib/setup.php."""
     root = make_workdir("vmoodle-site-")
-    docroot = os.path.join(root, "www")
-    copy_readable(os.path.join(HERE, "site"), docroot)
-    shutil.copy(os.path.join(TEMPLATES, "config.php"), docroot)
-    os.chmod(os.path.join(docroot, "config.php"), 0o644)
-    yield docroot
+    yield make_docroot(root, os.path.join(HERE, "site"))
     if not os.environ.get("VMOODLE_KEEP"):
         shutil.rmtree(root, ignore_errors=True)
 
@@ -75,9 +63,10 @@ def _finish(servers):
 def start_httpd(flavour, site):
     servers = []
 
-    def start(directives="", extra="", vmoodle=True, workdir=None):
-        server = Httpd(flavour, site, directives=directives, extra=extra,
-                       vmoodle=vmoodle, workdir=workdir)
+    def start(directives="", extra="", vmoodle=True, workdir=None, server=None):
+        """Start a server with this configuration, or the given (unstarted) one."""
+        server = server or Httpd(flavour, site, directives=directives, extra=extra,
+                                 vmoodle=vmoodle, workdir=workdir)
         servers.append(server)
         return server.start()
 

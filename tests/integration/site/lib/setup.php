@@ -32,4 +32,7 @@ if (PHP_SAPI !== 'cli') {
         header('X-VMoodle-Php-Id: ' . $_SERVER['VMOODLE_ID']);
     }
 }
+foreach (array('cfg', 'server', 'getenv', 'server_other') as $name) {
+    $report[$name] = (object)$report[$name];    // {} rather than [] when empty
+}
 echo json_encode($report, JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES), "\n";
