@@ -109,6 +109,18 @@ def can_connect(address):
             return False
 
 
+def stop_process(proc, sig, timeout=20):
+    """Send sig and wait; kill what does not exit in time."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def read_text(path):
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -163,13 +175,7 @@ catch_workers_output = yes
             raise RuntimeError(f"php-fpm exited {self.proc.returncode}:\n{read_text(self.log)}")
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)   # graceful: finish requests
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, signal.SIGQUIT)   # graceful: finish requests
         self.proc = None
 
 
@@ -348,13 +354,7 @@ Timeout 30
 
     def stop(self):
         """Stop httpd (SIGTERM: children are stopped too) and php-fpm."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, signal.SIGTERM)
         self.proc = None
         if self.fpm:
             self.fpm.stop()
