@@ -7,6 +7,7 @@ Every server lives in its own temporary directory (mode 0755: the children
 run as www-data and must read it), with a generated httpd.conf, its logs and
 its pid file.  Servers run in the foreground as our children, so a test run
 never leaves one behind and never touches the system's Apache."""
+import glob
 import os
 import re
 import shutil
@@ -17,8 +18,10 @@ import tempfile
 import time
 
 APACHE = "/usr/sbin/apache2"
-PHP_FPM = "/usr/sbin/php-fpm8.2"
 MODULES = "/usr/lib/apache2/modules"
+# Debian's PHP (8.2 on bookworm); newest first should several be installed.
+PHP_FPM = (sorted(glob.glob("/usr/sbin/php-fpm*"), reverse=True) or ["/usr/sbin/php-fpm8.2"])[0]
+LIBPHP = (sorted(glob.glob(f"{MODULES}/libphp*.so"), reverse=True) or [f"{MODULES}/libphp8.2.so"])[0]
 RUN_USER = "www-data"
 FLAVOURS = ("event-fpm", "prefork-modphp")
 START_TIMEOUT = 20
@@ -219,7 +222,7 @@ class Httpd:
             mods = ["mpm_prefork"] + mods
         lines = [f"LoadModule {m}_module {MODULES}/mod_{m}.so" for m in mods]
         if not self.fpm:
-            lines.append(f"LoadModule php_module {MODULES}/libphp8.2.so")
+            lines.append(f"LoadModule php_module {LIBPHP}")
         if self.vmoodle:
             so = module_path()
             if not os.path.exists(so):

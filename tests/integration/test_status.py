@@ -6,7 +6,8 @@ from instances import instance
 
 ROWS = [
     instance(1, "site1.example.edu", croncount=12, lastcron=1700000000, lastcrongap=61),
-    instance(2, "site2.example.edu", name="Site <two> & co", enabled=0),
+    instance(2, "site2.example.edu", name="Site <two> & co", shortname="two<i>&",
+             enabled=0),
     instance(3, "site3.example.edu:8443"),
     instance(9, "bad.example.edu", vdatapath="relative/data"),     # rejected
     instance(10, "site1.example.edu", shortname="dup"),            # rejected: host taken
@@ -50,10 +51,10 @@ def test_status_html(start_vmoodle):
     resp = get_status(server)
     assert resp.header("Content-Type").startswith("text/html")
     for text in ("site1.example.edu", "site3.example.edu:8443", "json:" + server.table,
-                 "relative"):
+                 "id 9", "id 10"):
         assert text in resp.text
-    assert "Site &lt;two&gt; &amp; co" in resp.text
-    assert "<two>" not in resp.text
+    assert "two&lt;i&gt;&amp;" in resp.text
+    assert "<i>" not in resp.text
 
 
 def test_status_has_no_password_even_for_rejected_rows(start_vmoodle):
