@@ -34,8 +34,10 @@ COMMON_MODULES = ("authz_core", "authz_host", "mime", "dir", "alias", "env",
 # first (a race in lingering close, not a fault of the request).
 KNOWN_BENIGN = (re.compile(r"AH03092: process_lingering_close"),)
 
-# Error-log levels that fail a test unless the test said it expects them.
-BAD_LEVEL = re.compile(r"^\[[^\]]*\] \[(?:[\w.]+:)?(error|crit|alert|emerg)\]", re.M)
+# Error-log lines that fail a test unless the test said it expects them:
+# error levels, and a child that died of a signal (logged as a notice).
+BAD_LINE = re.compile(r"^\[[^\]]*\] \[(?:[\w.]+:)?(error|crit|alert|emerg)\]"
+                      r"|exit signal|dumped core", re.M)
 
 
 def free_port():
@@ -383,6 +385,6 @@ Timeout 30
         new, self.checked_upto = text[self.checked_upto:], len(text)
         bad = []
         for line in new.splitlines():
-            if BAD_LEVEL.match(line) and not any(p.search(line) for p in self.allowed_errors):
+            if BAD_LINE.search(line) and not any(p.search(line) for p in self.allowed_errors):
                 bad.append(line)
         return bad
