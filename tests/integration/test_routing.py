@@ -20,9 +20,10 @@ def by_id(id):
     return next(r for r in ROWS if r["id"] == id)
 
 
-def php(server, host):
-    resp = client.get(server.port, host, "/index.php")
-    assert resp.status == 200, f"{host}: {resp.status} {resp.text[:300]}"
+def php(server, host, headers=None):
+    """lib/setup.php's report for host; the request must succeed."""
+    resp = client.get(server.port, host, "/index.php", headers=headers)
+    assert resp.status == 200, f"{host} {headers}: {resp.status} {resp.text[:300]}"
     return resp.json()
 
 
@@ -166,3 +167,29 @@ def test_keepalive_connection_switches_hosts(start_vmoodle):
             expected_env(by_id(1))
     finally:
         conn.close()
+
+
+def test_forwarded_host_believed_only_from_trusted_proxy(start_vmoodle):
+    forwarded = {"X-Forwarded-Host": "site1.example.edu"}
+    trusted = start_vmoodle(ROWS, directives="VMoodleTrustedProxy 127.0.0.0/8\n")
+    assert_serves(php(trusted, "backend.internal", forwarded), by_id(1))
+    # A balancer that appends: the last element is the one its peer sent.
+    assert_serves(php(trusted, "backend.internal",
+                      {"X-Forwarded-Host": "nosuch.example.edu, site2.example.edu"}), by_id(2))
+
+    untrusted = start_vmoodle(ROWS, directives="VMoodleTrustedProxy 10.0.0.0/8\n")
+    resp = client.get(untrusted.port, "backend.internal", "/index.php", headers=forwarded)
+    assert resp.status == 404
+    assert "backend.internal" in resp.text and "site1" not in resp.text
+
+
+def test_tls_terminating_proxy_keeps_public_scheme_and_port(start_vmoodle):
+    server = start_vmoodle(ROWS, directives="VMoodleTrustedProxy 127.0.0.1/32\n")
+    https = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "site4.example.edu"}
+    report = php(server, "backend.internal", https)
+    assert report["server"]["VMOODLE_WWWROOT"] == "https://site4.example.edu"
+    # The balancer listens on 8443 publicly; Apache behind it on another port.
+    report = php(server, "backend.internal:8080",
+                      {"X-Forwarded-Host": "site3.example.edu:8443"})
+    assert_serves(report, by_id(3))
+
