@@ -238,10 +238,11 @@ class Httpd:
 ServerLimit 4
 ThreadsPerChild 25
 MaxRequestWorkers 100"""
-        # prefork holds one process per keep-alive connection: room for 32+.
-        return """StartServers 40
-MinSpareServers 5
-MaxSpareServers 48
+        # prefork holds one process per keep-alive connection: room for 32+
+        # (started on demand, and kept once started).
+        return """StartServers 8
+MinSpareServers 4
+MaxSpareServers 64
 ServerLimit 64
 MaxRequestWorkers 64"""
 

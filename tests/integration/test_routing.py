@@ -1,5 +1,4 @@
 """Routing by Host through mod_vmoodle, under both server flavours."""
-import re
 
 import client
 from apache import eventually
