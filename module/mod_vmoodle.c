@@ -108,6 +108,7 @@ static int vmoodle_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void vmoodle_child_init(apr_pool_t *pchild, server_rec *s)
 {
     vmoodle_tables_child_init(pchild, s);
+    vmoodle_refresh_child_init(pchild);
 }
 
 /* ---- routing -------------------------------------------------------- */
@@ -249,7 +250,8 @@ static void vmoodle_register_hooks(apr_pool_t *p)
 
     (void)p;
     ap_hook_post_config(vmoodle_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(vmoodle_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* before mod_watchdog's child_init starts the refresher thread */
+    ap_hook_child_init(vmoodle_child_init, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_post_read_request(vmoodle_route, after, before, APR_HOOK_MIDDLE);
     ap_hook_handler(vmoodle_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

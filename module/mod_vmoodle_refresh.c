@@ -245,24 +245,37 @@ static void writer_tick(vmoodle_table *t, apr_pool_t *p)
     set_info(t, &res, 0);
 }
 
+/* Each child prepares the writer's state, so that whichever child
+ * mod_watchdog elects can run it.  Called before mod_watchdog starts its
+ * thread (child_init, APR_HOOK_FIRST); the pool lives as long as the child,
+ * unlike the pools the watchdog passes to its callbacks. */
+void vmoodle_refresh_child_init(apr_pool_t *pchild)
+{
+    vmoodle_table *t;
+
+    for (t = vmoodle_tables_first(); t; t = t->next) {
+        t->writer = apr_pcalloc(pchild, sizeof *t->writer);
+        apr_pool_create(&t->writer->pool, pchild);
+        t->writer->next = apr_time_now() + t->refresh;
+    }
+}
+
 static apr_status_t vmoodle_watchdog(int state, void *data, apr_pool_t *wdp)
 {
     vmoodle_table *t;
     apr_pool_t *p;
 
     (void)data;
+    (void)wdp;
     for (t = vmoodle_tables_first(); t; t = t->next) {
-        if (state == AP_WATCHDOG_STATE_STARTING) {
-            t->writer = apr_pcalloc(wdp, sizeof *t->writer);
-            apr_pool_create(&t->writer->pool, wdp);
-            t->writer->next = apr_time_now() + t->refresh;
-        } else if (state == AP_WATCHDOG_STATE_RUNNING && t->writer) {
-            apr_pool_create(&p, wdp);
+        if (!t->writer)
+            continue;
+        if (state == AP_WATCHDOG_STATE_RUNNING) {
+            apr_pool_create(&p, t->writer->pool);
             writer_tick(t, p);
             apr_pool_destroy(p);
-        } else if (state == AP_WATCHDOG_STATE_STOPPING && t->writer) {
-            apr_pool_destroy(t->writer->pool);   /* closes the source */
-            t->writer = NULL;
+        } else if (state == AP_WATCHDOG_STATE_STOPPING && t->writer->source) {
+            vm_source_close(t->writer->source);
         }
     }
     return APR_SUCCESS;
