@@ -1,0 +1,291 @@
+/* list, show, add, edit, enable, disable, remove: the instance table as an
+ * administrator reads and changes it.  Passwords stay hidden unless asked. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <apr_strings.h>
+#include <cjson/cJSON.h>
+#include "ctl.h"
+
+#define SECRET_MASK "***"
+
+static const char *secret(const vmc_opts *o, const char *pass)
+{
+    return o->show_secrets || !*pass ? pass : SECRET_MASK;
+}
+
+static const char *date_text(long long t, apr_pool_t *p)
+{
+    char buf[32];
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (t <= 0 || !gmtime_r(&tt, &tm))
+        return "never";
+    strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+    return apr_pstrdup(p, buf);
+}
+
+static cJSON *instance_json(const vmc_opts *o, const vm_instance *in)
+{
+    cJSON *j = cJSON_CreateObject();
+
+    cJSON_AddNumberToObject(j, "id", (double)in->id);
+    cJSON_AddStringToObject(j, "key", in->key);
+    cJSON_AddStringToObject(j, "wwwroot", in->wwwroot);
+    cJSON_AddStringToObject(j, "name", in->name);
+    cJSON_AddStringToObject(j, "shortname", in->shortname);
+    cJSON_AddStringToObject(j, "vhostname", in->vhostname);
+    cJSON_AddStringToObject(j, "vdbtype", in->dbtype);
+    cJSON_AddStringToObject(j, "vdbhost", in->dbhost);
+    cJSON_AddStringToObject(j, "vdblogin", in->dblogin);
+    cJSON_AddStringToObject(j, "vdbpass", secret(o, in->dbpass));
+    cJSON_AddStringToObject(j, "vdbname", in->dbname);
+    cJSON_AddStringToObject(j, "vdbprefix", in->dbprefix);
+    cJSON_AddNumberToObject(j, "vdbpersist", in->dbpersist);
+    cJSON_AddStringToObject(j, "vdatapath", in->datapath);
+    cJSON_AddNumberToObject(j, "mnet", in->mnet);
+    cJSON_AddNumberToObject(j, "enabled", in->enabled);
+    cJSON_AddNumberToObject(j, "croncount", (double)in->croncount);
+    cJSON_AddNumberToObject(j, "lastcron", (double)in->lastcron);
+    cJSON_AddNumberToObject(j, "lastcrongap", (double)in->lastcrongap);
+    return j;
+}
+
+static void print_json(cJSON *j)
+{
+    char *text = cJSON_Print(j);
+
+    if (text)
+        puts(text);
+    free(text);
+    cJSON_Delete(j);
+}
+
+static void list_json(const vmc_opts *o, const vm_table *t)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *ins = cJSON_AddArrayToObject(root, "instances");
+    cJSON *rej = cJSON_AddArrayToObject(root, "rejected");
+    int i;
+
+    for (i = 0; i < t->instances->nelts; i++)
+        cJSON_AddItemToArray(ins, instance_json(o, &APR_ARRAY_IDX(
+            t->instances, i, vm_instance)));
+    for (i = 0; i < t->rejections->nelts; i++) {
+        const vm_rejection *r = &APR_ARRAY_IDX(t->rejections, i, vm_rejection);
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "id", (double)r->id);
+        cJSON_AddStringToObject(j, "reason", r->reason);
+        cJSON_AddItemToArray(rej, j);
+    }
+    print_json(root);
+}
+
+static void list_text(const vmc_opts *o, const vm_table *t)
+{
+    int i;
+
+    printf("%-6s %-3s %-36s %-7s %-20s %6s %-20s %s\n", "ID", "ON", "HOST",
+           "DBTYPE", "DBNAME", "CRONS", "LASTCRON", "GAP");
+    for (i = 0; i < t->instances->nelts; i++) {
+        const vm_instance *in = &APR_ARRAY_IDX(t->instances, i, vm_instance);
+        printf("%-6lld %-3s %-36s %-7s %-20s %6lld %-20s %llds\n", in->id,
+               in->enabled ? "yes" : "no", in->key, in->dbtype, in->dbname,
+               in->croncount, date_text(in->lastcron, o->pool),
+               in->lastcrongap);
+    }
+    for (i = 0; i < t->rejections->nelts; i++) {
+        const vm_rejection *r = &APR_ARRAY_IDX(t->rejections, i, vm_rejection);
+        printf("rejected id %lld: %s\n", r->id, r->reason);
+    }
+}
+
+int vmc_cmd_list(vmc_opts *o)
+{
+    vmc_table t;
+    int rc = vmc_table_load(o, &t);
+
+    if (rc != VMC_EXIT_OK)
+        return rc;
+    if (o->json)
+        list_json(o, t.table);
+    else
+        list_text(o, t.table);
+    return VMC_EXIT_OK;
+}
+
+static int one_arg(const vmc_opts *o, const char *what)
+{
+    if (o->nargs != 1) {
+        vmc_error(320, "%s takes one HOST or ID", what);
+        return -1;
+    }
+    return 0;
+}
+
+int vmc_cmd_show(vmc_opts *o)
+{
+    const vm_instance *in;
+    cJSON *j, *item;
+    vmc_table t;
+    int rc;
+
+    if (one_arg(o, "show"))
+        return VMC_EXIT_USAGE;
+    if ((rc = vmc_table_load(o, &t)) != VMC_EXIT_OK)
+        return rc;
+    if (!(in = vmc_find(&t, o->args[0])))
+        return VMC_EXIT_FAIL;
+    j = instance_json(o, in);
+    if (o->json) {
+        print_json(j);
+        return VMC_EXIT_OK;
+    }
+    cJSON_ArrayForEach(item, j) {
+        if (cJSON_IsString(item))
+            printf("%-12s %s\n", item->string, item->valuestring);
+        else
+            printf("%-12s %.0f\n", item->string, item->valuedouble);
+    }
+    cJSON_Delete(j);
+    return VMC_EXIT_OK;
+}
+
+/* Copy over the row every column given on the command line. */
+static void overlay(vm_row *row, const vm_row *given)
+{
+    int f;
+
+    for (f = 0; f < VM_F_COUNT; f++)
+        if (given->present[f])
+            vm_row_set(row, (vm_field)f, given->value[f]);
+}
+
+static int validate_and_save(vmc_opts *o, vmc_table *t, const vm_row *row,
+                             const char *verb)
+{
+    const char *why = vmc_table_validate(t, row, o->pool);
+    long long id;
+
+    if (why) {
+        vmc_error(321, "%s refused, nothing written: %s", verb, why);
+        return VMC_EXIT_FAIL;
+    }
+    if (o->dry_run) {
+        vmc_say("dry run: the row is valid; would %s it in %s", verb,
+                t->src->display);
+        return VMC_EXIT_OK;
+    }
+    if (vmc_table_save(t, row, &id, o->pool) != VMC_EXIT_OK)
+        return VMC_EXIT_FAIL;
+    vmc_say("%s: id %lld", verb, id);
+    return VMC_EXIT_OK;
+}
+
+int vmc_cmd_add(vmc_opts *o)
+{
+    vmc_table t;
+    vm_row row;
+    int rc;
+
+    if (o->nargs != 0) {
+        vmc_error(322, "add takes its columns as options (--host URL ...)");
+        return VMC_EXIT_USAGE;
+    }
+    if ((rc = vmc_table_load(o, &t)) != VMC_EXIT_OK)
+        return rc;
+    memset(&row, 0, sizeof row);
+    overlay(&row, &o->fields);
+    return validate_and_save(o, &t, &row, "add");
+}
+
+/* The raw row of an instance, so an edit keeps what it does not touch. */
+static const vm_row *raw_row(const vmc_table *t, long long id,
+                             apr_pool_t *p)
+{
+    const char *want = apr_psprintf(p, "%lld", id);
+    int i;
+
+    for (i = 0; i < t->rows->nelts; i++) {
+        const vm_row *r = &APR_ARRAY_IDX(t->rows, i, vm_row);
+        if (r->present[VM_F_ID] && r->value[VM_F_ID]
+            && strcmp(r->value[VM_F_ID], want) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+static int change(vmc_opts *o, const char *verb, const char *enabled)
+{
+    const vm_instance *in;
+    const vm_row *old;
+    vmc_table t;
+    vm_row row;
+    int rc;
+
+    if (one_arg(o, verb))
+        return VMC_EXIT_USAGE;
+    if ((rc = vmc_table_load(o, &t)) != VMC_EXIT_OK)
+        return rc;
+    if (!(in = vmc_find(&t, o->args[0])))
+        return VMC_EXIT_FAIL;
+    if ((old = raw_row(&t, in->id, o->pool)) != NULL)
+        row = *old;
+    else
+        vm_instance_to_row(in, &row, o->pool);
+    overlay(&row, &o->fields);
+    if (enabled)
+        vm_row_set(&row, VM_F_ENABLED, enabled);
+    vm_row_set(&row, VM_F_ID, apr_psprintf(o->pool, "%lld", in->id));
+    return validate_and_save(o, &t, &row, verb);
+}
+
+int vmc_cmd_edit(vmc_opts *o)
+{
+    return change(o, "edit", NULL);
+}
+
+int vmc_cmd_enable(vmc_opts *o)
+{
+    return change(o, "enable", "1");
+}
+
+int vmc_cmd_disable(vmc_opts *o)
+{
+    return change(o, "disable", "0");
+}
+
+/* By id, so a rejected row (no usable host) can be removed too. */
+int vmc_cmd_remove(vmc_opts *o)
+{
+    const vm_instance *in;
+    const char *err = NULL;
+    long long id;
+    vmc_table t;
+    int rc;
+
+    if (one_arg(o, "remove"))
+        return VMC_EXIT_USAGE;
+    if ((rc = vmc_table_load(o, &t)) != VMC_EXIT_OK)
+        return rc;
+    if (strspn(o->args[0], "0123456789") == strlen(o->args[0]))
+        id = strtoll(o->args[0], NULL, 10);
+    else if ((in = vmc_find(&t, o->args[0])) != NULL)
+        id = in->id;
+    else
+        return VMC_EXIT_FAIL;
+    if (o->dry_run) {
+        vmc_say("dry run: would remove id %lld from %s", id, t.src->display);
+        return VMC_EXIT_OK;
+    }
+    if (!t.src->ops->delete_row
+        || t.src->ops->delete_row(t.src, id, o->pool, &err) != VM_OK) {
+        vmc_error(323, "removing id %lld from %s failed: %s", id,
+                  t.src->display, err ? err : "source cannot be written");
+        return VMC_EXIT_FAIL;
+    }
+    vmc_say("remove: id %lld", id);
+    return VMC_EXIT_OK;
+}
