@@ -60,7 +60,7 @@ static int visit(walk *w, int dirfd, const char *name, const char *rel,
 {
     const char *sub = *rel ? apr_pstrcat(w->p, rel, "/", name, NULL) : name;
     struct stat st;
-    int fd, rc;
+    int fd;
 
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
         return walk_fail(w, "cannot stat", sub);
