@@ -101,16 +101,30 @@ long long vmc_db_exec(vmc_db *db, const char *sql, int n,
                   : vmc_my_exec(db, sql, n, params, NULL, err);
 }
 
+int vmc_db_column(vmc_db *db, const char *sql, int n,
+                  const char *const *params, apr_array_header_t **values,
+                  const char **err)
+{
+    long long r;
+
+    *values = apr_array_make(db->pool, 8, sizeof(const char *));
+    r = db->pg ? vmc_pg_exec(db, sql, n, params, *values, err)
+               : vmc_my_exec(db, sql, n, params, *values, err);
+    return r < 0 ? -1 : 0;
+}
+
 int vmc_db_value(vmc_db *db, const char *sql, int n,
                  const char *const *params, const char **value,
                  const char **err)
 {
-    long long r;
+    apr_array_header_t *col;
 
     *value = NULL;
-    r = db->pg ? vmc_pg_exec(db, sql, n, params, value, err)
-               : vmc_my_exec(db, sql, n, params, value, err);
-    return r < 0 ? -1 : 0;
+    if (vmc_db_column(db, sql, n, params, &col, err) != 0)
+        return -1;
+    if (col->nelts > 0)
+        *value = APR_ARRAY_IDX(col, 0, const char *);
+    return 0;
 }
 
 const char *vmc_db_ident(vmc_db *db, const char *name)

@@ -5,6 +5,7 @@
 #define VMOODLECTL_DB_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
 
 typedef struct {
     int pg;                 /* 1 PostgreSQL, 0 MariaDB/MySQL */
@@ -37,6 +38,11 @@ long long vmc_db_exec(vmc_db *db, const char *sql, int n,
 int vmc_db_value(vmc_db *db, const char *sql, int n,
                  const char *const *params, const char **value,
                  const char **err);
+
+/* The first column of every row, as strings (NULLs left out). */
+int vmc_db_column(vmc_db *db, const char *sql, int n,
+                  const char *const *params, apr_array_header_t **values,
+                  const char **err);
 
 /* name quoted as an identifier; NULL when it cannot be (MariaDB: only
  * letters, digits, '_', '-', '$'). */

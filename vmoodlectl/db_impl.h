@@ -13,7 +13,7 @@ struct vmc_db {
 int vmc_pg_open(vmc_db *db, const vmc_dbconf *c, const char *dbname,
                 const char **err);
 long long vmc_pg_exec(vmc_db *db, const char *sql, int n,
-                      const char *const *params, const char **value,
+                      const char *const *params, apr_array_header_t *col,
                       const char **err);
 const char *vmc_pg_ident(vmc_db *db, const char *name);
 void vmc_pg_close(vmc_db *db);
@@ -21,7 +21,7 @@ void vmc_pg_close(vmc_db *db);
 int vmc_my_open(vmc_db *db, const vmc_dbconf *c, const char *dbname,
                 const char **err);
 long long vmc_my_exec(vmc_db *db, const char *sql, int n,
-                      const char *const *params, const char **value,
+                      const char *const *params, apr_array_header_t *col,
                       const char **err);
 void vmc_my_close(vmc_db *db);
 

@@ -31,7 +31,7 @@ int vmc_my_open(vmc_db *db, const vmc_dbconf *c, const char *dbname,
     return 0;
 }
 
-static long long plain(vmc_db *db, const char *sql, const char **value,
+static long long plain(vmc_db *db, const char *sql, apr_array_header_t *col,
                        const char **err)
 {
     MYSQL *m = db->conn;
@@ -46,8 +46,9 @@ static long long plain(vmc_db *db, const char *sql, const char **value,
     if (!(res = mysql_store_result(m)))
         return (long long)mysql_affected_rows(m);
     n = (long long)mysql_num_rows(res);
-    if (value && (row = mysql_fetch_row(res)) != NULL && row[0])
-        *value = apr_pstrdup(db->pool, row[0]);
+    while (col && (row = mysql_fetch_row(res)) != NULL)
+        if (row[0])
+            APR_ARRAY_PUSH(col, const char *) = apr_pstrdup(db->pool, row[0]);
     mysql_free_result(res);
     return n;
 }
@@ -59,8 +60,8 @@ static long long stmt_fail(vmc_db *db, MYSQL_STMT *st, const char **err)
     return -1;
 }
 
-/* Read the first column of the first row, if the statement has rows. */
-static void fetch_value(vmc_db *db, MYSQL_STMT *st, const char **value)
+/* Read the first column of every row. */
+static void fetch_column(vmc_db *db, MYSQL_STMT *st, apr_array_header_t *col)
 {
     char *buf = apr_pcalloc(db->pool, VALUE_MAX + 1);
     unsigned long len = 0;
@@ -73,13 +74,16 @@ static void fetch_value(vmc_db *db, MYSQL_STMT *st, const char **value)
     out.buffer_length = VALUE_MAX;
     out.length = &len;
     out.is_null = &is_null;
-    if (mysql_stmt_bind_result(st, &out) == 0
-        && mysql_stmt_fetch(st) != MYSQL_NO_DATA && !is_null)
-        *value = buf;
+    if (mysql_stmt_bind_result(st, &out) != 0)
+        return;
+    while (mysql_stmt_fetch(st) == 0)
+        if (!is_null)
+            APR_ARRAY_PUSH(col, const char *) =
+                apr_pstrndup(db->pool, buf, len < VALUE_MAX ? len : VALUE_MAX);
 }
 
 long long vmc_my_exec(vmc_db *db, const char *sql, int n,
-                      const char *const *params, const char **value,
+                      const char *const *params, apr_array_header_t *col,
                       const char **err)
 {
     MYSQL_STMT *st;
@@ -88,7 +92,7 @@ long long vmc_my_exec(vmc_db *db, const char *sql, int n,
     int i;
 
     if (n == 0)
-        return plain(db, sql, value, err);
+        return plain(db, sql, col, err);
     if (!(st = mysql_stmt_init(db->conn)))
         return (*err = "out of memory"), -1;
     if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0)
@@ -105,8 +109,8 @@ long long vmc_my_exec(vmc_db *db, const char *sql, int n,
         if (mysql_stmt_store_result(st) != 0)
             return stmt_fail(db, st, err);
         rows = (long long)mysql_stmt_num_rows(st);
-        if (value)
-            fetch_value(db, st, value);
+        if (col)
+            fetch_column(db, st, col);
     } else {
         rows = (long long)mysql_stmt_affected_rows(st);
     }

@@ -1,4 +1,5 @@
 /* The PostgreSQL driver of vmc_db (libpq). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
@@ -68,7 +69,7 @@ static const char *numbered(vmc_db *db, const char *sql)
 }
 
 long long vmc_pg_exec(vmc_db *db, const char *sql, int n,
-                      const char *const *params, const char **value,
+                      const char *const *params, apr_array_header_t *col,
                       const char **err)
 {
     PGresult *res = n ? PQexecParams(db->conn, numbered(db, sql), n, NULL,
@@ -80,9 +81,11 @@ long long vmc_pg_exec(vmc_db *db, const char *sql, int n,
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         rows = st == PGRES_TUPLES_OK ? PQntuples(res)
                                      : atoll(PQcmdTuples(res));
-        if (value && st == PGRES_TUPLES_OK && PQntuples(res) > 0
-            && !PQgetisnull(res, 0, 0))
-            *value = apr_pstrdup(db->pool, PQgetvalue(res, 0, 0));
+        int i;
+        for (i = 0; col && st == PGRES_TUPLES_OK && i < PQntuples(res); i++)
+            if (!PQgetisnull(res, i, 0))
+                APR_ARRAY_PUSH(col, const char *) =
+                    apr_pstrdup(db->pool, PQgetvalue(res, i, 0));
     } else {
         *err = pg_error(db, db->conn);
     }
