@@ -138,6 +138,16 @@ const char *vmc_db_ident(vmc_db *db, const char *name)
     return apr_pstrcat(db->pool, "`", name, "`", NULL);
 }
 
+int vmc_db_is_pg(const vmc_db *db)
+{
+    return db->pg;
+}
+
+apr_pool_t *vmc_db_pool(const vmc_db *db)
+{
+    return db->pool;
+}
+
 void vmc_db_close(vmc_db *db)
 {
     if (!db->conn)

@@ -48,6 +48,10 @@ int vmc_db_column(vmc_db *db, const char *sql, int n,
  * letters, digits, '_', '-', '$'). */
 const char *vmc_db_ident(vmc_db *db, const char *name);
 
+int vmc_db_is_pg(const vmc_db *db);
+/* The pool the connection was opened with (for statement text). */
+apr_pool_t *vmc_db_pool(const vmc_db *db);
+
 void vmc_db_close(vmc_db *db);
 
 #endif
