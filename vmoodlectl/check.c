@@ -14,7 +14,7 @@
 #include "ctl.h"
 #include "db.h"
 
-#define OK "ok"
+static const char OK[] = "ok";   /* compared by address */
 
 /* The host of a key: no port, no IPv6 brackets. */
 static const char *key_host(const char *key, apr_pool_t *p)
