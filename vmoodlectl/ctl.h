@@ -47,6 +47,9 @@ int vmc_table_load(const vmc_opts *o, vmc_table *t);
 /* An instance by host (URL or bare host) or by numeric id; NULL with a
  * message when absent. */
 const vm_instance *vmc_find(const vmc_table *t, const char *arg);
+/* The row of id as the source gave it, so a change keeps what it does not
+ * touch; NULL when absent. */
+const vm_row *vmc_raw_row(const vmc_table *t, long long id);
 /* Validate row against the rest of the table as the module would: the row
  * must load, and every instance that loads today must still load.  A row
  * without an id is a new one (validated with the next free id).  NULL when

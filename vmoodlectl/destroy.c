@@ -37,10 +37,13 @@ static void plan(const vm_instance *in)
 
 static int disable_row(vmc_opts *o, vmc_table *t, const vm_instance *in)
 {
+    const vm_row *old = vmc_raw_row(t, in->id);
     vm_row row;
     long long id;
 
-    vm_instance_to_row(in, &row, o->pool);
+    if (!old)
+        return -1;
+    row = *old;
     vm_row_set(&row, VM_F_ENABLED, "0");
     return vmc_table_save(t, &row, &id, o->pool) == VMC_EXIT_OK ? 0 : -1;
 }

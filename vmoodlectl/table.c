@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include "ctl.h"
 #include "vm_host.h"
+#include "util.h"
 
 int vmc_table_load(const vmc_opts *o, vmc_table *t)
 {
@@ -82,6 +83,16 @@ static long long next_id(const vmc_table *t)
     return max + 1;
 }
 
+const vm_row *vmc_raw_row(const vmc_table *t, long long id)
+{
+    int i;
+
+    for (i = 0; i < t->rows->nelts; i++)
+        if (row_id(&APR_ARRAY_IDX(t->rows, i, vm_row)) == id)
+            return &APR_ARRAY_IDX(t->rows, i, vm_row);
+    return NULL;
+}
+
 static const char *rejection_of(const vm_table *t, long long id)
 {
     int i;
@@ -111,7 +122,7 @@ const char *vmc_table_validate(const vmc_table *t, const vm_row *row,
     *cand = *row;
     if (!row->present[VM_F_ID])
         vm_row_set(cand, VM_F_ID,
-                   apr_psprintf(p, "%lld", (id = next_id(t))));
+                   vmc_id_text((id = next_id(t)), p));
     after = vm_table_build(rows, p);
     if (!vm_table_find_id(after, id))
         return rejection_of(after, id);
@@ -119,8 +130,8 @@ const char *vmc_table_validate(const vmc_table *t, const vm_row *row,
         const vm_instance *in = &APR_ARRAY_IDX(t->table->instances, i,
                                                vm_instance);
         if (in->id != id && !vm_table_find_id(after, in->id))
-            return apr_psprintf(p, "host %s is already used by id %lld",
-                                in->key, in->id);
+            return apr_psprintf(p, "host %s is already used by id %s",
+                                in->key, vmc_id_text(in->id, p));
     }
     return NULL;
 }

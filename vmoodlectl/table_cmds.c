@@ -201,22 +201,6 @@ int vmc_cmd_add(vmc_opts *o)
     return validate_and_save(o, &t, &row, "add");
 }
 
-/* The raw row of an instance, so an edit keeps what it does not touch. */
-static const vm_row *raw_row(const vmc_table *t, long long id,
-                             apr_pool_t *p)
-{
-    const char *want = apr_psprintf(p, "%lld", id);
-    int i;
-
-    for (i = 0; i < t->rows->nelts; i++) {
-        const vm_row *r = &APR_ARRAY_IDX(t->rows, i, vm_row);
-        if (r->present[VM_F_ID] && r->value[VM_F_ID]
-            && strcmp(r->value[VM_F_ID], want) == 0)
-            return r;
-    }
-    return NULL;
-}
-
 static int change(vmc_opts *o, const char *verb, const char *enabled)
 {
     const vm_instance *in;
@@ -231,14 +215,12 @@ static int change(vmc_opts *o, const char *verb, const char *enabled)
         return rc;
     if (!(in = vmc_find(&t, o->args[0])))
         return VMC_EXIT_FAIL;
-    if ((old = raw_row(&t, in->id, o->pool)) != NULL)
-        row = *old;
-    else
-        vm_instance_to_row(in, &row, o->pool);
+    if (!(old = vmc_raw_row(&t, in->id)))
+        return VMC_EXIT_FAIL;
+    row = *old;
     overlay(&row, &o->fields);
     if (enabled)
         vm_row_set(&row, VM_F_ENABLED, enabled);
-    vm_row_set(&row, VM_F_ID, apr_psprintf(o->pool, "%lld", in->id));
     return validate_and_save(o, &t, &row, verb);
 }
 

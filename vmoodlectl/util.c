@@ -97,3 +97,8 @@ const char *vmc_bytes(unsigned long long n, apr_pool_t *p)
     return u ? apr_psprintf(p, "%.1f %s", v, units[u])
              : apr_psprintf(p, "%llu B", n);
 }
+
+const char *vmc_id_text(long long id, apr_pool_t *p)
+{
+    return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)id);
+}

@@ -22,6 +22,9 @@ int vmc_dbname_ok(const char *name);
 const char *vmc_path_inside(const char *path, const char *parent,
                             apr_pool_t *p);
 
+/* An id as text.  (APR's formatter does not know %lld.) */
+const char *vmc_id_text(long long id, apr_pool_t *p);
+
 /* Human sizes: "12.3 MiB". */
 const char *vmc_bytes(unsigned long long n, apr_pool_t *p);
 
