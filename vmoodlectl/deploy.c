@@ -72,9 +72,10 @@ static int load_template(deploy *d)
 }
 
 /* The new row: flags first, then what the template and the host give. */
-static void build_row(deploy *d, const char *key)
+static void build_row(deploy *d, const char *url_key)
 {
     apr_pool_t *p = d->o->pool;
+    const char *key = apr_pstrdup(p, url_key);
     const char *base = plain_name(key, 59, p);
     const char *label = apr_pstrndup(p, key, strcspn(key, ".:["));
     vm_row *r = &d->row;
