@@ -501,3 +501,87 @@ def test_check_reports_each_instance(env, master, server):
     unwritable = ctl(*env.opts(), "check", "localhost:18080", check=False)
     assert unwritable.returncode == 1
     assert "not writable by www-data" in unwritable.stdout
+
+
+# ------------------------------------------------------ JSON table commands
+
+@pytest.fixture
+def table(tmp_path):
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps([{
+        "id": 1, "name": "One", "shortname": "one",
+        "vhostname": "https://one.example.edu/", "vdbtype": "pgsql",
+        "vdbhost": "db1:5432", "vdblogin": "u1", "vdbpass": "pa55-one",
+        "vdbname": "one", "vdatapath": "/srv/data/one"}]))
+    return path
+
+
+def tctl(table, *args, check=True):
+    return ctl("--source", f"json:{table}", *args, check=check)
+
+
+def test_table_add_edit_disable_enable_remove(table):
+    tctl(table, "add", "--host", "http://two.example.edu:8080", "--dbtype",
+         "mariadb", "--dbname", "two", "--dataroot", "/srv/data/two",
+         "--dbpass", "pa55-two", "--set", "mnet=0")
+    rows = json.loads(table.read_text())
+    assert [r["id"] for r in rows] == [1, 2]
+    assert rows[1]["vdbpass"] == "pa55-two" and rows[1]["mnet"] in (0, "0")
+    before = table.read_text()
+    tctl(table, "edit", "two.example.edu:8080", "--dbname", "two_b")
+    assert (table.parent / "instances.json.bak").read_text() == before
+    tctl(table, "disable", "http://two.example.edu:8080/")
+    listing = tctl(table, "list", "--json").stdout
+    two = next(i for i in json.loads(listing)["instances"] if i["id"] == 2)
+    assert (two["vdbname"], two["enabled"]) == ("two_b", 0)
+    tctl(table, "enable", "2")
+    assert json.loads(table.read_text())[1]["enabled"] in (1, "1")
+    tctl(table, "remove", "two.example.edu:8080")
+    assert [r["id"] for r in json.loads(table.read_text())] == [1]
+
+
+@pytest.mark.parametrize("args, reason", [
+    (["add", "--host", "https://ONE.example.edu", "--dbname", "x",
+      "--dataroot", "/srv/x"], "one.example.edu already used"),
+    (["add", "--host", "https://three.example.edu", "--dbname", "x",
+      "--dataroot", "/srv/../etc"], "'..'"),
+    (["add", "--host", "https://three.example.edu", "--dbname", "x",
+      "--dataroot", "relative/path"], "absolute"),
+    (["add", "--host", "https://three.example.edu", "--dbname", "x",
+      "--dataroot", "/srv/x", "--dbtype", "oracle"], "vdbtype"),
+    (["add", "--host", "https://th'ree.example.edu", "--dbname", "x",
+      "--dataroot", "/srv/x"], "vhostname"),
+    (["add", "--dbname", "x", "--dataroot", "/srv/x"], "vhostname"),
+    (["edit", "one.example.edu", "--prefix", "mdl; DROP"], "vdbprefix"),
+    (["edit", "one.example.edu", "--enabled", "2"], "enabled"),
+])
+def test_table_refuses_bad_rows_and_writes_nothing(table, args, reason):
+    before = table.read_text()
+    proc = tctl(table, *args, check=False)
+    assert proc.returncode == 1
+    assert "refused, nothing written" in proc.stderr and reason in proc.stderr
+    assert table.read_text() == before
+    assert not (table.parent / "instances.json.bak").exists()
+
+
+def test_table_hides_passwords_unless_asked(table):
+    for args in (["list"], ["list", "--json"], ["show", "one.example.edu"],
+                 ["show", "1", "--json"]):
+        out = tctl(table, *args).stdout
+        assert "pa55-one" not in out and "one.example.edu" in out
+    assert "***" in tctl(table, "show", "1").stdout
+    assert "pa55-one" in tctl(table, "show", "1", "--show-secrets").stdout
+    assert "pa55-one" in tctl(table, "list", "--json",
+                              "--show-secrets").stdout
+
+
+def test_table_from_config_file_and_dry_run(table, tmp_path):
+    conf = tmp_path / "vmoodlectl.conf"
+    conf.write_text(f"# comment\nsource = json:{table}\nmode = round-robin\n")
+    out = ctl("--config", conf, "show", "one.example.edu").stdout
+    assert "/srv/data/one" in out
+    before = table.read_text()
+    dry = ctl("--config", conf, "--dry-run", "disable", "1").stdout
+    assert "dry run" in dry and table.read_text() == before
+    missing = ctl("show", "nope.example.edu", "--config", conf, check=False)
+    assert missing.returncode == 1 and "no instance" in missing.stderr
