@@ -50,6 +50,10 @@ const vm_instance *vmc_find(const vmc_table *t, const char *arg);
 /* The row of id as the source gave it, so a change keeps what it does not
  * touch; NULL when absent. */
 const vm_row *vmc_raw_row(const vmc_table *t, long long id);
+/* For commands taking one HOST|ID: check the arguments, load the table,
+ * find the instance.  VMC_EXIT_* */
+int vmc_table_load_one(vmc_opts *o, const char *verb, vmc_table *t,
+                       const vm_instance **in);
 /* Validate row against the rest of the table as the module would: the row
  * must load, and every instance that loads today must still load.  A row
  * without an id is a new one (validated with the next free id).  NULL when

@@ -85,13 +85,13 @@ static void build_row(deploy *d, const char *url_key)
     vm_row_set(r, VM_F_NAME, given(d, VM_F_NAME, key));
     vm_row_set(r, VM_F_SHORTNAME, given(d, VM_F_SHORTNAME,
                                         plain_name(label, 30, p)));
-    vm_row_set(r, VM_F_VDBTYPE, d->m.dbtype);
-    vm_row_set(r, VM_F_VDBHOST, given(d, VM_F_VDBHOST, d->m.dbhost));
-    vm_row_set(r, VM_F_VDBLOGIN, given(d, VM_F_VDBLOGIN, d->m.dbuser));
+    vm_row_set(r, VM_F_VDBTYPE, d->m.source.dbtype);
+    vm_row_set(r, VM_F_VDBHOST, given(d, VM_F_VDBHOST, d->m.source.dbhost));
+    vm_row_set(r, VM_F_VDBLOGIN, given(d, VM_F_VDBLOGIN, d->m.source.dblogin));
     vm_row_set(r, VM_F_VDBPASS, given(d, VM_F_VDBPASS, ""));
     vm_row_set(r, VM_F_VDBNAME, given(d, VM_F_VDBNAME,
                                       apr_pstrcat(p, "vm_", base, NULL)));
-    vm_row_set(r, VM_F_VDBPREFIX, given(d, VM_F_VDBPREFIX, d->m.prefix));
+    vm_row_set(r, VM_F_VDBPREFIX, given(d, VM_F_VDBPREFIX, d->m.source.dbprefix));
     vm_row_set(r, VM_F_VDATAPATH, given(d, VM_F_VDATAPATH,
                apr_pstrcat(p, d->o->data_parent, "/", base, NULL)));
     vm_row_set(r, VM_F_ENABLED, "1");
@@ -145,7 +145,7 @@ static int prepare(deploy *d)
     }
     if (d->o->fields.present[VM_F_VDBTYPE]) {
         vmc_error(343, "the database type comes from the template (%s)",
-                  d->m.dbtype);
+                  d->m.source.dbtype);
         return VMC_EXIT_USAGE;
     }
     if (vmc_table_load(d->o, &d->t) != VMC_EXIT_OK)
@@ -178,7 +178,7 @@ static void plan(const deploy *d)
     const char *server = vmc_dbconf_server(&d->db, d->o->pool);
 
     vmc_say("plan: deploy %s from template %s (%s)", d->in.wwwroot,
-            d->o->template_name, d->m.wwwroot);
+            d->o->template_name, d->m.source.wwwroot);
     vmc_say("  1. verify %s (sha256)", d->dump_path);
     if (same_server_template(d))
         vmc_say("  2. create %s database %s on %s as a copy of %s",
@@ -187,8 +187,8 @@ static void plan(const deploy *d)
         vmc_say("  2. create %s database %s on %s and load %s",
                 d->in.dbtype, d->in.dbname, server, d->m.dump_file);
     vmc_say("  3. prefix %s -> %s; wwwroot %s -> %s in mnet_host; site "
-            "course names; sessioncookie", d->m.prefix, d->in.dbprefix,
-            d->m.wwwroot, d->in.wwwroot);
+            "course names; sessioncookie", d->m.source.dbprefix, d->in.dbprefix,
+            d->m.source.wwwroot, d->in.wwwroot);
     vmc_say("  4. copy %s/dataroot (%llu files) to %s owned by %s",
             d->tpl_dir, (unsigned long long)d->m.data_files, d->in.datapath,
             d->o->web_user);
@@ -245,13 +245,13 @@ static int rewrite(deploy *d, const char **err)
     vmc_db *db;
     int rc = -1;
 
-    r.old_prefix = d->m.prefix;
+    r.old_prefix = d->m.source.dbprefix;
     r.new_prefix = d->in.dbprefix;
-    r.old_wwwroot = d->m.wwwroot;
+    r.old_wwwroot = d->m.source.wwwroot;
     r.new_wwwroot = d->in.wwwroot;
-    r.old_name = d->m.site_name;
+    r.old_name = d->m.source.name;
     r.new_name = d->in.name;
-    r.old_shortname = d->m.site_shortname;
+    r.old_shortname = d->m.source.shortname;
     r.new_shortname = d->in.shortname;
     r.cookie = plain_name(*d->in.shortname ? d->in.shortname : d->in.key, 30,
                           d->o->pool);

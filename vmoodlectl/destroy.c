@@ -95,14 +95,8 @@ int vmc_cmd_destroy(vmc_opts *o)
     vmc_table t;
     int rc;
 
-    if (o->nargs != 1) {
-        vmc_error(350, "destroy takes one HOST or ID");
-        return VMC_EXIT_USAGE;
-    }
-    if ((rc = vmc_table_load(o, &t)) != VMC_EXIT_OK)
+    if ((rc = vmc_table_load_one(o, "destroy", &t, &in)) != VMC_EXIT_OK)
         return rc;
-    if (!(in = vmc_find(&t, o->args[0])))
-        return VMC_EXIT_FAIL;
     if ((why = check_dataroot(o, in)) != NULL) {
         vmc_error(351, "destroy refused, nothing done: %s", why);
         return VMC_EXIT_FAIL;

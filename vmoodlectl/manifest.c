@@ -6,23 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <apr_strings.h>
+#include "instance_json.h"
 #include "manifest.h"
 
 #define MANIFEST_FORMAT 1
 #define MANIFEST_MAX (256 * 1024 * 1024)
-
-void vmc_manifest_source(vmc_manifest *m, const vm_instance *in)
-{
-    m->wwwroot = in->wwwroot;
-    m->site_name = in->name;
-    m->site_shortname = in->shortname;
-    m->dbtype = in->dbtype;
-    m->dbhost = in->dbhost;
-    m->dbuser = in->dblogin;
-    m->dbname = in->dbname;
-    m->prefix = in->dbprefix;
-    m->dataroot = in->datapath;
-}
 
 static void add_str(cJSON *o, const char *k, const char *v)
 {
@@ -32,21 +20,14 @@ static void add_str(cJSON *o, const char *k, const char *v)
 
 static cJSON *to_json(const vmc_manifest *m)
 {
-    cJSON *root = cJSON_CreateObject(), *src, *db, *data;
+    cJSON *root = cJSON_CreateObject(), *db, *data;
+    vm_instance src = m->source;
 
     cJSON_AddNumberToObject(root, "format", MANIFEST_FORMAT);
     add_str(root, "name", m->name);
     add_str(root, "created", m->created);
-    src = cJSON_AddObjectToObject(root, "source");
-    add_str(src, "wwwroot", m->wwwroot);
-    add_str(src, "name", m->site_name);
-    add_str(src, "shortname", m->site_shortname);
-    add_str(src, "dbtype", m->dbtype);
-    add_str(src, "dbhost", m->dbhost);
-    add_str(src, "dbuser", m->dbuser);
-    add_str(src, "dbname", m->dbname);
-    add_str(src, "prefix", m->prefix);
-    add_str(src, "dataroot", m->dataroot);
+    src.dbpass = "";
+    cJSON_AddItemToObject(root, "source", vmc_instance_json(&src, 0));
     db = cJSON_AddObjectToObject(root, "database");
     add_str(db, "file", m->dump_file);
     cJSON_AddNumberToObject(db, "size", (double)m->dump_size);
@@ -115,15 +96,7 @@ static const char *from_json(vmc_manifest *m, const cJSON *root,
         return "not a template manifest of format 1";
     m->name = get_str(p, root, "name");
     m->created = get_str(p, root, "created");
-    m->wwwroot = get_str(p, src, "wwwroot");
-    m->site_name = get_str(p, src, "name");
-    m->site_shortname = get_str(p, src, "shortname");
-    m->dbtype = get_str(p, src, "dbtype");
-    m->dbhost = get_str(p, src, "dbhost");
-    m->dbuser = get_str(p, src, "dbuser");
-    m->dbname = get_str(p, src, "dbname");
-    m->prefix = get_str(p, src, "prefix");
-    m->dataroot = get_str(p, src, "dataroot");
+    vmc_instance_strings_from_json(&m->source, src, p);
     m->dump_file = get_str(p, db, "file");
     m->dump_size = get_num(db, "size");
     m->dump_sha256 = get_str(p, db, "sha256");
@@ -132,7 +105,7 @@ static const char *from_json(vmc_manifest *m, const cJSON *root,
     m->data_bytes = get_num(data, "bytes");
     m->data_files = get_num(data, "files");
     read_files(m, cJSON_GetObjectItemCaseSensitive(data, "list"), p);
-    if (!m->wwwroot || !m->dbtype || !m->prefix || !m->dump_file
+    if (!*m->source.wwwroot || !*m->source.dbtype || !m->dump_file
         || !m->dump_sha256 || strchr(m->dump_file, '/'))
         return "manifest lacks source or database fields";
     return NULL;

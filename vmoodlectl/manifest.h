@@ -12,18 +12,13 @@
 
 typedef struct {
     const char *name, *created;
-    /* The source instance; dbpass is always "". */
-    const char *wwwroot, *site_name, *site_shortname;
-    const char *dbtype, *dbhost, *dbuser, *dbname, *prefix, *dataroot;
+    vm_instance source;        /* where it came from; dbpass never kept */
     const char *dump_file, *dump_sha256;
     uint64_t dump_size, data_bytes, data_files;
     cJSON *files;              /* writing: [{path, size, sha256}] */
     apr_hash_t *file_sums;     /* reading: path -> sha256 */
     const char *pg_template_db, *pg_server;  /* NULL: none */
 } vmc_manifest;
-
-/* Fill the source fields from an instance. */
-void vmc_manifest_source(vmc_manifest *m, const vm_instance *in);
 
 int vmc_manifest_write(const vmc_manifest *m, const char *path,
                        apr_pool_t *p, const char **err);

@@ -172,7 +172,7 @@ static void fill_manifest(snapshot *s)
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
     s->m.name = s->o->snapshot_name;
     s->m.created = apr_pstrdup(s->o->pool, date);
-    vmc_manifest_source(&s->m, &s->src);
+    s->m.source = s->src;
 }
 
 static int run_steps(snapshot *s, const char **step, const char **err)

@@ -63,6 +63,20 @@ const vm_instance *vmc_find(const vmc_table *t, const char *arg)
     return in;
 }
 
+int vmc_table_load_one(vmc_opts *o, const char *verb, vmc_table *t,
+                       const vm_instance **in)
+{
+    int rc;
+
+    if (o->nargs != 1) {
+        vmc_error(315, "%s takes one HOST or ID", verb);
+        return VMC_EXIT_USAGE;
+    }
+    if ((rc = vmc_table_load(o, t)) != VMC_EXIT_OK)
+        return rc;
+    return (*in = vmc_find(t, o->args[0])) ? VMC_EXIT_OK : VMC_EXIT_FAIL;
+}
+
 static long long row_id(const vm_row *row)
 {
     const char *s = row->present[VM_F_ID] ? row->value[VM_F_ID] : NULL;

@@ -7,13 +7,7 @@
 #include <apr_strings.h>
 #include <cjson/cJSON.h>
 #include "ctl.h"
-
-#define SECRET_MASK "***"
-
-static const char *secret(const vmc_opts *o, const char *pass)
-{
-    return o->show_secrets || !*pass ? pass : SECRET_MASK;
-}
+#include "instance_json.h"
 
 static const char *date_text(long long t, apr_pool_t *p)
 {
@@ -25,32 +19,6 @@ static const char *date_text(long long t, apr_pool_t *p)
         return "never";
     strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
     return apr_pstrdup(p, buf);
-}
-
-static cJSON *instance_json(const vmc_opts *o, const vm_instance *in)
-{
-    cJSON *j = cJSON_CreateObject();
-
-    cJSON_AddNumberToObject(j, "id", (double)in->id);
-    cJSON_AddStringToObject(j, "key", in->key);
-    cJSON_AddStringToObject(j, "wwwroot", in->wwwroot);
-    cJSON_AddStringToObject(j, "name", in->name);
-    cJSON_AddStringToObject(j, "shortname", in->shortname);
-    cJSON_AddStringToObject(j, "vhostname", in->vhostname);
-    cJSON_AddStringToObject(j, "vdbtype", in->dbtype);
-    cJSON_AddStringToObject(j, "vdbhost", in->dbhost);
-    cJSON_AddStringToObject(j, "vdblogin", in->dblogin);
-    cJSON_AddStringToObject(j, "vdbpass", secret(o, in->dbpass));
-    cJSON_AddStringToObject(j, "vdbname", in->dbname);
-    cJSON_AddStringToObject(j, "vdbprefix", in->dbprefix);
-    cJSON_AddNumberToObject(j, "vdbpersist", in->dbpersist);
-    cJSON_AddStringToObject(j, "vdatapath", in->datapath);
-    cJSON_AddNumberToObject(j, "mnet", in->mnet);
-    cJSON_AddNumberToObject(j, "enabled", in->enabled);
-    cJSON_AddNumberToObject(j, "croncount", (double)in->croncount);
-    cJSON_AddNumberToObject(j, "lastcron", (double)in->lastcron);
-    cJSON_AddNumberToObject(j, "lastcrongap", (double)in->lastcrongap);
-    return j;
 }
 
 static void print_json(cJSON *j)
@@ -71,8 +39,8 @@ static void list_json(const vmc_opts *o, const vm_table *t)
     int i;
 
     for (i = 0; i < t->instances->nelts; i++)
-        cJSON_AddItemToArray(ins, instance_json(o, &APR_ARRAY_IDX(
-            t->instances, i, vm_instance)));
+        cJSON_AddItemToArray(ins, vmc_instance_json(&APR_ARRAY_IDX(
+            t->instances, i, vm_instance), o->show_secrets));
     for (i = 0; i < t->rejections->nelts; i++) {
         const vm_rejection *r = &APR_ARRAY_IDX(t->rejections, i, vm_rejection);
         cJSON *j = cJSON_CreateObject();
@@ -116,15 +84,6 @@ int vmc_cmd_list(vmc_opts *o)
     return VMC_EXIT_OK;
 }
 
-static int one_arg(const vmc_opts *o, const char *what)
-{
-    if (o->nargs != 1) {
-        vmc_error(320, "%s takes one HOST or ID", what);
-        return -1;
-    }
-    return 0;
-}
-
 int vmc_cmd_show(vmc_opts *o)
 {
     const vm_instance *in;
@@ -132,13 +91,9 @@ int vmc_cmd_show(vmc_opts *o)
     vmc_table t;
     int rc;
 
-    if (one_arg(o, "show"))
-        return VMC_EXIT_USAGE;
-    if ((rc = vmc_table_load(o, &t)) != VMC_EXIT_OK)
+    if ((rc = vmc_table_load_one(o, "show", &t, &in)) != VMC_EXIT_OK)
         return rc;
-    if (!(in = vmc_find(&t, o->args[0])))
-        return VMC_EXIT_FAIL;
-    j = instance_json(o, in);
+    j = vmc_instance_json(in, o->show_secrets);
     if (o->json) {
         print_json(j);
         return VMC_EXIT_OK;
@@ -209,12 +164,8 @@ static int change(vmc_opts *o, const char *verb, const char *enabled)
     vm_row row;
     int rc;
 
-    if (one_arg(o, verb))
-        return VMC_EXIT_USAGE;
-    if ((rc = vmc_table_load(o, &t)) != VMC_EXIT_OK)
+    if ((rc = vmc_table_load_one(o, verb, &t, &in)) != VMC_EXIT_OK)
         return rc;
-    if (!(in = vmc_find(&t, o->args[0])))
-        return VMC_EXIT_FAIL;
     if (!(old = vmc_raw_row(&t, in->id)))
         return VMC_EXIT_FAIL;
     row = *old;
@@ -248,16 +199,13 @@ int vmc_cmd_remove(vmc_opts *o)
     vmc_table t;
     int rc;
 
-    if (one_arg(o, "remove"))
-        return VMC_EXIT_USAGE;
-    if ((rc = vmc_table_load(o, &t)) != VMC_EXIT_OK)
-        return rc;
-    if (strspn(o->args[0], "0123456789") == strlen(o->args[0]))
-        id = strtoll(o->args[0], NULL, 10);
-    else if ((in = vmc_find(&t, o->args[0])) != NULL)
+    if (o->nargs == 1 && strspn(o->args[0], "0123456789") == strlen(o->args[0])
+        && (rc = vmc_table_load(o, &t)) == VMC_EXIT_OK)
+        id = strtoll(o->args[0], NULL, 10);    /* a rejected row too */
+    else if ((rc = vmc_table_load_one(o, "remove", &t, &in)) == VMC_EXIT_OK)
         id = in->id;
     else
-        return VMC_EXIT_FAIL;
+        return rc;
     if (o->dry_run) {
         vmc_say("dry run: would remove id %lld from %s", id, t.src->display);
         return VMC_EXIT_OK;

@@ -199,8 +199,8 @@ def test_snapshot_writes_dump_dataroot_and_manifest(env, master):
     with open(os.path.join(tpl, "manifest.json")) as f:
         manifest = json.load(f)
     assert manifest["source"]["wwwroot"] == MASTER_WWWROOT
-    assert manifest["source"]["prefix"] == "mdl_"
-    assert manifest["source"]["dbtype"] == master.dbtype
+    assert manifest["source"]["vdbprefix"] == "mdl_"
+    assert manifest["source"]["vdbtype"] == master.dbtype
     dump = os.path.join(tpl, manifest["database"]["file"])
     assert os.path.getsize(dump) == manifest["database"]["size"] > 0
     assert sha256(dump) == manifest["database"]["sha256"]
