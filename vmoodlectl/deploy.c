@@ -13,6 +13,7 @@
 #include "dbadmin.h"
 #include "dbtools.h"
 #include "files.h"
+#include "interrupt.h"
 #include "manifest.h"
 #include "rewrite.h"
 #include "util.h"
@@ -309,14 +310,16 @@ static int copy_dataroot(deploy *d, const char **err)
 static int run_steps(deploy *d, long long *id, const char **step,
                      const char **err)
 {
+    vmc_interrupt_install();
     *step = "verify the template";
-    if (verify_dump(d, err) != 0 || create_database(d, step, err) != 0)
+    if (verify_dump(d, err) != 0 || vmc_interrupt_check(err)
+        || create_database(d, step, err) != 0 || vmc_interrupt_check(err))
         return -1;
     *step = "rewrite the site in the new database";
-    if (rewrite(d, err) != 0)
+    if (rewrite(d, err) != 0 || vmc_interrupt_check(err))
         return -1;
     *step = "copy the dataroot";
-    if (copy_dataroot(d, err) != 0)
+    if (copy_dataroot(d, err) != 0 || vmc_interrupt_check(err))
         return -1;
     *step = "insert the instance row";
     return vmc_table_save(&d->t, &d->row, id, d->o->pool) == VMC_EXIT_OK

@@ -10,6 +10,7 @@
 #include <apr_strings.h>
 #include <openssl/evp.h>
 #include "files.h"
+#include "interrupt.h"
 #include "util.h"
 
 #define MAX_DEPTH 64
@@ -108,11 +109,15 @@ static int walk_dir(walk *w, int dirfd, const char *rel, int depth)
         close(dirfd);
         return walk_fail(w, "cannot read", rel);
     }
-    while (rc == 0 && (errno = 0, e = readdir(d)) != NULL)
+    while (rc == 0 && !vmc_interrupted() && (errno = 0, e = readdir(d)))
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
             rc = walk_entry(w, dirfd, e->d_name, rel, depth);
-    if (rc == 0 && errno)
+    if (rc == 0 && vmc_interrupted()) {
+        w->err = apr_pstrdup(w->keep, "interrupted");
+        rc = -1;
+    } else if (rc == 0 && errno) {
         rc = walk_fail(w, "cannot read", rel);
+    }
     closedir(d);
     return rc;
 }
@@ -191,7 +196,7 @@ static int copy_bytes(walk *w, int in, int out, EVP_MD_CTX *md,
     char *buf = w->buf;
     ssize_t n;
 
-    while ((n = read(in, buf, COPY_CHUNK)) > 0) {
+    while (!vmc_interrupted() && (n = read(in, buf, COPY_CHUNK)) > 0) {
         ssize_t off = 0, wr;
         while (off < n && (wr = write(out, buf + off, (size_t)(n - off))) > 0)
             off += wr;
@@ -200,6 +205,10 @@ static int copy_bytes(walk *w, int in, int out, EVP_MD_CTX *md,
         EVP_DigestUpdate(md, buf, (size_t)n);
         if (cc->c->progress)
             vmc_progress_add(cc->c->progress, (uint64_t)n, 0);
+    }
+    if (vmc_interrupted()) {
+        w->err = apr_pstrdup(w->keep, "interrupted");
+        return -1;
     }
     return n < 0 ? walk_fail(w, "cannot read", rel) : 0;
 }

@@ -11,6 +11,7 @@
 #include "db.h"
 #include "dbtools.h"
 #include "files.h"
+#include "interrupt.h"
 #include "manifest.h"
 #include "dbadmin.h"
 #include "util.h"
@@ -180,6 +181,7 @@ static int run_steps(snapshot *s, const char **step, const char **err)
     apr_pool_t *p = s->o->pool;
 
     fill_manifest(s);
+    vmc_interrupt_install();
     *step = "create the work folder";
     if (mkdir(s->o->templates_dir, 0755) != 0 && errno != EEXIST) {
         *err = apr_psprintf(p, "%s: %s", s->o->templates_dir, strerror(errno));
@@ -190,16 +192,18 @@ static int run_steps(snapshot *s, const char **step, const char **err)
         return -1;
     }
     *step = "dump the database";
-    if (dump_database(s, err) != 0)
+    if (dump_database(s, err) != 0 || vmc_interrupt_check(err))
         return -1;
     *step = "copy the dataroot";
-    if (copy_dataroot(s, err) != 0)
+    if (copy_dataroot(s, err) != 0 || vmc_interrupt_check(err))
         return -1;
     *step = "keep a template database";
     if (s->o->template_db && s->db.pg
         && vmc_pgtemplate_make(&s->db, &s->m, s->work_dir, p, err) != 0)
         return -1;
     s->template_db_made = s->m.pg_template_db != NULL;
+    if (vmc_interrupt_check(err))
+        return -1;
     *step = "write the manifest";
     if (vmc_manifest_write(&s->m, apr_pstrcat(p, s->work_dir, "/",
                                               VMC_MANIFEST, NULL), p, err))

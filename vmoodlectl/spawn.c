@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <apr_strings.h>
+#include "interrupt.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -55,7 +56,7 @@ static int feed(const vmc_cmd *c, int pipe_fd, const char **err,
         *err = apr_psprintf(p, "%s: %s", c->feed_path, strerror(errno));
         return -1;
     }
-    while ((n = read(fd, buf, FEED_CHUNK)) > 0) {
+    while (!vmc_interrupted() && (n = read(fd, buf, FEED_CHUNK)) > 0) {
         ssize_t off = 0, w;
         while (off < n && (w = write(pipe_fd, buf + off,
                                      (size_t)(n - off))) > 0)
@@ -74,10 +75,12 @@ static int wait_child(const vmc_cmd *c, pid_t pid)
 {
     struct timespec tick = {0, 100 * 1000 * 1000};
     struct stat st;
-    int status = 0;
+    int status = 0, forwarded = 0;
 
     for (;;) {
         pid_t r = waitpid(pid, &status, c->watch_path ? WNOHANG : 0);
+        if (vmc_interrupted() && !forwarded)
+            forwarded = kill(pid, SIGTERM) == 0;   /* the tool stops too */
         if (r == pid)
             return status;
         if (r < 0 && errno != EINTR)
@@ -140,6 +143,8 @@ int vmc_spawn(const vmc_cmd *c, apr_pool_t *p, const char **err)
         close(pipe_fd[1]);
     status = pid > 0 ? wait_child(c, pid) : -1;
     signal(SIGPIPE, old_pipe);
+    if (pid > 0 && vmc_interrupted() && !feed_err)
+        feed_err = "interrupted";
     if (pid > 0 && status == 0 && !feed_err) {
         close(out_fd);
         return 0;

@@ -2,12 +2,16 @@
 tests (dbservers.py): the JSON table commands, snapshot of a Moodle-like
 master, deploys with their database rewrite, failed deploys that leave
 nothing behind, hostile values, destroy and check."""
+import hashlib
 import json
 import os
+import pty
 import pwd
+import re
 import shutil
-import stat
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -239,10 +243,39 @@ def test_snapshot_dry_run_prints_plan_and_does_nothing(env, master):
     assert not os.path.exists(os.path.join(env.templates, "tpl"))
 
 
+def test_snapshot_progress_redraws_one_line_on_a_terminal(env, master,
+                                                         server):
+    if server.kind != "pgsql":
+        pytest.skip("one database kind is enough for the terminal path")
+    ptm, pts = pty.openpty()
+    proc = subprocess.Popen(
+        [CTL, *env.opts(), "snapshot", "--from", "master", "--name", "tty",
+         *master.flags(), "--dbpass-file", env.passfile],
+        stdout=pts, stderr=subprocess.PIPE)
+    os.close(pts)
+    chunks = []
+    while True:
+        try:
+            data = os.read(ptm, 4096)
+        except OSError:              # EIO: the terminal's other side closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(ptm)
+    assert proc.wait(timeout=120) == 0
+    out = b"".join(chunks).decode()
+    # each step starts a line and redraws it in place; the end says done
+    assert "\r\x1b[Kcopy dataroot: " in out
+    assert re.search(r"copy dataroot: [^\n]*files, [^\n]*/s, done in ", out)
+
+
 def sha256(path):
-    import hashlib
+    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # ------------------------------------------------------------------ deploy
@@ -401,6 +434,39 @@ def test_deploy_into_unwritable_data_parent_leaves_nothing(env, master,
                env.passfile + ".nobody", check=False, user="nobody")
     assert proc.returncode != 0
     assert "cannot write in " + env.data in proc.stderr
+    assert databases(server) == before
+    assert env.leftovers() == ([], [])
+
+
+def test_deploy_interrupted_by_a_signal_is_undone(env, master, server):
+    if server.kind != "mysql":
+        pytest.skip("one database kind is enough for the signal path")
+    snapshot(env, master)
+    tpl = os.path.join(env.templates, "tpl")
+    big = os.path.join(tpl, "dataroot", "filedir", "big")
+    with open(big, "wb") as f:          # sparse: cheap to make, slow to copy
+        f.truncate(1 << 30)
+    manifest_path = os.path.join(tpl, "manifest.json")
+    manifest = json.load(open(manifest_path))
+    manifest["dataroot"]["list"].append(
+        {"path": "filedir/big", "size": 1 << 30, "sha256": sha256(big)})
+    json.dump(manifest, open(manifest_path, "w"))
+    before = databases(server)
+    cmd = [CTL, *env.opts(), "deploy", "--template", "tpl", "--host",
+           "http://sig.test", "--dbhost", f"127.0.0.1:{server.port}",
+           "--dbuser", USER, "--dbpass-file", env.passfile]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    copy = os.path.join(env.data, "sig_test", "filedir", "big")
+    for _ in range(3000):               # at most 30 s
+        if os.path.exists(copy) and os.path.getsize(copy) > 0:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert "copy the dataroot" in err and "interrupted" in err
+    assert "dropped database vm_sig_test" in out
     assert databases(server) == before
     assert env.leftovers() == ([], [])
 
