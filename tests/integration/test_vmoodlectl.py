@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from dbservers import (PASSWORD, USER, mysql_server,  # noqa: F401
-                       pg_server)
+from dbservers import (PASSWORD, USER, db, mysql_db,  # noqa: F401
+                       mysql_server, pg_db, pg_server)
 
 BUILD = os.environ.get("VMOODLE_BUILD", os.path.join(
     os.path.dirname(__file__), "..", "..", "build"))
@@ -651,3 +651,22 @@ def test_table_from_config_file_and_dry_run(table, tmp_path):
     assert "dry run" in dry and table.read_text() == before
     missing = ctl("show", "nope.example.edu", "--config", conf, check=False)
     assert missing.returncode == 1 and "no instance" in missing.stderr
+
+
+def test_table_commands_on_a_database_source(db):
+    """The same commands write VMoodle's own table in a database."""
+    db.create_vmoodle_table()
+    src = ["--source", db.source]
+    ctl(*src, "add", "--host", "https://db-one.example.edu", "--dbtype",
+        "pgsql", "--dbname", "one", "--dataroot", "/srv/one", "--dbpass",
+        "pa55-db")
+    bad = ctl(*src, "add", "--host", "https://DB-ONE.example.edu/",
+              "--dbname", "x", "--dataroot", "/srv/x", check=False)
+    assert bad.returncode == 1 and "already used" in bad.stderr
+    ctl(*src, "disable", "db-one.example.edu")
+    listed = json.loads(ctl(*src, "list", "--json").stdout)["instances"]
+    assert [(i["key"], i["enabled"], i["vdbpass"]) for i in listed] == \
+        [("db-one.example.edu", 0, "***")]
+    assert db.sql("SELECT COUNT(*) FROM mdl_local_vmoodle").strip() == "1"
+    ctl(*src, "remove", "db-one.example.edu")
+    assert db.sql("SELECT COUNT(*) FROM mdl_local_vmoodle").strip() == "0"
