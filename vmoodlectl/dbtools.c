@@ -1,6 +1,7 @@
 /* argv for pg_dump, pg_restore, mariadb-dump and mariadb.  Every value is
  * one "--option=value" element (a value can never pass for an option), the
  * password travels in the environment only. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <apr_strings.h>
@@ -19,6 +20,18 @@ static void add(argv_list *a, const char *s)
     if (a->n < ARGV_MAX)
         a->v[a->n++] = s;
     a->v[a->n] = NULL;
+}
+
+/* Several fixed arguments, NULL-terminated. */
+static void add_all(argv_list *a, ...)
+{
+    const char *s;
+    va_list ap;
+
+    va_start(ap, a);
+    while ((s = va_arg(ap, const char *)) != NULL)
+        add(a, s);
+    va_end(ap);
 }
 
 static void add_opt(argv_list *a, const char *opt, const char *value,
@@ -85,23 +98,17 @@ int vmc_dump(const vmc_dbconf *c, const char *out_path, vmc_progress *pr,
     vmc_cmd cmd;
 
     if (c->pg) {
-        add(&a, "pg_dump");
-        add(&a, "--format=custom");
-        add(&a, "--no-owner");
-        add(&a, "--no-privileges");
+        add_all(&a, "pg_dump", "--format=custom", "--no-owner",
+                "--no-privileges", NULL);
         add_opt(&a, "--file", out_path, p);
         connection(&a, c, p);
         add_opt(&a, "--dbname", pg_conninfo_dbname(c->dbname, p), p);
     } else {
-        add(&a, "mariadb-dump");
-        add(&a, "--no-defaults");
-        add(&a, "--single-transaction");
-        add(&a, "--routines");
-        add(&a, "--hex-blob");
+        add_all(&a, "mariadb-dump", "--no-defaults", "--single-transaction",
+                "--routines", "--hex-blob", NULL);
         add_opt(&a, "--result-file", out_path, p);
         connection(&a, c, p);
-        add(&a, "--");
-        add(&a, c->dbname);
+        add_all(&a, "--", c->dbname, NULL);
     }
     cmd = command(c, &a, pr);
     cmd.watch_path = out_path;
@@ -115,17 +122,12 @@ int vmc_load(const vmc_dbconf *c, const char *dbname, const char *dump_path,
     vmc_cmd cmd;
 
     if (c->pg) {
-        add(&a, "pg_restore");
-        add(&a, "--no-owner");
-        add(&a, "--no-privileges");
-        add(&a, "--exit-on-error");
-        add(&a, "--single-transaction");
+        add_all(&a, "pg_restore", "--no-owner", "--no-privileges",
+                "--exit-on-error", "--single-transaction", NULL);
         connection(&a, c, p);
         add_opt(&a, "--dbname", pg_conninfo_dbname(dbname, p), p);
     } else {
-        add(&a, "mariadb");
-        add(&a, "--no-defaults");
-        add(&a, "--batch");
+        add_all(&a, "mariadb", "--no-defaults", "--batch", NULL);
         connection(&a, c, p);
         add_opt(&a, "--database", dbname, p);
     }
