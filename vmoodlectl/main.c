@@ -30,7 +30,10 @@ VMC_DEFAULT_DATA ")\n"
 "  --template-db (snapshot, PostgreSQL: keep a template database)\n"
 "fields: --fullname --shortname --host URL --dbtype --dbhost --dbuser\n"
 "  --dbpass --dbpass-file FILE --dbname --prefix --dataroot --mnet N\n"
-"  --persist 0|1 --enabled 0|1 --set COLUMN=VALUE\n";
+"  --persist 0|1 --enabled 0|1 --set COLUMN=VALUE\n"
+"  (--dbpass shows in the process list: prefer --dbpass-file)\n"
+"configuration: " VMC_DEFAULT_CONFIG ", else " VMC_FALLBACK_CONFIG ":\n"
+"  source, table, templates, data-parent, user (name = value)\n";
 
 void vmc_error(int tag, const char *fmt, ...)
 {
@@ -143,7 +146,8 @@ static int apply_option(vmc_opts *o, int c, const char *arg)
     return -1;
 }
 
-/* One "key = value" (or "key value") line of the configuration file. */
+/* One "name = value" line of the configuration file; names are the flags'
+ * (as in vcron.conf, whose other settings are ignored here). */
 static void config_line(vmc_opts *o, char *line)
 {
     char *key = line + strspn(line, " \t"), *val;
@@ -162,7 +166,7 @@ static void config_line(vmc_opts *o, char *line)
         o->table_name = val;
     else if (!strcmp(key, "templates") && !o->templates_dir)
         o->templates_dir = val;
-    else if (!strcmp(key, "data_parent") && !o->data_parent)
+    else if (!strcmp(key, "data-parent") && !o->data_parent)
         o->data_parent = val;
     else if (!strcmp(key, "user") && !o->web_user)
         o->web_user = val;

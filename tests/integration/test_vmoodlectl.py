@@ -643,12 +643,15 @@ def test_table_hides_passwords_unless_asked(table):
 
 def test_table_from_config_file_and_dry_run(table, tmp_path):
     conf = tmp_path / "vmoodlectl.conf"
-    conf.write_text(f"# comment\nsource = json:{table}\nmode = round-robin\n")
+    conf.write_text(f"# comment\nsource = json:{table}\nmode = round-robin\n"
+                    f"data-parent = {tmp_path}\n")
     out = ctl("--config", conf, "show", "one.example.edu").stdout
     assert "/srv/data/one" in out
     before = table.read_text()
     dry = ctl("--config", conf, "--dry-run", "disable", "1").stdout
     assert "dry run" in dry and table.read_text() == before
+    outside = ctl("--config", conf, "--dry-run", "destroy", "1", check=False)
+    assert f"outside the data parent {tmp_path}" in outside.stderr
     missing = ctl("show", "nope.example.edu", "--config", conf, check=False)
     assert missing.returncode == 1 and "no instance" in missing.stderr
 
