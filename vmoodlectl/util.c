@@ -74,9 +74,11 @@ const char *vmc_path_inside(const char *path, const char *parent,
         return "must name a directory, not end in '/' or '.'";
     dir = slash == path ? "/" : apr_pstrndup(p, path, (apr_size_t)(slash - path));
     if (!realpath(parent, real_parent))
-        return apr_psprintf(p, "data parent %s: %s", parent, strerror(errno));
+        return apr_psprintf(p, "cannot be checked: data parent %s: %s", parent,
+                            strerror(errno));
     if (!realpath(dir, real_dir))
-        return apr_psprintf(p, "%s: %s", dir, strerror(errno));
+        return apr_psprintf(p, "cannot be resolved: %s: %s", dir,
+                            strerror(errno));
     plen = strlen(real_parent);
     if (strncmp(real_dir, real_parent, plen) != 0
         || (real_dir[plen] != '/' && real_dir[plen] != '\0'))

@@ -650,6 +650,7 @@ def test_table_from_config_file_and_dry_run(table, tmp_path):
     before = table.read_text()
     dry = ctl("--config", conf, "--dry-run", "disable", "1").stdout
     assert "dry run" in dry and table.read_text() == before
+    ctl("--config", conf, "edit", "1", "--dataroot", "/var/tmp/vm-elsewhere")
     outside = ctl("--config", conf, "--dry-run", "destroy", "1", check=False)
     assert f"outside the data parent {tmp_path}" in outside.stderr
     missing = ctl("show", "nope.example.edu", "--config", conf, check=False)
