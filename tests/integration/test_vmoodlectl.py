@@ -171,6 +171,7 @@ def databases(server):
 
 @pytest.fixture(params=["pgsql", "mysql"])
 def server(request):
+    """Each kind in turn; a test may pick one with only_on()."""
     srv = request.getfixturevalue("pg_server" if request.param == "pgsql"
                                   else "mysql_server")
     if not srv.running:
@@ -178,6 +179,10 @@ def server(request):
     if srv.kind == "pgsql":   # deploy creates databases as the site's user
         srv.sql(f"ALTER ROLE {USER} CREATEDB")
     return srv
+
+
+def only_on(kind):
+    return pytest.mark.parametrize("server", [kind], indirect=True)
 
 
 @pytest.fixture
@@ -243,10 +248,9 @@ def test_snapshot_dry_run_prints_plan_and_does_nothing(env, master):
     assert not os.path.exists(os.path.join(env.templates, "tpl"))
 
 
+@only_on("pgsql")
 def test_snapshot_progress_redraws_one_line_on_a_terminal(env, master,
                                                          server):
-    if server.kind != "pgsql":
-        pytest.skip("one database kind is enough for the terminal path")
     ptm, pts = pty.openpty()
     proc = subprocess.Popen(
         [CTL, *env.opts(), "snapshot", "--from", "master", "--name", "tty",
@@ -333,9 +337,8 @@ def test_deploy_two_instances_each_with_its_own_wwwroot(env, master, server):
     assert "one.test:8080" in listing and "two.test" in listing
 
 
+@only_on("pgsql")
 def test_deploy_from_postgresql_template_database(env, master, server):
-    if server.kind != "pgsql":
-        pytest.skip("CREATE DATABASE ... TEMPLATE is PostgreSQL's")
     snapshot(env, master, "tpl", "--template-db")
     try:
         env.deploy("tpl", "http://copy.test")
@@ -438,9 +441,8 @@ def test_deploy_into_unwritable_data_parent_leaves_nothing(env, master,
     assert env.leftovers() == ([], [])
 
 
+@only_on("mysql")
 def test_deploy_interrupted_by_a_signal_is_undone(env, master, server):
-    if server.kind != "mysql":
-        pytest.skip("one database kind is enough for the signal path")
     snapshot(env, master)
     tpl = os.path.join(env.templates, "tpl")
     big = os.path.join(tpl, "dataroot", "filedir", "big")
