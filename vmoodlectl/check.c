@@ -1,0 +1,142 @@
+/* check [HOST...]: does each instance's host resolve, is its database
+ * reachable with its credentials, is its dataroot a folder the web server's
+ * user can write?  One line per instance; exit 1 when anything fails. */
+#include <grp.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <apr_strings.h>
+#include "ctl.h"
+#include "db.h"
+
+static const char OK[] = "ok";   /* compared by address */
+
+/* The host of a key: no port, no IPv6 brackets. */
+static const char *key_host(const char *key, apr_pool_t *p)
+{
+    const char *close;
+
+    if (key[0] == '[' && (close = strchr(key, ']')) != NULL)
+        return apr_pstrndup(p, key + 1, (apr_size_t)(close - key - 1));
+    return apr_pstrndup(p, key, strcspn(key, ":"));
+}
+
+static const char *check_dns(const vm_instance *in, apr_pool_t *p)
+{
+    struct addrinfo hints, *res = NULL;
+    int rc;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    rc = getaddrinfo(key_host(in->key, p), NULL, &hints, &res);
+    if (res)
+        freeaddrinfo(res);
+    return rc == 0 ? OK : apr_psprintf(p, "does not resolve: %s",
+                                       gai_strerror(rc));
+}
+
+static const char *check_db(const vm_instance *in, apr_pool_t *p)
+{
+    apr_pool_t *sub;
+    const char *err;
+    vmc_dbconf c;
+    int ok;
+
+    if (vmc_dbconf_make(&c, in->dbtype, in->dbhost, in->dblogin, in->dbpass,
+                        in->dbname, p, &err) != 0)
+        return err;
+    apr_pool_create(&sub, p);
+    ok = vmc_db_open(&c, in->dbname, sub, &err) != NULL;
+    if (!ok)
+        err = apr_pstrdup(p, err);
+    apr_pool_destroy(sub);
+    return ok ? OK : err;
+}
+
+/* As the user, in a child: can a file be created in dir? */
+static int probe_as(const struct passwd *pw, const char *dir)
+{
+    char *path;
+    int status, fd;
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0
+            || initgroups(pw->pw_name, pw->pw_gid) != 0
+            || setuid(pw->pw_uid) != 0)
+            _exit(2);
+        if (asprintf(&path, "%s/.vmoodlectl-check-XXXXXX", dir) < 0
+            || (fd = mkstemp(path)) < 0)
+            _exit(1);
+        close(fd);
+        unlink(path);
+        _exit(0);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Without root: from the owner, group and mode bits. */
+static int writable_by_mode(const struct passwd *pw, const struct stat *st)
+{
+    if (st->st_uid == pw->pw_uid)
+        return (st->st_mode & S_IWUSR) && (st->st_mode & S_IXUSR);
+    if (st->st_gid == pw->pw_gid)
+        return (st->st_mode & S_IWGRP) && (st->st_mode & S_IXGRP);
+    return (st->st_mode & S_IWOTH) && (st->st_mode & S_IXOTH);
+}
+
+static const char *check_dataroot(const vmc_opts *o, const vm_instance *in)
+{
+    struct passwd *pw = getpwnam(o->web_user);
+    struct stat st;
+    int writable;
+
+    if (!pw)
+        return apr_psprintf(o->pool, "no user '%s'", o->web_user);
+    if (stat(in->datapath, &st) != 0)
+        return apr_psprintf(o->pool, "%s: %s", in->datapath, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return apr_psprintf(o->pool, "%s is not a directory", in->datapath);
+    writable = geteuid() == 0 ? probe_as(pw, in->datapath) == 0
+                              : writable_by_mode(pw, &st);
+    return writable ? OK : apr_psprintf(o->pool, "%s is not writable by %s",
+                                        in->datapath, o->web_user);
+}
+
+static int check_one(const vmc_opts *o, const vm_instance *in)
+{
+    const char *dns = check_dns(in, o->pool), *db = check_db(in, o->pool);
+    const char *data = check_dataroot(o, in);
+    int ok = dns == OK && db == OK && data == OK;
+
+    printf("%-36s %-4s dns: %s; database: %s; dataroot: %s\n", in->key,
+           ok ? "ok" : "FAIL", dns, db, data);
+    return ok;
+}
+
+int vmc_cmd_check(vmc_opts *o)
+{
+    int i, failed = 0, rc;
+    vmc_table t;
+
+    if ((rc = vmc_table_load(o, &t)) != VMC_EXIT_OK)
+        return rc;
+    for (i = 0; i < o->nargs; i++) {
+        const vm_instance *in = vmc_find(&t, o->args[i]);
+        failed += !in || !check_one(o, in);
+    }
+    for (i = 0; o->nargs == 0 && i < t.table->instances->nelts; i++)
+        failed += !check_one(o, &APR_ARRAY_IDX(t.table->instances, i,
+                                               vm_instance));
+    fflush(stdout);
+    if (failed)
+        vmc_error(360, "%d instance(s) failed the check", failed);
+    return failed ? VMC_EXIT_FAIL : VMC_EXIT_OK;
+}

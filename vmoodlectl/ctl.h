@@ -1,0 +1,81 @@
+/* vmoodlectl: what the sub-commands share (options, the loaded table,
+ * messages).  Each sub-command lives in its own file. */
+#ifndef VMOODLECTL_CTL_H
+#define VMOODLECTL_CTL_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include "vm_instance.h"
+#include "vm_source.h"
+#include "vm_table.h"
+
+#define VMC_DEFAULT_CONFIG    "/etc/vmoodle/vmoodlectl.conf"
+#define VMC_FALLBACK_CONFIG   "/etc/vmoodle/vcron.conf"
+#define VMC_DEFAULT_TEMPLATES "/var/lib/vmoodle/templates"
+#define VMC_DEFAULT_DATA      "/var/lib/vmoodle/data"
+#define VMC_DEFAULT_USER      "www-data"
+
+/* Exit codes: 0 fine, 1 the operation failed, 2 the command line is wrong. */
+enum { VMC_EXIT_OK = 0, VMC_EXIT_FAIL = 1, VMC_EXIT_USAGE = 2 };
+
+typedef struct {
+    apr_pool_t *pool;
+    const char *source_spec, *table_name, *config_path;
+    const char *templates_dir, *data_parent, *web_user;
+    const char *from, *snapshot_name, *template_name;
+    int json, show_secrets, dry_run, yes, template_db;
+    vm_row fields;          /* instance columns given as flags */
+    int nargs;              /* positional arguments after the command */
+    char **args;
+} vmc_opts;
+
+/* The instance table as read from the source. */
+typedef struct {
+    vm_source *src;
+    apr_array_header_t *rows;   /* vm_row, raw */
+    vm_table *table;
+} vmc_table;
+
+/* "vmoodlectl: VM003nn: message" on stderr.  Never pass a password. */
+void vmc_error(int tag, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A step of the plan with --dry-run, or what is being done. */
+void vmc_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Open the source and load and validate its rows; VMC_EXIT_* */
+int vmc_table_load(const vmc_opts *o, vmc_table *t);
+/* An instance by host (URL or bare host) or by numeric id; NULL with a
+ * message when absent. */
+const vm_instance *vmc_find(const vmc_table *t, const char *arg);
+/* The row of id as the source gave it, so a change keeps what it does not
+ * touch; NULL when absent. */
+const vm_row *vmc_raw_row(const vmc_table *t, long long id);
+/* For commands taking one HOST|ID: check the arguments, load the table,
+ * find the instance.  VMC_EXIT_* */
+int vmc_table_load_one(vmc_opts *o, const char *verb, vmc_table *t,
+                       const vm_instance **in);
+/* Validate row against the rest of the table as the module would: the row
+ * must load, and every instance that loads today must still load.  A row
+ * without an id is a new one (validated with the next free id).  NULL when
+ * good, else the reason. */
+const char *vmc_table_validate(const vmc_table *t, const vm_row *row,
+                               apr_pool_t *p);
+/* Save a validated row (insert when it has no id); *id gets its id.
+ * Prints the reason on failure.  VMC_EXIT_* */
+int vmc_table_save(vmc_table *t, const vm_row *row, long long *id,
+                   apr_pool_t *p);
+
+/* Sub-commands; each returns an exit code. */
+int vmc_cmd_list(vmc_opts *o);
+int vmc_cmd_show(vmc_opts *o);
+int vmc_cmd_add(vmc_opts *o);
+int vmc_cmd_edit(vmc_opts *o);
+int vmc_cmd_enable(vmc_opts *o);
+int vmc_cmd_disable(vmc_opts *o);
+int vmc_cmd_remove(vmc_opts *o);
+int vmc_cmd_check(vmc_opts *o);
+int vmc_cmd_snapshot(vmc_opts *o);
+int vmc_cmd_deploy(vmc_opts *o);
+int vmc_cmd_destroy(vmc_opts *o);
+
+#endif

@@ -1,0 +1,372 @@
+/* deploy --template NAME --host URL: a new Moodle from a template, in
+ * steps that are each undone if a later one fails: create and load the
+ * database, make it the new site's, copy the dataroot, insert the row. */
+#include <ctype.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <apr_strings.h>
+#include "ctl.h"
+#include "db.h"
+#include "dbadmin.h"
+#include "dbtools.h"
+#include "files.h"
+#include "interrupt.h"
+#include "manifest.h"
+#include "rewrite.h"
+#include "util.h"
+
+typedef struct {
+    vmc_opts *o;
+    vmc_table t;
+    vmc_manifest m;
+    const char *tpl_dir, *dump_path;
+    vm_row row;
+    vm_instance in;
+    vmc_dbconf db;
+    uid_t uid;
+    gid_t gid;
+    vmc_db *server;
+    int db_created, dataroot_created;
+    uint64_t files_checked;
+} deploy;
+
+/* Lower-case letters, digits and '_' from s: for default names. */
+static const char *plain_name(const char *s, size_t max, apr_pool_t *p)
+{
+    char *out = apr_pstrdup(p, s), *c;
+
+    for (c = out; *c; c++)
+        *c = isalnum((unsigned char)*c) ? (char)tolower((unsigned char)*c)
+                                        : '_';
+    if (strlen(out) > max)
+        out[max] = '\0';
+    return out;
+}
+
+static const char *given(const deploy *d, vm_field f, const char *fallback)
+{
+    return d->o->fields.present[f] ? d->o->fields.value[f] : fallback;
+}
+
+static int load_template(deploy *d)
+{
+    apr_pool_t *p = d->o->pool;
+    const char *err;
+
+    if (!d->o->template_name || !vmc_name_ok(d->o->template_name)) {
+        vmc_error(340, "deploy needs --template NAME (letters, digits, "
+                  "'.', '_', '-')");
+        return -1;
+    }
+    d->tpl_dir = apr_pstrcat(p, d->o->templates_dir, "/",
+                             d->o->template_name, NULL);
+    if (vmc_manifest_read(&d->m, apr_pstrcat(p, d->tpl_dir, "/",
+                                             VMC_MANIFEST, NULL), p, &err)) {
+        vmc_error(341, "template %s: %s", d->o->template_name, err);
+        return -1;
+    }
+    d->dump_path = apr_pstrcat(p, d->tpl_dir, "/", d->m.dump_file, NULL);
+    return 0;
+}
+
+/* The new row: flags first, then what the template and the host give. */
+static void build_row(deploy *d, const char *url_key)
+{
+    apr_pool_t *p = d->o->pool;
+    const char *key = apr_pstrdup(p, url_key);
+    const char *base = plain_name(key, 59, p);
+    const char *label = apr_pstrndup(p, key, strcspn(key, ".:["));
+    vm_row *r = &d->row;
+
+    memset(r, 0, sizeof *r);
+    vm_row_set(r, VM_F_VHOSTNAME, given(d, VM_F_VHOSTNAME, ""));
+    vm_row_set(r, VM_F_NAME, given(d, VM_F_NAME, key));
+    vm_row_set(r, VM_F_SHORTNAME, given(d, VM_F_SHORTNAME,
+                                        plain_name(label, 30, p)));
+    vm_row_set(r, VM_F_VDBTYPE, d->m.source.dbtype);
+    vm_row_set(r, VM_F_VDBHOST, given(d, VM_F_VDBHOST, d->m.source.dbhost));
+    vm_row_set(r, VM_F_VDBLOGIN, given(d, VM_F_VDBLOGIN, d->m.source.dblogin));
+    vm_row_set(r, VM_F_VDBPASS, given(d, VM_F_VDBPASS, ""));
+    vm_row_set(r, VM_F_VDBNAME, given(d, VM_F_VDBNAME,
+                                      apr_pstrcat(p, "vm_", base, NULL)));
+    vm_row_set(r, VM_F_VDBPREFIX, given(d, VM_F_VDBPREFIX, d->m.source.dbprefix));
+    vm_row_set(r, VM_F_VDATAPATH, given(d, VM_F_VDATAPATH,
+               apr_pstrcat(p, d->o->data_parent, "/", base, NULL)));
+    vm_row_set(r, VM_F_ENABLED, "1");
+    if (d->o->fields.present[VM_F_MNET])
+        vm_row_set(r, VM_F_MNET, d->o->fields.value[VM_F_MNET]);
+    if (d->o->fields.present[VM_F_VDBPERSIST])
+        vm_row_set(r, VM_F_VDBPERSIST, d->o->fields.value[VM_F_VDBPERSIST]);
+}
+
+static const char *check_target(deploy *d)
+{
+    apr_pool_t *p = d->o->pool;
+    const char *why, *dir;
+    struct passwd *pw;
+    struct stat st;
+
+    if (!vmc_dbname_ok(d->in.dbname))
+        return apr_psprintf(p, "database name '%s' may hold only letters, "
+                            "digits, '_', '-' (at most 63)", d->in.dbname);
+    if ((why = vmc_path_inside(d->in.datapath, d->o->data_parent, p)))
+        return apr_psprintf(p, "dataroot %s %s", d->in.datapath, why);
+    if (lstat(d->in.datapath, &st) == 0)
+        return apr_psprintf(p, "dataroot %s already exists", d->in.datapath);
+    dir = apr_pstrndup(p, d->in.datapath, (apr_size_t)(strrchr(
+                           d->in.datapath, '/') - d->in.datapath));
+    if (access(*dir ? dir : "/", W_OK) != 0)
+        return apr_psprintf(p, "cannot write in %s: %s", dir,
+                            strerror(errno));
+    if (!(pw = getpwnam(d->o->web_user)))
+        return apr_psprintf(p, "no user '%s' (--user)", d->o->web_user);
+    d->uid = pw->pw_uid;
+    d->gid = pw->pw_gid;
+    return NULL;
+}
+
+static int prepare(deploy *d)
+{
+    apr_pool_t *p = d->o->pool;
+    const char *why = NULL, *err;
+    vm_url url;
+    vm_row probe;
+
+    if (load_template(d) != 0)
+        return VMC_EXIT_USAGE;
+    if (!d->o->fields.present[VM_F_VHOSTNAME]
+        || (why = vm_host_parse_url(d->o->fields.value[VM_F_VHOSTNAME],
+                                    &url))) {
+        vmc_error(342, "deploy needs --host URL of the new site%s%s",
+                  why ? ": " : "", why ? why : "");
+        return VMC_EXIT_USAGE;
+    }
+    if (d->o->fields.present[VM_F_VDBTYPE]) {
+        vmc_error(343, "the database type comes from the template (%s)",
+                  d->m.source.dbtype);
+        return VMC_EXIT_USAGE;
+    }
+    if (vmc_table_load(d->o, &d->t) != VMC_EXIT_OK)
+        return VMC_EXIT_FAIL;
+    build_row(d, url.key);
+    probe = d->row;
+    vm_row_set(&probe, VM_F_ID, "1");
+    if ((why = vmc_table_validate(&d->t, &d->row, p))
+        || (why = vm_instance_from_row(&d->in, &probe, p))
+        || (why = check_target(d))) {
+        vmc_error(344, "deploy refused, nothing done: %s", why);
+        return VMC_EXIT_FAIL;
+    }
+    if (vmc_dbconf_make(&d->db, d->in.dbtype, d->in.dbhost, d->in.dblogin,
+                        d->in.dbpass, d->in.dbname, p, &err) != 0) {
+        vmc_error(345, "deploy refused, nothing done: %s", err);
+        return VMC_EXIT_FAIL;
+    }
+    return VMC_EXIT_OK;
+}
+
+static int same_server_template(const deploy *d)
+{
+    return d->db.pg && d->m.pg_template_db && d->m.pg_server
+        && strcmp(d->m.pg_server, vmc_dbconf_server(&d->db, d->o->pool)) == 0;
+}
+
+static void plan(const deploy *d)
+{
+    const char *server = vmc_dbconf_server(&d->db, d->o->pool);
+
+    vmc_say("plan: deploy %s from template %s (%s)", d->in.wwwroot,
+            d->o->template_name, d->m.source.wwwroot);
+    vmc_say("  1. verify %s (sha256)", d->dump_path);
+    if (same_server_template(d))
+        vmc_say("  2. create %s database %s on %s as a copy of %s",
+                d->in.dbtype, d->in.dbname, server, d->m.pg_template_db);
+    else
+        vmc_say("  2. create %s database %s on %s and load %s",
+                d->in.dbtype, d->in.dbname, server, d->m.dump_file);
+    vmc_say("  3. prefix %s -> %s; wwwroot %s -> %s in mnet_host; site "
+            "course names; sessioncookie", d->m.source.dbprefix, d->in.dbprefix,
+            d->m.source.wwwroot, d->in.wwwroot);
+    vmc_say("  4. copy %s/dataroot (%llu files) to %s owned by %s",
+            d->tpl_dir, (unsigned long long)d->m.data_files, d->in.datapath,
+            d->o->web_user);
+    vmc_say("  5. insert the enabled row into %s", d->t.src->display);
+}
+
+static int verify_dump(deploy *d, const char **err)
+{
+    char hex[VMC_SHA256_HEX];
+
+    if (vmc_sha256_file(d->dump_path, hex, d->o->pool, err) != 0)
+        return -1;
+    if (strcmp(hex, d->m.dump_sha256) != 0) {
+        *err = apr_psprintf(d->o->pool, "%s does not match its checksum in "
+                            "the manifest", d->dump_path);
+        return -1;
+    }
+    return 0;
+}
+
+static int create_database(deploy *d, const char **step, const char **err)
+{
+    apr_pool_t *p = d->o->pool;
+    int exists, copy = same_server_template(d), rc;
+    vmc_progress pr;
+
+    *step = "connect to the database server";
+    if (!(d->server = vmc_db_open(&d->db, NULL, p, err)))
+        return -1;
+    *step = "create the database";
+    if ((exists = vmc_dbadmin_exists(d->server, d->in.dbname, err)) != 0) {
+        if (exists > 0)
+            *err = apr_psprintf(p, "database %s already exists on %s",
+                                d->in.dbname, vmc_dbconf_server(&d->db, p));
+        return -1;
+    }
+    if (vmc_dbadmin_create(d->server, d->in.dbname,
+                           copy ? d->m.pg_template_db : NULL, err) != 0)
+        return -1;
+    d->db_created = 1;
+    if (copy)
+        return 0;
+    *step = "load the template database";
+    vmc_progress_start(&pr, "load database", d->m.dump_size, NULL);
+    rc = vmc_load(&d->db, d->in.dbname, d->dump_path, &pr, p, err);
+    vmc_progress_end(&pr, rc == 0);
+    return rc;
+}
+
+static int rewrite(deploy *d, const char **err)
+{
+    vmc_rewrite r;
+    apr_pool_t *sub;
+    vmc_db *db;
+    int rc = -1;
+
+    r.old_prefix = d->m.source.dbprefix;
+    r.new_prefix = d->in.dbprefix;
+    r.old_wwwroot = d->m.source.wwwroot;
+    r.new_wwwroot = d->in.wwwroot;
+    r.old_name = d->m.source.name;
+    r.new_name = d->in.name;
+    r.old_shortname = d->m.source.shortname;
+    r.new_shortname = d->in.shortname;
+    r.cookie = plain_name(*d->in.shortname ? d->in.shortname : d->in.key, 30,
+                          d->o->pool);
+    /* Own pool: the connection is closed before any DROP DATABASE. */
+    apr_pool_create(&sub, d->o->pool);
+    if ((db = vmc_db_open(&d->db, d->in.dbname, sub, err)) != NULL)
+        rc = vmc_rewrite_site(db, &r, err);
+    if (rc != 0)
+        *err = apr_pstrdup(d->o->pool, *err);
+    apr_pool_destroy(sub);
+    return rc;
+}
+
+/* Each copied file must be in the manifest with the same checksum. */
+static const char *check_file(void *ctx, const char *rel, uint64_t size,
+                              const char *sha256)
+{
+    deploy *d = ctx;
+    const char *want = apr_hash_get(d->m.file_sums, rel, APR_HASH_KEY_STRING);
+
+    (void)size;
+    d->files_checked++;
+    if (!want || strcmp(want, sha256) != 0)
+        return apr_psprintf(d->o->pool, "template file %s does not match "
+                            "the manifest", rel);
+    return NULL;
+}
+
+static int copy_dataroot(deploy *d, const char **err)
+{
+    vmc_progress pr;
+    vmc_copy c;
+    int rc;
+
+    memset(&c, 0, sizeof c);
+    c.uid = d->uid;
+    c.gid = d->gid;
+    c.dir_mode = 02770;
+    c.file_mode = 0660;
+    c.progress = &pr;
+    c.on_file = check_file;
+    c.ctx = d;
+    vmc_progress_start(&pr, "copy dataroot", d->m.data_bytes, "files");
+    rc = vmc_tree_copy(apr_pstrcat(d->o->pool, d->tpl_dir, "/dataroot", NULL),
+                       d->in.datapath, &c, d->o->pool, err);
+    d->dataroot_created = access(d->in.datapath, F_OK) == 0;
+    if (rc == 0 && d->files_checked != (uint64_t)apr_hash_count(d->m.file_sums)) {
+        *err = "the template's dataroot lacks files its manifest lists";
+        rc = -1;
+    }
+    vmc_progress_end(&pr, rc == 0);
+    return rc;
+}
+
+static int run_steps(deploy *d, long long *id, const char **step,
+                     const char **err)
+{
+    vmc_interrupt_install();
+    *step = "verify the template";
+    if (verify_dump(d, err) != 0 || vmc_interrupt_check(err)
+        || create_database(d, step, err) != 0 || vmc_interrupt_check(err))
+        return -1;
+    *step = "rewrite the site in the new database";
+    if (rewrite(d, err) != 0 || vmc_interrupt_check(err))
+        return -1;
+    *step = "copy the dataroot";
+    if (copy_dataroot(d, err) != 0 || vmc_interrupt_check(err))
+        return -1;
+    *step = "insert the instance row";
+    return vmc_table_save(&d->t, &d->row, id, d->o->pool) == VMC_EXIT_OK
+        ? 0 : ((*err = "see above"), -1);
+}
+
+static void undo(deploy *d)
+{
+    const char *err;
+
+    if (d->dataroot_created) {
+        if (vmc_tree_remove(d->in.datapath, d->o->pool, &err) != 0)
+            vmc_error(346, "undo: %s", err);
+        else
+            vmc_say("undone: removed %s", d->in.datapath);
+    }
+    if (d->db_created) {
+        if (vmc_dbadmin_drop(d->server, d->in.dbname, &err) != 0)
+            vmc_error(347, "undo: drop database %s: %s", d->in.dbname, err);
+        else
+            vmc_say("undone: dropped database %s", d->in.dbname);
+    }
+}
+
+int vmc_cmd_deploy(vmc_opts *o)
+{
+    const char *step = "", *err = "";
+    long long id = 0;
+    deploy d;
+    int rc;
+
+    memset(&d, 0, sizeof d);
+    d.o = o;
+    if ((rc = prepare(&d)) != VMC_EXIT_OK)
+        return rc;
+    if (o->dry_run) {
+        plan(&d);
+        return VMC_EXIT_OK;
+    }
+    if (run_steps(&d, &id, &step, &err) != 0) {
+        vmc_error(348, "deploy of %s failed at step '%s': %s", d.in.wwwroot,
+                  step, err);
+        undo(&d);
+        return VMC_EXIT_FAIL;
+    }
+    vmc_say("deployed %s as id %lld: %s database %s on %s, dataroot %s",
+            d.in.wwwroot, id, d.in.dbtype, d.in.dbname,
+            vmc_dbconf_server(&d.db, o->pool), d.in.datapath);
+    return VMC_EXIT_OK;
+}

@@ -1,0 +1,273 @@
+/* vmoodlectl: command line, configuration file and dispatch. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <apr_general.h>
+#include <apr_strings.h>
+#include "ctl.h"
+#include "util.h"
+
+static const char usage_text[] =
+"usage: vmoodlectl [options] COMMAND [ARGS]\n"
+"commands:\n"
+"  list [--json]                    the instance table\n"
+"  show HOST|ID                     one instance\n"
+"  add --host URL --dbname N --dataroot DIR [fields]\n"
+"  edit HOST|ID [fields]            change columns\n"
+"  enable HOST|ID, disable HOST|ID, remove HOST|ID\n"
+"  check [HOST...]                  DNS, database and dataroot of instances\n"
+"  snapshot --from HOST|master --name NAME\n"
+"  deploy --template NAME --host URL [fields]\n"
+"  destroy HOST|ID --yes            drop the database, remove the dataroot\n"
+"options:\n"
+"  --source SPEC --table NAME --config FILE\n"
+"  --templates DIR (" VMC_DEFAULT_TEMPLATES ")  --data-parent DIR ("
+VMC_DEFAULT_DATA ")\n"
+"  --user USER (" VMC_DEFAULT_USER ")  --dry-run  --yes  --show-secrets\n"
+"  --template-db (snapshot, PostgreSQL: keep a template database)\n"
+"fields: --fullname --shortname --host URL --dbtype --dbhost --dbuser\n"
+"  --dbpass --dbpass-file FILE --dbname --prefix --dataroot --mnet N\n"
+"  --persist 0|1 --enabled 0|1 --set COLUMN=VALUE\n"
+"  (--dbpass shows in the process list: prefer --dbpass-file)\n"
+"configuration: " VMC_DEFAULT_CONFIG ", else " VMC_FALLBACK_CONFIG ":\n"
+"  source, table, templates, data-parent, user (name = value)\n";
+
+void vmc_error(int tag, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "vmoodlectl: VM%05d: ", tag);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void vmc_say(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+}
+
+enum {
+    OPT_SOURCE = 256, OPT_TABLE, OPT_CONFIG, OPT_TEMPLATES, OPT_DATA_PARENT,
+    OPT_USER, OPT_JSON, OPT_SECRETS, OPT_DRY, OPT_YES, OPT_FROM, OPT_NAME,
+    OPT_TEMPLATE, OPT_TEMPLATE_DB, OPT_SET, OPT_PASSFILE, OPT_HELP,
+    OPT_FIELD /* + vm_field */
+};
+
+static const struct option long_opts[] = {
+    {"source", 1, 0, OPT_SOURCE},       {"table", 1, 0, OPT_TABLE},
+    {"config", 1, 0, OPT_CONFIG},       {"templates", 1, 0, OPT_TEMPLATES},
+    {"data-parent", 1, 0, OPT_DATA_PARENT}, {"user", 1, 0, OPT_USER},
+    {"json", 0, 0, OPT_JSON},           {"show-secrets", 0, 0, OPT_SECRETS},
+    {"dry-run", 0, 0, OPT_DRY},         {"yes", 0, 0, OPT_YES},
+    {"from", 1, 0, OPT_FROM},           {"name", 1, 0, OPT_NAME},
+    {"template", 1, 0, OPT_TEMPLATE},   {"template-db", 0, 0, OPT_TEMPLATE_DB},
+    {"set", 1, 0, OPT_SET},             {"dbpass-file", 1, 0, OPT_PASSFILE},
+    {"help", 0, 0, OPT_HELP},
+    {"fullname", 1, 0, OPT_FIELD + VM_F_NAME},
+    {"shortname", 1, 0, OPT_FIELD + VM_F_SHORTNAME},
+    {"host", 1, 0, OPT_FIELD + VM_F_VHOSTNAME},
+    {"dbtype", 1, 0, OPT_FIELD + VM_F_VDBTYPE},
+    {"dbhost", 1, 0, OPT_FIELD + VM_F_VDBHOST},
+    {"dbuser", 1, 0, OPT_FIELD + VM_F_VDBLOGIN},
+    {"dbpass", 1, 0, OPT_FIELD + VM_F_VDBPASS},
+    {"dbname", 1, 0, OPT_FIELD + VM_F_VDBNAME},
+    {"prefix", 1, 0, OPT_FIELD + VM_F_VDBPREFIX},
+    {"persist", 1, 0, OPT_FIELD + VM_F_VDBPERSIST},
+    {"dataroot", 1, 0, OPT_FIELD + VM_F_VDATAPATH},
+    {"mnet", 1, 0, OPT_FIELD + VM_F_MNET},
+    {"enabled", 1, 0, OPT_FIELD + VM_F_ENABLED},
+    {0, 0, 0, 0}
+};
+
+/* --set COLUMN=VALUE: any column by its table name. */
+static int set_column(vmc_opts *o, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    int f = eq ? vm_field_by_name(apr_pstrndup(o->pool, arg,
+                                               (apr_size_t)(eq - arg))) : -1;
+
+    if (f < 0 || f == VM_F_ID) {
+        vmc_error(300, "--set wants COLUMN=VALUE with a column other than "
+                  "id: '%s'", arg);
+        return -1;
+    }
+    vm_row_set(&o->fields, (vm_field)f, eq + 1);
+    return 0;
+}
+
+static int read_password_file(vmc_opts *o, const char *path)
+{
+    const char *pass, *err;
+
+    if (vmc_read_small_file(path, &pass, o->pool, &err) != 0) {
+        vmc_error(301, "--dbpass-file: %s", err);
+        return -1;
+    }
+    vm_row_set(&o->fields, VM_F_VDBPASS,
+               apr_pstrndup(o->pool, pass, strcspn(pass, "\r\n")));
+    return 0;
+}
+
+static int apply_option(vmc_opts *o, int c, const char *arg)
+{
+    switch (c) {
+    case OPT_SOURCE: o->source_spec = arg; return 0;
+    case OPT_TABLE: o->table_name = arg; return 0;
+    case OPT_CONFIG: o->config_path = arg; return 0;
+    case OPT_TEMPLATES: o->templates_dir = arg; return 0;
+    case OPT_DATA_PARENT: o->data_parent = arg; return 0;
+    case OPT_USER: o->web_user = arg; return 0;
+    case OPT_JSON: o->json = 1; return 0;
+    case OPT_SECRETS: o->show_secrets = 1; return 0;
+    case OPT_DRY: o->dry_run = 1; return 0;
+    case OPT_YES: o->yes = 1; return 0;
+    case OPT_FROM: o->from = arg; return 0;
+    case OPT_NAME: o->snapshot_name = arg; return 0;
+    case OPT_TEMPLATE: o->template_name = arg; return 0;
+    case OPT_TEMPLATE_DB: o->template_db = 1; return 0;
+    case OPT_SET: return set_column(o, arg);
+    case OPT_PASSFILE: return read_password_file(o, arg);
+    }
+    if (c >= OPT_FIELD && c < OPT_FIELD + VM_F_COUNT) {
+        vm_row_set(&o->fields, (vm_field)(c - OPT_FIELD), arg);
+        return 0;
+    }
+    return -1;
+}
+
+/* One "name = value" line of the configuration file; names are the flags'
+ * (as in vcron.conf, whose other settings are ignored here). */
+static void config_line(vmc_opts *o, char *line)
+{
+    char *key = line + strspn(line, " \t"), *val;
+    size_t klen = strcspn(key, " \t=");
+
+    if (*key == '#' || *key == '\0' || key[klen] == '\0')
+        return;
+    val = key + klen;
+    *val++ = '\0';
+    val += strspn(val, " \t=");
+    val[strcspn(val, "\r\n")] = '\0';
+    val = apr_pstrdup(o->pool, val);
+    if (!strcmp(key, "source") && !o->source_spec)
+        o->source_spec = val;
+    else if (!strcmp(key, "table") && !o->table_name)
+        o->table_name = val;
+    else if (!strcmp(key, "templates") && !o->templates_dir)
+        o->templates_dir = val;
+    else if (!strcmp(key, "data-parent") && !o->data_parent)
+        o->data_parent = val;
+    else if (!strcmp(key, "user") && !o->web_user)
+        o->web_user = val;
+}
+
+/* Flags win; then the named file, else ours, else vcron's. */
+static int read_config(vmc_opts *o)
+{
+    const char *path = o->config_path;
+    char line[8192];
+    FILE *f;
+
+    if (!path)
+        path = access(VMC_DEFAULT_CONFIG, F_OK) == 0 ? VMC_DEFAULT_CONFIG
+             : access(VMC_FALLBACK_CONFIG, F_OK) == 0 ? VMC_FALLBACK_CONFIG
+             : NULL;
+    if (!path)
+        return 0;
+    if (!(f = fopen(path, "r"))) {
+        vmc_error(302, "cannot read configuration %s: %s", path,
+                  strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof line, f))
+        config_line(o, line);
+    fclose(f);
+    return 0;
+}
+
+static void apply_defaults(vmc_opts *o)
+{
+    if (!o->templates_dir)
+        o->templates_dir = VMC_DEFAULT_TEMPLATES;
+    if (!o->data_parent)
+        o->data_parent = VMC_DEFAULT_DATA;
+    if (!o->web_user)
+        o->web_user = VMC_DEFAULT_USER;
+}
+
+static int parse_args(vmc_opts *o, int argc, char **argv)
+{
+    int c;
+
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        if (c == 'h' || c == OPT_HELP || c == '?'
+            || apply_option(o, c, optarg) != 0) {
+            fputs(usage_text, c == 'h' || c == OPT_HELP ? stdout : stderr);
+            return c == 'h' || c == OPT_HELP ? 1 : -1;
+        }
+    }
+    if (optind >= argc) {
+        fputs(usage_text, stderr);
+        return -1;
+    }
+    o->nargs = argc - optind - 1;
+    o->args = argv + optind + 1;
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int (*run)(vmc_opts *o);
+} commands[] = {
+    {"list", vmc_cmd_list},       {"show", vmc_cmd_show},
+    {"add", vmc_cmd_add},         {"edit", vmc_cmd_edit},
+    {"enable", vmc_cmd_enable},   {"disable", vmc_cmd_disable},
+    {"remove", vmc_cmd_remove},   {"check", vmc_cmd_check},
+    {"snapshot", vmc_cmd_snapshot}, {"deploy", vmc_cmd_deploy},
+    {"destroy", vmc_cmd_destroy},
+};
+
+static int dispatch(vmc_opts *o, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return commands[i].run(o);
+    vmc_error(303, "unknown command '%s'", name);
+    fputs(usage_text, stderr);
+    return VMC_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    vmc_opts o;
+    int rc;
+
+    memset(&o, 0, sizeof o);
+    apr_app_initialize(&argc, (const char *const **)&argv, NULL);
+    apr_pool_create(&o.pool, NULL);
+    rc = parse_args(&o, argc, argv);
+    if (rc != 0)
+        rc = rc > 0 ? VMC_EXIT_OK : VMC_EXIT_USAGE;
+    else if (read_config(&o) != 0)
+        rc = VMC_EXIT_FAIL;
+    else {
+        apply_defaults(&o);
+        rc = dispatch(&o, argv[optind]);
+    }
+    apr_pool_destroy(o.pool);
+    apr_terminate();
+    return rc;
+}

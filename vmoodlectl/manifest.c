@@ -1,0 +1,142 @@
+/* manifest.json of a template, written by snapshot and read by deploy. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <apr_strings.h>
+#include "instance_json.h"
+#include "manifest.h"
+
+#define MANIFEST_FORMAT 1
+#define MANIFEST_MAX (256 * 1024 * 1024)
+
+static void add_str(cJSON *o, const char *k, const char *v)
+{
+    if (v)
+        cJSON_AddStringToObject(o, k, v);
+}
+
+static cJSON *to_json(const vmc_manifest *m)
+{
+    cJSON *root = cJSON_CreateObject(), *db, *data;
+    vm_instance src = m->source;
+
+    cJSON_AddNumberToObject(root, "format", MANIFEST_FORMAT);
+    add_str(root, "name", m->name);
+    add_str(root, "created", m->created);
+    src.dbpass = "";
+    cJSON_AddItemToObject(root, "source", vmc_instance_json(&src, 0));
+    db = cJSON_AddObjectToObject(root, "database");
+    add_str(db, "file", m->dump_file);
+    cJSON_AddNumberToObject(db, "size", (double)m->dump_size);
+    add_str(db, "sha256", m->dump_sha256);
+    add_str(db, "pg_template_db", m->pg_template_db);
+    add_str(db, "pg_server", m->pg_server);
+    data = cJSON_AddObjectToObject(root, "dataroot");
+    cJSON_AddNumberToObject(data, "bytes", (double)m->data_bytes);
+    cJSON_AddNumberToObject(data, "files", (double)m->data_files);
+    cJSON_AddItemReferenceToObject(data, "list", m->files);
+    return root;
+}
+
+int vmc_manifest_write(const vmc_manifest *m, const char *path,
+                       apr_pool_t *p, const char **err)
+{
+    cJSON *root = to_json(m);
+    char *text = cJSON_Print(root);
+    FILE *f = text ? fopen(path, "w") : NULL;
+    int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (!ok)
+        *err = apr_psprintf(p, "cannot write %s: %s", path, strerror(errno));
+    free(text);
+    cJSON_Delete(root);
+    return ok ? 0 : -1;
+}
+
+static const char *get_str(apr_pool_t *p, const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+    return cJSON_IsString(v) ? apr_pstrdup(p, v->valuestring) : NULL;
+}
+
+static uint64_t get_num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (uint64_t)v->valuedouble
+                                                     : 0;
+}
+
+static void read_files(vmc_manifest *m, const cJSON *list, apr_pool_t *p)
+{
+    const cJSON *e;
+
+    m->file_sums = apr_hash_make(p);
+    cJSON_ArrayForEach(e, list) {
+        const char *path = get_str(p, e, "path"), *sum = get_str(p, e, "sha256");
+        if (path && sum)
+            apr_hash_set(m->file_sums, path, APR_HASH_KEY_STRING, sum);
+    }
+}
+
+static const char *from_json(vmc_manifest *m, const cJSON *root,
+                             apr_pool_t *p)
+{
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(root, "source");
+    const cJSON *db = cJSON_GetObjectItemCaseSensitive(root, "database");
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "dataroot");
+
+    if (get_num(root, "format") != MANIFEST_FORMAT || !src || !db || !data)
+        return "not a template manifest of format 1";
+    m->name = get_str(p, root, "name");
+    m->created = get_str(p, root, "created");
+    vmc_instance_strings_from_json(&m->source, src, p);
+    m->dump_file = get_str(p, db, "file");
+    m->dump_size = get_num(db, "size");
+    m->dump_sha256 = get_str(p, db, "sha256");
+    m->pg_template_db = get_str(p, db, "pg_template_db");
+    m->pg_server = get_str(p, db, "pg_server");
+    m->data_bytes = get_num(data, "bytes");
+    m->data_files = get_num(data, "files");
+    read_files(m, cJSON_GetObjectItemCaseSensitive(data, "list"), p);
+    if (!*m->source.wwwroot || !*m->source.dbtype || !m->dump_file
+        || !m->dump_sha256 || strchr(m->dump_file, '/'))
+        return "manifest lacks source or database fields";
+    return NULL;
+}
+
+int vmc_manifest_read(vmc_manifest *m, const char *path, apr_pool_t *p,
+                      const char **err)
+{
+    FILE *f = fopen(path, "r");
+    char *text;
+    long size;
+    cJSON *root;
+
+    memset(m, 0, sizeof *m);
+    if (!f || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0
+        || size > MANIFEST_MAX || fseek(f, 0, SEEK_SET) != 0) {
+        *err = apr_psprintf(p, "cannot read %s: %s", path, strerror(errno));
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    text = apr_pcalloc(p, (apr_size_t)size + 1);
+    size = (long)fread(text, 1, (size_t)size, f);
+    fclose(f);
+    if (!(root = cJSON_ParseWithLength(text, (size_t)size))) {
+        *err = apr_psprintf(p, "%s is not valid JSON", path);
+        return -1;
+    }
+    *err = from_json(m, root, p);
+    cJSON_Delete(root);
+    if (*err)
+        *err = apr_psprintf(p, "%s: %s", path, *err);
+    return *err ? -1 : 0;
+}

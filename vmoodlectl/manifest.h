@@ -1,0 +1,28 @@
+/* A template's manifest.json: where it came from, what it holds, and the
+ * checksums a deploy verifies.  Never a password. */
+#ifndef VMOODLECTL_MANIFEST_H
+#define VMOODLECTL_MANIFEST_H
+
+#include <stdint.h>
+#include <apr_hash.h>
+#include <cjson/cJSON.h>
+#include "vm_instance.h"
+
+#define VMC_MANIFEST "manifest.json"
+
+typedef struct {
+    const char *name, *created;
+    vm_instance source;        /* where it came from; dbpass never kept */
+    const char *dump_file, *dump_sha256;
+    uint64_t dump_size, data_bytes, data_files;
+    cJSON *files;              /* writing: [{path, size, sha256}] */
+    apr_hash_t *file_sums;     /* reading: path -> sha256 */
+    const char *pg_template_db, *pg_server;  /* NULL: none */
+} vmc_manifest;
+
+int vmc_manifest_write(const vmc_manifest *m, const char *path,
+                       apr_pool_t *p, const char **err);
+int vmc_manifest_read(vmc_manifest *m, const char *path, apr_pool_t *p,
+                      const char **err);
+
+#endif

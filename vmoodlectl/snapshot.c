@@ -1,0 +1,258 @@
+/* snapshot --from HOST|master --name NAME: dump the template's database,
+ * copy its dataroot without run-time files, write the manifest; all in a
+ * work folder renamed into place only when complete. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <apr_strings.h>
+#include "ctl.h"
+#include "db.h"
+#include "dbtools.h"
+#include "files.h"
+#include "interrupt.h"
+#include "manifest.h"
+#include "dbadmin.h"
+#include "util.h"
+
+typedef struct {
+    vmc_opts *o;
+    vm_instance src;
+    vmc_dbconf db;
+    const char *final_dir, *work_dir;
+    vmc_manifest m;
+    int template_db_made;
+} snapshot;
+
+/* The master Moodle is not in the table: its settings come from flags. */
+static int source_from_flags(snapshot *s)
+{
+    vm_row row = s->o->fields;
+    const char *why;
+
+    vm_row_set(&row, VM_F_ID, "1");
+    if ((why = vm_instance_from_row(&s->src, &row, s->o->pool)) != NULL) {
+        vmc_error(330, "master settings (--host, --dbtype, --dbname, "
+                  "--dataroot...): %s", why);
+        return -1;
+    }
+    return 0;
+}
+
+static int find_source(snapshot *s)
+{
+    const vm_instance *in;
+    vmc_table t;
+
+    if (strcmp(s->o->from, "master") == 0)
+        return source_from_flags(s);
+    if (vmc_table_load(s->o, &t) != VMC_EXIT_OK
+        || !(in = vmc_find(&t, s->o->from)))
+        return -1;
+    s->src = *in;
+    return 0;
+}
+
+static int prepare(snapshot *s)
+{
+    vmc_opts *o = s->o;
+    const char *err;
+
+    if (!o->from || !o->snapshot_name) {
+        vmc_error(331, "snapshot needs --from HOST|master and --name NAME");
+        return VMC_EXIT_USAGE;
+    }
+    if (!vmc_name_ok(o->snapshot_name)) {
+        vmc_error(332, "template name '%s' may hold only letters, digits, "
+                  "'.', '_', '-'", o->snapshot_name);
+        return VMC_EXIT_USAGE;
+    }
+    if (find_source(s) != 0)
+        return VMC_EXIT_FAIL;
+    if (vmc_dbconf_make(&s->db, s->src.dbtype, s->src.dbhost, s->src.dblogin,
+                        s->src.dbpass, s->src.dbname, o->pool, &err) != 0) {
+        vmc_error(333, "%s", err);
+        return VMC_EXIT_FAIL;
+    }
+    s->final_dir = apr_pstrcat(o->pool, o->templates_dir, "/",
+                               o->snapshot_name, NULL);
+    s->work_dir = apr_psprintf(o->pool, "%s/.%s.partial-%ld",
+                               o->templates_dir, o->snapshot_name,
+                               (long)getpid());
+    if (access(s->final_dir, F_OK) == 0) {
+        vmc_error(334, "template %s already exists", s->final_dir);
+        return VMC_EXIT_FAIL;
+    }
+    return VMC_EXIT_OK;
+}
+
+static void plan(const snapshot *s)
+{
+    vmc_say("plan: snapshot %s (%s database %s on %s, prefix %s)",
+            s->src.wwwroot, s->src.dbtype, s->src.dbname,
+            vmc_dbconf_server(&s->db, s->o->pool), s->src.dbprefix);
+    vmc_say("  1. dump the database to %s/%s", s->final_dir,
+            vmc_dump_file(&s->db));
+    vmc_say("  2. copy %s to %s/dataroot without sessions, cache, "
+            "localcache, temp, trashdir, lock and *.lock", s->src.datapath,
+            s->final_dir);
+    if (s->o->template_db && s->db.pg)
+        vmc_say("  3. keep a template database on the same server");
+    vmc_say("  %d. write %s/%s", s->o->template_db && s->db.pg ? 4 : 3,
+            s->final_dir, VMC_MANIFEST);
+}
+
+static int dump_database(snapshot *s, const char **err)
+{
+    apr_pool_t *p = s->o->pool;
+    const char *path = apr_pstrcat(p, s->work_dir, "/",
+                                   vmc_dump_file(&s->db), NULL);
+    char hex[VMC_SHA256_HEX];
+    vmc_progress pr;
+    struct stat st;
+    int rc;
+
+    vmc_progress_start(&pr, "dump database", 0, NULL);
+    rc = vmc_dump(&s->db, path, &pr, p, err);
+    vmc_progress_end(&pr, rc == 0);
+    if (rc != 0 || stat(path, &st) != 0
+        || vmc_sha256_file(path, hex, p, err) != 0)
+        return -1;
+    s->m.dump_file = vmc_dump_file(&s->db);
+    s->m.dump_size = (uint64_t)st.st_size;
+    s->m.dump_sha256 = apr_pstrdup(p, hex);
+    return 0;
+}
+
+static const char *list_file(void *ctx, const char *rel, uint64_t size,
+                             const char *sha256)
+{
+    cJSON *e = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(e, "path", rel);
+    cJSON_AddNumberToObject(e, "size", (double)size);
+    cJSON_AddStringToObject(e, "sha256", sha256);
+    cJSON_AddItemToArray(ctx, e);
+    return NULL;
+}
+
+static int copy_dataroot(snapshot *s, const char **err)
+{
+    apr_pool_t *p = s->o->pool;
+    vmc_progress pr;
+    vmc_copy c;
+    int rc;
+
+    if (vmc_tree_measure(s->src.datapath, 1, &s->m.data_bytes,
+                         &s->m.data_files, p, err) != 0)
+        return -1;
+    memset(&c, 0, sizeof c);
+    c.skip_runtime = 1;
+    c.uid = (uid_t)-1;
+    c.dir_mode = 0755;
+    c.file_mode = 0644;
+    c.progress = &pr;
+    c.on_file = list_file;
+    c.ctx = s->m.files;
+    vmc_progress_start(&pr, "copy dataroot", s->m.data_bytes, "files");
+    rc = vmc_tree_copy(s->src.datapath,
+                       apr_pstrcat(p, s->work_dir, "/dataroot", NULL), &c, p,
+                       err);
+    vmc_progress_end(&pr, rc == 0);
+    return rc;
+}
+
+static void fill_manifest(snapshot *s)
+{
+    char date[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    s->m.name = s->o->snapshot_name;
+    s->m.created = apr_pstrdup(s->o->pool, date);
+    s->m.source = s->src;
+}
+
+static int run_steps(snapshot *s, const char **step, const char **err)
+{
+    apr_pool_t *p = s->o->pool;
+
+    fill_manifest(s);
+    vmc_interrupt_install();
+    *step = "create the work folder";
+    if (mkdir(s->o->templates_dir, 0755) != 0 && errno != EEXIST) {
+        *err = apr_psprintf(p, "%s: %s", s->o->templates_dir, strerror(errno));
+        return -1;
+    }
+    if (mkdir(s->work_dir, 0755) != 0) {
+        *err = apr_psprintf(p, "%s: %s", s->work_dir, strerror(errno));
+        return -1;
+    }
+    *step = "dump the database";
+    if (dump_database(s, err) != 0 || vmc_interrupt_check(err))
+        return -1;
+    *step = "copy the dataroot";
+    if (copy_dataroot(s, err) != 0 || vmc_interrupt_check(err))
+        return -1;
+    *step = "keep a template database";
+    if (s->o->template_db && s->db.pg
+        && vmc_pgtemplate_make(&s->db, &s->m, s->work_dir, p, err) != 0)
+        return -1;
+    s->template_db_made = s->m.pg_template_db != NULL;
+    if (vmc_interrupt_check(err))
+        return -1;
+    *step = "write the manifest";
+    if (vmc_manifest_write(&s->m, apr_pstrcat(p, s->work_dir, "/",
+                                              VMC_MANIFEST, NULL), p, err))
+        return -1;
+    *step = "move the template into place";
+    if (rename(s->work_dir, s->final_dir) != 0) {
+        *err = apr_psprintf(p, "%s: %s", s->final_dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void undo(snapshot *s)
+{
+    const char *err;
+
+    if (s->template_db_made
+        && vmc_pgtemplate_drop(&s->db, s->m.pg_template_db, s->o->pool,
+                               &err) != 0)
+        vmc_error(335, "undo: %s", err);
+    if (access(s->work_dir, F_OK) == 0
+        && vmc_tree_remove(s->work_dir, s->o->pool, &err) != 0)
+        vmc_error(336, "undo: %s", err);
+}
+
+int vmc_cmd_snapshot(vmc_opts *o)
+{
+    const char *step = "", *err = "";
+    snapshot s;
+    int rc;
+
+    memset(&s, 0, sizeof s);
+    s.o = o;
+    s.m.files = cJSON_CreateArray();
+    rc = prepare(&s);
+    if (rc == VMC_EXIT_OK && o->dry_run)
+        plan(&s);
+    else if (rc == VMC_EXIT_OK && run_steps(&s, &step, &err) != 0) {
+        vmc_error(337, "snapshot failed at step '%s': %s; nothing kept",
+                  step, err);
+        undo(&s);
+        rc = VMC_EXIT_FAIL;
+    } else if (rc == VMC_EXIT_OK) {
+        vmc_say("template %s: %s database (%s), %llu files (%s)",
+                s.final_dir, s.src.dbtype,
+                vmc_bytes(s.m.dump_size, o->pool),
+                (unsigned long long)s.m.data_files,
+                vmc_bytes(s.m.data_bytes, o->pool));
+    }
+    cJSON_Delete(s.m.files);
+    return rc;
+}

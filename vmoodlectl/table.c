@@ -1,0 +1,168 @@
+/* The instance table for vmoodlectl: load, find, validate a change with the
+ * module's own rules, save through the source. */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include "ctl.h"
+#include "vm_host.h"
+#include "util.h"
+
+int vmc_table_load(const vmc_opts *o, vmc_table *t)
+{
+    const char *err;
+
+    memset(t, 0, sizeof *t);
+    if (!o->source_spec) {
+        vmc_error(310, "no source: give --source or a configuration file");
+        return VMC_EXIT_USAGE;
+    }
+    if (vm_source_open(&t->src, o->source_spec, o->table_name, o->pool,
+                       &err) != VM_OK
+        || vm_source_load(t->src, &t->rows, o->pool, &err) != VM_OK) {
+        vmc_error(311, "source %s: %s", vm_source_mask(o->source_spec,
+                                                       o->pool), err);
+        return VMC_EXIT_FAIL;
+    }
+    t->table = vm_table_build(t->rows, o->pool);
+    return VMC_EXIT_OK;
+}
+
+static int all_digits(const char *s)
+{
+    return *s && strspn(s, "0123456789") == strlen(s);
+}
+
+/* The lookup key of "https://Host/", "host:port" or "host". */
+static const vm_instance *find_by_host(const vmc_table *t, const char *arg)
+{
+    char key[VM_KEY_MAX];
+    const vm_instance *in;
+    vm_url url;
+    int https;
+
+    if (strstr(arg, "://"))
+        return vm_host_parse_url(arg, &url) ? NULL
+             : vm_table_find_key(t->table, url.key);
+    for (https = 0; https <= 1; https++) {
+        if (vm_host_request_key(arg, strlen(arg), https, key, sizeof key))
+            return NULL;
+        if ((in = vm_table_find_key(t->table, key)) != NULL)
+            return in;
+    }
+    return NULL;
+}
+
+const vm_instance *vmc_find(const vmc_table *t, const char *arg)
+{
+    const vm_instance *in = all_digits(arg)
+        ? vm_table_find_id(t->table, strtoll(arg, NULL, 10))
+        : find_by_host(t, arg);
+
+    if (!in)
+        vmc_error(312, "no instance '%s' in the table", arg);
+    return in;
+}
+
+int vmc_table_load_one(vmc_opts *o, const char *verb, vmc_table *t,
+                       const vm_instance **in)
+{
+    int rc;
+
+    if (o->nargs != 1) {
+        vmc_error(315, "%s takes one HOST or ID", verb);
+        return VMC_EXIT_USAGE;
+    }
+    if ((rc = vmc_table_load(o, t)) != VMC_EXIT_OK)
+        return rc;
+    return (*in = vmc_find(t, o->args[0])) ? VMC_EXIT_OK : VMC_EXIT_FAIL;
+}
+
+static long long row_id(const vm_row *row)
+{
+    const char *s = row->present[VM_F_ID] ? row->value[VM_F_ID] : NULL;
+
+    return s && all_digits(s) ? strtoll(s, NULL, 10) : -1;
+}
+
+static long long next_id(const vmc_table *t)
+{
+    long long max = 0;
+    int i;
+
+    for (i = 0; i < t->rows->nelts; i++) {
+        long long id = row_id(&APR_ARRAY_IDX(t->rows, i, vm_row));
+        if (id > max)
+            max = id;
+    }
+    return max + 1;
+}
+
+const vm_row *vmc_raw_row(const vmc_table *t, long long id)
+{
+    int i;
+
+    for (i = 0; i < t->rows->nelts; i++)
+        if (row_id(&APR_ARRAY_IDX(t->rows, i, vm_row)) == id)
+            return &APR_ARRAY_IDX(t->rows, i, vm_row);
+    return NULL;
+}
+
+static const char *rejection_of(const vm_table *t, long long id)
+{
+    int i;
+
+    for (i = 0; i < t->rejections->nelts; i++) {
+        const vm_rejection *r = &APR_ARRAY_IDX(t->rejections, i, vm_rejection);
+        if (r->id == id)
+            return r->reason;
+    }
+    return "refused";
+}
+
+const char *vmc_table_validate(const vmc_table *t, const vm_row *row,
+                               apr_pool_t *p)
+{
+    apr_array_header_t *rows = apr_array_make(p, t->rows->nelts + 1,
+                                              sizeof(vm_row));
+    vm_row *cand;
+    long long id = row_id(row);
+    vm_table *after;
+    int i;
+
+    for (i = 0; i < t->rows->nelts; i++)
+        if (row_id(&APR_ARRAY_IDX(t->rows, i, vm_row)) != id || id < 0)
+            *(vm_row *)apr_array_push(rows) = APR_ARRAY_IDX(t->rows, i, vm_row);
+    cand = apr_array_push(rows);
+    *cand = *row;
+    if (!row->present[VM_F_ID])
+        vm_row_set(cand, VM_F_ID,
+                   vmc_id_text((id = next_id(t)), p));
+    after = vm_table_build(rows, p);
+    if (!vm_table_find_id(after, id))
+        return rejection_of(after, id);
+    for (i = 0; i < t->table->instances->nelts; i++) {
+        const vm_instance *in = &APR_ARRAY_IDX(t->table->instances, i,
+                                               vm_instance);
+        if (in->id != id && !vm_table_find_id(after, in->id))
+            return apr_psprintf(p, "host %s is already used by id %s",
+                                in->key, vmc_id_text(in->id, p));
+    }
+    return NULL;
+}
+
+int vmc_table_save(vmc_table *t, const vm_row *row, long long *id,
+                   apr_pool_t *p)
+{
+    const char *err = NULL;
+
+    *id = row->present[VM_F_ID] ? row_id(row) : 0;
+    if (!t->src->ops->save_row) {
+        vmc_error(313, "source %s cannot be written", t->src->display);
+        return VMC_EXIT_FAIL;
+    }
+    if (t->src->ops->save_row(t->src, row, id, p, &err) != VM_OK) {
+        vmc_error(314, "saving to %s failed: %s", t->src->display, err);
+        return VMC_EXIT_FAIL;
+    }
+    return VMC_EXIT_OK;
+}

@@ -1,0 +1,221 @@
+/* list, show, add, edit, enable, disable, remove: the instance table as an
+ * administrator reads and changes it.  Passwords stay hidden unless asked. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <apr_strings.h>
+#include <cjson/cJSON.h>
+#include "ctl.h"
+#include "instance_json.h"
+
+static const char *date_text(long long t, apr_pool_t *p)
+{
+    char buf[32];
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (t <= 0 || !gmtime_r(&tt, &tm))
+        return "never";
+    strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+    return apr_pstrdup(p, buf);
+}
+
+static void print_json(cJSON *j)
+{
+    char *text = cJSON_Print(j);
+
+    if (text)
+        puts(text);
+    free(text);
+    cJSON_Delete(j);
+}
+
+static void list_json(const vmc_opts *o, const vm_table *t)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *ins = cJSON_AddArrayToObject(root, "instances");
+    cJSON *rej = cJSON_AddArrayToObject(root, "rejected");
+    int i;
+
+    for (i = 0; i < t->instances->nelts; i++)
+        cJSON_AddItemToArray(ins, vmc_instance_json(&APR_ARRAY_IDX(
+            t->instances, i, vm_instance), o->show_secrets));
+    for (i = 0; i < t->rejections->nelts; i++) {
+        const vm_rejection *r = &APR_ARRAY_IDX(t->rejections, i, vm_rejection);
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "id", (double)r->id);
+        cJSON_AddStringToObject(j, "reason", r->reason);
+        cJSON_AddItemToArray(rej, j);
+    }
+    print_json(root);
+}
+
+static void list_text(const vmc_opts *o, const vm_table *t)
+{
+    int i;
+
+    printf("%-6s %-3s %-36s %-7s %-20s %6s %-20s %s\n", "ID", "ON", "HOST",
+           "DBTYPE", "DBNAME", "CRONS", "LASTCRON", "GAP");
+    for (i = 0; i < t->instances->nelts; i++) {
+        const vm_instance *in = &APR_ARRAY_IDX(t->instances, i, vm_instance);
+        printf("%-6lld %-3s %-36s %-7s %-20s %6lld %-20s %llds\n", in->id,
+               in->enabled ? "yes" : "no", in->key, in->dbtype, in->dbname,
+               in->croncount, date_text(in->lastcron, o->pool),
+               in->lastcrongap);
+    }
+    for (i = 0; i < t->rejections->nelts; i++) {
+        const vm_rejection *r = &APR_ARRAY_IDX(t->rejections, i, vm_rejection);
+        printf("rejected id %lld: %s\n", r->id, r->reason);
+    }
+}
+
+int vmc_cmd_list(vmc_opts *o)
+{
+    vmc_table t;
+    int rc = vmc_table_load(o, &t);
+
+    if (rc != VMC_EXIT_OK)
+        return rc;
+    if (o->json)
+        list_json(o, t.table);
+    else
+        list_text(o, t.table);
+    return VMC_EXIT_OK;
+}
+
+int vmc_cmd_show(vmc_opts *o)
+{
+    const vm_instance *in;
+    cJSON *j, *item;
+    vmc_table t;
+    int rc;
+
+    if ((rc = vmc_table_load_one(o, "show", &t, &in)) != VMC_EXIT_OK)
+        return rc;
+    j = vmc_instance_json(in, o->show_secrets);
+    if (o->json) {
+        print_json(j);
+        return VMC_EXIT_OK;
+    }
+    cJSON_ArrayForEach(item, j) {
+        if (cJSON_IsString(item))
+            printf("%-12s %s\n", item->string, item->valuestring);
+        else
+            printf("%-12s %.0f\n", item->string, item->valuedouble);
+    }
+    cJSON_Delete(j);
+    return VMC_EXIT_OK;
+}
+
+/* Copy over the row every column given on the command line. */
+static void overlay(vm_row *row, const vm_row *given)
+{
+    int f;
+
+    for (f = 0; f < VM_F_COUNT; f++)
+        if (given->present[f])
+            vm_row_set(row, (vm_field)f, given->value[f]);
+}
+
+static int validate_and_save(vmc_opts *o, vmc_table *t, const vm_row *row,
+                             const char *verb)
+{
+    const char *why = vmc_table_validate(t, row, o->pool);
+    long long id;
+
+    if (why) {
+        vmc_error(321, "%s refused, nothing written: %s", verb, why);
+        return VMC_EXIT_FAIL;
+    }
+    if (o->dry_run) {
+        vmc_say("dry run: the row is valid; would %s it in %s", verb,
+                t->src->display);
+        return VMC_EXIT_OK;
+    }
+    if (vmc_table_save(t, row, &id, o->pool) != VMC_EXIT_OK)
+        return VMC_EXIT_FAIL;
+    vmc_say("%s: id %lld", verb, id);
+    return VMC_EXIT_OK;
+}
+
+int vmc_cmd_add(vmc_opts *o)
+{
+    vmc_table t;
+    vm_row row;
+    int rc;
+
+    if (o->nargs != 0) {
+        vmc_error(322, "add takes its columns as options (--host URL ...)");
+        return VMC_EXIT_USAGE;
+    }
+    if ((rc = vmc_table_load(o, &t)) != VMC_EXIT_OK)
+        return rc;
+    memset(&row, 0, sizeof row);
+    overlay(&row, &o->fields);
+    return validate_and_save(o, &t, &row, "add");
+}
+
+static int change(vmc_opts *o, const char *verb, const char *enabled)
+{
+    const vm_instance *in;
+    const vm_row *old;
+    vmc_table t;
+    vm_row row;
+    int rc;
+
+    if ((rc = vmc_table_load_one(o, verb, &t, &in)) != VMC_EXIT_OK)
+        return rc;
+    if (!(old = vmc_raw_row(&t, in->id)))
+        return VMC_EXIT_FAIL;
+    row = *old;
+    overlay(&row, &o->fields);
+    if (enabled)
+        vm_row_set(&row, VM_F_ENABLED, enabled);
+    return validate_and_save(o, &t, &row, verb);
+}
+
+int vmc_cmd_edit(vmc_opts *o)
+{
+    return change(o, "edit", NULL);
+}
+
+int vmc_cmd_enable(vmc_opts *o)
+{
+    return change(o, "enable", "1");
+}
+
+int vmc_cmd_disable(vmc_opts *o)
+{
+    return change(o, "disable", "0");
+}
+
+/* By id, so a rejected row (no usable host) can be removed too. */
+int vmc_cmd_remove(vmc_opts *o)
+{
+    const vm_instance *in;
+    const char *err = NULL;
+    long long id;
+    vmc_table t;
+    int rc;
+
+    if (o->nargs == 1 && strspn(o->args[0], "0123456789") == strlen(o->args[0])
+        && (rc = vmc_table_load(o, &t)) == VMC_EXIT_OK)
+        id = strtoll(o->args[0], NULL, 10);    /* a rejected row too */
+    else if ((rc = vmc_table_load_one(o, "remove", &t, &in)) == VMC_EXIT_OK)
+        id = in->id;
+    else
+        return rc;
+    if (o->dry_run) {
+        vmc_say("dry run: would remove id %lld from %s", id, t.src->display);
+        return VMC_EXIT_OK;
+    }
+    if (!t.src->ops->delete_row
+        || t.src->ops->delete_row(t.src, id, o->pool, &err) != VM_OK) {
+        vmc_error(323, "removing id %lld from %s failed: %s", id,
+                  t.src->display, err ? err : "source cannot be written");
+        return VMC_EXIT_FAIL;
+    }
+    vmc_say("remove: id %lld", id);
+    return VMC_EXIT_OK;
+}

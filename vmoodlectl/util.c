@@ -1,0 +1,106 @@
+/* Small helpers of vmoodlectl: files, names and paths checked before use. */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <apr_strings.h>
+#include "util.h"
+
+#define SMALL_FILE_MAX 65536
+
+int vmc_read_small_file(const char *path, const char **out, apr_pool_t *p,
+                        const char **err)
+{
+    char *buf = apr_palloc(p, SMALL_FILE_MAX + 1);
+    size_t len = 0;
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        *err = apr_psprintf(p, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    while (len < SMALL_FILE_MAX
+           && (n = read(fd, buf + len, SMALL_FILE_MAX - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    buf[len] = '\0';
+    *out = buf;
+    return 0;
+}
+
+static int only(const char *s, const char *allowed)
+{
+    return strspn(s, allowed) == strlen(s);
+}
+
+#define ALNUM "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+int vmc_name_ok(const char *name)
+{
+    return *name && *name != '.' && *name != '-' && strlen(name) <= 100
+        && only(name, ALNUM "._-");
+}
+
+int vmc_dbname_ok(const char *name)
+{
+    return *name && strlen(name) <= 63 && !(*name >= '0' && *name <= '9')
+        && *name != '-' && only(name, ALNUM "_-");
+}
+
+static int has_dotdot(const char *path)
+{
+    const char *c;
+
+    for (c = path; (c = strstr(c, "..")) != NULL; c += 2)
+        if ((c == path || c[-1] == '/') && (c[2] == '/' || c[2] == '\0'))
+            return 1;
+    return 0;
+}
+
+const char *vmc_path_inside(const char *path, const char *parent,
+                            apr_pool_t *p)
+{
+    char real_parent[PATH_MAX], real_dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    const char *dir, *base;
+    size_t plen;
+
+    if (path[0] != '/' || has_dotdot(path))
+        return "must be an absolute path without '..'";
+    base = slash + 1;
+    if (!*base || !strcmp(base, "."))
+        return "must name a directory, not end in '/' or '.'";
+    dir = slash == path ? "/" : apr_pstrndup(p, path, (apr_size_t)(slash - path));
+    if (!realpath(parent, real_parent))
+        return apr_psprintf(p, "cannot be checked: data parent %s: %s", parent,
+                            strerror(errno));
+    if (!realpath(dir, real_dir))
+        return apr_psprintf(p, "cannot be resolved: %s: %s", dir,
+                            strerror(errno));
+    plen = strlen(real_parent);
+    if (strncmp(real_dir, real_parent, plen) != 0
+        || (real_dir[plen] != '/' && real_dir[plen] != '\0'))
+        return apr_psprintf(p, "is outside the data parent %s", parent);
+    return NULL;
+}
+
+const char *vmc_bytes(unsigned long long n, apr_pool_t *p)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    int u = 0;
+
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    return u ? apr_psprintf(p, "%.1f %s", v, units[u])
+             : apr_psprintf(p, "%llu B", n);
+}
+
+const char *vmc_id_text(long long id, apr_pool_t *p)
+{
+    return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)id);
+}

@@ -1,0 +1,31 @@
+/* Small helpers of vmoodlectl: files, names and paths checked before use. */
+#ifndef VMOODLECTL_UTIL_H
+#define VMOODLECTL_UTIL_H
+
+#include <errno.h>
+#include <apr_pools.h>
+
+/* Read a file of at most 64 KiB into a NUL-terminated string. */
+int vmc_read_small_file(const char *path, const char **out, apr_pool_t *p,
+                        const char **err);
+
+/* A template name: letters, digits, '.', '_', '-', not starting with '.'. */
+int vmc_name_ok(const char *name);
+
+/* A database name we are willing to create: letters, digits, '_', '-',
+ * at most 63 bytes, not starting with a digit or '-'. */
+int vmc_dbname_ok(const char *name);
+
+/* path (absolute, no '..') lies strictly inside parent, once both are
+ * resolved (path's last component need not exist).  NULL when it does,
+ * else the reason. */
+const char *vmc_path_inside(const char *path, const char *parent,
+                            apr_pool_t *p);
+
+/* An id as text.  (APR's formatter does not know %lld.) */
+const char *vmc_id_text(long long id, apr_pool_t *p);
+
+/* Human sizes: "12.3 MiB". */
+const char *vmc_bytes(unsigned long long n, apr_pool_t *p);
+
+#endif
