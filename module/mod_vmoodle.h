@@ -107,7 +107,7 @@ const char *vmoodle_live_path(const vmoodle_table *t, uint64_t generation,
 /* mod_vmoodle_refresh.c */
 int vmoodle_refresh_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                                 server_rec *s);
-void vmoodle_refresh_child_init(apr_pool_t *pchild);
+void vmoodle_refresh_child_init(void);
 
 /* mod_vmoodle_status.c */
 int vmoodle_status_handler(request_rec *r);

@@ -246,16 +246,20 @@ static void writer_tick(vmoodle_table *t, apr_pool_t *p)
 }
 
 /* Each child prepares the writer's state, so that whichever child
- * mod_watchdog elects can run it.  Called before mod_watchdog starts its
- * thread (child_init, APR_HOOK_FIRST); the pool lives as long as the child,
- * unlike the pools the watchdog passes to its callbacks. */
-void vmoodle_refresh_child_init(apr_pool_t *pchild)
+ * mod_watchdog elects can run it.  The pool is the process's own, never
+ * destroyed: the watchdog thread may still run while the child's pool is
+ * torn down at exit, and the pools it passes to callbacks are temporary.
+ * The source's connection ends with the process. */
+void vmoodle_refresh_child_init(void)
 {
     vmoodle_table *t;
+    apr_pool_t *pool;
 
     for (t = vmoodle_tables_first(); t; t = t->next) {
-        t->writer = apr_pcalloc(pchild, sizeof *t->writer);
-        apr_pool_create(&t->writer->pool, pchild);
+        if (apr_pool_create_unmanaged(&pool) != APR_SUCCESS)
+            continue;
+        t->writer = apr_pcalloc(pool, sizeof *t->writer);
+        t->writer->pool = pool;
         t->writer->next = apr_time_now() + t->refresh;
     }
 }
@@ -267,16 +271,14 @@ static apr_status_t vmoodle_watchdog(int state, void *data, apr_pool_t *wdp)
 
     (void)data;
     (void)wdp;
+    if (state != AP_WATCHDOG_STATE_RUNNING)
+        return APR_SUCCESS;
     for (t = vmoodle_tables_first(); t; t = t->next) {
         if (!t->writer)
             continue;
-        if (state == AP_WATCHDOG_STATE_RUNNING) {
-            apr_pool_create(&p, t->writer->pool);
-            writer_tick(t, p);
-            apr_pool_destroy(p);
-        } else if (state == AP_WATCHDOG_STATE_STOPPING && t->writer->source) {
-            vm_source_close(t->writer->source);
-        }
+        apr_pool_create(&p, t->writer->pool);
+        writer_tick(t, p);
+        apr_pool_destroy(p);
     }
     return APR_SUCCESS;
 }
