@@ -37,14 +37,17 @@ def writable_dir(path):
 
 
 def module_apache(workdir, name, docroot, module_so, n, refresh=60,
-                  children=2, site_extra=""):
+                  children=2, site_extra="", echo=True, modules=()):
     """An Apache routing n instances with mod_vmoodle (JSON source)."""
     port = free_port()
     data = writable_dir(os.path.join(workdir, f"{name}-data"))
-    json_path = instances.write_json(os.path.join(data, "instances.json"), n, port)
-    site = sites.vmoodle(json_path, os.path.join(data, "snapshot"), refresh)
+    json_path = os.path.join(data, "instances.json")
+    instances.write_json(json_path, n, port)
+    site = sites.vmoodle(json_path, os.path.join(data, "snapshot"), refresh,
+                         echo)
     return Apache(workdir, name, docroot, site + site_extra,
-                  modules=[("vmoodle", module_so)], children=children,
+                  modules=[("vmoodle", module_so)] + list(modules),
+                  children=children,
                   port=port), json_path
 
 

@@ -4,6 +4,7 @@ s<i> and its database db<i>, written in every form a configuration reads
 import json
 import os
 import subprocess
+import time
 
 HTTXT2DBM = "/usr/sbin/httxt2dbm"
 
@@ -28,17 +29,19 @@ def row(i, port):
 
 
 def write_json(path, n, port, renamed=None):
-    """The JSON source; renamed = (i, new shortname) changes one row."""
+    """The JSON source; renamed = (i, new shortname) changes one row.
+    Returns the monotonic time at which the new file took the old one's
+    place."""
     rows = [row(i, port) for i in range(1, n + 1)]
     if renamed:
         i, name = renamed
         rows[i - 1]["shortname"] = name
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(rows, f)
+        f.write(json.dumps(rows))
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)   # readers see the old or the new file, whole
-    return path
+    return time.monotonic()
 
 
 def write_txt_map(path, n):

@@ -7,7 +7,8 @@ import shutil
 import subprocess
 
 import instances
-from apache import free_port, wait_for_port
+import load
+from apache import Apache, free_port, wait_for_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -121,3 +122,45 @@ def fcgi_site(fpm_port):
     return (f'<FilesMatch "\\.php$">\n'
             f'    SetHandler "proxy:fcgi://127.0.0.1:{fpm_port}"\n'
             f'</FilesMatch>\n')
+
+
+LABELS = {
+    "e": "(e) VMoodle config.php: connect + SELECT per request",
+    "f": "(f) mod_vmoodle + templates/config.php",
+}
+PHP_HOSTS = 1000
+PHP_CONNECTIONS = FPM_CHILDREN
+
+
+def run(workdir, module_so, seconds, count, pgsql_class):
+    """Throughput of the PHP page at PHP_HOSTS hosts: {key: result}.  (f)
+    needs the module and templates/config.php."""
+    import httpphase                      # avoid a cycle at import time
+    pg = pgsql_class(workdir).start()
+    fpm = None
+    apaches = {}
+    try:
+        port_e = free_port()
+        load_master_table(pg, PHP_HOSTS, port_e)
+        fpm = PhpFpm(workdir, pg.port).start()
+        fcgi = fcgi_site(fpm.port)
+        apaches["e"] = Apache(workdir, "php-e-httpd", vmoodle_docroot(workdir),
+                              fcgi, modules=["proxy", "proxy_fcgi"],
+                              port=port_e)
+        if module_so and os.path.exists(os.path.join(ROOT, "templates", "config.php")):
+            apaches["f"], _ = httpphase.module_apache(
+                workdir, "php-f-httpd", module_docroot(workdir), module_so,
+                PHP_HOSTS, site_extra=fcgi, echo=False,
+                modules=["proxy", "proxy_fcgi"])
+        for a in apaches.values():
+            a.start()
+        targets = {k: {"port": a.port, "expect": "db", "path": "/index.php",
+                       "connections": PHP_CONNECTIONS}
+                   for k, a in apaches.items()}
+        return load.rounds(targets, PHP_HOSTS, seconds, count)
+    finally:
+        for a in apaches.values():
+            a.stop()
+        if fpm:
+            fpm.stop()
+        pg.stop()

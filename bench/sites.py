@@ -12,8 +12,8 @@ VMoodleEngine On
 VMoodleSource "json:{json}"
 VMoodleSnapshot "{snapshot}"
 VMoodleRefresh {refresh}
-Header set X-Routed "%{{VMOODLE_SHORTNAME}}e"
 """
+VMOODLE_ECHO = 'Header set X-Routed "%{VMOODLE_SHORTNAME}e"\n'
 
 # (c), (d): what an administrator writes today with mod_rewrite; an unknown
 # host gets 404 as with mod_vmoodle.
@@ -33,8 +33,10 @@ def ceiling():
     return CEILING
 
 
-def vmoodle(json_path, snapshot, refresh=60):
-    return VMOODLE.format(json=json_path, snapshot=snapshot, refresh=refresh)
+def vmoodle(json_path, snapshot, refresh=60, echo=True):
+    """echo=False when the page itself names what it was routed to."""
+    site = VMOODLE.format(json=json_path, snapshot=snapshot, refresh=refresh)
+    return site + (VMOODLE_ECHO if echo else "")
 
 
 def rewrite_dbm(path):
