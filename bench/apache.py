@@ -78,7 +78,7 @@ class Apache:
     """One configured httpd: start(), stop(), children()."""
 
     def __init__(self, workdir, name, docroot, site, modules=(),
-                 children=2, threads=32, port=None):
+                 children=2, threads=64, port=None):
         self.dir = os.path.join(workdir, name)
         self.name = name
         self.port = port or free_port()

@@ -8,8 +8,9 @@ import subprocess
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "random_host.lua")
 WRK = "/usr/bin/wrk"
-# Below the servers' worker count (2 children x 32 threads): wrk then sees
-# no connection dropped for lack of a worker.
+# Fewer connections than one child has threads (64): the event MPM closes
+# idle keep-alive connections when a child finds no free worker, and wrk
+# would count those as errors.
 THREADS, CONNECTIONS = 2, 48
 
 
