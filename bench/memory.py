@@ -36,6 +36,7 @@ def measure(apache, seconds, expect):
         apache.stop()
     mean = {k: statistics.mean(c[k] for c in kids) for k in ("Rss", "Pss", "Private")}
     mean["total_pss"] = parent["Pss"] + sum(c["Pss"] for c in kids)
+    mean["parent_rss"] = parent["Rss"]
     mean["children"] = len(kids)
     return mean
 
@@ -56,6 +57,7 @@ def run(workdir, module_so, seconds):
     added = [out[k]["with"]["total_pss"] - out[k]["without"]["total_pss"]
              for k in CHILDREN]
     out["per_child_kib"] = (added[1] - added[0]) / (hi - lo)
+    out["server_kib"] = added[0]
     out["private_kib"] = {k: out[k]["with"]["Private"] - out[k]["without"]["Private"]
                           for k in CHILDREN}
     return out

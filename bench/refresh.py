@@ -9,6 +9,7 @@ import instances
 
 TRIALS = 5
 HOSTS = 100000
+SMALL = 1000          # the same at a small table: what parsing costs
 GIVE_UP_S = 15
 
 
@@ -35,24 +36,24 @@ def wait_served(port, i, value, since):
     raise RuntimeError(f"host {i} not served as {value} within {GIVE_UP_S} s")
 
 
-def poll(workdir, module_so):
+def poll(workdir, module_so, hosts=HOSTS, trials=TRIALS):
     """JSON source and VMoodleRefresh 1: seconds per trial."""
     docroot = httpphase.static_docroot(workdir)
     apache, json_path = httpphase.module_apache(
-        workdir, "refresh-poll", docroot, module_so, HOSTS, refresh=1)
+        workdir, f"refresh-poll-{hosts}", docroot, module_so, hosts, refresh=1)
     apache.start()
     try:
         times = []
-        for trial in range(TRIALS):
-            i = 1 + (trial * 7919) % HOSTS
+        for trial in range(trials):
+            i = 1 + (trial * 7919) % hosts
             name = f"renamed{trial}"
             if routed(apache.port, i) != instances.shortname(i):
                 raise RuntimeError(f"host {i} not served before the change")
             # Every trial starts from the original table (row i renamed).
-            changed = instances.write_json(json_path, HOSTS, apache.port,
+            changed = instances.write_json(json_path, hosts, apache.port,
                                            renamed=(i, name))
             times.append(wait_served(apache.port, i, name, changed))
-            restored = instances.write_json(json_path, HOSTS, apache.port)
+            restored = instances.write_json(json_path, hosts, apache.port)
             wait_served(apache.port, i, instances.shortname(i), restored)
             time.sleep(0.3)     # start the next trial at a random phase
         return times
@@ -63,3 +64,10 @@ def poll(workdir, module_so):
 def summary(times):
     return {"median_s": statistics.median(times), "max_s": max(times),
             "trials": len(times)}
+
+
+def poll_figures(workdir, module_so):
+    """The target figure at HOSTS, with the small table beside it."""
+    out = summary(poll(workdir, module_so))
+    out["small"] = summary(poll(workdir, module_so, SMALL, 3))
+    return out

@@ -4,6 +4,7 @@ import time
 
 import httpphase
 import phpside
+import refresh
 
 
 def _ms(us):
@@ -93,6 +94,11 @@ def memory_rows(mem):
                      f"Rss {w['Rss']:,.0f}/{wo['Rss']:,.0f} KiB, "
                      f"private {w['Private']:,.0f}/{wo['Private']:,.0f} KiB",
                      "", ""])
+    rows.append(["memory the module adds to the whole server (all processes' "
+                 "Pss, 2 children)",
+                 f"{mem['server_kib'] / 1024:,.0f} MiB; parent Rss "
+                 f"{mem[2]['with']['parent_rss'] / 1024:,.0f} MiB with, "
+                 f"{mem[2]['without']['parent_rss'] / 1024:,.0f} MiB without", "", ""])
     added = mem["per_child_kib"]
     rows.append(target_row("memory added per extra child, 100,000 instances "
                            "(total Pss slope, 2 -> 4 children)",
@@ -102,7 +108,14 @@ def memory_rows(mem):
 
 def refresh_rows(poll, notify):
     rows = []
-    for label, res, limit in (("polling, VMoodleRefresh 1", poll, 2.0),
+    small = poll.get("small") if isinstance(poll, dict) else None
+    if small:
+        rows.append(["change served, polling, VMoodleRefresh 1, "
+                     f"{refresh.SMALL:,} instances",
+                     f"median {small['median_s']:.2f} s, max {small['max_s']:.2f} s "
+                     f"({small['trials']} trials)", "", ""])
+    for label, res, limit in ((f"polling, VMoodleRefresh 1, {refresh.HOSTS:,} "
+                               "instances", poll, 2.0),
                               ("PostgreSQL NOTIFY", notify, 0.3)):
         figure = f"change served, {label}"
         if isinstance(res, str):

@@ -101,9 +101,8 @@ def run(build, plan, workdir):
         measured(results, "memory", failures, memory.run,
                  os.path.join(workdir, "memory"), module_so, plan.memory_seconds)
         print("bench: change served", flush=True)
-        measured(results, "refresh_poll", failures,
-                 lambda: refresh.summary(refresh.poll(
-                     os.path.join(workdir, "refresh"), module_so)))
+        measured(results, "refresh_poll", failures, refresh.poll_figures,
+                 os.path.join(workdir, "refresh"), module_so)
     else:
         results["memory"] = results["refresh_poll"] = missing
     results["refresh_notify"] = notify_figure(module_so)

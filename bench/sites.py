@@ -1,5 +1,9 @@
 """The routing configurations compared, as Apache config fragments.  Each
 one answers the same 3-byte file and echoes the routed value in X-Routed."""
+import os
+
+ERROR_PAGES = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "templates", "errors")
 
 CEILING = """\
 # (a) no routing: the ceiling.
@@ -12,6 +16,7 @@ VMoodleEngine On
 VMoodleSource "json:{json}"
 VMoodleSnapshot "{snapshot}"
 VMoodleRefresh {refresh}
+VMoodleErrorPages "{pages}"
 """
 VMOODLE_ECHO = 'Header set X-Routed "%{VMOODLE_SHORTNAME}e"\n'
 
@@ -35,7 +40,8 @@ def ceiling():
 
 def vmoodle(json_path, snapshot, refresh=60, echo=True):
     """echo=False when the page itself names what it was routed to."""
-    site = VMOODLE.format(json=json_path, snapshot=snapshot, refresh=refresh)
+    site = VMOODLE.format(json=json_path, snapshot=snapshot, refresh=refresh,
+                          pages=ERROR_PAGES)
     return site + (VMOODLE_ECHO if echo else "")
 
 
