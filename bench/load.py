@@ -68,10 +68,11 @@ def rounds(targets, hosts, seconds, count, warmup=2):
     out = {}
     for name in names:
         rs = runs[name]
+        ratios = [r["rps"] / q["rps"] for r, q in zip(rs, ref)]
         out[name] = {
             "rps": statistics.median(r["rps"] for r in rs),
-            "ratio": statistics.median(r["rps"] / q["rps"]
-                                       for r, q in zip(rs, ref)),
+            "ratio": statistics.median(ratios),
+            "ratio_range": (min(ratios), max(ratios)),
             "p50_us": statistics.median(r["p50_us"] for r in rs),
             "p99_us": statistics.median(r["p99_us"] for r in rs),
             "checked": sum(r["checked"] for r in rs),

@@ -31,7 +31,9 @@ def http_rows(http):
             rows.append([f"HTTP at {n:,} hosts", res, "", ""])
             continue
         for key, r in res.items():
-            ratio = "" if key == "a" else f"{r['ratio']:.3f} of (a); "
+            lo, hi = r["ratio_range"]
+            ratio = ("" if key == "a" else
+                     f"{r['ratio']:.3f} of (a) (rounds {lo:.2f}-{hi:.2f}); ")
             rows.append([f"{httpphase.LABELS[key]}, {n:,} hosts",
                          ratio + _rate(r), "", ""])
     return rows
