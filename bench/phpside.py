@@ -1,0 +1,181 @@
+"""The PHP side: a private php-fpm pool, the master table in PostgreSQL for
+(e), and the two document roots: (e) VMoodle's per-request lookup,
+(f) mod_vmoodle's variables read by templates/config.php."""
+import glob
+import os
+import shutil
+import subprocess
+
+import instances
+import load
+from apache import Apache, free_port, wait_for_port
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+FPM_CHILDREN = 8
+
+FPM_CONFIG = """\
+[global]
+pid = {dir}/fpm.pid
+error_log = {dir}/fpm.log
+daemonize = no
+
+[bench]
+user = www-data
+group = www-data
+listen = 127.0.0.1:{port}
+pm = static
+pm.max_children = {children}
+env[BENCH_PGPORT] = {pgport}
+"""
+
+# VMoodle's table, as in its install.xml (no index on vhostname).
+TABLE = """\
+CREATE TABLE mdl_local_vmoodle (
+  id bigserial PRIMARY KEY, name varchar(255) NOT NULL,
+  shortname varchar(80) NOT NULL, description text,
+  vhostname varchar(255) NOT NULL, vdbtype varchar(16) NOT NULL,
+  vdbhost varchar(80) NOT NULL, vdblogin varchar(16), vdbpass varchar(32),
+  vdbname varchar(64) NOT NULL, vdbprefix varchar(10) NOT NULL,
+  vdbpersist smallint NOT NULL DEFAULT 0, vdatapath varchar(255) NOT NULL,
+  mnet bigint NOT NULL DEFAULT -1, enabled smallint NOT NULL DEFAULT 1,
+  timecreated bigint NOT NULL DEFAULT 0, lastcron bigint NOT NULL DEFAULT 0,
+  lastcrongap bigint NOT NULL DEFAULT 0, croncount bigint NOT NULL DEFAULT 0,
+  metadata text);
+"""
+COLUMNS = ["id", "name", "shortname", "vhostname", "vdbtype", "vdbhost",
+           "vdblogin", "vdbpass", "vdbname", "vdbprefix", "vdbpersist",
+           "vdatapath", "mnet", "enabled"]
+
+
+def fpm_binary():
+    found = sorted(glob.glob("/usr/sbin/php-fpm*"))
+    if not found:
+        raise RuntimeError("php-fpm is not installed")
+    return found[-1]
+
+
+class PhpFpm:
+    def __init__(self, workdir, pgport):
+        self.dir = os.path.join(workdir, "fpm")
+        self.port = free_port()
+        os.makedirs(self.dir)
+        self.conf = os.path.join(self.dir, "fpm.conf")
+        with open(self.conf, "w") as f:
+            f.write(FPM_CONFIG.format(dir=self.dir, port=self.port,
+                                      children=FPM_CHILDREN, pgport=pgport))
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([fpm_binary(), "-F", "-y", self.conf],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, self.proc, 30, "php-fpm")
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+
+def load_master_table(pg, n, port):
+    """The master database `moodle` with n instances, owned by `moodle`."""
+    pg.psql("CREATE ROLE moodle LOGIN")
+    pg.psql("CREATE DATABASE moodle OWNER moodle")
+    pg.psql(TABLE, db="moodle")
+    lines = []
+    for i in range(1, n + 1):
+        row = instances.row(i, port)
+        lines.append("\t".join(str(row[c]) for c in COLUMNS))
+    pg.psql(None, db="moodle", stdin=(
+        f"COPY mdl_local_vmoodle ({', '.join(COLUMNS)}) FROM STDIN;\n"
+        + "\n".join(lines) + "\n\\.\n"))
+    pg.psql("ALTER TABLE mdl_local_vmoodle OWNER TO moodle; ANALYZE", db="moodle")
+
+
+def docroot(workdir, name, config_php):
+    """A document root: index.php, the given config.php, a trivial
+    lib/setup.php."""
+    root = os.path.join(workdir, name)
+    os.makedirs(os.path.join(root, "lib"))
+    shutil.copy(os.path.join(HERE, "php", "index.php"), root)
+    shutil.copy(config_php, os.path.join(root, "config.php"))
+    shutil.copy(os.path.join(HERE, "php", "setup.php"),
+                os.path.join(root, "lib", "setup.php"))
+    for d, _, files in os.walk(root):
+        os.chmod(d, 0o755)
+        for f in files:
+            os.chmod(os.path.join(d, f), 0o644)
+    return root
+
+
+def vmoodle_docroot(workdir):
+    return docroot(workdir, "php-e", os.path.join(HERE, "php", "vmoodle_config.php"))
+
+
+def template_config(workdir):
+    """templates/config.php; until it is on main, the one on branch
+    harness (reported as such)."""
+    path = os.path.join(ROOT, "templates", "config.php")
+    if os.path.exists(path):
+        return path, ""
+    copy = os.path.join(workdir, "config-from-harness.php")
+    with open(copy, "w") as f:
+        proc = subprocess.run(["git", "-C", ROOT, "show",
+                               "harness:templates/config.php"], stdout=f)
+    return (copy, " (from branch harness)") if proc.returncode == 0 else (None, "")
+
+
+def module_docroot(workdir, config_php):
+    return docroot(workdir, "php-f", config_php)
+
+
+def fcgi_site(fpm_port):
+    return (f'<FilesMatch "\\.php$">\n'
+            f'    SetHandler "proxy:fcgi://127.0.0.1:{fpm_port}"\n'
+            f'</FilesMatch>\n')
+
+
+LABELS = {
+    "e": "(e) VMoodle config.php: connect + SELECT per request",
+    "f": "(f) mod_vmoodle + templates/config.php",
+}
+PHP_HOSTS = 1000
+PHP_CONNECTIONS = FPM_CHILDREN
+
+
+def run(workdir, module_so, seconds, count, pgsql_class):
+    """Throughput of the PHP page at PHP_HOSTS hosts: {key: result}.  (f)
+    needs the module and templates/config.php."""
+    import httpphase                      # avoid a cycle at import time
+    pg = pgsql_class(workdir).start()
+    fpm = None
+    apaches = {}
+    try:
+        port_e = free_port()
+        load_master_table(pg, PHP_HOSTS, port_e)
+        fpm = PhpFpm(workdir, pg.port).start()
+        fcgi = fcgi_site(fpm.port)
+        apaches["e"] = Apache(workdir, "php-e-httpd", vmoodle_docroot(workdir),
+                              fcgi, modules=["proxy", "proxy_fcgi"],
+                              port=port_e)
+        config_php, origin = template_config(workdir)
+        if module_so and config_php:
+            LABELS["f"] = LABELS["f"].split(" (from")[0] + origin
+            apaches["f"], _ = httpphase.module_apache(
+                workdir, "php-f-httpd", module_docroot(workdir, config_php), module_so,
+                PHP_HOSTS, site_extra=fcgi, echo=False,
+                modules=["proxy", "proxy_fcgi"])
+        for a in apaches.values():
+            a.start()
+        targets = {k: {"port": a.port, "expect": "db", "path": "/index.php",
+                       "connections": PHP_CONNECTIONS}
+                   for k, a in apaches.items()}
+        return load.rounds(targets, PHP_HOSTS, seconds, count)
+    finally:
+        for a in apaches.values():
+            a.stop()
+        if fpm:
+            fpm.stop()
+        pg.stop()

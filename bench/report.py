@@ -1,0 +1,147 @@
+"""The one table `make bench` prints and writes to bench/RESULTS.md: each
+figure beside its target.  It reports; a missed target is not a failure."""
+import time
+
+import httpphase
+import phpside
+import refresh
+
+
+def _ms(us):
+    return f"{us / 1000:.2f} ms"
+
+
+def _rate(r):
+    return (f"{r['rps']:,.0f} req/s, p50 {_ms(r['p50_us'])}, "
+            f"p99 {_ms(r['p99_us'])}")
+
+
+def _verdict(ok):
+    return "met" if ok else "**missed**"
+
+
+def target_row(figure, value, target, ok):
+    return [figure, value, target, "" if ok is None else _verdict(ok)]
+
+
+def http_rows(http):
+    rows = []
+    for n, res in http.items():
+        if isinstance(res, str):
+            rows.append([f"HTTP at {n:,} hosts", res, "", ""])
+            continue
+        for key, r in res.items():
+            lo, hi = r["ratio_range"]
+            ratio = ("" if key == "a" else
+                     f"{r['ratio']:.3f} of (a) (rounds {lo:.2f}-{hi:.2f}); ")
+            rows.append([f"{httpphase.LABELS[key]}, {n:,} hosts",
+                         ratio + _rate(r), "", ""])
+    return rows
+
+
+def http_targets(http):
+    res = http.get(100000)
+    if not isinstance(res, dict) or "b" not in res:
+        why = res if isinstance(res, str) else "not measured: no mod_vmoodle"
+        return [target_row("mod_vmoodle / ceiling, 100,000 hosts", why, ">= 0.97", None),
+                target_row("mod_vmoodle / RewriteMap dbm:, 100,000 hosts", why, ">= 1.5x", None)]
+    vs_ceiling = res["b"]["ratio"]
+    vs_dbm = res["b"]["ratio"] / res["c"]["ratio"]
+    return [target_row("mod_vmoodle / ceiling, 100,000 hosts",
+                       f"{vs_ceiling:.3f}", ">= 0.97", vs_ceiling >= 0.97),
+            target_row("mod_vmoodle / RewriteMap dbm:, 100,000 hosts",
+                       f"{vs_dbm:.2f}x", ">= 1.5x", vs_dbm >= 1.5)]
+
+
+def php_rows(php):
+    if isinstance(php, str):
+        return [["PHP page through php-fpm", php, "", ""]]
+    rows = []
+    for key, r in php.items():
+        ratio = "" if key == "e" else f"{r['ratio']:.2f}x (e); "
+        rows.append([f"{phpside.LABELS[key]}, {phpside.PHP_HOSTS:,} hosts",
+                     ratio + _rate(r), "", ""])
+    return rows
+
+
+def core_rows(core):
+    if isinstance(core, str):
+        return [["core figures", core, "", ""]]
+    rows = []
+    for c in core:
+        compile_s = c["build_s"] + c["write_s"]
+        rows.append([f"snapshot compile, {c['instances']:,} instances",
+                     f"{compile_s:.2f} s (build {c['build_s']:.2f} + write "
+                     f"{c['write_s']:.2f}), file {c['file_bytes'] / 2**20:.1f} MiB",
+                     "", ""])
+        if c["lookups"]:
+            ns = c["lookup_ns"]
+            target = c["instances"] == 1000000
+            rows.append(target_row(
+                f"lookup, {c['instances']:,} instances (random keys)",
+                f"{ns:.0f} ns", "< 150 ns" if target else "",
+                ns < 150 if target else None))
+    return rows
+
+
+def memory_rows(mem):
+    if isinstance(mem, str):
+        return [target_row("memory added per child, 100,000 instances", mem,
+                           "< 64 KiB", None)]
+    rows = []
+    for k in (2, 4):
+        w, wo = mem[k]["with"], mem[k]["without"]
+        rows.append([f"child memory with/without module, {k} children",
+                     f"Pss {w['Pss']:,.0f}/{wo['Pss']:,.0f} KiB, "
+                     f"Rss {w['Rss']:,.0f}/{wo['Rss']:,.0f} KiB, "
+                     f"private {w['Private']:,.0f}/{wo['Private']:,.0f} KiB",
+                     "", ""])
+    rows.append(["memory the module adds to the whole server (all processes' "
+                 "Pss, 2 children)",
+                 f"{mem['server_kib'] / 1024:,.0f} MiB; parent Rss "
+                 f"{mem[2]['with']['parent_rss'] / 1024:,.0f} MiB with, "
+                 f"{mem[2]['without']['parent_rss'] / 1024:,.0f} MiB without", "", ""])
+    added = mem["per_child_kib"]
+    rows.append(target_row("memory added per extra child, 100,000 instances "
+                           "(total Pss slope, 2 -> 4 children)",
+                           f"{added:,.0f} KiB", "< 64 KiB", added < 64))
+    return rows
+
+
+def refresh_rows(poll, notify):
+    rows = []
+    small = poll.get("small") if isinstance(poll, dict) else None
+    if small:
+        rows.append(["change served, polling, VMoodleRefresh 1, "
+                     f"{refresh.SMALL:,} instances",
+                     f"median {small['median_s']:.2f} s, max {small['max_s']:.2f} s "
+                     f"({small['trials']} trials)", "", ""])
+    for label, res, limit in ((f"polling, VMoodleRefresh 1, {refresh.HOSTS:,} "
+                               "instances", poll, 2.0),
+                              ("PostgreSQL NOTIFY", notify, 0.3)):
+        figure = f"change served, {label}"
+        if isinstance(res, str):
+            rows.append(target_row(figure, res, f"< {limit} s", None))
+        else:
+            rows.append(target_row(
+                figure, f"median {res['median_s']:.2f} s, max {res['max_s']:.2f} s "
+                f"({res['trials']} trials)", f"< {limit} s", res["max_s"] < limit))
+    return rows
+
+
+def render(results):
+    m = results["machine"]
+    lines = [
+        f"Run {time.strftime('%Y-%m-%d %H:%M %Z')} on {m['nproc']} x {m['cpu']}, "
+        f"{m['memory']}, Linux {m['kernel']}; Apache {m['apache']} (event MPM), "
+        f"PHP {m['php']} (php-fpm), PostgreSQL {m['postgresql']}, wrk {m['wrk']}.",
+        "",
+        "| figure | measured | target | |",
+        "|---|---|---|---|",
+    ]
+    rows = (http_rows(results["http"]) + http_targets(results["http"])
+            + php_rows(results["php"]) + core_rows(results["core"])
+            + memory_rows(results["memory"])
+            + refresh_rows(results["refresh_poll"], results["refresh_notify"]))
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
