@@ -27,7 +27,7 @@ endif
 
 PKGS     := apr-1 apr-util-1 libcjson libpq libmariadb
 DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-DEP_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+DEP_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 HTTPD_INC  := $(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
 
 # Components append to these.
