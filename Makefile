@@ -17,6 +17,7 @@ PYTHON   ?= /usr/bin/python3
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror
 CFLAGS   += -DVM_DATADIR='"$(DATADIR)"'
+CFLAGS   += -MMD -MP          # header dependencies, read back below
 LDFLAGS  ?=
 
 ifeq ($(SANITIZE),1)
@@ -42,6 +43,8 @@ include module/module.mk
 include $(sort $(filter-out core/core.mk module/module.mk,$(wildcard */*.mk tests/*/*.mk)))
 
 all: $(MODULE) $(PROGRAMS) $(UNIT_TESTS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 deps:
 	@tools/install-deps

@@ -46,6 +46,17 @@ static void write_generation(const vm_table *t, const vm_snapshot *old,
     collect_new_rejections(t, old, res);
 }
 
+/* Skip the read when the source can tell it has not changed and the
+ * snapshot on disk is intact. */
+static int source_unchanged(vm_source *src)
+{
+    const char *ignored;
+    int same = 0;
+
+    return src->ops->unchanged
+        && src->ops->unchanged(src, &same, &ignored) == VM_OK && same;
+}
+
 void vm_refresh(vm_source *src, const char *path, uint64_t floor,
                 apr_pool_t *p, vm_refresh_result *res)
 {
@@ -61,6 +72,10 @@ void vm_refresh(vm_source *src, const char *path, uint64_t floor,
     if (old) {
         res->generation = vm_snapshot_generation(old);
         res->count = vm_snapshot_count(old);
+    }
+    if (old && source_unchanged(src)) {
+        vm_snapshot_close(old);
+        return;
     }
     res->status = vm_source_load(src, &rows, p, &res->error);
     if (res->status == VM_OK) {

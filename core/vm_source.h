@@ -40,6 +40,10 @@ struct vm_source_ops {
     /* Append every row of the table to rows (vm_row). */
     vm_status (*load)(vm_source *src, apr_array_header_t *rows,
                       apr_pool_t *p, const char **err);
+    /* Cheap: *same = 1 when the source is certainly unchanged since this
+     * source's last successful load (JSON: the files' inode, size and
+     * time).  NULL: always load. */
+    vm_status (*unchanged)(vm_source *src, int *same, const char **err);
     /* Non-blocking: *changed = 1 when the source says it changed since the
      * last call (PostgreSQL NOTIFY).  NULL: poll by time only. */
     vm_status (*poll_change)(vm_source *src, int *changed, const char **err);

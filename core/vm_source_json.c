@@ -4,15 +4,65 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <apr_strings.h>
 #include "vm_cronstate.h"
 #include "vm_file.h"
 #include "vm_json.h"
 #include "vm_source.h"
 
+/* What identifies one version of a file: a rewrite (temporary file and
+ * rename) changes the inode, an edit in place the size or the time. */
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    int exists;
+} file_version;
+
+typedef struct {
+    const char *path;
+    const char *state_path;      /* cron figures beside it */
+    file_version loaded[2];      /* both files, at the last good load */
+    int have_loaded;
+    int racy;                    /* changed too recently to trust times */
+} json_backend;
+
 static const char *json_path(const vm_source *src)
 {
-    return src->backend;
+    return ((const json_backend *)src->backend)->path;
+}
+
+static void version_of(const char *path, file_version *v)
+{
+    struct stat st;
+
+    memset(v, 0, sizeof *v);
+    if (stat(path, &st) != 0)
+        return;
+    v->exists = 1;
+    v->dev = st.st_dev;
+    v->ino = st.st_ino;
+    v->size = st.st_size;
+    v->mtime = st.st_mtim;
+}
+
+static void versions_now(const json_backend *b, file_version v[2])
+{
+    version_of(b->path, &v[0]);
+    version_of(b->state_path, &v[1]);
+}
+
+/* File times have a coarse grain: a file written again within the same
+ * tick, at the same size (and perhaps the same recycled inode) would look
+ * unchanged.  Only a version older than a second is trusted. */
+static int recently_changed(const file_version v[2])
+{
+    time_t now = time(NULL);
+
+    return v[0].mtime.tv_sec >= now - 1 || v[1].mtime.tv_sec >= now - 1;
 }
 
 static vm_status json_configure(vm_source *src, const char *arg,
@@ -26,7 +76,10 @@ static vm_status json_configure(vm_source *src, const char *arg,
         *err = "json: source needs a file path";
         return VM_ERR_CONFIG;
     }
-    src->backend = apr_pstrdup(src->pool, arg);
+    json_backend *b = apr_pcalloc(src->pool, sizeof *b);
+    b->path = apr_pstrdup(src->pool, arg);
+    b->state_path = apr_pstrcat(src->pool, arg, ".cronstate", NULL);
+    src->backend = b;
     return VM_OK;
 }
 
@@ -72,15 +125,38 @@ static vm_status json_read_array(const vm_source *src, cJSON **json,
 static vm_status json_load(vm_source *src, apr_array_header_t *rows,
                            apr_pool_t *p, const char **err)
 {
+    json_backend *b = src->backend;
+    file_version before[2];
     cJSON *json, *obj;
-    vm_status st = json_read_array(src, &json, p, err);
+    vm_status st;
 
-    if (st != VM_OK)
+    versions_now(b, before);   /* before reading: a later change shows */
+    if ((st = json_read_array(src, &json, p, err)) != VM_OK)
         return st;
     cJSON_ArrayForEach(obj, json)
         object_to_row(obj, apr_array_push(rows), p);
     cJSON_Delete(json);
-    return vm_cronstate_merge(json_path(src), rows, p, err);
+    st = vm_cronstate_merge(json_path(src), rows, p, err);
+    if (st == VM_OK) {
+        memcpy(b->loaded, before, sizeof before);
+        b->have_loaded = 1;
+        b->racy = recently_changed(before);
+    }
+    return st;
+}
+
+/* Two stat() calls instead of reading and parsing a file that may hold
+ * a hundred thousand instances. */
+static vm_status json_unchanged(vm_source *src, int *same, const char **err)
+{
+    json_backend *b = src->backend;
+    file_version now[2];
+
+    (void)err;
+    versions_now(b, now);
+    *same = b->have_loaded && !b->racy
+            && memcmp(now, b->loaded, sizeof now) == 0;
+    return VM_OK;
 }
 
 /* The object whose "id" is id (number or numeric string), or NULL. */
@@ -255,6 +331,7 @@ const vm_source_ops vm_source_json_ops = {
     .scheme = "json",
     .configure = json_configure,
     .load = json_load,
+    .unchanged = json_unchanged,
     .save_row = json_save_row,
     .delete_row = json_delete_row,
     .record_cron = json_record_cron,

@@ -97,12 +97,13 @@ static int vmoodle_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     int rv;
 
     (void)plog;
+    (void)ptemp;
     /* The first of the two start-up passes only checks the configuration. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
     if ((rv = resolve_servers(pconf, s)) != OK)
         return rv;
-    return vmoodle_refresh_post_config(pconf, ptemp, s);
+    return vmoodle_refresh_post_config(pconf, s);
 }
 
 static void vmoodle_child_init(apr_pool_t *pchild, server_rec *s)

@@ -105,8 +105,7 @@ const char *vmoodle_live_path(const vmoodle_table *t, uint64_t generation,
                               apr_pool_t *p);
 
 /* mod_vmoodle_refresh.c */
-int vmoodle_refresh_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
-                                server_rec *s);
+int vmoodle_refresh_post_config(apr_pool_t *pconf, server_rec *s);
 void vmoodle_refresh_child_init(void);
 
 /* mod_vmoodle_status.c */

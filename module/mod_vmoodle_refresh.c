@@ -4,6 +4,9 @@
  * then in one child through mod_watchdog, as the server's User. */
 #include "mod_vmoodle.h"
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <http_log.h>
 #include <ap_mpm.h>
 #include <mod_watchdog.h>
@@ -16,6 +19,16 @@ APLOG_USE_MODULE(vmoodle);
 
 #define VMOODLE_TICK       AP_WD_TM_SLICE * 2      /* 200 ms */
 #define VMOODLE_BACKOFF_MAX apr_time_from_sec(60)
+#define VMOODLE_KEEP_FREE   (4 * 1024 * 1024)      /* bytes a pool may hoard */
+
+/* Reading a large table takes hundreds of megabytes for a moment; hand
+ * them back, or the parent would keep them and every child inherit them. */
+static void give_back_memory(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
 
 struct vmoodle_writer {
     apr_pool_t *pool;            /* owns the source and its connection */
@@ -146,7 +159,7 @@ static void refresh_once(vmoodle_table *t, vm_source *src, apr_pool_t *p,
 
 /* At start-up, in the parent: the source once, else the last snapshot
  * on disk.  The source is closed again before any child is forked. */
-static void startup_refresh(vmoodle_table *t, apr_pool_t *ptemp)
+static void startup_refresh(vmoodle_table *t)
 {
     apr_pool_t *p;
     vm_source *src;
@@ -154,7 +167,7 @@ static void startup_refresh(vmoodle_table *t, apr_pool_t *ptemp)
     vm_snapshot *snap;
     const char *err;
 
-    apr_pool_create(&p, ptemp);
+    apr_pool_create_unmanaged(&p);   /* its memory can be given back */
     prepare_directory(t, p);
     res.status = vm_source_open(&src, t->source_spec, t->table_name, p,
                                 &res.error);
@@ -178,6 +191,7 @@ static void startup_refresh(vmoodle_table *t, apr_pool_t *ptemp)
     }
     set_info(t, &res, res.status != VM_OK);
     apr_pool_destroy(p);   /* closes the source: no connection is inherited */
+    give_back_memory();
 }
 
 /* An outage is logged when it starts and when it ends, not per attempt;
@@ -228,13 +242,14 @@ static int change_announced(struct vmoodle_writer *w)
     return changed;
 }
 
-static void writer_tick(vmoodle_table *t, apr_pool_t *p)
+/* Returns whether the source was read. */
+static int writer_tick(vmoodle_table *t, apr_pool_t *p)
 {
     struct vmoodle_writer *w = t->writer;
     vm_refresh_result res;
 
     if (!change_announced(w) && apr_time_now() < w->next)
-        return;
+        return 0;
     memset(&res, 0, sizeof res);
     if (!w->source)
         res.status = vm_source_open(&w->source, t->source_spec,
@@ -243,6 +258,7 @@ static void writer_tick(vmoodle_table *t, apr_pool_t *p)
         refresh_once(t, w->source, p, &res);
     note_outcome(t, w, &res);
     set_info(t, &res, 0);
+    return 1;
 }
 
 /* Each child prepares the writer's state, so that whichever child
@@ -258,6 +274,8 @@ void vmoodle_refresh_child_init(void)
     for (t = vmoodle_tables_first(); t; t = t->next) {
         if (apr_pool_create_unmanaged(&pool) != APR_SUCCESS)
             continue;
+        apr_allocator_max_free_set(apr_pool_allocator_get(pool),
+                                   VMOODLE_KEEP_FREE);
         t->writer = apr_pcalloc(pool, sizeof *t->writer);
         t->writer->pool = pool;
         t->writer->next = apr_time_now() + t->refresh;
@@ -268,6 +286,7 @@ static apr_status_t vmoodle_watchdog(int state, void *data, apr_pool_t *wdp)
 {
     vmoodle_table *t;
     apr_pool_t *p;
+    int read;
 
     (void)data;
     (void)wdp;
@@ -277,8 +296,10 @@ static apr_status_t vmoodle_watchdog(int state, void *data, apr_pool_t *wdp)
         if (!t->writer)
             continue;
         apr_pool_create(&p, t->writer->pool);
-        writer_tick(t, p);
+        read = writer_tick(t, p);
         apr_pool_destroy(p);
+        if (read)
+            give_back_memory();
     }
     return APR_SUCCESS;
 }
@@ -307,8 +328,7 @@ static int start_watchdog(apr_pool_t *pconf, server_rec *s)
     return OK;
 }
 
-int vmoodle_refresh_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
-                                server_rec *s)
+int vmoodle_refresh_post_config(apr_pool_t *pconf, server_rec *s)
 {
     vmoodle_table *t;
 
@@ -317,6 +337,6 @@ int vmoodle_refresh_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     if (vmoodle_tables_init_shared(pconf, s) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;
     for (t = vmoodle_tables_first(); t; t = t->next)
-        startup_refresh(t, ptemp);
+        startup_refresh(t);
     return start_watchdog(pconf, s);
 }

@@ -3,6 +3,9 @@
  * offsets); and the refresh step that writes new generations. */
 #include "testutil.h"
 #include "vm_hash.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include "vm_refresh.h"
 #include "vm_snapshot.h"
 #include "vm_snapshot_format.h"
@@ -602,6 +605,51 @@ static void refresh_generations(void **state)
     assert_int_equal(generation_on_disk(&f), 2);
 }
 
+/* Set a file's modification time n seconds into the past. */
+static void age_file(const char *path, int n)
+{
+    struct timespec t[2];
+
+    clock_gettime(CLOCK_REALTIME, &t[0]);
+    t[0].tv_sec -= n;
+    t[1] = t[0];
+    assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
+}
+
+/* A JSON file whose inode, size and time did not move is not read again;
+ * any of them moving, or a change too recent to judge, makes it read. */
+static void refresh_skips_unchanged_json(void **state)
+{
+    refresh_fixture f = refresh_setup(*state, instances_json(*state, 2, NULL));
+    const char *same_size = instances_json(*state, 2, NULL);
+    vm_refresh_result r;
+    struct stat st;
+    struct timespec times[2];
+    char *damaged;
+
+    age_file(f.json, 10);
+    assert_true(refresh(&f, 0).changed);
+    /* damage in place, same size, same time: proof it is skipped */
+    assert_int_equal(stat(f.json, &st), 0);
+    damaged = apr_pstrdup(f.p, same_size);
+    damaged[0] = '{';
+    tu_write_text(f.json, damaged);
+    times[0] = times[1] = st.st_mtim;
+    assert_int_equal(utimensat(AT_FDCWD, f.json, times, 0), 0);
+    r = refresh(&f, 0);
+    assert_int_equal(r.status, VM_OK);
+    assert_false(r.changed);
+    /* the time moves: read, and the damage reported */
+    age_file(f.json, 5);
+    r = refresh(&f, 0);
+    assert_int_equal(r.status, VM_ERR_DATA);
+    /* a fresh change is read even at the same size */
+    tu_write_text(f.json, instances_json(f.p, 3, NULL));
+    assert_true(refresh(&f, 0).changed);
+    tu_write_text(f.json, instances_json(f.p, 2, NULL));
+    assert_true(refresh(&f, 0).changed);
+}
+
 static void refresh_source_error_keeps_file(void **state)
 {
     refresh_fixture f = refresh_setup(*state, instances_json(*state, 2, NULL));
@@ -696,6 +744,7 @@ int main(void)
         TU_TEST(garbage_empty_missing),
         TU_TEST(crafted_files_refused),
         TU_TEST(refresh_generations),
+        TU_TEST(refresh_skips_unchanged_json),
         TU_TEST(refresh_source_error_keeps_file),
         TU_TEST(refresh_no_source_writes_nothing),
         TU_TEST(refresh_floor),
