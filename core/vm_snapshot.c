@@ -51,6 +51,19 @@ static const char *check_header(const vm_snap_header *h, size_t size)
     return NULL;
 }
 
+/* The record's key length and key head agree with its key string. */
+static int key_consistent(const vm_snapshot *s, const vm_snap_record *r)
+{
+    const char *key = s->strings + r->str[VM_S_KEY];
+    char head[VM_SNAP_KEYHEAD] = { 0 };
+    size_t len = strlen(key);
+
+    if (r->keylen != len)
+        return 0;
+    memcpy(head, key, len < VM_SNAP_KEYHEAD ? len : VM_SNAP_KEYHEAD);
+    return memcmp(head, r->keyhead, VM_SNAP_KEYHEAD) == 0;
+}
+
 /* Every string offset inside the area, every bucket pointing at a record
  * whose key hashes as the bucket says, one empty bucket at least. */
 static const char *check_contents(const vm_snapshot *s)
@@ -65,7 +78,7 @@ static const char *check_contents(const vm_snapshot *s)
         for (j = 0; j < VM_S_COUNT; j++)
             if (s->records[i].str[j] >= h->strings_len)
                 return "corrupt snapshot record";
-        if (s->records[i].keylen != strlen(s->strings + s->records[i].str[VM_S_KEY]))
+        if (!key_consistent(s, &s->records[i]))
             return "corrupt snapshot record";
     }
     for (i = 0; i < h->nrejections; i++)
@@ -207,6 +220,16 @@ void vm_snapshot_rejection(const vm_snapshot *s, uint32_t i,
     out->reason = s->strings + s->rejections[i].reason;
 }
 
+static int key_equal(const vm_snapshot *s, const vm_snap_record *r,
+                     const char *key, size_t keylen)
+{
+    if (keylen <= VM_SNAP_KEYHEAD)
+        return memcmp(r->keyhead, key, keylen) == 0;
+    return memcmp(r->keyhead, key, VM_SNAP_KEYHEAD) == 0
+        && memcmp(s->strings + r->str[VM_S_KEY] + VM_SNAP_KEYHEAD,
+                  key + VM_SNAP_KEYHEAD, keylen - VM_SNAP_KEYHEAD) == 0;
+}
+
 int vm_snapshot_lookup(const vm_snapshot *s, const char *key, size_t keylen,
                        vm_instance *out)
 {
@@ -219,8 +242,7 @@ int vm_snapshot_lookup(const vm_snapshot *s, const char *key, size_t keylen,
         if (s->index[slot].hash != h)
             continue;
         r = &s->records[s->index[slot].record - 1];
-        if (r->keylen == keylen
-            && memcmp(s->strings + r->str[VM_S_KEY], key, keylen) == 0) {
+        if (r->keylen == keylen && key_equal(s, r, key, keylen)) {
             vm_snapshot_instance(s, s->index[slot].record - 1, out);
             return 1;
         }

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #define VM_SNAP_MAGIC   "VMSNAP\r\n"   /* \r\n catches text-mode damage */
-#define VM_SNAP_VERSION 1u
+#define VM_SNAP_VERSION 2u
 
 enum {  /* string columns of a record, in this order */
     VM_S_KEY, VM_S_WWWROOT, VM_S_VHOSTNAME, VM_S_NAME, VM_S_SHORTNAME,
@@ -40,10 +40,16 @@ typedef struct {
     uint32_t record;         /* record index + 1; 0: empty bucket */
 } vm_snap_bucket;
 
+/* A lookup touches the bucket and the record: the start of the key is
+ * kept in the record, so that most keys compare without a third, random
+ * read in the string area. */
+#define VM_SNAP_KEYHEAD 48
+
 typedef struct {
-    int64_t id, croncount, lastcron, lastcrongap;
-    int32_t dbpersist, mnet, enabled;
     uint32_t keylen;
+    char keyhead[VM_SNAP_KEYHEAD];   /* the key's first bytes, zero-padded */
+    int32_t dbpersist, mnet, enabled;
+    int64_t id, croncount, lastcron, lastcrongap;
     uint32_t str[VM_S_COUNT];
 } vm_snap_record;
 

@@ -58,6 +58,8 @@ static void fill_record(vm_snap_record *r, const vm_instance *in,
     r->mnet = in->mnet;
     r->enabled = in->enabled;
     r->keylen = (uint32_t)strlen(in->key);
+    memcpy(r->keyhead, in->key,
+           r->keylen < VM_SNAP_KEYHEAD ? r->keylen : VM_SNAP_KEYHEAD);
     for (i = 0; i < VM_S_COUNT; i++)
         r->str[i] = intern(a, s[i]);
 }

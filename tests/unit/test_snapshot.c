@@ -101,6 +101,33 @@ static void assert_round_trip(const vm_table *t, const vm_snapshot *s)
     }
 }
 
+/* Keys longer than the part a record keeps inline compare in full: two
+ * that differ only past it are told apart. */
+static void long_keys(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *path = tu_path(p, tu_tmpdir(p), "snap");
+    const char *stem = "a-very-long-label-for-a-school.region.example.edu";
+    apr_array_header_t *rows = tu_rows(p);
+    vm_instance got;
+    vm_snapshot *s;
+    vm_table *t;
+
+    vm_row_set(tu_push_valid(rows, 1, p), VM_F_VHOSTNAME,
+               apr_pstrcat(p, "https://one.", stem, NULL));
+    vm_row_set(tu_push_valid(rows, 2, p), VM_F_VHOSTNAME,
+               apr_pstrcat(p, "https://one.", stem, ":8443", NULL));
+    t = vm_table_build(rows, p);
+    assert_int_equal(t->instances->nelts, 2);
+    write_ok(p, path, t, 1);
+    s = open_ok(p, path);
+    assert_round_trip(t, s);
+    assert_false(vm_snapshot_lookup(s, apr_pstrcat(p, "one.", stem, ":8444",
+                                                   NULL),
+                                    strlen(stem) + 9, &got));
+    vm_snapshot_close(s);
+}
+
 static void round_trip_every_field(void **state)
 {
     apr_pool_t *p = *state;
@@ -441,7 +468,7 @@ H_SET(strings_len_long, h->strings_len = h->file_size)
 H_SET(strings_len_wraps, h->strings_len = UINT64_MAX)
 H_SET(source_out, h->source = (uint32_t)h->strings_len)
 H_SET(header_size, h->header_size = 8)
-H_SET(version, h->version = 2)
+H_SET(version, h->version = VM_SNAP_VERSION + 1)
 H_SET(strings_unterminated, img[h->strings_off + h->strings_len - 1] = 'x')
 
 static vm_snap_record *first_record(char *img, vm_snap_header *h)
@@ -467,6 +494,7 @@ H_SET(record_key_out, first_record(img, h)->str[VM_S_KEY]
                       = (uint32_t)h->strings_len)
 H_SET(record_keylen_long, first_record(img, h)->keylen += 1000)
 H_SET(record_keylen_short, first_record(img, h)->keylen -= 1)
+H_SET(record_keyhead_differs, first_record(img, h)->keyhead[0] ^= 1)
 H_SET(rejection_reason_out, ((vm_snap_rejection *)(img + h->rejections_off))
                             ->reason = 0xffffffff)
 H_SET(bucket_record_out, bucket_of_record(img, h, 1, 1)->record = h->count + 1)
@@ -488,6 +516,7 @@ static void crafted_files_refused(void **state)
         C(strings_len_wraps), C(source_out), C(header_size), C(version),
         C(strings_unterminated), C(record_string_out), C(record_key_out),
         C(record_keylen_long), C(record_keylen_short),
+        C(record_keyhead_differs),
         C(rejection_reason_out), C(bucket_record_out), C(bucket_extra),
         C(bucket_lost), C(bucket_wrong_hash), C(bucket_other_record),
 #undef C
@@ -733,6 +762,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         TU_TEST(round_trip_every_field),
+        TU_TEST(long_keys),
         TU_TEST(many_instances),
         TU_TEST(colliding_keys),
         TU_TEST(absent_keys),
