@@ -242,18 +242,22 @@ static int change_announced(struct vmoodle_writer *w)
     return changed;
 }
 
-/* Returns whether the source was read. */
+/* The source is opened at the first tick, not at the first timed read:
+ * a source that announces changes (LISTEN) can only hear them once open.
+ * While failing, it is reopened only when the back-off is over.
+ * Returns whether the source was read. */
 static int writer_tick(vmoodle_table *t, apr_pool_t *p)
 {
     struct vmoodle_writer *w = t->writer;
     vm_refresh_result res;
+    int due = apr_time_now() >= w->next;
 
-    if (!change_announced(w) && apr_time_now() < w->next)
-        return 0;
     memset(&res, 0, sizeof res);
-    if (!w->source)
+    if (!w->source && (due || !w->failing))
         res.status = vm_source_open(&w->source, t->source_spec,
                                     t->table_name, w->pool, &res.error);
+    if (res.status == VM_OK && !due && !change_announced(w))
+        return 0;
     if (res.status == VM_OK)
         refresh_once(t, w->source, p, &res);
     note_outcome(t, w, &res);
