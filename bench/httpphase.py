@@ -37,13 +37,18 @@ def writable_dir(path):
 
 
 def module_apache(workdir, name, docroot, module_so, n, refresh=60,
-                  children=2, site_extra="", echo=True, modules=()):
-    """An Apache routing n instances with mod_vmoodle (JSON source)."""
-    port = free_port()
+                  children=2, site_extra="", echo=True, modules=(),
+                  source=None, port=None):
+    """An Apache routing n instances with mod_vmoodle: a JSON source it
+    writes (its path is returned), or the given source, already filled."""
+    port = port or free_port()
     data = writable_dir(os.path.join(workdir, f"{name}-data"))
-    json_path = os.path.join(data, "instances.json")
-    instances.write_json(json_path, n, port)
-    site = sites.vmoodle(json_path, os.path.join(data, "snapshot"), refresh,
+    json_path = None
+    if source is None:
+        json_path = os.path.join(data, "instances.json")
+        instances.write_json(json_path, n, port)
+        source = "json:" + json_path
+    site = sites.vmoodle(source, os.path.join(data, "snapshot"), refresh,
                          echo)
     return Apache(workdir, name, docroot, site + site_extra,
                   modules=[("vmoodle", module_so)] + list(modules),

@@ -44,6 +44,20 @@ def write_json(path, n, port, renamed=None):
     return time.monotonic()
 
 
+# The columns the SQL forms fill (the others keep their defaults).
+SQL_COLUMNS = ["id", "name", "shortname", "vhostname", "vdbtype", "vdbhost",
+               "vdblogin", "vdbpass", "vdbname", "vdbprefix", "vdbpersist",
+               "vdatapath", "mnet", "enabled"]
+
+
+def copy_script(n, port, table="mdl_local_vmoodle"):
+    """psql input loading n instances into table with COPY."""
+    lines = ["\t".join(str(row(i, port)[c]) for c in SQL_COLUMNS)
+             for i in range(1, n + 1)]
+    return (f"COPY {table} ({', '.join(SQL_COLUMNS)}) FROM STDIN;\n"
+            + "\n".join(lines) + "\n\\.\n")
+
+
 def write_txt_map(path, n):
     """RewriteMap txt: one "host shortname" line per instance."""
     with open(path, "w") as f:

@@ -26,6 +26,7 @@ group = www-data
 listen = 127.0.0.1:{port}
 pm = static
 pm.max_children = {children}
+env[BENCH_PGHOST] = {pghost}
 env[BENCH_PGPORT] = {pgport}
 """
 
@@ -43,9 +44,6 @@ CREATE TABLE mdl_local_vmoodle (
   lastcrongap bigint NOT NULL DEFAULT 0, croncount bigint NOT NULL DEFAULT 0,
   metadata text);
 """
-COLUMNS = ["id", "name", "shortname", "vhostname", "vdbtype", "vdbhost",
-           "vdblogin", "vdbpass", "vdbname", "vdbprefix", "vdbpersist",
-           "vdatapath", "mnet", "enabled"]
 
 
 def fpm_binary():
@@ -56,14 +54,15 @@ def fpm_binary():
 
 
 class PhpFpm:
-    def __init__(self, workdir, pgport):
+    def __init__(self, workdir, pghost, pgport):
         self.dir = os.path.join(workdir, "fpm")
         self.port = free_port()
         os.makedirs(self.dir)
         self.conf = os.path.join(self.dir, "fpm.conf")
         with open(self.conf, "w") as f:
             f.write(FPM_CONFIG.format(dir=self.dir, port=self.port,
-                                      children=FPM_CHILDREN, pgport=pgport))
+                                      children=FPM_CHILDREN, pghost=pghost,
+                                      pgport=pgport))
         self.proc = None
 
     def start(self):
@@ -80,18 +79,16 @@ class PhpFpm:
 
 
 def load_master_table(pg, n, port):
-    """The master database `moodle` with n instances, owned by `moodle`."""
-    pg.psql("CREATE ROLE moodle LOGIN")
-    pg.psql("CREATE DATABASE moodle OWNER moodle")
-    pg.psql(TABLE, db="moodle")
-    lines = []
-    for i in range(1, n + 1):
-        row = instances.row(i, port)
-        lines.append("\t".join(str(row[c]) for c in COLUMNS))
-    pg.psql(None, db="moodle", stdin=(
-        f"COPY mdl_local_vmoodle ({', '.join(COLUMNS)}) FROM STDIN;\n"
-        + "\n".join(lines) + "\n\\.\n"))
-    pg.psql("ALTER TABLE mdl_local_vmoodle OWNER TO moodle; ANALYZE", db="moodle")
+    """The master database `moodle` with n instances, owned by `moodle`
+    (no password over the Unix socket: the cheapest connection (e) could
+    have), whose statements the server does not log (one per request)."""
+    pg.sql("CREATE ROLE moodle LOGIN; "
+           "ALTER ROLE moodle SET log_statement = 'none'; "
+           "CREATE DATABASE moodle OWNER moodle")
+    pg.sql(TABLE, dbname="moodle")
+    pg.sql(instances.copy_script(n, port), dbname="moodle")
+    pg.sql("ALTER TABLE mdl_local_vmoodle OWNER TO moodle; ANALYZE",
+           dbname="moodle")
 
 
 def docroot(workdir, name, config_php):
@@ -114,17 +111,7 @@ def vmoodle_docroot(workdir):
     return docroot(workdir, "php-e", os.path.join(HERE, "php", "vmoodle_config.php"))
 
 
-def template_config(workdir):
-    """templates/config.php; until it is on main, the one on branch
-    harness (reported as such)."""
-    path = os.path.join(ROOT, "templates", "config.php")
-    if os.path.exists(path):
-        return path, ""
-    copy = os.path.join(workdir, "config-from-harness.php")
-    with open(copy, "w") as f:
-        proc = subprocess.run(["git", "-C", ROOT, "show",
-                               "harness:templates/config.php"], stdout=f)
-    return (copy, " (from branch harness)") if proc.returncode == 0 else (None, "")
+TEMPLATE_CONFIG = os.path.join(ROOT, "templates", "config.php")
 
 
 def module_docroot(workdir, config_php):
@@ -145,26 +132,24 @@ PHP_HOSTS = 1000
 PHP_CONNECTIONS = FPM_CHILDREN
 
 
-def run(workdir, module_so, seconds, count, pgsql_class):
-    """Throughput of the PHP page at PHP_HOSTS hosts: {key: result}.  (f)
-    needs the module and templates/config.php."""
+def run(workdir, module_so, seconds, count, pg):
+    """Throughput of the PHP page at PHP_HOSTS hosts: {key: result}.  pg is
+    a running dbservers.PgServer.  (f) needs the module and
+    templates/config.php."""
     import httpphase                      # avoid a cycle at import time
-    pg = pgsql_class(workdir).start()
     fpm = None
     apaches = {}
     try:
         port_e = free_port()
         load_master_table(pg, PHP_HOSTS, port_e)
-        fpm = PhpFpm(workdir, pg.port).start()
+        fpm = PhpFpm(workdir, pg.sockdir, pg.port).start()
         fcgi = fcgi_site(fpm.port)
         apaches["e"] = Apache(workdir, "php-e-httpd", vmoodle_docroot(workdir),
                               fcgi, modules=["proxy", "proxy_fcgi"],
                               port=port_e)
-        config_php, origin = template_config(workdir)
-        if module_so and config_php:
-            LABELS["f"] = LABELS["f"].split(" (from")[0] + origin
+        if module_so:
             apaches["f"], _ = httpphase.module_apache(
-                workdir, "php-f-httpd", module_docroot(workdir, config_php), module_so,
+                workdir, "php-f-httpd", module_docroot(workdir, TEMPLATE_CONFIG), module_so,
                 PHP_HOSTS, site_extra=fcgi, echo=False,
                 modules=["proxy", "proxy_fcgi"])
         for a in apaches.values():
@@ -178,4 +163,3 @@ def run(workdir, module_so, seconds, count, pgsql_class):
             a.stop()
         if fpm:
             fpm.stop()
-        pg.stop()

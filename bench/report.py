@@ -108,24 +108,34 @@ def memory_rows(mem):
     return rows
 
 
+def _times(res):
+    return (f"median {res['median_s']:.2f} s, max {res['max_s']:.2f} s "
+            f"({res['trials']} trials)")
+
+
 def refresh_rows(poll, notify):
+    """Polling at 1,000 (beside) and 100,000 (target); NOTIFY at 1,000
+    (target) and 100,000 (beside)."""
     rows = []
     small = poll.get("small") if isinstance(poll, dict) else None
     if small:
         rows.append(["change served, polling, VMoodleRefresh 1, "
-                     f"{refresh.SMALL:,} instances",
-                     f"median {small['median_s']:.2f} s, max {small['max_s']:.2f} s "
-                     f"({small['trials']} trials)", "", ""])
+                     f"{refresh.SMALL:,} instances", _times(small), "", ""])
+    notify_label = (f"PostgreSQL NOTIFY, VMoodleRefresh {refresh.NOTIFY_REFRESH}, "
+                    f"{refresh.NOTIFY_HOSTS:,} instances")
     for label, res, limit in ((f"polling, VMoodleRefresh 1, {refresh.HOSTS:,} "
                                "instances", poll, 2.0),
-                              ("PostgreSQL NOTIFY", notify, 0.3)):
+                              (notify_label, notify, 0.3)):
         figure = f"change served, {label}"
         if isinstance(res, str):
             rows.append(target_row(figure, res, f"< {limit} s", None))
         else:
-            rows.append(target_row(
-                figure, f"median {res['median_s']:.2f} s, max {res['max_s']:.2f} s "
-                f"({res['trials']} trials)", f"< {limit} s", res["max_s"] < limit))
+            rows.append(target_row(figure, _times(res), f"< {limit} s",
+                                   res["max_s"] < limit))
+    large = notify.get("large") if isinstance(notify, dict) else None
+    if large:
+        rows.append([f"change served, PostgreSQL NOTIFY, {refresh.HOSTS:,} "
+                     "instances", _times(large), "", ""])
     return rows
 
 

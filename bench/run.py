@@ -15,7 +15,11 @@ import tempfile
 import traceback
 import json
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+# The tests' PostgreSQL starter (it needs pytest only for its fixtures).
+sys.path.insert(1, os.path.join(ROOT, "tests", "integration"))
 
 import httpphase    # noqa: E402
 import load         # noqa: E402
@@ -24,10 +28,8 @@ import memory       # noqa: E402
 import phpside      # noqa: E402
 import refresh      # noqa: E402
 import report       # noqa: E402
-from pgserver import PostgreSQL  # noqa: E402
+from dbservers import PgServer  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "RESULTS.md")
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 HOST_COUNTS = (1000, 100000)
@@ -58,15 +60,6 @@ def core_figures(build, workdir, plan):
     return out
 
 
-def notify_figure(module_so):
-    """NOTIFY needs the pgsql source, which is not on main yet."""
-    pgsql = [f for f in os.listdir(os.path.join(ROOT, "core"))
-             if f.startswith("vm_source_pgsql")]
-    if not pgsql:
-        return "not measured: the pgsql source (branch dbsrc) is not on main"
-    return "not measured: NOTIFY trial not written yet"
-
-
 def measured(results, key, failures, fn, *args):
     """Run one phase; a phase that cannot run is reported, not fatal, but a
     wrong answer is."""
@@ -83,7 +76,6 @@ def measured(results, key, failures, fn, *args):
 def run(build, plan, workdir):
     module_so = os.path.join(build, "mod_vmoodle.so")
     module_so = module_so if os.path.exists(module_so) else None
-    missing = "not measured: mod_vmoodle.so not built"
     results = {"machine": machine.describe(), "http": {}}
     failures = []
     for n in HOST_COUNTS:
@@ -91,9 +83,20 @@ def run(build, plan, workdir):
         measured(results["http"], n, failures, httpphase.run,
                  os.path.join(workdir, f"http-{n}"), n, module_so,
                  plan.seconds, plan.rounds)
-    print("bench: PHP side", flush=True)
-    measured(results, "php", failures, phpside.run, os.path.join(workdir, "php"),
-             module_so, plan.php_seconds, plan.php_rounds, PostgreSQL)
+    pg = PgServer()         # the master table of (e); NOTIFY
+    try:
+        print("bench: PHP side", flush=True)
+        measured(results, "php", failures, phpside.run,
+                 os.path.join(workdir, "php"), module_so, plan.php_seconds,
+                 plan.php_rounds, pg)
+        other_figures(results, failures, build, workdir, plan, module_so, pg)
+    finally:
+        pg.cleanup()
+    return results, failures
+
+
+def other_figures(results, failures, build, workdir, plan, module_so, pg):
+    """Core, memory and change-served figures."""
     print("bench: core figures", flush=True)
     measured(results, "core", failures, core_figures, build, workdir, plan)
     print("bench: memory per child", flush=True)
@@ -103,10 +106,12 @@ def run(build, plan, workdir):
         print("bench: change served", flush=True)
         measured(results, "refresh_poll", failures, refresh.poll_figures,
                  os.path.join(workdir, "refresh"), module_so)
+        measured(results, "refresh_notify", failures, refresh.notify_figures,
+                 os.path.join(workdir, "notify"), module_so, pg)
     else:
+        missing = "not measured: mod_vmoodle.so not built"
         results["memory"] = results["refresh_poll"] = missing
-    results["refresh_notify"] = notify_figure(module_so)
-    return results, failures
+        results["refresh_notify"] = missing
 
 
 def write_results(table):

@@ -13,7 +13,7 @@ Header set X-Routed "-"
 VMOODLE = """\
 # (b) mod_vmoodle
 VMoodleEngine On
-VMoodleSource "json:{json}"
+VMoodleSource "{source}"
 VMoodleSnapshot "{snapshot}"
 VMoodleRefresh {refresh}
 VMoodleErrorPages "{pages}"
@@ -38,9 +38,10 @@ def ceiling():
     return CEILING
 
 
-def vmoodle(json_path, snapshot, refresh=60, echo=True):
-    """echo=False when the page itself names what it was routed to."""
-    site = VMOODLE.format(json=json_path, snapshot=snapshot, refresh=refresh,
+def vmoodle(source, snapshot, refresh=60, echo=True):
+    """source as VMoodleSource takes it (json:/path, pgsql:...); echo=False
+    when the page itself names what it was routed to."""
+    site = VMOODLE.format(source=source, snapshot=snapshot, refresh=refresh,
                           pages=ERROR_PAGES)
     return site + (VMOODLE_ECHO if echo else "")
 

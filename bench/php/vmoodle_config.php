@@ -8,7 +8,7 @@ global $CFG;
 $CFG = new stdClass();
 $CFG->dbtype    = 'pgsql';
 $CFG->dblibrary = 'native';
-$CFG->dbhost    = '127.0.0.1';
+$CFG->dbhost    = getenv('BENCH_PGHOST');   // the Unix socket's directory
 $CFG->dbname    = 'moodle';
 $CFG->dbuser    = 'moodle';
 $CFG->dbpass    = '';
