@@ -76,10 +76,12 @@ def start_httpd(flavour, site):
         pytest.fail("unexpected log lines:\n" + "\n".join(problems))
 
 
-def vmoodle_directives(workdir, refresh=1):
-    """The usual mod_vmoodle set-up for a server living in workdir."""
+def vmoodle_directives(workdir, refresh=1, source=None):
+    """The usual mod_vmoodle set-up for a server living in workdir (its
+    JSON table there unless another source is given)."""
+    source = source or f"json:{workdir}/instances.json"
     return f"""VMoodleEngine On
-VMoodleSource json:{workdir}/instances.json
+VMoodleSource "{source}"
 VMoodleSnapshot {workdir}/snap/instances.snap
 VMoodleRefresh {refresh}
 VMoodleErrorPages {workdir}/errors
@@ -97,9 +99,10 @@ Header always set X-VMoodle-Id "%{{VMOODLE_ID}}e"
 def start_vmoodle(start_httpd):
     """Start Apache with mod_vmoodle serving rows from a JSON table.
 
-    The returned server has .table (the JSON path) and .write(rows)."""
+    The returned server has .table (the JSON path) and .write(rows).  With
+    source (e.g. a database's), rows must be empty: the table is that one."""
 
-    def start(rows, directives="", extra="", refresh=1):
+    def start(rows, directives="", extra="", refresh=1, source=None):
         workdir = make_workdir()
         snapdir = os.path.join(workdir, "snap")
         os.mkdir(snapdir, 0o755)
@@ -107,7 +110,8 @@ def start_vmoodle(start_httpd):
         copy_readable(os.path.join(TEMPLATES, "errors"), os.path.join(workdir, "errors"))
         table = os.path.join(workdir, "instances.json")
         write_table(table, rows)
-        server = start_httpd(vmoodle_directives(workdir, refresh) + directives,
+        server = start_httpd(vmoodle_directives(workdir, refresh, source)
+                             + directives,
                              extra, workdir=workdir)
         server.table = table
         server.write = lambda new_rows: write_table(table, new_rows)

@@ -131,13 +131,14 @@ class Env:
         self.table = os.path.join(self.tmp, "instances.json")
         with open(self.table, "w") as f:
             f.write("[]")
+        self.source = "json:" + self.table
         self.passfile = os.path.join(self.tmp, "dbpass")
         with open(self.passfile, "w") as f:
             f.write(PASSWORD + "\n")
         os.chmod(self.passfile, 0o600)
 
     def opts(self):
-        return ["--source", "json:" + self.table, "--templates",
+        return ["--source", self.source, "--templates",
                 self.templates, "--data-parent", self.data, "--user", WEB_USER]
 
     def rows(self):
