@@ -191,6 +191,7 @@ void vm_snapshot_instance(const vm_snapshot *s, uint32_t i, vm_instance *out)
 {
     const vm_snap_record *r = &s->records[i];
     const char *str = s->strings;
+    int j;
 
     out->id = r->id;
     out->croncount = r->croncount;
@@ -199,18 +200,8 @@ void vm_snapshot_instance(const vm_snapshot *s, uint32_t i, vm_instance *out)
     out->dbpersist = r->dbpersist;
     out->mnet = r->mnet;
     out->enabled = r->enabled;
-    out->key = str + r->str[VM_S_KEY];
-    out->wwwroot = str + r->str[VM_S_WWWROOT];
-    out->vhostname = str + r->str[VM_S_VHOSTNAME];
-    out->name = str + r->str[VM_S_NAME];
-    out->shortname = str + r->str[VM_S_SHORTNAME];
-    out->dbtype = str + r->str[VM_S_DBTYPE];
-    out->dbhost = str + r->str[VM_S_DBHOST];
-    out->dblogin = str + r->str[VM_S_DBLOGIN];
-    out->dbpass = str + r->str[VM_S_DBPASS];
-    out->dbname = str + r->str[VM_S_DBNAME];
-    out->dbprefix = str + r->str[VM_S_DBPREFIX];
-    out->datapath = str + r->str[VM_S_DATAPATH];
+    for (j = 0; j < VM_S_COUNT; j++)
+        *vm_snap_string_field(out, j) = str + r->str[j];
 }
 
 void vm_snapshot_rejection(const vm_snapshot *s, uint32_t i,

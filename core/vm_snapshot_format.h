@@ -3,7 +3,9 @@
 #ifndef VM_SNAPSHOT_FORMAT_H
 #define VM_SNAPSHOT_FORMAT_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include "vm_instance.h"
 
 #define VM_SNAP_MAGIC   "VMSNAP\r\n"   /* \r\n catches text-mode damage */
 #define VM_SNAP_VERSION 2u
@@ -14,6 +16,33 @@ enum {  /* string columns of a record, in this order */
     VM_S_DBPREFIX, VM_S_DATAPATH,
     VM_S_COUNT
 };
+
+/* Where each string column lives in a vm_instance, so the writer and the
+ * reader walk one list. */
+static const size_t vm_snap_string_offset[VM_S_COUNT] = {
+    [VM_S_KEY] = offsetof(vm_instance, key),
+    [VM_S_WWWROOT] = offsetof(vm_instance, wwwroot),
+    [VM_S_VHOSTNAME] = offsetof(vm_instance, vhostname),
+    [VM_S_NAME] = offsetof(vm_instance, name),
+    [VM_S_SHORTNAME] = offsetof(vm_instance, shortname),
+    [VM_S_DBTYPE] = offsetof(vm_instance, dbtype),
+    [VM_S_DBHOST] = offsetof(vm_instance, dbhost),
+    [VM_S_DBLOGIN] = offsetof(vm_instance, dblogin),
+    [VM_S_DBPASS] = offsetof(vm_instance, dbpass),
+    [VM_S_DBNAME] = offsetof(vm_instance, dbname),
+    [VM_S_DBPREFIX] = offsetof(vm_instance, dbprefix),
+    [VM_S_DATAPATH] = offsetof(vm_instance, datapath),
+};
+
+static inline const char **vm_snap_string_field(vm_instance *in, int i)
+{
+    return (const char **)((char *)in + vm_snap_string_offset[i]);
+}
+
+static inline const char *vm_snap_string(const vm_instance *in, int i)
+{
+    return *(const char *const *)((const char *)in + vm_snap_string_offset[i]);
+}
 
 typedef struct {
     char magic[8];

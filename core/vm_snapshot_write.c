@@ -42,11 +42,6 @@ static uint32_t intern(string_area *a, const char *s)
 static void fill_record(vm_snap_record *r, const vm_instance *in,
                         string_area *a)
 {
-    const char *s[VM_S_COUNT] = {
-        in->key, in->wwwroot, in->vhostname, in->name, in->shortname,
-        in->dbtype, in->dbhost, in->dblogin, in->dbpass, in->dbname,
-        in->dbprefix, in->datapath
-    };
     int i;
 
     memset(r, 0, sizeof *r);
@@ -61,7 +56,7 @@ static void fill_record(vm_snap_record *r, const vm_instance *in,
     memcpy(r->keyhead, in->key,
            r->keylen < VM_SNAP_KEYHEAD ? r->keylen : VM_SNAP_KEYHEAD);
     for (i = 0; i < VM_S_COUNT; i++)
-        r->str[i] = intern(a, s[i]);
+        r->str[i] = intern(a, vm_snap_string(in, i));
 }
 
 static uint32_t bucket_count(uint32_t count)
