@@ -197,6 +197,14 @@ static int deny(request_rec *r, int status, const vmoodle_page *page,
     return status;
 }
 
+/* The server's own name (its status page, say) is no instance: it passes
+ * through when no instance claims it, table loaded or not. */
+static int is_server_name(const request_rec *r)
+{
+    return r->hostname && r->server->server_hostname
+           && strcasecmp(r->hostname, r->server->server_hostname) == 0;
+}
+
 static int vmoodle_route(request_rec *r)
 {
     vmoodle_server_conf *c = VMOODLE_CONF(r->server);
@@ -220,14 +228,14 @@ static int vmoodle_route(request_rec *r)
         return DECLINED;
     }
     if (!(snap = vmoodle_table_acquire(c->table, r))) {
+        if (is_server_name(r))
+            return DECLINED;   /* the status page says why */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "VM00016: host %s: no "
                       "instance table loaded", key);
         return deny(r, HTTP_SERVICE_UNAVAILABLE, NULL, key);
     }
     if (!vm_snapshot_lookup(snap, key, strlen(key), &in)) {
-        /* The server's own name (its status page, say) is no instance. */
-        if (r->hostname && r->server->server_hostname
-            && strcasecmp(r->hostname, r->server->server_hostname) == 0)
+        if (is_server_name(r))
             return DECLINED;
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "VM00017: unknown host "
                       "%s", key);

@@ -242,6 +242,18 @@ static int change_announced(struct vmoodle_writer *w)
     return changed;
 }
 
+/* The status page says "from disk" until the source answers: a failed
+ * retry does not make the snapshot the parent found any fresher. */
+static int still_from_disk(vmoodle_table *t, const vm_refresh_result *res)
+{
+    vmoodle_refresh_info info;
+
+    if (res->status == VM_OK)
+        return 0;
+    vmoodle_table_info_get(t, &info);
+    return info.from_disk;
+}
+
 /* The source is opened at the first tick, not at the first timed read:
  * a source that announces changes (LISTEN) can only hear them once open.
  * While failing, it is reopened only when the back-off is over.
@@ -261,7 +273,7 @@ static int writer_tick(vmoodle_table *t, apr_pool_t *p)
     if (res.status == VM_OK)
         refresh_once(t, w->source, p, &res);
     note_outcome(t, w, &res);
-    set_info(t, &res, 0);
+    set_info(t, &res, still_from_disk(t, &res));
     return 1;
 }
 
@@ -274,6 +286,7 @@ void vmoodle_refresh_child_init(void)
 {
     vmoodle_table *t;
     apr_pool_t *pool;
+    vmoodle_refresh_info info;
 
     for (t = vmoodle_tables_first(); t; t = t->next) {
         if (apr_pool_create_unmanaged(&pool) != APR_SUCCESS)
@@ -283,6 +296,11 @@ void vmoodle_refresh_child_init(void)
         t->writer = apr_pcalloc(pool, sizeof *t->writer);
         t->writer->pool = pool;
         t->writer->next = apr_time_now() + t->refresh;
+        /* An outage already reported (by the parent at start-up, or by
+         * the writer of an earlier child) goes on: log its end, not a
+         * second start. */
+        vmoodle_table_info_get(t, &info);
+        t->writer->failing = info.time != 0 && !info.ok;
     }
 }
 

@@ -76,12 +76,13 @@ def start_httpd(flavour, site):
         pytest.fail("unexpected log lines:\n" + "\n".join(problems))
 
 
-def vmoodle_directives(workdir, refresh=1, source=None):
+def vmoodle_directives(workdir, refresh=1, source=None, written=None):
     """The usual mod_vmoodle set-up for a server living in workdir (its
-    JSON table there unless another source is given)."""
+    JSON table there unless another source is given; written: the
+    VMoodleSource argument exactly as written, quotes and all)."""
     source = source or f"json:{workdir}/instances.json"
     return f"""VMoodleEngine On
-VMoodleSource "{source}"
+VMoodleSource {written or f'"{source}"'}
 VMoodleSnapshot {workdir}/snap/instances.snap
 VMoodleRefresh {refresh}
 VMoodleErrorPages {workdir}/errors
@@ -95,6 +96,17 @@ Header always set X-VMoodle-Id "%{{VMOODLE_ID}}e"
 """
 
 
+def vmoodle_workdir():
+    """A server directory with what vmoodle_directives names: the snapshot
+    directory (www-data's) and the error pages."""
+    workdir = make_workdir()
+    snapdir = os.path.join(workdir, "snap")
+    os.mkdir(snapdir, 0o755)
+    chown_to_run_user(snapdir)
+    copy_readable(os.path.join(TEMPLATES, "errors"), os.path.join(workdir, "errors"))
+    return workdir
+
+
 @pytest.fixture
 def start_vmoodle(start_httpd):
     """Start Apache with mod_vmoodle serving rows from a JSON table.
@@ -103,11 +115,7 @@ def start_vmoodle(start_httpd):
     source (e.g. a database's), rows must be empty: the table is that one."""
 
     def start(rows, directives="", extra="", refresh=1, source=None):
-        workdir = make_workdir()
-        snapdir = os.path.join(workdir, "snap")
-        os.mkdir(snapdir, 0o755)
-        chown_to_run_user(snapdir)
-        copy_readable(os.path.join(TEMPLATES, "errors"), os.path.join(workdir, "errors"))
+        workdir = vmoodle_workdir()
         table = os.path.join(workdir, "instances.json")
         write_table(table, rows)
         server = start_httpd(vmoodle_directives(workdir, refresh, source)
