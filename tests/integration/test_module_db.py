@@ -247,7 +247,8 @@ def test_database_outage_and_restart_while_down(db, start_db_vmoodle):
         assert status["refresh"]["ok"] is False and status["refresh"]["error"]
         assert "serving the snapshot on disk" in server.errors_text()   # VM00008
     finally:
-        db.server.start()
+        if not db.server.running:
+            db.server.start()
 
     three = instance(3, "three.example.edu")
     insert_rows(db, [three])
