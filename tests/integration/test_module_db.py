@@ -34,7 +34,7 @@ def start_db_vmoodle(start_httpd):
     def start(db, table=VMOODLE_TABLE, refresh=1, password=PASSWORD, extra=""):
         workdir = vmoodle_workdir()
         directives = vmoodle_directives(workdir, refresh,
-                                        source_directive(db, password))
+                                        written=source_directive(db, password))
         return start_httpd(directives + f"VMoodleTable {table}\n", extra,
                            workdir=workdir)
     return start
