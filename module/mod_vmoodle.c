@@ -230,7 +230,8 @@ static int vmoodle_route(request_rec *r)
     if (!(snap = vmoodle_table_acquire(c->table, r))) {
         if (is_server_name(r))
             return DECLINED;   /* the status page says why */
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "VM00016: host %s: no "
+        /* VM00007 said so once at start-up: not an error per request */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "VM00016: host %s: no "
                       "instance table loaded", key);
         return deny(r, HTTP_SERVICE_UNAVAILABLE, NULL, key);
     }
