@@ -63,7 +63,7 @@ run: deps
 	@tools/demo --build $(BUILD)
 
 clean:
-	rm -rf build build-sanitize
+	rm -rf build build-sanitize build-fuzz
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
