@@ -31,9 +31,11 @@ DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 HTTPD_INC  := $(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
 
-# Components append to these.
-PROGRAMS   :=
-UNIT_TESTS :=
+# Components append to these.  TEST_BUILDS: extra targets make test
+# builds before running (fuzzers, the sanitizer build).
+PROGRAMS    :=
+UNIT_TESTS  :=
+TEST_BUILDS :=
 
 .PHONY: all deps run test test-unit test-integration install clean bench fuzz
 all:
@@ -52,7 +54,7 @@ deps:
 # Flags above are read when make starts: after installing, build in a
 # fresh make so they see the new packages.
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(TEST_BUILDS)
 	@$(PYTHON) tests/run.py --build $(BUILD) $(UNIT_TESTS)
 
 test-unit: all
