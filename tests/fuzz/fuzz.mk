@@ -18,6 +18,8 @@ FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(filter-out \
 FUZZERS      := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_CORE    := $(CORE_SRC:%.c=$(FUZZ_BUILD)/%.o)
 
+TEST_BUILDS  += fuzz-build
+
 .PHONY: fuzz-build
 fuzz-build: $(FUZZERS)
 
