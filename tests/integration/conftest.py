@@ -3,6 +3,9 @@
     start_httpd(directives, extra, vmoodle=True)  any configuration
     start_vmoodle(rows, directives="", extra="")  mod_vmoodle routing a JSON
                                                   table of rows, plus extras
+    module_vmoodle(rows, directives="", extra="") the same, one server for a
+                                                  whole test module
+    vmoodle_server(flavour, site, rows, ...)      such a server, not started
 
 At teardown every server is stopped and its error log is checked: an
 [error]/[crit]/[alert]/[emerg] line the test did not declare with
@@ -59,6 +62,12 @@ def _finish(servers):
     return problems
 
 
+def _finish_or_fail(servers):
+    problems = _finish(servers)
+    if problems:
+        pytest.fail("unexpected log lines:\n" + "\n".join(problems))
+
+
 @pytest.fixture
 def start_httpd(flavour, site):
     servers = []
@@ -71,9 +80,7 @@ def start_httpd(flavour, site):
         return server.start()
 
     yield start
-    problems = _finish(servers)
-    if problems:
-        pytest.fail("unexpected log lines:\n" + "\n".join(problems))
+    _finish_or_fail(servers)
 
 
 def vmoodle_directives(workdir, refresh=1, source=None, written=None):
@@ -107,22 +114,43 @@ def vmoodle_workdir():
     return workdir
 
 
-@pytest.fixture
-def start_vmoodle(start_httpd):
-    """Start Apache with mod_vmoodle serving rows from a JSON table.
-
-    The returned server has .table (the JSON path) and .write(rows).  With
+def vmoodle_server(flavour, site, rows, directives="", extra="", refresh=1,
+                   source=None):
+    """An Httpd (not started) with mod_vmoodle serving rows from a JSON
+    table in its own workdir; .table is the JSON path, .write(rows).  With
     source (e.g. a database's), rows must be empty: the table is that one."""
+    workdir = vmoodle_workdir()
+    table = os.path.join(workdir, "instances.json")
+    write_table(table, rows)
+    server = Httpd(flavour, site, directives=vmoodle_directives(workdir, refresh, source)
+                   + directives, extra=extra, workdir=workdir)
+    server.table = table
+    server.write = lambda new_rows: write_table(table, new_rows)
+    return server
+
+
+@pytest.fixture
+def start_vmoodle(start_httpd, flavour, site):
+    """Start Apache with mod_vmoodle serving rows (see vmoodle_server)."""
 
     def start(rows, directives="", extra="", refresh=1, source=None):
-        workdir = vmoodle_workdir()
-        table = os.path.join(workdir, "instances.json")
-        write_table(table, rows)
-        server = start_httpd(vmoodle_directives(workdir, refresh, source)
-                             + directives,
-                             extra, workdir=workdir)
-        server.table = table
-        server.write = lambda new_rows: write_table(table, new_rows)
-        return server
+        return start_httpd(server=vmoodle_server(flavour, site, rows, directives,
+                                                 extra, refresh, source))
 
     return start
+
+
+@pytest.fixture(scope="module")
+def module_vmoodle(flavour, site):
+    """One mod_vmoodle server for a whole test module (many cheap cases):
+    call it with rows, directives, extra; it is checked at module end."""
+    servers = []
+
+    def start(rows, directives="", extra="", refresh=1, source=None):
+        server = vmoodle_server(flavour, site, rows, directives, extra, refresh,
+                                source)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    _finish_or_fail(servers)
