@@ -34,17 +34,52 @@ def program(build, name):
     return path
 
 
-def json_table_session(run, build, tmp_path):
-    """Drive a JSON table through every source operation with the vmsource
-    tool, each call wrapped by run(argv, input=...) (valgrind, sanitizers).
-    Returns the completed processes."""
+def _json_table(tmp_path):
+    """A JSON table with one good row and one rejected row; its source."""
+    os.chmod(tmp_path, 0o755)
     table = tmp_path / "instances.json"
     table.write_text('[{"id": 1, "vhostname": "http://a.example.edu", '
                      '"vdbname": "a", "vdbpass": "secret-a", '
                      '"vdatapath": "/srv/a"}, {"id": 2, "vhostname": "bad"}]')
-    tool = [program(build, "vmsource"), f"json:{table}"]
+    os.chmod(table, 0o644)
+    return f"json:{table}"
+
+
+def _vmsource_steps(build, source, tmp_path):
+    tool = [program(build, "vmsource"), source]
     row = ('{"vhostname": "http://b.example.edu", "vdbname": "b", '
            '"vdatapath": "/srv/b"}')
-    steps = [(["load"], None), (["save"], row), (["record-cron", "1", "100"],
-             None), (["delete", "2"], None), (["load"], None)]
-    return [run(tool + argv, input=stdin) for argv, stdin in steps]
+    return [(tool + ["load"], None), (tool + ["save"], row),
+            (tool + ["record-cron", "1", "100"], None),
+            (tool + ["delete", "2"], None), (tool + ["load"], None)]
+
+
+def _vcron_steps(build, source, tmp_path):
+    base = [program(build, "vcron"), "--source", source,
+            "--log-dir", str(tmp_path / "log"), "--lock-dir", str(tmp_path / "lock"),
+            "--state-file", str(tmp_path / "state" / "vcron.state")]
+    return [(base + ["run", "--command", "/bin/true"], None),
+            (base + ["status"], None), (base + ["status", "--json"], None)]
+
+
+def _vmoodlectl_steps(build, source, tmp_path):
+    ctl = [program(build, "vmoodlectl"), "--source", source]
+    return [(ctl + ["list"], None), (ctl + ["list", "--json"], None),
+            (ctl + ["show", "1"], None),
+            (ctl + ["--host", "http://b.example.edu", "--dbname", "b",
+                    "--dataroot", "/srv/b", "add"], None),
+            (ctl + ["disable", "1"], None), (ctl + ["enable", "1"], None),
+            (ctl + ["edit", "b.example.edu", "--dbname", "b2"], None),
+            (ctl + ["remove", "b.example.edu"], None)]
+
+
+# The programs, each driven through a session on a JSON table.
+SESSIONS = {"vmsource": _vmsource_steps, "vcron": _vcron_steps,
+            "vmoodlectl": _vmoodlectl_steps}
+
+
+def program_session(name, run, build, tmp_path):
+    """Run program name's session, each call wrapped by run(argv,
+    input=...) (valgrind, sanitizers); return the completed processes."""
+    steps = SESSIONS[name](build, _json_table(tmp_path), tmp_path)
+    return [run(argv, input=stdin) for argv, stdin in steps]

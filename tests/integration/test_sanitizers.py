@@ -1,4 +1,5 @@
-"""The unit tests again, built with AddressSanitizer and
+"""The unit tests and a session of each program (vmsource, vcron,
+vmoodlectl) again, built with AddressSanitizer and
 UndefinedBehaviorSanitizer (build-sanitize/, built by make test): any
 report fails the test."""
 import os
@@ -6,7 +7,7 @@ import subprocess
 
 import pytest
 
-from programs import SANITIZE_BUILD, json_table_session, program, unit_names
+from programs import SANITIZE_BUILD, SESSIONS, program, program_session, unit_names
 
 SAN_ENV = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="stdout",
                ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=98",
@@ -31,6 +32,7 @@ def test_unit_tests_clean_under_sanitizers(name):
                                         name)]))
 
 
-def test_source_tool_clean_under_sanitizers(tmp_path):
-    for proc in json_table_session(run_sanitized, SANITIZE_BUILD, tmp_path):
+@pytest.mark.parametrize("name", sorted(SESSIONS))
+def test_program_clean_under_sanitizers(name, tmp_path):
+    for proc in program_session(name, run_sanitized, SANITIZE_BUILD, tmp_path):
         assert_clean(proc)

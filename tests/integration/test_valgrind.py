@@ -1,11 +1,12 @@
-"""The unit tests under valgrind: no invalid access, no use of
-uninitialised memory, no definite leak."""
+"""The unit tests and a session of each program (vmsource, vcron,
+vmoodlectl) under valgrind: no invalid access, no use of uninitialised
+memory, no definite leak."""
 import os
 import subprocess
 
 import pytest
 
-from programs import build_dir, json_table_session, program, unit_names
+from programs import SESSIONS, build_dir, program, program_session, unit_names
 
 VALGRIND = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
             "--errors-for-leak-kinds=definite", "--track-origins=yes"]
@@ -31,6 +32,7 @@ def test_unit_tests_clean_under_valgrind(name):
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
 
 
-def test_source_tool_clean_under_valgrind(tmp_path):
-    for proc in json_table_session(run_under_valgrind, build_dir(), tmp_path):
+@pytest.mark.parametrize("name", sorted(SESSIONS))
+def test_program_clean_under_valgrind(name, tmp_path):
+    for proc in program_session(name, run_under_valgrind, build_dir(), tmp_path):
         assert proc.returncode == 0, (proc.args, proc.stdout + proc.stderr)
