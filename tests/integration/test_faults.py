@@ -128,6 +128,10 @@ def child_pids(parent):
 
 def test_graceful_restart_every_second(start_vmoodle):
     server = start_vmoodle(ROWS)
+    # Each restart leaves the old generation's processes finishing their
+    # keep-alive connections: with restarts every second Apache may say
+    # its scoreboard is full (its own limit, not a failed request).
+    server.expect_error(r"AH03490: scoreboard is full")
     before = server.restarts()
     graceful = [APACHE, "-d", server.workdir, "-f", server.conf, "-k", "graceful"]
     # apache2 -k finds the server by its pid file, written after it listens.
