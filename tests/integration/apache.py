@@ -35,9 +35,11 @@ COMMON_MODULES = ("authz_core", "authz_host", "mime", "dir", "alias", "env",
 KNOWN_BENIGN = (re.compile(r"AH03092: process_lingering_close"),)
 
 # Error-log lines that fail a test unless the test said it expects them:
-# error levels, and a child that died of a signal (logged as a notice).
+# error levels, a child that died of a signal (logged as a notice), and a
+# sanitizer's report (children's stderr goes to the error log).
 BAD_LINE = re.compile(r"^\[[^\]]*\] \[(?:[\w.]+:)?(error|crit|alert|emerg)\]"
-                      r"|exit signal|dumped core", re.M)
+                      r"|exit signal|dumped core|ERROR: AddressSanitizer"
+                      r"|: runtime error: ", re.M)
 
 
 def free_port():
@@ -77,6 +79,22 @@ def module_path():
         os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
         "build")
     return os.path.join(build, "mod_vmoodle.so")
+
+
+def server_env():
+    """Apache's environment.  A module built with AddressSanitizer (make
+    test SANITIZE=1) needs the ASan runtime first in the process, so it is
+    preloaded; leaks are left to the unit tests (httpd frees by pools).
+    ASan refuses the RTLD_DEEPBIND with which mod_php loads extensions
+    (opcache...): none is loaded then, the test pages need none."""
+    env = dict(os.environ)
+    ldd = subprocess.run(["ldd", module_path()], capture_output=True, text=True)
+    asan = re.search(r"\s(/\S*/libasan\.so[.\d]*)\s", ldd.stdout)
+    if asan:
+        env["LD_PRELOAD"] = asan.group(1)
+        env["ASAN_OPTIONS"] = "detect_leaks=0"
+        env["PHP_INI_SCAN_DIR"] = ""
+    return env
 
 
 def wait_until(predicate, timeout, what, interval=0.05):
@@ -319,6 +337,7 @@ Timeout 30
             self.proc = subprocess.Popen([APACHE, "-d", self.workdir, "-f", self.conf,
                                           "-DFOREGROUND"],
                                          stdout=out, stderr=subprocess.STDOUT,
+                                         env=server_env(),
                                          # prefork signals its whole process
                                          # group on shutdown: keep us out of it.
                                          start_new_session=True)
