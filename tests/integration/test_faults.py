@@ -13,7 +13,7 @@ import time
 import pytest
 
 import client
-from apache import APACHE, eventually
+from apache import APACHE, eventually, server_env
 from dbservers import PgServer, pg_server, mysql_server, pg_db, mysql_db, db  # noqa: F401
 from instances import instance
 
@@ -140,7 +140,8 @@ def test_graceful_restart_every_second(start_vmoodle):
                lambda v: v == str(server.pid), DEADLINE, "the pid file")
     with Load(server.port) as load:
         for _ in range(20):
-            done = subprocess.run(graceful, capture_output=True, text=True, timeout=30)
+            done = subprocess.run(graceful, capture_output=True, text=True,
+                                  timeout=30, env=server_env())
             assert done.returncode == 0, done.stdout + done.stderr
             time.sleep(1)
     load.assert_clean()
@@ -189,6 +190,7 @@ def make_unreadable(path):
 def test_snapshot_damaged(start_vmoodle, damage):
     server = start_vmoodle(ROWS)
     path = snapshot_path(server)
+    wait_routes(server, ROWS[0])    # start-up done: the snapshot is written
     with Load(server.port) as load:
         time.sleep(0.5)
         damage(path)
@@ -240,6 +242,7 @@ def test_disk_full_while_writing_snapshot(start_httpd, flavour, site, tiny_disk)
     start_httpd(server=server)
     server.expect_error(r"VM000(04|10):")   # the failed writes are errors
     path = snapshot_path(server)
+    wait_routes(server, ROWS[0])    # start-up done: the snapshot is written
     with open(path, "rb") as f:
         before = f.read()
     with Load(server.port) as load:
