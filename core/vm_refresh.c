@@ -73,7 +73,7 @@ void vm_refresh(vm_source *src, const char *path, uint64_t floor,
         res->generation = vm_snapshot_generation(old);
         res->count = vm_snapshot_count(old);
     }
-    if (old && source_unchanged(src)) {
+    if (old && !src->unsaved && source_unchanged(src)) {
         vm_snapshot_close(old);
         return;
     }
@@ -82,6 +82,9 @@ void vm_refresh(vm_source *src, const char *path, uint64_t floor,
         t = vm_table_build(rows, p);
         if (!old || vm_table_digest(t) != vm_snapshot_digest(old))
             write_generation(t, old, src, path, floor, p, res);
+        /* Until its table is on disk a load must be read again, whatever
+         * the source says about changes (a full disk, say). */
+        src->unsaved = res->status != VM_OK;
     }
     vm_snapshot_close(old);
 }

@@ -28,6 +28,7 @@ struct vm_source {
     const char *table;    /* table name for database sources */
     apr_pool_t *pool;     /* owns the source and its backend state */
     void *backend;        /* the backend's own state */
+    int unsaved;          /* vm_refresh: the last load is not on disk yet */
 };
 
 /* Every operation returns VM_OK or an error with *err set (from the pool

@@ -301,8 +301,7 @@ def test_database_killed_while_table_is_read(db, start_vmoodle):
         for host, id in HOSTS + [(f"x{i}.example.edu", 1000 + i) for i in range(3000)])
     db.sql("INSERT INTO mdl_local_vmoodle (id, vhostname, vdbtype, vdbname, "
            f"vdbpass, vdatapath) VALUES {values};")
-    kind, spec = db.source.split(":", 1)
-    server = start_vmoodle([], directives=f'VMoodleSource {kind}:"{spec}"\n')
+    server = start_vmoodle([], source=db.source)
     server.expect_error(r"VM00(010|1\d\d):")   # the outage is an error
     wait_routes(server, {"vhostname": "http://f0.example.edu", "id": 100})
     with Load(server.port) as load:

@@ -69,8 +69,7 @@ def tool_outputs(db, show_secrets=False):
 
 def test_no_password_anywhere(pg_db, start_vmoodle):
     insert_rows(pg_db)
-    kind, spec = pg_db.source.split(":", 1)
-    server = start_vmoodle([], directives=f'VMoodleSource {kind}:"{spec}"\n',
+    server = start_vmoodle([], source=pg_db.source,
                            extra="LogLevel warn vmoodle:debug\n")
     server.expect_error(r"VM00(010|1\d\d):")     # the outage below
     outputs = web_outputs(server)
