@@ -203,27 +203,35 @@ static void install_locked(vmoodle_table *t, struct vmoodle_generation *g)
     t->current = g;
 }
 
+/* A newer generation is published that this process has not mapped, and
+ * has not already refused.  The caller holds t->mutex. */
+static int stale_locked(const vmoodle_table *t, uint64_t want)
+{
+    return want && (!t->current || t->current->number < want)
+        && want != t->failed_generation;
+}
+
 const vm_snapshot *vmoodle_table_acquire_pool(vmoodle_table *t,
                                               apr_pool_t *p, server_rec *s)
 {
     uint64_t want = vmoodle_table_newest(t);
     generation_hold *hold;
     struct vmoodle_generation *g;
-    int stale;
 
     if (!t->mutex)
         return NULL;
     apr_thread_mutex_lock(t->mutex);
-    stale = want && (!t->current || t->current->number < want)
-            && want != t->failed_generation;
-    apr_thread_mutex_unlock(t->mutex);
-    /* Map and verify outside the lock: other requests go on meanwhile. */
-    g = stale ? map_generation(t, want, p, s) : NULL;
-    apr_thread_mutex_lock(t->mutex);
-    if (g)
-        install_locked(t, g);
-    else if (stale)
-        t->failed_generation = want;   /* log once, not per request */
+    if (stale_locked(t, want)) {
+        /* Map and verify outside the lock: other requests go on meanwhile
+         * with the generation they have. */
+        apr_thread_mutex_unlock(t->mutex);
+        g = map_generation(t, want, p, s);
+        apr_thread_mutex_lock(t->mutex);
+        if (g)
+            install_locked(t, g);
+        else
+            t->failed_generation = want;   /* log once, not per request */
+    }
     g = t->current;
     if (g)
         g->refs++;
