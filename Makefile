@@ -5,7 +5,8 @@
 #   make test       install what is missing, build, run every test
 #   make install    install the module (apxs), tools and templates
 #
-# Each component adds its own rules in its folder's *.mk file.
+# The module's rules are in mod_vmoodle.mk; each other component adds its
+# own in its folder's *.mk file.
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
@@ -41,8 +42,8 @@ TEST_BUILDS :=
 all:
 
 include core/core.mk
-include module/module.mk
-include $(sort $(filter-out core/core.mk module/module.mk,$(wildcard */*.mk tests/*/*.mk)))
+include mod_vmoodle.mk
+include $(sort $(filter-out core/core.mk,$(wildcard */*.mk tests/*/*.mk)))
 
 all: $(MODULE) $(PROGRAMS) $(UNIT_TESTS)
 

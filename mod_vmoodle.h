@@ -7,7 +7,7 @@
  *   mod_vmoodle_status.c   the vmoodle-status handler
  *
  * The instance table itself (sources, validation, snapshot format) is the
- * httpd-free core in ../core. */
+ * httpd-free core in core/. */
 #ifndef MOD_VMOODLE_H
 #define MOD_VMOODLE_H
 
