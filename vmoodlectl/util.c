@@ -97,7 +97,7 @@ const char *vmc_bytes(unsigned long long n, apr_pool_t *p)
         u++;
     }
     return u ? apr_psprintf(p, "%.1f %s", v, units[u])
-             : apr_psprintf(p, "%llu B", n);
+             : apr_psprintf(p, "%" APR_UINT64_T_FMT " B", (apr_uint64_t)n);
 }
 
 const char *vmc_id_text(long long id, apr_pool_t *p)
