@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Run every test suite and end with one line: N passed, N failed.
 
-Unit tests are cmocka programs (one per core concern); integration tests are
+Unit tests are cmocka programs (one per core concern); source checks are
+pytest modules under tests/lint that read the tree; integration tests are
 pytest modules under tests/integration that start real servers."""
 import argparse
 import os
@@ -33,12 +34,14 @@ def run_unit(binary):
 
 
 def run_pytest(build, extra):
-    """Run the integration suite; return (passed, failed)."""
+    """Run the source checks and the integration suite; return (passed,
+    failed)."""
     with tempfile.TemporaryDirectory() as tmp:
         report = os.path.join(tmp, "report.xml")
         env = dict(os.environ, VMOODLE_BUILD=os.path.join(ROOT, build))
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "--junitxml", report, os.path.join(HERE, "integration")] + extra
+               "--junitxml", report, os.path.join(HERE, "lint"),
+               os.path.join(HERE, "integration")] + extra
         proc = subprocess.run(cmd, env=env, cwd=ROOT)
         if not os.path.exists(report):
             print(f"pytest exited {proc.returncode} without a report")
