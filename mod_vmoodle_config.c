@@ -64,39 +64,15 @@ static const char *set_engine(cmd_parms *cmd, void *d, int on)
     return NULL;
 }
 
-/* Accept what an administrator writes: json:/path, "json:/path",
- * pgsql:"host=db dbname=moodle" or "pgsql:host=db dbname=moodle".  The
- * directive takes its raw arguments, since Apache honours quotes only at
- * the start of a word. */
-static const char *unquote_source(apr_pool_t *p, const char *raw)
-{
-    char *s = apr_pstrdup(p, raw), *end, *colon;
-
-    while (*s == ' ' || *s == '\t')
-        s++;
-    end = s + strlen(s);
-    while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
-        *--end = '\0';
-    if (end - s >= 2 && s[0] == '"' && end[-1] == '"') {
-        *--end = '\0';
-        return s + 1;
-    }
-    colon = strchr(s, ':');
-    if (colon && colon[1] == '"' && end - colon >= 3 && end[-1] == '"') {
-        *--end = '\0';
-        memmove(colon + 1, colon + 2, (size_t)(end - colon - 1));
-    }
-    return s;
-}
-
 static const char *set_source(cmd_parms *cmd, void *d, const char *raw)
 {
     vm_source *src;
-    const char *err, *arg = unquote_source(cmd->pool, raw);
+    const char *err, *arg = vm_source_unquote(raw, cmd->pool);
     apr_pool_t *scratch;
 
     (void)d;
-    /* Parse now so a typo stops the start, but do no I/O here. */
+    /* Raw arguments: Apache honours quotes only at the start of a word.
+     * Parse now so a typo stops the start, but do no I/O here. */
     apr_pool_create(&scratch, cmd->temp_pool);
     if (vm_source_open(&src, arg, NULL, scratch, &err) != VM_OK)
         return apr_psprintf(cmd->pool, "VMoodleSource: %s", err);

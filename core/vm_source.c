@@ -18,6 +18,30 @@ static const vm_source_ops *find_backend(const char *scheme, size_t len)
     return NULL;
 }
 
+/* Apache honours quotes only at the start of a word, so the module takes
+ * VMoodleSource's raw arguments; vcron and vmoodlectl get what the shell or
+ * their configuration file leave.  One rule for all. */
+const char *vm_source_unquote(const char *spec, apr_pool_t *p)
+{
+    char *s = apr_pstrdup(p, spec), *end, *colon;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+        *--end = '\0';
+    if (end - s >= 2 && s[0] == '"' && end[-1] == '"') {
+        *--end = '\0';
+        return s + 1;
+    }
+    colon = strchr(s, ':');
+    if (colon && colon[1] == '"' && end - colon >= 3 && end[-1] == '"') {
+        *--end = '\0';
+        memmove(colon + 1, colon + 2, (size_t)(end - colon - 1));
+    }
+    return s;
+}
+
 static apr_status_t close_on_cleanup(void *data)
 {
     vm_source_close(data);
@@ -27,7 +51,8 @@ static apr_status_t close_on_cleanup(void *data)
 vm_status vm_source_open(vm_source **out, const char *spec, const char *table,
                          apr_pool_t *p, const char **err)
 {
-    const char *colon = spec ? strchr(spec, ':') : NULL;
+    const char *plain = spec ? vm_source_unquote(spec, p) : NULL;
+    const char *colon = plain ? strchr(plain, ':') : NULL;
     vm_source *src;
     vm_status st;
 
@@ -36,10 +61,10 @@ vm_status vm_source_open(vm_source **out, const char *spec, const char *table,
         return VM_ERR_CONFIG;
     }
     src = apr_pcalloc(p, sizeof *src);
-    src->ops = find_backend(spec, (size_t)(colon - spec));
+    src->ops = find_backend(plain, (size_t)(colon - plain));
     if (!src->ops) {
         *err = apr_psprintf(p, "unknown source type '%.*s'",
-                            (int)(colon - spec), spec);
+                            (int)(colon - plain), plain);
         return VM_ERR_CONFIG;
     }
     src->spec = apr_pstrdup(p, spec);

@@ -68,7 +68,14 @@ struct vm_source_ops {
     void (*close)(vm_source *src);
 };
 
-/* Parse "scheme:argument"; table NULL means VM_DEFAULT_TABLE.  The source
+/* A source string as an administrator writes it, quotes taken off:
+ * json:/path, "json:/path", pgsql:"host=db dbname=moodle" and
+ * "pgsql:host=db dbname=moodle" all give scheme:argument (blanks around
+ * the whole trimmed).  From p. */
+const char *vm_source_unquote(const char *spec, apr_pool_t *p);
+
+/* Parse "scheme:argument" (through vm_source_unquote); table NULL means
+ * VM_DEFAULT_TABLE.  The source
  * is allocated from p and closed when p is cleared. */
 vm_status vm_source_open(vm_source **out, const char *spec, const char *table,
                          apr_pool_t *p, const char **err);

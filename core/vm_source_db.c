@@ -7,14 +7,6 @@
 #include "vm_hash.h"
 #include "vm_source_db.h"
 
-const char *vm_db_unquote(const char *arg, apr_pool_t *p)
-{
-    size_t n = strlen(arg);
-    if (n >= 2 && arg[0] == '"' && arg[n - 1] == '"')
-        return apr_pstrmemdup(p, arg + 1, n - 2);
-    return arg;
-}
-
 /* Length of the identifier at s ([A-Za-z0-9_]+), 0 when none. */
 static size_t ident_len(const char *s)
 {

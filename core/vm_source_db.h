@@ -16,10 +16,6 @@
 /* Placeholder style: PostgreSQL numbers them ($1, $2), MySQL does not (?). */
 typedef enum { VM_DB_NUMBERED, VM_DB_QMARK } vm_db_params;
 
-/* Strip one pair of double quotes around the whole argument, for source
- * strings typed on a command line the way Apache's config quotes them. */
-const char *vm_db_unquote(const char *arg, apr_pool_t *p);
-
 /* Validate a table name ([A-Za-z0-9_]+, or schema.table when allow_schema)
  * and return it quoted with q (" or `), or NULL when invalid. */
 const char *vm_db_quote_table(const char *table, int allow_schema, char q,

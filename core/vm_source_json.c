@@ -68,10 +68,6 @@ static int recently_changed(const file_version v[2])
 static vm_status json_configure(vm_source *src, const char *arg,
                                 const char **err)
 {
-    size_t len = strlen(arg);
-
-    if (len >= 2 && arg[0] == '"' && arg[len - 1] == '"')
-        arg = apr_pstrndup(src->pool, arg + 1, len - 2);
     if (!*arg) {
         *err = "json: source needs a file path";
         return VM_ERR_CONFIG;

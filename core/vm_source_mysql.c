@@ -77,7 +77,7 @@ static vm_status my_configure(vm_source *src, const char *arg,
                              "invalid table name (letters, digits, _)");
         return VM_ERR_CONFIG;
     }
-    const char *why = my_parse(st, vm_db_unquote(arg, p), p);
+    const char *why = my_parse(st, arg, p);
     if (why) {
         *err = vm_db_message(p, src, st->password, "VM00100",
                              "bad source string: %s (keys: host, port, "

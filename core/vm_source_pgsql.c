@@ -104,7 +104,6 @@ static vm_status pg_configure(vm_source *src, const char *arg,
     }
     st->dialect = (vm_db_dialect){VM_DB_NUMBERED, 1, st->qtable, pg_run,
                                   pg_sync_sequence};
-    arg = vm_db_unquote(arg, p);
     char *why = NULL;
     PQconninfoOption *opts = PQconninfoParse(arg, &why);
     if (opts == NULL) {

@@ -501,6 +501,28 @@ static void mask_passwords(void **state)
     assert_string_equal(vm_source_mask(NULL, p), "");
 }
 
+/* One unquote for the module's directive and the tools' flags. */
+static void unquote_source_strings(void **state)
+{
+    static const struct { const char *in, *out; } c[] = {
+        { "json:/etc/i.json", "json:/etc/i.json" },
+        { "\"json:/etc/i.json\"", "json:/etc/i.json" },
+        { "json:\"/etc/my i.json\"", "json:/etc/my i.json" },
+        { "  pgsql:\"host=db dbname=m\"\t", "pgsql:host=db dbname=m" },
+        { "\"pgsql:host=db password='a b'\"", "pgsql:host=db password='a b'" },
+        { "pgsql:\"", "pgsql:\"" },
+        { "\"", "\"" },
+        { "", "" },
+    };
+    apr_pool_t *p = *state;
+    size_t i;
+
+    for (i = 0; i < sizeof c / sizeof c[0]; i++)
+        if (strcmp(vm_source_unquote(c[i].in, p), c[i].out) != 0)
+            fail_msg("unquote(%s) = %s, want %s", c[i].in,
+                     vm_source_unquote(c[i].in, p), c[i].out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,6 +544,7 @@ int main(void)
         TU_TEST(record_cron_counts_and_gaps),
         TU_TEST(record_cron_continues_file_figures),
         TU_TEST(mask_passwords),
+        TU_TEST(unquote_source_strings),
     };
 
     return TU_RUN(tests);
