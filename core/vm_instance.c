@@ -30,6 +30,19 @@ void vm_row_set(vm_row *row, vm_field f, const char *value)
     row->present[f] = 1;
 }
 
+long long vm_row_id(const vm_row *row)
+{
+    const char *v = row->present[VM_F_ID] ? row->value[VM_F_ID] : NULL;
+    char *end;
+    long long id;
+
+    if (!v || *v < '0' || *v > '9')
+        return 0;
+    errno = 0;
+    id = strtoll(v, &end, 10);
+    return (errno || *end) ? 0 : id;
+}
+
 int vm_field_by_name(const char *name)
 {
     int f;

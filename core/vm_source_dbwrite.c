@@ -2,9 +2,6 @@
  * text for PostgreSQL and MySQL, only placeholders differ.  Column names
  * come from vm_field_names and the table name is validated and quoted at
  * configure time: no value is ever part of the SQL text. */
-#include <ctype.h>
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include "vm_source_db.h"
@@ -75,18 +72,6 @@ static const char *update_sql(const vm_db_dialect *d, const vm_field *fields,
                         int_param(d, n + 1, p));
 }
 
-/* The row's id: a positive decimal, or 0 (absent, NULL, "0", invalid). */
-static long long row_id(const vm_row *row)
-{
-    const char *v = row->present[VM_F_ID] ? row->value[VM_F_ID] : NULL;
-    if (v == NULL || !isdigit((unsigned char)*v))
-        return 0;
-    char *end;
-    errno = 0;
-    long long id = strtoll(v, &end, 10);
-    return (errno || *end) ? 0 : id;
-}
-
 /* Replace the row with this id; insert it with that id when absent (a
  * table moved from another source keeps its ids). */
 static vm_status replace_row(vm_source *src, const vm_db_dialect *d,
@@ -117,7 +102,7 @@ vm_status vm_db_save_row(vm_source *src, const vm_row *row, long long *id,
                          apr_pool_t *p, const char **err)
 {
     const vm_db_dialect *d = src->backend;
-    long long given = row_id(row), count;
+    long long given = vm_row_id(row), count;
     if (given > 0) {
         *id = given;
         return replace_row(src, d, row, given, p, err);

@@ -35,19 +35,6 @@ static void reject(vm_table *t, long long id, const char *reason)
     r->reason = reason;
 }
 
-/* The id of a row that failed validation, for its rejection record. */
-static long long row_id(const vm_row *row)
-{
-    const char *s = row->value[VM_F_ID];
-    char *end;
-    long long id;
-
-    if (!row->present[VM_F_ID] || !s)
-        return -1;
-    id = strtoll(s, &end, 10);
-    return (end != s && *end == '\0' && id > 0) ? id : -1;
-}
-
 /* Keep the first claimant of each id and host, in id order. */
 static void keep_unique(vm_table *t, candidate *c, int n, apr_pool_t *p)
 {
@@ -86,8 +73,10 @@ vm_table *vm_table_build(const apr_array_header_t *rows, apr_pool_t *p)
         const vm_row *row = &APR_ARRAY_IDX(rows, i, vm_row);
         const char *why = vm_instance_from_row(&c[n].in, row, p);
 
+        long long id = vm_row_id(row);
+
         if (why) {
-            reject(t, row_id(row), why);
+            reject(t, id ? id : VM_NO_ID, why);
             continue;
         }
         c[n].order = i;

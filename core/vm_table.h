@@ -6,8 +6,10 @@
 #include <apr_tables.h>
 #include "vm_instance.h"
 
+#define VM_NO_ID -1       /* a rejected row that claimed no usable id */
+
 typedef struct {
-    long long id;         /* -1 when the row had no usable id */
+    long long id;         /* or VM_NO_ID */
     const char *reason;
 } vm_rejection;
 

@@ -77,20 +77,13 @@ int vmc_table_load_one(vmc_opts *o, const char *verb, vmc_table *t,
     return (*in = vmc_find(t, o->args[0])) ? VMC_EXIT_OK : VMC_EXIT_FAIL;
 }
 
-static long long row_id(const vm_row *row)
-{
-    const char *s = row->present[VM_F_ID] ? row->value[VM_F_ID] : NULL;
-
-    return s && all_digits(s) ? strtoll(s, NULL, 10) : -1;
-}
-
 static long long next_id(const vmc_table *t)
 {
     long long max = 0;
     int i;
 
     for (i = 0; i < t->rows->nelts; i++) {
-        long long id = row_id(&APR_ARRAY_IDX(t->rows, i, vm_row));
+        long long id = vm_row_id(&APR_ARRAY_IDX(t->rows, i, vm_row));
         if (id > max)
             max = id;
     }
@@ -102,7 +95,7 @@ const vm_row *vmc_raw_row(const vmc_table *t, long long id)
     int i;
 
     for (i = 0; i < t->rows->nelts; i++)
-        if (row_id(&APR_ARRAY_IDX(t->rows, i, vm_row)) == id)
+        if (vm_row_id(&APR_ARRAY_IDX(t->rows, i, vm_row)) == id)
             return &APR_ARRAY_IDX(t->rows, i, vm_row);
     return NULL;
 }
@@ -110,6 +103,9 @@ const vm_row *vmc_raw_row(const vmc_table *t, long long id)
 static const char *rejection_of(const vm_table *t, long long id)
 {
     int i;
+
+    if (id == 0)
+        id = VM_NO_ID;
 
     for (i = 0; i < t->rejections->nelts; i++) {
         const vm_rejection *r = &APR_ARRAY_IDX(t->rejections, i, vm_rejection);
@@ -125,12 +121,12 @@ const char *vmc_table_validate(const vmc_table *t, const vm_row *row,
     apr_array_header_t *rows = apr_array_make(p, t->rows->nelts + 1,
                                               sizeof(vm_row));
     vm_row *cand;
-    long long id = row_id(row);
+    long long id = vm_row_id(row);
     vm_table *after;
     int i;
 
     for (i = 0; i < t->rows->nelts; i++)
-        if (row_id(&APR_ARRAY_IDX(t->rows, i, vm_row)) != id || id < 0)
+        if (vm_row_id(&APR_ARRAY_IDX(t->rows, i, vm_row)) != id || id == 0)
             *(vm_row *)apr_array_push(rows) = APR_ARRAY_IDX(t->rows, i, vm_row);
     cand = apr_array_push(rows);
     *cand = *row;
@@ -155,7 +151,7 @@ int vmc_table_save(vmc_table *t, const vm_row *row, long long *id,
 {
     const char *err = NULL;
 
-    *id = row->present[VM_F_ID] ? row_id(row) : 0;
+    *id = vm_row_id(row);
     if (!t->src->ops->save_row) {
         vmc_error(313, "source %s cannot be written", t->src->display);
         return VMC_EXIT_FAIL;

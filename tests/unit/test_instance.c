@@ -332,6 +332,30 @@ static void to_row_round_trip(void **state)
     assert_int_equal(again.lastcron, 1700000123);
 }
 
+/* The id a row claims, for rejections and for writes. */
+static void row_ids(void **state)
+{
+    static const struct { const char *v; long long id; } c[] = {
+        { "7", 7 }, { "007", 7 }, { "9007199254740993", 9007199254740993LL },
+        { "0", 0 }, { "-3", 0 }, { "+3", 0 }, { " 3", 0 }, { "3 ", 0 },
+        { "3x", 0 }, { "", 0 }, { "99999999999999999999", 0 },
+    };
+    vm_row row;
+    size_t i;
+
+    (void)state;
+    memset(&row, 0, sizeof row);
+    assert_int_equal(vm_row_id(&row), 0);          /* absent */
+    vm_row_set(&row, VM_F_ID, NULL);
+    assert_int_equal(vm_row_id(&row), 0);          /* NULL */
+    for (i = 0; i < sizeof c / sizeof c[0]; i++) {
+        vm_row_set(&row, VM_F_ID, c[i].v);
+        if (vm_row_id(&row) != c[i].id)
+            fail_msg("vm_row_id('%s') = %lld, want %lld", c[i].v,
+                     vm_row_id(&row), c[i].id);
+    }
+}
+
 static void field_names(void **state)
 {
     int f;
@@ -360,6 +384,7 @@ int main(void)
         TU_TEST(bad_vhostname_names_the_column),
         TU_TEST(row_error_wins),
         TU_TEST(to_row_round_trip),
+        TU_TEST(row_ids),
         TU_TEST(field_names),
     };
 
