@@ -5,22 +5,7 @@
 #include <http_request.h>
 #include <apr_strings.h>
 #include <cJSON.h>
-
-static cJSON *instance_json(const vm_instance *in)
-{
-    cJSON *o = cJSON_CreateObject();
-
-    cJSON_AddNumberToObject(o, "id", (double)in->id);
-    cJSON_AddStringToObject(o, "host", in->key);
-    cJSON_AddStringToObject(o, "wwwroot", in->wwwroot);
-    cJSON_AddStringToObject(o, "shortname", in->shortname);
-    cJSON_AddStringToObject(o, "name", in->name);
-    cJSON_AddNumberToObject(o, "enabled", in->enabled);
-    cJSON_AddNumberToObject(o, "croncount", (double)in->croncount);
-    cJSON_AddNumberToObject(o, "lastcron", (double)in->lastcron);
-    cJSON_AddNumberToObject(o, "lastcrongap", (double)in->lastcrongap);
-    return o;
-}
+#include "vm_instance_json.h"
 
 static void add_snapshot(cJSON *root, const vm_snapshot *snap)
 {
@@ -37,14 +22,11 @@ static void add_snapshot(cJSON *root, const vm_snapshot *snap)
     cJSON_AddNumberToObject(root, "count", vm_snapshot_count(snap));
     for (i = 0; i < vm_snapshot_count(snap); i++) {
         vm_snapshot_instance(snap, i, &in);
-        cJSON_AddItemToArray(list, instance_json(&in));
+        cJSON_AddItemToArray(list, vm_instance_json(&in, VM_JSON_CRON));
     }
     for (i = 0; i < vm_snapshot_rejection_count(snap); i++) {
-        cJSON *o = cJSON_CreateObject();
         vm_snapshot_rejection(snap, i, &rej);
-        cJSON_AddNumberToObject(o, "id", (double)rej.id);
-        cJSON_AddStringToObject(o, "reason", rej.reason);
-        cJSON_AddItemToArray(rejected, o);
+        cJSON_AddItemToArray(rejected, vm_rejection_json(&rej));
     }
 }
 

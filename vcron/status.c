@@ -1,6 +1,7 @@
 /* vcron status, see status.h. */
 #include <time.h>
 #include <cjson/cJSON.h>
+#include "vm_instance_json.h"
 #include "vm_table.h"
 #include "status.h"
 #include "state.h"
@@ -37,22 +38,21 @@ static void print_text(const vc_config *cfg, vm_source *src, const vm_table *t,
     }
 }
 
+/* The core's object with the cron figures, and what only this report
+ * has: the date of the last cron and the seconds since.  "enabled" has
+ * always been true/false here. */
 static cJSON *instance_json(const vm_instance *in, long long now)
 {
     char date[32];
     date_of(in->lastcron, date, sizeof date);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "id", (double)in->id);
-    cJSON_AddStringToObject(o, "host", in->key);
-    cJSON_AddBoolToObject(o, "enabled", in->enabled);
-    cJSON_AddNumberToObject(o, "croncount", (double)in->croncount);
-    cJSON_AddNumberToObject(o, "lastcron", (double)in->lastcron);
+    cJSON *o = vm_instance_json(in, VM_JSON_CRON);
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "enabled",
+                                           cJSON_CreateBool(in->enabled));
     cJSON_AddStringToObject(o, "lastcron_date", date);
     if (in->lastcron > 0)
         cJSON_AddNumberToObject(o, "since", (double)(now - in->lastcron));
     else
         cJSON_AddNullToObject(o, "since");
-    cJSON_AddNumberToObject(o, "lastcrongap", (double)in->lastcrongap);
     return o;
 }
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <apr_strings.h>
-#include "instance_json.h"
+#include "vm_instance_json.h"
 #include "manifest.h"
 
 #define MANIFEST_FORMAT 1
@@ -27,7 +27,8 @@ static cJSON *to_json(const vmc_manifest *m)
     add_str(root, "name", m->name);
     add_str(root, "created", m->created);
     src.dbpass = "";
-    cJSON_AddItemToObject(root, "source", vmc_instance_json(&src, 0));
+    cJSON_AddItemToObject(root, "source",
+                          vm_instance_json(&src, VM_JSON_COLUMNS | VM_JSON_CRON));
     db = cJSON_AddObjectToObject(root, "database");
     add_str(db, "file", m->dump_file);
     cJSON_AddNumberToObject(db, "size", (double)m->dump_size);
@@ -96,7 +97,7 @@ static const char *from_json(vmc_manifest *m, const cJSON *root,
         return "not a template manifest of format 1";
     m->name = get_str(p, root, "name");
     m->created = get_str(p, root, "created");
-    vmc_instance_strings_from_json(&m->source, src, p);
+    vm_instance_strings_from_json(&m->source, src, p);
     m->dump_file = get_str(p, db, "file");
     m->dump_size = get_num(db, "size");
     m->dump_sha256 = get_str(p, db, "sha256");

@@ -7,7 +7,7 @@
 #include <apr_strings.h>
 #include <cjson/cJSON.h>
 #include "ctl.h"
-#include "instance_json.h"
+#include "vm_instance_json.h"
 
 static const char *date_text(long long t, apr_pool_t *p)
 {
@@ -31,6 +31,13 @@ static void print_json(cJSON *j)
     cJSON_Delete(j);
 }
 
+/* Every column; the password only with --show-secrets. */
+static unsigned json_flags(const vmc_opts *o)
+{
+    return VM_JSON_COLUMNS | VM_JSON_CRON
+           | (o->show_secrets ? VM_JSON_SECRETS : 0);
+}
+
 static void list_json(const vmc_opts *o, const vm_table *t)
 {
     cJSON *root = cJSON_CreateObject();
@@ -39,15 +46,11 @@ static void list_json(const vmc_opts *o, const vm_table *t)
     int i;
 
     for (i = 0; i < t->instances->nelts; i++)
-        cJSON_AddItemToArray(ins, vmc_instance_json(&APR_ARRAY_IDX(
-            t->instances, i, vm_instance), o->show_secrets));
-    for (i = 0; i < t->rejections->nelts; i++) {
-        const vm_rejection *r = &APR_ARRAY_IDX(t->rejections, i, vm_rejection);
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddNumberToObject(j, "id", (double)r->id);
-        cJSON_AddStringToObject(j, "reason", r->reason);
-        cJSON_AddItemToArray(rej, j);
-    }
+        cJSON_AddItemToArray(ins, vm_instance_json(&APR_ARRAY_IDX(
+            t->instances, i, vm_instance), json_flags(o)));
+    for (i = 0; i < t->rejections->nelts; i++)
+        cJSON_AddItemToArray(rej, vm_rejection_json(&APR_ARRAY_IDX(
+            t->rejections, i, vm_rejection)));
     print_json(root);
 }
 
@@ -93,7 +96,7 @@ int vmc_cmd_show(vmc_opts *o)
 
     if ((rc = vmc_table_load_one(o, "show", &t, &in)) != VMC_EXIT_OK)
         return rc;
-    j = vmc_instance_json(in, o->show_secrets);
+    j = vm_instance_json(in, json_flags(o));
     if (o->json) {
         print_json(j);
         return VMC_EXIT_OK;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <cJSON.h>
 #include <apr_general.h>
+#include "vm_instance_json.h"
 #include "vm_json.h"
 #include "vm_source.h"
 #include "vm_table.h"
@@ -57,6 +58,8 @@ static int ok(const char *key, double value)
     return 0;
 }
 
+/* The struct's member names, not the columns' (the tests read these), so
+ * not the core's vm_instance_json. */
 static cJSON *instance_json(const vm_instance *in, int passwords)
 {
     cJSON *o = cJSON_CreateObject();
@@ -95,14 +98,9 @@ static int cmd_load(tool *t)
     for (int i = 0; i < table->instances->nelts; i++)
         cJSON_AddItemToArray(ins, instance_json(
             &APR_ARRAY_IDX(table->instances, i, vm_instance), t->passwords));
-    for (int i = 0; i < table->rejections->nelts; i++) {
-        const vm_rejection *r = &APR_ARRAY_IDX(table->rejections, i,
-                                               vm_rejection);
-        cJSON *item = cJSON_CreateObject();
-        cJSON_AddNumberToObject(item, "id", (double)r->id);
-        cJSON_AddStringToObject(item, "reason", r->reason);
-        cJSON_AddItemToArray(rej, item);
-    }
+    for (int i = 0; i < table->rejections->nelts; i++)
+        cJSON_AddItemToArray(rej, vm_rejection_json(
+            &APR_ARRAY_IDX(table->rejections, i, vm_rejection)));
     cJSON_AddItemToObject(o, "instances", ins);
     cJSON_AddItemToObject(o, "rejections", rej);
     emit(o);
