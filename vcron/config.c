@@ -1,5 +1,4 @@
 /* vcron's settings, see config.h. */
-#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -7,6 +6,8 @@
 #include <apr_strings.h>
 #include <apr_tables.h>
 #include "config.h"
+#include "vm_conf.h"
+#include "vm_source.h"
 
 typedef enum { T_STR, T_LONG, T_MODE, T_ARGV, T_BOOL } setting_type;
 
@@ -15,65 +16,71 @@ typedef struct {
     setting_type type;
     size_t offset;
     long min;                 /* T_LONG: smallest value accepted */
+    const char *dflt;         /* as the file would say it; NULL: none */
     const char *help;
 } setting;
 
 #define AT(field) offsetof(vc_config, field)
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
+/* Every setting with its default: --help and vc_config_defaults read
+ * them from here. */
 static const setting settings[] = {
-    { "config", T_STR, AT(config_file), 0,
-      "configuration file (default " VC_DEFAULT_CONFIG ")" },
-    { "source", T_STR, AT(source), 0,
+    { "config", T_STR, AT(config_file), 0, VC_DEFAULT_CONFIG,
+      "configuration file" },
+    { "source", T_STR, AT(source), 0, NULL,
       "instance table: json:/path | pgsql:\"conninfo\" | mysql:\"...\"" },
-    { "table", T_STR, AT(table), 0, "database table (mdl_local_vmoodle)" },
-    { "mode", T_MODE, AT(mode), 0, "round-robin | lowest-gap" },
-    { "per-tick", T_LONG, AT(per_tick), 0,
-      "round-robin: instances per tick (16); lowest-gap: cap (0 = none)" },
-    { "period", T_LONG, AT(period), 1,
-      "lowest-gap: seconds between two crons of an instance (900)" },
-    { "tick", T_LONG, AT(tick), 1, "daemon: seconds between ticks (60)" },
-    { "jobs", T_LONG, AT(jobs), 1, "crons running at once (4)" },
-    { "timeout", T_LONG, AT(timeout), 1,
-      "seconds before a cron is ended (600)" },
-    { "grace", T_LONG, AT(grace), 0,
-      "seconds between TERM and KILL of a late cron (10)" },
-    { "php", T_STR, AT(php), 0, "PHP CLI binary (/usr/bin/php)" },
-    { "moodle-dir", T_STR, AT(moodle_dir), 0,
-      "Moodle code directory (/var/www/moodle)" },
-    { "command", T_ARGV, AT(command), 0,
+    { "table", T_STR, AT(table), 0, VM_DEFAULT_TABLE, "database table" },
+    { "mode", T_MODE, AT(mode), 0, "round-robin", "round-robin | lowest-gap" },
+    { "per-tick", T_LONG, AT(per_tick), 0, NULL,
+      "round-robin: instances per tick (default "
+      STR(VC_RR_DEFAULT_PER_TICK) "); lowest-gap: cap (default 0 = none)" },
+    { "period", T_LONG, AT(period), 1, "900",
+      "lowest-gap: seconds between two crons of an instance" },
+    { "tick", T_LONG, AT(tick), 1, "60", "daemon: seconds between ticks" },
+    { "jobs", T_LONG, AT(jobs), 1, "4", "crons running at once" },
+    { "timeout", T_LONG, AT(timeout), 1, "600",
+      "seconds before a cron is ended" },
+    { "grace", T_LONG, AT(grace), 0, "10",
+      "seconds between TERM and KILL of a late cron" },
+    { "php", T_STR, AT(php), 0, "/usr/bin/php", "PHP CLI binary" },
+    { "moodle-dir", T_STR, AT(moodle_dir), 0, "/var/www/moodle",
+      "Moodle code directory" },
+    { "command", T_ARGV, AT(command), 0, NULL,
       "PATH ARGS...: run this instead of php cron.php (last flag)" },
-    { "user", T_STR, AT(user), 0, "user for the crons when root (www-data)" },
-    { "log-dir", T_STR, AT(log_dir), 0,
-      "per-instance logs (/var/log/vmoodle/vcron)" },
-    { "log-max", T_LONG, AT(log_max), 1024,
-      "bytes before a log is rotated to .1 (1048576)" },
-    { "lock-dir", T_STR, AT(lock_dir), 0,
-      "per-instance lock files (/run/vmoodle/vcron)" },
-    { "state-file", T_STR, AT(state_file), 0,
-      "cursor and measured tick (/var/lib/vmoodle/vcron.state)" },
-    { "quiet", T_BOOL, AT(quiet), 0, "no summary line per tick" },
+    { "user", T_STR, AT(user), 0, "www-data", "user for the crons when root" },
+    { "log-dir", T_STR, AT(log_dir), 0, "/var/log/vmoodle/vcron",
+      "per-instance logs" },
+    { "log-max", T_LONG, AT(log_max), 1024, "1048576",
+      "bytes before a log is rotated to .1" },
+    { "lock-dir", T_STR, AT(lock_dir), 0, "/run/vmoodle/vcron",
+      "per-instance lock files" },
+    { "state-file", T_STR, AT(state_file), 0, "/var/lib/vmoodle/vcron.state",
+      "cursor and measured tick" },
+    { "quiet", T_BOOL, AT(quiet), 0, NULL, "no summary line per tick" },
 };
 
 #define NSETTINGS (sizeof settings / sizeof *settings)
 
+/* Defaults are static strings: kept as they are, never parsed into the
+ * pool, so this needs none. */
 void vc_config_defaults(vc_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->config_file = VC_DEFAULT_CONFIG;
-    cfg->mode = VC_MODE_ROUND_ROBIN;
     cfg->per_tick = -1;         /* unset: the mode's default */
-    cfg->period = 900;
-    cfg->tick = 60;
-    cfg->jobs = 4;
-    cfg->timeout = 600;
-    cfg->grace = 10;
-    cfg->php = "/usr/bin/php";
-    cfg->moodle_dir = "/var/www/moodle";
-    cfg->user = "www-data";
-    cfg->log_dir = "/var/log/vmoodle/vcron";
-    cfg->log_max = 1048576;
-    cfg->lock_dir = "/run/vmoodle/vcron";
-    cfg->state_file = "/var/lib/vmoodle/vcron.state";
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const setting *s = &settings[i];
+        void *field = (char *)cfg + s->offset;
+        if (!s->dflt)
+            continue;
+        if (s->type == T_STR)
+            *(const char **)field = s->dflt;
+        else if (s->type == T_LONG)
+            *(long *)field = strtol(s->dflt, NULL, 10);
+        else if (s->type == T_MODE)
+            *(vc_mode *)field = (vc_mode)vc_mode_parse(s->dflt);
+    }
 }
 
 static const setting *find_setting(const char *name)
@@ -139,43 +146,21 @@ const char *vc_config_set(vc_config *cfg, const char *name, const char *value,
     return NULL;
 }
 
-static char *trim(char *s)
+int vc_config_known(const char *name)
 {
-    while (isspace((unsigned char)*s))
-        s++;
-    char *end = s + strlen(s);
-    while (end > s && isspace((unsigned char)end[-1]))
-        *--end = '\0';
-    return s;
+    return find_setting(name) != NULL;
+}
+
+static const char *set_from_file(void *cfg, const char *name,
+                                 const char *value, apr_pool_t *p)
+{
+    return vc_config_set(cfg, name, value, p);
 }
 
 const char *vc_config_read_file(vc_config *cfg, const char *path,
                                 int required, apr_pool_t *p)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return (errno == ENOENT && !required) ? NULL
-               : apr_psprintf(p, "%s: %s", path, strerror(errno));
-    char line[4096];
-    const char *err = NULL;
-    for (int lineno = 1; !err && fgets(line, sizeof line, f); lineno++) {
-        if (!strchr(line, '\n') && !feof(f))
-            err = "line too long";
-        char *text = trim(line);
-        if (err || *text == '#' || *text == '\0')
-            continue;
-        char *eq = strchr(text, '=');
-        if (!eq) {
-            err = "want name = value";
-        } else {
-            *eq = '\0';
-            err = vc_config_set(cfg, trim(text), trim(eq + 1), p);
-        }
-        if (err)
-            err = apr_psprintf(p, "%s:%d: %s", path, lineno, err);
-    }
-    fclose(f);
-    return err;
+    return vm_conf_read(path, required, set_from_file, cfg, p);
 }
 
 /* "--command PATH ARGS...": the rest of the line, taken word for word. */
@@ -239,5 +224,8 @@ const char *vc_config_check(const vc_config *cfg, apr_pool_t *p)
 void vc_config_usage(FILE *out)
 {
     for (size_t i = 0; i < NSETTINGS; i++)
-        fprintf(out, "  --%-12s %s\n", settings[i].name, settings[i].help);
+        fprintf(out, "  --%-12s %s%s%s%s\n", settings[i].name,
+                settings[i].help, settings[i].dflt ? " (default " : "",
+                settings[i].dflt ? settings[i].dflt : "",
+                settings[i].dflt ? ")" : "");
 }

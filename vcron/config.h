@@ -9,6 +9,7 @@
 #include "sched.h"
 
 #define VC_DEFAULT_CONFIG "/etc/vmoodle/vcron.conf"
+#define VC_RR_DEFAULT_PER_TICK 16   /* VMoodle's own figure */
 
 typedef struct {
     const char *config_file;   /* --config only */
@@ -38,8 +39,13 @@ void vc_config_defaults(vc_config *cfg);
 const char *vc_config_set(vc_config *cfg, const char *name, const char *value,
                           apr_pool_t *p);
 
-/* Read "name = value" lines ('#' comments, blank lines).  A missing file
- * is an error only when required.  Returns NULL or a reason (from p). */
+/* Whether name is one of vcron's settings (vmoodlectl, reading a shared
+ * file, leaves these to vcron). */
+int vc_config_known(const char *name);
+
+/* Read a settings file (vm_conf.h): every name must be a setting.  A
+ * missing file is an error only when required.  Returns NULL or a reason
+ * naming the file and line (from p). */
 const char *vc_config_read_file(vc_config *cfg, const char *path,
                                 int required, apr_pool_t *p);
 

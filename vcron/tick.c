@@ -15,8 +15,6 @@
 #include "signals.h"
 #include "log.h"
 
-#define VC_RR_DEFAULT_PER_TICK 16   /* VMoodle's own figure */
-
 typedef struct {
     const vc_config *cfg;
     const vc_identity *who;

@@ -1,5 +1,6 @@
 /* vmoodlectl: command line, configuration file and dispatch. */
 #include <getopt.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 #include "ctl.h"
+#include "vm_conf.h"
+#include "../vcron/config.h"
 #include "util.h"
 
 static const char usage_text[] =
@@ -146,38 +149,40 @@ static int apply_option(vmc_opts *o, int c, const char *arg)
     return -1;
 }
 
-/* One "name = value" line of the configuration file; names are the flags'
- * (as in vcron.conf, whose other settings are ignored here). */
-static void config_line(vmc_opts *o, char *line)
+/* A setting of the configuration file; names are the flags'.  Flags win.
+ * vcron's settings are ignored: vmoodlectl falls back to vcron.conf, and
+ * one file may serve both. */
+static const char *config_setting(void *ctx, const char *name,
+                                  const char *value, apr_pool_t *p)
 {
-    char *key = line + strspn(line, " \t"), *val;
-    size_t klen = strcspn(key, " \t=");
+    static const struct {
+        const char *name;
+        size_t offset;
+    } names[] = {
+        {"source", offsetof(vmc_opts, source_spec)},
+        {"table", offsetof(vmc_opts, table_name)},
+        {"templates", offsetof(vmc_opts, templates_dir)},
+        {"data-parent", offsetof(vmc_opts, data_parent)},
+        {"user", offsetof(vmc_opts, web_user)},
+    };
+    size_t i;
 
-    if (*key == '#' || *key == '\0' || key[klen] == '\0')
-        return;
-    val = key + klen;
-    *val++ = '\0';
-    val += strspn(val, " \t=");
-    val[strcspn(val, "\r\n")] = '\0';
-    val = apr_pstrdup(o->pool, val);
-    if (!strcmp(key, "source") && !o->source_spec)
-        o->source_spec = val;
-    else if (!strcmp(key, "table") && !o->table_name)
-        o->table_name = val;
-    else if (!strcmp(key, "templates") && !o->templates_dir)
-        o->templates_dir = val;
-    else if (!strcmp(key, "data-parent") && !o->data_parent)
-        o->data_parent = val;
-    else if (!strcmp(key, "user") && !o->web_user)
-        o->web_user = val;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char **field = (const char **)((char *)ctx + names[i].offset);
+        if (strcmp(name, names[i].name) != 0)
+            continue;
+        if (!*field)
+            *field = apr_pstrdup(p, value);
+        return NULL;
+    }
+    return vc_config_known(name) ? NULL
+         : apr_psprintf(p, "unknown setting '%s'", name);
 }
 
 /* Flags win; then the named file, else ours, else vcron's. */
 static int read_config(vmc_opts *o)
 {
-    const char *path = o->config_path;
-    char line[8192];
-    FILE *f;
+    const char *path = o->config_path, *err;
 
     if (!path)
         path = access(VMC_DEFAULT_CONFIG, F_OK) == 0 ? VMC_DEFAULT_CONFIG
@@ -185,14 +190,10 @@ static int read_config(vmc_opts *o)
              : NULL;
     if (!path)
         return 0;
-    if (!(f = fopen(path, "r"))) {
-        vmc_error(302, "cannot read configuration %s: %s", path,
-                  strerror(errno));
+    if ((err = vm_conf_read(path, 1, config_setting, o, o->pool)) != NULL) {
+        vmc_error(302, "configuration %s", err);
         return -1;
     }
-    while (fgets(line, sizeof line, f))
-        config_line(o, line);
-    fclose(f);
     return 0;
 }
 

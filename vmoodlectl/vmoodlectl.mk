@@ -1,6 +1,8 @@
 # vmoodlectl: the administrator's command-line tool.  libcrypto for the
 # SHA-256 checksums of template manifests.  Objects go under obj/ because
-# $(BUILD)/vmoodlectl is the program itself.
+# $(BUILD)/vmoodlectl is the program itself.  vcron's settings (config.o,
+# sched.o for the modes) are linked in: vmoodlectl reads vcron.conf and
+# leaves vcron's names to vcron.
 VMOODLECTL      := $(BUILD)/vmoodlectl
 VMOODLECTL_SRC  := $(wildcard vmoodlectl/*.c)
 VMOODLECTL_OBJ  := $(VMOODLECTL_SRC:%.c=$(BUILD)/obj/%.o)
@@ -8,10 +10,12 @@ VMOODLECTL_LIBS := $(shell pkg-config --libs libcrypto 2>/dev/null) -lm
 
 PROGRAMS += $(VMOODLECTL)
 
-$(VMOODLECTL_OBJ): $(BUILD)/obj/%.o: %.c $(wildcard vmoodlectl/*.h core/*.h)
+$(VMOODLECTL_OBJ): $(BUILD)/obj/%.o: %.c $(wildcard vmoodlectl/*.h core/*.h vcron/config.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -c $< -o $@
 
-$(VMOODLECTL): $(VMOODLECTL_OBJ) $(CORE_LIB)
-	$(CC) $(VMOODLECTL_OBJ) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
+VMOODLECTL_VCRON := $(VCRON_OBJD)/config.o $(VCRON_OBJD)/sched.o
+
+$(VMOODLECTL): $(VMOODLECTL_OBJ) $(VMOODLECTL_VCRON) $(CORE_LIB)
+	$(CC) $(VMOODLECTL_OBJ) $(VMOODLECTL_VCRON) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
 	    $(VMOODLECTL_LIBS) -o $@
