@@ -15,32 +15,82 @@ static vm_status io_error(const char *what, const char *path, apr_pool_t *p,
     return VM_ERR_IO;
 }
 
+static vm_status too_large(const char *path, size_t max, apr_pool_t *p,
+                           const char **err)
+{
+    *err = apr_psprintf(p, "%s: larger than %" APR_SIZE_T_FMT " bytes", path,
+                        (apr_size_t)max);
+    return VM_ERR_IO;
+}
+
+/* One read, again after a signal. */
+static ssize_t read_some(int fd, char *buf, size_t n)
+{
+    ssize_t got;
+
+    while ((got = read(fd, buf, n)) < 0 && errno == EINTR)
+        ;
+    return got;
+}
+
+/* To the end of the file, not to the size fstat gave: a pipe or a file in
+ * /proc has none, a file may grow.  The buffer is sized by hint; when it
+ * is full one byte is read to see whether the end came, so a regular file
+ * is read without a copy. */
+static vm_status read_all(int fd, const char *path, size_t max, size_t hint,
+                          apr_pool_t *p, char **data, size_t *len,
+                          const char **err)
+{
+    size_t cap = hint < max ? hint : max, got = 0;
+    char *buf = apr_palloc(p, cap + 1), *bigger, extra;
+    ssize_t n;
+
+    for (;;) {
+        if (got < cap)
+            n = read_some(fd, buf + got, cap - got);
+        else if ((n = read_some(fd, &extra, 1)) > 0) {
+            if (cap == max)
+                return too_large(path, max, p, err);
+            cap = cap < max / 2 ? (cap ? cap * 2 : 4096) : max;
+            if (cap > max)
+                cap = max;
+            bigger = apr_palloc(p, cap + 1);
+            memcpy(bigger, buf, got);
+            buf = bigger;
+            buf[got] = extra;
+        }
+        if (n < 0)
+            return io_error("cannot read", path, p, err);
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    *data = buf;
+    *len = got;
+    return VM_OK;
+}
+
 vm_status vm_file_read(const char *path, size_t max, apr_pool_t *p,
                        char **data, size_t *len, const char **err)
 {
     struct stat st;
-    ssize_t n;
-    size_t got = 0;
+    vm_status rc;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0)
         return io_error("cannot open", path, p, err);
-    if (fstat(fd, &st) != 0 || (size_t)st.st_size > max) {
-        close(fd);
-        *err = apr_psprintf(p, "%s: larger than %" APR_SIZE_T_FMT " bytes",
-                            path, (apr_size_t)max);
-        return VM_ERR_IO;
+    if (fstat(fd, &st) != 0) {
+        rc = io_error("cannot stat", path, p, err);
+    } else if (S_ISREG(st.st_mode) && (size_t)st.st_size > max) {
+        rc = too_large(path, max, p, err);
+    } else {
+        /* a regular file's size, read plus one probe for its end */
+        rc = read_all(fd, path, max, S_ISREG(st.st_mode)
+                      ? (size_t)st.st_size : 4096, p, data, len, err);
     }
-    *data = apr_palloc(p, (size_t)st.st_size + 1);
-    while (got < (size_t)st.st_size
-           && (n = read(fd, *data + got, (size_t)st.st_size - got)) > 0)
-        got += (size_t)n;
     close(fd);
-    if (got != (size_t)st.st_size)
-        return io_error("cannot read", path, p, err);
-    (*data)[got] = '\0';
-    *len = got;
-    return VM_OK;
+    return rc;
 }
 
 static int write_all(int fd, const char *data, size_t len)

@@ -7,7 +7,8 @@
 #include <apr_pools.h>
 #include "vm_status.h"
 
-/* Read a whole file (NUL-terminated copy from p); at most max bytes. */
+/* Read a whole file, to its end (a pipe too), into a NUL-terminated copy
+ * from p; more than max bytes is an error. */
 vm_status vm_file_read(const char *path, size_t max, apr_pool_t *p,
                        char **data, size_t *len, const char **err);
 

@@ -10,8 +10,8 @@
 #include <apr_strings.h>
 #include "ctl.h"
 #include "vm_conf.h"
+#include "vm_file.h"
 #include "../vcron/config.h"
-#include "util.h"
 
 static const char usage_text[] =
 "usage: vmoodlectl [options] COMMAND [ARGS]\n"
@@ -37,6 +37,8 @@ VMC_DEFAULT_DATA ")\n"
 "  (--dbpass shows in the process list: prefer --dbpass-file)\n"
 "configuration: " VMC_DEFAULT_CONFIG ", else " VMC_FALLBACK_CONFIG ":\n"
 "  source, table, templates, data-parent, user (name = value)\n";
+
+#define PASSWORD_FILE_MAX 65536
 
 void vmc_error(int tag, const char *fmt, ...)
 {
@@ -109,11 +111,15 @@ static int set_column(vmc_opts *o, const char *arg)
     return 0;
 }
 
+/* The first line of the file: <(pass show x) works too. */
 static int read_password_file(vmc_opts *o, const char *path)
 {
-    const char *pass, *err;
+    const char *err;
+    char *pass;
+    size_t len;
 
-    if (vmc_read_small_file(path, &pass, o->pool, &err) != 0) {
+    if (vm_file_read(path, PASSWORD_FILE_MAX, o->pool, &pass, &len, &err)
+        != VM_OK) {
         vmc_error(301, "--dbpass-file: %s", err);
         return -1;
     }

@@ -1,34 +1,9 @@
-/* Small helpers of vmoodlectl: files, names and paths checked before use. */
-#include <fcntl.h>
+/* Small helpers of vmoodlectl: names and paths checked before use. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <apr_strings.h>
 #include "util.h"
-
-#define SMALL_FILE_MAX 65536
-
-int vmc_read_small_file(const char *path, const char **out, apr_pool_t *p,
-                        const char **err)
-{
-    char *buf = apr_palloc(p, SMALL_FILE_MAX + 1);
-    size_t len = 0;
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0) {
-        *err = apr_psprintf(p, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    while (len < SMALL_FILE_MAX
-           && (n = read(fd, buf + len, SMALL_FILE_MAX - len)) > 0)
-        len += (size_t)n;
-    close(fd);
-    buf[len] = '\0';
-    *out = buf;
-    return 0;
-}
 
 static int only(const char *s, const char *allowed)
 {

@@ -1,13 +1,9 @@
-/* Small helpers of vmoodlectl: files, names and paths checked before use. */
+/* Small helpers of vmoodlectl: names and paths checked before use. */
 #ifndef VMOODLECTL_UTIL_H
 #define VMOODLECTL_UTIL_H
 
 #include <errno.h>
 #include <apr_pools.h>
-
-/* Read a file of at most 64 KiB into a NUL-terminated string. */
-int vmc_read_small_file(const char *path, const char **out, apr_pool_t *p,
-                        const char **err);
 
 /* A template name: letters, digits, '.', '_', '-', not starting with '.'. */
 int vmc_name_ok(const char *name);
