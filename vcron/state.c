@@ -4,7 +4,6 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "state.h"
-#include "fsutil.h"
 #include "vm_file.h"
 
 const char *vc_state_load(const char *path, vc_state *st, apr_pool_t *p)
@@ -28,6 +27,25 @@ const char *vc_state_load(const char *path, vc_state *st, apr_pool_t *p)
     return NULL;
 }
 
+const char *vc_make_dirs(const char *dir, apr_pool_t *p)
+{
+    char buf[120];
+    apr_status_t rv = apr_dir_make_recursive(dir, VC_DIR_MODE, p);
+
+    return rv == APR_SUCCESS ? NULL
+         : apr_psprintf(p, "%s: %s", dir, apr_strerror(rv, buf, sizeof buf));
+}
+
+/* The directory holding path, created if need be. */
+static const char *make_parent(const char *path, apr_pool_t *p)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (!slash || slash == path)
+        return NULL;
+    return vc_make_dirs(apr_pstrndup(p, path, (apr_size_t)(slash - path)), p);
+}
+
 const char *vc_state_save(const char *path, const vc_state *st, apr_pool_t *p)
 {
     char text[128];
@@ -35,7 +53,7 @@ const char *vc_state_save(const char *path, const vc_state *st, apr_pool_t *p)
                        "tick %lld\n", st->cursor, st->last_tick, st->tick);
     if (len < 0 || (size_t)len >= sizeof text)
         return "state too long";
-    const char *err = vc_mkdirs_for(path, p);
+    const char *err = make_parent(path, p);
     if (!err)
         vm_file_replace(path, text, (size_t)len, 0644, NULL, p, &err);
     return err;
@@ -58,7 +76,7 @@ long long vc_state_tick(vc_state *st, long long now, long long nominal,
 
 int vc_state_lock(const char *path, apr_pool_t *p, const char **err)
 {
-    if ((*err = vc_mkdirs_for(path, p)) != NULL)
+    if ((*err = make_parent(path, p)) != NULL)
         return -1;
     return vm_file_lock(apr_pstrcat(p, path, ".lock", NULL), 1, p, err);
 }

@@ -4,6 +4,7 @@
 #ifndef VC_STATE_H
 #define VC_STATE_H
 
+#include <apr_file_io.h>
 #include <apr_pools.h>
 
 typedef struct {
@@ -26,5 +27,12 @@ long long vc_state_tick(vc_state *st, long long now, long long nominal,
  * saving, so two vcron runs at once do not choose from the same cursor.
  * Returns the descriptor (vm_file_unlock releases it) or -1 with *err. */
 int vc_state_lock(const char *path, apr_pool_t *p, const char **err);
+
+/* vcron's directories (state, locks, logs) and their parents, 0755 less
+ * the umask.  NULL or a reason (from p). */
+#define VC_DIR_MODE (APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE \
+                     | APR_FPROT_GREAD | APR_FPROT_GEXECUTE \
+                     | APR_FPROT_WREAD | APR_FPROT_WEXECUTE)
+const char *vc_make_dirs(const char *dir, apr_pool_t *p);
 
 #endif

@@ -10,7 +10,6 @@
 #include "state.h"
 #include "jobs.h"
 #include "runner.h"
-#include "fsutil.h"
 #include "vm_file.h"
 #include "signals.h"
 #include "log.h"
@@ -169,8 +168,8 @@ static void print_summary(const vc_config *cfg, const vc_tick_counts *c)
 
 static const char *prepare_dirs(const vc_config *cfg, apr_pool_t *p)
 {
-    const char *err = vc_mkdirs(cfg->lock_dir, p);
-    return err ? err : vc_mkdirs(cfg->log_dir, p);
+    const char *err = vc_make_dirs(cfg->lock_dir, p);
+    return err ? err : vc_make_dirs(cfg->log_dir, p);
 }
 
 int vc_load_table(vm_source *src, apr_pool_t *p, const vm_table **t)
