@@ -1,5 +1,4 @@
-/* Helpers shared by the database sources; see vm_source_db.h. */
-#include <ctype.h>
+/* What the database sources share; see vm_source_db.h. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,140 +6,94 @@
 #include "vm_hash.h"
 #include "vm_source_db.h"
 
-/* Length of the identifier at s ([A-Za-z0-9_]+), 0 when none. */
-static size_t ident_len(const char *s)
+const char *vm_source_db_error(const vm_source *src, apr_pool_t *p,
+                               const char *fmt, ...)
 {
-    size_t n = 0;
-    while (isalnum((unsigned char)s[n]) || s[n] == '_')
-        n++;
-    return n;
+    va_list ap;
+    const char *msg;
+
+    va_start(ap, fmt);
+    msg = apr_pvsprintf(p, fmt, ap);
+    va_end(ap);
+    return apr_pstrcat(p, "source ", src->display, ": ", msg, NULL);
 }
 
-const char *vm_db_quote_table(const char *table, int allow_schema, char q,
-                              apr_pool_t *p)
+vm_status vm_source_db_configure(vm_source *src, vm_db_kind kind,
+                                 const char *arg, const char *hint,
+                                 vm_source_db *sd, const char **err)
 {
-    size_t first = ident_len(table);
-    if (first == 0 || first > 64)
-        return NULL;
-    if (table[first] == '\0')
-        return apr_psprintf(p, "%c%s%c", q, table, q);
-    if (!allow_schema || table[first] != '.')
-        return NULL;
-    const char *second = table + first + 1;
-    size_t rest = ident_len(second);
-    if (rest == 0 || rest > 64 || second[rest] != '\0')
-        return NULL;
-    return apr_psprintf(p, "%c%.*s%c.%c%s%c", q, (int)first, table, q,
-                        q, second, q);
-}
+    apr_pool_t *p = src->pool;
+    apr_table_t *options = apr_table_make(p, 8);
+    const char *why = vm_db_parse(kind, arg, options);
 
-/* One value at *s: bare (up to white space) or in single quotes, with
- * backslash escapes (libpq's rules, which vm_source_mask knows).  Returns NULL and advances *s, or a reason. */
-static const char *kv_value(const char **s, apr_pool_t *p, char **out)
-{
-    const char *c = *s;
-    char quote = *c == '\'' ? *c++ : 0;
-    char *buf = apr_palloc(p, strlen(c) + 1), *w = buf;
-    while (*c && (quote ? *c != quote : !isspace((unsigned char)*c))) {
-        if (*c == '\\' && c[1])
-            c++;
-        *w++ = *c++;
+    if (!why)
+        why = vm_db_make(&sd->db, kind, options,
+                         apr_pstrcat(p, "source ", src->display, NULL), p);
+    if (why) {
+        *err = vm_source_db_error(src, p, "bad source string: %s%s", why,
+                                  hint);
+        return VM_ERR_CONFIG;
     }
-    if (quote && *c != quote)
-        return "unterminated quoted value";
-    *w = '\0';
-    *s = quote ? c + 1 : c;
-    *out = buf;
-    return NULL;
-}
-
-static int kv_allowed(const char *key, const char *const *allowed)
-{
-    for (; *allowed; allowed++)
-        if (strcmp(key, *allowed) == 0)
-            return 1;
-    return 0;
-}
-
-const char *vm_db_parse_kv(const char *s, const char *const *allowed,
-                           apr_table_t *out)
-{
-    apr_pool_t *p = apr_table_elts(out)->pool;
-    for (;;) {
-        while (isspace((unsigned char)*s))
-            s++;
-        if (*s == '\0')
-            return NULL;
-        size_t klen = ident_len(s);
-        if (klen == 0)
-            return "expected a key (letters, digits, _)";
-        char *key = apr_pstrmemdup(p, s, klen);
-        if (!kv_allowed(key, allowed))
-            return apr_psprintf(p, "unknown key \"%s\"", key);
-        s += klen;
-        while (isspace((unsigned char)*s))
-            s++;
-        if (*s++ != '=')
-            return apr_psprintf(p, "missing \"=\" after \"%s\"", key);
-        while (isspace((unsigned char)*s))
-            s++;
-        char *value;
-        const char *why = kv_value(&s, p, &value);
-        if (why)
-            return apr_psprintf(p, "%s for \"%s\"", why, key);
-        apr_table_setn(out, key, value);
+    sd->qtable = vm_db_table(sd->db, src->table, p);
+    if (!sd->qtable) {
+        *err = vm_source_db_error(src, p, "invalid table name (letters, "
+                                  "digits, _, $, -%s)", kind == VM_DB_PGSQL
+                                  ? "; optionally schema.table" : "");
+        return VM_ERR_CONFIG;
     }
+    return VM_OK;
 }
 
-const char *vm_db_select_sql(const char *qtable, apr_pool_t *p)
+/* "SELECT id, name, ... FROM qtable ORDER BY id": columns in vm_field
+ * order, so result column i is field i. */
+static const char *select_sql(const char *qtable, apr_pool_t *p)
 {
     const char *cols = vm_field_names[0];
+
     for (int f = 1; f < VM_F_COUNT; f++)
         cols = apr_pstrcat(p, cols, ", ", vm_field_names[f], NULL);
     return apr_psprintf(p, "SELECT %s FROM %s ORDER BY id", cols, qtable);
 }
 
-unsigned vm_db_table_hash(const char *scope, const char *table)
+/* A value holding a NUL byte cannot be a C string without being cut
+ * short: the row is refused rather than read as something else. */
+vm_status vm_source_db_load(vm_source *src, apr_array_header_t *rows,
+                            apr_pool_t *p, const char **err)
+{
+    vm_source_db *sd = src->backend;
+    vm_db_result res;
+    vm_status rc = vm_db_run(sd->db, select_sql(sd->qtable, p), 0, NULL,
+                             &res, p, err);
+
+    if (rc != VM_OK)
+        return rc;
+    for (int i = 0; i < res.rows; i++) {
+        vm_row *row = apr_array_push(rows);
+        memset(row, 0, sizeof *row);
+        for (int f = 0; f < VM_F_COUNT; f++) {
+            const char *v = vm_db_value(&res, i, f);
+            if (v && strlen(v) != res.length[i * res.cols + f])
+                row->error = apr_psprintf(p, "%s contains a NUL byte",
+                                          vm_field_names[f]);
+            vm_row_set(row, (vm_field)f, v);
+        }
+    }
+    return VM_OK;
+}
+
+void vm_source_db_close(vm_source *src)
+{
+    vm_source_db *sd = src->backend;
+
+    if (sd && sd->db)
+        vm_db_close(sd->db);
+}
+
+unsigned vm_source_db_table_hash(const char *scope, const char *table)
 {
     char name[256];
     int n = snprintf(name, sizeof name, "vmoodle:%s.%s", scope, table);
+
     return vm_hash_key(name, n < 0 ? 0 : (size_t)n < sizeof name
                                           ? (size_t)n : sizeof name - 1);
-}
-
-/* Copy msg into p with every occurrence of secret replaced by "***" and
- * line breaks flattened, trailing white space dropped. */
-static char *scrub(const char *msg, const char *secret, apr_pool_t *p)
-{
-    size_t slen = secret ? strlen(secret) : 0;
-    char *out = apr_palloc(p, strlen(msg) * 3 + 1), *w = out;
-    while (*msg) {
-        if (slen && strncmp(msg, secret, slen) == 0) {
-            memcpy(w, "***", 3), w += 3, msg += slen;
-        } else if (*msg == '\n' || *msg == '\r') {
-            memcpy(w, "; ", 2), w += 2, msg++;
-        } else if (*msg == '\t') {
-            *w++ = ' ', msg++;
-        } else {
-            *w++ = *msg++;
-        }
-    }
-    while (w > out && (isspace((unsigned char)w[-1]) || w[-1] == ';'))
-        w--;
-    *w = '\0';
-    return out;
-}
-
-const char *vm_db_message(apr_pool_t *p, const vm_source *src,
-                          const char *secret, const char *tag,
-                          const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    const char *msg = apr_pvsprintf(p, fmt, ap);
-    va_end(ap);
-    const char *display = src->display ? src->display
-                                       : vm_source_mask(src->spec, p);
-    return apr_psprintf(p, "%s: source %s: %s", tag, display,
-                        scrub(msg, secret, p));
 }

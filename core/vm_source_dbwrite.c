@@ -2,22 +2,26 @@
  * text for PostgreSQL and MySQL, only placeholders differ.  Column names
  * come from vm_field_names and the table name is validated and quoted at
  * configure time: no value is ever part of the SQL text. */
+#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include "vm_source_db.h"
 
-/* Placeholder number i (1-based). */
-static const char *param(const vm_db_dialect *d, int i, apr_pool_t *p)
+/* Run one statement: *count rows touched, *new_id the id an INSERT
+ * assigned (RETURNING id, or MySQL's insert id), 0 when none. */
+static vm_status run(const vm_source_db *d, const char *sql, int n,
+                     const char *const *values, long long *count,
+                     long long *new_id, apr_pool_t *p, const char **err)
 {
-    return d->style == VM_DB_NUMBERED ? apr_psprintf(p, "$%d", i) : "?";
-}
+    vm_db_result res;
+    vm_status rc = vm_db_run(d->db, sql, n, values, &res, p, err);
 
-/* A placeholder read as a 64-bit integer: MySQL would otherwise do the
- * arithmetic on a text parameter in floating point. */
-static const char *int_param(const vm_db_dialect *d, int i, apr_pool_t *p)
-{
-    return d->style == VM_DB_NUMBERED ? apr_psprintf(p, "$%d::bigint", i)
-                                      : "CAST(? AS SIGNED)";
+    if (rc != VM_OK)
+        return rc;
+    *count = res.affected;
+    *new_id = res.rows == 1 && vm_db_value(&res, 0, 0)
+            ? atoll(vm_db_value(&res, 0, 0)) : res.insert_id;
+    return VM_OK;
 }
 
 /* The fields of row to write (present ones, id excluded), in order. */
@@ -46,35 +50,35 @@ static const char **row_values(const vm_row *row, const vm_field *fields,
     return v;
 }
 
-static const char *insert_sql(const vm_db_dialect *d, const vm_field *fields,
+static const char *insert_sql(const vm_source_db *d, const vm_field *fields,
                               int n, int with_id, apr_pool_t *p)
 {
     const char *cols = with_id ? "id" : "";
-    const char *vals = with_id ? param(d, 1, p) : "";
+    const char *vals = with_id ? vm_db_param(d->db, 1, p) : "";
     for (int i = 0, k = with_id + 1; i < n; i++, k++) {
         const char *sep = (i == 0 && !with_id) ? "" : ", ";
         cols = apr_pstrcat(p, cols, sep, vm_field_names[fields[i]], NULL);
-        vals = apr_pstrcat(p, vals, sep, param(d, k, p), NULL);
+        vals = apr_pstrcat(p, vals, sep, vm_db_param(d->db, k, p), NULL);
     }
     return apr_psprintf(p, "INSERT INTO %s (%s) VALUES (%s)%s", d->qtable,
                         cols, vals,
                         (d->returning && !with_id) ? " RETURNING id" : "");
 }
 
-static const char *update_sql(const vm_db_dialect *d, const vm_field *fields,
+static const char *update_sql(const vm_source_db *d, const vm_field *fields,
                               int n, apr_pool_t *p)
 {
     const char *set = "";
     for (int i = 0; i < n; i++)
         set = apr_pstrcat(p, set, i ? ", " : "", vm_field_names[fields[i]],
-                          " = ", param(d, i + 1, p), NULL);
+                          " = ", vm_db_param(d->db, i + 1, p), NULL);
     return apr_psprintf(p, "UPDATE %s SET %s WHERE id = %s", d->qtable, set,
-                        int_param(d, n + 1, p));
+                        vm_db_int_param(d->db, n + 1, p));
 }
 
 /* Replace the row with this id; insert it with that id when absent (a
  * table moved from another source keeps its ids). */
-static vm_status replace_row(vm_source *src, const vm_db_dialect *d,
+static vm_status replace_row(vm_source *src, const vm_source_db *d,
                              const vm_row *row, long long id, apr_pool_t *p,
                              const char **err)
 {
@@ -84,13 +88,13 @@ static vm_status replace_row(vm_source *src, const vm_db_dialect *d,
     long long count = 0, unused;
     vm_status rc;
     if (n > 0) {
-        rc = d->run(src, update_sql(d, fields, n, p), n + 1,
+        rc = run(d, update_sql(d, fields, n, p), n + 1,
                     row_values(row, fields, n, NULL, idtext, p), &count,
                     &unused, p, err);
         if (rc != VM_OK || count > 0)
             return rc;
     }
-    rc = d->run(src, insert_sql(d, fields, n, 1, p), n + 1,
+    rc = run(d, insert_sql(d, fields, n, 1, p), n + 1,
                 row_values(row, fields, n, idtext, NULL, p), &count, &unused,
                 p, err);
     if (rc == VM_OK && d->after_explicit_id)
@@ -98,10 +102,10 @@ static vm_status replace_row(vm_source *src, const vm_db_dialect *d,
     return rc;
 }
 
-vm_status vm_db_save_row(vm_source *src, const vm_row *row, long long *id,
+vm_status vm_source_db_save_row(vm_source *src, const vm_row *row, long long *id,
                          apr_pool_t *p, const char **err)
 {
-    const vm_db_dialect *d = src->backend;
+    const vm_source_db *d = src->backend;
     long long given = vm_row_id(row), count;
     if (given > 0) {
         *id = given;
@@ -109,40 +113,40 @@ vm_status vm_db_save_row(vm_source *src, const vm_row *row, long long *id,
     }
     vm_field fields[VM_F_COUNT];
     int n = row_fields(row, fields);
-    return d->run(src, insert_sql(d, fields, n, 0, p), n,
+    return run(d, insert_sql(d, fields, n, 0, p), n,
                   row_values(row, fields, n, NULL, NULL, p), &count, id, p,
                   err);
 }
 
 /* Run a statement meant to touch the row with this id; VM_ERR_DATA when
  * there is none. */
-static vm_status run_on_id(vm_source *src, const vm_db_dialect *d,
+static vm_status run_on_id(vm_source *src, const vm_source_db *d,
                            const char *sql, int n, const char *const *values,
                            long long id, apr_pool_t *p, const char **err)
 {
     long long count = 0, unused;
-    vm_status rc = d->run(src, sql, n, values, &count, &unused, p, err);
+    vm_status rc = run(d, sql, n, values, &count, &unused, p, err);
     if (rc != VM_OK || count > 0)
         return rc;
-    *err = vm_db_message(p, src, NULL, "VM00107", "no row with id %" APR_INT64_T_FMT,
-                         (apr_int64_t)id);
+    *err = vm_source_db_error(src, p, "no row with id %" APR_INT64_T_FMT,
+                              (apr_int64_t)id);
     return VM_ERR_DATA;
 }
 
-vm_status vm_db_delete_row(vm_source *src, long long id, apr_pool_t *p,
+vm_status vm_source_db_delete_row(vm_source *src, long long id, apr_pool_t *p,
                            const char **err)
 {
-    const vm_db_dialect *d = src->backend;
+    const vm_source_db *d = src->backend;
     const char *values[] = {apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)id)};
     return run_on_id(src, d, apr_psprintf(p, "DELETE FROM %s WHERE id = %s",
-                                          d->qtable, int_param(d, 1, p)),
+                                          d->qtable, vm_db_int_param(d->db, 1, p)),
                      1, values, id, p, err);
 }
 
-vm_status vm_db_record_cron(vm_source *src, long long id, long long started,
+vm_status vm_source_db_record_cron(vm_source *src, long long id, long long started,
                             apr_pool_t *p, const char **err)
 {
-    const vm_db_dialect *d = src->backend;
+    const vm_source_db *d = src->backend;
     /* One statement, so two front ends recording at once both count.
      * MySQL assigns left to right and later terms see earlier results:
      * lastcrongap must be computed before lastcron changes. */
@@ -150,7 +154,7 @@ vm_status vm_db_record_cron(vm_source *src, long long id, long long started,
         "UPDATE %s SET croncount = COALESCE(croncount, 0) + 1, "
         "lastcrongap = CASE WHEN COALESCE(lastcron, 0) = 0 THEN 0 "
         "ELSE GREATEST(0, %s - lastcron) END, lastcron = %s WHERE id = %s",
-        d->qtable, int_param(d, 1, p), int_param(d, 2, p), int_param(d, 3, p));
+        d->qtable, vm_db_int_param(d->db, 1, p), vm_db_int_param(d->db, 2, p), vm_db_int_param(d->db, 3, p));
     const char *t = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)started);
     const char *values[] = {t, t, apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)id)};
     return run_on_id(src, d, sql, 3, values, id, p, err);

@@ -261,6 +261,11 @@ def test_database_outage_and_restart_while_down(db, start_db_vmoodle):
     # none again from the restarted server beyond its start-up notice.
     assert (log_count(server, "VM00010"), log_count(server, "VM00008"),
             log_count(server, "VM00009")) == (1, 1, 1)
+    # Tagged once, by the module: the core's reasons carry no tag of their own.
+    tagged = [line for line in server.errors_text().splitlines()
+              if re.search(r"VM000(08|09|10):", line)]
+    assert len(tagged) == 3
+    assert all(len(re.findall(r"VM\d{5}", line)) == 1 for line in tagged), tagged
 
 
 # ---- 5. bad rows ------------------------------------------------------
