@@ -1,9 +1,8 @@
-/* vmc_db: connection settings from an instance, and the calls that pick
- * the driver. */
+/* An instance's database settings, and the SQL layer opened with them. */
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
-#include "db_impl.h"
+#include "db.h"
 
 static int parse_port(const char *s, unsigned *port)
 {
@@ -72,89 +71,76 @@ const char *vmc_dbconf_server(const vmc_dbconf *c, apr_pool_t *p)
     return apr_psprintf(p, "%s:%u", c->host ? c->host : "localhost", port);
 }
 
-static apr_status_t close_on_cleanup(void *data)
+static void set_option(apr_table_t *o, const char *key, const char *value)
 {
-    vmc_db_close(data);
-    return APR_SUCCESS;
+    if (value && *value)
+        apr_table_set(o, key, value);
 }
 
-vmc_db *vmc_db_open(const vmc_dbconf *c, const char *dbname, apr_pool_t *p,
-                    const char **err)
+/* The instance's settings as the SQL layer's options.  MySQL takes a
+ * socket as its own option; libpq takes a directory as a host. */
+static apr_table_t *options_of(const vmc_dbconf *c, const char *dbname,
+                               apr_pool_t *p)
 {
-    vmc_db *db = apr_pcalloc(p, sizeof *db);
-    int rc;
+    apr_table_t *o = apr_table_make(p, 8);
+    int socket = c->host && c->host[0] == '/';
 
-    db->pg = c->pg;
-    db->pool = p;
-    rc = c->pg ? vmc_pg_open(db, c, dbname, err)
-               : vmc_my_open(db, c, dbname, err);
-    if (rc != 0)
+    set_option(o, "port", c->port ? apr_psprintf(p, "%u", c->port) : NULL);
+    set_option(o, "user", c->user);
+    set_option(o, "password", c->pass);
+    if (c->pg) {
+        set_option(o, "host", c->host);
+        set_option(o, "dbname", dbname ? dbname : "postgres");
+        set_option(o, "application_name", "vmoodlectl");
+    } else {
+        set_option(o, socket ? "socket" : "host", c->host);
+        set_option(o, "dbname", dbname);
+    }
+    return o;
+}
+
+vm_db *vmc_db_open(const vmc_dbconf *c, const char *dbname, apr_pool_t *p,
+                   const char **err)
+{
+    vm_db *db;
+
+    *err = vm_db_make(&db, c->pg ? VM_DB_PGSQL : VM_DB_MYSQL,
+                      options_of(c, dbname, p), NULL, p);
+    if (*err || vm_db_connect(db, p, err) != VM_OK)
         return NULL;
-    apr_pool_cleanup_register(p, db, close_on_cleanup, apr_pool_cleanup_null);
     return db;
 }
 
-long long vmc_db_exec(vmc_db *db, const char *sql, int n,
-                      const char *const *params, const char **err)
+int vmc_db_exec(vm_db *db, const char *sql, int n, const char *const *params,
+                apr_pool_t *p, const char **err)
 {
-    return db->pg ? vmc_pg_exec(db, sql, n, params, NULL, err)
-                  : vmc_my_exec(db, sql, n, params, NULL, err);
+    return vm_db_run(db, sql, n, params, NULL, p, err) == VM_OK ? 0 : -1;
 }
 
-int vmc_db_column(vmc_db *db, const char *sql, int n,
+int vmc_db_column(vm_db *db, const char *sql, int n,
                   const char *const *params, apr_array_header_t **values,
-                  const char **err)
+                  apr_pool_t *p, const char **err)
 {
-    long long r;
+    vm_db_result res;
 
-    *values = apr_array_make(db->pool, 8, sizeof(const char *));
-    r = db->pg ? vmc_pg_exec(db, sql, n, params, *values, err)
-               : vmc_my_exec(db, sql, n, params, *values, err);
-    return r < 0 ? -1 : 0;
-}
-
-int vmc_db_value(vmc_db *db, const char *sql, int n,
-                 const char *const *params, const char **value,
-                 const char **err)
-{
-    apr_array_header_t *col;
-
-    *value = NULL;
-    if (vmc_db_column(db, sql, n, params, &col, err) != 0)
+    if (vm_db_run(db, sql, n, params, &res, p, err) != VM_OK)
         return -1;
-    if (col->nelts > 0)
-        *value = APR_ARRAY_IDX(col, 0, const char *);
+    *values = apr_array_make(p, res.rows + 1, sizeof(const char *));
+    for (int i = 0; i < res.rows; i++)
+        if (vm_db_value(&res, i, 0))
+            APR_ARRAY_PUSH(*values, const char *) = vm_db_value(&res, i, 0);
     return 0;
 }
 
-const char *vmc_db_ident(vmc_db *db, const char *name)
+int vmc_db_value(vm_db *db, const char *sql, int n,
+                 const char *const *params, const char **value,
+                 apr_pool_t *p, const char **err)
 {
-    if (db->pg)
-        return vmc_pg_ident(db, name);
-    if (!*name || strlen(name) > 64
-        || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                        "0123456789_-$") != strlen(name))
-        return NULL;
-    return apr_pstrcat(db->pool, "`", name, "`", NULL);
-}
+    vm_db_result res;
 
-int vmc_db_is_pg(const vmc_db *db)
-{
-    return db->pg;
-}
-
-apr_pool_t *vmc_db_pool(const vmc_db *db)
-{
-    return db->pool;
-}
-
-void vmc_db_close(vmc_db *db)
-{
-    if (!db->conn)
-        return;
-    if (db->pg)
-        vmc_pg_close(db);
-    else
-        vmc_my_close(db);
-    db->conn = NULL;
+    *value = NULL;
+    if (vm_db_run(db, sql, n, params, &res, p, err) != VM_OK)
+        return -1;
+    *value = vm_db_value(&res, 0, 0);
+    return 0;
 }

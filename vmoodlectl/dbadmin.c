@@ -1,4 +1,4 @@
-/* Create and drop whole databases; identifiers quoted by the driver, the
+/* Create and drop whole databases; names quoted by the SQL layer, the
  * name compared as a parameter. */
 #include <string.h>
 #include <apr_strings.h>
@@ -9,56 +9,63 @@
 
 #define PG_TEMPLATE_PREFIX "vmtpl_"
 
-static const char *quoted(vmc_db *server, const char *name, const char **err)
+static const char *quoted(vm_db *server, const char *name, apr_pool_t *p,
+                          const char **err)
 {
-    const char *q = vmc_db_ident(server, name);
+    const char *q = vm_db_ident(server, name, p);
 
     if (!q)
-        *err = "database name cannot be quoted";
+        *err = apr_psprintf(p, "database name '%s' cannot be quoted (letters, "
+                            "digits, '_', '$', '-')", name);
     return q;
 }
 
-int vmc_dbadmin_exists(vmc_db *server, const char *name, const char **err)
+static int is_pg(const vm_db *db)
 {
-    const char *sql = vmc_db_is_pg(server)
-        ? "SELECT datname FROM pg_database WHERE datname = ?"
+    return vm_db_kind_of(db) == VM_DB_PGSQL;
+}
+
+int vmc_dbadmin_exists(vm_db *server, const char *name, apr_pool_t *p,
+                       const char **err)
+{
+    const char *sql = apr_pstrcat(p, is_pg(server)
+        ? "SELECT datname FROM pg_database WHERE datname = "
         : "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA "
-          "WHERE SCHEMA_NAME = ?";
+          "WHERE SCHEMA_NAME = ", vm_db_param(server, 1, p), NULL);
     const char *found;
 
-    if (vmc_db_value(server, sql, 1, &name, &found, err) != 0)
+    if (vmc_db_value(server, sql, 1, &name, &found, p, err) != 0)
         return -1;
     return found != NULL;
 }
 
-int vmc_dbadmin_create(vmc_db *server, const char *name, const char *template,
-                       const char **err)
+int vmc_dbadmin_create(vm_db *server, const char *name, const char *template,
+                       apr_pool_t *p, const char **err)
 {
-    const char *q = quoted(server, name, err), *qt = NULL, *sql;
+    const char *q = quoted(server, name, p, err), *qt = NULL, *sql;
 
-    if (!q || (template && !(qt = quoted(server, template, err))))
+    if (!q || (template && !(qt = quoted(server, template, p, err))))
         return -1;
-    if (vmc_db_is_pg(server))
-        sql = qt ? apr_pstrcat(vmc_db_pool(server), "CREATE DATABASE ", q,
-                               " TEMPLATE ", qt, NULL)
-                 : apr_pstrcat(vmc_db_pool(server), "CREATE DATABASE ", q,
+    if (is_pg(server))
+        sql = qt ? apr_pstrcat(p, "CREATE DATABASE ", q, " TEMPLATE ", qt,
+                               NULL)
+                 : apr_pstrcat(p, "CREATE DATABASE ", q,
                                " ENCODING 'UTF8' TEMPLATE template0", NULL);
     else
-        sql = apr_pstrcat(vmc_db_pool(server), "CREATE DATABASE ", q,
-                          " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
-                          NULL);
-    return vmc_db_exec(server, sql, 0, NULL, err) < 0 ? -1 : 0;
+        sql = apr_pstrcat(p, "CREATE DATABASE ", q, " CHARACTER SET utf8mb4 "
+                          "COLLATE utf8mb4_unicode_ci", NULL);
+    return vmc_db_exec(server, sql, 0, NULL, p, err);
 }
 
-int vmc_dbadmin_drop(vmc_db *server, const char *name, const char **err)
+int vmc_dbadmin_drop(vm_db *server, const char *name, apr_pool_t *p,
+                     const char **err)
 {
-    const char *q = quoted(server, name, err);
+    const char *q = quoted(server, name, p, err);
 
     if (!q)
         return -1;
-    return vmc_db_exec(server, apr_pstrcat(vmc_db_pool(server),
-                                           "DROP DATABASE ", q, NULL),
-                       0, NULL, err) < 0 ? -1 : 0;
+    return vmc_db_exec(server, apr_pstrcat(p, "DROP DATABASE ", q, NULL), 0,
+                       NULL, p, err);
 }
 
 /* vmtpl_ + the template name with '.' and '-' made '_'. */
@@ -74,15 +81,18 @@ static const char *template_db_name(const char *name, apr_pool_t *p)
     return n;
 }
 
-static int mark_template(vmc_db *server, const char *q, int on,
-                         const char **err)
+static int mark_template(vm_db *server, const char *name, int on,
+                         apr_pool_t *p, const char **err)
 {
-    const char *sql = apr_pstrcat(vmc_db_pool(server), "ALTER DATABASE ", q,
-                                  on ? " WITH IS_TEMPLATE true "
-                                       "ALLOW_CONNECTIONS false"
-                                     : " WITH IS_TEMPLATE false", NULL);
+    const char *q = quoted(server, name, p, err);
 
-    return vmc_db_exec(server, sql, 0, NULL, err) < 0 ? -1 : 0;
+    if (!q)
+        return -1;
+    return vmc_db_exec(server, apr_pstrcat(p, "ALTER DATABASE ", q,
+                                           on ? " WITH IS_TEMPLATE true "
+                                                "ALLOW_CONNECTIONS false"
+                                              : " WITH IS_TEMPLATE false",
+                                           NULL), 0, NULL, p, err);
 }
 
 int vmc_pgtemplate_make(const vmc_dbconf *c, vmc_manifest *m,
@@ -90,19 +100,18 @@ int vmc_pgtemplate_make(const vmc_dbconf *c, vmc_manifest *m,
 {
     const char *name = template_db_name(m->name, p);
     const char *dump = apr_pstrcat(p, work_dir, "/", m->dump_file, NULL);
-    vmc_db *server = vmc_db_open(c, NULL, p, err);
+    vm_db *server = vmc_db_open(c, NULL, p, err);
     vmc_progress pr;
     int rc;
 
-    if (!server || vmc_dbadmin_create(server, name, NULL, err) != 0)
+    if (!server || vmc_dbadmin_create(server, name, NULL, p, err) != 0)
         return -1;
     vmc_progress_start(&pr, "load template database", m->dump_size, NULL);
     rc = vmc_load(c, name, dump, &pr, p, err);
     vmc_progress_end(&pr, rc == 0);
-    if (rc != 0 || mark_template(server, vmc_db_ident(server, name), 1,
-                                 err) != 0) {
+    if (rc != 0 || mark_template(server, name, 1, p, err) != 0) {
         const char *ignored;
-        vmc_dbadmin_drop(server, name, &ignored);
+        vmc_dbadmin_drop(server, name, p, &ignored);
         return -1;
     }
     m->pg_template_db = name;
@@ -113,10 +122,9 @@ int vmc_pgtemplate_make(const vmc_dbconf *c, vmc_manifest *m,
 int vmc_pgtemplate_drop(const vmc_dbconf *c, const char *name, apr_pool_t *p,
                         const char **err)
 {
-    vmc_db *server = vmc_db_open(c, NULL, p, err);
-    const char *q = server ? vmc_db_ident(server, name) : NULL;
+    vm_db *server = vmc_db_open(c, NULL, p, err);
 
-    if (!q || mark_template(server, q, 0, err) != 0)
+    if (!server || mark_template(server, name, 0, p, err) != 0)
         return -1;
-    return vmc_dbadmin_drop(server, name, err);
+    return vmc_dbadmin_drop(server, name, p, err);
 }

@@ -7,12 +7,15 @@
 #include "db.h"
 #include "manifest.h"
 
-/* 1 exists, 0 not, -1 error. */
-int vmc_dbadmin_exists(vmc_db *server, const char *name, const char **err);
-/* template NULL: an empty database. */
-int vmc_dbadmin_create(vmc_db *server, const char *name, const char *template,
+/* server: a connection to the server (vmc_db_open with no dbname).
+ * 1 exists, 0 not, -1 error. */
+int vmc_dbadmin_exists(vm_db *server, const char *name, apr_pool_t *p,
                        const char **err);
-int vmc_dbadmin_drop(vmc_db *server, const char *name, const char **err);
+/* template NULL: an empty database.  0 or -1. */
+int vmc_dbadmin_create(vm_db *server, const char *name, const char *template,
+                       apr_pool_t *p, const char **err);
+int vmc_dbadmin_drop(vm_db *server, const char *name, apr_pool_t *p,
+                     const char **err);
 
 /* Restore the template's dump into a new database on the source server,
  * marked as a template; sets m->pg_template_db and m->pg_server. */

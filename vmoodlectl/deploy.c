@@ -28,7 +28,7 @@ typedef struct {
     vmc_dbconf db;
     uid_t uid;
     gid_t gid;
-    vmc_db *server;
+    vm_db *server;
     int db_created, dataroot_created;
     uint64_t files_checked;
 } deploy;
@@ -220,14 +220,14 @@ static int create_database(deploy *d, const char **step, const char **err)
     if (!(d->server = vmc_db_open(&d->db, NULL, p, err)))
         return -1;
     *step = "create the database";
-    if ((exists = vmc_dbadmin_exists(d->server, d->in.dbname, err)) != 0) {
+    if ((exists = vmc_dbadmin_exists(d->server, d->in.dbname, p, err)) != 0) {
         if (exists > 0)
             *err = apr_psprintf(p, "database %s already exists on %s",
                                 d->in.dbname, vmc_dbconf_server(&d->db, p));
         return -1;
     }
     if (vmc_dbadmin_create(d->server, d->in.dbname,
-                           copy ? d->m.pg_template_db : NULL, err) != 0)
+                           copy ? d->m.pg_template_db : NULL, p, err) != 0)
         return -1;
     d->db_created = 1;
     if (copy)
@@ -243,7 +243,7 @@ static int rewrite(deploy *d, const char **err)
 {
     vmc_rewrite r;
     apr_pool_t *sub;
-    vmc_db *db;
+    vm_db *db;
     int rc = -1;
 
     r.old_prefix = d->m.source.dbprefix;
@@ -259,7 +259,7 @@ static int rewrite(deploy *d, const char **err)
     /* Own pool: the connection is closed before any DROP DATABASE. */
     apr_pool_create(&sub, d->o->pool);
     if ((db = vmc_db_open(&d->db, d->in.dbname, sub, err)) != NULL)
-        rc = vmc_rewrite_site(db, &r, err);
+        rc = vmc_rewrite_site(db, &r, sub, err);
     if (rc != 0)
         *err = apr_pstrdup(d->o->pool, *err);
     apr_pool_destroy(sub);
@@ -337,7 +337,7 @@ static void undo(deploy *d)
             vmc_say("undone: removed %s", d->in.datapath);
     }
     if (d->db_created) {
-        if (vmc_dbadmin_drop(d->server, d->in.dbname, &err) != 0)
+        if (vmc_dbadmin_drop(d->server, d->in.dbname, d->o->pool, &err) != 0)
             vmc_error(347, "undo: drop database %s: %s", d->in.dbname, err);
         else
             vmc_say("undone: dropped database %s", d->in.dbname);

@@ -52,19 +52,20 @@ static int drop_database(vmc_opts *o, const vm_instance *in,
                          const char **err)
 {
     vmc_dbconf c;
-    vmc_db *server;
+    vm_db *server;
     int exists;
 
     if (vmc_dbconf_make(&c, in->dbtype, in->dbhost, in->dblogin, in->dbpass,
                         in->dbname, o->pool, err) != 0
         || !(server = vmc_db_open(&c, NULL, o->pool, err))
-        || (exists = vmc_dbadmin_exists(server, in->dbname, err)) < 0)
+        || (exists = vmc_dbadmin_exists(server, in->dbname, o->pool,
+                                        err)) < 0)
         return -1;
     if (!exists) {
         vmc_say("database %s was already gone", in->dbname);
         return 0;
     }
-    return vmc_dbadmin_drop(server, in->dbname, err);
+    return vmc_dbadmin_drop(server, in->dbname, o->pool, err);
 }
 
 static int run_steps(vmc_opts *o, vmc_table *t, const vm_instance *in,

@@ -13,6 +13,8 @@ typedef struct {
     const char *cookie;                         /* sessioncookie value */
 } vmc_rewrite;
 
-int vmc_rewrite_site(vmc_db *db, const vmc_rewrite *r, const char **err);
+/* db: connected to the new database.  0, or -1 with *err. */
+int vmc_rewrite_site(vm_db *db, const vmc_rewrite *r, apr_pool_t *p,
+                     const char **err);
 
 #endif
