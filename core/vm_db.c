@@ -190,6 +190,7 @@ static char *scrub(const char *msg, const char *secret, apr_pool_t *p)
             memcpy(w, "***", 3), w += 3, msg += slen;
         } else if (*msg == '\n' || *msg == '\r') {
             memcpy(w, "; ", 2), w += 2, msg++;
+            msg += strspn(msg, "\r\n\t ");   /* libpq indents with a tab */
         } else if (*msg == '\t') {
             *w++ = ' ', msg++;
         } else {
