@@ -33,8 +33,8 @@ static vmoodle_page load_page(const char *dir, const char *name,
     vmoodle_page page;
 
     if (vm_file_read(path, 1 << 20, p, &text, &len, &err) != VM_OK) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "VM00013: error page "
-                     "%s: %s; using a built-in page", path, err);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, VMLOGNO(00013)
+                     "error page %s: %s; using a built-in page", path, err);
         text = apr_pstrdup(p, fallback);
     }
     mark = strstr(text, "{{host}}");
@@ -78,7 +78,7 @@ static int resolve_servers(apr_pool_t *pconf, server_rec *main_s)
         if (!c->engine)
             continue;
         if (!c->source) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "VM00014: "
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, VMLOGNO(00014)
                          "VMoodleEngine On needs a VMoodleSource");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -219,8 +219,9 @@ static int vmoodle_route(request_rec *r)
     if (!(raw = requested_host(r, c, &https)))
         return deny(r, c->unknown_status, &c->unknown_page, "");
     if ((why = vm_host_request_key(raw, strlen(raw), https, key, sizeof key))) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "VM00015: refusing host "
-                      "'%s': %s", ap_escape_logitem(r->pool, raw), why);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00015)
+                      "refusing host '%s': %s",
+                      ap_escape_logitem(r->pool, raw), why);
         return deny(r, HTTP_BAD_REQUEST, NULL, raw);
     }
     if (c->master_key && strcmp(key, c->master_key) == 0) {
@@ -231,21 +232,21 @@ static int vmoodle_route(request_rec *r)
         if (is_server_name(r))
             return DECLINED;   /* the status page says why */
         /* VM00007 said so once at start-up: not an error per request */
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "VM00016: host %s: no "
-                      "instance table loaded", key);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, VMLOGNO(00016)
+                      "host %s: no instance table loaded", key);
         return deny(r, HTTP_SERVICE_UNAVAILABLE, NULL, key);
     }
     if (!vm_snapshot_lookup(snap, key, strlen(key), &in)) {
         if (is_server_name(r))
             return DECLINED;
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "VM00017: unknown host "
-                      "%s", key);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00017)
+                      "unknown host %s", key);
         return deny(r, c->unknown_status, &c->unknown_page, key);
     }
     if (!in.enabled) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "VM00018: instance %s "
-                      "(id %" APR_INT64_T_FMT ") is disabled", key,
-                      (apr_int64_t)in.id);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00018)
+                      "instance %s (id %" APR_INT64_T_FMT ") is disabled",
+                      key, (apr_int64_t)in.id);
         return deny(r, HTTP_SERVICE_UNAVAILABLE, &c->disabled_page, key);
     }
     set_instance_env(r, &in);

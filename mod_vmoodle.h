@@ -20,6 +20,11 @@
 
 extern module AP_MODULE_DECLARE_DATA vmoodle_module;
 
+/* The tag that starts each of our log lines, in the manner of httpd's
+ * APLOGNO: ap_log_error(..., VMLOGNO(00010) "table %s: ...", ...).  Only the
+ * glue tags: the core's reasons carry none. */
+#define VMLOGNO(n) "VM" #n ": "
+
 #define VMOODLE_UNSET -1
 
 typedef struct vmoodle_table vmoodle_table;

@@ -102,8 +102,8 @@ static void publish(vmoodle_table *t, uint64_t generation, apr_pool_t *p)
     const char *err;
 
     if (write_live_copy(t, generation, p, &err) != VM_OK) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, t->server, "VM00004: table "
-                     "%s: cannot publish generation %" APR_UINT64_T_FMT
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, t->server, VMLOGNO(00004)
+                     "table %s: cannot publish generation %" APR_UINT64_T_FMT
                      ": %s", t->snapshot_path, (apr_uint64_t)generation, err);
         return;
     }
@@ -119,7 +119,7 @@ static void log_rejections(vmoodle_table *t, const vm_refresh_result *res)
         const vm_rejection *r = &APR_ARRAY_IDX(res->new_rejections, i,
                                                vm_rejection);
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, t->server,
-                     "VM00005: table %s: instance id %" APR_INT64_T_FMT
+                     VMLOGNO(00005) "table %s: instance id %" APR_INT64_T_FMT
                      " skipped: %s", t->source_display, (apr_int64_t)r->id,
                      r->reason);
     }
@@ -149,10 +149,10 @@ static void refresh_once(vmoodle_table *t, vm_source *src, apr_pool_t *p,
         return;
     log_rejections(t, res);
     if (res->changed) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, t->server, "VM00006: table "
-                     "%s: generation %" APR_UINT64_T_FMT " with %u instances",
-                     t->source_display, (apr_uint64_t)res->generation,
-                     res->count);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, t->server, VMLOGNO(00006)
+                     "table %s: generation %" APR_UINT64_T_FMT
+                     " with %u instances", t->source_display,
+                     (apr_uint64_t)res->generation, res->count);
         publish(t, res->generation, p);
     }
 }
@@ -174,14 +174,14 @@ static void startup_refresh(vmoodle_table *t)
     if (res.status == VM_OK)
         refresh_once(t, src, p, &res);
     if (vm_snapshot_open(&snap, t->snapshot_path, p, &err) != VM_OK) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, t->server, "VM00007: table "
-                     "%s: no usable snapshot (%s) and the source failed "
-                     "(%s): every host answers 503 until the source "
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, t->server, VMLOGNO(00007)
+                     "table %s: no usable snapshot (%s) and the source "
+                     "failed (%s): every host answers 503 until the source "
                      "answers", t->source_display, err, res.error);
     } else {
         if (res.status != VM_OK)
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, t->server,
-                         "VM00008: table %s: source failed at start-up "
+                         VMLOGNO(00008) "table %s: source failed at start-up "
                          "(%s): serving the snapshot on disk, generation %"
                          APR_UINT64_T_FMT, t->source_display, res.error,
                          (apr_uint64_t)vm_snapshot_generation(snap));
@@ -203,7 +203,7 @@ static void note_outcome(vmoodle_table *t, struct vmoodle_writer *w,
 
     if (res->status == VM_OK) {
         if (w->failing)
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, t->server, "VM00009: "
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, t->server, VMLOGNO(00009)
                          "table %s: source answers again",
                          t->source_display);
         w->failing = 0;
@@ -212,8 +212,8 @@ static void note_outcome(vmoodle_table *t, struct vmoodle_writer *w,
         return;
     }
     if (!w->failing)
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, t->server, "VM00010: table "
-                     "%s: %s: %s; serving generation %" APR_UINT64_T_FMT
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, t->server, VMLOGNO(00010)
+                     "table %s: %s: %s; serving generation %" APR_UINT64_T_FMT
                      " meanwhile", t->source_display,
                      vm_status_name(res->status), res->error,
                      (apr_uint64_t)vmoodle_table_newest(t));
@@ -333,18 +333,20 @@ static int start_watchdog(apr_pool_t *pconf, server_rec *s)
     APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb =
         APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
     ap_watchdog_t *wd;
+    apr_status_t rv;
 
     if (!get_instance || !register_cb) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "VM00011: mod_watchdog "
-                     "is not loaded: the instance table is read at start-up "
-                     "and on restart only");
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, VMLOGNO(00011)
+                     "mod_watchdog is not loaded: the instance table is read "
+                     "at start-up and on restart only");
         return OK;
     }
-    if (get_instance(&wd, "_vmoodle_refresh_", 0, 1, pconf) != APR_SUCCESS
-        || register_cb(wd, VMOODLE_TICK, NULL, vmoodle_watchdog)
+    if ((rv = get_instance(&wd, "_vmoodle_refresh_", 0, 1, pconf))
+            != APR_SUCCESS
+        || (rv = register_cb(wd, VMOODLE_TICK, NULL, vmoodle_watchdog))
            != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "VM00012: cannot start "
-                     "the table refresh watchdog");
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, VMLOGNO(00012)
+                     "cannot start the table refresh watchdog");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;

@@ -78,7 +78,7 @@ apr_status_t vmoodle_tables_init_shared(apr_pool_t *pconf, server_rec *s)
     rv = apr_shm_create(&shm, n * sizeof *slots, NULL, pconf);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
-                     "VM00001: cannot create shared memory for the "
+                     VMLOGNO(00001) "cannot create shared memory for the "
                      "instance tables");
         return rv;
     }
@@ -92,12 +92,13 @@ apr_status_t vmoodle_tables_init_shared(apr_pool_t *pconf, server_rec *s)
 void vmoodle_tables_child_init(apr_pool_t *pchild, server_rec *s)
 {
     vmoodle_table *t;
+    apr_status_t rv;
 
     for (t = tables; t; t = t->next)
-        if (apr_thread_mutex_create(&t->mutex, APR_THREAD_MUTEX_DEFAULT,
-                                    pchild) != APR_SUCCESS)
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                         "VM00002: cannot create a mutex for %s",
+        if ((rv = apr_thread_mutex_create(&t->mutex, APR_THREAD_MUTEX_DEFAULT,
+                                          pchild)) != APR_SUCCESS)
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                         VMLOGNO(00002) "cannot create a mutex for %s",
                          t->snapshot_path);
 }
 
@@ -152,7 +153,7 @@ static struct vmoodle_generation *map_generation(vmoodle_table *t,
 
     if (vm_snapshot_open(&snap, vmoodle_live_path(t, number, p), p, &err)
         != VM_OK) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "VM00003: table %s: "
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, VMLOGNO(00003) "table %s: "
                      "refusing generation %" APR_UINT64_T_FMT ": %s; the "
                      "previous generation stays in service",
                      t->snapshot_path, (apr_uint64_t)number, err);
