@@ -17,8 +17,6 @@
 #include "vm_file.h"
 
 
-#define VMOODLE_DEFAULT_REFRESH     10
-#define VMOODLE_DEFAULT_RETRY_AFTER 300
 
 /* ---- error pages ---------------------------------------------------- */
 
@@ -53,20 +51,6 @@ static const char *render_page(request_rec *r, const vmoodle_page *page,
 
 /* ---- configuration -------------------------------------------------- */
 
-static void apply_defaults(vmoodle_server_conf *c)
-{
-    if (c->engine == VMOODLE_UNSET)
-        c->engine = 0;
-    if (c->refresh == VMOODLE_UNSET)
-        c->refresh = VMOODLE_DEFAULT_REFRESH;
-    if (c->unknown_status == VMOODLE_UNSET)
-        c->unknown_status = HTTP_NOT_FOUND;
-    if (c->retry_after == VMOODLE_UNSET)
-        c->retry_after = VMOODLE_DEFAULT_RETRY_AFTER;
-    if (!c->error_pages)
-        c->error_pages = VM_DATADIR "/errors";
-}
-
 static int resolve_servers(apr_pool_t *pconf, server_rec *main_s)
 {
     server_rec *s;
@@ -74,7 +58,7 @@ static int resolve_servers(apr_pool_t *pconf, server_rec *main_s)
     for (s = main_s; s; s = s->next) {
         vmoodle_server_conf *c = VMOODLE_CONF(s);
 
-        apply_defaults(c);
+        vmoodle_apply_defaults(c);
         if (!c->engine)
             continue;
         if (!c->source) {

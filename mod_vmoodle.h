@@ -27,6 +27,21 @@ extern module AP_MODULE_DECLARE_DATA vmoodle_module;
 
 #define VMOODLE_UNSET -1
 
+/* Defaults, where neither a virtual host nor the main server set a value;
+ * the directives' help text is built from these. */
+#ifndef VM_DATADIR
+#define VM_DATADIR "/usr/local/share/vmoodle"     /* make sets it */
+#endif
+#define VMOODLE_DEFAULT_REFRESH      10          /* VMoodleRefresh */
+#define VMOODLE_DEFAULT_UNKNOWN      404         /* VMoodleUnknownHost */
+#define VMOODLE_DEFAULT_RETRY_AFTER  300         /* VMoodleRetryAfter */
+#define VMOODLE_DEFAULT_ERROR_PAGES  VM_DATADIR "/errors"
+#define VMOODLE_DEFAULT_SNAPSHOT_DIR "/var/cache/apache2/vmoodle"
+/* VMoodleEngine: Off; VMoodleTable: the core's VM_DEFAULT_TABLE */
+
+#define VMOODLE_STR_(x) #x
+#define VMOODLE_STR(x) VMOODLE_STR_(x)
+
 typedef struct vmoodle_table vmoodle_table;
 
 /* An error page split around its {{host}} placeholder. */
@@ -58,6 +73,8 @@ typedef struct {
 extern const command_rec vmoodle_directives[];
 void *vmoodle_create_server_conf(apr_pool_t *p, server_rec *s);
 void *vmoodle_merge_server_conf(apr_pool_t *p, void *base, void *add);
+/* Fill in the defaults above where nothing was set (post_config). */
+void vmoodle_apply_defaults(vmoodle_server_conf *c);
 const char *vmoodle_snapshot_path(const vmoodle_server_conf *c,
                                   apr_pool_t *p);
 

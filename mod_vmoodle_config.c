@@ -6,10 +6,6 @@
 #include "vm_hash.h"
 #include "vm_source.h"
 
-#ifndef VM_DATADIR
-#define VM_DATADIR "/usr/local/share/vmoodle"
-#endif
-#define VMOODLE_SNAPSHOT_DIR "/var/cache/apache2/vmoodle"
 
 void *vmoodle_create_server_conf(apr_pool_t *p, server_rec *s)
 {
@@ -44,8 +40,21 @@ void *vmoodle_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     return c;
 }
 
-/* Defaults, applied where neither the server nor the main server set a
- * value. */
+void vmoodle_apply_defaults(vmoodle_server_conf *c)
+{
+    if (c->engine == VMOODLE_UNSET)
+        c->engine = 0;
+    if (c->refresh == VMOODLE_UNSET)
+        c->refresh = VMOODLE_DEFAULT_REFRESH;
+    if (c->unknown_status == VMOODLE_UNSET)
+        c->unknown_status = VMOODLE_DEFAULT_UNKNOWN;
+    if (c->retry_after == VMOODLE_UNSET)
+        c->retry_after = VMOODLE_DEFAULT_RETRY_AFTER;
+    if (!c->error_pages)
+        c->error_pages = VMOODLE_DEFAULT_ERROR_PAGES;
+}
+
+/* One snapshot per source string, unless VMoodleSnapshot names one. */
 const char *vmoodle_snapshot_path(const vmoodle_server_conf *c, apr_pool_t *p)
 {
     const char *spec = c->source ? c->source : "";
@@ -54,7 +63,7 @@ const char *vmoodle_snapshot_path(const vmoodle_server_conf *c, apr_pool_t *p)
     if (c->snapshot)
         return c->snapshot;
     h = vm_hash_key(spec, strlen(spec));
-    return apr_psprintf(p, VMOODLE_SNAPSHOT_DIR "/instances-%08x.snap", h);
+    return apr_psprintf(p, VMOODLE_DEFAULT_SNAPSHOT_DIR "/instances-%08x.snap", h);
 }
 
 static const char *set_engine(cmd_parms *cmd, void *d, int on)
@@ -186,25 +195,31 @@ static const char *set_error_pages(cmd_parms *cmd, void *d, const char *arg)
 
 const command_rec vmoodle_directives[] = {
     AP_INIT_FLAG("VMoodleEngine", set_engine, NULL, RSRC_CONF,
-                 "On to route requests by Host to virtual Moodles"),
+                 "On to route requests by Host to virtual Moodles "
+                 "(default Off)"),
     AP_INIT_RAW_ARGS("VMoodleSource", set_source, NULL, RSRC_CONF,
                   "json:PATH, pgsql:\"conninfo\" or mysql:\"key=value ...\""),
     AP_INIT_TAKE1("VMoodleTable", set_table, NULL, RSRC_CONF,
                   "instance table in a database (default "
                   VM_DEFAULT_TABLE ")"),
     AP_INIT_TAKE1("VMoodleSnapshot", set_snapshot, NULL, RSRC_CONF,
-                  "file holding the compiled table"),
+                  "file holding the compiled table (default "
+                  VMOODLE_DEFAULT_SNAPSHOT_DIR "/instances-<hash>.snap)"),
     AP_INIT_TAKE1("VMoodleRefresh", set_refresh, NULL, RSRC_CONF,
-                  "seconds between reads of the source (default 10)"),
+                  "seconds between reads of the source (default "
+                  VMOODLE_STR(VMOODLE_DEFAULT_REFRESH) ")"),
     AP_INIT_TAKE1("VMoodleMaster", set_master, NULL, RSRC_CONF,
                   "host of the master Moodle"),
     AP_INIT_TAKE1("VMoodleUnknownHost", set_unknown, NULL, RSRC_CONF,
-                  "status for a host with no instance: 404 or 421"),
+                  "status for a host with no instance: 404 or 421 (default "
+                  VMOODLE_STR(VMOODLE_DEFAULT_UNKNOWN) ")"),
     AP_INIT_ITERATE("VMoodleTrustedProxy", add_trusted, NULL, RSRC_CONF,
                     "peers whose X-Forwarded-Host/-Proto are believed"),
     AP_INIT_TAKE1("VMoodleErrorPages", set_error_pages, NULL, RSRC_CONF,
-                  "directory with unknown-host.html and disabled.html"),
+                  "directory with unknown-host.html and disabled.html "
+                  "(default " VMOODLE_DEFAULT_ERROR_PAGES ")"),
     AP_INIT_TAKE1("VMoodleRetryAfter", set_retry_after, NULL, RSRC_CONF,
-                  "Retry-After seconds for a disabled instance (default 300)"),
+                  "Retry-After seconds for a disabled instance (default "
+                  VMOODLE_STR(VMOODLE_DEFAULT_RETRY_AFTER) ")"),
     { NULL }
 };
