@@ -14,7 +14,6 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <apr_network_io.h>
-#include <apr_thread_mutex.h>
 #include "vm_refresh.h"
 #include "vm_snapshot.h"
 
@@ -89,21 +88,17 @@ typedef struct {
     char error[512];             /* why the last attempt failed */
 } vmoodle_refresh_info;
 
-struct vmoodle_table {
+/* What a table is, fixed at configuration; its state (the generation this
+ * process maps, shared memory) stays inside mod_vmoodle_table.c. */
+typedef struct {
     const char *snapshot_path;
-    const char *source_spec, *table_name;
-    const char *source_display;      /* password masked */
+    const char *source_spec, *table_name;  /* for vm_source_open */
+    const char *source_display;            /* the source, password masked */
     apr_interval_time_t refresh;
-    server_rec *server;              /* for logging */
-    struct vmoodle_shared *shared;   /* in shared memory */
-    /* this process's view */
-    apr_thread_mutex_t *mutex;
-    struct vmoodle_generation *current;
-    uint64_t failed_generation;      /* refused once: not retried */
-    /* the writer's state (one process) */
-    struct vmoodle_writer *writer;
-    vmoodle_table *next;             /* all tables of the configuration */
-};
+    server_rec *server;                    /* for logging */
+} vmoodle_table_spec;
+
+const vmoodle_table_spec *vmoodle_table_spec_of(const vmoodle_table *t);
 
 /* A generation as a request holds it: the snapshot stays mapped until the
  * request's pool goes away. */
@@ -117,7 +112,9 @@ vmoodle_table *vmoodle_table_get(apr_pool_t *pconf, server_rec *s,
                                  vmoodle_server_conf *c);
 apr_status_t vmoodle_tables_init_shared(apr_pool_t *pconf, server_rec *s);
 void vmoodle_tables_child_init(apr_pool_t *pchild, server_rec *s);
+/* All tables of the configuration: for (t = first(); t; t = next(t)). */
 vmoodle_table *vmoodle_tables_first(void);
+vmoodle_table *vmoodle_table_next(const vmoodle_table *t);
 
 uint64_t vmoodle_table_newest(vmoodle_table *t);
 void vmoodle_table_publish(vmoodle_table *t, uint64_t generation);

@@ -30,7 +30,16 @@ static void give_back_memory(void)
 #endif
 }
 
+/* The table's fixed part: where its snapshot is, its source, its server. */
+static const vmoodle_table_spec *spec(const vmoodle_table *t)
+{
+    return vmoodle_table_spec_of(t);
+}
+
+/* The writer's state for one table, in each child. */
 struct vmoodle_writer {
+    vmoodle_table *table;
+    struct vmoodle_writer *following;  /* this child's other writers */
     apr_pool_t *pool;            /* owns the source and its connection */
     vm_source *source;
     apr_time_t next;             /* next scheduled read */
@@ -48,11 +57,11 @@ static void chown_to_user(const char *path)
 
 static void prepare_directory(vmoodle_table *t, apr_pool_t *p)
 {
-    char *dir = ap_make_dirstr_parent(p, t->snapshot_path);
+    char *dir = ap_make_dirstr_parent(p, spec(t)->snapshot_path);
 
     apr_dir_make_recursive(dir, APR_FPROT_OS_DEFAULT, p);
     chown_to_user(dir);
-    chown_to_user(t->snapshot_path);
+    chown_to_user(spec(t)->snapshot_path);
 }
 
 /* Children map a private copy of each generation, so a snapshot file
@@ -63,8 +72,8 @@ static vm_status write_live_copy(vmoodle_table *t, uint64_t generation,
     const char *live = vmoodle_live_path(t, generation, p);
     char *data;
     size_t len;
-    vm_status st = vm_file_read(t->snapshot_path, (size_t)1 << 32, p, &data,
-                                &len, err);
+    vm_status st = vm_file_read(spec(t)->snapshot_path, (size_t)1 << 32, p,
+                                &data, &len, err);
 
     if (st == VM_OK)
         st = vm_file_replace(live, data, len, 0644, NULL, p, err);
@@ -78,8 +87,8 @@ static vm_status write_live_copy(vmoodle_table *t, uint64_t generation,
 static void remove_stale_copies(vmoodle_table *t, uint64_t keep,
                                 apr_pool_t *p)
 {
-    const char *dir = ap_make_dirstr_parent(p, t->snapshot_path);
-    const char *prefix = apr_pstrcat(p, t->snapshot_path + strlen(dir),
+    const char *dir = ap_make_dirstr_parent(p, spec(t)->snapshot_path);
+    const char *prefix = apr_pstrcat(p, spec(t)->snapshot_path + strlen(dir),
                                      ".live.", NULL);
     apr_dir_t *d;
     apr_finfo_t fi;
@@ -102,9 +111,10 @@ static void publish(vmoodle_table *t, uint64_t generation, apr_pool_t *p)
     const char *err;
 
     if (write_live_copy(t, generation, p, &err) != VM_OK) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, t->server, VMLOGNO(00004)
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, spec(t)->server, VMLOGNO(00004)
                      "table %s: cannot publish generation %" APR_UINT64_T_FMT
-                     ": %s", t->snapshot_path, (apr_uint64_t)generation, err);
+                     ": %s", spec(t)->snapshot_path,
+                     (apr_uint64_t)generation, err);
         return;
     }
     vmoodle_table_publish(t, generation);
@@ -118,10 +128,10 @@ static void log_rejections(vmoodle_table *t, const vm_refresh_result *res)
     for (i = 0; i < res->new_rejections->nelts; i++) {
         const vm_rejection *r = &APR_ARRAY_IDX(res->new_rejections, i,
                                                vm_rejection);
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, t->server,
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, spec(t)->server,
                      VMLOGNO(00005) "table %s: instance id %" APR_INT64_T_FMT
-                     " skipped: %s", t->source_display, (apr_int64_t)r->id,
-                     r->reason);
+                     " skipped: %s", spec(t)->source_display,
+                     (apr_int64_t)r->id, r->reason);
     }
 }
 
@@ -144,14 +154,14 @@ static void set_info(vmoodle_table *t, const vm_refresh_result *res,
 static void refresh_once(vmoodle_table *t, vm_source *src, apr_pool_t *p,
                          vm_refresh_result *res)
 {
-    vm_refresh(src, t->snapshot_path, vmoodle_table_newest(t), p, res);
+    vm_refresh(src, spec(t)->snapshot_path, vmoodle_table_newest(t), p, res);
     if (res->status != VM_OK)
         return;
     log_rejections(t, res);
     if (res->changed) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, t->server, VMLOGNO(00006)
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, spec(t)->server, VMLOGNO(00006)
                      "table %s: generation %" APR_UINT64_T_FMT
-                     " with %u instances", t->source_display,
+                     " with %u instances", spec(t)->source_display,
                      (apr_uint64_t)res->generation, res->count);
         publish(t, res->generation, p);
     }
@@ -169,23 +179,23 @@ static void startup_refresh(vmoodle_table *t)
 
     apr_pool_create_unmanaged(&p);   /* its memory can be given back */
     prepare_directory(t, p);
-    res.status = vm_source_open(&src, t->source_spec, t->table_name, p,
-                                &res.error);
+    res.status = vm_source_open(&src, spec(t)->source_spec,
+                                spec(t)->table_name, p, &res.error);
     if (res.status == VM_OK)
         refresh_once(t, src, p, &res);
-    if (vm_snapshot_open(&snap, t->snapshot_path, p, &err) != VM_OK) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, t->server, VMLOGNO(00007)
+    if (vm_snapshot_open(&snap, spec(t)->snapshot_path, p, &err) != VM_OK) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, spec(t)->server, VMLOGNO(00007)
                      "table %s: no usable snapshot (%s) and the source "
                      "failed (%s): every host answers 503 until the source "
-                     "answers", t->source_display, err, res.error);
+                     "answers", spec(t)->source_display, err, res.error);
     } else {
         if (res.status != VM_OK)
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, t->server,
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, spec(t)->server,
                          VMLOGNO(00008) "table %s: source failed at start-up "
                          "(%s): serving the snapshot on disk, generation %"
-                         APR_UINT64_T_FMT, t->source_display, res.error,
+                         APR_UINT64_T_FMT, spec(t)->source_display, res.error,
                          (apr_uint64_t)vm_snapshot_generation(snap));
-        chown_to_user(t->snapshot_path);
+        chown_to_user(spec(t)->snapshot_path);
         publish(t, vm_snapshot_generation(snap), p);
         vm_snapshot_close(snap);
     }
@@ -203,18 +213,18 @@ static void note_outcome(vmoodle_table *t, struct vmoodle_writer *w,
 
     if (res->status == VM_OK) {
         if (w->failing)
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, t->server, VMLOGNO(00009)
-                         "table %s: source answers again",
-                         t->source_display);
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, spec(t)->server,
+                         VMLOGNO(00009) "table %s: source answers again",
+                         spec(t)->source_display);
         w->failing = 0;
         w->backoff = 0;
-        w->next = now + t->refresh;
+        w->next = now + spec(t)->refresh;
         return;
     }
     if (!w->failing)
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, t->server, VMLOGNO(00010)
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, spec(t)->server, VMLOGNO(00010)
                      "table %s: %s: %s; serving generation %" APR_UINT64_T_FMT
-                     " meanwhile", t->source_display,
+                     " meanwhile", spec(t)->source_display,
                      vm_status_name(res->status), res->error,
                      (apr_uint64_t)vmoodle_table_newest(t));
     w->failing = 1;
@@ -258,16 +268,16 @@ static int still_from_disk(vmoodle_table *t, const vm_refresh_result *res)
  * a source that announces changes (LISTEN) can only hear them once open.
  * While failing, it is reopened only when the back-off is over.
  * Returns whether the source was read. */
-static int writer_tick(vmoodle_table *t, apr_pool_t *p)
+static int writer_tick(struct vmoodle_writer *w, apr_pool_t *p)
 {
-    struct vmoodle_writer *w = t->writer;
+    vmoodle_table *t = w->table;
     vm_refresh_result res;
     int due = apr_time_now() >= w->next;
 
     memset(&res, 0, sizeof res);
     if (!w->source && (due || !w->failing))
-        res.status = vm_source_open(&w->source, t->source_spec,
-                                    t->table_name, w->pool, &res.error);
+        res.status = vm_source_open(&w->source, spec(t)->source_spec,
+                                    spec(t)->table_name, w->pool, &res.error);
     if (res.status == VM_OK && !due && !change_announced(w))
         return 0;
     if (res.status == VM_OK)
@@ -282,31 +292,38 @@ static int writer_tick(vmoodle_table *t, apr_pool_t *p)
  * destroyed: the watchdog thread may still run while the child's pool is
  * torn down at exit, and the pools it passes to callbacks are temporary.
  * The source's connection ends with the process. */
+static struct vmoodle_writer *writers;   /* this child's, one per table */
+
 void vmoodle_refresh_child_init(void)
 {
+    struct vmoodle_writer *w;
     vmoodle_table *t;
     apr_pool_t *pool;
     vmoodle_refresh_info info;
 
-    for (t = vmoodle_tables_first(); t; t = t->next) {
+    writers = NULL;
+    for (t = vmoodle_tables_first(); t; t = vmoodle_table_next(t)) {
         if (apr_pool_create_unmanaged(&pool) != APR_SUCCESS)
             continue;
         apr_allocator_max_free_set(apr_pool_allocator_get(pool),
                                    VMOODLE_KEEP_FREE);
-        t->writer = apr_pcalloc(pool, sizeof *t->writer);
-        t->writer->pool = pool;
-        t->writer->next = apr_time_now() + t->refresh;
+        w = apr_pcalloc(pool, sizeof *w);
+        w->table = t;
+        w->pool = pool;
+        w->next = apr_time_now() + spec(t)->refresh;
         /* An outage already reported (by the parent at start-up, or by
          * the writer of an earlier child) goes on: log its end, not a
          * second start. */
         vmoodle_table_info_get(t, &info);
-        t->writer->failing = info.time != 0 && !info.ok;
+        w->failing = info.time != 0 && !info.ok;
+        w->following = writers;
+        writers = w;
     }
 }
 
 static apr_status_t vmoodle_watchdog(int state, void *data, apr_pool_t *wdp)
 {
-    vmoodle_table *t;
+    struct vmoodle_writer *w;
     apr_pool_t *p;
     int read;
 
@@ -314,11 +331,9 @@ static apr_status_t vmoodle_watchdog(int state, void *data, apr_pool_t *wdp)
     (void)wdp;
     if (state != AP_WATCHDOG_STATE_RUNNING)
         return APR_SUCCESS;
-    for (t = vmoodle_tables_first(); t; t = t->next) {
-        if (!t->writer)
-            continue;
-        apr_pool_create(&p, t->writer->pool);
-        read = writer_tick(t, p);
+    for (w = writers; w; w = w->following) {
+        apr_pool_create(&p, w->pool);
+        read = writer_tick(w, p);
         apr_pool_destroy(p);
         if (read)
             give_back_memory();
@@ -360,7 +375,7 @@ int vmoodle_refresh_post_config(apr_pool_t *pconf, server_rec *s)
         return OK;
     if (vmoodle_tables_init_shared(pconf, s) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;
-    for (t = vmoodle_tables_first(); t; t = t->next)
+    for (t = vmoodle_tables_first(); t; t = vmoodle_table_next(t))
         startup_refresh(t);
     return start_watchdog(pconf, s);
 }

@@ -36,8 +36,10 @@ static cJSON *status_json(vmoodle_table *t, const vm_snapshot *snap)
     vmoodle_refresh_info info;
 
     vmoodle_table_info_get(t, &info);
-    cJSON_AddStringToObject(root, "source", t->source_display);
-    cJSON_AddStringToObject(root, "snapshot", t->snapshot_path);
+    cJSON_AddStringToObject(root, "source",
+                            vmoodle_table_spec_of(t)->source_display);
+    cJSON_AddStringToObject(root, "snapshot",
+                            vmoodle_table_spec_of(t)->snapshot_path);
     refresh = cJSON_AddObjectToObject(root, "refresh");
     cJSON_AddNumberToObject(refresh, "time",
                             (double)apr_time_sec(info.time));

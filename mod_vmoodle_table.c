@@ -8,6 +8,7 @@
 #include <apr_atomic.h>
 #include <apr_shm.h>
 #include <apr_strings.h>
+#include <apr_thread_mutex.h>
 
 APLOG_USE_MODULE(vmoodle);
 
@@ -15,6 +16,16 @@ struct vmoodle_shared {
     apr_uint64_t generation;     /* newest published; 0: none */
     apr_uint32_t seq;            /* odd while info is being written */
     vmoodle_refresh_info info;
+};
+
+struct vmoodle_table {
+    vmoodle_table_spec spec;
+    struct vmoodle_shared *shared;   /* in shared memory */
+    /* this process's view */
+    apr_thread_mutex_t *mutex;
+    struct vmoodle_generation *current;
+    uint64_t failed_generation;      /* refused once: not retried */
+    vmoodle_table *next;             /* all tables of the configuration */
 };
 
 struct vmoodle_generation {
@@ -42,18 +53,18 @@ vmoodle_table *vmoodle_table_get(apr_pool_t *pconf, server_rec *s,
     vmoodle_table *t;
 
     for (t = tables; t; t = t->next)
-        if (strcmp(t->snapshot_path, path) == 0)
+        if (strcmp(t->spec.snapshot_path, path) == 0)
             return t;
     if (!tables)
         apr_pool_cleanup_register(pconf, NULL, forget_tables,
                                   apr_pool_cleanup_null);
     t = apr_pcalloc(pconf, sizeof *t);
-    t->snapshot_path = path;
-    t->source_spec = c->source;
-    t->table_name = c->table_name;
-    t->source_display = vm_source_mask(c->source, pconf);
-    t->refresh = apr_time_from_sec(c->refresh);
-    t->server = s;
+    t->spec.snapshot_path = path;
+    t->spec.source_spec = c->source;
+    t->spec.table_name = c->table_name;
+    t->spec.source_display = vm_source_mask(c->source, pconf);
+    t->spec.refresh = apr_time_from_sec(c->refresh);
+    t->spec.server = s;
     t->next = tables;
     tables = t;
     return t;
@@ -62,6 +73,16 @@ vmoodle_table *vmoodle_table_get(apr_pool_t *pconf, server_rec *s,
 vmoodle_table *vmoodle_tables_first(void)
 {
     return tables;
+}
+
+vmoodle_table *vmoodle_table_next(const vmoodle_table *t)
+{
+    return t->next;
+}
+
+const vmoodle_table_spec *vmoodle_table_spec_of(const vmoodle_table *t)
+{
+    return &t->spec;
 }
 
 apr_status_t vmoodle_tables_init_shared(apr_pool_t *pconf, server_rec *s)
@@ -99,13 +120,13 @@ void vmoodle_tables_child_init(apr_pool_t *pchild, server_rec *s)
                                           pchild)) != APR_SUCCESS)
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                          VMLOGNO(00002) "cannot create a mutex for %s",
-                         t->snapshot_path);
+                         t->spec.snapshot_path);
 }
 
 const char *vmoodle_live_path(const vmoodle_table *t, uint64_t generation,
                               apr_pool_t *p)
 {
-    return apr_psprintf(p, "%s.live.%" APR_UINT64_T_FMT, t->snapshot_path,
+    return apr_psprintf(p, "%s.live.%" APR_UINT64_T_FMT, t->spec.snapshot_path,
                         (apr_uint64_t)generation);
 }
 
@@ -156,7 +177,7 @@ static struct vmoodle_generation *map_generation(vmoodle_table *t,
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, VMLOGNO(00003) "table %s: "
                      "refusing generation %" APR_UINT64_T_FMT ": %s; the "
                      "previous generation stays in service",
-                     t->snapshot_path, (apr_uint64_t)number, err);
+                     t->spec.snapshot_path, (apr_uint64_t)number, err);
         return NULL;
     }
     if (!(g = calloc(1, sizeof *g))) {
