@@ -124,12 +124,15 @@ static int check_one(const vmc_opts *o, const vm_instance *in)
 int vmc_cmd_check(vmc_opts *o)
 {
     int i, failed = 0, rc;
+    const char *why;
     vmc_table t;
 
-    if ((rc = vmc_table_load(o, &t)) != VMC_EXIT_OK)
-        return rc;
+    if ((rc = vmc_table_load(o, &t, &why)) != VMC_EXIT_OK)
+        return vmc_fail(311, rc, why);
     for (i = 0; i < o->nargs; i++) {
-        const vm_instance *in = vmc_find(&t, o->args[i]);
+        const vm_instance *in = vmc_find(&t, o->args[i], &why);
+        if (!in)
+            vmc_error(312, "%s", why);
         failed += !in || !check_one(o, in);
     }
     for (i = 0; o->nargs == 0 && i < t.table->instances->nelts; i++)

@@ -36,34 +36,39 @@ typedef struct {
     vm_table *table;
 } vmc_table;
 
-/* "vmoodlectl: VM003nn: message" on stderr.  Never pass a password. */
+/* "vmoodlectl: VM003nn: message" on stderr.  Never pass a password.
+ * The sub-commands print; the functions they call return the reason. */
 void vmc_error(int tag, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* vmc_error(tag, "%s", why), then rc: for "return vmc_fail(...)". */
+int vmc_fail(int tag, int rc, const char *why);
 /* A step of the plan with --dry-run, or what is being done. */
 void vmc_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Open the source and load and validate its rows; VMC_EXIT_* */
-int vmc_table_load(const vmc_opts *o, vmc_table *t);
-/* An instance by host (URL or bare host) or by numeric id; NULL with a
- * message when absent. */
-const vm_instance *vmc_find(const vmc_table *t, const char *arg);
+/* Open the source and load and validate its rows.  VMC_EXIT_OK, or
+ * VMC_EXIT_USAGE (no source) or VMC_EXIT_FAIL with *why. */
+int vmc_table_load(const vmc_opts *o, vmc_table *t, const char **why);
+/* An instance by host (URL or bare host) or by numeric id; NULL with *why
+ * when absent. */
+const vm_instance *vmc_find(const vmc_table *t, const char *arg,
+                            const char **why);
 /* The row of id as the source gave it, so a change keeps what it does not
  * touch; NULL when absent. */
 const vm_row *vmc_raw_row(const vmc_table *t, long long id);
 /* For commands taking one HOST|ID: check the arguments, load the table,
- * find the instance.  VMC_EXIT_* */
+ * find the instance.  VMC_EXIT_*, with *why when not OK. */
 int vmc_table_load_one(vmc_opts *o, const char *verb, vmc_table *t,
-                       const vm_instance **in);
+                       const vm_instance **in, const char **why);
 /* Validate row against the rest of the table as the module would: the row
  * must load, and every instance that loads today must still load.  A row
  * without an id is a new one (validated with the next free id).  NULL when
  * good, else the reason. */
 const char *vmc_table_validate(const vmc_table *t, const vm_row *row,
                                apr_pool_t *p);
-/* Save a validated row (insert when it has no id); *id gets its id.
- * Prints the reason on failure.  VMC_EXIT_* */
-int vmc_table_save(vmc_table *t, const vm_row *row, long long *id,
-                   apr_pool_t *p);
+/* Save a validated row (insert when it has no id); *id gets its id.  NULL,
+ * or why it was not saved. */
+const char *vmc_table_save(vmc_table *t, const vm_row *row, long long *id,
+                           apr_pool_t *p);
 
 /* Sub-commands; each returns an exit code. */
 int vmc_cmd_list(vmc_opts *o);

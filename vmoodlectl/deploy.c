@@ -149,8 +149,8 @@ static int prepare(deploy *d)
                   d->m.source.dbtype);
         return VMC_EXIT_USAGE;
     }
-    if (vmc_table_load(d->o, &d->t) != VMC_EXIT_OK)
-        return VMC_EXIT_FAIL;
+    if (vmc_table_load(d->o, &d->t, &why) != VMC_EXIT_OK)
+        return vmc_fail(349, VMC_EXIT_FAIL, why);
     build_row(d, url.key);
     probe = d->row;
     vm_row_set(&probe, VM_F_ID, "1");
@@ -322,8 +322,7 @@ static int run_steps(deploy *d, long long *id, const char **step,
     if (copy_dataroot(d, err) != 0 || vmc_interrupt_check(err))
         return -1;
     *step = "insert the instance row";
-    return vmc_table_save(&d->t, &d->row, id, d->o->pool) == VMC_EXIT_OK
-        ? 0 : ((*err = "see above"), -1);
+    return (*err = vmc_table_save(&d->t, &d->row, id, d->o->pool)) ? -1 : 0;
 }
 
 static void undo(deploy *d)

@@ -35,17 +35,19 @@ static void plan(const vm_instance *in)
     vmc_say("  4. remove its row");
 }
 
-static int disable_row(vmc_opts *o, vmc_table *t, const vm_instance *in)
+/* NULL, or why not. */
+static const char *disable_row(vmc_opts *o, vmc_table *t,
+                               const vm_instance *in)
 {
     const vm_row *old = vmc_raw_row(t, in->id);
     vm_row row;
     long long id;
 
     if (!old)
-        return -1;
+        return "the instance's row is gone";
     row = *old;
     vm_row_set(&row, VM_F_ENABLED, "0");
-    return vmc_table_save(t, &row, &id, o->pool) == VMC_EXIT_OK ? 0 : -1;
+    return vmc_table_save(t, &row, &id, o->pool);
 }
 
 static int drop_database(vmc_opts *o, const vm_instance *in,
@@ -74,8 +76,8 @@ static int run_steps(vmc_opts *o, vmc_table *t, const vm_instance *in,
     struct stat st;
 
     *step = "disable the row";
-    if (disable_row(o, t, in) != 0)
-        return (*err = "see above"), -1;
+    if ((*err = disable_row(o, t, in)) != NULL)
+        return -1;
     *step = "drop the database";
     if (drop_database(o, in, err) != 0)
         return -1;
@@ -96,8 +98,8 @@ int vmc_cmd_destroy(vmc_opts *o)
     vmc_table t;
     int rc;
 
-    if ((rc = vmc_table_load_one(o, "destroy", &t, &in)) != VMC_EXIT_OK)
-        return rc;
+    if ((rc = vmc_table_load_one(o, "destroy", &t, &in, &why)) != VMC_EXIT_OK)
+        return vmc_fail(315, rc, why);
     if ((why = check_dataroot(o, in)) != NULL) {
         vmc_error(351, "destroy refused, nothing done: %s", why);
         return VMC_EXIT_FAIL;

@@ -51,6 +51,12 @@ void vmc_error(int tag, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+int vmc_fail(int tag, int rc, const char *why)
+{
+    vmc_error(tag, "%s", why);
+    return rc;
+}
+
 void vmc_say(const char *fmt, ...)
 {
     va_list ap;

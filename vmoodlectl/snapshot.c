@@ -43,13 +43,14 @@ static int source_from_flags(snapshot *s)
 static int find_source(snapshot *s)
 {
     const vm_instance *in;
+    const char *why;
     vmc_table t;
 
     if (strcmp(s->o->from, "master") == 0)
         return source_from_flags(s);
-    if (vmc_table_load(s->o, &t) != VMC_EXIT_OK
-        || !(in = vmc_find(&t, s->o->from)))
-        return -1;
+    if (vmc_table_load(s->o, &t, &why) != VMC_EXIT_OK
+        || !(in = vmc_find(&t, s->o->from, &why)))
+        return vmc_fail(338, -1, why);
     s->src = *in;
     return 0;
 }

@@ -7,20 +7,20 @@
 #include "vm_host.h"
 #include "util.h"
 
-int vmc_table_load(const vmc_opts *o, vmc_table *t)
+int vmc_table_load(const vmc_opts *o, vmc_table *t, const char **why)
 {
     const char *err;
 
     memset(t, 0, sizeof *t);
     if (!o->source_spec) {
-        vmc_error(310, "no source: give --source or a configuration file");
+        *why = "no source: give --source or a configuration file";
         return VMC_EXIT_USAGE;
     }
     if (vm_source_open(&t->src, o->source_spec, o->table_name, o->pool,
                        &err) != VM_OK
         || vm_source_load(t->src, &t->rows, o->pool, &err) != VM_OK) {
-        vmc_error(311, "source %s: %s", vm_source_mask(o->source_spec,
-                                                       o->pool), err);
+        *why = apr_psprintf(o->pool, "source %s: %s",
+                            vm_source_mask(o->source_spec, o->pool), err);
         return VMC_EXIT_FAIL;
     }
     t->table = vm_table_build(t->rows, o->pool);
@@ -52,29 +52,32 @@ static const vm_instance *find_by_host(const vmc_table *t, const char *arg)
     return NULL;
 }
 
-const vm_instance *vmc_find(const vmc_table *t, const char *arg)
+const vm_instance *vmc_find(const vmc_table *t, const char *arg,
+                            const char **why)
 {
     const vm_instance *in = all_digits(arg)
         ? vm_table_find_id(t->table, strtoll(arg, NULL, 10))
         : find_by_host(t, arg);
 
     if (!in)
-        vmc_error(312, "no instance '%s' in the table", arg);
+        *why = apr_psprintf(t->src->pool, "no instance '%s' in the table",
+                            arg);
     return in;
 }
 
 int vmc_table_load_one(vmc_opts *o, const char *verb, vmc_table *t,
-                       const vm_instance **in)
+                       const vm_instance **in, const char **why)
 {
     int rc;
 
     if (o->nargs != 1) {
-        vmc_error(315, "%s takes one HOST or ID", verb);
+        *why = apr_psprintf(o->pool, "%s takes one HOST or ID", verb);
         return VMC_EXIT_USAGE;
     }
-    if ((rc = vmc_table_load(o, t)) != VMC_EXIT_OK)
+    if ((rc = vmc_table_load(o, t, why)) != VMC_EXIT_OK)
         return rc;
-    return (*in = vmc_find(t, o->args[0])) ? VMC_EXIT_OK : VMC_EXIT_FAIL;
+    return (*in = vmc_find(t, o->args[0], why)) ? VMC_EXIT_OK
+                                                : VMC_EXIT_FAIL;
 }
 
 static long long next_id(const vmc_table *t)
@@ -146,19 +149,17 @@ const char *vmc_table_validate(const vmc_table *t, const vm_row *row,
     return NULL;
 }
 
-int vmc_table_save(vmc_table *t, const vm_row *row, long long *id,
-                   apr_pool_t *p)
+const char *vmc_table_save(vmc_table *t, const vm_row *row, long long *id,
+                           apr_pool_t *p)
 {
     const char *err = NULL;
 
     *id = vm_row_id(row);
-    if (!t->src->ops->save_row) {
-        vmc_error(313, "source %s cannot be written", t->src->display);
-        return VMC_EXIT_FAIL;
-    }
-    if (t->src->ops->save_row(t->src, row, id, p, &err) != VM_OK) {
-        vmc_error(314, "saving to %s failed: %s", t->src->display, err);
-        return VMC_EXIT_FAIL;
-    }
-    return VMC_EXIT_OK;
+    if (!t->src->ops->save_row)
+        return apr_psprintf(p, "source %s cannot be written",
+                            t->src->display);
+    if (t->src->ops->save_row(t->src, row, id, p, &err) != VM_OK)
+        return apr_psprintf(p, "saving to %s failed: %s", t->src->display,
+                            err);
+    return NULL;
 }

@@ -75,11 +75,12 @@ static void list_text(const vmc_opts *o, const vm_table *t)
 
 int vmc_cmd_list(vmc_opts *o)
 {
+    const char *why;
     vmc_table t;
-    int rc = vmc_table_load(o, &t);
+    int rc = vmc_table_load(o, &t, &why);
 
     if (rc != VMC_EXIT_OK)
-        return rc;
+        return vmc_fail(311, rc, why);
     if (o->json)
         list_json(o, t.table);
     else
@@ -90,12 +91,13 @@ int vmc_cmd_list(vmc_opts *o)
 int vmc_cmd_show(vmc_opts *o)
 {
     const vm_instance *in;
+    const char *why;
     cJSON *j, *item;
     vmc_table t;
     int rc;
 
-    if ((rc = vmc_table_load_one(o, "show", &t, &in)) != VMC_EXIT_OK)
-        return rc;
+    if ((rc = vmc_table_load_one(o, "show", &t, &in, &why)) != VMC_EXIT_OK)
+        return vmc_fail(315, rc, why);
     j = vm_instance_json(in, json_flags(o));
     if (o->json) {
         print_json(j);
@@ -136,14 +138,15 @@ static int validate_and_save(vmc_opts *o, vmc_table *t, const vm_row *row,
                 t->src->display);
         return VMC_EXIT_OK;
     }
-    if (vmc_table_save(t, row, &id, o->pool) != VMC_EXIT_OK)
-        return VMC_EXIT_FAIL;
+    if ((why = vmc_table_save(t, row, &id, o->pool)) != NULL)
+        return vmc_fail(314, VMC_EXIT_FAIL, why);
     vmc_say("%s: id %lld", verb, id);
     return VMC_EXIT_OK;
 }
 
 int vmc_cmd_add(vmc_opts *o)
 {
+    const char *why;
     vmc_table t;
     vm_row row;
     int rc;
@@ -152,8 +155,8 @@ int vmc_cmd_add(vmc_opts *o)
         vmc_error(322, "add takes its columns as options (--host URL ...)");
         return VMC_EXIT_USAGE;
     }
-    if ((rc = vmc_table_load(o, &t)) != VMC_EXIT_OK)
-        return rc;
+    if ((rc = vmc_table_load(o, &t, &why)) != VMC_EXIT_OK)
+        return vmc_fail(311, rc, why);
     memset(&row, 0, sizeof row);
     overlay(&row, &o->fields);
     return validate_and_save(o, &t, &row, "add");
@@ -163,14 +166,15 @@ static int change(vmc_opts *o, const char *verb, const char *enabled)
 {
     const vm_instance *in;
     const vm_row *old;
+    const char *why;
     vmc_table t;
     vm_row row;
     int rc;
 
-    if ((rc = vmc_table_load_one(o, verb, &t, &in)) != VMC_EXIT_OK)
-        return rc;
+    if ((rc = vmc_table_load_one(o, verb, &t, &in, &why)) != VMC_EXIT_OK)
+        return vmc_fail(315, rc, why);
     if (!(old = vmc_raw_row(&t, in->id)))
-        return VMC_EXIT_FAIL;
+        return vmc_fail(324, VMC_EXIT_FAIL, "the instance's row is gone");
     row = *old;
     overlay(&row, &o->fields);
     if (enabled)
@@ -197,18 +201,22 @@ int vmc_cmd_disable(vmc_opts *o)
 int vmc_cmd_remove(vmc_opts *o)
 {
     const vm_instance *in;
-    const char *err = NULL;
+    const char *err = NULL, *why;
     long long id;
     vmc_table t;
     int rc;
 
-    if (o->nargs == 1 && strspn(o->args[0], "0123456789") == strlen(o->args[0])
-        && (rc = vmc_table_load(o, &t)) == VMC_EXIT_OK)
+    if (o->nargs == 1 && *o->args[0]
+        && strspn(o->args[0], "0123456789") == strlen(o->args[0])) {
+        if ((rc = vmc_table_load(o, &t, &why)) != VMC_EXIT_OK)
+            return vmc_fail(311, rc, why);
         id = strtoll(o->args[0], NULL, 10);    /* a rejected row too */
-    else if ((rc = vmc_table_load_one(o, "remove", &t, &in)) == VMC_EXIT_OK)
+    } else if ((rc = vmc_table_load_one(o, "remove", &t, &in, &why))
+               != VMC_EXIT_OK) {
+        return vmc_fail(315, rc, why);
+    } else {
         id = in->id;
-    else
-        return rc;
+    }
     if (o->dry_run) {
         vmc_say("dry run: would remove id %lld from %s", id, t.src->display);
         return VMC_EXIT_OK;

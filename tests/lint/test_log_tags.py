@@ -41,7 +41,7 @@ def test_the_module_tags_with_vmlogno_once_per_call():
 def test_the_tools_tag_in_their_ranges():
     dirs = by_dir(c_sources())
     calls = {"vcron": (r"\bvc_log(?:_fd)?\((?:[^,()]+,\s*)?(\d+)\s*,", 200),
-             "vmoodlectl": (r"\bvmc_error\((\d+)\s*,", 300)}
+             "vmoodlectl": (r"\bvmc_(?:error|fail)\((\d+)\s*,", 300)}
     for name, (pattern, base) in calls.items():
         numbers = [int(n) for text in dirs[name].values()
                    for n in re.findall(pattern, text)]
