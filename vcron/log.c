@@ -4,17 +4,15 @@
 #include <time.h>
 #include <unistd.h>
 #include "log.h"
+#include "vm_time.h"
 
 /* One line, written with a single write() so concurrent writers to one
  * file do not interleave inside it. */
 static void vlog_fd(int fd, int tag, const char *fmt, va_list ap)
 {
     char line[1024];
-    char stamp[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char stamp[VM_TIME_TEXT];
+    vm_time_text((long long)time(NULL), stamp);
     int n = snprintf(line, sizeof line, "%s vcron[%ld]: VM%05d: ", stamp,
                      (long)getpid(), tag);
     if (n < 0 || (size_t)n >= sizeof line)

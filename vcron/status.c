@@ -3,19 +3,11 @@
 #include <cjson/cJSON.h>
 #include "vm_instance_json.h"
 #include "vm_table.h"
+#include "vm_time.h"
 #include "status.h"
 #include "state.h"
 #include "tick.h"
 #include "log.h"
-
-static void date_of(long long t, char *buf, size_t size)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (t <= 0 || !gmtime_r(&tt, &tm)
-        || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(buf, size, "never");
-}
 
 static void print_text(const vc_config *cfg, vm_source *src, const vm_table *t,
                        const vc_state *st, long long now, FILE *out)
@@ -26,8 +18,8 @@ static void print_text(const vc_config *cfg, vm_source *src, const vm_table *t,
             "enabled", "croncount", "lastcron", "since", "lastcrongap");
     for (int i = 0; i < t->instances->nelts; i++) {
         const vm_instance *in = &APR_ARRAY_IDX(t->instances, i, vm_instance);
-        char date[32], since[24];
-        date_of(in->lastcron, date, sizeof date);
+        char date[VM_TIME_TEXT], since[24];
+        vm_time_text(in->lastcron, date);
         if (in->lastcron > 0)
             snprintf(since, sizeof since, "%lld", now - in->lastcron);
         else
@@ -43,8 +35,8 @@ static void print_text(const vc_config *cfg, vm_source *src, const vm_table *t,
  * always been true/false here. */
 static cJSON *instance_json(const vm_instance *in, long long now)
 {
-    char date[32];
-    date_of(in->lastcron, date, sizeof date);
+    char date[VM_TIME_TEXT];
+    vm_time_text(in->lastcron, date);
     cJSON *o = vm_instance_json(in, VM_JSON_CRON);
     cJSON_ReplaceItemInObjectCaseSensitive(o, "enabled",
                                            cJSON_CreateBool(in->enabled));

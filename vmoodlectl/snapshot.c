@@ -15,6 +15,7 @@
 #include "manifest.h"
 #include "dbadmin.h"
 #include "util.h"
+#include "vm_time.h"
 
 typedef struct {
     vmc_opts *o;
@@ -166,12 +167,9 @@ static int copy_dataroot(snapshot *s, const char **err)
 
 static void fill_manifest(snapshot *s)
 {
-    char date[32];
-    time_t now = time(NULL);
-    struct tm tm;
+    char date[VM_TIME_TEXT];
 
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    vm_time_text((long long)time(NULL), date);
     s->m.name = s->o->snapshot_name;
     s->m.created = apr_pstrdup(s->o->pool, date);
     s->m.source = s->src;

@@ -1,0 +1,14 @@
+#include <stdio.h>
+#include <time.h>
+#include "vm_time.h"
+
+char *vm_time_text(long long t, char buf[VM_TIME_TEXT])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (t <= 0 || !gmtime_r(&tt, &tm)
+        || strftime(buf, VM_TIME_TEXT, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, VM_TIME_TEXT, "never");
+    return buf;
+}
