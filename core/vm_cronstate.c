@@ -1,7 +1,6 @@
 #include <stdio.h>
 #include <apr_strings.h>
 #include "vm_cronstate.h"
-#include "vm_file.h"
 #include "vm_instance.h"
 #include "vm_json.h"
 
@@ -78,28 +77,31 @@ static int update_entry(cJSON *state, long long id, long long started,
     return 0;
 }
 
+typedef struct {
+    long long id, started, base_count, base_last;
+} cron_run;
+
+static vm_status record_run(cJSON *state, void *ctx, apr_pool_t *p,
+                            const char **err)
+{
+    const cron_run *r = ctx;
+
+    (void)p;
+    if (update_entry(state, r->id, r->started, r->base_count,
+                     r->base_last) != 0) {
+        *err = "out of memory";
+        return VM_ERR_IO;
+    }
+    return VM_OK;
+}
+
 vm_status vm_cronstate_record(const char *jsonpath, long long id,
                               long long started, long long base_count,
                               long long base_last, apr_pool_t *p,
                               const char **err)
 {
-    const char *path = state_path(jsonpath, p);
-    int lock = vm_file_lock(apr_pstrcat(p, path, ".lock", NULL), 1, p, err);
-    cJSON *state = NULL;
-    vm_status st;
+    cron_run r = { id, started, base_count, base_last };
 
-    if (lock < 0)
-        return VM_ERR_IO;
-    st = vm_json_load(path, 1, &state, p, err);
-    if (st == VM_OK && !state && !(state = cJSON_CreateObject()))
-        st = VM_ERR_IO, *err = "out of memory";
-    if (st == VM_OK && !cJSON_IsObject(state))
-        st = VM_ERR_DATA, *err = apr_psprintf(p, "%s is not an object", path);
-    if (st == VM_OK && update_entry(state, id, started, base_count, base_last) != 0)
-        st = VM_ERR_IO, *err = "out of memory";
-    if (st == VM_OK)
-        st = vm_json_save(path, state, NULL, p, err);
-    cJSON_Delete(state);
-    vm_file_unlock(lock);
-    return st;
+    return vm_json_edit(state_path(jsonpath, p), cJSON_Object, 1, NULL,
+                        record_run, &r, p, err);
 }

@@ -30,9 +30,8 @@ void vm_row_set(vm_row *row, vm_field f, const char *value)
     row->present[f] = 1;
 }
 
-long long vm_row_id(const vm_row *row)
+long long vm_id_from_text(const char *v)
 {
-    const char *v = row->present[VM_F_ID] ? row->value[VM_F_ID] : NULL;
     char *end;
     long long id;
 
@@ -41,6 +40,12 @@ long long vm_row_id(const vm_row *row)
     errno = 0;
     id = strtoll(v, &end, 10);
     return (errno || *end) ? 0 : id;
+}
+
+long long vm_row_id(const vm_row *row)
+{
+    return vm_id_from_text(row->present[VM_F_ID] ? row->value[VM_F_ID]
+                                                 : NULL);
 }
 
 int vm_field_by_name(const char *name)

@@ -31,8 +31,9 @@ void vm_row_set(vm_row *row, vm_field f, const char *value);
 /* The id a row claims: a decimal integer from 1 up, written in digits
  * only; 0 when it claims none (absent, NULL, "0", a sign or a blank, other
  * characters, too large).  Whether the row is valid is for
- * vm_instance_from_row to say. */
+ * vm_instance_from_row to say.  vm_id_from_text reads such a text. */
 long long vm_row_id(const vm_row *row);
+long long vm_id_from_text(const char *text);
 
 /* Find a field by column name; -1 when unknown. */
 int vm_field_by_name(const char *name);

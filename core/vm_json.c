@@ -46,6 +46,34 @@ vm_status vm_json_save(const char *path, const cJSON *json,
     return st;
 }
 
+vm_status vm_json_edit(const char *path, int type, int missing_ok,
+                       const char *backup, vm_json_edit_fn edit, void *ctx,
+                       apr_pool_t *p, const char **err)
+{
+    int lock = vm_file_lock(apr_pstrcat(p, path, ".lock", NULL), 1, p, err);
+    cJSON *json = NULL;
+    vm_status st;
+
+    if (lock < 0)
+        return VM_ERR_IO;
+    st = vm_json_load(path, missing_ok, &json, p, err);
+    if (st == VM_OK && !json
+        && !(json = type == cJSON_Array ? cJSON_CreateArray()
+                                        : cJSON_CreateObject()))
+        st = VM_ERR_IO, *err = "out of memory";
+    if (st == VM_OK && !(json->type & type))
+        st = VM_ERR_DATA, *err = apr_psprintf(p, "%s: top level is not an "
+                                              "%s", path, type == cJSON_Array
+                                              ? "array" : "object");
+    if (st == VM_OK)
+        st = edit(json, ctx, p, err);
+    if (st == VM_OK)
+        st = vm_json_save(path, json, backup, p, err);
+    cJSON_Delete(json);
+    vm_file_unlock(lock);
+    return st;
+}
+
 const char *vm_json_text(const cJSON *item, apr_pool_t *p, int *bad)
 {
     *bad = 0;

@@ -17,6 +17,17 @@ vm_status vm_json_load(const char *path, int missing_ok, cJSON **json,
 vm_status vm_json_save(const char *path, const cJSON *json,
                        const char *backup, apr_pool_t *p, const char **err);
 
+/* Change a JSON file under its lock (path.lock): read it, check that its
+ * top level is an array or an object (type: cJSON_Array, cJSON_Object),
+ * let edit change it, and replace the file atomically, the old one kept
+ * as backup unless NULL.  A missing file is an empty one when missing_ok,
+ * else an error.  edit returns VM_OK, or an error with *err set. */
+typedef vm_status (*vm_json_edit_fn)(cJSON *json, void *ctx, apr_pool_t *p,
+                                     const char **err);
+vm_status vm_json_edit(const char *path, int type, int missing_ok,
+                       const char *backup, vm_json_edit_fn edit, void *ctx,
+                       apr_pool_t *p, const char **err);
+
 /* A scalar as text (numbers without exponent when integral, booleans as
  * 1/0), from p; NULL for null; *bad set for objects and arrays. */
 const char *vm_json_text(const cJSON *item, apr_pool_t *p, int *bad);

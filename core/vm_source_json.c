@@ -155,19 +155,21 @@ static vm_status json_unchanged(vm_source *src, int *same, const char **err)
     return VM_OK;
 }
 
-/* The object whose "id" is id (number or numeric string), or NULL. */
-static cJSON *find_by_id(cJSON *array, long long id, long long *max_id)
+/* The object whose "id" is id, or NULL; *max_id the largest id seen.  An
+ * object's id is read as a row's (vm_id_from_text): a number or a string
+ * of digits. */
+static cJSON *find_by_id(cJSON *array, long long id, long long *max_id,
+                         apr_pool_t *p)
 {
     cJSON *obj, *found = NULL;
 
     *max_id = 0;
     cJSON_ArrayForEach(obj, array) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "id");
-        /* ids beyond 2^53 are refused by validation; never cast them */
-        long long oid = cJSON_IsNumber(v) && v->valuedouble >= 0
-                        && v->valuedouble < 9007199254740992.0
-                      ? (long long)v->valuedouble
-                      : cJSON_IsString(v) ? atoll(v->valuestring) : 0;
+        int bad;
+        const char *text = v ? vm_json_text(v, p, &bad) : NULL;
+        long long oid = text ? vm_id_from_text(text) : 0;
+
         if (oid > *max_id)
             *max_id = oid;
         if (oid == id && id > 0)
@@ -213,28 +215,13 @@ static int fill_object(cJSON *obj, const vm_row *row, long long id)
 
 /* Read, change and atomically rewrite the file under its lock, keeping
  * the previous version as FILE.bak. */
-typedef int (*json_edit_fn)(cJSON *array, void *ctx, apr_pool_t *p,
-                            const char **err);
-
-static vm_status json_edit(vm_source *src, json_edit_fn edit, void *ctx,
+static vm_status json_edit(vm_source *src, vm_json_edit_fn edit, void *ctx,
                            apr_pool_t *p, const char **err)
 {
     const char *path = json_path(src);
-    int lock = vm_file_lock(apr_pstrcat(p, path, ".lock", NULL), 1, p, err);
-    cJSON *json = NULL;
-    vm_status st;
 
-    if (lock < 0)
-        return VM_ERR_IO;
-    st = json_read_array(src, &json, p, err);
-    if (st == VM_OK && edit(json, ctx, p, err) != 0)
-        st = VM_ERR_DATA;
-    if (st == VM_OK)
-        st = vm_json_save(path, json, apr_pstrcat(p, path, ".bak", NULL), p,
-                          err);
-    cJSON_Delete(json);
-    vm_file_unlock(lock);
-    return st;
+    return vm_json_edit(path, cJSON_Array, 0,
+                        apr_pstrcat(p, path, ".bak", NULL), edit, ctx, p, err);
 }
 
 typedef struct {
@@ -242,24 +229,35 @@ typedef struct {
     long long id;
 } save_ctx;
 
-static int edit_save(cJSON *array, void *data, apr_pool_t *p,
-                     const char **err)
+static vm_status no_row(long long id, apr_pool_t *p, const char **err)
+{
+    *err = apr_psprintf(p, "no row with id %" APR_INT64_T_FMT,
+                        (apr_int64_t)id);
+    return VM_ERR_DATA;
+}
+
+static vm_status out_of_memory(const char **err)
+{
+    *err = "out of memory";
+    return VM_ERR_IO;
+}
+
+static vm_status edit_save(cJSON *array, void *data, apr_pool_t *p,
+                           const char **err)
 {
     save_ctx *c = data;
     long long max_id;
-    cJSON *obj = find_by_id(array, c->id, &max_id);
+    cJSON *obj = find_by_id(array, c->id, &max_id, p);
 
-    if (c->id > 0 && !obj) {
-        *err = apr_psprintf(p, "no row with id %" APR_INT64_T_FMT, (apr_int64_t)c->id);
-        return -1;
-    }
+    if (c->id > 0 && !obj)
+        return no_row(c->id, p, err);
     if (!obj) {
         c->id = max_id + 1;
         if (!(obj = cJSON_CreateObject()))
-            return -1;
+            return out_of_memory(err);
         cJSON_AddItemToArray(array, obj);
     }
-    return fill_object(obj, c->row, c->id);
+    return fill_object(obj, c->row, c->id) == 0 ? VM_OK : out_of_memory(err);
 }
 
 static vm_status json_save_row(vm_source *src, const vm_row *row,
@@ -273,18 +271,16 @@ static vm_status json_save_row(vm_source *src, const vm_row *row,
     return st;
 }
 
-static int edit_delete(cJSON *array, void *data, apr_pool_t *p,
-                       const char **err)
+static vm_status edit_delete(cJSON *array, void *data, apr_pool_t *p,
+                             const char **err)
 {
     long long id = *(long long *)data, max_id;
-    cJSON *obj = find_by_id(array, id, &max_id);
+    cJSON *obj = find_by_id(array, id, &max_id, p);
 
-    if (!obj) {
-        *err = apr_psprintf(p, "no row with id %" APR_INT64_T_FMT, (apr_int64_t)id);
-        return -1;
-    }
+    if (!obj)
+        return no_row(id, p, err);
     cJSON_Delete(cJSON_DetachItemViaPointer(array, obj));
-    return 0;
+    return VM_OK;
 }
 
 static vm_status json_delete_row(vm_source *src, long long id, apr_pool_t *p,
@@ -314,7 +310,7 @@ static vm_status json_record_cron(vm_source *src, long long id,
     long long max_id, count = 0, last = 0;
 
     if (json_read_array(src, &json, p, err) == VM_OK
-        && (obj = find_by_id(json, id, &max_id)) != NULL) {
+        && (obj = find_by_id(json, id, &max_id, p)) != NULL) {
         count = integer_of(obj, "croncount", p);
         last = integer_of(obj, "lastcron", p);
     }
