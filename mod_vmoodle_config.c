@@ -3,6 +3,7 @@
 #include "mod_vmoodle.h"
 #include <http_log.h>
 #include <apr_strings.h>
+#include "vm_db.h"
 #include "vm_hash.h"
 #include "vm_source.h"
 
@@ -92,11 +93,11 @@ static const char *set_source(cmd_parms *cmd, void *d, const char *raw)
 
 static const char *set_table(cmd_parms *cmd, void *d, const char *arg)
 {
+    const char *why = vm_db_table_check(arg, 1);
+
     (void)d;
-    if (!*arg || arg[strspn(arg, "abcdefghijklmnopqrstuvwxyz"
-                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")])
-        return "VMoodleTable: a table name is letters, digits, _ and "
-               "an optional schema. prefix";
+    if (why)
+        return apr_psprintf(cmd->pool, "VMoodleTable: %s", why);
     VMOODLE_CONF(cmd->server)->table_name = arg;
     return NULL;
 }

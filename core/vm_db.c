@@ -151,30 +151,43 @@ static size_t ident_len(const char *s)
     return n;
 }
 
-/* The n bytes at s quoted, or NULL when they are not an identifier. */
-static const char *quote_ident(const vm_db *db, const char *s, size_t n,
-                               apr_pool_t *p)
+static int is_ident(const char *s, size_t n)
 {
-    if (n == 0 || n > IDENT_MAX || ident_len(s) < n)
+    return n > 0 && n <= IDENT_MAX && ident_len(s) >= n;
+}
+
+const char *vm_db_table_check(const char *name, int schemas)
+{
+    const char *dot = schemas ? strchr(name, '.') : NULL;
+
+    if (dot ? is_ident(name, (size_t)(dot - name))
+              && is_ident(dot + 1, strlen(dot + 1))
+            : is_ident(name, strlen(name)))
         return NULL;
-    return apr_psprintf(p, "%c%.*s%c", db->driver->quote, (int)n, s,
-                        db->driver->quote);
+    return schemas ? "a table name is 1 to 64 letters, digits, _, $ and -, "
+                     "after an optional schema."
+                   : "a table name is 1 to 64 letters, digits, _, $ and -";
 }
 
 const char *vm_db_ident(const vm_db *db, const char *name, apr_pool_t *p)
 {
-    return quote_ident(db, name, strlen(name), p);
+    if (!is_ident(name, strlen(name)))
+        return NULL;
+    return apr_psprintf(p, "%c%s%c", db->driver->quote, name,
+                        db->driver->quote);
 }
 
 const char *vm_db_table(const vm_db *db, const char *name, apr_pool_t *p)
 {
-    const char *dot = strchr(name, '.'), *schema, *table;
+    const char *dot = strchr(name, '.');
 
-    if (!dot || !db->driver->schemas)
+    if (vm_db_table_check(name, db->driver->schemas))
+        return NULL;
+    if (!dot)
         return vm_db_ident(db, name, p);
-    schema = quote_ident(db, name, (size_t)(dot - name), p);
-    table = vm_db_ident(db, dot + 1, p);
-    return schema && table ? apr_pstrcat(p, schema, ".", table, NULL) : NULL;
+    return apr_psprintf(p, "%c%.*s%c.%s", db->driver->quote,
+                        (int)(dot - name), name, db->driver->quote,
+                        vm_db_ident(db, dot + 1, p));
 }
 
 /* msg with every occurrence of secret replaced by "***" and line breaks

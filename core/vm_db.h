@@ -92,6 +92,11 @@ const char *vm_db_int_param(const vm_db *db, int i, apr_pool_t *p);
 const char *vm_db_ident(const vm_db *db, const char *name, apr_pool_t *p);
 const char *vm_db_table(const vm_db *db, const char *name, apr_pool_t *p);
 
+/* The same rule before any connection exists (a directive, say): NULL
+ * when name can be a table (schemas: schema.table allowed), else the rule
+ * it breaks. */
+const char *vm_db_table_check(const char *name, int schemas);
+
 /* A message as the layer writes its own: "<label>: <text>", on one line,
  * the password masked. */
 const char *vm_db_message(const vm_db *db, apr_pool_t *p, const char *fmt,

@@ -36,9 +36,9 @@ vm_status vm_source_db_configure(vm_source *src, vm_db_kind kind,
     }
     sd->qtable = vm_db_table(sd->db, src->table, p);
     if (!sd->qtable) {
-        *err = vm_source_db_error(src, p, "invalid table name (letters, "
-                                  "digits, _, $, -%s)", kind == VM_DB_PGSQL
-                                  ? "; optionally schema.table" : "");
+        *err = vm_source_db_error(src, p, "invalid table name: %s",
+                                  vm_db_table_check(src->table,
+                                                    kind == VM_DB_PGSQL));
         return VM_ERR_CONFIG;
     }
     return VM_OK;
