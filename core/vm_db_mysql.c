@@ -3,11 +3,11 @@
  * values bound; one without goes as text (DDL, and every value arrives as
  * text). */
 #include <ctype.h>
-#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <mysql.h>
 #include "vm_db_driver.h"
+#include "vm_host.h"
 
 #define COLUMN_BUF 256   /* longer values are fetched again at their size */
 
@@ -112,13 +112,8 @@ static const char *my_configure(vm_db *db, const apr_table_t *options)
     s->password = apr_table_get(options, "password");
     s->dbname = apr_table_get(options, "dbname");
     s->socket = apr_table_get(options, "socket");
-    if (port) {
-        char *end;
-        long n = strtol(port, &end, 10);
-        if (*port == '\0' || *end || n < 1 || n > 65535)
-            return "port must be a number from 1 to 65535";
-        s->port = (unsigned)n;
-    }
+    if (port && vm_host_parse_port(port, strlen(port), &s->port))
+        return "port must be a number from 1 to 65535";
     db->settings = s;
     return NULL;
 }

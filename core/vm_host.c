@@ -73,7 +73,7 @@ static const char *canon_v6(const char *h, size_t len, char *out,
     return NULL;
 }
 
-static const char *parse_port(const char *s, size_t len, unsigned *port)
+const char *vm_host_parse_port(const char *s, size_t len, unsigned *port)
 {
     unsigned long v = 0;
     size_t i;
@@ -114,7 +114,7 @@ static const char *canon_hostport(const char *s, size_t len, char *host,
         colon = memchr(s, ':', len);
     }
     if (colon) {
-        const char *reason = parse_port(colon + 1, (size_t)(end - colon - 1),
+        const char *reason = vm_host_parse_port(colon + 1, (size_t)(end - colon - 1),
                                         port);
         if (reason)
             return reason;

@@ -28,4 +28,8 @@ const char *vm_host_parse_url(const char *url, vm_url *out);
 const char *vm_host_request_key(const char *hostport, size_t len, int https,
                                 char *key, size_t keysize);
 
+/* A TCP port: 1 to 65535 in decimal digits (no sign, no blank), len bytes
+ * at s.  NULL, or a static reason. */
+const char *vm_host_parse_port(const char *s, size_t len, unsigned *port);
+
 #endif

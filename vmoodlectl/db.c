@@ -1,18 +1,12 @@
 /* An instance's database settings, and the SQL layer opened with them. */
-#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include "db.h"
+#include "vm_host.h"
 
 static int parse_port(const char *s, unsigned *port)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-
-    if (end == s || *end || v < 1 || v > 65535)
-        return -1;
-    *port = (unsigned)v;
-    return 0;
+    return vm_host_parse_port(s, strlen(s), port) ? -1 : 0;
 }
 
 /* "host", "host:port", "[v6]:port" or "/socket". */
