@@ -8,7 +8,7 @@
 #include <apr_strings.h>
 #include "vm_source.h"
 #include "config.h"
-#include "privs.h"
+#include "vm_identity.h"
 #include "tick.h"
 #include "status.h"
 #include "signals.h"
@@ -18,7 +18,7 @@
 typedef struct {
     apr_pool_t *pool;          /* owns everything below */
     vc_config cfg;
-    vc_identity who;
+    vm_identity who;
     vm_source *src;
 } setup;
 
@@ -66,7 +66,7 @@ static int open_setup(setup *s, int argc, char **argv, const char **rest,
     const char *err = read_settings(s, argc, argv, rest, nrest);
     int code = err ? VC_EXIT_USAGE : VC_EXIT_OK;
     if (!err && need_user
-        && (err = vc_identity_resolve(&s->who, s->cfg.user, s->pool)))
+        && (err = vm_identity_resolve(&s->who, s->cfg.user, s->pool)))
         code = VC_EXIT_USAGE;
     if (!err && vm_source_open(&s->src, s->cfg.source, s->cfg.table, s->pool,
                                &err) != VM_OK)

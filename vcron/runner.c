@@ -27,7 +27,7 @@ const char *const *vc_cron_argv(const vc_config *cfg, apr_pool_t *p)
     return argv;
 }
 
-const char *const *vc_cron_env(const vm_instance *in, const vc_identity *who,
+const char *const *vc_cron_env(const vm_instance *in, const vm_identity *who,
                                apr_pool_t *p)
 {
     vm_env_numbers nums;
@@ -111,7 +111,7 @@ static const char *prepare_child(const vc_spawn *sp, int *errfd)
     if (chdir("/") != 0)
         return "cannot chdir to /";
     const char *why = NULL;
-    if (vc_identity_assume(sp->who, &why) != 0)
+    if (vm_identity_assume(sp->who, &why) != 0)
         return why;
     umask(022);
     return NULL;

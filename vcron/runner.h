@@ -8,7 +8,7 @@
 #include <apr_pools.h>
 #include "vm_instance.h"
 #include "config.h"
-#include "privs.h"
+#include "vm_identity.h"
 
 /* PHP MOODLE_DIR/admin/cli/cron.php --keep-alive=0, or the configured
  * command; the instance is never on the command line. */
@@ -16,7 +16,7 @@ const char *const *vc_cron_argv(const vc_config *cfg, apr_pool_t *p);
 
 /* The instance's VMOODLE_* variables (as the module sets them) and a
  * minimal PATH, HOME, LOGNAME, LANG; nothing inherited from vcron. */
-const char *const *vc_cron_env(const vm_instance *in, const vc_identity *who,
+const char *const *vc_cron_env(const vm_instance *in, const vm_identity *who,
                                apr_pool_t *p);
 
 /* File name for an instance's log: its host key with anything but
@@ -31,7 +31,7 @@ int vc_cron_log_open(const char *log_dir, const vm_instance *in, long max,
 typedef struct {
     const char *const *argv;
     const char *const *envp;
-    const vc_identity *who;
+    const vm_identity *who;
     int log_fd;        /* becomes the cron's stdout and stderr */
     int lock_fd;       /* kept open in the cron (fd 3): see locks.h */
 } vc_spawn;

@@ -16,7 +16,7 @@
 
 typedef struct {
     const vc_config *cfg;
-    const vc_identity *who;
+    const vm_identity *who;
     vm_source *src;
     apr_pool_t *p;
     vc_tick_counts *counts;
@@ -185,7 +185,7 @@ int vc_load_table(vm_source *src, apr_pool_t *p, const vm_table **t)
     return VC_EXIT_OK;
 }
 
-int vc_tick(const vc_config *cfg, const vc_identity *who, vm_source *src,
+int vc_tick(const vc_config *cfg, const vm_identity *who, vm_source *src,
             apr_pool_t *p, vc_tick_counts *counts)
 {
     memset(counts, 0, sizeof *counts);

@@ -7,7 +7,7 @@
 #include "vm_source.h"
 #include "vm_table.h"
 #include "config.h"
-#include "privs.h"
+#include "vm_identity.h"
 
 /* Exit codes of vcron, documented in --help and the README. */
 enum {
@@ -28,7 +28,7 @@ typedef struct {
 int vc_load_table(vm_source *src, apr_pool_t *p, const vm_table **t);
 
 /* Returns one of the exit codes above. */
-int vc_tick(const vc_config *cfg, const vc_identity *who, vm_source *src,
+int vc_tick(const vc_config *cfg, const vm_identity *who, vm_source *src,
             apr_pool_t *p, vc_tick_counts *counts);
 
 #endif

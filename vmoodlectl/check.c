@@ -1,7 +1,6 @@
 /* check [HOST...]: does each instance's host resolve, is its database
  * reachable with its credentials, is its dataroot a folder the web server's
  * user can write?  One line per instance; exit 1 when anything fails. */
-#include <grp.h>
 #include <netdb.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <apr_strings.h>
 #include "ctl.h"
 #include "db.h"
+#include "vm_identity.h"
 
 static const char OK[] = "ok";   /* compared by address */
 
@@ -59,16 +59,15 @@ static const char *check_db(const vm_instance *in, apr_pool_t *p)
 }
 
 /* As the user, in a child: can a file be created in dir? */
-static int probe_as(const struct passwd *pw, const char *dir)
+static int probe_as(const vm_identity *who, const char *dir)
 {
+    const char *why;
     char *path;
     int status, fd;
     pid_t pid = fork();
 
     if (pid == 0) {
-        if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0
-            || initgroups(pw->pw_name, pw->pw_gid) != 0
-            || setuid(pw->pw_uid) != 0)
+        if (vm_identity_assume(who, &why) != 0)
             _exit(2);
         if (asprintf(&path, "%s/.vmoodlectl-check-XXXXXX", dir) < 0
             || (fd = mkstemp(path)) < 0)
@@ -95,6 +94,8 @@ static int writable_by_mode(const struct passwd *pw, const struct stat *st)
 static const char *check_dataroot(const vmc_opts *o, const vm_instance *in)
 {
     struct passwd *pw = getpwnam(o->web_user);
+    const char *why;
+    vm_identity who;
     struct stat st;
     int writable;
 
@@ -104,8 +105,12 @@ static const char *check_dataroot(const vmc_opts *o, const vm_instance *in)
         return apr_psprintf(o->pool, "%s: %s", in->datapath, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return apr_psprintf(o->pool, "%s is not a directory", in->datapath);
-    writable = geteuid() == 0 ? probe_as(pw, in->datapath) == 0
-                              : writable_by_mode(pw, &st);
+    if (geteuid() != 0)
+        writable = writable_by_mode(pw, &st);
+    else if ((why = vm_identity_resolve(&who, o->web_user, o->pool)) != NULL)
+        return why;
+    else
+        writable = probe_as(&who, in->datapath) == 0;
     return writable ? OK : apr_psprintf(o->pool, "%s is not writable by %s",
                                         in->datapath, o->web_user);
 }

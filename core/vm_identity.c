@@ -1,13 +1,13 @@
-/* Dropping privileges for a cron, see privs.h. */
+/* Dropping privileges in a child, see vm_identity.h. */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <string.h>
 #include <unistd.h>
 #include <apr_strings.h>
-#include "privs.h"
+#include "vm_identity.h"
 
-static const char *user_groups(vc_identity *who, apr_pool_t *p)
+static const char *user_groups(vm_identity *who, apr_pool_t *p)
 {
     int n = 16;
     for (int attempt = 0; attempt < 8; attempt++) {
@@ -23,7 +23,7 @@ static const char *user_groups(vc_identity *who, apr_pool_t *p)
     return apr_psprintf(p, "user %s: too many groups", who->name);
 }
 
-const char *vc_identity_resolve(vc_identity *who, const char *user,
+const char *vm_identity_resolve(vm_identity *who, const char *user,
                                 apr_pool_t *p)
 {
     memset(who, 0, sizeof *who);
@@ -39,12 +39,13 @@ const char *vc_identity_resolve(vc_identity *who, const char *user,
     who->name = apr_pstrdup(p, pw->pw_name);
     who->home = apr_pstrdup(p, pw->pw_dir);
     if (root && (who->uid == 0 || who->gid == 0))
-        return apr_psprintf(p, "user %s is root: a cron never runs as root",
+        return apr_psprintf(p, "user %s has uid or gid 0: a cron or a check "
+                            "never runs as root",
                             user);
     return root ? user_groups(who, p) : NULL;
 }
 
-int vc_identity_assume(const vc_identity *who, const char **why)
+int vm_identity_assume(const vm_identity *who, const char **why)
 {
     if (!who->switch_user)
         return 0;
