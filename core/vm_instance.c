@@ -117,19 +117,27 @@ static int prefix_ok(const char *s)
                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == strlen(s);
 }
 
+int vm_path_has_dotdot(const char *path)
+{
+    const char *c;
+
+    for (c = path; (c = strstr(c, "..")) != NULL; c += 2)
+        if ((c == path || c[-1] == '/') && (c[2] == '/' || c[2] == '\0'))
+            return 1;
+    return 0;
+}
+
 /* An absolute path, not "/", without a ".." component; trailing slashes
  * are dropped. */
 static const char *canon_datapath(const char *s, apr_pool_t *p,
                                   const char **out)
 {
     size_t len = strlen(s);
-    const char *c;
 
     if (s[0] != '/')
         return "is not an absolute path";
-    for (c = s; (c = strstr(c, "..")) != NULL; c += 2)
-        if (c[-1] == '/' && (c[2] == '/' || c[2] == '\0'))
-            return "contains a '..' component";
+    if (vm_path_has_dotdot(s))
+        return "contains a '..' component";
     while (len > 1 && s[len - 1] == '/')
         len--;
     if (len == 1)

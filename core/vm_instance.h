@@ -55,6 +55,9 @@ typedef struct {
 const char *vm_instance_from_row(vm_instance *out, const vm_row *row,
                                  apr_pool_t *p);
 
+/* Whether path has a ".." component (a dataroot may not). */
+int vm_path_has_dotdot(const char *path);
+
 /* The reverse, for writing an instance back to a source. */
 void vm_instance_to_row(const vm_instance *in, vm_row *row, apr_pool_t *p);
 

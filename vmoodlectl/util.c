@@ -4,6 +4,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "util.h"
+#include "vm_instance.h"
 
 static int only(const char *s, const char *allowed)
 {
@@ -24,16 +25,6 @@ int vmc_dbname_ok(const char *name)
         && *name != '-' && only(name, ALNUM "_-");
 }
 
-static int has_dotdot(const char *path)
-{
-    const char *c;
-
-    for (c = path; (c = strstr(c, "..")) != NULL; c += 2)
-        if ((c == path || c[-1] == '/') && (c[2] == '/' || c[2] == '\0'))
-            return 1;
-    return 0;
-}
-
 const char *vmc_path_inside(const char *path, const char *parent,
                             apr_pool_t *p)
 {
@@ -42,7 +33,7 @@ const char *vmc_path_inside(const char *path, const char *parent,
     const char *dir, *base;
     size_t plen;
 
-    if (path[0] != '/' || has_dotdot(path))
+    if (path[0] != '/' || vm_path_has_dotdot(path))
         return "must be an absolute path without '..'";
     base = slash + 1;
     if (!*base || !strcmp(base, "."))
