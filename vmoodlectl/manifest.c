@@ -1,16 +1,11 @@
 /* manifest.json of a template, written by snapshot and read by deploy. */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <apr_strings.h>
 #include "vm_instance_json.h"
 #include "manifest.h"
+#include "vm_json.h"
 
 #define MANIFEST_FORMAT 1
-#define MANIFEST_MAX (256 * 1024 * 1024)
 
 static void add_str(cJSON *o, const char *k, const char *v)
 {
@@ -46,17 +41,10 @@ int vmc_manifest_write(const vmc_manifest *m, const char *path,
                        apr_pool_t *p, const char **err)
 {
     cJSON *root = to_json(m);
-    char *text = cJSON_Print(root);
-    FILE *f = text ? fopen(path, "w") : NULL;
-    int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    vm_status st = vm_json_save(path, root, NULL, p, err);
 
-    if (f && fclose(f) != 0)
-        ok = 0;
-    if (!ok)
-        *err = apr_psprintf(p, "cannot write %s: %s", path, strerror(errno));
-    free(text);
     cJSON_Delete(root);
-    return ok ? 0 : -1;
+    return st == VM_OK ? 0 : -1;
 }
 
 static const char *get_str(apr_pool_t *p, const cJSON *o, const char *k)
@@ -115,26 +103,11 @@ static const char *from_json(vmc_manifest *m, const cJSON *root,
 int vmc_manifest_read(vmc_manifest *m, const char *path, apr_pool_t *p,
                       const char **err)
 {
-    FILE *f = fopen(path, "r");
-    char *text;
-    long size;
     cJSON *root;
 
     memset(m, 0, sizeof *m);
-    if (!f || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0
-        || size > MANIFEST_MAX || fseek(f, 0, SEEK_SET) != 0) {
-        *err = apr_psprintf(p, "cannot read %s: %s", path, strerror(errno));
-        if (f)
-            fclose(f);
+    if (vm_json_load(path, 0, &root, p, err) != VM_OK)
         return -1;
-    }
-    text = apr_pcalloc(p, (apr_size_t)size + 1);
-    size = (long)fread(text, 1, (size_t)size, f);
-    fclose(f);
-    if (!(root = cJSON_ParseWithLength(text, (size_t)size))) {
-        *err = apr_psprintf(p, "%s is not valid JSON", path);
-        return -1;
-    }
     *err = from_json(m, root, p);
     cJSON_Delete(root);
     if (*err)
