@@ -16,8 +16,6 @@
 #include "vm_env.h"
 #include "vm_file.h"
 
-
-
 /* ---- error pages ---------------------------------------------------- */
 
 static vmoodle_page load_page(const char *dir, const char *name,
