@@ -154,7 +154,23 @@ if ($vmoodlemaster && $vmoodle) {
     if ($CFG->sessioncookie === '') {
         $CFG->sessioncookie = 'vm' . (int)$vmoodle['VMOODLE_ID'];
     }
-    unset($vmoodledbhost, $vmoodledbport);
+    unset($vmoodledbhost, $vmoodledbport, $vmoodledbsocket);
+}
+
+// Processes that Moodle starts from a web request (a task's "Run now" runs
+// $CFG->pathtophp with this process's environment) must boot this same
+// site.  php-fpm workers and Apache children serve request after request:
+// every variable is set or removed here on every request, so nothing of an
+// earlier request's site can reach this one's children.
+if (PHP_SAPI !== 'cli' && PHP_SAPI !== 'phpdbg') {
+    foreach (array_merge($vmoodleinstancevars, array('VMOODLE_MASTER')) as $vmoodlename) {
+        if ($vmoodlemaster) {
+            $vmoodlevalue = $vmoodlename === 'VMOODLE_MASTER' ? '1' : null;
+        } else {
+            $vmoodlevalue = $vmoodlename === 'VMOODLE_MASTER' ? null : $vmoodle[$vmoodlename];
+        }
+        putenv($vmoodlevalue === null ? $vmoodlename : "$vmoodlename=$vmoodlevalue");
+    }
 }
 
 unset($vmoodleget, $vmoodlerefuse, $vmoodlesplithost, $vmoodleinstancevars,

@@ -32,6 +32,20 @@ if (PHP_SAPI !== 'cli') {
         header('X-VMoodle-Php-Id: ' . $_SERVER['VMOODLE_ID']);
     }
 }
+// task.php: what a process started from this request sees, as Moodle's
+// "Run now" starts $CFG->pathtophp (its environment is this process's).
+if (defined('VMOODLE_TEST_CHILD')) {
+    $report['pid'] = getmypid();
+    $report['https'] = isset($_SERVER['HTTPS']) ? $_SERVER['HTTPS'] : null;
+    $report['child'] = array();
+    foreach (explode("\0", (string)shell_exec('/usr/bin/env -0')) as $line) {
+        $pair = explode('=', $line, 2);
+        if (count($pair) === 2 && in_array($pair[0], $vmoodlenames, true)) {
+            $report['child'][$pair[0]] = $pair[1];
+        }
+    }
+    $report['child'] = (object)$report['child'];
+}
 foreach (array('cfg', 'server', 'getenv', 'server_other') as $name) {
     $report[$name] = (object)$report[$name];    // {} rather than [] when empty
 }
