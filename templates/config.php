@@ -41,6 +41,10 @@ $CFG->dataroot  = '/var/moodledata';
 // End of the master values.  Settings below apply to every site.
 // ===========================================================================
 
+// VMoodle's own name for the master's wwwroot, which its master-only code
+// checks: the same on the master and on every instance.
+$CFG->mainwwwroot = $CFG->wwwroot;
+
 $CFG->admin = 'admin';
 $CFG->directorypermissions = 02777;
 // wwwroot comes from the instance table, never from the request: keep
@@ -131,10 +135,12 @@ if ($vmoodlemaster && $vmoodle) {
         $vmoodlerefuse('VMOODLE_DBTYPE is not pgsql, mariadb or mysqli');
     }
 
-    // VMoodle's own name for the master's wwwroot, which plugins expect.
-    $CFG->mainwwwroot = $CFG->wwwroot;
-
     list($vmoodledbhost, $vmoodledbport) = $vmoodlesplithost($vmoodle['VMOODLE_DBHOST']);
+    // MariaDB/MySQL on a socket: Moodle wants it as dbsocket, with localhost.
+    $vmoodledbsocket = '';
+    if ($vmoodle['VMOODLE_DBTYPE'] !== 'pgsql' && substr($vmoodledbhost, 0, 1) === '/') {
+        list($vmoodledbhost, $vmoodledbsocket) = array('localhost', $vmoodledbhost);
+    }
     $CFG->dbtype    = $vmoodle['VMOODLE_DBTYPE'];
     $CFG->dbhost    = $vmoodledbhost;
     $CFG->dbname    = $vmoodle['VMOODLE_DBNAME'];
@@ -144,7 +150,7 @@ if ($vmoodlemaster && $vmoodle) {
     $CFG->dboptions = array(
         'dbpersist' => (int)$vmoodle['VMOODLE_DBPERSIST'] ? 1 : 0,
         'dbport'    => $vmoodledbport,
-        'dbsocket'  => '',
+        'dbsocket'  => $vmoodledbsocket,
     );
     $CFG->wwwroot   = rtrim($vmoodle['VMOODLE_WWWROOT'], '/');
     $CFG->dataroot  = $vmoodle['VMOODLE_DATAROOT'];
