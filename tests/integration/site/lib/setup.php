@@ -11,6 +11,8 @@ $report = array('sapi' => PHP_SAPI, 'cfg' => array(), 'server' => array(),
 foreach (get_object_vars($CFG) as $name => $value) {
     $report['cfg'][$name] = $value;
 }
+// What PHP (and Moodle) believe of the scheme.
+$report['https'] = isset($_SERVER['HTTPS']) ? $_SERVER['HTTPS'] : null;
 foreach ($vmoodlenames as $name) {
     if (isset($_SERVER[$name])) {
         $report['server'][$name] = $_SERVER[$name];
@@ -36,7 +38,6 @@ if (PHP_SAPI !== 'cli') {
 // "Run now" starts $CFG->pathtophp (its environment is this process's).
 if (defined('VMOODLE_TEST_CHILD')) {
     $report['pid'] = getmypid();
-    $report['https'] = isset($_SERVER['HTTPS']) ? $_SERVER['HTTPS'] : null;
     $report['child'] = array();
     foreach (explode("\0", (string)shell_exec('/usr/bin/env -0')) as $line) {
         $pair = explode('=', $line, 2);
