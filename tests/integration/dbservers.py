@@ -13,7 +13,7 @@ A Database has .source (the VMoodleSource string, without Apache's quotes),
 .sql(text) (runs statements through psql / mariadb as the owner and returns
 the output, tab-separated, no headers), .create_vmoodle_table(name) (VMoodle's
 own layout, as Moodle's installer makes it) and .create_template_table()
-(templates/schema/<kind>.sql).
+(templates/schema/<kind>.sql, renamed to the plugin's name unless told).
 """
 import itertools
 import os
@@ -206,6 +206,9 @@ class MySQLServer(Server):
         return f"CREATE DATABASE {name} CHARACTER SET utf8mb4"
 
 
+# The table templates/schema/*.sql creates: not Moodle's (no mdl_ prefix).
+SCHEMA_TABLE = "vmoodle_instances"
+
 # VMoodle's table as Moodle's installer creates it from local/vmoodle's
 # install.xml: every column nullable or defaulted, only the primary key.
 VMOODLE_LAYOUT = {
@@ -257,10 +260,16 @@ class Database:
     def create_vmoodle_table(self, table="mdl_local_vmoodle"):
         self.sql(VMOODLE_LAYOUT[self.kind].format(t=table))
 
-    def create_template_table(self):
+    def create_template_table(self, as_table="mdl_local_vmoodle"):
+        """templates/schema/<kind>.sql as shipped (its table is
+        SCHEMA_TABLE), then renamed to as_table (None: keep the shipped
+        name): most tests read it under the plugin's name, the sources'
+        default."""
         path = os.path.join(ROOT, "templates", "schema", f"{self.kind}.sql")
         with open(path) as f:
             self.sql(f.read())
+        if as_table and as_table != SCHEMA_TABLE:
+            self.sql(f"ALTER TABLE {SCHEMA_TABLE} RENAME TO {as_table};")
 
     def insert(self, table="mdl_local_vmoodle", **cols):
         """Insert one row; values are passed as literals the test chose."""
