@@ -52,6 +52,8 @@ static const setting settings[] = {
     { "state-file", T_STR, AT(state_file), 0,
       "cursor and measured tick (/var/lib/vmoodle/vcron.state)" },
     { "quiet", T_BOOL, AT(quiet), 0, "no summary line per tick" },
+    { "master", T_BOOL, AT(master), 0,
+      "also run the master Moodle's cron each tick (VMOODLE_MASTER=1)" },
 };
 
 #define NSETTINGS (sizeof settings / sizeof *settings)
