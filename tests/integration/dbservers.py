@@ -58,8 +58,14 @@ class Server:
     """What both servers share: a temp dir, a log to search, start/stop."""
     kind = None
 
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix=f"vm-{self.kind}-")
+    def __init__(self, directory=None):
+        """A new server in a temporary directory, or the one kept in
+        directory (created there the first time, started again after)."""
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+            self.dir = directory
+        else:
+            self.dir = tempfile.mkdtemp(prefix=f"vm-{self.kind}-")
         os.chmod(self.dir, 0o755)
         self.port = free_port()
         self.running = False
@@ -100,8 +106,8 @@ class Server:
 class PgServer(Server):
     kind = "pgsql"
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, directory=None):
+        super().__init__(directory)
         self.data = os.path.join(self.dir, "data")
         self.sockdir = self.dir
         self.log_path = os.path.join(self.dir, "server.log")
@@ -110,6 +116,9 @@ class PgServer(Server):
             pw = pwd.getpwnam("postgres")
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
             self.as_owner = ["runuser", "-u", "postgres", "--"]
+        if os.path.exists(os.path.join(self.data, "PG_VERSION")):
+            self.start()
+            return
         self._run([f"{PG_BIN}/initdb", "-D", self.data, "-U", "postgres",
                    "--auth-local=trust", "--auth-host=scram-sha-256",
                    "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
@@ -147,12 +156,15 @@ class PgServer(Server):
 class MySQLServer(Server):
     kind = "mysql"
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, directory=None):
+        super().__init__(directory)
         self.data = os.path.join(self.dir, "data")
         self.socket = os.path.join(self.dir, "mysqld.sock")
         self.log_path = os.path.join(self.dir, "general.log")
         self.proc = None
+        if os.path.isdir(os.path.join(self.data, "mysql")):
+            self.start()
+            return
         subprocess.run(["mariadb-install-db", "--no-defaults", "--user=root",
                         f"--datadir={self.data}", "--skip-test-db",
                         "--auth-root-authentication-method=socket"],
