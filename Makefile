@@ -68,9 +68,12 @@ test-moodle: deps
 test-unit: all
 	@$(PYTHON) tests/run.py --build $(BUILD) --unit-only $(UNIT_TESTS)
 
+# With MOODLE_SRC (a Moodle tree or tarball): real Moodle sites, installed
+# into $(BUILD)/moodle-demo on the first start and reused after.
 run: deps
 	@$(MAKE) --no-print-directory all
-	@tools/demo --build $(BUILD)
+	@if [ -n "$(MOODLE_SRC)" ]; then tools/demo-moodle --build $(BUILD) \
+	    --moodle-src "$(MOODLE_SRC)"; else tools/demo --build $(BUILD); fi
 
 clean:
 	rm -rf build build-sanitize build-fuzz
