@@ -2,6 +2,7 @@
 wwwroot with its own name, logins work, the table's other hosts are
 refused, and the master is Moodle's own clean installation."""
 import html
+import json
 import re
 
 import pytest
@@ -102,3 +103,13 @@ def test_socket_path_reaches_moodle_as_dbsocket(fleet):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["localhost", site.dbhost, "ok"]
 
+
+
+def test_vmoodlectl_sees_the_installed_fleet(fleet):
+    """The project's tools read the same table as the module (fleet.tool)."""
+    proc = fleet.tool("vmoodlectl", "list", "--json")
+    assert proc.returncode == 0, proc.stderr
+    listed = json.loads(proc.stdout)
+    rows = listed["instances"]
+    assert sorted(r["vhostname"] for r in rows) == sorted(s.wwwroot for s in fleet.instances())
+    assert "secret" not in proc.stdout            # passwords masked
