@@ -228,7 +228,31 @@ class Fleet:
         return os.path.exists(os.path.join(self.root, f"installed-{site.name}"))
 
     def install(self, site):
-        """admin/cli/install_database.php for one site, as the web user."""
+        """admin/cli/install_database.php for one site, as the web user.
+        Once seen under heavy load: a MariaDB query failing in the middle of
+        an install, which Moodle reports as a missing table.  A failed
+        install is said on stderr with the server's errors, wiped and tried
+        once more; a second failure ends the set-up."""
+        try:
+            self._install(site)
+        except RuntimeError as e:
+            print(f"\n{e}\n--- trying the install of {site.name} once more ---",
+                  file=sys.stderr, flush=True)
+            self.timings[f"retried {site.name}"] = 1
+            self.drop_database(site)
+            if site.is_master:              # the instance table went with it
+                self._create_table()
+                self.write_table()
+            self._install(site)
+
+    def drop_database(self, site):
+        if site.dbkind == "pgsql":
+            self.pg.sql(f"DROP DATABASE IF EXISTS {site.dbname}")
+        else:
+            self.mysql.sql(f"DROP DATABASE IF EXISTS {site.dbname}")
+        shutil.rmtree(site.dataroot, ignore_errors=True)
+
+    def _install(self, site):
         self.create_database(site)
         t0 = time.monotonic()
         proc = self.php(site, "admin/cli/install_database.php", "--agree-license",
@@ -237,8 +261,10 @@ class Fleet:
                         f"--fullname={site.fullname}", f"--shortname={site.name}",
                         timeout=INSTALL_TIMEOUT)
         if proc.returncode != 0:
+            server = self.pg if site.dbkind == "pgsql" else self.mysql
             raise RuntimeError(f"installing {site.wwwroot} failed ({proc.returncode}):\n"
-                               f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+                               f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}\n"
+                               f"--- {server.kind} server's errors ---\n{server_errors(server)}")
         self.timings[f"install {site.name}"] = time.monotonic() - t0
         open(os.path.join(self.root, f"installed-{site.name}"), "w").close()
         self.log(f"installed {site.wwwroot} in {time.monotonic() - t0:.0f} s")
@@ -375,6 +401,18 @@ ErrorDocument 404 /error/index.php
         """Stop the databases and remove everything under root."""
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def server_errors(server):
+    """The last error lines a database server logged (not its statements)."""
+    path = server.log_path if server.kind == "pgsql" else os.path.join(server.dir, "error.log")
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return "(no log)"
+    bad = [l for l in lines if re.search(r"ERROR|FATAL|PANIC|\[ERROR\]|Aborted|signal", l)]
+    return "\n".join(bad[-30:]) or "(no error logged)"
 
 
 def sql_value(v):
