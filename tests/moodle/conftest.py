@@ -63,16 +63,23 @@ def build_dir():
 
 
 @pytest.fixture(scope="session")
-def fleet():
+def fleet(request):
     # VMOODLE_FLEET=DIR: a fleet kept there and reused by the next run
     # (installed sites are not installed again), for quick iterations.
     kept = os.environ.get("VMOODLE_FLEET")
     root = kept or tempfile.mkdtemp(prefix="vmoodle-e2e-")
-    f = Fleet(root, moodle_src(), build_dir())
+    def say(line):
+        """Past pytest's capture: set-up figures belong on the terminal."""
+        plugins = request.config.pluginmanager
+        capture = plugins.get_plugin("capturemanager")
+        terminal = plugins.get_plugin("terminalreporter")
+        with capture.global_and_fixture_disabled():
+            terminal.write_line(line)
+    f = Fleet(root, moodle_src(), build_dir(), log=say)
     try:
         f.setup()
         times = ", ".join(f"{k} {v:.0f} s" for k, v in f.timings.items())
-        print(f"\nfleet ready: {times}", file=sys.__stderr__, flush=True)
+        say(f"fleet ready: {times}")
         yield f
     finally:
         if kept or os.environ.get("VMOODLE_KEEP"):

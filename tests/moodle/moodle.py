@@ -30,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
-from apache import RUN_USER, Httpd, chown_to_run_user, copy_readable, free_port  # noqa: E402
+from apache import RUN_USER, Httpd, chown_to_run_user, copy_readable  # noqa: E402
 from dbservers import PASSWORD, USER, MySQLServer, PgServer  # noqa: E402
 from instances import expected_env  # noqa: E402
 
@@ -236,8 +236,7 @@ class Fleet:
         try:
             self._install(site)
         except RuntimeError as e:
-            print(f"\n{e}\n--- trying the install of {site.name} once more ---",
-                  file=sys.stderr, flush=True)
+            self.log(f"{e}\n--- trying the install of {site.name} once more ---")
             self.timings[f"retried {site.name}"] = 1
             self.drop_database(site)
             if site.is_master:              # the instance table went with it

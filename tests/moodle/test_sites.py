@@ -3,7 +3,6 @@ wwwroot with its own name, logins work, the table's other hosts are
 refused, and the master is Moodle's own clean installation."""
 import html
 import json
-import re
 
 import pytest
 
