@@ -3,6 +3,7 @@
 #   make            build everything into build/
 #   make run        install what is missing, build, start the demo
 #   make test       install what is missing, build, run every test
+#   make test-moodle MOODLE_SRC=moodle.tar.xz   the suite against real Moodle
 #   make install    install the module (apxs), tools and templates
 #
 # The module's rules are in mod_vmoodle.mk; each other component adds its
@@ -38,7 +39,7 @@ PROGRAMS    :=
 UNIT_TESTS  :=
 TEST_BUILDS :=
 
-.PHONY: all deps run test test-unit test-integration install clean bench fuzz
+.PHONY: all deps run test test-moodle test-unit test-integration install clean bench fuzz
 all:
 
 include core/core.mk
@@ -58,12 +59,21 @@ test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BUILDS)
 	@$(PYTHON) tests/run.py --build $(BUILD) $(UNIT_TESTS)
 
+# The end-to-end suite against real Moodle code: MOODLE_SRC names a Moodle
+# tree or tarball (unpacked into a temporary directory, never here).
+test-moodle: deps
+	@$(MAKE) --no-print-directory all
+	@$(PYTHON) tests/run.py --build $(BUILD) --suite moodle --pytest-args=--durations=15
+
 test-unit: all
 	@$(PYTHON) tests/run.py --build $(BUILD) --unit-only $(UNIT_TESTS)
 
+# With MOODLE_SRC (a Moodle tree or tarball): real Moodle sites, installed
+# into $(BUILD)/moodle-demo on the first start and reused after.
 run: deps
 	@$(MAKE) --no-print-directory all
-	@tools/demo --build $(BUILD)
+	@if [ -n "$(MOODLE_SRC)" ]; then tools/demo-moodle --build $(BUILD) \
+	    --moodle-src "$(MOODLE_SRC)"; else tools/demo --build $(BUILD); fi
 
 clean:
 	rm -rf build build-sanitize build-fuzz

@@ -206,6 +206,10 @@ static int vmoodle_route(request_rec *r)
                       ap_escape_logitem(r->pool, raw), why);
         return deny(r, HTTP_BAD_REQUEST, NULL, raw);
     }
+    /* TLS ended at a trusted proxy: tell PHP as mod_ssl would, or Moodle
+     * sees http for an https wwwroot and redirects for ever. */
+    if (https && strcmp(ap_http_scheme(r), "https") != 0)
+        apr_table_setn(r->subprocess_env, "HTTPS", "on");
     if (c->master_key && strcmp(key, c->master_key) == 0) {
         apr_table_set(r->subprocess_env, VM_ENV_MASTER, "1");
         return DECLINED;

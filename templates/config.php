@@ -41,6 +41,10 @@ $CFG->dataroot  = '/var/moodledata';
 // End of the master values.  Settings below apply to every site.
 // ===========================================================================
 
+// VMoodle's own name for the master's wwwroot, which its master-only code
+// checks: the same on the master and on every instance.
+$CFG->mainwwwroot = $CFG->wwwroot;
+
 $CFG->admin = 'admin';
 $CFG->directorypermissions = 02777;
 // wwwroot comes from the instance table, never from the request: keep
@@ -131,10 +135,12 @@ if ($vmoodlemaster && $vmoodle) {
         $vmoodlerefuse('VMOODLE_DBTYPE is not pgsql, mariadb or mysqli');
     }
 
-    // VMoodle's own name for the master's wwwroot, which plugins expect.
-    $CFG->mainwwwroot = $CFG->wwwroot;
-
     list($vmoodledbhost, $vmoodledbport) = $vmoodlesplithost($vmoodle['VMOODLE_DBHOST']);
+    // MariaDB/MySQL on a socket: Moodle wants it as dbsocket, with localhost.
+    $vmoodledbsocket = '';
+    if ($vmoodle['VMOODLE_DBTYPE'] !== 'pgsql' && substr($vmoodledbhost, 0, 1) === '/') {
+        list($vmoodledbhost, $vmoodledbsocket) = array('localhost', $vmoodledbhost);
+    }
     $CFG->dbtype    = $vmoodle['VMOODLE_DBTYPE'];
     $CFG->dbhost    = $vmoodledbhost;
     $CFG->dbname    = $vmoodle['VMOODLE_DBNAME'];
@@ -144,7 +150,7 @@ if ($vmoodlemaster && $vmoodle) {
     $CFG->dboptions = array(
         'dbpersist' => (int)$vmoodle['VMOODLE_DBPERSIST'] ? 1 : 0,
         'dbport'    => $vmoodledbport,
-        'dbsocket'  => '',
+        'dbsocket'  => $vmoodledbsocket,
     );
     $CFG->wwwroot   = rtrim($vmoodle['VMOODLE_WWWROOT'], '/');
     $CFG->dataroot  = $vmoodle['VMOODLE_DATAROOT'];
@@ -154,7 +160,23 @@ if ($vmoodlemaster && $vmoodle) {
     if ($CFG->sessioncookie === '') {
         $CFG->sessioncookie = 'vm' . (int)$vmoodle['VMOODLE_ID'];
     }
-    unset($vmoodledbhost, $vmoodledbport);
+    unset($vmoodledbhost, $vmoodledbport, $vmoodledbsocket);
+}
+
+// Processes that Moodle starts from a web request (a task's "Run now" runs
+// $CFG->pathtophp with this process's environment) must boot this same
+// site.  php-fpm workers and Apache children serve request after request:
+// every variable is set or removed here on every request, so nothing of an
+// earlier request's site can reach this one's children.
+if (PHP_SAPI !== 'cli' && PHP_SAPI !== 'phpdbg') {
+    foreach (array_merge($vmoodleinstancevars, array('VMOODLE_MASTER')) as $vmoodlename) {
+        if ($vmoodlemaster) {
+            $vmoodlevalue = $vmoodlename === 'VMOODLE_MASTER' ? '1' : null;
+        } else {
+            $vmoodlevalue = $vmoodlename === 'VMOODLE_MASTER' ? null : $vmoodle[$vmoodlename];
+        }
+        putenv($vmoodlevalue === null ? $vmoodlename : "$vmoodlename=$vmoodlevalue");
+    }
 }
 
 unset($vmoodleget, $vmoodlerefuse, $vmoodlesplithost, $vmoodleinstancevars,

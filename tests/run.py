@@ -3,7 +3,10 @@
 
 Unit tests are cmocka programs (one per core concern); source checks are
 pytest modules under tests/lint that read the tree; integration tests are
-pytest modules under tests/integration that start real servers."""
+pytest modules under tests/integration that start real servers.  With
+--suite moodle, the end-to-end suite under tests/moodle instead, against the
+Moodle code that MOODLE_SRC names (make test-moodle); without MOODLE_SRC it
+says that it was skipped and why."""
 import argparse
 import os
 import re
@@ -33,15 +36,13 @@ def run_unit(binary):
     return passed, failed
 
 
-def run_pytest(build, extra):
-    """Run the source checks and the integration suite; return (passed,
-    failed)."""
+def run_pytest(build, extra, suites=("lint", "integration")):
+    """Run pytest over folders of tests/; return (passed, failed)."""
     with tempfile.TemporaryDirectory() as tmp:
         report = os.path.join(tmp, "report.xml")
         env = dict(os.environ, VMOODLE_BUILD=os.path.join(ROOT, build))
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "--junitxml", report, os.path.join(HERE, "lint"),
-               os.path.join(HERE, "integration")] + extra
+               "--junitxml", report] + [os.path.join(HERE, s) for s in suites] + extra
         proc = subprocess.run(cmd, env=env, cwd=ROOT)
         if not os.path.exists(report):
             print(f"pytest exited {proc.returncode} without a report")
@@ -61,14 +62,24 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--unit-only", action="store_true")
     ap.add_argument("--pytest-args", default="")
+    ap.add_argument("--suite", default="integration",
+                    help="pytest folder under tests/ (moodle: the real-Moodle suite)")
     ap.add_argument("units", nargs="*")
     args = ap.parse_args()
     passed = failed = 0
+    if args.suite == "moodle" and not os.environ.get("MOODLE_SRC"):
+        print("test-moodle: skipped: MOODLE_SRC is not set; give it a Moodle "
+              "tree or tarball, e.g. make test-moodle "
+              "MOODLE_SRC=../shared/moodle/moodle-4.5.5plus-20250613.tar.xz")
+        print("0 passed, 0 failed")
+        return 0
     for binary in args.units:
         p, f = run_unit(binary)
         passed, failed = passed + p, failed + f
     if not args.unit_only:
-        p, f = run_pytest(args.build, args.pytest_args.split())
+        suites = ("lint", "integration") if args.suite == "integration" \
+            else (args.suite,)
+        p, f = run_pytest(args.build, args.pytest_args.split(), suites)
         passed, failed = passed + p, failed + f
     print(f"{passed} passed, {failed} failed")
     return 1 if failed or passed == 0 else 0

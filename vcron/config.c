@@ -59,6 +59,8 @@ static const setting settings[] = {
     { "state-file", T_STR, AT(state_file), 0, "/var/lib/vmoodle/vcron.state",
       "cursor and measured tick" },
     { "quiet", T_BOOL, AT(quiet), 0, NULL, "no summary line per tick" },
+    { "master", T_BOOL, AT(master), 0, NULL,
+      "also run the master Moodle's cron each tick (VMOODLE_MASTER=1)" },
 };
 
 #define NSETTINGS (sizeof settings / sizeof *settings)

@@ -31,6 +31,7 @@ typedef struct {
     const char *lock_dir;      /* one lock file per instance */
     const char *state_file;    /* round-robin cursor, measured tick */
     int quiet;                 /* no summary line */
+    int master;                /* also the master's cron, VMOODLE_MASTER=1 */
 } vc_config;
 
 void vc_config_defaults(vc_config *cfg);

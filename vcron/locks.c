@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <apr_strings.h>
 #include "locks.h"
+#include "runner.h"
 #include "log.h"
 
 static vc_lock_result local_lock(vc_lock *lk, const char *lock_dir,
@@ -13,8 +14,10 @@ static vc_lock_result local_lock(vc_lock *lk, const char *lock_dir,
                                  const char **err)
 {
     /* apr_psprintf has no %lld. */
-    const char *path = apr_psprintf(p, "%s/%" APR_INT64_T_FMT ".lock",
-                                    lock_dir, (apr_int64_t)id);
+    const char *path = id == VC_MASTER_ID
+        ? apr_pstrcat(p, lock_dir, "/master.lock", NULL)
+        : apr_psprintf(p, "%s/%" APR_INT64_T_FMT ".lock", lock_dir,
+                       (apr_int64_t)id);
     /* Read-only: the cron inherits it and needs no more. */
     int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {

@@ -16,6 +16,13 @@
 #include <linux/close_range.h>
 #endif
 
+const vm_instance vc_master = {
+    .id = VC_MASTER_ID, .name = "master", .shortname = "master",
+    .vhostname = "", .key = "master", .wwwroot = "", .dbtype = "",
+    .dbhost = "", .dblogin = "", .dbpass = "", .dbname = "", .dbprefix = "",
+    .datapath = "", .enabled = 1,
+};
+
 const char *const *vc_cron_argv(const vc_config *cfg, apr_pool_t *p)
 {
     if (cfg->command)
@@ -32,12 +39,16 @@ const char *const *vc_cron_env(const vm_instance *in, const vm_identity *who,
 {
     vm_env_numbers nums;
     vm_env_var vars[VM_ENV_COUNT];
-    vm_env_build(in, &nums, vars);
     apr_array_header_t *env = apr_array_make(p, VM_ENV_COUNT + 5,
                                              sizeof(char *));
-    for (int i = 0; i < VM_ENV_COUNT; i++)
-        APR_ARRAY_PUSH(env, const char *) =
-            apr_pstrcat(p, vars[i].name, "=", vars[i].value, NULL);
+    if (in == &vc_master) {
+        APR_ARRAY_PUSH(env, const char *) = VM_ENV_MASTER "=1";
+    } else {
+        vm_env_build(in, &nums, vars);
+        for (int i = 0; i < VM_ENV_COUNT; i++)
+            APR_ARRAY_PUSH(env, const char *) =
+                apr_pstrcat(p, vars[i].name, "=", vars[i].value, NULL);
+    }
     APR_ARRAY_PUSH(env, const char *) =
         "PATH=/usr/local/bin:/usr/bin:/bin";
     APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "HOME=", who->home, NULL);

@@ -10,12 +10,18 @@
 #include "config.h"
 #include "vm_identity.h"
 
+/* The master Moodle, which is no row of the table: id 0 (rows start at 1)
+ * names its lock, "master" its log; its cron gets VMOODLE_MASTER=1. */
+#define VC_MASTER_ID 0
+extern const vm_instance vc_master;
+
 /* PHP MOODLE_DIR/admin/cli/cron.php --keep-alive=0, or the configured
  * command; the instance is never on the command line. */
 const char *const *vc_cron_argv(const vc_config *cfg, apr_pool_t *p);
 
-/* The instance's VMOODLE_* variables (as the module sets them) and a
- * minimal PATH, HOME, LOGNAME, LANG; nothing inherited from vcron. */
+/* The instance's VMOODLE_* variables (as the module sets them; the
+ * master: VMOODLE_MASTER=1) and a minimal PATH, HOME, LOGNAME, LANG;
+ * nothing inherited from vcron. */
 const char *const *vc_cron_env(const vm_instance *in, const vm_identity *who,
                                apr_pool_t *p);
 

@@ -85,7 +85,9 @@ static void cron_done(vc_job *job, vc_outcome outcome, int status, void *ctx)
                "its log", in->id, in->key, status);
     }
     const char *err = NULL;
-    if (!tr->src->ops->record_cron)
+    if (in == &vc_master)
+        ;   /* no row to record in */
+    else if (!tr->src->ops->record_cron)
         vc_log(209, "instance %lld (%s): this source keeps no cron stats",
                in->id, in->key);
     else if (tr->src->ops->record_cron(tr->src, in->id, job->started, tr->p,
@@ -136,7 +138,7 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
     return 1;
 }
 
-static void run_all(tick_run *tr, const vm_table *t, const long long *ids,
+static void run_all(tick_run *tr, const vm_instance *const *order,
                     size_t count)
 {
     vc_jobs jobs;
@@ -149,7 +151,7 @@ static void run_all(tick_run *tr, const vm_table *t, const long long *ids,
         vc_job *slot;
         while (next < count && !vc_signals_stopping()
                && (slot = vc_jobs_free_slot(&jobs)) != NULL)
-            start_cron(tr, &jobs, slot, vm_table_find_id(t, ids[next++]));
+            start_cron(tr, &jobs, slot, order[next++]);
         if (jobs.running > 0)
             vc_jobs_wait(&jobs);
     }
@@ -201,8 +203,17 @@ int vc_tick(const vc_config *cfg, const vm_identity *who, vm_source *src,
         vc_log(203, "%s", err);
         return VC_EXIT_LOCAL;
     }
+    /* The master first, when told: then the chosen instances. */
+    const vm_instance **order = apr_pcalloc(p, sizeof *order
+                                            * (counts->selected + 1));
+    size_t n = 0;
+    if (cfg->master)
+        order[n++] = &vc_master;
+    for (size_t i = 0; i < counts->selected; i++)
+        order[n++] = vm_table_find_id(t, ids[i]);
+    counts->selected = n;
     tick_run tr = { cfg, who, src, p, counts, vc_cron_argv(cfg, p) };
-    run_all(&tr, t, ids, counts->selected);
+    run_all(&tr, order, n);
     print_summary(cfg, counts);
     return counts->failed || counts->timed_out || counts->not_started
            ? VC_EXIT_CRON : VC_EXIT_OK;

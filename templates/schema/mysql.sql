@@ -3,10 +3,16 @@
 -- between VMoodle, JSON and this table unchanged), plus a unique index on
 -- vhostname: two rows can never claim one host.  MySQL has no change
 -- notification: mod_vmoodle reloads every VMoodleRefresh seconds.
+-- Its name, vmoodle_instances, is not Moodle's: Moodle owns every table
+-- whose name starts with its prefix (mdl_), and its installer stops on
+-- finding one ("Database tables already present"), so this table can sit in
+-- the master's database before or after Moodle is installed and
+-- check_database_schema.php never reports it.  Point the module at it with
+-- VMoodleTable vmoodle_instances (vcron, vmoodlectl: table =).  A master
+-- that runs the VMoodle plugin keeps its own mdl_local_vmoodle instead.
 -- Run against Moodle's database:  mariadb moodle < mysql.sql
--- With another Moodle prefix, replace mdl_ throughout.
 
-CREATE TABLE IF NOT EXISTS mdl_local_vmoodle (
+CREATE TABLE IF NOT EXISTS vmoodle_instances (
     id          BIGINT(10)   NOT NULL AUTO_INCREMENT,
     name        VARCHAR(255),
     shortname   VARCHAR(80),
@@ -28,5 +34,5 @@ CREATE TABLE IF NOT EXISTS mdl_local_vmoodle (
     croncount   BIGINT(11)   NOT NULL DEFAULT 0,
     metadata    LONGTEXT,
     PRIMARY KEY (id),
-    UNIQUE KEY mdl_local_vmoodle_vhostname_uix (vhostname)
+    UNIQUE KEY vmoodle_instances_vhostname_uix (vhostname)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

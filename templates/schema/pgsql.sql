@@ -4,10 +4,16 @@
 --   * a unique index on vhostname: two rows can never claim one host;
 --   * a trigger sending NOTIFY vmoodle_instances on every change, so
 --     mod_vmoodle reloads at once instead of at its next VMoodleRefresh.
+-- Its name, vmoodle_instances, is not Moodle's: Moodle owns every table
+-- whose name starts with its prefix (mdl_), and its installer stops on
+-- finding one ("Database tables already present"), so this table can sit in
+-- the master's database before or after Moodle is installed and
+-- check_database_schema.php never reports it.  Point the module at it with
+-- VMoodleTable vmoodle_instances (vcron, vmoodlectl: table =).  A master
+-- that runs the VMoodle plugin keeps its own mdl_local_vmoodle instead.
 -- Run as the table's owner:  psql -d moodle -f pgsql.sql
--- With another Moodle prefix, replace mdl_ throughout.
 
-CREATE TABLE IF NOT EXISTS mdl_local_vmoodle (
+CREATE TABLE IF NOT EXISTS vmoodle_instances (
     id          BIGSERIAL PRIMARY KEY,
     name        VARCHAR(255),
     shortname   VARCHAR(80),
@@ -30,12 +36,12 @@ CREATE TABLE IF NOT EXISTS mdl_local_vmoodle (
     metadata    TEXT
 );
 
-CREATE UNIQUE INDEX IF NOT EXISTS mdl_local_vmoodle_vhostname_uix
-    ON mdl_local_vmoodle (vhostname);
+CREATE UNIQUE INDEX IF NOT EXISTS vmoodle_instances_vhostname_uix
+    ON vmoodle_instances (vhostname);
 
 -- One notification per statement, whatever it touched: listeners reload
 -- the whole table, so which rows changed does not matter.
-CREATE OR REPLACE FUNCTION mdl_local_vmoodle_notify() RETURNS trigger
+CREATE OR REPLACE FUNCTION vmoodle_instances_notify() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('vmoodle_instances', TG_TABLE_NAME);
@@ -43,7 +49,7 @@ BEGIN
 END
 $$;
 
-DROP TRIGGER IF EXISTS mdl_local_vmoodle_changed ON mdl_local_vmoodle;
-CREATE TRIGGER mdl_local_vmoodle_changed
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mdl_local_vmoodle
-    FOR EACH STATEMENT EXECUTE FUNCTION mdl_local_vmoodle_notify();
+DROP TRIGGER IF EXISTS vmoodle_instances_changed ON vmoodle_instances;
+CREATE TRIGGER vmoodle_instances_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON vmoodle_instances
+    FOR EACH STATEMENT EXECUTE FUNCTION vmoodle_instances_notify();

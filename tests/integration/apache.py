@@ -161,6 +161,7 @@ class PhpFpm:
         self.log = os.path.join(workdir, "php-fpm.log")
         self.conf = os.path.join(workdir, "php-fpm.conf")
         self.children = children
+        self.pool_extra = ""        # more pool lines (php_admin_value ...)
         self.proc = None
 
     def write_config(self):
@@ -180,6 +181,7 @@ listen.mode = 0660
 pm = static
 pm.max_children = {self.children}
 catch_workers_output = yes
+{self.pool_extra}
 """)
 
     def start(self):

@@ -13,7 +13,7 @@ A Database has .source (the VMoodleSource string, without Apache's quotes),
 .sql(text) (runs statements through psql / mariadb as the owner and returns
 the output, tab-separated, no headers), .create_vmoodle_table(name) (VMoodle's
 own layout, as Moodle's installer makes it) and .create_template_table()
-(templates/schema/<kind>.sql).
+(templates/schema/<kind>.sql, renamed to the plugin's name unless told).
 """
 import itertools
 import os
@@ -58,8 +58,14 @@ class Server:
     """What both servers share: a temp dir, a log to search, start/stop."""
     kind = None
 
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix=f"vm-{self.kind}-")
+    def __init__(self, directory=None):
+        """A new server in a temporary directory, or the one kept in
+        directory (created there the first time, started again after)."""
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+            self.dir = directory
+        else:
+            self.dir = tempfile.mkdtemp(prefix=f"vm-{self.kind}-")
         os.chmod(self.dir, 0o755)
         self.port = free_port()
         self.running = False
@@ -100,8 +106,8 @@ class Server:
 class PgServer(Server):
     kind = "pgsql"
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, directory=None):
+        super().__init__(directory)
         self.data = os.path.join(self.dir, "data")
         self.sockdir = self.dir
         self.log_path = os.path.join(self.dir, "server.log")
@@ -110,6 +116,9 @@ class PgServer(Server):
             pw = pwd.getpwnam("postgres")
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
             self.as_owner = ["runuser", "-u", "postgres", "--"]
+        if os.path.exists(os.path.join(self.data, "PG_VERSION")):
+            self.start()
+            return
         self._run([f"{PG_BIN}/initdb", "-D", self.data, "-U", "postgres",
                    "--auth-local=trust", "--auth-host=scram-sha-256",
                    "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
@@ -147,12 +156,15 @@ class PgServer(Server):
 class MySQLServer(Server):
     kind = "mysql"
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, directory=None):
+        super().__init__(directory)
         self.data = os.path.join(self.dir, "data")
         self.socket = os.path.join(self.dir, "mysqld.sock")
         self.log_path = os.path.join(self.dir, "general.log")
         self.proc = None
+        if os.path.isdir(os.path.join(self.data, "mysql")):
+            self.start()
+            return
         subprocess.run(["mariadb-install-db", "--no-defaults", "--user=root",
                         f"--datadir={self.data}", "--skip-test-db",
                         "--auth-root-authentication-method=socket"],
@@ -206,6 +218,9 @@ class MySQLServer(Server):
         return f"CREATE DATABASE {name} CHARACTER SET utf8mb4"
 
 
+# The table templates/schema/*.sql creates: not Moodle's (no mdl_ prefix).
+SCHEMA_TABLE = "vmoodle_instances"
+
 # VMoodle's table as Moodle's installer creates it from local/vmoodle's
 # install.xml: every column nullable or defaulted, only the primary key.
 VMOODLE_LAYOUT = {
@@ -257,10 +272,16 @@ class Database:
     def create_vmoodle_table(self, table="mdl_local_vmoodle"):
         self.sql(VMOODLE_LAYOUT[self.kind].format(t=table))
 
-    def create_template_table(self):
+    def create_template_table(self, as_table="mdl_local_vmoodle"):
+        """templates/schema/<kind>.sql as shipped (its table is
+        SCHEMA_TABLE), then renamed to as_table (None: keep the shipped
+        name): most tests read it under the plugin's name, the sources'
+        default."""
         path = os.path.join(ROOT, "templates", "schema", f"{self.kind}.sql")
         with open(path) as f:
             self.sql(f.read())
+        if as_table and as_table != SCHEMA_TABLE:
+            self.sql(f"ALTER TABLE {SCHEMA_TABLE} RENAME TO {as_table};")
 
     def insert(self, table="mdl_local_vmoodle", **cols):
         """Insert one row; values are passed as literals the test chose."""

@@ -61,7 +61,6 @@ def test_refusals(site, env):
     ("[::1]", "::1", ""),
     ("::1", "::1", ""),
     ("2001:db8::5", "2001:db8::5", ""),
-    ("/var/run/postgresql", "/var/run/postgresql", ""),
     ("", "", ""),
 ])
 def test_dbhost_port_split(site, dbhost, host, port):
@@ -69,3 +68,20 @@ def test_dbhost_port_split(site, dbhost, host, port):
     assert proc.returncode == 0, proc.stderr
     cfg = json.loads(proc.stdout)["cfg"]
     assert (cfg["dbhost"], cfg["dboptions"]["dbport"]) == (host, port)
+    assert cfg["dboptions"]["dbsocket"] == ""
+
+
+@pytest.mark.parametrize("dbtype,dbhost,host,socket", [
+    # MariaDB/MySQL: Moodle connects to a socket given as dbsocket.
+    ("mariadb", "/run/mysqld/mysqld.sock", "localhost", "/run/mysqld/mysqld.sock"),
+    ("mysqli", "/var/lib/mysql/mysql.sock", "localhost", "/var/lib/mysql/mysql.sock"),
+    # PostgreSQL: libpq takes the socket directory as the host itself.
+    ("pgsql", "/var/run/postgresql", "/var/run/postgresql", ""),
+])
+def test_socket_path(site, dbtype, dbhost, host, socket):
+    env = dict(INSTANCE, VMOODLE_DBTYPE=dbtype, VMOODLE_DBHOST=dbhost)
+    proc = run_php(os.path.join(site, "config.php"), env)
+    assert proc.returncode == 0, proc.stderr
+    cfg = json.loads(proc.stdout)["cfg"]
+    assert (cfg["dbhost"], cfg["dboptions"]["dbport"], cfg["dboptions"]["dbsocket"]) == \
+        (host, "", socket)

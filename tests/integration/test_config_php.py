@@ -63,6 +63,7 @@ def test_master_keeps_static_values(start_httpd):
     assert (cfg["wwwroot"], cfg["dbname"], cfg["dbhost"], cfg["dataroot"]) == \
         ("http://moodle.example.edu", "moodle", "localhost", "/var/moodledata")
     assert "sessioncookie" not in cfg
+    assert cfg["mainwwwroot"] == "http://moodle.example.edu"   # as VMoodle sets it
 
 
 def assert_refused(server, host):

@@ -187,8 +187,23 @@ def test_tls_terminating_proxy_keeps_public_scheme_and_port(start_vmoodle):
     https = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "site4.example.edu"}
     report = php(server, "backend.internal", https)
     assert report["server"]["VMOODLE_WWWROOT"] == "https://site4.example.edu"
+    assert report["https"] == "on"        # what Moodle reads of the scheme
     # The balancer listens on 8443 publicly; Apache behind it on another port.
     report = php(server, "backend.internal:8080",
                       {"X-Forwarded-Host": "site3.example.edu:8443"})
     assert_serves(report, by_id(3))
 
+
+
+def test_forwarded_proto_https_only_from_trusted_proxy(start_vmoodle):
+    """HTTPS=on (what PHP and Moodle read) for a trusted balancer's
+    X-Forwarded-Proto: https; never for a client that sends it itself."""
+    https = {"X-Forwarded-Proto": "https"}
+    trusted = start_vmoodle(ROWS, directives="VMoodleTrustedProxy 127.0.0.1/32\n")
+    assert php(trusted, "site4.example.edu", https)["https"] == "on"
+    assert php(trusted, "site4.example.edu", {"X-Forwarded-Proto": "http"})["https"] is None
+    assert php(trusted, "site1.example.edu")["https"] is None
+    untrusted = start_vmoodle(ROWS, directives="VMoodleTrustedProxy 10.0.0.0/8\n")
+    report = php(untrusted, "site1.example.edu", https)
+    assert report["https"] is None
+    assert_serves(report, by_id(1))

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from dbservers import (PASSWORD, db, free_port, mysql_db,  # noqa: F401
+from dbservers import (PASSWORD, SCHEMA_TABLE, db, free_port, mysql_db,  # noqa: F401
                        mysql_server, pg_db, pg_server)
 
 BUILD = os.environ.get("VMOODLE_BUILD",
@@ -73,6 +73,15 @@ def test_template_schema_loads_and_refuses_a_second_row_per_host(db):
     with pytest.raises(RuntimeError):
         db.insert(**instance_row(2, vhostname="https://site1.example.edu"))
     assert sorted(by_id(vmsource(db.source, "load"))) == [1]
+
+
+def test_schema_table_is_outside_moodles_prefix(db):
+    """The shipped table's own name: Moodle's installer and schema check
+    see only tables starting with the site's prefix."""
+    db.create_template_table(as_table=None)
+    assert not SCHEMA_TABLE.startswith("mdl_")
+    db.insert(table=SCHEMA_TABLE, **instance_row(1))
+    assert sorted(by_id(vmsource(db.source, "load", table=SCHEMA_TABLE))) == [1]
 
 
 def test_defaults_of_the_schema_make_a_valid_row(db):

@@ -22,7 +22,7 @@ VCRON = os.path.join(BUILD, "vcron")
 FAKE_CRON = r"""#!/bin/sh
 # Fake Moodle cron: behaviour from ctl/$VMOODLE_ID.
 d=@DIR@
-me=$VMOODLE_ID
+me=${VMOODLE_ID:-master}
 start=$(date +%s.%N)
 env > "$d/out/$me.$$.env"
 id -u > "$d/out/$me.$$.uid"
@@ -195,6 +195,37 @@ def test_environment_matches_the_instance(rig):
         assert got["VMOODLE_MNET"] == "-1"
         assert "VCRON_TEST_LEAK" not in got
     assert rig.runs(3) == []            # disabled: never run
+
+
+def test_master_cron_runs_when_told_with_its_own_lock(rig):
+    proc = rig.run("run")
+    assert summary(proc)["selected"] == 4 and rig.runs("master") == []
+    proc = rig.run("run", "--master")
+    assert proc.returncode == 0, proc.stderr
+    assert summary(proc)["selected"] == 5 and summary(proc)["succeeded"] == 5
+    [got] = rig.runs("master")
+    assert got["VMOODLE_MASTER"] == "1"
+    assert [k for k in got if k.startswith("VMOODLE_")] == ["VMOODLE_MASTER"]
+    assert os.path.exists(os.path.join(rig.dir, "log", "master.log"))
+    assert os.path.exists(os.path.join(rig.dir, "lock", "master.lock"))
+    # The table has no master row: nothing recorded beside the instances'.
+    assert sorted(rig.status()) == [1, 2, 3, 4]
+    # Its own lock: a master cron still running is not started again.
+    rig.control("master", "sleep 4")
+    first = subprocess.Popen(rig.args("run", "--master"), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        rig.wait_for_run("master", 2)
+        proc = rig.run("run", "--master")
+        assert summary(proc)["skipped_locked"] == 1, proc.stdout
+        assert len(rig.runs("master")) == 2
+    finally:
+        first.communicate(timeout=60)
+    # The setting in the configuration file does the same.
+    rig.control("master", "ok")
+    rig.set_config("master = 1\n")
+    assert summary(rig.run("run"))["selected"] == 5
+    assert len(rig.runs("master")) == 3
 
 
 def test_default_command_is_php_cron_with_keep_alive_zero(rig):

@@ -11,6 +11,8 @@ $report = array('sapi' => PHP_SAPI, 'cfg' => array(), 'server' => array(),
 foreach (get_object_vars($CFG) as $name => $value) {
     $report['cfg'][$name] = $value;
 }
+// What PHP (and Moodle) believe of the scheme.
+$report['https'] = isset($_SERVER['HTTPS']) ? $_SERVER['HTTPS'] : null;
 foreach ($vmoodlenames as $name) {
     if (isset($_SERVER[$name])) {
         $report['server'][$name] = $_SERVER[$name];
@@ -31,6 +33,19 @@ if (PHP_SAPI !== 'cli') {
     if (isset($_SERVER['VMOODLE_ID'])) {
         header('X-VMoodle-Php-Id: ' . $_SERVER['VMOODLE_ID']);
     }
+}
+// task.php: what a process started from this request sees, as Moodle's
+// "Run now" starts $CFG->pathtophp (its environment is this process's).
+if (defined('VMOODLE_TEST_CHILD')) {
+    $report['pid'] = getmypid();
+    $report['child'] = array();
+    foreach (explode("\0", (string)shell_exec('/usr/bin/env -0')) as $line) {
+        $pair = explode('=', $line, 2);
+        if (count($pair) === 2 && in_array($pair[0], $vmoodlenames, true)) {
+            $report['child'][$pair[0]] = $pair[1];
+        }
+    }
+    $report['child'] = (object)$report['child'];
 }
 foreach (array('cfg', 'server', 'getenv', 'server_other') as $name) {
     $report[$name] = (object)$report[$name];    // {} rather than [] when empty
