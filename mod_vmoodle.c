@@ -223,9 +223,14 @@ static int vmoodle_answer_refusal(request_rec *r, int lookup)
     if (no->status == HTTP_SERVICE_UNAVAILABLE)
         apr_table_setn(r->err_headers_out, "Retry-After",
                        apr_itoa(r->pool, c->retry_after));
-    if (no->page)
-        ap_custom_response(r, no->status, render_page(r, no->page, no->host));
-    return no->status;
+    if (!no->page)
+        return no->status;
+    /* Our page, written here rather than as a custom response: Apache
+     * sends those as iso-8859-1, and the pages are UTF-8. */
+    r->status = no->status;
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    ap_rputs(render_page(r, no->page, no->host), r);
+    return OK;
 }
 
 /* The server's own name (its status page, say) is no instance: it passes

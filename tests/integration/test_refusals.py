@@ -1,6 +1,6 @@
 """Refusals behave as any error from Apache: the keep-alive connection
 stays usable (or the answer says Connection: close), pipelined requests
-after a refusal are all answered, in order.
+after a refusal are all answered, in order; the pages are UTF-8.
 
 Apache ends the connection after any 400 or 503 (ap_status_drops_connection:
 Moodle's own maintenance 503 does the same), saying Connection: close; a 404
@@ -8,6 +8,8 @@ or 421 keeps it.
 
 Tested the way a balancer's connection pool uses a node: one connection,
 never silently reopened (client.Persistent)."""
+import os
+
 import pytest
 
 import client
@@ -128,6 +130,14 @@ def test_forwarded_refusals_keep_the_balancers_connection(server):
         assert not kept_or_closed(conn, answers[4])
 
 
+def test_pages_are_utf8(server):
+    for host, status in (("nosuch.example.edu", 404), ("site5.example.edu", 503)):
+        resp = client.get(server.port, host, "/")
+        assert resp.status == status
+        assert resp.header("Content-Type") == "text/html; charset=utf-8"
+        assert resp.header("Content-Length") == str(len(resp.body))
+
+
 def test_unknown_host_421_keeps_the_connection(start_vmoodle):
     srv = start_vmoodle(ROWS, directives="VMoodleUnknownHost 421\n")
     with client.Persistent(srv.port) as conn:
@@ -152,3 +162,18 @@ def test_no_table_503_says_connection_close(start_vmoodle, tmp_path):
         answers = conn.exchange(req("127.0.0.1", "/vmoodle-status?json"),
                                 req("127.0.0.1", "/vmoodle-status?json"))
         assert [a.json()["count"] for a in answers] == [0, 0]
+
+
+def test_non_ascii_page_arrives_as_utf8(start_httpd, flavour, site):
+    """An administrator's page in French is shown as written."""
+    from conftest import vmoodle_server
+    srv = vmoodle_server(flavour, site, ROWS)
+    text = "<p>Aucun établissement à l’adresse {{host}} — désolé.</p>\n"
+    with open(os.path.join(srv.workdir, "errors", "unknown-host.html"), "w",
+              encoding="utf-8") as f:
+        f.write(text)
+    start_httpd(server=srv)
+    resp = client.get(srv.port, "nosuch.example.edu", "/")
+    assert resp.status == 404
+    assert resp.header("Content-Type") == "text/html; charset=utf-8"
+    assert resp.body.decode("utf-8") == text.replace("{{host}}", "nosuch.example.edu")
