@@ -302,6 +302,7 @@ static void vmoodle_register_hooks(apr_pool_t *p)
     ap_hook_quick_handler(vmoodle_answer_refusal, NULL, NULL,
                           APR_HOOK_REALLY_FIRST);
     ap_hook_handler(vmoodle_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(vmoodle_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(vmoodle) = {
