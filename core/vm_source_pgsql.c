@@ -2,7 +2,9 @@
  * PQexecParams with values as parameters; the only text built into SQL is
  * the validated, quoted table name and the column names.  One connection,
  * opened on first use and kept until close: it carries the advisory locks
- * and the LISTEN for change notifications. */
+ * and the LISTEN for change notifications.  A hot standby (a streaming
+ * replica) can neither LISTEN nor hear the primary's NOTIFY: there, changes
+ * are found by the caller's timed reads alone. */
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
@@ -19,6 +21,7 @@ typedef struct {
     long long lock_space;       /* upper half of every advisory lock key */
     PGconn *conn;
     int listening;
+    int standby;                /* this connection is to a hot standby */
     /* Messages of the operations that get no pool (poll_change, locks):
      * cleared at the start of each, so a long outage does not grow the
      * source's pool. */
@@ -44,6 +47,7 @@ static void pg_drop(pg_state *st)
         PQfinish(st->conn);
     st->conn = NULL;
     st->listening = 0;
+    st->standby = 0;            /* a replica may be promoted meanwhile */
 }
 
 static void pg_close(vm_source *src)
@@ -234,13 +238,22 @@ static vm_status pg_load(vm_source *src, apr_array_header_t *rows,
 
 /* LISTEN on first use and again after a lost connection; notifications
  * sent while nobody listened are lost, so a fresh LISTEN counts as a
- * change. */
+ * change.  A standby refuses LISTEN: noted once per connection, so that
+ * it is not asked again at every poll. */
 static vm_status pg_listen(vm_source *src, pg_state *st, int *changed,
                            const char **err)
 {
     PGresult *res;
-    vm_status rc = pg_exec(src, "LISTEN " CHANNEL, 0, NULL, &res, st->errpool,
-                           err);
+    vm_status rc = pg_exec(src, "SELECT pg_is_in_recovery()", 0, NULL, &res,
+                           st->errpool, err);
+    if (rc != VM_OK)
+        return rc;
+    st->standby = PQntuples(res) == 1
+                  && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    if (st->standby)
+        return VM_OK;
+    rc = pg_exec(src, "LISTEN " CHANNEL, 0, NULL, &res, st->errpool, err);
     if (rc != VM_OK)
         return rc;
     PQclear(res);
@@ -255,6 +268,8 @@ static vm_status pg_poll_change(vm_source *src, int *changed,
     pg_state *st = src->backend;
     *changed = 0;
     apr_pool_clear(st->errpool);
+    if (st->standby && st->conn && PQstatus(st->conn) == CONNECTION_OK)
+        return VM_OK;           /* nothing to hear: timed reads only */
     if (!st->listening || !st->conn || PQstatus(st->conn) != CONNECTION_OK)
         return pg_listen(src, st, changed, err);
     if (!PQconsumeInput(st->conn) || PQstatus(st->conn) != CONNECTION_OK) {
