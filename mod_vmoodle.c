@@ -226,7 +226,10 @@ static int vmoodle_answer_refusal(request_rec *r, int lookup)
     if (!no->page)
         return no->status;
     /* Our page, written here rather than as a custom response: Apache
-     * sends those as iso-8859-1, and the pages are UTF-8. */
+     * sends those as iso-8859-1, and the pages are UTF-8.  No filter is
+     * in place yet in a quick handler: insert them (mod_headers' Header
+     * always, say), as mod_cache does. */
+    ap_run_insert_filter(r);
     r->status = no->status;
     ap_set_content_type(r, "text/html; charset=utf-8");
     ap_rputs(render_page(r, no->page, no->host), r);

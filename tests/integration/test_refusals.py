@@ -26,7 +26,8 @@ LONG_LABEL = "a" * 64 + ".example.edu"   # Apache lets it through, we refuse
 
 @pytest.fixture(scope="module")
 def server(module_vmoodle):
-    srv = module_vmoodle(ROWS, directives="VMoodleTrustedProxy 127.0.0.1\n")
+    srv = module_vmoodle(ROWS, directives="VMoodleTrustedProxy 127.0.0.1\n"
+                         'Header always set X-Frame-Options "DENY"\n')
     srv.expect_error("VM00015")
     return srv
 
@@ -136,6 +137,8 @@ def test_pages_are_utf8(server):
         assert resp.status == status
         assert resp.header("Content-Type") == "text/html; charset=utf-8"
         assert resp.header("Content-Length") == str(len(resp.body))
+        # The server's own headers are on our pages too.
+        assert resp.header("X-Frame-Options") == "DENY"
 
 
 def test_unknown_host_421_keeps_the_connection(start_vmoodle):
