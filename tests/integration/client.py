@@ -134,8 +134,9 @@ class Persistent:
     the next response.  closed_by_server() tells whether the server has
     closed its side, which it may only do after saying Connection: close."""
 
-    def __init__(self, port, address="127.0.0.1"):
-        self.sock = socket.create_connection((address, port), timeout=TIMEOUT)
+    def __init__(self, port, address="127.0.0.1", sock=None):
+        """A new connection to address:port, or sock (e.g. a TLS socket)."""
+        self.sock = sock or socket.create_connection((address, port), timeout=TIMEOUT)
         self.stream = _Stream(self.sock.makefile("rb"))
         self.methods = []
 
