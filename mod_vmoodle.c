@@ -3,8 +3,11 @@
  * In post_read_request (after mod_remoteip, before mod_setenvif and
  * mod_rewrite) the request's host is looked up in the mapped snapshot:
  * a known, enabled instance gets its VMOODLE_* variables; an unknown host
- * gets 404 (or 421), a disabled instance 503, both with a page from
- * templates/errors. */
+ * is to get 404 (or 421), a disabled instance 503, both with a page from
+ * templates/errors.  A refusal is only decided there and answered from
+ * the quick handler: an error returned by post_read_request makes
+ * ap_read_request() give up on the connection after answering, without
+ * Connection: close, and every request pipelined behind it is lost. */
 #include <httpd.h>
 #include <http_config.h>
 #include <http_core.h>
@@ -160,23 +163,59 @@ static void set_instance_env(request_rec *r, const vm_instance *in)
         apr_table_set(r->subprocess_env, vars[i].name, vars[i].value);
 }
 
-/* Answer with status and one of our pages, never with any instance's
- * content.  On an internal redirect (r->prev) nothing is answered here:
- * that is the error document of an earlier answer, or a redirect whose
- * first request already routed. */
+/* A refusal decided in post_read_request, answered by the quick handler. */
+typedef struct {
+    int status;
+    const vmoodle_page *page;    /* NULL: Apache's own page (ErrorDocument) */
+    const char *host;
+} vmoodle_refusal;
+
+/* Note that the request is to be answered with status and one of our
+ * pages, never with any instance's content.  On an internal redirect
+ * (r->prev) nothing is refused: that is the error document of an earlier
+ * answer, or a redirect whose first request already routed. */
 static int deny(request_rec *r, int status, const vmoodle_page *page,
                 const char *host)
 {
-    const vmoodle_server_conf *c = VMOODLE_CONF(r->server);
+    vmoodle_refusal *no;
 
     if (r->prev)
         return DECLINED;
-    if (status == HTTP_SERVICE_UNAVAILABLE)
+    no = apr_palloc(r->pool, sizeof *no);
+    no->status = status;
+    no->page = page;
+    no->host = host;
+    ap_set_module_config(r->request_config, &vmoodle_module, no);
+    return DECLINED;
+}
+
+/* Answer a refused request inside ordinary request processing, where an
+ * error keeps the connection as for any other 404 (or closes it saying
+ * Connection: close, as Apache does for a 400).  First of all quick
+ * handlers, so no cache answers for a host we refuse. */
+static int vmoodle_answer_refusal(request_rec *r, int lookup)
+{
+    const vmoodle_server_conf *c = VMOODLE_CONF(r->server);
+    const vmoodle_refusal *no;
+
+    (void)lookup;
+    no = ap_get_module_config(r->request_config, &vmoodle_module);
+    if (!no)
+        return DECLINED;
+    if (no->status == HTTP_SERVICE_UNAVAILABLE)
         apr_table_setn(r->err_headers_out, "Retry-After",
                        apr_itoa(r->pool, c->retry_after));
-    if (page)
-        ap_custom_response(r, status, render_page(r, page, host));
-    return status;
+    if (!no->page)
+        return no->status;
+    /* Our page, written here rather than as a custom response: Apache
+     * sends those as iso-8859-1, and the pages are UTF-8.  No filter is
+     * in place yet in a quick handler: insert them (mod_headers' Header
+     * always, say), as mod_cache does. */
+    ap_run_insert_filter(r);
+    r->status = no->status;
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    ap_rputs(render_page(r, no->page, no->host), r);
+    return OK;
 }
 
 /* The server's own name (its status page, say) is no instance: it passes
@@ -250,7 +289,10 @@ static void vmoodle_register_hooks(apr_pool_t *p)
     /* before mod_watchdog's child_init starts the refresher thread */
     ap_hook_child_init(vmoodle_child_init, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_post_read_request(vmoodle_route, after, before, APR_HOOK_MIDDLE);
+    ap_hook_quick_handler(vmoodle_answer_refusal, NULL, NULL,
+                          APR_HOOK_REALLY_FIRST);
     ap_hook_handler(vmoodle_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(vmoodle_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(vmoodle) = {

@@ -5,6 +5,7 @@
  *   mod_vmoodle_table.c    the snapshot as every process sees it
  *   mod_vmoodle_refresh.c  the single writer that keeps it current
  *   mod_vmoodle_status.c   the vmoodle-status handler
+ *   mod_vmoodle_health.c   the vmoodle-health handler, for balancers
  *
  * The instance table itself (sources, validation, snapshot format) is the
  * httpd-free core in core/. */
@@ -129,5 +130,8 @@ void vmoodle_refresh_child_init(void);
 
 /* mod_vmoodle_status.c */
 int vmoodle_status_handler(request_rec *r);
+
+/* mod_vmoodle_health.c */
+int vmoodle_health_handler(request_rec *r);
 
 #endif

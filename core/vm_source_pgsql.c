@@ -1,6 +1,8 @@
 /* The instance table in PostgreSQL, through the SQL layer (vm_db.h).  One
  * connection, opened on first use and kept until close: it carries the
- * advisory locks and the LISTEN for change notifications. */
+ * advisory locks and the LISTEN for change notifications.  A hot standby (a
+ * streaming replica) can neither LISTEN nor hear the primary's NOTIFY:
+ * there, changes are found by the caller's timed reads alone. */
 #include <string.h>
 #include <apr_strings.h>
 #include "vm_source_db.h"
@@ -12,6 +14,7 @@ typedef struct {
     long long lock_space;       /* upper half of every advisory lock key */
     int listening;
     unsigned listen_session;    /* the connection the LISTEN was sent on */
+    int standby;                /* that connection is to a hot standby */
     /* Messages of the operations that get no pool (poll_change, locks):
      * cleared at the start of each, so a long outage does not grow the
      * source's pool. */
@@ -55,9 +58,25 @@ static vm_status pg_configure(vm_source *src, const char *arg,
     return VM_OK;
 }
 
+/* Is the server a hot standby (in recovery)?  Asked once per connection:
+ * a replica may be promoted, and a promoted one must listen. */
+static vm_status pg_in_recovery(vm_db *db, int *standby, apr_pool_t *p,
+                                const char **err)
+{
+    vm_db_result res;
+    vm_status rc = vm_db_run(db, "SELECT pg_is_in_recovery()", 0, NULL, &res,
+                             p, err);
+
+    if (rc == VM_OK) {
+        const char *v = vm_db_value(&res, 0, 0);
+        *standby = v && strcmp(v, "t") == 0;
+    }
+    return rc;
+}
+
 /* LISTEN on first use and again on every new connection; notifications
  * sent while nobody listened are lost, so a fresh LISTEN counts as a
- * change. */
+ * change.  On a standby nothing is heard: timed reads only. */
 static vm_status pg_poll_change(vm_source *src, int *changed,
                                 const char **err)
 {
@@ -69,13 +88,18 @@ static vm_status pg_poll_change(vm_source *src, int *changed,
     apr_pool_clear(st->errpool);
     if (st->listening && vm_db_connected(db)
         && st->listen_session == vm_db_session(db))
-        return vm_db_notified(db, CHANNEL, changed, st->errpool, err);
-    rc = vm_db_run(db, "LISTEN " CHANNEL, 0, NULL, NULL, st->errpool, err);
+        return st->standby ? VM_OK
+               : vm_db_notified(db, CHANNEL, changed, st->errpool, err);
+    rc = pg_in_recovery(db, &st->standby, st->errpool, err);
+    if (rc == VM_OK && !st->standby) {
+        rc = vm_db_run(db, "LISTEN " CHANNEL, 0, NULL, NULL, st->errpool,
+                       err);
+        *changed = rc == VM_OK;
+    }
     if (rc != VM_OK)
         return rc;
-    st->listening = 1;
+    st->listening = 1;          /* or, on a standby, known not to */
     st->listen_session = vm_db_session(db);
-    *changed = 1;
     return VM_OK;
 }
 

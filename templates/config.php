@@ -179,6 +179,60 @@ if (PHP_SAPI !== 'cli' && PHP_SAPI !== 'phpdbg') {
     }
 }
 
+// ===========================================================================
+// CLUSTER: several web nodes behind a balancer (docs/scale-out.md).  Off
+// unless 'enabled' is true; then, for every site (the master included):
+//   - sessions live in Redis, under a prefix of the site's own, the same on
+//     every node: a session moves with its user from node to node, and a
+//     session id taken from one site is never a session on another;
+//   - localcachedir is a folder of that site in 'localcache', on the node's
+//     own disk; tempdir and cachedir stay in the shared dataroot;
+//   - an https site is told it is https (sslproxy): TLS ends at the balancer;
+//   - Moodle takes the client's address from REMOTE_ADDR alone, which the
+//     node's mod_remoteip sets from the balancer's X-Forwarded-For.
+// ===========================================================================
+$vmoodlecluster = array(
+    'enabled'    => false,
+    'redis'      => '127.0.0.1:6379',    // host:port of the sessions' Redis
+    'redisdb'    => 0,
+    'redisauthfile' => '',               // file holding Redis's password; '' none
+    'localcache' => '/var/cache/moodle-local',   // this node's disk
+    'sslproxy'   => true,
+);
+if ($vmoodlecluster['enabled']) {
+    // The site's tag: its id and a digest of what makes it that site (its
+    // URL and its database), so a site recreated under an old name or id
+    // never meets the old one's sessions.
+    $vmoodlesite = ($vmoodlemaster ? 'master' : 'vm' . (int)$vmoodle['VMOODLE_ID'])
+        . '_' . substr(sha1(implode("\n", array($CFG->wwwroot, $CFG->dbtype,
+            $CFG->dbhost, $CFG->dboptions['dbport'], $CFG->dbname, $CFG->prefix))), 0, 12);
+    list($vmoodleredishost, $vmoodleredisport) = $vmoodlesplithost($vmoodlecluster['redis']);
+    $CFG->session_handler_class = '\core\session\redis';
+    $CFG->session_redis_host = $vmoodleredishost;
+    $CFG->session_redis_port = $vmoodleredisport === '' ? 6379 : (int)$vmoodleredisport;
+    $CFG->session_redis_database = (int)$vmoodlecluster['redisdb'];
+    $CFG->session_redis_prefix = $vmoodlesite . ':';
+    if ($vmoodlecluster['redisauthfile'] !== '') {
+        $vmoodleredisauth = @file_get_contents($vmoodlecluster['redisauthfile']);
+        if ($vmoodleredisauth === false) {
+            $vmoodlerefuse('cannot read the Redis password file');
+        }
+        $CFG->session_redis_auth = trim($vmoodleredisauth);
+    }
+    $CFG->localcachedir = rtrim($vmoodlecluster['localcache'], '/') . '/' . $vmoodlesite;
+    $CFG->tempdir  = $CFG->dataroot . '/temp';
+    $CFG->cachedir = $CFG->dataroot . '/cache';
+    $CFG->getremoteaddrconf = 3;    // neither HTTP_CLIENT_IP nor X-Forwarded-For
+    if ($vmoodlecluster['sslproxy'] && strncmp($CFG->wwwroot, 'https://', 8) === 0) {
+        $CFG->sslproxy = true;
+    }
+    unset($vmoodlesite, $vmoodleredishost, $vmoodleredisport, $vmoodleredisauth);
+}
+unset($vmoodlecluster);
+// ===========================================================================
+// End of the cluster section.
+// ===========================================================================
+
 unset($vmoodleget, $vmoodlerefuse, $vmoodlesplithost, $vmoodleinstancevars,
       $vmoodlerequired, $vmoodle, $vmoodlename, $vmoodlevalue, $vmoodlemaster);
 

@@ -28,6 +28,19 @@ foreach ($_SERVER as $name => $value) {
         $report['server_other'][$name] = $value;
     }
 }
+// As a cluster node sees the request (mod_remoteip, the balancer's scheme).
+$report['remote_addr'] = isset($_SERVER['REMOTE_ADDR']) ? $_SERVER['REMOTE_ADDR'] : null;
+// ?redis=KEY[&value=V]: write or read KEY in the sessions' Redis under the
+// site's prefix, the way Moodle's redis session handler files its keys.
+if (isset($_GET['redis']) && !empty($CFG->session_redis_host)) {
+    $redis = new Redis();
+    $redis->connect($CFG->session_redis_host, $CFG->session_redis_port, 3);
+    $redis->setOption(Redis::OPT_PREFIX, $CFG->session_redis_prefix);
+    if (isset($_GET['value'])) {
+        $redis->set($_GET['redis'], $_GET['value']);
+    }
+    $report['redis'] = $redis->get($_GET['redis']);
+}
 if (PHP_SAPI !== 'cli') {
     header('Content-Type: application/json');
     if (isset($_SERVER['VMOODLE_ID'])) {
