@@ -49,25 +49,19 @@ static size_t enabled_only(const vc_sched_item *items, size_t n,
 }
 
 size_t vc_sched_round_robin(const vc_sched_item *items, size_t n,
-                            long long cursor, size_t per_tick,
-                            long long *out, long long *new_cursor,
+                            long long cursor, long long *out,
                             vc_sched_item *scratch)
 {
     size_t m = enabled_only(items, n, scratch);
-    *new_cursor = cursor;
-    if (m == 0 || per_tick == 0)
-        return 0;
     qsort(scratch, m, sizeof *scratch, by_id);
     size_t start = 0;
     while (start < m && scratch[start].id <= cursor)
         start++;
-    /* Each enabled instance at most once: a tick wider than the table
-     * runs the table once, it does not wrap round onto itself. */
-    size_t count = per_tick < m ? per_tick : m;
-    for (size_t k = 0; k < count; k++)
+    /* Each enabled instance once: a tick wider than the table runs the
+     * table once, it does not wrap round onto itself. */
+    for (size_t k = 0; k < m; k++)
         out[k] = scratch[(start + k) % m].id;
-    *new_cursor = out[count - 1];
-    return count;
+    return m;
 }
 
 size_t vc_sched_rate(size_t n, long long period, long long tick)
@@ -91,6 +85,13 @@ static int urgent(const vc_sched_item *it, const vc_gap_params *gp,
     return it->lastcron > 0 && gp->now - it->lastcron + tick > gp->period;
 }
 
+/* Started since the last tick, here or on another cron host. */
+static int ran_this_tick(const vc_sched_item *it, const vc_gap_params *gp,
+                         long long tick)
+{
+    return it->lastcron > gp->now - tick;
+}
+
 size_t vc_sched_lowest_gap(const vc_sched_item *items, size_t n,
                            const vc_gap_params *gp, long long *out,
                            vc_sched_item *scratch)
@@ -100,7 +101,15 @@ size_t vc_sched_lowest_gap(const vc_sched_item *items, size_t n,
         return 0;
     long long tick = gp->tick < 1 ? 1 : gp->tick;
     qsort(scratch, m, sizeof *scratch, most_overdue_first);
-    size_t count = vc_sched_rate(m, gp->period, tick);
+    /* The fleet's rate, less what the other hosts (or an earlier run of
+     * this one) already did since the last tick: those sort last. */
+    size_t ran = 0;
+    while (ran < m && ran_this_tick(&scratch[m - 1 - ran], gp, tick))
+        ran++;
+    size_t rate = vc_sched_rate(m, gp->period, tick);
+    size_t count = rate > ran ? rate - ran : 0;
+    if (count > m - ran)
+        count = m - ran;
     /* Urgent ones come right after the never-run ones in this order: the
      * prefix up to the last urgent one must run whatever the rate says. */
     for (size_t i = m; i > count; i--)
@@ -108,8 +117,6 @@ size_t vc_sched_lowest_gap(const vc_sched_item *items, size_t n,
             count = i;
             break;
         }
-    if (gp->capacity > 0 && count > gp->capacity)
-        count = gp->capacity;
     for (size_t k = 0; k < count; k++)
         out[k] = scratch[k].id;
     return count;

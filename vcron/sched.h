@@ -15,33 +15,37 @@ typedef struct {
     long long lastcron;   /* start of the last run, seconds; 0 = never */
 } vc_sched_item;
 
-/* Round robin: the next per_tick enabled instances in ascending id order
- * after the id cursor, wrapping round once, never one twice in a tick.
- * items need not be sorted.  Writes at most per_tick ids into out (room for
- * per_tick), returns their number, and sets *new_cursor to the last id
- * chosen (the cursor unchanged when nothing is chosen).  Uses scratch,
- * room for n, as working space. */
+/* Round robin: every enabled instance, in ascending id order from the
+ * first after the id cursor, wrapping round once: the order a tick tries
+ * them in.  The tick runs the first per_tick of them that are not locked
+ * (a locked one is being run elsewhere: it takes the next) and moves the
+ * cursor to the last one it tried.  items need not be sorted.  Writes the
+ * ids into out (room for n), returns their number.  Uses scratch, room
+ * for n, as working space. */
 size_t vc_sched_round_robin(const vc_sched_item *items, size_t n,
-                            long long cursor, size_t per_tick,
-                            long long *out, long long *new_cursor,
+                            long long cursor, long long *out,
                             vc_sched_item *scratch);
 
 typedef struct {
     long long now;      /* start of this tick */
     long long period;   /* nominal time between two runs of an instance */
     long long tick;     /* measured time between two ticks */
-    size_t capacity;    /* most instances to run in one tick; 0 = no cap */
 } vc_gap_params;
 
 /* How many instances one tick must run so that n instances each run once
  * per period: ceil(n * tick / period), at most n. */
 size_t vc_sched_rate(size_t n, long long period, long long tick);
 
-/* Lowest gap: of the enabled instances, the most overdue first (never run,
- * then oldest last cron, then lowest id); as many as the rate asks, and more
- * when waiting one more tick would take an instance past its period; never
- * more than the capacity.  Writes the ids into out (room for n), returns
- * their number.  Uses scratch, room for n, as working space. */
+/* Lowest gap: the instances this tick must see run, the most overdue
+ * first (never run, then oldest last cron, then lowest id): as many as the
+ * rate asks, less those that ran since the last tick (lastcron within one
+ * tick of now: another cron host ran them), and more when waiting one more
+ * tick would take an instance past its period.  What is due is worked out
+ * from the table alone, so every cron host sharing it agrees: each tries
+ * them in this order, runs those whose lock it gets, up to its capacity,
+ * and leaves the locked ones to the host that holds them.  Writes the ids
+ * into out (room for n), returns their number.  Uses scratch, room for n,
+ * as working space. */
 size_t vc_sched_lowest_gap(const vc_sched_item *items, size_t n,
                            const vc_gap_params *gp, long long *out,
                            vc_sched_item *scratch);

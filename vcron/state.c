@@ -80,3 +80,20 @@ int vc_state_lock(const char *path, apr_pool_t *p, const char **err)
         return -1;
     return vm_file_lock(apr_pstrcat(p, path, ".lock", NULL), 1, p, err);
 }
+
+const char *vc_state_edit(const char *path, void (*edit)(vc_state *st,
+                                                         void *ctx),
+                          void *ctx, apr_pool_t *p)
+{
+    const char *err = NULL;
+    int lockfd = vc_state_lock(path, p, &err);
+    if (lockfd < 0)
+        return err;
+    vc_state st;
+    if (!(err = vc_state_load(path, &st, p))) {
+        edit(&st, ctx);
+        err = vc_state_save(path, &st, p);
+    }
+    vm_file_unlock(lockfd);
+    return err;
+}

@@ -28,6 +28,12 @@ long long vc_state_tick(vc_state *st, long long now, long long nominal,
  * Returns the descriptor (vm_file_unlock releases it) or -1 with *err. */
 int vc_state_lock(const char *path, apr_pool_t *p, const char **err);
 
+/* Under the state's lock: load, edit(st, ctx), save.  NULL or a reason
+ * (from p). */
+const char *vc_state_edit(const char *path, void (*edit)(vc_state *st,
+                                                         void *ctx),
+                          void *ctx, apr_pool_t *p);
+
 /* vcron's directories (state, locks, logs) and their parents, 0755 less
  * the umask.  NULL or a reason (from p). */
 #define VC_DIR_MODE (APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE \

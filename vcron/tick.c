@@ -10,9 +10,17 @@
 #include "state.h"
 #include "jobs.h"
 #include "runner.h"
-#include "vm_file.h"
 #include "signals.h"
 #include "log.h"
+
+/* The instances a tick tries, in order, and how many of them it may run:
+ * locked ones (running elsewhere) are passed over for the next. */
+typedef struct {
+    long long *ids;
+    size_t count;
+    size_t budget;              /* most to run; 0 = no limit */
+    long long cursor;           /* round robin: the cursor saved */
+} tick_plan;
 
 typedef struct {
     const vc_config *cfg;
@@ -21,44 +29,73 @@ typedef struct {
     apr_pool_t *p;
     vc_tick_counts *counts;
     const char *const *argv;
+    long long tried;            /* id of the last instance tried, 0 none */
 } tick_run;
 
-/* Choose this tick's instances under the state's lock and save the new
- * cursor and measured tick before any cron starts: a vcron killed later in
- * the tick has already moved on. */
-static const char *choose(const vc_config *cfg, const vm_table *t,
-                          long long now, long long **ids, size_t *count,
-                          apr_pool_t *p)
+typedef struct {
+    const vc_config *cfg;
+    const vm_table *t;
+    long long now;
+    tick_plan *plan;
+    apr_pool_t *p;
+} choice;
+
+/* Under the state's lock (vc_state_edit): two vcron runs at once on this
+ * host do not choose from the same cursor. */
+static void choose_in_state(vc_state *st, void *ctx)
 {
-    const char *err = NULL;
-    int lockfd = vc_state_lock(cfg->state_file, p, &err);
-    if (lockfd < 0)
-        return err;
-    vc_state st;
-    size_t n = (size_t)t->instances->nelts;
-    vc_sched_item *items = apr_pcalloc(p, sizeof *items * (n + 1));
-    vc_sched_item *scratch = apr_pcalloc(p, sizeof *items * (n + 1));
-    *ids = apr_pcalloc(p, sizeof **ids * (n + 1));
+    choice *c = ctx;
+    const vc_config *cfg = c->cfg;
+    tick_plan *plan = c->plan;
+    size_t n = (size_t)c->t->instances->nelts;
+    vc_sched_item *items = apr_pcalloc(c->p, sizeof *items * (n + 1));
+    vc_sched_item *scratch = apr_pcalloc(c->p, sizeof *items * (n + 1));
+    plan->ids = apr_pcalloc(c->p, sizeof *plan->ids * (n + 1));
     for (size_t i = 0; i < n; i++) {
-        const vm_instance *in = &APR_ARRAY_IDX(t->instances, i, vm_instance);
+        const vm_instance *in = &APR_ARRAY_IDX(c->t->instances, i, vm_instance);
         items[i] = (vc_sched_item){ in->id, in->enabled, in->lastcron };
     }
-    if (!(err = vc_state_load(cfg->state_file, &st, p))) {
-        long long tick = vc_state_tick(&st, now, cfg->tick, cfg->period);
-        if (cfg->mode == VC_MODE_ROUND_ROBIN) {
-            size_t per = cfg->per_tick < 0 ? VC_RR_DEFAULT_PER_TICK
-                                           : (size_t)cfg->per_tick;
-            *count = vc_sched_round_robin(items, n, st.cursor, per, *ids,
-                                          &st.cursor, scratch);
-        } else {
-            vc_gap_params gp = { now, cfg->period, tick,
-                                 cfg->per_tick < 0 ? 0 : (size_t)cfg->per_tick };
-            *count = vc_sched_lowest_gap(items, n, &gp, *ids, scratch);
-        }
-        err = vc_state_save(cfg->state_file, &st, p);
+    long long tick = vc_state_tick(st, c->now, cfg->tick, cfg->period);
+    if (cfg->mode == VC_MODE_ROUND_ROBIN) {
+        plan->budget = cfg->per_tick < 0 ? VC_RR_DEFAULT_PER_TICK
+                                         : (size_t)cfg->per_tick;
+        plan->count = vc_sched_round_robin(items, n, st->cursor, plan->ids,
+                                           scratch);
+        /* Where the tick ends if nothing is locked; moved on further after
+         * the tick if it took the next ones. */
+        size_t last = plan->budget < plan->count ? plan->budget
+                                                 : plan->count;
+        if (last > 0)
+            st->cursor = plan->ids[last - 1];
+        plan->cursor = st->cursor;
+    } else {
+        vc_gap_params gp = { c->now, cfg->period, tick };
+        plan->budget = cfg->per_tick < 0 ? 0 : (size_t)cfg->per_tick;
+        plan->count = vc_sched_lowest_gap(items, n, &gp, plan->ids, scratch);
     }
-    vm_file_unlock(lockfd);
-    return err;
+}
+
+/* Choose this tick's instances and save the new cursor and measured tick
+ * before any cron starts: a vcron killed later in the tick has already
+ * moved on. */
+static const char *choose(const vc_config *cfg, const vm_table *t,
+                          long long now, tick_plan *plan, apr_pool_t *p)
+{
+    choice c = { cfg, t, now, plan, p };
+    return vc_state_edit(cfg->state_file, choose_in_state, &c, p);
+}
+
+typedef struct {
+    long long from, to;
+} cursor_move;
+
+/* Only from where this tick left it: a run that started meanwhile on
+ * this host has moved it on already. */
+static void move_cursor(vc_state *st, void *ctx)
+{
+    const cursor_move *m = ctx;
+    if (st->cursor == m->from)
+        st->cursor = m->to;
 }
 
 static const char *outcome_name(vc_outcome o)
@@ -99,7 +136,9 @@ static void cron_done(vc_job *job, vc_outcome outcome, int status, void *ctx)
     job->log_fd = -1;
 }
 
-/* Lock, open the log and fork one cron into job.  Returns 1 when started. */
+/* Lock, open the log and fork one cron into job.  Returns 0 when the
+ * instance is locked (its cron runs elsewhere), else 1: started, or
+ * counted as not started. */
 static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
                       const vm_instance *in)
 {
@@ -130,7 +169,7 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
             vc_lock_release(&job->lock, tr->src, in->id);
         job->pid = 0;
         tr->counts->not_started++;
-        return 0;
+        return 1;
     }
     job->in = in;
     vc_jobs_started(jobs, job);
@@ -138,23 +177,38 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
     return 1;
 }
 
-static void run_all(tick_run *tr, const vm_instance *const *order,
-                    size_t count)
+/* Try order[] in turn, the master (when told) first and outside the
+ * budget; a locked instance is passed over for the next one.  Returns how
+ * many instances were tried. */
+static size_t run_all(tick_run *tr, const vm_instance *const *order,
+                      size_t count, size_t budget)
 {
     vc_jobs jobs;
     vc_jobs_init(&jobs, (int)tr->cfg->jobs, tr->cfg->timeout, tr->cfg->grace,
                  cron_done, tr, tr->p);
-    size_t next = 0;
+    size_t next = 0, used = 0, tried = 0;
     /* Bounded: every pass starts a cron, skips one, or waits for one whose
      * end the timeout guarantees. */
-    while ((next < count && !vc_signals_stopping()) || jobs.running > 0) {
+    for (;;) {
+        int more = next < count && used < budget && !vc_signals_stopping();
+        if (!more && jobs.running == 0)
+            break;
         vc_job *slot;
-        while (next < count && !vc_signals_stopping()
-               && (slot = vc_jobs_free_slot(&jobs)) != NULL)
-            start_cron(tr, &jobs, slot, order[next++]);
+        while (more && (slot = vc_jobs_free_slot(&jobs)) != NULL) {
+            const vm_instance *in = order[next++];
+            tr->counts->selected++;
+            int counted = start_cron(tr, &jobs, slot, in);
+            if (in != &vc_master) {
+                used += (size_t)counted;
+                tried++;
+                tr->tried = in->id;
+            }
+            more = next < count && used < budget && !vc_signals_stopping();
+        }
         if (jobs.running > 0)
             vc_jobs_wait(&jobs);
     }
+    return tried;
 }
 
 static void print_summary(const vc_config *cfg, const vc_tick_counts *c)
@@ -196,24 +250,28 @@ int vc_tick(const vc_config *cfg, const vm_identity *who, vm_source *src,
     if (code != VC_EXIT_OK)
         return code;
     const char *err = NULL;
-    long long *ids = NULL;
+    tick_plan plan = { 0 };
     if ((err = prepare_dirs(cfg, p)) != NULL
-        || (err = choose(cfg, t, (long long)time(NULL), &ids,
-                         &counts->selected, p)) != NULL) {
+        || (err = choose(cfg, t, (long long)time(NULL), &plan, p)) != NULL) {
         vc_log(203, "%s", err);
         return VC_EXIT_LOCAL;
     }
     /* The master first, when told: then the chosen instances. */
     const vm_instance **order = apr_pcalloc(p, sizeof *order
-                                            * (counts->selected + 1));
+                                            * (plan.count + 1));
     size_t n = 0;
     if (cfg->master)
         order[n++] = &vc_master;
-    for (size_t i = 0; i < counts->selected; i++)
-        order[n++] = vm_table_find_id(t, ids[i]);
-    counts->selected = n;
-    tick_run tr = { cfg, who, src, p, counts, vc_cron_argv(cfg, p) };
-    run_all(&tr, order, n);
+    for (size_t i = 0; i < plan.count; i++)
+        order[n++] = vm_table_find_id(t, plan.ids[i]);
+    tick_run tr = { cfg, who, src, p, counts, vc_cron_argv(cfg, p), 0 };
+    size_t tried = run_all(&tr, order, n,
+                           plan.budget ? plan.budget : (size_t)-1);
+    /* Round robin went past locked instances: the cursor follows. */
+    cursor_move move = { plan.cursor, tr.tried };
+    if (cfg->mode == VC_MODE_ROUND_ROBIN && tried > plan.budget
+        && (err = vc_state_edit(cfg->state_file, move_cursor, &move, p)))
+        vc_log(203, "%s", err);
     print_summary(cfg, counts);
     return counts->failed || counts->timed_out || counts->not_started
            ? VC_EXIT_CRON : VC_EXIT_OK;

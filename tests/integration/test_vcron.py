@@ -3,6 +3,7 @@
 The fake cron (a shell script) writes down the environment, user and times
 it ran with, then succeeds, fails, sleeps or hangs as a control file asks,
 so each test checks what vcron really did to real processes."""
+import fcntl
 import json
 import os
 import pwd
@@ -216,6 +217,11 @@ def test_master_cron_runs_when_told_with_its_own_lock(rig):
                              stderr=subprocess.PIPE, text=True)
     try:
         rig.wait_for_run("master", 2)
+        # Its instances' crons done (9 runs ended before this one): only
+        # the master is still running.
+        deadline = time.monotonic() + 30
+        while len(rig.times()) < 9 + 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
         proc = rig.run("run", "--master")
         assert summary(proc)["skipped_locked"] == 1, proc.stdout
         assert len(rig.runs("master")) == 2
@@ -324,6 +330,28 @@ def test_round_robin_cursor_survives_restarts(rig):
     assert seen == [5, 5, 4, 4]         # 18 runs over 4: none skipped
 
 
+def test_round_robin_takes_the_next_instance_when_one_is_locked(tmp_path):
+    """A locked instance (its cron still running, here or on another cron
+    host) does not use up the tick's budget: the next ones run instead,
+    and the cursor follows."""
+    rig = Rig(tmp_path, count=6)
+    lock_dir = os.path.join(rig.dir, "lock")
+    os.makedirs(lock_dir)
+    with open(os.path.join(lock_dir, "2.lock"), "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        first = rig.run("--per-tick", "3", "run")
+        assert first.returncode == 0, first.stderr
+        assert (summary(first)["run"], summary(first)["skipped_locked"]) == (3, 1)
+        assert [len(rig.runs(i)) for i in range(1, 7)] == [1, 0, 1, 1, 0, 0]
+        second = rig.run("--per-tick", "3", "run")
+        assert summary(second)["run"] == 3
+        assert [len(rig.runs(i)) for i in range(1, 7)] == [2, 0, 1, 1, 1, 1]
+    # Released: the next tick goes on from where the last one ended.
+    third = rig.run("--per-tick", "3", "run")
+    assert summary(third)["skipped_locked"] == 0
+    assert [len(rig.runs(i)) for i in range(1, 7)] == [2, 1, 2, 2, 1, 1]
+
+
 def test_kill9_mid_tick_loses_nothing_and_leaves_no_stale_lock(rig):
     first = rig.run("--per-tick", "4", "--jobs", "1", "run")
     assert first.returncode == 0, first.stderr
@@ -368,14 +396,18 @@ def test_log_is_per_host_and_size_bounded(rig):
 
 def test_lowest_gap_runs_from_the_first_tick(tmp_path):
     rig = Rig(tmp_path, count=10)
-    proc = rig.run("--mode", "lowest-gap", "--period", "300", "--tick", "60",
-                   "run")
+    args = ("--mode", "lowest-gap", "--period", "5", "--tick", "1", "run")
+    proc = rig.run(*args)
     assert proc.returncode == 0, proc.stderr
-    assert summary(proc)["succeeded"] == 2       # ceil(10 * 60 / 300)
-    proc = rig.run("--mode", "lowest-gap", "--period", "300", "--tick", "60",
-                   "run")
-    ran = [i for i in range(1, 11) if rig.runs(i)]
-    assert len(ran) >= 3                          # never-run ones first
+    assert summary(proc)["succeeded"] == 2       # ceil(10 * 1 / 5)
+    # The next tick (a second later: last crons count in whole seconds).
+    last = max(i["lastcron"] for i in rig.status().values())
+    while time.time() < last + 1:
+        time.sleep(0.05)
+    proc = rig.run(*args)
+    assert proc.returncode == 0, proc.stderr
+    ran = [len(rig.runs(i)) for i in range(1, 11)]
+    assert ran.count(1) >= 4 and max(ran) == 1   # never-run ones first
 
 
 def test_config_file_and_flags_override(rig):

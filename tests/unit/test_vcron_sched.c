@@ -1,6 +1,7 @@
 /* vcron's schedulers over simulated time: round robin never skips or
  * repeats; lowest gap keeps every gap within period + tick when capacity
- * allows and shares the lack fairly when it does not. */
+ * allows and shares the lack fairly when it does not; two cron hosts on one
+ * table share the due work instead of doing it twice. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -67,20 +68,40 @@ static void sim_run(sim *s, const long long *ids, size_t count, long long now)
 
 /* ---- round robin ---- */
 
+/* What a tick does with the scheduler's order: the first budget ids not
+ * held elsewhere, into ran; returns how many, *tried how far it went. */
+static size_t take(const long long *order, size_t count, size_t budget,
+                   const long long *held, size_t nheld, long long *ran,
+                   size_t *tried)
+{
+    size_t got = 0, k = 0;
+    for (; k < count && got < budget; k++) {
+        int busy = 0;
+        for (size_t h = 0; h < nheld; h++)
+            busy |= held[h] == order[k];
+        if (!busy)
+            ran[got++] = order[k];
+    }
+    if (tried)
+        *tried = k;
+    return got;
+}
+
 static void check_round_robin(size_t n, size_t per_tick)
 {
     sim *s = sim_new(n);
     long long cursor = 0;
     size_t position = 0;   /* place in the endless cycle 7, 10, 13, ... */
+    long long ran[MAXN];
     for (int tick = 0; tick < 60; tick++) {
-        long long next;
-        size_t count = vc_sched_round_robin(s->items, s->n, cursor, per_tick,
-                                            s->out, &next, s->scratch);
+        size_t m = vc_sched_round_robin(s->items, s->n, cursor, s->out,
+                                        s->scratch);
+        assert_int_equal(m, n);
+        size_t count = take(s->out, m, per_tick, NULL, 0, ran, NULL);
         assert_int_equal(count, per_tick < n ? per_tick : n);
         for (size_t k = 0; k < count; k++, position++)
-            assert_int_equal(s->out[k], 7 + 3 * (long long)(position % n));
-        assert_int_equal(next, s->out[count - 1]);
-        cursor = next;
+            assert_int_equal(ran[k], 7 + 3 * (long long)(position % n));
+        cursor = ran[count - 1];
     }
     free(s);
 }
@@ -99,10 +120,9 @@ static void rr_cursor_beyond_table_wraps(void **state)
 {
     (void)state;
     sim *s = sim_new(5);
-    long long next;
-    size_t count = vc_sched_round_robin(s->items, s->n, 1000, 2, s->out,
-                                        &next, s->scratch);
-    assert_int_equal(count, 2);
+    size_t count = vc_sched_round_robin(s->items, s->n, 1000, s->out,
+                                        s->scratch);
+    assert_int_equal(count, 5);
     assert_int_equal(s->out[0], 7);
     assert_int_equal(s->out[1], 10);
     free(s);
@@ -112,37 +132,57 @@ static void rr_follows_table_changes(void **state)
 {
     (void)state;
     sim *s = sim_new(10);                      /* ids 7 .. 34 */
-    long long cursor, next;
-    size_t count = vc_sched_round_robin(s->items, s->n, 0, 3, s->out,
-                                        &cursor, s->scratch);
-    assert_int_equal(cursor, 13);         /* ran 7 10 13 */
+    vc_sched_round_robin(s->items, s->n, 0, s->out, s->scratch);
+    long long cursor = s->out[2];              /* ran 7 10 13 */
+    assert_int_equal(cursor, 13);
     /* Remove the cursor's instance, disable 16, add 15 just after it. */
     sim_find(s, 13)->id = 15;
     sim_find(s, 16)->enabled = 0;
-    count = vc_sched_round_robin(s->items, s->n, cursor, 3, s->out, &next,
-                                 s->scratch);
-    assert_int_equal(count, 3);
+    size_t count = vc_sched_round_robin(s->items, s->n, cursor, s->out,
+                                        s->scratch);
+    assert_int_equal(count, 9);
     assert_int_equal(s->out[0], 15);
     assert_int_equal(s->out[1], 19);
     assert_int_equal(s->out[2], 22);
-    /* Everything disabled: nothing runs and the cursor stays. */
+    assert_int_equal(s->out[8], 10);           /* wrapped round, once */
+    /* Everything disabled: nothing to run. */
     for (size_t i = 0; i < s->n; i++)
         s->items[i].enabled = 0;
-    count = vc_sched_round_robin(s->items, s->n, next, 3, s->out, &cursor,
-                                 s->scratch);
+    count = vc_sched_round_robin(s->items, s->n, cursor, s->out, s->scratch);
     assert_int_equal(count, 0);
-    assert_int_equal(cursor, next);
+    free(s);
+}
+
+/* A locked instance (its cron still running, here or on another host)
+ * does not use up the tick: the next ones run instead. */
+static void rr_passes_over_locked_instances(void **state)
+{
+    (void)state;
+    sim *s = sim_new(10);                      /* ids 7 .. 34 */
+    const long long held[] = { 10, 13 };
+    long long ran[MAXN];
+    size_t tried;
+    size_t m = vc_sched_round_robin(s->items, s->n, 0, s->out, s->scratch);
+    size_t count = take(s->out, m, 3, held, 2, ran, &tried);
+    assert_int_equal(count, 3);
+    assert_int_equal(ran[0], 7);
+    assert_int_equal(ran[1], 16);
+    assert_int_equal(ran[2], 19);
+    assert_int_equal(tried, 5);                /* the cursor moves to 19 */
     free(s);
 }
 
 /* ---- lowest gap ---- */
 
-/* One lowest-gap choice at now, into s->out; returns how many. */
+/* One lowest-gap choice at now on a single cron host, into s->out: what
+ * is due, the first capacity of it (0: no cap).  Returns how many. */
 static size_t lg_choose(sim *s, long long now, long long period,
                         long long tick, size_t capacity)
 {
-    vc_gap_params gp = { now, period, tick, capacity };
-    return vc_sched_lowest_gap(s->items, s->n, &gp, s->out, s->scratch);
+    vc_gap_params gp = { now, period, tick };
+    size_t count = vc_sched_lowest_gap(s->items, s->n, &gp, s->out,
+                                       s->scratch);
+    return capacity && count > capacity ? capacity : count;
 }
 
 /* Run ticks t0, t0 + tick, ... ; return the most instances one tick ran. */
@@ -305,6 +345,102 @@ static void lg_single_instance_and_slow_ticks(void **state)
     free(s);
 }
 
+/* ---- several cron hosts on one table ---- */
+
+typedef struct {
+    size_t capacity;     /* most runs a tick; 0 = no cap */
+    long long offset;    /* its ticks come this long after t0 + k * tick */
+    size_t runs;
+} cron_host;
+
+/* Ticks of hosts (in ascending offset) sharing one table.  Hosts with the
+ * same offset tick at the same moment: each finds the others' crons
+ * running (locked, not yet recorded) and passes over them.  Crons last
+ * less than the gap between two offsets.  Returns the runs in all. */
+static size_t run_hosts(sim *s, cron_host *hosts, size_t nhosts, long long t0,
+                        int ticks, long long period, long long tick)
+{
+    static long long held[MAXN];
+    size_t total = 0;
+    for (int k = 0; k < ticks; k++)
+        for (size_t h = 0; h < nhosts;) {
+            long long now = t0 + k * tick + hosts[h].offset;
+            size_t nheld = 0;
+            for (; h < nhosts && t0 + k * tick + hosts[h].offset == now; h++) {
+                vc_gap_params gp = { now, period, tick };
+                size_t due = vc_sched_lowest_gap(s->items, s->n, &gp, s->out,
+                                                 s->scratch);
+                size_t got = take(s->out, due, hosts[h].capacity
+                                  ? hosts[h].capacity : MAXN,
+                                  held, nheld, held + nheld, NULL);
+                nheld += got;
+                hosts[h].runs += got;
+            }
+            sim_run(s, held, nheld, now);
+            total += nheld;
+        }
+    return total;
+}
+
+#define T0 1700000000
+#define PERIOD 900
+#define TICK 60
+#define TICKS 200
+
+/* 1000 instances, hosts of this capacity ticking at these offsets (one
+ * host when offset is negative); *worst: the longest gap.  Returns the
+ * runs in all; each host's in runs[]. */
+static size_t fleet_of_hosts(size_t capacity, long long offset,
+                             long long *worst, size_t runs[2])
+{
+    sim *s = sim_new(1000);
+    cron_host hosts[] = { { capacity, 0, 0 }, { capacity, offset, 0 } };
+    size_t total = run_hosts(s, hosts, offset < 0 ? 1 : 2, T0, TICKS, PERIOD,
+                             TICK);
+    *worst = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        assert_true(s->items[i].lastcron > 0);
+        if (s->maxgap[i] > *worst)
+            *worst = s->maxgap[i];
+    }
+    runs[0] = hosts[0].runs;
+    runs[1] = hosts[1].runs;
+    free(s);
+    return total;
+}
+
+/* A second host, at the same moment or half a tick later, adds no runs:
+ * the table says what is due and what ran since the last tick. */
+static void lg_two_hosts_do_the_work_once(void **state)
+{
+    (void)state;
+    long long worst;
+    size_t runs[2];
+    size_t single = fleet_of_hosts(0, -1, &worst, runs);
+    for (long long offset = 0; offset <= TICK / 2; offset += TICK / 2) {
+        size_t total = fleet_of_hosts(0, offset, &worst, runs);
+        assert_true(worst <= PERIOD + TICK);
+        assert_true(total <= single + single / 20);
+        assert_true(total + single / 20 >= single);
+    }
+}
+
+/* Each host can run 40 a tick, 67 are due: one host falls behind, two
+ * keep every gap within period + tick and both do a share. */
+static void lg_second_host_adds_capacity(void **state)
+{
+    (void)state;
+    long long worst;
+    size_t runs[2];
+    fleet_of_hosts(40, -1, &worst, runs);
+    assert_true(worst > PERIOD + TICK);
+    for (long long offset = 0; offset <= TICK / 2; offset += TICK / 2) {
+        size_t total = fleet_of_hosts(40, offset, &worst, runs);
+        assert_true(worst <= PERIOD + TICK);
+        assert_true(runs[0] >= total / 3 && runs[1] >= total / 3);
+    }
+}
+
 static void modes_parse(void **state)
 {
     (void)state;
@@ -320,6 +456,7 @@ int main(void)
         cmocka_unit_test(rr_never_skips_or_repeats),
         cmocka_unit_test(rr_cursor_beyond_table_wraps),
         cmocka_unit_test(rr_follows_table_changes),
+        cmocka_unit_test(rr_passes_over_locked_instances),
         cmocka_unit_test(lg_rate),
         cmocka_unit_test(lg_keeps_gaps_within_period_plus_tick),
         cmocka_unit_test(lg_first_period_runs_everyone),
@@ -327,6 +464,8 @@ int main(void)
         cmocka_unit_test(lg_degrades_fairly),
         cmocka_unit_test(lg_follows_table_changes),
         cmocka_unit_test(lg_single_instance_and_slow_ticks),
+        cmocka_unit_test(lg_two_hosts_do_the_work_once),
+        cmocka_unit_test(lg_second_host_adds_capacity),
         cmocka_unit_test(modes_parse),
     };
     return cmocka_run_group_tests_name("vcron_sched", tests, NULL, NULL);
