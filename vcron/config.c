@@ -57,7 +57,7 @@ static const setting settings[] = {
     { "lock-dir", T_STR, AT(lock_dir), 0, "/run/vmoodle/vcron",
       "per-instance lock files" },
     { "state-file", T_STR, AT(state_file), 0, "/var/lib/vmoodle/vcron.state",
-      "cursor and measured tick" },
+      "cursor, measured tick, the master's figures" },
     { "quiet", T_BOOL, AT(quiet), 0, NULL, "no summary line per tick" },
     { "master", T_BOOL, AT(master), 0, NULL,
       "also run the master Moodle's cron each tick (VMOODLE_MASTER=1)" },

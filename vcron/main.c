@@ -28,8 +28,9 @@ static void usage(FILE *out)
         "usage: vcron [settings] run | daemon | status [--json]\n"
         "  run      one tick, then exit (crontab: * * * * * vcron run)\n"
         "  daemon   a tick every --tick seconds until TERM; HUP re-reads\n"
-        "  status   per instance: croncount, lastcron, seconds since, "
-        "lastcrongap\n"
+        "  status   per instance (and the master with --master): "
+        "croncount,\n"
+        "           lastcron, seconds since, lastcrongap\n"
         "settings (also 'name = value' in the configuration file):\n");
     vc_config_usage(out);
     fprintf(out,

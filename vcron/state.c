@@ -22,6 +22,12 @@ const char *vc_state_load(const char *path, vc_state *st, apr_pool_t *p)
             st->last_tick = value;
         else if (strcmp(name, "tick") == 0)
             st->tick = value;
+        else if (strcmp(name, "master_croncount") == 0)
+            st->master_croncount = value;
+        else if (strcmp(name, "master_lastcron") == 0)
+            st->master_lastcron = value;
+        else if (strcmp(name, "master_lastcrongap") == 0)
+            st->master_lastcrongap = value;
     }
     fclose(f);
     return NULL;
@@ -48,9 +54,12 @@ static const char *make_parent(const char *path, apr_pool_t *p)
 
 const char *vc_state_save(const char *path, const vc_state *st, apr_pool_t *p)
 {
-    char text[128];
+    char text[256];
     int len = snprintf(text, sizeof text, "cursor %lld\nlast_tick %lld\n"
-                       "tick %lld\n", st->cursor, st->last_tick, st->tick);
+                       "tick %lld\nmaster_croncount %lld\nmaster_lastcron %lld\n"
+                       "master_lastcrongap %lld\n", st->cursor, st->last_tick,
+                       st->tick, st->master_croncount, st->master_lastcron,
+                       st->master_lastcrongap);
     if (len < 0 || (size_t)len >= sizeof text)
         return "state too long";
     const char *err = make_parent(path, p);

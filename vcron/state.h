@@ -1,5 +1,6 @@
-/* What vcron remembers between ticks: the round-robin cursor and the
- * measured tick.  Saved crash-safe (temporary file, fsync, rename), so a
+/* What vcron remembers between ticks: the round-robin cursor, the
+ * measured tick and the master's cron figures (the master has no row to
+ * keep them in).  Saved crash-safe (temporary file, fsync, rename), so a
  * vcron killed at any moment leaves the previous state or the new one. */
 #ifndef VC_STATE_H
 #define VC_STATE_H
@@ -11,6 +12,7 @@ typedef struct {
     long long cursor;      /* id of the last instance round robin ran */
     long long last_tick;   /* start of the last tick, seconds; 0 = none */
     long long tick;        /* measured seconds between ticks; 0 = none */
+    long long master_croncount, master_lastcron, master_lastcrongap;
 } vc_state;
 
 /* A missing file is an empty state.  Returns NULL or a reason (from p). */

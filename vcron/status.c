@@ -7,7 +7,33 @@
 #include "status.h"
 #include "state.h"
 #include "tick.h"
+#include "runner.h"
 #include "log.h"
+
+/* The master's figures, kept in this host's state (it has no row), as an
+ * instance record named "master" for the reports. */
+static vm_instance master_figures(const vc_state *st)
+{
+    vm_instance m = vc_master;
+    m.croncount = st->master_croncount;
+    m.lastcron = st->master_lastcron;
+    m.lastcrongap = st->master_lastcrongap;
+    return m;
+}
+
+static void print_row(const char *id, const vm_instance *in, long long now,
+                      FILE *out)
+{
+    char date[VM_TIME_TEXT], since[24];
+    vm_time_text(in->lastcron, date);
+    if (in->lastcron > 0)
+        snprintf(since, sizeof since, "%lld", now - in->lastcron);
+    else
+        snprintf(since, sizeof since, "-");
+    fprintf(out, "%-6s %-32s %-7s %9lld %-20s %8s %11lld\n", id, in->key,
+            in->enabled ? "yes" : "no", in->croncount, date, since,
+            in->lastcrongap);
+}
 
 static void print_text(const vc_config *cfg, vm_source *src, const vm_table *t,
                        const vc_state *st, long long now, FILE *out)
@@ -16,35 +42,51 @@ static void print_text(const vc_config *cfg, vm_source *src, const vm_table *t,
             src->display, vc_mode_name(cfg->mode), st->cursor, st->tick);
     fprintf(out, "%-6s %-32s %-7s %9s %-20s %8s %11s\n", "id", "host",
             "enabled", "croncount", "lastcron", "since", "lastcrongap");
+    if (cfg->master) {
+        vm_instance m = master_figures(st);
+        print_row("-", &m, now, out);
+    }
     for (int i = 0; i < t->instances->nelts; i++) {
         const vm_instance *in = &APR_ARRAY_IDX(t->instances, i, vm_instance);
-        char date[VM_TIME_TEXT], since[24];
-        vm_time_text(in->lastcron, date);
-        if (in->lastcron > 0)
-            snprintf(since, sizeof since, "%lld", now - in->lastcron);
-        else
-            snprintf(since, sizeof since, "-");
-        fprintf(out, "%-6lld %-32s %-7s %9lld %-20s %8s %11lld\n", in->id,
-                in->key, in->enabled ? "yes" : "no", in->croncount, date,
-                since, in->lastcrongap);
+        char id[24];
+        snprintf(id, sizeof id, "%lld", in->id);
+        print_row(id, in, now, out);
     }
 }
 
-/* The core's object with the cron figures, and what only this report
- * has: the date of the last cron and the seconds since.  "enabled" has
- * always been true/false here. */
-static cJSON *instance_json(const vm_instance *in, long long now)
+/* What only this report has: the date of the last cron and the seconds
+ * since. */
+static void add_when(cJSON *o, const vm_instance *in, long long now)
 {
     char date[VM_TIME_TEXT];
     vm_time_text(in->lastcron, date);
-    cJSON *o = vm_instance_json(in, VM_JSON_CRON);
-    cJSON_ReplaceItemInObjectCaseSensitive(o, "enabled",
-                                           cJSON_CreateBool(in->enabled));
     cJSON_AddStringToObject(o, "lastcron_date", date);
     if (in->lastcron > 0)
         cJSON_AddNumberToObject(o, "since", (double)(now - in->lastcron));
     else
         cJSON_AddNullToObject(o, "since");
+}
+
+/* The core's object with the cron figures, and add_when's.  "enabled" has
+ * always been true/false here. */
+static cJSON *instance_json(const vm_instance *in, long long now)
+{
+    cJSON *o = vm_instance_json(in, VM_JSON_CRON);
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "enabled",
+                                           cJSON_CreateBool(in->enabled));
+    add_when(o, in, now);
+    return o;
+}
+
+/* Not a row: no id, no database, only its figures as this host saw them. */
+static cJSON *master_json(const vc_state *st, long long now)
+{
+    vm_instance m = master_figures(st);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "croncount", (double)m.croncount);
+    cJSON_AddNumberToObject(o, "lastcron", (double)m.lastcron);
+    cJSON_AddNumberToObject(o, "lastcrongap", (double)m.lastcrongap);
+    add_when(o, &m, now);
     return o;
 }
 
@@ -57,6 +99,8 @@ static void print_json(const vc_config *cfg, vm_source *src, const vm_table *t,
     cJSON_AddNumberToObject(root, "cursor", (double)st->cursor);
     cJSON_AddNumberToObject(root, "tick", (double)st->tick);
     cJSON_AddNumberToObject(root, "now", (double)now);
+    if (cfg->master)
+        cJSON_AddItemToObject(root, "master", master_json(st, now));
     cJSON *list = cJSON_AddArrayToObject(root, "instances");
     for (int i = 0; i < t->instances->nelts; i++)
         cJSON_AddItemToArray(list, instance_json(

@@ -98,6 +98,15 @@ static void move_cursor(vc_state *st, void *ctx)
         st->cursor = m->to;
 }
 
+static void record_master(vc_state *st, void *ctx)
+{
+    long long started = *(const long long *)ctx;
+    st->master_croncount++;
+    st->master_lastcrongap = st->master_lastcron > 0
+                             ? started - st->master_lastcron : 0;
+    st->master_lastcron = started;
+}
+
 static const char *outcome_name(vc_outcome o)
 {
     return o == VC_CRON_OK ? "succeeded"
@@ -122,9 +131,12 @@ static void cron_done(vc_job *job, vc_outcome outcome, int status, void *ctx)
                "its log", in->id, in->key, status);
     }
     const char *err = NULL;
-    if (in == &vc_master)
-        ;   /* no row to record in */
-    else if (!tr->src->ops->record_cron)
+    if (in == &vc_master) {
+        /* No row to record in: this host's state keeps its figures. */
+        if ((err = vc_state_edit(tr->cfg->state_file, record_master,
+                                 &job->started, tr->p)) != NULL)
+            vc_log(209, "master: cron stats not recorded: %s", err);
+    } else if (!tr->src->ops->record_cron)
         vc_log(209, "instance %lld (%s): this source keeps no cron stats",
                in->id, in->key);
     else if (tr->src->ops->record_cron(tr->src, in->id, job->started, tr->p,

@@ -98,11 +98,14 @@ class Rig:
                               text=True, timeout=120, env=env)
         return proc
 
-    def status(self):
+    def status_report(self):
         proc = subprocess.run(self.args("status", "--json", command=False),
                               capture_output=True, text=True, timeout=30)
         assert proc.returncode == 0, proc.stderr
-        return {i["id"]: i for i in json.loads(proc.stdout)["instances"]}
+        return json.loads(proc.stdout)
+
+    def status(self):
+        return {i["id"]: i for i in self.status_report()["instances"]}
 
     def runs(self, i):
         """Environments of the runs of instance i, oldest first."""
@@ -230,8 +233,22 @@ def test_master_cron_runs_when_told_with_its_own_lock(rig):
     # The setting in the configuration file does the same.
     rig.control("master", "ok")
     rig.set_config("master = 1\n")
+    before = int(time.time())
     assert summary(rig.run("run"))["selected"] == 5
     assert len(rig.runs("master")) == 3
+    # vcron status lists the master beside the table's rows, with the
+    # figures this host keeps for it (the table has no row for them).
+    master = rig.status_report()["master"]
+    assert master["croncount"] == 3
+    assert before <= master["lastcron"] <= time.time()
+    assert 0 < master["lastcrongap"] <= time.time() - before + 10
+    assert master["since"] == pytest.approx(time.time() - master["lastcron"], abs=5)
+    text = subprocess.run(rig.args("status", command=False), capture_output=True,
+                          text=True, timeout=30).stdout
+    [row] = [l.split() for l in text.splitlines() if l.split()[:2] == ["-", "master"]]
+    assert row[3] == "3"                # croncount column
+    rig.set_config("")
+    assert "master" not in rig.status_report()
 
 
 def test_default_command_is_php_cron_with_keep_alive_zero(rig):
