@@ -389,15 +389,17 @@ class Cluster:
 # --- cron hosts ------------------------------------------------------------
 
 def vcron_daemons(rig, source, hosts=("crona", "cronb"), period=4, tick=1,
-                  seconds=12, jobs=16):
+                  seconds=12, jobs=16, per_tick=None):
     """Run one lowest-gap vcron daemon per cron host against source for
     `seconds`, each with its own state file and lock directory (only the
-    database is shared), then TERM them.  rig is test_vcron.Rig (its stand-
-    in cron records each run's start and end).  Returns {instance id:
+    database is shared), then TERM them.  per_tick: the most crons a host
+    runs in a tick (its capacity).  rig is test_vcron.Rig (its stand-in
+    cron records each run's start and end).  Returns {instance id:
     [(start, end), ...]} sorted, and the daemons' summary lines."""
     procs = []
     for host in hosts:
-        args = rig.args("--source", source, "--mode", "lowest-gap",
+        cap = ["--per-tick", str(per_tick)] if per_tick else []
+        args = rig.args("--source", source, "--mode", "lowest-gap", *cap,
                         "--period", str(period), "--tick", str(tick),
                         "--jobs", str(jobs), "--timeout", "30",
                         "--lock-dir", os.path.join(rig.dir, host, "lock"),
