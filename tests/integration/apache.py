@@ -162,6 +162,7 @@ class PhpFpm:
         self.conf = os.path.join(workdir, "php-fpm.conf")
         self.children = children
         self.pool_extra = ""        # more pool lines (php_admin_value ...)
+        self.launcher = []          # runs php-fpm (e.g. in a namespace)
         self.proc = None
 
     def write_config(self):
@@ -186,7 +187,7 @@ catch_workers_output = yes
 
     def start(self):
         self.write_config()
-        self.proc = subprocess.Popen([PHP_FPM, "-F", "-y", self.conf],
+        self.proc = subprocess.Popen(self.launcher + [PHP_FPM, "-F", "-y", self.conf],
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.STDOUT,
                                      start_new_session=True)

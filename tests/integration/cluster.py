@@ -4,13 +4,18 @@ section) so that what we ship is what we test.  Nothing here is tied to
 pytest or to the stand-in Moodle: tests/moodle can build the same topology
 around real Moodle code.
 
-    Certificate(dir)             a self-signed *.example.edu certificate (openssl)
+    Certificate(dir[, names])    a self-signed certificate for *.example.edu
+                                 or the names given (openssl)
     PgPrimary() / PgReplica(p)   PostgreSQL with one streaming replica
     Redis()                      a redis-server for sessions
     cluster_config_php(...)      config.php with its CLUSTER section switched on
     Node(...)                    Apache (event) + mod_vmoodle + php-fpm on its
-                                 own loopback address (127.0.0.2, 127.0.0.3...)
+                                 own loopback address (127.0.0.2, 127.0.0.3...),
+                                 serving a copy of a page directory or a
+                                 codebase shared by every node
     Balancer(...)                HAProxy on 127.0.0.1: TLS, health checks, retries
+    Cluster(...)                 all of them; the table in a new primary and
+                                 replica, or read from a source given
     TlsClient(...)               a pooled client connection through the balancer
 
 Every server runs in the foreground as our child, in its own temporary
@@ -47,17 +52,18 @@ def conf_text(name):
 # --- TLS ---------------------------------------------------------------
 
 class Certificate:
-    """A self-signed certificate for *.example.edu: crt (for clients), pem
-    (certificate and key, as HAProxy takes them)."""
+    """A self-signed certificate for *.example.edu, or for names: crt (for
+    clients), pem (certificate and key, as HAProxy takes them)."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, names=None):
+        names = names or (f"*.{DOMAIN}", DOMAIN)
         self.crt = os.path.join(workdir, "site.crt")
         key = os.path.join(workdir, "site.key")
         self.pem = os.path.join(workdir, "site.pem")
+        alt = ",".join(f"DNS:{n}" for n in names)
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
                         "-keyout", key, "-out", self.crt, "-days", "2",
-                        "-subj", f"/CN={DOMAIN}",
-                        "-addext", f"subjectAltName=DNS:*.{DOMAIN},DNS:{DOMAIN}"],
+                        "-subj", f"/CN={names[0]}", "-addext", f"subjectAltName={alt}"],
                        check=True, capture_output=True, timeout=60)
         with open(self.pem, "w") as out:
             for part in (self.crt, key):
@@ -165,21 +171,32 @@ class Node:
     read from source, its snapshot and local cache on its own "disk".
 
     page_dir: the site files (the tests' reporting lib/setup.php); the
-    node's docroot gets templates/config.php with the CLUSTER section on."""
+    node's docroot gets templates/config.php with the CLUSTER section on.
+    codebase instead: a Moodle code directory every node serves from the
+    same path, as nodes do (Moodle keys its caches on that path), with its
+    config.php and the CLUSTER section on: this node's own copy, which the
+    node's php-fpm alone sees there (bound over it in a mount namespace of
+    its own: needs root).  table, master: VMoodleTable, VMoodleMaster;
+    php_settings: php_admin_value lines of the pool."""
 
     def __init__(self, name, address, page_dir, source, redis, trusted="127.0.0.1",
-                 refresh=1):
+                 refresh=1, codebase=None, table=None, master=None, php_settings=None):
         self.name = name
         self.workdir = make_workdir(f"vm-{name}-")
         self.localcache = os.path.join(self.workdir, "localcache")
         os.mkdir(self.localcache, 0o755)
         chown_to_run_user(self.localcache)
-        docroot = make_docroot(self.workdir, page_dir)
-        config = os.path.join(docroot, "config.php")
-        with open(config) as f:
+        if codebase:
+            docroot, shared = codebase, os.path.join(codebase, "config.php")
+            config = os.path.join(self.workdir, "config.php")
+        else:
+            docroot = make_docroot(self.workdir, page_dir)
+            shared = config = os.path.join(docroot, "config.php")
+        with open(shared) as f:
             text = cluster_config_php(f.read(), redis, self.localcache)
         with open(config, "w") as f:
             f.write(text)
+        os.chmod(config, 0o644)
         snapdir = os.path.join(self.workdir, "snap")
         os.mkdir(snapdir, 0o755)
         chown_to_run_user(snapdir)
@@ -188,8 +205,20 @@ class Node:
         self.server = Httpd("event-fpm", workdir=self.workdir, address=address,
                             extra_modules=("remoteip",))
         self.address, self.port = address, self.server.port
+        if codebase:
+            self.server.fpm.launcher = [
+                "unshare", "--mount", "--propagation", "private", "sh", "-c",
+                'mount --bind "$1" "$2" && shift 2 && exec "$@"', "sh", config, shared]
+        self.server.fpm.pool_extra = "\n".join(
+            f"php_admin_value[{k}] = {v}" for k, v in (php_settings or {}).items())
+        mapping = {}
+        if table:
+            mapping["VMoodleEngine On\n"] = f"VMoodleEngine On\n    VMoodleTable {table}\n"
+        if master:
+            mapping["VMoodleMaster moodle.example.edu"] = f"VMoodleMaster {master}"
         spec = source.split(":", 1)
         self.server.site_conf = localise(conf_text("vmoodle-node.conf"), {
+            **mapping,
             "*:80": f"{address}:{self.port}",
             "/var/www/moodle": docroot,
             'pgsql:"host=db-replica.internal dbname=moodle user=vmoodle_read '
@@ -246,11 +275,14 @@ class Node:
 
 class Balancer:
     """conf/haproxy.cfg on 127.0.0.1 (a TLS port and a plain one) in front
-    of nodes; stats() reads its counters from the stats socket."""
+    of nodes; stats() reads its counters from the stats socket.
+    redirect_http=False drops the plain port's redirect to https, as the
+    file says to for a table with http:// instances."""
 
-    def __init__(self, certificate, tls_port=None, http_port=None):
+    def __init__(self, certificate, tls_port=None, http_port=None, redirect_http=True):
         self.dir = make_workdir("vm-haproxy-")
         self.cert = certificate
+        self.redirect_http = redirect_http
         self.tls_port = tls_port or free_port()
         self.http_port = http_port or free_port()
         self.socket = os.path.join(self.dir, "admin.sock")
@@ -270,6 +302,9 @@ class Balancer:
             "server node2 10.0.0.12:80": f"server {nodes[1].name} "
                                          f"{nodes[1].address}:{nodes[1].port}",
         })
+        if not self.redirect_http:
+            text = localise(text, {
+                "    http-request redirect scheme https code 301 unless { ssl_fc }\n": ""})
         with open(self.conf, "w") as f:
             f.write(text)
 
@@ -343,25 +378,24 @@ class Cluster:
     replica of the primary; sessions in one Redis.
 
     rows(tls_port) gives the instance rows (their URLs carry the balancer's
-    public port); they are in the primary before the nodes start."""
+    public port); they are in the primary before the nodes start.  With
+    source, the nodes read that table instead (no primary, no replica).
+    names: the certificate's; redirect_http: the balancer's (Balancer);
+    node_options go to every Node (codebase, table, master, php_settings)."""
 
-    def __init__(self, page_dir, rows, nodes=2, refresh=1):
+    def __init__(self, page_dir=None, rows=None, nodes=2, refresh=1, source=None,
+                 names=None, redirect_http=True, **node_options):
         self.workdir = make_workdir("vm-cluster-")
         self.parts = []
         try:
-            self.cert = Certificate(self.workdir)
-            self.balancer = self._own(Balancer(self.cert))
-            self.primary = self._own(PgPrimary())
-            self.db = self.primary.new_database()
-            self.db.create_vmoodle_table()
-            self.rows = rows(self.balancer.tls_port)
-            insert_rows(self.db, self.rows)
-            self.replica = self._own(PgReplica(self.primary))
+            self.cert = Certificate(self.workdir, names)
+            self.balancer = self._own(Balancer(self.cert, redirect_http=redirect_http))
+            if source is None:
+                source = self._primary_and_replica(rows)
             self.redis = self._own(Redis())
-            source = self.replica.source(self.db.name)
             self.nodes = [self._own(Node(f"node{i + 1}", f"127.0.0.{i + 2}", page_dir,
                                          source, f"127.0.0.1:{self.redis.port}",
-                                         refresh=refresh))
+                                         refresh=refresh, **node_options))
                           for i in range(nodes)]
             for node in self.nodes:
                 node.server.extra = ('Header always set X-VMoodle-Id "%{VMOODLE_ID}e" '
@@ -371,6 +405,16 @@ class Cluster:
         except BaseException:
             self.cleanup()
             raise
+
+    def _primary_and_replica(self, rows):
+        """The table in a new primary, read by the nodes from its replica."""
+        self.primary = self._own(PgPrimary())
+        self.db = self.primary.new_database()
+        self.db.create_vmoodle_table()
+        self.rows = rows(self.balancer.tls_port)
+        insert_rows(self.db, self.rows)
+        self.replica = self._own(PgReplica(self.primary))
+        return self.replica.source(self.db.name)
 
     def _own(self, part):
         self.parts.append(part)
