@@ -187,7 +187,11 @@ if (PHP_SAPI !== 'cli' && PHP_SAPI !== 'phpdbg') {
 //     session id taken from one site is never a session on another;
 //   - localcachedir is a folder of that site in 'localcache', on the node's
 //     own disk; tempdir and cachedir stay in the shared dataroot;
-//   - an https site is told it is https (sslproxy): TLS ends at the balancer;
+//   - the scheme is the balancer's: mod_vmoodle sets HTTPS=on for a request
+//     that reached the balancer over TLS (VMoodleTrustedProxy and its
+//     X-Forwarded-Proto), and Moodle redirects plain http to an https
+//     site's wwwroot itself; 'sslproxy' is for a balancer that says
+//     nothing of the scheme (see below);
 //   - Moodle takes the client's address from REMOTE_ADDR alone, which the
 //     node's mod_remoteip sets from the balancer's X-Forwarded-For.
 // ===========================================================================
@@ -197,7 +201,11 @@ $vmoodlecluster = array(
     'redisdb'    => 0,
     'redisauthfile' => '',               // file holding Redis's password; '' none
     'localcache' => '/var/cache/moodle-local',   // this node's disk
-    'sslproxy'   => true,
+    // true only when the nodes cannot tell an https request (a balancer
+    // that sends no X-Forwarded-Proto, or is not VMoodleTrustedProxy):
+    // Moodle then takes every request to an https site for https, and
+    // serves plain http too unless the balancer redirects it.
+    'sslproxy'   => false,
 );
 if ($vmoodlecluster['enabled']) {
     // The site's tag: its id and a digest of what makes it that site (its

@@ -152,7 +152,7 @@ class Redis:
 
 # --- config.php's CLUSTER section ---------------------------------------
 
-def cluster_config_php(text, redis, localcache, redisdb=0, sslproxy=True):
+def cluster_config_php(text, redis, localcache, redisdb=0, sslproxy=False):
     """templates/config.php's text with its CLUSTER section switched on for
     this node: sessions in redis ("host:port"), local cache under localcache."""
     values = {"enabled": "true", "redis": f"'{redis}'", "redisdb": str(redisdb),

@@ -176,20 +176,23 @@ def delta(after, before):
 
 def test_each_site_is_its_own_on_every_node(cluster):
     """config.php's CLUSTER section: per-site Redis prefix and local cache,
-    the same prefix on both nodes, shared temp and cache, sslproxy."""
+    the same prefix on both nodes, shared temp and cache, https told by
+    the module (HTTPS=on), not forced by sslproxy."""
     seen = {}
     for i in (1, 2, 3):
         host = public(cluster, f"site{i}")
         per_node = []
         for node in cluster.nodes:
-            cfg = node.get(host, "/index.php").json()["cfg"]
+            got = node.get(host, "/index.php").json()
+            cfg = got["cfg"]
             assert cfg["session_handler_class"] == "\\core\\session\\redis"
             assert (cfg["session_redis_host"], cfg["session_redis_port"]) == \
                 ("127.0.0.1", cluster.redis.port)
             assert cfg["localcachedir"].startswith(node.localcache + "/vm%d_" % i)
             assert cfg["tempdir"] == cfg["dataroot"] + "/temp"
             assert cfg["cachedir"] == cfg["dataroot"] + "/cache"
-            assert cfg["sslproxy"] is True and cfg["getremoteaddrconf"] == 3
+            assert got["https"] == "on" and "sslproxy" not in cfg
+            assert cfg["getremoteaddrconf"] == 3
             per_node.append(cfg["session_redis_prefix"])
         assert per_node[0] == per_node[1], "a session must move between nodes"
         assert re.fullmatch(rf"vm{i}_[0-9a-f]{{12}}:", per_node[0])
