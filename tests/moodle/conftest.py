@@ -16,7 +16,6 @@ upgrade) adds it with fleet.add_site(Site(...)) or works on a copy.
 Without MOODLE_SRC every test is skipped, saying why.
 Set VMOODLE_KEEP=1 to keep the fleet's directory for a look."""
 import os
-import re
 import sys
 import tempfile
 
@@ -26,19 +25,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 pytest.register_assert_rewrite("browser")
 
-from moodle import ROOT, Fleet  # noqa: E402  (puts tests/integration on the path)
+from moodle import ROOT, Fleet, bad_log_lines  # noqa: E402  (puts tests/integration on the path)
 from apache import FLAVOURS  # noqa: E402
 from browser import Browser  # noqa: E402
 
 SKIP_REASON = ("MOODLE_SRC is not set: give it a Moodle tree or tarball, e.g. "
                "MOODLE_SRC=../shared/moodle/moodle-4.5.5plus-20250613.tar.xz")
-
-# Error-log lines of Apache that fail the suite (the module's own and
-# crashes).  PHP's messages through proxy_fcgi are Moodle's business and
-# are only shown.
-BAD_LINE = re.compile(r"\bVM\d{5}\b.*\b(error|crit|alert|emerg)\]|\] \[(?:[\w.]+:)?"
-                      r"(crit|alert|emerg)\]|exit signal|dumped core")
-
 
 def moodle_src():
     src = os.environ.get("MOODLE_SRC", "")
@@ -98,9 +90,7 @@ def _serve(fleet, flavour):
 def _finish(server):
     server.stop()
     text = server.errors_text()
-    bad = [line for line in text.splitlines() if BAD_LINE.search(line)]
-    bad += [line for line in text.splitlines() + server.access_text().splitlines()
-            if "secret" in line]
+    bad = bad_log_lines(text, server.access_text())
     print(f"--- error log of {server.flavour} ({server.workdir}) ---\n{text[-6000:]}")
     if not os.environ.get("VMOODLE_KEEP"):
         server.remove()

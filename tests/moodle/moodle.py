@@ -402,6 +402,21 @@ ErrorDocument 404 /error/index.php
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+# Error-log lines of Apache that fail the suite (the module's own and
+# crashes).  PHP's messages through proxy_fcgi are Moodle's business and
+# are only shown.
+BAD_LINE = re.compile(r"\bVM\d{5}\b.*\b(error|crit|alert|emerg)\]|\] \[(?:[\w.]+:)?"
+                      r"(crit|alert|emerg)\]|exit signal|dumped core")
+
+
+def bad_log_lines(error_text, access_text):
+    """What fails the suite in an Apache's logs: BAD_LINE, or a password
+    ("secret" is in every one of the fleet's) anywhere."""
+    bad = [line for line in error_text.splitlines() if BAD_LINE.search(line)]
+    return bad + [line for line in error_text.splitlines() + access_text.splitlines()
+                  if "secret" in line]
+
+
 def server_errors(server):
     """The last error lines a database server logged (not its statements)."""
     path = server.log_path if server.kind == "pgsql" else os.path.join(server.dir, "error.log")

@@ -1,5 +1,6 @@
 """Cron and tasks: vcron turns every site's cron (the master's too), and a
 task's "Run now" runs the task on the site whose page started it."""
+import json
 import time
 import urllib.parse
 
@@ -53,6 +54,11 @@ def test_vcron_runs_the_cron_of_every_site_and_the_master(fleet):
     now = cron_counts(fleet)
     for site in fleet.instances():
         assert now[site.id] == counts[site.id] + (1 if site.enabled else 0), site.name
+    # The master's, which has no row, in vcron's own status.
+    status = fleet.vcron("status", "--master", "--json")
+    assert status.returncode == 0, status.stderr
+    master = json.loads(status.stdout)["master"]
+    assert master["croncount"] >= 1 and master["lastcron"] >= start, master
 
 
 def run_now_scheduled(browser, site, task):
