@@ -7,10 +7,15 @@ one Redis under a prefix per site, a local cache per node and site.
 
 The fleet's table has http:// and https:// sites, so the balancer's plain
 port does not send everything to https (conf/haproxy.cfg says to drop that
-line then): an https site must then refuse plain http itself."""
+line then): an https site must then refuse plain http itself.
+
+Figures are printed (pytest -s) and written to $VMOODLE_FIGURES/
+cluster-moodle.json when that is set (docs/scale-out.md quotes one run)."""
 import html
+import json
 import os
 import re
+import time
 
 import pytest
 
@@ -23,13 +28,27 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason=(
     "a mount namespace of its own: needs root"))
 
 
+FIGURES = {}
+
+
+def note(name, figures):
+    FIGURES[name] = figures
+    print(f"\n{name}:", json.dumps(figures))
+
+
 @pytest.fixture(scope="module")
 def cluster(fleet):
+    started = time.monotonic()
     c = Cluster(source=fleet.source, codebase=fleet.code, table=TABLE,
                 master=fleet.master().host, php_settings=PHP_SETTINGS,
                 names=[s.host for s in fleet.sites.values()], redirect_http=False,
                 refresh=2)
+    note("set_up_s", round(time.monotonic() - started, 1))
     yield c
+    if os.environ.get("VMOODLE_FIGURES"):
+        with open(os.path.join(os.environ["VMOODLE_FIGURES"], "cluster-moodle.json"),
+                  "w") as f:
+            json.dump(FIGURES, f, indent=1)
     bad = []
     for node in c.nodes:
         node.stop()
@@ -84,6 +103,8 @@ def test_login_on_one_node_holds_on_the_other(fleet, cluster, name):
     sid = session_id(browser, site)
     [key] = redis_keys(cluster, f"*session_{sid}")
     assert re.fullmatch(rf"vm{site.id}_[0-9a-f]{{12}}:session_{sid}", key), key
+    note(f"login_{name}", [f"{m} {u.split('://', 1)[1].split('/', 1)[1][:30]} "
+                           f"{s} {n}" for m, u, s, n in browser.trail])
     browser.close()
 
 
@@ -139,7 +160,8 @@ def test_https_instance_through_the_balancer(fleet, cluster):
     browser.login(site.wwwroot, "admin", ADMIN_PASSWORD)
     page = browser.get(site.wwwroot + "/my/")
     assert logged_in(page, site) and page.history == [], page
-    assert "http" not in links(page, site.host)
+    found = links(page, site.host)
+    assert found.get("https", 0) > 5 and "http" not in found, found
     browser.close()
     # Plain http to the https site: Moodle's redirect to its wwwroot.
     plain = BalancerBrowser(cluster.balancer)
@@ -149,6 +171,8 @@ def test_https_instance_through_the_balancer(fleet, cluster):
     assert "MoodleSession" not in " ".join(page.headers.get_all("Set-Cookie") or [])
     page = plain.get(f"http://{site.host}/login/index.php")
     assert page.status == 200 and page.url.startswith("https://"), page
+    note("https_site", {"links_on_dashboard": found,
+                        "plain_http": [f"{m} {u} {s} {n}" for m, u, s, n in plain.trail]})
     plain.close()
 
 
@@ -178,3 +202,6 @@ def test_each_node_keeps_each_site_local_cache_apart(fleet, cluster):
                     (node.name, site.name)
             # The visitor's session is in Redis under the same tag.
             assert redis_keys(cluster, f"{folder}:session_{session_id(browser, site)}")
+    note("local_cache", {n.name: sorted(os.listdir(n.localcache)) for n in cluster.nodes})
+    note("redis_session_keys", {tag: len(redis_keys(cluster, f"{tag}*:session_*"))
+                                for tag in map(site_tag, sites)})
