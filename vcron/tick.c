@@ -1,4 +1,5 @@
 /* One tick, see tick.h. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -18,7 +19,7 @@
 typedef struct {
     long long *ids;
     size_t count;
-    size_t budget;              /* most to run; 0 = no limit */
+    size_t budget;              /* most to run */
     long long cursor;           /* round robin: the cursor saved */
 } tick_plan;
 
@@ -70,7 +71,7 @@ static void choose_in_state(vc_state *st, void *ctx)
         plan->cursor = st->cursor;
     } else {
         vc_gap_params gp = { c->now, cfg->period, tick };
-        plan->budget = cfg->per_tick < 0 ? 0 : (size_t)cfg->per_tick;
+        plan->budget = cfg->per_tick <= 0 ? SIZE_MAX : (size_t)cfg->per_tick;
         plan->count = vc_sched_lowest_gap(items, n, &gp, plan->ids, scratch);
     }
 }
@@ -189,9 +190,17 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
     return 1;
 }
 
-/* Try order[] in turn, the master (when told) first and outside the
- * budget; a locked instance is passed over for the next one.  Returns how
- * many instances were tried. */
+/* Another one to try: the master (when told, first) is outside the
+ * budget. */
+static int more_to_try(const vm_instance *const *order, size_t next,
+                       size_t count, size_t used, size_t budget)
+{
+    return next < count && (used < budget || order[next] == &vc_master)
+           && !vc_signals_stopping();
+}
+
+/* Try order[] in turn; a locked instance is passed over for the next one.
+ * Returns how many instances were tried. */
 static size_t run_all(tick_run *tr, const vm_instance *const *order,
                       size_t count, size_t budget)
 {
@@ -202,7 +211,7 @@ static size_t run_all(tick_run *tr, const vm_instance *const *order,
     /* Bounded: every pass starts a cron, skips one, or waits for one whose
      * end the timeout guarantees. */
     for (;;) {
-        int more = next < count && used < budget && !vc_signals_stopping();
+        int more = more_to_try(order, next, count, used, budget);
         if (!more && jobs.running == 0)
             break;
         vc_job *slot;
@@ -215,7 +224,7 @@ static size_t run_all(tick_run *tr, const vm_instance *const *order,
                 tried++;
                 tr->tried = in->id;
             }
-            more = next < count && used < budget && !vc_signals_stopping();
+            more = more_to_try(order, next, count, used, budget);
         }
         if (jobs.running > 0)
             vc_jobs_wait(&jobs);
@@ -277,8 +286,7 @@ int vc_tick(const vc_config *cfg, const vm_identity *who, vm_source *src,
     for (size_t i = 0; i < plan.count; i++)
         order[n++] = vm_table_find_id(t, plan.ids[i]);
     tick_run tr = { cfg, who, src, p, counts, vc_cron_argv(cfg, p), 0 };
-    size_t tried = run_all(&tr, order, n,
-                           plan.budget ? plan.budget : (size_t)-1);
+    size_t tried = run_all(&tr, order, n, plan.budget);
     /* Round robin went past locked instances: the cursor follows. */
     cursor_move move = { plan.cursor, tr.tried };
     if (cfg->mode == VC_MODE_ROUND_ROBIN && tried > plan.budget
