@@ -82,5 +82,7 @@ int vmc_cmd_check(vmc_opts *o);
 int vmc_cmd_snapshot(vmc_opts *o);
 int vmc_cmd_deploy(vmc_opts *o);
 int vmc_cmd_destroy(vmc_opts *o);
+int vmc_cmd_templates(vmc_opts *o);
+int vmc_cmd_template_remove(vmc_opts *o);
 
 #endif

@@ -1,6 +1,9 @@
 /* deploy --template NAME --host URL: a new Moodle from a template, in
  * steps that are each undone if a later one fails: create and load the
- * database, make it the new site's, copy the dataroot, insert the row. */
+ * database, make it the new site's (names, identifier, settings), copy the
+ * dataroot without the template's encryption key, insert the row.  What
+ * the steps need (the database server and its password among them) is
+ * checked first, with --dry-run too. */
 #include <ctype.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -16,6 +19,8 @@
 #include "interrupt.h"
 #include "manifest.h"
 #include "rewrite.h"
+#include "sitekey.h"
+#include "template.h"
 #include "util.h"
 
 typedef struct {
@@ -28,7 +33,8 @@ typedef struct {
     vmc_dbconf db;
     uid_t uid;
     gid_t gid;
-    vm_db *server;
+    vm_db *server;             /* connected while checking */
+    const char *siteidentifier;
     int db_created, dataroot_created;
     uint64_t files_checked;
 } deploy;
@@ -53,22 +59,20 @@ static const char *given(const deploy *d, vm_field f, const char *fallback)
 
 static int load_template(deploy *d)
 {
-    apr_pool_t *p = d->o->pool;
     const char *err;
 
-    if (!d->o->template_name || !vmc_name_ok(d->o->template_name)) {
+    if (!d->o->template_name) {
         vmc_error(340, "deploy needs --template NAME (letters, digits, "
                   "'.', '_', '-')");
         return -1;
     }
-    d->tpl_dir = apr_pstrcat(p, d->o->templates_dir, "/",
-                             d->o->template_name, NULL);
-    if (vmc_manifest_read(&d->m, apr_pstrcat(p, d->tpl_dir, "/",
-                                             VMC_MANIFEST, NULL), p, &err)) {
-        vmc_error(341, "template %s: %s", d->o->template_name, err);
+    if ((err = vmc_template_open(d->o, d->o->template_name, &d->m,
+                                 &d->tpl_dir)) != NULL) {
+        vmc_error(341, "--template: %s", err);
         return -1;
     }
-    d->dump_path = apr_pstrcat(p, d->tpl_dir, "/", d->m.dump_file, NULL);
+    d->dump_path = apr_pstrcat(d->o->pool, d->tpl_dir, "/", d->m.dump_file,
+                               NULL);
     return 0;
 }
 
@@ -80,6 +84,7 @@ static void build_row(deploy *d, const char *url_key)
     const char *base = plain_name(key, 59, p);
     const char *label = apr_pstrndup(p, key, strcspn(key, ".:["));
     vm_row *r = &d->row;
+    const char *pass;
 
     memset(r, 0, sizeof *r);
     vm_row_set(r, VM_F_VHOSTNAME, given(d, VM_F_VHOSTNAME, ""));
@@ -89,7 +94,9 @@ static void build_row(deploy *d, const char *url_key)
     vm_row_set(r, VM_F_VDBTYPE, d->m.source.dbtype);
     vm_row_set(r, VM_F_VDBHOST, given(d, VM_F_VDBHOST, d->m.source.dbhost));
     vm_row_set(r, VM_F_VDBLOGIN, given(d, VM_F_VDBLOGIN, d->m.source.dblogin));
-    vm_row_set(r, VM_F_VDBPASS, given(d, VM_F_VDBPASS, ""));
+    pass = vmc_template_pass(&d->t, &d->m, r->value[VM_F_VDBHOST],
+                             r->value[VM_F_VDBLOGIN]);
+    vm_row_set(r, VM_F_VDBPASS, given(d, VM_F_VDBPASS, pass ? pass : ""));
     vm_row_set(r, VM_F_VDBNAME, given(d, VM_F_VDBNAME,
                                       apr_pstrcat(p, "vm_", base, NULL)));
     vm_row_set(r, VM_F_VDBPREFIX, given(d, VM_F_VDBPREFIX, d->m.source.dbprefix));
@@ -128,6 +135,40 @@ static const char *check_target(deploy *d)
     return NULL;
 }
 
+/* The server with the row's credentials, and no database of that name
+ * on it yet: before any step, so a missing password stops nothing
+ * half-done. */
+static const char *check_server(deploy *d)
+{
+    apr_pool_t *p = d->o->pool;
+    const char *err, *server = vmc_dbconf_server(&d->db, p);
+    int exists;
+
+    if (!(d->server = vmc_db_open(&d->db, NULL, p, &err)))
+        return apr_psprintf(p, "cannot connect to the %s server %s as %s: "
+                            "%s%s", d->in.dbtype, server, d->in.dblogin, err,
+                            *d->in.dbpass ? "" : d->db.pg
+                            ? "; no password given: --dbpass-file FILE, the "
+                              "template's row, or ~/.pgpass"
+                            : "; no password given: --dbpass-file FILE or "
+                              "the template's row");
+    if ((exists = vmc_dbadmin_exists(d->server, d->in.dbname, p, &err)) < 0)
+        return err;
+    if (exists)
+        return apr_psprintf(p, "database %s already exists on %s",
+                            d->in.dbname, server);
+    return NULL;
+}
+
+/* Moodle's own recipe (get_site_identifier): 32 random letters and
+ * digits, then the host. */
+static const char *new_siteidentifier(deploy *d, const char **err)
+{
+    const char *random = vmc_random_text(32, d->o->pool, err);
+
+    return random ? apr_pstrcat(d->o->pool, random, d->in.key, NULL) : NULL;
+}
+
 static int prepare(deploy *d)
 {
     apr_pool_t *p = d->o->pool;
@@ -161,7 +202,9 @@ static int prepare(deploy *d)
         return VMC_EXIT_FAIL;
     }
     if (vmc_dbconf_make(&d->db, d->in.dbtype, d->in.dbhost, d->in.dblogin,
-                        d->in.dbpass, d->in.dbname, p, &err) != 0) {
+                        d->in.dbpass, d->in.dbname, p, &err) != 0
+        || (err = check_server(d)) != NULL
+        || !(d->siteidentifier = new_siteidentifier(d, &err))) {
         vmc_error(345, "deploy refused, nothing done: %s", err);
         return VMC_EXIT_FAIL;
     }
@@ -188,11 +231,15 @@ static void plan(const deploy *d)
         vmc_say("  2. create %s database %s on %s and load %s",
                 d->in.dbtype, d->in.dbname, server, d->m.dump_file);
     vmc_say("  3. prefix %s -> %s; wwwroot %s -> %s in mnet_host; site "
-            "course names; sessioncookie", d->m.source.dbprefix, d->in.dbprefix,
-            d->m.source.wwwroot, d->in.wwwroot);
-    vmc_say("  4. copy %s/dataroot (%llu files) to %s owned by %s",
-            d->tpl_dir, (unsigned long long)d->m.data_files, d->in.datapath,
-            d->o->web_user);
+            "name '%s' (%s); sessioncookie; a new siteidentifier; %s, %s "
+            "and its host -> %s, %s in config and config_plugins",
+            d->m.source.dbprefix, d->in.dbprefix, d->m.source.wwwroot,
+            d->in.wwwroot, d->in.name, d->in.shortname, d->m.source.wwwroot,
+            d->m.source.datapath, d->in.wwwroot, d->in.datapath);
+    vmc_say("  4. copy %s/dataroot (%llu files) to %s owned by %s, without "
+            "the template's encryption key (%s)", d->tpl_dir,
+            (unsigned long long)d->m.data_files, d->in.datapath,
+            d->o->web_user, VMC_SITEKEY_DIR);
     vmc_say("  5. insert the enabled row into %s", d->t.src->display);
 }
 
@@ -216,9 +263,6 @@ static int create_database(deploy *d, const char **step, const char **err)
     int exists, copy = same_server_template(d), rc;
     vmc_progress pr;
 
-    *step = "connect to the database server";
-    if (!(d->server = vmc_db_open(&d->db, NULL, p, err)))
-        return -1;
     *step = "create the database";
     if ((exists = vmc_dbadmin_exists(d->server, d->in.dbname, p, err)) != 0) {
         if (exists > 0)
@@ -250,10 +294,11 @@ static int rewrite(deploy *d, const char **err)
     r.new_prefix = d->in.dbprefix;
     r.old_wwwroot = d->m.source.wwwroot;
     r.new_wwwroot = d->in.wwwroot;
-    r.old_name = d->m.source.name;
+    r.old_dataroot = d->m.source.datapath;
+    r.new_dataroot = d->in.datapath;
     r.new_name = d->in.name;
-    r.old_shortname = d->m.source.shortname;
     r.new_shortname = d->in.shortname;
+    r.siteidentifier = d->siteidentifier;
     r.cookie = plain_name(*d->in.shortname ? d->in.shortname : d->in.key, 30,
                           d->o->pool);
     /* Own pool: the connection is closed before any DROP DATABASE. */
@@ -307,6 +352,19 @@ static int copy_dataroot(deploy *d, const char **err)
     return rc;
 }
 
+/* The template's key would let one site read what another encrypted. */
+static int drop_template_key(deploy *d, const char **err)
+{
+    int removed;
+
+    if (vmc_sitekey_remove(d->in.datapath, &removed, d->o->pool, err) != 0)
+        return -1;
+    if (removed)
+        vmc_say("removed the template's encryption key: the site makes its "
+                "own");
+    return 0;
+}
+
 static int run_steps(deploy *d, long long *id, const char **step,
                      const char **err)
 {
@@ -320,6 +378,9 @@ static int run_steps(deploy *d, long long *id, const char **step,
         return -1;
     *step = "copy the dataroot";
     if (copy_dataroot(d, err) != 0 || vmc_interrupt_check(err))
+        return -1;
+    *step = "remove the template's encryption key";
+    if (drop_template_key(d, err) != 0 || vmc_interrupt_check(err))
         return -1;
     *step = "insert the instance row";
     return (*err = vmc_table_save(&d->t, &d->row, id, d->o->pool)) ? -1 : 0;

@@ -25,6 +25,8 @@ static const char usage_text[] =
 "  snapshot --from HOST|master --name NAME\n"
 "  deploy --template NAME --host URL [fields]\n"
 "  destroy HOST|ID --yes            drop the database, remove the dataroot\n"
+"  templates [--json]               the templates: name, source, date, size\n"
+"  template-remove NAME             a template and its template database\n"
 "options:\n"
 "  --source SPEC --table NAME --config FILE\n"
 "  --templates DIR (" VMC_DEFAULT_TEMPLATES ")  --data-parent DIR ("
@@ -249,6 +251,8 @@ static const struct {
     {"remove", vmc_cmd_remove},   {"check", vmc_cmd_check},
     {"snapshot", vmc_cmd_snapshot}, {"deploy", vmc_cmd_deploy},
     {"destroy", vmc_cmd_destroy},
+    {"templates", vmc_cmd_templates},
+    {"template-remove", vmc_cmd_template_remove},
 };
 
 static int dispatch(vmc_opts *o, const char *name)

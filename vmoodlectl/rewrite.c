@@ -3,6 +3,11 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "rewrite.h"
+#include "vm_host.h"
+
+/* What names the template in config values, and what names the new site:
+ * wwwroot, dataroot, host:port, host; the longest match wins. */
+#define NAMES 4
 
 typedef struct {
     vm_db *db;
@@ -101,36 +106,148 @@ static int own_mnet_host(const site *s, const char *config)
                        id ? by_id : by_root, s->p, s->err);
 }
 
-static int site_course(const site *s, const char *column, const char *old,
-                       const char *new)
+/* The site course (category 0, SITEID): the new site's names. */
+static int site_course(const site *s, const char *column, const char *value)
 {
-    const char *params[2] = {new, old};
     const char *course;
 
-    if (!old || !*old || !new || !*new)
+    if (!value || !*value)
         return 0;
     if (!(course = table(s, s->r->new_prefix, "course")))
         return -1;
     return vmc_db_exec(s->db, apr_pstrcat(s->p, "UPDATE ", course, " SET ",
-                       column, " = ", arg(s, 1), " WHERE category = 0 AND ",
-                       column, " = ", arg(s, 2), NULL), 2, params, s->p,
-                       s->err);
+                       column, " = ", arg(s, 1), " WHERE category = 0",
+                       NULL), 1, &value, s->p, s->err);
 }
 
-static int session_cookie(const site *s, const char *config)
+/* A core setting, inserted when the template has none. */
+static int set_config(const site *s, const char *config, const char *name,
+                      const char *value)
 {
+    const char *params[2] = {value, name};
     const char *id;
 
     if (vmc_db_value(s->db, apr_pstrcat(s->p, "SELECT id FROM ", config,
-                     " WHERE name = 'sessioncookie'", NULL), 0, NULL, &id,
+                     " WHERE name = ", arg(s, 1), NULL), 1, &name, &id,
                      s->p, s->err) != 0)
         return -1;
     return vmc_db_exec(s->db, id
         ? apr_pstrcat(s->p, "UPDATE ", config, " SET value = ", arg(s, 1),
-                      " WHERE name = 'sessioncookie'", NULL)
-        : apr_pstrcat(s->p, "INSERT INTO ", config, " (name, value) VALUES "
-                      "('sessioncookie', ", arg(s, 1), ")", NULL),
-        1, &s->r->cookie, s->p, s->err);
+                      " WHERE name = ", arg(s, 2), NULL)
+        : apr_pstrcat(s->p, "INSERT INTO ", config, " (value, name) VALUES (",
+                      arg(s, 1), ", ", arg(s, 2), ")", NULL),
+        2, params, s->p, s->err);
+}
+
+/* The host of a URL without its port ("[::1]" kept whole). */
+static const char *host_of(const vm_url *u, apr_pool_t *p)
+{
+    const char *colon = strrchr(u->key, ':');
+
+    return u->port && colon ? apr_pstrndup(p, u->key,
+                                           (apr_size_t)(colon - u->key))
+                            : apr_pstrdup(p, u->key);
+}
+
+/* names[0..NAMES) of a site: wwwroot, dataroot, host:port, host. */
+static int site_names(const site *s, const char *wwwroot, const char *dataroot,
+                      const char **names)
+{
+    vm_url u;
+    const char *why = vm_host_parse_url(wwwroot, &u);
+
+    if (why) {
+        *s->err = apr_psprintf(s->p, "wwwroot %s: %s", wwwroot, why);
+        return -1;
+    }
+    names[0] = apr_pstrdup(s->p, u.wwwroot);
+    names[1] = dataroot ? dataroot : "";
+    names[2] = u.port ? apr_pstrdup(s->p, u.key) : "";
+    names[3] = host_of(&u, s->p);
+    return 0;
+}
+
+/* Every value of table name (config, config_plugins) that holds the
+ * template's host or dataroot, with the template's names made the site's. */
+static int own_values(const site *s, const char *name,
+                      const char *const *from, const char *const *to)
+{
+    const char *t = table(s, s->r->new_prefix, name);
+    const char *find[2] = {from[3], *from[1] ? from[1] : from[3]};
+    vm_db_result res;
+
+    if (!t || vm_db_run(s->db, apr_pstrcat(s->p, "SELECT id, value FROM ", t,
+                        " WHERE POSITION(", arg(s, 1), " IN value) > 0 OR "
+                        "POSITION(", arg(s, 2), " IN value) > 0", NULL), 2,
+                        find, &res, s->p, s->err) != VM_OK)
+        return -1;
+    for (int i = 0; i < res.rows; i++) {
+        const char *value = vm_db_value(&res, i, 1);
+        const char *set[2] = {NULL, vm_db_value(&res, i, 0)};
+        if (!value || !set[1])
+            continue;
+        set[0] = vmc_replace_all(value, NAMES, from, to, s->p);
+        if (strcmp(set[0], value) != 0
+            && vmc_db_exec(s->db, apr_pstrcat(s->p, "UPDATE ", t,
+                           " SET value = ", arg(s, 1), " WHERE id = ",
+                           vm_db_int_param(s->db, 2, s->p), NULL), 2, set,
+                           s->p, s->err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int own_config(const site *s)
+{
+    const char *from[NAMES], *to[NAMES];
+
+    if (site_names(s, s->r->old_wwwroot, s->r->old_dataroot, from) != 0
+        || site_names(s, s->r->new_wwwroot, s->r->new_dataroot, to) != 0)
+        return -1;
+    return own_values(s, "config", from, to)
+        || own_values(s, "config_plugins", from, to) ? -1 : 0;
+}
+
+/* Index of the longest pattern at text, or -1. */
+static int match_at(const char *text, int n, const char *const *from,
+                    size_t *len)
+{
+    int best = -1;
+
+    *len = 0;
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(from[i]);
+        if (l > *len && strncmp(text, from[i], l) == 0) {
+            best = i;
+            *len = l;
+        }
+    }
+    return best;
+}
+
+const char *vmc_replace_all(const char *text, int n, const char *const *from,
+                            const char *const *to, apr_pool_t *p)
+{
+    size_t out_len = 0, len;
+    const char *c;
+    char *out, *w;
+    int k;
+
+    for (c = text; *c; c += len ? len : 1) {
+        k = match_at(c, n, from, &len);
+        out_len += k < 0 ? 1 : strlen(to[k]);
+    }
+    w = out = apr_palloc(p, out_len + 1);
+    for (c = text; *c; c += len ? len : 1) {
+        if ((k = match_at(c, n, from, &len)) < 0) {
+            *w++ = *c;
+            continue;
+        }
+        memcpy(w, to[k], strlen(to[k]));
+        w += strlen(to[k]);
+    }
+    *w = '\0';
+    return out;
 }
 
 int vmc_rewrite_site(vm_db *db, const vmc_rewrite *r, apr_pool_t *p,
@@ -145,10 +262,11 @@ int vmc_rewrite_site(vm_db *db, const vmc_rewrite *r, apr_pool_t *p,
     if (vmc_db_exec(db, "BEGIN", 0, NULL, p, err) != 0)
         return -1;
     if (own_mnet_host(&s, config) != 0
-        || site_course(&s, "fullname", r->old_name, r->new_name) != 0
-        || site_course(&s, "shortname", r->old_shortname,
-                       r->new_shortname) != 0
-        || session_cookie(&s, config) != 0) {
+        || site_course(&s, "fullname", r->new_name) != 0
+        || site_course(&s, "shortname", r->new_shortname) != 0
+        || set_config(&s, config, "sessioncookie", r->cookie) != 0
+        || set_config(&s, config, "siteidentifier", r->siteidentifier) != 0
+        || own_config(&s) != 0) {
         vmc_db_exec(db, "ROLLBACK", 0, NULL, p, &ignored);
         return -1;
     }

@@ -2,6 +2,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <apr_strings.h>
 #include "util.h"
 #include "vm_instance.h"
@@ -69,4 +70,28 @@ const char *vmc_bytes(unsigned long long n, apr_pool_t *p)
 const char *vmc_id_text(long long id, apr_pool_t *p)
 {
     return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)id);
+}
+
+/* Bytes below 248 only: 248 = 4 * 62, so every character is as likely. */
+const char *vmc_random_text(size_t n, apr_pool_t *p, const char **err)
+{
+    static const char pool[] = ALNUM;
+    char *out = apr_palloc(p, n + 1);
+    unsigned char buf[64];
+    size_t have = 0;
+
+    while (have < n) {
+        ssize_t got = getrandom(buf, sizeof buf, 0);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            *err = apr_psprintf(p, "getrandom: %s", strerror(errno));
+            return NULL;
+        }
+        for (ssize_t i = 0; i < got && have < n; i++)
+            if (buf[i] < 248)
+                out[have++] = pool[buf[i] % 62];
+    }
+    out[n] = '\0';
+    return out;
 }

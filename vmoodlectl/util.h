@@ -3,6 +3,7 @@
 #define VMOODLECTL_UTIL_H
 
 #include <errno.h>
+#include <stddef.h>
 #include <apr_pools.h>
 
 /* A template name: letters, digits, '.', '_', '-', not starting with '.'. */
@@ -23,5 +24,9 @@ const char *vmc_id_text(long long id, apr_pool_t *p);
 
 /* Human sizes: "12.3 MiB". */
 const char *vmc_bytes(unsigned long long n, apr_pool_t *p);
+
+/* n random letters and digits, as Moodle's random_string() makes them;
+ * NULL with *err. */
+const char *vmc_random_text(size_t n, apr_pool_t *p, const char **err);
 
 #endif

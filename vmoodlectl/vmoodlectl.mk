@@ -19,3 +19,12 @@ VMOODLECTL_VCRON := $(VCRON_OBJD)/config.o $(VCRON_OBJD)/sched.o
 $(VMOODLECTL): $(VMOODLECTL_OBJ) $(VMOODLECTL_VCRON) $(CORE_LIB)
 	$(CC) $(VMOODLECTL_OBJ) $(VMOODLECTL_VCRON) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
 	    $(VMOODLECTL_LIBS) -o $@
+
+# The rewrite's one-pass replacement of a template's names, tested alone.
+$(BUILD)/tests/test_vmoodlectl_rewrite: tests/unit/test_vmoodlectl_rewrite.c \
+		$(BUILD)/obj/vmoodlectl/rewrite.o $(BUILD)/obj/vmoodlectl/db.o \
+		$(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Ivmoodlectl $< \
+	    $(BUILD)/obj/vmoodlectl/rewrite.o $(BUILD)/obj/vmoodlectl/db.o \
+	    $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) -lcmocka -o $@

@@ -30,6 +30,8 @@ MOODLE_TABLES = {
     "pgsql": """
 CREATE TABLE {p}config (id BIGSERIAL PRIMARY KEY, name VARCHAR(255) NOT NULL
   UNIQUE, value TEXT NOT NULL);
+CREATE TABLE {p}config_plugins (id BIGSERIAL PRIMARY KEY, plugin VARCHAR(100)
+  NOT NULL, name VARCHAR(100) NOT NULL, value TEXT NOT NULL);
 CREATE TABLE {p}course (id BIGSERIAL PRIMARY KEY, category BIGINT NOT NULL,
   fullname VARCHAR(254) NOT NULL, shortname VARCHAR(255) NOT NULL);
 CREATE TABLE {p}mnet_host (id BIGSERIAL PRIMARY KEY, wwwroot VARCHAR(255)
@@ -40,6 +42,8 @@ CREATE TABLE {p}user (id BIGSERIAL PRIMARY KEY, username VARCHAR(100) NOT NULL,
     "mysql": """
 CREATE TABLE {p}config (id BIGINT AUTO_INCREMENT PRIMARY KEY, name
   VARCHAR(255) NOT NULL UNIQUE, value LONGTEXT NOT NULL);
+CREATE TABLE {p}config_plugins (id BIGINT AUTO_INCREMENT PRIMARY KEY, plugin
+  VARCHAR(100) NOT NULL, name VARCHAR(100) NOT NULL, value LONGTEXT NOT NULL);
 CREATE TABLE {p}course (id BIGINT AUTO_INCREMENT PRIMARY KEY, category BIGINT
   NOT NULL, fullname VARCHAR(254) NOT NULL, shortname VARCHAR(255) NOT NULL);
 CREATE TABLE {p}mnet_host (id BIGINT AUTO_INCREMENT PRIMARY KEY, wwwroot
@@ -60,12 +64,25 @@ INSERT INTO {p}user (username, email) VALUES ('admin', 'a@master.test'),
   ('guest', 'g@master.test');
 """
 
+# Settings that name the master's dataroot or host, as Moodle's defaults do.
+MASTER_SETTINGS = """
+INSERT INTO {p}config (name, value) VALUES
+  ('geoip2file', '{dataroot}/geoip/GeoLite2-City.mmdb'),
+  ('noreplyaddress', 'noreply@master.test'),
+  ('supportemail', 'admin@master.test'), ('chat_serverhost', 'master.test'),
+  ('alternateloginurl', 'http://master.test/login/sso.php'),
+  ('pathtophp', '/usr/bin/php');
+INSERT INTO {p}config_plugins (plugin, name, value) VALUES
+  ('tool_x', 'exportdir', '{dataroot}/export'), ('tool_x', 'plain', 'master');
+"""
+
 # A dataroot with files to keep and run-time files to leave out.
 DATAROOT_FILES = {
     "filedir/ab/cd/abcd1234": b"file content " * 1000,
     "filedir/ef/01/ef012345": b"\x00\x01binary\xff" * 50,
     "muc/config.php": b"<?php $configuration = array();\n",
     "lang/en/readme.txt": b"hello",
+    "secret/key/sodium.key": b"k" * 32,    # \core\encryption's key
 }
 RUNTIME_FILES = ["sessions/sess_abc", "cache/x/y", "localcache/z",
                  "temp/upload", "trashdir/aa/old", "lock/core_cron",
@@ -91,6 +108,7 @@ class Master:
         self.db.sql(MOODLE_TABLES[self.kind].format(p=prefix)
                     + MOODLE_ROWS.format(p=prefix))
         self.dataroot = os.path.join(root, "master-data")
+        self.db.sql(MASTER_SETTINGS.format(p=prefix, dataroot=self.dataroot))
         for rel, data in DATAROOT_FILES.items():
             write(os.path.join(self.dataroot, rel), data)
         for rel in RUNTIME_FILES:
@@ -339,6 +357,149 @@ def test_deploy_two_instances_each_with_its_own_wwwroot(env, master, server):
 
 
 @only_on("pgsql")
+def settings(server, row):
+    p, db = row["vdbprefix"], row["vdbname"]
+    out = site_sql(server, db, f"SELECT name, value FROM {p}config UNION ALL "
+                   f"SELECT name, value FROM {p}config_plugins")
+    return dict(line.split("|", 1) if "|" in line else line.split("\t", 1)
+                for line in out.strip().splitlines())
+
+
+def test_deploy_makes_names_identifier_key_and_settings_the_sites(
+        env, master, server):
+    snapshot(env, master)
+    env.deploy("tpl", "https://new.test:8443", "--fullname", "New School",
+               "--shortname", "new")
+    # a host that holds the template's: replaced once, not again inside
+    env.deploy("tpl", "http://www.master.test")
+    rows = {r["vhostname"]: r for r in env.rows()}
+    new, www = rows["https://new.test:8443"], rows["http://www.master.test"]
+    state = site_state(server, new)
+    assert (state["site"], state["siteshort"]) == ("New School", "new")
+    got = settings(server, new)
+    root = new["vdatapath"]
+    assert got["geoip2file"] == f"{root}/geoip/GeoLite2-City.mmdb"
+    assert got["noreplyaddress"] == "noreply@new.test"
+    assert got["supportemail"] == "admin@new.test"
+    assert got["chat_serverhost"] == "new.test"
+    assert got["alternateloginurl"] == "https://new.test:8443/login/sso.php"
+    assert got["exportdir"] == f"{root}/export"
+    assert (got["plain"], got["pathtophp"]) == ("master", "/usr/bin/php")
+    assert re.fullmatch(r"[A-Za-z0-9]{32}new\.test:8443", got["siteidentifier"])
+    other = settings(server, www)
+    assert other["noreplyaddress"] == "noreply@www.master.test"
+    assert other["alternateloginurl"] == "http://www.master.test/login/sso.php"
+    assert other["siteidentifier"] != got["siteidentifier"]
+    assert other["siteidentifier"].endswith("www.master.test")
+    # the template's key stays behind: Moodle makes the site its own
+    assert os.path.exists(os.path.join(env.templates, "tpl", "dataroot",
+                                       "secret/key/sodium.key"))
+    for row in (new, www):
+        assert not os.path.exists(os.path.join(row["vdatapath"],
+                                               "secret/key/sodium.key"))
+        assert os.path.isdir(os.path.join(row["vdatapath"], "secret/key"))
+    # the master is untouched
+    mine = settings(server, {"vdbname": master.db.name, "vdbprefix": "mdl_"})
+    assert mine["siteidentifier"] == "abc"
+    assert mine["geoip2file"] == f"{master.dataroot}/geoip/GeoLite2-City.mmdb"
+    assert mine["noreplyaddress"] == "noreply@master.test"
+
+
+def test_deploy_without_a_password_is_refused_before_anything(
+        env, master, server):
+    snapshot(env, master)
+    before = databases(server)
+    flags = ["--dbhost", f"127.0.0.1:{server.port}", "--dbuser", USER]
+    for dry in ([], ["--dry-run"]):
+        proc = ctl(*env.opts(), *dry, "deploy", "--template", "tpl", "--host",
+                   "http://nopass.test", *flags, check=False)
+        assert proc.returncode == 1, proc.stderr
+        assert "nothing done" in proc.stderr
+        assert "cannot connect" in proc.stderr
+        assert "no password given: --dbpass-file" in proc.stderr
+        assert "plan:" not in proc.stdout
+    wrong = os.path.join(env.tmp, "wrong")
+    with open(wrong, "w") as f:
+        f.write("not-the-password\n")
+    proc = ctl(*env.opts(), "--dry-run", "deploy", "--template", "tpl",
+               "--host", "http://nopass.test", *flags, "--dbpass-file", wrong,
+               check=False)
+    assert proc.returncode == 1 and "cannot connect" in proc.stderr
+    assert "not-the-password" not in proc.stdout + proc.stderr
+    assert databases(server) == before
+    assert env.leftovers() == ([], [])
+
+
+def test_deploy_takes_the_password_of_the_template_row(env, master, server):
+    """A template of an instance: deploy reaches the same server with that
+    row's login and password when none is given."""
+    ctl(*env.opts(), "add", "--host", "http://school.test", "--dbtype",
+        master.dbtype, "--dbhost", master.dbhost, "--dbuser", USER,
+        "--dbpass-file", env.passfile, "--dbname", master.db.name,
+        "--dataroot", master.dataroot)
+    ctl(*env.opts(), "snapshot", "--from", "school.test", "--name", "school")
+    out = ctl(*env.opts(), "deploy", "--template", "school", "--host",
+              "http://fromrow.test").stdout
+    assert "deployed http://fromrow.test" in out
+    row = next(r for r in env.rows() if r["vhostname"] == "http://fromrow.test")
+    assert (row["vdbhost"], row["vdblogin"], row["vdbpass"]) == \
+        (master.dbhost, USER, PASSWORD)
+    got = settings(server, row)
+    assert got["siteidentifier"].endswith("fromrow.test")
+    # the template is school.test's: master.test is another site's name
+    assert got["noreplyaddress"] == "noreply@master.test"
+    assert got["exportdir"] == row["vdatapath"] + "/export"
+
+
+def test_templates_lists_and_template_remove_deletes(env, master, server):
+    snapshot(env, master, "tpl")
+    snapshot(env, master, "second", "--template-db")
+    keeps_db = server.kind == "pgsql"
+    listed = json.loads(ctl(*env.opts(), "templates", "--json").stdout)
+    assert [t["name"] for t in listed] == ["second", "tpl"]
+    for t in listed:
+        assert t["source"] == MASTER_WWWROOT and t["dbtype"] == master.dbtype
+        assert re.match(r"\d{4}-\d\d-\d\d", t["created"])
+        assert t["bytes"] > sum(len(d) for d in DATAROOT_FILES.values())
+        assert t["files"] == len(DATAROOT_FILES)
+    assert ("template_db" in listed[0]) == keeps_db
+    text = ctl(*env.opts(), "templates").stdout.splitlines()
+    assert text[0].split() == ["NAME", "SOURCE", "CREATED", "SIZE"]
+    assert [l.split()[0] for l in text[1:]] == ["second", "tpl"]
+    assert MASTER_WWWROOT in text[2]
+    second = os.path.join(env.templates, "second")
+    if keeps_db:
+        # the template database is dropped first: no password, nothing done
+        proc = ctl(*env.opts(), "template-remove", "second", check=False)
+        assert proc.returncode == 1 and "nothing done" in proc.stderr
+        assert "no password given" in proc.stderr
+        assert os.path.isdir(second) and "vmtpl_second" in databases(server)
+    plan = ctl(*env.opts(), "--dry-run", "template-remove", "second",
+               "--dbpass-file", env.passfile).stdout
+    assert "plan: remove template second" in plan
+    assert ("vmtpl_second" in plan) == keeps_db
+    assert os.path.isdir(second)
+    out = ctl(*env.opts(), "template-remove", "second", "--dbpass-file",
+              env.passfile).stdout
+    assert "removed template second" in out
+    assert not os.path.exists(second)
+    assert "vmtpl_second" not in databases(server)
+    assert os.listdir(env.templates) == ["tpl"]
+    listed = json.loads(ctl(*env.opts(), "templates", "--json").stdout)
+    assert [t["name"] for t in listed] == ["tpl"]
+    for bad in ["second", "../tpl", ".tpl"]:
+        proc = ctl(*env.opts(), "template-remove", bad, check=False)
+        assert proc.returncode == 1
+        assert "no template" in proc.stderr or "template name" in proc.stderr
+    assert os.listdir(env.templates) == ["tpl"]
+
+
+def test_templates_without_a_folder_lists_none(env):
+    out = ctl(*env.opts(), "templates", "--json").stdout
+    assert json.loads(out) == []
+
+
+@only_on("pgsql")
 def test_deploy_from_postgresql_template_database(env, master, server):
     snapshot(env, master, "tpl", "--template-db")
     try:
@@ -368,7 +529,7 @@ def test_deploy_with_taken_database_name_changes_nothing(env, master, server):
     proc = env.deploy("tpl", "http://clash.test", "--dbname", taken.name,
                       check=False)
     assert proc.returncode != 0
-    assert "create the database" in proc.stderr
+    assert "nothing done" in proc.stderr      # seen before any step
     assert "already exists" in proc.stderr
     assert env.leftovers() == ([], [])
     assert taken.name in databases(server)      # not dropped by the undo
