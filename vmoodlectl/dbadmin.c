@@ -39,6 +39,19 @@ int vmc_dbadmin_exists(vm_db *server, const char *name, apr_pool_t *p,
     return found != NULL;
 }
 
+int vmc_dbadmin_can_create(vm_db *server, apr_pool_t *p, const char **err)
+{
+    const char *can;
+
+    if (!is_pg(server))
+        return 1;
+    if (vmc_db_value(server, "SELECT (rolcreatedb OR rolsuper)::text FROM "
+                     "pg_roles WHERE rolname = current_user", 0, NULL, &can,
+                     p, err) != 0)
+        return -1;
+    return can && strcmp(can, "true") == 0;
+}
+
 int vmc_dbadmin_create(vm_db *server, const char *name, const char *template,
                        apr_pool_t *p, const char **err)
 {

@@ -11,6 +11,9 @@
  * 1 exists, 0 not, -1 error. */
 int vmc_dbadmin_exists(vm_db *server, const char *name, apr_pool_t *p,
                        const char **err);
+/* PostgreSQL: the login may create databases (CREATEDB or superuser).
+ * MySQL: 1, its grants are left to CREATE DATABASE.  1, 0, or -1. */
+int vmc_dbadmin_can_create(vm_db *server, apr_pool_t *p, const char **err);
 /* template NULL: an empty database.  0 or -1. */
 int vmc_dbadmin_create(vm_db *server, const char *name, const char *template,
                        apr_pool_t *p, const char **err);

@@ -152,6 +152,10 @@ static const char *check_server(deploy *d)
                               "template's row, or ~/.pgpass"
                             : "; no password given: --dbpass-file FILE or "
                               "the template's row");
+    if ((exists = vmc_dbadmin_can_create(d->server, p, &err)) <= 0)
+        return exists < 0 ? err : apr_psprintf(p, "%s may not create "
+                                               "databases on %s (CREATEDB)",
+                                               d->in.dblogin, server);
     if ((exists = vmc_dbadmin_exists(d->server, d->in.dbname, p, &err)) < 0)
         return err;
     if (exists)

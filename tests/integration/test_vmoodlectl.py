@@ -430,6 +430,22 @@ def test_deploy_without_a_password_is_refused_before_anything(
     assert env.leftovers() == ([], [])
 
 
+@only_on("pgsql")
+def test_deploy_by_a_login_without_createdb_is_refused_before_anything(
+        env, master, server):
+    snapshot(env, master)
+    server.sql(f"ALTER ROLE {USER} NOCREATEDB")
+    try:
+        for dry in ([], ["--dry-run"]):
+            proc = env.deploy("tpl", "http://nocreate.test", *dry, check=False)
+            assert proc.returncode == 1 and "nothing done" in proc.stderr
+            assert f"{USER} may not create databases" in proc.stderr
+            assert "plan:" not in proc.stdout
+    finally:
+        server.sql(f"ALTER ROLE {USER} CREATEDB")
+    assert env.leftovers() == ([], [])
+
+
 def test_deploy_takes_the_password_of_the_template_row(env, master, server):
     """A template of an instance: deploy reaches the same server with that
     row's login and password when none is given."""

@@ -298,6 +298,9 @@ class Fleet:
             sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in row if c != "id")
             stmts.append(f"INSERT INTO {TABLE} ({cols}) VALUES ({vals}) "
                          f"ON CONFLICT (id) DO UPDATE SET {sets};")
+        # Rows added without an id (vmoodlectl deploy) come after these.
+        stmts.append(f"SELECT setval(pg_get_serial_sequence('{TABLE}', 'id'), "
+                     f"(SELECT MAX(id) FROM {TABLE}));")
         self.master_sql("\n".join(stmts))
 
     def master_sql(self, text):
