@@ -35,6 +35,7 @@ typedef struct {
     gid_t gid;
     vm_db *server;             /* connected while checking */
     const char *siteidentifier;
+    int template_db_gone;
     int db_created, dataroot_created;
     uint64_t files_checked;
 } deploy;
@@ -135,6 +136,13 @@ static const char *check_target(deploy *d)
     return NULL;
 }
 
+static int same_server_template(const deploy *d)
+{
+    return d->db.pg && d->m.pg_template_db && d->m.pg_server
+        && !d->template_db_gone
+        && strcmp(d->m.pg_server, vmc_dbconf_server(&d->db, d->o->pool)) == 0;
+}
+
 /* The server with the row's credentials, and no database of that name
  * on it yet: before any step, so a missing password stops nothing
  * half-done. */
@@ -142,7 +150,7 @@ static const char *check_server(deploy *d)
 {
     apr_pool_t *p = d->o->pool;
     const char *err, *server = vmc_dbconf_server(&d->db, p);
-    int exists;
+    int can, exists;
 
     if (!(d->server = vmc_db_open(&d->db, NULL, p, &err)))
         return apr_psprintf(p, "cannot connect to the %s server %s as %s: "
@@ -152,15 +160,22 @@ static const char *check_server(deploy *d)
                               "template's row, or ~/.pgpass"
                             : "; no password given: --dbpass-file FILE or "
                               "the template's row");
-    if ((exists = vmc_dbadmin_can_create(d->server, p, &err)) <= 0)
-        return exists < 0 ? err : apr_psprintf(p, "%s may not create "
-                                               "databases on %s (CREATEDB)",
-                                               d->in.dblogin, server);
+    if ((can = vmc_dbadmin_can_create(d->server, p, &err)) <= 0)
+        return can < 0 ? err : apr_psprintf(p, "%s may not create databases "
+                                            "on %s (CREATEDB)", d->in.dblogin,
+                                            server);
     if ((exists = vmc_dbadmin_exists(d->server, d->in.dbname, p, &err)) < 0)
         return err;
     if (exists)
         return apr_psprintf(p, "database %s already exists on %s",
                             d->in.dbname, server);
+    /* A template database dropped by hand: the dump serves instead. */
+    if (same_server_template(d) && (exists = vmc_dbadmin_exists(
+            d->server, d->m.pg_template_db, p, &err)) <= 0) {
+        if (exists < 0)
+            return err;
+        d->template_db_gone = 1;
+    }
     return NULL;
 }
 
@@ -213,12 +228,6 @@ static int prepare(deploy *d)
         return VMC_EXIT_FAIL;
     }
     return VMC_EXIT_OK;
-}
-
-static int same_server_template(const deploy *d)
-{
-    return d->db.pg && d->m.pg_template_db && d->m.pg_server
-        && strcmp(d->m.pg_server, vmc_dbconf_server(&d->db, d->o->pool)) == 0;
 }
 
 static void plan(const deploy *d)

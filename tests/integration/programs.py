@@ -1,6 +1,7 @@
 """Where the built programs are, for the tests that run them under a
 sanitizer, valgrind or a fuzzer."""
 import glob
+import json
 import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -70,7 +71,24 @@ def _vmoodlectl_steps(build, source, tmp_path):
                     "--dataroot", "/srv/b", "add"], None),
             (ctl + ["disable", "1"], None), (ctl + ["enable", "1"], None),
             (ctl + ["edit", "b.example.edu", "--dbname", "b2"], None),
-            (ctl + ["remove", "b.example.edu"], None)]
+            (ctl + ["remove", "b.example.edu"], None)] \
+        + _template_steps(ctl, tmp_path)
+
+
+def _template_steps(ctl, tmp_path):
+    """templates and template-remove on a template's manifest alone."""
+    folder = os.path.join(str(tmp_path), "templates")
+    os.makedirs(os.path.join(folder, "t1"))
+    with open(os.path.join(folder, "t1", "manifest.json"), "w") as f:
+        json.dump({"format": 1, "name": "t1", "created": "2026-01-01T00:00:00Z",
+                   "source": {"wwwroot": "http://a.test", "vdbtype": "pgsql"},
+                   "database": {"file": "db.dump", "size": 10, "sha256": "00"},
+                   "dataroot": {"bytes": 5, "files": 1, "list": [
+                       {"path": "x", "size": 5, "sha256": "00"}]}}, f)
+    tpl = ctl + ["--templates", folder]
+    return [(tpl + ["templates"], None), (tpl + ["templates", "--json"], None),
+            (tpl + ["--dry-run", "template-remove", "t1"], None),
+            (tpl + ["template-remove", "t1"], None)]
 
 
 # The programs, each driven through a session on a JSON table.

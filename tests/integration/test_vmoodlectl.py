@@ -229,6 +229,8 @@ def test_snapshot_writes_dump_dataroot_and_manifest(env, master):
     assert manifest["source"]["wwwroot"] == MASTER_WWWROOT
     assert manifest["source"]["vdbprefix"] == "mdl_"
     assert manifest["source"]["vdbtype"] == master.dbtype
+    # what deploy rewrites in the new site's settings: the source's names
+    assert manifest["source"]["vdatapath"] == master.dataroot
     dump = os.path.join(tpl, manifest["database"]["file"])
     assert os.path.getsize(dump) == manifest["database"]["size"] > 0
     assert sha256(dump) == manifest["database"]["sha256"]
@@ -526,6 +528,23 @@ def test_deploy_from_postgresql_template_database(env, master, server):
     finally:
         server.sql("ALTER DATABASE vmtpl_tpl WITH IS_TEMPLATE false; "
                    "DROP DATABASE vmtpl_tpl")
+
+
+@only_on("pgsql")
+def test_deploy_loads_the_dump_when_the_template_database_is_gone(
+        env, master, server):
+    snapshot(env, master, "gone", "--template-db")
+    server.sql("ALTER DATABASE vmtpl_gone WITH IS_TEMPLATE false; "
+               "DROP DATABASE vmtpl_gone")
+    plan = env.deploy("gone", "http://nodb.test", "--dry-run").stdout
+    assert "and load" in plan and "as a copy of" not in plan
+    out = env.deploy("gone", "http://nodb.test").stdout
+    assert "load database:" in out
+    assert site_state(server, env.rows()[0])["wwwroot"] == "http://nodb.test"
+    # its folder goes without a database to drop
+    removed = ctl(*env.opts(), "template-remove", "gone", "--dbpass-file",
+                  env.passfile).stdout
+    assert "removed template gone" in removed and "database" not in removed
 
 
 def test_deploy_dry_run_creates_nothing(env, master, server):
