@@ -35,6 +35,7 @@ typedef struct {
     gid_t gid;
     vm_db *server;             /* connected while checking */
     const char *siteidentifier;
+    const char *pass_from;     /* where the password came from, for the plan */
     int template_db_gone;
     int db_created, dataroot_created;
     uint64_t files_checked;
@@ -98,6 +99,8 @@ static void build_row(deploy *d, const char *url_key)
     pass = vmc_template_pass(&d->t, &d->m, r->value[VM_F_VDBHOST],
                              r->value[VM_F_VDBLOGIN]);
     vm_row_set(r, VM_F_VDBPASS, given(d, VM_F_VDBPASS, pass ? pass : ""));
+    d->pass_from = d->o->fields.present[VM_F_VDBPASS] ? "given"
+                 : pass ? "the template's row" : "none given";
     vm_row_set(r, VM_F_VDBNAME, given(d, VM_F_VDBNAME,
                                       apr_pstrcat(p, "vm_", base, NULL)));
     vm_row_set(r, VM_F_VDBPREFIX, given(d, VM_F_VDBPREFIX, d->m.source.dbprefix));
@@ -236,6 +239,8 @@ static void plan(const deploy *d)
 
     vmc_say("plan: deploy %s from template %s (%s)", d->in.wwwroot,
             d->o->template_name, d->m.source.wwwroot);
+    vmc_say("  checked: %s server %s reached as %s (password: %s)",
+            d->in.dbtype, server, d->in.dblogin, d->pass_from);
     vmc_say("  1. verify %s (sha256)", d->dump_path);
     if (same_server_template(d))
         vmc_say("  2. create %s database %s on %s as a copy of %s",

@@ -20,11 +20,13 @@ $(VMOODLECTL): $(VMOODLECTL_OBJ) $(VMOODLECTL_VCRON) $(CORE_LIB)
 	$(CC) $(VMOODLECTL_OBJ) $(VMOODLECTL_VCRON) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
 	    $(VMOODLECTL_LIBS) -o $@
 
-# The rewrite's one-pass replacement of a template's names, tested alone.
+# The rewrite's one-pass replacement of a template's names and the random
+# text of a siteidentifier, tested alone.
+VMOODLECTL_REWRITE_OBJ := $(addprefix $(BUILD)/obj/vmoodlectl/,rewrite.o db.o util.o)
+
 $(BUILD)/tests/test_vmoodlectl_rewrite: tests/unit/test_vmoodlectl_rewrite.c \
-		$(BUILD)/obj/vmoodlectl/rewrite.o $(BUILD)/obj/vmoodlectl/db.o \
-		$(CORE_LIB)
+		$(VMOODLECTL_REWRITE_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Ivmoodlectl $< \
-	    $(BUILD)/obj/vmoodlectl/rewrite.o $(BUILD)/obj/vmoodlectl/db.o \
-	    $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) -lcmocka -o $@
+	    $(VMOODLECTL_REWRITE_OBJ) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
+	    -lcmocka -o $@

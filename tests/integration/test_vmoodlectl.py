@@ -456,6 +456,9 @@ def test_deploy_takes_the_password_of_the_template_row(env, master, server):
         "--dbpass-file", env.passfile, "--dbname", master.db.name,
         "--dataroot", master.dataroot)
     ctl(*env.opts(), "snapshot", "--from", "school.test", "--name", "school")
+    plan = ctl(*env.opts(), "--dry-run", "deploy", "--template", "school",
+               "--host", "http://fromrow.test").stdout
+    assert "password: the template's row" in plan
     out = ctl(*env.opts(), "deploy", "--template", "school", "--host",
               "http://fromrow.test").stdout
     assert "deployed http://fromrow.test" in out
@@ -552,6 +555,7 @@ def test_deploy_dry_run_creates_nothing(env, master, server):
     before = databases(server)
     out = env.deploy("tpl", "http://dry.test", "--dry-run").stdout
     assert "plan:" in out and "vm_dry_test" in out
+    assert f"reached as {USER} (password: given)" in out
     assert databases(server) == before
     assert env.leftovers() == ([], [])
 

@@ -1,13 +1,16 @@
 /* vmc_replace_all, which makes a template's config values the new site's:
  * one pass (a replacement is never replaced again), the longest name wins
- * where two start at one place, empty names ignored. */
+ * where two start at one place, empty names ignored; and vmc_random_text,
+ * the random part of a new siteidentifier. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 #include <apr_general.h>
 #include "rewrite.h"
+#include "util.h"
 
 static apr_pool_t *pool;
 
@@ -49,12 +52,28 @@ static void test_untouched(void **state)
     assert_string_equal(replaced("/usr/bin/php"), "/usr/bin/php");
 }
 
+static void test_random_text(void **state)
+{
+    const char *err = NULL, *a = vmc_random_text(32, pool, &err);
+    const char *b = vmc_random_text(32, pool, &err);
+
+    (void)state;
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(strlen(a), 32);
+    assert_int_equal(strspn(a, "abcdefghijklmnopqrstuvwxyz"
+                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"), 32);
+    assert_string_not_equal(a, b);
+    assert_string_equal(vmc_random_text(0, pool, &err), "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_name),
         cmocka_unit_test(test_one_pass),
         cmocka_unit_test(test_untouched),
+        cmocka_unit_test(test_random_text),
     };
     int rc;
 
