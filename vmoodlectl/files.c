@@ -38,11 +38,27 @@ static int is_runtime(const char *name, int depth, int is_dir)
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
+/* From the folder fd (taken), each name of the '/'-separated path, none
+ * of them a link: the last one's descriptor, or -1 with errno. */
+static int descend(int fd, char *path)
+{
+    char *name, *save;
+
+    for (name = apr_strtok(path, "/", &save); name && fd >= 0;
+         name = apr_strtok(NULL, "/", &save)) {
+        int sub = openat(fd, name, DIR_FLAGS), e = errno;
+        close(fd);
+        errno = e;
+        fd = sub;
+    }
+    return fd;
+}
+
 int vmc_open_parent(const char *path, const char *inside, const char **base,
                     apr_pool_t *p, const char **err)
 {
     const char *slash = strrchr(path, '/'), *dir;
-    char real_in[PATH_MAX], real_dir[PATH_MAX], *rest, *name, *save;
+    char real_in[PATH_MAX], real_dir[PATH_MAX];
     size_t len;
     int fd;
 
@@ -68,17 +84,8 @@ int vmc_open_parent(const char *path, const char *inside, const char **base,
         *err = apr_psprintf(p, "%s is not inside %s", path, inside);
         return -1;
     }
-    if ((fd = open(real_in, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-        *err = apr_psprintf(p, "cannot open %s: %s", inside, strerror(errno));
-        return -1;
-    }
-    rest = apr_pstrdup(p, real_dir + len);
-    for (name = apr_strtok(rest, "/", &save); name && fd >= 0;
-         name = apr_strtok(NULL, "/", &save)) {
-        int sub = openat(fd, name, DIR_FLAGS);
-        close(fd);
-        fd = sub;
-    }
+    fd = descend(open(real_in, O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+                 apr_pstrdup(p, real_dir + len));
     if (fd < 0)
         *err = apr_psprintf(p, "cannot open %s without following links: %s",
                             dir, strerror(errno));
@@ -111,6 +118,14 @@ static int walk_fail(walk *w, const char *what, const char *rel)
     return -1;
 }
 
+/* What fstatat saw is not what was opened: the tenant swapped it. */
+static int walk_changed(walk *w, const char *rel)
+{
+    w->err = apr_psprintf(w->keep, "%s changed while being read; not "
+                          "followed", rel);
+    return -1;
+}
+
 static int walk_dir(walk *w, int dirfd, int out, const char *rel, int depth);
 
 /* The folder name in dirfd, which fstatat saw as st: the same one, or
@@ -126,8 +141,7 @@ static int open_subdir(walk *w, int dirfd, const char *name, const char *rel,
     if (fstat(fd, &now) != 0 || now.st_dev != st->st_dev
         || now.st_ino != st->st_ino) {
         close(fd);
-        errno = EAGAIN;
-        return walk_fail(w, "changed while being read:", rel);
+        return walk_changed(w, rel);
     }
     return fd;
 }
@@ -352,8 +366,7 @@ static int open_source(walk *w, int dirfd, const char *name, const char *rel,
         return walk_fail(w, "cannot read", rel);
     if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
         close(fd);
-        errno = EAGAIN;
-        return walk_fail(w, "changed while being read:", rel);
+        return walk_changed(w, rel);
     }
     return fd;
 }

@@ -29,6 +29,14 @@ static int rm_fail(remover *r, const char *what, const char *rel)
     return -1;
 }
 
+/* A refusal of ours, not a system call's. */
+static int rm_refuse(remover *r, const char *rel, const char *why)
+{
+    r->err = apr_psprintf(r->keep, "not removing %s/%s: %s", r->root, rel,
+                          why);
+    return -1;
+}
+
 static int empty_dir(remover *r, int fd, const char *rel, int depth,
                      apr_pool_t *p);
 
@@ -39,10 +47,8 @@ static int remove_dir(remover *r, int dirfd, const char *name,
     struct stat st;
     int fd, rc;
 
-    if (depth >= MAX_DEPTH) {
-        errno = ELOOP;
-        return rm_fail(r, "nested too deeply:", rel);
-    }
+    if (depth >= MAX_DEPTH)
+        return rm_refuse(r, rel, "nested too deeply");
     fd = openat(dirfd, name, DIR_FLAGS);
     if (fd < 0 && (errno == ELOOP || errno == ENOTDIR))
         return unlinkat(dirfd, name, 0) == 0 || errno == ENOENT
@@ -51,8 +57,7 @@ static int remove_dir(remover *r, int dirfd, const char *name,
         return errno == ENOENT ? 0 : rm_fail(r, "cannot open", rel);
     if (fstat(fd, &st) != 0 || st.st_dev != r->dev) {
         close(fd);
-        errno = EXDEV;
-        return rm_fail(r, "not removing another file system at", rel);
+        return rm_refuse(r, rel, "another file system is mounted there");
     }
     rc = empty_dir(r, fd, rel, depth + 1, p);
     close(fd);
