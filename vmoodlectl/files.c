@@ -219,6 +219,17 @@ static int walk_dir(walk *w, int dirfd, int out, const char *rel, int depth)
     return rc;
 }
 
+const char *vmc_folder_why(int dirfd, const char *name, int error)
+{
+    struct stat st;
+
+    if ((error == ELOOP || error == ENOTDIR)
+        && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return S_ISLNK(st.st_mode) ? "a symbolic link, not a folder"
+                                   : "not a folder";
+    return strerror(error);
+}
+
 /* The source's root: a folder, not a link to one. */
 static int open_root(const char *root, apr_pool_t *p, const char **err)
 {
@@ -226,8 +237,7 @@ static int open_root(const char *root, apr_pool_t *p, const char **err)
 
     if (fd < 0)
         *err = apr_psprintf(p, "cannot open %s: %s", root,
-                            errno == ELOOP ? "a symbolic link, not a folder"
-                                           : strerror(errno));
+                            vmc_folder_why(AT_FDCWD, root, errno));
     return fd;
 }
 

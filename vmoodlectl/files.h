@@ -61,6 +61,10 @@ int vmc_tree_remove(const char *root, const char *inside, apr_pool_t *p,
 int vmc_open_parent(const char *path, const char *inside, const char **base,
                     apr_pool_t *p, const char **err);
 
+/* Why name in dirfd (AT_FDCWD: a path) would not open as a folder
+ * without following links, given the errno of the attempt. */
+const char *vmc_folder_why(int dirfd, const char *name, int error);
+
 /* SHA-256 of a file as 64 hex digits. */
 int vmc_sha256_file(const char *path, char hex[VMC_SHA256_HEX],
                     apr_pool_t *p, const char **err);

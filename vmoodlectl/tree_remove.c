@@ -134,8 +134,7 @@ int vmc_tree_remove(const char *root, const char *inside, apr_pool_t *p,
         rc = fd < 0 && errno == ENOENT ? 0 : -1;
         if (rc)
             *err = apr_psprintf(p, "cannot remove %s: %s", root,
-                                errno == ELOOP ? "a symbolic link, not a "
-                                "folder" : strerror(errno));
+                                vmc_folder_why(parent, base, errno));
         if (fd >= 0)
             close(fd);
         close(parent);

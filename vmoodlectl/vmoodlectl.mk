@@ -19,3 +19,14 @@ VMOODLECTL_VCRON := $(VCRON_OBJD)/config.o $(VCRON_OBJD)/sched.o
 $(VMOODLECTL): $(VMOODLECTL_OBJ) $(VMOODLECTL_VCRON) $(CORE_LIB)
 	$(CC) $(VMOODLECTL_OBJ) $(VMOODLECTL_VCRON) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
 	    $(VMOODLECTL_LIBS) -o $@
+
+# The unit test of trees and sharing links the vmoodlectl objects it tests.
+VMC_TREES_OBJ := $(addprefix $(BUILD)/obj/vmoodlectl/,files.o tree_remove.o \
+                   shared.o db.o interrupt.o progress.o util.o)
+
+$(BUILD)/tests/test_vmc_trees: tests/unit/test_vmc_trees.c $(VMC_TREES_OBJ) \
+		$(CORE_LIB) $(wildcard tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Ivmoodlectl -Itests/unit $< \
+	    $(VMC_TREES_OBJ) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
+	    $(VMOODLECTL_LIBS) -lcmocka -o $@
