@@ -68,7 +68,8 @@ int vmc_open_parent(const char *path, const char *inside, const char **base,
         return -1;
     }
     *base = slash + 1;
-    dir = slash == path ? "/" : apr_pstrndup(p, path, (apr_size_t)(slash - path));
+    dir = slash == path ? "/"
+        : apr_pstrndup(p, path, (apr_size_t)(slash - path));
     if (!inside) {
         if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
             *err = apr_psprintf(p, "cannot open %s: %s", dir, strerror(errno));
@@ -109,6 +110,7 @@ struct walk {
     const char *err;
     void *ctx;
     char *buf;            /* COPY_CHUNK bytes */
+    uid_t owner;          /* of the source's root */
 };
 
 static int walk_fail(walk *w, const char *what, const char *rel)
@@ -244,9 +246,11 @@ static int open_root(const char *root, apr_pool_t *p, const char **err)
 static int walk_root(walk *w, const char *root, int out, const char **err)
 {
     int fd = open_root(root, w->p, err);
+    struct stat st;
 
     if (fd < 0)
         return -1;
+    w->owner = fstat(fd, &st) == 0 ? st.st_uid : (uid_t)-1;
     if (walk_dir(w, fd, out, "", 0) != 0) {
         *err = w->err ? w->err : "failed";
         return -1;
@@ -273,7 +277,8 @@ int vmc_tree_measure(const char *root, int skip_runtime, uint64_t *bytes,
                      uint64_t *files, apr_pool_t *p, const char **err)
 {
     totals t = {0, 0};
-    walk w = {skip_runtime, NULL, NULL, count_file, p, p, NULL, &t, NULL};
+    walk w = {skip_runtime, NULL, NULL, count_file, p, p, NULL, &t, NULL,
+              0};
     int rc = walk_root(&w, root, -1, err);
 
     *bytes = t.bytes;
@@ -378,6 +383,14 @@ static int open_source(walk *w, int dirfd, const char *name, const char *rel,
         close(fd);
         return walk_changed(w, rel);
     }
+    /* the tenant's link to a file it could not read itself */
+    if (st->st_nlink > 1 && st->st_uid != w->owner) {
+        close(fd);
+        w->err = apr_psprintf(w->keep, "%s is a hard link to a file of "
+                              "another user (uid %ld); not copied", rel,
+                              (long)st->st_uid);
+        return -1;
+    }
     return fd;
 }
 
@@ -455,7 +468,7 @@ int vmc_tree_copy(const char *src, const char *dst, const vmc_copy *c,
                   apr_pool_t *p, const char **err)
 {
     walk w = {c->skip_runtime, copy_dir, copy_dir_done, copy_file, p, p,
-              NULL, (void *)c, apr_palloc(p, COPY_CHUNK)};
+              NULL, (void *)c, apr_palloc(p, COPY_CHUNK), 0};
     int out = make_root(dst, c, p, err), rc;
 
     if (out < 0)

@@ -18,7 +18,8 @@
 #include "util.h"
 #include "vm_time.h"
 
-#define MAX_LEFT_OUT 2
+#define MAX_LEFT_OUT 3
+#define SCHEMA_TABLE "vmoodle_instances"   /* templates/schema/ */
 
 typedef struct {
     vmc_opts *o;
@@ -71,8 +72,9 @@ static void leave_out(snapshot *s, const char *table)
 }
 
 /* The instance table holds every site's password: never in a template.
- * It is in the master's database (and in an instance's that shares it);
- * a VMoodle master also keeps its own <prefix>local_vmoodle (an instance
+ * It is in the master's database (and in an instance's that shares it),
+ * under the configured name or the shipped schema's; a VMoodle master also
+ * keeps its own <prefix>local_vmoodle (an instance
  * sharing the database: with the instance's prefix).  NULL, or
  * why it cannot be left out. */
 static const char *tables_to_leave_out(snapshot *s)
@@ -85,6 +87,7 @@ static const char *tables_to_leave_out(snapshot *s)
 
     if (strcmp(s->o->from, "master") == 0) {
         leave_out(s, table);
+        leave_out(s, SCHEMA_TABLE);
         leave_out(s, apr_pstrcat(p, s->src.dbprefix, "local_vmoodle", NULL));
     } else if (vmc_table_home(&s->t, &home, p)
                && vmc_same_database(&here, &home, p)) {

@@ -195,9 +195,13 @@ def site_tables(server, dbname):
     return set(out.split())
 
 
-def test_master_template_leaves_the_instance_table_out(env, master, server):
+@pytest.mark.parametrize("table_in", ["database", "json"])
+def test_master_template_leaves_the_instance_table_out(env, master, server,
+                                                       table_in):
+    """The table vmoodlectl uses is the master's, or a JSON file while the
+    master's database still holds VMoodle's tables: neither is dumped."""
     source = master_with_tables(master)
-    opts = source + env.opts()[2:]
+    opts = source + env.opts()[2:] if table_in == "database" else env.opts()
     out = ctl(*opts, "snapshot", "--from", "master", "--name", "tpl",
               *master.flags(), "--dbpass-file", env.passfile).stdout
     tpl = os.path.join(env.templates, "tpl")
@@ -212,18 +216,23 @@ def test_master_template_leaves_the_instance_table_out(env, master, server):
     plan = ctl(*opts, "--dry-run", "snapshot", "--from", "master", "--name",
                "again", *master.flags()).stdout
     assert "without the table vmoodle_instances" in plan
+    assert "without the table mdl_local_vmoodle" in plan
     # a site deployed from it has Moodle's tables, never the instance table
-    ctl(*opts, "deploy", "--template", "tpl", "--host", "http://fresh.test",
+    ctl(*opts, "deploy", "--template", "tpl", "--host",
+        f"http://{table_in}.test",
         "--dbhost", f"127.0.0.1:{server.port}", "--dbuser", USER,
         "--dbpass-file", env.passfile)
-    tables = site_tables(server, "vm_fresh_test")
+    tables = site_tables(server, f"vm_{table_in}_test")
     assert "mdl_config" in tables
     assert not tables & {"vmoodle_instances", "mdl_local_vmoodle"}
     # the master still has both, and the new row went into its table
     assert {"vmoodle_instances", "mdl_local_vmoodle"} <= \
         site_tables(server, master.db.name)
-    hosts = master.db.sql("SELECT vhostname FROM vmoodle_instances")
-    assert "http://fresh.test" in hosts
+    if table_in == "database":
+        hosts = master.db.sql("SELECT vhostname FROM vmoodle_instances")
+        assert "http://database.test" in hosts
+    else:
+        assert [r["vhostname"] for r in env.rows()] == ["http://json.test"]
 
 
 @only_on("pgsql")

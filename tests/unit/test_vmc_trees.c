@@ -128,6 +128,33 @@ static void test_copy_is_private_and_keeps_stricter_modes(void **state)
     assert_non_null(strstr(err, "symbolic link"));
 }
 
+static void test_copy_refuses_a_hard_link_to_another_users_file(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *tmp = tu_tmpdir(p), *v = victim(p, tmp), *err = NULL;
+    const char *src = mkdirs(p, tmp, "tenant");
+    vmc_copy c;
+
+    if (geteuid() != 0)
+        skip();
+    memset(&c, 0, sizeof c);
+    c.uid = (uid_t)-1;
+    c.dir_mode = 0700;
+    c.file_mode = 0600;
+    tu_write_text(tu_path(p, src, "own"), "o");
+    assert_int_equal(link(tu_path(p, src, "own"), tu_path(p, src, "own2")), 0);
+    assert_int_equal(chown(src, 65534, 65534), 0);
+    assert_int_equal(chown(tu_path(p, src, "own"), 65534, 65534), 0);
+    /* the tenant's own hard links are its files */
+    assert_int_equal(vmc_tree_copy(src, tu_path(p, tmp, "a"), &c, p, &err), 0);
+    assert_true(exists(tu_path(p, tmp, "a/own2")));
+    assert_int_equal(link(tu_path(p, v, "keep"), tu_path(p, src, "stolen")),
+                     0);
+    assert_int_equal(vmc_tree_copy(src, tu_path(p, tmp, "b"), &c, p, &err),
+                     -1);
+    assert_non_null(strstr(err, "stolen is a hard link"));
+}
+
 typedef struct {
     const char *type_a, *host_a, *name_a, *type_b, *host_b, *name_b;
     int same;
@@ -191,6 +218,7 @@ int main(void)
         TU_TEST(test_remove_unlinks_links_and_never_follows_them),
         TU_TEST(test_remove_refuses_a_root_or_a_way_through_a_link),
         TU_TEST(test_copy_is_private_and_keeps_stricter_modes),
+        TU_TEST(test_copy_refuses_a_hard_link_to_another_users_file),
         TU_TEST(test_same_database),
         TU_TEST(test_paths_overlap),
     };
