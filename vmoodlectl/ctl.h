@@ -23,6 +23,7 @@ typedef struct {
     const char *source_spec, *table_name, *config_path;
     const char *templates_dir, *data_parent, *web_user;
     const char *from, *snapshot_name, *template_name;
+    const char *master_dataroot;  /* destroy never removes it (or in it) */
     int json, show_secrets, dry_run, yes, template_db;
     vm_row fields;          /* instance columns given as flags */
     int nargs;              /* positional arguments after the command */

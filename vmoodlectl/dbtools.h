@@ -10,8 +10,11 @@
 /* File name of the dump inside a template. */
 const char *vmc_dump_file(const vmc_dbconf *c);
 
-int vmc_dump(const vmc_dbconf *c, const char *out_path, vmc_progress *pr,
-             apr_pool_t *p, const char **err);
+/* exclude: tables left out of the dump, NULL-terminated (or NULL); names
+ * checked with vm_db_table_check, "schema.table" on PostgreSQL. */
+int vmc_dump(const vmc_dbconf *c, const char *out_path,
+             const char *const *exclude, vmc_progress *pr, apr_pool_t *p,
+             const char **err);
 
 /* Load dump_path into the existing, empty database dbname. */
 int vmc_load(const vmc_dbconf *c, const char *dbname, const char *dump_path,

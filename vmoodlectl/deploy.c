@@ -355,13 +355,14 @@ static int copy_dataroot(deploy *d, const char **err)
     c.gid = d->gid;
     c.dir_mode = 02770;
     c.file_mode = 0660;
+    c.inside = d->o->data_parent;
+    c.made = &d->dataroot_created;
     c.progress = &pr;
     c.on_file = check_file;
     c.ctx = d;
     vmc_progress_start(&pr, "copy dataroot", d->m.data_bytes, "files");
     rc = vmc_tree_copy(apr_pstrcat(d->o->pool, d->tpl_dir, "/dataroot", NULL),
                        d->in.datapath, &c, d->o->pool, err);
-    d->dataroot_created = access(d->in.datapath, F_OK) == 0;
     if (rc == 0 && d->files_checked != (uint64_t)apr_hash_count(d->m.file_sums)) {
         *err = "the template's dataroot lacks files its manifest lists";
         rc = -1;
@@ -409,7 +410,8 @@ static void undo(deploy *d)
     const char *err;
 
     if (d->dataroot_created) {
-        if (vmc_tree_remove(d->in.datapath, d->o->pool, &err) != 0)
+        if (vmc_tree_remove(d->in.datapath, d->o->data_parent, d->o->pool,
+                            &err) != 0)
             vmc_error(346, "undo: %s", err);
         else
             vmc_say("undone: removed %s", d->in.datapath);

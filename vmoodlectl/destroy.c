@@ -1,6 +1,7 @@
 /* destroy HOST --yes: take an instance out of service for good: disable
  * its row, drop its database, remove its dataroot (only inside the data
- * parent), then remove the row. */
+ * parent), then remove the row.  Never what another site uses: a database
+ * or a dataroot shared with another row or with the master is refused. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,6 +10,7 @@
 #include "db.h"
 #include "dbadmin.h"
 #include "files.h"
+#include "shared.h"
 #include "util.h"
 
 static const char *check_dataroot(const vmc_opts *o, const vm_instance *in)
@@ -22,6 +24,52 @@ static const char *check_dataroot(const vmc_opts *o, const vm_instance *in)
     if (lstat(in->datapath, &st) == 0 && !S_ISDIR(st.st_mode))
         return apr_psprintf(o->pool, "dataroot %s is not a directory",
                             in->datapath);
+    return NULL;
+}
+
+static const char *row_name(const vm_row *r, apr_pool_t *p)
+{
+    const char *host = r->present[VM_F_VHOSTNAME] ? r->value[VM_F_VHOSTNAME]
+                                                  : NULL;
+    const char *id = r->present[VM_F_ID] ? r->value[VM_F_ID] : NULL;
+
+    return apr_psprintf(p, "%s (id %s)", host && *host ? host : "a row",
+                        id && *id ? id : "none");
+}
+
+/* Another row, or the master, using in's database or dataroot: why. */
+static const char *check_shared(const vmc_opts *o, const vmc_table *t,
+                                const vm_instance *in)
+{
+    const vm_row *mine = vmc_raw_row(t, in->id);
+    vmc_place place = {in->dbtype, in->dbhost, in->dbname}, home;
+    apr_pool_t *p = o->pool;
+    int i;
+
+    for (i = 0; i < t->rows->nelts; i++) {
+        const vm_row *r = &APR_ARRAY_IDX(t->rows, i, vm_row);
+        vmc_place other = vmc_row_place(r);
+        if (r == mine)
+            continue;
+        if (vmc_same_database(&place, &other, p))
+            return apr_psprintf(p, "database %s on %s is also %s's; refusing "
+                                "to drop it", in->dbname, in->dbhost,
+                                row_name(r, p));
+        if (r->present[VM_F_VDATAPATH]
+            && vmc_paths_overlap(in->datapath, r->value[VM_F_VDATAPATH], p))
+            return apr_psprintf(p, "dataroot %s overlaps %s, the dataroot of "
+                                "%s; refusing to remove it", in->datapath,
+                                r->value[VM_F_VDATAPATH], row_name(r, p));
+    }
+    if (vmc_table_home(t, &home, p) && vmc_same_database(&place, &home, p))
+        return apr_psprintf(p, "database %s on %s is the master's (it holds "
+                            "the instance table %s); refusing to drop it",
+                            in->dbname, in->dbhost, t->src->table);
+    if (o->master_dataroot
+        && vmc_paths_overlap(in->datapath, o->master_dataroot, p))
+        return apr_psprintf(p, "dataroot %s overlaps the master's %s "
+                            "(master-dataroot); refusing to remove it",
+                            in->datapath, o->master_dataroot);
     return NULL;
 }
 
@@ -83,7 +131,7 @@ static int run_steps(vmc_opts *o, vmc_table *t, const vm_instance *in,
         return -1;
     *step = "remove the dataroot";
     if (lstat(in->datapath, &st) == 0
-        && vmc_tree_remove(in->datapath, o->pool, err) != 0)
+        && vmc_tree_remove(in->datapath, o->data_parent, o->pool, err) != 0)
         return -1;
     *step = "remove the row";
     if (t->src->ops->delete_row(t->src, in->id, o->pool, err) != VM_OK)
@@ -100,7 +148,8 @@ int vmc_cmd_destroy(vmc_opts *o)
 
     if ((rc = vmc_table_load_one(o, "destroy", &t, &in, &why)) != VMC_EXIT_OK)
         return vmc_fail(315, rc, why);
-    if ((why = check_dataroot(o, in)) != NULL) {
+    if ((why = check_dataroot(o, in)) != NULL
+        || (why = check_shared(o, &t, in)) != NULL) {
         vmc_error(351, "destroy refused, nothing done: %s", why);
         return VMC_EXIT_FAIL;
     }

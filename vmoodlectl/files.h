@@ -1,5 +1,13 @@
 /* Dataroot trees: measure, copy (leaving Moodle's run-time files out,
- * checksumming as it goes), remove.  Symbolic links are never followed. */
+ * checksumming as it goes), remove.
+ *
+ * The trees are written by another user (a tenant's PHP runs as the web
+ * server's user), so these functions never follow a path twice: each
+ * folder is opened once (O_DIRECTORY | O_NOFOLLOW) and everything in it is
+ * reached relative to that descriptor (openat, mkdirat, fstatat,
+ * unlinkat).  A symbolic link or a folder swapped in during the walk is
+ * never followed, and what a copy creates is given to its owner last, on
+ * its own descriptor, once the folder holding it is complete. */
 #ifndef VMOODLECTL_FILES_H
 #define VMOODLECTL_FILES_H
 
@@ -10,8 +18,9 @@
 
 #define VMC_SHA256_HEX 65
 
-/* Called for each file copied, with its path below the root and its
- * SHA-256; a non-NULL return (the reason) stops the copy. */
+/* Called for each file copied, with its path below the root, the bytes
+ * copied and their SHA-256; a non-NULL return (the reason) stops the
+ * copy. */
 typedef const char *(*vmc_file_seen)(void *ctx, const char *rel,
                                      uint64_t size, const char *sha256);
 
@@ -19,7 +28,12 @@ typedef struct {
     int skip_runtime;        /* leave out sessions, caches, temp, locks */
     uid_t uid;               /* owner of what is created; (uid_t)-1: ours */
     gid_t gid;
+    /* Folders get dir_mode; files get file_mode less what their source
+     * denies its own owner (a 0400 key stays unwritable, for everyone). */
     mode_t dir_mode, file_mode;
+    const char *inside;      /* trusted folder the copy is made below, or
+                              * NULL: the destination's folder is trusted */
+    int *made;               /* set to 1 once the destination exists */
     vmc_progress *progress;  /* bytes and files */
     vmc_file_seen on_file;
     void *ctx;
@@ -33,8 +47,23 @@ int vmc_tree_measure(const char *root, int skip_runtime, uint64_t *bytes,
 int vmc_tree_copy(const char *src, const char *dst, const vmc_copy *c,
                   apr_pool_t *p, const char **err);
 
-/* Remove a tree (not following links, not crossing mount points). */
-int vmc_tree_remove(const char *root, apr_pool_t *p, const char **err);
+/* Remove the folder root and everything in it, not following links, not
+ * crossing mount points.  inside (or NULL) as for vmc_copy: root must lie
+ * below it, and no folder between them may be a link.  A root that is
+ * already gone is no error; one that is not a folder is refused. */
+int vmc_tree_remove(const char *root, const char *inside, apr_pool_t *p,
+                    const char **err);
+
+/* The folder holding path's last component, opened as a descriptor: below
+ * inside (when not NULL) each folder is opened without following links,
+ * so a folder swapped for a link on the way is refused.  *base gets the
+ * last component.  The descriptor, or -1 with *err. */
+int vmc_open_parent(const char *path, const char *inside, const char **base,
+                    apr_pool_t *p, const char **err);
+
+/* Why name in dirfd (AT_FDCWD: a path) would not open as a folder
+ * without following links, given the errno of the attempt. */
+const char *vmc_folder_why(int dirfd, const char *name, int error);
 
 /* SHA-256 of a file as 64 hex digits. */
 int vmc_sha256_file(const char *path, char hex[VMC_SHA256_HEX],

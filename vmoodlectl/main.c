@@ -38,7 +38,8 @@ VMC_DEFAULT_DATA ")\n"
 "  --persist 0|1 --enabled 0|1 --set COLUMN=VALUE\n"
 "  (--dbpass shows in the process list: prefer --dbpass-file)\n"
 "configuration: " VMC_DEFAULT_CONFIG ", else " VMC_FALLBACK_CONFIG ":\n"
-"  source, table, templates, data-parent, user (name = value)\n";
+"  source, table, templates, data-parent, user, master-dataroot\n"
+"  (name = value)\n";
 
 #define PASSWORD_FILE_MAX 65536
 
@@ -178,6 +179,7 @@ static const char *config_setting(void *ctx, const char *name,
         {"templates", offsetof(vmc_opts, templates_dir)},
         {"data-parent", offsetof(vmc_opts, data_parent)},
         {"user", offsetof(vmc_opts, web_user)},
+        {"master-dataroot", offsetof(vmc_opts, master_dataroot)},
     };
     size_t i;
 

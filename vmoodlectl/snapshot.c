@@ -14,13 +14,19 @@
 #include "interrupt.h"
 #include "manifest.h"
 #include "dbadmin.h"
+#include "shared.h"
 #include "util.h"
 #include "vm_time.h"
+
+#define MAX_LEFT_OUT 3
+#define SCHEMA_TABLE "vmoodle_instances"   /* templates/schema/ */
 
 typedef struct {
     vmc_opts *o;
     vm_instance src;
+    vmc_table t;               /* --from HOST: the table it was found in */
     vmc_dbconf db;
+    const char *left_out[MAX_LEFT_OUT + 1];  /* tables not dumped */
     const char *final_dir, *work_dir;
     vmc_manifest m;
     int template_db_made;
@@ -45,15 +51,55 @@ static int find_source(snapshot *s)
 {
     const vm_instance *in;
     const char *why;
-    vmc_table t;
 
     if (strcmp(s->o->from, "master") == 0)
         return source_from_flags(s);
-    if (vmc_table_load(s->o, &t, &why) != VMC_EXIT_OK
-        || !(in = vmc_find(&t, s->o->from, &why)))
+    if (vmc_table_load(s->o, &s->t, &why) != VMC_EXIT_OK
+        || !(in = vmc_find(&s->t, s->o->from, &why)))
         return vmc_fail(338, -1, why);
     s->src = *in;
     return 0;
+}
+
+static void leave_out(snapshot *s, const char *table)
+{
+    int n = 0;
+
+    while (s->left_out[n] && strcmp(s->left_out[n], table))
+        n++;
+    if (n < MAX_LEFT_OUT)
+        s->left_out[n] = table;
+}
+
+/* The instance table holds every site's password: never in a template.
+ * It is in the master's database (and in an instance's that shares it),
+ * under the configured name or the shipped schema's; a VMoodle master also
+ * keeps its own <prefix>local_vmoodle (an instance
+ * sharing the database: with the instance's prefix).  NULL, or
+ * why it cannot be left out. */
+static const char *tables_to_leave_out(snapshot *s)
+{
+    apr_pool_t *p = s->o->pool;
+    const char *table = s->o->table_name ? s->o->table_name
+                                         : VM_DEFAULT_TABLE, *why;
+    vmc_place here = {s->src.dbtype, s->src.dbhost, s->src.dbname}, home;
+    int i;
+
+    if (strcmp(s->o->from, "master") == 0) {
+        leave_out(s, table);
+        leave_out(s, SCHEMA_TABLE);
+        leave_out(s, apr_pstrcat(p, s->src.dbprefix, "local_vmoodle", NULL));
+    } else if (vmc_table_home(&s->t, &home, p)
+               && vmc_same_database(&here, &home, p)) {
+        leave_out(s, s->t.src->table);
+        leave_out(s, apr_pstrcat(p, s->src.dbprefix, "local_vmoodle", NULL));
+    }
+    for (i = 0; s->left_out[i]; i++)
+        if ((why = vm_db_table_check(s->left_out[i], s->db.pg)) != NULL)
+            return apr_psprintf(p, "the instance table %s cannot be left "
+                                "out of the dump (%s), and it holds every "
+                                "site's password", s->left_out[i], why);
+    return NULL;
 }
 
 static int prepare(snapshot *s)
@@ -77,6 +123,10 @@ static int prepare(snapshot *s)
         vmc_error(333, "%s", err);
         return VMC_EXIT_FAIL;
     }
+    if ((err = tables_to_leave_out(s)) != NULL) {
+        vmc_error(339, "snapshot refused: %s", err);
+        return VMC_EXIT_FAIL;
+    }
     s->final_dir = apr_pstrcat(o->pool, o->templates_dir, "/",
                                o->snapshot_name, NULL);
     s->work_dir = apr_psprintf(o->pool, "%s/.%s.partial-%ld",
@@ -96,6 +146,9 @@ static void plan(const snapshot *s)
             vmc_dbconf_server(&s->db, s->o->pool), s->src.dbprefix);
     vmc_say("  1. dump the database to %s/%s", s->final_dir,
             vmc_dump_file(&s->db));
+    for (int i = 0; s->left_out[i]; i++)
+        vmc_say("     without the table %s (instance passwords)",
+                s->left_out[i]);
     vmc_say("  2. copy %s to %s/dataroot without sessions, cache, "
             "localcache, temp, trashdir, lock and *.lock", s->src.datapath,
             s->final_dir);
@@ -103,6 +156,16 @@ static void plan(const snapshot *s)
         vmc_say("  3. keep a template database on the same server");
     vmc_say("  %d. write %s/%s", s->o->template_db && s->db.pg ? 4 : 3,
             s->final_dir, VMC_MANIFEST);
+}
+
+/* A file of the template (in our 0700 work folder): 0600, whatever wrote
+ * it and however its umask was. */
+static int private_file(const char *path, apr_pool_t *p, const char **err)
+{
+    if (chmod(path, 0600) == 0)
+        return 0;
+    *err = apr_psprintf(p, "%s: %s", path, strerror(errno));
+    return -1;
 }
 
 static int dump_database(snapshot *s, const char **err)
@@ -116,9 +179,9 @@ static int dump_database(snapshot *s, const char **err)
     int rc;
 
     vmc_progress_start(&pr, "dump database", 0, NULL);
-    rc = vmc_dump(&s->db, path, &pr, p, err);
+    rc = vmc_dump(&s->db, path, s->left_out, &pr, p, err);
     vmc_progress_end(&pr, rc == 0);
-    if (rc != 0 || stat(path, &st) != 0
+    if (rc != 0 || private_file(path, p, err) != 0 || stat(path, &st) != 0
         || vmc_sha256_file(path, hex, p, err) != 0)
         return -1;
     s->m.dump_file = vmc_dump_file(&s->db);
@@ -152,8 +215,9 @@ static int copy_dataroot(snapshot *s, const char **err)
     memset(&c, 0, sizeof c);
     c.skip_runtime = 1;
     c.uid = (uid_t)-1;
-    c.dir_mode = 0755;
-    c.file_mode = 0644;
+    c.dir_mode = 0700;
+    c.file_mode = 0600;
+    c.inside = s->o->templates_dir;
     c.progress = &pr;
     c.on_file = list_file;
     c.ctx = s->m.files;
@@ -178,15 +242,17 @@ static void fill_manifest(snapshot *s)
 static int run_steps(snapshot *s, const char **step, const char **err)
 {
     apr_pool_t *p = s->o->pool;
+    const char *manifest;
 
     fill_manifest(s);
     vmc_interrupt_install();
+    umask(077);          /* the dump and the manifest included: ours only */
     *step = "create the work folder";
-    if (mkdir(s->o->templates_dir, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(s->o->templates_dir, 0700) != 0 && errno != EEXIST) {
         *err = apr_psprintf(p, "%s: %s", s->o->templates_dir, strerror(errno));
         return -1;
     }
-    if (mkdir(s->work_dir, 0755) != 0) {
+    if (mkdir(s->work_dir, 0700) != 0) {
         *err = apr_psprintf(p, "%s: %s", s->work_dir, strerror(errno));
         return -1;
     }
@@ -204,8 +270,9 @@ static int run_steps(snapshot *s, const char **step, const char **err)
     if (vmc_interrupt_check(err))
         return -1;
     *step = "write the manifest";
-    if (vmc_manifest_write(&s->m, apr_pstrcat(p, s->work_dir, "/",
-                                              VMC_MANIFEST, NULL), p, err))
+    manifest = apr_pstrcat(p, s->work_dir, "/", VMC_MANIFEST, NULL);
+    if (vmc_manifest_write(&s->m, manifest, p, err)
+        || private_file(manifest, p, err))
         return -1;
     *step = "move the template into place";
     if (rename(s->work_dir, s->final_dir) != 0) {
@@ -224,7 +291,8 @@ static void undo(snapshot *s)
                                &err) != 0)
         vmc_error(335, "undo: %s", err);
     if (access(s->work_dir, F_OK) == 0
-        && vmc_tree_remove(s->work_dir, s->o->pool, &err) != 0)
+        && vmc_tree_remove(s->work_dir, s->o->templates_dir, s->o->pool,
+                           &err) != 0)
         vmc_error(336, "undo: %s", err);
 }
 

@@ -187,7 +187,7 @@ static int remove_folder(vmc_opts *o, const char *dir, const char **err)
         *err = apr_psprintf(o->pool, "%s: %s", dir, strerror(errno));
         return -1;
     }
-    return vmc_tree_remove(hidden, o->pool, err);
+    return vmc_tree_remove(hidden, o->templates_dir, o->pool, err);
 }
 
 int vmc_cmd_template_remove(vmc_opts *o)

@@ -30,3 +30,14 @@ $(BUILD)/tests/test_vmoodlectl_rewrite: tests/unit/test_vmoodlectl_rewrite.c \
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Ivmoodlectl $< \
 	    $(VMOODLECTL_REWRITE_OBJ) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
 	    -lcmocka -o $@
+
+# The unit test of trees and sharing links the vmoodlectl objects it tests.
+VMC_TREES_OBJ := $(addprefix $(BUILD)/obj/vmoodlectl/,files.o tree_remove.o \
+                   shared.o db.o interrupt.o progress.o util.o)
+
+$(BUILD)/tests/test_vmc_trees: tests/unit/test_vmc_trees.c $(VMC_TREES_OBJ) \
+		$(CORE_LIB) $(wildcard tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Ivmoodlectl -Itests/unit $< \
+	    $(VMC_TREES_OBJ) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
+	    $(VMOODLECTL_LIBS) -lcmocka -o $@

@@ -628,6 +628,9 @@ def test_deploy_into_unwritable_data_parent_leaves_nothing(env, master,
     os.chmod(env.data, 0o755)     # root's: nobody cannot write there
     for d in (env.templates, os.path.join(env.templates, "tpl")):
         os.chmod(d, 0o755)
+    for f in ("manifest.json", "database.dump", "database.sql"):
+        if os.path.exists(os.path.join(env.templates, "tpl", f)):
+            os.chmod(os.path.join(env.templates, "tpl", f), 0o644)
     os.chmod(env.table, 0o644)
     shutil.copy(env.passfile, env.passfile + ".nobody")
     os.chown(env.passfile + ".nobody", pwd.getpwnam("nobody").pw_uid, -1)
