@@ -93,7 +93,7 @@ static int directory_usable(vmoodle_table *t, apr_pool_t *p)
 {
     const char *dir = snapshot_dir(t, p);
 
-    if (access(dir, W_OK | X_OK) == 0)
+    if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0)
         return 1;
     ap_log_error(APLOG_MARK, APLOG_ERR, errno, spec(t)->server,
                  VMLOGNO(00040) "table %s: the snapshot directory %s is not "

@@ -428,6 +428,8 @@ def test_deploy_into_unwritable_data_parent_leaves_nothing(env, master,
     os.chmod(env.data, 0o755)     # root's: nobody cannot write there
     for d in (env.templates, os.path.join(env.templates, "tpl")):
         os.chmod(d, 0o755)
+    # vm_json_save writes a new file 0600: let nobody read the manifest.
+    os.chmod(os.path.join(env.templates, "tpl", "manifest.json"), 0o644)
     os.chmod(env.table, 0o644)
     shutil.copy(env.passfile, env.passfile + ".nobody")
     os.chown(env.passfile + ".nobody", pwd.getpwnam("nobody").pw_uid, -1)
