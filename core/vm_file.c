@@ -198,14 +198,15 @@ static int create_temp(int dfd, const char *base, apr_pool_t *p,
 }
 
 /* The owner, group and mode the new file gets: those of like when it is
- * a regular file (a link is not followed), else ours and mode. */
+ * a regular file, else ours and mode.  A table reached through a link
+ * lends its target's: they are only read, nothing is written there. */
 static void final_attributes(int dfd, const char *base, const char *like,
                              int mode, struct stat *want, int *own)
 {
     struct stat st;
     int found = !like ? -1
-              : like == base ? fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW)
-              : lstat(like, &st);
+              : like == base ? fstatat(dfd, base, &st, 0)
+              : stat(like, &st);
 
     *own = found == 0 && S_ISREG(st.st_mode);
     if (*own) {

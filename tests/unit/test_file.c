@@ -173,6 +173,24 @@ static void rewrite_keeps_owner_and_mode(void **state)
     assert_int_equal(mode_of(tu_path(p, dir, "new")) & 07777, 0600);
 }
 
+/* A table reached through a link: the link is replaced by the new file
+ * (its target never written), which takes the target's mode. */
+static void rewrite_through_a_link_writes_beside_it(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *dir = tu_tmpdir(p), *err;
+    const char *target = tu_path(p, dir, "target"), *path = tu_path(p, dir, "t");
+
+    tu_write_text(target, "old");
+    assert_int_equal(chmod(target, 0640), 0);
+    assert_int_equal(symlink(target, path), 0);
+    assert_int_equal(vm_file_rewrite(path, "new", 3, NULL, 0600, NULL, p, &err),
+                     VM_OK);
+    assert_string_equal(tu_read(p, target, NULL), "old");
+    assert_true(S_ISREG(mode_of(path)));
+    assert_int_equal(mode_of(path) & 07777, 0640);
+}
+
 static void lock_refuses_a_link(void **state)
 {
     apr_pool_t *p = *state;
@@ -200,6 +218,7 @@ int main(void)
         TU_TEST(replace_never_follows_a_link),
         TU_TEST(replace_removes_stale_temporaries),
         TU_TEST(rewrite_keeps_owner_and_mode),
+        TU_TEST(rewrite_through_a_link_writes_beside_it),
         TU_TEST(lock_refuses_a_link),
     };
 
