@@ -114,13 +114,31 @@ static const char *last_element(apr_pool_t *p, const char *list)
     return apr_pstrndup(p, start, (apr_size_t)(end - start));
 }
 
+/* Who is at the other end of the TCP connection.  mod_remoteip rewrites
+ * useragent_addr from a header or from a PROXY line (RemoteIPProxyProtocol)
+ * anyone reaching the port can send; other modules (mod_rpaf) rewrite
+ * client_addr itself.  The socket's own peer address nobody can forge. */
+static apr_sockaddr_t *tcp_peer(conn_rec *c)
+{
+    apr_socket_t *sock = ap_get_conn_socket(c->master ? c->master : c);
+    apr_sockaddr_t *sa;
+
+    if (sock && apr_socket_addr_get(&sa, APR_REMOTE, sock) == APR_SUCCESS)
+        return sa;
+    return c->client_addr;
+}
+
 static int peer_trusted(const request_rec *r, const vmoodle_server_conf *c)
 {
+    apr_sockaddr_t *peer;
     int i;
 
-    for (i = 0; c->trusted && i < c->trusted->nelts; i++)
+    if (!c->trusted || c->trusted->nelts == 0)
+        return 0;
+    peer = tcp_peer(r->connection);
+    for (i = 0; i < c->trusted->nelts; i++)
         if (apr_ipsubnet_test(APR_ARRAY_IDX(c->trusted, i, apr_ipsubnet_t *),
-                              r->connection->client_addr))
+                              peer))
             return 1;
     return 0;
 }

@@ -1,9 +1,15 @@
 /* The single writer: reads the source, writes a new snapshot generation
  * when the table changed, and publishes it to every process.  It runs
- * once in the parent at start-up (so the first request already routes),
- * then in one child through mod_watchdog, as the server's User. */
+ * once at start-up (so the first request already routes), in a process
+ * the parent forks and that drops to the server's User first, then in one
+ * child through mod_watchdog, as User too: root never works inside the
+ * snapshot directory, which User (every tenant's PHP) can write. */
 #include "mod_vmoodle.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -11,6 +17,7 @@
 #include <ap_mpm.h>
 #include <mod_watchdog.h>
 #include <unixd.h>
+#include <mod_unixd.h>
 #include <apr_file_info.h>
 #include <apr_strings.h>
 #include "vm_file.h"
@@ -47,21 +54,54 @@ struct vmoodle_writer {
     int failing;                 /* an outage is in progress */
 };
 
-static void chown_to_user(const char *path)
-{
-    if (geteuid() == 0 && chown(path, ap_unixd_config.user_id,
-                                ap_unixd_config.group_id) != 0) {
-        /* reported when the writer later fails to replace it */
-    }
-}
-
-static void prepare_directory(vmoodle_table *t, apr_pool_t *p)
+/* The snapshot directory, without its trailing slash. */
+static const char *snapshot_dir(vmoodle_table *t, apr_pool_t *p)
 {
     char *dir = ap_make_dirstr_parent(p, spec(t)->snapshot_path);
+    size_t len = strlen(dir);
 
-    apr_dir_make_recursive(dir, APR_FPROT_OS_DEFAULT, p);
-    chown_to_user(dir);
-    chown_to_user(spec(t)->snapshot_path);
+    if (len > 1)
+        dir[len - 1] = '\0';
+    return dir;
+}
+
+/* Give User the snapshot directory when we have just created it, through
+ * the descriptor of the directory we made (a link swapped in meanwhile
+ * is not followed).  An existing directory is left as it is: its owner
+ * chose who writes there. */
+static void create_directory_for_user(const char *dir, apr_pool_t *p)
+{
+    int fd;
+    struct stat st;
+
+    apr_dir_make_recursive(ap_make_dirstr_parent(p, dir),
+                           APR_FPROT_OS_DEFAULT, p);
+    if (mkdir(dir, 0700) != 0)
+        return;
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (geteuid() == 0 && fstat(fd, &st) == 0 && st.st_uid == 0
+        && fchown(fd, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
+        /* reported by the writer, which then cannot write there */
+    }
+    close(fd);
+}
+
+/* As User: can the writer work in the snapshot directory? */
+static int directory_usable(vmoodle_table *t, apr_pool_t *p)
+{
+    const char *dir = snapshot_dir(t, p);
+
+    if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0)
+        return 1;
+    ap_log_error(APLOG_MARK, APLOG_ERR, errno, spec(t)->server,
+                 VMLOGNO(00040) "table %s: the snapshot directory %s is not "
+                 "writable by User %s: give it to that user or name another "
+                 "VMoodleSnapshot (the module never changes the owner of a "
+                 "directory it did not create)", spec(t)->source_display, dir,
+                 ap_unixd_config.user_name);
+    return 0;
 }
 
 /* Children map a private copy of each generation, so a snapshot file
@@ -75,10 +115,8 @@ static vm_status write_live_copy(vmoodle_table *t, uint64_t generation,
     vm_status st = vm_file_read(spec(t)->snapshot_path, (size_t)1 << 32, p,
                                 &data, &len, err);
 
-    if (st == VM_OK)
-        st = vm_file_replace(live, data, len, 0644, NULL, p, err);
-    if (st == VM_OK)
-        chown_to_user(live);
+    if (st == VM_OK)   /* passwords: User's alone */
+        st = vm_file_replace(live, data, len, 0600, NULL, p, err);
     return st;
 }
 
@@ -167,8 +205,8 @@ static void refresh_once(vmoodle_table *t, vm_source *src, apr_pool_t *p,
     }
 }
 
-/* At start-up, in the parent: the source once, else the last snapshot
- * on disk.  The source is closed again before any child is forked. */
+/* At start-up, as User: the source once, else the last snapshot on
+ * disk.  The source is closed again before any child is forked. */
 static void startup_refresh(vmoodle_table *t)
 {
     apr_pool_t *p;
@@ -178,7 +216,14 @@ static void startup_refresh(vmoodle_table *t)
     const char *err;
 
     apr_pool_create_unmanaged(&p);   /* its memory can be given back */
-    prepare_directory(t, p);
+    if (!directory_usable(t, p)) {
+        memset(&res, 0, sizeof res);
+        res.status = VM_ERR_IO;
+        res.error = "the snapshot directory is not writable by User";
+        set_info(t, &res, 0);
+        apr_pool_destroy(p);
+        return;
+    }
     res.status = vm_source_open(&src, spec(t)->source_spec,
                                 spec(t)->table_name, p, &res.error);
     if (res.status == VM_OK)
@@ -195,13 +240,47 @@ static void startup_refresh(vmoodle_table *t)
                          "(%s): serving the snapshot on disk, generation %"
                          APR_UINT64_T_FMT, spec(t)->source_display, res.error,
                          (apr_uint64_t)vm_snapshot_generation(snap));
-        chown_to_user(spec(t)->snapshot_path);
         publish(t, vm_snapshot_generation(snap), p);
         vm_snapshot_close(snap);
     }
     set_info(t, &res, res.status != VM_OK);
     apr_pool_destroy(p);   /* closes the source: no connection is inherited */
     give_back_memory();
+}
+
+/* Root creates a missing snapshot directory, then forks; the child drops
+ * to User (as Apache's own children do: group, chroot, user) and does the
+ * refresh, publishing through the shared memory it inherited.  Its
+ * connection and memory end with it. */
+static void startup_refresh_as_user(vmoodle_table *t)
+{
+    apr_pool_t *p;
+    pid_t pid;
+    int status;
+
+    if (geteuid() != 0) {
+        startup_refresh(t);
+        return;
+    }
+    apr_pool_create_unmanaged(&p);
+    create_directory_for_user(snapshot_dir(t, p), p);
+    apr_pool_destroy(p);
+    if ((pid = fork()) == 0) {
+        if (ap_unixd_setup_child() != 0 || geteuid() == 0)
+            _exit(1);
+        startup_refresh(t);
+        _exit(0);    /* no pool cleanups: the parent's pools are its own */
+    }
+    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        ap_log_error(APLOG_MARK, APLOG_ERR, pid < 0 ? errno : 0,
+                     spec(t)->server, VMLOGNO(00041) "table %s: the start-up "
+                     "refresh as User %s failed (%s): the writer tries again "
+                     "in a child", spec(t)->source_display,
+                     ap_unixd_config.user_name, pid < 0 ? "cannot fork"
+                     : WIFEXITED(status) ? "cannot drop privileges"
+                     : "killed by a signal");
 }
 
 /* An outage is logged when it starts and when it ends, not per attempt;
@@ -376,6 +455,6 @@ int vmoodle_refresh_post_config(apr_pool_t *pconf, server_rec *s)
     if (vmoodle_tables_init_shared(pconf, s) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;
     for (t = vmoodle_tables_first(); t; t = vmoodle_table_next(t))
-        startup_refresh(t);
+        startup_refresh_as_user(t);
     return start_watchdog(pconf, s);
 }

@@ -102,6 +102,7 @@ vm_status vm_cronstate_record(const char *jsonpath, long long id,
 {
     cron_run r = { id, started, base_count, base_last };
 
-    return vm_json_edit(state_path(jsonpath, p), cJSON_Object, 1, NULL,
-                        record_run, &r, p, err);
+    /* The table's readers, and no one else, read its cron figures. */
+    return vm_json_edit(state_path(jsonpath, p), cJSON_Object, 1, jsonpath,
+                        NULL, record_run, &r, p, err);
 }

@@ -1,10 +1,13 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <apr_general.h>
 #include <apr_strings.h>
 #include "vm_file.h"
 
@@ -107,65 +110,228 @@ static int write_all(int fd, const char *data, size_t len)
     return 0;
 }
 
-static void sync_dir_of(const char *path, apr_pool_t *p)
+/* The directory of path and its last component, from p: "." for a bare
+ * name. */
+static void split_path(const char *path, apr_pool_t *p, const char **dir,
+                       const char **base)
 {
     const char *slash = strrchr(path, '/');
-    const char *dir = slash ? (slash == path ? "/"
-                               : apr_pstrndup(p, path, (apr_size_t)(slash - path)))
-                            : ".";
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
+    *dir = slash ? (slash == path ? "/"
+                    : apr_pstrndup(p, path, (apr_size_t)(slash - path)))
+                 : ".";
+    *base = slash ? slash + 1 : path;
+}
+
+/* A temporary name beside base nobody can guess: base.tmp.<12 hex>. */
+#define TMP_MARK ".tmp."
+#define TMP_HEX 12
+
+static const char *temp_name(const char *base, apr_pool_t *p)
+{
+    unsigned char r[TMP_HEX / 2];
+    char hex[TMP_HEX + 1];
+    unsigned i;
+
+    if (apr_generate_random_bytes(r, sizeof r) != APR_SUCCESS)
+        return NULL;
+    for (i = 0; i < sizeof r; i++)
+        snprintf(hex + 2 * i, 3, "%02x", r[i]);
+    return apr_pstrcat(p, base, TMP_MARK, hex, NULL);
+}
+
+/* Is name one of our temporary files for base? */
+static int is_temp_of(const char *name, const char *base)
+{
+    size_t n = strlen(base), m = strlen(TMP_MARK);
+
+    return strncmp(name, base, n) == 0
+        && strncmp(name + n, TMP_MARK, m) == 0
+        && strlen(name + n + m) == TMP_HEX
+        && strspn(name + n + m, "0123456789abcdef") == TMP_HEX;
+}
+
+/* A writer killed between creating its temporary file and renaming it
+ * leaves the file behind.  One not written to for a while is no live
+ * writer's: remove it (unlinkat removes a link, never its target). */
+#define STALE_AFTER 600     /* seconds */
+
+static void remove_stale_temps(int dfd, const char *base)
+{
+    int fd = dup(dfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+    struct stat st;
+    time_t now = time(NULL);
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
     }
+    while ((e = readdir(d)) != NULL)
+        if (is_temp_of(e->d_name, base)
+            && fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0
+            && now - st.st_mtime > STALE_AFTER)
+            unlinkat(dfd, e->d_name, 0);
+    closedir(d);
+}
+
+/* A new file in dfd, created by us (O_EXCL: never one planted there, nor
+ * through a link), mode 0600 until its final mode is set. */
+static int create_temp(int dfd, const char *base, apr_pool_t *p,
+                       const char **tmp)
+{
+    int tries, fd = -1;
+
+    for (tries = 0; tries < 8 && fd < 0; tries++) {
+        if (!(*tmp = temp_name(base, p))) {
+            errno = EIO;
+            return -1;
+        }
+        fd = openat(dfd, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
+                    | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST)
+            return -1;
+    }
+    return fd;
+}
+
+/* The owner, group and mode the new file gets: those of like when it is
+ * a regular file, else ours and mode.  A table reached through a link
+ * lends its target's: they are only read, nothing is written there. */
+static void final_attributes(int dfd, const char *base, const char *like,
+                             int mode, struct stat *want, int *own)
+{
+    struct stat st;
+    int found = !like ? -1
+              : like == base ? fstatat(dfd, base, &st, 0)
+              : stat(like, &st);
+
+    *own = found == 0 && S_ISREG(st.st_mode);
+    if (*own) {
+        *want = st;
+        want->st_mode &= 07777;
+    } else {
+        want->st_mode = (mode_t)mode;
+    }
+}
+
+/* Give the temporary file its final owner and mode.  Only root may give a
+ * file away: another writer keeps it, with the mode. */
+static int set_attributes(int fd, const struct stat *want, int own)
+{
+    if (own && fchown(fd, want->st_uid, want->st_gid) != 0
+        && (errno != EPERM || geteuid() == 0))
+        return -1;
+    return fchmod(fd, want->st_mode);
+}
+
+/* Keep the current file as backup: a second link, in the same directory
+ * when backup is there. */
+static int link_backup(int dfd, const char *dir, const char *base,
+                       const char *backup, apr_pool_t *p)
+{
+    const char *bdir, *bbase;
+
+    split_path(backup, p, &bdir, &bbase);
+    if (strcmp(bdir, dir) != 0) {
+        unlink(backup);
+        return link(apr_pstrcat(p, dir, "/", base, NULL), backup);
+    }
+    unlinkat(dfd, bbase, 0);
+    return linkat(dfd, base, dfd, bbase, 0);
+}
+
+/* The temporary file's content and attributes, on its descriptor. */
+static vm_status write_temp(int fd, const void *data, size_t len,
+                            const struct stat *want, int own,
+                            const char *tmp, apr_pool_t *p, const char **err)
+{
+    if (write_all(fd, data, len) != 0)
+        return io_error("cannot write", tmp, p, err);
+    if (set_attributes(fd, want, own) != 0)
+        return io_error("cannot set the owner and mode of", tmp, p, err);
+    if (fsync(fd) != 0)
+        return io_error("cannot write", tmp, p, err);
+    return VM_OK;
+}
+
+/* Everything happens in the directory's descriptor: a name planted there
+ * (a link at the file's or at a temporary name) is never followed, and
+ * the owner and mode are set on the descriptor, not on a path. */
+static vm_status replace_in(int dfd, const char *path, const void *data,
+                            size_t len, const char *like, int mode,
+                            const char *backup, apr_pool_t *p,
+                            const char **err)
+{
+    const char *dir, *base, *tmp = NULL;
+    struct stat want;
+    int own, fd;
+    vm_status st;
+
+    split_path(path, p, &dir, &base);
+    remove_stale_temps(dfd, base);
+    final_attributes(dfd, base, like == path ? base : like, mode, &want, &own);
+    if ((fd = create_temp(dfd, base, p, &tmp)) < 0)
+        return io_error("cannot create a temporary file in", dir, p, err);
+    st = write_temp(fd, data, len, &want, own, tmp, p, err);
+    if (close(fd) != 0 && st == VM_OK)
+        st = io_error("cannot write", tmp, p, err);
+    if (st == VM_OK && backup && link_backup(dfd, dir, base, backup, p) != 0
+        && errno != ENOENT)
+        st = io_error("cannot keep backup", backup, p, err);
+    if (st == VM_OK && renameat(dfd, tmp, dfd, base) != 0)
+        st = io_error("cannot rename into", path, p, err);
+    if (st != VM_OK)
+        unlinkat(dfd, tmp, 0);
+    else
+        fsync(dfd);
+    return st;
+}
+
+static vm_status replace(const char *path, const void *data, size_t len,
+                         const char *like, int mode, const char *backup,
+                         apr_pool_t *p, const char **err)
+{
+    const char *dir, *base;
+    int dfd;
+    vm_status st;
+
+    split_path(path, p, &dir, &base);
+    if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return io_error("cannot open directory", dir, p, err);
+    st = replace_in(dfd, path, data, len, like, mode, backup, p, err);
+    close(dfd);
+    return st;
 }
 
 vm_status vm_file_replace(const char *path, const void *data, size_t len,
                           int mode, const char *backup, apr_pool_t *p,
                           const char **err)
 {
-    const char *tmp = apr_psprintf(p, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    vm_status st;
-
-    if (fd < 0)
-        return io_error("cannot create", tmp, p, err);
-    if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-        st = io_error("cannot write", tmp, p, err);
-        close(fd);
-        unlink(tmp);
-        return st;
-    }
-    if (close(fd) != 0) {
-        st = io_error("cannot write", tmp, p, err);
-        unlink(tmp);
-        return st;
-    }
-    if (backup) {
-        unlink(backup);
-        if (link(path, backup) != 0 && errno != ENOENT) {
-            st = io_error("cannot keep backup", backup, p, err);
-            unlink(tmp);
-            return st;
-        }
-    }
-    if (rename(tmp, path) != 0) {
-        st = io_error("cannot rename into", path, p, err);
-        unlink(tmp);
-        return st;
-    }
-    sync_dir_of(path, p);
-    return VM_OK;
+    return replace(path, data, len, NULL, mode, backup, p, err);
 }
 
+vm_status vm_file_rewrite(const char *path, const void *data, size_t len,
+                          const char *like, int mode, const char *backup,
+                          apr_pool_t *p, const char **err)
+{
+    return replace(path, data, len, like ? like : path, mode, backup, p, err);
+}
+
+/* A link planted at the lock's name is refused, not followed. */
 int vm_file_lock(const char *lockpath, int wait, apr_pool_t *p,
                  const char **err)
 {
-    int fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(lockpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
     if (fd < 0) {
-        io_error("cannot open lock", lockpath, p, err);
+        if (errno == ELOOP)
+            *err = apr_psprintf(p, "lock %s is a symbolic link: refusing "
+                                "to follow it", lockpath);
+        else
+            io_error("cannot open lock", lockpath, p, err);
         return -1;
     }
     while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {

@@ -31,8 +31,11 @@ vm_status vm_json_load(const char *path, int missing_ok, cJSON **json,
     return VM_OK;
 }
 
-vm_status vm_json_save(const char *path, const cJSON *json,
-                       const char *backup, apr_pool_t *p, const char **err)
+/* Written with like's owner, group and mode (path's when NULL), else
+ * 0600: a JSON file here holds passwords or sits beside one that does. */
+static vm_status save_like(const char *path, const cJSON *json,
+                           const char *like, const char *backup,
+                           apr_pool_t *p, const char **err)
 {
     char *text = cJSON_Print(json);
     vm_status st;
@@ -41,14 +44,22 @@ vm_status vm_json_save(const char *path, const cJSON *json,
         *err = "out of memory";
         return VM_ERR_IO;
     }
-    st = vm_file_replace(path, text, strlen(text), 0644, backup, p, err);
+    st = vm_file_rewrite(path, text, strlen(text), like, 0600, backup, p,
+                         err);
     free(text);
     return st;
 }
 
+vm_status vm_json_save(const char *path, const cJSON *json,
+                       const char *backup, apr_pool_t *p, const char **err)
+{
+    return save_like(path, json, NULL, backup, p, err);
+}
+
 vm_status vm_json_edit(const char *path, int type, int missing_ok,
-                       const char *backup, vm_json_edit_fn edit, void *ctx,
-                       apr_pool_t *p, const char **err)
+                       const char *like, const char *backup,
+                       vm_json_edit_fn edit, void *ctx, apr_pool_t *p,
+                       const char **err)
 {
     int lock = vm_file_lock(apr_pstrcat(p, path, ".lock", NULL), 1, p, err);
     cJSON *json = NULL;
@@ -68,7 +79,7 @@ vm_status vm_json_edit(const char *path, int type, int missing_ok,
     if (st == VM_OK)
         st = edit(json, ctx, p, err);
     if (st == VM_OK)
-        st = vm_json_save(path, json, backup, p, err);
+        st = save_like(path, json, like, backup, p, err);
     cJSON_Delete(json);
     vm_file_unlock(lock);
     return st;

@@ -179,7 +179,7 @@ vm_status vm_snapshot_write(const char *path, const vm_table *t,
         return VM_ERR_DATA;
     }
     seal(img, size, meta);
-    st = vm_file_replace(path, img, size, 0644, NULL, p, err);
+    st = vm_file_replace(path, img, size, 0600, NULL, p, err);  /* passwords */
     apr_pool_destroy(scratch);
     return st;
 }

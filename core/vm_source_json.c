@@ -220,7 +220,7 @@ static vm_status json_edit(vm_source *src, vm_json_edit_fn edit, void *ctx,
 {
     const char *path = json_path(src);
 
-    return vm_json_edit(path, cJSON_Array, 0,
+    return vm_json_edit(path, cJSON_Array, 0, NULL,
                         apr_pstrcat(p, path, ".bak", NULL), edit, ctx, p, err);
 }
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <apr_strings.h>
 #include "state.h"
 #include "vm_file.h"
@@ -33,13 +34,29 @@ const char *vc_state_load(const char *path, vc_state *st, apr_pool_t *p)
     return NULL;
 }
 
+/* A link where the directory should be could send vcron (root) writing
+ * its locks, logs or state elsewhere: refused, as is any other file. */
 const char *vc_make_dirs(const char *dir, apr_pool_t *p)
 {
     char buf[120];
+    struct stat st;
     apr_status_t rv = apr_dir_make_recursive(dir, VC_DIR_MODE, p);
 
-    return rv == APR_SUCCESS ? NULL
-         : apr_psprintf(p, "%s: %s", dir, apr_strerror(rv, buf, sizeof buf));
+    if (rv != APR_SUCCESS)
+        return apr_psprintf(p, "%s: %s", dir,
+                            apr_strerror(rv, buf, sizeof buf));
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')    /* "link/" would follow it */
+        len--;
+    dir = apr_pstrndup(p, dir, len);
+    if (lstat(dir, &st) != 0)
+        return apr_psprintf(p, "%s: %s", dir, strerror(errno));
+    if (S_ISLNK(st.st_mode))
+        return apr_psprintf(p, "%s is a symbolic link, not a directory: "
+                            "refusing to follow it", dir);
+    if (!S_ISDIR(st.st_mode))
+        return apr_psprintf(p, "%s is not a directory", dir);
+    return NULL;
 }
 
 /* The directory holding path, created if need be. */
@@ -64,7 +81,7 @@ const char *vc_state_save(const char *path, const vc_state *st, apr_pool_t *p)
         return "state too long";
     const char *err = make_parent(path, p);
     if (!err)
-        vm_file_replace(path, text, (size_t)len, 0644, NULL, p, &err);
+        vm_file_replace(path, text, (size_t)len, 0600, NULL, p, &err);
     return err;
 }
 

@@ -195,8 +195,10 @@ def test_snapshot_damaged(start_vmoodle, damage):
         time.sleep(0.5)
         damage(path)
         # The writer replaces the damaged file at its next read of the
-        # source (VMoodleRefresh 1), with a readable, valid snapshot.
-        eventually(lambda: snapshot_valid(path) and os.stat(path).st_mode & 0o004,
+        # source (VMoodleRefresh 1), with a valid snapshot readable by
+        # its owner, User, alone.
+        eventually(lambda: snapshot_valid(path)
+                   and os.stat(path).st_mode & 0o777 == 0o600,
                    bool, DEADLINE, "the snapshot rewritten")
         server.write(ROWS + [NEW])
         wait_routes(server, NEW)

@@ -1,5 +1,11 @@
-/* vm_file_read: whole files, pipes, and the size bound. */
+/* vm_file_read: whole files, pipes, and the size bound; vm_file_replace
+ * and vm_file_rewrite: nothing planted in the directory is followed, the
+ * modes and owners they promise; vm_file_lock refuses a link. */
 #include "testutil.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <utime.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include "vm_file.h"
 
@@ -71,11 +77,149 @@ static void pipes(void **state)
     assert_non_null(strstr(got, "larger than 10 bytes"));
 }
 
+/* How many entries of dir start with prefix. */
+static int count_prefixed(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL)
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+
+    assert_int_equal(lstat(path, &st), 0);
+    return st.st_mode;
+}
+
+/* A link at the file's name is replaced, its target left alone; the new
+ * file has exactly the mode asked for, whatever the umask. */
+static void replace_never_follows_a_link(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *dir = tu_tmpdir(p), *err;
+    const char *target = tu_path(p, dir, "target"), *path = tu_path(p, dir, "f");
+    mode_t old = umask(0);
+
+    tu_write_text(target, "precious");
+    assert_int_equal(symlink(target, path), 0);
+    assert_int_equal(vm_file_replace(path, "new", 3, 0600, NULL, p, &err),
+                     VM_OK);
+    umask(old);
+    assert_string_equal(tu_read(p, target, NULL), "precious");
+    assert_true(S_ISREG(mode_of(path)));
+    assert_int_equal(mode_of(path) & 07777, 0600);
+    assert_string_equal(tu_read(p, path, NULL), "new");
+    assert_int_equal(count_prefixed(dir, "f.tmp."), 0);
+}
+
+/* Our temporaries left by a killed writer go once old; a fresh one (a
+ * live writer's) stays, and so does any name not ours. */
+static void replace_removes_stale_temporaries(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *dir = tu_tmpdir(p), *err;
+    const char *stale = tu_path(p, dir, "f.tmp.0123456789ab");
+    const char *fresh = tu_path(p, dir, "f.tmp.ba9876543210");
+    const char *other = tu_path(p, dir, "f.tmp.4242");
+    struct utimbuf long_ago = { 1000000000, 1000000000 };
+
+    tu_write_text(stale, "x");
+    tu_write_text(fresh, "x");
+    tu_write_text(other, "x");
+    assert_int_equal(utime(stale, &long_ago), 0);
+    assert_int_equal(utime(other, &long_ago), 0);
+    assert_int_equal(vm_file_replace(tu_path(p, dir, "f"), "new", 3, 0600,
+                                     NULL, p, &err), VM_OK);
+    assert_false(tu_exists(stale));
+    assert_true(tu_exists(fresh));
+    assert_true(tu_exists(other));
+}
+
+/* A rewrite keeps the file's mode, and its owner when root writes; a new
+ * file gets the mode given; like lends its attributes to another file. */
+static void rewrite_keeps_owner_and_mode(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *dir = tu_tmpdir(p), *err;
+    const char *path = tu_path(p, dir, "table"), *beside = tu_path(p, dir, "b");
+    struct stat st;
+
+    tu_write_text(path, "old");
+    assert_int_equal(chmod(path, 0640), 0);
+    if (geteuid() == 0)
+        assert_int_equal(chown(path, 4242, 4343), 0);
+    assert_int_equal(vm_file_rewrite(path, "new", 3, NULL, 0600,
+                                     tu_path(p, dir, "table.bak"), p, &err),
+                     VM_OK);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    if (geteuid() == 0)
+        assert_true(st.st_uid == 4242 && st.st_gid == 4343);
+    assert_string_equal(tu_read(p, path, NULL), "new");
+    assert_string_equal(tu_read(p, tu_path(p, dir, "table.bak"), NULL), "old");
+    assert_int_equal(vm_file_rewrite(beside, "b", 1, path, 0600, NULL, p,
+                                     &err), VM_OK);
+    assert_int_equal(mode_of(beside) & 07777, 0640);
+    assert_int_equal(vm_file_rewrite(tu_path(p, dir, "new"), "n", 1, NULL,
+                                     0600, NULL, p, &err), VM_OK);
+    assert_int_equal(mode_of(tu_path(p, dir, "new")) & 07777, 0600);
+}
+
+/* A table reached through a link: the link is replaced by the new file
+ * (its target never written), which takes the target's mode. */
+static void rewrite_through_a_link_writes_beside_it(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *dir = tu_tmpdir(p), *err;
+    const char *target = tu_path(p, dir, "target"), *path = tu_path(p, dir, "t");
+
+    tu_write_text(target, "old");
+    assert_int_equal(chmod(target, 0640), 0);
+    assert_int_equal(symlink(target, path), 0);
+    assert_int_equal(vm_file_rewrite(path, "new", 3, NULL, 0600, NULL, p, &err),
+                     VM_OK);
+    assert_string_equal(tu_read(p, target, NULL), "old");
+    assert_true(S_ISREG(mode_of(path)));
+    assert_int_equal(mode_of(path) & 07777, 0640);
+}
+
+static void lock_refuses_a_link(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *dir = tu_tmpdir(p), *err = NULL;
+    const char *target = tu_path(p, dir, "target");
+    const char *lock = tu_path(p, dir, "f.lock");
+    int fd;
+
+    tu_write_text(target, "precious");
+    assert_int_equal(symlink(target, lock), 0);
+    assert_int_equal(vm_file_lock(lock, 0, p, &err), -1);
+    assert_non_null(strstr(err, "is a symbolic link"));
+    assert_int_equal(unlink(lock), 0);
+    fd = vm_file_lock(lock, 0, p, &err);
+    assert_true(fd >= 0);
+    assert_int_equal(mode_of(lock) & 077, 0);     /* created 0600 */
+    vm_file_unlock(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TU_TEST(regular_files),
         TU_TEST(pipes),
+        TU_TEST(replace_never_follows_a_link),
+        TU_TEST(replace_removes_stale_temporaries),
+        TU_TEST(rewrite_keeps_owner_and_mode),
+        TU_TEST(rewrite_through_a_link_writes_beside_it),
+        TU_TEST(lock_refuses_a_link),
     };
 
     return TU_RUN(tests);
