@@ -131,6 +131,9 @@ def test_template_is_private_and_keeps_stricter_modes(env, master, server):
     key = os.path.join(master.dataroot, "secret", "key", "sodium.key")
     write(key, b"K" * 32)
     os.chmod(key, 0o400)
+    strict = os.path.join(master.dataroot, "filedir", "strict.bin")
+    write(strict, b"S" * 8)
+    os.chmod(strict, 0o400)
     os.chmod(os.path.join(master.dataroot, "lang", "en", "readme.txt"), 0o644)
     snapshot(env, master)
     tpl = os.path.join(env.templates, "tpl")
@@ -146,10 +149,13 @@ def test_template_is_private_and_keeps_stricter_modes(env, master, server):
     assert {"dataroot", "dataroot/filedir", "dataroot/secret/key"} <= dirs
     assert all(seen[d] == 0o700 for d in dirs), seen
     assert all(m & 0o077 == 0 for m in seen.values()), seen
-    # a site deployed from it: the web user's, the key still unwritable
+    assert seen["dataroot/filedir/strict.bin"] == 0o400
+    # a site deployed from it: the web user's, a strict file still
+    # unwritable; the template's key is not copied (Moodle makes its own)
     env.deploy("tpl", "http://keyed.test")
     root = env.rows()[0]["vdatapath"]
-    st = os.stat(os.path.join(root, "secret/key/sodium.key"))
+    assert not os.path.exists(os.path.join(root, "secret/key/sodium.key"))
+    st = os.stat(os.path.join(root, "filedir/strict.bin"))
     assert st.st_uid == pwd.getpwnam(WEB_USER).pw_uid
     assert st.st_mode & 0o222 == 0 and st.st_mode & 0o400
     assert os.stat(os.path.join(root, "lang/en/readme.txt")).st_mode \
