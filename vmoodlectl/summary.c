@@ -36,9 +36,10 @@ vmc_tally vmc_summary_tally(const vmc_site_result *r, int n)
         else if (r[i].state == VMC_SITE_WAITING)
             t.waiting++;
         else {
+            int ok = r[i].ok && !r[i].timed_out;    /* late is never good */
             t.done++;
-            t.ok += r[i].ok;
-            t.failed += !r[i].ok;
+            t.ok += ok;
+            t.failed += !ok;
         }
     }
     return t;

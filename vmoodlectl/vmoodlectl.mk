@@ -19,3 +19,14 @@ VMOODLECTL_VCRON := $(VCRON_OBJD)/config.o $(VCRON_OBJD)/sched.o
 $(VMOODLECTL): $(VMOODLECTL_OBJ) $(VMOODLECTL_VCRON) $(CORE_LIB)
 	$(CC) $(VMOODLECTL_OBJ) $(VMOODLECTL_VCRON) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
 	    $(VMOODLECTL_LIBS) -o $@
+
+# The fleet commands' unit test: site selection (with the table look-up)
+# and the summary.
+VMOODLECTL_FLEET_TESTED := $(addprefix $(BUILD)/obj/vmoodlectl/, \
+    select.o summary.o table.o util.o)
+$(BUILD)/tests/test_fleet: tests/unit/test_fleet.c $(VMOODLECTL_FLEET_TESTED) \
+		$(CORE_LIB) $(wildcard tests/unit/*.h vmoodlectl/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Ivmoodlectl -Itests/unit $< \
+	    $(VMOODLECTL_FLEET_TESTED) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
+	    -lcmocka -o $@
