@@ -145,7 +145,9 @@ static void become(const vm_child *c, int (*fn)(void *), void *ctx,
     char text[256];
     if (!why && fn) {
         close(report_fd);
-        _exit(fn(ctx));
+        int code = fn(ctx);
+        fflush(NULL);
+        _exit(code);
     }
     if (!why) {
         execve(c->argv[0], (char *const *)c->argv, (char *const *)c->envp);
@@ -166,6 +168,7 @@ pid_t vm_child_start(const vm_child *c, int (*fn)(void *ctx), void *ctx,
         *err = apr_psprintf(p, "pipe: %s", strerror(errno));
         return -1;
     }
+    fflush(NULL);       /* nothing of ours is written twice by the child */
     pid_t pid = fork();
     if (pid == 0) {
         close(report[0]);

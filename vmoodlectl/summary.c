@@ -4,7 +4,7 @@
 #include "ctl.h"
 #include "summary.h"
 
-#define LINE_COLUMN 72
+#define LINE_COLUMN 100
 
 const char *vmc_last_line(const char *text, size_t len, size_t max,
                           apr_pool_t *p)

@@ -46,8 +46,8 @@ static int step(const vmc_job *job, const vm_instance *in, const char *what,
 {
     int code = vmc_fleet_step(job, in, script, &arg, arg ? 1 : 0);
     if (code != 0)
-        printf("vmoodlectl: upgrade failed: %s exited %d%s\n", what, code,
-               in_maintenance ? "; the site stays in maintenance" : "");
+        printf("vmoodlectl: %s exited %d%s\n", what, code,
+               in_maintenance ? ", the site stays in maintenance" : "");
     return code;
 }
 
