@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <apr_file_io.h>
 #include <apr_strings.h>
 #include "ctl.h"
 #include "fleet.h"
@@ -62,20 +63,21 @@ static int good(const vmc_job *job, int code)
     return code >= 0 && code < 32 && (mask >> code & 1u);
 }
 
+const char *vmc_make_dirs(const char *dir, apr_pool_t *p)
+{
+    char buf[120];
+    apr_status_t rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD
+        | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
+        | APR_FPROT_GEXECUTE | APR_FPROT_WREAD | APR_FPROT_WEXECUTE, p);
+    return rv == APR_SUCCESS ? NULL
+         : apr_psprintf(p, "%s: %s", dir, apr_strerror(rv, buf, sizeof buf));
+}
+
 int vmc_log_dir_open(const char *dir, apr_pool_t *p, const char **why)
 {
     struct stat st;
-    char *path = apr_pstrdup(p, dir);
-    for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST)
-            break;
-        *s = '/';
-    }
-    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-        *why = apr_psprintf(p, "log directory %s: %s", dir, strerror(errno));
+    if ((*why = vmc_make_dirs(dir, p)) != NULL)
         return -1;
-    }
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) != 0) {
         *why = apr_psprintf(p, "log directory %s: %s", dir, strerror(errno));

@@ -58,6 +58,9 @@ int vmc_fleet_run_one(const vmc_job *job, const vm_instance *in,
 int vmc_fleet_step(const vmc_job *job, const vm_instance *in,
                    const char *script, const char *const *args, int nargs);
 
+/* Create dir and its parents (0755) if missing.  NULL or why not. */
+const char *vmc_make_dirs(const char *dir, apr_pool_t *p);
+
 /* Create dir (and its parents) if missing; it must be a directory owned by
  * us that nobody else can write.  An open descriptor of it, or -1 with
  * *why (from p). */

@@ -60,6 +60,13 @@ int vmc_job_prepare(vmc_opts *o, const char *label, int first_host,
     return VMC_EXIT_OK;
 }
 
+int vmc_job_lock_dir(vmc_opts *o)
+{
+    const char *why = vmc_make_dirs(o->lock_dir, o->pool);
+    return why ? vmc_fail(390, VMC_EXIT_FAIL, apr_pstrcat(o->pool,
+                          "lock directory ", why, NULL)) : VMC_EXIT_OK;
+}
+
 /* script args... on the selected sites. */
 static int run_script(vmc_opts *o, const char *label, int first_host,
                       const char *script, const char *const *args, int nargs,
@@ -75,6 +82,8 @@ static int run_script(vmc_opts *o, const char *label, int first_host,
     job.args = args;
     job.nargs = nargs;
     job.lock_dir = locked ? o->lock_dir : NULL;
+    if (locked && (rc = vmc_job_lock_dir(o)) != VMC_EXIT_OK)
+        return rc;
     if (fg)
         return vmc_fleet_run_one(&job, APR_ARRAY_IDX(job.sites, 0,
                                                      const vm_instance *),

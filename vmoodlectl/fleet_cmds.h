@@ -12,4 +12,7 @@
 int vmc_job_prepare(vmc_opts *o, const char *label, int first_host,
                     vmc_table *t, vmc_job *job, int *foreground);
 
+/* vcron's lock directory, created if missing.  An exit code. */
+int vmc_job_lock_dir(vmc_opts *o);
+
 #endif

@@ -145,7 +145,8 @@ int vmc_cmd_upgrade(vmc_opts *o)
 
     if ((o->all || o->match) && !o->no_master)
         o->master = 1;              /* the master first unless told */
-    if ((rc = vmc_job_prepare(o, "upgrade", 0, &t, &job, &fg)) != VMC_EXIT_OK)
+    if ((rc = vmc_job_prepare(o, "upgrade", 0, &t, &job, &fg)) != VMC_EXIT_OK
+        || (rc = vmc_job_lock_dir(o)) != VMC_EXIT_OK)
         return rc;
     job.work = upgrade_site;
     job.ctx = &u;
