@@ -113,7 +113,7 @@ int vmc_cmd_maintenance(vmc_opts *o)
     int enable = o->nargs > 0 && strcmp(o->args[0], "on") == 0;
 
     if (o->nargs < 1 || (!enable && strcmp(o->args[0], "off") != 0))
-        return vmc_fail(388, VMC_EXIT_USAGE, "maintenance on|off SITES");
+        return vmc_fail(391, VMC_EXIT_USAGE, "maintenance on|off SITES");
     return run_script(o, "maintenance", 1, "admin/cli/maintenance.php",
                       enable ? on : off, 1, 0);
 }
@@ -126,7 +126,7 @@ int vmc_cmd_config(vmc_opts *o)
 
     if (!o->snapshot_name || o->sets->nelts > 1
         || (o->sets->nelts && o->unset))
-        return vmc_fail(388, VMC_EXIT_USAGE, "config SITES --name N [--set V "
+        return vmc_fail(392, VMC_EXIT_USAGE, "config SITES --name N [--set V "
                         "| --unset] [--plugin P]");
     args[n++] = apr_pstrcat(o->pool, "--name=", o->snapshot_name, NULL);
     if (o->sets->nelts)

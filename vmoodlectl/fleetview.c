@@ -9,6 +9,7 @@
 #define BAR_WIDTH    30
 #define TAIL_BYTES   2048
 #define LIVE_LINE    60
+#define LIVE_SITES   20       /* lines of running sites at most */
 
 void vmc_view_start(vmc_view *v, const char *label, int jobs, double now)
 {
@@ -97,12 +98,19 @@ void vmc_view_update(vmc_view *v, const vmc_site_result *r, int n,
         return;
     v->last_drawn = now;
     erase(v);
-    for (int i = 0; i < n; i++)
-        if (r[i].state == VMC_SITE_RUNNING) {
-            printf("  %-30s %5.0f s  %s\n", r[i].in->key, r[i].seconds,
-                   log_tail(&r[i], p));
-            v->drawn++;
-        }
+    int shown = 0, running = 0;
+    for (int i = 0; i < n; i++) {
+        if (r[i].state != VMC_SITE_RUNNING || running++ >= LIVE_SITES)
+            continue;
+        printf("  %-30s %5.0f s  %s\n", r[i].in->key, r[i].seconds,
+               log_tail(&r[i], p));
+        shown++;
+    }
+    if (running > shown) {
+        printf("  ... and %d more running\n", running - shown);
+        shown++;
+    }
+    v->drawn = shown;
     bar(v, r, n);
     v->drawn++;
     fflush(stdout);

@@ -72,7 +72,7 @@ int vmc_fleet_run_one(const vmc_job *job, const vm_instance *in,
     if (pid < 0)
         vmc_error(382, "%s: not started: %s", in->key, why);
     if ((why = vm_lock_release(&lock, job->src, in->id, p)) != NULL)
-        vmc_error(389, "%s: %s", in->key, why);
+        vmc_error(393, "%s: %s", in->key, why);
     return code;
 }
 
