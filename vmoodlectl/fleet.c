@@ -21,7 +21,6 @@
 #define LOCK_RETRY   2.0      /* seconds between tries of a locked site */
 #define LOCK_WAIT    600.0    /* give a locked site up after (vcron's
                                  default cron timeout) */
-#define TAIL_BYTES   4096
 #define LAST_LINE    200
 
 /* One site of the run: its result and, while it runs, its process. */
@@ -49,12 +48,6 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int code_of(int status)
-{
-    return WIFEXITED(status) ? WEXITSTATUS(status)
-         : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
 }
 
 static int good(const vmc_job *job, int code)
@@ -138,6 +131,22 @@ static void release(fleet *f, site_run *s)
         vmc_error(389, "%s: %s", s->res->in->key, why);
 }
 
+/* A site that could not start: why, in its log and its result. */
+static void not_started(fleet *f, site_run *s, int locked, const char *why)
+{
+    s->res->state = VMC_SITE_NOT_STARTED;
+    s->res->last_line = why ? why : "not started";
+    if (s->log_fd >= 0) {
+        dprintf(s->log_fd, "vmoodlectl: not started: %s\n", s->res->last_line);
+        close(s->log_fd);
+    }
+    s->log_fd = -1;
+    if (locked)
+        release(f, s);
+    if (f->job->after)
+        f->job->after(f->job, s->res);
+}
+
 /* Lock, log, before(), fork.  1 started or ended as not started, 0 locked
  * (tried again later). */
 static int start(fleet *f, site_run *s)
@@ -157,28 +166,16 @@ static int start(fleet *f, site_run *s)
     if (lr == VM_LOCK_BUSY)
         why = apr_psprintf(f->p, "locked (its cron or an upgrade runs): %s",
                            why);
+    s->pid = -1;
     if (lr == VM_LOCK_GOT && (s->log_fd = open_log(f, s, &why)) >= 0
         && (!job->before || job->before(job, s->res->in, &why) == 0))
         s->pid = spawn(job, s->res->in, s->log_fd, s->lock.fd, f->p, &why);
-    else
-        s->pid = -1;
     s->start = t;
     s->terminated = s->killed = 0;
     s->term_at = job->timeout > 0 ? t + (double)job->timeout : 0;
-    if (s->pid < 0) {
-        s->res->state = VMC_SITE_NOT_STARTED;
-        s->res->last_line = why ? why : "not started";
-        if (s->log_fd >= 0)
-            dprintf(s->log_fd, "vmoodlectl: not started: %s\n",
-                    s->res->last_line);
-        if (s->log_fd >= 0)
-            close(s->log_fd);
-        s->log_fd = -1;
-        if (lr == VM_LOCK_GOT)
-            release(f, s);
-        if (job->after)
-            job->after(job, s->res);
-    } else {
+    if (s->pid < 0)
+        not_started(f, s, lr == VM_LOCK_GOT, why);
+    else {
         s->res->state = VMC_SITE_RUNNING;
         f->running++;
     }
@@ -186,28 +183,15 @@ static int start(fleet *f, site_run *s)
     return 1;
 }
 
-static const char *log_last_line(const char *path, apr_pool_t *p)
-{
-    char buf[TAIL_BYTES];
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return "";
-    off_t size = lseek(fd, 0, SEEK_END);
-    ssize_t n = pread(fd, buf, sizeof buf,
-                      size > TAIL_BYTES ? size - TAIL_BYTES : 0);
-    close(fd);
-    return n > 0 ? vmc_last_line(buf, (size_t)n, LAST_LINE, p) : "";
-}
-
 static void ended(fleet *f, site_run *s, int status)
 {
     vmc_site_result *r = s->res;
     r->state = VMC_SITE_DONE;
-    r->code = code_of(status);
+    r->code = vmc_exit_code(status);
     r->timed_out = s->terminated;
     r->ok = !s->terminated && good(f->job, r->code);
     r->seconds = now() - s->start;
-    r->last_line = log_last_line(r->log_path, f->p);
+    r->last_line = vmc_log_last_line(r->log_path, LAST_LINE, f->p);
     close(s->log_fd);
     s->log_fd = -1;
     s->pid = 0;

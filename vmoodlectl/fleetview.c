@@ -1,5 +1,4 @@
 /* The live view of a fleet command, see fleetview.h. */
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -7,7 +6,6 @@
 
 #define REDRAW_EVERY 0.25
 #define BAR_WIDTH    30
-#define TAIL_BYTES   2048
 #define LIVE_LINE    60
 #define LIVE_SITES   20       /* lines of running sites at most */
 
@@ -51,20 +49,6 @@ void vmc_view_event(vmc_view *v, const vmc_site_result *r)
     vmc_view_note(v, line);
 }
 
-/* The last line a running site has written so far. */
-static const char *log_tail(const vmc_site_result *r, apr_pool_t *p)
-{
-    char buf[TAIL_BYTES];
-    int fd = r->log_path ? open(r->log_path, O_RDONLY | O_CLOEXEC) : -1;
-    if (fd < 0)
-        return "";
-    off_t size = lseek(fd, 0, SEEK_END);
-    off_t from = size > TAIL_BYTES ? size - TAIL_BYTES : 0;
-    ssize_t n = pread(fd, buf, sizeof buf, from);
-    close(fd);
-    return n > 0 ? vmc_last_line(buf, (size_t)n, LIVE_LINE, p) : "";
-}
-
 /* Time left: the mean time of the sites done so far, for those left,
  * --jobs at a time. */
 static double time_left(const vmc_view *v, const vmc_site_result *r, int n,
@@ -103,7 +87,7 @@ void vmc_view_update(vmc_view *v, const vmc_site_result *r, int n,
         if (r[i].state != VMC_SITE_RUNNING || running++ >= LIVE_SITES)
             continue;
         printf("  %-30s %5.0f s  %s\n", r[i].in->key, r[i].seconds,
-               log_tail(&r[i], p));
+               vmc_log_last_line(r[i].log_path, LIVE_LINE, p));
         shown++;
     }
     if (running > shown) {

@@ -15,12 +15,6 @@
 
 #define POLL_NS (100 * 1000 * 1000)
 
-static int code_of(int status)
-{
-    return WIFEXITED(status) ? WEXITSTATUS(status)
-         : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
-}
-
 /* Wait for pid, ending it at the timeout (TERM, then KILL after the
  * grace); signals to us reach it through the terminal, not from us. */
 static int wait_timed(pid_t pid, long timeout, long grace)
@@ -31,7 +25,7 @@ static int wait_timed(pid_t pid, long timeout, long grace)
     for (;;) {
         pid_t r = waitpid(pid, &status, timeout > 0 ? WNOHANG : 0);
         if (r == pid)
-            return code_of(status);
+            return vmc_exit_code(status);
         if (r < 0 && errno != EINTR)
             return 255;
         if (timeout <= 0)

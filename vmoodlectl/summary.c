@@ -1,10 +1,14 @@
 /* The end-of-run table of the fleet commands, see summary.h. */
+#include <fcntl.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <apr_strings.h>
 #include "ctl.h"
 #include "summary.h"
 
 #define LINE_COLUMN 100
+#define TAIL_BYTES  4096
 
 const char *vmc_last_line(const char *text, size_t len, size_t max,
                           apr_pool_t *p)
@@ -25,6 +29,25 @@ const char *vmc_last_line(const char *text, size_t len, size_t max,
     if (keep < n)
         memcpy(line + keep, "...", 3);
     return line;
+}
+
+const char *vmc_log_last_line(const char *path, size_t max, apr_pool_t *p)
+{
+    char buf[TAIL_BYTES];
+    int fd = path ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+    if (fd < 0)
+        return "";
+    off_t size = lseek(fd, 0, SEEK_END);
+    ssize_t n = pread(fd, buf, sizeof buf,
+                      size > TAIL_BYTES ? size - TAIL_BYTES : 0);
+    close(fd);
+    return n > 0 ? vmc_last_line(buf, (size_t)n, max, p) : "";
+}
+
+int vmc_exit_code(int wait_status)
+{
+    return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status)
+         : WIFSIGNALED(wait_status) ? 128 + WTERMSIG(wait_status) : 255;
 }
 
 vmc_tally vmc_summary_tally(const vmc_site_result *r, int n)

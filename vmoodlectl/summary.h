@@ -30,6 +30,13 @@ typedef struct {
 const char *vmc_last_line(const char *text, size_t len, size_t max,
                           apr_pool_t *p);
 
+/* The last line of the file at path (its last 4 KiB), as above; "" when
+ * it cannot be read. */
+const char *vmc_log_last_line(const char *path, size_t max, apr_pool_t *p);
+
+/* A wait status as an exit code: the code, or 128 + the signal. */
+int vmc_exit_code(int wait_status);
+
 /* The table, then one line of totals (and where the logs are). */
 void vmc_summary_print(FILE *out, const vmc_site_result *r, int n,
                        const char *log_dir);
