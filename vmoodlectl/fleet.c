@@ -15,6 +15,7 @@
 #include "fleetview.h"
 #include "interrupt.h"
 #include "vm_cli.h"
+#include "vm_instance.h"
 #include "vm_lock.h"
 
 #define POLL_NS      (100 * 1000 * 1000)
@@ -66,23 +67,59 @@ const char *vmc_make_dirs(const char *dir, apr_pool_t *p)
          : apr_psprintf(p, "%s: %s", dir, apr_strerror(rv, buf, sizeof buf));
 }
 
-int vmc_log_dir_open(const char *dir, apr_pool_t *p, const char **why)
+/* A directory on the way to the logs: ours or root's, and nobody else
+ * may write in it (or it is sticky, as /tmp, where what they create is
+ * not ours and is refused one step later).  The last one: ours, and
+ * writable by us alone. */
+static const char *dir_trusted(int fd, int last, apr_pool_t *p,
+                               const char *path)
 {
     struct stat st;
-    if ((*why = vmc_make_dirs(dir, p)) != NULL)
-        return -1;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        *why = apr_psprintf(p, "log directory %s: %s", dir, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    if (st.st_uid != geteuid() || (st.st_mode & 022)) {
-        *why = apr_psprintf(p, "log directory %s must be ours and writable "
-                            "by nobody else", dir);
+    if (fstat(fd, &st) != 0)
+        return apr_psprintf(p, "%s: %s", path, strerror(errno));
+    if (last ? st.st_uid != geteuid() || (st.st_mode & 022)
+             : (st.st_uid != 0 && st.st_uid != geteuid())
+               || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)))
+        return apr_psprintf(p, "%s must be %s and writable by nobody else",
+                            path, last ? "ours" : "ours or root's");
+    return NULL;
+}
+
+int vmc_log_dir_open(const char *dir, apr_pool_t *p, const char **why)
+{
+    char *rest = apr_pstrdup(p, dir), *save = NULL, *name;
+    const char *sofar = "";
+    size_t len = strlen(rest);
+
+    while (len > 1 && rest[len - 1] == '/')
+        rest[--len] = '\0';
+    int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (dir[0] != '/' || vm_path_has_dotdot(dir)) {
+        *why = apr_psprintf(p, "log directory %s: give an absolute path "
+                            "without '..'", dir);
         close(fd);
         return -1;
+    }
+    /* Component by component, never following a link: nothing another
+     * user controls decides where root writes. */
+    for (name = strtok_r(rest, "/", &save); name && fd >= 0;
+         name = strtok_r(NULL, "/", &save)) {
+        sofar = apr_pstrcat(p, sofar, "/", name, NULL);
+        int next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+                          | O_CLOEXEC);
+        if (next < 0 && errno == ENOENT && mkdirat(fd, name, 0755) == 0)
+            next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+                          | O_CLOEXEC);
+        close(fd);
+        if ((fd = next) < 0)
+            *why = apr_psprintf(p, "log directory %s: %s", sofar,
+                                strerror(errno));
+        else if ((*why = dir_trusted(fd, save == NULL || *save == '\0', p,
+                                     sofar)) != NULL) {
+            close(fd);
+            fd = -1;
+        }
     }
     return fd;
 }

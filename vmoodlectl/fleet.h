@@ -61,8 +61,9 @@ int vmc_fleet_step(const vmc_job *job, const vm_instance *in,
 /* Create dir and its parents (0755) if missing.  NULL or why not. */
 const char *vmc_make_dirs(const char *dir, apr_pool_t *p);
 
-/* Create dir (and its parents) if missing; it must be a directory owned by
- * us that nobody else can write.  An open descriptor of it, or -1 with
+/* Open dir (absolute), creating what is missing, component by component
+ * without following links: it must be ours, those above it ours or root's,
+ * none writable by anyone else (a sticky /tmp aside).  An open descriptor of it, or -1 with
  * *why (from p). */
 int vmc_log_dir_open(const char *dir, apr_pool_t *p, const char **why);
 

@@ -377,12 +377,25 @@ def test_fail_fast_stops_after_the_first_failure(fleet):
     assert rows["site2.test"][0] == "-" and fleet.out("site2.start") is None
 
 
-def test_log_dir_others_can_write_is_refused(fleet):
+def test_log_dir_another_user_controls_is_refused(fleet):
+    """Root writes the logs: never where another user decides."""
     os.makedirs(fleet.logs)
     os.chmod(fleet.logs, 0o777)
-    proc = fleet.ctl("run", "--all", "--", "record.php")
-    assert proc.returncode == 1 and "writable by nobody else" in proc.stderr
+    theirs = os.path.join(fleet.root, "theirs")
+    os.makedirs(theirs)
+    give_to_web_user(theirs)
+    real = os.path.join(fleet.root, "real")
+    os.makedirs(real)
+    os.symlink(real, os.path.join(fleet.root, "link"))
+    for log_dir, reason in ((fleet.logs, "must be ours and writable by nobody else"),
+                            (os.path.join(theirs, "logs"), "must be ours or root's"),
+                            (os.path.join(fleet.root, "link", "logs"),
+                             "Not a directory"),
+                            ("relative/logs", "give an absolute path")):
+        proc = fleet.ctl("run", "--all", "--log-dir", log_dir, "--", "record.php")
+        assert proc.returncode == 1 and reason in proc.stderr, (log_dir, proc.stderr)
     assert fleet.out("site1.start") is None
+    assert os.listdir(real) == [] and os.listdir(theirs) == []
 
 
 # ------------------------------------------------------------ the lock
