@@ -81,6 +81,8 @@ MAINTENANCE = SITE_DATA + """case "$1" in
 esac
 """
 
+CFG = SITE_DATA + 'echo "cfg $me $*"\n'
+
 PURGE = SITE_DATA + """[ -f "$dr/fail-purge" ] && { echo "purge error"; exit 6; }
 echo purged
 """
@@ -120,6 +122,7 @@ class Fleet:
         write(os.path.join(cli, "upgrade.php"), sub(UPGRADE), 0o644)
         write(os.path.join(cli, "maintenance.php"), sub(MAINTENANCE), 0o644)
         write(os.path.join(cli, "purge_caches.php"), sub(PURGE), 0o644)
+        write(os.path.join(cli, "cfg.php"), sub(CFG), 0o644)
         write(os.path.join(cli, "cron.php"), sub(RECORD), 0o644)
         self.rows = []
         for i in range(1, count + 1):
@@ -427,6 +430,31 @@ def test_cron_holds_the_site_lock_and_respects_vcrons(fleet):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "site1 working" in out
+
+
+# ------------------------------------------------------------ shorthands
+
+def test_shorthands_run_moodles_own_scripts(fleet):
+    on = fleet.ctl("maintenance", "on", "--all", "--master")
+    assert on.returncode == 0, on.stdout + on.stderr
+    assert all(fleet.in_maintenance(n) for n in ("master", "site1", "site2", "site3"))
+    assert not fleet.in_maintenance("site4")              # disabled
+    off = fleet.ctl("maintenance", "off", "site1.test")   # one: foreground
+    assert off.returncode == 0 and not fleet.in_maintenance("site1")
+    assert fleet.in_maintenance("site2")
+    purge = fleet.ctl("purge-caches", "--match", "site[12]")
+    assert purge.returncode == 0
+    assert {r[2] for r in fleet.summary(purge.stdout).values()} == {"purged"}
+    cfg = fleet.ctl("config", "site1.test", "site2.test", "--name", "theme",
+                    "--set", "boost; rm -rf /", "--plugin", "core")
+    assert cfg.returncode == 0, cfg.stdout + cfg.stderr
+    assert fleet.summary(cfg.stdout)["site2.test"][2] == \
+        "cfg site2 --name=theme --set=boost; rm -rf / --component=core"
+    unset = fleet.ctl("config", "site3.test", "--name", "theme", "--unset")
+    assert unset.stdout == "cfg site3 --name=theme --unset\n"
+    for bad in (["maintenance", "--all"], ["config", "--all"],
+                ["config", "--all", "--name", "x", "--set", "1", "--unset"]):
+        assert fleet.ctl(*bad).returncode == 2, bad
 
 
 # ------------------------------------------------------------ upgrade
