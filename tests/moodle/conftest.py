@@ -13,6 +13,8 @@
 Tests that change a site put it back (a finally:), so later tests find the
 fleet as installed.  A test that needs a site of its own (a deploy, an
 upgrade) adds it with fleet.add_site(Site(...)) or works on a copy.
+test_upgrade.py bumps the code's version for every later test: it runs
+last (LAST below); tests/moodle/fleetctl.py runs vmoodlectl's CLI commands.
 Without MOODLE_SRC every test is skipped, saying why.
 Set VMOODLE_KEEP=1 to keep the fleet's directory for a look."""
 import os
