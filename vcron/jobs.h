@@ -7,7 +7,7 @@
 #include <sys/types.h>
 #include <apr_pools.h>
 #include "vm_instance.h"
-#include "locks.h"
+#include "vm_lock.h"
 
 typedef enum { VC_CRON_OK, VC_CRON_FAILED, VC_CRON_TIMED_OUT } vc_outcome;
 
@@ -18,7 +18,7 @@ typedef struct {
     long long start_ms, term_at_ms, kill_at_ms;   /* monotonic */
     int terminated, killed;
     int log_fd;
-    vc_lock lock;
+    vm_lock lock;
 } vc_job;
 
 typedef void vc_job_done(vc_job *job, vc_outcome outcome, int status,

@@ -7,14 +7,14 @@
 #include "status.h"
 #include "state.h"
 #include "tick.h"
-#include "runner.h"
+#include "vm_cli.h"
 #include "log.h"
 
 /* The master's figures, kept in this host's state (it has no row), as an
  * instance record named "master" for the reports. */
 static vm_instance master_figures(const vc_state *st)
 {
-    vm_instance m = vc_master;
+    vm_instance m = vm_master;
     m.croncount = st->master_croncount;
     m.lastcron = st->master_lastcron;
     m.lastcrongap = st->master_lastcrongap;

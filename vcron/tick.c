@@ -11,6 +11,7 @@
 #include "state.h"
 #include "jobs.h"
 #include "runner.h"
+#include "vm_cli.h"
 #include "signals.h"
 #include "log.h"
 
@@ -114,6 +115,13 @@ static const char *outcome_name(vc_outcome o)
            : o == VC_CRON_TIMED_OUT ? "timed out" : "failed";
 }
 
+static void release_lock(vc_job *job, tick_run *tr)
+{
+    const char *err = vm_lock_release(&job->lock, tr->src, job->in->id, tr->p);
+    if (err)
+        vc_log(205, "instance %lld (%s): %s", job->in->id, job->in->key, err);
+}
+
 /* A cron ended: stats first (only now, after the run), then the locks. */
 static void cron_done(vc_job *job, vc_outcome outcome, int status, void *ctx)
 {
@@ -132,7 +140,7 @@ static void cron_done(vc_job *job, vc_outcome outcome, int status, void *ctx)
                "its log", in->id, in->key, status);
     }
     const char *err = NULL;
-    if (in == &vc_master) {
+    if (in == &vm_master) {
         /* No row to record in: this host's state keeps its figures. */
         if ((err = vc_state_edit(tr->cfg->state_file, record_master,
                                  &job->started, tr->p)) != NULL)
@@ -144,7 +152,7 @@ static void cron_done(vc_job *job, vc_outcome outcome, int status, void *ctx)
                                        &err) != VM_OK)
         vc_log(209, "instance %lld (%s): cron stats not recorded: %s",
                in->id, in->key, err ? err : "unknown error");
-    vc_lock_release(&job->lock, tr->src, in->id);
+    release_lock(job, tr);
     close(job->log_fd);
     job->log_fd = -1;
 }
@@ -156,35 +164,36 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
                       const vm_instance *in)
 {
     const char *err = NULL;
-    vc_lock_result lr = vc_lock_take(&job->lock, tr->cfg->lock_dir, tr->src,
+    vm_lock_result lr = vm_lock_take(&job->lock, tr->cfg->lock_dir, tr->src,
                                      in->id, tr->p, &err);
-    if (lr == VC_LOCK_BUSY) {
+    if (lr == VM_LOCK_BUSY) {
         tr->counts->skipped_locked++;
         return 0;
     }
-    job->log_fd = lr == VC_LOCK_GOT
+    job->in = in;
+    job->log_fd = lr == VM_LOCK_GOT
         ? vc_cron_log_open(tr->cfg->log_dir, in, tr->cfg->log_max, tr->p, &err)
         : -1;
-    vc_spawn sp = { tr->argv, vc_cron_env(in, tr->who, tr->p), tr->who,
-                    job->log_fd, job->lock.fd };
+    vm_child child = { tr->argv, vm_cli_env(in, tr->who, tr->p), tr->who,
+                       "/", job->log_fd, job->lock.fd };
     if (job->log_fd >= 0) {
         job->started = (long long)time(NULL);
         vc_log_fd(job->log_fd, 220, "cron of instance %lld (%s) starts",
                   in->id, in->key);
-        job->pid = vc_spawn_cron(&sp, tr->p, &err);
+        if ((job->pid = vm_child_start(&child, NULL, NULL, tr->p, &err)) < 0)
+            vc_log_fd(job->log_fd, 212, "cron not started: %s", err);
     }
     if (job->log_fd < 0 || job->pid < 0) {
         vc_log(206, "instance %lld (%s): cron not started: %s", in->id,
                in->key, err ? err : "unknown error");
         if (job->log_fd >= 0)
             close(job->log_fd);
-        if (lr == VC_LOCK_GOT)
-            vc_lock_release(&job->lock, tr->src, in->id);
+        if (lr == VM_LOCK_GOT)
+            release_lock(job, tr);
         job->pid = 0;
         tr->counts->not_started++;
         return 1;
     }
-    job->in = in;
     vc_jobs_started(jobs, job);
     tr->counts->run++;
     return 1;
@@ -195,7 +204,7 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
 static int more_to_try(const vm_instance *const *order, size_t next,
                        size_t count, size_t used, size_t budget)
 {
-    return next < count && (used < budget || order[next] == &vc_master)
+    return next < count && (used < budget || order[next] == &vm_master)
            && !vc_signals_stopping();
 }
 
@@ -219,7 +228,7 @@ static size_t run_all(tick_run *tr, const vm_instance *const *order,
             const vm_instance *in = order[next++];
             tr->counts->selected++;
             int counted = start_cron(tr, &jobs, slot, in);
-            if (in != &vc_master) {
+            if (in != &vm_master) {
                 used += (size_t)counted;
                 tried++;
                 tr->tried = in->id;
@@ -282,7 +291,7 @@ int vc_tick(const vc_config *cfg, const vm_identity *who, vm_source *src,
                                             * (plan.count + 1));
     size_t n = 0;
     if (cfg->master)
-        order[n++] = &vc_master;
+        order[n++] = &vm_master;
     for (size_t i = 0; i < plan.count; i++)
         order[n++] = vm_table_find_id(t, plan.ids[i]);
     tick_run tr = { cfg, who, src, p, counts, vc_cron_argv(cfg, p), 0 };

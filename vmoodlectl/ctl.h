@@ -26,6 +26,16 @@ typedef struct {
     const char *master_dataroot;  /* destroy never removes it (or in it) */
     int json, show_secrets, dry_run, yes, template_db;
     vm_row fields;          /* instance columns given as flags */
+    apr_array_header_t *sets;   /* --set values: COLUMN=VALUE, or config's
+                                   value */
+    /* The fleet commands (fleet_cmds.c, upgrade.c); php, moodle-dir and
+     * lock-dir are vcron's settings, read from its file too. */
+    int all, master, include_disabled, fail_fast, no_master, unset;
+    int no_dns;             /* check: no DNS look-up */
+    const char *match, *log_dir, *php, *moodle_dir, *lock_dir, *plugin;
+    long jobs, timeout, grace;
+    int nscript;            /* after "--": SCRIPT ARGS... */
+    char **script;
     int nargs;              /* positional arguments after the command */
     char **args;
 } vmc_opts;
@@ -85,5 +95,11 @@ int vmc_cmd_deploy(vmc_opts *o);
 int vmc_cmd_destroy(vmc_opts *o);
 int vmc_cmd_templates(vmc_opts *o);
 int vmc_cmd_template_remove(vmc_opts *o);
+int vmc_cmd_run(vmc_opts *o);
+int vmc_cmd_purge_caches(vmc_opts *o);
+int vmc_cmd_maintenance(vmc_opts *o);
+int vmc_cmd_config(vmc_opts *o);
+int vmc_cmd_cron(vmc_opts *o);
+int vmc_cmd_upgrade(vmc_opts *o);
 
 #endif

@@ -1,4 +1,5 @@
 /* vmoodlectl: command line, configuration file and dispatch. */
+#include <errno.h>
 #include <getopt.h>
 #include <stddef.h>
 #include <stdarg.h>
@@ -21,24 +22,35 @@ static const char usage_text[] =
 "  add --host URL --dbname N --dataroot DIR [fields]\n"
 "  edit HOST|ID [fields]            change columns\n"
 "  enable HOST|ID, disable HOST|ID, remove HOST|ID\n"
-"  check [HOST...]                  DNS, database and dataroot of instances\n"
+"  check [HOST...] [--no-dns]       database, dataroot (and DNS: a warning)\n"
 "  snapshot --from HOST|master --name NAME\n"
 "  deploy --template NAME --host URL [fields]\n"
 "  destroy HOST|ID --yes            drop the database, remove the dataroot\n"
 "  templates [--json]               the templates: name, source, date, size\n"
 "  template-remove NAME             a template and its template database\n"
+"Moodle's CLI on sites (SITES: --all | --match REGEX | HOST...; --master,\n"
+"  --include-disabled; many at once: --jobs N --fail-fast --log-dir DIR\n"
+"  --timeout S; one HOST or --master alone runs in the foreground):\n"
+"  run SITES -- SCRIPT [ARGS...]   php MOODLE_DIR/SCRIPT as each site\n"
+"  upgrade SITES [--no-master]     the sites whose database is behind the\n"
+"                                   code, each in maintenance (--dry-run)\n"
+"  purge-caches SITES, maintenance on|off SITES, cron SITES\n"
+"  config SITES --name N [--set V | --unset] [--plugin P]\n"
 "options:\n"
 "  --source SPEC --table NAME --config FILE\n"
 "  --templates DIR (" VMC_DEFAULT_TEMPLATES ")  --data-parent DIR ("
 VMC_DEFAULT_DATA ")\n"
 "  --user USER (" VMC_DEFAULT_USER ")  --dry-run  --yes  --show-secrets\n"
 "  --template-db (snapshot, PostgreSQL: keep a template database)\n"
+"  --php PATH --moodle-dir DIR --lock-dir DIR (vcron's settings)\n"
+"  --no-dns (check: no DNS look-up)\n"
 "fields: --fullname --shortname --host URL --dbtype --dbhost --dbuser\n"
 "  --dbpass --dbpass-file FILE --dbname --prefix --dataroot --mnet N\n"
 "  --persist 0|1 --enabled 0|1 --set COLUMN=VALUE\n"
 "  (--dbpass shows in the process list: prefer --dbpass-file)\n"
 "configuration: " VMC_DEFAULT_CONFIG ", else " VMC_FALLBACK_CONFIG ":\n"
-"  source, table, templates, data-parent, user, master-dataroot\n"
+"  source, table, templates, data-parent, user, master-dataroot, php,\n"
+"  moodle-dir, lock-dir\n"
 "  (name = value)\n";
 
 #define PASSWORD_FILE_MAX 65536
@@ -75,6 +87,9 @@ enum {
     OPT_SOURCE = 256, OPT_TABLE, OPT_CONFIG, OPT_TEMPLATES, OPT_DATA_PARENT,
     OPT_USER, OPT_JSON, OPT_SECRETS, OPT_DRY, OPT_YES, OPT_FROM, OPT_NAME,
     OPT_TEMPLATE, OPT_TEMPLATE_DB, OPT_SET, OPT_PASSFILE, OPT_HELP,
+    OPT_ALL, OPT_MATCH, OPT_MASTER, OPT_DISABLED, OPT_JOBS, OPT_FAIL_FAST,
+    OPT_LOG_DIR, OPT_TIMEOUT, OPT_PHP, OPT_MOODLE_DIR, OPT_LOCK_DIR,
+    OPT_NO_MASTER, OPT_UNSET, OPT_PLUGIN, OPT_NO_DNS,
     OPT_FIELD /* + vm_field */
 };
 
@@ -88,6 +103,14 @@ static const struct option long_opts[] = {
     {"template", 1, 0, OPT_TEMPLATE},   {"template-db", 0, 0, OPT_TEMPLATE_DB},
     {"set", 1, 0, OPT_SET},             {"dbpass-file", 1, 0, OPT_PASSFILE},
     {"help", 0, 0, OPT_HELP},
+    {"all", 0, 0, OPT_ALL},             {"match", 1, 0, OPT_MATCH},
+    {"master", 0, 0, OPT_MASTER},       {"include-disabled", 0, 0, OPT_DISABLED},
+    {"jobs", 1, 0, OPT_JOBS},           {"fail-fast", 0, 0, OPT_FAIL_FAST},
+    {"log-dir", 1, 0, OPT_LOG_DIR},     {"timeout", 1, 0, OPT_TIMEOUT},
+    {"php", 1, 0, OPT_PHP},             {"moodle-dir", 1, 0, OPT_MOODLE_DIR},
+    {"lock-dir", 1, 0, OPT_LOCK_DIR},   {"no-master", 0, 0, OPT_NO_MASTER},
+    {"unset", 0, 0, OPT_UNSET},         {"plugin", 1, 0, OPT_PLUGIN},
+    {"no-dns", 0, 0, OPT_NO_DNS},
     {"fullname", 1, 0, OPT_FIELD + VM_F_NAME},
     {"shortname", 1, 0, OPT_FIELD + VM_F_SHORTNAME},
     {"host", 1, 0, OPT_FIELD + VM_F_VHOSTNAME},
@@ -137,8 +160,47 @@ static int read_password_file(vmc_opts *o, const char *path)
     return 0;
 }
 
+/* --jobs and --timeout: a whole number from min. */
+static int number(long *out, const char *flag, const char *arg, long min)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v < min) {
+        vmc_error(383, "--%s wants a whole number >= %ld, not '%s'", flag,
+                  min, arg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int apply_fleet_option(vmc_opts *o, int c, const char *arg)
+{
+    switch (c) {
+    case OPT_ALL: o->all = 1; return 0;
+    case OPT_MATCH: o->match = arg; return 0;
+    case OPT_MASTER: o->master = 1; return 0;
+    case OPT_DISABLED: o->include_disabled = 1; return 0;
+    case OPT_JOBS: return number(&o->jobs, "jobs", arg, 1);
+    case OPT_FAIL_FAST: o->fail_fast = 1; return 0;
+    case OPT_LOG_DIR: o->log_dir = arg; return 0;
+    case OPT_TIMEOUT: return number(&o->timeout, "timeout", arg, 1);
+    case OPT_PHP: o->php = arg; return 0;
+    case OPT_MOODLE_DIR: o->moodle_dir = arg; return 0;
+    case OPT_LOCK_DIR: o->lock_dir = arg; return 0;
+    case OPT_NO_MASTER: o->no_master = 1; return 0;
+    case OPT_UNSET: o->unset = 1; return 0;
+    case OPT_PLUGIN: o->plugin = arg; return 0;
+    case OPT_NO_DNS: o->no_dns = 1; return 0;
+    }
+    return -1;
+}
+
 static int apply_option(vmc_opts *o, int c, const char *arg)
 {
+    if (c >= OPT_ALL && c <= OPT_NO_DNS)
+        return apply_fleet_option(o, c, arg);
     switch (c) {
     case OPT_SOURCE: o->source_spec = arg; return 0;
     case OPT_TABLE: o->table_name = arg; return 0;
@@ -154,7 +216,7 @@ static int apply_option(vmc_opts *o, int c, const char *arg)
     case OPT_NAME: o->snapshot_name = arg; return 0;
     case OPT_TEMPLATE: o->template_name = arg; return 0;
     case OPT_TEMPLATE_DB: o->template_db = 1; return 0;
-    case OPT_SET: return set_column(o, arg);
+    case OPT_SET: APR_ARRAY_PUSH(o->sets, const char *) = arg; return 0;
     case OPT_PASSFILE: return read_password_file(o, arg);
     }
     if (c >= OPT_FIELD && c < OPT_FIELD + VM_F_COUNT) {
@@ -180,6 +242,9 @@ static const char *config_setting(void *ctx, const char *name,
         {"data-parent", offsetof(vmc_opts, data_parent)},
         {"user", offsetof(vmc_opts, web_user)},
         {"master-dataroot", offsetof(vmc_opts, master_dataroot)},
+        {"php", offsetof(vmc_opts, php)},
+        {"moodle-dir", offsetof(vmc_opts, moodle_dir)},
+        {"lock-dir", offsetof(vmc_opts, lock_dir)},
     };
     size_t i;
 
@@ -215,6 +280,18 @@ static int read_config(vmc_opts *o)
 
 static void apply_defaults(vmc_opts *o)
 {
+    vc_config vcron;
+
+    vc_config_defaults(&vcron);     /* vcron's defaults: one home */
+    if (!o->php)
+        o->php = vcron.php;
+    if (!o->moodle_dir)
+        o->moodle_dir = vcron.moodle_dir;
+    if (!o->lock_dir)
+        o->lock_dir = vcron.lock_dir;
+    o->grace = vcron.grace;
+    if (!o->jobs)
+        o->jobs = vcron.jobs;
     if (!o->templates_dir)
         o->templates_dir = VMC_DEFAULT_TEMPLATES;
     if (!o->data_parent)
@@ -255,7 +332,34 @@ static const struct {
     {"destroy", vmc_cmd_destroy},
     {"templates", vmc_cmd_templates},
     {"template-remove", vmc_cmd_template_remove},
+    {"destroy", vmc_cmd_destroy}, {"run", vmc_cmd_run},
+    {"purge-caches", vmc_cmd_purge_caches},
+    {"maintenance", vmc_cmd_maintenance}, {"config", vmc_cmd_config},
+    {"cron", vmc_cmd_cron},       {"upgrade", vmc_cmd_upgrade},
 };
+
+/* --set is config's value there, a COLUMN=VALUE everywhere else. */
+static int apply_sets(vmc_opts *o, const char *command)
+{
+    if (strcmp(command, "config") == 0)
+        return 0;
+    for (int i = 0; i < o->sets->nelts; i++)
+        if (set_column(o, APR_ARRAY_IDX(o->sets, i, const char *)) != 0)
+            return -1;
+    return 0;
+}
+
+/* "--" ends vmoodlectl's own arguments: the rest is the script's. */
+static int split_script(vmc_opts *o, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--") == 0) {
+            o->script = argv + i + 1;
+            o->nscript = argc - i - 1;
+            return i;
+        }
+    return argc;
+}
 
 static int dispatch(vmc_opts *o, const char *name)
 {
@@ -277,9 +381,12 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     apr_app_initialize(&argc, (const char *const **)&argv, NULL);
     apr_pool_create(&o.pool, NULL);
-    rc = parse_args(&o, argc, argv);
+    o.sets = apr_array_make(o.pool, 2, sizeof(char *));
+    rc = parse_args(&o, split_script(&o, argc, argv), argv);
     if (rc != 0)
         rc = rc > 0 ? VMC_EXIT_OK : VMC_EXIT_USAGE;
+    else if (apply_sets(&o, argv[optind]) != 0)
+        rc = VMC_EXIT_USAGE;
     else if (read_config(&o) != 0)
         rc = VMC_EXIT_FAIL;
     else {

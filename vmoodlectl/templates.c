@@ -109,7 +109,7 @@ int vmc_cmd_templates(vmc_opts *o)
 
     if (!(names = template_names(o, &err))) {
         cJSON_Delete(list);
-        return vmc_fail(390, VMC_EXIT_FAIL, err);
+        return vmc_fail(361, VMC_EXIT_FAIL, err);
     }
     if (!o->json)
         printf("%-20s %-32s %-20s %10s\n", "NAME", "SOURCE", "CREATED",
@@ -118,7 +118,7 @@ int vmc_cmd_templates(vmc_opts *o)
         const char *name = APR_ARRAY_IDX(names, i, const char *), *dir;
         vmc_manifest m;
         if ((err = vmc_template_open(o, name, &m, &dir)) != NULL) {
-            vmc_error(391, "%s", err);
+            vmc_error(362, "%s", err);
             rc = VMC_EXIT_FAIL;
         } else if (o->json)
             cJSON_AddItemToArray(list, template_json(&m, name));
@@ -198,15 +198,15 @@ int vmc_cmd_template_remove(vmc_opts *o)
     int db = 0;
 
     if (o->nargs != 1) {
-        vmc_error(392, "template-remove takes one template NAME");
+        vmc_error(363, "template-remove takes one template NAME");
         return VMC_EXIT_USAGE;
     }
     o->template_name = o->args[0];
     if ((err = vmc_template_open(o, o->template_name, &m, &dir)) != NULL)
-        return vmc_fail(393, VMC_EXIT_FAIL, err);
+        return vmc_fail(364, VMC_EXIT_FAIL, err);
     if (m.pg_template_db && m.pg_server
         && (db = template_db_exists(o, &m, &c, &err)) < 0) {
-        vmc_error(394, "template-remove refused, nothing done: %s", err);
+        vmc_error(365, "template-remove refused, nothing done: %s", err);
         return VMC_EXIT_FAIL;
     }
     if (o->dry_run) {
@@ -219,11 +219,11 @@ int vmc_cmd_template_remove(vmc_opts *o)
         return VMC_EXIT_OK;
     }
     if (db && vmc_pgtemplate_drop(&c, m.pg_template_db, o->pool, &err) != 0)
-        return vmc_fail(395, VMC_EXIT_FAIL, apr_psprintf(o->pool,
+        return vmc_fail(366, VMC_EXIT_FAIL, apr_psprintf(o->pool,
                         "template-remove stopped, nothing removed: drop "
                         "database %s: %s", m.pg_template_db, err));
     if (remove_folder(o, dir, &err) != 0)
-        return vmc_fail(396, VMC_EXIT_FAIL, apr_psprintf(o->pool,
+        return vmc_fail(367, VMC_EXIT_FAIL, apr_psprintf(o->pool,
                         "template-remove: %s%s", db ? "template database "
                         "dropped, but " : "", err));
     vmc_say("removed template %s%s%s", o->template_name,

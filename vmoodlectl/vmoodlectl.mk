@@ -41,3 +41,13 @@ $(BUILD)/tests/test_vmc_trees: tests/unit/test_vmc_trees.c $(VMC_TREES_OBJ) \
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Ivmoodlectl -Itests/unit $< \
 	    $(VMC_TREES_OBJ) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
 	    $(VMOODLECTL_LIBS) -lcmocka -o $@
+# The fleet commands' unit test: site selection (with the table look-up)
+# and the summary.
+VMOODLECTL_FLEET_TESTED := $(addprefix $(BUILD)/obj/vmoodlectl/, \
+    select.o summary.o table.o util.o)
+$(BUILD)/tests/test_fleet: tests/unit/test_fleet.c $(VMOODLECTL_FLEET_TESTED) \
+		$(CORE_LIB) $(wildcard tests/unit/*.h vmoodlectl/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Ivmoodlectl -Itests/unit $< \
+	    $(VMOODLECTL_FLEET_TESTED) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
+	    -lcmocka -o $@

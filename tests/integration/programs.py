@@ -71,7 +71,11 @@ def _vmoodlectl_steps(build, source, tmp_path):
                     "--dataroot", "/srv/b", "add"], None),
             (ctl + ["disable", "1"], None), (ctl + ["enable", "1"], None),
             (ctl + ["edit", "b.example.edu", "--dbname", "b2"], None),
-            (ctl + ["remove", "b.example.edu"], None)] \
+            (ctl + ["remove", "b.example.edu"], None)] + [
+        # Moodle's CLI, /bin/echo standing in for php: many sites, then one.
+        (ctl + ["--php", "/bin/echo", "--moodle-dir", "/tmp", "--log-dir",
+                str(tmp_path / "runlogs"), "run"] + sites + ["--", "x"], None)
+        for sites in (["--all", "--master"], ["1"])] \
         + _template_steps(ctl, tmp_path)
 
 

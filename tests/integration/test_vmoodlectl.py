@@ -775,6 +775,22 @@ def test_check_reports_each_instance(env, master, server):
     assert "not writable by www-data" in unwritable.stdout
 
 
+def test_check_without_dns_record_is_a_warning(env, master, server):
+    """Test domains and names only the balancer resolves: the site is
+    fine when its database and dataroot are; --no-dns skips the look-up."""
+    snapshot(env, master)
+    env.deploy("tpl", "http://localhost:18081")
+    ctl(*env.opts(), "edit", "localhost:18081", "--host",
+        "http://unresolved.invalid:18081")
+    warned = ctl(*env.opts(), "check")
+    [line] = [l for l in warned.stdout.splitlines() if "unresolved" in l]
+    assert " WARN " in line and "dns: warning: does not resolve" in line
+    assert "database: ok; dataroot: ok" in line
+    quiet = ctl(*env.opts(), "check", "--no-dns", "unresolved.invalid:18081")
+    assert " ok " in quiet.stdout and "dns: not checked;" in quiet.stdout
+    assert "does not resolve" not in quiet.stdout
+
+
 # ------------------------------------------------------ JSON table commands
 
 @pytest.fixture

@@ -1,0 +1,54 @@
+/* Running Moodle's command line for one site, the way vcron and vmoodlectl
+ * both do it: php with the settings Moodle's CLI needs, exactly the site's
+ * VMOODLE_* environment (templates/config.php picks the site from it), the
+ * web server's user, no shell, nothing from the table on the command
+ * line. */
+#ifndef VM_CLI_H
+#define VM_CLI_H
+
+#include <sys/types.h>
+#include <apr_pools.h>
+#include "vm_identity.h"
+#include "vm_instance.h"
+
+/* The master Moodle, which is no row of the table: id 0 (rows start at 1)
+ * names its lock, "master" its log; it runs with VMOODLE_MASTER=1. */
+#define VM_MASTER_ID 0
+extern const vm_instance vm_master;
+
+/* php -d max_input_vars=5000 MOODLE_DIR/SCRIPT ARGS...; NULL-terminated,
+ * from p.  script is relative to moodle_dir (a leading '/' is dropped). */
+const char *const *vm_cli_argv(const char *php, const char *moodle_dir,
+                               const char *script, const char *const *args,
+                               int nargs, apr_pool_t *p);
+
+/* The site's VMOODLE_* variables (as the module sets them; the master:
+ * VMOODLE_MASTER=1) and a minimal PATH, HOME, LOGNAME, LANG; nothing
+ * inherited.  NULL-terminated, from p. */
+const char *const *vm_cli_env(const vm_instance *in, const vm_identity *who,
+                              apr_pool_t *p);
+
+/* File name for a site's log: its host key with anything but [a-z0-9.-]
+ * made '_', then ".log" ("master.log" for the master). */
+const char *vm_cli_log_name(const vm_instance *in, apr_pool_t *p);
+
+typedef struct {
+    const char *const *argv;   /* argv[0] an absolute path */
+    const char *const *envp;
+    const vm_identity *who;    /* dropped to before exec */
+    const char *dir;           /* working directory */
+    int out_fd;        /* stdout and stderr, stdin /dev/null, own session
+                          and process group; -1: our stdin, stdout, stderr
+                          and process group (a terminal's Ctrl-C reaches
+                          the child) */
+    int keep_fd;       /* kept open in the child as fd 3 (a lock), or -1 */
+} vm_child;
+
+/* Fork; in the child set up as c says and exec, or run fn(ctx) when fn is
+ * not NULL (its return value is the child's exit code).  Returns the
+ * child's pid once it runs, or -1 with *err (from p) when it could not be
+ * set up or started (the child has then been reaped). */
+pid_t vm_child_start(const vm_child *c, int (*fn)(void *ctx), void *ctx,
+                     apr_pool_t *p, const char **err);
+
+#endif

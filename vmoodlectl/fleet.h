@@ -1,0 +1,70 @@
+/* Running Moodle's CLI on many sites: up to --jobs at once, each as --user
+ * with exactly its own environment (core/vm_cli.h), its output in one log
+ * per site, a timeout per site, a live view (a line per running site and a
+ * progress bar on a terminal, plain lines on a pipe), and the summary
+ * table at the end.  INT/TERM start nothing new and let the running ones
+ * finish within their timeout.  One site named alone runs in the
+ * foreground instead: its standard streams and exit code are ours. */
+#ifndef VMOODLECTL_FLEET_H
+#define VMOODLECTL_FLEET_H
+
+#include <apr_tables.h>
+#include "summary.h"
+#include "vm_identity.h"
+#include "vm_source.h"
+
+typedef struct vmc_job vmc_job;
+
+struct vmc_job {
+    const char *label;            /* "run", "upgrade": for messages */
+    apr_array_header_t *sites;    /* const vm_instance *, from vmc_select */
+    const vm_identity *who;
+    const char *php, *moodle_dir;
+    /* What each site runs: one script with its arguments, */
+    const char *script;
+    const char *const *args;
+    int nargs;
+    /* or, when set, work(in, ctx) in the site's child (as --user, output
+     * to its log); its return value is the site's exit code. */
+    int (*work)(const vmc_job *job, const vm_instance *in);
+    void *ctx;
+    unsigned ok_codes;            /* bit n: exit code n is good (0: 0 only) */
+    int jobs, fail_fast;
+    int first_alone;              /* the first site ends before others start */
+    long timeout, grace;          /* seconds; timeout 0: none */
+    const char *log_dir;          /* one log per site */
+    const char *lock_dir;         /* take the site's vcron lock, or NULL */
+    vm_source *src;               /* the lock across cron hosts */
+    /* In the parent, with the lock held: before a site starts (non-zero:
+     * it does not, *why says why) and once it has ended. */
+    int (*before)(const vmc_job *job, const vm_instance *in,
+                  const char **why);
+    void (*after)(const vmc_job *job, const vmc_site_result *r);
+};
+
+/* Run the job on every site, print the summary; VMC_EXIT_OK only when
+ * every site ran and ended with a good code.  *out (may be NULL) gets the
+ * results, one per site in order. */
+int vmc_fleet_run(const vmc_job *job, apr_pool_t *p, vmc_site_result **out);
+
+/* The job's script on one site in the foreground: our stdin, stdout and
+ * stderr; its exit code (128 + signal when killed) is returned. */
+int vmc_fleet_run_one(const vmc_job *job, const vm_instance *in,
+                      apr_pool_t *p);
+
+/* In work(): run a script of the site as a step, output to the log after
+ * a line naming it.  Its exit code, 128 + signal, or 127 when it could not
+ * start. */
+int vmc_fleet_step(const vmc_job *job, const vm_instance *in,
+                   const char *script, const char *const *args, int nargs);
+
+/* Create dir and its parents (0755) if missing.  NULL or why not. */
+const char *vmc_make_dirs(const char *dir, apr_pool_t *p);
+
+/* Open dir (absolute), creating what is missing, component by component
+ * without following links: it must be ours, those above it ours or root's,
+ * none writable by anyone else (a sticky /tmp aside).  An open descriptor of it, or -1 with
+ * *why (from p). */
+int vmc_log_dir_open(const char *dir, apr_pool_t *p, const char **why);
+
+#endif

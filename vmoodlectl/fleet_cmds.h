@@ -1,0 +1,18 @@
+/* What the fleet commands share: the job from the flags. */
+#ifndef VMOODLECTL_FLEET_CMDS_H
+#define VMOODLECTL_FLEET_CMDS_H
+
+#include "ctl.h"
+#include "fleet.h"
+
+/* Load the table, select the sites (HOSTs from args[first_host]), resolve
+ * --user, fill job from the flags (label, php, moodle dir, jobs, timeout,
+ * log dir: --log-dir or /var/log/vmoodle/vmoodlectl/LABEL-DATE).
+ * *foreground: one site named alone.  An exit code; the error is said. */
+int vmc_job_prepare(vmc_opts *o, const char *label, int first_host,
+                    vmc_table *t, vmc_job *job, int *foreground);
+
+/* vcron's lock directory, created if missing.  An exit code. */
+int vmc_job_lock_dir(vmc_opts *o);
+
+#endif
