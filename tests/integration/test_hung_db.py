@@ -5,11 +5,8 @@ for a statement; VM_DB_CONNECT_TIMEOUT, 5 s, to connect), is logged like
 any outage, the module goes on serving the last table, a graceful restart
 is not held up, and the table is followed again once the server answers.
 
-The hung server is a relay in front of the real one that stops passing
-bytes on demand, in both directions, for connections old and new."""
-import select
-import socket
-import threading
+The hung server is a relay (relay.py) in front of the real one that stops
+passing bytes on demand, in both directions, for connections old and new."""
 import time
 
 import pytest
@@ -20,73 +17,13 @@ from conftest import vmoodle_directives, vmoodle_workdir
 from dbservers import (db, mysql_db, mysql_server,  # noqa: F401  (fixtures)
                        pg_db, pg_server)
 from instances import assert_serves, instance
+from relay import FreezableRelay
 
 STATEMENT_BOUND = 30     # vm_db.h VM_DB_IO_TIMEOUT
 REFRESH = 1
 SLACK = 15               # a loaded two-core machine
 TABLE = "mdl_local_vmoodle"
 pytestmark = pytest.mark.parametrize("flavour", ["event-fpm"])
-
-
-class FreezableRelay:
-    """127.0.0.1:port -> the server; freeze() stops every byte."""
-
-    def __init__(self, upstream_port):
-        self.upstream = upstream_port
-        self.frozen = threading.Event()
-        self.closing = threading.Event()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.threads = [threading.Thread(target=self._accept, daemon=True)]
-        self.threads[0].start()
-
-    def _accept(self):
-        self.listener.settimeout(0.2)
-        while not self.closing.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            t = threading.Thread(target=self._relay, args=(conn,), daemon=True)
-            t.start()
-
-    def _relay(self, conn):
-        while self.frozen.is_set() and not self.closing.is_set():
-            time.sleep(0.05)                     # accepted, never answered
-        try:
-            up = socket.create_connection(("127.0.0.1", self.upstream))
-        except OSError:
-            conn.close()
-            return
-        peers = {conn: up, up: conn}
-        try:
-            while not self.closing.is_set():
-                if self.frozen.is_set():
-                    time.sleep(0.05)
-                    continue
-                ready, _, _ = select.select(list(peers), [], [], 0.1)
-                for s in ready:
-                    data = s.recv(65536)
-                    if not data:
-                        return
-                    peers[s].sendall(data)
-        except OSError:
-            return
-        finally:
-            conn.close()
-            up.close()
-
-    def freeze(self):
-        self.frozen.set()
-
-    def thaw(self):
-        self.frozen.clear()
-
-    def close(self):
-        self.closing.set()
-        self.listener.close()
 
 
 @pytest.fixture
