@@ -20,14 +20,18 @@ def live_file(server, generation):
 
 
 def live_files(server):
-    return glob.glob(os.path.join(server.workdir, "snap", "instances.snap.live.*"))
+    """{generation: path} of the live copies in place (not the writer's
+    temporary files, instances.snap.live.N.tmp.PID)."""
+    paths = glob.glob(os.path.join(server.workdir, "snap", "instances.snap.live.*"))
+    return {int(m.group(1)): p for p in paths
+            if (m := re.search(r"\.live\.(\d+)$", p))}
 
 
 def newest_live(server):
     """(generation, path) of the newest live copy the writer made; the port
     answers before the parent has published its first one."""
     wait_until(lambda: live_files(server), 10, "the first generation")
-    return max((int(p.rsplit(".", 1)[1]), p) for p in live_files(server))
+    return max(live_files(server).items())
 
 
 def refusals(server, generation):
