@@ -184,6 +184,39 @@ static void refresh_once(vmoodle_table *t, vm_source *src, apr_pool_t *p,
     }
 }
 
+/* Has this process read this table (path, source and name) at an earlier
+ * (re)start?  Then a writer has kept its snapshot on disk current since.
+ * Kept in the process pool, which outlives restarts. */
+static int read_before(const vmoodle_table *t, apr_pool_t *p)
+{
+    apr_pool_t *process = spec(t)->server->process->pool;
+    const char *key = apr_pstrcat(p, "vmoodle-read:", spec(t)->snapshot_path,
+                                  "|", spec(t)->source_spec, "|",
+                                  spec(t)->table_name, NULL);
+    void *seen = NULL;
+
+    apr_pool_userdata_get(&seen, key, process);
+    if (!seen)
+        apr_pool_userdata_set("1", apr_pstrdup(process, key), NULL, process);
+    return seen != NULL;
+}
+
+/* A graceful restart serves the snapshot on disk at once and leaves the
+ * read to the writer (within VMoodleRefresh): while the parent reads,
+ * no child accepts, so a read of 100,000 instances, or a database that
+ * does not answer, would be a pause in service. */
+static int reuse_snapshot(vmoodle_table *t, apr_pool_t *p)
+{
+    vm_snapshot *snap;
+    const char *err;
+
+    if (!read_before(t, p)
+        || vm_snapshot_open(&snap, spec(t)->snapshot_path, p, &err) != VM_OK)
+        return 0;
+    vm_snapshot_close(snap);
+    return 1;
+}
+
 /* At start-up, in the parent: the source once, else the last snapshot
  * on disk.  The source is closed again before any child is forked. */
 static void startup_refresh(vmoodle_table *t)
@@ -196,9 +229,11 @@ static void startup_refresh(vmoodle_table *t)
 
     apr_pool_create_unmanaged(&p);   /* its memory can be given back */
     prepare_directory(t, p);
-    res.status = vm_source_open(&src, spec(t)->source_spec,
-                                spec(t)->table_name, p, &res.error);
-    if (res.status == VM_OK)
+    memset(&res, 0, sizeof res);
+    if (!reuse_snapshot(t, p)
+        && (res.status = vm_source_open(&src, spec(t)->source_spec,
+                                        spec(t)->table_name, p, &res.error))
+           == VM_OK)
         refresh_once(t, src, p, &res);
     if (vm_snapshot_open(&snap, spec(t)->snapshot_path, p, &err) != VM_OK) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, spec(t)->server, VMLOGNO(00007)
