@@ -1,6 +1,7 @@
 /* The SQL layer's PostgreSQL driver (libpq).  Every statement goes through
- * PQexecParams, values as parameters; server notices stay out of stderr
- * (Apache's error log). */
+ * PQexecParams, or PQsendQueryParams and a bounded wait on a connection
+ * made with vm_db_bound_replies, values as parameters; server notices stay
+ * out of stderr (Apache's error log). */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <libpq-fe.h>
 #include "vm_db_driver.h"
 
+#define SERVER_FIRST 5           /* s: statement_timeout before our bound */
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -122,7 +124,7 @@ static vm_status pg_bound_statements(vm_db *db, apr_pool_t *p,
                                      const char **err)
 {
     const char *sql = apr_psprintf(p, "SET statement_timeout = %d",
-                                   (db->reply_timeout - 5) * 1000);
+                                   (db->reply_timeout - SERVER_FIRST) * 1000);
     vm_db_result ignored;
     vm_status rc = pg_run(db, sql, 0, NULL, &ignored, p, err);
 
@@ -140,8 +142,8 @@ static vm_status pg_connect(vm_db *db, apr_pool_t *p, const char **err)
     if (conn && PQstatus(conn) == CONNECTION_OK) {
         PQsetNoticeProcessor(conn, ignore_notice, NULL);
         db->conn = conn;
-        return db->reply_timeout > 5 ? pg_bound_statements(db, p, err)
-                                     : VM_OK;
+        return db->reply_timeout > SERVER_FIRST
+               ? pg_bound_statements(db, p, err) : VM_OK;
     }
     rc = conn ? pg_connect_class(conn) : VM_ERR_UNREACHABLE;
     *err = vm_db_message(db, p, "cannot connect: %s",
