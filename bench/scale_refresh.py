@@ -373,7 +373,7 @@ def render(r):
         after, s1 = statistics.median(t["after_restart"]), statistics.median(t["steady_1s"])
         row("throughput in the first second after a graceful restart / steady second",
             f"{after / s1:.3f} ({after:,.0f} / {s1:,.0f} req/s; "
-            f"{t['restart_errors']} connections closed by the restart)",
+            f"{t['restart_errors']} socket errors)",
             ">= 0.9", after / s1 >= 0.9)
         m = t["memory"]
         row("writer resident memory between refreshes",
