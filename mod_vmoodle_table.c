@@ -8,6 +8,7 @@
 #include <apr_atomic.h>
 #include <apr_shm.h>
 #include <apr_strings.h>
+#include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 
 APLOG_USE_MODULE(vmoodle);
@@ -23,8 +24,12 @@ struct vmoodle_table {
     struct vmoodle_shared *shared;   /* in shared memory */
     /* this process's view */
     apr_thread_mutex_t *mutex;
+    apr_thread_cond_t *mapped;       /* signalled when a mapping ends */
     struct vmoodle_generation *current;
-    uint64_t failed_generation;      /* refused once: not retried */
+    int mapping;                     /* a thread is mapping a generation */
+    uint64_t refused;                /* the newest this process could not map */
+    apr_time_t retry_at;             /* not before: map it again */
+    apr_interval_time_t retry_wait;  /* the last wait, doubled per failure */
     vmoodle_table *next;             /* all tables of the configuration */
 };
 
@@ -117,10 +122,14 @@ void vmoodle_tables_child_init(apr_pool_t *pchild, server_rec *s)
 
     for (t = tables; t; t = t->next)
         if ((rv = apr_thread_mutex_create(&t->mutex, APR_THREAD_MUTEX_DEFAULT,
-                                          pchild)) != APR_SUCCESS)
+                                          pchild)) != APR_SUCCESS
+            || (rv = apr_thread_cond_create(&t->mapped, pchild))
+               != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                          VMLOGNO(00002) "cannot create a mutex for %s",
                          t->spec.snapshot_path);
+            t->mutex = NULL;     /* no table in this process: 503 */
+        }
 }
 
 const char *vmoodle_live_path(const vmoodle_table *t, uint64_t generation,
@@ -166,22 +175,18 @@ void vmoodle_table_info_get(vmoodle_table *t, vmoodle_refresh_info *out)
 
 static struct vmoodle_generation *map_generation(vmoodle_table *t,
                                                  uint64_t number,
-                                                 apr_pool_t *p, server_rec *s)
+                                                 apr_pool_t *p,
+                                                 const char **err)
 {
     struct vmoodle_generation *g;
     vm_snapshot *snap;
-    const char *err;
 
-    if (vm_snapshot_open(&snap, vmoodle_live_path(t, number, p), p, &err)
-        != VM_OK) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, VMLOGNO(00003) "table %s: "
-                     "refusing generation %" APR_UINT64_T_FMT ": %s; the "
-                     "previous generation stays in service",
-                     t->spec.snapshot_path, (apr_uint64_t)number, err);
+    if (vm_snapshot_open(&snap, vmoodle_live_path(t, number, p), p, err)
+        != VM_OK)
         return NULL;
-    }
     if (!(g = calloc(1, sizeof *g))) {
         vm_snapshot_close(snap);
+        *err = "out of memory";
         return NULL;
     }
     g->snap = snap;
@@ -225,12 +230,67 @@ static void install_locked(vmoodle_table *t, struct vmoodle_generation *g)
     t->current = g;
 }
 
-/* A newer generation is published that this process has not mapped, and
- * has not already refused.  The caller holds t->mutex. */
-static int stale_locked(const vmoodle_table *t, uint64_t want)
+/* How long a process waits before mapping a refused generation again:
+ * doubling from the first to the last, so a passing EMFILE or ENOMEM, or
+ * a live file briefly unreadable, costs a moment, not a table change. */
+#define MAP_RETRY_FIRST apr_time_from_msec(100)
+#define MAP_RETRY_LAST  apr_time_from_sec(5)
+
+/* A generation this process could not map: wait before the next try.
+ * Logged once per generation; the caller holds t->mutex. */
+static void note_refusal_locked(vmoodle_table *t, uint64_t number,
+                                const char *err, server_rec *s)
+{
+    if (t->refused != number) {
+        t->refused = number;
+        t->retry_wait = MAP_RETRY_FIRST;
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, VMLOGNO(00060) "table %s: "
+                     "cannot map generation %" APR_UINT64_T_FMT ": %s; %s, "
+                     "retrying for as long as it fails",
+                     t->spec.snapshot_path, (apr_uint64_t)number, err,
+                     t->current ? "the previous generation stays in service"
+                                : "every host answers 503 meanwhile");
+    }
+    else if ((t->retry_wait *= 2) > MAP_RETRY_LAST)
+        t->retry_wait = MAP_RETRY_LAST;
+    t->retry_at = apr_time_now() + t->retry_wait;
+}
+
+/* A newer generation is published that this process has not mapped, no
+ * other thread is mapping it, and a refusal's wait, if any, is over.  The
+ * caller holds t->mutex. */
+static int due_locked(const vmoodle_table *t, uint64_t want)
 {
     return want && (!t->current || t->current->number < want)
-        && want != t->failed_generation;
+        && !t->mapping
+        && (want != t->refused || apr_time_now() >= t->retry_at);
+}
+
+/* Map want once for the whole process: the thread that finds it due maps
+ * and verifies it outside the lock, while the others go on with the
+ * generation they have.  Called and returns with t->mutex held. */
+static void map_once_locked(vmoodle_table *t, uint64_t want, apr_pool_t *p,
+                            server_rec *s)
+{
+    struct vmoodle_generation *g;
+    const char *err = NULL;
+
+    t->mapping = 1;
+    apr_thread_mutex_unlock(t->mutex);
+    g = map_generation(t, want, p, &err);
+    apr_thread_mutex_lock(t->mutex);
+    t->mapping = 0;
+    if (g) {
+        if (t->refused == want)
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, VMLOGNO(00061)
+                         "table %s: generation %" APR_UINT64_T_FMT
+                         " mapped on a later try", t->spec.snapshot_path,
+                         (apr_uint64_t)want);
+        install_locked(t, g);
+    }
+    else
+        note_refusal_locked(t, want, err, s);
+    apr_thread_cond_broadcast(t->mapped);
 }
 
 const vm_snapshot *vmoodle_table_acquire_pool(vmoodle_table *t,
@@ -243,17 +303,11 @@ const vm_snapshot *vmoodle_table_acquire_pool(vmoodle_table *t,
     if (!t->mutex)
         return NULL;
     apr_thread_mutex_lock(t->mutex);
-    if (stale_locked(t, want)) {
-        /* Map and verify outside the lock: other requests go on meanwhile
-         * with the generation they have. */
-        apr_thread_mutex_unlock(t->mutex);
-        g = map_generation(t, want, p, s);
-        apr_thread_mutex_lock(t->mutex);
-        if (g)
-            install_locked(t, g);
-        else
-            t->failed_generation = want;   /* log once, not per request */
-    }
+    if (due_locked(t, want))
+        map_once_locked(t, want, p, s);
+    /* With nothing to serve meanwhile, wait for the thread that maps. */
+    while (!t->current && t->mapping)
+        apr_thread_cond_wait(t->mapped, t->mutex);
     g = t->current;
     if (g)
         g->refs++;

@@ -28,6 +28,7 @@ import memory       # noqa: E402
 import phpside      # noqa: E402
 import refresh      # noqa: E402
 import report       # noqa: E402
+import scale_refresh  # noqa: E402
 from dbservers import PgServer  # noqa: E402
 
 RESULTS = os.path.join(HERE, "RESULTS.md")
@@ -38,6 +39,7 @@ HOST_COUNTS = (1000, 100000)
 class Plan:
     """Durations: the full run fits in ten minutes on two cores."""
     def __init__(self, quick):
+        self.quick = quick
         self.seconds = 2 if quick else 4       # one wrk run in a round
         self.rounds = 2 if quick else 6
         self.php_seconds = 2 if quick else 5
@@ -90,6 +92,10 @@ def run(build, plan, workdir):
                  os.path.join(workdir, "php"), module_so, plan.php_seconds,
                  plan.php_rounds, pg)
         other_figures(results, failures, build, workdir, plan, module_so, pg)
+        if module_so and not plan.quick:   # issue 14, refresh side
+            results["scale_refresh"], failed = scale_refresh.measure(
+                build, os.path.join(workdir, "scale"), pg)
+            failures += [f"scale-refresh {name}" for name in failed]
     finally:
         pg.cleanup()
     return results, failures
@@ -154,6 +160,9 @@ def main():
         return 1
     if not args.quick:
         write_results(table)
+        if "scale_refresh" in results:
+            scale_refresh.write_section(
+                scale_refresh.render(results["scale_refresh"]))
         print(f"bench: table written to {os.path.relpath(RESULTS, ROOT)}")
     return 0
 

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include "vm_cronstate.h"
 #include "vm_instance.h"
@@ -13,31 +14,55 @@ static const char *state_path(const char *jsonpath, apr_pool_t *p)
     return apr_pstrcat(p, jsonpath, ".cronstate", NULL);
 }
 
+/* The state's entries by id: one pass, so merging is linear in the rows
+ * (cJSON's own lookup walks the object, which made it quadratic). */
+static apr_hash_t *index_by_id(const cJSON *state, apr_pool_t *p)
+{
+    apr_hash_t *by_id = apr_hash_make(p);
+    const cJSON *entry;
+
+    /* The first of duplicate keys wins, as in cJSON's lookup. */
+    cJSON_ArrayForEach(entry, state)
+        if (entry->string
+            && !apr_hash_get(by_id, entry->string, APR_HASH_KEY_STRING))
+            apr_hash_set(by_id, entry->string, APR_HASH_KEY_STRING, entry);
+    return by_id;
+}
+
+static void merge_entry(vm_row *row, const cJSON *entry, apr_pool_t *p)
+{
+    size_t f;
+    int bad;
+
+    for (f = 0; f < sizeof stat_fields / sizeof *stat_fields; f++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+            entry, vm_field_names[stat_fields[f]]);
+        const char *text = v ? vm_json_text(v, p, &bad) : NULL;
+        if (text && !bad)
+            vm_row_set(row, stat_fields[f], text);
+    }
+}
+
 vm_status vm_cronstate_merge(const char *jsonpath, apr_array_header_t *rows,
                              apr_pool_t *p, const char **err)
 {
     cJSON *state;
     vm_status st = vm_json_load(state_path(jsonpath, p), 1, &state, p, err);
+    apr_hash_t *by_id;
     int i;
-    size_t f;
 
     if (st != VM_OK || !state)
         return st;
+    by_id = index_by_id(state, p);
     for (i = 0; i < rows->nelts; i++) {
         vm_row *row = &APR_ARRAY_IDX(rows, i, vm_row);
         const cJSON *entry;
-        int bad;
 
         if (!row->present[VM_F_ID] || !row->value[VM_F_ID])
             continue;
-        entry = cJSON_GetObjectItemCaseSensitive(state, row->value[VM_F_ID]);
-        for (f = 0; entry && f < sizeof stat_fields / sizeof *stat_fields; f++) {
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-                entry, vm_field_names[stat_fields[f]]);
-            const char *text = v ? vm_json_text(v, p, &bad) : NULL;
-            if (text && !bad)
-                vm_row_set(row, stat_fields[f], text);
-        }
+        entry = apr_hash_get(by_id, row->value[VM_F_ID], APR_HASH_KEY_STRING);
+        if (entry)
+            merge_entry(row, entry, p);
     }
     cJSON_Delete(state);
     return VM_OK;

@@ -52,6 +52,11 @@ const char *vm_db_make(vm_db **out, vm_db_kind kind,
     return NULL;
 }
 
+void vm_db_bound_replies(vm_db *db)
+{
+    db->reply_timeout = VM_DB_IO_TIMEOUT;
+}
+
 const char *vm_db_option(const vm_db *db, const char *key)
 {
     return apr_table_get(db->options, key);

@@ -6,7 +6,10 @@
  *     identifiers only through vm_db_ident / vm_db_table, which validate
  *     and quote them: nothing else is ever pasted into SQL;
  *   - every wait is bounded: VM_DB_CONNECT_TIMEOUT to connect, and on MySQL
- *     VM_DB_IO_TIMEOUT for each read or write;
+ *     VM_DB_IO_TIMEOUT for each read or write; on PostgreSQL, keepalives
+ *     and tcp_user_timeout find a vanished server, and a connection made
+ *     with vm_db_bound_replies waits VM_DB_IO_TIMEOUT at most for any
+ *     statement's answer (a server that accepts and then says nothing);
  *   - a message says what failed and the server's primary message, on one
  *     line, the password masked, after the connection's label.
  *
@@ -21,7 +24,8 @@
 #include "vm_status.h"
 
 #define VM_DB_CONNECT_TIMEOUT 5    /* seconds */
-#define VM_DB_IO_TIMEOUT 30        /* seconds, MySQL reads and writes */
+#define VM_DB_IO_TIMEOUT 30        /* seconds, MySQL reads and writes, and
+                                      a bounded PostgreSQL statement */
 
 typedef enum { VM_DB_PGSQL, VM_DB_MYSQL } vm_db_kind;
 
@@ -50,6 +54,13 @@ const char *vm_db_parse(vm_db_kind kind, const char *text,
 const char *vm_db_make(vm_db **out, vm_db_kind kind,
                        const apr_table_t *options, const char *label,
                        apr_pool_t *p);
+
+/* Bound every statement's wait for its answer to VM_DB_IO_TIMEOUT: past
+ * it the connection is dropped and the statement fails as unreachable;
+ * on PostgreSQL the server cancels it a little earlier (statement_timeout)
+ * with a clear reason.  For the instance-table sources, whose callers
+ * must not hang; not for vmoodlectl's long copies of whole databases. */
+void vm_db_bound_replies(vm_db *db);
 
 /* An option as given (dbname, say), or NULL. */
 const char *vm_db_option(const vm_db *db, const char *key);

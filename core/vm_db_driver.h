@@ -31,6 +31,7 @@ struct vm_db {
     void *settings;              /* the driver's, from configure */
     void *conn;                  /* PGconn * or MYSQL *; NULL: none */
     unsigned session;            /* connections opened so far */
+    int reply_timeout;           /* seconds a statement may wait; 0: none */
 };
 
 extern const vm_db_driver vm_db_pgsql_driver;

@@ -1,12 +1,17 @@
 /* The SQL layer's PostgreSQL driver (libpq).  Every statement goes through
- * PQexecParams, values as parameters; server notices stay out of stderr
- * (Apache's error log). */
+ * PQexecParams, or PQsendQueryParams and a bounded wait on a connection
+ * made with vm_db_bound_replies, values as parameters; server notices stay
+ * out of stderr (Apache's error log). */
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_time.h>
 #include <libpq-fe.h>
 #include "vm_db_driver.h"
 
+#define SERVER_FIRST 5           /* s: statement_timeout before our bound */
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -14,10 +19,17 @@ typedef struct {
     const char **keys, **vals;   /* for PQconnectdbParams, NULL-terminated */
 } pg_settings;
 
-/* Options the caller did not set: a bounded connect, a known encoding and
- * a name the DBA sees in pg_stat_activity. */
+/* Options the caller did not set: a bounded connect, a server that
+ * vanished found within half a minute (keepalives: 10 s idle, then three
+ * probes 5 s apart; data unacknowledged for VM_DB_IO_TIMEOUT), a known
+ * encoding and a name the DBA sees in pg_stat_activity. */
 static const char *const defaults[][2] = {
     {"connect_timeout", STR(VM_DB_CONNECT_TIMEOUT)},
+    {"keepalives", "1"},
+    {"keepalives_idle", "10"},
+    {"keepalives_interval", "5"},
+    {"keepalives_count", "3"},
+    {"tcp_user_timeout", STR(VM_DB_IO_TIMEOUT) "000"},
     {"client_encoding", "UTF8"},
     {"application_name", "mod_vmoodle"},
 };
@@ -102,6 +114,25 @@ static vm_status pg_connect_class(PGconn *conn)
     return VM_ERR_UNREACHABLE;
 }
 
+static vm_status pg_run(vm_db *db, const char *sql, int n,
+                        const char *const *params, vm_db_result *res,
+                        apr_pool_t *p, const char **err);
+
+/* The server gives up on a statement before the client does, so a slow
+ * one (a lock wait) fails with the server's own reason. */
+static vm_status pg_bound_statements(vm_db *db, apr_pool_t *p,
+                                     const char **err)
+{
+    const char *sql = apr_psprintf(p, "SET statement_timeout = %d",
+                                   (db->reply_timeout - SERVER_FIRST) * 1000);
+    vm_db_result ignored;
+    vm_status rc = pg_run(db, sql, 0, NULL, &ignored, p, err);
+
+    if (rc != VM_OK && db->conn)
+        pg_drop(db);         /* never an unbounded connection */
+    return rc;
+}
+
 static vm_status pg_connect(vm_db *db, apr_pool_t *p, const char **err)
 {
     pg_settings *s = db->settings;
@@ -111,7 +142,8 @@ static vm_status pg_connect(vm_db *db, apr_pool_t *p, const char **err)
     if (conn && PQstatus(conn) == CONNECTION_OK) {
         PQsetNoticeProcessor(conn, ignore_notice, NULL);
         db->conn = conn;
-        return VM_OK;
+        return db->reply_timeout > SERVER_FIRST
+               ? pg_bound_statements(db, p, err) : VM_OK;
     }
     rc = conn ? pg_connect_class(conn) : VM_ERR_UNREACHABLE;
     *err = vm_db_message(db, p, "cannot connect: %s",
@@ -172,13 +204,81 @@ static void pg_result(PGresult *r, vm_db_result *res, apr_pool_t *p)
     res->affected = atoll(PQcmdTuples(r));
 }
 
+/* Wait until the connection has input or the deadline passes (0). */
+static int pg_readable(PGconn *conn, apr_time_t deadline)
+{
+    struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+
+    for (;;) {
+        apr_interval_time_t left = deadline - apr_time_now();
+        int r;
+
+        if (left <= 0)
+            return 0;
+        r = poll(&pfd, 1, (int)((left + 999) / 1000));
+        if (r != 0 && !(r < 0 && errno == EINTR))
+            return 1;        /* input, or an error PQconsumeInput reports */
+    }
+}
+
+/* The statement's next result, or NULL when none is left; 0 when the
+ * server said nothing before the deadline. */
+static int pg_next_result(PGconn *conn, apr_time_t deadline, PGresult **r)
+{
+    while (PQisBusy(conn)) {
+        if (!pg_readable(conn, deadline))
+            return 0;
+        if (!PQconsumeInput(conn))
+            break;           /* PQgetResult gives the error */
+    }
+    *r = PQgetResult(conn);
+    return 1;
+}
+
+/* Send and wait for the answer for db->reply_timeout at most; a server
+ * that says nothing by then is treated as lost. */
+static vm_status pg_exec_bounded(vm_db *db, const char *sql, int n,
+                                 const char *const *params, PGresult **out,
+                                 apr_pool_t *p, const char **err)
+{
+    apr_time_t deadline = apr_time_now()
+                          + apr_time_from_sec(db->reply_timeout);
+    PGresult *first = NULL, *r;
+
+    *out = NULL;
+    if (!PQsendQueryParams(db->conn, sql, n, NULL, params, NULL, NULL, 0))
+        return VM_OK;        /* *out NULL: the caller reports the error */
+    for (;;) {
+        if (!pg_next_result(db->conn, deadline, &r)) {
+            PQclear(first);
+            *err = vm_db_message(db, p, "no answer from the server within "
+                                 "%d s", db->reply_timeout);
+            pg_drop(db);
+            return VM_ERR_UNREACHABLE;
+        }
+        if (!r)
+            break;
+        if (first)
+            PQclear(r);      /* one statement: one result that matters */
+        else
+            first = r;
+    }
+    *out = first;
+    return VM_OK;
+}
+
 static vm_status pg_run(vm_db *db, const char *sql, int n,
                         const char *const *params, vm_db_result *res,
                         apr_pool_t *p, const char **err)
 {
-    PGresult *r = PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
-    ExecStatusType es = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    PGresult *r;
+    ExecStatusType es;
 
+    if (!db->reply_timeout)
+        r = PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
+    else if (pg_exec_bounded(db, sql, n, params, &r, p, err) != VM_OK)
+        return VM_ERR_UNREACHABLE;
+    es = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK)
         return pg_fail(db, r, p, err);
     pg_result(r, res, p);

@@ -155,7 +155,7 @@ uint64_t vm_table_digest(const vm_table *t)
     uint64_t digest;
     char *img;
 
-    apr_pool_create(&p, NULL);
+    apr_pool_create_unmanaged(&p);
     img = build_image(t, NULL, p, &size);
     digest = img ? ((vm_snap_header *)img)->digest : 0;
     apr_pool_destroy(p);

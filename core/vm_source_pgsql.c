@@ -46,6 +46,7 @@ static vm_status pg_configure(vm_source *src, const char *arg,
 
     if (rc != VM_OK)
         return rc;
+    vm_db_bound_replies(st->sql.db);   /* a hung server frees the writer */
     st->sql.returning = 1;
     st->sql.after_explicit_id = pg_sync_sequence;
     /* Keys are hash << 31 | id: ids beyond 2^31 share keys, which only

@@ -2,8 +2,9 @@
 -- Same columns and defaults as VMoodle's local_vmoodle (so data moves
 -- between VMoodle, JSON and this table unchanged), plus:
 --   * a unique index on vhostname: two rows can never claim one host;
---   * a trigger sending NOTIFY vmoodle_instances on every change, so
---     mod_vmoodle reloads at once instead of at its next VMoodleRefresh.
+--   * triggers sending NOTIFY vmoodle_instances on every change that
+--     routing may use (not vcron's cron figures), so mod_vmoodle reloads
+--     at once instead of at its next VMoodleRefresh.
 -- Its name, vmoodle_instances, is not Moodle's: Moodle owns every table
 -- whose name starts with its prefix (mdl_), and its installer stops on
 -- finding one ("Database tables already present"), so this table can sit in
@@ -39,8 +40,20 @@ CREATE TABLE IF NOT EXISTS vmoodle_instances (
 CREATE UNIQUE INDEX IF NOT EXISTS vmoodle_instances_vhostname_uix
     ON vmoodle_instances (vhostname);
 
--- One notification per statement, whatever it touched: listeners reload
--- the whole table, so which rows changed does not matter.
+-- A change that routing may use sends NOTIFY vmoodle_instances, so
+-- listeners reload the table at once; vcron's own UPDATE of a run's
+-- croncount, lastcron and lastcrongap sends nothing: those figures are not
+-- routing, and at one run per instance per period they would make the
+-- module reload the whole table many times a second.  Inserts, deletes and
+-- TRUNCATE notify once per statement; an UPDATE, for each row whose other
+-- columns changed (PostgreSQL sends one notification per transaction,
+-- however many rows: listeners reload the whole table anyway).
+--
+-- Upgrading a table made by an earlier version of this file (which
+-- notified on every statement, vcron's included): run this file again.
+-- The table and its rows are left as they are; the function and the
+-- triggers below are replaced.  For the same table under another name,
+-- run this section with vmoodle_instances replaced in the ON clauses.
 CREATE OR REPLACE FUNCTION vmoodle_instances_notify() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -49,7 +62,21 @@ BEGIN
 END
 $$;
 
+-- The row without vcron's figures: what a routing change changes.
+CREATE OR REPLACE FUNCTION vmoodle_instances_routing(r anyelement)
+RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+    SELECT to_jsonb(r) - 'croncount' - 'lastcron' - 'lastcrongap'
+$$;
+
 DROP TRIGGER IF EXISTS vmoodle_instances_changed ON vmoodle_instances;
 CREATE TRIGGER vmoodle_instances_changed
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON vmoodle_instances
+    AFTER INSERT OR DELETE OR TRUNCATE ON vmoodle_instances
     FOR EACH STATEMENT EXECUTE FUNCTION vmoodle_instances_notify();
+
+DROP TRIGGER IF EXISTS vmoodle_instances_updated ON vmoodle_instances;
+CREATE TRIGGER vmoodle_instances_updated
+    AFTER UPDATE ON vmoodle_instances
+    FOR EACH ROW
+    WHEN (vmoodle_instances_routing(OLD) IS DISTINCT FROM
+          vmoodle_instances_routing(NEW))
+    EXECUTE FUNCTION vmoodle_instances_notify();
