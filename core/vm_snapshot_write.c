@@ -7,6 +7,11 @@
 #include "vm_snapshot.h"
 #include "vm_snapshot_format.h"
 
+struct vm_snapshot_image {
+    char *data;
+    size_t size;
+};
+
 /* The strings area, each distinct string stored once (database types,
  * hosts and prefixes repeat across thousands of instances). */
 typedef struct {
@@ -35,31 +40,37 @@ static uint32_t intern(string_area *a, const char *s)
     *off = (uint32_t)a->len;
     memcpy(a->buf + a->len, s, len);
     a->len += len;
-    apr_hash_set(a->seen, s, APR_HASH_KEY_STRING, off);
+    /* keyed by the copy: s may be scratch (a number's text); a grown
+     * buffer leaves the old one in the pool, so keys stay valid */
+    apr_hash_set(a->seen, a->buf + *off, APR_HASH_KEY_STRING, off);
     return *off;
 }
 
+/* The record holds the request's variables ready: vm_env_build formats
+ * the numbers here, once per change, not once per request. */
 static void fill_record(vm_snap_record *r, const vm_instance *in,
                         string_area *a)
 {
+    vm_env_numbers nums;
+    vm_env_var vars[VM_ENV_COUNT];
     int i;
 
     memset(r, 0, sizeof *r);
     r->id = in->id;
-    r->croncount = in->croncount;
-    r->lastcron = in->lastcron;
-    r->lastcrongap = in->lastcrongap;
-    r->dbpersist = in->dbpersist;
+    r->flags = (in->enabled ? VM_SNAP_ENABLED : 0)
+               | (in->dbpersist ? VM_SNAP_DBPERSIST : 0);
     r->mnet = in->mnet;
-    r->enabled = in->enabled;
     r->keylen = (uint32_t)strlen(in->key);
     memcpy(r->keyhead, in->key,
            r->keylen < VM_SNAP_KEYHEAD ? r->keylen : VM_SNAP_KEYHEAD);
-    for (i = 0; i < VM_S_COUNT; i++)
-        r->str[i] = intern(a, vm_snap_string(in, i));
+    vm_env_build(in, &nums, vars);
+    for (i = 0; i < VM_ENV_COUNT; i++)
+        r->str[i] = intern(a, vars[i].value);
+    r->str[VM_R_NAME] = intern(a, in->name);
+    r->str[VM_R_VHOSTNAME] = intern(a, in->vhostname);
 }
 
-static uint32_t bucket_count(uint32_t count)
+static uint32_t slot_count(uint32_t count)
 {
     uint32_t n = 8;
 
@@ -68,7 +79,7 @@ static uint32_t bucket_count(uint32_t count)
     return n;
 }
 
-static void fill_index(vm_snap_bucket *b, uint32_t nbuckets,
+static void fill_index(vm_snap_slot *slots, uint32_t nslots,
                        const vm_table *t)
 {
     int i;
@@ -76,90 +87,122 @@ static void fill_index(vm_snap_bucket *b, uint32_t nbuckets,
     for (i = 0; i < t->instances->nelts; i++) {
         const vm_instance *in = &APR_ARRAY_IDX(t->instances, i, vm_instance);
         uint32_t h = vm_hash_key(in->key, strlen(in->key));
-        uint32_t slot = h & (nbuckets - 1);
+        uint32_t slot = h & (nslots - 1);
 
-        while (b[slot].record)
-            slot = (slot + 1) & (nbuckets - 1);
-        b[slot].hash = h;
-        b[slot].record = (uint32_t)i + 1;
+        while (slots[slot].record)
+            slot = (slot + 1) & (nslots - 1);
+        slots[slot].fingerprint = h;
+        slots[slot].record = (uint32_t)i + 1;
     }
 }
 
-static size_t align8(size_t n)
+static size_t align_to(size_t n, size_t a)
 {
-    return (n + 7) & ~(size_t)7;
+    return (n + a - 1) & ~(a - 1);
+}
+
+/* Records and rejections, built in the scratch pool. */
+typedef struct {
+    vm_snap_record *rec;
+    vm_snap_rejection *rej;
+    uint32_t n, nrej;
+} parts;
+
+static void fill_parts(parts *x, const vm_table *t, string_area *a,
+                       apr_pool_t *scratch)
+{
+    uint32_t i;
+
+    x->n = (uint32_t)t->instances->nelts;
+    x->nrej = (uint32_t)t->rejections->nelts;
+    x->rec = apr_pcalloc(scratch, sizeof *x->rec * (x->n + 1));
+    x->rej = apr_pcalloc(scratch, sizeof *x->rej * (x->nrej + 1));
+    for (i = 0; i < x->n; i++)
+        fill_record(&x->rec[i], &APR_ARRAY_IDX(t->instances, i, vm_instance),
+                    a);
+    for (i = 0; i < x->nrej; i++) {
+        const vm_rejection *r = &APR_ARRAY_IDX(t->rejections, i, vm_rejection);
+        x->rej[i].id = r->id;
+        x->rej[i].reason = intern(a, r->reason);
+    }
 }
 
 /* Lay out the image; the source string is appended after the digest is
  * taken, so the digest depends on the content alone. */
-static char *build_image(const vm_table *t, const char *source,
-                         apr_pool_t *p, size_t *size)
+static char *layout(const vm_table *t, const parts *x, string_area *a,
+                    const char *source, apr_pool_t *p, size_t *size)
 {
-    string_area a = { NULL, 0, 0, apr_hash_make(p), p };
-    uint32_t n = (uint32_t)t->instances->nelts, i;
-    uint32_t nrej = (uint32_t)t->rejections->nelts;
     vm_snap_header h = { .version = VM_SNAP_VERSION };
-    vm_snap_record *rec = apr_pcalloc(p, sizeof *rec * (n + 1));
-    vm_snap_rejection *rej = apr_pcalloc(p, sizeof *rej * (nrej + 1));
     char *img;
 
-    for (i = 0; i < n; i++)
-        fill_record(&rec[i], &APR_ARRAY_IDX(t->instances, i, vm_instance), &a);
-    for (i = 0; i < nrej; i++) {
-        const vm_rejection *r = &APR_ARRAY_IDX(t->rejections, i, vm_rejection);
-        rej[i].id = r->id;
-        rej[i].reason = intern(&a, r->reason);
-    }
     h.digest = vm_hash_bytes(vm_hash_bytes(vm_hash_bytes(VM_HASH_SEED,
-                   rec, sizeof *rec * n), rej, sizeof *rej * nrej),
-                   a.buf, a.len);
-    h.source = intern(&a, source ? source : "");
-    if (a.len > UINT32_MAX)      /* offsets are 32-bit */
+                   x->rec, sizeof *x->rec * x->n), x->rej,
+                   sizeof *x->rej * x->nrej), a->buf, a->len);
+    h.source = intern(a, source ? source : "");
+    if (a->len > UINT32_MAX)      /* offsets are 32-bit */
         return NULL;
     memcpy(h.magic, VM_SNAP_MAGIC, 8);
     h.header_size = sizeof h;
-    h.count = n;
-    h.nrejections = nrej;
-    h.nbuckets = bucket_count(n);
-    h.index_off = align8(sizeof h);
-    h.records_off = h.index_off + sizeof(vm_snap_bucket) * h.nbuckets;
-    h.rejections_off = h.records_off + sizeof *rec * n;
-    h.strings_off = h.rejections_off + sizeof *rej * nrej;
-    h.strings_len = a.len;
-    h.file_size = align8(h.strings_off + h.strings_len);
+    h.count = x->n;
+    h.nrejections = x->nrej;
+    h.nslots = slot_count(x->n);
+    h.index_off = align_to(sizeof h, 8);
+    h.records_off = align_to(h.index_off + sizeof(vm_snap_slot) * h.nslots,
+                             VM_SNAP_LINE);
+    h.rejections_off = h.records_off + sizeof *x->rec * x->n;
+    h.strings_off = h.rejections_off + sizeof *x->rej * x->nrej;
+    h.strings_len = a->len;
+    h.file_size = align_to(h.strings_off + h.strings_len, 8);
     img = apr_pcalloc(p, h.file_size);
-    fill_index((vm_snap_bucket *)(img + h.index_off), h.nbuckets, t);
-    memcpy(img + h.records_off, rec, sizeof *rec * n);
-    memcpy(img + h.rejections_off, rej, sizeof *rej * nrej);
-    memcpy(img + h.strings_off, a.buf, h.strings_len);
+    fill_index((vm_snap_slot *)(img + h.index_off), h.nslots, t);
+    memcpy(img + h.records_off, x->rec, sizeof *x->rec * x->n);
+    memcpy(img + h.rejections_off, x->rej, sizeof *x->rej * x->nrej);
+    memcpy(img + h.strings_off, a->buf, h.strings_len);
     memcpy(img, &h, sizeof h);
     *size = h.file_size;
     return img;
 }
 
-static void seal(char *img, size_t size, const vm_snapshot_meta *meta)
+vm_status vm_snapshot_build(vm_snapshot_image **out, const vm_table *t,
+                            const char *source, apr_pool_t *p,
+                            const char **err)
 {
-    vm_snap_header *h = (vm_snap_header *)img;
+    apr_pool_t *scratch;
+    vm_snapshot_image *img = apr_pcalloc(p, sizeof *img);
+    string_area a = { NULL, 0, 0, NULL, NULL };
+    parts x;
+
+    apr_pool_create(&scratch, p);   /* the records and the string set */
+    a.seen = apr_hash_make(scratch);
+    a.pool = scratch;
+    fill_parts(&x, t, &a, scratch);
+    img->data = layout(t, &x, &a, source, p, &img->size);
+    apr_pool_destroy(scratch);
+    if (!img->data) {
+        *err = "table too large for a snapshot (strings over 4 GiB)";
+        return VM_ERR_DATA;
+    }
+    *out = img;
+    return VM_OK;
+}
+
+uint64_t vm_snapshot_image_digest(const vm_snapshot_image *img)
+{
+    return ((const vm_snap_header *)img->data)->digest;
+}
+
+vm_status vm_snapshot_image_write(vm_snapshot_image *img, const char *path,
+                                  const vm_snapshot_meta *meta,
+                                  apr_pool_t *p, const char **err)
+{
+    vm_snap_header *h = (vm_snap_header *)img->data;
 
     h->generation = meta->generation;
     h->created = meta->created;
     h->checksum = 0;   /* the reader hashes the header the same way */
     h->checksum = vm_hash_bytes(vm_hash_bytes(VM_HASH_SEED, h, sizeof *h),
-                                img + sizeof *h, size - sizeof *h);
-}
-
-uint64_t vm_table_digest(const vm_table *t)
-{
-    apr_pool_t *p;
-    size_t size;
-    uint64_t digest;
-    char *img;
-
-    apr_pool_create(&p, NULL);
-    img = build_image(t, NULL, p, &size);
-    digest = img ? ((vm_snap_header *)img)->digest : 0;
-    apr_pool_destroy(p);
-    return digest;
+                                img->data + sizeof *h, img->size - sizeof *h);
+    return vm_file_replace(path, img->data, img->size, 0644, NULL, p, err);
 }
 
 vm_status vm_snapshot_write(const char *path, const vm_table *t,
@@ -167,19 +210,27 @@ vm_status vm_snapshot_write(const char *path, const vm_table *t,
                             const char **err)
 {
     apr_pool_t *scratch;
-    size_t size;
-    char *img;
+    vm_snapshot_image *img;
     vm_status st;
 
     apr_pool_create(&scratch, p);
-    img = build_image(t, meta->source, scratch, &size);
-    if (!img) {
-        apr_pool_destroy(scratch);
-        *err = "table too large for a snapshot (strings over 4 GiB)";
-        return VM_ERR_DATA;
-    }
-    seal(img, size, meta);
-    st = vm_file_replace(path, img, size, 0644, NULL, p, err);
+    st = vm_snapshot_build(&img, t, meta->source, scratch, err);
+    if (st == VM_OK)
+        st = vm_snapshot_image_write(img, path, meta, p, err);
     apr_pool_destroy(scratch);
     return st;
+}
+
+uint64_t vm_table_digest(const vm_table *t)
+{
+    apr_pool_t *p;
+    vm_snapshot_image *img;
+    const char *ignored;
+    uint64_t digest = 0;
+
+    apr_pool_create(&p, NULL);
+    if (vm_snapshot_build(&img, t, NULL, p, &ignored) == VM_OK)
+        digest = vm_snapshot_image_digest(img);
+    apr_pool_destroy(p);
+    return digest;
 }
