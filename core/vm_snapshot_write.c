@@ -1,6 +1,6 @@
 /* Serialising a table into a snapshot image, and writing it. */
+#include <stdlib.h>
 #include <string.h>
-#include <apr_hash.h>
 #include <apr_strings.h>
 #include "vm_file.h"
 #include "vm_hash.h"
@@ -12,38 +12,77 @@ struct vm_snapshot_image {
     size_t size;
 };
 
-/* The strings area, each distinct string stored once (database types,
- * hosts and prefixes repeat across thousands of instances). */
+/* The strings area.  Values that repeat across instances (database
+ * types, hosts, logins, prefixes, flags) are stored once: a small
+ * direct-mapped cache of recent strings, by hash, finds them.  A value
+ * the cache does not hold is appended, so the area is written in order
+ * and a million instances cost no random memory reads; at worst a value
+ * repeated far apart is stored twice, which the reader does not mind.
+ * Memory is malloc'd and freed by string_area_free. */
+#define RECENT 8192      /* a power of two */
+
 typedef struct {
     char *buf;
     size_t len, cap;
-    apr_hash_t *seen;    /* string -> offset */
-    apr_pool_t *pool;
+    struct { uint32_t hash, off; } recent[RECENT];   /* off + 1; 0: none */
+    int failed;          /* out of memory, or past 4 GiB */
 } string_area;
 
-static uint32_t intern(string_area *a, const char *s)
+static string_area *string_area_new(size_t expected_bytes)
 {
-    uint32_t *off = apr_hash_get(a->seen, s, APR_HASH_KEY_STRING);
-    size_t len = strlen(s) + 1;
+    string_area *a = calloc(1, sizeof *a);
 
-    if (off)
-        return *off;
+    if (!a)
+        return NULL;
+    a->cap = expected_bytes + 4096;
+    if (!(a->buf = malloc(a->cap))) {
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+static void string_area_free(string_area *a)
+{
+    if (a)
+        free(a->buf);
+    free(a);
+}
+
+static int append(string_area *a, const char *s, size_t len)
+{
     if (a->len + len > a->cap) {
         size_t cap = a->cap * 2 + len;
-        char *grown = apr_palloc(a->pool, cap);
-        if (a->len)
-            memcpy(grown, a->buf, a->len);
+        char *grown = realloc(a->buf, cap);
+        if (!grown)
+            return 0;
         a->buf = grown;
         a->cap = cap;
     }
-    off = apr_palloc(a->pool, sizeof *off);
-    *off = (uint32_t)a->len;
     memcpy(a->buf + a->len, s, len);
     a->len += len;
-    /* keyed by the copy: s may be scratch (a number's text); a grown
-     * buffer leaves the old one in the pool, so keys stay valid */
-    apr_hash_set(a->seen, a->buf + *off, APR_HASH_KEY_STRING, off);
-    return *off;
+    return 1;
+}
+
+static uint32_t intern(string_area *a, const char *s)
+{
+    size_t len = strlen(s) + 1;
+    uint32_t h = (uint32_t)vm_hash_bytes(VM_HASH_SEED, s, len);
+    uint32_t i = h & (RECENT - 1), off;
+
+    if (a->failed)
+        return 0;
+    if (a->recent[i].off && a->recent[i].hash == h
+        && memcmp(a->buf + a->recent[i].off - 1, s, len) == 0)
+        return a->recent[i].off - 1;
+    if (a->len + len >= UINT32_MAX || !append(a, s, len)) {
+        a->failed = 1;
+        return 0;
+    }
+    off = (uint32_t)(a->len - len);
+    a->recent[i].hash = h;
+    a->recent[i].off = off + 1;
+    return off;
 }
 
 /* The record holds the request's variables ready: vm_env_build formats
@@ -101,87 +140,103 @@ static size_t align_to(size_t n, size_t a)
     return (n + a - 1) & ~(a - 1);
 }
 
-/* Records and rejections, built in the scratch pool. */
-typedef struct {
-    vm_snap_record *rec;
-    vm_snap_rejection *rej;
-    uint32_t n, nrej;
-} parts;
-
-static void fill_parts(parts *x, const vm_table *t, string_area *a,
-                       apr_pool_t *scratch)
+static apr_status_t free_image(void *data)
 {
+    free(data);
+    return APR_SUCCESS;
+}
+
+/* Everything but the strings' length is known from the counts. */
+static void plan(vm_snap_header *h, const vm_table *t)
+{
+    memset(h, 0, sizeof *h);
+    memcpy(h->magic, VM_SNAP_MAGIC, 8);
+    h->version = VM_SNAP_VERSION;
+    h->header_size = sizeof *h;
+    h->count = (uint32_t)t->instances->nelts;
+    h->nrejections = (uint32_t)t->rejections->nelts;
+    h->nslots = slot_count(h->count);
+    h->index_off = align_to(sizeof *h, 8);
+    h->records_off = align_to(h->index_off
+                              + sizeof(vm_snap_slot) * h->nslots,
+                              VM_SNAP_LINE);
+    h->rejections_off = h->records_off + sizeof(vm_snap_record) * h->count;
+    h->strings_off = h->rejections_off
+                     + sizeof(vm_snap_rejection) * h->nrejections;
+}
+
+/* Records and rejections in place in the image, their strings into a. */
+static void fill_rows(char *img, const vm_snap_header *h, const vm_table *t,
+                      string_area *a)
+{
+    vm_snap_record *rec = (vm_snap_record *)(img + h->records_off);
+    vm_snap_rejection *rej = (vm_snap_rejection *)(img + h->rejections_off);
     uint32_t i;
 
-    x->n = (uint32_t)t->instances->nelts;
-    x->nrej = (uint32_t)t->rejections->nelts;
-    x->rec = apr_pcalloc(scratch, sizeof *x->rec * (x->n + 1));
-    x->rej = apr_pcalloc(scratch, sizeof *x->rej * (x->nrej + 1));
-    for (i = 0; i < x->n; i++)
-        fill_record(&x->rec[i], &APR_ARRAY_IDX(t->instances, i, vm_instance),
-                    a);
-    for (i = 0; i < x->nrej; i++) {
+    for (i = 0; i < h->count; i++)
+        fill_record(&rec[i], &APR_ARRAY_IDX(t->instances, i, vm_instance), a);
+    for (i = 0; i < h->nrejections; i++) {
         const vm_rejection *r = &APR_ARRAY_IDX(t->rejections, i, vm_rejection);
-        x->rej[i].id = r->id;
-        x->rej[i].reason = intern(a, r->reason);
+        rej[i].id = r->id;
+        rej[i].reason = intern(a, r->reason);
     }
 }
 
-/* Lay out the image; the source string is appended after the digest is
- * taken, so the digest depends on the content alone. */
-static char *layout(const vm_table *t, const parts *x, string_area *a,
-                    const char *source, apr_pool_t *p, size_t *size)
+/* The strings after the rows; the source string is appended after the
+ * digest is taken, so the digest depends on the content alone.  Returns
+ * the grown image, or NULL (img freed). */
+static char *finish(char *img, vm_snap_header *h, const vm_table *t,
+                    string_area *a, const char *source)
 {
-    vm_snap_header h = { .version = VM_SNAP_VERSION };
-    char *img;
+    char *grown;
 
-    h.digest = vm_hash_bytes(vm_hash_bytes(vm_hash_bytes(VM_HASH_SEED,
-                   x->rec, sizeof *x->rec * x->n), x->rej,
-                   sizeof *x->rej * x->nrej), a->buf, a->len);
-    h.source = intern(a, source ? source : "");
-    if (a->len > UINT32_MAX)      /* offsets are 32-bit */
+    h->digest = vm_hash_bytes(vm_hash_bytes(VM_HASH_SEED,
+                    img + h->records_off, h->strings_off - h->records_off),
+                    a->buf, a->len);
+    h->source = intern(a, source ? source : "");
+    h->strings_len = a->len;
+    h->file_size = align_to(h->strings_off + h->strings_len, 8);
+    if (a->failed || !(grown = realloc(img, h->file_size))) {
+        free(img);
         return NULL;
-    memcpy(h.magic, VM_SNAP_MAGIC, 8);
-    h.header_size = sizeof h;
-    h.count = x->n;
-    h.nrejections = x->nrej;
-    h.nslots = slot_count(x->n);
-    h.index_off = align_to(sizeof h, 8);
-    h.records_off = align_to(h.index_off + sizeof(vm_snap_slot) * h.nslots,
-                             VM_SNAP_LINE);
-    h.rejections_off = h.records_off + sizeof *x->rec * x->n;
-    h.strings_off = h.rejections_off + sizeof *x->rej * x->nrej;
-    h.strings_len = a->len;
-    h.file_size = align_to(h.strings_off + h.strings_len, 8);
-    img = apr_pcalloc(p, h.file_size);
-    fill_index((vm_snap_slot *)(img + h.index_off), h.nslots, t);
-    memcpy(img + h.records_off, x->rec, sizeof *x->rec * x->n);
-    memcpy(img + h.rejections_off, x->rej, sizeof *x->rej * x->nrej);
-    memcpy(img + h.strings_off, a->buf, h.strings_len);
-    memcpy(img, &h, sizeof h);
-    *size = h.file_size;
-    return img;
+    }
+    memcpy(grown + h->strings_off, a->buf, a->len);
+    memset(grown + h->strings_off + a->len, 0,
+           h->file_size - h->strings_off - a->len);
+    fill_index((vm_snap_slot *)(grown + h->index_off), h->nslots, t);
+    memcpy(grown, h, sizeof *h);
+    return grown;
 }
 
+/* The image is malloc'd, to grow without a copy; p's cleanup frees it. */
 vm_status vm_snapshot_build(vm_snapshot_image **out, const vm_table *t,
                             const char *source, apr_pool_t *p,
                             const char **err)
 {
-    apr_pool_t *scratch;
     vm_snapshot_image *img = apr_pcalloc(p, sizeof *img);
-    string_area a = { NULL, 0, 0, NULL, NULL };
-    parts x;
+    /* some 128 bytes of distinct strings an instance: key, names, paths */
+    string_area *a = string_area_new((size_t)t->instances->nelts * 128);
+    vm_snap_header h;
+    char *data;
 
-    apr_pool_create(&scratch, p);   /* the records and the string set */
-    a.seen = apr_hash_make(scratch);
-    a.pool = scratch;
-    fill_parts(&x, t, &a, scratch);
-    img->data = layout(t, &x, &a, source, p, &img->size);
-    apr_pool_destroy(scratch);
-    if (!img->data) {
-        *err = "table too large for a snapshot (strings over 4 GiB)";
+    plan(&h, t);
+    if (!a || !(data = calloc(1, h.strings_off))) {
+        string_area_free(a);
+        *err = "out of memory for the snapshot";
+        return VM_ERR_IO;
+    }
+    fill_rows(data, &h, t, a);
+    data = finish(data, &h, t, a, source);
+    string_area_free(a);
+    if (!data) {
+        *err = "table too large for a snapshot (strings over 4 GiB, "
+               "or out of memory)";
         return VM_ERR_DATA;
     }
+    apr_pool_cleanup_register(p, data, free_image,
+                              apr_pool_cleanup_null);
+    img->data = data;
+    img->size = h.file_size;
     *out = img;
     return VM_OK;
 }
