@@ -170,15 +170,21 @@ static const char *requested_host(request_rec *r, const vmoodle_server_conf *c,
     return apr_table_get(r->headers_in, "Host");
 }
 
-static void set_instance_env(request_rec *r, const vm_instance *in)
+/* The values are ready in the snapshot, which this request holds mapped
+ * until its pool is destroyed (vmoodle_table_acquire), and the names are
+ * constants: added without a copy, and without a scan, since nothing has
+ * set a VMOODLE_* variable yet (post_read_request, first of the
+ * environment's writers; an internal redirect renames the earlier ones
+ * REDIRECT_*). */
+static void set_instance_env(request_rec *r, const vm_snapshot *snap,
+                             const vm_snapshot_entry *e)
 {
-    vm_env_numbers nums;
-    vm_env_var vars[VM_ENV_COUNT];
+    const char *values[VM_ENV_COUNT];
     int i;
 
-    vm_env_build(in, &nums, vars);
+    vm_snapshot_entry_env(snap, e, values);
     for (i = 0; i < VM_ENV_COUNT; i++)
-        apr_table_set(r->subprocess_env, vars[i].name, vars[i].value);
+        apr_table_addn(r->subprocess_env, vm_env_names[i], values[i]);
 }
 
 /* A refusal decided in post_read_request, answered by the quick handler. */
@@ -250,7 +256,7 @@ static int vmoodle_route(request_rec *r)
     const vm_snapshot *snap;
     const char *raw, *why;
     char key[VM_KEY_MAX];
-    vm_instance in;
+    const vm_snapshot_entry *in;
     int https;
 
     if (!c->engine || !c->table)
@@ -279,20 +285,20 @@ static int vmoodle_route(request_rec *r)
                       "host %s: no instance table loaded", key);
         return deny(r, HTTP_SERVICE_UNAVAILABLE, NULL, key);
     }
-    if (!vm_snapshot_lookup(snap, key, strlen(key), &in)) {
+    if (!(in = vm_snapshot_find(snap, key, strlen(key)))) {
         if (is_server_name(r))
             return DECLINED;
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00017)
                       "unknown host %s", key);
         return deny(r, c->unknown_status, &c->unknown_page, key);
     }
-    if (!in.enabled) {
+    if (!vm_snapshot_entry_enabled(in)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00018)
                       "instance %s (id %" APR_INT64_T_FMT ") is disabled",
-                      key, (apr_int64_t)in.id);
+                      key, (apr_int64_t)vm_snapshot_entry_id(in));
         return deny(r, HTTP_SERVICE_UNAVAILABLE, &c->disabled_page, key);
     }
-    set_instance_env(r, &in);
+    set_instance_env(r, snap, in);
     return DECLINED;
 }
 

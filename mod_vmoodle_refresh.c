@@ -20,6 +20,7 @@
 #include <mod_unixd.h>
 #include <apr_file_info.h>
 #include <apr_strings.h>
+#include "vm_cron_figures.h"
 #include "vm_file.h"
 
 APLOG_USE_MODULE(vmoodle);
@@ -213,6 +214,10 @@ static void refresh_once(vmoodle_table *t, vm_source *src, apr_pool_t *p,
     if (res->status != VM_OK)
         return;
     log_rejections(t, res);
+    if (res->figures_error)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, spec(t)->server,
+                     VMLOGNO(00090) "table %s: %s", spec(t)->source_display,
+                     res->figures_error);
     if (res->changed) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, spec(t)->server, VMLOGNO(00006)
                      "table %s: generation %" APR_UINT64_T_FMT

@@ -5,9 +5,24 @@
 #include <http_request.h>
 #include <apr_strings.h>
 #include <cJSON.h>
+#include "vm_cron_figures.h"
 #include "vm_instance_json.h"
 
-static void add_snapshot(cJSON *root, const vm_snapshot *snap)
+/* The cron figures are not in the snapshot (a cron run makes no
+ * generation): they come from the file the writer keeps beside it, as
+ * current as the last read of the source.  Without it they show as 0. */
+static vm_cron_figures *cron_figures(vmoodle_table *t, apr_pool_t *p)
+{
+    vm_cron_figures *f;
+    const char *ignored;
+
+    return vm_cron_figures_load(&f, vm_cron_figures_path(
+               vmoodle_table_spec_of(t)->snapshot_path, p), p, &ignored)
+           == VM_OK ? f : NULL;
+}
+
+static void add_snapshot(cJSON *root, const vm_snapshot *snap,
+                         const vm_cron_figures *figures)
 {
     cJSON *list = cJSON_AddArrayToObject(root, "instances");
     cJSON *rejected = cJSON_AddArrayToObject(root, "rejected");
@@ -22,6 +37,8 @@ static void add_snapshot(cJSON *root, const vm_snapshot *snap)
     cJSON_AddNumberToObject(root, "count", vm_snapshot_count(snap));
     for (i = 0; i < vm_snapshot_count(snap); i++) {
         vm_snapshot_instance(snap, i, &in);
+        if (figures)
+            vm_cron_figures_get(figures, &in);
         cJSON_AddItemToArray(list, vm_instance_json(&in, VM_JSON_CRON));
     }
     for (i = 0; i < vm_snapshot_rejection_count(snap); i++) {
@@ -30,7 +47,8 @@ static void add_snapshot(cJSON *root, const vm_snapshot *snap)
     }
 }
 
-static cJSON *status_json(vmoodle_table *t, const vm_snapshot *snap)
+static cJSON *status_json(vmoodle_table *t, const vm_snapshot *snap,
+                          apr_pool_t *p)
 {
     cJSON *root = cJSON_CreateObject(), *refresh;
     vmoodle_refresh_info info;
@@ -47,7 +65,7 @@ static cJSON *status_json(vmoodle_table *t, const vm_snapshot *snap)
     cJSON_AddBoolToObject(refresh, "from_disk", info.from_disk);
     cJSON_AddStringToObject(refresh, "error", info.error);
     if (snap) {
-        add_snapshot(root, snap);
+        add_snapshot(root, snap, cron_figures(t, p));
     } else {
         cJSON_AddNumberToObject(root, "generation", 0);
         cJSON_AddNumberToObject(root, "count", 0);
@@ -134,7 +152,7 @@ int vmoodle_status_handler(request_rec *r)
     c = VMOODLE_CONF(r->server);
     if (!c->table)
         return HTTP_NOT_FOUND;
-    root = status_json(c->table, vmoodle_table_acquire(c->table, r));
+    root = status_json(c->table, vmoodle_table_acquire(c->table, r), r->pool);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     if (r->args && strcmp(r->args, "json") == 0) {
         ap_set_content_type(r, "application/json");

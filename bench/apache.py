@@ -103,12 +103,17 @@ class Apache:
             name, path = module, f"{MODULES}/mod_{module}.so"
         return f'LoadModule {name}_module "{path}"'
 
-    def start(self, timeout=30):
+    def start(self, timeout=30, prefix=(), args=("-DFOREGROUND",),
+              user=None):
+        """prefix: a command to run httpd under (valgrind ...); args: its
+        flags (-X for one process); user: start it as this user, not root
+        (the whole process then runs as the User, as valgrind needs)."""
         check = subprocess.run([HTTPD, "-t", "-f", self.conf],
                                capture_output=True, text=True)
         if check.returncode != 0:
             raise RuntimeError(f"{self.name}: bad config: {check.stderr.strip()}")
-        self.proc = subprocess.Popen([HTTPD, "-f", self.conf, "-DFOREGROUND"],
+        self.proc = subprocess.Popen(list(prefix) + [HTTPD, "-f", self.conf]
+                                     + list(args), user=user,
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         try:

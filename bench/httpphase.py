@@ -38,7 +38,7 @@ def writable_dir(path):
 
 def module_apache(workdir, name, docroot, module_so, n, refresh=60,
                   children=2, site_extra="", echo=True, modules=(),
-                  source=None, port=None):
+                  source=None, port=None, threads=64):
     """An Apache routing n instances with mod_vmoodle: a JSON source it
     writes (its path is returned), or the given source, already filled."""
     port = port or free_port()
@@ -52,7 +52,7 @@ def module_apache(workdir, name, docroot, module_so, n, refresh=60,
                          echo)
     return Apache(workdir, name, docroot, site + site_extra,
                   modules=[("vmoodle", module_so)] + list(modules),
-                  children=children,
+                  children=children, threads=threads,
                   port=port), json_path
 
 

@@ -21,6 +21,8 @@ sys.path.insert(0, HERE)
 # The tests' PostgreSQL starter (it needs pytest only for its fixtures).
 sys.path.insert(1, os.path.join(ROOT, "tests", "integration"))
 
+import callgrind    # noqa: E402
+import cronphase    # noqa: E402
 import httpphase    # noqa: E402
 import load         # noqa: E402
 import machine      # noqa: E402
@@ -34,6 +36,7 @@ from dbservers import PgServer  # noqa: E402
 RESULTS = os.path.join(HERE, "RESULTS.md")
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 HOST_COUNTS = (1000, 100000)
+CALLGRIND_HOSTS = 100000
 
 
 class Plan:
@@ -46,6 +49,8 @@ class Plan:
         self.php_rounds = 2 if quick else 3
         self.memory_seconds = 2 if quick else 3
         self.lookups = 1000000 if quick else 4000000
+        self.cg_warmup = 300 if quick else 2000
+        self.cg_requests = 500 if quick else 2000
 
 
 def core_figures(build, workdir, plan):
@@ -114,10 +119,18 @@ def other_figures(results, failures, build, workdir, plan, module_so, pg):
                  os.path.join(workdir, "refresh"), module_so)
         measured(results, "refresh_notify", failures, refresh.notify_figures,
                  os.path.join(workdir, "notify"), module_so, pg)
+        print("bench: instructions per request (callgrind)", flush=True)
+        measured(results, "callgrind", failures, callgrind.run,
+                 os.path.join(workdir, "callgrind"), CALLGRIND_HOSTS,
+                 module_so, plan.cg_warmup, plan.cg_requests)
+        print("bench: generations made by cron runs", flush=True)
+        measured(results, "cron", failures, cronphase.run,
+                 os.path.join(workdir, "cron"), build, module_so)
     else:
         missing = "not measured: mod_vmoodle.so not built"
         results["memory"] = results["refresh_poll"] = missing
-        results["refresh_notify"] = missing
+        results["refresh_notify"] = results["callgrind"] = missing
+        results["cron"] = missing
 
 
 def write_results(table):

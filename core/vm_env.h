@@ -1,11 +1,20 @@
 /* The VMOODLE_* variables an instance hands to PHP: one list, used by the
- * module for requests and by vcron for command-line runs. */
+ * module for requests (stored ready in the snapshot) and by vcron for
+ * command-line runs. */
 #ifndef VM_ENV_H
 #define VM_ENV_H
 
 #include "vm_instance.h"
 
-#define VM_ENV_COUNT 13
+/* Positions in the list, in the order of vm_env_names. */
+enum {
+    VM_E_HOST, VM_E_ID, VM_E_SHORTNAME, VM_E_WWWROOT, VM_E_DBTYPE,
+    VM_E_DBHOST, VM_E_DBNAME, VM_E_DBUSER, VM_E_DBPASS, VM_E_DBPREFIX,
+    VM_E_DBPERSIST, VM_E_DATAROOT, VM_E_MNET,
+    VM_ENV_COUNT
+};
+
+extern const char *const vm_env_names[VM_ENV_COUNT];
 
 typedef struct {
     const char *name;

@@ -5,16 +5,23 @@
 #include <arpa/inet.h>
 #include "vm_host.h"
 
-static int name_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-        || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
 static char lower(char c)
 {
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
+
+/* A name character lower-cased, '.' as itself, 0 for anything else: one
+ * load per character on every request.  [A-Za-z0-9_-] and the dot. */
+static const unsigned char name_map[256] = {
+    ['-'] = '-', ['.'] = '.', ['_'] = '_',
+    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4',
+    ['5'] = '5', ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9',
+#define L(c) [c] = c, [c - 'a' + 'A'] = c
+    L('a'), L('b'), L('c'), L('d'), L('e'), L('f'), L('g'), L('h'), L('i'),
+    L('j'), L('k'), L('l'), L('m'), L('n'), L('o'), L('p'), L('q'), L('r'),
+    L('s'), L('t'), L('u'), L('v'), L('w'), L('x'), L('y'), L('z'),
+#undef L
+};
 
 /* A DNS name or IPv4 literal, lower-cased into out; one trailing dot
  * dropped. */
@@ -30,16 +37,18 @@ static const char *canon_name(const char *h, size_t len, char *out,
     if (len > VM_HOST_MAX || len >= outsize)
         return "host too long";
     for (i = 0; i < len; i++) {
-        if (h[i] == '.') {
+        unsigned char c = name_map[(unsigned char)h[i]];
+
+        if (c == '.') {
             if (label == 0)
                 return "empty label in host";
             label = 0;
-        } else if (!name_char((unsigned char)h[i])) {
+        } else if (!c) {
             return "invalid character in host";
         } else if (++label > 63) {
             return "host label longer than 63 characters";
         }
-        out[i] = lower(h[i]);
+        out[i] = (char)c;
     }
     if (label == 0)                 /* "a.b.." once one dot is dropped */
         return "empty label in host";
@@ -124,17 +133,30 @@ static const char *canon_hostport(const char *s, size_t len, char *host,
                        : canon_name(s, len, host, hostsize, hostlen);
 }
 
-static const char *make_key(const char *host, unsigned port, int https,
-                            char *key, size_t keysize, unsigned *keptport)
+/* host[:port], the port left out when it is the scheme's.  Written by
+ * hand: this runs on every request, and snprintf costs a thousand
+ * instructions here. */
+static const char *make_key(const char *host, size_t hostlen, unsigned port,
+                            int https, char *key, size_t keysize,
+                            unsigned *keptport)
 {
-    int n;
+    char digits[5];
+    size_t n = 0, need, i;
 
     if (port == (https ? 443u : 80u))
         port = 0;
-    n = port ? snprintf(key, keysize, "%s:%u", host, port)
-             : snprintf(key, keysize, "%s", host);
-    if (n < 0 || (size_t)n >= keysize)
+    for (i = port; i > 0 && n < sizeof digits; i /= 10)
+        digits[n++] = (char)('0' + i % 10);      /* a port has <= 5 */
+    need = hostlen + (port ? 1 + n : 0);
+    if (need >= keysize)
         return "host too long";
+    memcpy(key, host, hostlen);
+    if (port) {
+        key[hostlen] = ':';
+        for (i = 0; i < n; i++)
+            key[hostlen + 1 + i] = digits[n - 1 - i];
+    }
+    key[need] = '\0';
     if (keptport)
         *keptport = port;
     return NULL;
@@ -151,7 +173,8 @@ const char *vm_host_request_key(const char *hostport, size_t len, int https,
     if (!hostport)
         return "no host";
     reason = canon_hostport(hostport, len, host, sizeof host, &hostlen, &port);
-    return reason ? reason : make_key(host, port, https, key, keysize, NULL);
+    return reason ? reason : make_key(host, hostlen, port, https, key, keysize,
+                                      NULL);
 }
 
 static int prefix_nocase(const char *s, const char *prefix)
@@ -188,8 +211,8 @@ const char *vm_host_parse_url(const char *url, vm_url *out)
     reason = canon_hostport(auth, (size_t)(end - auth), host, sizeof host,
                             &hostlen, &port);
     if (!reason)
-        reason = make_key(host, port, out->https, out->key, sizeof out->key,
-                          &out->port);
+        reason = make_key(host, hostlen, port, out->https, out->key,
+                          sizeof out->key, &out->port);
     if (reason)
         return reason;
     n = snprintf(out->wwwroot, sizeof out->wwwroot, "%s://%s",

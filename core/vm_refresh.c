@@ -1,5 +1,7 @@
 #include <string.h>
 #include <time.h>
+#include <apr_strings.h>
+#include "vm_cron_figures.h"
 #include "vm_refresh.h"
 
 static int had_rejection(const vm_snapshot *old, const vm_rejection *r)
@@ -27,8 +29,9 @@ static void collect_new_rejections(const vm_table *t, const vm_snapshot *old,
     }
 }
 
-static void write_generation(const vm_table *t, const vm_snapshot *old,
-                             vm_source *src, const char *path, uint64_t floor,
+static void write_generation(const vm_table *t, vm_snapshot_image *img,
+                             const vm_snapshot *old, vm_source *src,
+                             const char *path, uint64_t floor,
                              apr_pool_t *p, vm_refresh_result *res)
 {
     uint64_t last = old ? vm_snapshot_generation(old) : 0;
@@ -37,13 +40,35 @@ static void write_generation(const vm_table *t, const vm_snapshot *old,
     meta.generation = (last > floor ? last : floor) + 1;
     meta.created = (int64_t)time(NULL);
     meta.source = src->display;
-    res->status = vm_snapshot_write(path, t, &meta, p, &res->error);
+    res->status = vm_snapshot_image_write(img, path, &meta, p, &res->error);
     if (res->status != VM_OK)
         return;
     res->changed = 1;
     res->generation = meta.generation;
     res->count = (uint32_t)t->instances->nelts;
     collect_new_rejections(t, old, res);
+}
+
+/* One build: the image whose digest is compared is the one written.  The
+ * cron figures are not in it; they go to their own file, which a failure
+ * to write leaves stale without failing the refresh. */
+static void write_if_changed(const vm_table *t, const vm_snapshot *old,
+                             vm_source *src, const char *path, uint64_t floor,
+                             apr_pool_t *p, vm_refresh_result *res)
+{
+    vm_snapshot_image *img;
+    int ignored;
+
+    res->status = vm_snapshot_build(&img, t, src->display, p, &res->error);
+    if (res->status != VM_OK)
+        return;
+    if (!old || vm_snapshot_image_digest(img) != vm_snapshot_digest(old))
+        write_generation(t, img, old, src, path, floor, p, res);
+    if (res->status == VM_OK
+        && vm_cron_figures_save(vm_cron_figures_path(path, p), t, &ignored,
+                                p, &res->figures_error) != VM_OK)
+        res->figures_error = apr_pstrcat(p, "cron figures: ",
+                                         res->figures_error, NULL);
 }
 
 /* Skip the read when the source can tell it has not changed and the
@@ -80,8 +105,7 @@ void vm_refresh(vm_source *src, const char *path, uint64_t floor,
     res->status = vm_source_load(src, &rows, p, &res->error);
     if (res->status == VM_OK) {
         t = vm_table_build(rows, p);
-        if (!old || vm_table_digest(t) != vm_snapshot_digest(old))
-            write_generation(t, old, src, path, floor, p, res);
+        write_if_changed(t, old, src, path, floor, p, res);
         /* Until its table is on disk a load must be read again, whatever
          * the source says about changes (a full disk, say). */
         src->unsaved = res->status != VM_OK;

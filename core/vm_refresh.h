@@ -1,5 +1,6 @@
 /* The single writer's step: read the source, validate, and write a new
- * snapshot generation when the content changed.  Used by the module (at
+ * snapshot generation when the routing content changed, and the cron
+ * figures file when a figure did (a cron run alone makes no generation).  Used by the module (at
  * start-up and in its refresh thread) and by vmoodlectl. */
 #ifndef VM_REFRESH_H
 #define VM_REFRESH_H
@@ -13,6 +14,9 @@ typedef struct {
     int changed;            /* a new generation was written */
     uint64_t generation;    /* generation on disk after the step */
     uint32_t count;         /* instances in it */
+    /* with status VM_OK: why the cron figures file could not be written
+     * (the status page shows older figures meanwhile), else NULL */
+    const char *figures_error;
     /* rejections that the previous snapshot did not have: log these */
     apr_array_header_t *new_rejections;  /* vm_rejection */
 } vm_refresh_result;

@@ -16,7 +16,8 @@ struct vm_snapshot {
     const char *base;
     size_t size;
     const vm_snap_header *h;
-    const vm_snap_bucket *index;
+    const vm_snap_slot *index;
+    uint32_t mask;               /* nslots - 1 */
     const vm_snap_record *records;
     const vm_snap_rejection *rejections;
     const char *strings;
@@ -37,10 +38,11 @@ static const char *check_header(const vm_snap_header *h, size_t size)
         return "unsupported snapshot version";
     if (h->file_size != size)
         return "snapshot truncated or extended";
-    if (h->nbuckets == 0 || (h->nbuckets & (h->nbuckets - 1)) != 0
-        || h->nbuckets <= h->count)
+    if (h->nslots == 0 || (h->nslots & (h->nslots - 1)) != 0
+        || h->nslots <= h->count)
         return "corrupt snapshot index size";
-    if (!section_ok(h, h->index_off, h->nbuckets, sizeof(vm_snap_bucket))
+    if (!section_ok(h, h->index_off, h->nslots, sizeof(vm_snap_slot))
+        || h->records_off % VM_SNAP_LINE != 0
         || !section_ok(h, h->records_off, h->count, sizeof(vm_snap_record))
         || !section_ok(h, h->rejections_off, h->nrejections,
                        sizeof(vm_snap_rejection))
@@ -54,7 +56,7 @@ static const char *check_header(const vm_snap_header *h, size_t size)
 /* The record's key length and key head agree with its key string. */
 static int key_consistent(const vm_snapshot *s, const vm_snap_record *r)
 {
-    const char *key = s->strings + r->str[VM_S_KEY];
+    const char *key = s->strings + r->str[VM_E_HOST];
     char head[VM_SNAP_KEYHEAD] = { 0 };
     size_t len = strlen(key);
 
@@ -64,8 +66,8 @@ static int key_consistent(const vm_snapshot *s, const vm_snap_record *r)
     return memcmp(head, r->keyhead, VM_SNAP_KEYHEAD) == 0;
 }
 
-/* Every string offset inside the area, every bucket pointing at a record
- * whose key hashes as the bucket says, one empty bucket at least. */
+/* Every string offset inside the area, every slot pointing at a record
+ * whose key hashes to the slot's fingerprint, one empty slot at least. */
 static const char *check_contents(const vm_snapshot *s)
 {
     const vm_snap_header *h = s->h;
@@ -75,7 +77,7 @@ static const char *check_contents(const vm_snapshot *s)
     if (s->strings[h->strings_len - 1] != '\0' || h->source >= h->strings_len)
         return "corrupt snapshot strings";
     for (i = 0; i < h->count; i++) {
-        for (j = 0; j < VM_S_COUNT; j++)
+        for (j = 0; j < VM_R_COUNT; j++)
             if (s->records[i].str[j] >= h->strings_len)
                 return "corrupt snapshot record";
         if (!key_consistent(s, &s->records[i]))
@@ -84,14 +86,14 @@ static const char *check_contents(const vm_snapshot *s)
     for (i = 0; i < h->nrejections; i++)
         if (s->rejections[i].reason >= h->strings_len)
             return "corrupt snapshot rejection";
-    for (i = 0; i < h->nbuckets; i++) {
-        const vm_snap_bucket *b = &s->index[i];
+    for (i = 0; i < h->nslots; i++) {
+        const vm_snap_slot *b = &s->index[i];
         if (!b->record)
             continue;
         if (b->record > h->count
-            || b->hash != vm_hash_key(s->strings
-                                      + s->records[b->record - 1].str[VM_S_KEY],
-                                      s->records[b->record - 1].keylen))
+            || b->fingerprint != vm_hash_key(s->strings
+                                   + s->records[b->record - 1].str[VM_E_HOST],
+                                   s->records[b->record - 1].keylen))
             return "corrupt snapshot index";
         used++;
     }
@@ -111,7 +113,8 @@ static const char *verify(vm_snapshot *s)
                       s->base + sizeof copy, s->size - sizeof copy)
         != s->h->checksum)
         return "snapshot checksum mismatch";
-    s->index = (const vm_snap_bucket *)(s->base + s->h->index_off);
+    s->index = (const vm_snap_slot *)(s->base + s->h->index_off);
+    s->mask = s->h->nslots - 1;
     s->records = (const vm_snap_record *)(s->base + s->h->records_off);
     s->rejections = (const vm_snap_rejection *)(s->base + s->h->rejections_off);
     s->strings = s->base + s->h->strings_off;
@@ -190,18 +193,16 @@ const char *vm_snapshot_source(const vm_snapshot *s)
 void vm_snapshot_instance(const vm_snapshot *s, uint32_t i, vm_instance *out)
 {
     const vm_snap_record *r = &s->records[i];
-    const char *str = s->strings;
-    int j;
+    size_t j;
 
+    memset(out, 0, sizeof *out);    /* the cron figures are not here */
     out->id = r->id;
-    out->croncount = r->croncount;
-    out->lastcron = r->lastcron;
-    out->lastcrongap = r->lastcrongap;
-    out->dbpersist = r->dbpersist;
+    out->dbpersist = (r->flags & VM_SNAP_DBPERSIST) != 0;
+    out->enabled = (r->flags & VM_SNAP_ENABLED) != 0;
     out->mnet = r->mnet;
-    out->enabled = r->enabled;
-    for (j = 0; j < VM_S_COUNT; j++)
-        *vm_snap_string_field(out, j) = str + r->str[j];
+    for (j = 0; j < VM_SNAP_STRING_COUNT; j++)
+        *vm_snap_string_field(out, j) = s->strings
+                                        + r->str[vm_snap_strings[j].slot];
 }
 
 void vm_snapshot_rejection(const vm_snapshot *s, uint32_t i,
@@ -217,26 +218,56 @@ static int key_equal(const vm_snapshot *s, const vm_snap_record *r,
     if (keylen <= VM_SNAP_KEYHEAD)
         return memcmp(r->keyhead, key, keylen) == 0;
     return memcmp(r->keyhead, key, VM_SNAP_KEYHEAD) == 0
-        && memcmp(s->strings + r->str[VM_S_KEY] + VM_SNAP_KEYHEAD,
+        && memcmp(s->strings + r->str[VM_E_HOST] + VM_SNAP_KEYHEAD,
                   key + VM_SNAP_KEYHEAD, keylen - VM_SNAP_KEYHEAD) == 0;
+}
+
+/* Two dependent reads for a hit: the slot, then the record's first line
+ * (a fingerprint mismatch costs no record read). */
+const vm_snapshot_entry *vm_snapshot_find(const vm_snapshot *s,
+                                          const char *key, size_t keylen)
+{
+    uint32_t h = vm_hash_key(key, keylen), slot;
+
+    for (slot = h & s->mask; s->index[slot].record;
+         slot = (slot + 1) & s->mask) {
+        const vm_snap_record *r;
+
+        if (s->index[slot].fingerprint != h)
+            continue;
+        r = &s->records[s->index[slot].record - 1];
+        if (r->keylen == keylen && key_equal(s, r, key, keylen))
+            return r;
+    }
+    return NULL;
+}
+
+int vm_snapshot_entry_enabled(const vm_snapshot_entry *e)
+{
+    return (e->flags & VM_SNAP_ENABLED) != 0;
+}
+
+long long vm_snapshot_entry_id(const vm_snapshot_entry *e)
+{
+    return e->id;
+}
+
+void vm_snapshot_entry_env(const vm_snapshot *s, const vm_snapshot_entry *e,
+                           const char *values[VM_ENV_COUNT])
+{
+    int i;
+
+    for (i = 0; i < VM_ENV_COUNT; i++)
+        values[i] = s->strings + e->str[i];
 }
 
 int vm_snapshot_lookup(const vm_snapshot *s, const char *key, size_t keylen,
                        vm_instance *out)
 {
-    uint32_t h = vm_hash_key(key, keylen);
-    uint32_t mask = s->h->nbuckets - 1, slot;
+    const vm_snapshot_entry *e = vm_snapshot_find(s, key, keylen);
 
-    for (slot = h & mask; s->index[slot].record; slot = (slot + 1) & mask) {
-        const vm_snap_record *r;
-
-        if (s->index[slot].hash != h)
-            continue;
-        r = &s->records[s->index[slot].record - 1];
-        if (r->keylen == keylen && key_equal(s, r, key, keylen)) {
-            vm_snapshot_instance(s, s->index[slot].record - 1, out);
-            return 1;
-        }
-    }
-    return 0;
+    if (!e)
+        return 0;
+    vm_snapshot_instance(s, (uint32_t)(e - s->records), out);
+    return 1;
 }

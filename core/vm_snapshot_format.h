@@ -1,47 +1,51 @@
 /* On-disk layout of a snapshot, shared by its writer and its reader.
- * Native byte order: a snapshot is written and read on the same host. */
+ * Native byte order: a snapshot is written and read on the same host.
+ *
+ * A lookup reads two places: its slot in the index (a key fingerprint and
+ * a record number, 8 bytes) and the record's first cache line (key length,
+ * flags, the key's head, the id).  A routed request then reads the
+ * record's second line: the offsets of its VMOODLE_* values, stored ready
+ * (numbers already written as text), handed to Apache without a copy. */
 #ifndef VM_SNAPSHOT_FORMAT_H
 #define VM_SNAPSHOT_FORMAT_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include "vm_env.h"
 #include "vm_instance.h"
 
 #define VM_SNAP_MAGIC   "VMSNAP\r\n"   /* \r\n catches text-mode damage */
-#define VM_SNAP_VERSION 2u
+#define VM_SNAP_VERSION 3u
 
-enum {  /* string columns of a record, in this order */
-    VM_S_KEY, VM_S_WWWROOT, VM_S_VHOSTNAME, VM_S_NAME, VM_S_SHORTNAME,
-    VM_S_DBTYPE, VM_S_DBHOST, VM_S_DBLOGIN, VM_S_DBPASS, VM_S_DBNAME,
-    VM_S_DBPREFIX, VM_S_DATAPATH,
-    VM_S_COUNT
+/* String slots of a record: the VMOODLE_* values in vm_env order, then
+ * the columns no variable carries. */
+enum { VM_R_NAME = VM_ENV_COUNT, VM_R_VHOSTNAME, VM_R_COUNT };
+
+/* Where each string of a vm_instance lives in a record, so the writer's
+ * checks and the reader walk one list. */
+static const struct {
+    size_t field;     /* offsetof(vm_instance, ...) */
+    int slot;         /* index into vm_snap_record.str */
+} vm_snap_strings[] = {
+    { offsetof(vm_instance, key), VM_E_HOST },
+    { offsetof(vm_instance, wwwroot), VM_E_WWWROOT },
+    { offsetof(vm_instance, vhostname), VM_R_VHOSTNAME },
+    { offsetof(vm_instance, name), VM_R_NAME },
+    { offsetof(vm_instance, shortname), VM_E_SHORTNAME },
+    { offsetof(vm_instance, dbtype), VM_E_DBTYPE },
+    { offsetof(vm_instance, dbhost), VM_E_DBHOST },
+    { offsetof(vm_instance, dblogin), VM_E_DBUSER },
+    { offsetof(vm_instance, dbpass), VM_E_DBPASS },
+    { offsetof(vm_instance, dbname), VM_E_DBNAME },
+    { offsetof(vm_instance, dbprefix), VM_E_DBPREFIX },
+    { offsetof(vm_instance, datapath), VM_E_DATAROOT },
 };
+#define VM_SNAP_STRING_COUNT \
+    (sizeof vm_snap_strings / sizeof vm_snap_strings[0])
 
-/* Where each string column lives in a vm_instance, so the writer and the
- * reader walk one list. */
-static const size_t vm_snap_string_offset[VM_S_COUNT] = {
-    [VM_S_KEY] = offsetof(vm_instance, key),
-    [VM_S_WWWROOT] = offsetof(vm_instance, wwwroot),
-    [VM_S_VHOSTNAME] = offsetof(vm_instance, vhostname),
-    [VM_S_NAME] = offsetof(vm_instance, name),
-    [VM_S_SHORTNAME] = offsetof(vm_instance, shortname),
-    [VM_S_DBTYPE] = offsetof(vm_instance, dbtype),
-    [VM_S_DBHOST] = offsetof(vm_instance, dbhost),
-    [VM_S_DBLOGIN] = offsetof(vm_instance, dblogin),
-    [VM_S_DBPASS] = offsetof(vm_instance, dbpass),
-    [VM_S_DBNAME] = offsetof(vm_instance, dbname),
-    [VM_S_DBPREFIX] = offsetof(vm_instance, dbprefix),
-    [VM_S_DATAPATH] = offsetof(vm_instance, datapath),
-};
-
-static inline const char **vm_snap_string_field(vm_instance *in, int i)
+static inline const char **vm_snap_string_field(vm_instance *in, size_t i)
 {
-    return (const char **)((char *)in + vm_snap_string_offset[i]);
-}
-
-static inline const char *vm_snap_string(const vm_instance *in, int i)
-{
-    return *(const char *const *)((const char *)in + vm_snap_string_offset[i]);
+    return (const char **)((char *)in + vm_snap_strings[i].field);
 }
 
 typedef struct {
@@ -54,33 +58,43 @@ typedef struct {
     int64_t created;
     uint64_t digest;         /* of records, rejections and their strings */
     uint32_t count;          /* instance records */
-    uint32_t nbuckets;       /* index size, a power of two > count */
+    uint32_t nslots;         /* index size, a power of two > count */
     uint32_t nrejections;
     uint32_t source;         /* string offset of the source description */
-    uint64_t index_off;      /* vm_snap_bucket[nbuckets] */
-    uint64_t records_off;    /* vm_snap_record[count], by id */
+    uint64_t index_off;      /* vm_snap_slot[nslots] */
+    uint64_t records_off;    /* vm_snap_record[count], by id; 64-aligned */
     uint64_t rejections_off; /* vm_snap_rejection[nrejections] */
     uint64_t strings_off;    /* NUL-terminated strings */
     uint64_t strings_len;    /* ends with a NUL byte */
 } vm_snap_header;
 
 typedef struct {
-    uint32_t hash;           /* vm_hash_key of the record's key */
-    uint32_t record;         /* record index + 1; 0: empty bucket */
-} vm_snap_bucket;
+    uint32_t fingerprint;    /* vm_hash_key of the record's key */
+    uint32_t record;         /* record index + 1; 0: empty slot */
+} vm_snap_slot;
 
-/* A lookup touches the bucket and the record: the start of the key is
- * kept in the record, so that most keys compare without a third, random
- * read in the string area. */
+/* The start of the key is kept in the record, so that most keys compare
+ * without a third, random read in the string area. */
 #define VM_SNAP_KEYHEAD 48
+#define VM_SNAP_LINE 64      /* records start on a cache line */
 
-typedef struct {
+enum { VM_SNAP_ENABLED = 1u, VM_SNAP_DBPERSIST = 2u };
+
+typedef struct vm_snap_record {
+    /* first line: what a lookup reads */
     uint32_t keylen;
+    uint32_t flags;                  /* VM_SNAP_ENABLED | VM_SNAP_DBPERSIST */
     char keyhead[VM_SNAP_KEYHEAD];   /* the key's first bytes, zero-padded */
-    int32_t dbpersist, mnet, enabled;
-    int64_t id, croncount, lastcron, lastcrongap;
-    uint32_t str[VM_S_COUNT];
+    int64_t id;
+    /* second line: what a routed request reads */
+    uint32_t str[VM_R_COUNT];        /* string offsets */
+    int32_t mnet;
 } vm_snap_record;
+
+_Static_assert(sizeof(vm_snap_record) == 2 * VM_SNAP_LINE,
+               "a record is two cache lines");
+_Static_assert(offsetof(vm_snap_record, str) == VM_SNAP_LINE,
+               "the variables start the second line");
 
 typedef struct {
     int64_t id;

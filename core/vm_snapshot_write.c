@@ -1,65 +1,115 @@
 /* Serialising a table into a snapshot image, and writing it. */
+#include <stdlib.h>
 #include <string.h>
-#include <apr_hash.h>
 #include <apr_strings.h>
 #include "vm_file.h"
 #include "vm_hash.h"
 #include "vm_snapshot.h"
 #include "vm_snapshot_format.h"
 
-/* The strings area, each distinct string stored once (database types,
- * hosts and prefixes repeat across thousands of instances). */
+struct vm_snapshot_image {
+    char *data;
+    size_t size;
+};
+
+/* The strings area.  Values that repeat across instances (database
+ * types, hosts, logins, prefixes, flags) are stored once: a small
+ * direct-mapped cache of recent strings, by hash, finds them.  A value
+ * the cache does not hold is appended, so the area is written in order
+ * and a million instances cost no random memory reads; at worst a value
+ * repeated far apart is stored twice, which the reader does not mind.
+ * Memory is malloc'd and freed by string_area_free. */
+#define RECENT 8192      /* a power of two */
+
 typedef struct {
     char *buf;
     size_t len, cap;
-    apr_hash_t *seen;    /* string -> offset */
-    apr_pool_t *pool;
+    struct { uint32_t hash, off; } recent[RECENT];   /* off + 1; 0: none */
+    int failed;          /* out of memory, or past 4 GiB */
 } string_area;
 
-static uint32_t intern(string_area *a, const char *s)
+static string_area *string_area_new(size_t expected_bytes)
 {
-    uint32_t *off = apr_hash_get(a->seen, s, APR_HASH_KEY_STRING);
-    size_t len = strlen(s) + 1;
+    string_area *a = calloc(1, sizeof *a);
 
-    if (off)
-        return *off;
+    if (!a)
+        return NULL;
+    a->cap = expected_bytes + 4096;
+    if (!(a->buf = malloc(a->cap))) {
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+static void string_area_free(string_area *a)
+{
+    if (a)
+        free(a->buf);
+    free(a);
+}
+
+static int append(string_area *a, const char *s, size_t len)
+{
     if (a->len + len > a->cap) {
         size_t cap = a->cap * 2 + len;
-        char *grown = apr_palloc(a->pool, cap);
-        if (a->len)
-            memcpy(grown, a->buf, a->len);
+        char *grown = realloc(a->buf, cap);
+        if (!grown)
+            return 0;
         a->buf = grown;
         a->cap = cap;
     }
-    off = apr_palloc(a->pool, sizeof *off);
-    *off = (uint32_t)a->len;
     memcpy(a->buf + a->len, s, len);
     a->len += len;
-    apr_hash_set(a->seen, s, APR_HASH_KEY_STRING, off);
-    return *off;
+    return 1;
 }
 
+static uint32_t intern(string_area *a, const char *s)
+{
+    size_t len = strlen(s) + 1;
+    uint32_t h = (uint32_t)vm_hash_bytes(VM_HASH_SEED, s, len);
+    uint32_t i = h & (RECENT - 1), off;
+
+    if (a->failed)
+        return 0;
+    if (a->recent[i].off && a->recent[i].hash == h
+        && memcmp(a->buf + a->recent[i].off - 1, s, len) == 0)
+        return a->recent[i].off - 1;
+    if (a->len + len >= UINT32_MAX || !append(a, s, len)) {
+        a->failed = 1;
+        return 0;
+    }
+    off = (uint32_t)(a->len - len);
+    a->recent[i].hash = h;
+    a->recent[i].off = off + 1;
+    return off;
+}
+
+/* The record holds the request's variables ready: vm_env_build formats
+ * the numbers here, once per change, not once per request. */
 static void fill_record(vm_snap_record *r, const vm_instance *in,
                         string_area *a)
 {
+    vm_env_numbers nums;
+    vm_env_var vars[VM_ENV_COUNT];
     int i;
 
     memset(r, 0, sizeof *r);
     r->id = in->id;
-    r->croncount = in->croncount;
-    r->lastcron = in->lastcron;
-    r->lastcrongap = in->lastcrongap;
-    r->dbpersist = in->dbpersist;
+    r->flags = (in->enabled ? VM_SNAP_ENABLED : 0)
+               | (in->dbpersist ? VM_SNAP_DBPERSIST : 0);
     r->mnet = in->mnet;
-    r->enabled = in->enabled;
     r->keylen = (uint32_t)strlen(in->key);
     memcpy(r->keyhead, in->key,
            r->keylen < VM_SNAP_KEYHEAD ? r->keylen : VM_SNAP_KEYHEAD);
-    for (i = 0; i < VM_S_COUNT; i++)
-        r->str[i] = intern(a, vm_snap_string(in, i));
+    vm_env_build(in, &nums, vars);
+    for (i = 0; i < VM_ENV_COUNT; i++)
+        r->str[i] = intern(a, vars[i].value);
+    r->str[VM_R_NAME] = intern(a, in->name);
+    r->str[VM_R_VHOSTNAME] = intern(a, in->vhostname);
 }
 
-static uint32_t bucket_count(uint32_t count)
+static uint32_t slot_count(uint32_t count)
 {
     uint32_t n = 8;
 
@@ -68,7 +118,7 @@ static uint32_t bucket_count(uint32_t count)
     return n;
 }
 
-static void fill_index(vm_snap_bucket *b, uint32_t nbuckets,
+static void fill_index(vm_snap_slot *slots, uint32_t nslots,
                        const vm_table *t)
 {
     int i;
@@ -76,90 +126,139 @@ static void fill_index(vm_snap_bucket *b, uint32_t nbuckets,
     for (i = 0; i < t->instances->nelts; i++) {
         const vm_instance *in = &APR_ARRAY_IDX(t->instances, i, vm_instance);
         uint32_t h = vm_hash_key(in->key, strlen(in->key));
-        uint32_t slot = h & (nbuckets - 1);
+        uint32_t slot = h & (nslots - 1);
 
-        while (b[slot].record)
-            slot = (slot + 1) & (nbuckets - 1);
-        b[slot].hash = h;
-        b[slot].record = (uint32_t)i + 1;
+        while (slots[slot].record)
+            slot = (slot + 1) & (nslots - 1);
+        slots[slot].fingerprint = h;
+        slots[slot].record = (uint32_t)i + 1;
     }
 }
 
-static size_t align8(size_t n)
+static size_t align_to(size_t n, size_t a)
 {
-    return (n + 7) & ~(size_t)7;
+    return (n + a - 1) & ~(a - 1);
 }
 
-/* Lay out the image; the source string is appended after the digest is
- * taken, so the digest depends on the content alone. */
-static char *build_image(const vm_table *t, const char *source,
-                         apr_pool_t *p, size_t *size)
+static apr_status_t free_image(void *data)
 {
-    string_area a = { NULL, 0, 0, apr_hash_make(p), p };
-    uint32_t n = (uint32_t)t->instances->nelts, i;
-    uint32_t nrej = (uint32_t)t->rejections->nelts;
-    vm_snap_header h = { .version = VM_SNAP_VERSION };
-    vm_snap_record *rec = apr_pcalloc(p, sizeof *rec * (n + 1));
-    vm_snap_rejection *rej = apr_pcalloc(p, sizeof *rej * (nrej + 1));
-    char *img;
+    free(data);
+    return APR_SUCCESS;
+}
 
-    for (i = 0; i < n; i++)
-        fill_record(&rec[i], &APR_ARRAY_IDX(t->instances, i, vm_instance), &a);
-    for (i = 0; i < nrej; i++) {
+/* Everything but the strings' length is known from the counts. */
+static void plan(vm_snap_header *h, const vm_table *t)
+{
+    memset(h, 0, sizeof *h);
+    memcpy(h->magic, VM_SNAP_MAGIC, 8);
+    h->version = VM_SNAP_VERSION;
+    h->header_size = sizeof *h;
+    h->count = (uint32_t)t->instances->nelts;
+    h->nrejections = (uint32_t)t->rejections->nelts;
+    h->nslots = slot_count(h->count);
+    h->index_off = align_to(sizeof *h, 8);
+    h->records_off = align_to(h->index_off
+                              + sizeof(vm_snap_slot) * h->nslots,
+                              VM_SNAP_LINE);
+    h->rejections_off = h->records_off + sizeof(vm_snap_record) * h->count;
+    h->strings_off = h->rejections_off
+                     + sizeof(vm_snap_rejection) * h->nrejections;
+}
+
+/* Records and rejections in place in the image, their strings into a. */
+static void fill_rows(char *img, const vm_snap_header *h, const vm_table *t,
+                      string_area *a)
+{
+    vm_snap_record *rec = (vm_snap_record *)(img + h->records_off);
+    vm_snap_rejection *rej = (vm_snap_rejection *)(img + h->rejections_off);
+    uint32_t i;
+
+    for (i = 0; i < h->count; i++)
+        fill_record(&rec[i], &APR_ARRAY_IDX(t->instances, i, vm_instance), a);
+    for (i = 0; i < h->nrejections; i++) {
         const vm_rejection *r = &APR_ARRAY_IDX(t->rejections, i, vm_rejection);
         rej[i].id = r->id;
-        rej[i].reason = intern(&a, r->reason);
+        rej[i].reason = intern(a, r->reason);
     }
-    h.digest = vm_hash_bytes(vm_hash_bytes(vm_hash_bytes(VM_HASH_SEED,
-                   rec, sizeof *rec * n), rej, sizeof *rej * nrej),
-                   a.buf, a.len);
-    h.source = intern(&a, source ? source : "");
-    if (a.len > UINT32_MAX)      /* offsets are 32-bit */
-        return NULL;
-    memcpy(h.magic, VM_SNAP_MAGIC, 8);
-    h.header_size = sizeof h;
-    h.count = n;
-    h.nrejections = nrej;
-    h.nbuckets = bucket_count(n);
-    h.index_off = align8(sizeof h);
-    h.records_off = h.index_off + sizeof(vm_snap_bucket) * h.nbuckets;
-    h.rejections_off = h.records_off + sizeof *rec * n;
-    h.strings_off = h.rejections_off + sizeof *rej * nrej;
-    h.strings_len = a.len;
-    h.file_size = align8(h.strings_off + h.strings_len);
-    img = apr_pcalloc(p, h.file_size);
-    fill_index((vm_snap_bucket *)(img + h.index_off), h.nbuckets, t);
-    memcpy(img + h.records_off, rec, sizeof *rec * n);
-    memcpy(img + h.rejections_off, rej, sizeof *rej * nrej);
-    memcpy(img + h.strings_off, a.buf, h.strings_len);
-    memcpy(img, &h, sizeof h);
-    *size = h.file_size;
-    return img;
 }
 
-static void seal(char *img, size_t size, const vm_snapshot_meta *meta)
+/* The strings after the rows; the source string is appended after the
+ * digest is taken, so the digest depends on the content alone.  Returns
+ * the grown image, or NULL (img freed). */
+static char *finish(char *img, vm_snap_header *h, const vm_table *t,
+                    string_area *a, const char *source)
 {
-    vm_snap_header *h = (vm_snap_header *)img;
+    char *grown;
+
+    h->digest = vm_hash_bytes(vm_hash_bytes(VM_HASH_SEED,
+                    img + h->records_off, h->strings_off - h->records_off),
+                    a->buf, a->len);
+    h->source = intern(a, source ? source : "");
+    h->strings_len = a->len;
+    h->file_size = align_to(h->strings_off + h->strings_len, 8);
+    if (a->failed || !(grown = realloc(img, h->file_size))) {
+        free(img);
+        return NULL;
+    }
+    memcpy(grown + h->strings_off, a->buf, a->len);
+    memset(grown + h->strings_off + a->len, 0,
+           h->file_size - h->strings_off - a->len);
+    fill_index((vm_snap_slot *)(grown + h->index_off), h->nslots, t);
+    memcpy(grown, h, sizeof *h);
+    return grown;
+}
+
+/* The image is malloc'd, to grow without a copy; p's cleanup frees it. */
+vm_status vm_snapshot_build(vm_snapshot_image **out, const vm_table *t,
+                            const char *source, apr_pool_t *p,
+                            const char **err)
+{
+    vm_snapshot_image *img = apr_pcalloc(p, sizeof *img);
+    /* some 128 bytes of distinct strings an instance: key, names, paths */
+    string_area *a = string_area_new((size_t)t->instances->nelts * 128);
+    vm_snap_header h;
+    char *data;
+
+    plan(&h, t);
+    if (!a || !(data = calloc(1, h.strings_off))) {
+        string_area_free(a);
+        *err = "out of memory for the snapshot";
+        return VM_ERR_IO;
+    }
+    fill_rows(data, &h, t, a);
+    data = finish(data, &h, t, a, source);
+    string_area_free(a);
+    if (!data) {
+        *err = "table too large for a snapshot (strings over 4 GiB, "
+               "or out of memory)";
+        return VM_ERR_DATA;
+    }
+    apr_pool_cleanup_register(p, data, free_image,
+                              apr_pool_cleanup_null);
+    img->data = data;
+    img->size = h.file_size;
+    *out = img;
+    return VM_OK;
+}
+
+uint64_t vm_snapshot_image_digest(const vm_snapshot_image *img)
+{
+    return ((const vm_snap_header *)img->data)->digest;
+}
+
+vm_status vm_snapshot_image_write(vm_snapshot_image *img, const char *path,
+                                  const vm_snapshot_meta *meta,
+                                  apr_pool_t *p, const char **err)
+{
+    vm_snap_header *h = (vm_snap_header *)img->data;
 
     h->generation = meta->generation;
     h->created = meta->created;
     h->checksum = 0;   /* the reader hashes the header the same way */
     h->checksum = vm_hash_bytes(vm_hash_bytes(VM_HASH_SEED, h, sizeof *h),
-                                img + sizeof *h, size - sizeof *h);
-}
-
-uint64_t vm_table_digest(const vm_table *t)
-{
-    apr_pool_t *p;
-    size_t size;
-    uint64_t digest;
-    char *img;
-
-    apr_pool_create_unmanaged(&p);
-    img = build_image(t, NULL, p, &size);
-    digest = img ? ((vm_snap_header *)img)->digest : 0;
-    apr_pool_destroy(p);
-    return digest;
+                                img->data + sizeof *h, img->size - sizeof *h);
+    return vm_file_replace(path, img->data, img->size, 0600, NULL, p,
+                           err);                         /* passwords */
 }
 
 vm_status vm_snapshot_write(const char *path, const vm_table *t,
@@ -167,19 +266,27 @@ vm_status vm_snapshot_write(const char *path, const vm_table *t,
                             const char **err)
 {
     apr_pool_t *scratch;
-    size_t size;
-    char *img;
+    vm_snapshot_image *img;
     vm_status st;
 
     apr_pool_create(&scratch, p);
-    img = build_image(t, meta->source, scratch, &size);
-    if (!img) {
-        apr_pool_destroy(scratch);
-        *err = "table too large for a snapshot (strings over 4 GiB)";
-        return VM_ERR_DATA;
-    }
-    seal(img, size, meta);
-    st = vm_file_replace(path, img, size, 0600, NULL, p, err);  /* passwords */
+    st = vm_snapshot_build(&img, t, meta->source, scratch, err);
+    if (st == VM_OK)
+        st = vm_snapshot_image_write(img, path, meta, p, err);
     apr_pool_destroy(scratch);
     return st;
+}
+
+uint64_t vm_table_digest(const vm_table *t)
+{
+    apr_pool_t *p;
+    vm_snapshot_image *img;
+    const char *ignored;
+    uint64_t digest = 0;
+
+    apr_pool_create_unmanaged(&p);   /* its memory goes back to malloc */
+    if (vm_snapshot_build(&img, t, NULL, p, &ignored) == VM_OK)
+        digest = vm_snapshot_image_digest(img);
+    apr_pool_destroy(p);
+    return digest;
 }

@@ -107,6 +107,22 @@ static size_t touch(const char *s)
     return strlen(s);
 }
 
+/* What a routed request reads: the entry's variables. */
+static size_t touch_entry(const vm_snapshot *s, const vm_snapshot_entry *e)
+{
+    const char *values[VM_ENV_COUNT];
+    size_t sum = 0;
+    int i;
+
+    if (!e)
+        return 0;
+    vm_snapshot_entry_env(s, e, values);
+    for (i = 0; i < VM_ENV_COUNT; i++)
+        sum += touch(values[i]);
+    return sum + (size_t)vm_snapshot_entry_id(e)
+           + (size_t)vm_snapshot_entry_enabled(e);
+}
+
 /* Read everything the reader exposes, as the module and vmoodlectl do. */
 static void read_all(const vm_snapshot *s, const uint8_t *data, size_t size)
 {
@@ -122,12 +138,14 @@ static void read_all(const vm_snapshot *s, const uint8_t *data, size_t size)
              + touch(in.dbhost) + touch(in.dblogin) + touch(in.dbpass)
              + touch(in.dbname) + touch(in.dbprefix) + touch(in.datapath);
         vm_snapshot_lookup(s, in.key, strlen(in.key), &found);
+        sum += touch_entry(s, vm_snapshot_find(s, in.key, strlen(in.key)));
     }
     for (i = 0; i < vm_snapshot_rejection_count(s); i++) {
         vm_snapshot_rejection(s, i, &rej);
         sum += touch(rej.reason);
     }
     vm_snapshot_lookup(s, (const char *)data, size, &found);
+    sum += touch_entry(s, vm_snapshot_find(s, (const char *)data, size));
     (void)sum;
 }
 

@@ -2,6 +2,7 @@
  * refused (damaged, truncated, or crafted with a valid checksum but bad
  * offsets); and the refresh step that writes new generations. */
 #include "testutil.h"
+#include "vm_cron_figures.h"
 #include "vm_hash.h"
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -77,9 +78,10 @@ static void assert_same_instance(const vm_instance *a, const vm_instance *b)
     assert_int_equal(a->dbpersist, b->dbpersist);
     assert_int_equal(a->mnet, b->mnet);
     assert_int_equal(a->enabled, b->enabled);
-    assert_int_equal(a->croncount, b->croncount);
-    assert_int_equal(a->lastcron, b->lastcron);
-    assert_int_equal(a->lastcrongap, b->lastcrongap);
+    /* a: from the snapshot, which carries no cron figures */
+    assert_int_equal(a->croncount, 0);
+    assert_int_equal(a->lastcron, 0);
+    assert_int_equal(a->lastcrongap, 0);
 }
 
 /* Every instance of t is found by its key with every field intact, and in
@@ -269,6 +271,57 @@ static void empty_table_and_rejections(void **state)
     vm_snapshot_close(s);
 }
 
+/* The request path: the entry found for a key hands over exactly the
+ * variables vm_env_build gives for the instance, numbers already text, and
+ * every record starts on a cache line. */
+static void entry_env_ready(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *path = tu_path(p, tu_tmpdir(p), "s");
+    apr_array_header_t *rows = tu_rows(p);
+    vm_row *r = tu_push_valid(rows, 9007199254740991LL, p);
+    const char *values[VM_ENV_COUNT];
+    vm_env_numbers nums;
+    vm_env_var vars[VM_ENV_COUNT];
+    const vm_snapshot_entry *e;
+    const vm_instance *in;
+    vm_snapshot *s;
+    vm_table *t;
+    char *img;
+    int i;
+
+    vm_row_set(r, VM_F_VDBPERSIST, "1");
+    vm_row_set(r, VM_F_MNET, "-1");
+    tu_push_valid(rows, 2, p);
+    vm_row_set(tu_push_valid(rows, 3, p), VM_F_ENABLED, "0");
+    t = vm_table_build(rows, p);
+    write_ok(p, path, t, 1);
+    s = open_ok(p, path);
+    for (i = 0; i < t->instances->nelts; i++) {
+        in = &APR_ARRAY_IDX(t->instances, i, vm_instance);
+        e = vm_snapshot_find(s, in->key, strlen(in->key));
+        assert_non_null(e);
+        assert_int_equal(vm_snapshot_entry_id(e), in->id);
+        assert_int_equal(vm_snapshot_entry_enabled(e), in->enabled);
+        vm_snapshot_entry_env(s, e, values);
+        vm_env_build(in, &nums, vars);
+        for (int j = 0; j < VM_ENV_COUNT; j++) {
+            assert_string_equal(vars[j].name, vm_env_names[j]);
+            assert_string_equal(values[j], vars[j].value);
+        }
+    }
+    e = vm_snapshot_find(s, "site9007199254740991.example.edu", 32);
+    assert_non_null(e);
+    vm_snapshot_entry_env(s, e, values);
+    assert_string_equal(values[VM_E_ID], "9007199254740991");
+    assert_string_equal(values[VM_E_DBPERSIST], "1");
+    assert_string_equal(values[VM_E_MNET], "-1");
+    assert_null(vm_snapshot_find(s, "site4.example.edu", 17));
+    vm_snapshot_close(s);
+    img = tu_read(p, path, NULL);
+    assert_int_equal(((vm_snap_header *)img)->records_off % VM_SNAP_LINE, 0);
+}
+
 /* ---- digest ---- */
 
 static uint64_t digest_with(apr_pool_t *p, vm_field f, const char *value)
@@ -294,8 +347,7 @@ static void digest_follows_content(void **state)
         { VM_F_VDBLOGIN, "other" }, { VM_F_VDBPASS, "secreT" },
         { VM_F_VDBNAME, "other" }, { VM_F_VDBPREFIX, "x_" },
         { VM_F_VDBPERSIST, "1" }, { VM_F_VDATAPATH, "/srv/other" },
-        { VM_F_MNET, "0" }, { VM_F_ENABLED, "0" }, { VM_F_CRONCOUNT, "1" },
-        { VM_F_LASTCRON, "1" }, { VM_F_LASTCRONGAP, "1" },
+        { VM_F_MNET, "0" }, { VM_F_ENABLED, "0" },
         { VM_F_VDBTYPE, "oracle" },          /* becomes a rejection */
     };
     apr_pool_t *p = *state;
@@ -316,6 +368,41 @@ static void digest_follows_content(void **state)
     /* a different rejection reason is a different table too */
     assert_int_not_equal(digest_with(p, VM_F_VDBTYPE, "oracle"),
                          digest_with(p, VM_F_VDBTYPE, "sqlite"));
+}
+
+/* A cron run changes only the cron figures: the same routing table. */
+static void digest_ignores_cron_figures(void **state)
+{
+    static const vm_field cron[] = { VM_F_CRONCOUNT, VM_F_LASTCRON,
+                                     VM_F_LASTCRONGAP };
+    apr_pool_t *p = *state;
+    uint64_t base = digest_with(p, VM_F_ID, NULL);
+    size_t i;
+
+    for (i = 0; i < sizeof cron / sizeof cron[0]; i++)
+        assert_int_equal(digest_with(p, cron[i], "1700000123"), base);
+}
+
+/* The image whose digest is compared is the image written: its digest is
+ * the file's, and the table's. */
+static void build_once_write_that_image(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *path = tu_path(p, tu_tmpdir(p), "s"), *err = NULL;
+    vm_table *t = table_of(p, 50);
+    vm_snapshot_meta meta = { 4, 1700000004, "json:/x" };
+    vm_snapshot_image *img;
+    vm_snapshot *s;
+
+    assert_int_equal(vm_snapshot_build(&img, t, meta.source, p, &err), VM_OK);
+    assert_int_equal(vm_snapshot_image_digest(img), vm_table_digest(t));
+    assert_int_equal(vm_snapshot_image_write(img, path, &meta, p, &err),
+                     VM_OK);
+    s = open_ok(p, path);
+    assert_int_equal(vm_snapshot_digest(s), vm_snapshot_image_digest(img));
+    assert_int_equal(vm_snapshot_generation(s), 4);
+    assert_round_trip(t, s);
+    vm_snapshot_close(s);
 }
 
 static void digest_ignores_generation_and_source(void **state)
@@ -450,10 +537,10 @@ typedef void (*craft_fn)(char *img, vm_snap_header *h);
 
 #define H_SET(name, stmt) \
     static void name(char *img, vm_snap_header *h) { (void)img; stmt; }
-H_SET(nbuckets_zero, h->nbuckets = 0)
-H_SET(nbuckets_odd, h->nbuckets = 12)
-H_SET(nbuckets_too_small, h->nbuckets = 4)
-H_SET(nbuckets_huge, h->nbuckets = 1u << 31)
+H_SET(nslots_zero, h->nslots = 0)
+H_SET(nslots_odd, h->nslots = 12)
+H_SET(nslots_too_small, h->nslots = 4)
+H_SET(nslots_huge, h->nslots = 1u << 31)
 H_SET(count_huge, h->count = 0x7fffffff)
 H_SET(nrejections_huge, h->nrejections = 0xffffffff)
 H_SET(index_misaligned, h->index_off += 4)
@@ -461,6 +548,7 @@ H_SET(index_in_header, h->index_off = 0)
 H_SET(index_past_end, h->index_off = h->file_size + 8)
 H_SET(index_offset_wraps, h->index_off = UINT64_MAX - 7)
 H_SET(records_past_end, h->records_off = h->file_size - 8)
+H_SET(records_off_line, h->records_off += 8)
 H_SET(rejections_past_end, h->rejections_off = h->file_size)
 H_SET(strings_past_end, h->strings_off = h->file_size + 1)
 H_SET(strings_len_zero, h->strings_len = 0)
@@ -476,49 +564,53 @@ static vm_snap_record *first_record(char *img, vm_snap_header *h)
     return (vm_snap_record *)(img + h->records_off);
 }
 
-static vm_snap_bucket *bucket_of_record(char *img, vm_snap_header *h,
-                                        uint32_t record, int used)
+static vm_snap_slot *slot_of_record(char *img, vm_snap_header *h,
+                                    uint32_t record, int used)
 {
-    vm_snap_bucket *b = (vm_snap_bucket *)(img + h->index_off);
+    vm_snap_slot *b = (vm_snap_slot *)(img + h->index_off);
     uint32_t i;
 
-    for (i = 0; i < h->nbuckets; i++)
+    for (i = 0; i < h->nslots; i++)
         if (used ? b[i].record == record : b[i].record == 0)
             return &b[i];
-    fail_msg("no such bucket");
+    fail_msg("no such slot");
     return NULL;
 }
 
-H_SET(record_string_out, first_record(img, h)->str[VM_S_DBPASS] = 0xfffffff0)
-H_SET(record_key_out, first_record(img, h)->str[VM_S_KEY]
+H_SET(record_string_out, first_record(img, h)->str[VM_E_DBPASS] = 0xfffffff0)
+H_SET(record_name_out, first_record(img, h)->str[VM_R_VHOSTNAME]
+                       = (uint32_t)h->strings_len + 1)
+H_SET(record_key_out, first_record(img, h)->str[VM_E_HOST]
                       = (uint32_t)h->strings_len)
 H_SET(record_keylen_long, first_record(img, h)->keylen += 1000)
 H_SET(record_keylen_short, first_record(img, h)->keylen -= 1)
 H_SET(record_keyhead_differs, first_record(img, h)->keyhead[0] ^= 1)
 H_SET(rejection_reason_out, ((vm_snap_rejection *)(img + h->rejections_off))
                             ->reason = 0xffffffff)
-H_SET(bucket_record_out, bucket_of_record(img, h, 1, 1)->record = h->count + 1)
-H_SET(bucket_extra, *bucket_of_record(img, h, 0, 0)
-                    = *bucket_of_record(img, h, 1, 1))
-H_SET(bucket_lost, bucket_of_record(img, h, 2, 1)->record = 0)
-H_SET(bucket_wrong_hash, bucket_of_record(img, h, 2, 1)->hash ^= 1)
-H_SET(bucket_other_record, bucket_of_record(img, h, 2, 1)->record = 3)
+H_SET(slot_record_out, slot_of_record(img, h, 1, 1)->record = h->count + 1)
+H_SET(slot_extra, *slot_of_record(img, h, 0, 0)
+                  = *slot_of_record(img, h, 1, 1))
+H_SET(slot_lost, slot_of_record(img, h, 2, 1)->record = 0)
+H_SET(slot_wrong_fingerprint, slot_of_record(img, h, 2, 1)->fingerprint ^= 1)
+H_SET(slot_other_record, slot_of_record(img, h, 2, 1)->record = 3)
 
 static void crafted_files_refused(void **state)
 {
     static const struct { const char *name; craft_fn fn; } c[] = {
 #define C(fn) { #fn, fn }
-        C(nbuckets_zero), C(nbuckets_odd), C(nbuckets_too_small),
-        C(nbuckets_huge), C(count_huge), C(nrejections_huge),
+        C(nslots_zero), C(nslots_odd), C(nslots_too_small),
+        C(nslots_huge), C(count_huge), C(nrejections_huge),
         C(index_misaligned), C(index_in_header), C(index_past_end),
-        C(index_offset_wraps), C(records_past_end), C(rejections_past_end),
+        C(index_offset_wraps), C(records_past_end), C(records_off_line),
+        C(rejections_past_end),
         C(strings_past_end), C(strings_len_zero), C(strings_len_long),
         C(strings_len_wraps), C(source_out), C(header_size), C(version),
-        C(strings_unterminated), C(record_string_out), C(record_key_out),
+        C(strings_unterminated), C(record_string_out), C(record_name_out),
+        C(record_key_out),
         C(record_keylen_long), C(record_keylen_short),
         C(record_keyhead_differs),
-        C(rejection_reason_out), C(bucket_record_out), C(bucket_extra),
-        C(bucket_lost), C(bucket_wrong_hash), C(bucket_other_record),
+        C(rejection_reason_out), C(slot_record_out), C(slot_extra),
+        C(slot_lost), C(slot_wrong_fingerprint), C(slot_other_record),
 #undef C
     };
     damage_fixture d = damage_setup(*state, 3);
@@ -592,14 +684,6 @@ static uint64_t generation_on_disk(refresh_fixture *f)
     return g;
 }
 
-static ino_t inode_of(const char *path)
-{
-    struct stat st;
-
-    assert_int_equal(stat(path, &st), 0);
-    return st.st_ino;
-}
-
 static void refresh_generations(void **state)
 {
     refresh_fixture f = refresh_setup(*state, instances_json(*state, 3, NULL));
@@ -618,13 +702,13 @@ static void refresh_generations(void **state)
     assert_string_equal(vm_snapshot_source(s), f.src->display);
     vm_snapshot_close(s);
     /* unchanged: nothing written */
-    ino = inode_of(f.snap);
+    ino = tu_inode(f.snap);
     r = refresh(&f, 0);
     assert_int_equal(r.status, VM_OK);
     assert_false(r.changed);
     assert_int_equal(r.generation, 1);
     assert_int_equal(r.count, 3);
-    assert_int_equal(inode_of(f.snap), ino);
+    assert_int_equal(tu_inode(f.snap), ino);
     /* changed: next generation */
     tu_write_text(f.json, instances_json(f.p, 4, NULL));
     r = refresh(&f, 0);
@@ -684,7 +768,7 @@ static void refresh_source_error_keeps_file(void **state)
     refresh_fixture f = refresh_setup(*state, instances_json(*state, 2, NULL));
     vm_refresh_result r = refresh(&f, 0);
     char *before = tu_read(f.p, f.snap, NULL);
-    ino_t ino = inode_of(f.snap);
+    ino_t ino = tu_inode(f.snap);
 
     tu_write_text(f.json, "[{\"id\": 1,");
     r = refresh(&f, 0);
@@ -693,7 +777,7 @@ static void refresh_source_error_keeps_file(void **state)
     assert_false(r.changed);
     assert_int_equal(r.generation, 1);
     assert_int_equal(r.count, 2);
-    assert_int_equal(inode_of(f.snap), ino);
+    assert_int_equal(tu_inode(f.snap), ino);
     assert_string_equal(tu_read(f.p, f.snap, NULL), before);
     assert_int_equal(remove(f.json), 0);
     r = refresh(&f, 0);
@@ -758,6 +842,39 @@ static void refresh_new_rejections(void **state)
                                          vm_rejection).reason, "id 1"));
 }
 
+/* A cron run changes the cron figures file, never the snapshot. */
+static void refresh_cron_run_makes_no_generation(void **state)
+{
+    refresh_fixture f = refresh_setup(*state, instances_json(*state, 3, NULL));
+    const char *figures = vm_cron_figures_path(f.snap, f.p), *err = NULL;
+    vm_cron_figures *cf;
+    vm_refresh_result r = refresh(&f, 0);
+    vm_instance in = { .id = 2 };
+    ino_t ino = tu_inode(f.snap);
+    int run;
+
+    assert_int_equal(r.generation, 1);
+    assert_true(tu_exists(figures));
+    for (run = 1; run <= 3; run++) {
+        assert_int_equal(f.src->ops->record_cron(f.src, 2, 1700000000 + 60 * run,
+                                                 f.p, &err), VM_OK);
+        r = refresh(&f, 0);
+        assert_int_equal(r.status, VM_OK);
+        assert_null(r.figures_error);
+        assert_false(r.changed);
+        assert_int_equal(r.generation, 1);
+        assert_int_equal(tu_inode(f.snap), ino);
+        assert_int_equal(vm_cron_figures_load(&cf, figures, f.p, &err), VM_OK);
+        assert_true(vm_cron_figures_get(cf, &in));
+        assert_int_equal(in.croncount, run);
+        assert_int_equal(in.lastcron, 1700000000 + 60 * run);
+    }
+    assert_int_equal(in.lastcrongap, 60);
+    /* a routing change still makes one */
+    tu_write_text(f.json, instances_json(f.p, 4, NULL));
+    assert_int_equal(refresh(&f, 0).generation, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -767,8 +884,11 @@ int main(void)
         TU_TEST(colliding_keys),
         TU_TEST(absent_keys),
         TU_TEST(empty_table_and_rejections),
+        TU_TEST(entry_env_ready),
         TU_TEST(digest_follows_content),
         TU_TEST(digest_ignores_generation_and_source),
+        TU_TEST(digest_ignores_cron_figures),
+        TU_TEST(build_once_write_that_image),
         TU_TEST(truncated_at_every_length),
         TU_TEST(flipped_byte_at_every_offset),
         TU_TEST(garbage_empty_missing),
@@ -779,6 +899,7 @@ int main(void)
         TU_TEST(refresh_no_source_writes_nothing),
         TU_TEST(refresh_floor),
         TU_TEST(refresh_new_rejections),
+        TU_TEST(refresh_cron_run_makes_no_generation),
     };
 
     return TU_RUN(tests);

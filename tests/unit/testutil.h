@@ -131,6 +131,15 @@ static inline int tu_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+/* A replaced file gets a new inode: proof a writer wrote, or did not. */
+static inline ino_t tu_inode(const char *path)
+{
+    struct stat st;
+
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_ino;
+}
+
 /* A row that passes every rule: id, https://site<id>.example.edu/ and a
  * dataroot of its own; tests change one column at a time. */
 static inline void tu_valid_row(vm_row *row, long long id, apr_pool_t *p)

@@ -1,0 +1,149 @@
+/* <snapshot>.cron: a header and one entry per instance, by ascending id. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <apr_strings.h>
+#include "vm_cron_figures.h"
+#include "vm_file.h"
+#include "vm_hash.h"
+
+#define CRON_MAGIC   "VMCRON\r\n"
+#define CRON_VERSION 1u
+#define CRON_MAX     ((size_t)1 << 31)
+
+typedef struct {
+    char magic[8];
+    uint32_t version;
+    uint32_t count;
+    uint64_t digest;     /* of the entries: compared before rewriting */
+} cron_header;
+
+typedef struct {
+    int64_t id, croncount, lastcron, lastcrongap;
+} cron_entry;
+
+struct vm_cron_figures {
+    const cron_entry *entries;
+    uint32_t count;
+};
+
+const char *vm_cron_figures_path(const char *snapshot_path, apr_pool_t *p)
+{
+    return apr_pstrcat(p, snapshot_path, ".cron", NULL);
+}
+
+static uint64_t digest_of(const cron_entry *e, uint32_t n)
+{
+    return vm_hash_bytes(VM_HASH_SEED, e, sizeof *e * n);
+}
+
+/* The digest of the file at path, 0 when it has none readable. */
+static uint64_t digest_on_disk(const char *path)
+{
+    cron_header h;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    ssize_t got;
+
+    if (fd < 0)
+        return 0;
+    got = read(fd, &h, sizeof h);
+    close(fd);
+    if (got != (ssize_t)sizeof h || memcmp(h.magic, CRON_MAGIC, 8) != 0
+        || h.version != CRON_VERSION)
+        return 0;
+    return h.digest;
+}
+
+vm_status vm_cron_figures_save(const char *path, const vm_table *t,
+                               int *written, apr_pool_t *p, const char **err)
+{
+    uint32_t n = (uint32_t)t->instances->nelts, i;
+    size_t size = sizeof(cron_header) + sizeof(cron_entry) * n;
+    char *img = apr_pcalloc(p, size);
+    cron_header *h = (cron_header *)img;
+    cron_entry *e = (cron_entry *)(img + sizeof *h);
+
+    *written = 0;
+    for (i = 0; i < n; i++) {
+        const vm_instance *in = &APR_ARRAY_IDX(t->instances, i, vm_instance);
+        e[i] = (cron_entry){ in->id, in->croncount, in->lastcron,
+                             in->lastcrongap };
+    }
+    memcpy(h->magic, CRON_MAGIC, 8);
+    h->version = CRON_VERSION;
+    h->count = n;
+    h->digest = digest_of(e, n) ^ n;   /* an empty table is not "none" */
+    if (h->digest == digest_on_disk(path))
+        return VM_OK;
+    if (vm_file_replace(path, img, size, 0600, NULL, p, err) != VM_OK)
+        return VM_ERR_IO;
+    *written = 1;
+    return VM_OK;
+}
+
+static const char *check(const char *data, size_t len)
+{
+    const cron_header *h = (const cron_header *)data;
+    const cron_entry *e = (const cron_entry *)(data + sizeof *h);
+    uint32_t i;
+
+    if (len < sizeof *h || memcmp(h->magic, CRON_MAGIC, 8) != 0)
+        return "not a cron figures file";
+    if (h->version != CRON_VERSION)
+        return "unsupported cron figures version";
+    if ((len - sizeof *h) / sizeof *e != h->count
+        || (len - sizeof *h) % sizeof *e != 0)
+        return "cron figures truncated or extended";
+    if ((digest_of(e, h->count) ^ h->count) != h->digest)
+        return "cron figures checksum mismatch";
+    for (i = 1; i < h->count; i++)
+        if (e[i].id <= e[i - 1].id)
+            return "cron figures out of order";
+    return NULL;
+}
+
+vm_status vm_cron_figures_load(vm_cron_figures **out, const char *path,
+                               apr_pool_t *p, const char **err)
+{
+    vm_cron_figures *f;
+    const char *why;
+    char *data;
+    size_t len;
+    vm_status st = vm_file_read(path, CRON_MAX, p, &data, &len, err);
+
+    if (st != VM_OK)
+        return st;
+    if ((why = check(data, len)) != NULL) {
+        *err = apr_psprintf(p, "%s: %s", path, why);
+        return VM_ERR_DATA;
+    }
+    f = apr_palloc(p, sizeof *f);
+    /* vm_file_read's buffer comes from a pool: aligned for int64 */
+    f->entries = (const cron_entry *)(data + sizeof(cron_header));
+    f->count = ((const cron_header *)data)->count;
+    *out = f;
+    return VM_OK;
+}
+
+int vm_cron_figures_get(const vm_cron_figures *f, vm_instance *in)
+{
+    uint32_t lo = 0, hi = f->count;
+
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const cron_entry *e = &f->entries[mid];
+
+        if (e->id == in->id) {
+            in->croncount = e->croncount;
+            in->lastcron = e->lastcron;
+            in->lastcrongap = e->lastcrongap;
+            return 1;
+        }
+        if (e->id < in->id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
