@@ -94,7 +94,7 @@ static int vmoodle_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void vmoodle_child_init(apr_pool_t *pchild, server_rec *s)
 {
     vmoodle_tables_child_init(pchild, s);
-    vmoodle_refresh_child_init();
+    vmoodle_refresh_child_init(pchild, s);
 }
 
 /* ---- routing -------------------------------------------------------- */

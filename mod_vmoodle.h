@@ -126,7 +126,7 @@ const char *vmoodle_live_path(const vmoodle_table *t, uint64_t generation,
 
 /* mod_vmoodle_refresh.c */
 int vmoodle_refresh_post_config(apr_pool_t *pconf, server_rec *s);
-void vmoodle_refresh_child_init(void);
+void vmoodle_refresh_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* mod_vmoodle_status.c */
 int vmoodle_status_handler(request_rec *r);

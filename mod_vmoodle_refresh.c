@@ -72,6 +72,9 @@ struct vmoodle_writer {
     int failing;                 /* an outage is in progress */
 };
 
+static apr_thread_mutex_t *writer_lock;   /* held by a tick */
+static int writers_stopped;               /* the child is exiting */
+
 /* The snapshot directory, without its trailing slash. */
 static const char *snapshot_dir(vmoodle_table *t, apr_pool_t *p)
 {
@@ -265,6 +268,7 @@ static int reuse_snapshot(vmoodle_table *t, int read_earlier, apr_pool_t *p)
  * read_earlier: the parent read this table at an earlier (re)start. */
 static void startup_refresh(vmoodle_table *t, int read_earlier)
 {
+    int reused;
     apr_pool_t *p;
     vm_source *src;
     vm_refresh_result res;
@@ -281,7 +285,8 @@ static void startup_refresh(vmoodle_table *t, int read_earlier)
         return;
     }
     memset(&res, 0, sizeof res);
-    if (!reuse_snapshot(t, read_earlier, p)
+    reused = reuse_snapshot(t, read_earlier, p);
+    if (!reused
         && (res.status = vm_source_open(&src, spec(t)->source_spec,
                                         spec(t)->table_name, p, &res.error))
            == VM_OK)
@@ -301,7 +306,7 @@ static void startup_refresh(vmoodle_table *t, int read_earlier)
         publish(t, vm_snapshot_generation(snap), p);
         vm_snapshot_close(snap);
     }
-    set_info(t, &res, res.status != VM_OK);
+    set_info(t, &res, reused || res.status != VM_OK);
     apr_pool_destroy(p);   /* closes the source: no connection is inherited */
     give_back_memory();
 }
@@ -434,7 +439,20 @@ static int writer_tick(struct vmoodle_writer *w, apr_pool_t *p)
  * The source's connection ends with the process. */
 static struct vmoodle_writer *writers;   /* this child's, one per table */
 
-void vmoodle_refresh_child_init(void)
+/* The child's pool goes (with the tables' mutexes and mappings) before
+ * mod_watchdog joins its thread, at exit: a tick still running would use
+ * them freed.  This cleanup, registered after theirs, so run before, waits
+ * for the tick in progress and lets no other start. */
+static apr_status_t stop_writers(void *unused)
+{
+    (void)unused;
+    apr_thread_mutex_lock(writer_lock);
+    writers_stopped = 1;
+    apr_thread_mutex_unlock(writer_lock);
+    return APR_SUCCESS;
+}
+
+void vmoodle_refresh_child_init(apr_pool_t *pchild, server_rec *s)
 {
     struct vmoodle_writer *w;
     vmoodle_table *t;
@@ -442,6 +460,17 @@ void vmoodle_refresh_child_init(void)
     vmoodle_refresh_info info;
 
     writers = NULL;
+    /* in the process pool: it outlives the watchdog's thread */
+    if (apr_thread_mutex_create(&writer_lock, APR_THREAD_MUTEX_DEFAULT,
+                                s->process->pool) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, VMLOGNO(00042)
+                     "cannot create the writer's mutex: this child does not "
+                     "refresh the table");
+        return;
+    }
+    writers_stopped = 0;
+    apr_pool_cleanup_register(pchild, NULL, stop_writers,
+                              apr_pool_cleanup_null);
     for (t = vmoodle_tables_first(); t; t = vmoodle_table_next(t)) {
         if (apr_pool_create_unmanaged(&pool) != APR_SUCCESS)
             continue;
@@ -450,11 +479,12 @@ void vmoodle_refresh_child_init(void)
         w = apr_pcalloc(pool, sizeof *w);
         w->table = t;
         w->pool = pool;
-        w->next = apr_time_now() + spec(t)->refresh;
         /* An outage already reported (by the parent at start-up, or by
          * the writer of an earlier child) goes on: log its end, not a
-         * second start. */
+         * second start.  A snapshot on disk the source has not confirmed
+         * (a graceful restart reuses it) is read again at once. */
         vmoodle_table_info_get(t, &info);
+        w->next = apr_time_now() + (info.from_disk ? 0 : spec(t)->refresh);
         w->failing = info.time != 0 && !info.ok;
         w->following = writers;
         writers = w;
@@ -469,15 +499,17 @@ static apr_status_t vmoodle_watchdog(int state, void *data, apr_pool_t *wdp)
 
     (void)data;
     (void)wdp;
-    if (state != AP_WATCHDOG_STATE_RUNNING)
+    if (state != AP_WATCHDOG_STATE_RUNNING || !writer_lock)
         return APR_SUCCESS;
-    for (w = writers; w; w = w->following) {
+    apr_thread_mutex_lock(writer_lock);
+    for (w = writers; w && !writers_stopped; w = w->following) {
         apr_pool_create(&p, w->pool);
         read = writer_tick(w, p);
         apr_pool_destroy(p);
         if (read)
             give_back_memory();
     }
+    apr_thread_mutex_unlock(writer_lock);
     return APR_SUCCESS;
 }
 

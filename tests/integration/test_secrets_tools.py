@@ -129,15 +129,16 @@ def vmoodlectl_commands(env, out):
 
 
 def deploy_commands(env, out):
-    """A dry run, a deploy refused by the server (wrong password) and one
-    failing after it logged in (database name taken)."""
+    """A dry run and a deploy refused by the server (wrong password: the
+    dry run checks it too) and one failing after it logged in (database
+    name taken)."""
     master = Master(env.server, env.tmp)
     out.run(CTL, *env.opts(), "snapshot", "--from", "master", "--name",
             "tpl", *master.flags(), "--dbpass-file", env.passfile)
     deploy = [CTL, *env.opts(), "deploy", "--template", "tpl", "--dbhost",
               f"127.0.0.1:{env.server.port}", "--dbuser", USER]
     out.run(*deploy, "--host", "http://dry.test", "--dbpass",
-            WRONG_PASSWORD, "--dry-run")
+            WRONG_PASSWORD, "--dry-run", expect_ok=False)
     out.run(*deploy, "--host", "http://refused.test", "--dbpass",
             WRONG_PASSWORD, expect_ok=False)
     out.run(*deploy, "--host", "http://taken.test", "--dbname",
