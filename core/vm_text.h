@@ -1,0 +1,24 @@
+/* Text a tenant controls (file names, Moodle's output, table values) made
+ * safe to show: the one rule for what a terminal, a log line or a summary
+ * may receive from a site. */
+#ifndef VM_TEXT_H
+#define VM_TEXT_H
+
+#include <apr_pools.h>
+
+/* Whether byte c must not reach a terminal as it is: C0 controls, DEL, and
+ * the lead byte of a UTF-8 C1 control (0xC2 followed by 0x80-0x9F) is
+ * caught by vm_text_visible, which sees both bytes. */
+int vm_text_is_control(unsigned char c);
+
+/* s (len bytes) with every control character shown as "\xNN" (a backslash
+ * itself as "\\"), C1 controls in UTF-8 included; printable bytes and other
+ * UTF-8 pass as they are.  keep names controls that pass unchanged (for
+ * example "\n\t" for relayed output), or NULL for none.  From p. */
+const char *vm_text_visible_n(const char *s, apr_size_t len, const char *keep,
+                              apr_pool_t *p);
+/* The same for a NUL-terminated one-line value (no control kept); NULL
+ * gives "(null)". */
+const char *vm_text_visible(const char *s, apr_pool_t *p);
+
+#endif

@@ -1,0 +1,50 @@
+/* The step runner: plan, run, undo in reverse. */
+#include "ctl.h"
+#include "interrupt.h"
+#include "steps.h"
+
+static int applies(const vmc_step *s, void *ctx)
+{
+    return !s->applies || s->applies(ctx);
+}
+
+void vmc_steps_plan(const vmc_step *steps, int n, void *ctx, apr_pool_t *p)
+{
+    int i, shown = 0;
+
+    for (i = 0; i < n; i++) {
+        if (!applies(&steps[i], ctx))
+            continue;
+        vmc_say("  %d. %s", ++shown,
+                steps[i].plan ? steps[i].plan(ctx, p) : steps[i].name);
+    }
+}
+
+static void undo_from(const vmc_step *steps, int last, void *ctx)
+{
+    int i;
+
+    for (i = last; i >= 0; i--)
+        if (steps[i].undo && applies(&steps[i], ctx))
+            steps[i].undo(ctx);
+}
+
+int vmc_steps_run(const vmc_step *steps, int n, void *ctx,
+                  vmc_steps_outcome *out)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        const char *err = NULL;
+
+        if (!applies(&steps[i], ctx))
+            continue;
+        if (vmc_interrupt_check(&err) != 0 || steps[i].run(ctx, &err) != 0) {
+            out->failed = steps[i].name;
+            out->err = err ? err : "failed";
+            undo_from(steps, i, ctx);
+            return -1;
+        }
+    }
+    return 0;
+}
