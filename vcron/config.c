@@ -9,7 +9,7 @@
 #include "vm_conf.h"
 #include "vm_source.h"
 
-typedef enum { T_STR, T_LONG, T_MODE, T_ARGV, T_BOOL } setting_type;
+typedef enum { T_STR, T_LONG, T_MODE, T_ARGV, T_BOOL, T_TIERS } setting_type;
 
 typedef struct {
     const char *name;
@@ -32,7 +32,8 @@ static const setting settings[] = {
     { "source", T_STR, AT(source), 0, NULL,
       "instance table: json:/path | pgsql:\"conninfo\" | mysql:\"...\"" },
     { "table", T_STR, AT(table), 0, VM_DEFAULT_TABLE, "database table" },
-    { "mode", T_MODE, AT(mode), 0, "round-robin", "round-robin | lowest-gap" },
+    { "mode", T_MODE, AT(mode), 0, "round-robin",
+      "round-robin | lowest-gap | activity" },
     { "per-tick", T_LONG, AT(per_tick), 0, NULL,
       "round-robin: instances per tick (default "
       STR(VC_RR_DEFAULT_PER_TICK) "); lowest-gap: cap (default 0 = none)" },
@@ -61,9 +62,38 @@ static const setting settings[] = {
     { "quiet", T_BOOL, AT(quiet), 0, NULL, "no summary line per tick" },
     { "master", T_BOOL, AT(master), 0, NULL,
       "also run the master Moodle's cron each tick (VMOODLE_MASTER=1)" },
+    { "opcache", T_BOOL, AT(opcache), 0, "on",
+      "PHP's opcode cache kept in files between runs: on | off" },
+    { "opcache-dir", T_STR, AT(opcache_dir), 0, "/var/cache/vmoodle/opcache",
+      "its base: DIR/<code tree>/<user>" },
+    { "tiers", T_TIERS, AT(tiers), 0, VC_TIERS_DEFAULT,
+      "activity: EVENTS:PERIOD per tier, busiest first" },
+    { "default-tier", T_LONG, AT(default_tier), 1, "3",
+      "activity: tier of a site not measured yet" },
+    { "tier-file", T_STR, AT(tier_file), 0, "/etc/vmoodle/vcron.tiers",
+      "activity: per-site overrides, 'host = tier' (vcron tier)" },
+    { "activity-days", T_LONG, AT(activity_days), 1, "3",
+      "activity: log events over this many days" },
+    { "activity-every", T_LONG, AT(activity_every), 60, "86400",
+      "activity: seconds between two measures of a site" },
+    { "activity-per-tick", T_LONG, AT(activity_per_tick), 0, "200",
+      "activity: sites measured at most per tick" },
+    { "fast-path", T_BOOL, AT(fast_path), 0, "on",
+      "activity: a site with ad hoc work waiting runs at once: on | off" },
+    { "cores", T_LONG, AT(cores), 0, "0",
+      "CPU cores of the cron hosts, for capacity (0: this host's)" },
+    { "run-cost-ms", T_LONG, AT(run_cost_ms), 1, "300",
+      "CPU ms per run assumed before any is measured" },
 };
 
 #define NSETTINGS (sizeof settings / sizeof *settings)
+
+/* "0", "no", "off", "false": off; anything else on. */
+static int bool_value(const char *v)
+{
+    return strcmp(v, "0") && strcmp(v, "no") && strcmp(v, "off")
+           && strcmp(v, "false");
+}
 
 /* Defaults are static strings: kept as they are, never parsed into the
  * pool, so this needs none. */
@@ -82,6 +112,10 @@ void vc_config_defaults(vc_config *cfg)
             *(long *)field = strtol(s->dflt, NULL, 10);
         else if (s->type == T_MODE)
             *(vc_mode *)field = (vc_mode)vc_mode_parse(s->dflt);
+        else if (s->type == T_BOOL)
+            *(int *)field = bool_value(s->dflt);
+        else if (s->type == T_TIERS)
+            vc_tiers_parse(s->dflt, field);
     }
 }
 
@@ -134,16 +168,18 @@ const char *vc_config_set(vc_config *cfg, const char *name, const char *value,
         return set_long(field, s, value, p);
     case T_MODE:
         if ((mode = vc_mode_parse(value)) < 0)
-            return apr_psprintf(p, "mode: round-robin or lowest-gap, not "
-                                "'%s'", value);
+            return apr_psprintf(p, "mode: round-robin, lowest-gap or "
+                                "activity, not '%s'", value);
         *(vc_mode *)field = (vc_mode)mode;
         return NULL;
     case T_ARGV:
         *(const char *const **)field = split_words(value, p);
         return NULL;
     case T_BOOL:
-        *(int *)field = strcmp(value, "0") != 0 && strcmp(value, "no") != 0;
+        *(int *)field = bool_value(value);
         return NULL;
+    case T_TIERS:
+        return vc_tiers_parse(value, field);
     }
     return NULL;
 }
@@ -215,11 +251,15 @@ const char *vc_config_check(const vc_config *cfg, apr_pool_t *p)
         return apr_psprintf(p, "the cron program must be an absolute path, "
                             "not '%s'", program ? program : "");
     const char *paths[] = { cfg->moodle_dir, cfg->log_dir, cfg->lock_dir,
-                            cfg->state_file };
+                            cfg->state_file, cfg->opcache_dir,
+                            cfg->tier_file };
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
         if (!paths[i] || paths[i][0] != '/')
             return apr_psprintf(p, "'%s' is not an absolute path",
                                 paths[i] ? paths[i] : "");
+    if (cfg->default_tier > cfg->tiers.n)
+        return apr_psprintf(p, "default-tier %ld: there are %d tiers",
+                            cfg->default_tier, cfg->tiers.n);
     return NULL;
 }
 

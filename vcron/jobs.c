@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include "jobs.h"
@@ -96,8 +97,12 @@ static void reap(vc_jobs *jobs)
         if (job && job->terminated)
             kill(-job->pid, SIGKILL);
         int status = 0;
-        if (waitpid(info.si_pid, &status, 0) < 0 || !job)
+        struct rusage ru;
+        if (wait4(info.si_pid, &status, 0, &ru) < 0 || !job)
             continue;
+        /* What the run cost: capacity is planned from it (tiering.h). */
+        job->cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
+                   + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
         jobs->done(job, outcome_of(job, status), status, jobs->ctx);
         job->pid = 0;
         jobs->running--;

@@ -19,6 +19,7 @@ typedef struct {
     int terminated, killed;
     int log_fd;
     vm_lock lock;
+    double cpu;                /* CPU seconds of the ended run (rusage) */
 } vc_job;
 
 typedef void vc_job_done(vc_job *job, vc_outcome outcome, int status,

@@ -7,10 +7,19 @@
 #include <apr_pools.h>
 #include "vm_instance.h"
 #include "config.h"
+#include "vm_identity.h"
 
 /* vm_cli_argv() of admin/cli/cron.php --keep-alive=0, or the configured
  * command; the instance is never on the command line. */
 const char *const *vc_cron_argv(const vc_config *cfg, apr_pool_t *p);
+
+/* argv (vc_cron_argv's) as who runs it: with PHP's opcode file cache
+ * (vm_opcache.h) unless it is off or --command replaces PHP; when the
+ * cache cannot be used, argv as it is and *why says why. */
+const char *const *vc_cron_argv_for(const vc_config *cfg,
+                                    const char *const *argv,
+                                    const vm_identity *who, apr_pool_t *p,
+                                    const char **why);
 
 /* Open log_dir/vm_cli_log_name()  for appending, first moving it to <name>.1 when it
  * has reached max bytes.  Returns the descriptor or -1 with *err. */

@@ -3,11 +3,12 @@
 #include <string.h>
 #include "sched.h"
 
-static const char *const mode_names[] = { "round-robin", "lowest-gap" };
+static const char *const mode_names[] = { "round-robin", "lowest-gap",
+                                           "activity" };
 
 int vc_mode_parse(const char *name)
 {
-    for (int m = 0; m < 2; m++)
+    for (int m = 0; m < 3; m++)
         if (strcmp(name, mode_names[m]) == 0)
             return m;
     return -1;
@@ -15,7 +16,8 @@ int vc_mode_parse(const char *name)
 
 const char *vc_mode_name(vc_mode m)
 {
-    return mode_names[m == VC_MODE_LOWEST_GAP];
+    return mode_names[m >= VC_MODE_ROUND_ROBIN && m <= VC_MODE_ACTIVITY ? m
+                                                                        : 0];
 }
 
 static int by_id(const void *a, const void *b)

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-typedef enum { VC_MODE_ROUND_ROBIN, VC_MODE_LOWEST_GAP } vc_mode;
+typedef enum { VC_MODE_ROUND_ROBIN, VC_MODE_LOWEST_GAP, VC_MODE_ACTIVITY } vc_mode;
 
 typedef struct {
     long long id;
@@ -45,12 +45,13 @@ size_t vc_sched_rate(size_t n, long long period, long long tick);
  * them in this order, runs those whose lock it gets, up to its capacity,
  * and leaves the locked ones to the host that holds them.  Writes the ids
  * into out (room for n), returns their number.  Uses scratch, room for n,
- * as working space. */
+ * as working space: its first count entries are then the chosen ones, in
+ * out's order. */
 size_t vc_sched_lowest_gap(const vc_sched_item *items, size_t n,
                            const vc_gap_params *gp, long long *out,
                            vc_sched_item *scratch);
 
-/* "round-robin" / "lowest-gap" and back; -1 for an unknown name. */
+/* "round-robin" / "lowest-gap" / "activity" and back; -1 for an unknown name. */
 int vc_mode_parse(const char *name);
 const char *vc_mode_name(vc_mode m);
 

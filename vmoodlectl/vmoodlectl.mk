@@ -14,7 +14,8 @@ $(VMOODLECTL_OBJ): $(BUILD)/obj/%.o: %.c $(wildcard vmoodlectl/*.h core/*.h vcro
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -c $< -o $@
 
-VMOODLECTL_VCRON := $(VCRON_OBJD)/config.o $(VCRON_OBJD)/sched.o
+VMOODLECTL_VCRON := $(VCRON_OBJD)/config.o $(VCRON_OBJD)/sched.o \
+                    $(VCRON_OBJD)/tiers.o
 
 $(VMOODLECTL): $(VMOODLECTL_OBJ) $(VMOODLECTL_VCRON) $(CORE_LIB)
 	$(CC) $(VMOODLECTL_OBJ) $(VMOODLECTL_VCRON) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
