@@ -30,11 +30,20 @@ typedef struct {
     long long now;      /* start of this tick */
     long long period;   /* nominal time between two runs of an instance */
     long long tick;     /* measured time between two ticks */
+    int spread;         /* rate by vc_sched_rate_at: a small set runs no
+                           more often than its period */
 } vc_gap_params;
 
 /* How many instances one tick must run so that n instances each run once
  * per period: ceil(n * tick / period), at most n. */
 size_t vc_sched_rate(size_t n, long long period, long long tick);
+
+/* The same rate as a fraction carried from tick to tick: the tick's share
+ * of n * (tick index + 1) * tick / period, the tick index being
+ * now / tick, so every host computes the same and 5 instances with a day's
+ * period run 5 times a day, not once a tick. */
+size_t vc_sched_rate_at(size_t n, long long period, long long tick,
+                        long long now);
 
 /* Lowest gap: the instances this tick must see run, the most overdue
  * first (never run, then oldest last cron, then lowest id): as many as the

@@ -81,7 +81,7 @@ static void choose_in_state(vc_state *st, void *ctx)
             st->cursor = plan->ids[last - 1];
         plan->cursor = st->cursor;
     } else {
-        vc_gap_params gp = { c->now, cfg->period, tick };
+        vc_gap_params gp = { c->now, cfg->period, tick, 0 };
         plan->budget = cfg->per_tick <= 0 ? SIZE_MAX : (size_t)cfg->per_tick;
         plan->count = vc_sched_lowest_gap(items, n, &gp, plan->ids, scratch);
     }

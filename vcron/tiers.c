@@ -165,7 +165,7 @@ static size_t tier_picks(const vc_tier_item *items, size_t n,
                 work[m++] = (vc_sched_item){ items[i].id, 1,
                                              items[i].lastcron };
         long long period = vc_tier_period(t, tier);
-        vc_gap_params gp = { now, period, tick };
+        vc_gap_params gp = { now, period, tick, 1 };
         /* sched.h: scratch's first count entries are the chosen ones. */
         size_t count = vc_sched_lowest_gap(work, m, &gp, ids, work + m);
         for (size_t k = 0; k < count; k++)
