@@ -139,16 +139,19 @@ const char *vm_opcache_dir(const char *base, const char *code_dir,
 const char *const *vm_opcache_php_args(const char *const *argv,
                                        const char *dir, apr_pool_t *p)
 {
-    size_t n = 0;
+    size_t n = 0, at = 1;
     while (argv[n])
         n++;
+    while (at < n && strncmp(argv[at], "-d", 2) == 0)   /* after PHP's own */
+        at++;
     const char **out = apr_pcalloc(p, sizeof(char *) * (n + NSETTINGS + 2));
     size_t k = 0;
-    out[k++] = argv[0];
+    for (size_t i = 0; i < at; i++)
+        out[k++] = argv[i];
     for (size_t i = 0; i < NSETTINGS; i++)
         out[k++] = php_settings[i];
     out[k++] = apr_pstrcat(p, "-dopcache.file_cache=", dir, NULL);
-    for (size_t i = 1; i < n; i++)
+    for (size_t i = at; i < n; i++)
         out[k++] = argv[i];
     return out;
 }

@@ -24,7 +24,7 @@ const char *vm_opcache_dir(const char *base, const char *code_dir,
                            const char **dir);
 
 /* argv (php first, from vm_cli_argv) with the cache's settings after
- * argv[0]: opcache.enable_cli, file_cache=dir, file_cache_only,
+ * its leading -d settings: opcache.enable_cli, file_cache=dir, file_cache_only,
  * validate_timestamps with revalidate_freq=0.  From p. */
 const char *const *vm_opcache_php_args(const char *const *argv,
                                        const char *dir, apr_pool_t *p);

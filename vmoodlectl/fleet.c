@@ -152,9 +152,8 @@ static pid_t spawn(const vmc_job *job, const vm_instance *in, int out_fd,
                    int lock_fd, apr_pool_t *p, const char **why)
 {
     work_ctx w = { job, in };
-    vm_child c = { job->work ? NULL : vm_cli_argv(job->php, job->moodle_dir,
-                                                  job->script, job->args,
-                                                  job->nargs, p),
+    vm_child c = { job->work ? NULL : vmc_job_argv(job, job->script,
+                                                   job->args, job->nargs, p),
                    vm_cli_env(in, job->who, p), job->who, job->moodle_dir,
                    out_fd, lock_fd };
     return vm_child_start(&c, job->work ? run_work : NULL, &w, p, why);

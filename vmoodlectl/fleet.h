@@ -20,6 +20,7 @@ struct vmc_job {
     apr_array_header_t *sites;    /* const vm_instance *, from vmc_select */
     const vm_identity *who;
     const char *php, *moodle_dir;
+    const char *opcache_dir;      /* PHP's opcode file cache; NULL off */
     /* What each site runs: one script with its arguments, */
     const char *script;
     const char *const *args;
@@ -46,6 +47,12 @@ struct vmc_job {
  * every site ran and ended with a good code.  *out (may be NULL) gets the
  * results, one per site in order. */
 int vmc_fleet_run(const vmc_job *job, apr_pool_t *p, vmc_site_result **out);
+
+/* php MOODLE_DIR/script args as job->who runs it, with the opcode file
+ * cache (vm_opcache.h) when it is on and usable (else said once). */
+const char *const *vmc_job_argv(const vmc_job *job, const char *script,
+                                const char *const *args, int nargs,
+                                apr_pool_t *p);
 
 /* The job's script on one site in the foreground: our stdin, stdout and
  * stderr; its exit code (128 + signal when killed) is returned. */

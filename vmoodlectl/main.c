@@ -43,6 +43,7 @@ VMC_DEFAULT_DATA ")\n"
 "  --user USER (" VMC_DEFAULT_USER ")  --dry-run  --yes  --show-secrets\n"
 "  --template-db (snapshot, PostgreSQL: keep a template database)\n"
 "  --php PATH --moodle-dir DIR --lock-dir DIR (vcron's settings)\n"
+"  --opcache on|off --opcache-dir DIR  PHP's opcode file cache (vcron's)\n"
 "  --no-dns (check: no DNS look-up)\n"
 "fields: --fullname --shortname --host URL --dbtype --dbhost --dbuser\n"
 "  --dbpass --dbpass-file FILE --dbname --prefix --dataroot --mnet N\n"
@@ -50,7 +51,7 @@ VMC_DEFAULT_DATA ")\n"
 "  (--dbpass shows in the process list: prefer --dbpass-file)\n"
 "configuration: " VMC_DEFAULT_CONFIG ", else " VMC_FALLBACK_CONFIG ":\n"
 "  source, table, templates, data-parent, user, master-dataroot, php,\n"
-"  moodle-dir, lock-dir\n"
+"  moodle-dir, lock-dir, opcache, opcache-dir\n"
 "  (name = value)\n";
 
 #define PASSWORD_FILE_MAX 65536
@@ -89,7 +90,8 @@ enum {
     OPT_TEMPLATE, OPT_TEMPLATE_DB, OPT_SET, OPT_PASSFILE, OPT_HELP,
     OPT_ALL, OPT_MATCH, OPT_MASTER, OPT_DISABLED, OPT_JOBS, OPT_FAIL_FAST,
     OPT_LOG_DIR, OPT_TIMEOUT, OPT_PHP, OPT_MOODLE_DIR, OPT_LOCK_DIR,
-    OPT_NO_MASTER, OPT_UNSET, OPT_PLUGIN, OPT_NO_DNS,
+    OPT_NO_MASTER, OPT_UNSET, OPT_PLUGIN, OPT_NO_DNS, OPT_OPCACHE,
+    OPT_OPCACHE_DIR,
     OPT_FIELD /* + vm_field */
 };
 
@@ -111,6 +113,7 @@ static const struct option long_opts[] = {
     {"lock-dir", 1, 0, OPT_LOCK_DIR},   {"no-master", 0, 0, OPT_NO_MASTER},
     {"unset", 0, 0, OPT_UNSET},         {"plugin", 1, 0, OPT_PLUGIN},
     {"no-dns", 0, 0, OPT_NO_DNS},
+    {"opcache", 1, 0, OPT_OPCACHE}, {"opcache-dir", 1, 0, OPT_OPCACHE_DIR},
     {"fullname", 1, 0, OPT_FIELD + VM_F_NAME},
     {"shortname", 1, 0, OPT_FIELD + VM_F_SHORTNAME},
     {"host", 1, 0, OPT_FIELD + VM_F_VHOSTNAME},
@@ -193,6 +196,8 @@ static int apply_fleet_option(vmc_opts *o, int c, const char *arg)
     case OPT_UNSET: o->unset = 1; return 0;
     case OPT_PLUGIN: o->plugin = arg; return 0;
     case OPT_NO_DNS: o->no_dns = 1; return 0;
+    case OPT_OPCACHE: o->opcache = arg; return 0;
+    case OPT_OPCACHE_DIR: o->opcache_dir = arg; return 0;
     }
     return -1;
 }
@@ -245,6 +250,8 @@ static const char *config_setting(void *ctx, const char *name,
         {"php", offsetof(vmc_opts, php)},
         {"moodle-dir", offsetof(vmc_opts, moodle_dir)},
         {"lock-dir", offsetof(vmc_opts, lock_dir)},
+        {"opcache", offsetof(vmc_opts, opcache)},
+        {"opcache-dir", offsetof(vmc_opts, opcache_dir)},
     };
     size_t i;
 
@@ -289,6 +296,10 @@ static void apply_defaults(vmc_opts *o)
         o->moodle_dir = vcron.moodle_dir;
     if (!o->lock_dir)
         o->lock_dir = vcron.lock_dir;
+    if (o->opcache)                 /* vcron's reading of on/off */
+        vc_config_set(&vcron, "opcache", o->opcache, o->pool);
+    o->opcache_dir = !vcron.opcache ? NULL
+                   : o->opcache_dir ? o->opcache_dir : vcron.opcache_dir;
     o->grace = vcron.grace;
     if (!o->jobs)
         o->jobs = vcron.jobs;

@@ -51,8 +51,7 @@ int vmc_fleet_run_one(const vmc_job *job, const vm_instance *in,
                   "runs): %s", in->key, why);
         return VMC_EXIT_FAIL;
     }
-    vm_child c = { vm_cli_argv(job->php, job->moodle_dir, job->script,
-                               job->args, job->nargs, p),
+    vm_child c = { vmc_job_argv(job, job->script, job->args, job->nargs, p),
                    vm_cli_env(in, job->who, p), job->who, job->moodle_dir,
                    -1, lock.fd };
     /* As system() does: the terminal's Ctrl-C is the child's to act on. */
@@ -76,10 +75,12 @@ int vmc_fleet_step(const vmc_job *job, const vm_instance *in,
     apr_pool_t *p;
     const char *why = NULL;
     apr_pool_create(&p, NULL);
-    const char *const *argv = vm_cli_argv(job->php, job->moodle_dir, script,
-                                          args, nargs, p);
+    const char *const *argv = vmc_job_argv(job, script, args, nargs, p);
     printf("vmoodlectl: step:");
-    for (int i = 2; argv[i]; i++)
+    int i = 1;
+    while (argv[i] && strncmp(argv[i], "-d", 2) == 0)   /* PHP's settings */
+        i++;
+    for (; argv[i]; i++)
         printf(" %s", argv[i]);
     printf("\n");
     fflush(stdout);
