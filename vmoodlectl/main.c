@@ -204,7 +204,7 @@ static int apply_fleet_option(vmc_opts *o, int c, const char *arg)
 
 static int apply_option(vmc_opts *o, int c, const char *arg)
 {
-    if (c >= OPT_ALL && c <= OPT_NO_DNS)
+    if (c >= OPT_ALL && c <= OPT_OPCACHE_DIR)
         return apply_fleet_option(o, c, arg);
     switch (c) {
     case OPT_SOURCE: o->source_spec = arg; return 0;
