@@ -69,7 +69,7 @@ static const setting settings[] = {
     { "tiers", T_TIERS, AT(tiers), 0, VC_TIERS_DEFAULT,
       "activity: EVENTS:PERIOD per tier, busiest first" },
     { "default-tier", T_LONG, AT(default_tier), 1, "3",
-      "activity: tier of a site not measured yet" },
+      "activity: tier of a site not measured yet (at most the last)" },
     { "tier-file", T_STR, AT(tier_file), 0, "/etc/vmoodle/vcron.tiers",
       "activity: per-site overrides, 'host = tier' (vcron tier)" },
     { "activity-days", T_LONG, AT(activity_days), 1, "3",
@@ -257,9 +257,6 @@ const char *vc_config_check(const vc_config *cfg, apr_pool_t *p)
         if (!paths[i] || paths[i][0] != '/')
             return apr_psprintf(p, "'%s' is not an absolute path",
                                 paths[i] ? paths[i] : "");
-    if (cfg->default_tier > cfg->tiers.n)
-        return apr_psprintf(p, "default-tier %ld: there are %d tiers",
-                            cfg->default_tier, cfg->tiers.n);
     return NULL;
 }
 

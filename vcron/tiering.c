@@ -239,10 +239,16 @@ typedef struct {
     apr_pool_t *p;
 } after;
 
+/* With the costs as now recorded, this tick's runs included. */
 static void check_capacity(vc_sites *s, const after *a)
 {
     vc_capacity cap;
-    vc_fleet_capacity(a->cfg, a->f, &cap);
+    double *cost = apr_palloc(a->p, sizeof *cost * (a->f->n + 1));
+    for (size_t i = 0; i < a->f->n; i++)
+        cost[i] = vc_sites_get(s, a->f->in[i]->id)->cost;
+    vc_capacity_of(a->f->items, cost, a->f->n, &a->cfg->tiers,
+                   vc_fleet_cores(a->cfg),
+                   (double)a->cfg->run_cost_ms / 1000.0, &cap);
     int over = cap.cpu_total > cap.capacity;
     if (over && !s->over_capacity)
         vc_log(275, "demand exceeds capacity: the tiers ask %.0f CPU s an "

@@ -99,9 +99,12 @@ static int ran_this_tick(const vc_tier_item *it, long long now,
     return it->lastcron > now - tick;
 }
 
+/* Queued work, or never run (a new site's first cron builds its caches:
+ * not a day later). */
 static int fast(const vc_tier_item *it, long long now, long long tick)
 {
-    return it->enabled && it->queued && !ran_this_tick(it, now, tick);
+    return it->enabled && (it->queued || it->lastcron <= 0)
+           && !ran_this_tick(it, now, tick);
 }
 
 /* Never run first, then the oldest last cron, then by id. */

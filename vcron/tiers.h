@@ -56,8 +56,8 @@ typedef struct {
 } vc_tier_item;
 
 /* The instances this tick runs, in the order to try them: first every
- * enabled one with queued work that did not start since the last tick
- * (oldest last cron first), then, tier by tier, what lowest gap
+ * enabled one never run or with queued work that did not start since the
+ * last tick (never run first, then oldest last cron), then, tier by tier, what lowest gap
  * (sched.h) asks of the rest with the tier's period, merged most overdue
  * for its period first.  The table alone decides, so cron hosts sharing it
  * agree.  Writes ids into out (room for n), returns their number;

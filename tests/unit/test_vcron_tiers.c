@@ -161,6 +161,11 @@ static void queued_work_runs_at_once_whatever_the_tier(void **state)
     assert_int_equal(f.out[0], 1);
     assert_int_equal(f.out[1], 2);
     assert_false(chosen(f.out, n, 3));
+    /* Never run: at once too (a new site), whatever its tier. */
+    f.items[2] = (vc_tier_item){ 3, 1, 0, 5, 0 };
+    n = vc_sched_activity(f.items, f.n, &t, now, TICK, f.out, p);
+    assert_int_equal(n, 3);
+    assert_int_equal(f.out[0], 3);
     /* Disabled: never. */
     f.items[0].enabled = 0;
     n = vc_sched_activity(f.items, f.n, &t, now, TICK, f.out, p);
