@@ -355,7 +355,8 @@ class Fleet:
                "--table", TABLE, "--moodle-dir", self.code, "--php", PHP,
                "--log-dir", os.path.join(state, "log"),
                "--lock-dir", os.path.join(state, "lock"),
-               "--state-file", os.path.join(state, "vcron.state")] + list(args)
+               "--state-file", os.path.join(state, "vcron.state"),
+               "--opcache-dir", os.path.join(self.root, "opcache")] + list(args)
         return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
     def tool(self, name, *args, timeout=900):
