@@ -4,7 +4,9 @@
 #include <strings.h>
 #include <time.h>
 #include <apr_strings.h>
+#include <cjson/cJSON.h>
 #include "log.h"
+#include "vm_file.h"
 #include "plan.h"
 #include "state.h"
 #include "tick.h"
@@ -58,6 +60,46 @@ int vc_plan(const vc_config *cfg, vm_source *src, FILE *out, apr_pool_t *p)
     fprintf(out, "gaps growing (past their period by more than a tick): "
             "%s\n", *growing ? growing : "none");
     return VC_EXIT_OK;
+}
+
+static cJSON *site_json(const vc_config *cfg, const vc_fleet *f, size_t i,
+                        apr_pool_t *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", (double)f->in[i]->id);
+    cJSON_AddNumberToObject(o, "tier", f->items[i].tier);
+    cJSON_AddNumberToObject(o, "period", (double)vc_tier_period(
+                                &cfg->tiers, f->items[i].tier));
+    cJSON_AddStringToObject(o, "reason", vc_fleet_reason(cfg, f, i, p));
+    if (f->cost[i] >= 0)
+        cJSON_AddNumberToObject(o, "cpu_per_run", f->cost[i]);
+    return o;
+}
+
+const char *vc_plan_write(const vc_config *cfg, const vc_fleet *f,
+                          long long now, apr_pool_t *p)
+{
+    vc_capacity cap;
+    vc_fleet_capacity(cfg, f, &cap);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "time", (double)now);
+    cJSON_AddNumberToObject(root, "cores", cap.capacity / 3600.0);
+    cJSON_AddNumberToObject(root, "runs_per_hour", cap.runs_total);
+    cJSON_AddNumberToObject(root, "cpu_per_hour", cap.cpu_total);
+    cJSON_AddNumberToObject(root, "capacity_per_hour", cap.capacity);
+    cJSON_AddBoolToObject(root, "over", cap.cpu_total > cap.capacity);
+    cJSON *sites = cJSON_AddArrayToObject(root, "sites");
+    for (size_t i = 0; i < f->n; i++)
+        cJSON_AddItemToArray(sites, site_json(cfg, f, i, p));
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    const char *err = NULL;
+    if (!text)
+        return "plan: out of memory";
+    vm_file_replace(apr_pstrcat(p, cfg->state_file, ".plan", NULL), text,
+                    strlen(text), 0644, NULL, p, &err);
+    cJSON_free(text);
+    return err;
 }
 
 /* The instance by host key, else shortname, else key in any case. */

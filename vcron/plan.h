@@ -10,6 +10,13 @@
 #include "config.h"
 #include "vm_source.h"
 
+/* Mode activity, after each tick: "<state-file>.plan" (JSON, 0644, no
+ * secret in it), each site's tier and why, and the capacity figures, for
+ * the status page (VMoodleCronPlan).  NULL or a reason. */
+struct vc_fleet;
+const char *vc_plan_write(const vc_config *cfg, const struct vc_fleet *f,
+                          long long now, apr_pool_t *p);
+
 /* Exit codes of tick.h. */
 int vc_plan(const vc_config *cfg, vm_source *src, FILE *out, apr_pool_t *p);
 int vc_tier_command(const vc_config *cfg, vm_source *src, const char *host,

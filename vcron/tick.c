@@ -15,6 +15,7 @@
 #include "signals.h"
 #include "log.h"
 #include "tiering.h"
+#include "plan.h"
 
 /* The instances a tick tries, in order, and how many of them it may run:
  * locked ones (running elsewhere) are passed over for the next. */
@@ -335,9 +336,12 @@ int vc_tick(const vc_config *cfg, const vm_identity *who, vm_source *src,
     tick_run tr = { cfg, who, src, p, counts, vc_cron_argv(cfg, p), 0,
                     apr_array_make(p, 16, sizeof(vc_run_cost)) };
     size_t tried = run_all(&tr, order, n, plan.budget);
-    if (cfg->mode == VC_MODE_ACTIVITY)
+    if (cfg->mode == VC_MODE_ACTIVITY) {
         vc_fleet_after_tick(cfg, &fleet, (const vc_run_cost *)tr.costs->elts,
                             (size_t)tr.costs->nelts, now, plan.tick, p);
+        if ((err = vc_plan_write(cfg, &fleet, now, p)) != NULL)
+            vc_log(203, "%s", err);
+    }
     /* Round robin went past locked instances: the cursor follows. */
     cursor_move move = { plan.cursor, tr.tried };
     if (cfg->mode == VC_MODE_ROUND_ROBIN && tried > plan.budget

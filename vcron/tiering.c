@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include "log.h"
 #include "probe.h"
+#include "state.h"
 #include "tiering.h"
 #include "vm_conf.h"
 #include "vm_file.h"
@@ -299,6 +300,11 @@ const char *vc_override_set(const vc_config *cfg, const char *host, int tier,
         if (value)
             text = apr_pstrcat(p, text, key, " = ", value, "\n", NULL);
     }
+    const char *slash = strrchr(cfg->tier_file, '/');
+    if (slash > cfg->tier_file
+        && (err = vc_make_dirs(apr_pstrndup(p, cfg->tier_file, (apr_size_t)(
+                slash - cfg->tier_file)), p)) != NULL)
+        return err;
     vm_file_replace(cfg->tier_file, text, strlen(text), 0644, NULL, p, &err);
     return err;
 }

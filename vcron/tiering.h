@@ -12,7 +12,7 @@
 #include "tiers.h"
 #include "vm_table.h"
 
-typedef struct {
+typedef struct vc_fleet {
     size_t n;                    /* instances of the table */
     const vm_instance **in;      /* n of each below, in the table's order */
     vc_tier_item *items;

@@ -205,3 +205,42 @@ def test_cost_per_run_capacity_and_the_log_once(pg_db, tmp_path):
     assert re.search(r"^1\s+0\s+1m\s+2\s+120\.0\s", plan.stdout, re.M), \
         plan.stdout
     assert "within" in plan.stdout
+
+
+def test_status_page_shows_each_sites_tier_and_the_demand(start_vmoodle):
+    """VMoodleCronPlan: the status page reads vcron's plan file."""
+    import subprocess
+
+    import client
+    from instances import instance as row
+    from test_vcron import VCRON
+    rows = [row(1, "site1.example.edu"), row(2, "site2.example.edu")]
+    # Relative: under the ServerRoot, the server's own directory.
+    server = start_vmoodle(rows, directives="VMoodleCronPlan "
+                           "vcron/vcron.state.plan\n")
+    state = os.path.join(server.workdir, "vcron")
+    base = [VCRON, "--config", "/dev/null", "--source", "json:" + server.table,
+            "--mode", "activity", "--fast-path=off", "--activity-per-tick", "0",
+            "--state-file", os.path.join(state, "vcron.state"),
+            "--tier-file", os.path.join(state, "tiers"),
+            "--log-dir", os.path.join(state, "log"),
+            "--lock-dir", os.path.join(state, "lock")]
+    set_ = subprocess.run(base + ["tier", "site1.example.edu", "1"],
+                          capture_output=True, text=True, timeout=60)
+    assert set_.returncode == 0, set_.stderr
+    tick = subprocess.run(base + ["run", "--command", "/bin/true"],
+                          capture_output=True, text=True, timeout=60)
+    assert tick.returncode == 0, tick.stdout + tick.stderr
+    resp = client.get(server.port, "127.0.0.1", "/vmoodle-status?json")
+    assert resp.status == 200, resp.text
+    status = resp.json()
+    sites = {i["id"]: i for i in status["instances"]}
+    assert sites[1]["tier"] == 1
+    assert sites[1]["tier_reason"].startswith("tier 1 (every 10m): set in ")
+    assert sites[2]["tier"] == 3
+    assert "not measured yet" in sites[2]["tier_reason"]
+    plan = status["cron_plan"]
+    assert plan["capacity_per_hour"] == 3600 * plan["cores"]
+    assert plan["runs_per_hour"] == 7        # 6 an hour + 1
+    page = client.get(server.port, "127.0.0.1", "/vmoodle-status")
+    assert "tier 1 (every 10m)" in page.text and "Cron demand" in page.text
