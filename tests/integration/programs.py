@@ -59,8 +59,17 @@ def _vcron_steps(build, source, tmp_path):
     base = [program(build, "vcron"), "--source", source,
             "--log-dir", str(tmp_path / "log"), "--lock-dir", str(tmp_path / "lock"),
             "--state-file", str(tmp_path / "state" / "vcron.state")]
+    # Mode activity (its probes fail: no database), the opcode cache's
+    # directory made (php: /bin/echo), tiers set, status and plan.
+    act = base + ["--mode", "activity", "--tier-file", str(tmp_path / "tiers"),
+                  "--opcache-dir", str(tmp_path / "opcache")]
     return [(base + ["run", "--command", "/bin/true"], None),
-            (base + ["status"], None), (base + ["status", "--json"], None)]
+            (base + ["status"], None), (base + ["status", "--json"], None),
+            (act + ["--php", "/bin/echo", "--moodle-dir", str(tmp_path), "run"],
+             None),
+            (act + ["tier", "a.example.edu", "2"], None),
+            (act + ["status"], None), (act + ["status", "--json"], None),
+            (act + ["plan"], None)]
 
 
 def _vmoodlectl_steps(build, source, tmp_path):
