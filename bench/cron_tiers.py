@@ -34,7 +34,6 @@ sys.path.insert(1, os.path.join(ROOT, "tests", "integration"))
 
 from moodle import PHP, PHP_SETTINGS, Fleet, Site, run_as_web_user  # noqa: E402
 
-RESULTS = os.path.join(HERE, "RESULTS.md")
 BEGIN, END = "<!-- bench:cron-tiers:begin -->", "<!-- bench:cron-tiers:end -->"
 ROUNDS = 5
 # Àgora-like spread of 5,000 sites over its five tiers (stated in RESULTS).
@@ -136,17 +135,10 @@ def render(cost, sim):
 
 
 def write_section(table):
-    text = open(RESULTS).read() if os.path.exists(RESULTS) else ""
-    block = (f"{BEGIN}\n## Cron at fleet scale (issue 23)\n\n"
-             f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-             f"`bench/cron_tiers.py`.\n\n{table}{END}")
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    with open(RESULTS, "w") as f:
-        f.write(text)
+    import scale_refresh        # its section writer: one home
+    scale_refresh.write_section(table, BEGIN, END,
+                                "Cron at fleet scale (issue 23)",
+                                "bench/cron_tiers.py")
 
 
 def one_site_fleet(src, build, workdir):

@@ -390,14 +390,17 @@ def render(r):
     return "\n".join(rows) + "\n"
 
 
-def write_section(table):
+def write_section(table, begin=BEGIN, end=END,
+                  heading="Refresh and sources at scale (issue 14)",
+                  script="bench/scale_refresh.py"):
+    """Replace (or add) one marked section of RESULTS.md."""
     text = open(RESULTS).read() if os.path.exists(RESULTS) else ""
-    block = (f"{BEGIN}\n## Refresh and sources at scale (issue 14)\n\n"
+    block = (f"{begin}\n## {heading}\n\n"
              f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-             f"`bench/scale_refresh.py`.\n\n{table}{END}")
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
+             f"`{script}`.\n\n{table}{end}")
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     with open(RESULTS, "w") as f:
