@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "moodle"))
 sys.path.insert(1, os.path.join(ROOT, "tests", "integration"))
 
 from moodle import PHP, PHP_SETTINGS, Fleet, Site, run_as_web_user  # noqa: E402
+import sections  # noqa: E402
 
 BEGIN, END = "<!-- bench:cron-tiers:begin -->", "<!-- bench:cron-tiers:end -->"
 ROUNDS = 5
@@ -135,10 +136,8 @@ def render(cost, sim):
 
 
 def write_section(table):
-    import scale_refresh        # its section writer: one home
-    scale_refresh.write_section(table, BEGIN, END,
-                                "Cron at fleet scale (issue 23)",
-                                "bench/cron_tiers.py")
+    sections.write_section(table, BEGIN, END, "Cron at fleet scale (issue 23)",
+                           "bench/cron_tiers.py")
 
 
 def one_site_fleet(src, build, workdir):
