@@ -170,7 +170,8 @@ def main():
         sim = simulate(build, cost["cache_due"])
         if os.environ.get("BENCH_CRON_FLEET") == "1":
             import cron_fleet
-            sim["fleet"] = cron_fleet.run(src, build, workdir)
+            print("bench: 10 real sites, 15 minutes of vcron", flush=True)
+            sim["fleet"] = cron_fleet.run(fleet, workdir)
     finally:
         if os.environ.get("VMOODLE_FLEET"):
             fleet.stop()
