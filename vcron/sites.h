@@ -2,8 +2,9 @@
  * "<state-file>.sites" beside its state: each site's activity (log events
  * over the last activity-days) and when it was measured, and the CPU
  * seconds of its runs (smoothed), plus whether demand over capacity was
- * already logged.  Keyed by the instance's id.  Saved crash-safe, edited
- * under a lock. */
+ * already logged.  Keyed by the instance's id; a site gone from the table
+ * is forgotten after the next tick.  Saved crash-safe, edited under a
+ * lock. */
 #ifndef VC_SITES_H
 #define VC_SITES_H
 

@@ -110,8 +110,9 @@ static void save_measures(vc_sites *s, void *ctx)
         }
 }
 
-/* Activity of the sites measured longest ago, up to activity-per-tick;
- * a failed measure counts as one (tried again after activity-every). */
+/* Activity of the sites not measured for activity-every, in the table's
+ * order, up to activity-per-tick; a failed measure counts as one (tried
+ * again after activity-every). */
 static void measure(const vc_config *cfg, vc_fleet *f, long long now,
                     apr_pool_t *p)
 {
@@ -262,11 +263,26 @@ static void check_capacity(vc_sites *s, const after *a)
     s->over_capacity = over;
 }
 
+/* Sites gone from the table leave the figures. */
+static void forget_gone(vc_sites *s, const vc_fleet *f, apr_pool_t *p)
+{
+    apr_hash_t *here = apr_hash_make(p);
+    for (size_t i = 0; i < f->n; i++)
+        apr_hash_set(here, &f->in[i]->id, sizeof f->in[i]->id, "");
+    for (apr_hash_index_t *hi = apr_hash_first(p, s->by_id); hi;
+         hi = apr_hash_next(hi)) {
+        const vc_site_rec *r = apr_hash_this_val(hi);
+        if (!apr_hash_get(here, &r->id, sizeof r->id))
+            apr_hash_set(s->by_id, &r->id, sizeof r->id, NULL);
+    }
+}
+
 static void record_after(vc_sites *s, void *ctx)
 {
     const after *a = ctx;
     for (size_t k = 0; k < a->nruns; k++)
         vc_site_add_cost(vc_sites_get(s, a->runs[k].id), a->runs[k].cpu);
+    forget_gone(s, a->f, a->p);
     check_capacity(s, a);
 }
 
