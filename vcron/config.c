@@ -201,6 +201,17 @@ const char *vc_config_read_file(vc_config *cfg, const char *path,
     return vm_conf_read(path, required, set_from_file, cfg, p);
 }
 
+/* A flag alone is on; "--flag on" and "--flag off" say it. */
+static const char *bool_word(int argc, char **argv, int *i)
+{
+    static const char *const words[] = { "on", "off", "yes", "no", "true",
+                                         "false", "1", "0" };
+    for (size_t k = 0; *i + 1 < argc && k < sizeof words / sizeof *words; k++)
+        if (strcmp(argv[*i + 1], words[k]) == 0)
+            return argv[++*i];
+    return "1";
+}
+
 /* "--command PATH ARGS...": the rest of the line, taken word for word. */
 static const char *take_command(vc_config *cfg, int argc, char **argv, int i,
                                 apr_pool_t *p)
@@ -231,7 +242,8 @@ const char *vc_config_parse_args(vc_config *cfg, int argc, char **argv,
         }
         if (s->type == T_ARGV && !eq)
             return take_command(cfg, argc, argv, i + 1, p);
-        const char *value = eq ? eq + 1 : s->type == T_BOOL ? "1"
+        const char *value = eq ? eq + 1
+                          : s->type == T_BOOL ? bool_word(argc, argv, &i)
                           : i + 1 < argc ? argv[++i] : NULL;
         if (!value)
             return apr_psprintf(p, "--%s needs a value", s->name);
