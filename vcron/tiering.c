@@ -196,7 +196,8 @@ const char *vc_fleet_reason(const vc_config *cfg, const vc_fleet *f,
         : "activity not measured yet: default-tier";
     return apr_pstrcat(p, head, ": ", why,
                        f->items[i].queued ? "; work queued: runs now" : "",
-                       NULL);
+                       f->probe_error[i] ? "; queued work not known: " : "",
+                       f->probe_error[i] ? f->probe_error[i] : "", NULL);
 }
 
 double vc_fleet_cores(const vc_config *cfg)
