@@ -13,6 +13,7 @@
 #include "tiers.h"
 
 #define TICK 60
+#define DAY_TICKS (86400 / TICK)
 
 static vc_tiers agora(void)
 {
@@ -225,6 +226,20 @@ static void capacity_arithmetic(void **state)
     assert_true(cap.capacity == 3600.0);
 }
 
+static void fractional_rate_adds_up_over_a_period(void **state)
+{
+    (void)state;
+    /* 5 daily sites: 5 runs a day, not one a tick. */
+    size_t total = 0;
+    for (long long k = 0; k < DAY_TICKS; k++)
+        total += vc_sched_rate_at(5, 86400, TICK, 1700000000 + k * TICK);
+    assert_int_equal(total, 5);
+    /* 700 sites every 10 minutes: 70 a tick. */
+    assert_int_equal(vc_sched_rate_at(700, 600, TICK, 1700000040), 70);
+    /* A period no longer than the tick: all of them. */
+    assert_int_equal(vc_sched_rate_at(3, 60, TICK, 1700000000), 3);
+}
+
 static void growing_gaps(void **state)
 {
     (void)state;
@@ -266,6 +281,7 @@ int main(void)
         T(queued_work_runs_at_once_whatever_the_tier),
         T(queued_first_then_most_overdue),
         T(capacity_arithmetic),
+        T(fractional_rate_adds_up_over_a_period),
         T(growing_gaps),
     };
     int rc = cmocka_run_group_tests_name("vcron_tiers", tests, NULL, NULL);
