@@ -83,7 +83,8 @@ def _vmoodlectl_steps(build, source, tmp_path):
             (ctl + ["remove", "b.example.edu"], None)] + [
         # Moodle's CLI, /bin/echo standing in for php: many sites, then one.
         (ctl + ["--php", "/bin/echo", "--moodle-dir", "/tmp", "--log-dir",
-                str(tmp_path / "runlogs"), "run"] + sites + ["--", "x"], None)
+                str(tmp_path / "runlogs"), "--opcache-dir",
+                str(tmp_path / "opcache"), "run"] + sites + ["--", "x"], None)
         for sites in (["--all", "--master"], ["1"])] \
         + _template_steps(ctl, tmp_path)
 
