@@ -56,8 +56,9 @@ const char *vc_probe_site(const vm_instance *in, vc_probe *pr, apr_pool_t *p)
     const char *err = NULL;
     vm_db *db = NULL;
     if (vmc_dbconf_make(&c, in->dbtype, in->dbhost, in->dblogin, in->dbpass,
-                        in->dbname, cp, &err) == 0)
-        db = vmc_db_open(&c, in->dbname, cp, &err);
+                        in->dbname, cp, &err) == 0
+        && (db = vmc_db_open(&c, in->dbname, cp, &err)) == NULL)
+        pr->unreachable = 1;
     if (db && pr->want_activity)
         err = activity(db, in, pr, cp);
     if (db && !err && pr->want_queued)

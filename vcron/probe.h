@@ -19,10 +19,12 @@ typedef struct {
     long long now, days;
     long long events;                 /* out: activity */
     int queued;                       /* out: work waiting */
+    int unreachable;                  /* out: no connection was made */
 } vc_probe;
 
 /* Read what pr asks for from in's database.  NULL, or why not (a line
- * naming the server, never the password). */
+ * naming the server, never the password).  A server that cannot be
+ * reached is tried once a tick: the caller skips its other sites. */
 const char *vc_probe_site(const vm_instance *in, vc_probe *pr,
                           apr_pool_t *p);
 

@@ -93,10 +93,24 @@ const char *vc_fleet_build(const vc_config *cfg, const vm_table *t,
     return NULL;
 }
 
+/* A tick tries each unreachable database server once (a connection
+ * waits up to VM_DB_CONNECT_TIMEOUT): its other sites are passed over. */
+static const char *probe(const vm_instance *in, vc_probe *pr,
+                         apr_hash_t *dead, apr_pool_t *p)
+{
+    const char *server = apr_pstrcat(p, in->dbtype, ":", in->dbhost, NULL);
+    if (apr_hash_get(dead, server, APR_HASH_KEY_STRING))
+        return apr_pstrcat(p, "database server ", in->dbhost,
+                           " not reached this tick", NULL);
+    const char *err = vc_probe_site(in, pr, p);
+    if (pr->unreachable)
+        apr_hash_set(dead, server, APR_HASH_KEY_STRING, "");
+    return err;
+}
+
 typedef struct {
     const vc_fleet *f;
-    const char *const *measured;   /* per site: non-NULL when measured */
-    long long now;
+    const long long *measured;     /* per site: when measured, 0 not */
 } measures;
 
 static void save_measures(vc_sites *s, void *ctx)
@@ -106,35 +120,40 @@ static void save_measures(vc_sites *s, void *ctx)
         if (m->measured[i]) {
             vc_site_rec *r = vc_sites_get(s, m->f->in[i]->id);
             r->events = m->f->events[i];
-            r->measured = m->now;
+            r->measured = m->measured[i];
         }
 }
+
+#define RETRY_MEASURE 3600   /* seconds */
 
 /* Activity of the sites not measured for activity-every, in the table's
  * order, up to activity-per-tick; a failed measure counts as one (tried
  * again after activity-every). */
 static void measure(const vc_config *cfg, vc_fleet *f, long long now,
-                    apr_pool_t *p)
+                    apr_hash_t *dead, apr_pool_t *p)
 {
-    const char **measured = apr_pcalloc(p, sizeof(char *) * (f->n + 1));
+    long long *measured = apr_pcalloc(p, sizeof *measured * (f->n + 1));
     long budget = cfg->activity_per_tick, done = 0;
     for (size_t i = 0; i < f->n && done < budget; i++) {
         vc_site_rec *r = vc_sites_get(&f->sites, f->in[i]->id);
         if (!f->in[i]->enabled || now - r->measured < cfg->activity_every)
             continue;
-        vc_probe pr = { 1, 0, now, cfg->activity_days, -1, 0 };
-        const char *err = vc_probe_site(f->in[i], &pr, p);
+        vc_probe pr = { 1, 0, now, cfg->activity_days, -1, 0, 0 };
+        const char *err = probe(f->in[i], &pr, dead, p);
         if (err)
             vc_log(278, "instance %lld (%s): activity not measured: %s",
                    f->in[i]->id, f->in[i]->key, err);
         f->events[i] = err ? -1 : pr.events;
-        r->measured = now;
-        measured[i] = "yes";
+        /* A failed measure is tried again in an hour, not a day. */
+        r->measured = !err ? now : now - cfg->activity_every
+                      + (cfg->activity_every < RETRY_MEASURE
+                         ? cfg->activity_every : RETRY_MEASURE);
+        measured[i] = r->measured;
         done++;
     }
     if (done == 0)
         return;
-    measures m = { f, measured, now };
+    measures m = { f, measured };
     const char *err = vc_sites_edit(vc_sites_path(cfg->state_file, p),
                                     save_measures, &m, p);
     if (err)
@@ -144,7 +163,8 @@ static void measure(const vc_config *cfg, vc_fleet *f, long long now,
 void vc_fleet_probe(const vc_config *cfg, vc_fleet *f, long long now,
                     long long tick, apr_pool_t *p)
 {
-    measure(cfg, f, now, p);
+    apr_hash_t *dead = apr_hash_make(p);
+    measure(cfg, f, now, dead, p);
     for (size_t i = 0; i < f->n; i++)
         if (f->why[i] != VC_TIER_OVERRIDE)
             f->items[i].tier = vc_tier_choose(&cfg->tiers, f->events[i], 0,
@@ -164,8 +184,8 @@ void vc_fleet_probe(const vc_config *cfg, vc_fleet *f, long long now,
         if (!it->enabled || it->lastcron > now - tick
             || apr_hash_get(chosen, &it->id, sizeof it->id))
             continue;
-        vc_probe pr = { 0, 1, now, 0, 0, 0 };
-        f->probe_error[i] = vc_probe_site(f->in[i], &pr, p);
+        vc_probe pr = { 0, 1, now, 0, 0, 0, 0 };
+        f->probe_error[i] = probe(f->in[i], &pr, dead, p);
         f->items[i].queued = pr.queued;
     }
 }
