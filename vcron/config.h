@@ -44,6 +44,8 @@ typedef struct {
     long activity_every;       /* seconds between two measures of a site */
     long activity_per_tick;    /* sites measured at most per tick */
     int fast_path;             /* a site with queued work runs at once */
+    long probe_threads;        /* site databases probed at once */
+    long fast_path_from;       /* probe sites of this tier and quieter */
     long cores;                /* CPU cores of the cron hosts; 0 = nproc */
     long run_cost_ms;          /* CPU per run assumed before any is known */
 } vc_config;

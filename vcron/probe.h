@@ -23,9 +23,20 @@ typedef struct {
 } vc_probe;
 
 /* Read what pr asks for from in's database.  NULL, or why not (a line
- * naming the server, never the password).  A server that cannot be
- * reached is tried once a tick: the caller skips its other sites. */
+ * naming the server, never the password). */
 const char *vc_probe_site(const vm_instance *in, vc_probe *pr,
                           apr_pool_t *p);
+
+typedef struct {
+    const vm_instance *in;
+    vc_probe pr;               /* what to read, and what was read */
+    const char *err;           /* NULL, or why not (from the pool given) */
+} vc_probe_job;
+
+/* Every job, up to threads at once: a connection costs a few ms of the
+ * server's and our CPU (authentication) and as much waiting, so a tick's
+ * probes of thousands of sites run side by side.  Each thread has its own
+ * pool and connections, and tries a server it could not reach once. */
+void vc_probe_all(vc_probe_job *jobs, size_t n, int threads, apr_pool_t *p);
 
 #endif

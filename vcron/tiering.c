@@ -93,21 +93,6 @@ const char *vc_fleet_build(const vc_config *cfg, const vm_table *t,
     return NULL;
 }
 
-/* A tick tries each unreachable database server once (a connection
- * waits up to VM_DB_CONNECT_TIMEOUT): its other sites are passed over. */
-static const char *probe(const vm_instance *in, vc_probe *pr,
-                         apr_hash_t *dead, apr_pool_t *p)
-{
-    const char *server = apr_pstrcat(p, in->dbtype, ":", in->dbhost, NULL);
-    if (apr_hash_get(dead, server, APR_HASH_KEY_STRING))
-        return apr_pstrcat(p, "database server ", in->dbhost,
-                           " not reached this tick", NULL);
-    const char *err = vc_probe_site(in, pr, p);
-    if (pr->unreachable)
-        apr_hash_set(dead, server, APR_HASH_KEY_STRING, "");
-    return err;
-}
-
 typedef struct {
     const vc_fleet *f;
     const long long *measured;     /* per site: when measured, 0 not */
@@ -127,32 +112,35 @@ static void save_measures(vc_sites *s, void *ctx)
 #define RETRY_MEASURE 3600   /* seconds */
 
 /* Activity of the sites not measured for activity-every, in the table's
- * order, up to activity-per-tick; a failed measure counts as one (tried
- * again after activity-every). */
+ * order, up to activity-per-tick, all probed at once (probe-threads); a
+ * failed measure is tried again an hour later. */
 static void measure(const vc_config *cfg, vc_fleet *f, long long now,
-                    apr_hash_t *dead, apr_pool_t *p)
+                    apr_pool_t *p)
 {
     long long *measured = apr_pcalloc(p, sizeof *measured * (f->n + 1));
-    long budget = cfg->activity_per_tick, done = 0;
-    for (size_t i = 0; i < f->n && done < budget; i++) {
+    vc_probe_job *jobs = apr_pcalloc(p, sizeof *jobs * (f->n + 1));
+    size_t *site = apr_pcalloc(p, sizeof *site * (f->n + 1)), n = 0;
+    for (size_t i = 0; i < f->n && n < (size_t)cfg->activity_per_tick; i++) {
         vc_site_rec *r = vc_sites_get(&f->sites, f->in[i]->id);
         if (!f->in[i]->enabled || now - r->measured < cfg->activity_every)
             continue;
-        vc_probe pr = { 1, 0, now, cfg->activity_days, -1, 0, 0 };
-        const char *err = probe(f->in[i], &pr, dead, p);
-        if (err)
-            vc_log(278, "instance %lld (%s): activity not measured: %s",
-                   f->in[i]->id, f->in[i]->key, err);
-        f->events[i] = err ? -1 : pr.events;
-        /* A failed measure is tried again in an hour, not a day. */
-        r->measured = !err ? now : now - cfg->activity_every
-                      + (cfg->activity_every < RETRY_MEASURE
-                         ? cfg->activity_every : RETRY_MEASURE);
-        measured[i] = r->measured;
-        done++;
+        jobs[n] = (vc_probe_job){ f->in[i], { 1, 0, now, cfg->activity_days,
+                                              -1, 0, 0 }, NULL };
+        site[n++] = i;
     }
-    if (done == 0)
+    if (n == 0)
         return;
+    vc_probe_all(jobs, n, (int)cfg->probe_threads, p);
+    long long retry = cfg->activity_every < RETRY_MEASURE
+                      ? cfg->activity_every : RETRY_MEASURE;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = site[k];
+        if (jobs[k].err)
+            vc_log(278, "instance %lld (%s): activity not measured: %s",
+                   f->in[i]->id, f->in[i]->key, jobs[k].err);
+        f->events[i] = jobs[k].err ? -1 : jobs[k].pr.events;
+        measured[i] = jobs[k].err ? now - cfg->activity_every + retry : now;
+    }
     measures m = { f, measured };
     const char *err = vc_sites_edit(vc_sites_path(cfg->state_file, p),
                                     save_measures, &m, p);
@@ -160,34 +148,47 @@ static void measure(const vc_config *cfg, vc_fleet *f, long long now,
         vc_log(203, "%s", err);
 }
 
-void vc_fleet_probe(const vc_config *cfg, vc_fleet *f, long long now,
-                    long long tick, apr_pool_t *p)
+/* Queued work on every enabled site of tier fast-path-from or quieter
+ * not chosen already and not started since the last tick, all probed at
+ * once. */
+static void probe_queued(const vc_config *cfg, vc_fleet *f, long long now,
+                         long long tick, apr_pool_t *p)
 {
-    apr_hash_t *dead = apr_hash_make(p);
-    measure(cfg, f, now, dead, p);
-    for (size_t i = 0; i < f->n; i++)
-        if (f->why[i] != VC_TIER_OVERRIDE)
-            f->items[i].tier = vc_tier_choose(&cfg->tiers, f->events[i], 0,
-                                              (int)cfg->default_tier,
-                                              &f->why[i]);
-    if (!cfg->fast_path)
-        return;
-    /* Only sites this tick would not run anyway. */
     long long *due = apr_pcalloc(p, sizeof *due * (f->n + 1));
     size_t ndue = vc_sched_activity(f->items, f->n, &cfg->tiers, now, tick,
                                     due, p);
     apr_hash_t *chosen = apr_hash_make(p);
     for (size_t k = 0; k < ndue; k++)
         apr_hash_set(chosen, &due[k], sizeof due[k], "");
+    vc_probe_job *jobs = apr_pcalloc(p, sizeof *jobs * (f->n + 1));
+    size_t *site = apr_pcalloc(p, sizeof *site * (f->n + 1)), n = 0;
     for (size_t i = 0; i < f->n; i++) {
         const vc_tier_item *it = &f->items[i];
         if (!it->enabled || it->lastcron > now - tick
+            || it->tier < cfg->fast_path_from
             || apr_hash_get(chosen, &it->id, sizeof it->id))
             continue;
-        vc_probe pr = { 0, 1, now, 0, 0, 0, 0 };
-        f->probe_error[i] = probe(f->in[i], &pr, dead, p);
-        f->items[i].queued = pr.queued;
+        jobs[n] = (vc_probe_job){ f->in[i], { 0, 1, now, 0, 0, 0, 0 }, NULL };
+        site[n++] = i;
     }
+    vc_probe_all(jobs, n, (int)cfg->probe_threads, p);
+    for (size_t k = 0; k < n; k++) {
+        f->probe_error[site[k]] = jobs[k].err;
+        f->items[site[k]].queued = jobs[k].pr.queued;
+    }
+}
+
+void vc_fleet_probe(const vc_config *cfg, vc_fleet *f, long long now,
+                    long long tick, apr_pool_t *p)
+{
+    measure(cfg, f, now, p);
+    for (size_t i = 0; i < f->n; i++)
+        if (f->why[i] != VC_TIER_OVERRIDE)
+            f->items[i].tier = vc_tier_choose(&cfg->tiers, f->events[i], 0,
+                                              (int)cfg->default_tier,
+                                              &f->why[i]);
+    if (cfg->fast_path)
+        probe_queued(cfg, f, now, tick, p);
 }
 
 const char *vc_period_text(long long secs, apr_pool_t *p)

@@ -28,10 +28,11 @@ typedef struct vc_fleet {
 const char *vc_fleet_build(const vc_config *cfg, const vm_table *t,
                            vc_fleet *f, apr_pool_t *p);
 
-/* The tick's probes: activity of up to activity-per-tick sites whose
- * measure is older than activity-every (saved at once), then, with
- * fast-path on, queued work on every enabled site that this tick would
- * not run anyway (planned with tick).  Sets items[].tier and .queued. */
+/* The tick's probes, probe-threads at once: activity of up to
+ * activity-per-tick sites whose measure is older than activity-every
+ * (saved at once), then, with fast-path on, queued work on every enabled
+ * site (of tier fast-path-from or quieter) that this tick would not run
+ * anyway (planned with tick).  Sets items[].tier and .queued. */
 void vc_fleet_probe(const vc_config *cfg, vc_fleet *f, long long now,
                     long long tick, apr_pool_t *p);
 
