@@ -12,11 +12,10 @@
 
 const char *const *vc_cron_argv(const vc_config *cfg, apr_pool_t *p)
 {
-    static const char *const args[] = { "--keep-alive=0" };
     if (cfg->command)
         return cfg->command;
-    return vm_cli_argv(cfg->php, cfg->moodle_dir, "admin/cli/cron.php", args,
-                       1, p);
+    return vm_cli_argv(cfg->php, cfg->moodle_dir, VM_CLI_CRON_SCRIPT,
+                       vm_cli_cron_args, VM_CLI_CRON_NARGS, p);
 }
 
 int vc_cron_log_open(const char *log_dir, const vm_instance *in, long max,
