@@ -157,6 +157,7 @@ void vm_relay_options(vm_job_opts *o, const vm_relay *r, struct winsize *ws,
         o->winsize = ws;
     if (tcgetattr(r->out_fd, tio) == 0) {
         tio->c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+        tio->c_oflag &= ~(tcflag_t)ONLCR;      /* ours turns \n into \r\n */
         o->termios = tio;
     }
 }

@@ -21,8 +21,8 @@ typedef struct {
 int vm_relay_run(vm_job *j, const vm_relay *r);
 
 /* Options for relaying as r says: stdout into a pty when r->out_fd is a
- * terminal (the child still sees a tty, sized and moded like ours, without
- * echo: ours echoes), else into a pipe; stderr the same way by r->err_fd;
+ * terminal (the child still sees a tty, sized and moded like ours, but
+ * without echo and newline translation: ours does both), else a pipe; stderr the same way by r->err_fd;
  * stdin from the pty or a pipe when r->in_fd is given, else /dev/null; a
  * session of its own.  Sets o->io, group, winsize, termios (their storage
  * in *ws and *tio). */
