@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <apr_strings.h>
+#include "vm_file.h"
 #include "vm_table.h"
 #include "tick.h"
 #include "sched.h"
@@ -254,10 +255,11 @@ static void print_summary(const vc_config *cfg, const vc_tick_counts *c)
     fflush(stdout);
 }
 
+/* Root writes there: made, or refused, by the one safe opener. */
 static const char *prepare_dirs(const vc_config *cfg, apr_pool_t *p)
 {
-    const char *err = vc_make_dirs(cfg->lock_dir, p);
-    return err ? err : vc_make_dirs(cfg->log_dir, p);
+    const char *err = vm_file_dir_make(cfg->lock_dir, p);
+    return err ? err : vm_file_dir_make(cfg->log_dir, p);
 }
 
 int vc_load_table(vm_source *src, apr_pool_t *p, const vm_table **t)

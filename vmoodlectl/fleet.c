@@ -6,13 +6,13 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <apr_file_io.h>
 #include <apr_strings.h>
 #include "ctl.h"
 #include "fleet.h"
 #include "fleetview.h"
 #include "interrupt.h"
 #include "vm_cli.h"
+#include "vm_file.h"
 #include "vm_instance.h"
 #include "vm_job.h"
 #include "vm_lock.h"
@@ -54,70 +54,11 @@ static int good(const vmc_job *job, int code)
     return code >= 0 && code < 32 && (mask >> code & 1u);
 }
 
-const char *vmc_make_dirs(const char *dir, apr_pool_t *p)
-{
-    char buf[120];
-    apr_status_t rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD
-        | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
-        | APR_FPROT_GEXECUTE | APR_FPROT_WREAD | APR_FPROT_WEXECUTE, p);
-    return rv == APR_SUCCESS ? NULL
-         : apr_psprintf(p, "%s: %s", dir, apr_strerror(rv, buf, sizeof buf));
-}
-
-/* A directory on the way to the logs: ours or root's, and nobody else
- * may write in it (or it is sticky, as /tmp, where what they create is
- * not ours and is refused one step later).  The last one: ours, and
- * writable by us alone. */
-static const char *dir_trusted(int fd, int last, apr_pool_t *p,
-                               const char *path)
-{
-    struct stat st;
-    if (fstat(fd, &st) != 0)
-        return apr_psprintf(p, "%s: %s", path, strerror(errno));
-    if (last ? st.st_uid != geteuid() || (st.st_mode & 022)
-             : (st.st_uid != 0 && st.st_uid != geteuid())
-               || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)))
-        return apr_psprintf(p, "%s must be %s and writable by nobody else",
-                            path, last ? "ours" : "ours or root's");
-    return NULL;
-}
-
 int vmc_log_dir_open(const char *dir, apr_pool_t *p, const char **why)
 {
-    char *rest = apr_pstrdup(p, dir), *save = NULL, *name;
-    const char *sofar = "";
-    size_t len = strlen(rest);
-
-    while (len > 1 && rest[len - 1] == '/')
-        rest[--len] = '\0';
-    int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    if (dir[0] != '/' || vm_path_has_dotdot(dir)) {
-        *why = apr_psprintf(p, "log directory %s: give an absolute path "
-                            "without '..'", dir);
-        close(fd);
-        return -1;
-    }
-    /* Component by component, never following a link: nothing another
-     * user controls decides where root writes. */
-    for (name = strtok_r(rest, "/", &save); name && fd >= 0;
-         name = strtok_r(NULL, "/", &save)) {
-        sofar = apr_pstrcat(p, sofar, "/", name, NULL);
-        int next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-                          | O_CLOEXEC);
-        if (next < 0 && errno == ENOENT && mkdirat(fd, name, 0755) == 0)
-            next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-                          | O_CLOEXEC);
-        close(fd);
-        if ((fd = next) < 0)
-            *why = apr_psprintf(p, "log directory %s: %s", sofar,
-                                strerror(errno));
-        else if ((*why = dir_trusted(fd, save == NULL || *save == '\0', p,
-                                     sofar)) != NULL) {
-            close(fd);
-            fd = -1;
-        }
-    }
+    int fd = vm_file_dir_open(dir, 0755, p, why);
+    if (fd < 0)
+        *why = apr_pstrcat(p, "log directory ", *why, NULL);
     return fd;
 }
 

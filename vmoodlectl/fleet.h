@@ -64,13 +64,8 @@ int vmc_fleet_run_one(const vmc_job *job, const vm_instance *in,
 int vmc_fleet_step(const vmc_job *job, const vm_instance *in,
                    const char *script, const char *const *args, int nargs);
 
-/* Create dir and its parents (0755) if missing.  NULL or why not. */
-const char *vmc_make_dirs(const char *dir, apr_pool_t *p);
-
-/* Open dir (absolute), creating what is missing, component by component
- * without following links: it must be ours, those above it ours or root's,
- * none writable by anyone else (a sticky /tmp aside).  An open descriptor of it, or -1 with
- * *why (from p). */
+/* vm_file_dir_open(dir) for a run's logs: a descriptor, or -1 with *why
+ * (from p). */
 int vmc_log_dir_open(const char *dir, apr_pool_t *p, const char **why);
 
 #endif

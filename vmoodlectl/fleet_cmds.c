@@ -9,6 +9,7 @@
 #include "fleet_cmds.h"
 #include "select.h"
 #include "vm_cli.h"
+#include "vm_file.h"
 
 #define DEFAULT_LOG_PARENT "/var/log/vmoodle/vmoodlectl"
 
@@ -63,7 +64,7 @@ int vmc_job_prepare(vmc_opts *o, const char *label, int first_host,
 
 int vmc_job_lock_dir(vmc_opts *o)
 {
-    const char *why = vmc_make_dirs(o->lock_dir, o->pool);
+    const char *why = vm_file_dir_make(o->lock_dir, o->pool);
     return why ? vmc_fail(390, VMC_EXIT_FAIL, apr_pstrcat(o->pool,
                           "lock directory ", why, NULL)) : VMC_EXIT_OK;
 }

@@ -172,3 +172,41 @@ def test_a_terminal_run_still_sees_a_terminal_and_takes_our_input(root):  # noqa
         os.close(master)
     text = out.decode(errors="replace")
     assert "a tty" in text and "hello root" in text, text
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch user")
+def test_ctrl_c_in_our_terminal_ends_the_sites_whole_group(root):  # noqa: F811
+    fleet = Fleet(root)
+    fleet.behave("site1", sleep="hang")          # a child that sleeps on
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(fleet.args("run", "site1.test", "--", "record.php"),
+                            stdin=slave, stdout=slave, stderr=slave,
+                            start_new_session=True,
+                            preexec_fn=lambda: __import__("fcntl").ioctl(
+                                0, __import__("termios").TIOCSCTTY, 0))
+    os.close(slave)
+    try:
+        out = read_until(master, rb"site1 working", time.monotonic() + 60)
+        deadline = time.monotonic() + 30
+        while fleet.out("site1.child") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.write(master, b"\x03")                # Ctrl-C, as typed
+        assert proc.wait(timeout=60) == 128 + 2, out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    child = int(fleet.out("site1.child"))
+    deadline = time.monotonic() + 30
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(child), "the site's child survived Ctrl-C"
