@@ -97,7 +97,7 @@ vm_status vm_file_read(const char *path, size_t max, apr_pool_t *p,
     return rc;
 }
 
-static int write_all(int fd, const char *data, size_t len)
+int vm_file_write_all(int fd, const char *data, size_t len)
 {
     while (len > 0) {
         ssize_t n = write(fd, data, len);
@@ -249,7 +249,7 @@ static vm_status write_temp(int fd, const void *data, size_t len,
                             const struct stat *want, int own,
                             const char *tmp, apr_pool_t *p, const char **err)
 {
-    if (write_all(fd, data, len) != 0)
+    if (vm_file_write_all(fd, data, len) != 0)
         return io_error("cannot write", tmp, p, err);
     if (set_attributes(fd, want, own) != 0)
         return io_error("cannot set the owner and mode of", tmp, p, err);

@@ -39,6 +39,10 @@ int vm_file_lock(const char *lockpath, int wait, apr_pool_t *p,
                  const char **err);
 void vm_file_unlock(int fd);
 
+/* All of data to fd, a write cut short by a signal resumed: 0, or -1
+ * (errno set). */
+int vm_file_write_all(int fd, const char *data, size_t len);
+
 /* The one safe directory opener, for the places root writes (logs, locks,
  * state): dir (absolute, no "..") opened component by component on
  * descriptors, creating what is missing with mode, never following a

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include "vm_file.h"
 #include "vm_relay.h"
 #include "vm_text.h"
 #include "vm_time.h"
@@ -20,20 +21,6 @@ typedef struct {
     vm_text_stream text[NSRC];
 } relay;
 
-static int write_all(int fd, const char *s, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, s, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        s += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 /* A piece of the child's output, made visible, to fd. */
 static void pass_out(relay *rl, int src, int fd, const char *buf, size_t n)
 {
@@ -41,7 +28,7 @@ static void pass_out(relay *rl, int src, int fd, const char *buf, size_t n)
     size_t len = n ? vm_text_visible_chunk(&rl->text[src], buf, n,
                                            rl->r->keep, out)
                    : vm_text_visible_flush(&rl->text[src], out);
-    if (write_all(fd, out, len) != 0)
+    if (vm_file_write_all(fd, out, len) != 0)
         return;         /* our reader went: the child's status says more */
 }
 
@@ -53,11 +40,11 @@ static void pass_in(relay *rl, int *fd)
     ssize_t n = read(*fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR)
         return;
-    if (n > 0 && write_all(rl->to_child, buf, (size_t)n) == 0)
+    if (n > 0 && vm_file_write_all(rl->to_child, buf, (size_t)n) == 0)
         return;
     *fd = -1;
     if (rl->j->pty >= 0 && rl->to_child == rl->j->pty)
-        write_all(rl->to_child, "\004", 1);
+        vm_file_write_all(rl->to_child, "\004", 1);
     else if (rl->to_child == rl->j->fds[0]) {
         close(rl->j->fds[0]);
         rl->j->fds[0] = -1;

@@ -9,6 +9,7 @@ vmoodlectl and then reads on, as root's shell would: the pushed command
 must never reach it, the site's code must run in a session of its own
 without the caller's terminal, and the escape sequence must arrive made
 visible."""
+import contextlib
 import os
 import pty
 import re
@@ -86,34 +87,41 @@ def read_until(master, marker, deadline, out=b""):
     return out
 
 
+@contextlib.contextmanager
+def terminal(argv, env=None):
+    """argv started in a new session whose controlling terminal is a new
+    pseudo-terminal, as root's login shell: (the process, the master, the
+    terminal's device); the process is ended and the master closed after."""
+    master, slave = pty.openpty()
+    device = os.fstat(slave).st_rdev
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
+                            env=env, start_new_session=True,
+                            preexec_fn=lambda: __import__("fcntl").ioctl(
+                                0, __import__("termios").TIOCSCTTY, 0))
+    os.close(slave)
+    try:
+        yield proc, master, device
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+
+
 def in_terminal(argv):
     """argv run by a shell in a new pseudo-terminal (its controlling
     terminal, as root's login shell has), which then reads on from the
     terminal as an interactive shell does.  (vmoodlectl's exit code, what
     the terminal showed, vmoodlectl's session id, the terminal's device)."""
-    master, slave = pty.openpty()
-    device = os.fstat(slave).st_rdev
     script = shlex.join(argv) + '; echo "VMC-EXIT=$?."; exec /bin/sh -i'
     env = {"PATH": "/usr/bin:/bin", "PS1": "$ ", "TERM": "xterm"}
-    shell = subprocess.Popen(["/bin/sh", "-c", script], stdin=slave,
-                             stdout=slave, stderr=slave, env=env,
-                             start_new_session=True,
-                             preexec_fn=lambda: __import__("fcntl").ioctl(
-                                 0, __import__("termios").TIOCSCTTY, 0))
-    os.close(slave)
-    try:
-        deadline = time.monotonic() + 90
-        out = read_until(master, rb"VMC-EXIT=\d+\.", deadline)
+    with terminal(["/bin/sh", "-c", script], env) as (shell, master, device):
+        out = read_until(master, rb"VMC-EXIT=\d+\.", time.monotonic() + 90)
         # Whatever was pushed into the terminal is read by the shell first;
         # then it is told to end.
         os.write(master, b"exit\n")
         shell.wait(timeout=60)
         out = read_until(master, rb"\0never", time.monotonic() + 1, out)
-    finally:
-        if shell.poll() is None:
-            shell.kill()
-            shell.wait()
-        os.close(master)
     text = out.decode(errors="replace")
     code = int(text.split("VMC-EXIT=", 1)[1].split(".", 1)[0])
     return code, text, shell.pid, device
@@ -155,21 +163,12 @@ def test_a_terminal_run_still_sees_a_terminal_and_takes_our_input(root):  # noqa
     with open(os.path.join(fleet.code, "ask.php"), "w") as f:
         f.write('[ -t 0 ] && [ -t 1 ] && echo "a tty"\n'
                 'printf "name? "; read name; echo "hello $name"; exit 5\n')
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(fleet.args("run", "site1.test", "--", "ask.php"),
-                            stdin=slave, stdout=slave, stderr=slave,
-                            start_new_session=True)
-    os.close(slave)
-    try:
+    argv = fleet.args("run", "site1.test", "--", "ask.php")
+    with terminal(argv) as (proc, master, _):
         out = read_until(master, rb"name\? ", time.monotonic() + 60)
         os.write(master, b"root\n")
         out = read_until(master, rb"hello root", time.monotonic() + 60, out)
         assert proc.wait(timeout=60) == 5
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
     text = out.decode(errors="replace")
     assert "a tty" in text and "hello root" in text, text
 
@@ -186,25 +185,14 @@ def alive(pid):
 def test_ctrl_c_in_our_terminal_ends_the_sites_whole_group(root):  # noqa: F811
     fleet = Fleet(root)
     fleet.behave("site1", sleep="hang")          # a child that sleeps on
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(fleet.args("run", "site1.test", "--", "record.php"),
-                            stdin=slave, stdout=slave, stderr=slave,
-                            start_new_session=True,
-                            preexec_fn=lambda: __import__("fcntl").ioctl(
-                                0, __import__("termios").TIOCSCTTY, 0))
-    os.close(slave)
-    try:
+    argv = fleet.args("run", "site1.test", "--", "record.php")
+    with terminal(argv) as (proc, master, _):
         out = read_until(master, rb"site1 working", time.monotonic() + 60)
         deadline = time.monotonic() + 30
         while fleet.out("site1.child") is None and time.monotonic() < deadline:
             time.sleep(0.05)
         os.write(master, b"\x03")                # Ctrl-C, as typed
         assert proc.wait(timeout=60) == 128 + 2, out
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
     child = int(fleet.out("site1.child"))
     deadline = time.monotonic() + 30
     while alive(child) and time.monotonic() < deadline:
