@@ -12,12 +12,13 @@
 #define PIECE   4096
 #define POLL_MS 100
 
-enum { SRC_IN, SRC_PTY, SRC_OUT, SRC_ERR, NSRC };
+enum { SRC_IN, SRC_PTY, SRC_OUT, SRC_ERR, NSRC, TO_CHILD = NSRC };
 
 typedef struct {
     vm_job *j;
     const vm_relay *r;
     int to_child;                  /* the child's stdin: pipe or pty */
+    int full;                      /* it had no room: wait for some */
     vm_text_stream text[NSRC];
 } relay;
 
@@ -67,17 +68,31 @@ static int pass(relay *rl, int src, int fd)
     return 1;
 }
 
-/* The sources still open, into pfd; how many. */
-static int gather(relay *rl, const int *fds, struct pollfd *pfd, int *which)
+/* The sources still open, into pfd, how many.  Our stdin only while the
+ * child's has room, else the child's stdin until it has: a child that
+ * reads nothing never blocks us, nor its own output. */
+static int gather(const relay *rl, const int *fds, struct pollfd *pfd,
+                  int *which)
 {
     int n = 0;
     for (int s = 0; s < NSRC; s++)
-        if (fds[s] >= 0) {
+        if (fds[s] >= 0 && (s != SRC_IN || !rl->full)) {
             pfd[n] = (struct pollfd){ fds[s], POLLIN, 0 };
             which[n++] = s;
         }
-    (void)rl;
+    if (fds[SRC_IN] >= 0 && rl->full) {
+        pfd[n] = (struct pollfd){ rl->to_child, POLLOUT, 0 };
+        which[n++] = TO_CHILD;
+    }
     return n;
+}
+
+/* Room for a piece in the child's stdin now (or it is closed: the write
+ * fails and our stdin is no longer read)? */
+static int has_room(const relay *rl)
+{
+    struct pollfd p = { rl->to_child, POLLOUT, 0 };
+    return poll(&p, 1, 0) == 1;
 }
 
 static long wait_ms(const vm_job *j, int ended)
@@ -92,25 +107,31 @@ static long wait_ms(const vm_job *j, int ended)
 
 int vm_relay_run(vm_job *j, const vm_relay *r)
 {
-    relay rl = { j, r, j->pty >= 0 && j->fds[0] < 0 ? j->pty : j->fds[0],
+    relay rl = { j, r, j->pty >= 0 && j->fds[0] < 0 ? j->pty : j->fds[0], 0,
                  { { 0 } } };
     int fds[NSRC] = { rl.to_child >= 0 ? r->in_fd : -1, j->pty, j->fds[1],
                       j->fds[2] };
     void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
     int ended = 0;
     for (;;) {
-        struct pollfd pfd[NSRC];
-        int which[NSRC], n = gather(&rl, fds, pfd, which);
-        if (ended && n == (fds[SRC_IN] >= 0))
-            break;             /* every output drained */
+        struct pollfd pfd[NSRC + 1];
+        int which[NSRC + 1], n = gather(&rl, fds, pfd, which);
+        if (n == 0) {          /* every output drained */
+            if (!ended)
+                vm_job_wait(j, r->interrupted);
+            break;
+        }
         int got = poll(pfd, (nfds_t)n, (int)wait_ms(j, ended));
         for (int i = 0; got > 0 && i < n; i++) {
-            if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+            if (!pfd[i].revents)
                 continue;
-            if (which[i] == SRC_IN)
+            if (which[i] == TO_CHILD)
+                rl.full = 0;
+            else if (which[i] != SRC_IN)
+                fds[which[i]] = pass(&rl, which[i], pfd[i].fd) ? fds[which[i]]
+                                                               : -1;
+            else if (!(rl.full = !has_room(&rl)))
                 pass_in(&rl, &fds[SRC_IN]);
-            else if (!pass(&rl, which[i], pfd[i].fd))
-                fds[which[i]] = -1;
         }
         if (ended && got == 0)
             break;             /* ended, and nothing more is waiting */

@@ -198,3 +198,13 @@ def test_ctrl_c_in_our_terminal_ends_the_sites_whole_group(root):  # noqa: F811
     while alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(child), "the site's child survived Ctrl-C"
+
+
+def test_a_script_that_reads_little_of_a_long_input_does_not_block(root):  # noqa: F811
+    """Our stdin is copied only as the script takes it."""
+    fleet = Fleet(root)
+    long_input = "hello\n" + "x" * 1_000_000 + "\n"
+    proc = fleet.ctl("run", "site1.test", "--", "echo.php", input=long_input)
+    assert proc.returncode == 7, proc.stderr
+    assert proc.stdout == "got hello\n"
+    assert proc.stderr == "to stderr\n"
