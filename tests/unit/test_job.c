@@ -8,6 +8,7 @@
 #include <time.h>
 #include "testutil.h"
 #include "vm_job.h"
+#include "vm_relay.h"
 #include "vm_text.h"
 
 static const char *const no_env[] = { NULL };
@@ -260,6 +261,41 @@ static void text_stream_catches_a_split_c1(void **state)
     assert_string_equal(out, "a\\x9b2J\\x1b]0;t\\x07\n\xc2\xa9\xc2");
 }
 
+/* Relayed through pipes: stdout and stderr apart, every control but the
+ * kept ones shown escaped (a C1 split across two writes too), our input
+ * copied in, the exit code passed on. */
+static void relay_makes_output_visible(void **state)
+{
+    apr_pool_t *p = *state;
+    int out[2], err[2], in[2];
+    const char *why = NULL;
+    vm_job j;
+    vm_job_opts o = shell("read line; printf '%s\\033[2J\\302' \"$line\"; "
+                          "sleep 0.1; printf '\\233x\\r\\n'; "
+                          "printf 'e\\007' >&2; exit 4", p);
+    assert_int_equal(pipe(out), 0);
+    assert_int_equal(pipe(err), 0);
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(write(in[1], "hi\n", 3), 3);
+    close(in[1]);
+    vm_relay r = { in[0], out[1], err[1], "\n\r", NULL };
+    struct winsize ws;
+    struct termios tio;
+    vm_relay_options(&o, &r, &ws, &tio);
+    assert_int_equal(o.io[1].kind, VM_JOB_PIPE);
+    assert_int_equal(o.io[0].kind, VM_JOB_PIPE);
+    assert_int_equal(vm_job_start(&j, &o, p, &why), 0);
+    assert_int_equal(vm_relay_run(&j, &r), 4);
+    close(out[1]);
+    close(err[1]);
+    close(in[0]);
+    assert_string_equal(read_all(out[0], p), "hi\\x1b[2J\\x9bx\r\n");
+    assert_string_equal(read_all(err[0], p), "e\\x07");
+    close(out[0]);
+    close(err[0]);
+    assert_int_equal(j.fds[0] + j.fds[1] + j.fds[2] + j.pty, -4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +309,7 @@ int main(void)
         TU_TEST(exactly_the_environment_given),
         TU_TEST(which_and_env_with),
         TU_TEST(text_stream_catches_a_split_c1),
+        TU_TEST(relay_makes_output_visible),
     };
 
     return TU_RUN(tests);
