@@ -5,7 +5,9 @@
  * closed in the child, its environment is exactly envp (nothing is set
  * after fork).  The parent then ends the child's whole process group at
  * its timeout (TERM, then KILL after the grace), reaps it and reports how
- * it ended.  fork() and exec live here and nowhere else (tests/lint). */
+ * it ended.  fork() and exec live here and nowhere else
+ * (tests/lint/test_one_job_engine.py names the one exception: the
+ * module's start-up child, in httpd's parent). */
 #ifndef VM_JOB_H
 #define VM_JOB_H
 
