@@ -7,15 +7,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <apr_file_io.h>
 #include <apr_strings.h>
 #include "vm_file.h"
 #include "vm_hash.h"
 #include "vm_opcache.h"
 
-#define BASE_MODE (APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE \
-                   | APR_FPROT_GREAD | APR_FPROT_GEXECUTE \
-                   | APR_FPROT_WREAD | APR_FPROT_WEXECUTE)
 #define VERSION_MAX (1 << 20)   /* version.php is a few kB */
 
 static const char *const php_settings[] = {
@@ -46,34 +42,6 @@ static const char *tree_key(const char *code_dir, apr_pool_t *p,
     char hex[17];
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
     return apr_pstrdup(p, hex);
-}
-
-/* A directory of ours (the caller's euid, or root's), nobody else may
- * write: open at dirfd (AT_FDCWD for a path), made mode when missing. */
-static int own_dir(int dirfd, const char *name, mode_t mode, apr_pool_t *p,
-                   const char **err)
-{
-    if (mkdirat(dirfd, name, mode) != 0 && errno != EEXIST) {
-        *err = apr_psprintf(p, "%s: mkdir: %s", name, strerror(errno));
-        return -1;
-    }
-    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-                                 | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        *err = apr_psprintf(p, "%s: %s", name, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    if ((st.st_uid != geteuid() && st.st_uid != 0)
-        || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-        *err = apr_psprintf(p, "%s: owned by uid %ld or writable by others: "
-                            "refused", name, (long)st.st_uid);
-        close(fd);
-        return -1;
-    }
-    return fd;
 }
 
 /* BASE/<tree>/<user>: made 0700 and given to the user on its descriptor;
@@ -116,23 +84,17 @@ const char *vm_opcache_dir(const char *base, const char *code_dir,
     const char *err = NULL, *key = tree_key(code_dir, p, &err);
     if (!key)
         return err;
-    if (base[0] != '/')
-        return apr_psprintf(p, "%s: not an absolute path", base);
-    apr_status_t rv = apr_dir_make_recursive(base, BASE_MODE, p);
-    if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv))
-        return apr_psprintf(p, "%s: cannot make it", base);
-    int basefd = own_dir(AT_FDCWD, base, 0755, p, &err);
-    if (basefd < 0)
-        return err;
-    int treefd = own_dir(basefd, key, 0755, p, &err);
-    close(basefd);
+    /* BASE and BASE/<tree>: the one safe opener's rule (ours, nobody else
+     * writing, no link on the way). */
+    const char *tree = apr_pstrcat(p, base, "/", key, NULL);
+    int treefd = vm_file_dir_open(tree, 0755, p, &err);
     if (treefd < 0)
-        return apr_pstrcat(p, base, "/", err, NULL);
+        return err;
     err = user_dir(treefd, who, p);
     close(treefd);
     if (err)
-        return apr_pstrcat(p, base, "/", key, "/", err, NULL);
-    *dir = apr_pstrcat(p, base, "/", key, "/", who->name, NULL);
+        return apr_pstrcat(p, tree, "/", err, NULL);
+    *dir = apr_pstrcat(p, tree, "/", who->name, NULL);
     return NULL;
 }
 

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <apr_strings.h>
+#include "vm_file.h"
 #include "vm_table.h"
 #include "tick.h"
 #include "sched.h"
@@ -135,16 +136,17 @@ static void release_lock(vc_job *job, tick_run *tr)
 }
 
 /* A cron ended: stats first (only now, after the run), then the locks. */
-static void cron_done(vc_job *job, vc_outcome outcome, int status, void *ctx)
+static void cron_done(vc_job *job, vc_outcome outcome, void *ctx)
 {
     tick_run *tr = ctx;
     const vm_instance *in = job->in;
-    long long secs = (vc_now_ms() - job->start_ms) / 1000;
+    long long secs = job->run.duration_ms / 1000;
+    int status = job->run.status;
+    double cpu = (double)job->run.cpu_ms / 1000.0;
     vc_log_fd(job->log_fd, 221, "cron %s after %lld s, %.2f CPU s (wait "
-              "status %d)", outcome_name(outcome), secs, job->cpu, status);
+              "status %d)", outcome_name(outcome), secs, cpu, status);
     if (in != &vm_master)
-        APR_ARRAY_PUSH(tr->costs, vc_run_cost) = (vc_run_cost){ in->id,
-                                                                job->cpu };
+        APR_ARRAY_PUSH(tr->costs, vc_run_cost) = (vc_run_cost){ in->id, cpu };
     if (outcome == VC_CRON_OK)
         tr->counts->succeeded++;
     else if (outcome == VC_CRON_TIMED_OUT)
@@ -172,7 +174,7 @@ static void cron_done(vc_job *job, vc_outcome outcome, int status, void *ctx)
     job->log_fd = -1;
 }
 
-/* Lock, open the log and fork one cron into job.  Returns 0 when the
+/* Lock, open the log and start one cron into job.  Returns 0 when the
  * instance is locked (its cron runs elsewhere), else 1: started, or
  * counted as not started. */
 static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
@@ -189,32 +191,34 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
     job->log_fd = lr == VM_LOCK_GOT
         ? vc_cron_log_open(tr->cfg->log_dir, in, tr->cfg->log_max, tr->p, &err)
         : -1;
+    /* A session of its own, stdin /dev/null, output to its log; PHP with
+     * the opcode file cache of the user running it. */
     const char *nocache = NULL;
-    vm_child child = { vc_cron_argv_for(tr->cfg, tr->argv, tr->who, tr->p,
-                                        &nocache),
-                       vm_cli_env(in, tr->who, tr->p), tr->who,
-                       "/", job->log_fd, job->lock.fd };
+    vm_job_opts o = { .argv = vc_cron_argv_for(tr->cfg, tr->argv, tr->who,
+                                               tr->p, &nocache),
+                      .envp = vm_cli_env(in, tr->who, tr->p),
+                      .who = tr->who, .dir = "/", .keep_fd = job->lock.fd };
+    o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_FD, job->log_fd };
+    int rc = -1;
     if (job->log_fd >= 0) {
         job->started = (long long)time(NULL);
         vc_log_fd(job->log_fd, 220, "cron of instance %lld (%s) starts",
                   in->id, in->key);
         if (nocache)
             vc_log_fd(job->log_fd, 279, "opcode cache not used: %s", nocache);
-        if ((job->pid = vm_child_start(&child, NULL, NULL, tr->p, &err)) < 0)
+        if ((rc = vc_jobs_start(jobs, job, &o, tr->p, &err)) != 0)
             vc_log_fd(job->log_fd, 212, "cron not started: %s", err);
     }
-    if (job->log_fd < 0 || job->pid < 0) {
+    if (rc != 0) {
         vc_log(206, "instance %lld (%s): cron not started: %s", in->id,
                in->key, err ? err : "unknown error");
         if (job->log_fd >= 0)
             close(job->log_fd);
         if (lr == VM_LOCK_GOT)
             release_lock(job, tr);
-        job->pid = 0;
         tr->counts->not_started++;
         return 1;
     }
-    vc_jobs_started(jobs, job);
     tr->counts->run++;
     return 1;
 }
@@ -287,10 +291,11 @@ static const char *prepare_fleet(const vc_config *cfg, const vm_table *t,
     return err;
 }
 
+/* Root writes there: made, or refused, by the one safe opener. */
 static const char *prepare_dirs(const vc_config *cfg, apr_pool_t *p)
 {
-    const char *err = vc_make_dirs(cfg->lock_dir, p);
-    return err ? err : vc_make_dirs(cfg->log_dir, p);
+    const char *err = vm_file_dir_make(cfg->lock_dir, p);
+    return err ? err : vm_file_dir_make(cfg->log_dir, p);
 }
 
 int vc_load_table(vm_source *src, apr_pool_t *p, const vm_table **t)

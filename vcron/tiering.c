@@ -340,8 +340,8 @@ const char *vc_override_set(const vc_config *cfg, const char *host, int tier,
     }
     const char *slash = strrchr(cfg->tier_file, '/');
     if (slash > cfg->tier_file
-        && (err = vc_make_dirs(apr_pstrndup(p, cfg->tier_file, (apr_size_t)(
-                slash - cfg->tier_file)), p)) != NULL)
+        && (err = vm_file_dir_make(apr_pstrndup(p, cfg->tier_file,
+                (apr_size_t)(slash - cfg->tier_file)), p)) != NULL)
         return err;
     vm_file_replace(cfg->tier_file, text, strlen(text), 0644, NULL, p, &err);
     return err;
