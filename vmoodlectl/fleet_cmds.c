@@ -124,14 +124,12 @@ int vmc_cmd_config(vmc_opts *o)
     const char **args = apr_pcalloc(o->pool, 3 * sizeof(char *));
     int n = 0;
 
-    if (!o->snapshot_name || o->sets->nelts > 1
-        || (o->sets->nelts && o->unset))
-        return vmc_fail(392, VMC_EXIT_USAGE, "config SITES --name N [--set V "
-                        "| --unset] [--plugin P]");
-    args[n++] = apr_pstrcat(o->pool, "--name=", o->snapshot_name, NULL);
-    if (o->sets->nelts)
-        args[n++] = apr_pstrcat(o->pool, "--set=",
-                                APR_ARRAY_IDX(o->sets, 0, const char *), NULL);
+    if (!o->cfg_name || (o->cfg_value && o->unset))
+        return vmc_fail(392, VMC_EXIT_USAGE, "config SITES --name N "
+                        "[--value V | --unset] [--plugin P]");
+    args[n++] = apr_pstrcat(o->pool, "--name=", o->cfg_name, NULL);
+    if (o->cfg_value)
+        args[n++] = apr_pstrcat(o->pool, "--set=", o->cfg_value, NULL);
     else if (o->unset)
         args[n++] = "--unset";
     if (o->plugin)

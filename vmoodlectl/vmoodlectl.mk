@@ -1,8 +1,7 @@
 # vmoodlectl: the administrator's command-line tool.  libcrypto for the
 # SHA-256 checksums of template manifests.  Objects go under obj/ because
-# $(BUILD)/vmoodlectl is the program itself.  vcron's settings (config.o,
-# sched.o for the modes) are linked in: vmoodlectl reads vcron.conf and
-# leaves vcron's names to vcron.
+# $(BUILD)/vmoodlectl is the program itself.  It reads vcron.conf too,
+# through the core's reader and setting names (vm_conf, vm_settings).
 VMOODLECTL      := $(BUILD)/vmoodlectl
 VMOODLECTL_SRC  := $(wildcard vmoodlectl/*.c)
 VMOODLECTL_OBJ  := $(VMOODLECTL_SRC:%.c=$(BUILD)/obj/%.o)
@@ -10,14 +9,12 @@ VMOODLECTL_LIBS := $(shell pkg-config --libs libcrypto 2>/dev/null) -lm
 
 PROGRAMS += $(VMOODLECTL)
 
-$(VMOODLECTL_OBJ): $(BUILD)/obj/%.o: %.c $(wildcard vmoodlectl/*.h core/*.h vcron/config.h)
+$(VMOODLECTL_OBJ): $(BUILD)/obj/%.o: %.c $(wildcard vmoodlectl/*.h core/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -c $< -o $@
 
-VMOODLECTL_VCRON := $(VCRON_OBJD)/config.o $(VCRON_OBJD)/sched.o
-
-$(VMOODLECTL): $(VMOODLECTL_OBJ) $(VMOODLECTL_VCRON) $(CORE_LIB)
-	$(CC) $(VMOODLECTL_OBJ) $(VMOODLECTL_VCRON) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
+$(VMOODLECTL): $(VMOODLECTL_OBJ) $(CORE_LIB)
+	$(CC) $(VMOODLECTL_OBJ) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
 	    $(VMOODLECTL_LIBS) -o $@
 
 # The rewrite's one-pass replacement of a template's names and the random
