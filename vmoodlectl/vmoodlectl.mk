@@ -48,3 +48,12 @@ $(BUILD)/tests/test_fleet: tests/unit/test_fleet.c $(VMOODLECTL_FLEET_TESTED) \
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Ivmoodlectl -Itests/unit $< \
 	    $(VMOODLECTL_FLEET_TESTED) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
 	    -lcmocka -o $@
+# The step runner's unit test: order, undo, interrupt, plan.
+VMOODLECTL_STEPS_TESTED := $(addprefix $(BUILD)/obj/vmoodlectl/, \
+    steps.o interrupt.o messages.o)
+$(BUILD)/tests/test_steps: tests/unit/test_steps.c $(VMOODLECTL_STEPS_TESTED) \
+		$(CORE_LIB) $(wildcard tests/unit/*.h vmoodlectl/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Ivmoodlectl -Itests/unit $< \
+	    $(VMOODLECTL_STEPS_TESTED) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
+	    -lcmocka -o $@
