@@ -1,4 +1,6 @@
-/* Times as the programs print them: UTC, ISO 8601, to the second. */
+/* Times as the programs print them, in UTC to the second: ISO 8601 for
+ * machines (JSON, manifests), one format for humans (lastcron in
+ * vmoodlectl list/show, vcron status, the status page). */
 #ifndef VM_TIME_H
 #define VM_TIME_H
 
@@ -7,5 +9,9 @@
 /* t (seconds since the epoch) into buf; "never" when t <= 0.  Returns
  * buf. */
 char *vm_time_text(long long t, char buf[VM_TIME_TEXT]);
+
+/* The same for a human: "2026-12-02 12:18:21 UTC"; "never" when
+ * t <= 0.  Returns buf. */
+char *vm_time_human(long long t, char buf[VM_TIME_TEXT]);
 
 #endif

@@ -65,7 +65,8 @@ const vm_instance *vmc_find(const vmc_table *t, const char *arg,
  * touch; NULL when absent. */
 const vm_row *vmc_raw_row(const vmc_table *t, long long id);
 /* For commands taking one HOST|ID: check the arguments, load the table,
- * find the instance.  VMC_EXIT_*, with *why when not OK. */
+ * find the instance.  VMC_EXIT_*, with *why when not OK.  (select.c: the
+ * one home of site selection.) */
 int vmc_table_load_one(vmc_opts *o, const char *verb, vmc_table *t,
                        const vm_instance **in, const char **why);
 /* Validate row against the rest of the table as the module would: the row

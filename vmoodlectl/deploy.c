@@ -269,6 +269,8 @@ static int create_database(deploy *d, const char **err)
     vmc_progress_start(&pr, "load database", d->m.dump_size, NULL);
     rc = vmc_load(&d->db, d->in.dbname, d->dump_path, &pr, p, err);
     vmc_progress_end(&pr, rc == 0);
+    if (rc != 0)
+        *err = apr_pstrcat(p, "load the template database: ", *err, NULL);
     return rc;
 }
 
@@ -419,8 +421,8 @@ static int rewrite_step(void *ctx, const char **err)
 static const char *plan_copy(void *ctx, apr_pool_t *p)
 {
     const deploy *d = ctx;
-    return apr_psprintf(p, "copy %s/dataroot (%llu files) to %s owned by %s",
-                        d->tpl_dir, (unsigned long long)d->m.data_files,
+    return apr_psprintf(p, "copy %s/dataroot (%" APR_UINT64_T_FMT " files) "
+                        "to %s owned by %s", d->tpl_dir, d->m.data_files,
                         d->in.datapath, d->o->web_user);
 }
 

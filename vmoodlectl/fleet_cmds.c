@@ -11,14 +11,6 @@
 
 #define DEFAULT_LOG_PARENT "/var/log/vmoodle/vmoodlectl"
 
-/* The selection from the flags and the positional HOSTs. */
-static vmc_selection selection(const vmc_opts *o, int first_host)
-{
-    vmc_selection sel = { o->all, o->match, o->master, o->include_disabled,
-                          o->args + first_host, o->nargs - first_host };
-    return sel;
-}
-
 static const char *default_log_dir(const char *label, apr_pool_t *p)
 {
     char stamp[32];
@@ -31,7 +23,7 @@ int vmc_job_prepare(vmc_opts *o, const char *label, int first_host,
                     vmc_table *t, vmc_job *job, int *foreground)
 {
     const char *why = NULL;
-    vmc_selection sel = selection(o, first_host);
+    vmc_selection sel = vmc_selection_of(o, first_host);
     vm_identity *who = apr_pcalloc(o->pool, sizeof *who);
     int rc = vmc_table_load(o, t, &why);
 
