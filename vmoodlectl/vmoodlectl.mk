@@ -57,3 +57,13 @@ $(BUILD)/tests/test_steps: tests/unit/test_steps.c $(VMOODLECTL_STEPS_TESTED) \
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Ivmoodlectl -Itests/unit $< \
 	    $(VMOODLECTL_STEPS_TESTED) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
 	    -lcmocka -o $@
+# The command and option tables' unit test links every object but main's
+# (the table names every handler).
+VMOODLECTL_TABLE_TESTED := $(filter-out %/main.o,$(VMOODLECTL_OBJ))
+$(BUILD)/tests/test_commands: tests/unit/test_commands.c \
+		$(VMOODLECTL_TABLE_TESTED) $(CORE_LIB) \
+		$(wildcard tests/unit/*.h vmoodlectl/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Ivmoodlectl -Itests/unit $< \
+	    $(VMOODLECTL_TABLE_TESTED) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
+	    $(VMOODLECTL_LIBS) -lcmocka -o $@
