@@ -96,6 +96,9 @@ static void options_go_where_the_table_says(void **state)
     assert_null(o.snapshot_name);
     assert_int_equal(o.jobs, 3);
     assert_true(o.all && o.fail_fast && o.nargs == 0);
+    config[6] = "--value=dark";             /* the new spelling */
+    assert_int_equal(read_line(p, &o, config), VMC_CMDLINE_RUN);
+    assert_string_equal(o.cfg_value, "dark");
     assert_int_equal(read_line(p, &o, snapshot), VMC_CMDLINE_RUN);
     assert_string_equal(o.snapshot_name, "t1");
     assert_null(o.cfg_name);
