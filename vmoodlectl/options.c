@@ -1,7 +1,7 @@
 /* vmoodlectl's options, each defined once: see options.h.  To add one:
  * an entry below (TEXT, FLAG, NUMBER, SETTING or COLUMN; a new field in
  * vmc_opts when it needs one), then its key in the list of each command
- * that takes it (commands.c).  A SETTING is also read from the
+ * that takes it (commands.c).  A SETTING (text) is also read from the
  * configuration file under its name, which vm_settings.h holds. */
 #include <errno.h>
 #include <stdlib.h>
