@@ -1,14 +1,16 @@
 /* The command table.  Adding a command:
  *   1. its file, vmoodlectl/<name>.c, with int vmc_cmd_<name>(vmc_opts *o)
- *      (declared in ctl.h);
+ *      (declared in ctl.h); sites from select.h, a multi-step command's
+ *      steps on the runner (steps.h);
  *   2. one entry below: name, handler, the arguments after the name, a
  *      one-line summary, what it needs (VMC_NEEDS_TABLE, VMC_ONE_SITE,
  *      VMC_SITES, VMC_WRITES: these bring their options, see commands.h)
  *      and OPTIONS(...) with the keys of its own options (options.c; a new
- *      option is one entry there).
+ *      option is one entry there);
+ *   3. the README's command list: `vmoodlectl --help`'s, pasted (a test
+ *      compares them).
  * Its usage, `vmoodlectl NAME --help`, its line in `vmoodlectl --help` and
- * the refusal of any option it does not take follow from the entry; the
- * README's command list is that --help's (a test compares them). */
+ * the refusal of any option it does not take follow from the entry. */
 #include <string.h>
 #include "commands.h"
 
