@@ -42,16 +42,16 @@ static const vmc_command commands[] = {
     { "remove", vmc_cmd_remove, "HOST|ID", "the row (nothing else)",
       VMC_NEEDS_TABLE | VMC_ONE_SITE | VMC_WRITES, NO_OPTIONS },
     { "check", vmc_cmd_check, "[HOST...]",
-      "database, dataroot and DNS (a warning) of each",
+      "database, dataroot, DNS (a warning)",
       VMC_NEEDS_TABLE, OPTIONS("no-dns") },
     { "snapshot", vmc_cmd_snapshot, "--from HOST|master --name NAME",
-      "a template: the database dump and the dataroot", VMC_WRITES,
+      "a template: database dump, dataroot", VMC_WRITES,
       OPTIONS("from", "template-name", "template-db", COLUMNS) },
     { "deploy", vmc_cmd_deploy, "--template NAME --host URL",
       "a new site from a template", VMC_NEEDS_TABLE | VMC_WRITES,
       OPTIONS("template", COLUMNS) },
     { "destroy", vmc_cmd_destroy, "HOST|ID --yes",
-      "its database, dataroot and row gone",
+      "drop its database, dataroot, row",
       VMC_NEEDS_TABLE | VMC_ONE_SITE | VMC_WRITES, OPTIONS("yes") },
     { "templates", vmc_cmd_templates, "",
       "the templates: name, source, date, size", 0, OPTIONS("json") },
@@ -152,9 +152,11 @@ void vmc_command_usage(const vmc_command *c, FILE *out)
 {
     fprintf(out, "usage: vmoodlectl %s%s%s [OPTIONS]\n  %s\n", c->name,
             *c->args ? " " : "", c->args, c->summary);
+    if (c->needs & VMC_NEEDS_TABLE)
+        fputs("  (reads the instance table: --source, --table)\n", out);
     if (c->needs & VMC_SITES)
         fputs("SITES: --all | --match REGEX | HOST...; one HOST or "
-              "--master alone runs in the foreground\n", out);
+              "--master alone\n  runs in the foreground\n", out);
     fputs("options:\n", out);
     for (size_t i = 0; i < sizeof brought / sizeof *brought; i++)
         if (c->needs & brought[i].need)

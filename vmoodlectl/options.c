@@ -103,7 +103,7 @@ static int apply_password_file(vmc_opts *o, const vmc_option *opt,
 static const vmc_option options[] = {
     /* Settings: every command takes them, as the file may hold them all. */
     SETTING(VM_SET_SOURCE, "SPEC", source_spec,
-            "the instance table: json:/path | pgsql:\"...\" | mysql:\"...\""),
+            "the table: json:/path | pgsql:\"...\" | mysql:\"...\""),
     SETTING(VM_SET_TABLE, "NAME", table_name, "its database table"),
     SETTING(VM_SET_TEMPLATES, "DIR", templates_dir,
             "templates (default " VMC_DEFAULT_TEMPLATES ")"),
@@ -119,8 +119,7 @@ static const vmc_option options[] = {
     SETTING(VM_SET_LOCK_DIR, "DIR", lock_dir,
             "vcron's per-site locks (default " VM_DEFAULT_LOCK_DIR ")"),
     TEXT("config", "config", "FILE", config_path,
-         "settings file (default " VMC_DEFAULT_CONFIG ", else "
-         VMC_FALLBACK_CONFIG ")"),
+         "settings (" VMC_DEFAULT_CONFIG " or vcron.conf)"),
     /* What a command does. */
     FLAG("help", help, "this help"),
     FLAG("dry-run", dry_run, "print the plan, change nothing"),
@@ -141,7 +140,7 @@ static const vmc_option options[] = {
     FLAG("master", master, "the master Moodle too (first)"),
     FLAG("include-disabled", include_disabled,
          "--all/--match: the disabled ones too"),
-    FLAG("no-master", no_master, "not the master"),
+    FLAG("no-master", no_master, "--all/--match without the master"),
     NUMBER("jobs", jobs, "sites at once (default " VM_DEFAULT_JOBS_TEXT ")"),
     FLAG("fail-fast", fail_fast, "start no new site after a failure"),
     TEXT("log-dir", "log-dir", "DIR", log_dir, "one log per site"),
@@ -161,7 +160,7 @@ static const vmc_option options[] = {
     COLUMN("dbhost", "HOST[:PORT]", VM_F_VDBHOST, "database server"),
     COLUMN("dbuser", "USER", VM_F_VDBLOGIN, "database login"),
     COLUMN("dbpass", "PASS", VM_F_VDBPASS,
-           "its password (shows in the process list: prefer --dbpass-file)"),
+           "its password (seen in ps: prefer --dbpass-file)"),
     { .key = "dbpass-file", .name = "dbpass-file", .arg = "FILE",
       .help = "the password: the file's first line",
       .apply = apply_password_file },
@@ -205,7 +204,7 @@ static void print_one(FILE *out, const vmc_option *opt)
     int width = (int)(strlen(opt->name) + strlen(arg) + (*arg ? 1 : 0));
 
     fprintf(out, "  --%s%s%s%*s %s\n", opt->name, *arg ? " " : "", arg,
-            width < 24 ? 24 - width : 0, "", opt->help);
+            width < 20 ? 20 - width : 0, "", opt->help);
 }
 
 void vmc_options_print(FILE *out, const char *const *keys)
