@@ -7,6 +7,7 @@
 #include <apr_tables.h>
 #include "config.h"
 #include "vm_conf.h"
+#include "vm_settings.h"
 #include "vm_source.h"
 
 typedef enum { T_STR, T_LONG, T_MODE, T_ARGV, T_BOOL, T_TIERS } setting_type;
@@ -27,77 +28,75 @@ typedef struct {
 /* Every setting with its default: --help and vc_config_defaults read
  * them from here. */
 static const setting settings[] = {
-    { "config", T_STR, AT(config_file), 0, VC_DEFAULT_CONFIG,
+    { VM_SET_CONFIG, T_STR, AT(config_file), 0, VC_DEFAULT_CONFIG,
       "configuration file" },
-    { "source", T_STR, AT(source), 0, NULL,
+    { VM_SET_SOURCE, T_STR, AT(source), 0, NULL,
       "instance table: json:/path | pgsql:\"conninfo\" | mysql:\"...\"" },
-    { "table", T_STR, AT(table), 0, VM_DEFAULT_TABLE, "database table" },
-    { "mode", T_MODE, AT(mode), 0, "round-robin",
+    { VM_SET_TABLE, T_STR, AT(table), 0, VM_DEFAULT_TABLE, "database table" },
+    { VM_SET_MODE, T_MODE, AT(mode), 0, "round-robin",
       "round-robin | lowest-gap | activity" },
-    { "per-tick", T_LONG, AT(per_tick), 0, NULL,
+    { VM_SET_PER_TICK, T_LONG, AT(per_tick), 0, NULL,
       "round-robin: instances per tick (default "
       STR(VC_RR_DEFAULT_PER_TICK) "); lowest-gap: cap (default 0 = none)" },
-    { "period", T_LONG, AT(period), 1, "900",
+    { VM_SET_PERIOD, T_LONG, AT(period), 1, "900",
       "lowest-gap: seconds between two crons of an instance" },
-    { "tick", T_LONG, AT(tick), 1, "60", "daemon: seconds between ticks" },
-    { "jobs", T_LONG, AT(jobs), 1, "4", "crons running at once" },
-    { "timeout", T_LONG, AT(timeout), 1, "600",
+    { VM_SET_TICK, T_LONG, AT(tick), 1, "60",
+      "daemon: seconds between ticks" },
+    { VM_SET_JOBS, T_LONG, AT(jobs), 1, VM_DEFAULT_JOBS_TEXT,
+      "crons running at once" },
+    { VM_SET_TIMEOUT, T_LONG, AT(timeout), 1, "600",
       "seconds before a cron is ended" },
-    { "grace", T_LONG, AT(grace), 0, "10",
+    { VM_SET_GRACE, T_LONG, AT(grace), 0, VM_DEFAULT_GRACE_TEXT,
       "seconds between TERM and KILL of a late cron" },
-    { "php", T_STR, AT(php), 0, "/usr/bin/php", "PHP CLI binary" },
-    { "moodle-dir", T_STR, AT(moodle_dir), 0, "/var/www/moodle",
+    { VM_SET_PHP, T_STR, AT(php), 0, VM_DEFAULT_PHP, "PHP CLI binary" },
+    { VM_SET_MOODLE_DIR, T_STR, AT(moodle_dir), 0, VM_DEFAULT_MOODLE_DIR,
       "Moodle code directory" },
-    { "command", T_ARGV, AT(command), 0, NULL,
+    { VM_SET_COMMAND, T_ARGV, AT(command), 0, NULL,
       "PATH ARGS...: run this instead of php cron.php (last flag)" },
-    { "user", T_STR, AT(user), 0, "www-data", "user for the crons when root" },
-    { "log-dir", T_STR, AT(log_dir), 0, "/var/log/vmoodle/vcron",
+    { VM_SET_USER, T_STR, AT(user), 0, VM_DEFAULT_USER,
+      "user for the crons when root" },
+    { VM_SET_LOG_DIR, T_STR, AT(log_dir), 0, "/var/log/vmoodle/vcron",
       "per-instance logs" },
-    { "log-max", T_LONG, AT(log_max), 1024, "1048576",
+    { VM_SET_LOG_MAX, T_LONG, AT(log_max), 1024, "1048576",
       "bytes before a log is rotated to .1" },
-    { "lock-dir", T_STR, AT(lock_dir), 0, "/run/vmoodle/vcron",
+    { VM_SET_LOCK_DIR, T_STR, AT(lock_dir), 0, VM_DEFAULT_LOCK_DIR,
       "per-instance lock files" },
-    { "state-file", T_STR, AT(state_file), 0, "/var/lib/vmoodle/vcron.state",
+    { VM_SET_STATE_FILE, T_STR, AT(state_file), 0,
+      "/var/lib/vmoodle/vcron.state",
       "cursor, measured tick, the master's figures" },
-    { "quiet", T_BOOL, AT(quiet), 0, NULL, "no summary line per tick" },
-    { "master", T_BOOL, AT(master), 0, NULL,
+    { VM_SET_QUIET, T_BOOL, AT(quiet), 0, NULL, "no summary line per tick" },
+    { VM_SET_MASTER, T_BOOL, AT(master), 0, NULL,
       "also run the master Moodle's cron each tick (VMOODLE_MASTER=1)" },
-    { "opcache", T_BOOL, AT(opcache), 0, "on",
+    { VM_SET_OPCACHE, T_BOOL, AT(opcache), 0, "on",
       "PHP's opcode cache kept in files between runs: on | off" },
-    { "opcache-dir", T_STR, AT(opcache_dir), 0, "/var/cache/vmoodle/opcache",
+    { VM_SET_OPCACHE_DIR, T_STR, AT(opcache_dir), 0,
+      VM_DEFAULT_OPCACHE_DIR,
       "its base: DIR/<code tree>/<user>" },
-    { "tiers", T_TIERS, AT(tiers), 0, VC_TIERS_DEFAULT,
+    { VM_SET_TIERS, T_TIERS, AT(tiers), 0, VC_TIERS_DEFAULT,
       "activity: EVENTS:PERIOD per tier, busiest first" },
-    { "default-tier", T_LONG, AT(default_tier), 1, "3",
+    { VM_SET_DEFAULT_TIER, T_LONG, AT(default_tier), 1, "3",
       "activity: tier of a site not measured yet (at most the last)" },
-    { "tier-file", T_STR, AT(tier_file), 0, "/etc/vmoodle/vcron.tiers",
+    { VM_SET_TIER_FILE, T_STR, AT(tier_file), 0, "/etc/vmoodle/vcron.tiers",
       "activity: per-site overrides, 'host = tier' (vcron tier)" },
-    { "activity-days", T_LONG, AT(activity_days), 1, "3",
+    { VM_SET_ACTIVITY_DAYS, T_LONG, AT(activity_days), 1, "3",
       "activity: log events over this many days" },
-    { "activity-every", T_LONG, AT(activity_every), 60, "86400",
+    { VM_SET_ACTIVITY_EVERY, T_LONG, AT(activity_every), 60, "86400",
       "activity: seconds between two measures of a site" },
-    { "activity-per-tick", T_LONG, AT(activity_per_tick), 0, "200",
+    { VM_SET_ACTIVITY_PER_TICK, T_LONG, AT(activity_per_tick), 0, "200",
       "activity: sites measured at most per tick" },
-    { "fast-path", T_BOOL, AT(fast_path), 0, "on",
+    { VM_SET_FAST_PATH, T_BOOL, AT(fast_path), 0, "on",
       "activity: a site with ad hoc work waiting runs at once: on | off" },
-    { "fast-path-from", T_LONG, AT(fast_path_from), 1, "1",
+    { VM_SET_FAST_PATH_FROM, T_LONG, AT(fast_path_from), 1, "1",
       "activity: probe the sites of this tier and quieter ones" },
-    { "probe-threads", T_LONG, AT(probe_threads), 1, "8",
+    { VM_SET_PROBE_THREADS, T_LONG, AT(probe_threads), 1, "8",
       "activity: site databases probed at once" },
-    { "cores", T_LONG, AT(cores), 0, "0",
+    { VM_SET_CORES, T_LONG, AT(cores), 0, "0",
       "CPU cores of the cron hosts, for capacity (0: this host's)" },
-    { "run-cost-ms", T_LONG, AT(run_cost_ms), 1, "300",
+    { VM_SET_RUN_COST_MS, T_LONG, AT(run_cost_ms), 1, "300",
       "CPU ms per run assumed before any is measured" },
 };
 
 #define NSETTINGS (sizeof settings / sizeof *settings)
-
-/* "0", "no", "off", "false": off; anything else on. */
-static int bool_value(const char *v)
-{
-    return strcmp(v, "0") && strcmp(v, "no") && strcmp(v, "off")
-           && strcmp(v, "false");
-}
 
 /* Defaults are static strings: kept as they are, never parsed into the
  * pool, so this needs none. */
@@ -117,7 +116,7 @@ void vc_config_defaults(vc_config *cfg)
         else if (s->type == T_MODE)
             *(vc_mode *)field = (vc_mode)vc_mode_parse(s->dflt);
         else if (s->type == T_BOOL)
-            *(int *)field = bool_value(s->dflt);
+            *(int *)field = vm_settings_on(s->dflt);
         else if (s->type == T_TIERS)
             vc_tiers_parse(s->dflt, field);
     }
@@ -180,17 +179,12 @@ const char *vc_config_set(vc_config *cfg, const char *name, const char *value,
         *(const char *const **)field = split_words(value, p);
         return NULL;
     case T_BOOL:
-        *(int *)field = bool_value(value);
+        *(int *)field = vm_settings_on(value);
         return NULL;
     case T_TIERS:
         return vc_tiers_parse(value, field);
     }
     return NULL;
-}
-
-int vc_config_known(const char *name)
-{
-    return find_setting(name) != NULL;
 }
 
 static const char *set_from_file(void *cfg, const char *name,
