@@ -22,14 +22,14 @@ const char *const *vc_cron_argv(const vc_config *cfg, apr_pool_t *p)
 
 const char *const *vc_cron_argv_for(const vc_config *cfg,
                                     const char *const *argv,
+                                    const char *code_dir,
                                     const vm_identity *who, apr_pool_t *p,
                                     const char **why)
 {
     *why = NULL;
     if (cfg->command || !cfg->opcache)
         return argv;
-    return vm_opcache_argv(argv, cfg->opcache_dir, cfg->moodle_dir, who, p,
-                           why);
+    return vm_opcache_argv(argv, cfg->opcache_dir, code_dir, who, p, why);
 }
 
 int vc_cron_log_open(const char *log_dir, const vm_instance *in, long max,

@@ -13,11 +13,14 @@
  * command; the instance is never on the command line. */
 const char *const *vc_cron_argv(const vc_config *cfg, apr_pool_t *p);
 
-/* argv (vc_cron_argv's) as who runs it: with PHP's opcode file cache
- * (vm_opcache.h) unless it is off or --command replaces PHP; when the
- * cache cannot be used, argv as it is and *why says why. */
+/* argv (vc_cron_argv's, running the code under code_dir: the site's
+ * platform's tree) as who runs it: with PHP's opcode file cache
+ * (vm_opcache.h: one per code tree and user) unless it is off or
+ * --command replaces PHP; when the cache cannot be used, argv as it is
+ * and *why says why. */
 const char *const *vc_cron_argv_for(const vc_config *cfg,
                                     const char *const *argv,
+                                    const char *code_dir,
                                     const vm_identity *who, apr_pool_t *p,
                                     const char **why);
 

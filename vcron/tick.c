@@ -194,7 +194,8 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
     /* A session of its own, stdin /dev/null, output to its log; PHP with
      * the opcode file cache of the user running it. */
     const char *nocache = NULL;
-    vm_job_opts o = { .argv = vc_cron_argv_for(tr->cfg, tr->argv, tr->who,
+    vm_job_opts o = { .argv = vc_cron_argv_for(tr->cfg, tr->argv,
+                                               tr->cfg->moodle_dir, tr->who,
                                                tr->p, &nocache),
                       .envp = vm_cli_env(in, tr->who, tr->p),
                       .who = tr->who, .dir = "/", .keep_fd = job->lock.fd };
