@@ -13,6 +13,17 @@ static int is_c1(const unsigned char *s, apr_size_t len, apr_size_t i)
     return s[i] == 0xc2 && i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f;
 }
 
+int vm_text_has_control(const char *s)
+{
+    apr_size_t len = strlen(s);
+
+    for (apr_size_t i = 0; i < len; i++)
+        if (vm_text_is_control((unsigned char)s[i])
+            || is_c1((const unsigned char *)s, len, i))
+            return 1;
+    return 0;
+}
+
 const char *vm_text_visible_n(const char *text, apr_size_t len,
                               const char *keep, apr_pool_t *p)
 {

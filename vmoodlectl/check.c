@@ -16,6 +16,7 @@
 #include "ctl.h"
 #include "db.h"
 #include "vm_identity.h"
+#include "vm_text.h"
 
 static const char OK[] = "ok";   /* compared by address */
 
@@ -127,8 +128,8 @@ static int check_one(const vmc_opts *o, const vm_instance *in)
                         : dns == OK || o->no_dns ? "ok" : "WARN";
 
     printf("%-36s %-4s dns: %s%s; database: %s; dataroot: %s\n", in->key,
-           verdict, dns == OK || o->no_dns ? "" : "warning: ", dns, db,
-           data);
+           verdict, dns == OK || o->no_dns ? "" : "warning: ", dns,
+           vm_text_visible(db, o->pool), vm_text_visible(data, o->pool));
     return ok;
 }
 

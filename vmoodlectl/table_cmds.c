@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include "ctl.h"
 #include "vm_instance_json.h"
+#include "vm_text.h"
 
 static const char *date_text(long long t, apr_pool_t *p)
 {
@@ -63,13 +64,15 @@ static void list_text(const vmc_opts *o, const vm_table *t)
     for (i = 0; i < t->instances->nelts; i++) {
         const vm_instance *in = &APR_ARRAY_IDX(t->instances, i, vm_instance);
         printf("%-6lld %-3s %-36s %-7s %-20s %6lld %-20s %llds\n", in->id,
-               in->enabled ? "yes" : "no", in->key, in->dbtype, in->dbname,
+               in->enabled ? "yes" : "no", in->key, in->dbtype,
+               vm_text_visible(in->dbname, o->pool),
                in->croncount, date_text(in->lastcron, o->pool),
                in->lastcrongap);
     }
     for (i = 0; i < t->rejections->nelts; i++) {
         const vm_rejection *r = &APR_ARRAY_IDX(t->rejections, i, vm_rejection);
-        printf("rejected id %lld: %s\n", r->id, r->reason);
+        printf("rejected id %lld: %s\n", r->id,
+               vm_text_visible(r->reason, o->pool));
     }
 }
 
@@ -86,6 +89,13 @@ int vmc_cmd_list(vmc_opts *o)
     else
         list_text(o, t.table);
     return VMC_EXIT_OK;
+}
+
+/* A value as it is (a password copied from here must be exact), made
+ * visible only if it holds control characters. */
+static const char *plain(const char *v, apr_pool_t *p)
+{
+    return vm_text_has_control(v) ? vm_text_visible(v, p) : v;
 }
 
 int vmc_cmd_show(vmc_opts *o)
@@ -105,7 +115,8 @@ int vmc_cmd_show(vmc_opts *o)
     }
     cJSON_ArrayForEach(item, j) {
         if (cJSON_IsString(item))
-            printf("%-12s %s\n", item->string, item->valuestring);
+            printf("%-12s %s\n", item->string, plain(item->valuestring,
+                                                       o->pool));
         else
             printf("%-12s %.0f\n", item->string, item->valuedouble);
     }
