@@ -15,6 +15,7 @@
 #include <apr_strings.h>
 #include "ctl.h"
 #include "db.h"
+#include "logins.h"
 #include "vm_identity.h"
 #include "vm_text.h"
 
@@ -119,7 +120,20 @@ static const char *check_dataroot(const vmc_opts *o, const vm_instance *in)
                                         in->datapath, o->web_user);
 }
 
-static int check_one(const vmc_opts *o, const vm_instance *in)
+/* A login another site or the master uses too: a warning naming both. */
+static void check_login(const vmc_opts *o, const vmc_table *t,
+                        const vm_instance *in)
+{
+    const char *other = vmc_login_sharer(t, in, o->pool);
+
+    if (other)
+        printf("%-36s WARN database login %s is also %s's: each can reach "
+               "the other's database (vmoodlectl isolate %s)\n", in->key,
+               in->dblogin, vm_text_visible(other, o->pool), in->key);
+}
+
+static int check_one(const vmc_opts *o, const vmc_table *t,
+                     const vm_instance *in)
 {
     const char *dns = o->no_dns ? "not checked" : check_dns(in, o->pool);
     const char *db = check_db(in, o->pool), *data = check_dataroot(o, in);
@@ -130,6 +144,7 @@ static int check_one(const vmc_opts *o, const vm_instance *in)
     printf("%-36s %-4s dns: %s%s; database: %s; dataroot: %s\n", in->key,
            verdict, dns == OK || o->no_dns ? "" : "warning: ", dns,
            vm_text_visible(db, o->pool), vm_text_visible(data, o->pool));
+    check_login(o, t, in);
     return ok;
 }
 
@@ -145,11 +160,11 @@ int vmc_cmd_check(vmc_opts *o)
         const vm_instance *in = vmc_find(&t, o->args[i], &why);
         if (!in)
             vmc_error(312, "%s", why);
-        failed += !in || !check_one(o, in);
+        failed += !in || !check_one(o, &t, in);
     }
     for (i = 0; o->nargs == 0 && i < t.table->instances->nelts; i++)
-        failed += !check_one(o, &APR_ARRAY_IDX(t.table->instances, i,
-                                               vm_instance));
+        failed += !check_one(o, &t, &APR_ARRAY_IDX(t.table->instances, i,
+                                                   vm_instance));
     fflush(stdout);
     if (failed)
         vmc_error(360, "%d instance(s) failed the check", failed);

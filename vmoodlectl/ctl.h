@@ -24,6 +24,10 @@ typedef struct {
     const char *templates_dir, *data_parent, *web_user;
     const char *from, *snapshot_name, *template_name;
     const char *master_dataroot;  /* destroy never removes it (or in it) */
+    /* The login that makes and drops the sites' own logins (roles.h):
+     * deploy, destroy, isolate.  isolate_wait: seconds both logins work. */
+    const char *admin_dbuser, *admin_dbpass;
+    long isolate_wait;
     int json, show_secrets, dry_run, yes, template_db;
     vm_row fields;          /* instance columns given as flags */
     apr_array_header_t *sets;   /* --set values: COLUMN=VALUE, or config's
@@ -101,5 +105,6 @@ int vmc_cmd_maintenance(vmc_opts *o);
 int vmc_cmd_config(vmc_opts *o);
 int vmc_cmd_cron(vmc_opts *o);
 int vmc_cmd_upgrade(vmc_opts *o);
+int vmc_cmd_isolate(vmc_opts *o);
 
 #endif

@@ -1,9 +1,12 @@
 /* deploy --template NAME --host URL: a new Moodle from a template, in
  * steps that are each undone if a later one fails: create and load the
- * database, make it the new site's (names, identifier, settings), copy the
- * dataroot without the template's encryption key, insert the row.  What
- * the steps need (the database server and its password among them) is
- * checked first, with --dry-run too. */
+ * database, make it the new site's (names, identifier, settings), give it
+ * to a database login of the site's own (roles.h), copy the dataroot
+ * without the template's encryption key, insert the row.  What the steps
+ * need (the database server, the administrative login and its right to
+ * make logins) is checked first, with --dry-run too.  The administrative
+ * login (--admin-dbuser, --dbuser, the template row's) is never written
+ * into the new row. */
 #include <ctype.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -19,6 +22,7 @@
 #include "interrupt.h"
 #include "manifest.h"
 #include "rewrite.h"
+#include "roles.h"
 #include "sitekey.h"
 #include "template.h"
 #include "util.h"
@@ -36,6 +40,8 @@ typedef struct {
     vm_db *server;             /* connected while checking */
     const char *siteidentifier;
     const char *pass_from;     /* where the password came from, for the plan */
+    vmc_role role;             /* the site's own login: the row's */
+    int role_created;
     int template_db_gone;
     int db_created, dataroot_created;
     uint64_t files_checked;
@@ -78,6 +84,27 @@ static int load_template(deploy *d)
     return 0;
 }
 
+/* The administrative login, for the checks and the steps (the row gets
+ * the site's own login once they passed): --admin-dbuser, else --dbuser,
+ * else the template's source login; the password given with it, else the
+ * template row's, else none (~/.pgpass, a socket's peer). */
+static void admin_login(deploy *d, vm_row *r)
+{
+    const vmc_opts *o = d->o;
+    const char *user = o->admin_dbuser ? o->admin_dbuser
+                     : given(d, VM_F_VDBLOGIN, d->m.source.dblogin);
+    const char *flag = o->admin_dbpass ? o->admin_dbpass
+                     : o->admin_dbuser ? NULL
+                     : o->fields.present[VM_F_VDBPASS]
+                     ? o->fields.value[VM_F_VDBPASS] : NULL;
+    const char *row = flag ? NULL : vmc_template_pass(
+        &d->t, &d->m, r->value[VM_F_VDBHOST], user);
+
+    vm_row_set(r, VM_F_VDBLOGIN, user);
+    vm_row_set(r, VM_F_VDBPASS, flag ? flag : row ? row : "");
+    d->pass_from = flag ? "given" : row ? "the template's row" : "none given";
+}
+
 /* The new row: flags first, then what the template and the host give. */
 static void build_row(deploy *d, const char *url_key)
 {
@@ -86,7 +113,6 @@ static void build_row(deploy *d, const char *url_key)
     const char *base = plain_name(key, 59, p);
     const char *label = apr_pstrndup(p, key, strcspn(key, ".:["));
     vm_row *r = &d->row;
-    const char *pass;
 
     memset(r, 0, sizeof *r);
     vm_row_set(r, VM_F_VHOSTNAME, given(d, VM_F_VHOSTNAME, ""));
@@ -95,12 +121,7 @@ static void build_row(deploy *d, const char *url_key)
                                         plain_name(label, 30, p)));
     vm_row_set(r, VM_F_VDBTYPE, d->m.source.dbtype);
     vm_row_set(r, VM_F_VDBHOST, given(d, VM_F_VDBHOST, d->m.source.dbhost));
-    vm_row_set(r, VM_F_VDBLOGIN, given(d, VM_F_VDBLOGIN, d->m.source.dblogin));
-    pass = vmc_template_pass(&d->t, &d->m, r->value[VM_F_VDBHOST],
-                             r->value[VM_F_VDBLOGIN]);
-    vm_row_set(r, VM_F_VDBPASS, given(d, VM_F_VDBPASS, pass ? pass : ""));
-    d->pass_from = d->o->fields.present[VM_F_VDBPASS] ? "given"
-                 : pass ? "the template's row" : "none given";
+    admin_login(d, r);
     vm_row_set(r, VM_F_VDBNAME, given(d, VM_F_VDBNAME,
                                       apr_pstrcat(p, "vm_", base, NULL)));
     vm_row_set(r, VM_F_VDBPREFIX, given(d, VM_F_VDBPREFIX, d->m.source.dbprefix));
@@ -191,6 +212,21 @@ static const char *new_siteidentifier(deploy *d, const char **err)
     return random ? apr_pstrcat(d->o->pool, random, d->in.key, NULL) : NULL;
 }
 
+/* The site's own login: a free name, a login allowed to make it; the
+ * row is the site's from now on. */
+static const char *check_login(deploy *d)
+{
+    const char *err;
+
+    if (vmc_role_new(&d->role, d->in.dbname, d->o->pool, &err) != 0)
+        return err;
+    if ((err = vmc_role_check(d->server, d->role.name, d->o->pool)) != NULL)
+        return err;
+    vm_row_set(&d->row, VM_F_VDBLOGIN, d->role.name);
+    vm_row_set(&d->row, VM_F_VDBPASS, d->role.password);
+    return NULL;
+}
+
 static int prepare(deploy *d)
 {
     apr_pool_t *p = d->o->pool;
@@ -226,6 +262,7 @@ static int prepare(deploy *d)
     if (vmc_dbconf_make(&d->db, d->in.dbtype, d->in.dbhost, d->in.dblogin,
                         d->in.dbpass, d->in.dbname, p, &err) != 0
         || (err = check_server(d)) != NULL
+        || (err = check_login(d)) != NULL
         || !(d->siteidentifier = new_siteidentifier(d, &err))) {
         vmc_error(345, "deploy refused, nothing done: %s", err);
         return VMC_EXIT_FAIL;
@@ -254,11 +291,17 @@ static void plan(const deploy *d)
             d->m.source.dbprefix, d->in.dbprefix, d->m.source.wwwroot,
             d->in.wwwroot, d->in.name, d->in.shortname, d->m.source.wwwroot,
             d->m.source.datapath, d->in.wwwroot, d->in.datapath);
-    vmc_say("  4. copy %s/dataroot (%llu files) to %s owned by %s, without "
+    vmc_say("  4. create the site's own database login %s (no CREATEDB, no "
+            "CREATEROLE, a generated password kept in the row only) and "
+            "give it %s and everything in it; no other login may connect",
+            d->role.name, d->in.dbname);
+    vmc_say("  5. copy %s/dataroot (%llu files) to %s owned by %s, without "
             "the template's encryption key (%s)", d->tpl_dir,
             (unsigned long long)d->m.data_files, d->in.datapath,
             d->o->web_user, VMC_SITEKEY_DIR);
-    vmc_say("  5. insert the enabled row into %s", d->t.src->display);
+    vmc_say("  6. insert the enabled row into %s (login %s)",
+            d->t.src->display, d->role.name);
+    vmc_say("  7. %s keeps no access to %s", d->in.dblogin, d->role.name);
 }
 
 static int verify_dump(deploy *d, const char **err)
@@ -384,6 +427,27 @@ static int drop_template_key(deploy *d, const char **err)
     return 0;
 }
 
+/* The site's own login made and given the new database, connected to it
+ * as the administrative login to hand its objects over. */
+static int give_login(deploy *d, const char **err)
+{
+    apr_pool_t *sub;
+    vm_db *site;
+    int rc = -1;
+
+    if (vmc_role_create(d->server, &d->role, d->o->pool, err) != 0)
+        return -1;
+    d->role_created = 1;
+    apr_pool_create(&sub, d->o->pool);   /* closed before any DROP */
+    if ((site = vmc_db_open(&d->db, d->in.dbname, sub, err)) != NULL)
+        rc = vmc_role_give(d->server, site, &d->role, d->in.dbname, NULL,
+                           sub, err);
+    if (rc != 0)
+        *err = apr_pstrdup(d->o->pool, *err);
+    apr_pool_destroy(sub);
+    return rc;
+}
+
 static int run_steps(deploy *d, long long *id, const char **step,
                      const char **err)
 {
@@ -395,6 +459,9 @@ static int run_steps(deploy *d, long long *id, const char **step,
     *step = "rewrite the site in the new database";
     if (rewrite(d, err) != 0 || vmc_interrupt_check(err))
         return -1;
+    *step = "give the site its own database login";
+    if (give_login(d, err) != 0 || vmc_interrupt_check(err))
+        return -1;
     *step = "copy the dataroot";
     if (copy_dataroot(d, err) != 0 || vmc_interrupt_check(err))
         return -1;
@@ -402,7 +469,10 @@ static int run_steps(deploy *d, long long *id, const char **step,
     if (drop_template_key(d, err) != 0 || vmc_interrupt_check(err))
         return -1;
     *step = "insert the instance row";
-    return (*err = vmc_table_save(&d->t, &d->row, id, d->o->pool)) ? -1 : 0;
+    if ((*err = vmc_table_save(&d->t, &d->row, id, d->o->pool)) != NULL)
+        return -1;
+    *step = "end the administrative login's hold on the site's login";
+    return vmc_role_release(d->server, &d->role, NULL, d->o->pool, err);
 }
 
 static void undo(deploy *d)
@@ -421,6 +491,12 @@ static void undo(deploy *d)
             vmc_error(347, "undo: drop database %s: %s", d->in.dbname, err);
         else
             vmc_say("undone: dropped database %s", d->in.dbname);
+    }
+    if (d->role_created) {
+        if (vmc_role_drop(d->server, d->role.name, d->o->pool, &err) != 0)
+            vmc_error(480, "undo: drop login %s: %s", d->role.name, err);
+        else
+            vmc_say("undone: dropped login %s", d->role.name);
     }
 }
 
@@ -445,8 +521,9 @@ int vmc_cmd_deploy(vmc_opts *o)
         undo(&d);
         return VMC_EXIT_FAIL;
     }
-    vmc_say("deployed %s as id %lld: %s database %s on %s, dataroot %s",
-            d.in.wwwroot, id, d.in.dbtype, d.in.dbname,
-            vmc_dbconf_server(&d.db, o->pool), d.in.datapath);
+    vmc_say("deployed %s as id %lld: %s database %s on %s owned by its own "
+            "login %s, dataroot %s", d.in.wwwroot, id, d.in.dbtype,
+            d.in.dbname, vmc_dbconf_server(&d.db, o->pool), d.role.name,
+            d.in.datapath);
     return VMC_EXIT_OK;
 }

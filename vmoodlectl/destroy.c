@@ -1,7 +1,10 @@
 /* destroy HOST --yes: take an instance out of service for good: disable
  * its row, drop its database, remove its dataroot (only inside the data
- * parent), then remove the row.  Never what another site uses: a database
- * or a dataroot shared with another row or with the master is refused. */
+ * parent), remove the row, then drop the site's database login unless
+ * another row or the master uses it.  Never what another site uses: a
+ * database or a dataroot shared with another row or with the master is
+ * refused.  The database work is done as --admin-dbuser when given, else
+ * as the row's own login (which cannot drop itself). */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,8 +13,11 @@
 #include "db.h"
 #include "dbadmin.h"
 #include "files.h"
+#include "logins.h"
+#include "roles.h"
 #include "shared.h"
 #include "util.h"
+#include "vm_text.h"
 
 static const char *check_dataroot(const vmc_opts *o, const vm_instance *in)
 {
@@ -81,6 +87,8 @@ static void plan(const vm_instance *in)
             in->dbhost);
     vmc_say("  3. remove %s", in->datapath);
     vmc_say("  4. remove its row");
+    vmc_say("  5. drop its database login %s unless another site or the "
+            "master uses it", in->dblogin);
 }
 
 /* NULL, or why not. */
@@ -98,36 +106,71 @@ static const char *disable_row(vmc_opts *o, vmc_table *t,
     return vmc_table_save(t, &row, &id, o->pool);
 }
 
-static int drop_database(vmc_opts *o, const vm_instance *in,
+/* The server, as --admin-dbuser or else as the row's login. */
+static vm_db *open_server(vmc_opts *o, const vm_instance *in,
+                          const char **err)
+{
+    const char *user = o->admin_dbuser ? o->admin_dbuser : in->dblogin;
+    const char *pass = o->admin_dbuser ? (o->admin_dbpass ? o->admin_dbpass
+                                                          : "")
+                                       : in->dbpass;
+    vmc_dbconf c;
+
+    if (vmc_dbconf_make(&c, in->dbtype, in->dbhost, user, pass, in->dbname,
+                        o->pool, err) != 0)
+        return NULL;
+    return vmc_db_open(&c, NULL, o->pool, err);
+}
+
+static int drop_database(vmc_opts *o, const vm_instance *in, vm_db *server,
                          const char **err)
 {
-    vmc_dbconf c;
-    vm_db *server;
-    int exists;
+    int exists = vmc_dbadmin_exists(server, in->dbname, o->pool, err);
 
-    if (vmc_dbconf_make(&c, in->dbtype, in->dbhost, in->dblogin, in->dbpass,
-                        in->dbname, o->pool, err) != 0
-        || !(server = vmc_db_open(&c, NULL, o->pool, err))
-        || (exists = vmc_dbadmin_exists(server, in->dbname, o->pool,
-                                        err)) < 0)
+    if (exists < 0)
         return -1;
     if (!exists) {
         vmc_say("database %s was already gone", in->dbname);
         return 0;
     }
-    return vmc_dbadmin_drop(server, in->dbname, o->pool, err);
+    return vmc_role_drop_database(server, in->dblogin, in->dbname, o->pool,
+                                  err);
+}
+
+/* The site's login goes with it when nobody else uses it; a login that
+ * cannot go is said, not a failure: the site is gone already. */
+static void drop_login(vmc_opts *o, const vmc_table *t,
+                       const vm_instance *in, vm_db *server)
+{
+    const char *other = vmc_login_sharer(t, in, o->pool), *err;
+    const char *me = vmc_role_current(server, o->pool, &err);
+
+    if (other)
+        vmc_say("kept database login %s: %s uses it too", in->dblogin,
+                vm_text_visible(other, o->pool));
+    else if (!me || strcmp(me, in->dblogin) == 0)
+        vmc_say("kept database login %s: give an administrative login "
+                "(--admin-dbuser) to drop it", in->dblogin);
+    else if (vmc_role_drop(server, in->dblogin, o->pool, &err) != 0)
+        vmc_error(481, "kept database login %s: %s", in->dblogin, err);
+    else
+        vmc_say("dropped database login %s", in->dblogin);
 }
 
 static int run_steps(vmc_opts *o, vmc_table *t, const vm_instance *in,
                      const char **step, const char **err)
 {
     struct stat st;
+    vm_db *server;
 
+    *step = "connect to the database server";
+    if (!(server = open_server(o, in, err)))
+        return -1;
     *step = "disable the row";
     if ((*err = disable_row(o, t, in)) != NULL)
         return -1;
     *step = "drop the database";
-    if (drop_database(o, in, err) != 0)
+    if (drop_database(o, in, server, err) != 0)
         return -1;
     *step = "remove the dataroot";
     if (lstat(in->datapath, &st) == 0
@@ -136,6 +179,7 @@ static int run_steps(vmc_opts *o, vmc_table *t, const vm_instance *in,
     *step = "remove the row";
     if (t->src->ops->delete_row(t->src, in->id, o->pool, err) != VM_OK)
         return -1;
+    drop_login(o, t, in, server);
     return 0;
 }
 

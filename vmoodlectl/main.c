@@ -25,7 +25,10 @@ static const char usage_text[] =
 "  check [HOST...] [--no-dns]       database, dataroot (and DNS: a warning)\n"
 "  snapshot --from HOST|master --name NAME\n"
 "  deploy --template NAME --host URL [fields]\n"
-"  destroy HOST|ID --yes            drop the database, remove the dataroot\n"
+"  destroy HOST|ID --yes            drop the database (and the site's own\n"
+"                                   login), remove the dataroot\n"
+"  isolate SITES [--wait S]         give sites sharing a database login one\n"
+"                                   of their own (--dry-run)\n"
 "  templates [--json]               the templates: name, source, date, size\n"
 "  template-remove NAME             a template and its template database\n"
 "Moodle's CLI on sites (SITES: --all | --match REGEX | HOST...; --master,\n"
@@ -44,6 +47,8 @@ VMC_DEFAULT_DATA ")\n"
 "  --template-db (snapshot, PostgreSQL: keep a template database)\n"
 "  --php PATH --moodle-dir DIR --lock-dir DIR (vcron's settings)\n"
 "  --no-dns (check: no DNS look-up)\n"
+"  --admin-dbuser U --admin-dbpass-file F (deploy, destroy, isolate: the\n"
+"  login that makes and drops the sites' own logins)\n"
 "fields: --fullname --shortname --host URL --dbtype --dbhost --dbuser\n"
 "  --dbpass --dbpass-file FILE --dbname --prefix --dataroot --mnet N\n"
 "  --persist 0|1 --enabled 0|1 --set COLUMN=VALUE\n"
@@ -90,6 +95,7 @@ enum {
     OPT_ALL, OPT_MATCH, OPT_MASTER, OPT_DISABLED, OPT_JOBS, OPT_FAIL_FAST,
     OPT_LOG_DIR, OPT_TIMEOUT, OPT_PHP, OPT_MOODLE_DIR, OPT_LOCK_DIR,
     OPT_NO_MASTER, OPT_UNSET, OPT_PLUGIN, OPT_NO_DNS,
+    OPT_ADMIN_USER, OPT_ADMIN_PASSFILE, OPT_WAIT,
     OPT_FIELD /* + vm_field */
 };
 
@@ -111,6 +117,9 @@ static const struct option long_opts[] = {
     {"lock-dir", 1, 0, OPT_LOCK_DIR},   {"no-master", 0, 0, OPT_NO_MASTER},
     {"unset", 0, 0, OPT_UNSET},         {"plugin", 1, 0, OPT_PLUGIN},
     {"no-dns", 0, 0, OPT_NO_DNS},
+    {"admin-dbuser", 1, 0, OPT_ADMIN_USER},
+    {"admin-dbpass-file", 1, 0, OPT_ADMIN_PASSFILE},
+    {"wait", 1, 0, OPT_WAIT},
     {"fullname", 1, 0, OPT_FIELD + VM_F_NAME},
     {"shortname", 1, 0, OPT_FIELD + VM_F_SHORTNAME},
     {"host", 1, 0, OPT_FIELD + VM_F_VHOSTNAME},
@@ -144,7 +153,8 @@ static int set_column(vmc_opts *o, const char *arg)
 }
 
 /* The first line of the file: <(pass show x) works too. */
-static int read_password_file(vmc_opts *o, const char *path)
+static const char *read_password_file(vmc_opts *o, const char *flag,
+                                      const char *path)
 {
     const char *err;
     char *pass;
@@ -152,11 +162,23 @@ static int read_password_file(vmc_opts *o, const char *path)
 
     if (vm_file_read(path, PASSWORD_FILE_MAX, o->pool, &pass, &len, &err)
         != VM_OK) {
-        vmc_error(301, "--dbpass-file: %s", err);
-        return -1;
+        vmc_error(301, "--%s: %s", flag, err);
+        return NULL;
     }
-    vm_row_set(&o->fields, VM_F_VDBPASS,
-               apr_pstrndup(o->pool, pass, strcspn(pass, "\r\n")));
+    return apr_pstrndup(o->pool, pass, strcspn(pass, "\r\n"));
+}
+
+static int password_option(vmc_opts *o, int c, const char *path)
+{
+    const char *pass = read_password_file(o, c == OPT_PASSFILE ? "dbpass-file"
+                                          : "admin-dbpass-file", path);
+
+    if (!pass)
+        return -1;
+    if (c == OPT_PASSFILE)
+        vm_row_set(&o->fields, VM_F_VDBPASS, pass);
+    else
+        o->admin_dbpass = pass;
     return 0;
 }
 
@@ -217,7 +239,10 @@ static int apply_option(vmc_opts *o, int c, const char *arg)
     case OPT_TEMPLATE: o->template_name = arg; return 0;
     case OPT_TEMPLATE_DB: o->template_db = 1; return 0;
     case OPT_SET: APR_ARRAY_PUSH(o->sets, const char *) = arg; return 0;
-    case OPT_PASSFILE: return read_password_file(o, arg);
+    case OPT_PASSFILE: case OPT_ADMIN_PASSFILE:
+        return password_option(o, c, arg);
+    case OPT_ADMIN_USER: o->admin_dbuser = arg; return 0;
+    case OPT_WAIT: return number(&o->isolate_wait, "wait", arg, 0);
     }
     if (c >= OPT_FIELD && c < OPT_FIELD + VM_F_COUNT) {
         vm_row_set(&o->fields, (vm_field)(c - OPT_FIELD), arg);
@@ -336,6 +361,7 @@ static const struct {
     {"purge-caches", vmc_cmd_purge_caches},
     {"maintenance", vmc_cmd_maintenance}, {"config", vmc_cmd_config},
     {"cron", vmc_cmd_cron},       {"upgrade", vmc_cmd_upgrade},
+    {"isolate", vmc_cmd_isolate},
 };
 
 /* --set is config's value there, a COLUMN=VALUE everywhere else. */
@@ -379,6 +405,7 @@ int main(int argc, char **argv)
     int rc;
 
     memset(&o, 0, sizeof o);
+    o.isolate_wait = -1;            /* not given */
     apr_app_initialize(&argc, (const char *const **)&argv, NULL);
     apr_pool_create(&o.pool, NULL);
     o.sets = apr_array_make(o.pool, 2, sizeof(char *));
