@@ -76,6 +76,8 @@ static void undo_give(void *ctx)
                            s->o->pool, &err) != 0)
         vmc_error(491, "undo: give %s back to %s: %s", s->in->dbname, s->old,
                   err);
+    if (vmc_role_release(s->server, &s->role, s->old, s->o->pool, &err) != 0)
+        vmc_error(499, "undo: %s", err);
 }
 
 static const char *plan_row(void *ctx, apr_pool_t *p)

@@ -268,7 +268,24 @@ static const char pg_hand_over[] =
     " AND pg_get_userbyid(nspowner)::text NOT IN ($1::text, "
     "'pg_database_owner')";
 
-static int pg_give(vm_db *server, vm_db *site, const vmc_role *r,
+/* The administrative login joins old (when not already one of it) to
+ * hand old's objects over. */
+static int pg_join(vm_db *server, vmc_role *r, const char *old,
+                   const char *qold, apr_pool_t *p, const char **err)
+{
+    const char *member;
+
+    if (vmc_db_value(server, "SELECT pg_has_role(current_user, $1, "
+                     "'MEMBER')::text", 1, &old, &member, p, err) != 0)
+        return -1;
+    if (member && strcmp(member, "true") == 0)
+        return 0;
+    r->joined_old = 1;
+    return vmc_db_exec(server, apr_pstrcat(p, "GRANT ", qold,
+                       " TO CURRENT_USER", NULL), 0, NULL, p, err);
+}
+
+static int pg_give(vm_db *server, vm_db *site, vmc_role *r,
                    const char *dbname, const char *keep_also, apr_pool_t *p,
                    const char **err)
 {
@@ -282,6 +299,7 @@ static int pg_give(vm_db *server, vm_db *site, const vmc_role *r,
                                         NULL), 0, NULL, p, err) != 0
         || (qkeep && vmc_db_exec(server, apr_pstrcat(p, "GRANT ", q, " TO ",
                                  qkeep, NULL), 0, NULL, p, err) != 0)
+        || (qkeep && pg_join(server, r, keep_also, qkeep, p, err) != 0)
         || vmc_db_exec(server, apr_pstrcat(p, "ALTER DATABASE ", qdb,
                        " OWNER TO ", q, NULL), 0, NULL, p, err) != 0
         || run_written(site, pg_hand_over, r->name, p, err) != 0)
@@ -291,7 +309,7 @@ static int pg_give(vm_db *server, vm_db *site, const vmc_role *r,
                        err);
 }
 
-int vmc_role_give(vm_db *server, vm_db *site, const vmc_role *r,
+int vmc_role_give(vm_db *server, vm_db *site, vmc_role *r,
                   const char *dbname, const char *keep_also, apr_pool_t *p,
                   const char **err)
 {
@@ -338,6 +356,10 @@ int vmc_role_release(vm_db *server, const vmc_role *r, const char *keep_also,
         return fail(err, "a login name that cannot be quoted");
     if (qkeep && vmc_db_exec(server, apr_pstrcat(p, "REVOKE ", q, " FROM ",
                              qkeep, NULL), 0, NULL, p, err) != 0)
+        return -1;
+    if (r->joined_old && vmc_db_exec(server, apr_pstrcat(p, "REVOKE ", qkeep,
+                                     " FROM CURRENT_USER", NULL), 0, NULL, p,
+                                     err) != 0)
         return -1;
     return vmc_db_exec(server, apr_pstrcat(p, "REVOKE ", q,
                        " FROM CURRENT_USER", NULL), 0, NULL, p, err);

@@ -24,6 +24,9 @@ typedef struct {
     const char *name;      /* letters, digits, '_' */
     const char *password;  /* generated: VMC_ROLE_PASS_LEN letters, digits */
     const char *host;      /* MySQL: the account's host (set by create) */
+    int joined_old;        /* PostgreSQL: the administrative login joined
+                              keep_also (vmc_role_give) to hand its
+                              objects over; left by release */
 } vmc_role;
 
 /* The login a site with database dbname gets: "vm_" and the name's
@@ -46,7 +49,7 @@ int vmc_role_create(vm_db *server, vmc_role *r, apr_pool_t *p,
  * as owner, PUBLIC loses CONNECT; MySQL: ALL on the database.  keep_also:
  * PostgreSQL, a login that keeps working meanwhile (isolate's old one,
  * made a member), or NULL. */
-int vmc_role_give(vm_db *server, vm_db *site, const vmc_role *r,
+int vmc_role_give(vm_db *server, vm_db *site, vmc_role *r,
                   const char *dbname, const char *keep_also, apr_pool_t *p,
                   const char **err);
 
