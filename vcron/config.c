@@ -61,6 +61,8 @@ static const setting settings[] = {
     { "quiet", T_BOOL, AT(quiet), 0, NULL, "no summary line per tick" },
     { "master", T_BOOL, AT(master), 0, NULL,
       "also run the master Moodle's cron each tick (VMOODLE_MASTER=1)" },
+    { "master-config", T_STR, AT(master_config), 0, NULL,
+      "the master's settings file (root's, 0600): its runs get them" },
 };
 
 #define NSETTINGS (sizeof settings / sizeof *settings)

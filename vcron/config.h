@@ -32,6 +32,7 @@ typedef struct {
     const char *state_file;    /* round-robin cursor, measured tick */
     int quiet;                 /* no summary line */
     int master;                /* also the master's cron, VMOODLE_MASTER=1 */
+    const char *master_config; /* the master's settings (vm_master.h) */
 } vc_config;
 
 void vc_config_defaults(vc_config *cfg);

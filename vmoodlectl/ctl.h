@@ -28,6 +28,8 @@ typedef struct {
      * deploy, destroy, isolate.  isolate_wait: seconds both logins work. */
     const char *admin_dbuser, *admin_dbpass;
     long isolate_wait;
+    const char *master_config;    /* the master's settings (vm_master.h) */
+    vm_instance master_settings;  /* read from it */
     int json, show_secrets, dry_run, yes, template_db;
     vm_row fields;          /* instance columns given as flags */
     apr_array_header_t *sets;   /* --set values: COLUMN=VALUE, or config's

@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "vm_conf.h"
 #include "vm_file.h"
+#include "vm_master.h"
 #include "../vcron/config.h"
 
 static const char usage_text[] =
@@ -46,6 +47,7 @@ VMC_DEFAULT_DATA ")\n"
 "  --user USER (" VMC_DEFAULT_USER ")  --dry-run  --yes  --show-secrets\n"
 "  --template-db (snapshot, PostgreSQL: keep a template database)\n"
 "  --php PATH --moodle-dir DIR --lock-dir DIR (vcron's settings)\n"
+"  --master-config FILE (the master's settings: its runs get them)\n"
 "  --no-dns (check: no DNS look-up)\n"
 "  --admin-dbuser U --admin-dbpass-file F (deploy, destroy, isolate: the\n"
 "  login that makes and drops the sites' own logins)\n"
@@ -55,7 +57,7 @@ VMC_DEFAULT_DATA ")\n"
 "  (--dbpass shows in the process list: prefer --dbpass-file)\n"
 "configuration: " VMC_DEFAULT_CONFIG ", else " VMC_FALLBACK_CONFIG ":\n"
 "  source, table, templates, data-parent, user, master-dataroot, php,\n"
-"  moodle-dir, lock-dir\n"
+"  moodle-dir, lock-dir, master-config\n"
 "  (name = value)\n";
 
 #define PASSWORD_FILE_MAX 65536
@@ -95,7 +97,7 @@ enum {
     OPT_ALL, OPT_MATCH, OPT_MASTER, OPT_DISABLED, OPT_JOBS, OPT_FAIL_FAST,
     OPT_LOG_DIR, OPT_TIMEOUT, OPT_PHP, OPT_MOODLE_DIR, OPT_LOCK_DIR,
     OPT_NO_MASTER, OPT_UNSET, OPT_PLUGIN, OPT_NO_DNS,
-    OPT_ADMIN_USER, OPT_ADMIN_PASSFILE, OPT_WAIT,
+    OPT_ADMIN_USER, OPT_ADMIN_PASSFILE, OPT_WAIT, OPT_MASTER_CONFIG,
     OPT_FIELD /* + vm_field */
 };
 
@@ -120,6 +122,7 @@ static const struct option long_opts[] = {
     {"admin-dbuser", 1, 0, OPT_ADMIN_USER},
     {"admin-dbpass-file", 1, 0, OPT_ADMIN_PASSFILE},
     {"wait", 1, 0, OPT_WAIT},
+    {"master-config", 1, 0, OPT_MASTER_CONFIG},
     {"fullname", 1, 0, OPT_FIELD + VM_F_NAME},
     {"shortname", 1, 0, OPT_FIELD + VM_F_SHORTNAME},
     {"host", 1, 0, OPT_FIELD + VM_F_VHOSTNAME},
@@ -242,6 +245,7 @@ static int apply_option(vmc_opts *o, int c, const char *arg)
     case OPT_PASSFILE: case OPT_ADMIN_PASSFILE:
         return password_option(o, c, arg);
     case OPT_ADMIN_USER: o->admin_dbuser = arg; return 0;
+    case OPT_MASTER_CONFIG: o->master_config = arg; return 0;
     case OPT_WAIT: return number(&o->isolate_wait, "wait", arg, 0);
     }
     if (c >= OPT_FIELD && c < OPT_FIELD + VM_F_COUNT) {
@@ -270,6 +274,7 @@ static const char *config_setting(void *ctx, const char *name,
         {"php", offsetof(vmc_opts, php)},
         {"moodle-dir", offsetof(vmc_opts, moodle_dir)},
         {"lock-dir", offsetof(vmc_opts, lock_dir)},
+        {"master-config", offsetof(vmc_opts, master_config)},
     };
     size_t i;
 
@@ -300,6 +305,21 @@ static int read_config(vmc_opts *o)
         vmc_error(302, "configuration %s", err);
         return -1;
     }
+    return 0;
+}
+
+/* The master's settings for its runs (run --master, upgrade...). */
+static int read_master(vmc_opts *o)
+{
+    const char *why;
+
+    if (!o->master_config)
+        return 0;
+    if ((why = vm_master_read(o->master_config, &o->master_settings, o->pool))) {
+        vmc_error(482, "master-config %s", why);
+        return -1;
+    }
+    vm_master_settings = &o->master_settings;
     return 0;
 }
 
@@ -415,6 +435,8 @@ int main(int argc, char **argv)
     else if (apply_sets(&o, argv[optind]) != 0)
         rc = VMC_EXIT_USAGE;
     else if (read_config(&o) != 0)
+        rc = VMC_EXIT_FAIL;
+    else if (read_master(&o) != 0)
         rc = VMC_EXIT_FAIL;
     else {
         apply_defaults(&o);
