@@ -181,7 +181,8 @@ class Node:
     php_settings: php_admin_value lines of the pool."""
 
     def __init__(self, name, address, page_dir, source, redis, trusted="127.0.0.1",
-                 refresh=1, codebase=None, table=None, master=None, php_settings=None):
+                 refresh=1, codebase=None, table=None, master=None, php_settings=None,
+                 master_config=None):
         self.name = name
         self.workdir = make_workdir(f"vm-{name}-")
         self.localcache = os.path.join(self.workdir, "localcache")
@@ -217,7 +218,7 @@ class Node:
             mapping["VMoodleEngine On\n"] = f"VMoodleEngine On\n    VMoodleTable {table}\n"
         if master:
             mapping["VMoodleMaster moodle.example.edu"] = f"VMoodleMaster {master}"
-        mapping["/etc/vmoodle/master.conf"] = write_master_config(
+        mapping["/etc/vmoodle/master.conf"] = master_config or write_master_config(
             os.path.join(self.workdir, "master.conf"))
         spec = source.split(":", 1)
         self.server.site_conf = localise(conf_text("vmoodle-node.conf"), {

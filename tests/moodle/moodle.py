@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
 from apache import RUN_USER, Httpd, chown_to_run_user, copy_readable  # noqa: E402
 from dbservers import PASSWORD, USER, MySQLServer, PgServer  # noqa: E402
-from instances import expected_env  # noqa: E402
+from instances import expected_env, master_env, write_master_config  # noqa: E402
 
 PHP = "/usr/bin/php"
 PHP_SETTINGS = {"max_input_vars": "5000"}       # Moodle's installer insists
@@ -172,27 +172,32 @@ class Fleet:
         return sorted((s for s in self.sites.values() if not s.is_master),
                       key=lambda s: s.id)
 
-    def write_config(self):
-        """config.php: the template with the master's values and the local
-        settings every site of this fleet shares."""
+    @property
+    def master_config(self):
+        """The master's settings file (VMoodleMasterConfig, master-config)."""
+        return os.path.join(self.root, "master.conf")
+
+    def master_settings(self):
         m = self.master()
+        return {"wwwroot": m.wwwroot, "dbtype": "pgsql", "dbhost": m.dbhost,
+                "dbname": m.dbname, "dbuser": USER, "dbpass": PASSWORD,
+                "prefix": m.prefix, "dbpersist": "0", "dataroot": m.dataroot}
+
+    def write_config(self):
+        """config.php: the template with the master's public URL and the
+        local settings every site of this fleet shares (no password: the
+        master's settings go to master.conf, root's, 0600)."""
+        m = self.master()
+        write_master_config(self.master_config, self.master_settings())
         with open(os.path.join(ROOT, "templates", "config.php")) as f:
             text = f.read()
         head, sep, tail = text.partition("// End of the master values.")
         if not sep:
             raise RuntimeError("templates/config.php lost its master section")
-        dbhost, dbport = m.dbhost.split(":")
-        values = {"dbtype": "pgsql", "dbhost": dbhost, "dbname": m.dbname,
-                  "dbuser": USER, "dbpass": PASSWORD, "prefix": m.prefix,
-                  "wwwroot": m.wwwroot, "dataroot": m.dataroot}
-        for name, value in values.items():
-            head, n = re.subn(rf"(\$CFG->{name}\s*=\s*)'[^']*'",
-                              lambda mo: mo.group(1) + php_literal(value), head)
-            if n != 1:
-                raise RuntimeError(f"templates/config.php: no single $CFG->{name}")
-        head, n = re.subn(r"('dbport'\s*=>\s*)''", lambda mo: mo.group(1) + php_literal(dbport), head)
+        head, n = re.subn(r"(\$vmoodlemainwwwroot\s*=\s*)'[^']*'",
+                          lambda mo: mo.group(1) + php_literal(m.wwwroot), head)
         if n != 1:
-            raise RuntimeError("templates/config.php: no single 'dbport'")
+            raise RuntimeError("templates/config.php: no single $vmoodlemainwwwroot")
         local = ("// Local settings of this test fleet.\n"
                  "$CFG->noemailever = true;          // no mail program here\n"
                  f"$CFG->pathtophp = {php_literal(PHP)};     // tasks' \"Run now\"\n")
@@ -318,7 +323,7 @@ class Fleet:
         base = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp",
                 "LANG": "C.UTF-8"}
         if site.is_master:
-            return dict(base, VMOODLE_MASTER="1")
+            return dict(base, **master_env(self.master_settings()))
         return dict(base, **expected_env(self.row(site)))
 
     def php(self, site, script, *args, timeout=300, check=False):
@@ -355,12 +360,16 @@ class Fleet:
                "--table", TABLE, "--moodle-dir", self.code, "--php", PHP,
                "--log-dir", os.path.join(state, "log"),
                "--lock-dir", os.path.join(state, "lock"),
-               "--state-file", os.path.join(state, "vcron.state")] + list(args)
+               "--state-file", os.path.join(state, "vcron.state"),
+               "--master-config", self.master_config] + list(args)
         return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
     def tool(self, name, *args, timeout=900):
         """vmoodlectl (or another program) with --source/--table of the fleet."""
-        cmd = [self.program(name), "--source", self.source, "--table", TABLE] + list(args)
+        cmd = [self.program(name), "--source", self.source, "--table", TABLE]
+        if name == "vmoodlectl":
+            cmd += ["--master-config", self.master_config]
+        cmd += list(args)
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
     # --- web ------------------------------------------------------------
@@ -379,6 +388,7 @@ VMoodleTable {TABLE}
 VMoodleSnapshot {snap}/instances.snap
 VMoodleRefresh 2
 VMoodleMaster {self.master().host}
+VMoodleMasterConfig {self.master_config}
 VMoodleTrustedProxy {TRUSTED_PROXY}/32
 VMoodleErrorPages {errors}
 <Directory "{self.code}">
