@@ -50,6 +50,8 @@ static const setting settings[] = {
     { "command", T_ARGV, AT(command), 0, NULL,
       "PATH ARGS...: run this instead of php cron.php (last flag)" },
     { "user", T_STR, AT(user), 0, "www-data", "user for the crons when root" },
+    { "site-user", T_STR, AT(site_user), 0, NULL,
+      "a user per site, e.g. vm-%shortname% (%id%, %dbname%); unset: user" },
     { "log-dir", T_STR, AT(log_dir), 0, "/var/log/vmoodle/vcron",
       "per-instance logs" },
     { "log-max", T_LONG, AT(log_max), 1024, "1048576",

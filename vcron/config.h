@@ -26,6 +26,7 @@ typedef struct {
     const char *moodle_dir;    /* the Moodle code shared by all instances */
     const char *const *command;/* replaces php cron.php; NULL-terminated */
     const char *user;          /* who runs the crons when vcron is root */
+    const char *site_user;     /* per-site user rule (vm_siteuser.h) */
     const char *log_dir;       /* one log per instance */
     long log_max;              /* bytes before a log is rotated */
     const char *lock_dir;      /* one lock file per instance */

@@ -29,6 +29,7 @@ typedef struct {
     const char *admin_dbuser, *admin_dbpass;
     long isolate_wait;
     const char *master_config;    /* the master's settings (vm_master.h) */
+    const char *site_user;        /* per-site user rule (vm_siteuser.h) */
     vm_instance master_settings;  /* read from it */
     int json, show_secrets, dry_run, yes, template_db;
     vm_row fields;          /* instance columns given as flags */

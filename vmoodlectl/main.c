@@ -13,6 +13,7 @@
 #include "vm_conf.h"
 #include "vm_file.h"
 #include "vm_master.h"
+#include "vm_siteuser.h"
 #include "../vcron/config.h"
 
 static const char usage_text[] =
@@ -48,6 +49,7 @@ VMC_DEFAULT_DATA ")\n"
 "  --template-db (snapshot, PostgreSQL: keep a template database)\n"
 "  --php PATH --moodle-dir DIR --lock-dir DIR (vcron's settings)\n"
 "  --master-config FILE (the master's settings: its runs get them)\n"
+"  --site-user RULE (a user per site, e.g. vm-%shortname%; unset: --user)\n"
 "  --no-dns (check: no DNS look-up)\n"
 "  --admin-dbuser U --admin-dbpass-file F (deploy, destroy, isolate: the\n"
 "  login that makes and drops the sites' own logins)\n"
@@ -57,7 +59,7 @@ VMC_DEFAULT_DATA ")\n"
 "  (--dbpass shows in the process list: prefer --dbpass-file)\n"
 "configuration: " VMC_DEFAULT_CONFIG ", else " VMC_FALLBACK_CONFIG ":\n"
 "  source, table, templates, data-parent, user, master-dataroot, php,\n"
-"  moodle-dir, lock-dir, master-config\n"
+"  moodle-dir, lock-dir, master-config, site-user\n"
 "  (name = value)\n";
 
 #define PASSWORD_FILE_MAX 65536
@@ -98,6 +100,7 @@ enum {
     OPT_LOG_DIR, OPT_TIMEOUT, OPT_PHP, OPT_MOODLE_DIR, OPT_LOCK_DIR,
     OPT_NO_MASTER, OPT_UNSET, OPT_PLUGIN, OPT_NO_DNS,
     OPT_ADMIN_USER, OPT_ADMIN_PASSFILE, OPT_WAIT, OPT_MASTER_CONFIG,
+    OPT_SITE_USER,
     OPT_FIELD /* + vm_field */
 };
 
@@ -123,6 +126,7 @@ static const struct option long_opts[] = {
     {"admin-dbpass-file", 1, 0, OPT_ADMIN_PASSFILE},
     {"wait", 1, 0, OPT_WAIT},
     {"master-config", 1, 0, OPT_MASTER_CONFIG},
+    {"site-user", 1, 0, OPT_SITE_USER},
     {"fullname", 1, 0, OPT_FIELD + VM_F_NAME},
     {"shortname", 1, 0, OPT_FIELD + VM_F_SHORTNAME},
     {"host", 1, 0, OPT_FIELD + VM_F_VHOSTNAME},
@@ -246,6 +250,7 @@ static int apply_option(vmc_opts *o, int c, const char *arg)
         return password_option(o, c, arg);
     case OPT_ADMIN_USER: o->admin_dbuser = arg; return 0;
     case OPT_MASTER_CONFIG: o->master_config = arg; return 0;
+    case OPT_SITE_USER: o->site_user = arg; return 0;
     case OPT_WAIT: return number(&o->isolate_wait, "wait", arg, 0);
     }
     if (c >= OPT_FIELD && c < OPT_FIELD + VM_F_COUNT) {
@@ -275,6 +280,7 @@ static const char *config_setting(void *ctx, const char *name,
         {"moodle-dir", offsetof(vmc_opts, moodle_dir)},
         {"lock-dir", offsetof(vmc_opts, lock_dir)},
         {"master-config", offsetof(vmc_opts, master_config)},
+        {"site-user", offsetof(vmc_opts, site_user)},
     };
     size_t i;
 
@@ -313,6 +319,10 @@ static int read_master(vmc_opts *o)
 {
     const char *why;
 
+    if (o->site_user && (why = vm_site_user_check(o->site_user, o->pool))) {
+        vmc_error(483, "%s", why);
+        return -1;
+    }
     if (!o->master_config)
         return 0;
     if ((why = vm_master_read(o->master_config, &o->master_settings, o->pool))) {

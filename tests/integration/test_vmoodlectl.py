@@ -174,6 +174,18 @@ class Env:
         return os.listdir(self.data), self.rows()
 
 
+def site_dataroot(env, master, name):
+    """A site's dataroot as deploy makes one: a copy of the master's in the
+    data parent, the web user's (snapshot copies a site's from there only)."""
+    root = os.path.join(env.data, name)
+    shutil.copytree(master.dataroot, root)
+    for top, dirs, files in os.walk(root):
+        for entry in dirs + files:
+            shutil.chown(os.path.join(top, entry), WEB_USER, WEB_USER)
+    shutil.chown(root, WEB_USER, WEB_USER)
+    return root
+
+
 def site_sql(server, dbname, sql):
     """As the server's superuser: a deployed site's database admits only
     its own login."""
@@ -463,7 +475,10 @@ def test_deploy_takes_the_password_of_the_template_row(env, master, server):
     ctl(*env.opts(), "add", "--host", "http://school.test", "--dbtype",
         master.dbtype, "--dbhost", master.dbhost, "--dbuser", USER,
         "--dbpass-file", env.passfile, "--dbname", master.db.name,
-        "--dataroot", master.dataroot)
+        "--dataroot", site_dataroot(env, master, "school"))
+    # the school's settings name its own dataroot (a copy of the master's)
+    site_sql(server, master.db.name, "UPDATE mdl_config_plugins SET value = "
+             f"'{env.data}/school/export' WHERE name = 'exportdir'")
     ctl(*env.opts(), "snapshot", "--from", "school.test", "--name", "school")
     plan = ctl(*env.opts(), "--dry-run", "deploy", "--template", "school",
                "--host", "http://fromrow.test").stdout
