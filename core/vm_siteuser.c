@@ -82,3 +82,18 @@ const char *vm_site_user_check(const char *rule, apr_pool_t *p)
 
     return expand(rule, NULL, p, &why) ? NULL : why;
 }
+
+const vm_identity *vm_site_identity(const char *rule, const vm_identity *base,
+                                    const vm_instance *in, apr_pool_t *p,
+                                    const char **why)
+{
+    const char *user = vm_site_user(rule, NULL, in, p, why);
+    vm_identity *who;
+
+    if (!user)
+        return rule && *rule && in && in->id != VM_MASTER_ID ? NULL : base;
+    who = apr_pcalloc(p, sizeof *who);
+    if ((*why = vm_identity_resolve(who, user, p)) != NULL)
+        return NULL;
+    return who;
+}

@@ -9,6 +9,7 @@
 #define VM_SITEUSER_H
 
 #include <apr_pools.h>
+#include "vm_identity.h"
 #include "vm_instance.h"
 
 #define VM_SITE_USER_MAX 32   /* useradd's limit */
@@ -19,6 +20,13 @@
 const char *vm_site_user(const char *rule, const char *fallback,
                          const vm_instance *in, apr_pool_t *p,
                          const char **why);
+
+/* Who in's command-line runs are: base (the one user) when rule is NULL
+ * or in is the master, else rule's user, looked up now (vm_identity.h).
+ * NULL with *why (from p). */
+const vm_identity *vm_site_identity(const char *rule, const vm_identity *base,
+                                    const vm_instance *in, apr_pool_t *p,
+                                    const char **why);
 
 /* Whether rule is well formed (placeholders known, some text): NULL or
  * why not. */

@@ -7,6 +7,7 @@
 #include <apr_strings.h>
 #include "vm_table.h"
 #include "tick.h"
+#include "vm_siteuser.h"
 #include "sched.h"
 #include "state.h"
 #include "jobs.h"
@@ -174,9 +175,15 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
     job->log_fd = lr == VM_LOCK_GOT
         ? vc_cron_log_open(tr->cfg->log_dir, in, tr->cfg->log_max, tr->p, &err)
         : -1;
-    vm_child child = { tr->argv, vm_cli_env(in, tr->who, tr->p), tr->who,
+    /* the site's own user when site-user is set */
+    const vm_identity *who = vm_site_identity(tr->cfg->site_user, tr->who,
+                                              in, tr->p, &err);
+    vm_child child = { tr->argv, vm_cli_env(in, who, tr->p), who,
                        "/", job->log_fd, job->lock.fd };
-    if (job->log_fd >= 0) {
+    if (!who && job->log_fd >= 0) {
+        vc_log_fd(job->log_fd, 246, "cron not started: %s", err);
+        job->pid = -1;
+    } else if (job->log_fd >= 0) {
         job->started = (long long)time(NULL);
         vc_log_fd(job->log_fd, 220, "cron of instance %lld (%s) starts",
                   in->id, in->key);

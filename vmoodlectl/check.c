@@ -17,6 +17,7 @@
 #include "db.h"
 #include "logins.h"
 #include "vm_identity.h"
+#include "vm_siteuser.h"
 #include "vm_text.h"
 
 static const char OK[] = "ok";   /* compared by address */
@@ -98,26 +99,30 @@ static int writable_by_mode(const struct passwd *pw, const struct stat *st)
 
 static const char *check_dataroot(const vmc_opts *o, const vm_instance *in)
 {
-    struct passwd *pw = getpwnam(o->web_user);
-    const char *why;
+    const char *why = NULL;
+    const char *user = vm_site_user(o->site_user, o->web_user, in, o->pool,
+                                    &why);
+    struct passwd *pw = user ? getpwnam(user) : NULL;
     vm_identity who;
     struct stat st;
     int writable;
 
+    if (!user)
+        return why;
     if (!pw)
-        return apr_psprintf(o->pool, "no user '%s'", o->web_user);
+        return apr_psprintf(o->pool, "no user '%s'", user);
     if (stat(in->datapath, &st) != 0)
         return apr_psprintf(o->pool, "%s: %s", in->datapath, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return apr_psprintf(o->pool, "%s is not a directory", in->datapath);
     if (geteuid() != 0)
         writable = writable_by_mode(pw, &st);
-    else if ((why = vm_identity_resolve(&who, o->web_user, o->pool)) != NULL)
+    else if ((why = vm_identity_resolve(&who, user, o->pool)) != NULL)
         return why;
     else
         writable = probe_as(&who, in->datapath) == 0;
     return writable ? OK : apr_psprintf(o->pool, "%s is not writable by %s",
-                                        in->datapath, o->web_user);
+                                        in->datapath, user);
 }
 
 /* A login another site or the master uses too: a warning naming both. */

@@ -30,6 +30,7 @@ typedef struct {
     long isolate_wait;
     const char *master_config;    /* the master's settings (vm_master.h) */
     const char *site_user;        /* per-site user rule (vm_siteuser.h) */
+    const char *out_dir;          /* pool --dir */
     vm_instance master_settings;  /* read from it */
     int json, show_secrets, dry_run, yes, template_db;
     vm_row fields;          /* instance columns given as flags */
@@ -109,5 +110,6 @@ int vmc_cmd_config(vmc_opts *o);
 int vmc_cmd_cron(vmc_opts *o);
 int vmc_cmd_upgrade(vmc_opts *o);
 int vmc_cmd_isolate(vmc_opts *o);
+int vmc_cmd_pool(vmc_opts *o);
 
 #endif

@@ -26,6 +26,7 @@
 #include "sitekey.h"
 #include "template.h"
 #include "util.h"
+#include "vm_siteuser.h"
 
 typedef struct {
     vmc_opts *o;
@@ -42,6 +43,7 @@ typedef struct {
     const char *pass_from;     /* where the password came from, for the plan */
     vmc_role role;             /* the site's own login: the row's */
     int role_created;
+    const char *owner;         /* the dataroot's: the site's user */
     int template_db_gone;
     int db_created, dataroot_created;
     uint64_t files_checked;
@@ -153,8 +155,14 @@ static const char *check_target(deploy *d)
     if (access(*dir ? dir : "/", W_OK) != 0)
         return apr_psprintf(p, "cannot write in %s: %s", dir,
                             strerror(errno));
-    if (!(pw = getpwnam(d->o->web_user)))
-        return apr_psprintf(p, "no user '%s' (--user)", d->o->web_user);
+    /* the site's own user (site-user), else the one --user */
+    if (!(d->owner = vm_site_user(d->o->site_user, d->o->web_user, &d->in, p,
+                                  &why)))
+        return why;
+    if (!(pw = getpwnam(d->owner)))
+        return apr_psprintf(p, "no user '%s' (%s): create it first",
+                            d->owner, d->o->site_user ? "site-user"
+                                                      : "--user");
     d->uid = pw->pw_uid;
     d->gid = pw->pw_gid;
     return NULL;
@@ -298,7 +306,7 @@ static void plan(const deploy *d)
     vmc_say("  5. copy %s/dataroot (%llu files) to %s owned by %s, without "
             "the template's encryption key (%s)", d->tpl_dir,
             (unsigned long long)d->m.data_files, d->in.datapath,
-            d->o->web_user, VMC_SITEKEY_DIR);
+            d->owner, VMC_SITEKEY_DIR);
     vmc_say("  6. insert the enabled row into %s (login %s)",
             d->t.src->display, d->role.name);
     vmc_say("  7. %s keeps no access to %s", d->in.dblogin, d->role.name);

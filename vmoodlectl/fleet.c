@@ -11,6 +11,7 @@
 #include <apr_file_io.h>
 #include <apr_strings.h>
 #include "ctl.h"
+#include "vm_siteuser.h"
 #include "fleet.h"
 #include "fleetview.h"
 #include "interrupt.h"
@@ -152,10 +153,14 @@ static pid_t spawn(const vmc_job *job, const vm_instance *in, int out_fd,
                    int lock_fd, apr_pool_t *p, const char **why)
 {
     work_ctx w = { job, in };
+    const vm_identity *who = vm_site_identity(job->site_user, job->who, in,
+                                              p, why);
+    if (!who)
+        return -1;
     vm_child c = { job->work ? NULL : vm_cli_argv(job->php, job->moodle_dir,
                                                   job->script, job->args,
                                                   job->nargs, p),
-                   vm_cli_env(in, job->who, p), job->who, job->moodle_dir,
+                   vm_cli_env(in, who, p), who, job->moodle_dir,
                    out_fd, lock_fd };
     return vm_child_start(&c, job->work ? run_work : NULL, &w, p, why);
 }

@@ -31,6 +31,9 @@ static const char usage_text[] =
 "                                   login), remove the dataroot\n"
 "  isolate SITES [--wait S]         give sites sharing a database login one\n"
 "                                   of their own (--dry-run)\n"
+"  pool HOST [--dir DIR]            the site's php-fpm pool under its own\n"
+"                                   user (site-user); printed, or written\n"
+"                                   to DIR/vmoodle-USER.conf\n"
 "  templates [--json]               the templates: name, source, date, size\n"
 "  template-remove NAME             a template and its template database\n"
 "Moodle's CLI on sites (SITES: --all | --match REGEX | HOST...; --master,\n"
@@ -100,7 +103,7 @@ enum {
     OPT_LOG_DIR, OPT_TIMEOUT, OPT_PHP, OPT_MOODLE_DIR, OPT_LOCK_DIR,
     OPT_NO_MASTER, OPT_UNSET, OPT_PLUGIN, OPT_NO_DNS,
     OPT_ADMIN_USER, OPT_ADMIN_PASSFILE, OPT_WAIT, OPT_MASTER_CONFIG,
-    OPT_SITE_USER,
+    OPT_SITE_USER, OPT_DIR,
     OPT_FIELD /* + vm_field */
 };
 
@@ -127,6 +130,7 @@ static const struct option long_opts[] = {
     {"wait", 1, 0, OPT_WAIT},
     {"master-config", 1, 0, OPT_MASTER_CONFIG},
     {"site-user", 1, 0, OPT_SITE_USER},
+    {"dir", 1, 0, OPT_DIR},
     {"fullname", 1, 0, OPT_FIELD + VM_F_NAME},
     {"shortname", 1, 0, OPT_FIELD + VM_F_SHORTNAME},
     {"host", 1, 0, OPT_FIELD + VM_F_VHOSTNAME},
@@ -251,6 +255,7 @@ static int apply_option(vmc_opts *o, int c, const char *arg)
     case OPT_ADMIN_USER: o->admin_dbuser = arg; return 0;
     case OPT_MASTER_CONFIG: o->master_config = arg; return 0;
     case OPT_SITE_USER: o->site_user = arg; return 0;
+    case OPT_DIR: o->out_dir = arg; return 0;
     case OPT_WAIT: return number(&o->isolate_wait, "wait", arg, 0);
     }
     if (c >= OPT_FIELD && c < OPT_FIELD + VM_F_COUNT) {
@@ -391,7 +396,7 @@ static const struct {
     {"purge-caches", vmc_cmd_purge_caches},
     {"maintenance", vmc_cmd_maintenance}, {"config", vmc_cmd_config},
     {"cron", vmc_cmd_cron},       {"upgrade", vmc_cmd_upgrade},
-    {"isolate", vmc_cmd_isolate},
+    {"isolate", vmc_cmd_isolate}, {"pool", vmc_cmd_pool},
 };
 
 /* --set is config's value there, a COLUMN=VALUE everywhere else. */

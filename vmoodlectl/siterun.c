@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <apr_strings.h>
 #include "ctl.h"
+#include "vm_siteuser.h"
 #include "fleet.h"
 #include "vm_cli.h"
 #include "vm_lock.h"
@@ -51,9 +52,16 @@ int vmc_fleet_run_one(const vmc_job *job, const vm_instance *in,
                   "runs): %s", in->key, why);
         return VMC_EXIT_FAIL;
     }
+    const vm_identity *who = vm_site_identity(job->site_user, job->who, in,
+                                              p, &why);
+    if (!who) {
+        vmc_error(485, "%s: not started: %s", in->key, why);
+        vm_lock_release(&lock, job->src, in->id, p);
+        return VMC_EXIT_FAIL;
+    }
     vm_child c = { vm_cli_argv(job->php, job->moodle_dir, job->script,
                                job->args, job->nargs, p),
-                   vm_cli_env(in, job->who, p), job->who, job->moodle_dir,
+                   vm_cli_env(in, who, p), who, job->moodle_dir,
                    -1, lock.fd };
     /* As system() does: the terminal's Ctrl-C is the child's to act on. */
     void (*old_int)(int) = signal(SIGINT, SIG_IGN);
