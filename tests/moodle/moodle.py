@@ -61,6 +61,8 @@ class Site:
     dbname: str = ""
     dataroot: str = ""
     dbhost: str = ""
+    dblogin: str = ""          # "": the fleet's shared login (USER)
+    dbpass: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -288,7 +290,8 @@ class Fleet:
         return {"id": site.id, "name": site.fullname, "shortname": site.name,
                 "vhostname": site.wwwroot,
                 "vdbtype": "pgsql" if site.dbkind == "pgsql" else "mariadb",
-                "vdbhost": site.dbhost, "vdblogin": USER, "vdbpass": PASSWORD,
+                "vdbhost": site.dbhost, "vdblogin": site.dblogin or USER,
+                "vdbpass": site.dbpass if site.dblogin else PASSWORD,
                 "vdbname": site.dbname, "vdbprefix": site.prefix, "vdbpersist": 0,
                 "vdatapath": site.dataroot, "mnet": -1,
                 "enabled": 1 if site.enabled else 0}
@@ -346,9 +349,30 @@ class Fleet:
     def sql(self, site, text):
         """Run SQL in a site's database ({p} is its table prefix)."""
         text = text.replace("{p}", site.prefix)
-        if site.dbkind == "pgsql":
-            return self.pg.sql(text, dbname=site.dbname, user=USER)
+        if site.dbkind == "pgsql":     # as the superuser: a site's own login
+            return self.pg.sql(text, dbname=site.dbname)   # admits no other
         return self.mysql.sql(text, dbname=site.dbname)
+
+    def admin_login(self, on):
+        """USER as the administrative login of deploy, destroy and isolate
+        (PostgreSQL: CREATEDB and CREATEROLE; MariaDB: GRANT OPTION), or
+        not (as installed)."""
+        if on:
+            self.pg.sql(f"ALTER ROLE {USER} CREATEDB CREATEROLE")
+        else:
+            self.pg.sql(f"ALTER ROLE {USER} NOCREATEDB NOCREATEROLE")
+        for host in ("127.0.0.1", "localhost"):
+            self.mysql.sql(f"GRANT ALL ON *.* TO '{USER}'@'{host}' WITH GRANT OPTION"
+                           if on else f"REVOKE GRANT OPTION ON *.* FROM '{USER}'@'{host}'")
+
+    def admin_flags(self):
+        """--admin-dbuser and --admin-dbpass-file: USER, its password in a
+        root-only file."""
+        path = os.path.join(self.root, "admin-dbpass")
+        with open(path, "w") as f:
+            f.write(PASSWORD + "\n")
+        os.chmod(path, 0o600)
+        return ["--admin-dbuser", USER, "--admin-dbpass-file", path]
 
     def program(self, name):
         return os.path.join(self.build, name)
