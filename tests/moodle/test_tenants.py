@@ -8,6 +8,8 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from browser import Browser, title
 from dbservers import PASSWORD, USER
 from fleetctl import vmoodlectl
@@ -58,17 +60,35 @@ def logs_in_and_runs_cron(fleet, web, site):
     assert cron.returncode == 0, cron.stdout + cron.stderr
 
 
-def test_two_deployed_sites_each_reach_only_their_own_database(
-        fleet, event_web, tmp_path):
+@pytest.fixture
+def template(fleet, tmp_path):
+    """site1's template "tenants" and the options that reach it, USER the
+    administrative login meanwhile; the template removed after."""
     source = fleet.sites["site1"]
     opts = ["--templates", str(tmp_path / "templates"), "--data-parent",
             os.path.dirname(source.dataroot), "--user", RUN_USER]
     fleet.admin_login(True)
-    sites = []
     try:
         snap = fleet.tool("vmoodlectl", *opts, "snapshot", "--from",
                           source.host, "--name", "tenants")
         assert snap.returncode == 0, snap.stderr
+        yield source, opts
+    finally:
+        fleet.tool("vmoodlectl", *opts, "template-remove", "tenants")
+        fleet.admin_login(False)
+
+
+def destroy(fleet, opts, host):
+    if row_of(fleet, host):
+        gone = fleet.tool("vmoodlectl", *opts, "destroy", host, "--yes",
+                          *fleet.admin_flags())
+        assert gone.returncode == 0, gone.stdout + gone.stderr
+
+
+def test_two_deployed_sites_each_reach_only_their_own_database(
+        fleet, event_web, template):
+    source, opts = template
+    try:
         sites = [deployed(fleet, source, h, opts, n)
                  for h, n in zip(HOSTS, ("tenanta", "tenantb"))]
         a, b = sites
@@ -85,12 +105,7 @@ def test_two_deployed_sites_each_reach_only_their_own_database(
             logs_in_and_runs_cron(fleet, event_web, site)
     finally:
         for host in HOSTS:
-            if row_of(fleet, host):
-                gone = fleet.tool("vmoodlectl", *opts, "destroy", host,
-                                  "--yes", *fleet.admin_flags())
-                assert gone.returncode == 0, gone.stdout + gone.stderr
-        fleet.tool("vmoodlectl", *opts, "template-remove", "tenants")
-        fleet.admin_login(False)
+            destroy(fleet, opts, host)
 
 
 def share_the_fleets_login(fleet, site):
@@ -108,15 +123,9 @@ def share_the_fleets_login(fleet, site):
 
 
 def test_isolate_a_site_sharing_the_fleets_login_while_it_serves(
-        fleet, event_web, tmp_path):
-    source = fleet.sites["site1"]
-    opts = ["--templates", str(tmp_path / "templates"), "--data-parent",
-            os.path.dirname(source.dataroot), "--user", RUN_USER]
-    fleet.admin_login(True)
+        fleet, event_web, template):
+    source, opts = template
     try:
-        snap = fleet.tool("vmoodlectl", *opts, "snapshot", "--from",
-                          source.host, "--name", "tenants")
-        assert snap.returncode == 0, snap.stderr
         old = deployed(fleet, source, OLD, opts, "tenantold")
         share_the_fleets_login(fleet, old)
         assert as_login(fleet, old, USER, PASSWORD, old.dbname)[0]
@@ -154,9 +163,4 @@ def test_isolate_a_site_sharing_the_fleets_login_while_it_serves(
         assert as_login(fleet, source, USER, PASSWORD, source.dbname)[0]
         logs_in_and_runs_cron(fleet, event_web, old)
     finally:
-        if row_of(fleet, OLD):
-            gone = fleet.tool("vmoodlectl", *opts, "destroy", OLD, "--yes",
-                              *fleet.admin_flags())
-            assert gone.returncode == 0, gone.stdout + gone.stderr
-        fleet.tool("vmoodlectl", *opts, "template-remove", "tenants")
-        fleet.admin_login(False)
+        destroy(fleet, opts, OLD)
