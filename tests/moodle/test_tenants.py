@@ -154,7 +154,8 @@ def test_isolate_a_site_sharing_the_fleets_login_while_it_serves(
         assert len(statuses) > 5 and set(statuses) == {200}, statuses
 
         _, _, _, login, password = row_of(fleet, OLD)
-        assert login not in (USER, old.dblogin)
+        # a login of its own (named as deploy names it; the old one gone)
+        assert login != USER and password not in (PASSWORD, old.dbpass)
         old.dblogin, old.dbpass = login, password
         assert as_login(fleet, old, login, password, old.dbname)[0]
         ok, _ = as_login(fleet, old, USER, PASSWORD, old.dbname)
