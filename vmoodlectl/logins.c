@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 #include "logins.h"
 #include "shared.h"
+#include "vm_master.h"
 #include "vm_source_db.h"
 
 /* The same server: vmc_same_database with one database name for both. */
@@ -44,6 +45,12 @@ const char *vmc_login_sharer(const vmc_table *t, const vm_instance *in,
     master = master_login(t, &home, p);
     if (master && strcmp(master, in->dblogin) == 0
         && same_server(mine, home, p))
+        return "the master";
+    /* the master's own login, from master-config */
+    if (vm_master_settings
+        && strcmp(vm_master_settings->dblogin, in->dblogin) == 0
+        && same_server(mine, (vmc_place){vm_master_settings->dbtype,
+                                         vm_master_settings->dbhost, "-"}, p))
         return "the master";
     return NULL;
 }

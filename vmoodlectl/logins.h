@@ -7,7 +7,8 @@
 #include "ctl.h"
 
 /* Another row (enabled or not), else the master (the login the instance
- * table's database source connects with), using in's login on in's
+ * table's database source connects with, or master-config's), using in's
+ * login on in's
  * database server: "HOST (id N)" or "the master", from p; NULL when
  * nobody else does. */
 const char *vmc_login_sharer(const vmc_table *t, const vm_instance *in,

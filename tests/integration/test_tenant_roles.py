@@ -15,6 +15,7 @@ import time
 import pytest
 
 from dbservers import PASSWORD, USER, mysql_server, pg_server  # noqa: F401
+from instances import write_master_config
 from test_vmoodlectl import (Env, Master, MOODLE_ROWS, MOODLE_TABLES,  # noqa: F401
                              ctl, env, master, server, snapshot)
 
@@ -151,6 +152,22 @@ def test_check_warns_and_isolate_ends_a_shared_login(env, master, server):
     warned = ctl(*env.opts(), "check", "--no-dns").stdout   # a warning: 0
     assert (f"database login {login} is also http://two.test" in warned
             and f"database login {login} is also http://one.test" in warned)
+    # the master's own login (master-config) counts too
+    conf = write_master_config(os.path.join(env.tmp, "master.conf"), {
+        "wwwroot": "http://master.test", "dbtype": master.dbtype,
+        "dbhost": master.dbhost, "dbname": master.db.name, "dbuser": login,
+        "dbpass": password, "dataroot": master.dataroot})
+    with_master = ctl(*env.opts(), "--master-config", conf, "check",
+                      "--no-dns", "one.test").stdout
+    assert f"database login {login} is also http://two.test" in with_master
+    ctl(*env.opts(), "--master-config", conf, "remove", "two.test")
+    alone = ctl(*env.opts(), "--master-config", conf, "check", "--no-dns",
+                "one.test").stdout
+    assert f"database login {login} is also the master's" in alone
+    ctl(*env.opts(), "add", "--host", "http://two.test", "--dbtype",
+        master.dbtype, "--dbhost", master.dbhost, "--dbuser", login,
+        "--dbpass", password, "--dbname", two, "--dataroot",
+        os.path.join(env.data, two))
     admin = ["--admin-dbuser", USER, "--admin-dbpass-file", env.passfile]
     before = env.rows()
     plan = ctl(*env.opts(), "isolate", "one.test", "--dry-run", *admin).stdout
