@@ -19,11 +19,11 @@
 #include "dbadmin.h"
 #include "dbtools.h"
 #include "files.h"
-#include "interrupt.h"
 #include "manifest.h"
 #include "rewrite.h"
 #include "roles.h"
 #include "sitekey.h"
+#include "steps.h"
 #include "template.h"
 #include "util.h"
 #include "vm_siteuser.h"
@@ -46,6 +46,7 @@ typedef struct {
     const char *owner;         /* the dataroot's: the site's user */
     int template_db_gone;
     int db_created, dataroot_created;
+    long long id;              /* the inserted row's */
     uint64_t files_checked;
 } deploy;
 
@@ -278,40 +279,6 @@ static int prepare(deploy *d)
     return VMC_EXIT_OK;
 }
 
-static void plan(const deploy *d)
-{
-    const char *server = vmc_dbconf_server(&d->db, d->o->pool);
-
-    vmc_say("plan: deploy %s from template %s (%s)", d->in.wwwroot,
-            d->o->template_name, d->m.source.wwwroot);
-    vmc_say("  checked: %s server %s reached as %s (password: %s)",
-            d->in.dbtype, server, d->in.dblogin, d->pass_from);
-    vmc_say("  1. verify %s (sha256)", d->dump_path);
-    if (same_server_template(d))
-        vmc_say("  2. create %s database %s on %s as a copy of %s",
-                d->in.dbtype, d->in.dbname, server, d->m.pg_template_db);
-    else
-        vmc_say("  2. create %s database %s on %s and load %s",
-                d->in.dbtype, d->in.dbname, server, d->m.dump_file);
-    vmc_say("  3. prefix %s -> %s; wwwroot %s -> %s in mnet_host; site "
-            "name '%s' (%s); sessioncookie; a new siteidentifier; %s, %s "
-            "and its host -> %s, %s in config and config_plugins",
-            d->m.source.dbprefix, d->in.dbprefix, d->m.source.wwwroot,
-            d->in.wwwroot, d->in.name, d->in.shortname, d->m.source.wwwroot,
-            d->m.source.datapath, d->in.wwwroot, d->in.datapath);
-    vmc_say("  4. create the site's own database login %s (no CREATEDB, no "
-            "CREATEROLE, a generated password kept in the row only) and "
-            "give it %s and everything in it; no other login may connect",
-            d->role.name, d->in.dbname);
-    vmc_say("  5. copy %s/dataroot (%llu files) to %s owned by %s, without "
-            "the template's encryption key (%s)", d->tpl_dir,
-            (unsigned long long)d->m.data_files, d->in.datapath,
-            d->owner, VMC_SITEKEY_DIR);
-    vmc_say("  6. insert the enabled row into %s (login %s)",
-            d->t.src->display, d->role.name);
-    vmc_say("  7. %s keeps no access to %s", d->in.dblogin, d->role.name);
-}
-
 static int verify_dump(deploy *d, const char **err)
 {
     char hex[VMC_SHA256_HEX];
@@ -326,13 +293,12 @@ static int verify_dump(deploy *d, const char **err)
     return 0;
 }
 
-static int create_database(deploy *d, const char **step, const char **err)
+static int create_database(deploy *d, const char **err)
 {
     apr_pool_t *p = d->o->pool;
     int exists, copy = same_server_template(d), rc;
     vmc_progress pr;
 
-    *step = "create the database";
     if ((exists = vmc_dbadmin_exists(d->server, d->in.dbname, p, err)) != 0) {
         if (exists > 0)
             *err = apr_psprintf(p, "database %s already exists on %s",
@@ -345,10 +311,11 @@ static int create_database(deploy *d, const char **step, const char **err)
     d->db_created = 1;
     if (copy)
         return 0;
-    *step = "load the template database";
     vmc_progress_start(&pr, "load database", d->m.dump_size, NULL);
     rc = vmc_load(&d->db, d->in.dbname, d->dump_path, &pr, p, err);
     vmc_progress_end(&pr, rc == 0);
+    if (rc != 0)
+        *err = apr_pstrcat(p, "load the template database: ", *err, NULL);
     return rc;
 }
 
@@ -435,10 +402,82 @@ static int drop_template_key(deploy *d, const char **err)
     return 0;
 }
 
+/* The steps, see steps.h: each with its plan line, run and undo. */
+
+static const char *plan_verify(void *ctx, apr_pool_t *p)
+{
+    const deploy *d = ctx;
+    return apr_psprintf(p, "verify %s (sha256)", d->dump_path);
+}
+
+static int verify_step(void *ctx, const char **err)
+{
+    return verify_dump(ctx, err);
+}
+
+static const char *plan_create(void *ctx, apr_pool_t *p)
+{
+    const deploy *d = ctx;
+    const char *server = vmc_dbconf_server(&d->db, p);
+
+    if (same_server_template(d))
+        return apr_psprintf(p, "create %s database %s on %s as a copy of %s",
+                            d->in.dbtype, d->in.dbname, server,
+                            d->m.pg_template_db);
+    return apr_psprintf(p, "create %s database %s on %s and load %s",
+                        d->in.dbtype, d->in.dbname, server, d->m.dump_file);
+}
+
+static int create_step(void *ctx, const char **err)
+{
+    return create_database(ctx, err);
+}
+
+static void drop_database(void *ctx)
+{
+    deploy *d = ctx;
+    const char *err;
+
+    if (!d->db_created)
+        return;
+    if (vmc_dbadmin_drop(d->server, d->in.dbname, d->o->pool, &err) != 0)
+        vmc_error(347, "undo: drop database %s: %s", d->in.dbname, err);
+    else
+        vmc_say("undone: dropped database %s", d->in.dbname);
+}
+
+static const char *plan_rewrite(void *ctx, apr_pool_t *p)
+{
+    const deploy *d = ctx;
+    return apr_psprintf(p, "prefix %s -> %s; wwwroot %s -> %s in mnet_host; "
+                        "site name '%s' (%s); sessioncookie; a new "
+                        "siteidentifier; %s, %s and its host -> %s, %s in "
+                        "config and config_plugins", d->m.source.dbprefix,
+                        d->in.dbprefix, d->m.source.wwwroot, d->in.wwwroot,
+                        d->in.name, d->in.shortname, d->m.source.wwwroot,
+                        d->m.source.datapath, d->in.wwwroot, d->in.datapath);
+}
+
+static int rewrite_step(void *ctx, const char **err)
+{
+    return rewrite(ctx, err);
+}
+
+static const char *plan_login(void *ctx, apr_pool_t *p)
+{
+    const deploy *d = ctx;
+    return apr_psprintf(p, "create the site's own database login %s (no "
+                        "CREATEDB, no CREATEROLE, a generated password kept "
+                        "in the row only) and give it %s and everything in "
+                        "it; no other login may connect", d->role.name,
+                        d->in.dbname);
+}
+
 /* The site's own login made and given the new database, connected to it
  * as the administrative login to hand its objects over. */
-static int give_login(deploy *d, const char **err)
+static int login_step(void *ctx, const char **err)
 {
+    deploy *d = ctx;
     apr_pool_t *sub;
     vm_db *site;
     int rc = -1;
@@ -456,62 +495,123 @@ static int give_login(deploy *d, const char **err)
     return rc;
 }
 
-static int run_steps(deploy *d, long long *id, const char **step,
-                     const char **err)
+/* The database is the login's now: it goes first, then the login. */
+static void drop_login(void *ctx)
 {
-    vmc_interrupt_install();
-    *step = "verify the template";
-    if (verify_dump(d, err) != 0 || vmc_interrupt_check(err)
-        || create_database(d, step, err) != 0 || vmc_interrupt_check(err))
-        return -1;
-    *step = "rewrite the site in the new database";
-    if (rewrite(d, err) != 0 || vmc_interrupt_check(err))
-        return -1;
-    *step = "give the site its own database login";
-    if (give_login(d, err) != 0 || vmc_interrupt_check(err))
-        return -1;
-    *step = "copy the dataroot";
-    if (copy_dataroot(d, err) != 0 || vmc_interrupt_check(err))
-        return -1;
-    *step = "remove the template's encryption key";
-    if (drop_template_key(d, err) != 0 || vmc_interrupt_check(err))
-        return -1;
-    *step = "insert the instance row";
-    if ((*err = vmc_table_save(&d->t, &d->row, id, d->o->pool)) != NULL)
-        return -1;
-    *step = "end the administrative login's hold on the site's login";
-    return vmc_role_release(d->server, &d->role, NULL, d->o->pool, err);
-}
-
-static void undo(deploy *d)
-{
+    deploy *d = ctx;
     const char *err;
 
-    if (d->dataroot_created) {
-        if (vmc_tree_remove(d->in.datapath, d->o->data_parent, d->o->pool,
-                            &err) != 0)
-            vmc_error(346, "undo: %s", err);
-        else
-            vmc_say("undone: removed %s", d->in.datapath);
-    }
-    if (d->db_created) {
-        if (vmc_dbadmin_drop(d->server, d->in.dbname, d->o->pool, &err) != 0)
-            vmc_error(347, "undo: drop database %s: %s", d->in.dbname, err);
-        else
-            vmc_say("undone: dropped database %s", d->in.dbname);
-    }
-    if (d->role_created) {
-        if (vmc_role_drop(d->server, d->role.name, d->o->pool, &err) != 0)
-            vmc_error(480, "undo: drop login %s: %s", d->role.name, err);
-        else
-            vmc_say("undone: dropped login %s", d->role.name);
-    }
+    if (!d->role_created)
+        return;
+    drop_database(ctx);
+    d->db_created = 0;
+    if (vmc_role_drop(d->server, d->role.name, d->o->pool, &err) != 0)
+        vmc_error(480, "undo: drop login %s: %s", d->role.name, err);
+    else
+        vmc_say("undone: dropped login %s", d->role.name);
+}
+
+static const char *plan_copy(void *ctx, apr_pool_t *p)
+{
+    const deploy *d = ctx;
+    return apr_psprintf(p, "copy %s/dataroot (%" APR_UINT64_T_FMT " files) "
+                        "to %s owned by %s", d->tpl_dir, d->m.data_files,
+                        d->in.datapath, d->owner);
+}
+
+static int copy_step(void *ctx, const char **err)
+{
+    return copy_dataroot(ctx, err);
+}
+
+static void remove_dataroot(void *ctx)
+{
+    deploy *d = ctx;
+    const char *err;
+
+    if (!d->dataroot_created)
+        return;
+    if (vmc_tree_remove(d->in.datapath, d->o->data_parent, d->o->pool, &err)
+        != 0)
+        vmc_error(346, "undo: %s", err);
+    else
+        vmc_say("undone: removed %s", d->in.datapath);
+}
+
+static const char *plan_key(void *ctx, apr_pool_t *p)
+{
+    (void)ctx;
+    return apr_psprintf(p, "remove the template's encryption key from the "
+                        "copy (%s): the site makes its own", VMC_SITEKEY_DIR);
+}
+
+static int key_step(void *ctx, const char **err)
+{
+    return drop_template_key(ctx, err);
+}
+
+static const char *plan_insert(void *ctx, apr_pool_t *p)
+{
+    const deploy *d = ctx;
+    return apr_psprintf(p, "insert the enabled row into %s (login %s)",
+                        d->t.src->display, d->role.name);
+}
+
+static int insert_row(void *ctx, const char **err)
+{
+    deploy *d = ctx;
+    return (*err = vmc_table_save(&d->t, &d->row, &d->id, d->o->pool))
+           ? -1 : 0;
+}
+
+static const char *plan_release(void *ctx, apr_pool_t *p)
+{
+    const deploy *d = ctx;
+    return apr_psprintf(p, "%s keeps no hold on %s", d->in.dblogin,
+                        d->role.name);
+}
+
+/* The row is in: a failure here is said, the site stays. */
+static int release_step(void *ctx, const char **err)
+{
+    deploy *d = ctx;
+
+    if (vmc_role_release(d->server, &d->role, NULL, d->o->pool, err) != 0)
+        vmc_error(482, "warning: %s is still a member of %s: %s",
+                  d->in.dblogin, d->role.name, *err);
+    return 0;
+}
+
+static const vmc_step steps[] = {
+    { "verify the template", plan_verify, NULL, verify_step, NULL },
+    { "create the database", plan_create, NULL, create_step, drop_database },
+    { "rewrite the site in the new database", plan_rewrite, NULL,
+      rewrite_step, NULL },
+    { "give the site its own database login", plan_login, NULL, login_step,
+      drop_login },
+    { "copy the dataroot", plan_copy, NULL, copy_step, remove_dataroot },
+    { "remove the template's encryption key", plan_key, NULL, key_step,
+      NULL },
+    { "insert the instance row", plan_insert, NULL, insert_row, NULL },
+    { "end the administrative login's hold", plan_release, NULL,
+      release_step, NULL },
+};
+
+#define NSTEPS (int)(sizeof steps / sizeof *steps)
+
+static void plan(deploy *d)
+{
+    vmc_say("plan: deploy %s from template %s (%s)", d->in.wwwroot,
+            d->o->template_name, d->m.source.wwwroot);
+    vmc_say("  checked: %s server %s reached as %s (password: %s)",
+            d->in.dbtype, vmc_dbconf_server(&d->db, d->o->pool),
+            d->in.dblogin, d->pass_from);
+    vmc_steps_plan(steps, NSTEPS, d, d->o->pool);
 }
 
 int vmc_cmd_deploy(vmc_opts *o)
 {
-    const char *step = "", *err = "";
-    long long id = 0;
+    vmc_steps_outcome out;
     deploy d;
     int rc;
 
@@ -523,14 +623,13 @@ int vmc_cmd_deploy(vmc_opts *o)
         plan(&d);
         return VMC_EXIT_OK;
     }
-    if (run_steps(&d, &id, &step, &err) != 0) {
+    if (vmc_steps_run(steps, NSTEPS, &d, &out) != 0) {
         vmc_error(348, "deploy of %s failed at step '%s': %s", d.in.wwwroot,
-                  step, err);
-        undo(&d);
+                  out.failed, out.err);
         return VMC_EXIT_FAIL;
     }
     vmc_say("deployed %s as id %lld: %s database %s on %s owned by its own "
-            "login %s, dataroot %s", d.in.wwwroot, id, d.in.dbtype,
+            "login %s, dataroot %s", d.in.wwwroot, d.id, d.in.dbtype,
             d.in.dbname, vmc_dbconf_server(&d.db, o->pool), d.role.name,
             d.in.datapath);
     return VMC_EXIT_OK;

@@ -230,8 +230,7 @@ static int isolate_one(vmc_opts *o, vmc_table *t, const vm_instance *in)
 
 int vmc_cmd_isolate(vmc_opts *o)
 {
-    vmc_selection sel = {o->all, o->match, 0, o->include_disabled, o->args,
-                         o->nargs};
+    vmc_selection sel = vmc_selection_of(o, 0);
     apr_array_header_t *sites;
     const char *why;
     vmc_table t;
