@@ -26,21 +26,34 @@ static int apply_flag(vmc_opts *o, const vmc_option *opt, const char *arg)
     return 0;
 }
 
-/* A whole number from 1: --jobs, --timeout. */
-static int apply_number(vmc_opts *o, const vmc_option *opt, const char *arg)
+/* A whole number from min into the option's field. */
+static int apply_long(vmc_opts *o, const vmc_option *opt, const char *arg,
+                      long min)
 {
     char *end;
     long v;
 
     errno = 0;
     v = strtol(arg, &end, 10);
-    if (errno || end == arg || *end || v < 1) {
-        vmc_error(383, "--%s wants a whole number >= 1, not '%s'", opt->name,
-                  arg);
+    if (errno || end == arg || *end || v < min) {
+        vmc_error(383, "--%s wants a whole number >= %ld, not '%s'",
+                  opt->name, min, arg);
         return -1;
     }
     *(long *)((char *)o + opt->at) = v;
     return 0;
+}
+
+/* A whole number from 1: --jobs, --timeout. */
+static int apply_number(vmc_opts *o, const vmc_option *opt, const char *arg)
+{
+    return apply_long(o, opt, arg, 1);
+}
+
+/* Whole seconds, 0 allowed: isolate --wait. */
+static int apply_seconds(vmc_opts *o, const vmc_option *opt, const char *arg)
+{
+    return apply_long(o, opt, arg, 0);
 }
 
 static int apply_column(vmc_opts *o, const vmc_option *opt, const char *arg)
@@ -66,9 +79,10 @@ static int apply_any_column(vmc_opts *o, const vmc_option *opt,
     return 0;
 }
 
-/* The first line of the file: <(pass show x) works too. */
-static int apply_password_file(vmc_opts *o, const vmc_option *opt,
-                               const char *path)
+/* The first line of the file: <(pass show x) works too.  NULL after
+ * saying why. */
+static const char *password_file(vmc_opts *o, const vmc_option *opt,
+                                 const char *path)
 {
     const char *err;
     char *pass;
@@ -77,45 +91,26 @@ static int apply_password_file(vmc_opts *o, const vmc_option *opt,
     if (vm_file_read(path, PASSWORD_FILE_MAX, o->pool, &pass, &len, &err)
         != VM_OK) {
         vmc_error(301, "--%s: %s", opt->name, err);
-        return -1;
+        return NULL;
     }
-    vm_row_set(&o->fields, VM_F_VDBPASS,
-               apr_pstrndup(o->pool, pass, strcspn(pass, "\r\n")));
-    return 0;
+    return apr_pstrndup(o->pool, pass, strcspn(pass, "\r\n"));
+}
+
+static int apply_password_file(vmc_opts *o, const vmc_option *opt,
+                               const char *path)
+{
+    const char *pass = password_file(o, opt, path);
+
+    if (pass)
+        vm_row_set(&o->fields, VM_F_VDBPASS, pass);
+    return pass ? 0 : -1;
 }
 
 /* --admin-dbpass-file: the administrative login's, never a column. */
 static int apply_admin_password_file(vmc_opts *o, const vmc_option *opt,
                                      const char *path)
 {
-    const char *err;
-    char *pass;
-    size_t len;
-
-    if (vm_file_read(path, PASSWORD_FILE_MAX, o->pool, &pass, &len, &err)
-        != VM_OK) {
-        vmc_error(301, "--%s: %s", opt->name, err);
-        return -1;
-    }
-    o->admin_dbpass = apr_pstrndup(o->pool, pass, strcspn(pass, "\r\n"));
-    return 0;
-}
-
-/* --wait: whole seconds, 0 allowed. */
-static int apply_seconds(vmc_opts *o, const vmc_option *opt, const char *arg)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(arg, &end, 10);
-    if (errno || end == arg || *end || v < 0) {
-        vmc_error(383, "--%s wants a whole number >= 0, not '%s'", opt->name,
-                  arg);
-        return -1;
-    }
-    *(long *)((char *)o + opt->at) = v;
-    return 0;
+    return (o->admin_dbpass = password_file(o, opt, path)) ? 0 : -1;
 }
 
 #define AT(field) offsetof(vmc_opts, field)
