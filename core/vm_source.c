@@ -108,6 +108,6 @@ const char *vm_source_mask(const char *spec, apr_pool_t *p)
         return plain;
     if (!colon || strncmp(colon, "://", 3) == 0)   /* no scheme: as is */
         return vm_conninfo_mask(plain, p);
-    return apr_psprintf(p, "%.*s:\"%s\"", (int)(colon - plain), plain,
-                        vm_conninfo_mask(colon + 1, p));
+    return apr_pstrcat(p, apr_pstrndup(p, plain, (apr_size_t)(colon - plain)),
+                       ":", vm_conninfo_mask(colon + 1, p), NULL);
 }

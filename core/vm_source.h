@@ -86,9 +86,9 @@ vm_status vm_source_load(vm_source *src, apr_array_header_t **rows,
 
 void vm_source_close(vm_source *src);
 
-/* A source string for messages: pgsql:"host=db password=***", every
+/* A source string for messages: pgsql:host=db password=***, every
  * password masked whole as the drivers read it (vm_conninfo_mask), the
- * argument quoted once whatever quoting it came with. */
+ * quotes taken off as vm_source_unquote does. */
 const char *vm_source_mask(const char *spec, apr_pool_t *p);
 
 /* Backends, registered in vm_source.c. */

@@ -99,21 +99,21 @@ static void mysql_values(void **state)
     check_cases(c, sizeof c / sizeof c[0], vm_conninfo_mask, *state);
 }
 
-/* Source strings: the argument masked, quoted once, JSON paths as they
- * are. */
+/* Source strings: the argument masked, the quotes taken off as
+ * vm_source_unquote does, JSON paths as they are. */
 static void source_strings(void **state)
 {
     static const mask_case c[] = {
         {"pgsql:\"host=db password=Sup3r\\ S3cret-tail dbname=m\"",
-         "pgsql:\"host=db password=*** dbname=m\""},
-        {"pgsql:\"host=db password=abc\"XYZ\"", "pgsql:\"host=db password=***\""},
+         "pgsql:host=db password=*** dbname=m"},
+        {"pgsql:\"host=db password=abc\"XYZ\"", "pgsql:host=db password=***"},
         {"\"pgsql:host=db password='S3cret tail'\"",
-         "pgsql:\"host=db password=***\""},
-        {"pgsql:host=db password=S3cret", "pgsql:\"host=db password=***\""},
+         "pgsql:host=db password=***"},
+        {"pgsql:host=db password=S3cret", "pgsql:host=db password=***"},
         {"mysql:\"dbname=m password=S3cret user=u\"",
-         "mysql:\"dbname=m password=*** user=u\""},
+         "mysql:dbname=m password=*** user=u"},
         {"pgsql:\"postgresql://moodle:S3cret@db/m?password=S3cret\"",
-         "pgsql:\"postgresql://moodle:***@db/m?password=***\""},
+         "pgsql:postgresql://moodle:***@db/m?password=***"},
         {"postgresql://moodle:S3cret@db/m", "postgresql://moodle:***@db/m"},
         {"password=S3cret", "password=***"},
         {"json:/etc/vmoodle/instances.json", "json:/etc/vmoodle/instances.json"},
