@@ -20,6 +20,8 @@
 #define VM_SET_GRACE           "grace"
 #define VM_SET_OPCACHE         "opcache"
 #define VM_SET_OPCACHE_DIR     "opcache-dir"
+#define VM_SET_SITE_USER       "site-user"      /* vm_siteuser.h */
+#define VM_SET_MASTER_CONFIG   "master-config"  /* vm_master.h */
 /* vcron's. */
 #define VM_SET_CONFIG          "config"
 #define VM_SET_MODE            "mode"

@@ -27,6 +27,7 @@ typedef struct {
     const char *moodle_dir;    /* the Moodle code shared by all instances */
     const char *const *command;/* replaces php cron.php; NULL-terminated */
     const char *user;          /* who runs the crons when vcron is root */
+    const char *site_user;     /* per-site user rule (vm_siteuser.h) */
     const char *log_dir;       /* one log per instance */
     long log_max;              /* bytes before a log is rotated */
     const char *lock_dir;      /* one lock file per instance */
@@ -48,6 +49,7 @@ typedef struct {
     long fast_path_from;       /* probe sites of this tier and quieter */
     long cores;                /* CPU cores of the cron hosts; 0 = nproc */
     long run_cost_ms;          /* CPU per run assumed before any is known */
+    const char *master_config; /* the master's settings (vm_master.h) */
 } vc_config;
 
 void vc_config_defaults(vc_config *cfg);

@@ -19,6 +19,7 @@ struct vmc_job {
     const char *label;            /* "run", "upgrade": for messages */
     apr_array_header_t *sites;    /* const vm_instance *, from vmc_select */
     const vm_identity *who;
+    const char *site_user;        /* a user per site (vm_siteuser.h), or NULL */
     const char *php, *moodle_dir;
     const char *opcache_dir;      /* PHP's opcode file cache; NULL off */
     /* What each site runs: one script with its arguments, */
@@ -50,11 +51,12 @@ struct vmc_job {
  * results, one per site in order. */
 int vmc_fleet_run(const vmc_job *job, apr_pool_t *p, vmc_site_result **out);
 
-/* php MOODLE_DIR/script args as job->who runs it, with the opcode file
- * cache (vm_opcache.h) when it is on and usable (else said once). */
-const char *const *vmc_job_argv(const vmc_job *job, const char *script,
-                                const char *const *args, int nargs,
-                                apr_pool_t *p);
+/* php MOODLE_DIR/script args as who (the site's user) runs it, with the
+ * opcode file cache (vm_opcache.h) when it is on and usable (else said
+ * once). */
+const char *const *vmc_job_argv(const vmc_job *job, const vm_identity *who,
+                                const char *script, const char *const *args,
+                                int nargs, apr_pool_t *p);
 
 /* The job's script on one site in the foreground, in a session of its
  * own: its stdout and stderr relayed to ours through a pseudo-terminal of

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <apr_strings.h>
 #include "ctl.h"
+#include "vm_siteuser.h"
 #include "fleet.h"
 #include "interrupt.h"
 #include "vm_cli.h"
@@ -29,9 +30,13 @@ static int relayed(const vmc_job *job, const vm_instance *in, int lock_fd,
     struct winsize ws;
     struct termios tio;
     vm_job j;
-    o.argv = vmc_job_argv(job, job->script, job->args, job->nargs, p);
-    o.envp = vm_cli_env(in, job->who, p);
-    o.who = job->who;
+    const vm_identity *who = vm_site_identity(job->site_user, job->who, in,
+                                              p, why);
+    if (!who)
+        return -1;
+    o.argv = vmc_job_argv(job, who, job->script, job->args, job->nargs, p);
+    o.envp = vm_cli_env(in, who, p);
+    o.who = who;
     o.dir = job->moodle_dir;
     o.keep_fd = lock_fd;
     o.timeout_ms = job->timeout * 1000LL;
@@ -73,7 +78,10 @@ int vmc_fleet_step(const vmc_job *job, const vm_instance *in,
     vm_job j;
     vm_job_opts o = { 0 };
     apr_pool_create(&p, NULL);
-    o.argv = vmc_job_argv(job, script, args, nargs, p);
+    /* The cache of the user this child already is. */
+    const vm_identity *who = vm_site_identity(job->site_user, job->who, in,
+                                              p, &why);
+    o.argv = vmc_job_argv(job, who ? who : job->who, script, args, nargs, p);
     printf("vmoodlectl: step:");
     int i = 1;
     while (o.argv[i] && strncmp(o.argv[i], "-d", 2) == 0)   /* PHP's */

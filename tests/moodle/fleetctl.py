@@ -16,6 +16,7 @@ def command(fleet, *args):
             "--lock-dir", os.path.join(state, "lock"),
             "--log-dir", os.path.join(fleet.root, "vmoodlectl-logs"),
             "--opcache-dir", os.path.join(fleet.root, "opcache"),
+            "--master-config", fleet.master_config,
             *[str(a) for a in args]]
 
 
