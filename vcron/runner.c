@@ -8,15 +8,26 @@
 #include <apr_strings.h>
 #include <apr_tables.h>
 #include "vm_cli.h"
+#include "vm_platforms.h"
+#include "vm_text.h"
 #include "runner.h"
 
-const char *const *vc_cron_argv(const vc_config *cfg, apr_pool_t *p)
+const char *const *vc_cron_argv(const vc_config *cfg, const vm_instance *in,
+                                apr_pool_t *p, const char **err)
 {
     static const char *const args[] = { "--keep-alive=0" };
+    const char *tree = vm_platform_path(cfg->platforms, in->platform,
+                                        cfg->moodle_dir);
     if (cfg->command)
         return cfg->command;
-    return vm_cli_argv(cfg->php, cfg->moodle_dir, "admin/cli/cron.php", args,
-                       1, p);
+    if (!tree) {
+        *err = apr_psprintf(p, "platform '%s' is not in %s",
+                            vm_text_visible(in->platform, p),
+                            cfg->platforms_file ? cfg->platforms_file
+                                                : "any platforms file");
+        return NULL;
+    }
+    return vm_cli_argv(cfg->php, tree, "admin/cli/cron.php", args, 1, p);
 }
 
 int vc_cron_log_open(const char *log_dir, const vm_instance *in, long max,

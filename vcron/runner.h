@@ -8,9 +8,11 @@
 #include "vm_instance.h"
 #include "config.h"
 
-/* vm_cli_argv() of admin/cli/cron.php --keep-alive=0, or the configured
- * command; the instance is never on the command line. */
-const char *const *vc_cron_argv(const vc_config *cfg, apr_pool_t *p);
+/* vm_cli_argv() of admin/cli/cron.php --keep-alive=0 in the instance's
+ * platform's code tree, or the configured command; the instance is never
+ * on the command line.  NULL with *err when its platform is unknown. */
+const char *const *vc_cron_argv(const vc_config *cfg, const vm_instance *in,
+                                apr_pool_t *p, const char **err);
 
 /* Open log_dir/vm_cli_log_name()  for appending, first moving it to <name>.1 when it
  * has reached max bytes.  Returns the descriptor or -1 with *err. */

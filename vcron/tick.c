@@ -30,7 +30,6 @@ typedef struct {
     vm_source *src;
     apr_pool_t *p;
     vc_tick_counts *counts;
-    const char *const *argv;
     long long tried;            /* id of the last instance tried, 0 none */
 } tick_run;
 
@@ -174,8 +173,13 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
     job->log_fd = lr == VM_LOCK_GOT
         ? vc_cron_log_open(tr->cfg->log_dir, in, tr->cfg->log_max, tr->p, &err)
         : -1;
-    vm_child child = { tr->argv, vm_cli_env(in, tr->who, tr->p), tr->who,
+    const char *const *argv = vc_cron_argv(tr->cfg, in, tr->p, &err);
+    vm_child child = { argv, vm_cli_env(in, tr->who, tr->p), tr->who,
                        "/", job->log_fd, job->lock.fd };
+    if (!argv && job->log_fd >= 0) {
+        close(job->log_fd);
+        job->log_fd = -1;
+    }
     if (job->log_fd >= 0) {
         job->started = (long long)time(NULL);
         vc_log_fd(job->log_fd, 220, "cron of instance %lld (%s) starts",
@@ -294,7 +298,7 @@ int vc_tick(const vc_config *cfg, const vm_identity *who, vm_source *src,
         order[n++] = &vm_master;
     for (size_t i = 0; i < plan.count; i++)
         order[n++] = vm_table_find_id(t, plan.ids[i]);
-    tick_run tr = { cfg, who, src, p, counts, vc_cron_argv(cfg, p), 0 };
+    tick_run tr = { cfg, who, src, p, counts, 0 };
     size_t tried = run_all(&tr, order, n, plan.budget);
     /* Round robin went past locked instances: the cursor follows. */
     cursor_move move = { plan.cursor, tr.tried };

@@ -34,6 +34,10 @@ typedef struct {
     int no_dns;             /* check: no DNS look-up */
     const char *match, *log_dir, *php, *moodle_dir, *lock_dir, *plugin;
     long jobs, timeout, grace;
+    /* Platforms (platforms.c, alias.c, upgrade_to.c). */
+    const char *platforms_file, *to;
+    int backup, settle_given;
+    long settle;            /* seconds for the web servers to read a change */
     int nscript;            /* after "--": SCRIPT ARGS... */
     char **script;
     int nargs;              /* positional arguments after the command */
@@ -101,5 +105,8 @@ int vmc_cmd_maintenance(vmc_opts *o);
 int vmc_cmd_config(vmc_opts *o);
 int vmc_cmd_cron(vmc_opts *o);
 int vmc_cmd_upgrade(vmc_opts *o);
+int vmc_cmd_platforms(vmc_opts *o);
+int vmc_cmd_alias(vmc_opts *o);
+int vmc_cmd_upgrade_to(vmc_opts *o);
 
 #endif

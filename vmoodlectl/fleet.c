@@ -12,6 +12,7 @@
 #include <apr_strings.h>
 #include "ctl.h"
 #include "fleet.h"
+#include "platforms.h"
 #include "fleetview.h"
 #include "interrupt.h"
 #include "vm_cli.h"
@@ -152,10 +153,15 @@ static pid_t spawn(const vmc_job *job, const vm_instance *in, int out_fd,
                    int lock_fd, apr_pool_t *p, const char **why)
 {
     work_ctx w = { job, in };
-    vm_child c = { job->work ? NULL : vm_cli_argv(job->php, job->moodle_dir,
+    const char *tree = vmc_code_dir(job, in);
+    if (!tree) {
+        *why = vmc_platform_missing(job, in, p);
+        return -1;
+    }
+    vm_child c = { job->work ? NULL : vm_cli_argv(job->php, tree,
                                                   job->script, job->args,
                                                   job->nargs, p),
-                   vm_cli_env(in, job->who, p), job->who, job->moodle_dir,
+                   vm_cli_env(in, job->who, p), job->who, tree,
                    out_fd, lock_fd };
     return vm_child_start(&c, job->work ? run_work : NULL, &w, p, why);
 }

@@ -19,7 +19,9 @@ struct vmc_job {
     const char *label;            /* "run", "upgrade": for messages */
     apr_array_header_t *sites;    /* const vm_instance *, from vmc_select */
     const vm_identity *who;
-    const char *php, *moodle_dir;
+    const char *php, *moodle_dir;  /* moodle_dir: the default platform */
+    const struct vm_platforms_s *platforms;   /* the others, or NULL */
+    const char *platforms_file;
     /* What each site runs: one script with its arguments, */
     const char *script;
     const char *const *args;

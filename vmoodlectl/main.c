@@ -36,13 +36,21 @@ static const char usage_text[] =
 "                                   code, each in maintenance (--dry-run)\n"
 "  purge-caches SITES, maintenance on|off SITES, cron SITES\n"
 "  config SITES --name N [--set V | --unset] [--plugin P]\n"
+"  upgrade SITES --to PLATFORM [--settle S] [--backup]  move each site to\n"
+"                                   the platform, upgraded alone; back when\n"
+"                                   it fails (--settle: seconds for the web\n"
+"                                   servers to read the table, default 15)\n"
+"platforms and aliases:\n"
+"  platforms [--json]               code trees, Moodle versions, sites\n"
+"  alias add|remove HOST ALIAS, alias list [HOST]   hosts answering 301\n"
 "options:\n"
 "  --source SPEC --table NAME --config FILE\n"
 "  --templates DIR (" VMC_DEFAULT_TEMPLATES ")  --data-parent DIR ("
 VMC_DEFAULT_DATA ")\n"
 "  --user USER (" VMC_DEFAULT_USER ")  --dry-run  --yes  --show-secrets\n"
 "  --template-db (snapshot, PostgreSQL: keep a template database)\n"
-"  --php PATH --moodle-dir DIR --lock-dir DIR (vcron's settings)\n"
+"  --php PATH --moodle-dir DIR --lock-dir DIR --platforms FILE (vcron's\n"
+"  settings)\n"
 "  --no-dns (check: no DNS look-up)\n"
 "fields: --fullname --shortname --host URL --dbtype --dbhost --dbuser\n"
 "  --dbpass --dbpass-file FILE --dbname --prefix --dataroot --mnet N\n"
@@ -50,7 +58,7 @@ VMC_DEFAULT_DATA ")\n"
 "  (--dbpass shows in the process list: prefer --dbpass-file)\n"
 "configuration: " VMC_DEFAULT_CONFIG ", else " VMC_FALLBACK_CONFIG ":\n"
 "  source, table, templates, data-parent, user, master-dataroot, php,\n"
-"  moodle-dir, lock-dir\n"
+"  moodle-dir, lock-dir, platforms\n"
 "  (name = value)\n";
 
 #define PASSWORD_FILE_MAX 65536
@@ -90,6 +98,7 @@ enum {
     OPT_ALL, OPT_MATCH, OPT_MASTER, OPT_DISABLED, OPT_JOBS, OPT_FAIL_FAST,
     OPT_LOG_DIR, OPT_TIMEOUT, OPT_PHP, OPT_MOODLE_DIR, OPT_LOCK_DIR,
     OPT_NO_MASTER, OPT_UNSET, OPT_PLUGIN, OPT_NO_DNS,
+    OPT_PLATFORMS, OPT_TO, OPT_BACKUP, OPT_SETTLE,
     OPT_FIELD /* + vm_field */
 };
 
@@ -111,6 +120,8 @@ static const struct option long_opts[] = {
     {"lock-dir", 1, 0, OPT_LOCK_DIR},   {"no-master", 0, 0, OPT_NO_MASTER},
     {"unset", 0, 0, OPT_UNSET},         {"plugin", 1, 0, OPT_PLUGIN},
     {"no-dns", 0, 0, OPT_NO_DNS},
+    {"platforms", 1, 0, OPT_PLATFORMS}, {"to", 1, 0, OPT_TO},
+    {"backup", 0, 0, OPT_BACKUP},       {"settle", 1, 0, OPT_SETTLE},
     {"fullname", 1, 0, OPT_FIELD + VM_F_NAME},
     {"shortname", 1, 0, OPT_FIELD + VM_F_SHORTNAME},
     {"host", 1, 0, OPT_FIELD + VM_F_VHOSTNAME},
@@ -218,6 +229,11 @@ static int apply_option(vmc_opts *o, int c, const char *arg)
     case OPT_TEMPLATE_DB: o->template_db = 1; return 0;
     case OPT_SET: APR_ARRAY_PUSH(o->sets, const char *) = arg; return 0;
     case OPT_PASSFILE: return read_password_file(o, arg);
+    case OPT_PLATFORMS: o->platforms_file = arg; return 0;
+    case OPT_TO: o->to = arg; return 0;
+    case OPT_BACKUP: o->backup = 1; return 0;
+    case OPT_SETTLE: o->settle_given = 1;
+                     return number(&o->settle, "settle", arg, 0);
     }
     if (c >= OPT_FIELD && c < OPT_FIELD + VM_F_COUNT) {
         vm_row_set(&o->fields, (vm_field)(c - OPT_FIELD), arg);
@@ -245,6 +261,7 @@ static const char *config_setting(void *ctx, const char *name,
         {"php", offsetof(vmc_opts, php)},
         {"moodle-dir", offsetof(vmc_opts, moodle_dir)},
         {"lock-dir", offsetof(vmc_opts, lock_dir)},
+        {"platforms", offsetof(vmc_opts, platforms_file)},
     };
     size_t i;
 
@@ -336,6 +353,7 @@ static const struct {
     {"purge-caches", vmc_cmd_purge_caches},
     {"maintenance", vmc_cmd_maintenance}, {"config", vmc_cmd_config},
     {"cron", vmc_cmd_cron},       {"upgrade", vmc_cmd_upgrade},
+    {"platforms", vmc_cmd_platforms}, {"alias", vmc_cmd_alias},
 };
 
 /* --set is config's value there, a COLUMN=VALUE everywhere else. */

@@ -10,6 +10,7 @@
 #include <apr_strings.h>
 #include "ctl.h"
 #include "fleet.h"
+#include "platforms.h"
 #include "vm_cli.h"
 #include "vm_lock.h"
 
@@ -51,9 +52,16 @@ int vmc_fleet_run_one(const vmc_job *job, const vm_instance *in,
                   "runs): %s", in->key, why);
         return VMC_EXIT_FAIL;
     }
-    vm_child c = { vm_cli_argv(job->php, job->moodle_dir, job->script,
+    const char *tree = vmc_code_dir(job, in);
+    if (!tree) {
+        vmc_error(381, "%s: not started: %s", in->key,
+                  vmc_platform_missing(job, in, p));
+        vm_lock_release(&lock, job->src, in->id, p);
+        return VMC_EXIT_FAIL;
+    }
+    vm_child c = { vm_cli_argv(job->php, tree, job->script,
                                job->args, job->nargs, p),
-                   vm_cli_env(in, job->who, p), job->who, job->moodle_dir,
+                   vm_cli_env(in, job->who, p), job->who, tree,
                    -1, lock.fd };
     /* As system() does: the terminal's Ctrl-C is the child's to act on. */
     void (*old_int)(int) = signal(SIGINT, SIG_IGN);
@@ -76,7 +84,14 @@ int vmc_fleet_step(const vmc_job *job, const vm_instance *in,
     apr_pool_t *p;
     const char *why = NULL;
     apr_pool_create(&p, NULL);
-    const char *const *argv = vm_cli_argv(job->php, job->moodle_dir, script,
+    const char *tree = vmc_code_dir(job, in);
+    if (!tree) {
+        printf("vmoodlectl: step not started: %s\n",
+               vmc_platform_missing(job, in, p));
+        apr_pool_destroy(p);
+        return 127;
+    }
+    const char *const *argv = vm_cli_argv(job->php, tree, script,
                                           args, nargs, p);
     printf("vmoodlectl: step:");
     for (int i = 2; argv[i]; i++)
@@ -87,7 +102,7 @@ int vmc_fleet_step(const vmc_job *job, const vm_instance *in,
     vm_identity self = *job->who;
     self.switch_user = 0;
     vm_child c = { argv, vm_cli_env(in, job->who, p), &self,
-                   job->moodle_dir, -1, -1 };
+                   tree, -1, -1 };
     pid_t pid = vm_child_start(&c, NULL, NULL, p, &why);
     int code = pid < 0 ? 127 : wait_timed(pid, 0, 0);
     if (pid < 0)

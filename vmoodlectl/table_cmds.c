@@ -106,6 +106,9 @@ int vmc_cmd_show(vmc_opts *o)
     cJSON_ArrayForEach(item, j) {
         if (cJSON_IsString(item))
             printf("%-12s %s\n", item->string, item->valuestring);
+        else if (cJSON_IsArray(item))
+            printf("%-12s %s\n", item->string,
+                   vm_aliases_text(in->aliases, o->pool));
         else
             printf("%-12s %.0f\n", item->string, item->valuedouble);
     }
