@@ -15,7 +15,7 @@ typedef struct {
     const char *path;      /* absolute, no trailing slash, no ".." */
 } vm_platform;
 
-typedef struct {
+typedef struct vm_platforms_s {
     apr_array_header_t *list;   /* vm_platform, in the file's order */
     apr_hash_t *by_name;        /* name -> vm_platform * */
 } vm_platforms;

@@ -15,6 +15,8 @@
 #include <apr_strings.h>
 #include "ctl.h"
 #include "db.h"
+#include "platforms.h"
+#include "vm_text.h"
 #include "vm_identity.h"
 
 static const char OK[] = "ok";   /* compared by address */
@@ -26,7 +28,7 @@ static const char *key_host(const char *key, apr_pool_t *p)
 
     if (key[0] == '[' && (close = strchr(key, ']')) != NULL)
         return apr_pstrndup(p, key + 1, (apr_size_t)(close - key - 1));
-    return apr_pstrndup(p, key, strcspn(key, ":"));
+    return apr_pstrndup(p, key, strcspn(key, ":/"));
 }
 
 static const char *check_dns(const vm_instance *in, apr_pool_t *p)
@@ -118,17 +120,38 @@ static const char *check_dataroot(const vmc_opts *o, const vm_instance *in)
                                         in->datapath, o->web_user);
 }
 
-static int check_one(const vmc_opts *o, const vm_instance *in)
+/* The site's code tree: a named platform in the platforms file, with
+ * Moodle's admin/cli there (the default platform is moodle-dir, as
+ * before). */
+static const char *check_platform(const vmc_opts *o, const vm_platforms *pl,
+                                  const vm_instance *in)
+{
+    const char *tree = vm_platform_path(pl, in->platform, o->moodle_dir);
+
+    if (!*in->platform)
+        return OK;
+    if (!tree)
+        return apr_psprintf(o->pool, "'%s' is not in the platforms file",
+                            vm_text_visible(in->platform, o->pool));
+    return access(apr_pstrcat(o->pool, tree, "/admin/cli/upgrade.php", NULL),
+                  R_OK) == 0 ? OK
+         : apr_psprintf(o->pool, "%s has no admin/cli/upgrade.php", tree);
+}
+
+static int check_one(const vmc_opts *o, const vm_platforms *pl,
+                     const vm_instance *in)
 {
     const char *dns = o->no_dns ? "not checked" : check_dns(in, o->pool);
     const char *db = check_db(in, o->pool), *data = check_dataroot(o, in);
-    int ok = db == OK && data == OK;
+    const char *code = check_platform(o, pl, in);
+    int ok = db == OK && data == OK && code == OK;
     const char *verdict = !ok ? "FAIL"
                         : dns == OK || o->no_dns ? "ok" : "WARN";
 
-    printf("%-36s %-4s dns: %s%s; database: %s; dataroot: %s\n", in->key,
-           verdict, dns == OK || o->no_dns ? "" : "warning: ", dns, db,
-           data);
+    printf("%-36s %-4s dns: %s%s; database: %s; dataroot: %s; platform "
+           "'%s': %s\n", in->key, verdict, dns == OK || o->no_dns ? ""
+           : "warning: ", dns, db, data,
+           vm_text_visible(in->platform, o->pool), code);
     return ok;
 }
 
@@ -136,18 +159,21 @@ int vmc_cmd_check(vmc_opts *o)
 {
     int i, failed = 0, rc;
     const char *why;
+    vm_platforms *pl;
     vmc_table t;
 
     if ((rc = vmc_table_load(o, &t, &why)) != VMC_EXIT_OK)
         return vmc_fail(311, rc, why);
+    if ((rc = vmc_platforms_load(o, &pl)) != VMC_EXIT_OK)
+        return rc;
     for (i = 0; i < o->nargs; i++) {
         const vm_instance *in = vmc_find(&t, o->args[i], &why);
         if (!in)
             vmc_error(312, "%s", why);
-        failed += !in || !check_one(o, in);
+        failed += !in || !check_one(o, pl, in);
     }
     for (i = 0; o->nargs == 0 && i < t.table->instances->nelts; i++)
-        failed += !check_one(o, &APR_ARRAY_IDX(t.table->instances, i,
+        failed += !check_one(o, pl, &APR_ARRAY_IDX(t.table->instances, i,
                                                vm_instance));
     fflush(stdout);
     if (failed)

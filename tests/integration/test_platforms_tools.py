@@ -112,6 +112,17 @@ def test_unknown_platform_is_refused_not_run_elsewhere(root):
     assert f.trees("site3") == []
 
 
+def test_check_names_a_missing_platform(root):
+    f = fleet2(root)
+    f.set_platform("site3", "gone")
+    os.remove(os.path.join(f.next, "admin", "cli", "upgrade.php"))
+    proc = f.ctl("check", "--no-dns", "site2.test", "site3.test")
+    assert proc.returncode == 1
+    lines = {l.split()[0]: l for l in proc.stdout.splitlines()}
+    assert f"platform 'next': {f.next} has no admin/cli/upgrade.php" in lines["site2.test"]
+    assert "platform 'gone': 'gone' is not in the platforms file" in lines["site3.test"]
+
+
 def test_platforms_lists_versions_and_counts(root):
     f = fleet2(root)
     f.set_platform("site3", "gone")
