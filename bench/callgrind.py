@@ -99,23 +99,21 @@ def requests(client, n_hosts, port, count, expect, rng):
                                    f"X-Routed {routed!r}, expected {want!r}")
 
 
-def path_requests(client, port, count, rng):
+def kind_requests(client, port, count, rng, kind):
+    """Requests to PATH_HOSTS' path sites or aliases, each answer checked."""
     for _ in range(count):
         i = rng.randint(1, PATH_HOSTS)
-        status, routed = client.get(f"{path_host(i)}:{port}", "/p/ok.txt")
-        if status != 200 or routed != f"p{i}":
-            raise load.WrongAnswer(f"port {port}: {path_host(i)}/p: {status} "
-                                   f"X-Routed {routed!r}, expected 'p{i}'")
-
-
-def alias_requests(client, port, count, rng):
-    for _ in range(count):
-        i = rng.randint(1, PATH_HOSTS)
-        status, _ = client.get(f"{alias_host(i)}:{port}", "/x/ok.txt?q=1")
-        want = f"http://{instances.host(i)}:{port}/x/ok.txt?q=1"
-        if status != 301 or client.location != want:
-            raise load.WrongAnswer(f"port {port}: {alias_host(i)}: {status} "
-                                   f"Location {client.location!r}, expected {want!r}")
+        if kind == "path":
+            host, path = path_host(i), "/p/ok.txt"
+            want = (200, f"p{i}")
+        else:
+            host, path = alias_host(i), "/x/ok.txt?q=1"
+            want = (301, f"http://{instances.host(i)}:{port}/x/ok.txt?q=1")
+        status, routed = client.get(f"{host}:{port}", path)
+        got = (status, routed if kind == "path" else client.location)
+        if got != want:
+            raise load.WrongAnswer(f"port {port}: {host}{path}: {got!r}, "
+                                   f"expected {want!r}")
 
 
 def add_paths_and_aliases(json_path, n, port):
@@ -195,12 +193,12 @@ def count_one(apache, key, n_hosts, warmup, measured):
         figures["first_answer_s"] = started
         if key == "b":
             figures["kinds"] = {"root": dict(figures)}
-            path_requests(client, apache.port, warmup, random.Random(4))
-            figures["kinds"]["path"] = measure(out, pid, client, lambda:
-                path_requests(client, apache.port, measured, random.Random(5)))
-            alias_requests(client, apache.port, warmup, random.Random(6))
-            figures["kinds"]["alias"] = measure(out, pid, client, lambda:
-                alias_requests(client, apache.port, measured, random.Random(7)))
+            for seed, kind in ((4, "path"), (6, "alias")):
+                kind_requests(client, apache.port, warmup,
+                              random.Random(seed), kind)
+                figures["kinds"][kind] = measure(out, pid, client, lambda:
+                    kind_requests(client, apache.port, measured,
+                                  random.Random(seed + 1), kind))
         return figures
     finally:
         apache.stop()

@@ -5,7 +5,8 @@ header('Content-Type: application/json');
 $names = array('SCRIPT_FILENAME', 'SCRIPT_NAME', 'PHP_SELF', 'DOCUMENT_ROOT',
     'PATH_INFO', 'REQUEST_URI', 'CONTEXT_PREFIX', 'CONTEXT_DOCUMENT_ROOT',
     'VMOODLE_ID', 'VMOODLE_HOST', 'VMOODLE_WWWROOT');
-$out = array('file' => __FILE__, 'cwd' => getcwd());
+$out = array('file' => isset($probefile) ? $probefile : __FILE__,
+    'cwd' => getcwd());
 foreach ($names as $name) {
     $out[$name] = isset($_SERVER[$name]) ? $_SERVER[$name] : null;
 }
