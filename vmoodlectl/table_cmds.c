@@ -58,14 +58,17 @@ static void list_text(const vmc_opts *o, const vm_table *t)
 {
     int i;
 
-    printf("%-6s %-3s %-36s %-7s %-20s %6s %-20s %s\n", "ID", "ON", "HOST",
-           "DBTYPE", "DBNAME", "CRONS", "LASTCRON", "GAP");
+    printf("%-6s %-3s %-36s %-7s %-20s %6s %-20s %-6s %-12s %s\n", "ID",
+           "ON", "HOST", "DBTYPE", "DBNAME", "CRONS", "LASTCRON", "GAP",
+           "PLATFORM", "ALIASES");
     for (i = 0; i < t->instances->nelts; i++) {
         const vm_instance *in = &APR_ARRAY_IDX(t->instances, i, vm_instance);
-        printf("%-6lld %-3s %-36s %-7s %-20s %6lld %-20s %llds\n", in->id,
-               in->enabled ? "yes" : "no", in->key, in->dbtype, in->dbname,
-               in->croncount, date_text(in->lastcron, o->pool),
-               in->lastcrongap);
+        printf("%-6lld %-3s %-36s %-7s %-20s %6lld %-20s %-6s %-12s %s\n",
+               in->id, in->enabled ? "yes" : "no", in->key, in->dbtype,
+               in->dbname, in->croncount, date_text(in->lastcron, o->pool),
+               apr_psprintf(o->pool, "%llds", in->lastcrongap),
+               *in->platform ? in->platform : "-",
+               vm_aliases_text(in->aliases, o->pool));
     }
     for (i = 0; i < t->rejections->nelts; i++) {
         const vm_rejection *r = &APR_ARRAY_IDX(t->rejections, i, vm_rejection);

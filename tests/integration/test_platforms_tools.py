@@ -157,6 +157,11 @@ def test_alias_add_list_remove_and_refusals(root):
         assert proc.returncode != 0 and word in proc.stderr, (alias, proc.stderr)
     assert f.ctl("alias", "remove", "site1.test", "www.site1.test").returncode == 0
     assert f.ctl("alias", "list").stdout == "site1.test old.test/one\n"
+    listed = f.ctl("--platforms", f.platforms, "list").stdout.splitlines()
+    assert listed[0].split()[-2:] == ["PLATFORM", "ALIASES"]
+    assert listed[1].split()[-2:] == ["-", "old.test/one"]
+    shown = f.ctl("show", "site1.test").stdout
+    assert "aliases      old.test/one" in shown and "platform     \n" in shown
     proc = f.ctl("alias", "remove", "site1.test", "www.site1.test")
     assert proc.returncode == 2 and "no alias" in proc.stderr
     assert f.ctl("alias", "frob").returncode == 2
