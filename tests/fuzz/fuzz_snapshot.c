@@ -130,13 +130,21 @@ static void read_all(const vm_snapshot *s, const uint8_t *data, size_t size)
     volatile size_t sum = touch(vm_snapshot_source(s));
     vm_instance in, found;
     vm_rejection rej;
+    vm_snapshot_route_result to;
 
     for (i = 0; i < n; i++) {
         vm_snapshot_instance(s, i, &in);
         sum += touch(in.key) + touch(in.wwwroot) + touch(in.vhostname)
              + touch(in.name) + touch(in.shortname) + touch(in.dbtype)
              + touch(in.dbhost) + touch(in.dblogin) + touch(in.dbpass)
-             + touch(in.dbname) + touch(in.dbprefix) + touch(in.datapath);
+             + touch(in.dbname) + touch(in.dbprefix) + touch(in.datapath)
+             + touch(in.platform) + touch(in.aliases) + touch(in.path);
+        /* as a request for the host, with the site's path */
+        if (vm_snapshot_route(s, in.key, strcspn(in.key, "/"),
+                              *in.path ? in.path : "/", &to))
+            sum += touch_entry(s, to.site)
+                 + touch(vm_snapshot_entry_platform(s, to.site))
+                 + touch(vm_snapshot_entry_wwwroot(s, to.site));
         vm_snapshot_lookup(s, in.key, strlen(in.key), &found);
         sum += touch_entry(s, vm_snapshot_find(s, in.key, strlen(in.key)));
     }
