@@ -269,12 +269,21 @@ static int is_server_name(const request_rec *r)
            && strcasecmp(r->hostname, r->server->server_hostname) == 0;
 }
 
+/* The path that picks the site: the client's.  An internal redirect (an
+ * ErrorDocument, say) stays on the site its first request reached. */
+static const char *site_path(const request_rec *r)
+{
+    while (r->prev)
+        r = r->prev;
+    return r->parsed_uri.path;
+}
+
 /* The site's URL for this request: its wwwroot, the request's path
  * under the matched key (the whole path for a host), its query. */
 static const char *site_url(request_rec *r, const vm_snapshot *snap,
                             const vm_snapshot_entry *in, size_t prefix)
 {
-    const char *rest = r->parsed_uri.path ? r->parsed_uri.path + prefix : "";
+    const char *rest = site_path(r) ? site_path(r) + prefix : "";
 
     return apr_pstrcat(r->pool, vm_snapshot_entry_wwwroot(snap, in),
                        *rest ? rest : "/", r->args ? "?" : "",
@@ -307,8 +316,7 @@ static int place_files(request_rec *r, const vmoodle_server_conf *c,
         return OK;                      /* the DocumentRoot, as before */
     n = note_of(r);
     n->docroot = *tree ? tree : NULL;
-    n->prefix = prefix ? apr_pstrndup(r->pool, r->parsed_uri.path, prefix)
-                       : NULL;
+    n->prefix = prefix ? apr_pstrndup(r->pool, site_path(r), prefix) : NULL;
     return OK;
 }
 
@@ -348,8 +356,7 @@ static int vmoodle_route(request_rec *r)
                       "host %s: no instance table loaded", key);
         return deny(r, HTTP_SERVICE_UNAVAILABLE, NULL, key);
     }
-    if (!vm_snapshot_route(snap, key, strlen(key), r->parsed_uri.path,
-                           &to)) {
+    if (!vm_snapshot_route(snap, key, strlen(key), site_path(r), &to)) {
         if (is_server_name(r))
             return DECLINED;
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00017)
@@ -365,7 +372,7 @@ static int vmoodle_route(request_rec *r)
                       key, (apr_int64_t)vm_snapshot_entry_id(in));
         return deny(r, HTTP_SERVICE_UNAVAILABLE, &c->disabled_page, key);
     }
-    if (to.prefix && r->parsed_uri.path[to.prefix] == '\0')
+    if (to.prefix && site_path(r)[to.prefix] == '\0')
         return redirect(r, site_url(r, snap, in, to.prefix));
     if (place_files(r, c, snap, in, to.prefix) != OK)
         return DECLINED;

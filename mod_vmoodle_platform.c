@@ -44,8 +44,10 @@ int vmoodle_translate(request_rec *r)
     if (n->prefix) {
         const char *rest = under_prefix(uri, n->prefix);
         /* the path was normalised out of the site ("/school1/../x"):
-         * neither this site's file nor, with its variables, another's */
-        if (!rest && !r->main)
+         * neither this site's file nor, with its variables, another's;
+         * an internal redirect (ErrorDocument /error/index.php) names a
+         * file of the site's tree */
+        if (!rest && !r->main && !r->prev)
             return HTTP_NOT_FOUND;
         uri = rest ? rest : uri;
     }

@@ -59,7 +59,9 @@ def server(module_vmoodle, trees, site):
     # The default platform (the DocumentRoot) gets the probe too.
     copy_readable(os.path.join(HERE, "platform"), site)
     s = module_vmoodle(ROWS, directives=f"VMoodlePlatforms {trees}/platforms.conf\n",
-                       extra=f'<Directory "{trees}">\n    Require all granted\n</Directory>\n')
+                       extra=f'<Directory "{trees}">\n    Require all granted\n</Directory>\n'
+                             f'<Directory "{trees}/next">\n    ErrorDocument 404 /probe.php\n'
+                             '</Directory>\n')
     s.expect_error(r"VM00150: instance id 7: platform 'nosuch' is not in VMoodlePlatforms")
     return s
 
@@ -113,6 +115,16 @@ def test_path_site_on_its_platform_keeps_its_path(server, trees):
     report = probe(server, "example.edu", "/school1/index.php")
     assert report["cfg"]["wwwroot"] == "http://example.edu/school1"
     assert report["server"]["VMOODLE_ID"] == "2"
+
+
+def test_error_document_stays_on_the_path_site(server, trees):
+    """An internal redirect (ErrorDocument 404 /probe.php in the tree) is
+    served by the site the request reached, from its tree: not by the
+    host's root site, whose path /probe.php is."""
+    resp = client.get(server.port, "example.edu", "/school1/nosuch.txt")
+    assert resp.status == 404
+    got = resp.json()
+    assert got["VMOODLE_ID"] == "2" and got["file"] == f"{trees}/next/probe.php"
 
 
 def test_slash_arguments_under_a_path(server, trees):

@@ -124,6 +124,7 @@ class Chromium:
     def open(self, url):
         """Load url and everything it asks for; the responses of this load."""
         start = len(self.responses)
+        self._last_activity = time.monotonic()   # what follows starts late
         self.call("Page.navigate", url=url)
         self.settle()
         return self.responses[start:]
@@ -131,6 +132,7 @@ class Chromium:
     def run(self, script):
         """Run script in the page; then whatever it loads."""
         start = len(self.responses)
+        self._last_activity = time.monotonic()   # a click navigates later
         self.call("Runtime.evaluate", expression=script)
         self.settle()
         return self.responses[start:]
