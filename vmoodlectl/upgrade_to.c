@@ -233,6 +233,7 @@ static int move_site(move *m, int dir_fd)
     int rc = vmc_steps_run(steps, NSTEPS, m, &out);
     close(m->log_fd);
     if (rc == 0) {
+        drop_lock(m);             /* vcron may run its cron again */
         vmc_say("%s: on platform '%s', upgraded, out of maintenance",
                 m->in->key, m->moved.platform);
         return 0;
