@@ -8,9 +8,9 @@
 #include "vm_instance.h"
 #include "config.h"
 
-/* vm_cli_argv() of admin/cli/cron.php --keep-alive=0 in the instance's
- * platform's code tree, or the configured command; the instance is never
- * on the command line.  NULL with *err when its platform is unknown. */
+/* vm_cli_argv() of the site's cron (vm_cli.h) in its platform's code
+ * tree, or the configured command; the instance is never on the command
+ * line.  NULL with *err when its platform is not in the platforms file. */
 const char *const *vc_cron_argv(const vc_config *cfg, const vm_instance *in,
                                 apr_pool_t *p, const char **err);
 

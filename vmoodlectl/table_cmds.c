@@ -66,7 +66,8 @@ static void list_text(const vmc_opts *o, const vm_table *t)
         printf("%-6lld %-3s %-36s %-7s %-20s %6lld %-20s %-6s %-12s %s\n",
                in->id, in->enabled ? "yes" : "no", in->key, in->dbtype,
                in->dbname, in->croncount, date_text(in->lastcron, o->pool),
-               apr_psprintf(o->pool, "%llds", in->lastcrongap),
+               apr_psprintf(o->pool, "%" APR_INT64_T_FMT "s",
+                            (apr_int64_t)in->lastcrongap),
                *in->platform ? in->platform : "-",
                vm_aliases_text(in->aliases, o->pool));
     }

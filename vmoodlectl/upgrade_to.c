@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <apr_strings.h>
@@ -22,8 +21,8 @@
 #include "interrupt.h"
 #include "platforms.h"
 #include "steps.h"
-#include "summary.h"
 #include "vm_cli.h"
+#include "vm_job.h"
 #include "vm_lock.h"
 #include "vm_text.h"
 
@@ -39,6 +38,7 @@ typedef struct {
     int log_fd;
     vm_lock lock;
     int maintenance, switched;   /* what to undo */
+    int undoing;                 /* an interrupt no longer cuts things short */
     apr_pool_t *p;
 } move;
 
@@ -49,23 +49,25 @@ static int script(move *m, const vm_instance *as, const char *tree,
                   const char **err)
 {
     const char *args[] = { arg };
-    const char *const *argv = vm_cli_argv(m->job->php, tree, path, args,
-                                          arg ? 1 : 0, m->p);
-    vm_child c = { argv, vm_cli_env(as, m->job->who, m->p), m->job->who,
-                   tree, m->log_fd, m->lock.fd };
-    int status = 0;
-    pid_t pid;
+    vm_job_opts jo = { 0 };
+    vm_job j;
 
-    dprintf(m->log_fd, "vmoodlectl: %s: %s %s\n", what, argv[2],
+    jo.argv = vm_cli_argv(m->job->php, tree, path, args, arg ? 1 : 0, m->p);
+    jo.envp = vm_cli_env(as, m->job->who, m->p);
+    jo.who = m->job->who;
+    jo.dir = tree;
+    jo.io[1] = jo.io[2] = (vm_job_io){ VM_JOB_FD, m->log_fd };
+    jo.keep_fd = m->lock.fd;
+    jo.timeout_ms = m->job->timeout > 0 ? m->job->timeout * 1000LL : 0;
+    jo.grace_ms = m->job->grace * 1000LL;
+    dprintf(m->log_fd, "vmoodlectl: %s: %s %s\n", what, jo.argv[2],
             arg ? arg : "");
-    if ((pid = vm_child_start(&c, NULL, NULL, m->p, err)) < 0)
+    if (vm_job_start(&j, &jo, m->p, err) != 0)
         return -1;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    /* Ctrl-C ends the script's group, and the undo runs (to the end) */
+    if (vm_job_wait(&j, m->undoing ? NULL : vmc_interrupted) == 0)
         return 0;
-    *err = apr_psprintf(m->p, "%s exited %d (see the log)", path,
-                        vmc_exit_code(status));
+    *err = apr_psprintf(m->p, "%s exited %d (see the log)", path, j.code);
     return -1;
 }
 
@@ -98,6 +100,7 @@ static void back_in_service(void *ctx)
 {
     move *m = ctx;
     const char *err = NULL;
+    m->undoing = 1;
     if (!m->maintenance)
         return;
     if (script(m, m->in, m->old_tree, "purge caches (back)",
@@ -132,7 +135,8 @@ static void settle(const move *m)
 {
     struct timespec d = { (time_t)m->o->settle, 0 };
 
-    while (nanosleep(&d, &d) != 0 && errno == EINTR && !vmc_interrupted())
+    while (nanosleep(&d, &d) != 0 && errno == EINTR
+           && (m->undoing || !vmc_interrupted()))
         ;
 }
 
@@ -150,6 +154,7 @@ static void switch_back(void *ctx)
 {
     move *m = ctx;
     const char *err = NULL;
+    m->undoing = 1;
     if (!m->switched)
         return;
     if (save_platform(m, m->in->platform, &err)) {
@@ -303,7 +308,7 @@ int vmc_cmd_upgrade_to(vmc_opts *o)
         const vm_instance *in = APR_ARRAY_IDX(job.sites, i,
                                               const vm_instance *);
         move m = { o, &t, &job, in, *in, vmc_code_dir(&job, in), tree, -1,
-                   { -1, 0 }, 0, 0, o->pool };
+                   { -1, 0 }, 0, 0, 0, o->pool };
         if (strcmp(in->platform, to) == 0) {
             vmc_say("%s: already on platform '%s'", in->key, to);
             continue;
