@@ -98,8 +98,9 @@ static const char *slot_key(const vm_snapshot *s, uint32_t v, uint32_t *len)
 
 static int slot_value_ok(const vm_snap_header *h, uint32_t v)
 {
-    return (v & VM_SNAP_LINK) ? (v & ~VM_SNAP_LINK) <= h->nlinks
-                              : v <= h->count;
+    uint32_t i = v & ~VM_SNAP_LINK;      /* index + 1 */
+
+    return i >= 1 && ((v & VM_SNAP_LINK) ? i <= h->nlinks : i <= h->count);
 }
 
 static const char *check_links(const vm_snapshot *s)

@@ -596,6 +596,10 @@ H_SET(slot_extra, *slot_of_record(img, h, 0, 0)
 H_SET(slot_lost, slot_of_record(img, h, 2, 1)->record = 0)
 H_SET(slot_wrong_fingerprint, slot_of_record(img, h, 2, 1)->fingerprint ^= 1)
 H_SET(slot_other_record, slot_of_record(img, h, 2, 1)->record = 3)
+/* a link slot naming link 0 (index + 1 is 0), or one past the links */
+H_SET(slot_link_zero, slot_of_record(img, h, 2, 1)->record = VM_SNAP_LINK)
+H_SET(slot_link_out, slot_of_record(img, h, 2, 1)->record
+                     = VM_SNAP_LINK | (h->nlinks + 1))
 
 static void expect_route(const vm_snapshot *s, const char *key,
                          const char *path, long long id, int alias,
@@ -695,6 +699,7 @@ static void crafted_files_refused(void **state)
         C(record_keyhead_differs),
         C(rejection_reason_out), C(slot_record_out), C(slot_extra),
         C(slot_lost), C(slot_wrong_fingerprint), C(slot_other_record),
+        C(slot_link_zero), C(slot_link_out),
 #undef C
     };
     damage_fixture d = damage_setup(*state, 3);
