@@ -38,8 +38,9 @@ static void add_row(apr_array_header_t *rows, const char *id,
     vm_row_set(row, VM_F_ENABLED, enabled);
 }
 
-/* A valid snapshot of three instances and two rejections, kept in memory
- * as the base that modes 2 and 3 damage. */
+/* A valid snapshot of five instances (two under paths of one host, one
+ * with aliases and a platform: every kind of link) and two rejections,
+ * kept in memory as the base that modes 2 and 3 damage. */
 static void make_valid(void)
 {
     apr_pool_t *p;
@@ -56,6 +57,11 @@ static void make_valid(void)
     add_row(rows, "3", "http://[::1]/", "1");
     add_row(rows, "4", "ftp://bad", "1");
     add_row(rows, "5", "https://site1.example.edu", "1");
+    add_row(rows, "6", "https://paths.example.edu/a", "1");
+    add_row(rows, "7", "https://site1.example.edu/b/", "1");
+    vm_row_set(&APR_ARRAY_IDX(rows, 0, vm_row), VM_F_ALIASES,
+               "www.site1.example.edu old.example.edu/one");
+    vm_row_set(&APR_ARRAY_IDX(rows, 0, vm_row), VM_F_PLATFORM, "next");
     if (vm_snapshot_write(snap_path, vm_table_build(rows, p), &meta, p, &err)
         != VM_OK)
         abort();
