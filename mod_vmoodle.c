@@ -204,8 +204,8 @@ static vmoodle_note *note_of(request_rec *r)
  * pages, never with any instance's content.  On an internal redirect
  * (r->prev) nothing is refused: that is the error document of an earlier
  * answer, or a redirect whose first request already routed. */
-static int deny(request_rec *r, int status, const vmoodle_page *page,
-                const char *host)
+static int note_refusal(request_rec *r, int status,
+                        const vmoodle_page *page, const char *host)
 {
     vmoodle_note *no;
 
@@ -309,7 +309,7 @@ static int place_files(request_rec *r, const vmoodle_server_conf *c,
                       ap_escape_logitem(r->pool, name),
                       c->platforms_file ? " " : "",
                       c->platforms_file ? c->platforms_file : "");
-        deny(r, HTTP_SERVICE_UNAVAILABLE, NULL, "");
+        note_refusal(r, HTTP_SERVICE_UNAVAILABLE, NULL, "");
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (!*tree && !prefix)
@@ -333,12 +333,12 @@ static int vmoodle_route(request_rec *r)
     if (!c->engine || !c->table)
         return DECLINED;
     if (!(raw = requested_host(r, c, &https)))
-        return deny(r, c->unknown_status, &c->unknown_page, "");
+        return note_refusal(r, c->unknown_status, &c->unknown_page, "");
     if ((why = vm_host_request_key(raw, strlen(raw), https, key, sizeof key))) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00015)
                       "refusing host '%s': %s",
                       ap_escape_logitem(r->pool, raw), why);
-        return deny(r, HTTP_BAD_REQUEST, NULL, raw);
+        return note_refusal(r, HTTP_BAD_REQUEST, NULL, raw);
     }
     /* TLS ended at a trusted proxy: tell PHP as mod_ssl would, or Moodle
      * sees http for an https wwwroot and redirects for ever. */
@@ -354,14 +354,14 @@ static int vmoodle_route(request_rec *r)
         /* VM00007 said so once at start-up: not an error per request */
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, VMLOGNO(00016)
                       "host %s: no instance table loaded", key);
-        return deny(r, HTTP_SERVICE_UNAVAILABLE, NULL, key);
+        return note_refusal(r, HTTP_SERVICE_UNAVAILABLE, NULL, key);
     }
     if (!vm_snapshot_route(snap, key, strlen(key), site_path(r), &to)) {
         if (is_server_name(r))
             return DECLINED;
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00017)
                       "unknown host %s", key);
-        return deny(r, c->unknown_status, &c->unknown_page, key);
+        return note_refusal(r, c->unknown_status, &c->unknown_page, key);
     }
     in = to.site;
     if (to.alias)
@@ -370,7 +370,8 @@ static int vmoodle_route(request_rec *r)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00018)
                       "instance %s (id %" APR_INT64_T_FMT ") is disabled",
                       key, (apr_int64_t)vm_snapshot_entry_id(in));
-        return deny(r, HTTP_SERVICE_UNAVAILABLE, &c->disabled_page, key);
+        return note_refusal(r, HTTP_SERVICE_UNAVAILABLE, &c->disabled_page,
+                            key);
     }
     if (to.prefix && site_path(r)[to.prefix] == '\0')
         return redirect(r, site_url(r, snap, in, to.prefix));

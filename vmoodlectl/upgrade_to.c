@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,7 @@ typedef struct {
     vm_lock lock;
     int maintenance, switched;   /* what to undo */
     int undoing;                 /* an interrupt no longer cuts things short */
+    long settle;                 /* seconds, see settle() */
     apr_pool_t *p;
 } move;
 
@@ -133,7 +135,7 @@ static int save_platform(move *m, const char *platform, const char **err)
  * serve it from its new tree. */
 static void settle(const move *m)
 {
-    struct timespec d = { (time_t)m->o->settle, 0 };
+    struct timespec d = { (time_t)m->settle, 0 };
 
     while (nanosleep(&d, &d) != 0 && errno == EINTR
            && (m->undoing || !vmc_interrupted()))
@@ -195,7 +197,7 @@ static const char *plan_switch(void *ctx, apr_pool_t *p)
     return apr_psprintf(p, "switch %s from platform '%s' (%s) to '%s' (%s), "
                         "wait %lds for the web servers", m->in->key,
                         m->in->platform, m->old_tree, m->moved.platform,
-                        m->new_tree, m->o->settle);
+                        m->new_tree, m->settle);
 }
 
 static const vmc_step steps[] = {
@@ -286,13 +288,32 @@ static int check(vmc_opts *o, const vmc_job *job, const char **tree)
     return VMC_EXIT_OK;
 }
 
+/* --settle: 0 to 86400 seconds.  0, or -1 when text is not that. */
+static int seconds(const char *text, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < 0 || v > 86400)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 int vmc_cmd_upgrade_to(vmc_opts *o)
 {
     const char *tree = NULL, *why = NULL, *to;
+    long settle = DEFAULT_SETTLE;
     vmc_table t;
     vmc_job job;
     int fg, rc, failed = 0, dir_fd = -1;
 
+    if (o->settle_text && seconds(o->settle_text, &settle) != 0)
+        return vmc_fail(611, VMC_EXIT_USAGE, apr_psprintf(o->pool, "--settle "
+                        "wants a whole number of seconds, not '%s'",
+                        vm_text_visible(o->settle_text, o->pool)));
     if ((rc = vmc_job_prepare(o, "upgrade", 0, &t, &job, &fg)) != VMC_EXIT_OK
         || (rc = check(o, &job, &tree)) != VMC_EXIT_OK
         || (!o->dry_run && (rc = vmc_job_lock_dir(o)) != VMC_EXIT_OK))
@@ -301,14 +322,13 @@ int vmc_cmd_upgrade_to(vmc_opts *o)
                                                   &why)) < 0)
         return vmc_fail(610, VMC_EXIT_FAIL, why);
     to = apr_pstrdup(o->pool, o->to);
-    if (!o->settle_given)
-        o->settle = DEFAULT_SETTLE;
+
     vmc_interrupt_install();
     for (int i = 0; i < job.sites->nelts && !vmc_interrupted(); i++) {
         const vm_instance *in = APR_ARRAY_IDX(job.sites, i,
                                               const vm_instance *);
         move m = { o, &t, &job, in, *in, vmc_code_dir(&job, in), tree, -1,
-                   { -1, 0 }, 0, 0, 0, o->pool };
+                   { -1, 0 }, 0, 0, 0, settle, o->pool };
         if (strcmp(in->platform, to) == 0) {
             vmc_say("%s: already on platform '%s'", in->key, to);
             continue;

@@ -51,7 +51,13 @@ class Platforms(Fleet):
         write(self.platforms, f"next = {self.next}\n", 0o644)
 
     def args(self, *args):
-        return super().args("--platforms", self.platforms, *args)
+        """The Fleet's settings and the platforms file; --log-dir only for
+        the commands that run Moodle's CLI on sites."""
+        argv = super().args("--platforms", self.platforms, *args)
+        if args and args[0] in ("platforms", "alias", "check", "list", "show"):
+            i = argv.index("--log-dir")
+            del argv[i:i + 2]
+        return argv
 
     def set_platform(self, site, platform):
         for row in self.rows:
@@ -157,7 +163,7 @@ def test_alias_add_list_remove_and_refusals(root):
         assert proc.returncode != 0 and word in proc.stderr, (alias, proc.stderr)
     assert f.ctl("alias", "remove", "site1.test", "www.site1.test").returncode == 0
     assert f.ctl("alias", "list").stdout == "site1.test old.test/one\n"
-    listed = f.ctl("--platforms", f.platforms, "list").stdout.splitlines()
+    listed = f.ctl("list").stdout.splitlines()
     assert listed[0].split()[-2:] == ["PLATFORM", "ALIASES"]
     assert listed[1].split()[-2:] == ["-", "old.test/one"]
     shown = f.ctl("show", "site1.test").stdout

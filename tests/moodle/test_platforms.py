@@ -37,7 +37,7 @@ import pytest
 from apache import FLAVOURS
 from browser import Browser, title
 from chromium import Chromium
-from fleetctl import command, vmoodlectl
+from fleetctl import vmoodlectl
 from moodle import ADMIN_PASSWORD, TABLE, Site, bad_log_lines, unpack_moodle
 from test_upgrade import bump_core_version
 
@@ -333,7 +333,9 @@ def test_move_one_site_while_the_others_serve(fleet, platforms, move_web):
     b = Browser(move_web.port)
     b.login(SCHOOL.wwwroot, "admin", ADMIN_PASSWORD)
     assert b.get(SCHOOL.wwwroot + "/my/").status == 200
-    listing = vmoodlectl(fleet, "--platforms", fleet_platforms(fleet), "platforms")
+    listing = fleet.tool("vmoodlectl", "--config", "/dev/null", "--platforms",
+                         fleet_platforms(fleet), "--moodle-dir", fleet.code,
+                         "platforms")
     assert listing.returncode == 0, listing.stderr
     line = next(l for l in listing.stdout.splitlines() if l.startswith("next "))
     assert nxt in line and line.split()[3] == "1", line
