@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <apr_strings.h>
 #include "ctl.h"
+#include "vm_siteuser.h"
 #include "fleet.h"
 #include "platforms.h"
 #include "fleetview.h"
@@ -92,7 +93,11 @@ static int spawn(vm_job *j, const vmc_job *job, const vm_instance *in,
                  int out_fd, int lock_fd, apr_pool_t *p, const char **why)
 {
     work_ctx w = { job, in };
+    const vm_identity *who = vm_site_identity(job->site_user, job->who, in,
+                                              p, why);
     vm_job_opts o = { 0 };
+    if (!who)
+        return -1;
     const char *tree = vmc_code_dir(job, in);    /* its platform's code */
     if (!tree) {
         *why = vmc_platform_missing(job, in, p);
@@ -101,8 +106,8 @@ static int spawn(vm_job *j, const vmc_job *job, const vm_instance *in,
     if (!job->work)
         o.argv = vm_cli_argv(job->php, tree, job->script, job->args,
                              job->nargs, p);
-    o.envp = vm_cli_env(in, job->who, p);
-    o.who = job->who;
+    o.envp = vm_cli_env(in, who, p);
+    o.who = who;
     o.dir = tree;
     o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_FD, out_fd };
     o.keep_fd = lock_fd;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <apr_strings.h>
 #include "ctl.h"
+#include "vm_siteuser.h"
 #include "fleet.h"
 #include "interrupt.h"
 #include "platforms.h"
@@ -29,6 +30,10 @@ static int relayed(const vmc_job *job, const vm_instance *in, int lock_fd,
     struct winsize ws;
     struct termios tio;
     vm_job j;
+    const vm_identity *who = vm_site_identity(job->site_user, job->who, in,
+                                              p, why);
+    if (!who)
+        return -1;
     const char *tree = vmc_code_dir(job, in);    /* its platform's code */
     if (!tree) {
         *why = vmc_platform_missing(job, in, p);
@@ -36,8 +41,8 @@ static int relayed(const vmc_job *job, const vm_instance *in, int lock_fd,
     }
     o.argv = vm_cli_argv(job->php, tree, job->script, job->args, job->nargs,
                          p);
-    o.envp = vm_cli_env(in, job->who, p);
-    o.who = job->who;
+    o.envp = vm_cli_env(in, who, p);
+    o.who = who;
     o.dir = tree;
     o.keep_fd = lock_fd;
     o.timeout_ms = job->timeout * 1000LL;
