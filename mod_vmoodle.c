@@ -198,12 +198,18 @@ static void set_master_env(request_rec *r, const vmoodle_server_conf *c)
     }
 }
 
-/* A refusal decided in post_read_request, answered by the quick handler. */
-typedef struct {
-    int status;
-    const vmoodle_page *page;    /* NULL: Apache's own page (ErrorDocument) */
-    const char *host;
-} vmoodle_refusal;
+/* The request's note, made on first use. */
+static vmoodle_note *note_of(request_rec *r)
+{
+    vmoodle_note *n = ap_get_module_config(r->request_config,
+                                           &vmoodle_module);
+
+    if (!n) {
+        n = apr_pcalloc(r->pool, sizeof *n);
+        ap_set_module_config(r->request_config, &vmoodle_module, n);
+    }
+    return n;
+}
 
 /* Note that the request is to be answered with status and one of our
  * pages, never with any instance's content.  On an internal redirect
@@ -212,15 +218,24 @@ typedef struct {
 static int note_refusal(request_rec *r, int status,
                         const vmoodle_page *page, const char *host)
 {
-    vmoodle_refusal *no;
+    vmoodle_note *no;
 
     if (r->prev)
         return DECLINED;
-    no = apr_palloc(r->pool, sizeof *no);
+    no = note_of(r);
     no->status = status;
     no->page = page;
     no->host = host;
-    ap_set_module_config(r->request_config, &vmoodle_module, no);
+    return DECLINED;
+}
+
+/* 301 to url (an alias, or a path site asked for without its slash). */
+static int redirect(request_rec *r, const char *url)
+{
+    if (r->prev)
+        return DECLINED;
+    note_of(r)->status = HTTP_MOVED_PERMANENTLY;
+    note_of(r)->location = url;
     return DECLINED;
 }
 
@@ -231,12 +246,16 @@ static int note_refusal(request_rec *r, int status,
 static int vmoodle_answer_refusal(request_rec *r, int lookup)
 {
     const vmoodle_server_conf *c = VMOODLE_CONF(r->server);
-    const vmoodle_refusal *no;
+    const vmoodle_note *no;
 
     (void)lookup;
     no = ap_get_module_config(r->request_config, &vmoodle_module);
-    if (!no)
+    if (!no || !no->status)
         return DECLINED;
+    if (no->location) {
+        apr_table_setn(r->headers_out, "Location", no->location);
+        return no->status;
+    }
     if (no->status == HTTP_SERVICE_UNAVAILABLE)
         apr_table_setn(r->err_headers_out, "Retry-After",
                        apr_itoa(r->pool, c->retry_after));
@@ -261,6 +280,57 @@ static int is_server_name(const request_rec *r)
            && strcasecmp(r->hostname, r->server->server_hostname) == 0;
 }
 
+/* The path that picks the site: the client's.  An internal redirect (an
+ * ErrorDocument, say) stays on the site its first request reached. */
+static const char *site_path(const request_rec *r)
+{
+    while (r->prev)
+        r = r->prev;
+    return r->parsed_uri.path;
+}
+
+/* The site's URL for this request: its wwwroot, the request's path
+ * under the matched key (the whole path for a host), its query. */
+static const char *site_url(request_rec *r, const vm_snapshot *snap,
+                            const vm_snapshot_entry *in, size_t prefix)
+{
+    const char *rest = site_path(r) ? site_path(r) + prefix : "";
+
+    return apr_pstrcat(r->pool, vm_snapshot_entry_wwwroot(snap, in),
+                       *rest ? rest : "/", r->args ? "?" : "",
+                       r->args ? r->args : "", NULL);
+}
+
+/* Where translate_name finds the site's files: its platform's tree (a
+ * platform missing from VMoodlePlatforms: 503, never another tree's
+ * code), under its path. */
+static int place_files(request_rec *r, const vmoodle_server_conf *c,
+                       const vm_snapshot *snap, const vm_snapshot_entry *in,
+                       size_t prefix)
+{
+    const char *name = vm_snapshot_entry_platform(snap, in);
+    const char *tree = vm_platform_path(c->platforms, name, "");
+    vmoodle_note *n;
+
+    if (!tree) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, VMLOGNO(00150)
+                      "instance id %" APR_INT64_T_FMT ": platform '%s' is "
+                      "not in VMoodlePlatforms%s%s",
+                      (apr_int64_t)vm_snapshot_entry_id(in),
+                      ap_escape_logitem(r->pool, name),
+                      c->platforms_file ? " " : "",
+                      c->platforms_file ? c->platforms_file : "");
+        note_refusal(r, HTTP_SERVICE_UNAVAILABLE, NULL, "");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (!*tree && !prefix)
+        return OK;                      /* the DocumentRoot, as before */
+    n = note_of(r);
+    n->docroot = *tree ? tree : NULL;
+    n->prefix = prefix ? apr_pstrndup(r->pool, site_path(r), prefix) : NULL;
+    return OK;
+}
+
 static int vmoodle_route(request_rec *r)
 {
     vmoodle_server_conf *c = VMOODLE_CONF(r->server);
@@ -268,6 +338,7 @@ static int vmoodle_route(request_rec *r)
     const char *raw, *why;
     char key[VM_KEY_MAX];
     const vm_snapshot_entry *in;
+    vm_snapshot_route_result to;
     int https;
 
     if (!c->engine || !c->table)
@@ -296,13 +367,16 @@ static int vmoodle_route(request_rec *r)
                       "host %s: no instance table loaded", key);
         return note_refusal(r, HTTP_SERVICE_UNAVAILABLE, NULL, key);
     }
-    if (!(in = vm_snapshot_find(snap, key, strlen(key)))) {
+    if (!vm_snapshot_route(snap, key, strlen(key), site_path(r), &to)) {
         if (is_server_name(r))
             return DECLINED;
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00017)
                       "unknown host %s", key);
         return note_refusal(r, c->unknown_status, &c->unknown_page, key);
     }
+    in = to.site;
+    if (to.alias)
+        return redirect(r, site_url(r, snap, in, to.prefix));
     if (!vm_snapshot_entry_enabled(in)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00018)
                       "instance %s (id %" APR_INT64_T_FMT ") is disabled",
@@ -310,6 +384,10 @@ static int vmoodle_route(request_rec *r)
         return note_refusal(r, HTTP_SERVICE_UNAVAILABLE, &c->disabled_page,
                             key);
     }
+    if (to.prefix && site_path(r)[to.prefix] == '\0')
+        return redirect(r, site_url(r, snap, in, to.prefix));
+    if (place_files(r, c, snap, in, to.prefix) != OK)
+        return DECLINED;
     set_instance_env(r, snap, in);
     return DECLINED;
 }
@@ -327,6 +405,8 @@ static void vmoodle_register_hooks(apr_pool_t *p)
     ap_hook_post_read_request(vmoodle_route, after, before, APR_HOOK_MIDDLE);
     ap_hook_quick_handler(vmoodle_answer_refusal, NULL, NULL,
                           APR_HOOK_REALLY_FIRST);
+    /* after mod_rewrite and mod_alias, before core's DocumentRoot */
+    ap_hook_translate_name(vmoodle_translate, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(vmoodle_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(vmoodle_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -15,6 +15,7 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <apr_network_io.h>
+#include "vm_platforms.h"
 #include "vm_refresh.h"
 #include "vm_snapshot.h"
 
@@ -45,7 +46,7 @@ extern module AP_MODULE_DECLARE_DATA vmoodle_module;
 typedef struct vmoodle_table vmoodle_table;
 
 /* An error page split around its {{host}} placeholder. */
-typedef struct {
+typedef struct vmoodle_page_s {
     const char *before, *after;
 } vmoodle_page;
 
@@ -64,6 +65,8 @@ typedef struct {
     const char *error_pages;     /* VMoodleErrorPages directory */
     int retry_after;             /* VMoodleRetryAfter, seconds */
     const char *cron_plan;       /* VMoodleCronPlan: vcron's .plan file */
+    const char *platforms_file;  /* VMoodlePlatforms, as given */
+    vm_platforms *platforms;     /* its contents, read with the directive */
     /* resolved in post_config */
     vmoodle_table *table;
     vmoodle_page unknown_page, disabled_page;
@@ -131,6 +134,22 @@ const char *vmoodle_live_path(const vmoodle_table *t, uint64_t generation,
 /* mod_vmoodle_refresh.c */
 int vmoodle_refresh_post_config(apr_pool_t *pconf, server_rec *s);
 void vmoodle_refresh_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* What routing decided for a request (its request_config): a refusal or
+ * redirect for the quick handler to answer, or where the site's files
+ * are for translate_name.  Subrequests use their main request's. */
+typedef struct {
+    int status;                  /* 0: served; else the answer */
+    const struct vmoodle_page_s *page; /* with status: NULL = Apache's */
+    const char *host;            /* for the page */
+    const char *location;        /* with a 301 */
+    const char *prefix;          /* a path site's "/segment", or NULL */
+    const char *docroot;         /* its platform's tree; NULL: DocumentRoot */
+} vmoodle_note;
+
+/* mod_vmoodle_platform.c: a routed request's files, from its platform's
+ * tree and under its path. */
+int vmoodle_translate(request_rec *r);
 
 /* mod_vmoodle_status.c */
 int vmoodle_status_handler(request_rec *r);

@@ -41,6 +41,8 @@ void *vmoodle_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(error_pages);
     MERGE_INT(retry_after);
     MERGE_PTR(cron_plan);
+    MERGE_PTR(platforms_file);
+    MERGE_PTR(platforms);
     return c;
 }
 
@@ -151,6 +153,8 @@ static const char *set_master(cmd_parms *cmd, void *d, const char *arg)
     (void)d;
     if (strstr(arg, "://")) {
         why = vm_host_parse_url(arg, &url);
+        if (!why && url.key[url.hostlen])
+            why = "the master is a host's root, not a path";
         if (!why)
             apr_cpystrn(key, url.key, sizeof key);
     } else {
@@ -230,6 +234,20 @@ static const char *set_cron_plan(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
+/* Read at once, as root, with the rest of the configuration: a changed
+ * file takes effect at the next (graceful) restart. */
+static const char *set_platforms(cmd_parms *cmd, void *d, const char *arg)
+{
+    vmoodle_server_conf *c = VMOODLE_CONF(cmd->server);
+    const char *why;
+
+    (void)d;
+    c->platforms_file = ap_server_root_relative(cmd->pool, arg);
+    why = vm_platforms_read(c->platforms_file, &c->platforms, cmd->pool);
+    return why ? apr_pstrcat(cmd->pool, "VMoodlePlatforms: ", why, NULL)
+               : NULL;
+}
+
 const command_rec vmoodle_directives[] = {
     AP_INIT_FLAG("VMoodleEngine", set_engine, NULL, RSRC_CONF,
                  "On to route requests by Host to virtual Moodles "
@@ -264,5 +282,8 @@ const command_rec vmoodle_directives[] = {
     AP_INIT_TAKE1("VMoodleCronPlan", set_cron_plan, NULL, RSRC_CONF,
                   "vcron's <state-file>.plan: each site's cron tier and the "
                   "cron capacity on the status page"),
+    AP_INIT_TAKE1("VMoodlePlatforms", set_platforms, NULL, RSRC_CONF,
+                  "file of platforms, 'name = /path/to/moodle' a line "
+                  "(default: every site on the DocumentRoot)"),
     { NULL }
 };

@@ -128,6 +128,20 @@ static const char *date_of(request_rec *r, const cJSON *o, const char *key)
                          buf);
 }
 
+/* An instance's aliases, escaped, separated by spaces. */
+static const char *aliases_of(request_rec *r, const cJSON *o)
+{
+    const cJSON *a;
+    const char *text = "";
+
+    cJSON_ArrayForEach(a, cJSON_GetObjectItem(o, "aliases"))
+        if (cJSON_IsString(a))
+            text = apr_pstrcat(r->pool, text, *text ? " " : "",
+                               ap_escape_html2(r->pool, a->valuestring, 1),
+                               NULL);
+    return text;
+}
+
 static void send_html(request_rec *r, const cJSON *root)
 {
     const cJSON *refresh = cJSON_GetObjectItemCaseSensitive(root, "refresh");
@@ -156,7 +170,8 @@ static void send_html(request_rec *r, const cJSON *root)
         ap_rvputs(r, "<li>id ", text_of(r, o, "id"), ": ",
                   text_of(r, o, "reason"), "</li>\n", NULL);
     ap_rputs("</ul>\n<h2>Instances</h2>\n<table border=\"1\"><tr><th>id</th>"
-             "<th>host</th><th>shortname</th><th>enabled</th><th>crons run"
+             "<th>host</th><th>shortname</th><th>platform</th><th>aliases"
+             "</th><th>enabled</th><th>crons run"
              "</th><th>last cron</th><th>seconds since</th><th>last gap"
              "</th><th>cron tier</th></tr>\n", r);
     cJSON_ArrayForEach(o, cJSON_GetObjectItem(root, "instances")) {
@@ -164,6 +179,8 @@ static void send_html(request_rec *r, const cJSON *root)
         ap_rvputs(r, "<tr><td>", text_of(r, o, "id"), "</td><td>",
                   text_of(r, o, "host"), "</td><td>",
                   text_of(r, o, "shortname"), "</td><td>",
+                  text_of(r, o, "platform"), "</td><td>",
+                  aliases_of(r, o), "</td><td>",
                   cJSON_GetObjectItem(o, "enabled")->valueint ? "yes" : "no",
                   "</td><td>",
                   text_of(r, o, "croncount"), "</td><td>",

@@ -12,9 +12,17 @@ calls of ap_read_request: the measured ones and the marker, whose cost is
 split across the two dumps) is the figure.  Every answer is checked (the
 routed shortname for the requested host).
 
+The mod_vmoodle process also measures the other kinds of request of
+issue 21 on the same table, with PATH_HOSTS of its hosts given a site
+under the path /p beside their root site and an alias a<i>: a request to
+a site under a path (one lookup more), and to an alias (a 301, which goes
+through ap_send_error_response too: its dumps between the markers are
+summed).
+
 callgrind_control (vgdb) is not used: here it leaves the process stopped
 when it asks for a dump."""
 import glob
+import json
 import os
 import random
 import re
@@ -29,6 +37,17 @@ from apache import Apache
 
 VALGRIND = "/usr/bin/valgrind"
 LABELS = {"a": "no routing", "b": "mod_vmoodle", "c": "RewriteMap dbm:"}
+KINDS = {"root": "a root site", "path": "a site under a path",
+         "alias": "an alias (301)"}
+PATH_HOSTS = 1000          # hosts with a path site and an alias
+
+
+def path_host(i):
+    return instances.host(i)
+
+
+def alias_host(i):
+    return f"a{i}.bench.test"
 
 
 class Client:
@@ -41,8 +60,8 @@ class Client:
                                              timeout=first_timeout)
         self.buf = b""
 
-    def get(self, host):
-        self.sock.sendall(f"GET /ok.txt HTTP/1.1\r\nHost: {host}\r\n\r\n"
+    def get(self, host, path="/ok.txt"):
+        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n"
                           .encode())
         return self.read()
 
@@ -57,6 +76,7 @@ class Client:
         while len(self.buf) < size:
             self._more()
         self.buf = self.buf[size:]
+        self.location = headers.get("location")
         return int(lines[0].split()[1]), headers.get("x-routed")
 
     def _more(self):
@@ -79,7 +99,38 @@ def requests(client, n_hosts, port, count, expect, rng):
                                    f"X-Routed {routed!r}, expected {want!r}")
 
 
-def dump_figures(path):
+def kind_requests(client, port, count, rng, kind):
+    """Requests to PATH_HOSTS' path sites or aliases, each answer checked."""
+    for _ in range(count):
+        i = rng.randint(1, PATH_HOSTS)
+        if kind == "path":
+            host, path = path_host(i), "/p/ok.txt"
+            want = (200, f"p{i}")
+        else:
+            host, path = alias_host(i), "/x/ok.txt?q=1"
+            want = (301, f"http://{instances.host(i)}:{port}/x/ok.txt?q=1")
+        status, routed = client.get(f"{host}:{port}", path)
+        got = (status, routed if kind == "path" else client.location)
+        if got != want:
+            raise load.WrongAnswer(f"port {port}: {host}{path}: {got!r}, "
+                                   f"expected {want!r}")
+
+
+def add_paths_and_aliases(json_path, n, port):
+    """PATH_HOSTS of the table's hosts get a site under /p and an alias."""
+    with open(json_path) as f:
+        rows = json.load(f)
+    for i in range(1, PATH_HOSTS + 1):
+        rows[i - 1]["aliases"] = f"{alias_host(i)}:{port}"
+        path = instances.row(n + i, port)
+        path.update(vhostname=f"http://{path_host(i)}:{port}/p",
+                    shortname=f"p{i}")
+        rows.append(path)
+    with open(json_path, "w") as f:
+        json.dump(rows, f)
+
+
+def dump_figures(path, allow_empty=False):
     """(instructions, requests) of one callgrind dump: its total, and the
     calls of ap_read_request (one per request) that it counted."""
     names, total, calls, callee = {}, None, 0, None
@@ -97,7 +148,7 @@ def dump_figures(path):
                 calls += int(line.split("=", 1)[1].split()[0])
             elif line.startswith(("totals:", "summary:")):
                 total = int(line.split()[1])
-    if total is None or calls == 0:
+    if total is None or (calls == 0 and not allow_empty):
         raise RuntimeError(f"{path}: no totals or no requests counted")
     return total, calls
 
@@ -137,18 +188,39 @@ def count_one(apache, key, n_hosts, warmup, measured):
         client.sock.settimeout(60)
         requests(client, n_hosts, apache.port, warmup, expect,
                  random.Random(1))
-        marker(client)
-        requests(client, n_hosts, apache.port, measured, expect,
-                 random.Random(3))
-        marker(client)
-        found = dumps(out, pid)
-        if len(found) < 2:
-            raise RuntimeError(f"{apache.name}: {len(found)} callgrind dumps")
-        total, calls = dump_figures(found[-1])
-        return {"per_request": total / calls, "requests": calls,
-                "first_answer_s": started}
+        figures = measure(out, pid, client, lambda: requests(
+            client, n_hosts, apache.port, measured, expect, random.Random(3)))
+        figures["first_answer_s"] = started
+        if key == "b":
+            figures["kinds"] = {"root": dict(figures)}
+            for seed, kind in ((4, "path"), (6, "alias")):
+                kind_requests(client, apache.port, warmup,
+                              random.Random(seed), kind)
+                figures["kinds"][kind] = measure(out, pid, client, lambda:
+                    kind_requests(client, apache.port, measured,
+                                  random.Random(seed + 1), kind))
+        return figures
     finally:
         apache.stop()
+
+
+def measure(out, pid, client, run_requests):
+    """Instructions per request of run_requests(): the dumps it and the
+    closing marker made (a 301 dumps too), summed."""
+    marker(client)
+    before = len(dumps(out, pid))
+    run_requests()
+    marker(client)
+    found = dumps(out, pid)[before:]
+    if not found:
+        raise RuntimeError(f"no callgrind dump after pid {pid}'s requests")
+    total = calls = 0
+    for path in found:
+        t, c = dump_figures(path, allow_empty=True)
+        total, calls = total + t, calls + c
+    if calls == 0:
+        raise RuntimeError(f"pid {pid}: no requests counted")
+    return {"per_request": total / calls, "requests": calls}
 
 
 def run(workdir, n, module_so, warmup=2000, measured=2000):
@@ -162,8 +234,9 @@ def run(workdir, n, module_so, warmup=2000, measured=2000):
     apaches = {"a": Apache(workdir, "cg-a", docroot, sites.ceiling(),
                            children=1, threads=4)}
     if module_so:
-        apaches["b"], _ = httpphase.module_apache(
+        apaches["b"], json_path = httpphase.module_apache(
             workdir, "cg-b", docroot, module_so, n, children=1, threads=4)
+        add_paths_and_aliases(json_path, n, apaches["b"].port)
     apaches["c"] = Apache(workdir, "cg-c", docroot, sites.rewrite_dbm(dbm),
                           modules=["rewrite"], children=1, threads=4)
     return {key: count_one(a, key, n, warmup, measured)

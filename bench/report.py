@@ -156,7 +156,24 @@ def callgrind_rows(cg):
     added = cg["b"]["per_request"] - a
     return [["instructions per request (callgrind, Apache -X, 100,000 "
              f"hosts, {cg['b']['requests']:,} requests each)", text, "", ""],
-            target_row(figure, f"{added:,.0f}", "< 2,000", added < 2000)]
+            target_row(figure, f"{added:,.0f}", "< 2,000", added < 2000)] \
+        + kind_rows(cg["b"].get("kinds", {}), a)
+
+
+def kind_rows(kinds, a):
+    """Issue 21: each kind of request's routing cost, against serving the
+    file with no routing at all (an alias answers a 301 instead)."""
+    rows = []
+    for key, label in callgrind.KINDS.items():
+        if key not in kinds:
+            continue
+        added = kinds[key]["per_request"] - a
+        rows.append(target_row(
+            f"instructions per request added by routing: {label} "
+            f"({callgrind.PATH_HOSTS:,} hosts with a path site and an alias)",
+            f"{kinds[key]['per_request']:,.0f} ({added:+,.0f})", "< 2,000",
+            added < 2000))
+    return rows
 
 
 def cron_rows(cron):

@@ -185,11 +185,54 @@ static int prefix_nocase(const char *s, const char *prefix)
     return 1;
 }
 
+const char *vm_host_check_segment(const char *seg, size_t len)
+{
+    size_t i;
+
+    if (len == 0)
+        return "empty path segment";
+    if (len > VM_SEGMENT_MAX)
+        return "path segment longer than 63 characters";
+    if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.'
+                                        && seg[1] == '.'))
+        return "path segment is . or ..";
+    for (i = 0; i < len; i++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", seg[i])
+            || !seg[i])
+            return "path may hold only one segment of a-z 0-9 . _ -";
+    return NULL;
+}
+
+const char *vm_host_key_path(const char *key)
+{
+    const char *slash = strchr(key, '/');
+
+    return slash ? slash : "";
+}
+
+/* "/", "" or "/segment[/]" after the authority: the segment, or none. */
+static const char *parse_path(const char *path, const char **seg,
+                              size_t *seglen)
+{
+    size_t len = strlen(path);
+
+    *seglen = 0;
+    while (len > 0 && path[len - 1] == '/')
+        len--;
+    if (len == 0)
+        return NULL;
+    *seg = path + 1;
+    *seglen = len - 1;
+    if (memchr(*seg, '/', *seglen))
+        return "path may hold only one segment of a-z 0-9 . _ -";
+    return vm_host_check_segment(*seg, *seglen);
+}
+
 const char *vm_host_parse_url(const char *url, vm_url *out)
 {
-    const char *auth, *end, *reason;
+    const char *auth, *end, *reason, *seg = NULL;
     char host[VM_KEY_MAX];
-    size_t hostlen;
+    size_t hostlen, seglen;
     unsigned port;
     int n;
 
@@ -206,15 +249,21 @@ const char *vm_host_parse_url(const char *url, vm_url *out)
         return "user information in vhostname";
     if (*end == '?' || *end == '#')
         return "query or fragment in vhostname";
-    if (end[strspn(end, "/")] != '\0')
-        return "vhostname has a path: sub-path instances are not supported";
+    if ((reason = parse_path(end, &seg, &seglen)) != NULL)
+        return reason;
     reason = canon_hostport(auth, (size_t)(end - auth), host, sizeof host,
                             &hostlen, &port);
     if (!reason)
         reason = make_key(host, hostlen, port, out->https, out->key,
-                          sizeof out->key, &out->port);
+                          VM_HOSTKEY_MAX, &out->port);
     if (reason)
         return reason;
+    out->hostlen = strlen(out->key);
+    if (seglen) {
+        out->key[out->hostlen] = '/';
+        memcpy(out->key + out->hostlen + 1, seg, seglen);
+        out->key[out->hostlen + 1 + seglen] = '\0';
+    }
     n = snprintf(out->wwwroot, sizeof out->wwwroot, "%s://%s",
                  out->https ? "https" : "http", out->key);
     return (n < 0 || (size_t)n >= sizeof out->wwwroot) ? "host too long"

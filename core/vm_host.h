@@ -8,19 +8,31 @@
 #include <stddef.h>
 
 #define VM_HOST_MAX 253          /* DNS limit on a name */
-#define VM_KEY_MAX  (VM_HOST_MAX + 2 + 1 + 5 + 1) /* [host]:port + NUL */
+#define VM_SEGMENT_MAX 63        /* a path site's one segment */
+#define VM_HOSTKEY_MAX (VM_HOST_MAX + 2 + 1 + 5 + 1) /* [host]:port + NUL */
+/* host[:port], and "/segment" for a site under a path */
+#define VM_KEY_MAX  (VM_HOSTKEY_MAX + 1 + VM_SEGMENT_MAX)
 #define VM_URL_MAX  (8 + VM_KEY_MAX)             /* https:// + key */
 
 typedef struct {
     int https;                 /* scheme is https */
     unsigned port;             /* explicit port, 0 when absent or default */
-    char key[VM_KEY_MAX];      /* lookup key */
+    size_t hostlen;            /* key[0..hostlen): host[:port] */
+    char key[VM_KEY_MAX];      /* lookup key: host[:port][/segment] */
     char wwwroot[VM_URL_MAX];  /* scheme://key, what Moodle gets as wwwroot */
 } vm_url;
 
-/* Parse a vhostname as VMoodle stores it ("https://Site1.Example.edu/").
- * Returns NULL on success, else a static reason. */
+/* Parse a vhostname as VMoodle stores it ("https://Site1.Example.edu/",
+ * "https://example.edu/school1/" for a site under a path).  Returns NULL
+ * on success, else a static reason. */
 const char *vm_host_parse_url(const char *url, vm_url *out);
+
+/* A site's path segment: 1 to VM_SEGMENT_MAX of [a-z0-9._-], neither "."
+ * nor "..".  NULL, or a static reason. */
+const char *vm_host_check_segment(const char *seg, size_t len);
+
+/* The path of key ("/school1"), or "" for a site at a host's root. */
+const char *vm_host_key_path(const char *key);
 
 /* Canonicalise a request's host ("Site1.example.edu:8080", "[::1]") for a
  * request made over https (1) or http (0).  Writes the key into

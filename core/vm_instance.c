@@ -11,7 +11,8 @@ const char *const vm_field_names[VM_F_COUNT] = {
     "id", "name", "shortname", "vhostname", "vdbtype",
     "vdbhost", "vdblogin", "vdbpass", "vdbname", "vdbprefix",
     "vdbpersist", "vdatapath", "mnet", "enabled",
-    "croncount", "lastcron", "lastcrongap"
+    "croncount", "lastcron", "lastcrongap",
+    "platform", "aliases"
 };
 
 /* VMoodle's column defaults, for a JSON key left out; NULL = required. */
@@ -19,7 +20,8 @@ static const char *const field_defaults[VM_F_COUNT] = {
     NULL, "", "", NULL, "mysqli",
     "localhost", "", "", NULL, "mdl_",
     "0", NULL, "-1", "1",
-    "0", "0", "0"
+    "0", "0", "0",
+    "", ""
 };
 
 #define VM_VALUE_MAX 4096
@@ -64,7 +66,7 @@ int vm_field_by_name(const char *name)
 static const unsigned char field_nullable[VM_F_COUNT] = {
     [VM_F_NAME] = 1, [VM_F_SHORTNAME] = 1, [VM_F_VDBLOGIN] = 1,
     [VM_F_VDBPASS] = 1, [VM_F_CRONCOUNT] = 1, [VM_F_LASTCRON] = 1,
-    [VM_F_LASTCRONGAP] = 1,
+    [VM_F_LASTCRONGAP] = 1, [VM_F_PLATFORM] = 1, [VM_F_ALIASES] = 1,
 };
 
 static const char *row_text(const vm_row *row, vm_field f)
@@ -191,6 +193,74 @@ static const char *check_numbers(const char *text[], vm_instance *out,
     return NULL;
 }
 
+const char *vm_platform_name_check(const char *name)
+{
+    size_t len = strlen(name);
+
+    if (len == 0 || len > 64)
+        return "a platform name has 1 to 64 characters";
+    if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789._-") != len)
+        return "a platform name may hold only letters, digits, . _ -";
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return "a platform name may not be . or ..";
+    return NULL;
+}
+
+#define ALIAS_SEPARATORS " ,"
+
+const char *vm_aliases_parse(const char *text, apr_pool_t *p,
+                             const char **keys)
+{
+    const char *list = "";
+
+    while (*(text += strspn(text, ALIAS_SEPARATORS))) {
+        size_t len = strcspn(text, ALIAS_SEPARATORS);
+        char *one = apr_pstrndup(p, text, len);
+        const char *why;
+        vm_url url;
+
+        why = vm_host_parse_url(strstr(one, "://") ? one
+                                : apr_pstrcat(p, "http://", one, NULL), &url);
+        if (why)
+            return apr_psprintf(p, "aliases: '%.80s': %s", one, why);
+        if (strstr(list, apr_pstrcat(p, url.key, " ", NULL)) == list
+            || strstr(list, apr_pstrcat(p, " ", url.key, " ", NULL)))
+            return apr_psprintf(p, "aliases: '%.80s' given twice", one);
+        list = apr_pstrcat(p, list, url.key, " ", NULL);
+        text += len;
+    }
+    *keys = list;
+    return NULL;
+}
+
+int vm_aliases_each(const char *aliases,
+                    int (*fn)(const char *key, size_t len, void *ctx),
+                    void *ctx)
+{
+    const char *end;
+    int rc;
+
+    for (; (end = strchr(aliases, ' ')) != NULL; aliases = end + 1)
+        if ((rc = fn(aliases, (size_t)(end - aliases), ctx)) != 0)
+            return rc;
+    return 0;
+}
+
+static int same_key(const char *key, size_t len, void *ctx)
+{
+    const char *own = ctx;
+
+    return strlen(own) == len && memcmp(own, key, len) == 0;
+}
+
+static const char *alias_not_self(const char *aliases, const char *key,
+                                  apr_pool_t *p)
+{
+    return vm_aliases_each(aliases, same_key, (void *)key)
+        ? apr_psprintf(p, "aliases: %s is the site's own host", key) : NULL;
+}
+
 static const char *check_strings(const char *text[], vm_instance *out,
                                  apr_pool_t *p)
 {
@@ -209,7 +279,17 @@ static const char *check_strings(const char *text[], vm_instance *out,
         return fail(p, VM_F_VDBPREFIX, "may hold only letters, digits, _");
     if ((why = canon_datapath(text[VM_F_VDATAPATH], p, &out->datapath)))
         return fail(p, VM_F_VDATAPATH, why);
+    if (*text[VM_F_PLATFORM]
+        && (why = vm_platform_name_check(text[VM_F_PLATFORM])) != NULL)
+        return apr_psprintf(p, "platform '%.80s': %s", text[VM_F_PLATFORM],
+                            why);
+    if ((why = vm_aliases_parse(text[VM_F_ALIASES], p, &out->aliases)))
+        return why;
+    if ((why = alias_not_self(out->aliases, url.key, p)) != NULL)
+        return why;
+    out->platform = apr_pstrdup(p, text[VM_F_PLATFORM]);
     out->key = apr_pstrdup(p, url.key);
+    out->path = vm_host_key_path(out->key);
     out->wwwroot = apr_pstrdup(p, url.wwwroot);
     out->vhostname = apr_pstrdup(p, text[VM_F_VHOSTNAME]);
     out->name = apr_pstrdup(p, text[VM_F_NAME]);
@@ -237,6 +317,13 @@ const char *vm_instance_from_row(vm_instance *out, const vm_row *row,
     return check_strings(text, out, p);
 }
 
+const char *vm_aliases_text(const char *aliases, apr_pool_t *p)
+{
+    size_t len = aliases ? strlen(aliases) : 0;
+
+    return len ? apr_pstrndup(p, aliases, len - 1) : "";
+}
+
 void vm_instance_to_row(const vm_instance *in, vm_row *row, apr_pool_t *p)
 {
     memset(row, 0, sizeof *row);
@@ -258,4 +345,6 @@ void vm_instance_to_row(const vm_instance *in, vm_row *row, apr_pool_t *p)
     vm_row_set(row, VM_F_LASTCRON, apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)in->lastcron));
     vm_row_set(row, VM_F_LASTCRONGAP,
                apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)in->lastcrongap));
+    vm_row_set(row, VM_F_PLATFORM, in->platform ? in->platform : "");
+    vm_row_set(row, VM_F_ALIASES, vm_aliases_text(in->aliases, p));
 }

@@ -11,6 +11,8 @@ typedef enum {
     VM_F_VDBHOST, VM_F_VDBLOGIN, VM_F_VDBPASS, VM_F_VDBNAME, VM_F_VDBPREFIX,
     VM_F_VDBPERSIST, VM_F_VDATAPATH, VM_F_MNET, VM_F_ENABLED,
     VM_F_CRONCOUNT, VM_F_LASTCRON, VM_F_LASTCRONGAP,
+    /* Not VMoodle's: optional columns, read when the table has them. */
+    VM_F_PLATFORM, VM_F_ALIASES,
     VM_F_COUNT
 } vm_field;
 
@@ -48,7 +50,32 @@ typedef struct {
     const char *dbhost, *dblogin, *dbpass, *dbname, *dbprefix, *datapath;
     int dbpersist, mnet, enabled;
     long long croncount, lastcron, lastcrongap;
+    const char *platform;  /* platform name; "" = the default platform */
+    const char *aliases;   /* alias keys (host[:port][/segment]), each
+                              followed by one space: "" or "a b " */
+    const char *path;      /* "/segment" of a site under a path, or "" */
 } vm_instance;
+
+/* Whether field f is one of the optional columns (platform, aliases). */
+#define VM_FIELD_OPTIONAL(f) ((f) >= VM_F_PLATFORM)
+
+/* A platform name: 1 to 64 of [A-Za-z0-9._-].  NULL or a static reason. */
+const char *vm_platform_name_check(const char *name);
+
+/* Parse a list of aliases (hosts or URLs, separated by blanks or commas)
+ * into their keys, each followed by one space, into *keys (from p).
+ * NULL, or a reason from p naming the alias. */
+const char *vm_aliases_parse(const char *text, apr_pool_t *p,
+                             const char **keys);
+
+/* A canonical alias list as a column holds it: "a b" (no last space). */
+const char *vm_aliases_text(const char *aliases, apr_pool_t *p);
+
+/* Call fn for each key of a canonical alias list (vm_instance.aliases);
+ * stops and returns fn's first non-zero answer. */
+int vm_aliases_each(const char *aliases,
+                    int (*fn)(const char *key, size_t len, void *ctx),
+                    void *ctx);
 
 /* Validate one row.  Returns NULL and fills *out (strings from p), or a
  * reason allocated from p naming the column and the problem. */

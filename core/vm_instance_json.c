@@ -1,5 +1,6 @@
 /* vm_instance <-> JSON object, driven by one list of its members. */
 #include <stddef.h>
+#include <string.h>
 #include <apr_strings.h>
 #include "vm_instance_json.h"
 
@@ -24,12 +25,35 @@ static const struct {
     {"vdbname", offsetof(vm_instance, dbname), VM_JSON_COLUMNS},
     {"vdbprefix", offsetof(vm_instance, dbprefix), VM_JSON_COLUMNS},
     {"vdatapath", offsetof(vm_instance, datapath), VM_JSON_COLUMNS},
+    {"platform", offsetof(vm_instance, platform), 0},
+    {"path", offsetof(vm_instance, path), 0},
 };
 #define N_TEXTS (sizeof texts / sizeof texts[0])
 
 static const char **text_at(const vm_instance *in, size_t i)
 {
     return (const char **)((const char *)in + texts[i].offset);
+}
+
+static int add_alias(const char *key, size_t len, void *ctx)
+{
+    char one[VM_KEY_MAX];
+    cJSON *item;
+
+    if (len >= sizeof one)
+        return 1;
+    memcpy(one, key, len);
+    one[len] = '\0';
+    item = cJSON_CreateString(one);
+    return item && cJSON_AddItemToArray(ctx, item) ? 0 : 1;
+}
+
+/* "aliases": the keys as an array. */
+static int add_aliases(cJSON *j, const char *aliases)
+{
+    cJSON *list = cJSON_AddArrayToObject(j, "aliases");
+
+    return list && vm_aliases_each(aliases, add_alias, list) == 0;
 }
 
 cJSON *vm_instance_json(const vm_instance *in, unsigned flags)
@@ -41,7 +65,7 @@ cJSON *vm_instance_json(const vm_instance *in, unsigned flags)
         return NULL;
     cJSON_AddNumberToObject(j, "id", (double)in->id);
     for (i = 0; i < N_TEXTS; i++) {
-        const char *v = *text_at(in, i);
+        const char *v = *text_at(in, i) ? *text_at(in, i) : "";
         if ((texts[i].flags & flags) != texts[i].flags)
             continue;
         if (texts[i].offset == offsetof(vm_instance, dbpass)
@@ -52,6 +76,10 @@ cJSON *vm_instance_json(const vm_instance *in, unsigned flags)
     if (flags & VM_JSON_COLUMNS) {
         cJSON_AddNumberToObject(j, "vdbpersist", in->dbpersist);
         cJSON_AddNumberToObject(j, "mnet", in->mnet);
+    }
+    if (!add_aliases(j, in->aliases ? in->aliases : "")) {
+        cJSON_Delete(j);
+        return NULL;
     }
     cJSON_AddNumberToObject(j, "enabled", in->enabled);
     if (flags & VM_JSON_CRON) {

@@ -20,6 +20,7 @@
 #define VM_SET_GRACE           "grace"
 #define VM_SET_OPCACHE         "opcache"
 #define VM_SET_OPCACHE_DIR     "opcache-dir"
+#define VM_SET_PLATFORMS       "platforms"
 #define VM_SET_SITE_USER       "site-user"      /* vm_siteuser.h */
 #define VM_SET_MASTER_CONFIG   "master-config"  /* vm_master.h */
 /* vcron's. */

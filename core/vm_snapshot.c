@@ -20,6 +20,7 @@ struct vm_snapshot {
     uint32_t mask;               /* nslots - 1 */
     const vm_snap_record *records;
     const vm_snap_rejection *rejections;
+    const vm_snap_link *links;
     const char *strings;
 };
 
@@ -46,6 +47,8 @@ static const char *check_header(const vm_snap_header *h, size_t size)
         || !section_ok(h, h->records_off, h->count, sizeof(vm_snap_record))
         || !section_ok(h, h->rejections_off, h->nrejections,
                        sizeof(vm_snap_rejection))
+        || !section_ok(h, h->links_off, h->nlinks, sizeof(vm_snap_link))
+        || h->nslots <= (uint64_t)h->count + h->nlinks
         || h->strings_off > size || h->strings_len == 0
         || h->strings_len > size - h->strings_off
         || h->strings_len > UINT32_MAX)
@@ -53,17 +56,65 @@ static const char *check_header(const vm_snap_header *h, size_t size)
     return NULL;
 }
 
-/* The record's key length and key head agree with its key string. */
-static int key_consistent(const vm_snapshot *s, const vm_snap_record *r)
+/* A key length and key head agree with the key string. */
+static int key_consistent(const char *key, uint32_t keylen,
+                          const char *keyhead)
 {
-    const char *key = s->strings + r->str[VM_E_HOST];
     char head[VM_SNAP_KEYHEAD] = { 0 };
     size_t len = strlen(key);
 
-    if (r->keylen != len)
+    if (keylen != len)
         return 0;
     memcpy(head, key, len < VM_SNAP_KEYHEAD ? len : VM_SNAP_KEYHEAD);
-    return memcmp(head, r->keyhead, VM_SNAP_KEYHEAD) == 0;
+    return memcmp(head, keyhead, VM_SNAP_KEYHEAD) == 0;
+}
+
+/* The cold block holds its strings inside the area. */
+static int cold_ok(const vm_snapshot *s, uint32_t off)
+{
+    size_t i;
+
+    for (i = 0; i < VM_SNAP_COLD_COUNT; i++) {
+        const char *end = memchr(s->strings + off, '\0',
+                                 s->h->strings_len - off);
+        if (!end)
+            return 0;
+        off = (uint32_t)(end - s->strings) + 1;
+    }
+    return 1;
+}
+
+/* What a slot's value names: a record or a link, and its key. */
+static const char *slot_key(const vm_snapshot *s, uint32_t v, uint32_t *len)
+{
+    if (v & VM_SNAP_LINK) {
+        const vm_snap_link *l = &s->links[(v & ~VM_SNAP_LINK) - 1];
+        *len = l->keylen;
+        return s->strings + l->key;
+    }
+    *len = s->records[v - 1].keylen;
+    return s->strings + s->records[v - 1].str[VM_E_HOST];
+}
+
+static int slot_value_ok(const vm_snap_header *h, uint32_t v)
+{
+    uint32_t i = v & ~VM_SNAP_LINK;      /* index + 1 */
+
+    return i >= 1 && ((v & VM_SNAP_LINK) ? i <= h->nlinks : i <= h->count);
+}
+
+static const char *check_links(const vm_snapshot *s)
+{
+    const vm_snap_header *h = s->h;
+    uint32_t i;
+
+    for (i = 0; i < h->nlinks; i++) {
+        const vm_snap_link *l = &s->links[i];
+        if (l->key >= h->strings_len || l->target > h->count
+            || !key_consistent(s->strings + l->key, l->keylen, l->keyhead))
+            return "corrupt snapshot link";
+    }
+    return NULL;
 }
 
 /* Every string offset inside the area, every slot pointing at a record
@@ -77,27 +128,34 @@ static const char *check_contents(const vm_snapshot *s)
     if (s->strings[h->strings_len - 1] != '\0' || h->source >= h->strings_len)
         return "corrupt snapshot strings";
     for (i = 0; i < h->count; i++) {
+        const vm_snap_record *r = &s->records[i];
         for (j = 0; j < VM_R_COUNT; j++)
-            if (s->records[i].str[j] >= h->strings_len)
+            if (r->str[j] >= h->strings_len)
                 return "corrupt snapshot record";
-        if (!key_consistent(s, &s->records[i]))
+        if (!key_consistent(s->strings + r->str[VM_E_HOST], r->keylen,
+                            r->keyhead) || !cold_ok(s, r->str[VM_R_COLD]))
             return "corrupt snapshot record";
     }
+    if (check_links(s))
+        return check_links(s);
     for (i = 0; i < h->nrejections; i++)
         if (s->rejections[i].reason >= h->strings_len)
             return "corrupt snapshot rejection";
     for (i = 0; i < h->nslots; i++) {
         const vm_snap_slot *b = &s->index[i];
+        const char *key;
+        uint32_t len;
+
         if (!b->record)
             continue;
-        if (b->record > h->count
-            || b->fingerprint != vm_hash_key(s->strings
-                                   + s->records[b->record - 1].str[VM_E_HOST],
-                                   s->records[b->record - 1].keylen))
+        if (!slot_value_ok(h, b->record))
+            return "corrupt snapshot index";
+        key = slot_key(s, b->record, &len);
+        if (b->fingerprint != vm_hash_key(key, len))
             return "corrupt snapshot index";
         used++;
     }
-    return used == h->count ? NULL : "corrupt snapshot index";
+    return used == h->count + h->nlinks ? NULL : "corrupt snapshot index";
 }
 
 static const char *verify(vm_snapshot *s)
@@ -117,6 +175,7 @@ static const char *verify(vm_snapshot *s)
     s->mask = s->h->nslots - 1;
     s->records = (const vm_snap_record *)(s->base + s->h->records_off);
     s->rejections = (const vm_snap_rejection *)(s->base + s->h->rejections_off);
+    s->links = (const vm_snap_link *)(s->base + s->h->links_off);
     s->strings = s->base + s->h->strings_off;
     return check_contents(s);
 }
@@ -200,9 +259,14 @@ void vm_snapshot_instance(const vm_snapshot *s, uint32_t i, vm_instance *out)
     out->dbpersist = (r->flags & VM_SNAP_DBPERSIST) != 0;
     out->enabled = (r->flags & VM_SNAP_ENABLED) != 0;
     out->mnet = r->mnet;
+    const char *cold = s->strings + r->str[VM_R_COLD];
+
     for (j = 0; j < VM_SNAP_STRING_COUNT; j++)
         *vm_snap_string_field(out, j) = s->strings
                                         + r->str[vm_snap_strings[j].slot];
+    for (j = 0; j < VM_SNAP_COLD_COUNT; j++, cold += strlen(cold) + 1)
+        *(const char **)((char *)out + vm_snap_cold[j]) = cold;
+    out->path = vm_host_key_path(out->key);
 }
 
 void vm_snapshot_rejection(const vm_snapshot *s, uint32_t i,
@@ -212,34 +276,119 @@ void vm_snapshot_rejection(const vm_snapshot *s, uint32_t i,
     out->reason = s->strings + s->rejections[i].reason;
 }
 
-static int key_equal(const vm_snapshot *s, const vm_snap_record *r,
-                     const char *key, size_t keylen)
+/* Both kinds of entry start alike: key length, flags, key head. */
+static int key_equal(const char *head, const char *whole, const char *key,
+                     size_t keylen)
 {
     if (keylen <= VM_SNAP_KEYHEAD)
-        return memcmp(r->keyhead, key, keylen) == 0;
-    return memcmp(r->keyhead, key, VM_SNAP_KEYHEAD) == 0
-        && memcmp(s->strings + r->str[VM_E_HOST] + VM_SNAP_KEYHEAD,
-                  key + VM_SNAP_KEYHEAD, keylen - VM_SNAP_KEYHEAD) == 0;
+        return memcmp(head, key, keylen) == 0;
+    return memcmp(head, key, VM_SNAP_KEYHEAD) == 0
+        && memcmp(whole + VM_SNAP_KEYHEAD, key + VM_SNAP_KEYHEAD,
+                  keylen - VM_SNAP_KEYHEAD) == 0;
 }
 
-/* Two dependent reads for a hit: the slot, then the record's first line
- * (a fingerprint mismatch costs no record read). */
-const vm_snapshot_entry *vm_snapshot_find(const vm_snapshot *s,
-                                          const char *key, size_t keylen)
+/* The slot value of key (a record or a link), 0 when absent.  Two
+ * dependent reads for a hit: the slot, then the entry's first line (a
+ * fingerprint mismatch costs no entry read). */
+static uint32_t find_key(const vm_snapshot *s, const char *key,
+                         size_t keylen)
 {
     uint32_t h = vm_hash_key(key, keylen), slot;
 
     for (slot = h & s->mask; s->index[slot].record;
          slot = (slot + 1) & s->mask) {
-        const vm_snap_record *r;
+        uint32_t v = s->index[slot].record;
 
         if (s->index[slot].fingerprint != h)
             continue;
-        r = &s->records[s->index[slot].record - 1];
-        if (r->keylen == keylen && key_equal(s, r, key, keylen))
-            return r;
+        if (v & VM_SNAP_LINK) {
+            const vm_snap_link *l = &s->links[(v & ~VM_SNAP_LINK) - 1];
+            if (l->keylen == keylen
+                && key_equal(l->keyhead, s->strings + l->key, key, keylen))
+                return v;
+        } else {
+            const vm_snap_record *r = &s->records[v - 1];
+            if (r->keylen == keylen
+                && key_equal(r->keyhead, s->strings + r->str[VM_E_HOST],
+                             key, keylen))
+                return v;
+        }
     }
-    return NULL;
+    return 0;
+}
+
+const vm_snapshot_entry *vm_snapshot_find(const vm_snapshot *s,
+                                          const char *key, size_t keylen)
+{
+    uint32_t v = find_key(s, key, keylen);
+
+    return v && !(v & VM_SNAP_LINK) ? &s->records[v - 1] : NULL;
+}
+
+static uint32_t entry_flags(const vm_snapshot *s, uint32_t v)
+{
+    return (v & VM_SNAP_LINK) ? s->links[(v & ~VM_SNAP_LINK) - 1].flags
+                              : s->records[v - 1].flags;
+}
+
+/* The first segment of path ("/school1/x" -> "school1"), appended to the
+ * host key in buf: its length, or 0 when there is none that could name a
+ * site. */
+static size_t path_key(const char *key, size_t keylen, const char *path,
+                       char *buf)
+{
+    size_t seglen;
+
+    if (!path || path[0] != '/')
+        return 0;
+    seglen = strcspn(path + 1, "/");
+    if (seglen == 0 || seglen > VM_SEGMENT_MAX || keylen >= VM_HOSTKEY_MAX)
+        return 0;
+    memcpy(buf, key, keylen);
+    buf[keylen] = '/';
+    memcpy(buf + keylen + 1, path + 1, seglen);
+    return keylen + 1 + seglen;
+}
+
+int vm_snapshot_route(const vm_snapshot *s, const char *key, size_t keylen,
+                      const char *path, vm_snapshot_route_result *out)
+{
+    uint32_t v = find_key(s, key, keylen);
+
+    memset(out, 0, sizeof *out);
+    if (v && (entry_flags(s, v) & VM_SNAP_PATHS)) {
+        char buf[VM_KEY_MAX];
+        size_t n = path_key(key, keylen, path, buf);
+        uint32_t sub = n ? find_key(s, buf, n) : 0;
+        if (sub) {
+            v = sub;
+            out->prefix = n - keylen;
+        }
+    }
+    if (!v)
+        return 0;
+    if (v & VM_SNAP_LINK) {
+        uint32_t target = s->links[(v & ~VM_SNAP_LINK) - 1].target;
+        if (!target)
+            return 0;          /* a host of path sites, none at its root */
+        out->site = &s->records[target - 1];
+        out->alias = 1;
+    } else {
+        out->site = &s->records[v - 1];
+    }
+    return 1;
+}
+
+const char *vm_snapshot_entry_platform(const vm_snapshot *s,
+                                       const vm_snapshot_entry *e)
+{
+    return s->strings + e->str[VM_R_PLATFORM];
+}
+
+const char *vm_snapshot_entry_wwwroot(const vm_snapshot *s,
+                                      const vm_snapshot_entry *e)
+{
+    return s->strings + e->str[VM_E_WWWROOT];
 }
 
 int vm_snapshot_entry_enabled(const vm_snapshot_entry *e)

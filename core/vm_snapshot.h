@@ -65,7 +65,7 @@ uint64_t vm_snapshot_digest(const vm_snapshot *s);
 uint32_t vm_snapshot_count(const vm_snapshot *s);
 uint32_t vm_snapshot_rejection_count(const vm_snapshot *s);
 
-/* The request path: find a canonical key (NULL when absent), then read
+/* Find a site by its own canonical key (NULL when absent), then read
  * what routing needs from the entry.  The values are pointers into the
  * mapping, NUL-terminated, valid while the snapshot is open. */
 const vm_snapshot_entry *vm_snapshot_find(const vm_snapshot *s,
@@ -75,6 +75,26 @@ long long vm_snapshot_entry_id(const vm_snapshot_entry *e);
 /* values[i] is the value of vm_env_names[i]. */
 void vm_snapshot_entry_env(const vm_snapshot *s, const vm_snapshot_entry *e,
                            const char *values[VM_ENV_COUNT]);
+
+/* Where a request goes: the host's key and the request's path (r->uri).
+ * A host whose paths hold sites costs one lookup more, for its first
+ * segment.  Returns 0 for no site; else out->site, and
+ *   alias   1: the key is an alias of the site: answer 301 to its wwwroot;
+ *   prefix  bytes of path that the matched key's path took ("/school1":
+ *           8; 0 when the key has no path); what follows is the path
+ *           under the site's (or the alias's) root: "" or "/...". */
+typedef struct {
+    const vm_snapshot_entry *site;
+    int alias;
+    size_t prefix;
+} vm_snapshot_route_result;
+
+int vm_snapshot_route(const vm_snapshot *s, const char *key, size_t keylen,
+                      const char *path, vm_snapshot_route_result *out);
+const char *vm_snapshot_entry_platform(const vm_snapshot *s,
+                                       const vm_snapshot_entry *e);
+const char *vm_snapshot_entry_wwwroot(const vm_snapshot *s,
+                                      const vm_snapshot_entry *e);
 
 /* Look up a canonical key and fill *out with pointers into the mapping;
  * the cron figures are 0 (see vm_cron_figures.h).  Returns 1 when found. */

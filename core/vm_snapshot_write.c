@@ -6,6 +6,7 @@
 #include "vm_hash.h"
 #include "vm_snapshot.h"
 #include "vm_snapshot_format.h"
+#include "vm_snapshot_links.h"
 
 struct vm_snapshot_image {
     char *data;
@@ -64,9 +65,8 @@ static int append(string_area *a, const char *s, size_t len)
     return 1;
 }
 
-static uint32_t intern(string_area *a, const char *s)
+static uint32_t intern_bytes(string_area *a, const char *s, size_t len)
 {
-    size_t len = strlen(s) + 1;
     uint32_t h = (uint32_t)vm_hash_bytes(VM_HASH_SEED, s, len);
     uint32_t i = h & (RECENT - 1), off;
 
@@ -85,10 +85,34 @@ static uint32_t intern(string_area *a, const char *s)
     return off;
 }
 
+static uint32_t intern(string_area *a, const char *s)
+{
+    return intern_bytes(a, s, strlen(s) + 1);
+}
+
+/* The cold block: its strings one after the other, each with its NUL. */
+static uint32_t intern_cold(string_area *a, const vm_instance *in)
+{
+    char block[VM_SNAP_COLD_COUNT * (4097 + 1)];
+    size_t len = 0, i;
+
+    for (i = 0; i < VM_SNAP_COLD_COUNT; i++) {
+        const char *v = *(const char *const *)((const char *)in
+                                               + vm_snap_cold[i]);
+        size_t n = v ? strlen(v) : 0;
+        if (n > 4097)     /* a column (4096) and the aliases' last space */
+            n = 4097;
+        memcpy(block + len, v ? v : "", n);
+        block[len + n] = '\0';
+        len += n + 1;
+    }
+    return intern_bytes(a, block, len);
+}
+
 /* The record holds the request's variables ready: vm_env_build formats
  * the numbers here, once per change, not once per request. */
 static void fill_record(vm_snap_record *r, const vm_instance *in,
-                        string_area *a)
+                        int paths, string_area *a)
 {
     vm_env_numbers nums;
     vm_env_var vars[VM_ENV_COUNT];
@@ -97,7 +121,8 @@ static void fill_record(vm_snap_record *r, const vm_instance *in,
     memset(r, 0, sizeof *r);
     r->id = in->id;
     r->flags = (in->enabled ? VM_SNAP_ENABLED : 0)
-               | (in->dbpersist ? VM_SNAP_DBPERSIST : 0);
+               | (in->dbpersist ? VM_SNAP_DBPERSIST : 0)
+               | (paths ? VM_SNAP_PATHS : 0);
     r->mnet = in->mnet;
     r->keylen = (uint32_t)strlen(in->key);
     memcpy(r->keyhead, in->key,
@@ -105,8 +130,20 @@ static void fill_record(vm_snap_record *r, const vm_instance *in,
     vm_env_build(in, &nums, vars);
     for (i = 0; i < VM_ENV_COUNT; i++)
         r->str[i] = intern(a, vars[i].value);
-    r->str[VM_R_NAME] = intern(a, in->name);
-    r->str[VM_R_VHOSTNAME] = intern(a, in->vhostname);
+    r->str[VM_R_PLATFORM] = intern(a, in->platform ? in->platform : "");
+    r->str[VM_R_COLD] = intern_cold(a, in);
+}
+
+static void fill_link(vm_snap_link *l, const vm_snap_link_plan *plan,
+                      string_area *a)
+{
+    memset(l, 0, sizeof *l);
+    l->keylen = (uint32_t)strlen(plan->key);
+    l->flags = plan->flags;
+    memcpy(l->keyhead, plan->key,
+           l->keylen < VM_SNAP_KEYHEAD ? l->keylen : VM_SNAP_KEYHEAD);
+    l->key = intern(a, plan->key);
+    l->target = plan->target;
 }
 
 static uint32_t slot_count(uint32_t count)
@@ -118,21 +155,31 @@ static uint32_t slot_count(uint32_t count)
     return n;
 }
 
+static void index_key(vm_snap_slot *slots, uint32_t nslots,
+                      const char *key, uint32_t value)
+{
+    uint32_t h = vm_hash_key(key, strlen(key));
+    uint32_t slot = h & (nslots - 1);
+
+    while (slots[slot].record)
+        slot = (slot + 1) & (nslots - 1);
+    slots[slot].fingerprint = h;
+    slots[slot].record = value;
+}
+
 static void fill_index(vm_snap_slot *slots, uint32_t nslots,
-                       const vm_table *t)
+                       const vm_table *t, const apr_array_header_t *links)
 {
     int i;
 
-    for (i = 0; i < t->instances->nelts; i++) {
-        const vm_instance *in = &APR_ARRAY_IDX(t->instances, i, vm_instance);
-        uint32_t h = vm_hash_key(in->key, strlen(in->key));
-        uint32_t slot = h & (nslots - 1);
-
-        while (slots[slot].record)
-            slot = (slot + 1) & (nslots - 1);
-        slots[slot].fingerprint = h;
-        slots[slot].record = (uint32_t)i + 1;
-    }
+    for (i = 0; i < t->instances->nelts; i++)
+        index_key(slots, nslots,
+                  APR_ARRAY_IDX(t->instances, i, vm_instance).key,
+                  (uint32_t)i + 1);
+    for (i = 0; i < links->nelts; i++)
+        index_key(slots, nslots,
+                  APR_ARRAY_IDX(links, i, vm_snap_link_plan).key,
+                  VM_SNAP_LINK | ((uint32_t)i + 1));
 }
 
 static size_t align_to(size_t n, size_t a)
@@ -147,7 +194,7 @@ static apr_status_t free_image(void *data)
 }
 
 /* Everything but the strings' length is known from the counts. */
-static void plan(vm_snap_header *h, const vm_table *t)
+static void plan(vm_snap_header *h, const vm_table *t, uint32_t nlinks)
 {
     memset(h, 0, sizeof *h);
     memcpy(h->magic, VM_SNAP_MAGIC, 8);
@@ -155,26 +202,34 @@ static void plan(vm_snap_header *h, const vm_table *t)
     h->header_size = sizeof *h;
     h->count = (uint32_t)t->instances->nelts;
     h->nrejections = (uint32_t)t->rejections->nelts;
-    h->nslots = slot_count(h->count);
+    h->nlinks = nlinks;
+    h->nslots = slot_count(h->count + nlinks);
     h->index_off = align_to(sizeof *h, 8);
     h->records_off = align_to(h->index_off
                               + sizeof(vm_snap_slot) * h->nslots,
                               VM_SNAP_LINE);
     h->rejections_off = h->records_off + sizeof(vm_snap_record) * h->count;
-    h->strings_off = h->rejections_off
-                     + sizeof(vm_snap_rejection) * h->nrejections;
+    h->links_off = h->rejections_off
+                   + sizeof(vm_snap_rejection) * h->nrejections;
+    h->strings_off = h->links_off + sizeof(vm_snap_link) * h->nlinks;
 }
 
-/* Records and rejections in place in the image, their strings into a. */
+/* Records, rejections and links in place in the image, their strings
+ * into a. */
 static void fill_rows(char *img, const vm_snap_header *h, const vm_table *t,
-                      string_area *a)
+                      const apr_array_header_t *links,
+                      const unsigned char *record_paths, string_area *a)
 {
     vm_snap_record *rec = (vm_snap_record *)(img + h->records_off);
     vm_snap_rejection *rej = (vm_snap_rejection *)(img + h->rejections_off);
+    vm_snap_link *lnk = (vm_snap_link *)(img + h->links_off);
     uint32_t i;
 
     for (i = 0; i < h->count; i++)
-        fill_record(&rec[i], &APR_ARRAY_IDX(t->instances, i, vm_instance), a);
+        fill_record(&rec[i], &APR_ARRAY_IDX(t->instances, i, vm_instance),
+                    record_paths && record_paths[i], a);
+    for (i = 0; i < h->nlinks; i++)
+        fill_link(&lnk[i], &APR_ARRAY_IDX(links, i, vm_snap_link_plan), a);
     for (i = 0; i < h->nrejections; i++) {
         const vm_rejection *r = &APR_ARRAY_IDX(t->rejections, i, vm_rejection);
         rej[i].id = r->id;
@@ -186,7 +241,8 @@ static void fill_rows(char *img, const vm_snap_header *h, const vm_table *t,
  * digest is taken, so the digest depends on the content alone.  Returns
  * the grown image, or NULL (img freed). */
 static char *finish(char *img, vm_snap_header *h, const vm_table *t,
-                    string_area *a, const char *source)
+                    const apr_array_header_t *links, string_area *a,
+                    const char *source)
 {
     char *grown;
 
@@ -203,7 +259,7 @@ static char *finish(char *img, vm_snap_header *h, const vm_table *t,
     memcpy(grown + h->strings_off, a->buf, a->len);
     memset(grown + h->strings_off + a->len, 0,
            h->file_size - h->strings_off - a->len);
-    fill_index((vm_snap_slot *)(grown + h->index_off), h->nslots, t);
+    fill_index((vm_snap_slot *)(grown + h->index_off), h->nslots, t, links);
     memcpy(grown, h, sizeof *h);
     return grown;
 }
@@ -218,15 +274,18 @@ vm_status vm_snapshot_build(vm_snapshot_image **out, const vm_table *t,
     string_area *a = string_area_new((size_t)t->instances->nelts * 128);
     vm_snap_header h;
     char *data;
+    apr_array_header_t *links;
+    unsigned char *record_paths;
 
-    plan(&h, t);
+    vm_snap_links_plan(t, p, &links, &record_paths);
+    plan(&h, t, (uint32_t)links->nelts);
     if (!a || !(data = calloc(1, h.strings_off))) {
         string_area_free(a);
         *err = "out of memory for the snapshot";
         return VM_ERR_IO;
     }
-    fill_rows(data, &h, t, a);
-    data = finish(data, &h, t, a, source);
+    fill_rows(data, &h, t, links, record_paths, a);
+    data = finish(data, &h, t, links, a, source);
     string_area_free(a);
     if (!data) {
         *err = "table too large for a snapshot (strings over 4 GiB, "

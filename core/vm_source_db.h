@@ -19,7 +19,15 @@ typedef struct {
     /* After a row was inserted with an explicit id, or NULL. */
     vm_status (*after_explicit_id)(vm_source *src, apr_pool_t *p,
                                    const char **err);
+    /* The optional columns (platform, aliases) the table has, as found by
+     * the last vm_source_db_columns. */
+    unsigned char has[VM_F_COUNT];
 } vm_source_db;
+
+/* Ask the database which optional columns the table has, into sd->has
+ * (VMoodle's own columns are always there). */
+vm_status vm_source_db_columns(vm_source *src, apr_pool_t *p,
+                               const char **err);
 
 /* Parse the source's argument and its table name into sd; no I/O.  hint
  * follows the reason when the string is bad (the keys MySQL takes, say). */

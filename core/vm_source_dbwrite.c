@@ -24,13 +24,40 @@ static vm_status run(const vm_source_db *d, const char *sql, int n,
     return VM_OK;
 }
 
-/* The fields of row to write (present ones, id excluded), in order. */
-static int row_fields(const vm_row *row, vm_field *fields)
+/* The fields of row to write (present ones the table has, id excluded),
+ * in order; -1 when a value needs a column the table lacks. */
+static int row_fields(const vm_source_db *d, const vm_row *row,
+                      vm_field *fields, vm_field *missing)
 {
     int n = 0;
-    for (int f = 0; f < VM_F_COUNT; f++)
-        if (f != VM_F_ID && row->present[f])
-            fields[n++] = (vm_field)f;
+    for (int f = 0; f < VM_F_COUNT; f++) {
+        if (f == VM_F_ID || !row->present[f])
+            continue;
+        if (!d->has[f]) {
+            if (row->value[f] && *row->value[f]) {
+                *missing = (vm_field)f;
+                return -1;
+            }
+            continue;
+        }
+        fields[n++] = (vm_field)f;
+    }
+    return n;
+}
+
+/* The columns row would write, after asking which the table has. */
+static int fields_to_write(vm_source *src, const vm_row *row,
+                           vm_field *fields, apr_pool_t *p, const char **err)
+{
+    vm_field missing = VM_F_ID;
+    int n;
+
+    if (vm_source_db_columns(src, p, err) != VM_OK)
+        return -1;
+    if ((n = row_fields(src->backend, row, fields, &missing)) < 0)
+        *err = vm_source_db_error(src, p, "the table has no column %s "
+                                  "(add it: templates/schema/)",
+                                  vm_field_names[missing]);
     return n;
 }
 
@@ -83,10 +110,12 @@ static vm_status replace_row(vm_source *src, const vm_source_db *d,
                              const char **err)
 {
     vm_field fields[VM_F_COUNT];
-    int n = row_fields(row, fields);
+    int n = fields_to_write(src, row, fields, p, err);
     const char *idtext = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)id);
     long long count = 0, unused;
     vm_status rc;
+    if (n < 0)
+        return VM_ERR_CONFIG;
     if (n > 0) {
         rc = run(d, update_sql(d, fields, n, p), n + 1,
                     row_values(row, fields, n, NULL, idtext, p), &count,
@@ -112,7 +141,9 @@ vm_status vm_source_db_save_row(vm_source *src, const vm_row *row, long long *id
         return replace_row(src, d, row, given, p, err);
     }
     vm_field fields[VM_F_COUNT];
-    int n = row_fields(row, fields);
+    int n = fields_to_write(src, row, fields, p, err);
+    if (n < 0)
+        return VM_ERR_CONFIG;
     return run(d, insert_sql(d, fields, n, 0, p), n,
                   row_values(row, fields, n, NULL, NULL, p), &count, id, p,
                   err);

@@ -181,7 +181,8 @@ static cJSON *find_by_id(cJSON *array, long long id, long long *max_id,
 static int is_numeric_field(int f)
 {
     return f == VM_F_ID || f == VM_F_VDBPERSIST || f == VM_F_MNET
-        || f == VM_F_ENABLED || f >= VM_F_CRONCOUNT;
+        || f == VM_F_ENABLED
+        || (f >= VM_F_CRONCOUNT && f <= VM_F_LASTCRONGAP);
 }
 
 /* Write row's columns into obj, keeping any other keys. */
@@ -194,6 +195,10 @@ static int fill_object(cJSON *obj, const vm_row *row, long long id)
         cJSON *item;
 
         if (!row->present[f] && f != VM_F_ID)
+            continue;
+        /* an optional column left empty adds no key to a file without it */
+        if (VM_FIELD_OPTIONAL(f) && v && !*v
+            && !cJSON_GetObjectItemCaseSensitive(obj, vm_field_names[f]))
             continue;
         if (f == VM_F_ID)
             item = cJSON_CreateNumber((double)id);

@@ -35,29 +35,77 @@ static void reject(vm_table *t, long long id, const char *reason)
     r->reason = reason;
 }
 
-/* Keep the first claimant of each id and host, in id order. */
+static const char *claimed_by(apr_hash_t *keys, const char *key,
+                              apr_pool_t *p)
+{
+    const vm_instance *owner = apr_hash_get(keys, key, APR_HASH_KEY_STRING);
+
+    return owner ? apr_psprintf(p, "host %s already used by id %"
+                                APR_INT64_T_FMT, key, (apr_int64_t)owner->id)
+                 : NULL;
+}
+
+typedef struct {
+    apr_hash_t *keys;
+    const vm_instance *in;
+    apr_pool_t *p;
+    const char *why;
+} alias_claim;
+
+/* An alias is refused like a duplicate host: another site's host, or
+ * another site's alias, claimed it first. */
+static int check_alias(const char *key, size_t len, void *ctx)
+{
+    alias_claim *c = ctx;
+
+    c->why = claimed_by(c->keys, apr_pstrndup(c->p, key, len), c->p);
+    if (c->why)
+        c->why = apr_pstrcat(c->p, "aliases: ", c->why, NULL);
+    return c->why != NULL;
+}
+
+static int claim_alias(const char *key, size_t len, void *ctx)
+{
+    alias_claim *c = ctx;
+
+    apr_hash_set(c->keys, apr_pstrndup(c->p, key, len), len, c->in);
+    return 0;
+}
+
+/* Keep the first claimant of each id and host, in id order; then the
+ * aliases, which never push out a site's own host: a row whose alias is
+ * taken is refused. */
 static void keep_unique(vm_table *t, candidate *c, int n, apr_pool_t *p)
 {
-    apr_hash_t *hosts = apr_hash_make(p);
-    int i;
+    apr_hash_t *keys = apr_hash_make(p);
+    int i, *kept = apr_pcalloc(p, sizeof *kept * (size_t)(n + 1));
 
     qsort(c, (size_t)n, sizeof *c, by_id);
     for (i = 0; i < n; i++) {
-        const vm_instance *owner;
+        const char *why = NULL;
 
-        if (i > 0 && c[i].in.id == c[i - 1].in.id) {
-            reject(t, c[i].in.id, "id used by another row");
+        if (i > 0 && c[i].in.id == c[i - 1].in.id)
+            why = "id used by another row";
+        else
+            why = claimed_by(keys, c[i].in.key, p);
+        if (why) {
+            reject(t, c[i].in.id, why);
             continue;
         }
-        owner = apr_hash_get(hosts, c[i].in.key, APR_HASH_KEY_STRING);
-        if (owner) {
-            reject(t, c[i].in.id, apr_psprintf(p, "host %s already used by "
-                                               "id %" APR_INT64_T_FMT, c[i].in.key,
-                                               (apr_int64_t)owner->id));
+        kept[i] = 1;
+        apr_hash_set(keys, c[i].in.key, APR_HASH_KEY_STRING, &c[i].in);
+    }
+    for (i = 0; i < n; i++) {
+        alias_claim claim = { keys, &c[i].in, p, NULL };
+
+        if (!kept[i])
+            continue;
+        if (vm_aliases_each(c[i].in.aliases, check_alias, &claim)) {
+            reject(t, c[i].in.id, claim.why);
             continue;
         }
+        vm_aliases_each(c[i].in.aliases, claim_alias, &claim);
         *(vm_instance *)apr_array_push(t->instances) = c[i].in;
-        apr_hash_set(hosts, c[i].in.key, APR_HASH_KEY_STRING, &c[i].in);
     }
 }
 

@@ -24,7 +24,9 @@ typedef struct {
     long timeout;              /* seconds before a cron is ended */
     long grace;                /* seconds between TERM and KILL */
     const char *php;           /* PHP command-line binary */
-    const char *moodle_dir;    /* the Moodle code shared by all instances */
+    const char *moodle_dir;    /* the default platform's Moodle code */
+    const char *platforms_file;/* platforms: name = code tree; NULL none */
+    struct vm_platforms_s *platforms; /* its contents, read at start */
     const char *const *command;/* replaces php cron.php; NULL-terminated */
     const char *user;          /* who runs the crons when vcron is root */
     const char *site_user;     /* per-site user rule (vm_siteuser.h) */

@@ -8,6 +8,7 @@
 #include <apr_strings.h>
 #include "vm_source.h"
 #include "config.h"
+#include "vm_platforms.h"
 #include "vm_master.h"
 #include "vm_identity.h"
 #include "tick.h"
@@ -66,7 +67,12 @@ static const char *read_settings(setup *s, int argc, char **argv,
     err = vc_config_read_file(&s->cfg, first.config_file, explicit, s->pool);
     if (!err)
         err = vc_config_parse_args(&s->cfg, argc, argv, rest, nrest, s->pool);
-    return err ? err : vc_config_check(&s->cfg, s->pool);
+    if (!err)
+        err = vc_config_check(&s->cfg, s->pool);
+    if (!err && s->cfg.platforms_file)
+        err = vm_platforms_read(s->cfg.platforms_file, &s->cfg.platforms,
+                                s->pool);
+    return err;
 }
 
 /* Settings, the cron user and the source, into a fresh pool.  Returns an

@@ -10,26 +10,33 @@
 #include "vm_cli.h"
 #include "vm_file.h"
 #include "vm_opcache.h"
+#include "vm_platforms.h"
+#include "vm_text.h"
 #include "runner.h"
 
-const char *const *vc_cron_argv(const vc_config *cfg, apr_pool_t *p)
+const char *const *vc_cron_argv(const vc_config *cfg, const vm_instance *in,
+                                const vm_identity *who, apr_pool_t *p,
+                                const char **err, const char **nocache)
 {
+    const char *tree = vm_platform_path(cfg->platforms, in->platform,
+                                        cfg->moodle_dir);
+    const char *const *argv;
+
+    *nocache = NULL;
     if (cfg->command)
         return cfg->command;
-    return vm_cli_argv(cfg->php, cfg->moodle_dir, VM_CLI_CRON_SCRIPT,
-                       vm_cli_cron_args, VM_CLI_CRON_NARGS, p);
-}
-
-const char *const *vc_cron_argv_for(const vc_config *cfg,
-                                    const char *const *argv,
-                                    const char *code_dir,
-                                    const vm_identity *who, apr_pool_t *p,
-                                    const char **why)
-{
-    *why = NULL;
-    if (cfg->command || !cfg->opcache)
+    if (!tree) {
+        *err = apr_psprintf(p, "platform '%s' is not in %s",
+                            vm_text_visible(in->platform, p),
+                            cfg->platforms_file ? cfg->platforms_file
+                                                : "any platforms file");
+        return NULL;
+    }
+    argv = vm_cli_argv(cfg->php, tree, VM_CLI_CRON_SCRIPT, vm_cli_cron_args,
+                       VM_CLI_CRON_NARGS, p);
+    if (!cfg->opcache)
         return argv;
-    return vm_opcache_argv(argv, cfg->opcache_dir, code_dir, who, p, why);
+    return vm_opcache_argv(argv, cfg->opcache_dir, tree, who, p, nocache);
 }
 
 int vc_cron_log_open(const char *log_dir, const vm_instance *in, long max,

@@ -35,7 +35,6 @@ typedef struct {
     vm_source *src;
     apr_pool_t *p;
     vc_tick_counts *counts;
-    const char *const *argv;
     long long tried;            /* id of the last instance tried, 0 none */
     apr_array_header_t *costs;  /* vc_run_cost of each ended run */
 } tick_run;
@@ -192,21 +191,20 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
     job->log_fd = lr == VM_LOCK_GOT
         ? vc_cron_log_open(tr->cfg->log_dir, in, tr->cfg->log_max, tr->p, &err)
         : -1;
-    /* A session of its own, stdin /dev/null, output to its log; as the
-     * site's own user when site-user is set, PHP with the opcode file
-     * cache of that user. */
+    /* Its platform's code; a session of its own, stdin /dev/null, output
+     * to its log; as the site's own user when site-user is set, PHP with
+     * the opcode file cache of that user. */
     const char *nocache = NULL;
     const vm_identity *who = vm_site_identity(tr->cfg->site_user, tr->who,
                                               in, tr->p, &err);
-    vm_job_opts o = { .argv = who ? vc_cron_argv_for(tr->cfg, tr->argv,
-                                                     tr->cfg->moodle_dir, who,
-                                                     tr->p, &nocache)
-                                  : tr->argv,
-                      .envp = vm_cli_env(in, who, tr->p),
+    const char *const *argv = who ? vc_cron_argv(tr->cfg, in, who, tr->p,
+                                                 &err, &nocache)
+                                  : NULL;
+    vm_job_opts o = { .argv = argv, .envp = vm_cli_env(in, who, tr->p),
                       .who = who, .dir = "/", .keep_fd = job->lock.fd };
     o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_FD, job->log_fd };
     int rc = -1;
-    if (!who && job->log_fd >= 0) {
+    if (!argv && job->log_fd >= 0) {
         vc_log_fd(job->log_fd, 246, "cron not started: %s", err);
     } else if (job->log_fd >= 0) {
         job->started = (long long)time(NULL);
@@ -346,7 +344,7 @@ int vc_tick(const vc_config *cfg, const vm_identity *who, vm_source *src,
         order[n++] = &vm_master;
     for (size_t i = 0; i < plan.count; i++)
         order[n++] = vm_table_find_id(t, plan.ids[i]);
-    tick_run tr = { cfg, who, src, p, counts, vc_cron_argv(cfg, p), 0,
+    tick_run tr = { cfg, who, src, p, counts, 0,
                     apr_array_make(p, 16, sizeof(vc_run_cost)) };
     size_t tried = run_all(&tr, order, n, plan.budget);
     if (cfg->mode == VC_MODE_ACTIVITY) {

@@ -15,6 +15,8 @@
 #include "ctl.h"
 #include "db.h"
 #include "logins.h"
+#include "platforms.h"
+#include "vm_text.h"
 #include "select.h"
 #include "vm_identity.h"
 #include "vm_job.h"
@@ -30,7 +32,7 @@ static const char *key_host(const char *key, apr_pool_t *p)
 
     if (key[0] == '[' && (close = strchr(key, ']')) != NULL)
         return apr_pstrndup(p, key + 1, (apr_size_t)(close - key - 1));
-    return apr_pstrndup(p, key, strcspn(key, ":"));
+    return apr_pstrndup(p, key, strcspn(key, ":/"));
 }
 
 static const char *check_dns(const vm_instance *in, apr_pool_t *p)
@@ -129,6 +131,24 @@ static const char *check_dataroot(const vmc_opts *o, const vm_instance *in)
                                         in->datapath, user);
 }
 
+/* The site's code tree: a named platform in the platforms file, with
+ * Moodle's admin/cli there (the default platform is moodle-dir, as
+ * before). */
+static const char *check_platform(const vmc_opts *o, const vm_platforms *pl,
+                                  const vm_instance *in)
+{
+    const char *tree = vm_platform_path(pl, in->platform, o->moodle_dir);
+
+    if (!*in->platform)
+        return OK;
+    if (!tree)
+        return apr_psprintf(o->pool, "'%s' is not in the platforms file",
+                            vm_text_visible(in->platform, o->pool));
+    return access(apr_pstrcat(o->pool, tree, "/admin/cli/upgrade.php", NULL),
+                  R_OK) == 0 ? OK
+         : apr_psprintf(o->pool, "%s has no admin/cli/upgrade.php", tree);
+}
+
 /* A login another site or the master uses too: a warning naming both. */
 static void check_login(const vmc_opts *o, const vmc_table *t,
                         const vm_instance *in)
@@ -142,17 +162,21 @@ static void check_login(const vmc_opts *o, const vmc_table *t,
 }
 
 static int check_one(const vmc_opts *o, const vmc_table *t,
+                     const vm_platforms *pl,
                      const vm_instance *in)
 {
     const char *dns = o->no_dns ? "not checked" : check_dns(in, o->pool);
     const char *db = check_db(in, o->pool), *data = check_dataroot(o, in);
-    int ok = db == OK && data == OK;
+    const char *code = check_platform(o, pl, in);
+    int ok = db == OK && data == OK && code == OK;
     const char *verdict = !ok ? "FAIL"
                         : dns == OK || o->no_dns ? "ok" : "WARN";
 
-    printf("%-36s %-4s dns: %s%s; database: %s; dataroot: %s\n", in->key,
-           verdict, dns == OK || o->no_dns ? "" : "warning: ", dns,
-           vm_text_visible(db, o->pool), vm_text_visible(data, o->pool));
+    printf("%-36s %-4s dns: %s%s; database: %s; dataroot: %s; platform "
+           "'%s': %s\n", in->key, verdict, dns == OK || o->no_dns ? ""
+           : "warning: ", dns, vm_text_visible(db, o->pool),
+           vm_text_visible(data, o->pool),
+           vm_text_visible(in->platform, o->pool), code);
     check_login(o, t, in);
     return ok;
 }
@@ -163,10 +187,13 @@ int vmc_cmd_check(vmc_opts *o)
     apr_array_header_t *sites;
     vmc_selection sel;
     const char *why;
+    vm_platforms *pl;
     vmc_table t;
 
     if ((rc = vmc_table_load(o, &t, &why)) != VMC_EXIT_OK)
         return vmc_fail(311, rc, why);
+    if ((rc = vmc_platforms_load(o, &pl)) != VMC_EXIT_OK)
+        return rc;
     if (!o->nargs && !t.table->instances->nelts)
         return VMC_EXIT_OK;                 /* nothing to check */
     sel = vmc_selection_of(o, 0);
@@ -174,8 +201,8 @@ int vmc_cmd_check(vmc_opts *o)
     if (!(sites = vmc_select(&t, &sel, o->pool, &why)))
         return vmc_fail(312, VMC_EXIT_USAGE, why);
     for (i = 0; i < sites->nelts; i++)
-        failed += !check_one(o, &t, APR_ARRAY_IDX(sites, i,
-                                                  const vm_instance *));
+        failed += !check_one(o, &t, pl, APR_ARRAY_IDX(sites, i,
+                                                      const vm_instance *));
     fflush(stdout);
     if (failed)
         vmc_error(360, "%d instance(s) failed the check", failed);

@@ -69,9 +69,10 @@ static const vmc_command commands[] = {
     { "run", vmc_cmd_run, "SITES -- SCRIPT [ARGS...]",
       "php MOODLE_DIR/SCRIPT as each site", VMC_NEEDS_TABLE | VMC_SITES,
       OPTIONS(FLEET) },
-    { "upgrade", vmc_cmd_upgrade, "SITES",
-      "sites behind the code, each in maintenance",
-      VMC_NEEDS_TABLE | VMC_SITES | VMC_WRITES, OPTIONS(FLEET, "no-master") },
+    { "upgrade", vmc_cmd_upgrade, "SITES [--to PLATFORM]",
+      "behind the code, or --to a platform",
+      VMC_NEEDS_TABLE | VMC_SITES | VMC_WRITES,
+      OPTIONS(FLEET, "no-master", "to", "settle", "backup") },
     { "purge-caches", vmc_cmd_purge_caches, "SITES", "Moodle's caches",
       VMC_NEEDS_TABLE | VMC_SITES, OPTIONS(FLEET) },
     { "maintenance", vmc_cmd_maintenance, "on|off SITES",
@@ -82,6 +83,12 @@ static const vmc_command commands[] = {
       OPTIONS(FLEET, "setting-name", "value", "unset", "plugin") },
     { "cron", vmc_cmd_cron, "SITES", "the cron now, under vcron's lock",
       VMC_NEEDS_TABLE | VMC_SITES, OPTIONS(FLEET) },
+    { "platforms", vmc_cmd_platforms, "",
+      "code trees: path, Moodle version, sites", VMC_NEEDS_TABLE,
+      OPTIONS("json") },
+    { "alias", vmc_cmd_alias, "add|remove HOST ALIAS | list [HOST]",
+      "hosts that answer 301 to a site", VMC_NEEDS_TABLE | VMC_WRITES,
+      NO_OPTIONS },
 };
 
 #define NCOMMANDS (int)(sizeof commands / sizeof *commands)

@@ -42,6 +42,10 @@ typedef struct {
     const char *opcache, *opcache_dir;  /* vcron's: the opcode file cache;
                                            opcache_dir NULL once off */
     long jobs, timeout, grace;
+    /* Platforms (platforms.c, alias.c, upgrade_to.c). */
+    const char *platforms_file, *to;
+    const char *settle_text;   /* --settle: seconds, as given */
+    int backup;
     int nscript;            /* after "--": SCRIPT ARGS... */
     char **script;
     int nargs;              /* positional arguments after the command */
@@ -110,6 +114,9 @@ int vmc_cmd_maintenance(vmc_opts *o);
 int vmc_cmd_config(vmc_opts *o);
 int vmc_cmd_cron(vmc_opts *o);
 int vmc_cmd_upgrade(vmc_opts *o);
+int vmc_cmd_platforms(vmc_opts *o);
+int vmc_cmd_alias(vmc_opts *o);
+int vmc_cmd_upgrade_to(vmc_opts *o);
 int vmc_cmd_isolate(vmc_opts *o);
 int vmc_cmd_pool(vmc_opts *o);
 

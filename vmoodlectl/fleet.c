@@ -10,6 +10,7 @@
 #include "ctl.h"
 #include "vm_siteuser.h"
 #include "fleet.h"
+#include "platforms.h"
 #include "fleetview.h"
 #include "interrupt.h"
 #include "vm_cli.h"
@@ -97,12 +98,17 @@ static int spawn(vm_job *j, const vmc_job *job, const vm_instance *in,
     vm_job_opts o = { 0 };
     if (!who)
         return -1;
+    const char *tree = vmc_code_dir(job, in);    /* its platform's code */
+    if (!tree) {
+        *why = vmc_platform_missing(job, in, p);
+        return -1;
+    }
     if (!job->work)
-        o.argv = vmc_job_argv(job, who, job->script, job->args,
+        o.argv = vmc_job_argv(job, who, tree, job->script, job->args,
                               job->nargs, p);
     o.envp = vm_cli_env(in, who, p);
     o.who = who;
-    o.dir = job->moodle_dir;
+    o.dir = tree;
     o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_FD, out_fd };
     o.keep_fd = lock_fd;
     o.fn = job->work ? run_work : NULL;

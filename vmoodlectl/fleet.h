@@ -20,7 +20,9 @@ struct vmc_job {
     apr_array_header_t *sites;    /* const vm_instance *, from vmc_select */
     const vm_identity *who;
     const char *site_user;        /* a user per site (vm_siteuser.h), or NULL */
-    const char *php, *moodle_dir;
+    const char *php, *moodle_dir;  /* moodle_dir: the default platform */
+    const struct vm_platforms_s *platforms;   /* the others, or NULL */
+    const char *platforms_file;
     const char *opcache_dir;      /* PHP's opcode file cache; NULL off */
     /* What each site runs: one script with its arguments, */
     const char *script;
@@ -51,12 +53,13 @@ struct vmc_job {
  * results, one per site in order. */
 int vmc_fleet_run(const vmc_job *job, apr_pool_t *p, vmc_site_result **out);
 
-/* php MOODLE_DIR/script args as who (the site's user) runs it, with the
- * opcode file cache (vm_opcache.h) when it is on and usable (else said
- * once). */
+/* php TREE/script args (TREE: the site's platform's code, vmc_code_dir)
+ * as who (the site's user) runs it, with the opcode file cache
+ * (vm_opcache.h) when it is on and usable (else said once). */
 const char *const *vmc_job_argv(const vmc_job *job, const vm_identity *who,
-                                const char *script, const char *const *args,
-                                int nargs, apr_pool_t *p);
+                                const char *tree, const char *script,
+                                const char *const *args, int nargs,
+                                apr_pool_t *p);
 
 /* The job's script on one site in the foreground, in a session of its
  * own: its stdout and stderr relayed to ours through a pseudo-terminal of

@@ -7,6 +7,7 @@
 #include "ctl.h"
 #include "fleet.h"
 #include "fleet_cmds.h"
+#include "platforms.h"
 #include "select.h"
 #include "vm_cli.h"
 #include "vm_file.h"
@@ -45,6 +46,10 @@ int vmc_job_prepare(vmc_opts *o, const char *label, int first_host,
     job->php = o->php;
     job->moodle_dir = o->moodle_dir;
     job->opcache_dir = o->opcache_dir;
+    job->platforms_file = o->platforms_file;
+    if ((rc = vmc_platforms_load(o, (vm_platforms **)&job->platforms))
+        != VMC_EXIT_OK)
+        return rc;
     job->jobs = (int)o->jobs;
     job->fail_fast = o->fail_fast;
     job->timeout = o->timeout;

@@ -147,6 +147,8 @@ static const vmc_option options[] = {
             "the Moodle code (default " VM_DEFAULT_MOODLE_DIR ")"),
     SETTING(VM_SET_LOCK_DIR, "DIR", lock_dir,
             "vcron's per-site locks (default " VM_DEFAULT_LOCK_DIR ")"),
+    SETTING(VM_SET_PLATFORMS, "FILE", platforms_file,
+            "code trees: 'name = /path/to/moodle' lines"),
     SETTING(VM_SET_SITE_USER, "RULE", site_user,
             "a user per site: vm-%shortname% (%id%, %dbname%)"),
     SETTING(VM_SET_MASTER_CONFIG, "FILE", master_config,
@@ -192,6 +194,11 @@ static const vmc_option options[] = {
     FLAG("fail-fast", fail_fast, "start no new site after a failure"),
     TEXT("log-dir", "log-dir", "DIR", log_dir, "one log per site"),
     NUMBER("timeout", timeout, "seconds per site (default: none)"),
+    /* upgrade --to: a site moved to another platform. */
+    TEXT("to", "to", "PLATFORM", to, "move each site to this platform"),
+    TEXT("settle", "settle", "S", settle_text,
+         "seconds for web servers to see the move (default 15)"),
+    FLAG("backup", backup, "save each database first (not available yet)"),
     /* config: Moodle's cfg.php. */
     TEXT("setting-name", "name", "N", cfg_name, "the setting"),
     { .key = "value", .name = "value", .arg = "V", .old = "set",

@@ -32,7 +32,8 @@ static int all_digits(const char *s)
     return *s && strspn(s, "0123456789") == strlen(s);
 }
 
-/* The lookup key of "https://Host/", "host:port" or "host". */
+/* The lookup key of "https://Host/", "host:port", "host" or
+ * "host/segment" (a site under a path). */
 static const vm_instance *find_by_host(const vmc_table *t, const char *arg)
 {
     char key[VM_KEY_MAX];
@@ -40,8 +41,10 @@ static const vm_instance *find_by_host(const vmc_table *t, const char *arg)
     vm_url url;
     int https;
 
-    if (strstr(arg, "://"))
-        return vm_host_parse_url(arg, &url) ? NULL
+    if (strstr(arg, "://") || strchr(arg, '/'))
+        return vm_host_parse_url(strstr(arg, "://") ? arg
+                   : apr_pstrcat(t->table->instances->pool, "http://", arg,
+                                 NULL), &url) ? NULL
              : vm_table_find_key(t->table, url.key);
     for (https = 0; https <= 1; https++) {
         if (vm_host_request_key(arg, strlen(arg), https, key, sizeof key))

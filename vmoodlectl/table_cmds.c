@@ -47,16 +47,18 @@ static void list_text(const vm_table *t, apr_pool_t *p)
 {
     int i;
 
-    printf("%-6s %-3s %-36s %-7s %-20s %6s %-23s %s\n", "ID", "ON", "HOST",
-           "DBTYPE", "DBNAME", "CRONS", "LASTCRON", "GAP");
+    printf("%-6s %-3s %-36s %-7s %-20s %6s %-23s %7s %-12s %s\n", "ID",
+           "ON", "HOST", "DBTYPE", "DBNAME", "CRONS", "LASTCRON", "GAP",
+           "PLATFORM", "ALIASES");
     for (i = 0; i < t->instances->nelts; i++) {
         const vm_instance *in = &APR_ARRAY_IDX(t->instances, i, vm_instance);
         char date[VM_TIME_TEXT];
-        printf("%-6lld %-3s %-36s %-7s %-20s %6lld %-23s %llds\n", in->id,
-               in->enabled ? "yes" : "no", in->key, in->dbtype,
-               vm_text_visible(in->dbname, p), in->croncount,
-               vm_time_human(in->lastcron, date),
-               in->lastcrongap);
+        size_t na = strlen(in->aliases);
+        printf("%-6lld %-3s %-36s %-7s %-20s %6lld %-23s %6llds %-12s %.*s\n",
+               in->id, in->enabled ? "yes" : "no", in->key, in->dbtype,
+               vm_text_visible(in->dbname, p), in->croncount, vm_time_human(in->lastcron, date),
+               in->lastcrongap, *in->platform ? in->platform : "-",
+               (int)(na ? na - 1 : 0), in->aliases);
     }
     for (i = 0; i < t->rejections->nelts; i++) {
         const vm_rejection *r = &APR_ARRAY_IDX(t->rejections, i, vm_rejection);
@@ -109,6 +111,9 @@ int vmc_cmd_show(vmc_opts *o)
         else if (cJSON_IsString(item))
             printf("%-12s %s\n", item->string, plain(item->valuestring,
                                                        o->pool));
+        else if (cJSON_IsArray(item))
+            printf("%-12s %s\n", item->string,
+                   vm_aliases_text(in->aliases, o->pool));
         else
             printf("%-12s %.0f\n", item->string, item->valuedouble);
     }

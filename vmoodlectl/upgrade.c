@@ -203,6 +203,8 @@ int vmc_cmd_upgrade(vmc_opts *o)
     vmc_job job;
     int fg, rc;
 
+    if (o->to || o->backup)
+        return vmc_cmd_upgrade_to(o);   /* upgrade_to.c */
     if ((o->all || o->match) && !o->no_master)
         o->master = 1;              /* the master first unless told */
     if ((rc = vmc_job_prepare(o, "upgrade", 0, &t, &job, &fg)) != VMC_EXIT_OK

@@ -36,3 +36,12 @@ CREATE TABLE IF NOT EXISTS vmoodle_instances (
     PRIMARY KEY (id),
     UNIQUE KEY vmoodle_instances_vhostname_uix (vhostname)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Not VMoodle's: the site's platform (a name from the platforms file;
+-- '' = the default code tree) and its aliases (hosts or URLs answering
+-- 301 to the site, separated by spaces).  The sources read them when the
+-- table has them; a table made by an earlier version of this file gets
+-- them when the file is run again.
+ALTER TABLE vmoodle_instances
+    ADD COLUMN IF NOT EXISTS platform VARCHAR(64)   NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS aliases  VARCHAR(4096) NOT NULL DEFAULT '';

@@ -37,6 +37,15 @@ CREATE TABLE IF NOT EXISTS vmoodle_instances (
     metadata    TEXT
 );
 
+-- Not VMoodle's: the site's platform (a name from the platforms file;
+-- '' = the default code tree) and its aliases (hosts or URLs answering
+-- 301 to the site, separated by spaces).  The sources read them when the
+-- table has them; a table made by an earlier version of this file gets
+-- them when the file is run again.
+ALTER TABLE vmoodle_instances
+    ADD COLUMN IF NOT EXISTS platform VARCHAR(64) NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS aliases  TEXT        NOT NULL DEFAULT '';
+
 CREATE UNIQUE INDEX IF NOT EXISTS vmoodle_instances_vhostname_uix
     ON vmoodle_instances (vhostname);
 

@@ -5,7 +5,7 @@
  * on: a key holds only canonical characters, canonicalising a key gives
  * the key back, and a vhostname "scheme://host" meets the request key of
  * the same host (else an instance could never be reached, or be reached
- * by another name). */
+ * by another name); a vhostname's path is one valid segment. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,11 +76,18 @@ static void check_url(const uint8_t *data, size_t size)
     memcpy(url, data, size);
     url[size] = '\0';
     if (!vm_host_parse_url(url, &u)) {
-        char key[VM_KEY_MAX];
-        if (!key_is_canonical(u.key)
-            || vm_host_request_key(u.key, strlen(u.key), u.https, key,
-                                   sizeof key)
-            || strcmp(key, u.key) != 0)
+        /* the host part is a request key; a site under a path has one
+         * valid segment after it */
+        char key[VM_KEY_MAX], host[VM_KEY_MAX];
+        const char *seg = u.key + u.hostlen;
+        memcpy(host, u.key, u.hostlen);
+        host[u.hostlen] = '\0';
+        if (!key_is_canonical(host)
+            || vm_host_request_key(host, u.hostlen, u.https, key, sizeof key)
+            || strcmp(key, host) != 0
+            || (*seg && (*seg != '/'
+                         || vm_host_check_segment(seg + 1, strlen(seg + 1))))
+            || strcmp(vm_host_key_path(u.key), seg) != 0)
             abort();
     }
     free(url);

@@ -38,8 +38,9 @@ static void add_row(apr_array_header_t *rows, const char *id,
     vm_row_set(row, VM_F_ENABLED, enabled);
 }
 
-/* A valid snapshot of three instances and two rejections, kept in memory
- * as the base that modes 2 and 3 damage. */
+/* A valid snapshot of five instances (two under paths of one host, one
+ * with aliases and a platform: every kind of link) and two rejections,
+ * kept in memory as the base that modes 2 and 3 damage. */
 static void make_valid(void)
 {
     apr_pool_t *p;
@@ -56,6 +57,11 @@ static void make_valid(void)
     add_row(rows, "3", "http://[::1]/", "1");
     add_row(rows, "4", "ftp://bad", "1");
     add_row(rows, "5", "https://site1.example.edu", "1");
+    add_row(rows, "6", "https://paths.example.edu/a", "1");
+    add_row(rows, "7", "https://site1.example.edu/b/", "1");
+    vm_row_set(&APR_ARRAY_IDX(rows, 0, vm_row), VM_F_ALIASES,
+               "www.site1.example.edu old.example.edu/one");
+    vm_row_set(&APR_ARRAY_IDX(rows, 0, vm_row), VM_F_PLATFORM, "next");
     if (vm_snapshot_write(snap_path, vm_table_build(rows, p), &meta, p, &err)
         != VM_OK)
         abort();
@@ -130,13 +136,21 @@ static void read_all(const vm_snapshot *s, const uint8_t *data, size_t size)
     volatile size_t sum = touch(vm_snapshot_source(s));
     vm_instance in, found;
     vm_rejection rej;
+    vm_snapshot_route_result to;
 
     for (i = 0; i < n; i++) {
         vm_snapshot_instance(s, i, &in);
         sum += touch(in.key) + touch(in.wwwroot) + touch(in.vhostname)
              + touch(in.name) + touch(in.shortname) + touch(in.dbtype)
              + touch(in.dbhost) + touch(in.dblogin) + touch(in.dbpass)
-             + touch(in.dbname) + touch(in.dbprefix) + touch(in.datapath);
+             + touch(in.dbname) + touch(in.dbprefix) + touch(in.datapath)
+             + touch(in.platform) + touch(in.aliases) + touch(in.path);
+        /* as a request for the host, with the site's path */
+        if (vm_snapshot_route(s, in.key, strcspn(in.key, "/"),
+                              *in.path ? in.path : "/", &to))
+            sum += touch_entry(s, to.site)
+                 + touch(vm_snapshot_entry_platform(s, to.site))
+                 + touch(vm_snapshot_entry_wwwroot(s, to.site));
         vm_snapshot_lookup(s, in.key, strlen(in.key), &found);
         sum += touch_entry(s, vm_snapshot_find(s, in.key, strlen(in.key)));
     }

@@ -86,7 +86,27 @@ def _vmoodlectl_steps(build, source, tmp_path):
                 str(tmp_path / "runlogs"), "--opcache-dir",
                 str(tmp_path / "opcache"), "run"] + sites + ["--", "x"], None)
         for sites in (["--all", "--master"], ["1"])] \
-        + _template_steps(ctl, tmp_path)
+        + _platform_steps(ctl, tmp_path) + _template_steps(ctl, tmp_path)
+
+
+def _platform_steps(ctl, tmp_path):
+    """platforms, alias, upgrade --to on a platform of /tmp (dry run)."""
+    conf = os.path.join(str(tmp_path), "platforms.conf")
+    tree = os.path.join(str(tmp_path), "next")
+    os.makedirs(os.path.join(tree, "admin", "cli"))
+    for name, text in (("version.php", "<?php $version = 2024100706.00;\n"
+                                       "$release = '4.5.6';\n"),
+                       ("admin/cli/upgrade.php", "")):
+        with open(os.path.join(tree, name), "w") as f:
+            f.write(text)
+    with open(conf, "w") as f:
+        f.write(f"next = {tree}\n")
+    pl = ctl + ["--platforms", conf, "--moodle-dir", "/tmp"]
+    return [(pl + ["platforms"], None), (pl + ["platforms", "--json"], None),
+            (pl + ["alias", "add", "1", "www.a.example.edu"], None),
+            (pl + ["alias", "list"], None),
+            (pl + ["alias", "remove", "1", "www.a.example.edu"], None),
+            (pl + ["--dry-run", "upgrade", "1", "--to", "next"], None)]
 
 
 def _template_steps(ctl, tmp_path):

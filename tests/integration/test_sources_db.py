@@ -253,6 +253,35 @@ def test_save_replace_and_delete(db):
     assert vmsource(db.source, "delete", "40")["status"] == "malformed data"
 
 
+def test_platform_and_aliases_columns_when_the_table_has_them(db):
+    """The shipped schema has platform and aliases: read and written.
+    VMoodle's own table has neither: it loads as before, a row without
+    them saves, a row needing them is refused naming the column."""
+    db.create_template_table()
+    db.insert(**instance_row(1, platform="4.5.6",
+                             aliases="www.site1.example.edu,old.example.edu/one"))
+    db.insert(**instance_row(2, vhostname="https://example.edu/school2/"))
+    saved = vmsource(db.source, "save", stdin=json.dumps(
+        instance_row(3, platform="next", aliases="http://www.site3.example.edu")))
+    assert saved["status"] == "ok"
+    got = by_id(vmsource(db.source, "load"))
+    assert got[1]["platform"] == "4.5.6"
+    assert got[1]["aliases"] == "www.site1.example.edu old.example.edu/one "
+    assert got[2]["key"] == "example.edu/school2" and got[2]["path"] == "/school2"
+    assert got[2]["wwwroot"] == "https://example.edu/school2"
+    assert got[3]["platform"] == "next" and got[3]["aliases"] == "www.site3.example.edu "
+
+    db.create_vmoodle_table(table="plain_vmoodle")
+    db.insert(table="plain_vmoodle", **instance_row(4, id=4))
+    plain = vmsource(db.source, "load", table="plain_vmoodle")
+    assert by_id(plain)[4]["platform"] == "" and by_id(plain)[4]["aliases"] == ""
+    assert vmsource(db.source, "save", table="plain_vmoodle", stdin=json.dumps(
+        instance_row(5, platform="")))["status"] == "ok"
+    refused = vmsource(db.source, "save", table="plain_vmoodle", stdin=json.dumps(
+        instance_row(6, platform="next")))
+    assert refused["status"] != "ok" and "no column platform" in refused["error"]
+
+
 def test_duplicate_host_write_is_refused_as_data(db):
     db.create_template_table()
     vmsource(db.source, "save", stdin=json.dumps(instance_row(1)))

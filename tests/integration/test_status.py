@@ -40,7 +40,8 @@ def test_status_json(start_vmoodle):
     assert instances[1] == {"id": 1, "host": "site1.example.edu",
                             "wwwroot": "http://site1.example.edu", "shortname": "site1",
                             "name": "Site site1", "enabled": 1, "croncount": 12,
-                            "lastcron": 1700000000, "lastcrongap": 61}
+                            "lastcron": 1700000000, "lastcrongap": 61,
+                            "platform": "", "path": "", "aliases": []}
     assert instances[2]["enabled"] == 0
     assert instances[3]["host"] == "site3.example.edu:8443"
 

@@ -14,7 +14,8 @@ Tests that change a site put it back (a finally:), so later tests find the
 fleet as installed.  A test that needs a site of its own (a deploy, an
 upgrade) adds it with fleet.add_site(Site(...)) or works on a copy.
 test_upgrade.py bumps the code's version for every later test: it runs
-last (LAST below); tests/moodle/fleetctl.py runs vmoodlectl's CLI commands.
+last but one, and test_platforms.py, which moves sites to a second code
+tree, last of all (LAST below); tests/moodle/fleetctl.py runs vmoodlectl's CLI commands.
 Without MOODLE_SRC every test is skipped, saying why.
 Set VMOODLE_KEEP=1 to keep the fleet's directory for a look."""
 import os
@@ -45,12 +46,18 @@ def moodle_src():
     return src
 
 
-# Files whose tests change the code for every later test: run last.
-LAST = ("test_upgrade.py",)
+# Files whose tests change the code (or a site's code) for every later
+# test: run last, in this order.
+LAST = ("test_upgrade.py", "test_platforms.py")
+
+
+def _rank(item):
+    name = os.path.basename(str(item.fspath))
+    return LAST.index(name) + 1 if name in LAST else 0
 
 
 def pytest_collection_modifyitems(config, items):
-    items.sort(key=lambda item: os.path.basename(str(item.fspath)) in LAST)
+    items.sort(key=_rank)
     if moodle_src() is None:
         skip = pytest.mark.skip(reason=SKIP_REASON)
         for item in items:

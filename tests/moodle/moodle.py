@@ -263,7 +263,7 @@ class Fleet:
         t0 = time.monotonic()
         proc = self.php(site, "admin/cli/install_database.php", "--agree-license",
                         "--lang=en", f"--adminpass={ADMIN_PASSWORD}",
-                        f"--adminemail=admin@{site.host.split(':')[0]}",
+                        f"--adminemail=admin@{site.host.split(':')[0].split('/')[0]}",
                         f"--fullname={site.fullname}", f"--shortname={site.name}",
                         timeout=INSTALL_TIMEOUT)
         if proc.returncode != 0:

@@ -69,7 +69,8 @@ static cJSON *instance_json(const vm_instance *in, int passwords)
         {"wwwroot", in->wwwroot}, {"dbtype", in->dbtype},
         {"dbhost", in->dbhost}, {"dblogin", in->dblogin},
         {"dbname", in->dbname}, {"dbprefix", in->dbprefix},
-        {"datapath", in->datapath}};
+        {"datapath", in->datapath}, {"platform", in->platform},
+        {"aliases", in->aliases}, {"path", in->path}};
     const struct { const char *k; long long v; } nums[] = {
         {"dbpersist", in->dbpersist}, {"mnet", in->mnet},
         {"enabled", in->enabled}, {"croncount", in->croncount},

@@ -100,9 +100,18 @@ static void url_trailing_dot_and_slashes(void **state)
         { "https://a.example///", "a.example" },
         { "https://a.example", "a.example" },
         { "https://a.example..", NULL },
-        { "https://a.example/moodle", NULL },
-        { "https://a.example/moodle/", NULL },
+        { "https://a.example/moodle", "a.example/moodle" },
+        { "https://a.example/moodle/", "a.example/moodle" },
+        { "https://A.example:8443/s-1.x_y//", "a.example:8443/s-1.x_y" },
         { "https://a.example//x", NULL },
+        { "https://a.example/a/b", NULL },
+        { "https://a.example/School1", NULL },
+        { "https://a.example/..", NULL },
+        { "https://a.example/./", NULL },
+        { "https://a.example/sch%6fol", NULL },
+        { "https://a.example/"
+          "0123456789012345678901234567890123456789012345678901234567890123",
+          NULL },
     };
 
     (void)state;
@@ -153,8 +162,27 @@ static void url_user_query_fragment(void **state)
                            "user"));
     assert_non_null(strstr(vm_host_parse_url("https://a.example?q", &u),
                            "query"));
-    assert_non_null(strstr(vm_host_parse_url("https://a.example/sub", &u),
+    assert_non_null(strstr(vm_host_parse_url("https://a.example/a/b", &u),
                            "path"));
+}
+
+/* A site under a path: the key and wwwroot carry it, hostlen ends the
+ * host. */
+static void url_path_site(void **state)
+{
+    vm_url u;
+
+    (void)state;
+    assert_null(vm_host_parse_url("HTTPS://Example.EDU:443/school1/", &u));
+    assert_string_equal(u.key, "example.edu/school1");
+    assert_string_equal(u.wwwroot, "https://example.edu/school1");
+    assert_int_equal(u.hostlen, strlen("example.edu"));
+    assert_string_equal(vm_host_key_path(u.key), "/school1");
+    assert_string_equal(vm_host_key_path("example.edu"), "");
+    assert_null(vm_host_check_segment("a.b_c-1", 7));
+    assert_non_null(vm_host_check_segment("..", 2));
+    assert_non_null(vm_host_check_segment("", 0));
+    assert_non_null(vm_host_check_segment("a\0b", 3));
 }
 
 static void url_ipv6(void **state)
@@ -368,6 +396,7 @@ int main(void)
         TU_TEST(url_trailing_dot_and_slashes),
         TU_TEST(url_schemes),
         TU_TEST(url_user_query_fragment),
+        TU_TEST(url_path_site),
         TU_TEST(url_ipv6),
         TU_TEST(url_ipv4),
         TU_TEST(request_case_ports_dot),

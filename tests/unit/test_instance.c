@@ -150,7 +150,8 @@ static void required_missing_or_null(void **state)
         int nullable = f == VM_F_NAME || f == VM_F_SHORTNAME
             || f == VM_F_VDBLOGIN || f == VM_F_VDBPASS
             || f == VM_F_CRONCOUNT || f == VM_F_LASTCRON
-            || f == VM_F_LASTCRONGAP;
+            || f == VM_F_LASTCRONGAP || f == VM_F_PLATFORM
+            || f == VM_F_ALIASES;
 
         if (nullable ? why != NULL
                      : !why || !strstr(why, vm_field_names[f])
@@ -293,8 +294,51 @@ static void bad_vhostname_names_the_column(void **state)
 
     expect_reject(p, VM_F_VHOSTNAME, "", NULL);
     expect_reject(p, VM_F_VHOSTNAME, "site.example.edu", "http");
-    expect_reject(p, VM_F_VHOSTNAME, "https://a.example/moodle", "path");
+    expect_reject(p, VM_F_VHOSTNAME, "https://a.example/a/b", "path");
+    expect_reject(p, VM_F_VHOSTNAME, "https://a.example/A", "path");
     expect_reject(p, VM_F_VHOSTNAME, "https://a b.example", "invalid");
+}
+
+/* A site under a path; a platform name; aliases made keys, in order. */
+static void paths_platforms_aliases(void **state)
+{
+    apr_pool_t *p = *state;
+    vm_instance in = expect_accept(p, VM_F_VHOSTNAME,
+                                   "https://Example.edu/school1/");
+    static const in_out aliases[] = {
+        { "", "" },
+        { "  ", "" },
+        { "www.site7.example.edu", "www.site7.example.edu " },
+        { "http://Old.example.edu:80/, https://x.example.edu:8443/s1",
+          "old.example.edu x.example.edu:8443/s1 " },
+    };
+    static const char *const bad_aliases[] = {
+        "user@a.example", "https://a.example/a/b", "a b a",
+        "http://www.site7.example.edu/?q", "https://site7.example.edu/",
+    };
+    static const in_out platforms[] = {
+        { "", "" }, { "4.5.6", "4.5.6" }, { "Moodle_45-b", "Moodle_45-b" },
+    };
+    static const char *const bad_platforms[] = {
+        "..", "a/b", "a b", "x$",
+        "01234567890123456789012345678901234567890123456789012345678901234",
+    };
+
+    assert_string_equal(in.key, "example.edu/school1");
+    assert_string_equal(in.wwwroot, "https://example.edu/school1");
+    assert_string_equal(in.path, "/school1");
+    in = expect_accept(p, VM_F_ID, "7");
+    assert_string_equal(in.path, "");
+    assert_string_equal(in.platform, "");
+    assert_string_equal(in.aliases, "");
+    check_column(p, VM_F_ALIASES, offsetof(vm_instance, aliases), aliases,
+                 sizeof aliases / sizeof aliases[0], bad_aliases,
+                 sizeof bad_aliases / sizeof bad_aliases[0]);
+    check_column(p, VM_F_PLATFORM, offsetof(vm_instance, platform),
+                 platforms, sizeof platforms / sizeof platforms[0],
+                 bad_platforms, sizeof bad_platforms / sizeof bad_platforms[0]);
+    assert_string_equal(vm_aliases_text("a b ", p), "a b");
+    assert_string_equal(vm_aliases_text("", p), "");
 }
 
 static void row_error_wins(void **state)
@@ -382,6 +426,7 @@ int main(void)
         TU_TEST(dbname_and_prefix),
         TU_TEST(dataroots),
         TU_TEST(bad_vhostname_names_the_column),
+        TU_TEST(paths_platforms_aliases),
         TU_TEST(row_error_wins),
         TU_TEST(to_row_round_trip),
         TU_TEST(row_ids),

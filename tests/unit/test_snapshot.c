@@ -78,6 +78,9 @@ static void assert_same_instance(const vm_instance *a, const vm_instance *b)
     assert_int_equal(a->dbpersist, b->dbpersist);
     assert_int_equal(a->mnet, b->mnet);
     assert_int_equal(a->enabled, b->enabled);
+    assert_string_equal(a->platform, b->platform);
+    assert_string_equal(a->aliases, b->aliases);
+    assert_string_equal(a->path, b->path);
     /* a: from the snapshot, which carries no cron figures */
     assert_int_equal(a->croncount, 0);
     assert_int_equal(a->lastcron, 0);
@@ -578,7 +581,7 @@ static vm_snap_slot *slot_of_record(char *img, vm_snap_header *h,
 }
 
 H_SET(record_string_out, first_record(img, h)->str[VM_E_DBPASS] = 0xfffffff0)
-H_SET(record_name_out, first_record(img, h)->str[VM_R_VHOSTNAME]
+H_SET(record_name_out, first_record(img, h)->str[VM_R_COLD]
                        = (uint32_t)h->strings_len + 1)
 H_SET(record_key_out, first_record(img, h)->str[VM_E_HOST]
                       = (uint32_t)h->strings_len)
@@ -593,6 +596,91 @@ H_SET(slot_extra, *slot_of_record(img, h, 0, 0)
 H_SET(slot_lost, slot_of_record(img, h, 2, 1)->record = 0)
 H_SET(slot_wrong_fingerprint, slot_of_record(img, h, 2, 1)->fingerprint ^= 1)
 H_SET(slot_other_record, slot_of_record(img, h, 2, 1)->record = 3)
+/* a link slot naming link 0 (index + 1 is 0), or one past the links */
+H_SET(slot_link_zero, slot_of_record(img, h, 2, 1)->record = VM_SNAP_LINK)
+H_SET(slot_link_out, slot_of_record(img, h, 2, 1)->record
+                     = VM_SNAP_LINK | (h->nlinks + 1))
+
+static void expect_route(const vm_snapshot *s, const char *key,
+                         const char *path, long long id, int alias,
+                         size_t prefix)
+{
+    vm_snapshot_route_result r;
+    int found = vm_snapshot_route(s, key, strlen(key), path, &r);
+
+    if (!id) {
+        if (found)
+            fail_msg("%s %s: routed to %lld", key, path,
+                     vm_snapshot_entry_id(r.site));
+        return;
+    }
+    if (!found)
+        fail_msg("%s %s: not routed", key, path);
+    if (vm_snapshot_entry_id(r.site) != id || r.alias != alias
+        || r.prefix != prefix)
+        fail_msg("%s %s: id %lld alias %d prefix %zu", key, path,
+                 vm_snapshot_entry_id(r.site), r.alias, r.prefix);
+}
+
+/* The lookup rules: a root site beside path sites, the first segment
+ * decides, a host with path sites only, aliases (a host, a path), and a
+ * platform carried to the request. */
+static void routes_paths_and_aliases(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *path = tu_path(p, tu_tmpdir(p), "s");
+    apr_array_header_t *rows = tu_rows(p);
+    vm_instance back;
+    vm_snapshot *s;
+    vm_table *t;
+    vm_row *four;
+
+    vm_row_set(tu_push_valid(rows, 1, p), VM_F_VHOSTNAME,
+               "https://example.edu/");
+    vm_row_set(tu_push_valid(rows, 2, p), VM_F_VHOSTNAME,
+               "https://example.edu/school1");
+    vm_row_set(tu_push_valid(rows, 3, p), VM_F_VHOSTNAME,
+               "https://paths.example.edu/a");
+    four = tu_push_valid(rows, 4, p);
+    vm_row_set(four, VM_F_ALIASES, "www.site4.example.edu "
+               "old.example.edu/four example.edu:8080");
+    vm_row_set(four, VM_F_PLATFORM, "next");
+    t = vm_table_build(rows, p);
+    assert_int_equal(t->rejections->nelts, 0);
+    write_ok(p, path, t, 1);
+    s = open_ok(p, path);
+    expect_route(s, "example.edu", "/", 1, 0, 0);
+    expect_route(s, "example.edu", "/course/view.php", 1, 0, 0);
+    expect_route(s, "example.edu", "/school1/", 2, 0, 8);
+    expect_route(s, "example.edu", "/school1", 2, 0, 8);
+    expect_route(s, "example.edu", "/school1/theme/styles.php/x", 2, 0, 8);
+    expect_route(s, "example.edu", "/school12/", 1, 0, 0);
+    expect_route(s, "example.edu", "/School1/", 1, 0, 0);
+    expect_route(s, "example.edu", "", 1, 0, 0);
+    expect_route(s, "paths.example.edu", "/a/x", 3, 0, 2);
+    expect_route(s, "paths.example.edu", "/b/x", 0, 0, 0);
+    expect_route(s, "paths.example.edu", "/", 0, 0, 0);
+    expect_route(s, "www.site4.example.edu", "/x?y", 4, 1, 0);
+    expect_route(s, "old.example.edu", "/four/x", 4, 1, 5);
+    expect_route(s, "old.example.edu", "/", 0, 0, 0);
+    expect_route(s, "example.edu:8080", "/school1/", 4, 1, 0);
+    expect_route(s, "site4.example.edu", "/", 4, 0, 0);
+    /* an alias or a path host is no site of its own for the tools */
+    assert_null(vm_snapshot_find(s, "www.site4.example.edu", 21));
+    assert_null(vm_snapshot_find(s, "paths.example.edu", 17));
+    assert_true(vm_snapshot_lookup(s, "site4.example.edu", 17, &back));
+    assert_string_equal(back.platform, "next");
+    assert_string_equal(back.aliases, "www.site4.example.edu "
+                        "old.example.edu/four example.edu:8080 ");
+    assert_string_equal(vm_snapshot_entry_platform(s,
+                        vm_snapshot_find(s, "site4.example.edu", 17)), "next");
+    assert_true(vm_snapshot_lookup(s, "example.edu/school1", 19, &back));
+    assert_string_equal(back.path, "/school1");
+    assert_string_equal(back.wwwroot, "https://example.edu/school1");
+    vm_snapshot_close(s);
+    /* the same table gives the same digest (the path hosts' order) */
+    assert_true(vm_table_digest(t) == vm_table_digest(t));
+}
 
 static void crafted_files_refused(void **state)
 {
@@ -611,6 +699,7 @@ static void crafted_files_refused(void **state)
         C(record_keyhead_differs),
         C(rejection_reason_out), C(slot_record_out), C(slot_extra),
         C(slot_lost), C(slot_wrong_fingerprint), C(slot_other_record),
+        C(slot_link_zero), C(slot_link_out),
 #undef C
     };
     damage_fixture d = damage_setup(*state, 3);
@@ -892,6 +981,7 @@ int main(void)
         TU_TEST(truncated_at_every_length),
         TU_TEST(flipped_byte_at_every_offset),
         TU_TEST(garbage_empty_missing),
+        TU_TEST(routes_paths_and_aliases),
         TU_TEST(crafted_files_refused),
         TU_TEST(refresh_generations),
         TU_TEST(refresh_skips_unchanged_json),

@@ -183,6 +183,47 @@ static void invalid_row_claims_nothing(void **state)
     assert_int_equal(t->rejections->nelts, 2);
 }
 
+/* Aliases and path sites share the keys' one name space: a site's own
+ * host wins over an alias whatever the ids; a taken alias refuses its
+ * row, naming the owner. */
+static void aliases_and_paths_claim_keys(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_array_header_t *rows = tu_rows(p);
+    vm_table *t;
+
+    push_host(rows, 1, "https://example.edu/", p);
+    push_host(rows, 2, "https://example.edu/school1", p);
+    push_host(rows, 3, "https://example.edu/school2/", p);
+    vm_row_set(push_host(rows, 4, "https://four.example.edu", p),
+               VM_F_ALIASES, "www.four.example.edu old.example.edu/four");
+    /* alias = a site's host with a higher id: the alias loses */
+    vm_row_set(push_host(rows, 5, "https://five.example.edu", p),
+               VM_F_ALIASES, "six.example.edu");
+    push_host(rows, 6, "https://six.example.edu", p);
+    /* alias = another's alias; alias = a path site */
+    vm_row_set(push_host(rows, 7, "https://seven.example.edu", p),
+               VM_F_ALIASES, "www.four.example.edu");
+    vm_row_set(push_host(rows, 8, "https://eight.example.edu", p),
+               VM_F_ALIASES, "example.edu/school2");
+    push_host(rows, 9, "https://example.edu/school1/", p);   /* duplicate */
+    t = vm_table_build(rows, p);
+
+    assert_int_equal(t->instances->nelts, 5);
+    assert_string_equal(instance_at(t, 1)->key, "example.edu/school1");
+    assert_string_equal(instance_at(t, 3)->aliases,
+                        "www.four.example.edu old.example.edu/four ");
+    assert_int_equal(instance_at(t, 4)->id, 6);
+    assert_int_equal(t->rejections->nelts, 4);
+    assert_int_equal(rejection_at(t, 0)->id, 5);
+    assert_non_null(strstr(rejection_at(t, 0)->reason,
+                           "aliases: host six.example.edu already used by id 6"));
+    assert_non_null(strstr(rejection_at(t, 1)->reason, "by id 4"));
+    assert_non_null(strstr(rejection_at(t, 2)->reason,
+                           "example.edu/school2 already used by id 3"));
+    assert_int_equal(rejection_at(t, 3)->id, 9);
+}
+
 static void many_rows(void **state)
 {
     apr_pool_t *p = *state;
@@ -210,6 +251,7 @@ int main(void)
         TU_TEST(same_name_other_port_loads),
         TU_TEST(rejections_carry_id_and_reason),
         TU_TEST(invalid_row_claims_nothing),
+        TU_TEST(aliases_and_paths_claim_keys),
         TU_TEST(many_rows),
     };
 

@@ -1,0 +1,344 @@
+/* upgrade SITES --to PLATFORM: move each site, one after the other, to
+ * another code tree.  For each: its vcron lock (no cron beside it),
+ * maintenance on (old code), its row switched to the platform, a pause for
+ * the web servers to read the table (--settle), upgrade.php, caches purged
+ * and maintenance off (new code).  A failure switches the row back, purges
+ * caches and leaves maintenance with the old code: the site serves as it
+ * did.  Every other site serves throughout, on whichever platform it is.
+ *
+ * --backup (the database saved first, restored on failure) needs a backup
+ * command this build does not have: refused, with the reason. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <apr_strings.h>
+#include "ctl.h"
+#include "fleet.h"
+#include "fleet_cmds.h"
+#include "interrupt.h"
+#include "platforms.h"
+#include "steps.h"
+#include "vm_cli.h"
+#include "vm_job.h"
+#include "vm_lock.h"
+#include "vm_text.h"
+
+#define DEFAULT_SETTLE 15   /* VMoodleRefresh's default 10, and a margin */
+
+typedef struct {
+    vmc_opts *o;
+    vmc_table *t;
+    const vmc_job *job;
+    const vm_instance *in;       /* as it was: its old platform */
+    vm_instance moved;           /* the same on the new platform */
+    const char *old_tree, *new_tree;
+    int log_fd;
+    vm_lock lock;
+    int maintenance, switched;   /* what to undo */
+    int undoing;                 /* an interrupt no longer cuts things short */
+    long settle;                 /* seconds, see settle() */
+    apr_pool_t *p;
+} move;
+
+/* One CLI script of the site as --user, with tree's code, its output
+ * in the site's log.  0, or -1 with *err. */
+static int script(move *m, const vm_instance *as, const char *tree,
+                  const char *what, const char *path, const char *arg,
+                  const char **err)
+{
+    const char *args[] = { arg };
+    vm_job_opts jo = { 0 };
+    vm_job j;
+
+    jo.argv = vm_cli_argv(m->job->php, tree, path, args, arg ? 1 : 0, m->p);
+    jo.envp = vm_cli_env(as, m->job->who, m->p);
+    jo.who = m->job->who;
+    jo.dir = tree;
+    jo.io[1] = jo.io[2] = (vm_job_io){ VM_JOB_FD, m->log_fd };
+    jo.keep_fd = m->lock.fd;
+    jo.timeout_ms = m->job->timeout > 0 ? m->job->timeout * 1000LL : 0;
+    jo.grace_ms = m->job->grace * 1000LL;
+    dprintf(m->log_fd, "vmoodlectl: %s: %s %s\n", what, jo.argv[2],
+            arg ? arg : "");
+    if (vm_job_start(&j, &jo, m->p, err) != 0)
+        return -1;
+    /* Ctrl-C ends the script's group, and the undo runs (to the end) */
+    if (vm_job_wait(&j, m->undoing ? NULL : vmc_interrupted) == 0)
+        return 0;
+    *err = apr_psprintf(m->p, "%s exited %d (see the log)", path, j.code);
+    return -1;
+}
+
+static int take_lock(void *ctx, const char **err)
+{
+    move *m = ctx;
+    return vm_lock_take(&m->lock, m->o->lock_dir, m->t->src, m->in->id,
+                        m->p, err) == VM_LOCK_GOT ? 0 : -1;
+}
+
+static void drop_lock(void *ctx)
+{
+    move *m = ctx;
+    if (m->lock.fd >= 0 || m->lock.remote)
+        vm_lock_release(&m->lock, m->t->src, m->in->id, m->p);
+}
+
+static int maintenance_on(void *ctx, const char **err)
+{
+    move *m = ctx;
+    if (script(m, m->in, m->old_tree, "maintenance on",
+               "admin/cli/maintenance.php", "--enable", err))
+        return -1;
+    m->maintenance = 1;
+    return 0;
+}
+
+/* Last of the undo: the old code purges its caches and opens the site. */
+static void back_in_service(void *ctx)
+{
+    move *m = ctx;
+    const char *err = NULL;
+    m->undoing = 1;
+    if (!m->maintenance)
+        return;
+    if (script(m, m->in, m->old_tree, "purge caches (back)",
+               "admin/cli/purge_caches.php", NULL, &err)
+        || script(m, m->in, m->old_tree, "maintenance off (back)",
+                  "admin/cli/maintenance.php", "--disable", &err))
+        vmc_error(600, "%s: back on its platform but %s: it stays in "
+                  "maintenance", m->in->key, err);
+}
+
+static int save_platform(move *m, const char *platform, const char **err)
+{
+    const vm_row *old = vmc_raw_row(m->t, m->in->id);
+    vm_row row;
+    long long id;
+
+    if (!old) {
+        *err = "the instance's row is gone";
+        return -1;
+    }
+    row = *old;
+    vm_row_set(&row, VM_F_PLATFORM, platform);
+    if ((*err = vmc_table_validate(m->t, &row, m->p)) == NULL)
+        *err = vmc_table_save(m->t, &row, &id, m->p);
+    return *err ? -1 : 0;
+}
+
+/* The web servers read the table every VMoodleRefresh seconds (at once
+ * on a PostgreSQL NOTIFY): the site leaves maintenance only once they
+ * serve it from its new tree. */
+static void settle(const move *m)
+{
+    struct timespec d = { (time_t)m->settle, 0 };
+
+    while (nanosleep(&d, &d) != 0 && errno == EINTR
+           && (m->undoing || !vmc_interrupted()))
+        ;
+}
+
+static int switch_platform(void *ctx, const char **err)
+{
+    move *m = ctx;
+    if (save_platform(m, m->moved.platform, err))
+        return -1;
+    m->switched = 1;
+    settle(m);
+    return 0;
+}
+
+static void switch_back(void *ctx)
+{
+    move *m = ctx;
+    const char *err = NULL;
+    m->undoing = 1;
+    if (!m->switched)
+        return;
+    if (save_platform(m, m->in->platform, &err)) {
+        vmc_error(601, "%s: could not switch back to platform '%s': %s",
+                  m->in->key, m->in->platform, err);
+        return;
+    }
+    settle(m);
+}
+
+static int upgrade(void *ctx, const char **err)
+{
+    move *m = ctx;
+    return script(m, &m->moved, m->new_tree, "upgrade",
+                  "admin/cli/upgrade.php", "--non-interactive", err);
+}
+
+static int purge(void *ctx, const char **err)
+{
+    move *m = ctx;
+    return script(m, &m->moved, m->new_tree, "purge caches",
+                  "admin/cli/purge_caches.php", NULL, err);
+}
+
+static int maintenance_off(void *ctx, const char **err)
+{
+    move *m = ctx;
+    if (script(m, &m->moved, m->new_tree, "maintenance off",
+               "admin/cli/maintenance.php", "--disable", err))
+        return -1;
+    m->maintenance = 0;
+    return 0;
+}
+
+static const char *plan_switch(void *ctx, apr_pool_t *p)
+{
+    const move *m = ctx;
+    return apr_psprintf(p, "switch %s from platform '%s' (%s) to '%s' (%s), "
+                        "wait %lds for the web servers", m->in->key,
+                        m->in->platform, m->old_tree, m->moved.platform,
+                        m->new_tree, m->settle);
+}
+
+static const vmc_step steps[] = {
+    { "take the site's lock", NULL, NULL, take_lock, drop_lock },
+    { "maintenance on (old code)", NULL, NULL, maintenance_on,
+      back_in_service },
+    { "switch the platform", plan_switch, NULL, switch_platform,
+      switch_back },
+    { "upgrade.php (new code)", NULL, NULL, upgrade, NULL },
+    { "purge caches (new code)", NULL, NULL, purge, NULL },
+    { "maintenance off (new code)", NULL, NULL, maintenance_off, NULL },
+};
+#define NSTEPS (int)(sizeof steps / sizeof steps[0])
+
+static int open_log(move *m, int dir_fd)
+{
+    m->log_fd = openat(dir_fd, vm_cli_log_name(m->in, m->p),
+                       O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+                       0640);
+    return m->log_fd;
+}
+
+/* One site: 0 moved, 1 failed (and back), after saying so. */
+static int move_site(move *m, int dir_fd)
+{
+    vmc_steps_outcome out;
+
+    if (m->o->dry_run) {
+        vmc_say("%s:", m->in->key);
+        vmc_steps_plan(steps, NSTEPS, m, m->p);
+        return 0;
+    }
+    if (open_log(m, dir_fd) < 0) {
+        vmc_error(602, "%s: log %s: %s", m->in->key,
+                  vm_cli_log_name(m->in, m->p), strerror(errno));
+        return 1;
+    }
+    vmc_say("%s: moving from platform '%s' to '%s'", m->in->key,
+            m->in->platform, m->moved.platform);
+    int rc = vmc_steps_run(steps, NSTEPS, m, &out);
+    close(m->log_fd);
+    if (rc == 0) {
+        drop_lock(m);             /* vcron may run its cron again */
+        vmc_say("%s: on platform '%s', upgraded, out of maintenance",
+                m->in->key, m->moved.platform);
+        return 0;
+    }
+    vmc_error(603, "%s: %s failed: %s; back on platform '%s' (log: %s/%s)",
+              m->in->key, out.failed, vm_text_visible(out.err, m->p),
+              m->in->platform, m->job->log_dir,
+              vm_cli_log_name(m->in, m->p));
+    return 1;
+}
+
+/* Everything checked before any site moves. */
+static int check(vmc_opts *o, const vmc_job *job, const char **tree)
+{
+    if (o->backup)
+        return vmc_fail(604, VMC_EXIT_USAGE, "--backup: this vmoodlectl has "
+                        "no backup command to save and restore a site's "
+                        "database; back the databases up yourself, then run "
+                        "without --backup");
+    if (!o->to)
+        return vmc_fail(605, VMC_EXIT_USAGE, "upgrade --backup needs --to");
+    if (o->master)
+        return vmc_fail(606, VMC_EXIT_USAGE, "--to: the master has no row "
+                        "and stays on the default platform");
+    *tree = vm_platform_path(job->platforms, *o->to ? o->to : NULL,
+                             job->moodle_dir);
+    if (!*tree)
+        return vmc_fail(607, VMC_EXIT_USAGE, apr_psprintf(o->pool,
+                        "--to: platform '%s' is not in %s",
+                        vm_text_visible(o->to, o->pool), o->platforms_file
+                        ? o->platforms_file : "any platforms file "
+                        "(set platforms = FILE)"));
+    if (access(apr_pstrcat(o->pool, *tree, "/admin/cli/upgrade.php", NULL),
+               R_OK) != 0)
+        return vmc_fail(608, VMC_EXIT_USAGE, apr_psprintf(o->pool,
+                        "--to: %s has no admin/cli/upgrade.php", *tree));
+    for (int i = 0; i < job->sites->nelts; i++) {
+        const vm_instance *in = APR_ARRAY_IDX(job->sites, i,
+                                              const vm_instance *);
+        if (!vmc_code_dir(job, in))
+            return vmc_fail(609, VMC_EXIT_FAIL, apr_psprintf(o->pool,
+                            "%s: %s", in->key,
+                            vmc_platform_missing(job, in, o->pool)));
+    }
+    return VMC_EXIT_OK;
+}
+
+/* --settle: 0 to 86400 seconds.  0, or -1 when text is not that. */
+static int seconds(const char *text, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < 0 || v > 86400)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int vmc_cmd_upgrade_to(vmc_opts *o)
+{
+    const char *tree = NULL, *why = NULL, *to;
+    long settle = DEFAULT_SETTLE;
+    vmc_table t;
+    vmc_job job;
+    int fg, rc, failed = 0, dir_fd = -1;
+
+    if (o->settle_text && seconds(o->settle_text, &settle) != 0)
+        return vmc_fail(611, VMC_EXIT_USAGE, apr_psprintf(o->pool, "--settle "
+                        "wants a whole number of seconds, not '%s'",
+                        vm_text_visible(o->settle_text, o->pool)));
+    if ((rc = vmc_job_prepare(o, "upgrade", 0, &t, &job, &fg)) != VMC_EXIT_OK
+        || (rc = check(o, &job, &tree)) != VMC_EXIT_OK
+        || (!o->dry_run && (rc = vmc_job_lock_dir(o)) != VMC_EXIT_OK))
+        return rc;
+    if (!o->dry_run && (dir_fd = vmc_log_dir_open(job.log_dir, o->pool,
+                                                  &why)) < 0)
+        return vmc_fail(610, VMC_EXIT_FAIL, why);
+    to = apr_pstrdup(o->pool, o->to);
+
+    vmc_interrupt_install();
+    for (int i = 0; i < job.sites->nelts && !vmc_interrupted(); i++) {
+        const vm_instance *in = APR_ARRAY_IDX(job.sites, i,
+                                              const vm_instance *);
+        move m = { o, &t, &job, in, *in, vmc_code_dir(&job, in), tree, -1,
+                   { -1, 0 }, 0, 0, 0, settle, o->pool };
+        if (strcmp(in->platform, to) == 0) {
+            vmc_say("%s: already on platform '%s'", in->key, to);
+            continue;
+        }
+        m.moved.platform = to;
+        failed += move_site(&m, dir_fd);
+        if (failed && o->fail_fast)
+            break;
+    }
+    if (dir_fd >= 0)
+        close(dir_fd);
+    return failed || vmc_interrupted() ? VMC_EXIT_FAIL : VMC_EXIT_OK;
+}
