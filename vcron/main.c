@@ -9,6 +9,7 @@
 #include "vm_source.h"
 #include "config.h"
 #include "vm_identity.h"
+#include "vm_version.h"
 #include "tick.h"
 #include "status.h"
 #include "signals.h"
@@ -26,6 +27,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
         "usage: vcron [settings] run | daemon | status [--json]\n"
+        "       vcron --help | --version\n"
         "  run      one tick, then exit (crontab: * * * * * vcron run)\n"
         "  daemon   a tick every --tick seconds until TERM; HUP re-reads\n"
         "  status   per instance (and the master with --master): "
@@ -95,9 +97,12 @@ static int one_tick(setup *s)
 static void reload(setup *s, int argc, char **argv)
 {
     setup fresh;
-    const char *rest[argc > 0 ? argc : 1];
-    int nrest;
-    if (open_setup(&fresh, argc, argv, rest, &nrest, 1) != VC_EXIT_OK) {
+    apr_pool_t *args;
+    apr_pool_create(&args, NULL);
+    const char **rest = apr_pcalloc(args, sizeof(*rest) * (argc + 1));
+    int nrest, code = open_setup(&fresh, argc, argv, rest, &nrest, 1);
+    apr_pool_destroy(args);
+    if (code != VC_EXIT_OK) {
         vc_log(200, "keeping the previous configuration");
         return;
     }
@@ -150,12 +155,17 @@ int main(int argc, char **argv)
     ensure_std_fds();
     apr_initialize();
     vc_signals_init();
-    const char *rest[argc];
+    apr_pool_t *args;
+    apr_pool_create(&args, NULL);
+    const char **rest = apr_pcalloc(args, sizeof(*rest) * (argc + 1));
     int nrest = 0, json = 0;
     const char *cmd = NULL;
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
+            return VC_EXIT_OK;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("vcron %s\n", VMOODLE_VERSION);
             return VC_EXIT_OK;
         }
     setup s;
@@ -180,6 +190,7 @@ int main(int argc, char **argv)
         code = dispatch(&s, cmd, json, argc, argv);
     if (s.pool)
         apr_pool_destroy(s.pool);
+    apr_pool_destroy(args);
     apr_terminate();
     return code;
 }
