@@ -63,7 +63,9 @@ include package.mk
 
 all: $(MODULE) $(PROGRAMS) $(UNIT_TESTS)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# (not from build/deb, where make deb builds a copy of the tree)
+-include $(shell find $(BUILD) -path $(BUILD)/deb -prune -o -name '*.d' \
+             -type f -print 2>/dev/null)
 
 deps:
 	@tools/install-deps

@@ -9,17 +9,25 @@
 VERSION   := $(shell sed -n 's/^\#define VMOODLE_VERSION "\(.*\)"/\1/p' \
                  core/vm_version.h)
 MODULEDIR ?= $(shell $(APXS) -q LIBEXECDIR 2>/dev/null)
-MANPAGES  := $(wildcard man/*.8)
+MANPAGES  := $(patsubst man/%.in,$(BUILD)/man/%,$(wildcard man/*.8.in))
 C_FILES    = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
 # What the packages ship: the module and the programs, no tests.
-.PHONY: programs version
+.PHONY: programs version man
 programs: $(MODULE) $(PROGRAMS)
+
+# Manual pages carry the programs' own --help (tools/gen-man).
+man: $(MANPAGES)
+all: $(MANPAGES)
+
+$(BUILD)/man/%.8: man/%.8.in $(BUILD)/% tools/gen-man
+	@mkdir -p $(dir $@)
+	tools/gen-man $(BUILD)/$* $< $@
 
 version:
 	@echo $(VERSION)
 
-install: programs
+install: programs man
 	@test -n "$(MODULEDIR)" || { echo "install: no module directory" \
 	    "(apxs -q LIBEXECDIR failed; set MODULEDIR)" >&2; exit 1; }
 	install -d $(DESTDIR)$(MODULEDIR) $(DESTDIR)$(BINDIR) \
