@@ -75,7 +75,7 @@ static int open_setup(setup *s, int argc, char **argv, const char **rest,
                                &err) != VM_OK)
         code = VC_EXIT_SOURCE;
     if (code != VC_EXIT_OK) {
-        vc_log(code == VC_EXIT_SOURCE ? 202 : 200, "%s",
+        vc_log(code == VC_EXIT_SOURCE ? 243 : 200, "%s",
                err ? err : "cannot open the source");
         apr_pool_destroy(s->pool);
         s->pool = NULL;
@@ -103,7 +103,7 @@ static void reload(setup *s, int argc, char **argv)
     int nrest, code = open_setup(&fresh, argc, argv, rest, &nrest, 1);
     apr_pool_destroy(args);
     if (code != VC_EXIT_OK) {
-        vc_log(200, "keeping the previous configuration");
+        vc_log(242, "keeping the previous configuration");
         return;
     }
     apr_pool_destroy(s->pool);
@@ -178,7 +178,7 @@ int main(int argc, char **argv)
                           || strcmp(rest[i], "status") == 0))
             cmd = rest[i];
         else {
-            vc_log(200, "unexpected argument '%s' (see --help)", rest[i]);
+            vc_log(244, "unexpected argument '%s' (see --help)", rest[i]);
             code = VC_EXIT_USAGE;
         }
     }

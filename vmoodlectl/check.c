@@ -139,7 +139,7 @@ int vmc_cmd_check(vmc_opts *o)
     vmc_table t;
 
     if ((rc = vmc_table_load(o, &t, &why)) != VMC_EXIT_OK)
-        return vmc_fail(311, rc, why);
+        return vmc_fail(472, rc, why);
     for (i = 0; i < o->nargs; i++) {
         const vm_instance *in = vmc_find(&t, o->args[i], &why);
         if (!in)
