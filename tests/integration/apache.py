@@ -339,23 +339,31 @@ Timeout 30
 
     # --- life cycle ----------------------------------------------------
 
-    def start(self):
+    def launch(self, prefix=(), args=("-DFOREGROUND",), user=None):
+        """Start httpd (and php-fpm) without waiting for it to listen.
+        prefix: a command to run httpd under (valgrind ...); args: httpd's
+        flags (-X for one process); user: start it as this user, not root."""
         self.write_config()
         if self.fpm:
             self.fpm.start()
         self.console = os.path.join(self.workdir, "console.log")
         with open(self.console, "ab") as out:
-            self.proc = subprocess.Popen([APACHE, "-d", self.workdir, "-f", self.conf,
-                                          "-DFOREGROUND"],
+            self.proc = subprocess.Popen(list(prefix) + [APACHE, "-d", self.workdir,
+                                                         "-f", self.conf] + list(args),
                                          stdout=out, stderr=subprocess.STDOUT,
-                                         env=server_env(),
+                                         env=server_env(), user=user,
                                          # prefork signals its whole process
                                          # group on shutdown: keep us out of it.
                                          start_new_session=True)
+
+    def start(self, prefix=(), args=("-DFOREGROUND",), user=None,
+              timeout=START_TIMEOUT):
+        """launch(), then wait until it listens; fail with its logs if not."""
+        self.launch(prefix, args, user)
         try:
             wait_until(lambda: self.proc.poll() is not None
                        or can_connect((self.address, self.port)),
-                       START_TIMEOUT, f"httpd on port {self.port}")
+                       timeout, f"httpd on port {self.port}")
         except TimeoutError:
             self.stop()
             raise
