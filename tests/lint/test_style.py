@@ -64,3 +64,14 @@ def test_build_dependencies_are_installed_by_install_deps():
     listed = re.findall(r"[\w.+-]+", read("tools", "install-deps"))
     missing = [w for w in wanted if provided.get(w, w) not in listed]
     assert not missing, f"in debian/control, not in tools/install-deps: {missing}"
+
+
+@pytest.mark.parametrize("name", ["vcron", "vmoodlectl"])
+def test_the_programs_print_the_version(name):
+    build = os.environ.get("VMOODLE_BUILD", os.path.join(ROOT, "build"))
+    version = re.search(r'VMOODLE_VERSION "([^"]+)"',
+                        read("core", "vm_version.h")).group(1)
+    proc = subprocess.run([os.path.join(build, name), "--version"],
+                          capture_output=True, text=True, timeout=30)
+    assert (proc.returncode, proc.stdout) == (0, f"{name} {version}\n"), \
+        proc.stderr
