@@ -47,6 +47,7 @@ RANGES = {"module": (1, 199), "vcron": (200, 299), "vmoodlectl": (300, 999)}
 SAME_MESSAGE = {
     "vcron": {203: "a local file (state, folders) failed, and its reason",
               209: "a cron's figures not recorded, and why"},
+    "vmoodlectl": {431: "an unknown option, and where the options are"},
 }
 
 
