@@ -27,8 +27,8 @@ def help_text(*args):
 
 def commands(usage):
     """Command names in a usage: the first word of each entry of the
-    indented line, before its description (two spaces or more), entries
-    split at ', '."""
+    indented line that is not an option, before its description (two
+    spaces or more), entries split at ', '."""
     names = set()
     for line in usage.splitlines():
         if not line.startswith("  ") or line.startswith("   "):
@@ -43,7 +43,7 @@ def commands(usage):
 
 def test_every_vmoodlectl_command_has_its_entry():
     usage = help_text()
-    names = commands(usage.split("options:")[0])
+    names = commands(usage)
     assert {"list", "deploy", "run"} <= names, usage
     page = open(os.path.join(ROOT, "man", "vmoodlectl.8.in")).read()
     missing = sorted(n for n in names if f"@HELP {n}@" not in page)
@@ -62,6 +62,8 @@ def test_built_page_renders_and_carries_the_usage(name):
                           timeout=60).stdout
     usage = subprocess.run([built(name), "--help"], capture_output=True,
                            text=True, timeout=30).stdout
+    if name == "vmoodlectl":             # and each command's own options
+        usage += "".join(help_text(c) for c in commands(usage))
     options = set(re.findall(r"--[a-z][a-z-]*", usage))
     assert options, usage
     missing = sorted(o for o in options if o not in text)
