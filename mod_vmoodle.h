@@ -63,6 +63,7 @@ typedef struct {
     apr_array_header_t *trusted; /* VMoodleTrustedProxy: apr_ipsubnet_t * */
     const char *error_pages;     /* VMoodleErrorPages directory */
     int retry_after;             /* VMoodleRetryAfter, seconds */
+    const char *cron_plan;       /* VMoodleCronPlan: vcron's .plan file */
     /* resolved in post_config */
     vmoodle_table *table;
     vmoodle_page unknown_page, disabled_page;

@@ -40,6 +40,7 @@ void *vmoodle_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(trusted);
     MERGE_PTR(error_pages);
     MERGE_INT(retry_after);
+    MERGE_PTR(cron_plan);
     return c;
 }
 
@@ -221,6 +222,14 @@ static const char *set_error_pages(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
+static const char *set_cron_plan(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    VMOODLE_CONF(cmd->server)->cron_plan = ap_server_root_relative(cmd->pool,
+                                                                   arg);
+    return NULL;
+}
+
 const command_rec vmoodle_directives[] = {
     AP_INIT_FLAG("VMoodleEngine", set_engine, NULL, RSRC_CONF,
                  "On to route requests by Host to virtual Moodles "
@@ -252,5 +261,8 @@ const command_rec vmoodle_directives[] = {
     AP_INIT_TAKE1("VMoodleRetryAfter", set_retry_after, NULL, RSRC_CONF,
                   "Retry-After seconds for a disabled instance (default "
                   VMOODLE_STR(VMOODLE_DEFAULT_RETRY_AFTER) ")"),
+    AP_INIT_TAKE1("VMoodleCronPlan", set_cron_plan, NULL, RSRC_CONF,
+                  "vcron's <state-file>.plan: each site's cron tier and the "
+                  "cron capacity on the status page"),
     { NULL }
 };

@@ -3,10 +3,12 @@
 #include "mod_vmoodle.h"
 #include <http_protocol.h>
 #include <http_request.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include <cJSON.h>
 #include "vm_cron_figures.h"
 #include "vm_instance_json.h"
+#include "vm_json.h"
 #include "vm_time.h"
 #include "vm_version.h"
 
@@ -47,6 +49,35 @@ static void add_snapshot(cJSON *root, const vm_snapshot *snap,
         vm_snapshot_rejection(snap, i, &rej);
         cJSON_AddItemToArray(rejected, vm_rejection_json(&rej));
     }
+}
+
+/* vcron's plan (VMoodleCronPlan, mode activity): each instance's cron
+ * tier and why, and what the tiers ask of the cron hosts' cores. */
+static void add_cron_plan(cJSON *root, const char *path, apr_pool_t *p)
+{
+    cJSON *plan = NULL, *site, *o;
+    const char *ignored;
+    apr_hash_t *by_id = apr_hash_make(p);
+
+    if (!path || vm_json_load(path, 1, &plan, p, &ignored) != VM_OK || !plan)
+        return;
+    cJSON_ArrayForEach(site, cJSON_GetObjectItem(plan, "sites")) {
+        long long *id = apr_palloc(p, sizeof *id);
+        *id = (long long)cJSON_GetNumberValue(cJSON_GetObjectItem(site, "id"));
+        apr_hash_set(by_id, id, sizeof *id, site);
+    }
+    cJSON_ArrayForEach(o, cJSON_GetObjectItem(root, "instances")) {
+        long long id = (long long)cJSON_GetNumberValue(
+            cJSON_GetObjectItem(o, "id"));
+        if ((site = apr_hash_get(by_id, &id, sizeof id)) == NULL)
+            continue;
+        cJSON_AddItemToObject(o, "tier", cJSON_Duplicate(
+            cJSON_GetObjectItem(site, "tier"), 1));
+        cJSON_AddItemToObject(o, "tier_reason", cJSON_Duplicate(
+            cJSON_GetObjectItem(site, "reason"), 1));
+    }
+    cJSON_DeleteItemFromObject(plan, "sites");
+    cJSON_AddItemToObject(root, "cron_plan", plan);
 }
 
 static cJSON *status_json(vmoodle_table *t, const vm_snapshot *snap,
@@ -102,6 +133,7 @@ static const char *date_of(request_rec *r, const cJSON *o, const char *key)
 static void send_html(request_rec *r, const cJSON *root)
 {
     const cJSON *refresh = cJSON_GetObjectItemCaseSensitive(root, "refresh");
+    const cJSON *plan = cJSON_GetObjectItemCaseSensitive(root, "cron_plan");
     const cJSON *o;
     apr_time_t now = apr_time_sec(apr_time_now());
 
@@ -115,7 +147,13 @@ static void send_html(request_rec *r, const cJSON *root)
               "</dd><dt>Instances</dt><dd>", text_of(r, root, "count"),
               "</dd><dt>Last refresh</dt><dd>", date_of(r, refresh, "time"),
               " &mdash; ", cJSON_IsTrue(cJSON_GetObjectItem(refresh, "ok"))
-              ? "ok" : text_of(r, refresh, "error"), "</dd></dl>\n", NULL);
+              ? "ok" : text_of(r, refresh, "error"), "</dd>", NULL);
+    if (plan)
+        ap_rvputs(r, "<dt>Cron demand</dt><dd>", text_of(r, plan,
+                  "cpu_per_hour"), " of ", text_of(r, plan,
+                  "capacity_per_hour"), " CPU s an hour (",
+                  text_of(r, plan, "cores"), " cores)</dd>", NULL);
+    ap_rputs("</dl>\n", r);
     ap_rputs("<h2>Rejected rows</h2>\n<ul>\n", r);
     cJSON_ArrayForEach(o, cJSON_GetObjectItem(root, "rejected"))
         ap_rvputs(r, "<li>id ", text_of(r, o, "id"), ": ",
@@ -123,7 +161,7 @@ static void send_html(request_rec *r, const cJSON *root)
     ap_rputs("</ul>\n<h2>Instances</h2>\n<table border=\"1\"><tr><th>id</th>"
              "<th>host</th><th>shortname</th><th>enabled</th><th>crons run"
              "</th><th>last cron</th><th>seconds since</th><th>last gap"
-             "</th></tr>\n", r);
+             "</th><th>cron tier</th></tr>\n", r);
     cJSON_ArrayForEach(o, cJSON_GetObjectItem(root, "instances")) {
         double last = cJSON_GetObjectItem(o, "lastcron")->valuedouble;
         ap_rvputs(r, "<tr><td>", text_of(r, o, "id"), "</td><td>",
@@ -134,8 +172,8 @@ static void send_html(request_rec *r, const cJSON *root)
                   text_of(r, o, "croncount"), "</td><td>",
                   date_of(r, o, "lastcron"), "</td><td>",
                   last > 0 ? apr_psprintf(r->pool, "%.0f", now - last) : "",
-                  "</td><td>", text_of(r, o, "lastcrongap"), "</td></tr>\n",
-                  NULL);
+                  "</td><td>", text_of(r, o, "lastcrongap"), "</td><td>",
+                  text_of(r, o, "tier_reason"), "</td></tr>\n", NULL);
     }
     ap_rputs("</table>\n</body></html>\n", r);
 }
@@ -154,6 +192,7 @@ int vmoodle_status_handler(request_rec *r)
     if (!c->table)
         return HTTP_NOT_FOUND;
     root = status_json(c->table, vmoodle_table_acquire(c->table, r), r->pool);
+    add_cron_plan(root, c->cron_plan, r->pool);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     if (r->args && strcmp(r->args, "json") == 0) {
         ap_set_content_type(r, "application/json");

@@ -8,7 +8,16 @@ $(BENCH_LOOKUP): bench/lookup_bench.c $(CORE_LIB) $(wildcard core/*.h)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore $< $(CORE_LIB) $(LDFLAGS) \
 	    $(DEP_LIBS) -o $@
 
+# vcron's tiers at 5,000 sites, simulated with the real scheduler.
+BENCH_CRON_SIM := $(BUILD)/bench/cron_sim
+
+$(BENCH_CRON_SIM): bench/cron_sim.c $(BUILD)/vcron-obj/tiers.o \
+		$(BUILD)/vcron-obj/sched.o vcron/tiers.h vcron/sched.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Ivcron $< $(BUILD)/vcron-obj/tiers.o \
+	    $(BUILD)/vcron-obj/sched.o $(LDFLAGS) $(DEP_LIBS) -o $@
+
 # Flags are read when make starts: build in a fresh make after deps.
 bench: deps
-	@$(MAKE) --no-print-directory all $(BENCH_LOOKUP)
+	@$(MAKE) --no-print-directory all $(BENCH_LOOKUP) $(BENCH_CRON_SIM)
 	@$(PYTHON) bench/run.py --build $(BUILD)

@@ -176,6 +176,9 @@ def main():
         if "scale_refresh" in results:
             scale_refresh.write_section(
                 scale_refresh.render(results["scale_refresh"]))
+        # Issue 23, with real Moodle only (MOODLE_SRC): its own section.
+        subprocess.run([sys.executable, os.path.join(HERE, "cron_tiers.py"),
+                        "--build", build], check=False)
         print(f"bench: table written to {os.path.relpath(RESULTS, ROOT)}")
     return 0
 

@@ -31,11 +31,11 @@ import instances    # noqa: E402
 import load         # noqa: E402
 import memory       # noqa: E402
 import refresh      # noqa: E402
+import sections     # noqa: E402
 from dbservers import PgServer  # noqa: E402
 from relay import FreezableRelay  # noqa: E402
 
 HOSTS = 100000
-RESULTS = os.path.join(HERE, "RESULTS.md")
 BEGIN, END = "<!-- bench:scale-refresh:begin -->", "<!-- bench:scale-refresh:end -->"
 STATEMENT_BOUND = 30        # core/vm_db.h VM_DB_IO_TIMEOUT
 STATUS = """
@@ -379,17 +379,9 @@ def render(r):
 
 
 def write_section(table):
-    text = open(RESULTS).read() if os.path.exists(RESULTS) else ""
-    block = (f"{BEGIN}\n## Refresh and sources at scale (issue 14)\n\n"
-             f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-             f"`bench/scale_refresh.py`.\n\n{table}{END}")
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    with open(RESULTS, "w") as f:
-        f.write(text)
+    sections.write_section(table, BEGIN, END,
+                           "Refresh and sources at scale (issue 14)",
+                           "bench/scale_refresh.py")
 
 
 def main():

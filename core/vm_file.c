@@ -379,7 +379,9 @@ static int open_step(int fd, const char *name, mode_t mode, apr_pool_t *p,
     struct stat st;
     int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
     int next = openat(fd, name, flags);
-    if (next < 0 && errno == ENOENT && mkdirat(fd, name, mode) == 0)
+    /* Another process may make it between the two: theirs is as good. */
+    if (next < 0 && errno == ENOENT
+        && (mkdirat(fd, name, mode) == 0 || errno == EEXIST))
         next = openat(fd, name, flags);
     if (next >= 0)
         return next;

@@ -75,6 +75,7 @@ typedef struct {
     int signal;                /* the signal that ended it, or 0 */
     int timed_out;             /* ended at its timeout (or by vm_job_end) */
     long long duration_ms;
+    long long cpu_ms;          /* its CPU time, user + system (rusage) */
 } vm_job;
 
 /* Start the child.  0, or -1 with *err (from p) when it could not be set

@@ -18,6 +18,8 @@
 #define VM_SET_JOBS            "jobs"
 #define VM_SET_TIMEOUT         "timeout"
 #define VM_SET_GRACE           "grace"
+#define VM_SET_OPCACHE         "opcache"
+#define VM_SET_OPCACHE_DIR     "opcache-dir"
 #define VM_SET_SITE_USER       "site-user"      /* vm_siteuser.h */
 #define VM_SET_MASTER_CONFIG   "master-config"  /* vm_master.h */
 /* vcron's. */
@@ -32,6 +34,17 @@
 #define VM_SET_STATE_FILE      "state-file"
 #define VM_SET_QUIET           "quiet"
 #define VM_SET_MASTER          "master"
+#define VM_SET_TIERS           "tiers"
+#define VM_SET_DEFAULT_TIER    "default-tier"
+#define VM_SET_TIER_FILE       "tier-file"
+#define VM_SET_ACTIVITY_DAYS   "activity-days"
+#define VM_SET_ACTIVITY_EVERY  "activity-every"
+#define VM_SET_ACTIVITY_PER_TICK "activity-per-tick"
+#define VM_SET_FAST_PATH       "fast-path"
+#define VM_SET_FAST_PATH_FROM  "fast-path-from"
+#define VM_SET_PROBE_THREADS   "probe-threads"
+#define VM_SET_CORES           "cores"
+#define VM_SET_RUN_COST_MS     "run-cost-ms"
 /* vmoodlectl's. */
 #define VM_SET_TEMPLATES       "templates"
 #define VM_SET_DATA_PARENT     "data-parent"
@@ -41,6 +54,7 @@
 #define VM_DEFAULT_PHP         "/usr/bin/php"
 #define VM_DEFAULT_MOODLE_DIR  "/var/www/moodle"
 #define VM_DEFAULT_LOCK_DIR    "/run/vmoodle/vcron"
+#define VM_DEFAULT_OPCACHE_DIR "/var/cache/vmoodle/opcache"
 #define VM_DEFAULT_JOBS        4
 #define VM_DEFAULT_JOBS_TEXT   "4"
 #define VM_DEFAULT_GRACE       10
@@ -48,5 +62,9 @@
 
 /* Whether name is a setting of either program. */
 int vm_settings_known(const char *name);
+
+/* An on/off setting's value: "0", "no", "off", "false" are off, anything
+ * else on. */
+int vm_settings_on(const char *value);
 
 #endif

@@ -10,7 +10,7 @@
 #include "vm_settings.h"
 #include "vm_source.h"
 
-typedef enum { T_STR, T_LONG, T_MODE, T_ARGV, T_BOOL } setting_type;
+typedef enum { T_STR, T_LONG, T_MODE, T_ARGV, T_BOOL, T_TIERS } setting_type;
 
 typedef struct {
     const char *name;
@@ -34,7 +34,7 @@ static const setting settings[] = {
       "instance table: json:/path | pgsql:\"conninfo\" | mysql:\"...\"" },
     { VM_SET_TABLE, T_STR, AT(table), 0, VM_DEFAULT_TABLE, "database table" },
     { VM_SET_MODE, T_MODE, AT(mode), 0, "round-robin",
-      "round-robin | lowest-gap" },
+      "round-robin | lowest-gap | activity" },
     { VM_SET_PER_TICK, T_LONG, AT(per_tick), 0, NULL,
       "round-robin: instances per tick (default "
       STR(VC_RR_DEFAULT_PER_TICK) "); lowest-gap: cap (default 0 = none)" },
@@ -71,6 +71,33 @@ static const setting settings[] = {
       "also run the master Moodle's cron each tick (VMOODLE_MASTER=1)" },
     { VM_SET_MASTER_CONFIG, T_STR, AT(master_config), 0, NULL,
       "the master's settings file (root's, 0600): its runs get them" },
+    { VM_SET_OPCACHE, T_BOOL, AT(opcache), 0, "on",
+      "PHP's opcode cache kept in files between runs: on | off" },
+    { VM_SET_OPCACHE_DIR, T_STR, AT(opcache_dir), 0,
+      VM_DEFAULT_OPCACHE_DIR,
+      "its base: DIR/<code tree>/<user>" },
+    { VM_SET_TIERS, T_TIERS, AT(tiers), 0, VC_TIERS_DEFAULT,
+      "activity: EVENTS:PERIOD per tier, busiest first" },
+    { VM_SET_DEFAULT_TIER, T_LONG, AT(default_tier), 1, "3",
+      "activity: tier of a site not measured yet (at most the last)" },
+    { VM_SET_TIER_FILE, T_STR, AT(tier_file), 0, "/etc/vmoodle/vcron.tiers",
+      "activity: per-site overrides, 'host = tier' (vcron tier)" },
+    { VM_SET_ACTIVITY_DAYS, T_LONG, AT(activity_days), 1, "3",
+      "activity: log events over this many days" },
+    { VM_SET_ACTIVITY_EVERY, T_LONG, AT(activity_every), 60, "86400",
+      "activity: seconds between two measures of a site" },
+    { VM_SET_ACTIVITY_PER_TICK, T_LONG, AT(activity_per_tick), 0, "200",
+      "activity: sites measured at most per tick" },
+    { VM_SET_FAST_PATH, T_BOOL, AT(fast_path), 0, "on",
+      "activity: a site with ad hoc work waiting runs at once: on | off" },
+    { VM_SET_FAST_PATH_FROM, T_LONG, AT(fast_path_from), 1, "1",
+      "activity: probe the sites of this tier and quieter ones" },
+    { VM_SET_PROBE_THREADS, T_LONG, AT(probe_threads), 1, "8",
+      "activity: site databases probed at once" },
+    { VM_SET_CORES, T_LONG, AT(cores), 0, "0",
+      "CPU cores of the cron hosts, for capacity (0: this host's)" },
+    { VM_SET_RUN_COST_MS, T_LONG, AT(run_cost_ms), 1, "300",
+      "CPU ms per run assumed before any is measured" },
 };
 
 #define NSETTINGS (sizeof settings / sizeof *settings)
@@ -92,6 +119,10 @@ void vc_config_defaults(vc_config *cfg)
             *(long *)field = strtol(s->dflt, NULL, 10);
         else if (s->type == T_MODE)
             *(vc_mode *)field = (vc_mode)vc_mode_parse(s->dflt);
+        else if (s->type == T_BOOL)
+            *(int *)field = vm_settings_on(s->dflt);
+        else if (s->type == T_TIERS)
+            vc_tiers_parse(s->dflt, field);
     }
 }
 
@@ -144,16 +175,18 @@ const char *vc_config_set(vc_config *cfg, const char *name, const char *value,
         return set_long(field, s, value, p);
     case T_MODE:
         if ((mode = vc_mode_parse(value)) < 0)
-            return apr_psprintf(p, "mode: round-robin or lowest-gap, not "
-                                "'%s'", value);
+            return apr_psprintf(p, "mode: round-robin, lowest-gap or "
+                                "activity, not '%s'", value);
         *(vc_mode *)field = (vc_mode)mode;
         return NULL;
     case T_ARGV:
         *(const char *const **)field = split_words(value, p);
         return NULL;
     case T_BOOL:
-        *(int *)field = strcmp(value, "0") != 0 && strcmp(value, "no") != 0;
+        *(int *)field = vm_settings_on(value);
         return NULL;
+    case T_TIERS:
+        return vc_tiers_parse(value, field);
     }
     return NULL;
 }
@@ -168,6 +201,17 @@ const char *vc_config_read_file(vc_config *cfg, const char *path,
                                 int required, apr_pool_t *p)
 {
     return vm_conf_read(path, required, set_from_file, cfg, p);
+}
+
+/* A flag alone is on; "--flag on" and "--flag off" say it. */
+static const char *bool_word(int argc, char **argv, int *i)
+{
+    static const char *const words[] = { "on", "off", "yes", "no", "true",
+                                         "false", "1", "0" };
+    for (size_t k = 0; *i + 1 < argc && k < sizeof words / sizeof *words; k++)
+        if (strcmp(argv[*i + 1], words[k]) == 0)
+            return argv[++*i];
+    return "1";
 }
 
 /* "--command PATH ARGS...": the rest of the line, taken word for word. */
@@ -200,7 +244,8 @@ const char *vc_config_parse_args(vc_config *cfg, int argc, char **argv,
         }
         if (s->type == T_ARGV && !eq)
             return take_command(cfg, argc, argv, i + 1, p);
-        const char *value = eq ? eq + 1 : s->type == T_BOOL ? "1"
+        const char *value = eq ? eq + 1
+                          : s->type == T_BOOL ? bool_word(argc, argv, &i)
                           : i + 1 < argc ? argv[++i] : NULL;
         if (!value)
             return apr_psprintf(p, "--%s needs a value", s->name);
@@ -220,7 +265,8 @@ const char *vc_config_check(const vc_config *cfg, apr_pool_t *p)
         return apr_psprintf(p, "the cron program must be an absolute path, "
                             "not '%s'", program ? program : "");
     const char *paths[] = { cfg->moodle_dir, cfg->log_dir, cfg->lock_dir,
-                            cfg->state_file };
+                            cfg->state_file, cfg->opcache_dir,
+                            cfg->tier_file };
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
         if (!paths[i] || paths[i][0] != '/')
             return apr_psprintf(p, "'%s' is not an absolute path",

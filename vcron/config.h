@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <apr_pools.h>
 #include "sched.h"
+#include "tiers.h"
 
 #define VC_DEFAULT_CONFIG "/etc/vmoodle/vcron.conf"
 #define VC_RR_DEFAULT_PER_TICK 16   /* VMoodle's own figure */
@@ -33,6 +34,21 @@ typedef struct {
     const char *state_file;    /* round-robin cursor, measured tick */
     int quiet;                 /* no summary line */
     int master;                /* also the master's cron, VMOODLE_MASTER=1 */
+    /* PHP's opcode file cache (core/vm_opcache.h) */
+    int opcache;               /* on unless "off" */
+    const char *opcache_dir;   /* its base directory */
+    /* mode = activity (tiers.h) */
+    vc_tiers tiers;            /* parsed "tiers" */
+    long default_tier;         /* a site whose activity is not known yet */
+    const char *tier_file;     /* per-site overrides: "host = tier" */
+    long activity_days;        /* activity: log events over these days */
+    long activity_every;       /* seconds between two measures of a site */
+    long activity_per_tick;    /* sites measured at most per tick */
+    int fast_path;             /* a site with queued work runs at once */
+    long probe_threads;        /* site databases probed at once */
+    long fast_path_from;       /* probe sites of this tier and quieter */
+    long cores;                /* CPU cores of the cron hosts; 0 = nproc */
+    long run_cost_ms;          /* CPU per run assumed before any is known */
     const char *master_config; /* the master's settings (vm_master.h) */
 } vc_config;
 

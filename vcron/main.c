@@ -13,6 +13,7 @@
 #include "vm_version.h"
 #include "tick.h"
 #include "status.h"
+#include "plan.h"
 #include "signals.h"
 #include "jobs.h"
 #include "vm_time.h"
@@ -29,13 +30,20 @@ typedef struct {
 static void usage(FILE *out)
 {
     fprintf(out,
-        "usage: vcron [settings] run | daemon | status [--json]\n"
+        "usage: vcron [settings] run | daemon | status [--json] | plan\n"
+        "             | tier HOST TIER|auto\n"
         "       vcron --help | --version\n"
         "  run      one tick, then exit (crontab: * * * * * vcron run)\n"
         "  daemon   a tick every --tick seconds until TERM; HUP re-reads\n"
         "  status   per instance (and the master with --master): "
         "croncount,\n"
-        "           lastcron, seconds since, lastcrongap\n"
+        "           lastcron, seconds since, lastcrongap; mode activity: "
+        "tier,\n"
+        "           why, CPU per run, demand against capacity\n"
+        "  plan     what the tiers ask for: runs and CPU s an hour per "
+        "tier\n"
+        "           against the cores; the sites whose gaps grow\n"
+        "  tier     set a site's tier (1 busiest) in tier-file, or auto\n"
         "settings (also 'name = value' in the configuration file):\n");
     vc_config_usage(out);
     fprintf(out,
@@ -153,9 +161,14 @@ static void ensure_std_fds(void)
         close(fd);
 }
 
-static int dispatch(setup *s, const char *cmd, int json, int argc,
-                    char **argv)
+static int dispatch(setup *s, const char *cmd, int json,
+                    const char *const *words, int argc, char **argv)
 {
+    if (strcmp(cmd, "plan") == 0)
+        return vc_plan(&s->cfg, s->src, stdout, s->pool);
+    if (strcmp(cmd, "tier") == 0)
+        return vc_tier_command(&s->cfg, s->src, words[0], words[1], stdout,
+                               s->pool);
     if (strcmp(cmd, "run") == 0)
         return one_tick(s);
     if (strcmp(cmd, "daemon") == 0)
@@ -171,8 +184,8 @@ int main(int argc, char **argv)
     apr_pool_t *args;
     apr_pool_create(&args, NULL);
     const char **rest = apr_pcalloc(args, sizeof(*rest) * (argc + 1));
-    int nrest = 0, json = 0;
-    const char *cmd = NULL;
+    int nrest = 0, json = 0, nwords = 0;
+    const char *cmd = NULL, *words[2] = { NULL, NULL };
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -188,19 +201,24 @@ int main(int argc, char **argv)
             json = 1;
         else if (!cmd && (strcmp(rest[i], "run") == 0
                           || strcmp(rest[i], "daemon") == 0
-                          || strcmp(rest[i], "status") == 0))
+                          || strcmp(rest[i], "status") == 0
+                          || strcmp(rest[i], "plan") == 0
+                          || strcmp(rest[i], "tier") == 0))
             cmd = rest[i];
+        else if (cmd && strcmp(cmd, "tier") == 0 && nwords < 2)
+            words[nwords++] = rest[i];
         else {
             vc_log(244, "unexpected argument '%s' (see --help)", rest[i]);
             code = VC_EXIT_USAGE;
         }
     }
-    if (code == VC_EXIT_OK && !cmd) {
+    if (code == VC_EXIT_OK && (!cmd || (strcmp(cmd, "tier") == 0
+                                        && nwords < 2))) {
         usage(stderr);
         code = VC_EXIT_USAGE;
     }
     if (code == VC_EXIT_OK)
-        code = dispatch(&s, cmd, json, argc, argv);
+        code = dispatch(&s, cmd, json, words, argc, argv);
     if (s.pool)
         apr_pool_destroy(s.pool);
     apr_pool_destroy(args);

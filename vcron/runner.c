@@ -9,6 +9,7 @@
 #include <apr_tables.h>
 #include "vm_cli.h"
 #include "vm_file.h"
+#include "vm_opcache.h"
 #include "runner.h"
 
 const char *const *vc_cron_argv(const vc_config *cfg, apr_pool_t *p)
@@ -17,6 +18,18 @@ const char *const *vc_cron_argv(const vc_config *cfg, apr_pool_t *p)
         return cfg->command;
     return vm_cli_argv(cfg->php, cfg->moodle_dir, VM_CLI_CRON_SCRIPT,
                        vm_cli_cron_args, VM_CLI_CRON_NARGS, p);
+}
+
+const char *const *vc_cron_argv_for(const vc_config *cfg,
+                                    const char *const *argv,
+                                    const char *code_dir,
+                                    const vm_identity *who, apr_pool_t *p,
+                                    const char **why)
+{
+    *why = NULL;
+    if (cfg->command || !cfg->opcache)
+        return argv;
+    return vm_opcache_argv(argv, cfg->opcache_dir, code_dir, who, p, why);
 }
 
 int vc_cron_log_open(const char *log_dir, const vm_instance *in, long max,

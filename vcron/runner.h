@@ -7,10 +7,22 @@
 #include <apr_pools.h>
 #include "vm_instance.h"
 #include "config.h"
+#include "vm_identity.h"
 
 /* vm_cli_argv() of the site's cron (vm_cli.h), or the configured
  * command; the instance is never on the command line. */
 const char *const *vc_cron_argv(const vc_config *cfg, apr_pool_t *p);
+
+/* argv (vc_cron_argv's, running the code under code_dir: the site's
+ * platform's tree) as who runs it: with PHP's opcode file cache
+ * (vm_opcache.h: one per code tree and user) unless it is off or
+ * --command replaces PHP; when the cache cannot be used, argv as it is
+ * and *why says why. */
+const char *const *vc_cron_argv_for(const vc_config *cfg,
+                                    const char *const *argv,
+                                    const char *code_dir,
+                                    const vm_identity *who, apr_pool_t *p,
+                                    const char **why);
 
 /* Open log_dir/vm_cli_log_name()  for appending, first moving it to <name>.1 when it
  * has reached max bytes.  Returns the descriptor or -1 with *err. */

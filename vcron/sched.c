@@ -3,11 +3,12 @@
 #include <string.h>
 #include "sched.h"
 
-static const char *const mode_names[] = { "round-robin", "lowest-gap" };
+static const char *const mode_names[] = { "round-robin", "lowest-gap",
+                                           "activity" };
 
 int vc_mode_parse(const char *name)
 {
-    for (int m = 0; m < 2; m++)
+    for (int m = 0; m < 3; m++)
         if (strcmp(name, mode_names[m]) == 0)
             return m;
     return -1;
@@ -15,7 +16,8 @@ int vc_mode_parse(const char *name)
 
 const char *vc_mode_name(vc_mode m)
 {
-    return mode_names[m == VC_MODE_LOWEST_GAP];
+    return mode_names[m >= VC_MODE_ROUND_ROBIN && m <= VC_MODE_ACTIVITY ? m
+                                                                        : 0];
 }
 
 static int by_id(const void *a, const void *b)
@@ -78,6 +80,22 @@ size_t vc_sched_rate(size_t n, long long period, long long tick)
     return want < n ? (size_t)want : n;
 }
 
+size_t vc_sched_rate_at(size_t n, long long period, long long tick,
+                        long long now)
+{
+    if (n == 0 || now < 0)
+        return 0;
+    if (tick < 1)
+        tick = 1;
+    if (period <= tick)
+        return n;
+    unsigned long long k = (unsigned long long)(now / tick);
+    unsigned long long per = (unsigned long long)n * (unsigned long long)tick;
+    unsigned long long want = ((k + 1) * per) / (unsigned long long)period
+                              - (k * per) / (unsigned long long)period;
+    return want < n ? (size_t)want : n;
+}
+
 /* Past its period before the next tick if it is not run in this one. */
 static int urgent(const vc_sched_item *it, const vc_gap_params *gp,
                   long long tick)
@@ -106,7 +124,8 @@ size_t vc_sched_lowest_gap(const vc_sched_item *items, size_t n,
     size_t ran = 0;
     while (ran < m && ran_this_tick(&scratch[m - 1 - ran], gp, tick))
         ran++;
-    size_t rate = vc_sched_rate(m, gp->period, tick);
+    size_t rate = gp->spread ? vc_sched_rate_at(m, gp->period, tick, gp->now)
+                             : vc_sched_rate(m, gp->period, tick);
     size_t count = rate > ran ? rate - ran : 0;
     if (count > m - ran)
         count = m - ran;

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-typedef enum { VC_MODE_ROUND_ROBIN, VC_MODE_LOWEST_GAP } vc_mode;
+typedef enum { VC_MODE_ROUND_ROBIN, VC_MODE_LOWEST_GAP, VC_MODE_ACTIVITY } vc_mode;
 
 typedef struct {
     long long id;
@@ -30,11 +30,20 @@ typedef struct {
     long long now;      /* start of this tick */
     long long period;   /* nominal time between two runs of an instance */
     long long tick;     /* measured time between two ticks */
+    int spread;         /* rate by vc_sched_rate_at: a small set runs no
+                           more often than its period */
 } vc_gap_params;
 
 /* How many instances one tick must run so that n instances each run once
  * per period: ceil(n * tick / period), at most n. */
 size_t vc_sched_rate(size_t n, long long period, long long tick);
+
+/* The same rate as a fraction carried from tick to tick: the tick's share
+ * of n * (tick index + 1) * tick / period, the tick index being
+ * now / tick, so every host computes the same and 5 instances with a day's
+ * period run 5 times a day, not once a tick. */
+size_t vc_sched_rate_at(size_t n, long long period, long long tick,
+                        long long now);
 
 /* Lowest gap: the instances this tick must see run, the most overdue
  * first (never run, then oldest last cron, then lowest id): as many as the
@@ -45,12 +54,13 @@ size_t vc_sched_rate(size_t n, long long period, long long tick);
  * them in this order, runs those whose lock it gets, up to its capacity,
  * and leaves the locked ones to the host that holds them.  Writes the ids
  * into out (room for n), returns their number.  Uses scratch, room for n,
- * as working space. */
+ * as working space: its first count entries are then the chosen ones, in
+ * out's order. */
 size_t vc_sched_lowest_gap(const vc_sched_item *items, size_t n,
                            const vc_gap_params *gp, long long *out,
                            vc_sched_item *scratch);
 
-/* "round-robin" / "lowest-gap" and back; -1 for an unknown name. */
+/* "round-robin" / "lowest-gap" / "activity" and back; -1 for an unknown name. */
 int vc_mode_parse(const char *name);
 const char *vc_mode_name(vc_mode m);
 

@@ -16,6 +16,8 @@
 #include "vm_cli.h"
 #include "signals.h"
 #include "log.h"
+#include "tiering.h"
+#include "plan.h"
 
 /* The instances a tick tries, in order, and how many of them it may run:
  * locked ones (running elsewhere) are passed over for the next. */
@@ -24,6 +26,7 @@ typedef struct {
     size_t count;
     size_t budget;              /* most to run */
     long long cursor;           /* round robin: the cursor saved */
+    long long tick;             /* the tick length it was planned with */
 } tick_plan;
 
 typedef struct {
@@ -34,6 +37,7 @@ typedef struct {
     vc_tick_counts *counts;
     const char *const *argv;
     long long tried;            /* id of the last instance tried, 0 none */
+    apr_array_header_t *costs;  /* vc_run_cost of each ended run */
 } tick_run;
 
 typedef struct {
@@ -41,6 +45,7 @@ typedef struct {
     const vm_table *t;
     long long now;
     tick_plan *plan;
+    const vc_fleet *fleet;      /* mode activity */
     apr_pool_t *p;
 } choice;
 
@@ -60,7 +65,13 @@ static void choose_in_state(vc_state *st, void *ctx)
         items[i] = (vc_sched_item){ in->id, in->enabled, in->lastcron };
     }
     long long tick = vc_state_tick(st, c->now, cfg->tick, cfg->period);
-    if (cfg->mode == VC_MODE_ROUND_ROBIN) {
+    plan->tick = tick;
+    if (cfg->mode == VC_MODE_ACTIVITY) {
+        plan->budget = cfg->per_tick <= 0 ? SIZE_MAX : (size_t)cfg->per_tick;
+        plan->count = vc_sched_activity(c->fleet->items, c->fleet->n,
+                                        &cfg->tiers, c->now, tick, plan->ids,
+                                        c->p);
+    } else if (cfg->mode == VC_MODE_ROUND_ROBIN) {
         plan->budget = cfg->per_tick < 0 ? VC_RR_DEFAULT_PER_TICK
                                          : (size_t)cfg->per_tick;
         plan->count = vc_sched_round_robin(items, n, st->cursor, plan->ids,
@@ -73,7 +84,7 @@ static void choose_in_state(vc_state *st, void *ctx)
             st->cursor = plan->ids[last - 1];
         plan->cursor = st->cursor;
     } else {
-        vc_gap_params gp = { c->now, cfg->period, tick };
+        vc_gap_params gp = { c->now, cfg->period, tick, 0 };
         plan->budget = cfg->per_tick <= 0 ? SIZE_MAX : (size_t)cfg->per_tick;
         plan->count = vc_sched_lowest_gap(items, n, &gp, plan->ids, scratch);
     }
@@ -83,9 +94,10 @@ static void choose_in_state(vc_state *st, void *ctx)
  * before any cron starts: a vcron killed later in the tick has already
  * moved on. */
 static const char *choose(const vc_config *cfg, const vm_table *t,
-                          long long now, tick_plan *plan, apr_pool_t *p)
+                          long long now, tick_plan *plan,
+                          const vc_fleet *fleet, apr_pool_t *p)
 {
-    choice c = { cfg, t, now, plan, p };
+    choice c = { cfg, t, now, plan, fleet, p };
     return vc_state_edit(cfg->state_file, choose_in_state, &c, p);
 }
 
@@ -131,8 +143,11 @@ static void cron_done(vc_job *job, vc_outcome outcome, void *ctx)
     const vm_instance *in = job->in;
     long long secs = job->run.duration_ms / 1000;
     int status = job->run.status;
-    vc_log_fd(job->log_fd, 221, "cron %s after %lld s (wait status %d)",
-              outcome_name(outcome), secs, status);
+    double cpu = (double)job->run.cpu_ms / 1000.0;
+    vc_log_fd(job->log_fd, 221, "cron %s after %lld s, %.2f CPU s (wait "
+              "status %d)", outcome_name(outcome), secs, cpu, status);
+    if (in != &vm_master)
+        APR_ARRAY_PUSH(tr->costs, vc_run_cost) = (vc_run_cost){ in->id, cpu };
     if (outcome == VC_CRON_OK)
         tr->counts->succeeded++;
     else if (outcome == VC_CRON_TIMED_OUT)
@@ -178,10 +193,16 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
         ? vc_cron_log_open(tr->cfg->log_dir, in, tr->cfg->log_max, tr->p, &err)
         : -1;
     /* A session of its own, stdin /dev/null, output to its log; as the
-     * site's own user when site-user is set. */
+     * site's own user when site-user is set, PHP with the opcode file
+     * cache of that user. */
+    const char *nocache = NULL;
     const vm_identity *who = vm_site_identity(tr->cfg->site_user, tr->who,
                                               in, tr->p, &err);
-    vm_job_opts o = { .argv = tr->argv, .envp = vm_cli_env(in, who, tr->p),
+    vm_job_opts o = { .argv = who ? vc_cron_argv_for(tr->cfg, tr->argv,
+                                                     tr->cfg->moodle_dir, who,
+                                                     tr->p, &nocache)
+                                  : tr->argv,
+                      .envp = vm_cli_env(in, who, tr->p),
                       .who = who, .dir = "/", .keep_fd = job->lock.fd };
     o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_FD, job->log_fd };
     int rc = -1;
@@ -191,6 +212,8 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
         job->started = (long long)time(NULL);
         vc_log_fd(job->log_fd, 220, "cron of instance %lld (%s) starts",
                   in->id, in->key);
+        if (nocache)
+            vc_log_fd(job->log_fd, 279, "opcode cache not used: %s", nocache);
         if ((rc = vc_jobs_start(jobs, job, &o, tr->p, &err)) != 0)
             vc_log_fd(job->log_fd, 212, "cron not started: %s", err);
     }
@@ -261,6 +284,21 @@ static void print_summary(const vc_config *cfg, const vc_tick_counts *c)
     fflush(stdout);
 }
 
+/* Mode activity: the tiers and the tick's probes (ad hoc work waiting,
+ * activity), planned with the last measured tick.  NULL or a reason. */
+static const char *prepare_fleet(const vc_config *cfg, const vm_table *t,
+                                 long long now, vc_fleet *fleet,
+                                 apr_pool_t *p)
+{
+    vc_state st;
+    const char *err = vc_fleet_build(cfg, t, fleet, p);
+    if (!err)
+        err = vc_state_load(cfg->state_file, &st, p);
+    if (!err)
+        vc_fleet_probe(cfg, fleet, now, st.tick > 0 ? st.tick : cfg->tick, p);
+    return err;
+}
+
 /* Root writes there: made, or refused, by the one safe opener. */
 static const char *prepare_dirs(const vc_config *cfg, apr_pool_t *p)
 {
@@ -291,8 +329,12 @@ int vc_tick(const vc_config *cfg, const vm_identity *who, vm_source *src,
         return code;
     const char *err = NULL;
     tick_plan plan = { 0 };
+    vc_fleet fleet = { 0 };
+    long long now = (long long)time(NULL);
     if ((err = prepare_dirs(cfg, p)) != NULL
-        || (err = choose(cfg, t, (long long)time(NULL), &plan, p)) != NULL) {
+        || (cfg->mode == VC_MODE_ACTIVITY
+            && (err = prepare_fleet(cfg, t, now, &fleet, p)) != NULL)
+        || (err = choose(cfg, t, now, &plan, &fleet, p)) != NULL) {
         vc_log(203, "%s", err);
         return VC_EXIT_LOCAL;
     }
@@ -304,8 +346,15 @@ int vc_tick(const vc_config *cfg, const vm_identity *who, vm_source *src,
         order[n++] = &vm_master;
     for (size_t i = 0; i < plan.count; i++)
         order[n++] = vm_table_find_id(t, plan.ids[i]);
-    tick_run tr = { cfg, who, src, p, counts, vc_cron_argv(cfg, p), 0 };
+    tick_run tr = { cfg, who, src, p, counts, vc_cron_argv(cfg, p), 0,
+                    apr_array_make(p, 16, sizeof(vc_run_cost)) };
     size_t tried = run_all(&tr, order, n, plan.budget);
+    if (cfg->mode == VC_MODE_ACTIVITY) {
+        vc_fleet_after_tick(cfg, &fleet, (const vc_run_cost *)tr.costs->elts,
+                            (size_t)tr.costs->nelts, now, plan.tick, p);
+        if ((err = vc_plan_write(cfg, &fleet, now, p)) != NULL)
+            vc_log(203, "%s", err);
+    }
     /* Round robin went past locked instances: the cursor follows. */
     cursor_move move = { plan.cursor, tr.tried };
     if (cfg->mode == VC_MODE_ROUND_ROBIN && tried > plan.budget

@@ -11,8 +11,11 @@ $(VCRON_OBJD)/%.o: vcron/%.c $(wildcard vcron/*.h core/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -c $< -o $@
 
-$(VCRON): $(VCRON_OBJ) $(CORE_LIB)
-	$(CC) $(VCRON_OBJ) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) -o $@
+# A site's database is opened the way vmoodlectl opens it (mode activity).
+VCRON_VMC  := $(BUILD)/obj/vmoodlectl/db.o
+
+$(VCRON): $(VCRON_OBJ) $(VCRON_VMC) $(CORE_LIB)
+	$(CC) $(VCRON_OBJ) $(VCRON_VMC) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) -o $@
 
 # The scheduler's unit test links the scheduler alone: it is pure.
 $(BUILD)/tests/test_vcron_sched: tests/unit/test_vcron_sched.c \
@@ -20,3 +23,10 @@ $(BUILD)/tests/test_vcron_sched: tests/unit/test_vcron_sched.c \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ivcron $< $(VCRON_OBJD)/sched.o $(LDFLAGS) \
 	    -lcmocka -o $@
+
+# Tiers, the fast path and capacity: pure too, with APR for working space.
+$(BUILD)/tests/test_vcron_tiers: tests/unit/test_vcron_tiers.c \
+		$(VCRON_OBJD)/tiers.o $(VCRON_OBJD)/sched.o vcron/tiers.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Ivcron $< $(VCRON_OBJD)/tiers.o \
+	    $(VCRON_OBJD)/sched.o $(LDFLAGS) $(DEP_LIBS) -lcmocka -o $@

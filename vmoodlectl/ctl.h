@@ -39,6 +39,8 @@ typedef struct {
     int all, master, include_disabled, fail_fast, no_master, unset;
     int no_dns;             /* check: no DNS look-up */
     const char *match, *log_dir, *php, *moodle_dir, *lock_dir, *plugin;
+    const char *opcache, *opcache_dir;  /* vcron's: the opcode file cache;
+                                           opcache_dir NULL once off */
     long jobs, timeout, grace;
     int nscript;            /* after "--": SCRIPT ARGS... */
     char **script;

@@ -98,8 +98,8 @@ static int spawn(vm_job *j, const vmc_job *job, const vm_instance *in,
     if (!who)
         return -1;
     if (!job->work)
-        o.argv = vm_cli_argv(job->php, job->moodle_dir, job->script,
-                             job->args, job->nargs, p);
+        o.argv = vmc_job_argv(job, who, job->script, job->args,
+                              job->nargs, p);
     o.envp = vm_cli_env(in, who, p);
     o.who = who;
     o.dir = job->moodle_dir;

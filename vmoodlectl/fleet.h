@@ -21,6 +21,7 @@ struct vmc_job {
     const vm_identity *who;
     const char *site_user;        /* a user per site (vm_siteuser.h), or NULL */
     const char *php, *moodle_dir;
+    const char *opcache_dir;      /* PHP's opcode file cache; NULL off */
     /* What each site runs: one script with its arguments, */
     const char *script;
     const char *const *args;
@@ -49,6 +50,13 @@ struct vmc_job {
  * every site ran and ended with a good code.  *out (may be NULL) gets the
  * results, one per site in order. */
 int vmc_fleet_run(const vmc_job *job, apr_pool_t *p, vmc_site_result **out);
+
+/* php MOODLE_DIR/script args as who (the site's user) runs it, with the
+ * opcode file cache (vm_opcache.h) when it is on and usable (else said
+ * once). */
+const char *const *vmc_job_argv(const vmc_job *job, const vm_identity *who,
+                                const char *script, const char *const *args,
+                                int nargs, apr_pool_t *p);
 
 /* The job's script on one site in the foreground, in a session of its
  * own: its stdout and stderr relayed to ours through a pseudo-terminal of

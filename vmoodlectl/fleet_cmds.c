@@ -44,6 +44,7 @@ int vmc_job_prepare(vmc_opts *o, const char *label, int first_host,
     job->site_user = o->site_user;
     job->php = o->php;
     job->moodle_dir = o->moodle_dir;
+    job->opcache_dir = o->opcache_dir;
     job->jobs = (int)o->jobs;
     job->fail_fast = o->fail_fast;
     job->timeout = o->timeout;

@@ -151,6 +151,10 @@ static const vmc_option options[] = {
             "a user per site: vm-%shortname% (%id%, %dbname%)"),
     SETTING(VM_SET_MASTER_CONFIG, "FILE", master_config,
             "the master's settings (root's, 0600): its runs get them"),
+    SETTING(VM_SET_OPCACHE, "on|off", opcache,
+            "PHP's opcode file cache for every CLI run (default on)"),
+    SETTING(VM_SET_OPCACHE_DIR, "DIR", opcache_dir,
+            "its base (default " VM_DEFAULT_OPCACHE_DIR ")"),
     TEXT("config", "config", "FILE", config_path,
          "settings (" VMC_DEFAULT_CONFIG " or vcron.conf)"),
     /* What a command does. */

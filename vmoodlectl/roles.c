@@ -243,7 +243,8 @@ static int run_written(vm_db *db, const char *sql, const char *param,
 /* ALTER ... OWNER TO $1 for every object of the database's own schemas
  * that $1 does not own: relations (a serial's or identity's sequence goes
  * with its table), routines, types of their own, schemas. */
-/* clang-format off: SQL with macros pasted in, laid out by hand */
+/* SQL with macros pasted in, laid out by hand: */
+/* clang-format off */
 static const char pg_hand_over[] =
     "SELECT format('ALTER %s %I.%I OWNER TO %I', CASE c.relkind "
     "WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN "
@@ -369,7 +370,8 @@ int vmc_role_release(vm_db *server, const vmc_role *r, const char *keep_also,
 
 /* REVOKE ALL ON <every kind> IN SCHEMA <each> FROM $1, written by the
  * server. */
-/* clang-format off: SQL with macros pasted in, laid out by hand */
+/* SQL with macros pasted in, laid out by hand: */
+/* clang-format off */
 static const char pg_revoke_objects[] =
     "SELECT format('REVOKE ALL ON ALL %s IN SCHEMA %I FROM %I', k, nspname, "
     "$1::text) FROM pg_namespace, (VALUES ('TABLES'), ('SEQUENCES'), "

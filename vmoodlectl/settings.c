@@ -42,6 +42,9 @@ void vmc_settings_defaults(vmc_opts *o)
         o->moodle_dir = VM_DEFAULT_MOODLE_DIR;
     if (!o->lock_dir)
         o->lock_dir = VM_DEFAULT_LOCK_DIR;
+    /* The opcode file cache: off leaves no directory to use. */
+    o->opcache_dir = o->opcache && !vm_settings_on(o->opcache) ? NULL
+                   : o->opcache_dir ? o->opcache_dir : VM_DEFAULT_OPCACHE_DIR;
     if (!o->web_user)
         o->web_user = VM_DEFAULT_USER;
     if (!o->templates_dir)

@@ -1,5 +1,6 @@
 /* One site's Moodle CLI in the foreground, and the steps of a site's work
  * in a fleet run, see fleet.h. */
+#include <string.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -33,8 +34,7 @@ static int relayed(const vmc_job *job, const vm_instance *in, int lock_fd,
                                               p, why);
     if (!who)
         return -1;
-    o.argv = vm_cli_argv(job->php, job->moodle_dir, job->script, job->args,
-                         job->nargs, p);
+    o.argv = vmc_job_argv(job, who, job->script, job->args, job->nargs, p);
     o.envp = vm_cli_env(in, who, p);
     o.who = who;
     o.dir = job->moodle_dir;
@@ -78,9 +78,15 @@ int vmc_fleet_step(const vmc_job *job, const vm_instance *in,
     vm_job j;
     vm_job_opts o = { 0 };
     apr_pool_create(&p, NULL);
-    o.argv = vm_cli_argv(job->php, job->moodle_dir, script, args, nargs, p);
+    /* The cache of the user this child already is. */
+    const vm_identity *who = vm_site_identity(job->site_user, job->who, in,
+                                              p, &why);
+    o.argv = vmc_job_argv(job, who ? who : job->who, script, args, nargs, p);
     printf("vmoodlectl: step:");
-    for (int i = 2; o.argv[i]; i++)
+    int i = 1;
+    while (o.argv[i] && strncmp(o.argv[i], "-d", 2) == 0)   /* PHP's */
+        i++;
+    for (; o.argv[i]; i++)
         printf(" %s", o.argv[i]);
     printf("\n");
     fflush(stdout);

@@ -59,8 +59,17 @@ def _vcron_steps(build, source, tmp_path):
     base = [program(build, "vcron"), "--source", source,
             "--log-dir", str(tmp_path / "log"), "--lock-dir", str(tmp_path / "lock"),
             "--state-file", str(tmp_path / "state" / "vcron.state")]
+    # Mode activity (its probes fail: no database), the opcode cache's
+    # directory made (php: /bin/echo), tiers set, status and plan.
+    act = base + ["--mode", "activity", "--tier-file", str(tmp_path / "tiers"),
+                  "--opcache-dir", str(tmp_path / "opcache")]
     return [(base + ["run", "--command", "/bin/true"], None),
-            (base + ["status"], None), (base + ["status", "--json"], None)]
+            (base + ["status"], None), (base + ["status", "--json"], None),
+            (act + ["--php", "/bin/echo", "--moodle-dir", str(tmp_path), "run"],
+             None),
+            (act + ["tier", "a.example.edu", "2"], None),
+            (act + ["status"], None), (act + ["status", "--json"], None),
+            (act + ["plan"], None)]
 
 
 def _vmoodlectl_steps(build, source, tmp_path):
@@ -74,7 +83,8 @@ def _vmoodlectl_steps(build, source, tmp_path):
             (ctl + ["remove", "b.example.edu"], None)] + [
         # Moodle's CLI, /bin/echo standing in for php: many sites, then one.
         (ctl + ["--php", "/bin/echo", "--moodle-dir", "/tmp", "--log-dir",
-                str(tmp_path / "runlogs"), "run"] + sites + ["--", "x"], None)
+                str(tmp_path / "runlogs"), "--opcache-dir",
+                str(tmp_path / "opcache"), "run"] + sites + ["--", "x"], None)
         for sites in (["--all", "--master"], ["1"])] \
         + _template_steps(ctl, tmp_path)
 

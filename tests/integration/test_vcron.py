@@ -87,7 +87,8 @@ class Rig:
                 "--source", self.source,
                 "--log-dir", os.path.join(self.dir, "log"),
                 "--lock-dir", os.path.join(self.dir, "lock"),
-                "--state-file", os.path.join(self.dir, "state", "vcron.state")]
+                "--state-file", os.path.join(self.dir, "state", "vcron.state"),
+                "--opcache-dir", os.path.join(self.dir, "opcache")]
         base += list(extra)
         return base + (["--command", self.cron] if command else [])
 
@@ -248,10 +249,12 @@ def test_default_command_is_php_cron_with_keep_alive_zero(rig):
     out = os.path.join(rig.dir, "out")
     [args] = [n for n in os.listdir(out) if n.endswith(".args")]
     with open(os.path.join(out, args)) as f:
-        # The PHP settings every Moodle CLI run gets (core/vm_cli.c).
-        assert f.read().split() == ["-dmax_input_vars=5000",
-                                    "/srv/moodle/admin/cli/cron.php",
-                                    "--keep-alive=0"]
+        # The PHP settings every Moodle CLI run gets (core/vm_cli.c), the
+        # opcode file cache's (core/vm_opcache.c), then the script.
+        words = f.read().split()
+    assert words[0] == "-dmax_input_vars=5000"
+    assert words[-2:] == ["/srv/moodle/admin/cli/cron.php", "--keep-alive=0"]
+    assert all(w.startswith("-dopcache.") for w in words[1:-2]), words
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch user")

@@ -4,6 +4,8 @@ and the stats in the table count exactly the runs that happened."""
 import os
 import subprocess
 
+import pytest
+
 from dbservers import pg_db, pg_server  # noqa: F401  (fixtures)
 from test_vcron import Rig, summary, tmp_path  # noqa: F401
 
@@ -23,7 +25,16 @@ def runs_by_instance(rig):
     return spans
 
 
-def test_two_hosts_never_run_one_instance_twice_at_once(pg_db, tmp_path):
+# Mode activity: every instance never run is due at once on both hosts
+# (no probe of the stand-in databases: none is measured or asked).
+ACTIVITY = ["--mode", "activity", "--fast-path", "off",
+            "--activity-per-tick", "0"]
+
+
+@pytest.mark.parametrize("mode", [[], ACTIVITY], ids=["round-robin",
+                                                      "activity"])
+def test_two_hosts_never_run_one_instance_twice_at_once(pg_db, tmp_path,
+                                                        mode):
     pg_db.create_vmoodle_table()
     for i in range(1, instance_count + 1):
         pg_db.insert(id=i, name=f"Site {i}", shortname=f"s{i}",
@@ -37,7 +48,8 @@ def test_two_hosts_never_run_one_instance_twice_at_once(pg_db, tmp_path):
         rig.control(i, "sleep 2")
     procs = []
     for host in ("a", "b"):     # own lock dir and state: only the DB is shared
-        args = rig.args("--per-tick", str(instance_count),
+        args = rig.args(*mode, "--per-tick", str(instance_count),
+                        "--tier-file", os.path.join(rig.dir, "tiers"),
                         "--jobs", str(instance_count),
                         "--lock-dir", os.path.join(rig.dir, host, "lock"),
                         "--state-file", os.path.join(rig.dir, host, "state"),

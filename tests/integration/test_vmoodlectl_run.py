@@ -177,7 +177,9 @@ class Fleet:
         return [CTL, "--config", "/dev/null", "--source", f"json:{self.table}",
                 "--php", os.path.join(self.root, "php"), "--moodle-dir",
                 self.code, "--lock-dir", self.locks, "--user", WEB_USER,
-                "--log-dir", self.logs] + [str(a) for a in args]
+                "--log-dir", self.logs,
+                "--opcache-dir", os.path.join(self.root, "opcache")] + [
+                    str(a) for a in args]
 
     def ctl(self, *args, input=None, timeout=120):
         return subprocess.run(self.args(*args), capture_output=True, text=True,
@@ -224,9 +226,13 @@ def test_one_site_gets_our_streams_and_gives_its_exit_code(fleet):
     assert proc.returncode == 7, proc.stderr
     assert proc.stdout == "got hello\n"
     assert proc.stderr == "to stderr\n"
-    # The PHP settings Moodle's CLI needs come first.
-    assert fleet.out("php.args").split()[:2] == [
-        "-dmax_input_vars=5000", os.path.join(fleet.code, "echo.php")]
+    # The PHP settings Moodle's CLI needs come first, then the opcode
+    # file cache's (core/vm_opcache.c), then the script.
+    args = fleet.out("php.args").split()
+    assert args[0] == "-dmax_input_vars=5000"
+    script = args.index(os.path.join(fleet.code, "echo.php"))
+    assert all(a.startswith("-dopcache.") for a in args[1:script]), args
+    assert f"-dopcache.file_cache={fleet.root}/opcache/" in " ".join(args)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch user")

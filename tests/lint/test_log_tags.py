@@ -45,7 +45,8 @@ RANGES = {"module": (1, 199), "vcron": (200, 299), "vmoodlectl": (300, 999)}
 # Tags deliberately written at several call sites: the same message (the
 # same words, the reason appended), as the README's "Log tags" says.
 SAME_MESSAGE = {
-    "vcron": {203: "a local file (state, folders) failed, and its reason",
+    "vcron": {200: "a usage or configuration error, and its reason",
+              203: "a local file (state, folders) failed, and its reason",
               209: "a cron's figures not recorded, and why"},
     "vmoodlectl": {431: "an unknown option, and where the options are"},
 }

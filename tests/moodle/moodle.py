@@ -385,6 +385,7 @@ class Fleet:
                "--log-dir", os.path.join(state, "log"),
                "--lock-dir", os.path.join(state, "lock"),
                "--state-file", os.path.join(state, "vcron.state"),
+               "--opcache-dir", os.path.join(self.root, "opcache"),
                "--master-config", self.master_config] + list(args)
         return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 

@@ -179,7 +179,7 @@ static void rr_passes_over_locked_instances(void **state)
 static size_t lg_choose(sim *s, long long now, long long period,
                         long long tick, size_t capacity)
 {
-    vc_gap_params gp = { now, period, tick };
+    vc_gap_params gp = { now, period, tick, 0 };
     size_t count = vc_sched_lowest_gap(s->items, s->n, &gp, s->out,
                                        s->scratch);
     return capacity && count > capacity ? capacity : count;
@@ -367,7 +367,7 @@ static size_t run_hosts(sim *s, cron_host *hosts, size_t nhosts, long long t0,
             long long now = t0 + k * tick + hosts[h].offset;
             size_t nheld = 0;
             for (; h < nhosts && t0 + k * tick + hosts[h].offset == now; h++) {
-                vc_gap_params gp = { now, period, tick };
+                vc_gap_params gp = { now, period, tick, 0 };
                 size_t due = vc_sched_lowest_gap(s->items, s->n, &gp, s->out,
                                                  s->scratch);
                 size_t got = take(s->out, due, hosts[h].capacity

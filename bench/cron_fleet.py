@@ -1,0 +1,137 @@
+"""make bench with MOODLE_SRC and BENCH_CRON_FLEET=1 (issue 23): ten real
+sites run for 15 minutes by `vcron daemon --mode activity` with two tiers
+(five sites every 10 minutes, five daily), an ad hoc task queued on a quiet
+site after 5 minutes.  Figures: every busy site's largest gap against its
+period plus one tick, the quiet sites' runs, and how long the task waited
+before it was gone from the queue.  The fleet of bench/cron_tiers.py gets
+its missing sites from site1 by `vmoodlectl snapshot` and `deploy` (seconds
+each, not an install); about 20 minutes in all."""
+import os
+import re
+import signal
+import subprocess
+import time
+
+from dbservers import USER
+from moodle import RUN_USER, TABLE
+
+MINUTES = 15
+TIERS = "1000000:10m 0:1d"  # by activity all daily; five set to tier 1
+
+
+def options(fleet, workdir):
+    """vmoodlectl's templates, data parent and web user for the copies."""
+    return ["--templates", os.path.join(workdir, "templates"),
+            "--data-parent", os.path.dirname(fleet.sites["site1"].dataroot),
+            "--user", RUN_USER]
+
+
+def ten_sites(fleet, workdir):
+    """The fleet's own instances, and copies of site1 deployed to make ten
+    in all: two lists of host names."""
+    own = [s.host for s in fleet.sites.values()
+           if not s.is_master and s.install and s.enabled]
+    hosts = []
+    source = fleet.sites["site1"]
+    opts = options(fleet, workdir)
+    fleet.pg.sql(f"ALTER ROLE {USER} CREATEDB")
+    snap = fleet.tool("vmoodlectl", *opts, "snapshot", "--from", source.host,
+                      "--name", "bench-cron")
+    if snap.returncode != 0:
+        raise RuntimeError(f"snapshot: {snap.stderr.strip()}")
+    for n in range(20, 30):
+        if len(own) + len(hosts) >= 10:
+            break
+        host = f"bench{n}.test"
+        dep = fleet.tool("vmoodlectl", *opts, "deploy", "--template",
+                         "bench-cron", "--host", f"http://{host}",
+                         "--fullname", f"Bench School {n}", "--shortname",
+                         f"bench{n}")
+        if dep.returncode != 0:
+            raise RuntimeError(f"deploy {host}: {dep.stderr.strip()}")
+        hosts.append(host)
+    return own, hosts
+
+
+def destroy(fleet, workdir, hosts):
+    for host in hosts:
+        fleet.tool("vmoodlectl", *options(fleet, workdir), "destroy",
+                   f"http://{host}", "--yes")
+
+
+def starts(log_dir, host):
+    """Start times of a site's crons, from its vcron log (VM00220 lines)."""
+    path = os.path.join(log_dir, f"{host}.log")
+    if not os.path.exists(path):
+        return []
+    found = []
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) .*VM00220", line)
+            if m:
+                found.append(time.mktime(time.strptime(
+                    m.group(1), "%Y-%m-%dT%H:%M:%SZ")))
+    return found
+
+
+def queue_adhoc(fleet, site):
+    code = ("define('CLI_SCRIPT', true); require('config.php'); "
+            "$t = new \\core\\task\\calendar_fix_orphaned_events(); "
+            "echo \\core\\task\\manager::queue_adhoc_task($t, true);")
+    proc = fleet.php_code(site, code)
+    return int(proc.stdout.strip())
+
+
+def run(fleet, workdir):
+    own, copies = ten_sites(fleet, workdir)
+    busy, quiet = copies[:5], own + copies[5:]
+    quiet_site = next(s for s in fleet.sites.values() if s.host == own[-1])
+    daemon = None
+    state = os.path.join(workdir, "vcron-fleet")
+    base = [fleet.program("vcron"), "--config", "/dev/null",
+            "--source", fleet.source, "--table", TABLE,
+            "--moodle-dir", fleet.code, "--php", "/usr/bin/php",
+            "--log-dir", os.path.join(state, "log"),
+            "--lock-dir", os.path.join(state, "lock"),
+            "--state-file", os.path.join(state, "vcron.state"),
+            "--opcache-dir", os.path.join(state, "opcache"),
+            "--tier-file", os.path.join(state, "tiers"),
+            "--mode", "activity", "--tiers", TIERS, "--tick", "60",
+            "--jobs", "2", "--quiet"]
+    try:
+        for host in busy:
+            subprocess.run(base + ["tier", host, "1"], check=True,
+                           capture_output=True, timeout=60)
+        daemon = subprocess.Popen(base + ["daemon"], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        started = time.time()
+        time.sleep(5 * 60)
+        taskid = queue_adhoc(fleet, quiet_site)
+        queued_at, gone_at = time.time(), None
+        while time.time() < started + MINUTES * 60:
+            if gone_at is None and fleet.sql(
+                    quiet_site, f"SELECT COUNT(*) FROM {{p}}task_adhoc WHERE "
+                    f"id = {taskid}").strip() == "0":
+                gone_at = time.time()
+            time.sleep(5)
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=900)
+        log_dir = os.path.join(state, "log")
+        busy_gap = max(max((b - a for a, b in zip(s, s[1:])), default=0)
+                       for s in (starts(log_dir, h) for h in busy))
+        busy_runs = [len(starts(log_dir, h)) for h in busy]
+        quiet_runs = [len(starts(log_dir, h)) for h in quiet]
+    finally:
+        if daemon and daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+        destroy(fleet, workdir, copies)
+    wait = None if gone_at is None else gone_at - queued_at
+    return (f"| 10 real sites, {MINUTES} min of `vcron daemon --mode activity`"
+            f", 5 every 10 min, 5 daily | busy sites' largest gap {busy_gap:.0f}"
+            f" s, runs {busy_runs}; quiet sites' runs {quiet_runs} | gap <= 660 s"
+            f" | {'met' if busy_gap <= 660 else '**missed**'} |\n"
+            f"| ad hoc task queued on a quiet site | "
+            f"{'not run' if wait is None else f'gone from the queue after {wait:.0f} s'}"
+            f" | started within 120 s | "
+            f"{'met' if wait is not None and wait <= 120 else '**missed**'} |\n")
