@@ -4,21 +4,34 @@
 #   make run        install what is missing, build, start the demo
 #   make test       install what is missing, build, run every test
 #   make test-moodle MOODLE_SRC=moodle.tar.xz   the suite against real Moodle
-#   make install    install the module (apxs), tools and templates
+#   make check      build and run every test, installing nothing
+#   make install    install the module, tools, templates and manual pages
+#                   (DESTDIR, PREFIX, MODULEDIR; nothing outside DESTDIR)
+#   make deb        Debian packages into build/deb/ (debian/, Debian's tools)
+#   make format     rewrite the C sources to .clang-format (tools/check-format
+#                   only reports)
+#
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment are honoured (so are
+# dpkg-buildflags'); WERROR=0 builds without -Werror.
 #
 # The module's rules are in mod_vmoodle.mk; each other component adds its
 # own in its folder's *.mk file.
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
 DATADIR  ?= $(PREFIX)/share/vmoodle
+MANDIR   ?= $(PREFIX)/share/man
+WERROR   ?= 1
 CC       ?= cc
 APXS     ?= apxs
 PYTHON   ?= /usr/bin/python3
 
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror
-CFLAGS   += -DVM_DATADIR='"$(DATADIR)"'
+CFLAGS   += -std=c11 -D_GNU_SOURCE -fPIC -Wall -Wextra -Wvla
+CFLAGS   += $(if $(filter 0,$(WERROR)),,-Werror)
+# Every compile rule reads CFLAGS only: the preprocessor's flags join here.
+CFLAGS   += $(CPPFLAGS) -DVM_DATADIR='"$(DATADIR)"'
 CFLAGS   += -MMD -MP          # header dependencies, read back below
 LDFLAGS  ?=
 
@@ -39,16 +52,20 @@ PROGRAMS    :=
 UNIT_TESTS  :=
 TEST_BUILDS :=
 
-.PHONY: all deps run test test-moodle test-unit test-integration install clean bench fuzz
+.PHONY: all deps run test check test-moodle test-unit test-integration install clean bench fuzz \
+        deb format
 all:
 
 include core/core.mk
 include mod_vmoodle.mk
 include $(sort $(filter-out core/core.mk,$(wildcard */*.mk tests/*/*.mk)))
+include package.mk
 
 all: $(MODULE) $(PROGRAMS) $(UNIT_TESTS)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# (not from build/deb, where make deb builds a copy of the tree)
+-include $(shell find $(BUILD) -path $(BUILD)/deb -prune -o -name '*.d' \
+             -type f -print 2>/dev/null)
 
 deps:
 	@tools/install-deps
@@ -56,7 +73,9 @@ deps:
 # Flags above are read when make starts: after installing, build in a
 # fresh make so they see the new packages.
 test: deps
-	@$(MAKE) --no-print-directory all $(TEST_BUILDS)
+	@$(MAKE) --no-print-directory check
+
+check: all $(TEST_BUILDS)
 	@$(PYTHON) tests/run.py --build $(BUILD) $(UNIT_TESTS)
 
 # The end-to-end suite against real Moodle code: MOODLE_SRC names a Moodle

@@ -18,6 +18,7 @@
 #include "mod_vmoodle.h"
 #include "vm_env.h"
 #include "vm_file.h"
+#include "vm_version.h"
 
 /* ---- error pages ---------------------------------------------------- */
 
@@ -88,6 +89,8 @@ static int vmoodle_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
     if ((rv = resolve_servers(pconf, s)) != OK)
         return rv;
+    /* In the Server header (ServerTokens Full) and Apache's start-up line. */
+    ap_add_version_component(pconf, "mod_vmoodle/" VMOODLE_VERSION);
     return vmoodle_refresh_post_config(pconf, s);
 }
 

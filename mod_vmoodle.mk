@@ -9,9 +9,3 @@ $(MODULE_OBJ): $(wildcard mod_vmoodle*.h core/*.h)
 
 $(MODULE): $(MODULE_OBJ) $(CORE_LIB)
 	$(CC) -shared $(MODULE_OBJ) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) -o $@
-
-install: $(MODULE) $(PROGRAMS)
-	$(APXS) -i -n vmoodle $(MODULE)
-	install -d $(DESTDIR)$(DATADIR)
-	cp -r templates/. $(DESTDIR)$(DATADIR)/
-	$(if $(PROGRAMS),install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/)

@@ -517,12 +517,14 @@ static apr_status_t vmoodle_watchdog(int state, void *data, apr_pool_t *wdp)
 
 static int start_watchdog(apr_pool_t *pconf, server_rec *s)
 {
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance =
-        APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb =
-        APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb;
     ap_watchdog_t *wd;
     apr_status_t rv;
+
+    /* Assigned apart: clang-format 14 indents the one-line form two ways. */
+    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    register_cb = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
 
     if (!get_instance || !register_cb) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, VMLOGNO(00011)

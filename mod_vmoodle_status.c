@@ -10,6 +10,7 @@
 #include "vm_instance_json.h"
 #include "vm_json.h"
 #include "vm_time.h"
+#include "vm_version.h"
 
 /* The cron figures are not in the snapshot (a cron run makes no
  * generation): they come from the file the writer keeps beside it, as
@@ -86,6 +87,7 @@ static cJSON *status_json(vmoodle_table *t, const vm_snapshot *snap,
     vmoodle_refresh_info info;
 
     vmoodle_table_info_get(t, &info);
+    cJSON_AddStringToObject(root, "version", VMOODLE_VERSION);
     cJSON_AddStringToObject(root, "source",
                             vmoodle_table_spec_of(t)->source_display);
     cJSON_AddStringToObject(root, "snapshot",
@@ -152,7 +154,8 @@ static void send_html(request_rec *r, const cJSON *root)
     ap_set_content_type(r, "text/html; charset=utf-8");
     ap_rvputs(r, "<!DOCTYPE html>\n<html><head><title>mod_vmoodle status"
               "</title></head><body>\n<h1>mod_vmoodle status</h1>\n<dl>"
-              "<dt>Source</dt><dd>", text_of(r, root, "source"),
+              "<dt>Version</dt><dd>", text_of(r, root, "version"),
+              "</dd><dt>Source</dt><dd>", text_of(r, root, "source"),
               "</dd><dt>Snapshot</dt><dd>", text_of(r, root, "snapshot"),
               "</dd><dt>Generation</dt><dd>", text_of(r, root, "generation"),
               "</dd><dt>Instances</dt><dd>", text_of(r, root, "count"),

@@ -33,7 +33,7 @@ import httpphase
 import instances
 import load
 import sites
-from apache import Apache
+from benchhttpd import Apache
 
 VALGRIND = "/usr/bin/valgrind"
 LABELS = {"a": "no routing", "b": "mod_vmoodle", "c": "RewriteMap dbm:"}

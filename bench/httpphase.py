@@ -7,7 +7,7 @@ import pwd
 import instances
 import load
 import sites
-from apache import Apache, free_port
+from benchhttpd import Apache, free_port
 
 LABELS = {
     "a": "(a) no routing (ceiling)",

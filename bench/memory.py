@@ -4,7 +4,7 @@ after the same load over every host."""
 import statistics
 
 import load
-from apache import Apache
+from benchhttpd import Apache
 import httpphase
 import sites
 

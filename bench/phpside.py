@@ -8,7 +8,7 @@ import subprocess
 
 import instances
 import load
-from apache import Apache, free_port, wait_for_port
+from benchhttpd import Apache, free_port, wait_for_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)

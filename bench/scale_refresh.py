@@ -32,7 +32,6 @@ import load         # noqa: E402
 import memory       # noqa: E402
 import refresh      # noqa: E402
 import sections     # noqa: E402
-from apache import HTTPD  # noqa: E402
 from dbservers import PgServer  # noqa: E402
 from relay import FreezableRelay  # noqa: E402
 
@@ -66,23 +65,12 @@ def status(port):
     return json.loads(conn.getresponse().read())
 
 
-def launch(apache):
-    """Start httpd without waiting: the clock is the caller's."""
-    apache.proc = subprocess.Popen([HTTPD, "-f", apache.conf, "-DFOREGROUND"],
-                                   stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-
-
 def wait_routed(port, i, since, give_up=60):
     while time.monotonic() < since + give_up:
         if routed(port, i, timeout=2) == instances.shortname(i):
             return time.monotonic() - since
         time.sleep(0.005)
     raise RuntimeError(f"host {i} not routed within {give_up} s")
-
-
-def restarts(apache):
-    return apache.error_log(tail=100000).count("resuming normal operations")
 
 
 def write_cronstate(json_path, n):
@@ -101,15 +89,15 @@ def startup(workdir, module_so, trials=3):
     starts, graceful, gaps = [], [], []
     for trial in range(trials):
         t0 = time.monotonic()
-        launch(apache)
+        apache.launch()
         try:
             starts.append(wait_routed(apache.port, 1 + trial * 7919 % HOSTS, t0))
             for k in range(2):
-                before = restarts(apache)
+                before = apache.restarts()
                 t0 = time.monotonic()
                 apache.proc.send_signal(signal.SIGUSR1)
                 last, gap = t0, 0.0
-                while restarts(apache) == before and time.monotonic() < t0 + 60:
+                while apache.restarts() == before and time.monotonic() < t0 + 60:
                     if routed(apache.port, 77, timeout=2) == instances.shortname(77):
                         now = time.monotonic()
                         gap, last = max(gap, now - last), now
@@ -280,8 +268,8 @@ def hung_postgresql(workdir, module_so, pg):
             served = routed(apache.port, 5) == instances.shortname(5)
             t1 = time.monotonic()
             apache.proc.send_signal(signal.SIGUSR1)
-            before = restarts(apache)
-            while restarts(apache) <= before and time.monotonic() < t1 + 60:
+            before = apache.restarts()
+            while apache.restarts() <= before and time.monotonic() < t1 + 60:
                 time.sleep(0.05)
             return {"freed_s": freed, "served_meanwhile": served,
                     "graceful_s": time.monotonic() - t1,

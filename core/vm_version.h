@@ -1,10 +1,9 @@
-/* The version of mod_vmoodle, vcron and vmoodlectl (--version, the status
- * page). */
+/* The version, in one place: vcron and vmoodlectl --version, the status
+ * page, the module's token in Apache's start-up line; the Makefile and the
+ * packaging read it from here (debian/changelog must agree: lint test). */
 #ifndef VM_VERSION_H
 #define VM_VERSION_H
 
-#ifndef VMOODLE_VERSION
 #define VMOODLE_VERSION "0.9.0"
-#endif
 
 #endif

@@ -11,6 +11,7 @@
 #include "vm_platforms.h"
 #include "vm_master.h"
 #include "vm_identity.h"
+#include "vm_version.h"
 #include "tick.h"
 #include "status.h"
 #include "plan.h"
@@ -32,6 +33,7 @@ static void usage(FILE *out)
     fprintf(out,
         "usage: vcron [settings] run | daemon | status [--json] | plan\n"
         "             | tier HOST TIER|auto\n"
+        "       vcron --help | --version\n"
         "  run      one tick, then exit (crontab: * * * * * vcron run)\n"
         "  daemon   a tick every --tick seconds until TERM; HUP re-reads\n"
         "  status   per instance (and the master with --master): "
@@ -100,7 +102,7 @@ static int open_setup(setup *s, int argc, char **argv, const char **rest,
                                &err) != VM_OK)
         code = VC_EXIT_SOURCE;
     if (code != VC_EXIT_OK) {
-        vc_log(code == VC_EXIT_SOURCE ? 202 : 200, "%s",
+        vc_log(code == VC_EXIT_SOURCE ? 243 : 200, "%s",
                err ? err : "cannot open the source");
         apr_pool_destroy(s->pool);
         s->pool = NULL;
@@ -122,10 +124,13 @@ static int one_tick(setup *s)
 static void reload(setup *s, int argc, char **argv)
 {
     setup fresh;
-    const char *rest[argc > 0 ? argc : 1];
-    int nrest;
-    if (open_setup(&fresh, argc, argv, rest, &nrest, 1) != VC_EXIT_OK) {
-        vc_log(200, "keeping the previous configuration");
+    apr_pool_t *args;
+    apr_pool_create(&args, NULL);
+    const char **rest = apr_pcalloc(args, sizeof(*rest) * (argc + 1));
+    int nrest, code = open_setup(&fresh, argc, argv, rest, &nrest, 1);
+    apr_pool_destroy(args);
+    if (code != VC_EXIT_OK) {
+        vc_log(242, "keeping the previous configuration");
         return;
     }
     apr_pool_destroy(s->pool);
@@ -182,12 +187,17 @@ int main(int argc, char **argv)
     ensure_std_fds();
     apr_initialize();
     vc_signals_init();
-    const char *rest[argc];
+    apr_pool_t *args;
+    apr_pool_create(&args, NULL);
+    const char **rest = apr_pcalloc(args, sizeof(*rest) * (argc + 1));
     int nrest = 0, json = 0, nwords = 0;
     const char *cmd = NULL, *words[2] = { NULL, NULL };
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
+            return VC_EXIT_OK;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("vcron %s\n", VMOODLE_VERSION);
             return VC_EXIT_OK;
         }
     setup s;
@@ -204,7 +214,7 @@ int main(int argc, char **argv)
         else if (cmd && strcmp(cmd, "tier") == 0 && nwords < 2)
             words[nwords++] = rest[i];
         else {
-            vc_log(200, "unexpected argument '%s' (see --help)", rest[i]);
+            vc_log(244, "unexpected argument '%s' (see --help)", rest[i]);
             code = VC_EXIT_USAGE;
         }
     }
@@ -217,6 +227,7 @@ int main(int argc, char **argv)
         code = dispatch(&s, cmd, json, words, argc, argv);
     if (s.pool)
         apr_pool_destroy(s.pool);
+    apr_pool_destroy(args);
     apr_terminate();
     return code;
 }

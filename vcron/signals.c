@@ -39,7 +39,7 @@ static void note(int sig)
                sig == SIGTERM ? "SIGTERM" : "SIGINT");
     } else if (sig == SIGHUP) {
         reload = 1;
-        vc_log(211, "SIGHUP: re-reading the configuration and the table");
+        vc_log(240, "SIGHUP: re-reading the configuration and the table");
     }
 }
 

@@ -163,7 +163,7 @@ static void cron_done(vc_job *job, vc_outcome outcome, void *ctx)
                                  &job->started, tr->p)) != NULL)
             vc_log(209, "master: cron stats not recorded: %s", err);
     } else if (!tr->src->ops->record_cron)
-        vc_log(209, "instance %lld (%s): this source keeps no cron stats",
+        vc_log(241, "instance %lld (%s): this source keeps no cron stats",
                in->id, in->key);
     else if (tr->src->ops->record_cron(tr->src, in->id, job->started, tr->p,
                                        &err) != VM_OK)

@@ -191,7 +191,7 @@ int vmc_cmd_check(vmc_opts *o)
     vmc_table t;
 
     if ((rc = vmc_table_load(o, &t, &why)) != VMC_EXIT_OK)
-        return vmc_fail(311, rc, why);
+        return vmc_fail(472, rc, why);
     if ((rc = vmc_platforms_load(o, &pl)) != VMC_EXIT_OK)
         return rc;
     if (!o->nargs && !t.table->instances->nelts)

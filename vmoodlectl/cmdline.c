@@ -84,7 +84,7 @@ static int apply_word(vmc_opts *o, const vmc_command *c, int end,
         return vmc_fail(432, -1, apr_psprintf(o->pool, "--%s needs %s",
                         name, opt->arg));
     if (!opt->arg && eq)
-        return vmc_fail(432, -1, apr_psprintf(o->pool, "--%s takes no value",
+        return vmc_fail(476, -1, apr_psprintf(o->pool, "--%s takes no value",
                         name));
     return opt->apply(o, opt, value);
 }

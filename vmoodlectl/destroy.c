@@ -245,7 +245,7 @@ int vmc_cmd_destroy(vmc_opts *o)
     int rc;
 
     if ((rc = vmc_table_load_one(o, "destroy", &t, &in, &why)) != VMC_EXIT_OK)
-        return vmc_fail(315, rc, why);
+        return vmc_fail(475, rc, why);
     if ((why = check_dataroot(o, in)) != NULL
         || (why = check_shared(o, &t, in)) != NULL) {
         vmc_error(351, "destroy refused, nothing done: %s", why);

@@ -70,7 +70,7 @@ int vmc_cmd_pool(vmc_opts *o)
     if (!(user = vm_site_user(o->site_user, o->web_user, in, o->pool, &why)))
         return vmc_fail(488, VMC_EXIT_FAIL, why);
     if (!(pw = getpwnam(user)) || !(gr = getgrgid(pw->pw_gid)))
-        return vmc_fail(488, VMC_EXIT_FAIL, apr_psprintf(o->pool, "no user "
+        return vmc_fail(477, VMC_EXIT_FAIL, apr_psprintf(o->pool, "no user "
                         "'%s' (site-user): create it first", user));
     text = pool_text(o, in, user, gr->gr_name, o->pool);
     if (!o->out_dir) {

@@ -243,6 +243,8 @@ static int run_written(vm_db *db, const char *sql, const char *param,
 /* ALTER ... OWNER TO $1 for every object of the database's own schemas
  * that $1 does not own: relations (a serial's or identity's sequence goes
  * with its table), routines, types of their own, schemas. */
+/* SQL with macros pasted in, laid out by hand: */
+/* clang-format off */
 static const char pg_hand_over[] =
     "SELECT format('ALTER %s %I.%I OWNER TO %I', CASE c.relkind "
     "WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN "
@@ -267,6 +269,7 @@ static const char pg_hand_over[] =
     "$1::text) FROM pg_namespace WHERE " PG_USER_SCHEMA("nspname")
     " AND pg_get_userbyid(nspowner)::text NOT IN ($1::text, "
     "'pg_database_owner')";
+/* clang-format on */
 
 /* The administrative login joins old (when not already one of it) to
  * hand old's objects over. */
@@ -367,12 +370,15 @@ int vmc_role_release(vm_db *server, const vmc_role *r, const char *keep_also,
 
 /* REVOKE ALL ON <every kind> IN SCHEMA <each> FROM $1, written by the
  * server. */
+/* SQL with macros pasted in, laid out by hand: */
+/* clang-format off */
 static const char pg_revoke_objects[] =
     "SELECT format('REVOKE ALL ON ALL %s IN SCHEMA %I FROM %I', k, nspname, "
     "$1::text) FROM pg_namespace, (VALUES ('TABLES'), ('SEQUENCES'), "
     "('ROUTINES')) AS kinds(k) WHERE " PG_USER_SCHEMA("nspname")
     " UNION ALL SELECT format('REVOKE ALL ON SCHEMA %I FROM %I', nspname, "
     "$1::text) FROM pg_namespace WHERE " PG_USER_SCHEMA("nspname");
+/* clang-format on */
 
 static int pg_revoke(vm_db *server, vm_db *site, const char *old,
                      const char *dbname, const char **still, apr_pool_t *p,

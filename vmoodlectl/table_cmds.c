@@ -164,7 +164,7 @@ int vmc_cmd_add(vmc_opts *o)
         return VMC_EXIT_USAGE;
     }
     if ((rc = vmc_table_load(o, &t, &why)) != VMC_EXIT_OK)
-        return vmc_fail(311, rc, why);
+        return vmc_fail(470, rc, why);
     memset(&row, 0, sizeof row);
     overlay(&row, &o->fields);
     return validate_and_save(o, &t, &row, "add");
@@ -180,7 +180,7 @@ static int change(vmc_opts *o, const char *verb, const char *enabled)
     int rc;
 
     if ((rc = vmc_table_load_one(o, verb, &t, &in, &why)) != VMC_EXIT_OK)
-        return vmc_fail(315, rc, why);
+        return vmc_fail(473, rc, why);
     if (!(old = vmc_raw_row(&t, in->id)))
         return vmc_fail(324, VMC_EXIT_FAIL, "the instance's row is gone");
     row = *old;
@@ -217,11 +217,11 @@ int vmc_cmd_remove(vmc_opts *o)
     if (o->nargs == 1 && *o->args[0]
         && strspn(o->args[0], "0123456789") == strlen(o->args[0])) {
         if ((rc = vmc_table_load(o, &t, &why)) != VMC_EXIT_OK)
-            return vmc_fail(311, rc, why);
+            return vmc_fail(471, rc, why);
         id = strtoll(o->args[0], NULL, 10);    /* a rejected row too */
     } else if ((rc = vmc_table_load_one(o, "remove", &t, &in, &why))
                != VMC_EXIT_OK) {
-        return vmc_fail(315, rc, why);
+        return vmc_fail(474, rc, why);
     } else {
         id = in->id;
     }

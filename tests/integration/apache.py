@@ -213,11 +213,13 @@ class Httpd:
     vmoodle:    load mod_vmoodle (False for tests of the PHP side alone).
     site_conf:  a whole site configuration (e.g. conf/vmoodle.conf) to use
                 instead of the generated docroot, PHP handler and directives;
-                it must route .php to PHP itself (see php_handler_target)."""
+                it must route .php to PHP itself (see php_handler_target).
+    vmoodle_load: the lines that load mod_vmoodle instead of the build's
+                (an installed package's: Include .../mods-enabled/vmoodle.*)"""
 
     def __init__(self, flavour, docroot=None, directives="", extra="", vmoodle=True,
                  workdir=None, port=None, site_conf=None, address="127.0.0.1",
-                 extra_modules=()):
+                 extra_modules=(), vmoodle_load=None):
         if flavour not in FLAVOURS:
             raise ValueError(f"unknown flavour {flavour}")
         self.flavour = flavour
@@ -230,6 +232,7 @@ class Httpd:
         self.port = port or free_port(address)
         self.site_conf = site_conf
         self.extra_modules = tuple(extra_modules)   # e.g. ("remoteip",)
+        self.vmoodle_load = vmoodle_load
         self.conf = os.path.join(self.workdir, "httpd.conf")
         self.error_log = os.path.join(self.workdir, "error.log")
         self.access_log = os.path.join(self.workdir, "access.log")
@@ -249,7 +252,9 @@ class Httpd:
         lines = [f"LoadModule {m}_module {MODULES}/mod_{m}.so" for m in mods]
         if not self.fpm:
             lines.append(f"LoadModule php_module {LIBPHP}")
-        if self.vmoodle:
+        if self.vmoodle_load is not None:
+            lines.append(self.vmoodle_load)
+        elif self.vmoodle:
             so = module_path()
             if not os.path.exists(so):
                 raise FileNotFoundError(f"mod_vmoodle is not built: {so} missing")
@@ -334,23 +339,31 @@ Timeout 30
 
     # --- life cycle ----------------------------------------------------
 
-    def start(self):
+    def launch(self, prefix=(), args=("-DFOREGROUND",), user=None):
+        """Start httpd (and php-fpm) without waiting for it to listen.
+        prefix: a command to run httpd under (valgrind ...); args: httpd's
+        flags (-X for one process); user: start it as this user, not root."""
         self.write_config()
         if self.fpm:
             self.fpm.start()
         self.console = os.path.join(self.workdir, "console.log")
         with open(self.console, "ab") as out:
-            self.proc = subprocess.Popen([APACHE, "-d", self.workdir, "-f", self.conf,
-                                          "-DFOREGROUND"],
+            self.proc = subprocess.Popen(list(prefix) + [APACHE, "-d", self.workdir,
+                                                         "-f", self.conf] + list(args),
                                          stdout=out, stderr=subprocess.STDOUT,
-                                         env=server_env(),
+                                         env=server_env(), user=user,
                                          # prefork signals its whole process
                                          # group on shutdown: keep us out of it.
                                          start_new_session=True)
+
+    def start(self, prefix=(), args=("-DFOREGROUND",), user=None,
+              timeout=START_TIMEOUT):
+        """launch(), then wait until it listens; fail with its logs if not."""
+        self.launch(prefix, args, user)
         try:
             wait_until(lambda: self.proc.poll() is not None
                        or can_connect((self.address, self.port)),
-                       START_TIMEOUT, f"httpd on port {self.port}")
+                       timeout, f"httpd on port {self.port}")
         except TimeoutError:
             self.stop()
             raise

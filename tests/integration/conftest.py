@@ -6,6 +6,8 @@
     module_vmoodle(rows, directives="", extra="") the same, one server for a
                                                   whole test module
     vmoodle_server(flavour, site, rows, ...)      such a server, not started
+    reachable_dir                                 a fresh directory www-data
+                                                  can reach (for the tools)
 
 At teardown every server is stopped and its error log is checked: an
 [error]/[crit]/[alert]/[emerg] line the test did not declare with
@@ -35,6 +37,16 @@ def site():
     yield make_docroot(root, os.path.join(HERE, "site"))
     if not os.environ.get("VMOODLE_KEEP"):
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def reachable_dir():
+    """A fresh directory (0755) that www-data, the crons' and the sites'
+    user, can reach: pytest's own tmp_path lies under a root-only parent."""
+    path = make_workdir("vmoodle-test-")
+    yield path
+    if not os.environ.get("VMOODLE_KEEP"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="module", params=FLAVOURS)

@@ -7,11 +7,9 @@ import fcntl
 import json
 import os
 import pwd
-import shutil
 import signal
 import stat
 import subprocess
-import tempfile
 import time
 
 import pytest
@@ -165,16 +163,8 @@ def alive(pid):
 
 
 @pytest.fixture
-def tmp_path():
-    """A directory the crons' user can reach (pytest's own are 0700)."""
-    path = tempfile.mkdtemp(prefix="vcron-test-")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-def rig(tmp_path):
-    return Rig(tmp_path)
+def rig(reachable_dir):
+    return Rig(reachable_dir)
 
 
 def test_environment_matches_the_instance(rig):
@@ -281,8 +271,8 @@ def test_crons_run_as_www_data_never_root(rig):
     assert "never runs as root" in refused.stderr
 
 
-def test_jobs_bounds_concurrency(tmp_path):
-    rig = Rig(tmp_path, count=6)
+def test_jobs_bounds_concurrency(reachable_dir):
+    rig = Rig(reachable_dir, count=6)
     for i in range(1, 7):
         rig.control(i, "sleep 1")
     proc = rig.run("--jobs", "2", "--per-tick", "6", "run")
@@ -352,11 +342,11 @@ def test_round_robin_cursor_survives_restarts(rig):
     assert seen == [5, 5, 4, 4]         # 18 runs over 4: none skipped
 
 
-def test_round_robin_takes_the_next_instance_when_one_is_locked(tmp_path):
+def test_round_robin_takes_the_next_instance_when_one_is_locked(reachable_dir):
     """A locked instance (its cron still running, here or on another cron
     host) does not use up the tick's budget: the next ones run instead,
     and the cursor follows."""
-    rig = Rig(tmp_path, count=6)
+    rig = Rig(reachable_dir, count=6)
     lock_dir = os.path.join(rig.dir, "lock")
     os.makedirs(lock_dir)
     with open(os.path.join(lock_dir, "2.lock"), "w") as held:
@@ -416,8 +406,8 @@ def test_log_is_per_host_and_size_bounded(rig):
     assert stat.S_IMODE(os.stat(log).st_mode) & 0o007 == 0
 
 
-def test_lowest_gap_runs_from_the_first_tick(tmp_path):
-    rig = Rig(tmp_path, count=10)
+def test_lowest_gap_runs_from_the_first_tick(reachable_dir):
+    rig = Rig(reachable_dir, count=10)
     args = ("--mode", "lowest-gap", "--period", "5", "--tick", "1", "run")
     proc = rig.run(*args)
     assert proc.returncode == 0, proc.stderr

@@ -10,10 +10,8 @@ import json
 import os
 import pwd
 import re
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 
 import pytest
@@ -201,16 +199,8 @@ class Fleet:
 
 
 @pytest.fixture
-def root():
-    """A directory www-data can reach (pytest's own are root's alone)."""
-    path = tempfile.mkdtemp(prefix="vmoodlectl-run-")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-def fleet(root):
-    return Fleet(root)
+def fleet(reachable_dir):
+    return Fleet(reachable_dir)
 
 
 def recorded_env(fleet, name):
@@ -318,8 +308,8 @@ def most_at_once(spans):
     return top
 
 
-def test_jobs_bounds_how_many_run_at_once(root):
-    fleet = Fleet(root, count=6, disabled=())
+def test_jobs_bounds_how_many_run_at_once(reachable_dir):
+    fleet = Fleet(reachable_dir, count=6, disabled=())
     names = [f"site{i}" for i in range(1, 7)]
     for name in names:
         fleet.behave(name, sleep=1)
