@@ -96,10 +96,10 @@ static int change(vmc_opts *o, vmc_table *t, const char *verb)
     vm_row row;
 
     if (o->nargs != 3)
-        return vmc_fail(595, VMC_EXIT_USAGE, apr_psprintf(o->pool,
+        return vmc_fail(614, VMC_EXIT_USAGE, apr_psprintf(o->pool,
                         "usage: vmoodlectl alias %s HOST ALIAS", verb));
     if (!(in = vmc_find(t, o->args[1], &why)))
-        return vmc_fail(594, VMC_EXIT_FAIL, why);
+        return vmc_fail(613, VMC_EXIT_FAIL, why);
     if (!(text = changed(in, verb, o->args[2], o->pool, &why)))
         return vmc_fail(596, VMC_EXIT_USAGE,
                         vm_text_visible(why, o->pool));
@@ -133,7 +133,7 @@ int vmc_cmd_alias(vmc_opts *o)
         return vmc_fail(595, VMC_EXIT_USAGE, "usage: vmoodlectl alias "
                         "add|remove HOST ALIAS, alias list [HOST]");
     if ((rc = vmc_table_load(o, &t, &why)) != VMC_EXIT_OK)
-        return vmc_fail(592, rc, why);
+        return vmc_fail(612, rc, why);
     return strcmp(o->args[0], "list") == 0 ? list(o, &t)
                                             : change(o, &t, o->args[0]);
 }
