@@ -18,6 +18,7 @@
 #include "mod_vmoodle.h"
 #include "vm_env.h"
 #include "vm_file.h"
+#include "vm_metrics.h"
 
 /* ---- error pages ---------------------------------------------------- */
 
@@ -86,7 +87,8 @@ static int vmoodle_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     /* The first of the two start-up passes only checks the configuration. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
-    if ((rv = resolve_servers(pconf, s)) != OK)
+    if ((rv = resolve_servers(pconf, s)) != OK
+        || (rv = vmoodle_metrics_post_config(pconf, s)) != OK)
         return rv;
     return vmoodle_refresh_post_config(pconf, s);
 }
@@ -187,29 +189,35 @@ static void set_instance_env(request_rec *r, const vm_snapshot *snap,
         apr_table_addn(r->subprocess_env, vm_env_names[i], values[i]);
 }
 
-/* A refusal decided in post_read_request, answered by the quick handler. */
-typedef struct {
-    int status;
-    const vmoodle_page *page;    /* NULL: Apache's own page (ErrorDocument) */
-    const char *host;
-} vmoodle_refusal;
+vmoodle_request *vmoodle_request_of(request_rec *r)
+{
+    vmoodle_request *q = ap_get_module_config(r->request_config,
+                                              &vmoodle_module);
+
+    if (!q) {
+        q = apr_pcalloc(r->pool, sizeof *q);
+        ap_set_module_config(r->request_config, &vmoodle_module, q);
+    }
+    return q;
+}
 
 /* Note that the request is to be answered with status and one of our
- * pages, never with any instance's content.  On an internal redirect
- * (r->prev) nothing is refused: that is the error document of an earlier
- * answer, or a redirect whose first request already routed. */
+ * pages, never with any instance's content; reason: its counter
+ * (VM_METRICS_*).  On an internal redirect (r->prev) nothing is refused:
+ * that is the error document of an earlier answer, or a redirect whose
+ * first request already routed. */
 static int deny(request_rec *r, int status, const vmoodle_page *page,
-                const char *host)
+                const char *host, int reason)
 {
-    vmoodle_refusal *no;
+    vmoodle_request *q;
 
     if (r->prev)
         return DECLINED;
-    no = apr_palloc(r->pool, sizeof *no);
-    no->status = status;
-    no->page = page;
-    no->host = host;
-    ap_set_module_config(r->request_config, &vmoodle_module, no);
+    q = vmoodle_request_of(r);
+    q->status = status;
+    q->page = page;
+    q->host = host;
+    vmoodle_metrics_note_refusal(r, reason);
     return DECLINED;
 }
 
@@ -220,11 +228,11 @@ static int deny(request_rec *r, int status, const vmoodle_page *page,
 static int vmoodle_answer_refusal(request_rec *r, int lookup)
 {
     const vmoodle_server_conf *c = VMOODLE_CONF(r->server);
-    const vmoodle_refusal *no;
+    const vmoodle_request *no;
 
     (void)lookup;
     no = ap_get_module_config(r->request_config, &vmoodle_module);
-    if (!no)
+    if (!no || !no->status)
         return DECLINED;
     if (no->status == HTTP_SERVICE_UNAVAILABLE)
         apr_table_setn(r->err_headers_out, "Retry-After",
@@ -262,12 +270,13 @@ static int vmoodle_route(request_rec *r)
     if (!c->engine || !c->table)
         return DECLINED;
     if (!(raw = requested_host(r, c, &https)))
-        return deny(r, c->unknown_status, &c->unknown_page, "");
+        return deny(r, c->unknown_status, &c->unknown_page, "",
+                    VM_METRICS_UNKNOWN_HOST);
     if ((why = vm_host_request_key(raw, strlen(raw), https, key, sizeof key))) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00015)
                       "refusing host '%s': %s",
                       ap_escape_logitem(r->pool, raw), why);
-        return deny(r, HTTP_BAD_REQUEST, NULL, raw);
+        return deny(r, HTTP_BAD_REQUEST, NULL, raw, VM_METRICS_BAD_HOST);
     }
     /* TLS ended at a trusted proxy: tell PHP as mod_ssl would, or Moodle
      * sees http for an https wwwroot and redirects for ever. */
@@ -283,22 +292,26 @@ static int vmoodle_route(request_rec *r)
         /* VM00007 said so once at start-up: not an error per request */
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, VMLOGNO(00016)
                       "host %s: no instance table loaded", key);
-        return deny(r, HTTP_SERVICE_UNAVAILABLE, NULL, key);
+        return deny(r, HTTP_SERVICE_UNAVAILABLE, NULL, key,
+                    VM_METRICS_NO_TABLE);
     }
     if (!(in = vm_snapshot_find(snap, key, strlen(key)))) {
         if (is_server_name(r))
             return DECLINED;
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00017)
                       "unknown host %s", key);
-        return deny(r, c->unknown_status, &c->unknown_page, key);
+        return deny(r, c->unknown_status, &c->unknown_page, key,
+                    VM_METRICS_UNKNOWN_HOST);
     }
     if (!vm_snapshot_entry_enabled(in)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00018)
                       "instance %s (id %" APR_INT64_T_FMT ") is disabled",
                       key, (apr_int64_t)vm_snapshot_entry_id(in));
-        return deny(r, HTTP_SERVICE_UNAVAILABLE, &c->disabled_page, key);
+        return deny(r, HTTP_SERVICE_UNAVAILABLE, &c->disabled_page, key,
+                    VM_METRICS_DISABLED);
     }
     set_instance_env(r, snap, in);
+    vmoodle_metrics_note_site(r, c->table, vm_snapshot_entry_id(in));
     return DECLINED;
 }
 
@@ -317,6 +330,9 @@ static void vmoodle_register_hooks(apr_pool_t *p)
                           APR_HOOK_REALLY_FIRST);
     ap_hook_handler(vmoodle_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(vmoodle_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(vmoodle_prometheus_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(vmoodle_metrics_log, NULL, NULL,
+                            APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(vmoodle) = {

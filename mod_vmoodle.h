@@ -37,6 +37,8 @@ extern module AP_MODULE_DECLARE_DATA vmoodle_module;
 #define VMOODLE_DEFAULT_RETRY_AFTER  300         /* VMoodleRetryAfter */
 #define VMOODLE_DEFAULT_ERROR_PAGES  VM_DATADIR "/errors"
 #define VMOODLE_DEFAULT_SNAPSHOT_DIR "/var/cache/apache2/vmoodle"
+#define VMOODLE_DEFAULT_METRICS_SITES 100000     /* VMoodleMetricsSites */
+#define VMOODLE_DEFAULT_METRICS_MAX  10000       /* VMoodleMetricsMaxSites */
 /* VMoodleEngine: Off; VMoodleTable: the core's VM_DEFAULT_TABLE */
 
 #define VMOODLE_STR_(x) #x
@@ -60,6 +62,10 @@ typedef struct {
     apr_array_header_t *trusted; /* VMoodleTrustedProxy: apr_ipsubnet_t * */
     const char *error_pages;     /* VMoodleErrorPages directory */
     int retry_after;             /* VMoodleRetryAfter, seconds */
+    int metrics;                 /* VMoodleMetrics On/Off */
+    int metrics_sites;           /* VMoodleMetricsSites (main server's) */
+    int metrics_max_sites;       /* VMoodleMetricsMaxSites */
+    const char *cron_runs;       /* VMoodleCronRuns */
     /* resolved in post_config */
     vmoodle_table *table;
     vmoodle_page unknown_page, disabled_page;
@@ -86,6 +92,8 @@ typedef struct {
     int ok;                      /* the last attempt succeeded */
     int from_disk;               /* serving a snapshot the source did not
                                     confirm since start-up */
+    apr_time_t last_ok;          /* the last attempt that succeeded */
+    apr_interval_time_t duration;   /* how long the last attempt took */
     char error[512];             /* why the last attempt failed */
 } vmoodle_refresh_info;
 
@@ -97,6 +105,7 @@ typedef struct {
     const char *source_display;            /* the source, password masked */
     apr_interval_time_t refresh;
     server_rec *server;                    /* for logging */
+    uint32_t metrics_tag;                  /* its sites' key in the counters */
 } vmoodle_table_spec;
 
 const vmoodle_table_spec *vmoodle_table_spec_of(const vmoodle_table *t);
@@ -127,6 +136,41 @@ const char *vmoodle_live_path(const vmoodle_table *t, uint64_t generation,
 /* mod_vmoodle_refresh.c */
 int vmoodle_refresh_post_config(apr_pool_t *pconf, server_rec *s);
 void vmoodle_refresh_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* What routing decided about a request: its module config, made on first
+ * use (vmoodle_request_of).  A refusal is answered by the quick handler;
+ * the counters are added in log_transaction. */
+typedef struct {
+    int status;                  /* a refusal's status; 0: none */
+    const vmoodle_page *page;    /* NULL: Apache's own page (ErrorDocument) */
+    const char *host;
+    struct vm_metrics_site *site;   /* routed to a site with a slot */
+    int count;                   /* VMOODLE_COUNT_* */
+} vmoodle_request;
+
+enum { VMOODLE_COUNT_NONE, VMOODLE_COUNT_SITE, VMOODLE_COUNT_UNCOUNTED,
+       VMOODLE_COUNT_REFUSAL };
+#define VMOODLE_COUNT_REASON(r) (VMOODLE_COUNT_REFUSAL + (r))
+
+vmoodle_request *vmoodle_request_of(request_rec *r);
+
+/* mod_vmoodle_metrics.c: per-site counters in shared memory kept by the
+ * parent across graceful restarts (see core/vm_metrics.h). */
+struct vm_metrics;
+struct vm_metrics_site;
+int vmoodle_metrics_post_config(apr_pool_t *pconf, server_rec *s);
+/* This configuration's counters; NULL when none (no table, or Off). */
+struct vm_metrics *vmoodle_metrics(void);
+/* The writer published a generation: its sites keep or get their slots. */
+void vmoodle_metrics_sync(vmoodle_table *t, const vm_snapshot *snap);
+/* What routing decided, for the log_transaction hook to count. */
+void vmoodle_metrics_note_site(request_rec *r, const vmoodle_table *t,
+                               long long id);
+void vmoodle_metrics_note_refusal(request_rec *r, int reason);
+int vmoodle_metrics_log(request_rec *r);
+
+/* mod_vmoodle_prometheus.c: SetHandler vmoodle-metrics */
+int vmoodle_prometheus_handler(request_rec *r);
 
 /* mod_vmoodle_status.c */
 int vmoodle_status_handler(request_rec *r);
