@@ -58,6 +58,9 @@ static const setting settings[] = {
       "per-instance lock files" },
     { "state-file", T_STR, AT(state_file), 0, "/var/lib/vmoodle/vcron.state",
       "cursor, measured tick, the master's figures" },
+    { "runs-file", T_STR, AT(runs_file), 0, "/var/lib/vmoodle/cron-runs",
+      "each site's runs, failures, timeouts, last duration and exit "
+      "(VMoodleCronRuns reads it)" },
     { "quiet", T_BOOL, AT(quiet), 0, NULL, "no summary line per tick" },
     { "master", T_BOOL, AT(master), 0, NULL,
       "also run the master Moodle's cron each tick (VMOODLE_MASTER=1)" },
@@ -215,7 +218,7 @@ const char *vc_config_check(const vc_config *cfg, apr_pool_t *p)
         return apr_psprintf(p, "the cron program must be an absolute path, "
                             "not '%s'", program ? program : "");
     const char *paths[] = { cfg->moodle_dir, cfg->log_dir, cfg->lock_dir,
-                            cfg->state_file };
+                            cfg->state_file, cfg->runs_file };
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
         if (!paths[i] || paths[i][0] != '/')
             return apr_psprintf(p, "'%s' is not an absolute path",

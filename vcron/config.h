@@ -30,6 +30,7 @@ typedef struct {
     long log_max;              /* bytes before a log is rotated */
     const char *lock_dir;      /* one lock file per instance */
     const char *state_file;    /* round-robin cursor, measured tick */
+    const char *runs_file;     /* each site's run records (vm_cron_runs) */
     int quiet;                 /* no summary line */
     int master;                /* also the master's cron, VMOODLE_MASTER=1 */
 } vc_config;

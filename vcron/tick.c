@@ -4,8 +4,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <apr_strings.h>
 #include "vm_table.h"
+#include "vm_cron_figures.h"
 #include "tick.h"
 #include "sched.h"
 #include "state.h"
@@ -122,6 +124,24 @@ static void release_lock(vc_job *job, tick_run *tr)
         vc_log(205, "instance %lld (%s): %s", job->in->id, job->in->key, err);
 }
 
+/* The run's record beside the other cron figures (core/vm_cron_figures):
+ * duration, exit status, timed out.  The master's is kept under id 0. */
+static void record_run(tick_run *tr, const vc_job *job, vc_outcome outcome,
+                       int status)
+{
+    vm_cron_outcome o = {
+        job->started, vc_now_ms() - job->start_ms,
+        WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+        outcome == VC_CRON_TIMED_OUT
+    };
+    const char *err = NULL;
+    long long id = job->in == &vm_master ? 0 : job->in->id;
+
+    if (vm_cron_runs_record(tr->cfg->runs_file, id, &o, tr->p, &err) != VM_OK)
+        vc_log(255, "instance %lld (%s): run not recorded in %s: %s", id,
+               job->in->key, tr->cfg->runs_file, err ? err : "unknown error");
+}
+
 /* A cron ended: stats first (only now, after the run), then the locks. */
 static void cron_done(vc_job *job, vc_outcome outcome, int status, void *ctx)
 {
@@ -139,6 +159,7 @@ static void cron_done(vc_job *job, vc_outcome outcome, int status, void *ctx)
         vc_log(208, "instance %lld (%s): cron failed (wait status %d), see "
                "its log", in->id, in->key, status);
     }
+    record_run(tr, job, outcome, status);
     const char *err = NULL;
     if (in == &vm_master) {
         /* No row to record in: this host's state keeps its figures. */

@@ -2,10 +2,19 @@
 shape gives exactly the expected counts per site and status class, under
 both MPMs, across a graceful restart and a table change; the output passes
 promtool and a real Prometheus scrapes it."""
+import os
+import re
+import shutil
+import subprocess
+
 import client
 import prom
-from apache import eventually
+from apache import eventually, make_workdir
 from instances import instance
+from shipped import ROOT
+from test_vcron import Rig, instance as vcron_instance
+
+ALERTS = os.path.join(ROOT, "conf", "prometheus", "vmoodle-alerts.yml")
 
 METRICS = """
 <Location /vmoodle-metrics>
@@ -163,3 +172,58 @@ def test_real_prometheus_scrapes_a_site_counter(start_vmoodle):
         assert up[0][0]["instance"] == server_target
     finally:
         p.stop()
+
+
+def test_alert_rules_logic(tmp_path):
+    """promtool test rules: conf/'s rules against series of known shape."""
+    shutil.copy(ALERTS, tmp_path)
+    test = shutil.copy(os.path.join(os.path.dirname(__file__),
+                                    "vmoodle-alerts-test.yml"), tmp_path)
+    proc = subprocess.run([prom.PROMTOOL, "test", "rules", test], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_failing_cron_recorded_and_its_alert_fires(start_vmoodle):
+    """vcron records each run (duration, exit, timeout); the page shows it;
+    conf/'s VMoodleCronFailing fires in a real Prometheus for that site."""
+    work = make_workdir("vmoodle-runs-")
+    try:
+        os.mkdir(os.path.join(work, "rig"))
+        rig = Rig(os.path.join(work, "rig"), count=3)
+        runs = os.path.join(work, "cron-runs")
+        server = start_vmoodle([vcron_instance(i) for i in (1, 2, 3)],
+                               extra=METRICS + f"VMoodleCronRuns {runs}\n")
+        rig.control(1, "hang")
+        rig.control(2, "fail")
+        proc = rig.run("--per-tick", "3", "--timeout", "1", "--grace", "1",
+                       "--runs-file", runs, "run")
+        assert proc.returncode == 1, proc.stderr
+        assert oct(os.stat(runs).st_mode & 0o777) == "0o644"
+        s = prom.parse(scrape(server))
+        site = {i: {"site": f"s{i}", "host": f"site{i}.example.edu"} for i in (1, 2, 3)}
+        assert prom.value(s, "vmoodle_site_cron_timeouts_total", **site[1]) == 1
+        assert prom.value(s, "vmoodle_site_cron_last_exit_code", **site[1]) == -1
+        assert prom.value(s, "vmoodle_site_cron_failures_total", **site[2]) == 1
+        assert prom.value(s, "vmoodle_site_cron_last_exit_code", **site[2]) == 3
+        assert prom.value(s, "vmoodle_site_cron_last_success", **site[3]) == 1
+        assert prom.value(s, "vmoodle_site_cron_failures_total", **site[3]) == 0
+        assert prom.value(s, "vmoodle_site_cron_last_duration_seconds", **site[1]) >= 1
+        # the shipped rules, their waits ("for:") cut to nothing
+        rules = os.path.join(work, "alerts.yml")
+        with open(ALERTS) as f:
+            text = re.sub(r"for: \S+", "for: 0s", f.read())
+        with open(rules, "w") as f:
+            f.write(text)
+        p = prom.Prometheus([{"job_name": "vmoodle", "metrics_path": "/vmoodle-metrics",
+                              "static_configs": [{"targets": [f"127.0.0.1:{server.port}"]}]}],
+                            rule_files=[rules])
+        try:
+            firing = prom.eventually_query(
+                p, 'ALERTS{alertname="VMoodleCronFailing",alertstate="firing"}',
+                lambda r: len(r) == 2)
+            assert {m["site"] for m, _ in firing} == {"s1", "s2"}
+        finally:
+            p.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
