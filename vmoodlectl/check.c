@@ -132,12 +132,24 @@ static int check_one(const vmc_opts *o, const vm_instance *in)
     return ok;
 }
 
+int vmc_check_site(const vmc_opts *o, const vm_instance *in,
+                   const char **why)
+{
+    const char *db = check_db(in, o->pool), *data = check_dataroot(o, in);
+
+    *why = db != OK ? apr_pstrcat(o->pool, "database: ", db, NULL)
+         : data != OK ? apr_pstrcat(o->pool, "dataroot: ", data, NULL) : NULL;
+    return *why != NULL;
+}
+
 int vmc_cmd_check(vmc_opts *o)
 {
     int i, failed = 0, rc;
     const char *why;
     vmc_table t;
 
+    if (o->nagios)
+        return vmc_check_nagios(o);
     if ((rc = vmc_table_load(o, &t, &why)) != VMC_EXIT_OK)
         return vmc_fail(311, rc, why);
     for (i = 0; i < o->nargs; i++) {

@@ -23,6 +23,9 @@ static const char usage_text[] =
 "  edit HOST|ID [fields]            change columns\n"
 "  enable HOST|ID, disable HOST|ID, remove HOST|ID\n"
 "  check [HOST...] [--no-dns]       database, dataroot (and DNS: a warning)\n"
+"  check --nagios [--snapshot PATH] [--cron-warn S] [--cron-crit S]\n"
+"                                   the fleet in one line, exit 0/1/2/3\n"
+"  health SITES [-- ARGS]           admin/cli/checks.php on each: NRPE codes\n"
 "  snapshot --from HOST|master --name NAME\n"
 "  deploy --template NAME --host URL [fields]\n"
 "  destroy HOST|ID --yes            drop the database, remove the dataroot\n"
@@ -90,6 +93,7 @@ enum {
     OPT_ALL, OPT_MATCH, OPT_MASTER, OPT_DISABLED, OPT_JOBS, OPT_FAIL_FAST,
     OPT_LOG_DIR, OPT_TIMEOUT, OPT_PHP, OPT_MOODLE_DIR, OPT_LOCK_DIR,
     OPT_NO_MASTER, OPT_UNSET, OPT_PLUGIN, OPT_NO_DNS,
+    OPT_NAGIOS, OPT_SNAPSHOT, OPT_CRON_WARN, OPT_CRON_CRIT,
     OPT_FIELD /* + vm_field */
 };
 
@@ -111,6 +115,8 @@ static const struct option long_opts[] = {
     {"lock-dir", 1, 0, OPT_LOCK_DIR},   {"no-master", 0, 0, OPT_NO_MASTER},
     {"unset", 0, 0, OPT_UNSET},         {"plugin", 1, 0, OPT_PLUGIN},
     {"no-dns", 0, 0, OPT_NO_DNS},
+    {"nagios", 0, 0, OPT_NAGIOS},       {"snapshot", 1, 0, OPT_SNAPSHOT},
+    {"cron-warn", 1, 0, OPT_CRON_WARN}, {"cron-crit", 1, 0, OPT_CRON_CRIT},
     {"fullname", 1, 0, OPT_FIELD + VM_F_NAME},
     {"shortname", 1, 0, OPT_FIELD + VM_F_SHORTNAME},
     {"host", 1, 0, OPT_FIELD + VM_F_VHOSTNAME},
@@ -193,13 +199,17 @@ static int apply_fleet_option(vmc_opts *o, int c, const char *arg)
     case OPT_UNSET: o->unset = 1; return 0;
     case OPT_PLUGIN: o->plugin = arg; return 0;
     case OPT_NO_DNS: o->no_dns = 1; return 0;
+    case OPT_NAGIOS: o->nagios = 1; return 0;
+    case OPT_SNAPSHOT: o->snapshot_path = arg; return 0;
+    case OPT_CRON_WARN: return number(&o->cron_warn, "cron-warn", arg, 1);
+    case OPT_CRON_CRIT: return number(&o->cron_crit, "cron-crit", arg, 1);
     }
     return -1;
 }
 
 static int apply_option(vmc_opts *o, int c, const char *arg)
 {
-    if (c >= OPT_ALL && c <= OPT_NO_DNS)
+    if (c >= OPT_ALL && c <= OPT_CRON_CRIT)
         return apply_fleet_option(o, c, arg);
     switch (c) {
     case OPT_SOURCE: o->source_spec = arg; return 0;
@@ -336,6 +346,7 @@ static const struct {
     {"purge-caches", vmc_cmd_purge_caches},
     {"maintenance", vmc_cmd_maintenance}, {"config", vmc_cmd_config},
     {"cron", vmc_cmd_cron},       {"upgrade", vmc_cmd_upgrade},
+    {"health", vmc_cmd_health},
 };
 
 /* --set is config's value there, a COLUMN=VALUE everywhere else. */
