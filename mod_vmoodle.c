@@ -195,7 +195,12 @@ vmoodle_request *vmoodle_request_of(request_rec *r)
                                               &vmoodle_module);
 
     if (!q) {
-        q = apr_pcalloc(r->pool, sizeof *q);
+        q = apr_palloc(r->pool, sizeof *q);   /* no memset: per request */
+        q->status = 0;
+        q->page = NULL;
+        q->host = NULL;
+        q->site = NULL;
+        q->count = VMOODLE_COUNT_NONE;
         ap_set_module_config(r->request_config, &vmoodle_module, q);
     }
     return q;

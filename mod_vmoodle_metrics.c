@@ -126,13 +126,15 @@ void vmoodle_metrics_note_site(request_rec *r, const vmoodle_table *t,
                                long long id)
 {
     vmoodle_request *q;
+    vm_metrics_site *site;
 
     if (!metrics || !VMOODLE_CONF(r->server)->metrics)
         return;
+    site = vm_metrics_find(metrics, vmoodle_table_spec_of(t)->metrics_tag,
+                           (int64_t)id);
     q = vmoodle_request_of(r);
-    q->site = vm_metrics_find(metrics, vmoodle_table_spec_of(t)->metrics_tag,
-                              (int64_t)id);
-    q->count = q->site ? VMOODLE_COUNT_SITE : VMOODLE_COUNT_UNCOUNTED;
+    q->site = site;
+    q->count = site ? VMOODLE_COUNT_SITE : VMOODLE_COUNT_UNCOUNTED;
 }
 
 void vmoodle_metrics_note_refusal(request_rec *r, int reason)

@@ -28,7 +28,8 @@ import sites
 from apache import Apache
 
 VALGRIND = "/usr/bin/valgrind"
-LABELS = {"a": "no routing", "b": "mod_vmoodle", "c": "RewriteMap dbm:"}
+LABELS = {"a": "no routing", "b": "mod_vmoodle",
+          "m": "mod_vmoodle, VMoodleMetrics Off", "c": "RewriteMap dbm:"}
 
 
 class Client:
@@ -127,7 +128,7 @@ def count_one(apache, key, n_hosts, warmup, measured):
     pid = apache.proc.pid
     started = time.monotonic()
     try:
-        expect = "-" if key == "a" else "s"
+        expect = "-" if key == "a" else "s"   # b, m, c route
         # The port listens before start-up is over: under callgrind the
         # start-up read of 100,000 instances takes minutes.
         client = Client(apache.port, f"{instances.host(1)}:{apache.port}",
@@ -152,7 +153,7 @@ def count_one(apache, key, n_hosts, warmup, measured):
 
 
 def run(workdir, n, module_so, warmup=2000, measured=2000):
-    """{key: instructions per request} for a, b (if built) and c."""
+    """{key: instructions per request} for a, b and m (if built), c."""
     docroot = httpphase.static_docroot(workdir)
     data = os.path.join(workdir, f"maps-{n}")
     os.makedirs(data, exist_ok=True)
@@ -164,6 +165,10 @@ def run(workdir, n, module_so, warmup=2000, measured=2000):
     if module_so:
         apaches["b"], _ = httpphase.module_apache(
             workdir, "cg-b", docroot, module_so, n, children=1, threads=4)
+        # the same without the per-site counters: their cost is b - m
+        apaches["m"], _ = httpphase.module_apache(
+            workdir, "cg-m", docroot, module_so, n, children=1, threads=4,
+            site_extra="VMoodleMetrics Off\n")
     apaches["c"] = Apache(workdir, "cg-c", docroot, sites.rewrite_dbm(dbm),
                           modules=["rewrite"], children=1, threads=4)
     return {key: count_one(a, key, n, warmup, measured)
