@@ -269,6 +269,9 @@ static void give_back(vm_metrics *m, uint32_t slot)
     m->used--;
 }
 
+/* Sites that stay are marked, those that left give their slots back, and
+ * only then do new sites take slots: a full block still takes in the new
+ * sites of a table whose old ones left. */
 uint32_t vm_metrics_sync(vm_metrics *m, uint32_t table, const int64_t *ids,
                          uint32_t n)
 {
@@ -280,17 +283,22 @@ uint32_t vm_metrics_sync(vm_metrics *m, uint32_t table, const int64_t *ids,
         epoch = ++m->epoch;
     for (i = 0; i < n; i++) {
         vm_metrics_site *s = vm_metrics_find(m, table, ids[i]);
+        if (s)
+            s->seen = epoch;
+    }
+    for (i = 0; i < m->capacity; i++) {
+        vm_metrics_site *s = &slots(m)[i];
+        if (s->id != 0 && s->table == table && s->seen != epoch)
+            give_back(m, i);
+    }
+    for (i = 0; i < n; i++) {
+        vm_metrics_site *s = vm_metrics_find(m, table, ids[i]);
         if (!s && ids[i] != 0)
             s = take_slot(m, table, ids[i]);
         if (s)
             s->seen = epoch;
         else
             missing++;
-    }
-    for (i = 0; i < m->capacity; i++) {
-        vm_metrics_site *s = &slots(m)[i];
-        if (s->id != 0 && s->table == table && s->seen != epoch)
-            give_back(m, i);
     }
     unlock(m);
     return missing;
