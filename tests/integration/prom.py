@@ -35,6 +35,16 @@ def parse(text):
     return out
 
 
+def family_names(text):
+    """The metric names a page declares (# TYPE), a histogram's series too."""
+    names = set()
+    for name, kind in re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M):
+        names.add(name)
+        if kind == "histogram":
+            names |= {name + "_bucket", name + "_sum", name + "_count"}
+    return names
+
+
 def value(samples, name, **labels):
     """The sample of name with exactly these labels, None when absent."""
     return samples.get((name, frozenset(labels.items())))

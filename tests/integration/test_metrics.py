@@ -2,10 +2,13 @@
 shape gives exactly the expected counts per site and status class, under
 both MPMs, across a graceful restart and a table change; the output passes
 promtool and a real Prometheus scrapes it."""
+import json
 import os
 import re
 import shutil
 import subprocess
+
+import yaml
 
 import client
 import prom
@@ -157,19 +160,39 @@ def test_table_figures(start_vmoodle):
     assert prom.value(samples, "vmoodle_table_last_success_timestamp_seconds") > 1.7e9
 
 
+def shipped_scrape_job(target):
+    """conf/'s scrape job, pointed at this server."""
+    with open(os.path.join(ROOT, "conf", "prometheus", "vmoodle-scrape.yml")) as f:
+        job = yaml.safe_load(f)["scrape_configs"][0]
+    job["static_configs"] = [{"targets": [target]}]
+    job["scrape_interval"], job["scrape_timeout"] = "1s", "1s"
+    return job
+
+
+def dashboard_queries():
+    with open(os.path.join(ROOT, "conf", "grafana", "vmoodle-dashboard.json")) as f:
+        dash = json.load(f)
+    return [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+
+
 def test_real_prometheus_scrapes_a_site_counter(start_vmoodle):
     server = start_vmoodle(ROWS, extra=METRICS)
     send(server, "gamma.example.edu", "/nothing-here", 6, 404)
-    server_target = f"127.0.0.1:{server.port}"
-    p = prom.Prometheus([{"job_name": "vmoodle", "metrics_path": "/vmoodle-metrics",
-                          "static_configs": [{"targets": [server_target]}]}])
+    target = f"127.0.0.1:{server.port}"
+    p = prom.Prometheus([shipped_scrape_job(target)])
     try:
         result = prom.eventually_query(
             p, 'vmoodle_site_requests_total{site="gamma",class="4xx"}',
             lambda r: len(r) == 1 and r[0][1] == 6)
         assert result[0][0]["host"] == "gamma.example.edu"
         up = prom.eventually_query(p, "up", lambda r: r and r[0][1] == 1)
-        assert up[0][0]["instance"] == server_target
+        assert up[0][0]["instance"] == target
+        # every query of the shipped dashboard runs, on metrics the page has
+        names = prom.family_names(scrape(server))
+        for expr in dashboard_queries():
+            used = set(re.findall(r"vmoodle_[a-z_]+", expr))
+            assert used <= names, (expr, used - names)
+            p.query(expr.replace("$site", "gamma").replace("$node", ".*"))
     finally:
         p.stop()
 
