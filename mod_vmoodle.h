@@ -6,6 +6,9 @@
  *   mod_vmoodle_refresh.c  the single writer that keeps it current
  *   mod_vmoodle_status.c   the vmoodle-status handler
  *   mod_vmoodle_health.c   the vmoodle-health handler, for balancers
+ *   mod_vmoodle_metrics.c  per-site counters in shared memory
+ *   mod_vmoodle_prometheus.c  the vmoodle-metrics handler (Prometheus)
+ *   mod_vmoodle_status_query.c  the status page's query and summary
  *
  * The instance table itself (sources, validation, snapshot format) is the
  * httpd-free core in core/. */
