@@ -58,9 +58,9 @@ static const setting settings[] = {
       "per-instance lock files" },
     { "state-file", T_STR, AT(state_file), 0, "/var/lib/vmoodle/vcron.state",
       "cursor, measured tick, the master's figures" },
-    { "runs-file", T_STR, AT(runs_file), 0, "/var/lib/vmoodle/cron-runs",
+    { "runs-file", T_STR, AT(runs_file), 0, NULL,
       "each site's runs, failures, timeouts, last duration and exit "
-      "(VMoodleCronRuns reads it)" },
+      "(VMoodleCronRuns reads it; default cron-runs beside state-file)" },
     { "quiet", T_BOOL, AT(quiet), 0, NULL, "no summary line per tick" },
     { "master", T_BOOL, AT(master), 0, NULL,
       "also run the master Moodle's cron each tick (VMOODLE_MASTER=1)" },
@@ -218,12 +218,25 @@ const char *vc_config_check(const vc_config *cfg, apr_pool_t *p)
         return apr_psprintf(p, "the cron program must be an absolute path, "
                             "not '%s'", program ? program : "");
     const char *paths[] = { cfg->moodle_dir, cfg->log_dir, cfg->lock_dir,
-                            cfg->state_file, cfg->runs_file };
+                            cfg->state_file };
+    if (cfg->runs_file && cfg->runs_file[0] != '/')
+        return apr_psprintf(p, "'%s' is not an absolute path", cfg->runs_file);
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
         if (!paths[i] || paths[i][0] != '/')
             return apr_psprintf(p, "'%s' is not an absolute path",
                                 paths[i] ? paths[i] : "");
     return NULL;
+}
+
+const char *vc_config_runs_file(const vc_config *cfg, apr_pool_t *p)
+{
+    const char *slash = strrchr(cfg->state_file, '/');
+
+    if (cfg->runs_file)
+        return cfg->runs_file;
+    return apr_pstrcat(p, apr_pstrndup(p, cfg->state_file,
+                                       (apr_size_t)(slash - cfg->state_file)),
+                       "/cron-runs", NULL);
 }
 
 void vc_config_usage(FILE *out)

@@ -134,12 +134,12 @@ static void record_run(tick_run *tr, const vc_job *job, vc_outcome outcome,
         WIFEXITED(status) ? WEXITSTATUS(status) : -1,
         outcome == VC_CRON_TIMED_OUT
     };
-    const char *err = NULL;
+    const char *err = NULL, *path = vc_config_runs_file(tr->cfg, tr->p);
     long long id = job->in == &vm_master ? 0 : job->in->id;
 
-    if (vm_cron_runs_record(tr->cfg->runs_file, id, &o, tr->p, &err) != VM_OK)
+    if (vm_cron_runs_record(path, id, &o, tr->p, &err) != VM_OK)
         vc_log(255, "instance %lld (%s): run not recorded in %s: %s", id,
-               job->in->key, tr->cfg->runs_file, err ? err : "unknown error");
+               job->in->key, path, err ? err : "unknown error");
 }
 
 /* A cron ended: stats first (only now, after the run), then the locks. */

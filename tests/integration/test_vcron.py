@@ -89,8 +89,7 @@ class Rig:
                 "--source", self.source,
                 "--log-dir", os.path.join(self.dir, "log"),
                 "--lock-dir", os.path.join(self.dir, "lock"),
-                "--state-file", os.path.join(self.dir, "state", "vcron.state"),
-                "--runs-file", os.path.join(self.dir, "state", "cron-runs")]
+                "--state-file", os.path.join(self.dir, "state", "vcron.state")]
         base += list(extra)
         return base + (["--command", self.cron] if command else [])
 
