@@ -6,6 +6,7 @@
 #include "mod_vmoodle_status.h"
 #include <http_protocol.h>
 #include <http_request.h>
+#include <apr_escape.h>
 #include <apr_strings.h>
 #include "vm_instance_json.h"
 
@@ -111,7 +112,7 @@ static void page_links(request_rec *r, const cJSON *root,
                 ? cJSON_GetObjectItem(root, "pages")->valueint : 0;
     const char *keep = apr_psprintf(r->pool, "per_page=%d%s%s", q->per_page,
         q->q ? "&amp;q=" : "", q->q ? ap_escape_html2(r->pool,
-                                   ap_escape_uri(r->pool, q->q), 1) : "");
+                                   apr_pescape_urlencoded(r->pool, q->q), 1) : "");
 
     ap_rprintf(r, "<p>%s matching, page %d of %d", text_of(r, root,
                "matched"), q->page, pages > 0 ? pages : 1);

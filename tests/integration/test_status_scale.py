@@ -57,6 +57,11 @@ def test_pages_search_and_summary_at_100000(start_vmoodle):
     assert html.status == 200 and len(html.body) < 256 * 1024
     assert "site4242.example.edu" in html.text and "page 1 of 1" in html.text
     assert "site4243.example.edu" not in html.text
+    odd = get(server, "/vmoodle-status?q=%3Cb%3Esite1%26x&per_page=5")
+    assert "<b>" not in odd.text and 'value="&lt;b&gt;site1&amp;x"' in odd.text
+    paged = get(server, "/vmoodle-status?q=site1&per_page=5&page=2").text
+    assert 'href="?page=3&amp;per_page=5&amp;q=site1"' in paged
+    assert 'href="?page=1&amp;per_page=5&amp;q=site1"' in paged
 
     for host, count in (("site5.example.edu", 3), ("site9.example.edu", 1)):
         for _ in range(count):
