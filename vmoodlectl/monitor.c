@@ -89,10 +89,13 @@ int vmc_check_nagios(vmc_opts *o)
     int state, i, enabled = 0;
     vmc_table t;
 
-    if (vmc_table_load(o, &t, &why) != VMC_EXIT_OK) {
-        printf("VMOODLE CRITICAL - instance table unreadable: %s\n",
+    if ((state = vmc_table_load(o, &t, &why)) != VMC_EXIT_OK) {
+        /* no source given: the check itself is wrong, not the fleet */
+        state = state == VMC_EXIT_USAGE ? NAGIOS_UNKNOWN : NAGIOS_CRITICAL;
+        printf("VMOODLE %s - instance table %s: %s\n", state_names[state],
+               state == NAGIOS_UNKNOWN ? "not configured" : "unreadable",
                vm_text_visible(why, o->pool));
-        return NAGIOS_CRITICAL;
+        return state;
     }
     if (!o->cron_warn)
         o->cron_warn = CRON_WARN;

@@ -105,6 +105,10 @@ def test_nagios_states(work, pg_server):  # noqa: F811
     code, line = fleet.nagios()
     assert code == 2 and "instance table unreadable" in line, line
 
+    proc = ctl("check", "--nagios")                   # no source at all
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("VMOODLE UNKNOWN - instance table not configured")
+
 
 def test_nagios_snapshot_behind_the_table(work, pg_server, start_vmoodle):  # noqa: F811
     if not pg_server.running:
