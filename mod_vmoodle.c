@@ -69,6 +69,7 @@ static int resolve_servers(apr_pool_t *pconf, server_rec *main_s)
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         c->table = vmoodle_table_get(pconf, s, c);
+        c->metrics_tag = vmoodle_table_spec_of(c->table)->metrics_tag;
         c->unknown_page = load_page(c->error_pages, "unknown-host.html",
             "<h1>No such site</h1><p>{{host}}</p>", pconf, s);
         c->disabled_page = load_page(c->error_pages, "disabled.html",
@@ -189,22 +190,15 @@ static void set_instance_env(request_rec *r, const vm_snapshot *snap,
         apr_table_addn(r->subprocess_env, vm_env_names[i], values[i]);
 }
 
-vmoodle_request *vmoodle_request_of(request_rec *r)
-{
-    vmoodle_request *q = ap_get_module_config(r->request_config,
-                                              &vmoodle_module);
-
-    if (!q) {
-        q = apr_palloc(r->pool, sizeof *q);   /* no memset: per request */
-        q->status = 0;
-        q->page = NULL;
-        q->host = NULL;
-        q->site = NULL;
-        q->count = VMOODLE_COUNT_NONE;
-        ap_set_module_config(r->request_config, &vmoodle_module, q);
-    }
-    return q;
-}
+/* A refusal decided in post_read_request, answered by the quick handler.
+ * The request's module config: NULL (passed on), one of these, or for a
+ * request routed to a site with counters those counters
+ * (vmoodle_metrics_is_site). */
+typedef struct {
+    int status;
+    const vmoodle_page *page;    /* NULL: Apache's own page (ErrorDocument) */
+    const char *host;
+} vmoodle_refusal;
 
 /* Note that the request is to be answered with status and one of our
  * pages, never with any instance's content; reason: its counter
@@ -214,15 +208,16 @@ vmoodle_request *vmoodle_request_of(request_rec *r)
 static int deny(request_rec *r, int status, const vmoodle_page *page,
                 const char *host, int reason)
 {
-    vmoodle_request *q;
+    vmoodle_refusal *no;
 
     if (r->prev)
         return DECLINED;
-    q = vmoodle_request_of(r);
-    q->status = status;
-    q->page = page;
-    q->host = host;
-    vmoodle_metrics_note_refusal(r, reason);
+    no = apr_palloc(r->pool, sizeof *no);
+    no->status = status;
+    no->page = page;
+    no->host = host;
+    ap_set_module_config(r->request_config, &vmoodle_module, no);
+    vmoodle_metrics_refusal(r, reason);
     return DECLINED;
 }
 
@@ -233,11 +228,11 @@ static int deny(request_rec *r, int status, const vmoodle_page *page,
 static int vmoodle_answer_refusal(request_rec *r, int lookup)
 {
     const vmoodle_server_conf *c = VMOODLE_CONF(r->server);
-    const vmoodle_request *no;
+    const vmoodle_refusal *no;
 
     (void)lookup;
     no = ap_get_module_config(r->request_config, &vmoodle_module);
-    if (!no || !no->status)
+    if (!no || vmoodle_metrics_is_site(no))
         return DECLINED;
     if (no->status == HTTP_SERVICE_UNAVAILABLE)
         apr_table_setn(r->err_headers_out, "Retry-After",
@@ -316,7 +311,7 @@ static int vmoodle_route(request_rec *r)
                     VM_METRICS_DISABLED);
     }
     set_instance_env(r, snap, in);
-    vmoodle_metrics_note_site(r, c->table, vm_snapshot_entry_id(in));
+    vmoodle_metrics_note_site(r, c->metrics_tag, vm_snapshot_entry_id(in));
     return DECLINED;
 }
 

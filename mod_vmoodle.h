@@ -66,6 +66,7 @@ typedef struct {
     const char *error_pages;     /* VMoodleErrorPages directory */
     int retry_after;             /* VMoodleRetryAfter, seconds */
     int metrics;                 /* VMoodleMetrics On/Off */
+    uint32_t metrics_tag;        /* its table's (resolved in post_config) */
     int metrics_sites;           /* VMoodleMetricsSites (main server's) */
     int metrics_max_sites;       /* VMoodleMetricsMaxSites */
     const char *cron_runs;       /* VMoodleCronRuns */
@@ -140,23 +141,6 @@ const char *vmoodle_live_path(const vmoodle_table *t, uint64_t generation,
 int vmoodle_refresh_post_config(apr_pool_t *pconf, server_rec *s);
 void vmoodle_refresh_child_init(apr_pool_t *pchild, server_rec *s);
 
-/* What routing decided about a request: its module config, made on first
- * use (vmoodle_request_of).  A refusal is answered by the quick handler;
- * the counters are added in log_transaction. */
-typedef struct {
-    int status;                  /* a refusal's status; 0: none */
-    const vmoodle_page *page;    /* NULL: Apache's own page (ErrorDocument) */
-    const char *host;
-    struct vm_metrics_site *site;   /* routed to a site with a slot */
-    int count;                   /* VMOODLE_COUNT_* */
-} vmoodle_request;
-
-enum { VMOODLE_COUNT_NONE, VMOODLE_COUNT_SITE, VMOODLE_COUNT_UNCOUNTED,
-       VMOODLE_COUNT_REFUSAL };
-#define VMOODLE_COUNT_REASON(r) (VMOODLE_COUNT_REFUSAL + (r))
-
-vmoodle_request *vmoodle_request_of(request_rec *r);
-
 /* mod_vmoodle_metrics.c: per-site counters in shared memory kept by the
  * parent across graceful restarts (see core/vm_metrics.h). */
 struct vm_metrics;
@@ -166,10 +150,16 @@ int vmoodle_metrics_post_config(apr_pool_t *pconf, server_rec *s);
 struct vm_metrics *vmoodle_metrics(void);
 /* The writer published a generation: its sites keep or get their slots. */
 void vmoodle_metrics_sync(vmoodle_table *t, const vm_snapshot *snap);
-/* What routing decided, for the log_transaction hook to count. */
-void vmoodle_metrics_note_site(request_rec *r, const vmoodle_table *t,
-                               long long id);
-void vmoodle_metrics_note_refusal(request_rec *r, int reason);
+/* A request routed to site id of table tag: its module config becomes the
+ * site's counters, which the log_transaction hook (vmoodle_metrics_log)
+ * adds the request to.  Without counters it is counted as uncounted. */
+void vmoodle_metrics_note_site(request_rec *r, uint32_t tag, long long id);
+/* A refusal, counted when decided (VM_METRICS_UNKNOWN_HOST ...). */
+void vmoodle_metrics_refusal(request_rec *r, int reason);
+/* Whether a request's module config is a site's counters (set by
+ * vmoodle_metrics_note_site) rather than a refusal: the request path
+ * allocates nothing for a routed request. */
+int vmoodle_metrics_is_site(const void *config);
 int vmoodle_metrics_log(request_rec *r);
 
 /* mod_vmoodle_prometheus.c: SetHandler vmoodle-metrics */

@@ -22,11 +22,13 @@ typedef struct {
 } metrics_retained;
 
 static vm_metrics *metrics;      /* this configuration's; NULL: not counting */
+static uintptr_t metrics_start, metrics_end;   /* its bytes */
 
 static apr_status_t forget_metrics(void *unused)
 {
     (void)unused;
     metrics = NULL;
+    metrics_start = metrics_end = 0;
     return APR_SUCCESS;
 }
 
@@ -70,6 +72,7 @@ int vmoodle_metrics_post_config(apr_pool_t *pconf, server_rec *s)
     metrics_retained *kept = ap_retained_data_get(RETAINED_KEY);
 
     metrics = NULL;
+    metrics_start = metrics_end = 0;
     apr_pool_cleanup_register(pconf, NULL, forget_metrics,
                               apr_pool_cleanup_null);
     if (!wanted(s))
@@ -86,6 +89,10 @@ int vmoodle_metrics_post_config(apr_pool_t *pconf, server_rec *s)
                          "per-site counters start again from zero",
                          kept->capacity, capacity);
         metrics = create_block(kept, capacity, s);
+    }
+    if (metrics) {
+        metrics_start = (uintptr_t)metrics;
+        metrics_end = metrics_start + vm_metrics_size(capacity);
     }
     return OK;
 }
@@ -122,49 +129,48 @@ void vmoodle_metrics_sync(vmoodle_table *t, const vm_snapshot *snap)
                      missing, vm_metrics_capacity(metrics));
 }
 
-void vmoodle_metrics_note_site(request_rec *r, const vmoodle_table *t,
-                               long long id)
+int vmoodle_metrics_is_site(const void *config)
 {
-    vmoodle_request *q;
+    uintptr_t c = (uintptr_t)config;
+
+    return c >= metrics_start && c < metrics_end;
+}
+
+void vmoodle_metrics_note_site(request_rec *r, uint32_t tag, long long id)
+{
     vm_metrics_site *site;
 
     if (!metrics || !VMOODLE_CONF(r->server)->metrics)
         return;
-    site = vm_metrics_find(metrics, vmoodle_table_spec_of(t)->metrics_tag,
-                           (int64_t)id);
-    q = vmoodle_request_of(r);
-    q->site = site;
-    q->count = site ? VMOODLE_COUNT_SITE : VMOODLE_COUNT_UNCOUNTED;
+    if ((site = vm_metrics_find(metrics, tag, (int64_t)id)) != NULL)
+        ap_set_module_config(r->request_config, &vmoodle_module, site);
+    else
+        vm_metrics_uncounted(metrics);
 }
 
-void vmoodle_metrics_note_refusal(request_rec *r, int reason)
+void vmoodle_metrics_refusal(request_rec *r, int reason)
 {
     if (metrics && VMOODLE_CONF(r->server)->metrics)
-        vmoodle_request_of(r)->count = VMOODLE_COUNT_REASON(reason);
+        vm_metrics_refused(metrics, reason);
 }
 
 /* Late, once per request (not per subrequest or internal redirect): the
  * final answer's status and body bytes, as mod_log_config's %>s and %B. */
 int vmoodle_metrics_log(request_rec *r)
 {
-    const vmoodle_request *q;
+    vm_metrics_site *site;
     request_rec *last = r;
 
     if (!metrics)
         return DECLINED;
     while (r->prev)
         r = r->prev;
-    q = ap_get_module_config(r->request_config, &vmoodle_module);
-    if (!q || q->count == VMOODLE_COUNT_NONE)
+    site = ap_get_module_config(r->request_config, &vmoodle_module);
+    if (!site || !vmoodle_metrics_is_site(site))
         return DECLINED;
     while (last->next)
         last = last->next;
-    if (q->count == VMOODLE_COUNT_SITE)
-        vm_metrics_count(q->site, last->status, (uint64_t)last->bytes_sent,
-                         (uint64_t)(apr_time_now() - r->request_time));
-    else if (q->count == VMOODLE_COUNT_UNCOUNTED)
-        vm_metrics_uncounted(metrics);
-    else
-        vm_metrics_refused(metrics, q->count - VMOODLE_COUNT_REFUSAL);
+    vm_metrics_count(site, last->status, (uint64_t)last->bytes_sent,
+                     (uint64_t)(apr_time_now() - r->request_time));
     return DECLINED;
 }

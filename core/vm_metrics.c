@@ -23,12 +23,12 @@ typedef struct {
 struct vm_metrics {
     uint64_t magic;
     uint32_t capacity, index_size;
+    uint32_t shift;              /* 64 - log2(index_size) */
     uint32_t lock;               /* writers only */
     uint32_t epoch;              /* syncs so far */
     uint32_t hint;               /* where to look for a free slot */
     uint32_t used;               /* slots held */
     uint32_t filled;             /* index entries not empty (live + TOMB) */
-    uint32_t pad;
     uint64_t refusals[VM_METRICS_REFUSALS];
     uint64_t uncounted;
     retired gone[RETIRED_TABLES];
@@ -78,6 +78,9 @@ vm_metrics *vm_metrics_init(void *mem, size_t size, uint32_t capacity)
     memset(m, 0, sizeof *m);
     m->capacity = capacity;
     m->index_size = index_size_for(capacity);
+    m->shift = 64;
+    while ((1ull << (64 - m->shift)) < m->index_size)
+        m->shift--;
     STORE(&m->magic, METRICS_MAGIC);
     return m;
 }
@@ -106,12 +109,14 @@ uint32_t vm_metrics_table_tag(const char *snapshot_path)
     return tag ? tag : 1;
 }
 
+/* Fibonacci hashing: the product's top bits, which every bit of the id
+ * reaches (ids are often consecutive). */
 static uint32_t home(const vm_metrics *m, uint32_t table, int64_t id)
 {
     uint64_t x = ((uint64_t)id ^ ((uint64_t)table << 32))
                  * 0x9e3779b97f4a7c15ULL;
 
-    return (uint32_t)(x >> 32) & (m->index_size - 1);
+    return (uint32_t)(x >> m->shift);
 }
 
 vm_metrics_site *vm_metrics_find(vm_metrics *m, uint32_t table, int64_t id)
