@@ -4,8 +4,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/wait.h>
 #include <apr_strings.h>
+#include "vm_file.h"
 #include "vm_table.h"
 #include "vm_cron_figures.h"
 #include "tick.h"
@@ -124,14 +124,14 @@ static void release_lock(vc_job *job, tick_run *tr)
         vc_log(205, "instance %lld (%s): %s", job->in->id, job->in->key, err);
 }
 
-/* The run's record beside the other cron figures (core/vm_cron_figures):
- * duration, exit status, timed out.  The master's is kept under id 0. */
-static void record_run(tick_run *tr, const vc_job *job, vc_outcome outcome,
-                       int status)
+/* The run's record beside the other cron figures (core/vm_cron_figures),
+ * from the engine's report: duration, exit status (-1: ended by a
+ * signal), timed out.  The master's is kept under id 0. */
+static void record_run(tick_run *tr, const vc_job *job, vc_outcome outcome)
 {
     vm_cron_outcome o = {
-        job->started, vc_now_ms() - job->start_ms,
-        WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+        job->started, job->run.duration_ms,
+        job->run.signal ? -1 : job->run.code,
         outcome == VC_CRON_TIMED_OUT
     };
     const char *err = NULL, *path = vc_config_runs_file(tr->cfg, tr->p);
@@ -143,11 +143,12 @@ static void record_run(tick_run *tr, const vc_job *job, vc_outcome outcome,
 }
 
 /* A cron ended: stats first (only now, after the run), then the locks. */
-static void cron_done(vc_job *job, vc_outcome outcome, int status, void *ctx)
+static void cron_done(vc_job *job, vc_outcome outcome, void *ctx)
 {
     tick_run *tr = ctx;
     const vm_instance *in = job->in;
-    long long secs = (vc_now_ms() - job->start_ms) / 1000;
+    long long secs = job->run.duration_ms / 1000;
+    int status = job->run.status;
     vc_log_fd(job->log_fd, 221, "cron %s after %lld s (wait status %d)",
               outcome_name(outcome), secs, status);
     if (outcome == VC_CRON_OK)
@@ -159,7 +160,7 @@ static void cron_done(vc_job *job, vc_outcome outcome, int status, void *ctx)
         vc_log(208, "instance %lld (%s): cron failed (wait status %d), see "
                "its log", in->id, in->key, status);
     }
-    record_run(tr, job, outcome, status);
+    record_run(tr, job, outcome);
     const char *err = NULL;
     if (in == &vm_master) {
         /* No row to record in: this host's state keeps its figures. */
@@ -178,7 +179,7 @@ static void cron_done(vc_job *job, vc_outcome outcome, int status, void *ctx)
     job->log_fd = -1;
 }
 
-/* Lock, open the log and fork one cron into job.  Returns 0 when the
+/* Lock, open the log and start one cron into job.  Returns 0 when the
  * instance is locked (its cron runs elsewhere), else 1: started, or
  * counted as not started. */
 static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
@@ -195,27 +196,28 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
     job->log_fd = lr == VM_LOCK_GOT
         ? vc_cron_log_open(tr->cfg->log_dir, in, tr->cfg->log_max, tr->p, &err)
         : -1;
-    vm_child child = { tr->argv, vm_cli_env(in, tr->who, tr->p), tr->who,
-                       "/", job->log_fd, job->lock.fd };
+    /* A session of its own, stdin /dev/null, output to its log. */
+    vm_job_opts o = { .argv = tr->argv, .envp = vm_cli_env(in, tr->who, tr->p),
+                      .who = tr->who, .dir = "/", .keep_fd = job->lock.fd };
+    o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_FD, job->log_fd };
+    int rc = -1;
     if (job->log_fd >= 0) {
         job->started = (long long)time(NULL);
         vc_log_fd(job->log_fd, 220, "cron of instance %lld (%s) starts",
                   in->id, in->key);
-        if ((job->pid = vm_child_start(&child, NULL, NULL, tr->p, &err)) < 0)
+        if ((rc = vc_jobs_start(jobs, job, &o, tr->p, &err)) != 0)
             vc_log_fd(job->log_fd, 212, "cron not started: %s", err);
     }
-    if (job->log_fd < 0 || job->pid < 0) {
+    if (rc != 0) {
         vc_log(206, "instance %lld (%s): cron not started: %s", in->id,
                in->key, err ? err : "unknown error");
         if (job->log_fd >= 0)
             close(job->log_fd);
         if (lr == VM_LOCK_GOT)
             release_lock(job, tr);
-        job->pid = 0;
         tr->counts->not_started++;
         return 1;
     }
-    vc_jobs_started(jobs, job);
     tr->counts->run++;
     return 1;
 }
@@ -273,10 +275,11 @@ static void print_summary(const vc_config *cfg, const vc_tick_counts *c)
     fflush(stdout);
 }
 
+/* Root writes there: made, or refused, by the one safe opener. */
 static const char *prepare_dirs(const vc_config *cfg, apr_pool_t *p)
 {
-    const char *err = vc_make_dirs(cfg->lock_dir, p);
-    return err ? err : vc_make_dirs(cfg->log_dir, p);
+    const char *err = vm_file_dir_make(cfg->lock_dir, p);
+    return err ? err : vm_file_dir_make(cfg->log_dir, p);
 }
 
 int vc_load_table(vm_source *src, apr_pool_t *p, const vm_table **t)
