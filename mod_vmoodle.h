@@ -158,8 +158,13 @@ void vmoodle_metrics_note_site(request_rec *r, uint32_t tag, long long id);
 void vmoodle_metrics_refusal(request_rec *r, int reason);
 /* Whether a request's module config is a site's counters (set by
  * vmoodle_metrics_note_site) rather than a refusal: the request path
- * allocates nothing for a routed request. */
-int vmoodle_metrics_is_site(const void *config);
+ * allocates nothing for a routed request.  Inline: every request asks. */
+extern uintptr_t vmoodle_metrics_start, vmoodle_metrics_end;
+static inline int vmoodle_metrics_is_site(const void *config)
+{
+    return (uintptr_t)config >= vmoodle_metrics_start
+           && (uintptr_t)config < vmoodle_metrics_end;
+}
 int vmoodle_metrics_log(request_rec *r);
 
 /* mod_vmoodle_prometheus.c: SetHandler vmoodle-metrics */

@@ -22,13 +22,13 @@ typedef struct {
 } metrics_retained;
 
 static vm_metrics *metrics;      /* this configuration's; NULL: not counting */
-static uintptr_t metrics_start, metrics_end;   /* its bytes */
+uintptr_t vmoodle_metrics_start, vmoodle_metrics_end;   /* its bytes */
 
 static apr_status_t forget_metrics(void *unused)
 {
     (void)unused;
     metrics = NULL;
-    metrics_start = metrics_end = 0;
+    vmoodle_metrics_start = vmoodle_metrics_end = 0;
     return APR_SUCCESS;
 }
 
@@ -72,7 +72,7 @@ int vmoodle_metrics_post_config(apr_pool_t *pconf, server_rec *s)
     metrics_retained *kept = ap_retained_data_get(RETAINED_KEY);
 
     metrics = NULL;
-    metrics_start = metrics_end = 0;
+    vmoodle_metrics_start = vmoodle_metrics_end = 0;
     apr_pool_cleanup_register(pconf, NULL, forget_metrics,
                               apr_pool_cleanup_null);
     if (!wanted(s))
@@ -91,8 +91,8 @@ int vmoodle_metrics_post_config(apr_pool_t *pconf, server_rec *s)
         metrics = create_block(kept, capacity, s);
     }
     if (metrics) {
-        metrics_start = (uintptr_t)metrics;
-        metrics_end = metrics_start + vm_metrics_size(capacity);
+        vmoodle_metrics_start = (uintptr_t)metrics;
+        vmoodle_metrics_end = vmoodle_metrics_start + vm_metrics_size(capacity);
     }
     return OK;
 }
@@ -127,13 +127,6 @@ void vmoodle_metrics_sync(vmoodle_table *t, const vm_snapshot *snap)
                      "(VMoodleMetricsSites %u is full): their requests are "
                      "counted together as uncounted", spec->source_display,
                      missing, vm_metrics_capacity(metrics));
-}
-
-int vmoodle_metrics_is_site(const void *config)
-{
-    uintptr_t c = (uintptr_t)config;
-
-    return c >= metrics_start && c < metrics_end;
 }
 
 void vmoodle_metrics_note_site(request_rec *r, uint32_t tag, long long id)
