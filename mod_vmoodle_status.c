@@ -9,6 +9,7 @@
 #include <apr_escape.h>
 #include <apr_strings.h>
 #include "vm_instance_json.h"
+#include "vm_time.h"
 
 /* The instances of the page asked for, among those the search matches;
  * the rejected rows, the first VMOODLE_STATUS_MAX_PER_PAGE of them. */
@@ -95,13 +96,10 @@ static const char *text_of(request_rec *r, const cJSON *o, const char *key)
 static const char *date_of(request_rec *r, const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    char *buf;
+    char *buf = apr_palloc(r->pool, VM_TIME_TEXT);
 
-    if (!cJSON_IsNumber(v) || v->valuedouble <= 0)
-        return "never";
-    buf = apr_palloc(r->pool, APR_RFC822_DATE_LEN);
-    apr_rfc822_date(buf, apr_time_from_sec((apr_time_t)v->valuedouble));
-    return buf;
+    return vm_time_human(cJSON_IsNumber(v) ? (long long)v->valuedouble : 0,
+                         buf);
 }
 
 /* Links to the pages before and after, keeping the search. */
