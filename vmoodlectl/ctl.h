@@ -23,6 +23,14 @@ typedef struct {
     const char *templates_dir, *data_parent, *web_user;
     const char *from, *snapshot_name, *template_name;
     const char *master_dataroot;  /* destroy never removes it (or in it) */
+    /* The login that makes and drops the sites' own logins (roles.h):
+     * deploy, destroy, isolate.  isolate_wait: seconds both logins work. */
+    const char *admin_dbuser, *admin_dbpass;
+    long isolate_wait;
+    const char *master_config;    /* the master's settings (vm_master.h) */
+    const char *site_user;        /* per-site user rule (vm_siteuser.h) */
+    const char *out_dir;          /* pool --dir */
+    vm_instance master_settings;  /* read from it */
     int json, show_secrets, dry_run, yes, template_db, help;
     vm_row fields;          /* instance columns given as flags */
     const char *cfg_name, *cfg_value;   /* config: the setting, its value */
@@ -104,6 +112,8 @@ int vmc_cmd_maintenance(vmc_opts *o);
 int vmc_cmd_config(vmc_opts *o);
 int vmc_cmd_cron(vmc_opts *o);
 int vmc_cmd_upgrade(vmc_opts *o);
+int vmc_cmd_isolate(vmc_opts *o);
+int vmc_cmd_pool(vmc_opts *o);
 int vmc_cmd_health(vmc_opts *o);
 
 /* monitor.c: check --nagios; one line, exit 0-3 */
