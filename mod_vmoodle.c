@@ -19,6 +19,7 @@
 #include "vm_env.h"
 #include "vm_file.h"
 #include "vm_version.h"
+#include "vm_metrics.h"
 
 /* ---- error pages ---------------------------------------------------- */
 
@@ -69,6 +70,7 @@ static int resolve_servers(apr_pool_t *pconf, server_rec *main_s)
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         c->table = vmoodle_table_get(pconf, s, c);
+        c->metrics_tag = vmoodle_table_spec_of(c->table)->metrics_tag;
         c->unknown_page = load_page(c->error_pages, "unknown-host.html",
             "<h1>No such site</h1><p>{{host}}</p>", pconf, s);
         c->disabled_page = load_page(c->error_pages, "disabled.html",
@@ -87,7 +89,8 @@ static int vmoodle_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     /* The first of the two start-up passes only checks the configuration. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
-    if ((rv = resolve_servers(pconf, s)) != OK)
+    if ((rv = resolve_servers(pconf, s)) != OK
+        || (rv = vmoodle_metrics_post_config(pconf, s)) != OK)
         return rv;
     /* In the Server header (ServerTokens Full) and Apache's start-up line. */
     ap_add_version_component(pconf, "mod_vmoodle/" VMOODLE_VERSION);
@@ -201,25 +204,31 @@ static void set_master_env(request_rec *r, const vmoodle_server_conf *c)
     }
 }
 
-/* The request's note, made on first use. */
+/* The request's note, made on first use.  The module config of a request
+ * is NULL, a note, or (a routed request needing no note: nothing is
+ * allocated) its site's counters (vmoodle_metrics_is_site), which then
+ * move into the note. */
 static vmoodle_note *note_of(request_rec *r)
 {
-    vmoodle_note *n = ap_get_module_config(r->request_config,
-                                           &vmoodle_module);
+    void *cfg = ap_get_module_config(r->request_config, &vmoodle_module);
+    vmoodle_note *n = cfg;
 
-    if (!n) {
+    if (!cfg || vmoodle_metrics_is_site(cfg)) {
         n = apr_pcalloc(r->pool, sizeof *n);
+        n->counters = cfg;
         ap_set_module_config(r->request_config, &vmoodle_module, n);
     }
     return n;
 }
 
 /* Note that the request is to be answered with status and one of our
- * pages, never with any instance's content.  On an internal redirect
- * (r->prev) nothing is refused: that is the error document of an earlier
- * answer, or a redirect whose first request already routed. */
+ * pages, never with any instance's content; reason: its counter
+ * (VM_METRICS_*).  On an internal redirect (r->prev) nothing is refused:
+ * that is the error document of an earlier answer, or a redirect whose
+ * first request already routed. */
 static int note_refusal(request_rec *r, int status,
-                        const vmoodle_page *page, const char *host)
+                        const vmoodle_page *page, const char *host,
+                        int reason)
 {
     vmoodle_note *no;
 
@@ -229,6 +238,7 @@ static int note_refusal(request_rec *r, int status,
     no->status = status;
     no->page = page;
     no->host = host;
+    vmoodle_metrics_refusal(r, reason);
     return DECLINED;
 }
 
@@ -253,7 +263,7 @@ static int vmoodle_answer_refusal(request_rec *r, int lookup)
 
     (void)lookup;
     no = ap_get_module_config(r->request_config, &vmoodle_module);
-    if (!no || !no->status)
+    if (!no || vmoodle_metrics_is_site(no) || !no->status)
         return DECLINED;
     if (no->location) {
         apr_table_setn(r->headers_out, "Location", no->location);
@@ -323,7 +333,8 @@ static int place_files(request_rec *r, const vmoodle_server_conf *c,
                       ap_escape_logitem(r->pool, name),
                       c->platforms_file ? " " : "",
                       c->platforms_file ? c->platforms_file : "");
-        note_refusal(r, HTTP_SERVICE_UNAVAILABLE, NULL, "");
+        note_refusal(r, HTTP_SERVICE_UNAVAILABLE, NULL, "",
+                     VM_METRICS_NO_PLATFORM);
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (!*tree && !prefix)
@@ -347,12 +358,14 @@ static int vmoodle_route(request_rec *r)
     if (!c->engine || !c->table)
         return DECLINED;
     if (!(raw = requested_host(r, c, &https)))
-        return note_refusal(r, c->unknown_status, &c->unknown_page, "");
+        return note_refusal(r, c->unknown_status, &c->unknown_page, "",
+                            VM_METRICS_UNKNOWN_HOST);
     if ((why = vm_host_request_key(raw, strlen(raw), https, key, sizeof key))) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00015)
                       "refusing host '%s': %s",
                       ap_escape_logitem(r->pool, raw), why);
-        return note_refusal(r, HTTP_BAD_REQUEST, NULL, raw);
+        return note_refusal(r, HTTP_BAD_REQUEST, NULL, raw,
+                            VM_METRICS_BAD_HOST);
     }
     /* TLS ended at a trusted proxy: tell PHP as mod_ssl would, or Moodle
      * sees http for an https wwwroot and redirects for ever. */
@@ -368,14 +381,16 @@ static int vmoodle_route(request_rec *r)
         /* VM00007 said so once at start-up: not an error per request */
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, VMLOGNO(00016)
                       "host %s: no instance table loaded", key);
-        return note_refusal(r, HTTP_SERVICE_UNAVAILABLE, NULL, key);
+        return note_refusal(r, HTTP_SERVICE_UNAVAILABLE, NULL, key,
+                            VM_METRICS_NO_TABLE);
     }
     if (!vm_snapshot_route(snap, key, strlen(key), site_path(r), &to)) {
         if (is_server_name(r))
             return DECLINED;
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00017)
                       "unknown host %s", key);
-        return note_refusal(r, c->unknown_status, &c->unknown_page, key);
+        return note_refusal(r, c->unknown_status, &c->unknown_page, key,
+                            VM_METRICS_UNKNOWN_HOST);
     }
     in = to.site;
     if (to.alias)
@@ -385,13 +400,14 @@ static int vmoodle_route(request_rec *r)
                       "instance %s (id %" APR_INT64_T_FMT ") is disabled",
                       key, (apr_int64_t)vm_snapshot_entry_id(in));
         return note_refusal(r, HTTP_SERVICE_UNAVAILABLE, &c->disabled_page,
-                            key);
+                            key, VM_METRICS_DISABLED);
     }
     if (to.prefix && site_path(r)[to.prefix] == '\0')
         return redirect(r, site_url(r, snap, in, to.prefix));
     if (place_files(r, c, snap, in, to.prefix) != OK)
         return DECLINED;
     set_instance_env(r, snap, in);
+    vmoodle_metrics_note_site(r, c->metrics_tag, vm_snapshot_entry_id(in));
     return DECLINED;
 }
 
@@ -412,6 +428,9 @@ static void vmoodle_register_hooks(apr_pool_t *p)
     ap_hook_translate_name(vmoodle_translate, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(vmoodle_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(vmoodle_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(vmoodle_prometheus_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(vmoodle_metrics_log, NULL, NULL,
+                            APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(vmoodle) = {

@@ -6,6 +6,9 @@
  *   mod_vmoodle_refresh.c  the single writer that keeps it current
  *   mod_vmoodle_status.c   the vmoodle-status handler
  *   mod_vmoodle_health.c   the vmoodle-health handler, for balancers
+ *   mod_vmoodle_metrics.c  per-site counters in shared memory
+ *   mod_vmoodle_prometheus.c  the vmoodle-metrics handler (Prometheus)
+ *   mod_vmoodle_status_query.c  the status page's query and summary
  *
  * The instance table itself (sources, validation, snapshot format) is the
  * httpd-free core in core/. */
@@ -38,6 +41,8 @@ extern module AP_MODULE_DECLARE_DATA vmoodle_module;
 #define VMOODLE_DEFAULT_RETRY_AFTER  300         /* VMoodleRetryAfter */
 #define VMOODLE_DEFAULT_ERROR_PAGES  VM_DATADIR "/errors"
 #define VMOODLE_DEFAULT_SNAPSHOT_DIR "/var/cache/apache2/vmoodle"
+#define VMOODLE_DEFAULT_METRICS_SITES 100000     /* VMoodleMetricsSites */
+#define VMOODLE_DEFAULT_METRICS_MAX  10000       /* VMoodleMetricsMaxSites */
 /* VMoodleEngine: Off; VMoodleTable: the core's VM_DEFAULT_TABLE */
 
 #define VMOODLE_STR_(x) #x
@@ -67,6 +72,11 @@ typedef struct {
     const char *cron_plan;       /* VMoodleCronPlan: vcron's .plan file */
     const char *platforms_file;  /* VMoodlePlatforms, as given */
     vm_platforms *platforms;     /* its contents, read with the directive */
+    int metrics;                 /* VMoodleMetrics On/Off */
+    uint32_t metrics_tag;        /* its table's (resolved in post_config) */
+    int metrics_sites;           /* VMoodleMetricsSites (main server's) */
+    int metrics_max_sites;       /* VMoodleMetricsMaxSites */
+    const char *cron_runs;       /* VMoodleCronRuns */
     /* resolved in post_config */
     vmoodle_table *table;
     vmoodle_page unknown_page, disabled_page;
@@ -93,6 +103,8 @@ typedef struct {
     int ok;                      /* the last attempt succeeded */
     int from_disk;               /* serving a snapshot the source did not
                                     confirm since start-up */
+    apr_time_t last_ok;          /* the last attempt that succeeded */
+    apr_interval_time_t duration;   /* how long the last attempt took */
     char error[512];             /* why the last attempt failed */
 } vmoodle_refresh_info;
 
@@ -104,6 +116,7 @@ typedef struct {
     const char *source_display;            /* the source, password masked */
     apr_interval_time_t refresh;
     server_rec *server;                    /* for logging */
+    uint32_t metrics_tag;                  /* its sites' key in the counters */
 } vmoodle_table_spec;
 
 const vmoodle_table_spec *vmoodle_table_spec_of(const vmoodle_table *t);
@@ -145,11 +158,40 @@ typedef struct {
     const char *location;        /* with a 301 */
     const char *prefix;          /* a path site's "/segment", or NULL */
     const char *docroot;         /* its platform's tree; NULL: DocumentRoot */
+    struct vm_metrics_site *counters;  /* its site's, or NULL */
 } vmoodle_note;
 
 /* mod_vmoodle_platform.c: a routed request's files, from its platform's
  * tree and under its path. */
 int vmoodle_translate(request_rec *r);
+/* mod_vmoodle_metrics.c: per-site counters in shared memory kept by the
+ * parent across graceful restarts (see core/vm_metrics.h). */
+struct vm_metrics;
+struct vm_metrics_site;
+int vmoodle_metrics_post_config(apr_pool_t *pconf, server_rec *s);
+/* This configuration's counters; NULL when none (no table, or Off). */
+struct vm_metrics *vmoodle_metrics(void);
+/* The writer published a generation: its sites keep or get their slots. */
+void vmoodle_metrics_sync(vmoodle_table *t, const vm_snapshot *snap);
+/* A request routed to site id of table tag: its module config becomes the
+ * site's counters, which the log_transaction hook (vmoodle_metrics_log)
+ * adds the request to.  Without counters it is counted as uncounted. */
+void vmoodle_metrics_note_site(request_rec *r, uint32_t tag, long long id);
+/* A refusal, counted when decided (VM_METRICS_UNKNOWN_HOST ...). */
+void vmoodle_metrics_refusal(request_rec *r, int reason);
+/* Whether a request's module config is a site's counters (set by
+ * vmoodle_metrics_note_site) rather than a refusal: the request path
+ * allocates nothing for a routed request.  Inline: every request asks. */
+extern uintptr_t vmoodle_metrics_start, vmoodle_metrics_end;
+static inline int vmoodle_metrics_is_site(const void *config)
+{
+    return (uintptr_t)config >= vmoodle_metrics_start
+           && (uintptr_t)config < vmoodle_metrics_end;
+}
+int vmoodle_metrics_log(request_rec *r);
+
+/* mod_vmoodle_prometheus.c: SetHandler vmoodle-metrics */
+int vmoodle_prometheus_handler(request_rec *r);
 
 /* mod_vmoodle_status.c */
 int vmoodle_status_handler(request_rec *r);

@@ -18,6 +18,9 @@ void *vmoodle_create_server_conf(apr_pool_t *p, server_rec *s)
     c->refresh = VMOODLE_UNSET;
     c->unknown_status = VMOODLE_UNSET;
     c->retry_after = VMOODLE_UNSET;
+    c->metrics = VMOODLE_UNSET;
+    c->metrics_sites = VMOODLE_UNSET;
+    c->metrics_max_sites = VMOODLE_UNSET;
     return c;
 }
 
@@ -43,6 +46,10 @@ void *vmoodle_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(cron_plan);
     MERGE_PTR(platforms_file);
     MERGE_PTR(platforms);
+    MERGE_INT(metrics);
+    MERGE_INT(metrics_sites);
+    MERGE_INT(metrics_max_sites);
+    MERGE_PTR(cron_runs);
     return c;
 }
 
@@ -58,6 +65,12 @@ void vmoodle_apply_defaults(vmoodle_server_conf *c)
         c->retry_after = VMOODLE_DEFAULT_RETRY_AFTER;
     if (!c->error_pages)
         c->error_pages = VMOODLE_DEFAULT_ERROR_PAGES;
+    if (c->metrics == VMOODLE_UNSET)
+        c->metrics = 1;
+    if (c->metrics_sites == VMOODLE_UNSET)
+        c->metrics_sites = VMOODLE_DEFAULT_METRICS_SITES;
+    if (c->metrics_max_sites == VMOODLE_UNSET)
+        c->metrics_max_sites = VMOODLE_DEFAULT_METRICS_MAX;
 }
 
 /* One snapshot per source string, unless VMoodleSnapshot names one. */
@@ -116,17 +129,23 @@ static const char *set_snapshot(cmd_parms *cmd, void *d, const char *arg)
            : "VMoodleSnapshot: invalid path";
 }
 
-static const char *set_seconds(cmd_parms *cmd, const char *arg, int lo,
-                               int hi, int *out)
+static const char *set_number(cmd_parms *cmd, const char *arg, int lo,
+                              int hi, const char *what, int *out)
 {
     char *end;
     long v = strtol(arg, &end, 10);
 
     if (end == arg || *end || v < lo || v > hi)
-        return apr_psprintf(cmd->pool, "%s: expected seconds from %d to %d",
-                            cmd->cmd->name, lo, hi);
+        return apr_psprintf(cmd->pool, "%s: expected %s from %d to %d",
+                            cmd->cmd->name, what, lo, hi);
     *out = (int)v;
     return NULL;
+}
+
+static const char *set_seconds(cmd_parms *cmd, const char *arg, int lo,
+                               int hi, int *out)
+{
+    return set_number(cmd, arg, lo, hi, "seconds", out);
 }
 
 static const char *set_refresh(cmd_parms *cmd, void *d, const char *arg)
@@ -248,6 +267,45 @@ static const char *set_platforms(cmd_parms *cmd, void *d, const char *arg)
                : NULL;
 }
 
+static const char *set_metrics(cmd_parms *cmd, void *d, int on)
+{
+    (void)d;
+    VMOODLE_CONF(cmd->server)->metrics = on;
+    return NULL;
+}
+
+static const char *set_count(cmd_parms *cmd, const char *arg, int lo, int hi,
+                             int *out)
+{
+    return set_number(cmd, arg, lo, hi, "a number", out);
+}
+
+/* Global: one shared memory block for the whole server. */
+static const char *set_metrics_sites(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)d;
+    return err ? err : set_count(cmd, arg, 1, 10000000,
+                                 &VMOODLE_CONF(cmd->server)->metrics_sites);
+}
+
+static const char *set_metrics_max(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    return set_count(cmd, arg, 0, 10000000,
+                     &VMOODLE_CONF(cmd->server)->metrics_max_sites);
+}
+
+static const char *set_cron_runs(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    VMOODLE_CONF(cmd->server)->cron_runs = ap_server_root_relative(cmd->pool,
+                                                                   arg);
+    return VMOODLE_CONF(cmd->server)->cron_runs ? NULL
+           : "VMoodleCronRuns: invalid path";
+}
+
 const command_rec vmoodle_directives[] = {
     AP_INIT_FLAG("VMoodleEngine", set_engine, NULL, RSRC_CONF,
                  "On to route requests by Host to virtual Moodles "
@@ -285,5 +343,15 @@ const command_rec vmoodle_directives[] = {
     AP_INIT_TAKE1("VMoodlePlatforms", set_platforms, NULL, RSRC_CONF,
                   "file of platforms, 'name = /path/to/moodle' a line "
                   "(default: every site on the DocumentRoot)"),
+    AP_INIT_FLAG("VMoodleMetrics", set_metrics, NULL, RSRC_CONF,
+                 "Off to count no requests per site (default On)"),
+    AP_INIT_TAKE1("VMoodleMetricsSites", set_metrics_sites, NULL, RSRC_CONF,
+                  "sites counted in shared memory, main server only "
+                  "(default " VMOODLE_STR(VMOODLE_DEFAULT_METRICS_SITES) ")"),
+    AP_INIT_TAKE1("VMoodleMetricsMaxSites", set_metrics_max, NULL, RSRC_CONF,
+                  "most sites in one answer of vmoodle-metrics (default "
+                  VMOODLE_STR(VMOODLE_DEFAULT_METRICS_MAX) ")"),
+    AP_INIT_TAKE1("VMoodleCronRuns", set_cron_runs, NULL, RSRC_CONF,
+                  "vcron's run records (its runs-file) for vmoodle-metrics"),
     { NULL }
 };

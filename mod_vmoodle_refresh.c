@@ -165,6 +165,21 @@ static void remove_stale_copies(vmoodle_table *t, uint64_t keep,
     apr_dir_close(d);
 }
 
+/* Every site of the generation keeps (or gets) its counters before any
+ * process maps it. */
+static void sync_counters(vmoodle_table *t, uint64_t generation,
+                          apr_pool_t *p)
+{
+    vm_snapshot *snap;
+    const char *err;
+
+    if (vm_snapshot_open(&snap, vmoodle_live_path(t, generation, p), p, &err)
+        != VM_OK)
+        return;      /* the processes cannot map it either: VM00060 */
+    vmoodle_metrics_sync(t, snap);
+    vm_snapshot_close(snap);
+}
+
 static void publish(vmoodle_table *t, uint64_t generation, apr_pool_t *p)
 {
     const char *err;
@@ -176,6 +191,7 @@ static void publish(vmoodle_table *t, uint64_t generation, apr_pool_t *p)
                      (apr_uint64_t)generation, err);
         return;
     }
+    sync_counters(t, generation, p);
     vmoodle_table_publish(t, generation);
     remove_stale_copies(t, generation, p);
 }
@@ -195,14 +211,19 @@ static void log_rejections(vmoodle_table *t, const vm_refresh_result *res)
 }
 
 static void set_info(vmoodle_table *t, const vm_refresh_result *res,
-                     int from_disk)
+                     int from_disk, apr_time_t started)
 {
     vmoodle_refresh_info info;
+    apr_time_t last_ok;
 
+    vmoodle_table_info_get(t, &info);
+    last_ok = info.last_ok;
     memset(&info, 0, sizeof info);
     info.time = apr_time_now();
     info.ok = res->status == VM_OK;
     info.from_disk = from_disk;
+    info.last_ok = info.ok && !from_disk ? info.time : last_ok;
+    info.duration = info.time - started;
     if (!info.ok)
         apr_cpystrn(info.error, res->error ? res->error
                     : vm_status_name(res->status), sizeof info.error);
@@ -275,13 +296,14 @@ static void startup_refresh(vmoodle_table *t, int read_earlier)
     vm_refresh_result res;
     vm_snapshot *snap;
     const char *err;
+    apr_time_t started = apr_time_now();
 
     apr_pool_create_unmanaged(&p);   /* its memory can be given back */
     if (!directory_usable(t, p)) {
         memset(&res, 0, sizeof res);
         res.status = VM_ERR_IO;
         res.error = "the snapshot directory is not writable by User";
-        set_info(t, &res, 0);
+        set_info(t, &res, 0, started);
         apr_pool_destroy(p);
         return;
     }
@@ -307,7 +329,7 @@ static void startup_refresh(vmoodle_table *t, int read_earlier)
         publish(t, vm_snapshot_generation(snap), p);
         vm_snapshot_close(snap);
     }
-    set_info(t, &res, reused || res.status != VM_OK);
+    set_info(t, &res, reused || res.status != VM_OK, started);
     apr_pool_destroy(p);   /* closes the source: no connection is inherited */
     give_back_memory();
 }
@@ -419,7 +441,8 @@ static int writer_tick(struct vmoodle_writer *w, apr_pool_t *p)
 {
     vmoodle_table *t = w->table;
     vm_refresh_result res;
-    int due = apr_time_now() >= w->next;
+    apr_time_t started = apr_time_now();
+    int due = started >= w->next;
 
     memset(&res, 0, sizeof res);
     if (!w->source && (due || !w->failing))
@@ -430,7 +453,7 @@ static int writer_tick(struct vmoodle_writer *w, apr_pool_t *p)
     if (res.status == VM_OK)
         refresh_once(t, w->source, p, &res);
     note_outcome(t, w, &res);
-    set_info(t, &res, still_from_disk(t, &res));
+    set_info(t, &res, still_from_disk(t, &res), started);
     return 1;
 }
 

@@ -1,38 +1,30 @@
 /* SetHandler vmoodle-status: the table as this process serves it.  HTML
- * for a person, ?json for machines; never a password. */
-#include "mod_vmoodle.h"
+ * for a person, ?json for machines, ?summary for monitors; never a
+ * password.  The instance list is paged (?page=N&per_page=N, at most
+ * VMOODLE_STATUS_MAX_PER_PAGE) and searched (?q=TEXT in the host, short
+ * name or name), so one answer stays small at 100,000 instances. */
+#include "mod_vmoodle_status.h"
 #include <http_protocol.h>
 #include <http_request.h>
 #include <apr_hash.h>
+#include <apr_escape.h>
 #include <apr_strings.h>
-#include <cJSON.h>
-#include "vm_cron_figures.h"
 #include "vm_instance_json.h"
 #include "vm_json.h"
 #include "vm_time.h"
 #include "vm_version.h"
 
-/* The cron figures are not in the snapshot (a cron run makes no
- * generation): they come from the file the writer keeps beside it, as
- * current as the last read of the source.  Without it they show as 0. */
-static vm_cron_figures *cron_figures(vmoodle_table *t, apr_pool_t *p)
-{
-    vm_cron_figures *f;
-    const char *ignored;
-
-    return vm_cron_figures_load(&f, vm_cron_figures_path(
-               vmoodle_table_spec_of(t)->snapshot_path, p), p, &ignored)
-           == VM_OK ? f : NULL;
-}
-
+/* The instances of the page asked for, among those the search matches;
+ * the rejected rows, the first VMOODLE_STATUS_MAX_PER_PAGE of them. */
 static void add_snapshot(cJSON *root, const vm_snapshot *snap,
-                         const vm_cron_figures *figures)
+                         const vm_cron_figures *figures,
+                         const vmoodle_status_query *q)
 {
     cJSON *list = cJSON_AddArrayToObject(root, "instances");
     cJSON *rejected = cJSON_AddArrayToObject(root, "rejected");
     vm_instance in;
     vm_rejection rej;
-    uint32_t i;
+    uint32_t i, matched = 0, first = (q->page - 1) * q->per_page;
 
     cJSON_AddNumberToObject(root, "generation",
                             (double)vm_snapshot_generation(snap));
@@ -41,11 +33,23 @@ static void add_snapshot(cJSON *root, const vm_snapshot *snap,
     cJSON_AddNumberToObject(root, "count", vm_snapshot_count(snap));
     for (i = 0; i < vm_snapshot_count(snap); i++) {
         vm_snapshot_instance(snap, i, &in);
+        if (!vmoodle_status_matches(q, &in))
+            continue;
+        if (matched++ < first || matched > first + q->per_page)
+            continue;
         if (figures)
             vm_cron_figures_get(figures, &in);
         cJSON_AddItemToArray(list, vm_instance_json(&in, VM_JSON_CRON));
     }
-    for (i = 0; i < vm_snapshot_rejection_count(snap); i++) {
+    cJSON_AddNumberToObject(root, "matched", matched);
+    cJSON_AddNumberToObject(root, "page", q->page);
+    cJSON_AddNumberToObject(root, "per_page", q->per_page);
+    cJSON_AddNumberToObject(root, "pages",
+                            (matched + q->per_page - 1) / q->per_page);
+    cJSON_AddNumberToObject(root, "rejected_count",
+                            vm_snapshot_rejection_count(snap));
+    for (i = 0; i < vm_snapshot_rejection_count(snap)
+                && i < VMOODLE_STATUS_MAX_PER_PAGE; i++) {
         vm_snapshot_rejection(snap, i, &rej);
         cJSON_AddItemToArray(rejected, vm_rejection_json(&rej));
     }
@@ -81,7 +85,7 @@ static void add_cron_plan(cJSON *root, const char *path, apr_pool_t *p)
 }
 
 static cJSON *status_json(vmoodle_table *t, const vm_snapshot *snap,
-                          apr_pool_t *p)
+                          const vmoodle_status_query *q, apr_pool_t *p)
 {
     cJSON *root = cJSON_CreateObject(), *refresh;
     vmoodle_refresh_info info;
@@ -99,10 +103,11 @@ static cJSON *status_json(vmoodle_table *t, const vm_snapshot *snap,
     cJSON_AddBoolToObject(refresh, "from_disk", info.from_disk);
     cJSON_AddStringToObject(refresh, "error", info.error);
     if (snap) {
-        add_snapshot(root, snap, cron_figures(t, p));
+        add_snapshot(root, snap, vmoodle_status_cron_figures(t, p), q);
     } else {
         cJSON_AddNumberToObject(root, "generation", 0);
         cJSON_AddNumberToObject(root, "count", 0);
+        cJSON_AddNumberToObject(root, "matched", 0);
         cJSON_AddArrayToObject(root, "instances");
         cJSON_AddArrayToObject(root, "rejected");
     }
@@ -144,7 +149,32 @@ static const char *aliases_of(request_rec *r, const cJSON *o)
     return text;
 }
 
-static void send_html(request_rec *r, const cJSON *root)
+/* Links to the pages before and after, keeping the search. */
+static void page_links(request_rec *r, const cJSON *root,
+                       const vmoodle_status_query *q)
+{
+    int pages = cJSON_GetObjectItem(root, "pages")
+                ? cJSON_GetObjectItem(root, "pages")->valueint : 0;
+    const char *keep = apr_psprintf(r->pool, "per_page=%d%s%s", q->per_page,
+        q->q ? "&amp;q=" : "", q->q ? ap_escape_html2(r->pool,
+                                   apr_pescape_urlencoded(r->pool, q->q), 1) : "");
+
+    ap_rprintf(r, "<p>%s matching, page %d of %d", text_of(r, root,
+               "matched"), q->page, pages > 0 ? pages : 1);
+    if (q->page > 1)
+        ap_rprintf(r, " <a href=\"?page=%d&amp;%s\">previous</a>",
+                   q->page - 1, keep);
+    if (q->page < pages)
+        ap_rprintf(r, " <a href=\"?page=%d&amp;%s\">next</a>", q->page + 1,
+                   keep);
+    ap_rvputs(r, "</p>\n<form><input name=\"q\" value=\"",
+              q->q ? ap_escape_html2(r->pool, q->q, 1) : "",
+              "\"> <input type=\"submit\" value=\"search\"></form>\n",
+              NULL);
+}
+
+static void send_html(request_rec *r, const cJSON *root,
+                      const vmoodle_status_query *q)
 {
     const cJSON *refresh = cJSON_GetObjectItemCaseSensitive(root, "refresh");
     const cJSON *plan = cJSON_GetObjectItemCaseSensitive(root, "cron_plan");
@@ -172,7 +202,9 @@ static void send_html(request_rec *r, const cJSON *root)
     cJSON_ArrayForEach(o, cJSON_GetObjectItem(root, "rejected"))
         ap_rvputs(r, "<li>id ", text_of(r, o, "id"), ": ",
                   text_of(r, o, "reason"), "</li>\n", NULL);
-    ap_rputs("</ul>\n<h2>Instances</h2>\n<table border=\"1\"><tr><th>id</th>"
+    ap_rputs("</ul>\n<h2>Instances</h2>\n", r);
+    page_links(r, root, q);
+    ap_rputs("<table border=\"1\"><tr><th>id</th>"
              "<th>host</th><th>shortname</th><th>platform</th><th>aliases"
              "</th><th>enabled</th><th>crons run"
              "</th><th>last cron</th><th>seconds since</th><th>last gap"
@@ -200,6 +232,8 @@ int vmoodle_status_handler(request_rec *r)
     vmoodle_server_conf *c;
     cJSON *root;
     char *json;
+    vmoodle_status_query q;
+    const vm_snapshot *snap;
 
     if (!r->handler || strcmp(r->handler, "vmoodle-status") != 0)
         return DECLINED;
@@ -208,17 +242,24 @@ int vmoodle_status_handler(request_rec *r)
     c = VMOODLE_CONF(r->server);
     if (!c->table)
         return HTTP_NOT_FOUND;
-    root = status_json(c->table, vmoodle_table_acquire(c->table, r), r->pool);
-    add_cron_plan(root, c->cron_plan, r->pool);
+    if (!vmoodle_status_parse(r, &q))
+        return HTTP_BAD_REQUEST;
+    snap = vmoodle_table_acquire(c->table, r);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    if (r->args && strcmp(r->args, "json") == 0) {
+    if (q.summary) {
+        root = vmoodle_status_summary(r, c->table, snap, &q);
+    } else {
+        root = status_json(c->table, snap, &q, r->pool);
+        add_cron_plan(root, c->cron_plan, r->pool);
+    }
+    if (q.json || q.summary) {
         ap_set_content_type(r, "application/json");
         if ((json = cJSON_PrintUnformatted(root)) != NULL) {
             ap_rputs(json, r);
             free(json);
         }
     } else {
-        send_html(r, root);
+        send_html(r, root, &q);
     }
     cJSON_Delete(root);
     return OK;

@@ -3,6 +3,7 @@
  * that generation on its next request and keeps the old one mapped until
  * the last request holding it ends. */
 #include "mod_vmoodle.h"
+#include "vm_metrics.h"
 #include <stdlib.h>
 #include <http_log.h>
 #include <apr_atomic.h>
@@ -70,6 +71,7 @@ vmoodle_table *vmoodle_table_get(apr_pool_t *pconf, server_rec *s,
     t->spec.source_display = vm_source_mask(c->source, pconf);
     t->spec.refresh = apr_time_from_sec(c->refresh);
     t->spec.server = s;
+    t->spec.metrics_tag = vm_metrics_table_tag(path);
     t->next = tables;
     tables = t;
     return t;

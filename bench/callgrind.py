@@ -36,7 +36,8 @@ import sites
 from benchhttpd import Apache
 
 VALGRIND = "/usr/bin/valgrind"
-LABELS = {"a": "no routing", "b": "mod_vmoodle", "c": "RewriteMap dbm:"}
+LABELS = {"a": "no routing", "b": "mod_vmoodle",
+          "m": "mod_vmoodle, VMoodleMetrics Off", "c": "RewriteMap dbm:"}
 KINDS = {"root": "a root site", "path": "a site under a path",
          "alias": "an alias (301)"}
 PATH_HOSTS = 1000          # hosts with a path site and an alias
@@ -178,7 +179,7 @@ def count_one(apache, key, n_hosts, warmup, measured):
     pid = apache.proc.pid
     started = time.monotonic()
     try:
-        expect = "-" if key == "a" else "s"
+        expect = "-" if key == "a" else "s"   # b, m, c route
         # The port listens before start-up is over: under callgrind the
         # start-up read of 100,000 instances takes minutes.
         client = Client(apache.port, f"{instances.host(1)}:{apache.port}",
@@ -224,7 +225,7 @@ def measure(out, pid, client, run_requests):
 
 
 def run(workdir, n, module_so, warmup=2000, measured=2000):
-    """{key: instructions per request} for a, b (if built) and c."""
+    """{key: instructions per request} for a, b and m (if built), c."""
     docroot = httpphase.static_docroot(workdir)
     data = os.path.join(workdir, f"maps-{n}")
     os.makedirs(data, exist_ok=True)
@@ -237,6 +238,10 @@ def run(workdir, n, module_so, warmup=2000, measured=2000):
         apaches["b"], json_path = httpphase.module_apache(
             workdir, "cg-b", docroot, module_so, n, children=1, threads=4)
         add_paths_and_aliases(json_path, n, apaches["b"].port)
+        # the same without the per-site counters: their cost is b - m
+        apaches["m"], _ = httpphase.module_apache(
+            workdir, "cg-m", docroot, module_so, n, children=1, threads=4,
+            site_extra="VMoodleMetrics Off\n")
     apaches["c"] = Apache(workdir, "cg-c", docroot, sites.rewrite_dbm(dbm),
                           modules=["rewrite"], children=1, threads=4)
     return {key: count_one(a, key, n, warmup, measured)

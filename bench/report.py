@@ -154,10 +154,10 @@ def callgrind_rows(cg):
                      + ("" if k == "a" else f" (+{v['per_request'] - a:,.0f})")
                      for k, v in cg.items())
     added = cg["b"]["per_request"] - a
-    return [["instructions per request (callgrind, Apache -X, 100,000 "
+    rows = [["instructions per request (callgrind, Apache -X, 100,000 "
              f"hosts, {cg['b']['requests']:,} requests each)", text, "", ""],
-            target_row(figure, f"{added:,.0f}", "< 2,000", added < 2000)] \
-        + kind_rows(cg["b"].get("kinds", {}), a)
+            target_row(figure, f"{added:,.0f}", "< 2,000", added < 2000)]
+    return rows + kind_rows(cg["b"].get("kinds", {}), a) + counting_rows(cg)
 
 
 def kind_rows(kinds, a):
@@ -174,6 +174,16 @@ def kind_rows(kinds, a):
             f"{kinds[key]['per_request']:,.0f} ({added:+,.0f})", "< 2,000",
             added < 2000))
     return rows
+
+
+def counting_rows(cg):
+    """The per-site counters' share: mod_vmoodle with and without them."""
+    figure = ("instructions per request added by the per-site counters "
+              "(callgrind, VMoodleMetrics On - Off)")
+    if "m" not in cg:
+        return [target_row(figure, "not measured", "< 150", None)]
+    added = cg["b"]["per_request"] - cg["m"]["per_request"]
+    return [target_row(figure, f"{added:,.0f}", "< 150", added < 150)]
 
 
 def cron_rows(cron):

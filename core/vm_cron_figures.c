@@ -147,3 +147,159 @@ int vm_cron_figures_get(const vm_cron_figures *f, vm_instance *in)
     }
     return 0;
 }
+
+/* ---- run records ------------------------------------------------------ */
+
+#define RUNS_MAGIC   "VMRUNS\r\n"
+#define RUNS_VERSION 1u
+
+typedef struct {
+    char magic[8];
+    uint32_t version;
+    uint32_t count;
+} runs_header;
+
+struct vm_cron_runs {
+    const vm_cron_run *entries;
+    uint32_t count;
+};
+
+static const char *runs_check(const char *data, size_t len)
+{
+    const runs_header *h = (const runs_header *)data;
+
+    if (len < sizeof *h || memcmp(h->magic, RUNS_MAGIC, 8) != 0)
+        return "not a cron runs file";
+    if (h->version != RUNS_VERSION)
+        return "unsupported cron runs version";
+    if ((len - sizeof *h) % sizeof(vm_cron_run) != 0
+        || (len - sizeof *h) / sizeof(vm_cron_run) != h->count)
+        return "cron runs file truncated or extended";
+    return NULL;
+}
+
+vm_status vm_cron_runs_load(vm_cron_runs **out, const char *path,
+                            apr_pool_t *p, const char **err)
+{
+    vm_cron_runs *r = apr_pcalloc(p, sizeof *r);
+    const char *why;
+    char *data;
+    size_t len;
+    vm_status st = vm_file_read(path, CRON_MAX, p, &data, &len, err);
+
+    *out = r;
+    if (st != VM_OK)
+        return access(path, F_OK) != 0 && errno == ENOENT ? VM_OK : st;
+    if ((why = runs_check(data, len)) != NULL) {
+        *err = apr_psprintf(p, "%s: %s", path, why);
+        return VM_ERR_DATA;
+    }
+    r->entries = (const vm_cron_run *)(data + sizeof(runs_header));
+    r->count = ((const runs_header *)data)->count;
+    return VM_OK;
+}
+
+/* The position of id, or where it would go (*found = 0). */
+static uint32_t runs_find(const vm_cron_runs *r, int64_t id, int *found)
+{
+    uint32_t lo = 0, hi = r->count;
+
+    *found = 0;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (r->entries[mid].id == id) {
+            *found = 1;
+            return mid;
+        }
+        if (r->entries[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+const vm_cron_run *vm_cron_runs_get(const vm_cron_runs *r, int64_t id)
+{
+    int found;
+    uint32_t i = runs_find(r, id, &found);
+
+    return found ? &r->entries[i] : NULL;
+}
+
+static void runs_add(vm_cron_run *e, const vm_cron_outcome *o)
+{
+    e->runs++;
+    e->failures += !o->timed_out && o->exit_status != 0;
+    e->timeouts += o->timed_out != 0;
+    e->last_start = o->started;
+    e->last_duration_ms = o->duration_ms;
+    e->last_exit = o->exit_status;
+    e->last_timed_out = o->timed_out != 0;
+}
+
+/* Rewrite one entry where it is. */
+static vm_status runs_update(const char *path, uint32_t i,
+                             const vm_cron_run *e, apr_pool_t *p,
+                             const char **err)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    off_t at = (off_t)(sizeof(runs_header) + sizeof *e * i);
+    ssize_t put = fd < 0 ? -1 : pwrite(fd, e, sizeof *e, at);
+
+    if (fd >= 0)
+        close(fd);
+    if (put != (ssize_t)sizeof *e) {
+        *err = apr_psprintf(p, "%s: %s", path, strerror(errno));
+        return VM_ERR_IO;
+    }
+    return VM_OK;
+}
+
+/* A new file with e inserted at i. */
+static vm_status runs_insert(const char *path, const vm_cron_runs *r,
+                             uint32_t i, const vm_cron_run *e, apr_pool_t *p,
+                             const char **err)
+{
+    size_t size = sizeof(runs_header) + sizeof *e * ((size_t)r->count + 1);
+    char *img = apr_pcalloc(p, size);
+    runs_header *h = (runs_header *)img;
+    vm_cron_run *out = (vm_cron_run *)(img + sizeof *h);
+
+    memcpy(h->magic, RUNS_MAGIC, 8);
+    h->version = RUNS_VERSION;
+    h->count = r->count + 1;
+    if (i > 0)
+        memcpy(out, r->entries, sizeof *e * i);
+    out[i] = *e;
+    if (r->count > i)
+        memcpy(out + i + 1, r->entries + i, sizeof *e * (r->count - i));
+    return vm_file_replace(path, img, size, 0644, NULL, p, err);
+}
+
+vm_status vm_cron_runs_record(const char *path, int64_t id,
+                              const vm_cron_outcome *o, apr_pool_t *p,
+                              const char **err)
+{
+    int fd = vm_file_lock(apr_pstrcat(p, path, ".lock", NULL), 1, p, err);
+    vm_cron_runs *r;
+    vm_cron_run e;
+    uint32_t i;
+    int found;
+    vm_status st;
+
+    if (fd < 0)
+        return VM_ERR_IO;
+    if ((st = vm_cron_runs_load(&r, path, p, err)) == VM_OK) {
+        i = runs_find(r, id, &found);
+        if (found)
+            e = r->entries[i];
+        else
+            memset(&e, 0, sizeof e), e.id = id;
+        runs_add(&e, o);
+        st = found ? runs_update(path, i, &e, p, err)
+                   : runs_insert(path, r, i, &e, p, err);
+    }
+    vm_file_unlock(fd);
+    return st;
+}

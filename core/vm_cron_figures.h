@@ -29,4 +29,39 @@ vm_status vm_cron_figures_load(vm_cron_figures **out, const char *path,
  * file has no such id. */
 int vm_cron_figures_get(const vm_cron_figures *f, vm_instance *in);
 
+/* ---- run records ------------------------------------------------------
+ * What vcron records of each cron run, per site, in its runs file (a
+ * vcron setting; the module's VMoodleCronRuns reads it): how many runs,
+ * failures and timeouts, and the last run's start, duration and exit.
+ * Ids and figures only (no secret): mode 0644.  An existing site's entry
+ * is rewritten in place (a reader may see one entry torn, never the
+ * file), a new site's makes a new file; writers take <file>.lock. */
+typedef struct {
+    int64_t id;
+    int64_t runs, failures, timeouts;
+    int64_t last_start;          /* seconds since the epoch */
+    int64_t last_duration_ms;
+    int64_t last_exit;           /* exit status; -1: killed (timeout) */
+    int64_t last_timed_out;      /* 0 or 1 */
+} vm_cron_run;
+
+/* One finished run: the caller's report (the engine's, in vcron). */
+typedef struct {
+    int64_t started;             /* seconds since the epoch */
+    int64_t duration_ms;
+    int exit_status;             /* -1 when it did not exit (a signal) */
+    int timed_out;
+} vm_cron_outcome;
+
+typedef struct vm_cron_runs vm_cron_runs;
+
+vm_status vm_cron_runs_record(const char *path, int64_t id,
+                              const vm_cron_outcome *o, apr_pool_t *p,
+                              const char **err);
+/* A missing file is an empty one. */
+vm_status vm_cron_runs_load(vm_cron_runs **out, const char *path,
+                            apr_pool_t *p, const char **err);
+/* The entry of id, NULL when none. */
+const vm_cron_run *vm_cron_runs_get(const vm_cron_runs *r, int64_t id);
+
 #endif

@@ -33,6 +33,7 @@
 #define VM_SET_LOG_DIR         "log-dir"
 #define VM_SET_LOG_MAX         "log-max"
 #define VM_SET_STATE_FILE      "state-file"
+#define VM_SET_RUNS_FILE       "runs-file"
 #define VM_SET_QUIET           "quiet"
 #define VM_SET_MASTER          "master"
 #define VM_SET_TIERS           "tiers"

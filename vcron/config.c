@@ -68,6 +68,9 @@ static const setting settings[] = {
     { VM_SET_STATE_FILE, T_STR, AT(state_file), 0,
       "/var/lib/vmoodle/vcron.state",
       "cursor, measured tick, the master's figures" },
+    { VM_SET_RUNS_FILE, T_STR, AT(runs_file), 0, NULL,
+      "each site's runs, failures, timeouts, last duration and exit "
+      "(VMoodleCronRuns reads it; default cron-runs beside state-file)" },
     { VM_SET_QUIET, T_BOOL, AT(quiet), 0, NULL, "no summary line per tick" },
     { VM_SET_MASTER, T_BOOL, AT(master), 0, NULL,
       "also run the master Moodle's cron each tick (VMOODLE_MASTER=1)" },
@@ -269,11 +272,24 @@ const char *vc_config_check(const vc_config *cfg, apr_pool_t *p)
     const char *paths[] = { cfg->moodle_dir, cfg->log_dir, cfg->lock_dir,
                             cfg->state_file, cfg->opcache_dir,
                             cfg->tier_file };
+    if (cfg->runs_file && cfg->runs_file[0] != '/')
+        return apr_psprintf(p, "'%s' is not an absolute path", cfg->runs_file);
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
         if (!paths[i] || paths[i][0] != '/')
             return apr_psprintf(p, "'%s' is not an absolute path",
                                 paths[i] ? paths[i] : "");
     return NULL;
+}
+
+const char *vc_config_runs_file(const vc_config *cfg, apr_pool_t *p)
+{
+    const char *slash = strrchr(cfg->state_file, '/');
+
+    if (cfg->runs_file)
+        return cfg->runs_file;
+    return apr_pstrcat(p, apr_pstrndup(p, cfg->state_file,
+                                       (apr_size_t)(slash - cfg->state_file)),
+                       "/cron-runs", NULL);
 }
 
 void vc_config_usage(FILE *out)

@@ -34,6 +34,8 @@ typedef struct {
     long log_max;              /* bytes before a log is rotated */
     const char *lock_dir;      /* one lock file per instance */
     const char *state_file;    /* round-robin cursor, measured tick */
+    const char *runs_file;     /* each site's run records (vm_cron_runs);
+                                  NULL: vc_config_runs_file's default */
     int quiet;                 /* no summary line */
     int master;                /* also the master's cron, VMOODLE_MASTER=1 */
     /* PHP's opcode file cache (core/vm_opcache.h) */
@@ -72,6 +74,10 @@ const char *vc_config_read_file(vc_config *cfg, const char *path,
 const char *vc_config_parse_args(vc_config *cfg, int argc, char **argv,
                                  const char **rest, int *nrest,
                                  apr_pool_t *p);
+
+/* runs-file, else cron-runs beside state-file (an absolute path once
+ * vc_config_check passed).  From p. */
+const char *vc_config_runs_file(const vc_config *cfg, apr_pool_t *p);
 
 /* Cross-setting rules (absolute paths, a source).  NULL or a reason. */
 const char *vc_config_check(const vc_config *cfg, apr_pool_t *p);

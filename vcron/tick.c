@@ -7,6 +7,7 @@
 #include <apr_strings.h>
 #include "vm_file.h"
 #include "vm_table.h"
+#include "vm_cron_figures.h"
 #include "tick.h"
 #include "vm_siteuser.h"
 #include "sched.h"
@@ -135,6 +136,24 @@ static void release_lock(vc_job *job, tick_run *tr)
         vc_log(205, "instance %lld (%s): %s", job->in->id, job->in->key, err);
 }
 
+/* The run's record beside the other cron figures (core/vm_cron_figures),
+ * from the engine's report: duration, exit status (-1: ended by a
+ * signal), timed out.  The master's is kept under id 0. */
+static void record_run(tick_run *tr, const vc_job *job, vc_outcome outcome)
+{
+    vm_cron_outcome o = {
+        job->started, job->run.duration_ms,
+        job->run.signal ? -1 : job->run.code,
+        outcome == VC_CRON_TIMED_OUT
+    };
+    const char *err = NULL, *path = vc_config_runs_file(tr->cfg, tr->p);
+    long long id = job->in == &vm_master ? 0 : job->in->id;
+
+    if (vm_cron_runs_record(path, id, &o, tr->p, &err) != VM_OK)
+        vc_log(255, "instance %lld (%s): run not recorded in %s: %s", id,
+               job->in->key, path, err ? err : "unknown error");
+}
+
 /* A cron ended: stats first (only now, after the run), then the locks. */
 static void cron_done(vc_job *job, vc_outcome outcome, void *ctx)
 {
@@ -156,6 +175,7 @@ static void cron_done(vc_job *job, vc_outcome outcome, void *ctx)
         vc_log(208, "instance %lld (%s): cron failed (wait status %d), see "
                "its log", in->id, in->key, status);
     }
+    record_run(tr, job, outcome);
     const char *err = NULL;
     if (in == &vm_master) {
         /* No row to record in: this host's state keeps its figures. */

@@ -181,6 +181,16 @@ static int check_one(const vmc_opts *o, const vmc_table *t,
     return ok;
 }
 
+int vmc_check_site(const vmc_opts *o, const vm_instance *in,
+                   const char **why)
+{
+    const char *db = check_db(in, o->pool), *data = check_dataroot(o, in);
+
+    *why = db != OK ? apr_pstrcat(o->pool, "database: ", db, NULL)
+         : data != OK ? apr_pstrcat(o->pool, "dataroot: ", data, NULL) : NULL;
+    return *why != NULL;
+}
+
 int vmc_cmd_check(vmc_opts *o)
 {
     int i, failed = 0, rc;
@@ -190,6 +200,8 @@ int vmc_cmd_check(vmc_opts *o)
     vm_platforms *pl;
     vmc_table t;
 
+    if (o->nagios)
+        return vmc_check_nagios(o);
     if ((rc = vmc_table_load(o, &t, &why)) != VMC_EXIT_OK)
         return vmc_fail(472, rc, why);
     if ((rc = vmc_platforms_load(o, &pl)) != VMC_EXIT_OK)

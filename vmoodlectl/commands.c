@@ -45,7 +45,8 @@ static const vmc_command commands[] = {
       VMC_NEEDS_TABLE | VMC_ONE_SITE | VMC_WRITES, NO_OPTIONS },
     { "check", vmc_cmd_check, "[HOST...]",
       "database, dataroot, DNS (a warning)",
-      VMC_NEEDS_TABLE, OPTIONS("no-dns") },
+      VMC_NEEDS_TABLE, OPTIONS("no-dns", "nagios", "snapshot", "cron-warn",
+                               "cron-crit") },
     { "snapshot", vmc_cmd_snapshot, "--from HOST|master --name NAME",
       "a template: database dump, dataroot", VMC_WRITES,
       OPTIONS("from", "template-name", "template-db", COLUMNS) },
@@ -89,6 +90,9 @@ static const vmc_command commands[] = {
     { "alias", vmc_cmd_alias, "add|remove HOST ALIAS | list [HOST]",
       "hosts that answer 301 to a site", VMC_NEEDS_TABLE | VMC_WRITES,
       NO_OPTIONS },
+    { "health", vmc_cmd_health, "SITES [-- ARGS]",
+      "Moodle's checks.php on each, NRPE exit codes",
+      VMC_NEEDS_TABLE | VMC_SITES, OPTIONS(FLEET) },
 };
 
 #define NCOMMANDS (int)(sizeof commands / sizeof *commands)

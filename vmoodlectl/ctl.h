@@ -38,6 +38,10 @@ typedef struct {
      * lock-dir are vcron's settings, read from its file too. */
     int all, master, include_disabled, fail_fast, no_master, unset;
     int no_dns;             /* check: no DNS look-up */
+    /* monitoring (monitor.c): check --nagios, health */
+    int nagios;
+    const char *snapshot_path;  /* --snapshot: compared with the table */
+    long cron_warn, cron_crit;  /* seconds since a site's last cron */
     const char *match, *log_dir, *php, *moodle_dir, *lock_dir, *plugin;
     const char *opcache, *opcache_dir;  /* vcron's: the opcode file cache;
                                            opcache_dir NULL once off */
@@ -119,5 +123,12 @@ int vmc_cmd_alias(vmc_opts *o);
 int vmc_cmd_upgrade_to(vmc_opts *o);
 int vmc_cmd_isolate(vmc_opts *o);
 int vmc_cmd_pool(vmc_opts *o);
+int vmc_cmd_health(vmc_opts *o);
+
+/* monitor.c: check --nagios; one line, exit 0-3 */
+int vmc_check_nagios(vmc_opts *o);
+/* check.c: one site's database and dataroot; 0, or 1 with *why. */
+int vmc_check_site(const vmc_opts *o, const vm_instance *in,
+                   const char **why);
 
 #endif

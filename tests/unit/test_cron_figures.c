@@ -108,12 +108,55 @@ static void damaged_files_refused(void **state)
                                           &err), VM_ERR_IO);
 }
 
+/* vcron's run records: a new site inserted in id order, an existing one
+ * updated in place; failures and timeouts counted apart. */
+static void runs_recorded_per_site(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *path = tu_path(p, tu_tmpdir(p), "runs"), *err = NULL;
+    vm_cron_outcome ok = { 1700000000, 1500, 0, 0 }, bad = { 1700000100, 20,
+                                                               3, 0 },
+                    late = { 1700000200, 600000, -1, 1 };
+    vm_cron_runs *r;
+    const vm_cron_run *e;
+    struct stat st;
+
+    assert_int_equal(vm_cron_runs_load(&r, path, p, &err), VM_OK);  /* none */
+    assert_null(vm_cron_runs_get(r, 5));
+    assert_int_equal(vm_cron_runs_record(path, 5, &ok, p, &err), VM_OK);
+    assert_int_equal(vm_cron_runs_record(path, 2, &bad, p, &err), VM_OK);
+    assert_int_equal(vm_cron_runs_record(path, 9, &ok, p, &err), VM_OK);
+    assert_int_equal(vm_cron_runs_record(path, 5, &bad, p, &err), VM_OK);
+    assert_int_equal(vm_cron_runs_record(path, 5, &late, p, &err), VM_OK);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    assert_int_equal(vm_cron_runs_load(&r, path, p, &err), VM_OK);
+    e = vm_cron_runs_get(r, 5);
+    assert_non_null(e);
+    assert_int_equal(e->runs, 3);
+    assert_int_equal(e->failures, 1);
+    assert_int_equal(e->timeouts, 1);
+    assert_int_equal(e->last_start, 1700000200);
+    assert_int_equal(e->last_duration_ms, 600000);
+    assert_int_equal(e->last_exit, -1);
+    assert_int_equal(e->last_timed_out, 1);
+    e = vm_cron_runs_get(r, 2);
+    assert_int_equal(e->runs, 1);
+    assert_int_equal(e->failures, 1);
+    assert_int_equal(e->last_exit, 3);
+    assert_int_equal(vm_cron_runs_get(r, 9)->failures, 0);
+    tu_write(path, "garbage", 7);
+    assert_int_equal(vm_cron_runs_load(&r, path, p, &err), VM_ERR_DATA);
+    assert_int_equal(vm_cron_runs_record(path, 5, &ok, p, &err), VM_ERR_DATA);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TU_TEST(saved_read_back_by_id),
         TU_TEST(rewritten_only_when_changed),
         TU_TEST(damaged_files_refused),
+        TU_TEST(runs_recorded_per_site),
     };
 
     return TU_RUN(tests);

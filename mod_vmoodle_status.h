@@ -1,0 +1,34 @@
+/* The status page's query (?json, ?summary, ?q=, ?page=, ?per_page=,
+ * ?overdue=) and its summary for monitors (mod_vmoodle_status_query.c),
+ * shared with the page itself (mod_vmoodle_status.c). */
+#ifndef MOD_VMOODLE_STATUS_H
+#define MOD_VMOODLE_STATUS_H
+
+#include "mod_vmoodle.h"
+#include <cJSON.h>
+#include "vm_cron_figures.h"
+
+#define VMOODLE_STATUS_PER_PAGE      100    /* instances per page */
+#define VMOODLE_STATUS_MAX_PER_PAGE  1000   /* the most ?per_page= gives */
+#define VMOODLE_STATUS_WORST         10     /* sites in each summary list */
+#define VMOODLE_STATUS_OVERDUE       3600   /* ?overdue= default, seconds */
+
+typedef struct {
+    int json, summary;
+    const char *q;               /* search text; NULL: every instance */
+    int page, per_page;          /* page from 1 */
+    long overdue;                /* seconds since the last cron */
+} vmoodle_status_query;
+
+/* 0 when a value is not understood (the handler answers 400). */
+int vmoodle_status_parse(request_rec *r, vmoodle_status_query *q);
+int vmoodle_status_matches(const vmoodle_status_query *q,
+                           const vm_instance *in);
+/* The cron figures beside the table's snapshot, NULL when unreadable. */
+vm_cron_figures *vmoodle_status_cron_figures(vmoodle_table *t, apr_pool_t *p);
+/* Counts and the worst sites (most 5xx, most overdue cron). */
+cJSON *vmoodle_status_summary(request_rec *r, vmoodle_table *t,
+                              const vm_snapshot *snap,
+                              const vmoodle_status_query *q);
+
+#endif

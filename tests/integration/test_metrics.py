@@ -1,0 +1,252 @@
+"""Per-site counters and the vmoodle-metrics endpoint: traffic of a known
+shape gives exactly the expected counts per site and status class, under
+both MPMs, across a graceful restart and a table change; the output passes
+promtool and a real Prometheus scrapes it."""
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import yaml
+
+import client
+import prom
+from apache import eventually, make_workdir
+from instances import instance
+from shipped import ROOT
+from test_vcron import Rig, instance as vcron_instance
+
+ALERTS = os.path.join(ROOT, "conf", "prometheus", "vmoodle-alerts.yml")
+
+METRICS = """
+<Location /vmoodle-metrics>
+    SetHandler vmoodle-metrics
+    Require ip 127.0.0.1
+</Location>
+RewriteEngine On
+RewriteRule "^/boom$" "-" [R=500]
+RewriteRule "^/moved$" "/static.txt" [R=302]
+"""
+
+ROWS = [
+    instance(1, "alpha.example.edu"),
+    instance(2, "beta.example.edu", shortname='be"ta\\x'),
+    instance(3, "gamma.example.edu"),
+    instance(4, "off.example.edu", enabled=0),
+]
+
+
+def scrape(server, query=""):
+    resp = client.get(server.port, "127.0.0.1", "/vmoodle-metrics" + query)
+    assert resp.status == 200, resp.text
+    assert resp.header("Content-Type").startswith("text/plain; version=0.0.4")
+    assert "secret" not in resp.text
+    return resp.text
+
+
+def send(server, host, path, count, status):
+    for _ in range(count):
+        resp = client.get(server.port, host, path)
+        assert resp.status == status, (host, path, resp.status)
+
+
+def requests_of(samples, site, host):
+    return {cls: prom.value(samples, "vmoodle_site_requests_total", site=site,
+                            host=host, **{"class": cls})
+            for cls in ("2xx", "3xx", "4xx", "5xx")}
+
+
+def wait_counts(server, want):
+    """Counting happens after the answer (log_transaction): wait for it."""
+    def counts(text):
+        s = prom.parse(text)
+        return {site: requests_of(s, site, host) for site, host in want}
+    return eventually(lambda: scrape(server), lambda t: counts(t) == want_counts(want),
+                      10, "the expected counts")
+
+
+def want_counts(want):
+    return {site: classes for (site, _), classes in want.items()}
+
+
+def c(ok=0, moved=0, missing=0, failed=0):
+    return {"2xx": ok, "3xx": moved, "4xx": missing, "5xx": failed}
+
+
+def first_round(server):
+    send(server, "alpha.example.edu", "/static.txt", 5, 200)
+    send(server, "alpha.example.edu", "/nothing-here", 3, 404)
+    send(server, "beta.example.edu", "/boom", 2, 500)
+    send(server, "beta.example.edu", "/moved", 1, 302)
+    send(server, "gamma.example.edu", "/static.txt", 1, 200)
+
+
+def refusals(server):
+    send(server, "nobody.example.edu", "/", 2, 404)
+    send(server, "off.example.edu", "/", 1, 503)
+    send(server, ".".join(["a" * 60] * 5), "/", 1, 400)
+
+
+def test_counts_survive_restart_and_table_change(start_vmoodle):
+    server = start_vmoodle(ROWS, extra=METRICS)
+    first_round(server)
+    refusals(server)
+    beta = ('be"ta\\x', "beta.example.edu")
+    text = wait_counts(server, {("alpha", "alpha.example.edu"): c(5, 0, 3),
+                                beta: c(0, 1, 0, 2),
+                                ("gamma", "gamma.example.edu"): c(1)})
+    samples = prom.parse(text)
+    for reason, n in (("unknown_host", 2), ("disabled", 1), ("bad_host", 1)):
+        assert prom.value(samples, "vmoodle_refusals_total", reason=reason) == n
+    assert prom.value(samples, "vmoodle_site_enabled", site="off",
+                      host="off.example.edu") == 0
+    assert prom.value(samples, "vmoodle_site_sent_bytes_total", site="alpha",
+                      host="alpha.example.edu") > 0
+    assert prom.value(samples, "vmoodle_site_request_duration_seconds_count",
+                      site="alpha", host="alpha.example.edu") == 8
+    assert prom.value(samples, "vmoodle_site_request_duration_seconds_bucket",
+                      site="alpha", host="alpha.example.edu", le="+Inf") == 8
+
+    server.graceful()
+    send(server, "alpha.example.edu", "/static.txt", 2, 200)
+    wait_counts(server, {("alpha", "alpha.example.edu"): c(7, 0, 3),
+                         beta: c(0, 1, 0, 2)})
+
+    # gamma leaves, delta comes, beta is renamed: figures follow the row's id
+    rows = [ROWS[0], instance(2, "beta.example.edu", shortname="beta2"),
+            ROWS[3], instance(5, "delta.example.edu")]
+    generation = prom.value(prom.parse(scrape(server)), "vmoodle_table_generation")
+    server.write(rows)
+    eventually(lambda: prom.value(prom.parse(scrape(server)), "vmoodle_table_generation"),
+               lambda g: g > generation, 15, "a new generation")
+    send(server, "delta.example.edu", "/static.txt", 4, 200)
+    send(server, "beta.example.edu", "/boom", 1, 500)
+    text = wait_counts(server, {("alpha", "alpha.example.edu"): c(7, 0, 3),
+                                ("beta2", "beta.example.edu"): c(0, 1, 0, 3),
+                                ("delta", "delta.example.edu"): c(4)})
+    samples = prom.parse(text)
+    assert not any(name == "vmoodle_site_requests_total" and ("site", "gamma") in labels
+                   for name, labels in samples)
+    # the fleet's totals keep what gamma had
+    assert prom.value(samples, "vmoodle_requests_total", **{"class": "2xx"}) == 7 + 1 + 4
+    assert prom.value(samples, "vmoodle_requests_total", **{"class": "5xx"}) == 3
+    code, report = prom.check_metrics(text)
+    assert code == 0, report
+
+
+def test_site_filter_and_cap(start_vmoodle):
+    server = start_vmoodle(ROWS, extra=METRICS + "VMoodleMetricsMaxSites 2\n")
+    samples = prom.parse(scrape(server, "?site=alpha&site=gamma.example.edu"))
+    sites = {dict(l)["site"] for n, l in samples if n == "vmoodle_site_enabled"}
+    assert sites == {"alpha", "gamma"}
+    samples = prom.parse(scrape(server, "?match=^(alpha|off)"))
+    sites = {dict(l)["site"] for n, l in samples if n == "vmoodle_site_enabled"}
+    assert sites == {"alpha", "off"}
+    samples = prom.parse(scrape(server))
+    assert prom.value(samples, "vmoodle_metrics_sites_listed") == 2
+    assert prom.value(samples, "vmoodle_metrics_sites_omitted") == 2
+    bad = client.get(server.port, "127.0.0.1", "/vmoodle-metrics?match=(")
+    assert bad.status == 400
+
+
+def test_table_figures(start_vmoodle):
+    server = start_vmoodle(ROWS, extra=METRICS)
+    samples = prom.parse(scrape(server))
+    assert prom.value(samples, "vmoodle_table_sites") == 4
+    assert prom.value(samples, "vmoodle_table_loaded") == 1
+    assert prom.value(samples, "vmoodle_table_source_up") == 1
+    assert prom.value(samples, "vmoodle_table_generation") >= 1
+    assert prom.value(samples, "vmoodle_table_last_success_timestamp_seconds") > 1.7e9
+
+
+def shipped_scrape_job(target):
+    """conf/'s scrape job, pointed at this server."""
+    with open(os.path.join(ROOT, "conf", "prometheus", "vmoodle-scrape.yml")) as f:
+        job = yaml.safe_load(f)["scrape_configs"][0]
+    job["static_configs"] = [{"targets": [target]}]
+    job["scrape_interval"], job["scrape_timeout"] = "1s", "1s"
+    return job
+
+
+def dashboard_queries():
+    with open(os.path.join(ROOT, "conf", "grafana", "vmoodle-dashboard.json")) as f:
+        dash = json.load(f)
+    return [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+
+
+def test_real_prometheus_scrapes_a_site_counter(start_vmoodle):
+    server = start_vmoodle(ROWS, extra=METRICS)
+    send(server, "gamma.example.edu", "/nothing-here", 6, 404)
+    target = f"127.0.0.1:{server.port}"
+    p = prom.Prometheus([shipped_scrape_job(target)])
+    try:
+        result = prom.eventually_query(
+            p, 'vmoodle_site_requests_total{site="gamma",class="4xx"}',
+            lambda r: len(r) == 1 and r[0][1] == 6)
+        assert result[0][0]["host"] == "gamma.example.edu"
+        up = prom.eventually_query(p, "up", lambda r: r and r[0][1] == 1)
+        assert up[0][0]["instance"] == target
+        # every query of the shipped dashboard runs, on metrics the page has
+        names = prom.family_names(scrape(server))
+        for expr in dashboard_queries():
+            used = set(re.findall(r"vmoodle_[a-z_]+", expr))
+            assert used <= names, (expr, used - names)
+            p.query(expr.replace("$site", "gamma").replace("$node", ".*"))
+    finally:
+        p.stop()
+
+
+def test_alert_rules_logic(tmp_path):
+    """promtool test rules: conf/'s rules against series of known shape."""
+    shutil.copy(ALERTS, tmp_path)
+    test = shutil.copy(os.path.join(os.path.dirname(__file__),
+                                    "vmoodle-alerts-test.yml"), tmp_path)
+    proc = subprocess.run([prom.PROMTOOL, "test", "rules", test], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_failing_cron_recorded_and_its_alert_fires(start_vmoodle):
+    """vcron records each run (duration, exit, timeout); the page shows it;
+    conf/'s VMoodleCronFailing fires in a real Prometheus for that site."""
+    work = make_workdir("vmoodle-runs-")
+    try:
+        os.mkdir(os.path.join(work, "rig"))
+        rig = Rig(os.path.join(work, "rig"), count=3)
+        runs = os.path.join(work, "cron-runs")
+        server = start_vmoodle([vcron_instance(i) for i in (1, 2, 3)],
+                               extra=METRICS + f"VMoodleCronRuns {runs}\n")
+        rig.control(1, "hang")
+        rig.control(2, "fail")
+        proc = rig.run("--per-tick", "3", "--timeout", "1", "--grace", "1",
+                       "--runs-file", runs, "run")
+        assert proc.returncode == 1, proc.stderr
+        assert oct(os.stat(runs).st_mode & 0o777) == "0o644"
+        s = prom.parse(scrape(server))
+        site = {i: {"site": f"s{i}", "host": f"site{i}.example.edu"} for i in (1, 2, 3)}
+        assert prom.value(s, "vmoodle_site_cron_timeouts_total", **site[1]) == 1
+        assert prom.value(s, "vmoodle_site_cron_last_exit_code", **site[1]) == -1
+        assert prom.value(s, "vmoodle_site_cron_failures_total", **site[2]) == 1
+        assert prom.value(s, "vmoodle_site_cron_last_exit_code", **site[2]) == 3
+        assert prom.value(s, "vmoodle_site_cron_last_success", **site[3]) == 1
+        assert prom.value(s, "vmoodle_site_cron_failures_total", **site[3]) == 0
+        assert prom.value(s, "vmoodle_site_cron_last_duration_seconds", **site[1]) >= 1
+        # the shipped rules, their waits ("for:") cut to nothing
+        rules = os.path.join(work, "alerts.yml")
+        with open(ALERTS) as f:
+            text = re.sub(r"for: \S+", "for: 0s", f.read())
+        with open(rules, "w") as f:
+            f.write(text)
+        p = prom.Prometheus([{"job_name": "vmoodle", "metrics_path": "/vmoodle-metrics",
+                              "static_configs": [{"targets": [f"127.0.0.1:{server.port}"]}]}],
+                            rule_files=[rules])
+        try:
+            firing = prom.eventually_query(
+                p, 'ALERTS{alertname="VMoodleCronFailing",alertstate="firing"}',
+                lambda r: len(r) == 2)
+            assert {m["site"] for m, _ in firing} == {"s1", "s2"}
+        finally:
+            p.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
