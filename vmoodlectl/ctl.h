@@ -34,6 +34,10 @@ typedef struct {
     int no_dns;             /* check: no DNS look-up */
     const char *match, *log_dir, *php, *moodle_dir, *lock_dir, *plugin;
     long jobs, timeout, grace;
+    /* backup, restore (lifecycle.h) */
+    const char *backup_dir, *as_url;
+    long keep;
+    int maintenance;
     int nscript;            /* after "--": SCRIPT ARGS... */
     char **script;
     int nargs;              /* positional arguments after the command */
@@ -101,5 +105,9 @@ int vmc_cmd_maintenance(vmc_opts *o);
 int vmc_cmd_config(vmc_opts *o);
 int vmc_cmd_cron(vmc_opts *o);
 int vmc_cmd_upgrade(vmc_opts *o);
+int vmc_cmd_backup(vmc_opts *o);
+int vmc_cmd_backups(vmc_opts *o);
+int vmc_cmd_restore(vmc_opts *o);
+int vmc_cmd_usage(vmc_opts *o);
 
 #endif

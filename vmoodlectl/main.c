@@ -10,6 +10,7 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 #include "ctl.h"
+#include "lifecycle.h"
 #include "vm_conf.h"
 #include "vm_file.h"
 #include "../vcron/config.h"
@@ -90,6 +91,7 @@ enum {
     OPT_ALL, OPT_MATCH, OPT_MASTER, OPT_DISABLED, OPT_JOBS, OPT_FAIL_FAST,
     OPT_LOG_DIR, OPT_TIMEOUT, OPT_PHP, OPT_MOODLE_DIR, OPT_LOCK_DIR,
     OPT_NO_MASTER, OPT_UNSET, OPT_PLUGIN, OPT_NO_DNS,
+    OPT_DIR, OPT_KEEP, OPT_MAINTENANCE, OPT_AS,
     OPT_FIELD /* + vm_field */
 };
 
@@ -111,6 +113,8 @@ static const struct option long_opts[] = {
     {"lock-dir", 1, 0, OPT_LOCK_DIR},   {"no-master", 0, 0, OPT_NO_MASTER},
     {"unset", 0, 0, OPT_UNSET},         {"plugin", 1, 0, OPT_PLUGIN},
     {"no-dns", 0, 0, OPT_NO_DNS},
+    {"dir", 1, 0, OPT_DIR},             {"keep", 1, 0, OPT_KEEP},
+    {"maintenance", 0, 0, OPT_MAINTENANCE}, {"as", 1, 0, OPT_AS},
     {"fullname", 1, 0, OPT_FIELD + VM_F_NAME},
     {"shortname", 1, 0, OPT_FIELD + VM_F_SHORTNAME},
     {"host", 1, 0, OPT_FIELD + VM_F_VHOSTNAME},
@@ -193,13 +197,17 @@ static int apply_fleet_option(vmc_opts *o, int c, const char *arg)
     case OPT_UNSET: o->unset = 1; return 0;
     case OPT_PLUGIN: o->plugin = arg; return 0;
     case OPT_NO_DNS: o->no_dns = 1; return 0;
+    case OPT_DIR: o->backup_dir = arg; return 0;
+    case OPT_KEEP: return number(&o->keep, "keep", arg, 1);
+    case OPT_MAINTENANCE: o->maintenance = 1; return 0;
+    case OPT_AS: o->as_url = arg; return 0;
     }
     return -1;
 }
 
 static int apply_option(vmc_opts *o, int c, const char *arg)
 {
-    if (c >= OPT_ALL && c <= OPT_NO_DNS)
+    if (c >= OPT_ALL && c <= OPT_AS)
         return apply_fleet_option(o, c, arg);
     switch (c) {
     case OPT_SOURCE: o->source_spec = arg; return 0;
@@ -245,6 +253,7 @@ static const char *config_setting(void *ctx, const char *name,
         {"php", offsetof(vmc_opts, php)},
         {"moodle-dir", offsetof(vmc_opts, moodle_dir)},
         {"lock-dir", offsetof(vmc_opts, lock_dir)},
+        {"backup-dir", offsetof(vmc_opts, backup_dir)},
     };
     size_t i;
 
@@ -298,6 +307,8 @@ static void apply_defaults(vmc_opts *o)
         o->data_parent = VMC_DEFAULT_DATA;
     if (!o->web_user)
         o->web_user = VMC_DEFAULT_USER;
+    if (!o->backup_dir)
+        o->backup_dir = VMC_DEFAULT_BACKUP_DIR;
 }
 
 static int parse_args(vmc_opts *o, int argc, char **argv)
@@ -336,6 +347,8 @@ static const struct {
     {"purge-caches", vmc_cmd_purge_caches},
     {"maintenance", vmc_cmd_maintenance}, {"config", vmc_cmd_config},
     {"cron", vmc_cmd_cron},       {"upgrade", vmc_cmd_upgrade},
+    {"backup", vmc_cmd_backup},   {"backups", vmc_cmd_backups},
+    {"restore", vmc_cmd_restore}, {"usage", vmc_cmd_usage},
 };
 
 /* --set is config's value there, a COLUMN=VALUE everywhere else. */

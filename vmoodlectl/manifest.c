@@ -34,6 +34,13 @@ static cJSON *to_json(const vmc_manifest *m)
     cJSON_AddNumberToObject(data, "bytes", (double)m->data_bytes);
     cJSON_AddNumberToObject(data, "files", (double)m->data_files);
     cJSON_AddItemReferenceToObject(data, "list", m->files);
+    add_str(root, "kind", m->kind);
+    if (m->kind) {
+        cJSON *moodle = cJSON_AddObjectToObject(root, "moodle");
+        add_str(moodle, "version", m->moodle_version);
+        add_str(moodle, "release", m->moodle_release);
+        add_str(moodle, "siteidentifier", m->siteidentifier);
+    }
     return root;
 }
 
@@ -80,6 +87,7 @@ static const char *from_json(vmc_manifest *m, const cJSON *root,
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(root, "source");
     const cJSON *db = cJSON_GetObjectItemCaseSensitive(root, "database");
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "dataroot");
+    const cJSON *moodle = cJSON_GetObjectItemCaseSensitive(root, "moodle");
 
     if (get_num(root, "format") != MANIFEST_FORMAT || !src || !db || !data)
         return "not a template manifest of format 1";
@@ -94,6 +102,10 @@ static const char *from_json(vmc_manifest *m, const cJSON *root,
     m->data_bytes = get_num(data, "bytes");
     m->data_files = get_num(data, "files");
     read_files(m, cJSON_GetObjectItemCaseSensitive(data, "list"), p);
+    m->kind = get_str(p, root, "kind");
+    m->moodle_version = get_str(p, moodle, "version");
+    m->moodle_release = get_str(p, moodle, "release");
+    m->siteidentifier = get_str(p, moodle, "siteidentifier");
     if (!*m->source.wwwroot || !*m->source.dbtype || !m->dump_file
         || !m->dump_sha256 || strchr(m->dump_file, '/'))
         return "manifest lacks source or database fields";

@@ -1,5 +1,6 @@
-/* A template's manifest.json: where it came from, what it holds, and the
- * checksums a deploy verifies.  Never a password. */
+/* A template's or a backup's manifest.json: where it came from, what it
+ * holds, and the checksums a deploy or restore verifies.  Never a
+ * password. */
 #ifndef VMOODLECTL_MANIFEST_H
 #define VMOODLECTL_MANIFEST_H
 
@@ -18,6 +19,9 @@ typedef struct {
     cJSON *files;              /* writing: [{path, size, sha256}] */
     apr_hash_t *file_sums;     /* reading: path -> sha256 */
     const char *pg_template_db, *pg_server;  /* NULL: none */
+    /* A site's backup (backup.c): kind "backup" and Moodle's own figures;
+     * NULL in a template. */
+    const char *kind, *moodle_version, *moodle_release, *siteidentifier;
 } vmc_manifest;
 
 int vmc_manifest_write(const vmc_manifest *m, const char *path,

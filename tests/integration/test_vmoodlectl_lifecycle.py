@@ -1,0 +1,310 @@
+"""vmoodlectl backup, backups, restore and usage on a stand-in site with a
+real database (PostgreSQL and MariaDB from dbservers.py): the site's
+database holds a few of Moodle's tables, its dataroot Moodle's folders,
+and the stand-in admin/cli scripts ("php" runs them with sh) keep the
+maintenance flag where Moodle's CLI keeps it ($dataroot/climaintenance.html)
+and fail or sleep when told (fail-<script> once, sleep-<script>)."""
+import json
+import os
+import pwd
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from dbservers import (PASSWORD, USER, mysql_server, pg_server)  # noqa: F401
+from instances import instance, write_table
+from test_vmoodlectl import (DATAROOT_FILES, MOODLE_ROWS, MOODLE_TABLES,
+                             RUNTIME_FILES, databases, sha256, site_sql,
+                             traversable, write)
+
+BUILD = os.environ.get("VMOODLE_BUILD", os.path.join(
+    os.path.dirname(__file__), "..", "..", "build"))
+CTL = os.path.join(BUILD, "vmoodlectl")
+WEB_USER = "www-data"
+
+PHP = """#!/bin/sh
+while [ "${1#-d}" != "$1" ]; do shift; done
+exec /bin/sh "$@"
+"""
+
+# Each stand-in script: notes its call, fails once or sleeps when told.
+PROLOGUE = """r=@ROOT@; s=$(basename "$0" .php)
+echo "$s $*" >> "$r/out/steps"
+[ -f "$r/sleep-$s" ] && sleep "$(cat "$r/sleep-$s")"
+[ -f "$r/fail-$s" ] && { rm -f "$r/fail-$s"; echo "$s failed"; exit 3; }
+dr=$VMOODLE_DATAROOT
+"""
+
+SCRIPTS = {
+    "maintenance.php": """case "$1" in
+--enable) echo on > "$dr/climaintenance.html" ;;
+--disable) rm -f "$dr/climaintenance.html" ;;
+esac
+""",
+    "purge_caches.php": "echo purged\n",
+    "cfg.php": "echo \"cfg $*\"\n",
+}
+
+MOODLE_VERSION = """
+INSERT INTO {p}config (name, value) VALUES ('version', '2024100705.05'),
+  ('release', '4.5.5+ (Build: 20250613)');
+"""
+
+
+def ctl(*args, env=None, timeout=300):
+    return subprocess.run([CTL] + [str(a) for a in args], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+def web_owned(path):
+    w = pwd.getpwnam(WEB_USER)
+    for top, dirs, files in os.walk(path):
+        for n in [top] + [os.path.join(top, f) for f in dirs + files]:
+            os.lchown(n, w.pw_uid, w.pw_gid)
+
+
+class Site:
+    """One stand-in site: a real database, a dataroot, the table, the code."""
+
+    def __init__(self, tmp, server, short="one"):
+        self.root, self.server, self.kind = str(tmp), server, server.kind
+        traversable(self.root)
+        self.code = os.path.join(self.root, "moodle")
+        cli = os.path.join(self.code, "admin", "cli")
+        os.makedirs(cli)
+        os.makedirs(os.path.join(self.root, "out"), 0o777)
+        os.chmod(os.path.join(self.root, "out"), 0o777)
+        write(os.path.join(self.root, "php"), PHP.encode())
+        os.chmod(os.path.join(self.root, "php"), 0o755)
+        for name, body in SCRIPTS.items():
+            write(os.path.join(cli, name),
+                  (PROLOGUE.replace("@ROOT@", self.root) + body).encode())
+        self.backups = os.path.join(self.root, "backups")
+        self.data = os.path.join(self.root, "data")
+        os.makedirs(self.data)
+        self.table = os.path.join(self.root, "instances.json")
+        self.rows = []
+        self.add(short)
+
+    def add(self, short):
+        db = self.server.new_database(short)
+        db.sql(MOODLE_TABLES[self.kind].format(p="mdl_")
+               + MOODLE_ROWS.format(p="mdl_") + MOODLE_VERSION.format(p="mdl_"))
+        dataroot = os.path.join(self.data, short)
+        for rel, data in DATAROOT_FILES.items():
+            write(os.path.join(dataroot, rel), data)
+        for rel in RUNTIME_FILES:
+            write(os.path.join(dataroot, rel), b"runtime")
+        web_owned(dataroot)
+        self.rows.append(instance(
+            len(self.rows) + 1, f"{short}.test", shortname=short,
+            vdbtype="pgsql" if self.kind == "pgsql" else "mariadb",
+            vdbhost=f"127.0.0.1:{self.server.port}", vdblogin=USER,
+            vdbpass=PASSWORD, vdbname=db.name, vdbprefix="mdl_",
+            vdatapath=dataroot))
+        write_table(self.table, self.rows)
+        return self.rows[-1]
+
+    @property
+    def row(self):
+        with open(self.table) as f:
+            return json.load(f)[0]
+
+    def ctl(self, *args, env=None, timeout=300):
+        return ctl("--config", "/dev/null", "--source", f"json:{self.table}",
+                   "--php", os.path.join(self.root, "php"), "--moodle-dir",
+                   self.code, "--lock-dir", os.path.join(self.root, "locks"),
+                   "--user", WEB_USER, "--log-dir",
+                   os.path.join(self.root, "logs"), "--data-parent", self.data,
+                   "--dir", self.backups, *args, env=env, timeout=timeout)
+
+    def sql(self, text, row=None):
+        return site_sql(self.server, (row or self.row)["vdbname"], text).strip()
+
+    def courses(self):
+        return self.sql("SELECT shortname FROM mdl_course ORDER BY id").split()
+
+    def steps(self):
+        path = os.path.join(self.root, "out", "steps")
+        return open(path).read().splitlines() if os.path.exists(path) else []
+
+    def in_maintenance(self):
+        return os.path.exists(os.path.join(self.row["vdatapath"],
+                                           "climaintenance.html"))
+
+    def site_backups(self, short="one"):
+        d = os.path.join(self.backups, f"{short}.test")
+        return sorted(n for n in os.listdir(d)) if os.path.isdir(d) else []
+
+    def tree(self, path=None):
+        """path -> bytes of every file of the dataroot."""
+        path = path or self.row["vdatapath"]
+        out = {}
+        for top, _, files in os.walk(path):
+            for f in files:
+                full = os.path.join(top, f)
+                out[os.path.relpath(full, path)] = open(full, "rb").read()
+        return out
+
+    def fail_once(self, script):
+        write(os.path.join(self.root, f"fail-{script}"), b"")
+
+    def backup(self, *extra):
+        proc = self.ctl("backup", "one.test", *extra)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return os.path.join(self.backups, "one.test", self.site_backups()[-1])
+
+
+@pytest.fixture(params=["pgsql", "mysql"])
+def server(request):
+    srv = request.getfixturevalue("pg_server" if request.param == "pgsql"
+                                  else "mysql_server")
+    if not srv.running:
+        srv.start()
+    if srv.kind == "pgsql":    # restore creates databases as the site's user
+        srv.sql(f"ALTER ROLE {USER} CREATEDB")
+    return srv
+
+
+@pytest.fixture
+def site(tmp_path, server):
+    return Site(tmp_path, server)
+
+
+def only_on(kind):
+    return pytest.mark.parametrize("server", [kind], indirect=True)
+
+
+# ------------------------------------------------------------------ backup
+
+def test_backup_writes_dump_dataroot_and_manifest(site):
+    path = site.backup()
+    assert re.fullmatch(r"\d{8}T\d{6}Z", os.path.basename(path))
+    with open(os.path.join(path, "manifest.json")) as f:
+        m = json.load(f)
+    assert m["kind"] == "backup"
+    assert m["source"]["wwwroot"] == "http://one.test"
+    assert m["moodle"] == {"version": "2024100705.05",
+                           "release": "4.5.5+ (Build: 20250613)",
+                           "siteidentifier": "abc"}
+    dump = os.path.join(path, m["database"]["file"])
+    assert os.path.getsize(dump) == m["database"]["size"] > 0
+    assert sha256(dump) == m["database"]["sha256"]
+    listed = {e["path"]: e for e in m["dataroot"]["list"]}
+    assert set(listed) == set(DATAROOT_FILES)      # filedir kept
+    for rel, data in DATAROOT_FILES.items():
+        copy = os.path.join(path, "dataroot", rel)
+        assert open(copy, "rb").read() == data
+        assert listed[rel]["sha256"] == sha256(copy)
+        assert listed[rel]["size"] == len(data)
+    for rel in RUNTIME_FILES:
+        assert not os.path.exists(os.path.join(path, "dataroot", rel))
+    # root's alone: folders 0700, files 0600
+    for top, dirs, files in os.walk(os.path.dirname(path)):
+        for n in dirs:
+            st = os.lstat(os.path.join(top, n))
+            assert st.st_uid == 0 and st.st_mode & 0o777 == 0o700, n
+        for n in files:
+            st = os.lstat(os.path.join(top, n))
+            assert st.st_uid == 0 and st.st_mode & 0o777 == 0o600, n
+    assert PASSWORD not in open(os.path.join(path, "manifest.json")).read()
+    assert not site.in_maintenance() and site.steps() == []
+    # the log of the site says where the backup is
+    log = open(os.path.join(site.root, "logs", "one.test.log")).read()
+    assert path in log
+
+
+def test_backups_lists_them(site):
+    first = site.backup()
+    second = site.backup()
+    out = json.loads(site.ctl("backups", "--json").stdout)
+    assert [e["path"] for e in out] == [first, second]
+    assert out[0]["site"] == "http://one.test"
+    assert out[0]["moodle_release"] == "4.5.5+ (Build: 20250613)"
+    text = site.ctl("backups", "one.test")
+    assert text.returncode == 0 and first in text.stdout
+    assert "4.5.5+" in text.stdout and "2 backup(s)" in text.stdout
+    unknown = site.ctl("backups", "nope.test")
+    assert unknown.returncode == 2 and "nope.test" in unknown.stderr
+
+
+@only_on("pgsql")
+def test_backup_keeps_the_newest_n(site):
+    made = [site.backup("--keep", "2") for _ in range(3)]
+    assert site.site_backups() == [os.path.basename(p) for p in made[1:]]
+    assert not os.path.exists(made[0])
+
+
+def test_backup_with_maintenance_turns_it_on_and_off(site):
+    site.backup("--maintenance")
+    assert site.steps() == ["maintenance --enable", "maintenance --disable"]
+    assert not site.in_maintenance()
+
+
+def test_backup_dry_run_prints_the_plan_and_does_nothing(site):
+    proc = site.ctl("--dry-run", "backup", "one.test", "--maintenance",
+                    "--keep", "3")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for words in ["plan: backup http://one.test", "1. maintenance on",
+                  "dump ", "copy ", "maintenance off", "write the manifest",
+                  "newest 3"]:
+        assert words in out
+    assert not os.path.exists(site.backups) and site.steps() == []
+
+
+def test_backup_with_a_wrong_password_is_refused_before_anything(site):
+    site.rows[0]["vdbpass"] = "wrong-secret"
+    write_table(site.table, site.rows)
+    proc = site.ctl("backup", "one.test", "--maintenance")
+    assert proc.returncode == 1
+    log = open(os.path.join(site.root, "logs", "one.test.log")).read()
+    assert "refused, nothing done" in log and "wrong-secret" not in log
+    assert site.site_backups() == [] and site.steps() == []
+
+
+def fake_dump_tools(site):
+    """pg_dump and mariadb-dump that fail: first in PATH."""
+    bin_dir = os.path.join(site.root, "bin")
+    for tool in ("pg_dump", "mariadb-dump"):
+        write(os.path.join(bin_dir, tool), b"#!/bin/sh\necho broken >&2\n"
+              b"exit 1\n")
+        os.chmod(os.path.join(bin_dir, tool), 0o755)
+    return dict(os.environ, PATH=bin_dir + ":" + os.environ["PATH"])
+
+
+@pytest.mark.parametrize("where", ["maintenance on", "dump", "copy",
+                                   "maintenance off", "timeout"])
+def test_backup_failing_at_each_step_leaves_the_site_as_it_was(site, where):
+    before = site.tree()
+    env = None
+    extra = ["--maintenance"]
+    if where == "maintenance on":
+        site.fail_once("maintenance")
+    elif where == "dump":
+        env = fake_dump_tools(site)
+    elif where == "copy":      # a hard link to a file of another user
+        other = os.path.join(site.root, "other")
+        write(other, b"not the tenant's")
+        os.link(other, os.path.join(site.row["vdatapath"], "filedir", "ln"))
+        before = site.tree()
+    elif where == "maintenance off":
+        # the first --disable fails (out/ is the web user's to write)
+        script = os.path.join(site.code, "admin", "cli", "maintenance.php")
+        body = open(script).read().replace(
+            '--disable) rm', '--disable) [ -f "$r/out/off-failed" ] || '
+            '{ touch "$r/out/off-failed"; exit 4; }; rm')
+        write(script, body.encode())
+    else:                       # TERM at the timeout, in the slow step
+        write(os.path.join(site.root, "sleep-maintenance"), b"3")
+        extra += ["--timeout", "1"]
+    proc = site.ctl("backup", "one.test", *extra, env=env)
+    assert proc.returncode == 1
+    assert site.site_backups() == [] and os.listdir(site.backups) in (
+        [], ["one.test"])
+    assert not site.in_maintenance()
+    assert site.tree() == before
+    log = open(os.path.join(site.root, "logs", "one.test.log")).read()
+    assert "the site is as it was" in log or "refused" in log

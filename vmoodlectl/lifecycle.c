@@ -1,0 +1,172 @@
+/* What the lifecycle commands share, see lifecycle.h. */
+#include <ctype.h>
+#include <dirent.h>
+#include <stdlib.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <apr_strings.h>
+#include "lifecycle.h"
+#include "manifest.h"
+#include "shared.h"
+#include "summary.h"
+#include "vm_cli.h"
+
+int vmc_site_cli_prepare(const vmc_opts *o, vmc_site_cli *c)
+{
+    vm_identity *who = apr_pcalloc(o->pool, sizeof *who);
+    const char *why = vm_identity_resolve(who, o->web_user, o->pool);
+
+    if (why)
+        return vmc_fail(700, VMC_EXIT_FAIL, why);
+    if (o->moodle_dir[0] != '/' || o->php[0] != '/')
+        return vmc_fail(701, VMC_EXIT_USAGE, "--php and --moodle-dir must "
+                        "be absolute paths");
+    c->php = o->php;
+    c->moodle_dir = o->moodle_dir;
+    c->who = who;
+    return VMC_EXIT_OK;
+}
+
+int vmc_site_cli_run(const vmc_site_cli *c, const vm_instance *in,
+                     const char *script, const char *arg)
+{
+    apr_pool_t *p;
+    const char *why = NULL;
+    int status, code;
+
+    apr_pool_create(&p, NULL);
+    printf("vmoodlectl: step: %s%s%s\n", script, arg ? " " : "",
+           arg ? arg : "");
+    fflush(stdout);
+    vm_child ch = { vm_cli_argv(c->php, c->moodle_dir, script, &arg,
+                                arg ? 1 : 0, p),
+                    vm_cli_env(in, c->who, p), c->who, c->moodle_dir,
+                    STDOUT_FILENO, -1 };
+    pid_t pid = vm_child_start(&ch, NULL, NULL, p, &why);
+    if (pid < 0) {
+        printf("vmoodlectl: step not started: %s\n", why);
+        code = 127;
+    } else {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        code = vmc_exit_code(status);
+    }
+    fflush(stdout);
+    apr_pool_destroy(p);
+    return code;
+}
+
+int vmc_site_maintenance(const vmc_site_cli *c, const vm_instance *in,
+                         int on, apr_pool_t *p, const char **err)
+{
+    int code = vmc_site_cli_run(c, in, "admin/cli/maintenance.php",
+                                on ? "--enable" : "--disable");
+
+    if (code != 0)
+        *err = apr_psprintf(p, "admin/cli/maintenance.php %s exited %d",
+                            on ? "--enable" : "--disable", code);
+    return code ? -1 : 0;
+}
+
+const char *vmc_backup_site_dir(const char *dir, const vm_instance *in,
+                                apr_pool_t *p)
+{
+    const char *log = vm_cli_log_name(in, p);
+
+    return apr_pstrcat(p, dir, "/", apr_pstrndup(p, log, strlen(log) - 4),
+                       NULL);
+}
+
+/* 20261207T081500Z, perhaps -NN when two came in one second. */
+int vmc_backup_name_ok(const char *name)
+{
+    static const char shape[] = "ddddddddTddddddZ";
+    size_t i;
+
+    for (i = 0; shape[i]; i++)
+        if (shape[i] == 'd' ? !isdigit((unsigned char)name[i])
+                            : name[i] != shape[i])
+            return 0;
+    if (!name[i])
+        return 1;
+    return name[i] == '-' && isdigit((unsigned char)name[i + 1])
+        && isdigit((unsigned char)name[i + 2]) && !name[i + 3];
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+apr_array_header_t *vmc_backup_list(const char *site_dir, apr_pool_t *p)
+{
+    apr_array_header_t *out = apr_array_make(p, 8, sizeof(const char *));
+    DIR *d = opendir(site_dir);
+    struct dirent *e;
+
+    while (d && (e = readdir(d)) != NULL)
+        if (vmc_backup_name_ok(e->d_name)
+            && access(apr_pstrcat(p, site_dir, "/", e->d_name, "/",
+                                  VMC_MANIFEST, NULL), F_OK) == 0)
+            APR_ARRAY_PUSH(out, const char *) = apr_pstrdup(p, e->d_name);
+    if (d)
+        closedir(d);
+    qsort(out->elts, (size_t)out->nelts, sizeof(const char *), by_name);
+    return out;
+}
+
+void vmc_instance_tables(const vmc_table *t, const vm_instance *in,
+                         const char *out[3], apr_pool_t *p)
+{
+    vmc_place here = {in->dbtype, in->dbhost, in->dbname}, home;
+
+    out[0] = out[1] = out[2] = NULL;
+    if (vmc_table_home(t, &home, p) && vmc_same_database(&here, &home, p)) {
+        out[0] = t->src->table;
+        out[1] = apr_pstrcat(p, in->dbprefix, "local_vmoodle", NULL);
+    }
+}
+
+int vmc_moodle_info_read(vm_db *db, const char *prefix, vmc_moodle_info *mi,
+                         apr_pool_t *p, const char **err)
+{
+    const char *table = vm_db_ident(db, apr_pstrcat(p, prefix, "config",
+                                                    NULL), p);
+    vm_db_result res;
+
+    memset(mi, 0, sizeof *mi);
+    if (!table) {
+        *err = apr_psprintf(p, "prefix '%s' makes no table name", prefix);
+        return -1;
+    }
+    if (vm_db_run(db, apr_pstrcat(p, "SELECT name, value FROM ", table,
+                                  " WHERE name IN ('version', 'release', "
+                                  "'siteidentifier')", NULL),
+                  0, NULL, &res, p, err) != VM_OK)
+        return -1;
+    for (int r = 0; r < res.rows; r++) {
+        const char *name = vm_db_value(&res, r, 0), *v = vm_db_value(&res, r, 1);
+        if (name && !strcmp(name, "version"))
+            mi->version = v;
+        else if (name && !strcmp(name, "release"))
+            mi->release = v;
+        else if (name && !strcmp(name, "siteidentifier"))
+            mi->siteidentifier = v;
+    }
+    return 0;
+}
+
+int vmc_site_dbconf(const vm_instance *in, vmc_dbconf *c, apr_pool_t *p,
+                    const char **err)
+{
+    if (in->id == VM_MASTER_ID) {
+        *err = "the master Moodle is not in the instance table: back it "
+               "up with the tools that manage it";
+        return -1;
+    }
+    return vmc_dbconf_make(c, in->dbtype, in->dbhost, in->dblogin,
+                           in->dbpass, in->dbname, p, err);
+}

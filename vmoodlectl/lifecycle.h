@@ -1,0 +1,71 @@
+/* What backup, backups, restore and usage share: a site's Moodle CLI run
+ * as the site, where a site's backups live, and Moodle's own figures read
+ * from the site's database. */
+#ifndef VMOODLECTL_LIFECYCLE_H
+#define VMOODLECTL_LIFECYCLE_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include "ctl.h"
+#include "db.h"
+#include "vm_identity.h"
+#include "vm_instance.h"
+
+#define VMC_DEFAULT_BACKUP_DIR "/var/backups/vmoodle"
+#define VMC_BACKUP_PARTIAL     ".partial-"   /* a backup being written */
+
+/* Moodle's CLI as a site: --php, --moodle-dir and the user it runs as. */
+typedef struct {
+    const char *php, *moodle_dir;
+    const vm_identity *who;
+} vmc_site_cli;
+
+/* From the flags: --user resolved.  VMC_EXIT_OK, or an exit code after
+ * saying why. */
+int vmc_site_cli_prepare(const vmc_opts *o, vmc_site_cli *c);
+
+/* php MOODLE_DIR/script [arg] as the site (its environment, the web
+ * user), in its own session, output to our stdout after a line naming
+ * the step.  Waits whatever signal comes (an undo must finish).  Its exit
+ * code; 127 when it could not start (a line says why). */
+int vmc_site_cli_run(const vmc_site_cli *c, const vm_instance *in,
+                     const char *script, const char *arg);
+
+/* Moodle's maintenance mode on or off for the site: 0 or -1 with *err. */
+int vmc_site_maintenance(const vmc_site_cli *c, const vm_instance *in,
+                         int on, apr_pool_t *p, const char **err);
+
+/* The folder below --dir holding a site's backups: its host made a file
+ * name (as its log's name); "master" for the master. */
+const char *vmc_backup_site_dir(const char *dir, const vm_instance *in,
+                                apr_pool_t *p);
+
+/* A backup's folder name: UTC time, 20261207T081500Z. */
+int vmc_backup_name_ok(const char *name);
+
+/* The complete backups in site_dir (names as above with a manifest),
+ * oldest first, as const char *; an empty list when there is no folder. */
+apr_array_header_t *vmc_backup_list(const char *site_dir, apr_pool_t *p);
+
+/* Tables a dump of the site's database leaves out: the instance table
+ * (every site's password) and VMoodle's own when the database is the
+ * table's home.  Up to 2 names and a NULL into out[3]. */
+void vmc_instance_tables(const vmc_table *t, const vm_instance *in,
+                         const char *out[3], apr_pool_t *p);
+
+/* Values of Moodle's config table (version, release, siteidentifier...);
+ * NULL for a name the table lacks. */
+typedef struct {
+    const char *version, *release, *siteidentifier;
+} vmc_moodle_info;
+
+/* Read them with the site's prefix.  0, or -1 with *err (no such table:
+ * not a Moodle database, or the wrong prefix). */
+int vmc_moodle_info_read(vm_db *db, const char *prefix, vmc_moodle_info *mi,
+                         apr_pool_t *p, const char **err);
+
+/* The site's database settings; 0 or -1 with *err. */
+int vmc_site_dbconf(const vm_instance *in, vmc_dbconf *c, apr_pool_t *p,
+                    const char **err);
+
+#endif
