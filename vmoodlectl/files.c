@@ -28,8 +28,9 @@ static int is_runtime(const char *name, int depth, int is_dir)
     size_t len = strlen(name);
     int i;
 
-    if (!is_dir)
-        return len > 5 && strcmp(name + len - 5, ".lock") == 0;
+    if (!is_dir)        /* locks; the CLI maintenance flag of the moment */
+        return (len > 5 && strcmp(name + len - 5, ".lock") == 0)
+            || (depth == 0 && strcmp(name, "climaintenance.html") == 0);
     for (i = 0; depth == 0 && runtime_dirs[i]; i++)
         if (strcmp(name, runtime_dirs[i]) == 0)
             return 1;
@@ -481,6 +482,54 @@ int vmc_tree_copy(const char *src, const char *dst, const vmc_copy *c,
     }
     close(out);
     return rc;
+}
+
+/* Hash a file of the walk and hand it to the caller's on_file. */
+static int sum_file(walk *w, int dirfd, int out, const char *name,
+                    const char *rel, const struct stat *seen)
+{
+    const vmc_copy *c = w->ctx;
+    struct stat st;
+    int in = open_source(w, dirfd, name, rel, &st), rc = 0;
+    EVP_MD_CTX *md;
+    char hex[VMC_SHA256_HEX] = "";
+    uint64_t size = 0;
+    ssize_t n;
+    const char *why;
+
+    (void)out, (void)seen;
+    if (in < 0)
+        return -1;
+    md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    while (!vmc_interrupted() && (n = read(in, w->buf, COPY_CHUNK)) > 0) {
+        EVP_DigestUpdate(md, w->buf, (size_t)n);
+        size += (uint64_t)n;
+    }
+    if (n < 0 || vmc_interrupted())
+        rc = vmc_interrupted() ? (w->err = "interrupted", -1)
+                               : walk_fail(w, "cannot read", rel);
+    hex_digest(md, hex);
+    EVP_MD_CTX_free(md);
+    close(in);
+    if (rc == 0 && (why = c->on_file(c->ctx, rel, size, hex)) != NULL) {
+        w->err = apr_pstrdup(w->keep, why);
+        rc = -1;
+    }
+    return rc;
+}
+
+int vmc_tree_sums(const char *root, vmc_file_seen on_file, void *ctx,
+                  apr_pool_t *p, const char **err)
+{
+    vmc_copy c;
+    walk w = {0, NULL, NULL, sum_file, p, p, NULL, &c,
+              apr_palloc(p, COPY_CHUNK), 0};
+
+    memset(&c, 0, sizeof c);
+    c.on_file = on_file;
+    c.ctx = ctx;
+    return walk_root(&w, root, -1, err);
 }
 
 int vmc_sha256_file(const char *path, char hex[VMC_SHA256_HEX],

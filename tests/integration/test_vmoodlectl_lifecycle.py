@@ -8,8 +8,9 @@ import json
 import os
 import pwd
 import re
-import shutil
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -112,13 +113,17 @@ class Site:
         with open(self.table) as f:
             return json.load(f)[0]
 
-    def ctl(self, *args, env=None, timeout=300):
-        return ctl("--config", "/dev/null", "--source", f"json:{self.table}",
+    def args(self, *args):
+        return [CTL, "--config", "/dev/null", "--source", f"json:{self.table}",
                    "--php", os.path.join(self.root, "php"), "--moodle-dir",
                    self.code, "--lock-dir", os.path.join(self.root, "locks"),
                    "--user", WEB_USER, "--log-dir",
                    os.path.join(self.root, "logs"), "--data-parent", self.data,
-                   "--dir", self.backups, *args, env=env, timeout=timeout)
+                   "--dir", self.backups] + [str(a) for a in args]
+
+    def ctl(self, *args, env=None, timeout=300):
+        return subprocess.run(self.args(*args), capture_output=True,
+                              text=True, timeout=timeout, env=env)
 
     def sql(self, text, row=None):
         return site_sql(self.server, (row or self.row)["vdbname"], text).strip()
@@ -308,3 +313,155 @@ def test_backup_failing_at_each_step_leaves_the_site_as_it_was(site, where):
     assert site.tree() == before
     log = open(os.path.join(site.root, "logs", "one.test.log")).read()
     assert "the site is as it was" in log or "refused" in log
+
+
+# ----------------------------------------------------------------- restore
+
+def changed_after_backup(site):
+    """A course added, a file added and one changed after the backup."""
+    site.sql("INSERT INTO mdl_course (category, fullname, shortname) "
+             "VALUES (1, 'Chemistry', 'chem')")
+    dr = site.row["vdatapath"]
+    write(os.path.join(dr, "filedir", "new", "file"), b"after the backup")
+    write(os.path.join(dr, "lang", "en", "readme.txt"), b"changed")
+    web_owned(dr)
+
+
+def state(site):
+    """What must not change when a restore is refused or undone."""
+    return {"courses": site.courses(), "tree": site.tree(),
+            "databases": databases(site.server), "row": site.row,
+            "maintenance": site.in_maintenance(),
+            "beside": sorted(os.listdir(site.data))}
+
+
+def test_restore_in_place_brings_the_backup_back(site):
+    before_backup = site.tree()
+    path = site.backup()
+    changed_after_backup(site)
+    assert "chem" in site.courses()
+    dbs = databases(site.server)
+    proc = site.ctl("restore", path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "verified" in proc.stdout and "restored http://one.test" in \
+        proc.stdout
+    assert site.courses() == ["master", "bio"]          # chem is gone
+    assert site.sql("SELECT value FROM mdl_config WHERE name = "
+                    "'siteidentifier'") == "abc"
+    after = site.tree()
+    assert after == {k: v for k, v in before_backup.items()
+                     if k.split("/")[0] not in ("sessions", "cache",
+                                                "localcache", "temp",
+                                                "trashdir", "lock")
+                     and not k.endswith(".lock")}
+    w = pwd.getpwnam(WEB_USER)
+    for top, dirs, files in os.walk(site.row["vdatapath"]):
+        for n in [top] + [os.path.join(top, f) for f in files]:
+            assert os.lstat(n).st_uid == w.pw_uid, n
+    assert not site.in_maintenance()
+    assert site.steps() == ["maintenance --enable", "purge_caches ",
+                            "maintenance --disable",
+                            "cfg --name=siteidentifier"]
+    # the old copies are gone: one database for the site, no folder beside
+    assert sorted(os.listdir(site.data)) == ["one"]
+    now = databases(site.server)
+    assert site.row["vdbname"] in now
+    assert len(now) == len(dbs)
+    if site.kind == "pgsql":
+        assert site.row["vdbname"] == site.rows[0]["vdbname"]
+
+
+@pytest.mark.parametrize("what", ["dump", "file", "missing"])
+def test_restore_of_a_tampered_backup_is_refused_before_any_change(site,
+                                                                  what):
+    path = site.backup()
+    changed_after_backup(site)
+    if what == "dump":
+        dump = [n for n in os.listdir(path) if n.startswith("database")][0]
+        with open(os.path.join(path, dump), "ab") as f:
+            f.write(b"-- tampered\n")
+    elif what == "file":
+        write(os.path.join(path, "dataroot", "lang", "en", "readme.txt"),
+              b"tampered")
+    else:
+        os.unlink(os.path.join(path, "dataroot", "muc", "config.php"))
+    before = state(site)
+    proc = site.ctl("restore", path)
+    assert proc.returncode == 1
+    assert "refused, nothing changed" in proc.stderr
+    assert state(site) == before and site.steps() == []
+
+
+def test_restore_dry_run_prints_the_plan_and_changes_nothing(site):
+    path = site.backup()
+    changed_after_backup(site)
+    before = state(site)
+    proc = site.ctl("--dry-run", "restore", path)
+    assert proc.returncode == 0, proc.stderr
+    for words in ["plan: restore http://one.test", "maintenance on",
+                  "load", "exchange", "purge caches", "cfg.php",
+                  "the old ones"]:
+        assert words in proc.stdout
+    assert state(site) == before and site.steps() == []
+
+
+def test_restore_refuses_a_database_shared_with_another_site(site):
+    path = site.backup()
+    two = site.add("two")
+    site.rows[1]["vdbname"] = site.rows[0]["vdbname"]
+    site.rows[1]["vdbprefix"] = "t2_"
+    write_table(site.table, site.rows)
+    before = state(site)
+    proc = site.ctl("restore", path)
+    assert proc.returncode == 1 and "two.test" in proc.stderr
+    assert state(site) == before
+    assert two
+
+
+def fake_load_tool(site):
+    bin_dir = os.path.join(site.root, "bin")
+    for tool in ("pg_restore", "mariadb"):
+        write(os.path.join(bin_dir, tool), b"#!/bin/sh\ncat >/dev/null\n"
+              b"echo broken >&2\nexit 1\n")
+        os.chmod(os.path.join(bin_dir, tool), 0o755)
+    return dict(os.environ, PATH=bin_dir + ":" + os.environ["PATH"])
+
+
+def wait_for_step(site, proc, step):
+    for _ in range(600):
+        if any(s.startswith(step) for s in site.steps()) or \
+                proc.poll() is not None:
+            return
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("where", ["maintenance on", "load", "purge",
+                                   "answer", "interrupt"])
+def test_restore_failing_at_each_step_leaves_the_site_as_it_was(site, where):
+    path = site.backup()
+    changed_after_backup(site)
+    before = state(site)
+    env = None
+    if where == "maintenance on":
+        site.fail_once("maintenance")
+    elif where == "load":
+        env = fake_load_tool(site)
+    elif where == "purge":
+        site.fail_once("purge_caches")
+    elif where == "answer":
+        site.fail_once("cfg")
+    if where != "interrupt":
+        proc = site.ctl("restore", path, env=env)
+        out, err, code = proc.stdout, proc.stderr, proc.returncode
+    else:     # TERM once both swaps are done, during the cache purge
+        write(os.path.join(site.root, "sleep-purge_caches"), b"2")
+        p = subprocess.Popen(site.args("restore", path),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        wait_for_step(site, p, "purge_caches")
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=120)
+        code = p.returncode
+    assert code == 1, out + err
+    assert "the site is as it was" in err
+    assert state(site) == before
