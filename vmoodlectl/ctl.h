@@ -35,7 +35,7 @@ typedef struct {
     const char *match, *log_dir, *php, *moodle_dir, *lock_dir, *plugin;
     long jobs, timeout, grace;
     /* backup, restore (lifecycle.h) */
-    const char *backup_dir, *as_url;
+    const char *backup_dir, *as_url, *quota_file;
     long keep;
     int maintenance;
     int nscript;            /* after "--": SCRIPT ARGS... */

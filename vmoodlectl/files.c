@@ -112,6 +112,8 @@ struct walk {
     void *ctx;
     char *buf;            /* COPY_CHUNK bytes */
     uid_t owner;          /* of the source's root */
+    /* Each folder below the root as it is entered (or NULL). */
+    void (*seen_dir)(walk *w, const struct stat *st);
 };
 
 static int walk_fail(walk *w, const char *what, const char *rel)
@@ -170,6 +172,8 @@ static int visit(walk *w, int dirfd, int out, const char *name,
     }
     if ((fd = open_subdir(w, dirfd, name, sub, &st)) < 0)
         return -1;
+    if (w->seen_dir)
+        w->seen_dir(w, &st);
     if (w->on_dir && w->on_dir(w, out, name, sub, &sub_out) != 0) {
         close(fd);
         return -1;
@@ -279,9 +283,40 @@ int vmc_tree_measure(const char *root, int skip_runtime, uint64_t *bytes,
 {
     totals t = {0, 0};
     walk w = {skip_runtime, NULL, NULL, count_file, p, p, NULL, &t, NULL,
-              0};
+              0, NULL};
     int rc = walk_root(&w, root, -1, err);
 
+    *bytes = t.bytes;
+    *files = t.files;
+    return rc;
+}
+
+/* Disk use as du counts it: the blocks of every folder and file. */
+static void add_blocks(walk *w, const struct stat *st)
+{
+    ((totals *)w->ctx)->bytes += (uint64_t)st->st_blocks * 512;
+}
+
+static int count_blocks(walk *w, int dirfd, int out, const char *name,
+                        const char *rel, const struct stat *st)
+{
+    (void)dirfd, (void)out, (void)name, (void)rel;
+    add_blocks(w, st);
+    ((totals *)w->ctx)->files++;
+    return 0;
+}
+
+int vmc_tree_disk_use(const char *root, uint64_t *bytes, uint64_t *files,
+                      apr_pool_t *p, const char **err)
+{
+    totals t = {0, 0};
+    walk w = {0, NULL, NULL, count_blocks, p, p, NULL, &t, NULL, 0,
+              add_blocks};
+    struct stat st;
+    int rc = walk_root(&w, root, -1, err);
+
+    if (rc == 0 && lstat(root, &st) == 0)
+        add_blocks(&w, &st);
     *bytes = t.bytes;
     *files = t.files;
     return rc;
@@ -469,7 +504,7 @@ int vmc_tree_copy(const char *src, const char *dst, const vmc_copy *c,
                   apr_pool_t *p, const char **err)
 {
     walk w = {c->skip_runtime, copy_dir, copy_dir_done, copy_file, p, p,
-              NULL, (void *)c, apr_palloc(p, COPY_CHUNK), 0};
+              NULL, (void *)c, apr_palloc(p, COPY_CHUNK), 0, NULL};
     int out = make_root(dst, c, p, err), rc;
 
     if (out < 0)
@@ -524,7 +559,7 @@ int vmc_tree_sums(const char *root, vmc_file_seen on_file, void *ctx,
 {
     vmc_copy c;
     walk w = {0, NULL, NULL, sum_file, p, p, NULL, &c,
-              apr_palloc(p, COPY_CHUNK), 0};
+              apr_palloc(p, COPY_CHUNK), 0, NULL};
 
     memset(&c, 0, sizeof c);
     c.on_file = on_file;

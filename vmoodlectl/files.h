@@ -44,6 +44,11 @@ typedef struct {
 int vmc_tree_measure(const char *root, int skip_runtime, uint64_t *bytes,
                      uint64_t *files, apr_pool_t *p, const char **err);
 
+/* The disk the whole tree takes (blocks of its folders and files, as
+ * du -B1 counts them) and its files. */
+int vmc_tree_disk_use(const char *root, uint64_t *bytes, uint64_t *files,
+                      apr_pool_t *p, const char **err);
+
 /* Every file of the tree (nothing left out) read and its SHA-256 handed
  * to on_file, which may stop the walk with a reason. */
 int vmc_tree_sums(const char *root, vmc_file_seen on_file, void *ctx,

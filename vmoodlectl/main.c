@@ -91,7 +91,7 @@ enum {
     OPT_ALL, OPT_MATCH, OPT_MASTER, OPT_DISABLED, OPT_JOBS, OPT_FAIL_FAST,
     OPT_LOG_DIR, OPT_TIMEOUT, OPT_PHP, OPT_MOODLE_DIR, OPT_LOCK_DIR,
     OPT_NO_MASTER, OPT_UNSET, OPT_PLUGIN, OPT_NO_DNS,
-    OPT_DIR, OPT_KEEP, OPT_MAINTENANCE, OPT_AS,
+    OPT_DIR, OPT_KEEP, OPT_MAINTENANCE, OPT_AS, OPT_QUOTA_FILE,
     OPT_FIELD /* + vm_field */
 };
 
@@ -115,6 +115,7 @@ static const struct option long_opts[] = {
     {"no-dns", 0, 0, OPT_NO_DNS},
     {"dir", 1, 0, OPT_DIR},             {"keep", 1, 0, OPT_KEEP},
     {"maintenance", 0, 0, OPT_MAINTENANCE}, {"as", 1, 0, OPT_AS},
+    {"quota-file", 1, 0, OPT_QUOTA_FILE},
     {"fullname", 1, 0, OPT_FIELD + VM_F_NAME},
     {"shortname", 1, 0, OPT_FIELD + VM_F_SHORTNAME},
     {"host", 1, 0, OPT_FIELD + VM_F_VHOSTNAME},
@@ -201,13 +202,14 @@ static int apply_fleet_option(vmc_opts *o, int c, const char *arg)
     case OPT_KEEP: return number(&o->keep, "keep", arg, 1);
     case OPT_MAINTENANCE: o->maintenance = 1; return 0;
     case OPT_AS: o->as_url = arg; return 0;
+    case OPT_QUOTA_FILE: o->quota_file = arg; return 0;
     }
     return -1;
 }
 
 static int apply_option(vmc_opts *o, int c, const char *arg)
 {
-    if (c >= OPT_ALL && c <= OPT_AS)
+    if (c >= OPT_ALL && c <= OPT_QUOTA_FILE)
         return apply_fleet_option(o, c, arg);
     switch (c) {
     case OPT_SOURCE: o->source_spec = arg; return 0;
@@ -254,6 +256,7 @@ static const char *config_setting(void *ctx, const char *name,
         {"moodle-dir", offsetof(vmc_opts, moodle_dir)},
         {"lock-dir", offsetof(vmc_opts, lock_dir)},
         {"backup-dir", offsetof(vmc_opts, backup_dir)},
+        {"quota-file", offsetof(vmc_opts, quota_file)},
     };
     size_t i;
 

@@ -51,6 +51,9 @@ esac
 MOODLE_VERSION = """
 INSERT INTO {p}config (name, value) VALUES ('version', '2024100705.05'),
   ('release', '4.5.5+ (Build: 20250613)');
+ALTER TABLE {p}user ADD COLUMN deleted SMALLINT NOT NULL DEFAULT 0,
+  ADD COLUMN lastaccess BIGINT NOT NULL DEFAULT 0;
+UPDATE {p}user SET lastaccess = 1700000000 WHERE username = 'admin';
 """
 
 
@@ -465,3 +468,45 @@ def test_restore_failing_at_each_step_leaves_the_site_as_it_was(site, where):
     assert code == 1, out + err
     assert "the site is as it was" in err
     assert state(site) == before
+
+
+# ------------------------------------------------------------------- usage
+
+def test_usage_equals_du_and_the_servers_own_figures(site):
+    site.add("two")
+    quotas = os.path.join(site.root, "quotas")
+    write(quotas, b"one.test = 1K\ndefault = 1T\n")
+    proc = site.ctl("--quota-file", quotas, "usage", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["site"]: r for r in json.loads(proc.stdout)}
+    assert set(rows) == {"one.test", "two.test"}
+    for row in site.rows:
+        got = rows[row["vhostname"].split("//")[1]]
+        du = subprocess.run(["du", "-s", "-B1", row["vdatapath"]],
+                            capture_output=True, text=True, check=True)
+        assert got["dataroot_bytes"] == int(du.stdout.split()[0])
+        assert got["dataroot_files"] == len(DATAROOT_FILES) + len(RUNTIME_FILES)
+        if site.kind == "pgsql":
+            size = site.server.sql("SELECT pg_database_size('%s')"
+                                   % row["vdbname"])
+        else:
+            size = site.server.sql(
+                "SELECT SUM(data_length + index_length) FROM "
+                "information_schema.TABLES WHERE table_schema = '%s'"
+                % row["vdbname"])
+        assert got["database_bytes"] == int(size) > 0
+        assert got["users"] == 1 and got["last_access"] == 1700000000
+        assert got["moodle_release"] == "4.5.5+ (Build: 20250613)"
+    assert rows["one.test"]["quota_bytes"] == 1024
+    assert rows["one.test"]["warning"] is True
+    assert rows["two.test"]["quota_bytes"] == 1 << 40
+    assert rows["two.test"]["warning"] is False
+    text = site.ctl("--quota-file", quotas, "usage", "one.test").stdout
+    assert "WARNING" in text and "2023-11-14" in text and "4.5.5+" in text
+
+
+def test_usage_refuses_a_bad_quota_file(site):
+    quotas = os.path.join(site.root, "quotas")
+    write(quotas, b"one.test = lots\n")
+    proc = site.ctl("--quota-file", quotas, "usage")
+    assert proc.returncode == 1 and "quotas:1" in proc.stderr
