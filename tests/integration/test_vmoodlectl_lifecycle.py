@@ -3,7 +3,7 @@ real database (PostgreSQL and MariaDB from dbservers.py): the site's
 database holds a few of Moodle's tables, its dataroot Moodle's folders,
 and the stand-in admin/cli scripts ("php" runs them with sh) keep the
 maintenance flag where Moodle's CLI keeps it ($dataroot/climaintenance.html)
-and fail or sleep when told (fail-<script> once, sleep-<script>)."""
+and fail or sleep once when told (out/fail-<script>, out/sleep-<script>)."""
 import json
 import os
 import pwd
@@ -33,8 +33,9 @@ exec /bin/sh "$@"
 # Each stand-in script: notes its call, fails once or sleeps when told.
 PROLOGUE = """r=@ROOT@; s=$(basename "$0" .php)
 echo "$s $*" >> "$r/out/steps"
-[ -f "$r/sleep-$s" ] && sleep "$(cat "$r/sleep-$s")"
-[ -f "$r/fail-$s" ] && { rm -f "$r/fail-$s"; echo "$s failed"; exit 3; }
+o=$r/out
+[ -f "$o/sleep-$s" ] && { t=$(cat "$o/sleep-$s"); rm -f "$o/sleep-$s"; sleep "$t"; }
+[ -f "$o/fail-$s" ] && { rm -f "$o/fail-$s"; echo "$s failed"; exit 3; }
 dr=$VMOODLE_DATAROOT
 """
 
@@ -157,7 +158,7 @@ class Site:
         return out
 
     def fail_once(self, script):
-        write(os.path.join(self.root, f"fail-{script}"), b"")
+        write(os.path.join(self.root, "out", f"fail-{script}"), b"")
 
     def backup(self, *extra):
         proc = self.ctl("backup", "one.test", *extra)
@@ -306,7 +307,7 @@ def test_backup_failing_at_each_step_leaves_the_site_as_it_was(site, where):
             '{ touch "$r/out/off-failed"; exit 4; }; rm')
         write(script, body.encode())
     else:                       # TERM at the timeout, in the slow step
-        write(os.path.join(site.root, "sleep-maintenance"), b"3")
+        write(os.path.join(site.root, "out", "sleep-maintenance"), b"3")
         extra += ["--timeout", "1"]
     proc = site.ctl("backup", "one.test", *extra, env=env)
     assert proc.returncode == 1
@@ -457,7 +458,7 @@ def test_restore_failing_at_each_step_leaves_the_site_as_it_was(site, where):
         proc = site.ctl("restore", path, env=env)
         out, err, code = proc.stdout, proc.stderr, proc.returncode
     else:     # TERM once both swaps are done, during the cache purge
-        write(os.path.join(site.root, "sleep-purge_caches"), b"2")
+        write(os.path.join(site.root, "out", "sleep-purge_caches"), b"2")
         p = subprocess.Popen(site.args("restore", path),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
