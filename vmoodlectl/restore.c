@@ -164,7 +164,7 @@ static const char *check_server(restore *r)
     return NULL;
 }
 
-/* Everything checked before the first step; in place only for now. */
+/* Everything checked before the first step. */
 static int prepare(restore *r)
 {
     const char *why;
@@ -173,12 +173,16 @@ static int prepare(restore *r)
     if (r->o->nargs != 1)
         return vmc_fail(720, VMC_EXIT_USAGE, "restore BACKUP [--as URL]: "
                         "name one backup folder (see vmoodlectl backups)");
-    r->dir = r->o->args[0];
+    r->dir = apr_pstrdup(r->p, r->o->args[0]);
+    for (size_t n = strlen(r->dir); n > 1 && r->dir[n - 1] == '/'; n--)
+        ((char *)r->dir)[n - 1] = '\0';
     if ((why = verify(r)) != NULL)
         return vmc_fail(721, VMC_EXIT_FAIL, apr_pstrcat(r->p, "restore "
                         "refused, nothing changed: ", why, NULL));
     vmc_say("verified %s: the dump and %" APR_UINT64_T_FMT " files match "
             "their checksums", r->dir, r->files_checked);
+    if (r->o->as_url)
+        return VMC_EXIT_OK;     /* the rest is deploy's to check */
     if ((rc = vmc_table_load(r->o, &r->t, &why)) != VMC_EXIT_OK)
         return vmc_fail(722, rc, why);
     if ((rc = vmc_site_cli_prepare(r->o, &r->cli)) != VMC_EXIT_OK)
@@ -208,6 +212,24 @@ static int lock_site(restore *r)
                     "(its cron or an upgrade runs): %s", r->in->key, why));
 }
 
+/* --as URL: a new site of the backup, made its own as deploy makes one
+ * of a template (names, siteidentifier, no copy of the key, its own
+ * database and dataroot): deploy with the backup's folder as template. */
+static int restore_as(restore *r)
+{
+    const char *slash = strrchr(r->dir, '/');
+
+    if (!slash || slash == r->dir || !slash[1])
+        return vmc_fail(728, VMC_EXIT_USAGE, "restore --as: give the "
+                        "backup's folder as DIR/SITE/TIME");
+    vmc_say("restoring %s as a new site %s", r->dir, r->o->as_url);
+    r->o->templates_dir = apr_pstrndup(r->p, r->dir,
+                                       (apr_size_t)(slash - r->dir));
+    r->o->template_name = slash + 1;
+    vm_row_set(&r->o->fields, VM_F_VHOSTNAME, r->o->as_url);
+    return vmc_cmd_deploy(r->o);
+}
+
 int vmc_cmd_restore(vmc_opts *o)
 {
     vmc_steps_outcome out;
@@ -218,12 +240,11 @@ int vmc_cmd_restore(vmc_opts *o)
     r.o = o;
     r.p = o->pool;
     r.lock.fd = -1;
-    if (o->as_url)
-        return vmc_fail(726, VMC_EXIT_USAGE, "restore --as is not "
-                        "available yet");
     vmc_interrupt_install();
     if ((rc = prepare(&r)) != VMC_EXIT_OK)
         return rc;
+    if (o->as_url)
+        return restore_as(&r);
     if (o->dry_run) {
         vmc_say("plan: restore %s from %s (taken %s)", r.in->wwwroot, r.dir,
                 r.m.created ? r.m.created : "?");

@@ -511,3 +511,43 @@ def test_usage_refuses_a_bad_quota_file(site):
     write(quotas, b"one.test = lots\n")
     proc = site.ctl("--quota-file", quotas, "usage")
     assert proc.returncode == 1 and "quotas:1" in proc.stderr
+
+
+def test_restore_as_a_new_site_makes_it_its_own(site):
+    path = site.backup()
+    changed_after_backup(site)
+    before = state(site)
+    proc = site.ctl("restore", path, "--as", "http://copy.test",
+                    "--shortname", "copy")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "verified" in proc.stdout
+    with open(site.table) as f:
+        rows = json.load(f)
+    assert len(rows) == 2
+    new = rows[1]
+    assert new["vhostname"] == "http://copy.test"
+    assert new["vdbname"] != site.rows[0]["vdbname"]
+    assert new["vdatapath"].startswith(site.data + "/")
+    # the backup's content, its own identity
+    assert site.sql("SELECT shortname FROM mdl_course ORDER BY id",
+                    new).split() == ["copy", "bio"]   # no chem
+    assert site.sql("SELECT value FROM mdl_config WHERE name = "
+                    "'siteidentifier'", new) not in ("abc", "")
+    assert site.sql("SELECT wwwroot FROM mdl_mnet_host WHERE id = 2",
+                    new) == "http://copy.test"
+    assert not os.path.exists(os.path.join(new["vdatapath"], "secret", "key",
+                                           "sodium.key"))
+    assert open(os.path.join(new["vdatapath"], "lang", "en", "readme.txt"),
+                "rb").read() == b"hello"
+    # the site it came from is untouched
+    after = state(site)
+    assert {k: after[k] for k in ("courses", "tree", "row")} == \
+        {k: before[k] for k in ("courses", "tree", "row")}
+
+
+def test_restore_as_an_existing_host_is_refused(site):
+    path = site.backup()
+    before = state(site)
+    proc = site.ctl("restore", path, "--as", "http://one.test")
+    assert proc.returncode != 0 and "one.test" in proc.stderr
+    assert state(site) == before
