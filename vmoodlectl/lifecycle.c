@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <apr_strings.h>
@@ -30,19 +31,22 @@ int vmc_site_cli_prepare(const vmc_opts *o, vmc_site_cli *c)
     return VMC_EXIT_OK;
 }
 
-int vmc_site_cli_run(const vmc_site_cli *c, const vm_instance *in,
-                     const char *script, const char *arg)
+int vmc_site_cli_run_args(const vmc_site_cli *c, const vm_instance *in,
+                          const char *script, const char *const *args,
+                          int nargs)
 {
     apr_pool_t *p;
     const char *why = NULL;
     int status, code;
 
     apr_pool_create(&p, NULL);
-    printf("vmoodlectl: step: %s%s%s\n", script, arg ? " " : "",
-           arg ? arg : "");
+    printf("vmoodlectl: step: %s", script);
+    for (int i = 0; i < nargs; i++)
+        printf(" %s", args[i]);
+    printf("\n");
     fflush(stdout);
-    vm_child ch = { vm_cli_argv(c->php, c->moodle_dir, script, &arg,
-                                arg ? 1 : 0, p),
+    vm_child ch = { vm_cli_argv(c->php, c->moodle_dir, script, args, nargs,
+                                p),
                     vm_cli_env(in, c->who, p), c->who, c->moodle_dir,
                     STDOUT_FILENO, -1 };
     pid_t pid = vm_child_start(&ch, NULL, NULL, p, &why);
@@ -59,6 +63,12 @@ int vmc_site_cli_run(const vmc_site_cli *c, const vm_instance *in,
     return code;
 }
 
+int vmc_site_cli_run(const vmc_site_cli *c, const vm_instance *in,
+                     const char *script, const char *arg)
+{
+    return vmc_site_cli_run_args(c, in, script, &arg, arg ? 1 : 0);
+}
+
 int vmc_site_maintenance(const vmc_site_cli *c, const vm_instance *in,
                          int on, apr_pool_t *p, const char **err)
 {
@@ -69,6 +79,13 @@ int vmc_site_maintenance(const vmc_site_cli *c, const vm_instance *in,
         *err = apr_psprintf(p, "admin/cli/maintenance.php %s exited %d",
                             on ? "--enable" : "--disable", code);
     return code ? -1 : 0;
+}
+
+int vmc_site_in_maintenance(const vm_instance *in, apr_pool_t *p)
+{
+    struct stat st;
+    return lstat(apr_pstrcat(p, in->datapath, "/climaintenance.html", NULL),
+                 &st) == 0;
 }
 
 const char *vmc_backup_site_dir(const char *dir, const vm_instance *in,

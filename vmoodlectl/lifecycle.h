@@ -31,9 +31,18 @@ int vmc_site_cli_prepare(const vmc_opts *o, vmc_site_cli *c);
 int vmc_site_cli_run(const vmc_site_cli *c, const vm_instance *in,
                      const char *script, const char *arg);
 
+/* The same with several arguments. */
+int vmc_site_cli_run_args(const vmc_site_cli *c, const vm_instance *in,
+                          const char *script, const char *const *args,
+                          int nargs);
+
 /* Moodle's maintenance mode on or off for the site: 0 or -1 with *err. */
 int vmc_site_maintenance(const vmc_site_cli *c, const vm_instance *in,
                          int on, apr_pool_t *p, const char **err);
+
+/* The site is in Moodle's CLI maintenance mode now (its dataroot holds
+ * climaintenance.html; looked at, never opened). */
+int vmc_site_in_maintenance(const vm_instance *in, apr_pool_t *p);
 
 /* The folder below --dir holding a site's backups: its host made a file
  * name (as its log's name); "master" for the master. */

@@ -130,8 +130,7 @@ static const char *check_dataroot(restore *r)
     r->gid = st.st_gid;
     if (lstat(r->beside, &st) == 0)
         return apr_psprintf(r->p, "%s already exists", r->beside);
-    r->was_in_maintenance = lstat(apr_pstrcat(r->p, r->in->datapath,
-                                  "/climaintenance.html", NULL), &st) == 0;
+    r->was_in_maintenance = vmc_site_in_maintenance(r->in, r->p);
     return NULL;
 }
 

@@ -47,6 +47,7 @@ esac
 """,
     "purge_caches.php": "echo purged\n",
     "cfg.php": "echo \"cfg $*\"\n",
+    "../tool/replace/cli/replace.php": "echo replaced\n",
 }
 
 MOODLE_VERSION = """
@@ -84,6 +85,8 @@ class Site:
         write(os.path.join(self.root, "php"), PHP.encode())
         os.chmod(os.path.join(self.root, "php"), 0o755)
         for name, body in SCRIPTS.items():
+            os.makedirs(os.path.dirname(os.path.join(cli, name)),
+                        exist_ok=True)
             write(os.path.join(cli, name),
                   (PROLOGUE.replace("@ROOT@", self.root) + body).encode())
         self.backups = os.path.join(self.root, "backups")
@@ -551,3 +554,46 @@ def test_restore_as_an_existing_host_is_refused(site):
     proc = site.ctl("restore", path, "--as", "http://one.test")
     assert proc.returncode != 0 and "one.test" in proc.stderr
     assert state(site) == before
+
+
+# ------------------------------------------------------------------ rename
+
+def test_rename_changes_the_row_and_rewrites_the_urls(site):
+    proc = site.ctl("rename", "one.test", "https://school.example.org")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert site.row["vhostname"] == "https://school.example.org"
+    assert site.steps() == [
+        "maintenance --enable",
+        "replace --search=http://one.test "
+        "--replace=https://school.example.org --non-interactive --shorten",
+        "purge_caches ", "maintenance --disable"]
+    assert not site.in_maintenance()
+
+
+def test_rename_failing_is_undone(site):
+    before = state(site)
+    site.fail_once("replace")
+    proc = site.ctl("rename", "one.test", "http://two.test")
+    assert proc.returncode == 1 and "the site is as it was" in proc.stderr
+    assert state(site) == before
+    assert site.steps() == [
+        "maintenance --enable",
+        "replace --search=http://one.test --replace=http://two.test "
+        "--non-interactive",
+        "replace --search=http://two.test --replace=http://one.test "
+        "--non-interactive",
+        "maintenance --disable"]
+
+
+@only_on("pgsql")
+def test_rename_refuses_a_taken_url_and_keep_alias(site):
+    site.add("two")
+    before = state(site)
+    taken = site.ctl("rename", "one.test", "http://two.test")
+    assert taken.returncode == 1 and "refused" in taken.stderr
+    alias = site.ctl("rename", "one.test", "http://three.test",
+                     "--keep-alias")
+    assert alias.returncode == 2 and "aliases" in alias.stderr
+    plan = site.ctl("--dry-run", "rename", "one.test", "http://three.test")
+    assert plan.returncode == 0 and "replace.php" in plan.stdout
+    assert state(site) == before and site.steps() == []

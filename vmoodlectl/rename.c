@@ -1,0 +1,209 @@
+/* rename HOST NEWURL: the site under a new URL, same database, dataroot
+ * and identity.  In maintenance: the row's vhostname changed, every URL
+ * of the old wwwroot in the site's database rewritten by Moodle's own
+ * admin/tool/replace/cli/replace.php (run as the site), caches purged,
+ * maintenance left as it was.  A failure or an interrupt undoes each step
+ * (the rewrite by the reverse rewrite). */
+#include <stdio.h>
+#include <string.h>
+#include <apr_strings.h>
+#include "ctl.h"
+#include "interrupt.h"
+#include "lifecycle.h"
+#include "steps.h"
+#include "vm_host.h"
+
+#define REPLACE "admin/tool/replace/cli/replace.php"
+
+typedef struct {
+    vmc_opts *o;
+    apr_pool_t *p;
+    vmc_table t;
+    const vm_instance *in;       /* as it is */
+    vm_instance renamed;         /* as it will be */
+    vm_row row;                  /* its raw row, renamed */
+    vmc_site_cli cli;
+    int was_in_maintenance, row_saved;
+} rename_run;
+
+static int on(void *ctx, const char **err)
+{
+    rename_run *r = ctx;
+    return r->was_in_maintenance ? 0
+         : vmc_site_maintenance(&r->cli, r->in, 1, r->p, err);
+}
+
+static void undo_on(void *ctx)
+{
+    rename_run *r = ctx;
+    const char *err;
+    if (!r->was_in_maintenance
+        && vmc_site_maintenance(&r->cli, r->in, 0, r->p, &err) != 0)
+        vmc_error(750, "undo: %s; %s stays in maintenance", err,
+                  r->in->wwwroot);
+}
+
+static const char *plan_row(void *ctx, apr_pool_t *p)
+{
+    rename_run *r = ctx;
+    return apr_psprintf(p, "change the row's vhostname from %s to %s",
+                        r->in->vhostname, r->renamed.vhostname);
+}
+
+static int save_row(rename_run *r, const vm_row *row, const char **err)
+{
+    long long id;
+    return (*err = vmc_table_save(&r->t, row, &id, r->p)) ? -1 : 0;
+}
+
+static int change_row(void *ctx, const char **err)
+{
+    rename_run *r = ctx;
+    if (save_row(r, &r->row, err) != 0)
+        return -1;
+    r->row_saved = 1;
+    return 0;
+}
+
+static void undo_row(void *ctx)
+{
+    rename_run *r = ctx;
+    const char *err;
+    if (r->row_saved && save_row(r, vmc_raw_row(&r->t, r->in->id), &err) != 0)
+        vmc_error(751, "undo: the row of %s: %s", r->in->wwwroot, err);
+}
+
+/* replace.php as the renamed site; --shorten only when the new text is
+ * longer (the tool refuses otherwise). */
+static int replace(rename_run *r, const char *from, const char *to,
+                   const char **err)
+{
+    const char *args[4] = { apr_pstrcat(r->p, "--search=", from, NULL),
+                            apr_pstrcat(r->p, "--replace=", to, NULL),
+                            "--non-interactive", "--shorten" };
+    int code = vmc_site_cli_run_args(&r->cli, &r->renamed, REPLACE, args,
+                                     strlen(to) > strlen(from) ? 4 : 3);
+    if (code != 0)
+        *err = apr_psprintf(r->p, "%s exited %d", REPLACE, code);
+    return code ? -1 : 0;
+}
+
+static const char *plan_replace(void *ctx, apr_pool_t *p)
+{
+    rename_run *r = ctx;
+    return apr_psprintf(p, "%s --search=%s --replace=%s: every URL of the "
+                        "old wwwroot in the site's database", REPLACE,
+                        r->in->wwwroot, r->renamed.wwwroot);
+}
+
+static int rewrite(void *ctx, const char **err)
+{
+    rename_run *r = ctx;
+    return replace(r, r->in->wwwroot, r->renamed.wwwroot, err);
+}
+
+static void undo_rewrite(void *ctx)
+{
+    rename_run *r = ctx;
+    const char *err;
+    if (replace(r, r->renamed.wwwroot, r->in->wwwroot, &err) != 0)
+        vmc_error(752, "undo: %s", err);
+}
+
+static int purge(void *ctx, const char **err)
+{
+    rename_run *r = ctx;
+    int code = vmc_site_cli_run(&r->cli, &r->renamed,
+                                "admin/cli/purge_caches.php", NULL);
+    if (code != 0)
+        *err = apr_psprintf(r->p, "admin/cli/purge_caches.php exited %d",
+                            code);
+    return code ? -1 : 0;
+}
+
+static int off_applies(void *ctx)
+{
+    return !((rename_run *)ctx)->was_in_maintenance;
+}
+
+static int off(void *ctx, const char **err)
+{
+    rename_run *r = ctx;
+    return vmc_site_maintenance(&r->cli, &r->renamed, 0, r->p, err);
+}
+
+static const vmc_step steps[] = {
+    { "maintenance on", NULL, NULL, on, undo_on },
+    { "change the row", plan_row, NULL, change_row, undo_row },
+    { "rewrite the old URL in the database", plan_replace, NULL, rewrite,
+      undo_rewrite },
+    { "purge caches", NULL, NULL, purge, NULL },
+    { "maintenance off", NULL, off_applies, off, NULL },
+};
+#define NSTEPS ((int)(sizeof steps / sizeof steps[0]))
+
+/* The renamed row, validated against the whole table as the module
+ * would load it. */
+static const char *prepare(rename_run *r)
+{
+    const vm_row *raw = vmc_raw_row(&r->t, r->in->id);
+    const char *why;
+    vm_url url;
+
+    if ((why = vm_host_parse_url(r->o->args[1], &url)) != NULL)
+        return apr_psprintf(r->p, "NEWURL %s: %s", r->o->args[1], why);
+    if (!raw)
+        return "the site's row is not in the table";
+    r->row = *raw;
+    vm_row_set(&r->row, VM_F_VHOSTNAME, r->o->args[1]);
+    if ((why = vmc_table_validate(&r->t, &r->row, r->p))
+        || (why = vm_instance_from_row(&r->renamed, &r->row, r->p)))
+        return why;
+    if (strcmp(r->renamed.key, r->in->key) == 0
+        && strcmp(r->renamed.wwwroot, r->in->wwwroot) == 0)
+        return "the new URL is the site's URL";
+    r->was_in_maintenance = vmc_site_in_maintenance(r->in, r->p);
+    return NULL;
+}
+
+int vmc_cmd_rename(vmc_opts *o)
+{
+    rename_run r;
+    vmc_steps_outcome out;
+    const char *why;
+    int rc;
+
+    memset(&r, 0, sizeof r);
+    r.o = o;
+    r.p = o->pool;
+    if (o->nargs != 2)
+        return vmc_fail(753, VMC_EXIT_USAGE, "rename HOST NEWURL "
+                        "[--keep-alias]");
+    if (o->keep_alias)
+        return vmc_fail(754, VMC_EXIT_USAGE, "--keep-alias needs the "
+                        "instance table's aliases column, which this "
+                        "version does not have yet; rename without it");
+    if ((rc = vmc_table_load(o, &r.t, &why)) != VMC_EXIT_OK)
+        return vmc_fail(755, rc, why);
+    if (!(r.in = vmc_find(&r.t, o->args[0], &why)))
+        return vmc_fail(756, VMC_EXIT_FAIL, why);
+    if ((rc = vmc_site_cli_prepare(o, &r.cli)) != VMC_EXIT_OK)
+        return rc;
+    if ((why = prepare(&r)) != NULL)
+        return vmc_fail(757, VMC_EXIT_FAIL, apr_psprintf(r.p, "rename of "
+                        "%s refused, nothing changed: %s", r.in->wwwroot,
+                        why));
+    if (o->dry_run) {
+        vmc_say("plan: rename %s to %s", r.in->wwwroot, r.renamed.wwwroot);
+        vmc_steps_plan(steps, NSTEPS, &r, r.p);
+        return VMC_EXIT_OK;
+    }
+    vmc_interrupt_install();
+    if (vmc_steps_run(steps, NSTEPS, &r, &out) != 0) {
+        vmc_error(758, "rename of %s failed at step '%s': %s; the site is "
+                  "as it was", r.in->wwwroot, out.failed, out.err);
+        return VMC_EXIT_FAIL;
+    }
+    vmc_say("renamed %s to %s", r.in->wwwroot, r.renamed.wwwroot);
+    return VMC_EXIT_OK;
+}
