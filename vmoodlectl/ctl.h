@@ -37,7 +37,7 @@ typedef struct {
     /* backup, restore (lifecycle.h) */
     const char *backup_dir, *as_url, *quota_file;
     long keep;
-    int maintenance, keep_alias;
+    int maintenance, keep_alias, cleanup;
     int nscript;            /* after "--": SCRIPT ARGS... */
     char **script;
     int nargs;              /* positional arguments after the command */
@@ -110,5 +110,6 @@ int vmc_cmd_backups(vmc_opts *o);
 int vmc_cmd_restore(vmc_opts *o);
 int vmc_cmd_usage(vmc_opts *o);
 int vmc_cmd_rename(vmc_opts *o);
+int vmc_cmd_move(vmc_opts *o);
 
 #endif

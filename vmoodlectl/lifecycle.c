@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -86,6 +87,30 @@ int vmc_site_in_maintenance(const vm_instance *in, apr_pool_t *p)
     struct stat st;
     return lstat(apr_pstrcat(p, in->datapath, "/climaintenance.html", NULL),
                  &st) == 0;
+}
+
+#define FLAG "climaintenance.html"
+#define FLAG_TEXT "<h1>This site is being moved or restored.</h1>\n"
+
+int vmc_maintenance_flag(const char *dir, uid_t uid, gid_t gid,
+                         apr_pool_t *p, const char **err)
+{
+    int d = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = -1, rc = -1;
+
+    if (d >= 0)
+        fd = openat(d, FLAG, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
+                    | O_CLOEXEC, 0644);
+    if (fd >= 0 && write(fd, FLAG_TEXT, strlen(FLAG_TEXT)) > 0
+        && fchown(fd, uid, gid) == 0)
+        rc = 0;
+    if (rc != 0)
+        *err = apr_psprintf(p, "%s/%s: %s", dir, FLAG, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    if (d >= 0)
+        close(d);
+    return rc;
 }
 
 const char *vmc_backup_site_dir(const char *dir, const vm_instance *in,

@@ -6,6 +6,7 @@
 
 #include <apr_pools.h>
 #include <apr_tables.h>
+#include <sys/types.h>
 #include "ctl.h"
 #include "db.h"
 #include "vm_identity.h"
@@ -43,6 +44,12 @@ int vmc_site_maintenance(const vmc_site_cli *c, const vm_instance *in,
 /* The site is in Moodle's CLI maintenance mode now (its dataroot holds
  * climaintenance.html; looked at, never opened). */
 int vmc_site_in_maintenance(const vm_instance *in, apr_pool_t *p);
+
+/* A copy of a dataroot made by us (dir) starts in maintenance:
+ * climaintenance.html created in it (never followed) and given to
+ * uid:gid.  0 or -1 with *err. */
+int vmc_maintenance_flag(const char *dir, uid_t uid, gid_t gid,
+                         apr_pool_t *p, const char **err);
 
 /* The folder below --dir holding a site's backups: its host made a file
  * name (as its log's name); "master" for the master. */

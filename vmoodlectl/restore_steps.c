@@ -18,8 +18,6 @@
 
 #define RENAME_TRIES 10
 #define RENAME_PAUSE_NS (200 * 1000 * 1000)
-#define FLAG "climaintenance.html"
-#define FLAG_TEXT "<h1>This site is being restored from a backup.</h1>\n"
 
 static const char *parent_of(const char *path, apr_pool_t *p)
 {
@@ -105,29 +103,6 @@ static const char *plan_copy(void *ctx, apr_pool_t *p)
                         r->beside, r->in->datapath);
 }
 
-/* The copy starts in maintenance: it is the site's the moment it is
- * swapped in.  Created, never followed, in the folder we made. */
-static int flag_copy(restore *r, const char **err)
-{
-    int dir = open(r->beside, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-                   | O_CLOEXEC), fd = -1, rc = -1;
-
-    if (dir >= 0)
-        fd = openat(dir, FLAG, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
-                    | O_CLOEXEC, 0644);
-    if (fd >= 0 && write(fd, FLAG_TEXT, strlen(FLAG_TEXT)) > 0
-        && fchown(fd, r->uid, r->gid) == 0)
-        rc = 0;
-    if (rc != 0)
-        *err = apr_psprintf(r->p, "%s/%s: %s", r->beside, FLAG,
-                            strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    if (dir >= 0)
-        close(dir);
-    return rc;
-}
-
 static int copy(void *ctx, const char **err)
 {
     restore *r = ctx;
@@ -150,7 +125,8 @@ static int copy(void *ctx, const char **err)
     rc = vmc_tree_copy(apr_pstrcat(r->p, r->dir, "/dataroot", NULL),
                        r->beside, &c, r->p, err);
     vmc_progress_end(&pr, rc == 0);
-    return rc != 0 ? -1 : flag_copy(r, err);
+    return rc != 0 ? -1 : vmc_maintenance_flag(r->beside, r->uid, r->gid,
+                                              r->p, err);
 }
 
 static void undo_copy(void *ctx)

@@ -597,3 +597,65 @@ def test_rename_refuses_a_taken_url_and_keep_alias(site):
     plan = site.ctl("--dry-run", "rename", "one.test", "http://three.test")
     assert plan.returncode == 0 and "replace.php" in plan.stdout
     assert state(site) == before and site.steps() == []
+
+
+# -------------------------------------------------------------------- move
+
+def test_move_to_a_new_database_and_dataroot_then_cleanup(site):
+    old = dict(site.row)
+    tree = {k: v for k, v in site.tree().items()
+            if k.split("/")[0] not in ("sessions", "cache", "localcache",
+                                       "temp", "trashdir", "lock")
+            and not k.endswith(".lock")}
+    new_db = old["vdbname"] + "_moved"
+    new_data = os.path.join(site.data, "one-moved")
+    proc = site.ctl("move", "one.test", "--dbname", new_db, "--dataroot",
+                    new_data)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = site.row
+    assert (row["vdbname"], row["vdatapath"]) == (new_db, new_data)
+    assert row["vhostname"] == old["vhostname"]
+    assert site.courses() == ["master", "bio"]
+    assert site.tree() == tree and not site.in_maintenance()
+    assert site.steps() == ["maintenance --enable", "purge_caches ",
+                            "maintenance --disable",
+                            "cfg --name=siteidentifier"]
+    # the old copies are kept until --cleanup
+    assert old["vdbname"] in databases(site.server)
+    assert os.path.isdir(old["vdatapath"])
+    again = site.ctl("move", "one.test", "--dbname", old["vdbname"])
+    assert again.returncode == 1 and "--cleanup first" in again.stderr
+    clean = site.ctl("move", "one.test", "--cleanup")
+    assert clean.returncode == 0, clean.stderr
+    assert old["vdbname"] not in databases(site.server)
+    assert not os.path.exists(old["vdatapath"])
+    assert site.courses() == ["master", "bio"]
+    none = site.ctl("move", "one.test", "--cleanup")
+    assert none.returncode == 1 and "no old copies" in none.stderr
+
+
+@pytest.mark.parametrize("where", ["purge", "answer"])
+def test_move_failing_is_undone(site, where):
+    before = state(site)
+    site.fail_once("purge_caches" if where == "purge" else "cfg")
+    proc = site.ctl("move", "one.test", "--dbname",
+                    site.row["vdbname"] + "_moved", "--dataroot",
+                    os.path.join(site.data, "one-moved"))
+    assert proc.returncode == 1 and "the site is as it was" in proc.stderr
+    assert state(site) == before
+    assert not [n for n in os.listdir(os.path.join(site.root, "locks"))
+                if n.endswith(".moved") or n.startswith(".")]
+
+
+@only_on("pgsql")
+def test_move_dry_run_and_refusals(site):
+    before = state(site)
+    plan = site.ctl("--dry-run", "move", "one.test", "--dataroot",
+                    os.path.join(site.data, "elsewhere"))
+    assert plan.returncode == 0, plan.stderr
+    assert "copy " in plan.stdout and "dump" not in plan.stdout
+    nowhere = site.ctl("move", "one.test")
+    assert nowhere.returncode == 1 and "give where to" in nowhere.stderr
+    outside = site.ctl("move", "one.test", "--dataroot", "/tmp/outside-x")
+    assert outside.returncode == 1 and "outside" in outside.stderr
+    assert state(site) == before and site.steps() == []

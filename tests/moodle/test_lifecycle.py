@@ -52,7 +52,7 @@ def test_backup_and_restore_in_place_and_as_a_new_site(fleet, event_web,
         made = vmoodlectl(fleet, "backup", site.wwwroot, "--dir", backups)
         assert made.returncode == 0, made.stdout + made.stderr
         listed = vmoodlectl(fleet, "backups", "--dir", backups)
-        path = [w for w in listed.stdout.split() if w.startswith(backups)]
+        path = [w for w in listed.stdout.split() if w.startswith(backups + "/")]
         assert len(path) == 1, listed.stdout
         path = path[0]
         assert "4.5.5+" in listed.stdout
