@@ -35,7 +35,7 @@ typedef struct {
     const char *match, *log_dir, *php, *moodle_dir, *lock_dir, *plugin;
     long jobs, timeout, grace;
     /* backup, restore (lifecycle.h) */
-    const char *backup_dir, *as_url, *quota_file;
+    const char *backup_dir, *as_url, *quota_file, *from_csv;
     long keep;
     int maintenance, keep_alias, cleanup;
     int nscript;            /* after "--": SCRIPT ARGS... */
@@ -111,5 +111,6 @@ int vmc_cmd_restore(vmc_opts *o);
 int vmc_cmd_usage(vmc_opts *o);
 int vmc_cmd_rename(vmc_opts *o);
 int vmc_cmd_move(vmc_opts *o);
+int vmc_cmd_deploy_csv(vmc_opts *o);
 
 #endif

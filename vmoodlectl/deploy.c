@@ -431,6 +431,8 @@ int vmc_cmd_deploy(vmc_opts *o)
     deploy d;
     int rc;
 
+    if (o->from_csv)
+        return vmc_cmd_deploy_csv(o);       /* deploy_csv.c */
     memset(&d, 0, sizeof d);
     d.o = o;
     if ((rc = prepare(&d)) != VMC_EXIT_OK)

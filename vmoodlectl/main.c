@@ -92,7 +92,7 @@ enum {
     OPT_LOG_DIR, OPT_TIMEOUT, OPT_PHP, OPT_MOODLE_DIR, OPT_LOCK_DIR,
     OPT_NO_MASTER, OPT_UNSET, OPT_PLUGIN, OPT_NO_DNS,
     OPT_DIR, OPT_KEEP, OPT_MAINTENANCE, OPT_AS, OPT_QUOTA_FILE,
-    OPT_KEEP_ALIAS, OPT_CLEANUP,
+    OPT_KEEP_ALIAS, OPT_CLEANUP, OPT_FROM_CSV,
     OPT_FIELD /* + vm_field */
 };
 
@@ -117,7 +117,7 @@ static const struct option long_opts[] = {
     {"dir", 1, 0, OPT_DIR},             {"keep", 1, 0, OPT_KEEP},
     {"maintenance", 0, 0, OPT_MAINTENANCE}, {"as", 1, 0, OPT_AS},
     {"quota-file", 1, 0, OPT_QUOTA_FILE}, {"keep-alias", 0, 0, OPT_KEEP_ALIAS},
-    {"cleanup", 0, 0, OPT_CLEANUP},
+    {"cleanup", 0, 0, OPT_CLEANUP},     {"from-csv", 1, 0, OPT_FROM_CSV},
     {"fullname", 1, 0, OPT_FIELD + VM_F_NAME},
     {"shortname", 1, 0, OPT_FIELD + VM_F_SHORTNAME},
     {"host", 1, 0, OPT_FIELD + VM_F_VHOSTNAME},
@@ -207,13 +207,14 @@ static int apply_fleet_option(vmc_opts *o, int c, const char *arg)
     case OPT_QUOTA_FILE: o->quota_file = arg; return 0;
     case OPT_KEEP_ALIAS: o->keep_alias = 1; return 0;
     case OPT_CLEANUP: o->cleanup = 1; return 0;
+    case OPT_FROM_CSV: o->from_csv = arg; return 0;
     }
     return -1;
 }
 
 static int apply_option(vmc_opts *o, int c, const char *arg)
 {
-    if (c >= OPT_ALL && c <= OPT_CLEANUP)
+    if (c >= OPT_ALL && c <= OPT_FROM_CSV)
         return apply_fleet_option(o, c, arg);
     switch (c) {
     case OPT_SOURCE: o->source_spec = arg; return 0;

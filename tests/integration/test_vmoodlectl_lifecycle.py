@@ -659,3 +659,62 @@ def test_move_dry_run_and_refusals(site):
     outside = site.ctl("move", "one.test", "--dataroot", "/tmp/outside-x")
     assert outside.returncode == 1 and "outside" in outside.stderr
     assert state(site) == before and site.steps() == []
+
+
+# ------------------------------------------------------------ deploy --from-csv
+
+def csv_setup(site):
+    templates = os.path.join(site.root, "templates")
+    snap = site.ctl("--templates", templates, "snapshot", "--from",
+                    "one.test", "--name", "tpl")
+    assert snap.returncode == 0, snap.stderr
+    return templates
+
+
+def test_deploy_from_csv_makes_every_line_a_site(site):
+    templates = csv_setup(site)
+    csv = os.path.join(site.root, "sites.csv")
+    cee = os.path.join(site.data, "cee")
+    write(csv, ("host,fullname,shortname,template,dbname,dataroot\n"
+                "http://a.test,Site A,a,tpl\n"
+                'http://b.test,"Site B, the ""second""",b,tpl,vm_bee\n'
+                f"http://c.test,Site C,c,tpl,,{cee}\n").encode())
+    proc = site.ctl("--templates", templates, "deploy", "--from-csv", csv,
+                    "--jobs", "3")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(site.table) as f:
+        rows = {r["vhostname"]: r for r in json.load(f)}
+    assert set(rows) == {"http://one.test", "http://a.test", "http://b.test",
+                         "http://c.test"}
+    assert rows["http://b.test"]["name"] == 'Site B, the "second"'
+    assert rows["http://b.test"]["vdbname"] == "vm_bee"
+    assert rows["http://c.test"]["vdatapath"] == cee
+    for host in ("a", "b", "c"):
+        row = rows[f"http://{host}.test"]
+        assert site.sql("SELECT wwwroot FROM mdl_mnet_host WHERE id = 2",
+                        row) == f"http://{host}.test"
+        assert os.path.isdir(row["vdatapath"])
+        assert os.path.exists(os.path.join(site.root, "logs",
+                                           f"{host}.test.log"))
+    assert re.search(r"3 site\(s\): 3 ok", proc.stdout)
+
+
+@pytest.mark.parametrize("bad, status", [
+    ("http://b.test,B,b,nosuch\n", 1),           # unknown template
+    ("http://a.test,A again,a2,tpl\n", 2),       # a host twice
+    ("http://b.test,B,b\n", 2),                  # too few fields
+    ('http://b.test,"B,b,tpl\n', 2),             # quote not closed
+])
+@only_on("pgsql")
+def test_deploy_from_csv_checks_every_line_first(site, bad, status):
+    templates = csv_setup(site)
+    csv = os.path.join(site.root, "sites.csv")
+    write(csv, ("http://a.test,A,a,tpl\n" + bad).encode())
+    before = state(site)
+    proc = site.ctl("--templates", templates, "deploy", "--from-csv", csv)
+    assert proc.returncode == status, proc.stdout + proc.stderr
+    assert state(site) == before
+    plan = site.ctl("--templates", templates, "--dry-run", "deploy",
+                    "--from-csv", csv)
+    assert plan.returncode == status
+    assert state(site) == before
