@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
+#include "csv.h"
 #include "ctl.h"
 #include "fleet.h"
 #include "fleet_cmds.h"
@@ -28,43 +29,16 @@ typedef struct {
     const char *f[CSV_FIELDS];      /* "" when absent */
 } csv_site;
 
-/* One field at *s (quoted or not); *s moves past it and its comma, *more
- * says whether a comma followed.  NULL: a quote left open, or text after
- * a closing quote. */
-static const char *field(const char **s, int *more, apr_pool_t *p)
-{
-    const char *c = *s;
-    char *out = apr_palloc(p, strlen(c) + 1), *o = out;
-
-    if (*c == '"') {
-        for (c++; *c && !(*c == '"' && c[1] != '"'); c++)
-            *o++ = *c == '"' ? *++c : *c;
-        if (*c++ != '"' || (*c && *c != ','))
-            return NULL;
-    } else {
-        while (*c && *c != ',')
-            *o++ = *c++;
-    }
-    *o = '\0';
-    *more = *c == ',';
-    *s = *more ? c + 1 : c;
-    return out;
-}
-
 static const char *parse_line(const char *text, int line, csv_site *site,
                               apr_pool_t *p)
 {
-    const char *s = text;
-    int n = 0, more = 1;
+    const char *why;
+    int n;
 
     memset(site, 0, sizeof *site);
     site->line = line;
-    while (more) {
-        if (n == CSV_FIELDS)
-            return "more than 6 fields";
-        if (!(site->f[n++] = field(&s, &more, p)))
-            return "a quoted field is not closed where it should be";
-    }
+    if ((why = vmc_csv_split(text, CSV_FIELDS, site->f, &n, p)) != NULL)
+        return why;
     if (n < 4)
         return "want host,fullname,shortname,template[,dbname[,dataroot]]";
     for (; n < CSV_FIELDS; n++)

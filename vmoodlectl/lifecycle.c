@@ -16,16 +16,17 @@
 #include "summary.h"
 #include "vm_cli.h"
 
-int vmc_site_cli_prepare(const vmc_opts *o, vmc_site_cli *c)
+int vmc_site_cli_prepare(const vmc_opts *o, vmc_site_cli *c,
+                         const char **why)
 {
     vm_identity *who = apr_pcalloc(o->pool, sizeof *who);
-    const char *why = vm_identity_resolve(who, o->web_user, o->pool);
 
-    if (why)
-        return vmc_fail(700, VMC_EXIT_FAIL, why);
-    if (o->moodle_dir[0] != '/' || o->php[0] != '/')
-        return vmc_fail(701, VMC_EXIT_USAGE, "--php and --moodle-dir must "
-                        "be absolute paths");
+    if ((*why = vm_identity_resolve(who, o->web_user, o->pool)) != NULL)
+        return VMC_EXIT_FAIL;
+    if (o->moodle_dir[0] != '/' || o->php[0] != '/') {
+        *why = "--php and --moodle-dir must be absolute paths";
+        return VMC_EXIT_USAGE;
+    }
     c->php = o->php;
     c->moodle_dir = o->moodle_dir;
     c->who = who;
@@ -190,7 +191,8 @@ int vmc_moodle_info_read(vm_db *db, const char *prefix, vmc_moodle_info *mi,
                   0, NULL, &res, p, err) != VM_OK)
         return -1;
     for (int r = 0; r < res.rows; r++) {
-        const char *name = vm_db_value(&res, r, 0), *v = vm_db_value(&res, r, 1);
+        const char *name = vm_db_value(&res, r, 0);
+        const char *v = vm_db_value(&res, r, 1);
         if (name && !strcmp(name, "version"))
             mi->version = v;
         else if (name && !strcmp(name, "release"))

@@ -21,9 +21,10 @@ typedef struct {
     const vm_identity *who;
 } vmc_site_cli;
 
-/* From the flags: --user resolved.  VMC_EXIT_OK, or an exit code after
- * saying why. */
-int vmc_site_cli_prepare(const vmc_opts *o, vmc_site_cli *c);
+/* From the flags: --user resolved.  VMC_EXIT_OK, or an exit code with
+ * *why. */
+int vmc_site_cli_prepare(const vmc_opts *o, vmc_site_cli *c,
+                         const char **why);
 
 /* php MOODLE_DIR/script [arg] as the site (its environment, the web
  * user), in its own session, output to our stdout after a line naming

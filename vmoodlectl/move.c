@@ -159,8 +159,8 @@ int vmc_cmd_move(vmc_opts *o)
         return vmc_fail(762, VMC_EXIT_FAIL, why);
     if (o->cleanup)
         return vmc_move_cleanup(o, &m.t, m.in);
-    if ((rc = vmc_site_cli_prepare(o, &m.cli)) != VMC_EXIT_OK)
-        return rc;
+    if ((rc = vmc_site_cli_prepare(o, &m.cli, &why)) != VMC_EXIT_OK)
+        return vmc_fail(766, rc, why);
     if ((why = prepare(&m)) != NULL)
         return vmc_fail(763, VMC_EXIT_FAIL, apr_psprintf(m.p, "move of %s "
                         "refused, nothing changed: %s", m.in->wwwroot, why));

@@ -187,8 +187,8 @@ int vmc_cmd_rename(vmc_opts *o)
         return vmc_fail(755, rc, why);
     if (!(r.in = vmc_find(&r.t, o->args[0], &why)))
         return vmc_fail(756, VMC_EXIT_FAIL, why);
-    if ((rc = vmc_site_cli_prepare(o, &r.cli)) != VMC_EXIT_OK)
-        return rc;
+    if ((rc = vmc_site_cli_prepare(o, &r.cli, &why)) != VMC_EXIT_OK)
+        return vmc_fail(759, rc, why);
     if ((why = prepare(&r)) != NULL)
         return vmc_fail(757, VMC_EXIT_FAIL, apr_psprintf(r.p, "rename of "
                         "%s refused, nothing changed: %s", r.in->wwwroot,

@@ -184,8 +184,8 @@ static int prepare(restore *r)
         return VMC_EXIT_OK;     /* the rest is deploy's to check */
     if ((rc = vmc_table_load(r->o, &r->t, &why)) != VMC_EXIT_OK)
         return vmc_fail(722, rc, why);
-    if ((rc = vmc_site_cli_prepare(r->o, &r->cli)) != VMC_EXIT_OK)
-        return rc;
+    if ((rc = vmc_site_cli_prepare(r->o, &r->cli, &why)) != VMC_EXIT_OK)
+        return vmc_fail(729, rc, why);
     if (!(r->in = vmc_find(&r->t, r->m.source.wwwroot, &why)))
         return vmc_fail(723, VMC_EXIT_FAIL, apr_pstrcat(r->p, "restore "
                         "refused: ", why, " (restore --as URL makes a new "

@@ -51,3 +51,14 @@ $(BUILD)/tests/test_fleet: tests/unit/test_fleet.c $(VMOODLECTL_FLEET_TESTED) \
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Ivmoodlectl -Itests/unit $< \
 	    $(VMOODLECTL_FLEET_TESTED) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
 	    -lcmocka -o $@
+
+# The lifecycle commands' unit test: CSV lines, quota sizes, backup names.
+VMOODLECTL_LIFECYCLE_TESTED := $(addprefix $(BUILD)/obj/vmoodlectl/, \
+    csv.o quota.o lifecycle.o db.o shared.o summary.o util.o)
+$(BUILD)/tests/test_lifecycle: tests/unit/test_lifecycle.c \
+		$(VMOODLECTL_LIFECYCLE_TESTED) $(CORE_LIB) \
+		$(wildcard tests/unit/*.h vmoodlectl/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Ivmoodlectl -Itests/unit $< \
+	    $(VMOODLECTL_LIFECYCLE_TESTED) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
+	    -lcmocka -o $@
