@@ -12,6 +12,7 @@
 #include <apr_strings.h>
 #include "lifecycle.h"
 #include "manifest.h"
+#include "rewrite.h"
 #include "shared.h"
 #include "summary.h"
 #include "vm_cli.h"
@@ -201,6 +202,32 @@ int vmc_moodle_info_read(vm_db *db, const char *prefix, vmc_moodle_info *mi,
             mi->siteidentifier = v;
     }
     return 0;
+}
+
+int vmc_site_settings_moved(const vmc_dbconf *c, const char *dbname,
+                            const char *prefix, const char *old_wwwroot,
+                            const char *new_wwwroot, const char *old_dataroot,
+                            const char *new_dataroot, apr_pool_t *p,
+                            const char **err)
+{
+    vmc_rewrite r;
+    apr_pool_t *sub;
+    vm_db *db;
+    int rc = -1;
+
+    memset(&r, 0, sizeof r);
+    r.old_prefix = r.new_prefix = prefix;
+    r.old_wwwroot = old_wwwroot;
+    r.new_wwwroot = new_wwwroot;
+    r.old_dataroot = old_dataroot;
+    r.new_dataroot = new_dataroot;
+    apr_pool_create(&sub, p);      /* the connection closes with it */
+    if ((db = vmc_db_open(c, dbname, sub, err)) != NULL)
+        rc = vmc_rewrite_config(db, &r, sub, err);
+    if (rc != 0)
+        *err = apr_pstrdup(p, *err);
+    apr_pool_destroy(sub);
+    return rc;
 }
 
 int vmc_site_dbconf(const vm_instance *in, vmc_dbconf *c, apr_pool_t *p,

@@ -81,6 +81,15 @@ typedef struct {
 int vmc_moodle_info_read(vm_db *db, const char *prefix, vmc_moodle_info *mi,
                          apr_pool_t *p, const char **err);
 
+/* In database dbname (reached with c): Moodle's settings (config,
+ * config_plugins) naming the old wwwroot, host or dataroot made the new
+ * ones' (rewrite.h).  0 or -1 with *err. */
+int vmc_site_settings_moved(const vmc_dbconf *c, const char *dbname,
+                            const char *prefix, const char *old_wwwroot,
+                            const char *new_wwwroot, const char *old_dataroot,
+                            const char *new_dataroot, apr_pool_t *p,
+                            const char **err);
+
 /* The site's database settings; 0 or -1 with *err. */
 int vmc_site_dbconf(const vm_instance *in, vmc_dbconf *c, apr_pool_t *p,
                     const char **err);

@@ -153,6 +153,38 @@ static void undo_copy(void *ctx)
         vmc_error(773, "undo: %s", err);
 }
 
+/* Settings naming the old dataroot (geoip2file, ...) name the new one:
+ * in the new database, or in the site's own when only the dataroot
+ * moves (then undone by the reverse). */
+static int settings(move_run *m, int forward, const char **err)
+{
+    return vmc_site_settings_moved(&m->to_db, m->to.dbname, m->to.dbprefix,
+                                   m->in->wwwroot, m->in->wwwroot,
+                                   forward ? m->in->datapath : m->to.datapath,
+                                   forward ? m->to.datapath : m->in->datapath,
+                                   m->p, err);
+}
+
+static const char *plan_settings(void *ctx, apr_pool_t *p)
+{
+    move_run *m = ctx;
+    return apr_psprintf(p, "settings (config, config_plugins) naming %s: "
+                        "%s", m->in->datapath, m->to.datapath);
+}
+
+static int move_settings(void *ctx, const char **err)
+{
+    return settings(ctx, 1, err);
+}
+
+static void undo_settings(void *ctx)
+{
+    move_run *m = ctx;
+    const char *err;
+    if (m->same_db && settings(m, 0, &err) != 0)
+        vmc_error(769, "undo: %s", err);
+}
+
 /* The new place holds what the old one did: Moodle's version read back
  * with the new row's credentials, the same files and bytes. */
 static int verify(void *ctx, const char **err)
@@ -272,6 +304,8 @@ const vmc_step vmc_move_steps[] = {
     { "load it into the new database", plan_load, db_moves, load,
       undo_load },
     { "copy the dataroot", plan_copy, data_moves, copy, undo_copy },
+    { "rewrite the settings naming the dataroot", plan_settings, data_moves,
+      move_settings, undo_settings },
     { "verify the new copies", NULL, NULL, verify, NULL },
     { "switch the row", NULL, NULL, switch_row, undo_switch },
     { "record the old copies", plan_keep, NULL, record, undo_record },

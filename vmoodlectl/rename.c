@@ -110,6 +110,40 @@ static void undo_rewrite(void *ctx)
         vmc_error(752, "undo: %s", err);
 }
 
+/* Moodle's replace tool leaves config and config_plugins alone: values
+ * naming the old URL or host there are the site's settings too. */
+static int settings(rename_run *r, int forward, const char **err)
+{
+    vmc_dbconf c;
+    const vm_instance *a = forward ? r->in : &r->renamed;
+    const vm_instance *b = forward ? &r->renamed : r->in;
+
+    if (vmc_site_dbconf(r->in, &c, r->p, err) != 0)
+        return -1;
+    return vmc_site_settings_moved(&c, r->in->dbname, r->in->dbprefix,
+                                   a->wwwroot, b->wwwroot, NULL, NULL, r->p,
+                                   err);
+}
+
+static const char *plan_settings(void *ctx, apr_pool_t *p)
+{
+    rename_run *r = ctx;
+    return apr_psprintf(p, "settings (config, config_plugins) naming %s "
+                        "or its host: the new ones", r->in->wwwroot);
+}
+
+static int rewrite_settings(void *ctx, const char **err)
+{
+    return settings(ctx, 1, err);
+}
+
+static void undo_settings(void *ctx)
+{
+    const char *err;
+    if (settings(ctx, 0, &err) != 0)
+        vmc_error(748, "undo: %s", err);
+}
+
 static int purge(void *ctx, const char **err)
 {
     rename_run *r = ctx;
@@ -137,6 +171,8 @@ static const vmc_step steps[] = {
     { "change the row", plan_row, NULL, change_row, undo_row },
     { "rewrite the old URL in the database", plan_replace, NULL, rewrite,
       undo_rewrite },
+    { "rewrite the old URL in the settings", plan_settings, NULL,
+      rewrite_settings, undo_settings },
     { "purge caches", NULL, NULL, purge, NULL },
     { "maintenance off", NULL, off_applies, off, NULL },
 };

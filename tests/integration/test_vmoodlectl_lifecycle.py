@@ -59,6 +59,14 @@ UPDATE {p}user SET lastaccess = 1700000000 WHERE username = 'admin';
 """
 
 
+# Settings naming the site's host and dataroot, as Moodle's defaults do.
+SETTINGS = """
+INSERT INTO {p}config (name, value) VALUES
+  ('noreplyaddress', 'noreply@{host}'),
+  ('geoip2file', '{dataroot}/geoip/GeoLite2-City.mmdb');
+"""
+
+
 def ctl(*args, env=None, timeout=300):
     return subprocess.run([CTL] + [str(a) for a in args], capture_output=True,
                           text=True, timeout=timeout, env=env)
@@ -98,9 +106,11 @@ class Site:
 
     def add(self, short):
         db = self.server.new_database(short)
-        db.sql(MOODLE_TABLES[self.kind].format(p="mdl_")
-               + MOODLE_ROWS.format(p="mdl_") + MOODLE_VERSION.format(p="mdl_"))
         dataroot = os.path.join(self.data, short)
+        db.sql(MOODLE_TABLES[self.kind].format(p="mdl_")
+               + MOODLE_ROWS.format(p="mdl_") + MOODLE_VERSION.format(p="mdl_")
+               + SETTINGS.format(p="mdl_", host=f"{short}.test",
+                                 dataroot=dataroot))
         for rel, data in DATAROOT_FILES.items():
             write(os.path.join(dataroot, rel), data)
         for rel in RUNTIME_FILES:
@@ -134,6 +144,9 @@ class Site:
 
     def sql(self, text, row=None):
         return site_sql(self.server, (row or self.row)["vdbname"], text).strip()
+
+    def setting(self, name):
+        return self.sql(f"SELECT value FROM mdl_config WHERE name = '{name}'")
 
     def courses(self):
         return self.sql("SELECT shortname FROM mdl_course ORDER BY id").split()
@@ -337,6 +350,8 @@ def changed_after_backup(site):
 def state(site):
     """What must not change when a restore is refused or undone."""
     return {"courses": site.courses(), "tree": site.tree(),
+            "config": site.sql("SELECT name, value FROM mdl_config "
+                               "ORDER BY name"),
             "databases": databases(site.server), "row": site.row,
             "maintenance": site.in_maintenance(),
             "beside": sorted(os.listdir(site.data))}
@@ -562,6 +577,7 @@ def test_rename_changes_the_row_and_rewrites_the_urls(site):
     proc = site.ctl("rename", "one.test", "https://school.example.org")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert site.row["vhostname"] == "https://school.example.org"
+    assert site.setting("noreplyaddress") == "noreply@school.example.org"
     assert site.steps() == [
         "maintenance --enable",
         "replace --search=http://one.test "
@@ -616,6 +632,8 @@ def test_move_to_a_new_database_and_dataroot_then_cleanup(site):
     assert (row["vdbname"], row["vdatapath"]) == (new_db, new_data)
     assert row["vhostname"] == old["vhostname"]
     assert site.courses() == ["master", "bio"]
+    assert site.setting("geoip2file") == \
+        new_data + "/geoip/GeoLite2-City.mmdb"
     assert site.tree() == tree and not site.in_maintenance()
     assert site.steps() == ["maintenance --enable", "purge_caches ",
                             "maintenance --disable",
