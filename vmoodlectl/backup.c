@@ -20,6 +20,7 @@
 #include "fleet_cmds.h"
 #include "files.h"
 #include "interrupt.h"
+#include "backup.h"
 #include "lifecycle.h"
 #include "manifest.h"
 #include "steps.h"
@@ -29,12 +30,7 @@
 
 #define SAME_SECOND_MAX 99
 
-typedef struct {
-    vmc_opts *o;
-    vmc_site_cli cli;
-    vmc_table *t;
-    const char *dir;            /* --dir */
-} backup_run;
+typedef vmc_backup_run backup_run;
 
 typedef struct {
     const backup_run *run;
@@ -49,7 +45,7 @@ typedef struct {
 
 static int maintenance_applies(void *ctx)
 {
-    return ((backup *)ctx)->run->o->maintenance;
+    return ((backup *)ctx)->run->maintenance;
 }
 
 static int maintenance_on(void *ctx, const char **err)
@@ -224,14 +220,14 @@ static int move_into_place(void *ctx, const char **err)
 
 static int keep_applies(void *ctx)
 {
-    return ((backup *)ctx)->run->o->keep > 0;
+    return ((backup *)ctx)->run->keep > 0;
 }
 
 static const char *plan_keep(void *ctx, apr_pool_t *p)
 {
     backup *b = ctx;
     return apr_psprintf(p, "remove all but the newest %ld backup(s) in %s",
-                        b->run->o->keep, b->site_dir);
+                        b->run->keep, b->site_dir);
 }
 
 static int keep_newest(void *ctx, const char **err)
@@ -239,7 +235,7 @@ static int keep_newest(void *ctx, const char **err)
     backup *b = ctx;
     apr_array_header_t *all = vmc_backup_list(b->site_dir, b->p);
 
-    for (int i = 0; i + b->run->o->keep < all->nelts; i++) {
+    for (int i = 0; i + b->run->keep < all->nelts; i++) {
         const char *old = apr_pstrcat(b->p, b->site_dir, "/",
                                       APR_ARRAY_IDX(all, i, const char *),
                                       NULL);
@@ -331,20 +327,14 @@ static void backup_init(backup *b, const backup_run *run,
     b->m.files = cJSON_CreateArray();
 }
 
-/* In the site's child (as root: the backup is root's), output to its
- * log.  A timeout's TERM undoes, as an interrupt does. */
-static int backup_site(const vmc_job *job, const vm_instance *in)
+int vmc_backup_one(const vmc_backup_run *run, const vm_instance *in,
+                   apr_pool_t *p, const char **path)
 {
-    const backup_run *run = job->ctx;
     vmc_steps_outcome out;
     const char *why;
-    apr_pool_t *p;
     backup b;
     int rc = 0;
 
-    vmc_interrupt_install();
-    umask(077);
-    apr_pool_create(&p, NULL);
     backup_init(&b, run, in, p);
     if ((why = prepare(&b)) != NULL) {
         printf("vmoodlectl: backup refused, nothing done: %s\n", why);
@@ -357,9 +347,24 @@ static int backup_site(const vmc_job *job, const vm_instance *in)
         printf("vmoodlectl: backup %s (%s database, %" APR_UINT64_T_FMT
                " files, %s)\n", b.final, vmc_bytes(b.m.dump_size, p),
                b.m.data_files, vmc_bytes(b.m.data_bytes, p));
+        *path = b.final;
     }
+    fflush(stdout);
     cJSON_Delete(b.m.files);
     return rc;
+}
+
+/* In the site's child (as root: the backup is root's), output to its
+ * log.  A timeout's TERM undoes, as an interrupt does. */
+static int backup_site(const vmc_job *job, const vm_instance *in)
+{
+    const char *path;
+    apr_pool_t *p;
+
+    vmc_interrupt_install();
+    umask(077);
+    apr_pool_create(&p, NULL);
+    return vmc_backup_one(job->ctx, in, p, &path);
 }
 
 /* --dry-run: each site checked and its plan printed, in this process. */
@@ -386,30 +391,41 @@ static int plan_all(const vmc_job *job, backup_run *run)
     return rc;
 }
 
-int vmc_cmd_backup(vmc_opts *o)
+int vmc_backup_dir_check(const vmc_opts *o, int open_it)
 {
-    backup_run run = { o, {0}, NULL, o->backup_dir };
-    vm_identity *self;
-    vmc_table t;
-    vmc_job job;
     const char *why;
-    int fg, rc, fd;
+    int fd;
 
-    if ((rc = vmc_job_prepare(o, "backup", 0, &t, &job, &fg)) != VMC_EXIT_OK)
-        return rc;
     if (o->backup_dir[0] != '/' || vm_path_has_dotdot(o->backup_dir))
         return vmc_fail(703, VMC_EXIT_USAGE, "--dir wants an absolute path "
                         "without '..'");
+    if (!open_it)
+        return VMC_EXIT_OK;
+    if ((fd = vmc_log_dir_open(o->backup_dir, o->pool, &why)) < 0)
+        return vmc_fail(704, VMC_EXIT_FAIL, apr_pstrcat(o->pool, "backup "
+                        "folder: ", why, NULL));
+    close(fd);
+    return VMC_EXIT_OK;
+}
+
+int vmc_cmd_backup(vmc_opts *o)
+{
+    backup_run run = { o, {0}, NULL, o->backup_dir, o->maintenance,
+                       o->keep };
+    vm_identity *self;
+    vmc_table t;
+    vmc_job job;
+    int fg, rc;
+
+    if ((rc = vmc_job_prepare(o, "backup", 0, &t, &job, &fg)) != VMC_EXIT_OK
+        || (rc = vmc_backup_dir_check(o, !o->dry_run)) != VMC_EXIT_OK)
+        return rc;
     run.t = &t;
     run.cli.php = job.php;
     run.cli.moodle_dir = job.moodle_dir;
     run.cli.who = job.who;
     if (o->dry_run)
         return plan_all(&job, &run);
-    if ((fd = vmc_log_dir_open(o->backup_dir, o->pool, &why)) < 0)
-        return vmc_fail(704, VMC_EXIT_FAIL, apr_pstrcat(o->pool, "backup "
-                        "folder: ", why, NULL));
-    close(fd);
     if ((rc = vmc_job_lock_dir(o)) != VMC_EXIT_OK)
         return rc;
     /* The child stays root: the backup is root's; Moodle's CLI steps run

@@ -1,14 +1,22 @@
-"""backup and restore with real Moodle: site1 (PostgreSQL) backed up, a
-course added through Moodle's API, the backup restored in place: the
-course is gone, the admin logs in, the siteidentifier is the same, nothing
-of the old copies is left; then the same backup restored --as a new host
-is a site of its own (its own siteidentifier and name), destroyed after."""
+"""The lifecycle commands with real Moodle, on site1 (PostgreSQL), each
+test putting it back as it found it:
+- backup, a course added through Moodle's API, restore in place: the
+  course is gone, the admin logs in, the siteidentifier is the same, no old
+  copy left; the same backup restored --as a new host is a site of its own;
+- usage: the figures are du's and pg_database_size;
+- rename: the admin logs in at the new URL, /my/ links only to it, the old
+  one is no site; renamed back;
+- move to a second PostgreSQL cluster and another dataroot: the site serves
+  under the same URL from there; --cleanup; moved back."""
 import html
+import json
 import os
+import re
+import subprocess
 import time
 
 from browser import Browser, title
-from dbservers import USER
+from dbservers import USER, PgServer
 from fleetctl import vmoodlectl
 from moodle import ADMIN_PASSWORD
 
@@ -90,3 +98,91 @@ def test_backup_and_restore_in_place_and_as_a_new_site(fleet, event_web,
         fleet.tool("vmoodlectl", "--data-parent", data_parent, "destroy",
                    COPY_WWWROOT, "--yes")
         fleet.pg.sql(f"ALTER ROLE {USER} NOCREATEDB")
+
+
+def row(fleet, site):
+    out = fleet.master_sql("SELECT vhostname, vdbhost, vdbname, vdatapath "
+                           f"FROM vmoodle_instances WHERE id = {site.id}")
+    return out.strip().split("\t")
+
+
+def test_usage_is_du_and_pg_database_size(fleet):
+    site = fleet.sites["site1"]
+    proc = vmoodlectl(fleet, "usage", site.wwwroot, "--json")
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)[0]
+    du = subprocess.run(["du", "-s", "-B1", site.dataroot], check=True,
+                        capture_output=True, text=True).stdout.split()[0]
+    size = fleet.pg.sql(f"SELECT pg_database_size('{site.dbname}')").strip()
+    assert got["dataroot_bytes"] == int(du)
+    assert got["database_bytes"] == int(size)
+    assert got["users"] >= 1
+    assert got["moodle_release"].startswith("4.5.5+")
+
+
+def logs_in(browser, wwwroot):
+    page = wait_for(browser, wwwroot + "/login/index.php", 200)
+    assert page.status == 200, page
+    browser.login(wwwroot, "admin", ADMIN_PASSWORD)
+    page = browser.get(wwwroot + "/my/")
+    assert page.status == 200 and title(page).startswith("Dashboard"), page
+    return page
+
+
+def test_rename_serves_the_site_at_its_new_url(fleet, event_web):
+    site = fleet.sites["site1"]
+    new = "http://site1-renamed.test"
+    try:
+        proc = vmoodlectl(fleet, "rename", site.wwwroot, new)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert row(fleet, site)[0] == new
+        page = logs_in(Browser(event_web.port), new)
+        assert f'href="{new}/' in page.text
+        assert site.wwwroot + "/" not in page.text
+        assert config(fleet, site, "noreplyaddress").endswith(
+            "@site1-renamed.test")
+        gone = wait_for(Browser(event_web.port), site.wwwroot + "/", 404)
+        assert gone.status == 404
+    finally:
+        back = vmoodlectl(fleet, "rename", new, site.wwwroot)
+    assert back.returncode == 0, back.stdout + back.stderr
+    logs_in(Browser(event_web.port), site.wwwroot)
+
+
+def test_move_to_a_second_postgresql_cluster_and_back(fleet, event_web):
+    site = fleet.sites["site1"]
+    parent = os.path.dirname(site.dataroot)
+    moved_data = site.dataroot + "-moved"
+    other = PgServer()
+    try:
+        other.sql(f"ALTER ROLE {USER} CREATEDB")
+        fleet.pg.sql(f"ALTER ROLE {USER} CREATEDB")
+        there = f"127.0.0.1:{other.port}"
+        proc = vmoodlectl(fleet, "--data-parent", parent, "move",
+                          site.wwwroot, "--dbhost", there, "--dataroot",
+                          moved_data)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert row(fleet, site)[1:] == [there, site.dbname, moved_data]
+        assert "%s" % site.dbname in other.sql("SELECT datname FROM "
+                                               "pg_database")
+        logs_in(Browser(event_web.port), site.wwwroot)
+        # its sessions are written on the second cluster now
+        assert int(other.sql("SELECT COUNT(*) FROM mdl_sessions",
+                             dbname=site.dbname)) >= 1
+        clean = vmoodlectl(fleet, "move", site.wwwroot, "--cleanup")
+        assert clean.returncode == 0, clean.stderr
+        assert not os.path.exists(site.dataroot)
+    finally:
+        if row(fleet, site)[1] != site.dbhost:
+            if os.path.exists(site.dataroot):   # the old copies still there
+                vmoodlectl(fleet, "move", site.wwwroot, "--cleanup")
+            back = vmoodlectl(fleet, "--data-parent", parent, "move",
+                              site.wwwroot, "--dbhost", site.dbhost,
+                              "--dataroot", site.dataroot)
+            assert back.returncode == 0, back.stdout + back.stderr
+            assert vmoodlectl(fleet, "move", site.wwwroot,
+                              "--cleanup").returncode == 0
+        fleet.pg.sql(f"ALTER ROLE {USER} NOCREATEDB")
+        other.cleanup()
+    assert row(fleet, site)[1:] == [site.dbhost, site.dbname, site.dataroot]
+    logs_in(Browser(event_web.port), site.wwwroot)
