@@ -186,3 +186,38 @@ def test_move_to_a_second_postgresql_cluster_and_back(fleet, event_web):
         other.cleanup()
     assert row(fleet, site)[1:] == [site.dbhost, site.dbname, site.dataroot]
     logs_in(Browser(event_web.port), site.wwwroot)
+
+
+def test_three_sites_from_a_csv(fleet, event_web, tmp_path):
+    site = fleet.sites["site1"]
+    templates = str(tmp_path / "templates")
+    parent = os.path.dirname(site.dataroot)
+    csv = tmp_path / "sites.csv"
+    hosts = [f"http://csv{i}.test" for i in (1, 2, 3)]
+    csv.write_text("host,fullname,shortname,template\n" + "".join(
+        f'{h},"CSV School {i}, deployed",csv{i},site1-csv\n'
+        for i, h in enumerate(hosts, 1)))
+    opts = ["--templates", templates, "--data-parent", parent]
+    fleet.pg.sql(f"ALTER ROLE {USER} CREATEDB")
+    try:
+        snap = vmoodlectl(fleet, *opts, "snapshot", "--from", site.wwwroot,
+                          "--name", "site1-csv")
+        assert snap.returncode == 0, snap.stdout + snap.stderr
+        made = vmoodlectl(fleet, *opts, "deploy", "--from-csv", str(csv),
+                          "--jobs", "3")
+        assert made.returncode == 0, made.stdout + made.stderr
+        assert re.search(r"3 site\(s\): 3 ok", made.stdout), made.stdout
+        for i, host in enumerate(hosts, 1):
+            page = wait_for(Browser(event_web.port),
+                            host + "/login/index.php", 200)
+            assert page.status == 200, page
+            assert f"Log in to {html.escape(f'CSV School {i}, deployed')}" \
+                in page.text
+    finally:
+        for host in hosts:
+            vmoodlectl(fleet, *opts, "destroy", host, "--yes")
+        vmoodlectl(fleet, *opts, "template-remove", "site1-csv")
+        fleet.pg.sql(f"ALTER ROLE {USER} NOCREATEDB")
+    left = fleet.master_sql("SELECT COUNT(*) FROM vmoodle_instances WHERE "
+                            "vhostname LIKE 'http://csv%'")
+    assert left.strip() == "0"
