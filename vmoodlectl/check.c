@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <apr_strings.h>
 #include "ctl.h"
+#include "quota.h"
 #include "db.h"
 #include "vm_identity.h"
 
@@ -118,17 +119,19 @@ static const char *check_dataroot(const vmc_opts *o, const vm_instance *in)
                                         in->datapath, o->web_user);
 }
 
-static int check_one(const vmc_opts *o, const vm_instance *in)
+static int check_one(const vmc_opts *o, const vm_instance *in,
+                     const vmc_quotas *q)
 {
     const char *dns = o->no_dns ? "not checked" : check_dns(in, o->pool);
     const char *db = check_db(in, o->pool), *data = check_dataroot(o, in);
-    int ok = db == OK && data == OK;
+    int ok = db == OK && data == OK, over;
+    const char *quota = vmc_quota_note(q, in, &over, o->pool);
     const char *verdict = !ok ? "FAIL"
-                        : dns == OK || o->no_dns ? "ok" : "WARN";
+                        : (dns == OK || o->no_dns) && !over ? "ok" : "WARN";
 
-    printf("%-36s %-4s dns: %s%s; database: %s; dataroot: %s\n", in->key,
-           verdict, dns == OK || o->no_dns ? "" : "warning: ", dns, db,
-           data);
+    printf("%-36s %-4s dns: %s%s; database: %s; dataroot: %s; quota: %s\n",
+           in->key, verdict, dns == OK || o->no_dns ? "" : "warning: ", dns,
+           db, data, quota);
     return ok;
 }
 
@@ -138,17 +141,21 @@ int vmc_cmd_check(vmc_opts *o)
     const char *why;
     vmc_table t;
 
+    vmc_quotas q;
+
     if ((rc = vmc_table_load(o, &t, &why)) != VMC_EXIT_OK)
         return vmc_fail(311, rc, why);
+    if ((why = vmc_quotas_read(&q, o->quota_file, o->pool)) != NULL)
+        return vmc_fail(743, VMC_EXIT_FAIL, why);
     for (i = 0; i < o->nargs; i++) {
         const vm_instance *in = vmc_find(&t, o->args[i], &why);
         if (!in)
             vmc_error(312, "%s", why);
-        failed += !in || !check_one(o, in);
+        failed += !in || !check_one(o, in, &q);
     }
     for (i = 0; o->nargs == 0 && i < t.table->instances->nelts; i++)
         failed += !check_one(o, &APR_ARRAY_IDX(t.table->instances, i,
-                                               vm_instance));
+                                               vm_instance), &q);
     fflush(stdout);
     if (failed)
         vmc_error(360, "%d instance(s) failed the check", failed);

@@ -23,6 +23,12 @@ const char *vmc_quotas_read(vmc_quotas *q, const char *path, apr_pool_t *p);
 /* The site's quota in bytes; 0: none. */
 uint64_t vmc_quota_of(const vmc_quotas *q, const vm_instance *in);
 
+/* For check: the site's use against its quota, "91% of 5.0 GiB" (*warn
+ * set from VMC_QUOTA_WARN %), "none" without a quota, or why it could not
+ * be measured (*warn set).  From p.  (usage.c) */
+const char *vmc_quota_note(const vmc_quotas *q, const vm_instance *in,
+                           int *warn, apr_pool_t *p);
+
 /* "5G" and the like; 0 or -1. */
 int vmc_size_parse(const char *text, uint64_t *bytes);
 

@@ -79,6 +79,26 @@ static int percent(const site_usage *u)
     return u->quota ? (int)((u->disk + u->db) * 100 / u->quota) : -1;
 }
 
+const char *vmc_quota_note(const vmc_quotas *q, const vm_instance *in,
+                           int *warn, apr_pool_t *p)
+{
+    site_usage u = { in, 0, 0, 0, 0, NULL, NULL, NULL, NULL };
+    int pc;
+
+    *warn = 0;
+    if (!vmc_quota_of(q, in))
+        return "none";
+    measure(&u, q, p);
+    if (u.err) {
+        *warn = 1;
+        return apr_pstrcat(p, "not measured: ", u.err, NULL);
+    }
+    pc = percent(&u);
+    *warn = pc >= VMC_QUOTA_WARN;
+    return apr_psprintf(p, "%s%d%% of %s", *warn ? "warning: " : "", pc,
+                        vmc_bytes(u.quota, p));
+}
+
 static const char *when(const char *unix_time, apr_pool_t *p)
 {
     char text[VM_TIME_TEXT];

@@ -736,3 +736,15 @@ def test_deploy_from_csv_checks_every_line_first(site, bad, status):
                     "--from-csv", csv)
     assert plan.returncode == status
     assert state(site) == before
+
+
+def test_check_warns_past_85_percent_of_the_quota(site):
+    site.add("two")
+    quotas = os.path.join(site.root, "quotas")
+    write(quotas, b"one.test = 1K\n")
+    proc = site.ctl("--quota-file", quotas, "check", "--no-dns")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = {l.split()[0]: l for l in proc.stdout.splitlines()}
+    assert re.search(r"WARN .*quota: warning: \d+% of 1.0 KiB",
+                     lines["one.test"])
+    assert re.search(r" ok .*quota: none", lines["two.test"])
