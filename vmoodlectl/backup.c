@@ -33,6 +33,7 @@
 typedef vmc_backup_run backup_run;
 
 typedef struct {
+    vmc_maintenance maint;      /* first: the maintenance steps' context */
     const backup_run *run;
     const vm_instance *in;
     apr_pool_t *p;
@@ -40,39 +41,12 @@ typedef struct {
     const char *left_out[3];
     const char *site_dir, *work, *final;
     vmc_manifest m;
-    int in_maintenance, folder_made;
+    int folder_made;
 } backup;
 
 static int maintenance_applies(void *ctx)
 {
     return ((backup *)ctx)->run->maintenance;
-}
-
-static int maintenance_on(void *ctx, const char **err)
-{
-    backup *b = ctx;
-    if (vmc_site_maintenance(&b->run->cli, b->in, 1, b->p, err) != 0)
-        return -1;
-    b->in_maintenance = 1;
-    return 0;
-}
-
-static int maintenance_off(void *ctx, const char **err)
-{
-    backup *b = ctx;
-    if (vmc_site_maintenance(&b->run->cli, b->in, 0, b->p, err) != 0)
-        return -1;
-    b->in_maintenance = 0;
-    return 0;
-}
-
-static void undo_maintenance(void *ctx)
-{
-    backup *b = ctx;
-    const char *err;
-    if (b->in_maintenance && maintenance_off(b, &err) != 0)
-        printf("vmoodlectl: undo: %s: the site is still in maintenance\n",
-               err);
 }
 
 static const char *plan_folder(void *ctx, apr_pool_t *p)
@@ -247,13 +221,14 @@ static int keep_newest(void *ctx, const char **err)
 }
 
 static const vmc_step steps[] = {
-    { "maintenance on", NULL, maintenance_applies, maintenance_on,
-      undo_maintenance },
+    { "maintenance on", vmc_maintenance_plan, maintenance_applies,
+      vmc_maintenance_on, vmc_maintenance_undo },
     { "create the backup folder", plan_folder, NULL, create_folder,
       remove_folder },
     { "dump the database", plan_dump, NULL, dump, NULL },
     { "copy the dataroot", plan_copy, NULL, copy, NULL },
-    { "maintenance off", NULL, maintenance_applies, maintenance_off, NULL },
+    { "maintenance off", NULL, maintenance_applies, vmc_maintenance_off,
+      NULL },
     { "write the manifest", NULL, NULL, write_manifest, NULL },
     { "move the backup into place", NULL, NULL, move_into_place, NULL },
     { "remove old backups", plan_keep, keep_applies, keep_newest, NULL },
@@ -321,6 +296,7 @@ static void backup_init(backup *b, const backup_run *run,
                         const vm_instance *in, apr_pool_t *p)
 {
     memset(b, 0, sizeof *b);
+    vmc_maintenance_init(&b->maint, &run->cli, in, p);
     b->run = run;
     b->in = in;
     b->p = p;

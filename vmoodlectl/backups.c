@@ -15,11 +15,6 @@
 #include "util.h"
 #include "vm_text.h"
 
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* The site folders: of the selected sites, or all under dir. */
 static int site_dirs(vmc_opts *o, apr_array_header_t **out)
 {
@@ -39,8 +34,7 @@ static int site_dirs(vmc_opts *o, apr_array_header_t **out)
                     o->backup_dir, "/", e->d_name, NULL);
         if (d)
             closedir(d);
-        qsort((*out)->elts, (size_t)(*out)->nelts, sizeof(const char *),
-              by_name);
+        vmc_names_sort(*out);
         return VMC_EXIT_OK;
     }
     if ((rc = vmc_table_load(o, &t, &why)) != VMC_EXIT_OK)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <apr_strings.h>
 #include "lifecycle.h"
+#include "interrupt.h"
 #include "manifest.h"
 #include "rewrite.h"
 #include "shared.h"
@@ -115,51 +116,82 @@ int vmc_maintenance_flag(const char *dir, uid_t uid, gid_t gid,
     return rc;
 }
 
-const char *vmc_backup_site_dir(const char *dir, const vm_instance *in,
-                                apr_pool_t *p)
+void vmc_maintenance_init(vmc_maintenance *m, const vmc_site_cli *cli,
+                          const vm_instance *in, apr_pool_t *p)
 {
-    const char *log = vm_cli_log_name(in, p);
-
-    return apr_pstrcat(p, dir, "/", apr_pstrndup(p, log, strlen(log) - 4),
-                       NULL);
+    m->cli = cli;
+    m->in = in;
+    m->p = p;
+    m->was_on = vmc_site_in_maintenance(in, p);
 }
 
-/* 20261207T081500Z, perhaps -NN when two came in one second. */
-int vmc_backup_name_ok(const char *name)
+const char *vmc_maintenance_plan(void *ctx, apr_pool_t *p)
 {
-    static const char shape[] = "ddddddddTddddddZ";
-    size_t i;
-
-    for (i = 0; shape[i]; i++)
-        if (shape[i] == 'd' ? !isdigit((unsigned char)name[i])
-                            : name[i] != shape[i])
-            return 0;
-    if (!name[i])
-        return 1;
-    return name[i] == '-' && isdigit((unsigned char)name[i + 1])
-        && isdigit((unsigned char)name[i + 2]) && !name[i + 3];
+    const vmc_maintenance *m = ctx;
+    return m->was_on ? "maintenance on (it already is: left so)"
+         : apr_psprintf(p, "maintenance on for %s", m->in->wwwroot);
 }
 
-static int by_name(const void *a, const void *b)
+int vmc_maintenance_on(void *ctx, const char **err)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    vmc_maintenance *m = ctx;
+    return m->was_on ? 0 : vmc_site_maintenance(m->cli, m->in, 1, m->p, err);
 }
 
-apr_array_header_t *vmc_backup_list(const char *site_dir, apr_pool_t *p)
+int vmc_maintenance_off(void *ctx, const char **err)
 {
-    apr_array_header_t *out = apr_array_make(p, 8, sizeof(const char *));
-    DIR *d = opendir(site_dir);
-    struct dirent *e;
+    vmc_maintenance *m = ctx;
+    return m->was_on ? 0 : vmc_site_maintenance(m->cli, m->in, 0, m->p, err);
+}
 
-    while (d && (e = readdir(d)) != NULL)
-        if (vmc_backup_name_ok(e->d_name)
-            && access(apr_pstrcat(p, site_dir, "/", e->d_name, "/",
-                                  VMC_MANIFEST, NULL), F_OK) == 0)
-            APR_ARRAY_PUSH(out, const char *) = apr_pstrdup(p, e->d_name);
-    if (d)
-        closedir(d);
-    qsort(out->elts, (size_t)out->nelts, sizeof(const char *), by_name);
-    return out;
+void vmc_maintenance_undo(void *ctx)
+{
+    vmc_maintenance *m = ctx;
+    const char *err;
+    if (vmc_maintenance_off(m, &err) != 0)
+        printf("vmoodlectl: undo: %s; %s stays in maintenance\n", err,
+               m->in->wwwroot);
+}
+
+int vmc_site_serve(const vmc_maintenance *m, const vm_instance *in,
+                   const char **err)
+{
+    int code = vmc_site_cli_run(m->cli, in, "admin/cli/purge_caches.php",
+                                NULL);
+    if (code != 0)
+        return *err = apr_psprintf(m->p, "admin/cli/purge_caches.php exited "
+                                   "%d", code), -1;
+    return m->was_on ? 0 : vmc_site_maintenance(m->cli, in, 0, m->p, err);
+}
+
+int vmc_site_answers(const vmc_maintenance *m, const vm_instance *in,
+                     const char **err)
+{
+    int code = vmc_site_cli_run(m->cli, in, "admin/cli/cfg.php",
+                                "--name=siteidentifier");
+    if (code != 0)
+        return *err = apr_psprintf(m->p, "the site does not answer: "
+                                   "admin/cli/cfg.php exited %d", code), -1;
+    return 0;
+}
+
+int vmc_lifecycle_run(const vmc_opts *o, const char *head,
+                      const vmc_step *steps, int n, void *ctx, int tag)
+{
+    vmc_steps_outcome out;
+
+    if (o->dry_run) {
+        vmc_say("plan: %s", head);
+        vmc_steps_plan(steps, n, ctx, o->pool);
+        return VMC_EXIT_OK;
+    }
+    vmc_interrupt_install();
+    if (vmc_steps_run(steps, n, ctx, &out) == 0)
+        return VMC_EXIT_OK;
+    fflush(stdout);
+    vmc_error(tag, "%s failed at step '%s': %s; the site is as it was", head,
+              out.failed, out.err);
+    return VMC_EXIT_FAIL;
 }
 
 void vmc_instance_tables(const vmc_table *t, const vm_instance *in,

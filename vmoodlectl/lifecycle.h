@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include "ctl.h"
 #include "db.h"
+#include "steps.h"
 #include "vm_identity.h"
 #include "vm_instance.h"
 
@@ -42,6 +43,38 @@ int vmc_site_cli_run_args(const vmc_site_cli *c, const vm_instance *in,
 int vmc_site_maintenance(const vmc_site_cli *c, const vm_instance *in,
                          int on, apr_pool_t *p, const char **err);
 
+/* Maintenance around a command's steps (backup, restore, rename, move):
+ * the first member of the command's step context, so these serve as its
+ * steps' functions.  On unless it already was; off (and the undo of on)
+ * unless it was on before the command. */
+typedef struct {
+    const vmc_site_cli *cli;
+    const vm_instance *in;      /* the site as its CLI sees it */
+    int was_on;
+    apr_pool_t *p;
+} vmc_maintenance;
+
+void vmc_maintenance_init(vmc_maintenance *m, const vmc_site_cli *cli,
+                          const vm_instance *in, apr_pool_t *p);
+const char *vmc_maintenance_plan(void *ctx, apr_pool_t *p);
+int vmc_maintenance_on(void *ctx, const char **err);
+int vmc_maintenance_off(void *ctx, const char **err);
+void vmc_maintenance_undo(void *ctx);
+
+/* The end of restore and move: the site's caches purged, maintenance off
+ * (as the site is now: in), then Moodle's CLI must answer on it
+ * (admin/cli/cfg.php --name=siteidentifier).  0 or -1 with *err. */
+int vmc_site_serve(const vmc_maintenance *m, const vm_instance *in,
+                   const char **err);
+int vmc_site_answers(const vmc_maintenance *m, const vm_instance *in,
+                     const char **err);
+
+/* A one-site command's steps: with --dry-run "plan: head" and the plan;
+ * else run, interrupts noticed; a failure said (tag) as "head failed at
+ * step '...': why; the site is as it was".  An exit code. */
+int vmc_lifecycle_run(const vmc_opts *o, const char *head,
+                      const vmc_step *steps, int n, void *ctx, int tag);
+
 /* The site is in Moodle's CLI maintenance mode now (its dataroot holds
  * climaintenance.html; looked at, never opened). */
 int vmc_site_in_maintenance(const vm_instance *in, apr_pool_t *p);
@@ -63,6 +96,9 @@ int vmc_backup_name_ok(const char *name);
 /* The complete backups in site_dir (names as above with a manifest),
  * oldest first, as const char *; an empty list when there is no folder. */
 apr_array_header_t *vmc_backup_list(const char *site_dir, apr_pool_t *p);
+
+/* An array of const char * sorted as strcmp sorts. */
+void vmc_names_sort(apr_array_header_t *names);
 
 /* Tables a dump of the site's database leaves out: the instance table
  * (every site's password) and VMoodle's own when the database is the

@@ -19,7 +19,6 @@
 #include "dbtools.h"
 #include "files.h"
 #include "fleet.h"
-#include "interrupt.h"
 #include "lifecycle.h"
 #include "move.h"
 #include "shared.h"
@@ -134,7 +133,7 @@ static const char *prepare(move_run *m)
         return apr_psprintf(m->p, "database %s: %s", m->in->dbname, why);
     vm_db_close(db);
     m->version = mi.version;
-    m->was_in_maintenance = vmc_site_in_maintenance(m->in, m->p);
+    vmc_maintenance_init(&m->maint, &m->cli, m->in, m->p);
     m->work = apr_psprintf(m->p, "%s/.vmoodlectl-move-%ld", m->o->lock_dir,
                            (long)getpid());
     return NULL;
@@ -143,7 +142,6 @@ static const char *prepare(move_run *m)
 int vmc_cmd_move(vmc_opts *o)
 {
     move_run m;
-    vmc_steps_outcome out;
     const char *why;
     int rc;
 
@@ -164,20 +162,12 @@ int vmc_cmd_move(vmc_opts *o)
     if ((why = prepare(&m)) != NULL)
         return vmc_fail(763, VMC_EXIT_FAIL, apr_psprintf(m.p, "move of %s "
                         "refused, nothing changed: %s", m.in->wwwroot, why));
-    if (o->dry_run) {
-        vmc_say("plan: move %s", m.in->wwwroot);
-        vmc_steps_plan(vmc_move_steps, vmc_move_nsteps, &m, m.p);
-        return VMC_EXIT_OK;
-    }
-    if ((why = vmc_make_dirs(o->lock_dir, m.p)) != NULL)
+    if (!o->dry_run && (why = vmc_make_dirs(o->lock_dir, m.p)) != NULL)
         return vmc_fail(764, VMC_EXIT_FAIL, why);
-    vmc_interrupt_install();
-    if (vmc_steps_run(vmc_move_steps, vmc_move_nsteps, &m, &out) != 0) {
-        vmc_error(765, "move of %s failed at step '%s': %s; the site is "
-                  "as it was", m.in->wwwroot, out.failed, out.err);
-        return VMC_EXIT_FAIL;
-    }
-    vmc_say("moved %s; the old copies stay until: vmoodlectl move %s "
-            "--cleanup", m.in->wwwroot, m.in->key);
-    return VMC_EXIT_OK;
+    rc = vmc_lifecycle_run(o, apr_psprintf(m.p, "move of %s", m.in->wwwroot),
+                           vmc_move_steps, vmc_move_nsteps, &m, 765);
+    if (rc == VMC_EXIT_OK && !o->dry_run)
+        vmc_say("moved %s; the old copies stay until: vmoodlectl move %s "
+                "--cleanup", m.in->wwwroot, m.in->key);
+    return rc;
 }

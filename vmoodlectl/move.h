@@ -11,6 +11,7 @@
 #include "steps.h"
 
 typedef struct {
+    vmc_maintenance maint;       /* first: the maintenance steps' */
     vmc_opts *o;
     apr_pool_t *p;
     vmc_table t;
@@ -25,7 +26,7 @@ typedef struct {
     uid_t uid;                   /* the dataroot's owner */
     gid_t gid;
     const char *work, *record;   /* the dump's folder; the record */
-    int same_db, same_data, was_in_maintenance;
+    int same_db, same_data;
     int work_made, db_made, data_made, row_saved, record_made;
 } move_run;
 

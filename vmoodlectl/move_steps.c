@@ -22,23 +22,6 @@ static int data_moves(void *ctx)
     return !((move_run *)ctx)->same_data;
 }
 
-static int on(void *ctx, const char **err)
-{
-    move_run *m = ctx;
-    return m->was_in_maintenance ? 0
-         : vmc_site_maintenance(&m->cli, m->in, 1, m->p, err);
-}
-
-static void undo_on(void *ctx)
-{
-    move_run *m = ctx;
-    const char *err;
-    if (!m->was_in_maintenance
-        && vmc_site_maintenance(&m->cli, m->in, 0, m->p, &err) != 0)
-        vmc_error(770, "undo: %s; %s stays in maintenance", err,
-                  m->in->wwwroot);
-}
-
 static const char *dump_path(const move_run *m)
 {
     return apr_pstrcat(m->p, m->work, "/", vmc_dump_file(&m->from_db), NULL);
@@ -254,34 +237,23 @@ static void undo_record(void *ctx)
 static int serve(void *ctx, const char **err)
 {
     move_run *m = ctx;
-    int code = vmc_site_cli_run(&m->cli, &m->to, "admin/cli/purge_caches.php",
-                                NULL);
-    if (code != 0)
-        return *err = apr_psprintf(m->p, "admin/cli/purge_caches.php exited "
-                                   "%d", code), -1;
-    return vmc_site_maintenance(&m->cli, &m->to, 0, m->p, err);
+    return vmc_site_serve(&m->maint, &m->to, err);
 }
 
+/* Back in maintenance where the dataroot did not move (where it did, the
+ * old one still is, and its undo ends it there). */
 static void undo_serve(void *ctx)
 {
     move_run *m = ctx;
     const char *err;
-    /* the old place is still in maintenance: undo_on ends it */
-    if (!m->same_data)
-        return;
-    if (vmc_site_maintenance(&m->cli, m->in, 1, m->p, &err) != 0)
+    if (m->same_data && vmc_maintenance_on(&m->maint, &err) != 0)
         vmc_error(775, "undo: %s", err);
 }
 
 static int answers(void *ctx, const char **err)
 {
     move_run *m = ctx;
-    int code = vmc_site_cli_run(&m->cli, &m->to, "admin/cli/cfg.php",
-                                "--name=siteidentifier");
-    if (code != 0)
-        return *err = apr_psprintf(m->p, "the moved site does not answer: "
-                                   "admin/cli/cfg.php exited %d", code), -1;
-    return 0;
+    return vmc_site_answers(&m->maint, &m->to, err);
 }
 
 static int tidy(void *ctx, const char **err)
@@ -299,7 +271,8 @@ static const char *plan_keep(void *ctx, apr_pool_t *p)
 }
 
 const vmc_step vmc_move_steps[] = {
-    { "maintenance on", NULL, NULL, on, undo_on },
+    { "maintenance on", vmc_maintenance_plan, NULL, vmc_maintenance_on,
+      vmc_maintenance_undo },
     { "dump the database", plan_dump, db_moves, dump, undo_dump },
     { "load it into the new database", plan_load, db_moves, load,
       undo_load },

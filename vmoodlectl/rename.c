@@ -8,7 +8,6 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "ctl.h"
-#include "interrupt.h"
 #include "lifecycle.h"
 #include "steps.h"
 #include "vm_host.h"
@@ -16,6 +15,7 @@
 #define REPLACE "admin/tool/replace/cli/replace.php"
 
 typedef struct {
+    vmc_maintenance maint;       /* first: the maintenance steps' */
     vmc_opts *o;
     apr_pool_t *p;
     vmc_table t;
@@ -23,25 +23,8 @@ typedef struct {
     vm_instance renamed;         /* as it will be */
     vm_row row;                  /* its raw row, renamed */
     vmc_site_cli cli;
-    int was_in_maintenance, row_saved;
+    int row_saved;
 } rename_run;
-
-static int on(void *ctx, const char **err)
-{
-    rename_run *r = ctx;
-    return r->was_in_maintenance ? 0
-         : vmc_site_maintenance(&r->cli, r->in, 1, r->p, err);
-}
-
-static void undo_on(void *ctx)
-{
-    rename_run *r = ctx;
-    const char *err;
-    if (!r->was_in_maintenance
-        && vmc_site_maintenance(&r->cli, r->in, 0, r->p, &err) != 0)
-        vmc_error(750, "undo: %s; %s stays in maintenance", err,
-                  r->in->wwwroot);
-}
 
 static const char *plan_row(void *ctx, apr_pool_t *p)
 {
@@ -155,26 +138,30 @@ static int purge(void *ctx, const char **err)
     return code ? -1 : 0;
 }
 
-static int off_applies(void *ctx)
-{
-    return !((rename_run *)ctx)->was_in_maintenance;
-}
-
+/* Maintenance off as the site is called now. */
 static int off(void *ctx, const char **err)
 {
     rename_run *r = ctx;
-    return vmc_site_maintenance(&r->cli, &r->renamed, 0, r->p, err);
+    r->maint.in = &r->renamed;
+    return vmc_maintenance_off(&r->maint, err);
+}
+
+static void undo_off(void *ctx)
+{
+    rename_run *r = ctx;
+    r->maint.in = r->in;
 }
 
 static const vmc_step steps[] = {
-    { "maintenance on", NULL, NULL, on, undo_on },
+    { "maintenance on", vmc_maintenance_plan, NULL, vmc_maintenance_on,
+      vmc_maintenance_undo },
     { "change the row", plan_row, NULL, change_row, undo_row },
     { "rewrite the old URL in the database", plan_replace, NULL, rewrite,
       undo_rewrite },
     { "rewrite the old URL in the settings", plan_settings, NULL,
       rewrite_settings, undo_settings },
     { "purge caches", NULL, NULL, purge, NULL },
-    { "maintenance off", NULL, off_applies, off, NULL },
+    { "maintenance off", NULL, NULL, off, undo_off },
 };
 #define NSTEPS ((int)(sizeof steps / sizeof steps[0]))
 
@@ -198,14 +185,13 @@ static const char *prepare(rename_run *r)
     if (strcmp(r->renamed.key, r->in->key) == 0
         && strcmp(r->renamed.wwwroot, r->in->wwwroot) == 0)
         return "the new URL is the site's URL";
-    r->was_in_maintenance = vmc_site_in_maintenance(r->in, r->p);
+    vmc_maintenance_init(&r->maint, &r->cli, r->in, r->p);
     return NULL;
 }
 
 int vmc_cmd_rename(vmc_opts *o)
 {
     rename_run r;
-    vmc_steps_outcome out;
     const char *why;
     int rc;
 
@@ -229,17 +215,10 @@ int vmc_cmd_rename(vmc_opts *o)
         return vmc_fail(757, VMC_EXIT_FAIL, apr_psprintf(r.p, "rename of "
                         "%s refused, nothing changed: %s", r.in->wwwroot,
                         why));
-    if (o->dry_run) {
-        vmc_say("plan: rename %s to %s", r.in->wwwroot, r.renamed.wwwroot);
-        vmc_steps_plan(steps, NSTEPS, &r, r.p);
-        return VMC_EXIT_OK;
-    }
-    vmc_interrupt_install();
-    if (vmc_steps_run(steps, NSTEPS, &r, &out) != 0) {
-        vmc_error(758, "rename of %s failed at step '%s': %s; the site is "
-                  "as it was", r.in->wwwroot, out.failed, out.err);
-        return VMC_EXIT_FAIL;
-    }
-    vmc_say("renamed %s to %s", r.in->wwwroot, r.renamed.wwwroot);
-    return VMC_EXIT_OK;
+    rc = vmc_lifecycle_run(o, apr_psprintf(r.p, "rename of %s to %s",
+                           r.in->wwwroot, r.renamed.wwwroot), steps, NSTEPS,
+                           &r, 758);
+    if (rc == VMC_EXIT_OK && !o->dry_run)
+        vmc_say("renamed %s to %s", r.in->wwwroot, r.renamed.wwwroot);
+    return rc;
 }

@@ -130,7 +130,7 @@ static const char *check_dataroot(restore *r)
     r->gid = st.st_gid;
     if (lstat(r->beside, &st) == 0)
         return apr_psprintf(r->p, "%s already exists", r->beside);
-    r->was_in_maintenance = vmc_site_in_maintenance(r->in, r->p);
+    vmc_maintenance_init(&r->maint, &r->cli, &r->cur, r->p);
     return NULL;
 }
 
@@ -231,7 +231,6 @@ static int restore_as(restore *r)
 
 int vmc_cmd_restore(vmc_opts *o)
 {
-    vmc_steps_outcome out;
     restore r;
     int rc;
 
@@ -244,23 +243,15 @@ int vmc_cmd_restore(vmc_opts *o)
         return rc;
     if (o->as_url)
         return restore_as(&r);
-    if (o->dry_run) {
-        vmc_say("plan: restore %s from %s (taken %s)", r.in->wwwroot, r.dir,
-                r.m.created ? r.m.created : "?");
-        vmc_steps_plan(vmc_restore_steps, vmc_restore_nsteps, &r, r.p);
-        return VMC_EXIT_OK;
-    }
-    if (lock_site(&r) != 0)
+    if (!o->dry_run && lock_site(&r) != 0)
         return VMC_EXIT_FAIL;
-    rc = VMC_EXIT_OK;
-    if (vmc_steps_run(vmc_restore_steps, vmc_restore_nsteps, &r, &out)
-        != 0) {
-        vmc_error(727, "restore of %s failed at step '%s': %s; the site is "
-                  "as it was", r.in->wwwroot, out.failed, out.err);
-        rc = VMC_EXIT_FAIL;
-    } else {
+    rc = vmc_lifecycle_run(o, apr_psprintf(r.p, "restore of %s from %s "
+                           "(taken %s)", r.in->wwwroot, r.dir, r.m.created
+                           ? r.m.created : "?"), vmc_restore_steps,
+                           vmc_restore_nsteps, &r, 727);
+    if (rc == VMC_EXIT_OK && !o->dry_run)
         vmc_say("restored %s from %s", r.in->wwwroot, r.dir);
-    }
-    vm_lock_release(&r.lock, r.t.src, r.in->id, r.p);
+    if (r.lock.fd >= 0)
+        vm_lock_release(&r.lock, r.t.src, r.in->id, r.p);
     return rc;
 }

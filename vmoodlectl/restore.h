@@ -12,6 +12,7 @@
 #include "vm_lock.h"
 
 typedef struct {
+    vmc_maintenance maint;           /* first: the maintenance steps' */
     vmc_opts *o;
     apr_pool_t *p;
     const char *dir, *dump_path;     /* the backup */
@@ -29,7 +30,7 @@ typedef struct {
     gid_t gid;
     vm_lock lock;
     /* how far the steps came, for their undo */
-    int was_in_maintenance, maintenance_on, db_created, copy_made;
+    int db_created, copy_made;
     int db_swapped, data_swapped;
 } restore;
 

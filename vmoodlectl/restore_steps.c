@@ -31,32 +31,6 @@ static const char *base_of(const char *path)
     return strrchr(path, '/') + 1;
 }
 
-/* ---- maintenance on, as the site, unless it already was */
-
-static const char *plan_on(void *ctx, apr_pool_t *p)
-{
-    restore *r = ctx;
-    return r->was_in_maintenance ? "maintenance on (it already is)"
-         : apr_psprintf(p, "maintenance on for %s", r->in->wwwroot);
-}
-
-static int maintenance_on(void *ctx, const char **err)
-{
-    restore *r = ctx;
-    return r->was_in_maintenance ? 0
-         : vmc_site_maintenance(&r->cli, &r->cur, 1, r->p, err);
-}
-
-static void undo_on(void *ctx)
-{
-    restore *r = ctx;
-    const char *err;
-    if (!r->was_in_maintenance
-        && vmc_site_maintenance(&r->cli, &r->cur, 0, r->p, &err) != 0)
-        vmc_error(730, "undo: %s; %s stays in maintenance", err,
-                  r->in->wwwroot);
-}
-
 /* ---- the dump loaded into a new database */
 
 static const char *plan_load(void *ctx, apr_pool_t *p)
@@ -277,23 +251,13 @@ static void undo_swap_data(void *ctx)
 static int serve(void *ctx, const char **err)
 {
     restore *r = ctx;
-    int code = vmc_site_cli_run(&r->cli, &r->cur, "admin/cli/purge_caches.php",
-                                NULL);
-    if (code != 0)
-        return *err = apr_psprintf(r->p, "admin/cli/purge_caches.php exited "
-                                   "%d", code), -1;
-    return vmc_site_maintenance(&r->cli, &r->cur, 0, r->p, err);
+    return vmc_site_serve(&r->maint, &r->cur, err);
 }
 
 static int answers(void *ctx, const char **err)
 {
     restore *r = ctx;
-    int code = vmc_site_cli_run(&r->cli, &r->cur, "admin/cli/cfg.php",
-                                "--name=siteidentifier");
-    if (code != 0)
-        return *err = apr_psprintf(r->p, "the restored site does not answer: "
-                                   "admin/cli/cfg.php exited %d", code), -1;
-    return 0;
+    return vmc_site_answers(&r->maint, &r->cur, err);
 }
 
 /* ---- the old copies removed: the restore stands even if this fails */
@@ -320,7 +284,8 @@ static int cleanup(void *ctx, const char **err)
 }
 
 const vmc_step vmc_restore_steps[] = {
-    { "maintenance on", plan_on, NULL, maintenance_on, undo_on },
+    { "maintenance on", vmc_maintenance_plan, NULL, vmc_maintenance_on,
+      vmc_maintenance_undo },
     { "load the database", plan_load, NULL, load, undo_load },
     { "copy the dataroot", plan_copy, NULL, copy, undo_copy },
     { "swap the database in", plan_swap_db, NULL, swap_db, undo_swap_db },

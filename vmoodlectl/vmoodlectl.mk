@@ -54,7 +54,7 @@ $(BUILD)/tests/test_fleet: tests/unit/test_fleet.c $(VMOODLECTL_FLEET_TESTED) \
 
 # The lifecycle commands' unit test: CSV lines, quota sizes, backup names.
 VMOODLECTL_LIFECYCLE_TESTED := $(addprefix $(BUILD)/obj/vmoodlectl/, \
-    csv.o quota.o lifecycle.o db.o rewrite.o shared.o summary.o util.o)
+    csv.o quota.o backupdir.o)
 $(BUILD)/tests/test_lifecycle: tests/unit/test_lifecycle.c \
 		$(VMOODLECTL_LIFECYCLE_TESTED) $(CORE_LIB) \
 		$(wildcard tests/unit/*.h vmoodlectl/*.h)

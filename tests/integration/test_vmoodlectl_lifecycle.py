@@ -420,7 +420,7 @@ def test_restore_dry_run_prints_the_plan_and_changes_nothing(site):
     before = state(site)
     proc = site.ctl("--dry-run", "restore", path)
     assert proc.returncode == 0, proc.stderr
-    for words in ["plan: restore http://one.test", "maintenance on",
+    for words in ["plan: restore of http://one.test", "maintenance on",
                   "load", "exchange", "purge caches", "cfg.php",
                   "the old ones"]:
         assert words in proc.stdout
