@@ -134,18 +134,6 @@ static const char *plan_copy(void *ctx, apr_pool_t *p)
                         b->m.data_files, vmc_bytes(b->m.data_bytes, p));
 }
 
-static const char *list_file(void *ctx, const char *rel, uint64_t size,
-                             const char *sha256)
-{
-    cJSON *e = cJSON_CreateObject();
-
-    cJSON_AddStringToObject(e, "path", rel);
-    cJSON_AddNumberToObject(e, "size", (double)size);
-    cJSON_AddStringToObject(e, "sha256", sha256);
-    cJSON_AddItemToArray(ctx, e);
-    return NULL;
-}
-
 static int copy(void *ctx, const char **err)
 {
     backup *b = ctx;
@@ -160,7 +148,7 @@ static int copy(void *ctx, const char **err)
     c.file_mode = 0600;
     c.inside = b->site_dir;
     c.progress = &pr;
-    c.on_file = list_file;
+    c.on_file = vmc_manifest_list_file;
     c.ctx = b->m.files;
     vmc_progress_start(&pr, "copy dataroot", b->m.data_bytes, "files");
     rc = vmc_tree_copy(b->in->datapath, apr_pstrcat(b->p, b->work,

@@ -334,14 +334,10 @@ static const char *check_file(void *ctx, const char *rel, uint64_t size,
                               const char *sha256)
 {
     deploy *d = ctx;
-    const char *want = apr_hash_get(d->m.file_sums, rel, APR_HASH_KEY_STRING);
 
     (void)size;
     d->files_checked++;
-    if (!want || strcmp(want, sha256) != 0)
-        return apr_psprintf(d->o->pool, "template file %s does not match "
-                            "the manifest", rel);
-    return NULL;
+    return vmc_manifest_file_ok(&d->m, rel, sha256, d->o->pool);
 }
 
 static int copy_dataroot(deploy *d, const char **err)

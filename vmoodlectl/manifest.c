@@ -44,6 +44,28 @@ static cJSON *to_json(const vmc_manifest *m)
     return root;
 }
 
+const char *vmc_manifest_list_file(void *ctx, const char *rel, uint64_t size,
+                                   const char *sha256)
+{
+    cJSON *e = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(e, "path", rel);
+    cJSON_AddNumberToObject(e, "size", (double)size);
+    cJSON_AddStringToObject(e, "sha256", sha256);
+    cJSON_AddItemToArray(ctx, e);
+    return NULL;
+}
+
+const char *vmc_manifest_file_ok(const vmc_manifest *m, const char *rel,
+                                 const char *sha256, apr_pool_t *p)
+{
+    const char *want = apr_hash_get(m->file_sums, rel, APR_HASH_KEY_STRING);
+
+    return want && strcmp(want, sha256) == 0 ? NULL
+         : apr_psprintf(p, "dataroot file %s does not match the manifest",
+                        rel);
+}
+
 int vmc_manifest_write(const vmc_manifest *m, const char *path,
                        apr_pool_t *p, const char **err)
 {

@@ -24,6 +24,16 @@ typedef struct {
     const char *kind, *moodle_version, *moodle_release, *siteidentifier;
 } vmc_manifest;
 
+/* A vmc_file_seen (files.h) for a copy being listed: ctx is the cJSON
+ * array of m->files; appends {path, size, sha256}. */
+const char *vmc_manifest_list_file(void *ctx, const char *rel, uint64_t size,
+                                   const char *sha256);
+
+/* The file rel of a copy checked against a read manifest: NULL when it is
+ * listed with that checksum, else the reason. */
+const char *vmc_manifest_file_ok(const vmc_manifest *m, const char *rel,
+                                 const char *sha256, apr_pool_t *p);
+
 int vmc_manifest_write(const vmc_manifest *m, const char *path,
                        apr_pool_t *p, const char **err);
 int vmc_manifest_read(vmc_manifest *m, const char *path, apr_pool_t *p,

@@ -34,14 +34,10 @@ const char *vmc_restore_check_file(void *ctx, const char *rel, uint64_t size,
                               const char *sha256)
 {
     restore *r = ctx;
-    const char *want = apr_hash_get(r->m.file_sums, rel, APR_HASH_KEY_STRING);
 
     (void)size;
     r->files_checked++;
-    if (!want || strcmp(want, sha256) != 0)
-        return apr_psprintf(r->p, "%s/dataroot/%s does not match the "
-                            "manifest's checksum", r->dir, rel);
-    return NULL;
+    return vmc_manifest_file_ok(&r->m, rel, sha256, r->p);
 }
 
 /* The manifest, the dump and every file of the dataroot, as the backup

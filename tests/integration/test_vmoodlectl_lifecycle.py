@@ -17,8 +17,9 @@ import pytest
 from dbservers import (PASSWORD, USER, mysql_server, pg_server)  # noqa: F401
 from instances import instance, write_table
 from test_vmoodlectl import (DATAROOT_FILES, MOODLE_ROWS, MOODLE_TABLES,
-                             RUNTIME_FILES, databases, sha256, site_sql,
-                             traversable, write)
+                             RUNTIME_FILES, databases, only_on,
+                             server, sha256, site_sql, traversable,  # noqa: F401
+                             write)
 
 BUILD = os.environ.get("VMOODLE_BUILD", os.path.join(
     os.path.dirname(__file__), "..", "..", "build"))
@@ -182,24 +183,9 @@ class Site:
         return os.path.join(self.backups, "one.test", self.site_backups()[-1])
 
 
-@pytest.fixture(params=["pgsql", "mysql"])
-def server(request):
-    srv = request.getfixturevalue("pg_server" if request.param == "pgsql"
-                                  else "mysql_server")
-    if not srv.running:
-        srv.start()
-    if srv.kind == "pgsql":    # restore creates databases as the site's user
-        srv.sql(f"ALTER ROLE {USER} CREATEDB")
-    return srv
-
-
 @pytest.fixture
 def site(tmp_path, server):
     return Site(tmp_path, server)
-
-
-def only_on(kind):
-    return pytest.mark.parametrize("server", [kind], indirect=True)
 
 
 # ------------------------------------------------------------------ backup
@@ -491,10 +477,15 @@ def test_restore_failing_at_each_step_leaves_the_site_as_it_was(site, where):
 
 # ------------------------------------------------------------------- usage
 
+def quota_file(site, text):
+    path = os.path.join(site.root, "quotas")
+    write(path, text.encode())
+    return path
+
+
 def test_usage_equals_du_and_the_servers_own_figures(site):
     site.add("two")
-    quotas = os.path.join(site.root, "quotas")
-    write(quotas, b"one.test = 1K\ndefault = 1T\n")
+    quotas = quota_file(site, "one.test = 1K\ndefault = 1T\n")
     proc = site.ctl("--quota-file", quotas, "usage", "--json")
     assert proc.returncode == 0, proc.stderr
     rows = {r["site"]: r for r in json.loads(proc.stdout)}
@@ -525,8 +516,7 @@ def test_usage_equals_du_and_the_servers_own_figures(site):
 
 
 def test_usage_refuses_a_bad_quota_file(site):
-    quotas = os.path.join(site.root, "quotas")
-    write(quotas, b"one.test = lots\n")
+    quotas = quota_file(site, "one.test = lots\n")
     proc = site.ctl("--quota-file", quotas, "usage")
     assert proc.returncode == 1 and "quotas:1" in proc.stderr
 
@@ -740,8 +730,7 @@ def test_deploy_from_csv_checks_every_line_first(site, bad, status):
 
 def test_check_warns_past_85_percent_of_the_quota(site):
     site.add("two")
-    quotas = os.path.join(site.root, "quotas")
-    write(quotas, b"one.test = 1K\n")
+    quotas = quota_file(site, "one.test = 1K\n")
     proc = site.ctl("--quota-file", quotas, "check", "--no-dns")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = {l.split()[0]: l for l in proc.stdout.splitlines()}

@@ -13,15 +13,14 @@ import json
 import os
 import re
 import subprocess
-import time
 
 from browser import Browser, title
 from dbservers import USER, PgServer
 from fleetctl import vmoodlectl
 from moodle import ADMIN_PASSWORD
+from test_deploy import config, wait_for
 
 COPY_WWWROOT = "http://site8.test"
-SERVE_TIMEOUT = 60          # VMoodleRefresh 2: a new row serves in seconds
 
 ADD_COURSE = ("define('CLI_SCRIPT', true); require('config.php'); "
               "require_once($CFG->dirroot . '/course/lib.php'); "
@@ -29,23 +28,9 @@ ADD_COURSE = ("define('CLI_SCRIPT', true); require('config.php'); "
               "'shortname' => 'afterbackup', 'category' => 1]); echo 'ok';")
 
 
-def config(fleet, site, name):
-    return fleet.sql(site, "SELECT value FROM {p}config WHERE name = "
-                     f"'{name}'").strip()
-
-
 def courses(fleet, site):
     return fleet.sql(site, "SELECT shortname FROM {p}course "
                      "ORDER BY id").split()
-
-
-def wait_for(browser, url, status):
-    deadline = time.monotonic() + SERVE_TIMEOUT
-    while True:
-        page = browser.get(url)
-        if page.status == status or time.monotonic() > deadline:
-            return page
-        time.sleep(0.5)
 
 
 def test_backup_and_restore_in_place_and_as_a_new_site(fleet, event_web,
