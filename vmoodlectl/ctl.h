@@ -37,7 +37,7 @@ typedef struct {
     /* backup, restore (lifecycle.h) */
     const char *backup_dir, *as_url, *quota_file, *from_csv;
     long keep;
-    int maintenance, keep_alias, cleanup;
+    int maintenance, keep_alias, cleanup, backup;
     int nscript;            /* after "--": SCRIPT ARGS... */
     char **script;
     int nargs;              /* positional arguments after the command */

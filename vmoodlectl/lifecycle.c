@@ -154,14 +154,15 @@ void vmc_maintenance_undo(void *ctx)
 }
 
 int vmc_site_serve(const vmc_maintenance *m, const vm_instance *in,
-                   const char **err)
+                   int leave, const char **err)
 {
     int code = vmc_site_cli_run(m->cli, in, "admin/cli/purge_caches.php",
                                 NULL);
     if (code != 0)
         return *err = apr_psprintf(m->p, "admin/cli/purge_caches.php exited "
                                    "%d", code), -1;
-    return m->was_on ? 0 : vmc_site_maintenance(m->cli, in, 0, m->p, err);
+    return m->was_on && leave ? 0
+         : vmc_site_maintenance(m->cli, in, 0, m->p, err);
 }
 
 int vmc_site_answers(const vmc_maintenance *m, const vm_instance *in,

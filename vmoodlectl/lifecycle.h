@@ -62,10 +62,11 @@ int vmc_maintenance_off(void *ctx, const char **err);
 void vmc_maintenance_undo(void *ctx);
 
 /* The end of restore and move: the site's caches purged, maintenance off
- * (as the site is now: in), then Moodle's CLI must answer on it
- * (admin/cli/cfg.php --name=siteidentifier).  0 or -1 with *err. */
+ * (as the site is now: in; unless it was on before and leave is set),
+ * then Moodle's CLI must answer on it (admin/cli/cfg.php
+ * --name=siteidentifier).  0 or -1 with *err. */
 int vmc_site_serve(const vmc_maintenance *m, const vm_instance *in,
-                   const char **err);
+                   int leave, const char **err);
 int vmc_site_answers(const vmc_maintenance *m, const vm_instance *in,
                      const char **err);
 

@@ -33,7 +33,8 @@ static const char usage_text[] =
 "  --include-disabled; many at once: --jobs N --fail-fast --log-dir DIR\n"
 "  --timeout S; one HOST or --master alone runs in the foreground):\n"
 "  run SITES -- SCRIPT [ARGS...]   php MOODLE_DIR/SCRIPT as each site\n"
-"  upgrade SITES [--no-master]     the sites whose database is behind the\n"
+"  upgrade SITES [--no-master] [--backup [--dir DIR] [--keep N]]\n"
+"                                   the sites whose database is behind the\n"
 "                                   code, each in maintenance (--dry-run)\n"
 "  purge-caches SITES, maintenance on|off SITES, cron SITES\n"
 "  config SITES --name N [--set V | --unset] [--plugin P]\n"
@@ -92,7 +93,7 @@ enum {
     OPT_LOG_DIR, OPT_TIMEOUT, OPT_PHP, OPT_MOODLE_DIR, OPT_LOCK_DIR,
     OPT_NO_MASTER, OPT_UNSET, OPT_PLUGIN, OPT_NO_DNS,
     OPT_DIR, OPT_KEEP, OPT_MAINTENANCE, OPT_AS, OPT_QUOTA_FILE,
-    OPT_KEEP_ALIAS, OPT_CLEANUP, OPT_FROM_CSV,
+    OPT_KEEP_ALIAS, OPT_CLEANUP, OPT_FROM_CSV, OPT_BACKUP,
     OPT_FIELD /* + vm_field */
 };
 
@@ -118,6 +119,7 @@ static const struct option long_opts[] = {
     {"maintenance", 0, 0, OPT_MAINTENANCE}, {"as", 1, 0, OPT_AS},
     {"quota-file", 1, 0, OPT_QUOTA_FILE}, {"keep-alias", 0, 0, OPT_KEEP_ALIAS},
     {"cleanup", 0, 0, OPT_CLEANUP},     {"from-csv", 1, 0, OPT_FROM_CSV},
+    {"backup", 0, 0, OPT_BACKUP},
     {"fullname", 1, 0, OPT_FIELD + VM_F_NAME},
     {"shortname", 1, 0, OPT_FIELD + VM_F_SHORTNAME},
     {"host", 1, 0, OPT_FIELD + VM_F_VHOSTNAME},
@@ -208,13 +210,14 @@ static int apply_fleet_option(vmc_opts *o, int c, const char *arg)
     case OPT_KEEP_ALIAS: o->keep_alias = 1; return 0;
     case OPT_CLEANUP: o->cleanup = 1; return 0;
     case OPT_FROM_CSV: o->from_csv = arg; return 0;
+    case OPT_BACKUP: o->backup = 1; return 0;
     }
     return -1;
 }
 
 static int apply_option(vmc_opts *o, int c, const char *arg)
 {
-    if (c >= OPT_ALL && c <= OPT_FROM_CSV)
+    if (c >= OPT_ALL && c <= OPT_BACKUP)
         return apply_fleet_option(o, c, arg);
     switch (c) {
     case OPT_SOURCE: o->source_spec = arg; return 0;

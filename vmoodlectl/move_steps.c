@@ -237,7 +237,7 @@ static void undo_record(void *ctx)
 static int serve(void *ctx, const char **err)
 {
     move_run *m = ctx;
-    return vmc_site_serve(&m->maint, &m->to, err);
+    return vmc_site_serve(&m->maint, &m->to, 1, err);
 }
 
 /* Back in maintenance where the dataroot did not move (where it did, the

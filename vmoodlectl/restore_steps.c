@@ -251,7 +251,7 @@ static void undo_swap_data(void *ctx)
 static int serve(void *ctx, const char **err)
 {
     restore *r = ctx;
-    return vmc_site_serve(&r->maint, &r->cur, err);
+    return vmc_site_serve(&r->maint, &r->cur, 0, err);   /* it serves */
 }
 
 static int answers(void *ctx, const char **err)

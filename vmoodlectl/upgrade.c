@@ -16,6 +16,7 @@
 #include "ctl.h"
 #include "fleet.h"
 #include "fleet_cmds.h"
+#include "upgrade_backup.h"
 #include "vm_cli.h"
 
 /* A site's exit codes besides a failure (1). */
@@ -30,6 +31,7 @@ typedef struct {
     apr_pool_t *pool;
     apr_hash_t *had_marker;      /* ids whose marker was there before */
     int unfinished;              /* the site being started: had one */
+    vmc_upgrade_backup ub;       /* --backup (upgrade_backup.h) */
 } upgrade_ctx;
 
 static const char *marker_path(const upgrade_ctx *u, const vm_instance *in)
@@ -44,19 +46,37 @@ static const char *marker_path(const upgrade_ctx *u, const vm_instance *in)
 static int step(const vmc_job *job, const vm_instance *in, const char *what,
                 const char *script, const char *arg, int in_maintenance)
 {
-    int code = vmc_fleet_step(job, in, script, &arg, arg ? 1 : 0);
+    upgrade_ctx *u = job->ctx;
+    int code = vmc_upgrade_step(job, &u->ub, in, script, &arg, arg ? 1 : 0);
     if (code != 0)
-        printf("vmoodlectl: %s exited %d%s\n", what, code,
-               in_maintenance ? ", the site stays in maintenance" : "");
+        printf("vmoodlectl: %s exited %d%s%s\n", what, code,
+               in_maintenance ? ", the site stays in maintenance" : "",
+               in_maintenance ? vmc_upgrade_restore_hint(&u->ub, u->pool)
+                              : "");
     return code;
+}
+
+/* --backup: in maintenance, before anything changes; a failed backup
+ * ends maintenance and upgrades nothing. */
+static int backup(const vmc_job *job, const vm_instance *in)
+{
+    upgrade_ctx *u = job->ctx;
+    const char *err;
+
+    if (!u->ub.on || vmc_upgrade_backup_site(&u->ub, in, u->pool, &err) == 0)
+        return 0;
+    printf("vmoodlectl: %s\n", err);
+    step(job, in, "maintenance off", "admin/cli/maintenance.php", "--disable",
+         0);
+    return 1;
 }
 
 /* In the site's child, as --user. */
 static int upgrade_site(const vmc_job *job, const vm_instance *in)
 {
     const upgrade_ctx *u = job->ctx;
-    int pending = vmc_fleet_step(job, in, "admin/cli/upgrade.php",
-                                 (const char *const[]){ "--is-pending" }, 1);
+    int pending = vmc_upgrade_step(job, &u->ub, in, "admin/cli/upgrade.php",
+                                   (const char *const[]){ "--is-pending" }, 1);
     if (pending != IS_CURRENT && pending != IS_PENDING) {
         printf("vmoodlectl: cannot tell whether an upgrade is pending: "
                "upgrade.php --is-pending exited %d\n", pending);
@@ -74,6 +94,7 @@ static int upgrade_site(const vmc_job *job, const vm_instance *in)
     }
     if (step(job, in, "maintenance on", "admin/cli/maintenance.php",
              "--enable", 0)
+        || backup(job, in)
         || (pending == IS_PENDING
             && step(job, in, "the upgrade", "admin/cli/upgrade.php",
                     "--non-interactive", 1))
@@ -137,7 +158,7 @@ static void list_pending(const vmc_site_result *r, int n)
 int vmc_cmd_upgrade(vmc_opts *o)
 {
     upgrade_ctx u = { o->dry_run, o->lock_dir, o->pool,
-                      apr_hash_make(o->pool), 0 };
+                      apr_hash_make(o->pool), 0, {0} };
     vmc_site_result *results;
     vmc_table t;
     vmc_job job;
@@ -146,7 +167,9 @@ int vmc_cmd_upgrade(vmc_opts *o)
     if ((o->all || o->match) && !o->no_master)
         o->master = 1;              /* the master first unless told */
     if ((rc = vmc_job_prepare(o, "upgrade", 0, &t, &job, &fg)) != VMC_EXIT_OK
-        || (rc = vmc_job_lock_dir(o)) != VMC_EXIT_OK)
+        || (rc = vmc_job_lock_dir(o)) != VMC_EXIT_OK
+        || (rc = vmc_upgrade_backup_prepare(o, &t, &job, &u.ub))
+           != VMC_EXIT_OK)
         return rc;
     job.work = upgrade_site;
     job.ctx = &u;

@@ -49,6 +49,15 @@ esac
     "purge_caches.php": "echo purged\n",
     "cfg.php": "echo \"cfg $*\"\n",
     "../tool/replace/cli/replace.php": "echo replaced\n",
+    # a pending upgrade: out/pending; one that breaks: out/break-upgrade
+    "upgrade.php": """case "$1" in
+--is-pending) [ -f "$o/pending" ] && exit 2; exit 0 ;;
+--non-interactive)
+    [ -f "$o/break-upgrade" ] && { echo broken > "$dr/lang/en/readme.txt";
+                                   echo "upgrade error"; exit 5; }
+    rm -f "$o/pending"; echo upgraded ;;
+esac
+""",
 }
 
 MOODLE_VERSION = """
@@ -737,3 +746,48 @@ def test_check_warns_past_85_percent_of_the_quota(site):
     assert re.search(r"WARN .*quota: warning: \d+% of 1.0 KiB",
                      lines["one.test"])
     assert re.search(r" ok .*quota: none", lines["two.test"])
+
+
+# -------------------------------------------------------- upgrade --backup
+
+def test_upgrade_backup_backs_each_site_up_before_its_upgrade(site):
+    write(os.path.join(site.root, "out", "pending"), b"")
+    proc = site.ctl("upgrade", "one.test", "--backup", "--keep", "3")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert site.steps() == ["upgrade --is-pending", "maintenance --enable",
+                            "upgrade --non-interactive", "purge_caches ",
+                            "maintenance --disable"]
+    [name] = site.site_backups()
+    backup = os.path.join(site.backups, "one.test", name)
+    assert os.path.exists(os.path.join(backup, "manifest.json"))
+    assert not os.path.exists(os.path.join(backup, "dataroot",
+                                           "climaintenance.html"))
+    log = open(os.path.join(site.root, "logs", "one.test.log")).read()
+    assert log.index("backup " + backup) < log.index("upgraded")
+
+
+def test_a_failed_upgrade_names_the_restore_that_puts_it_back(site):
+    write(os.path.join(site.root, "out", "pending"), b"")
+    write(os.path.join(site.root, "out", "break-upgrade"), b"")
+    proc = site.ctl("upgrade", "--all", "--no-master", "--backup")
+    assert proc.returncode == 1
+    assert "vmoodlectl restore" in proc.stdout        # its summary line
+    assert site.in_maintenance()
+    assert site.tree()["lang/en/readme.txt"] == b"broken\n"
+    log = open(os.path.join(site.root, "logs", "one.test.log")).read()
+    command = re.search(r"to put it back: (vmoodlectl restore \S+)", log)
+    back = site.ctl(*command.group(1).split()[1:])
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert not site.in_maintenance()
+    assert site.tree()["lang/en/readme.txt"] == b"hello"
+
+
+def test_upgrade_backup_failing_upgrades_nothing(site):
+    write(os.path.join(site.root, "out", "pending"), b"")
+    site.rows[0]["vdbpass"] = "wrong-secret"
+    write_table(site.table, site.rows)
+    proc = site.ctl("upgrade", "one.test", "--backup")
+    assert proc.returncode == 1
+    assert site.steps() == ["upgrade --is-pending", "maintenance --enable",
+                            "maintenance --disable"]
+    assert not site.in_maintenance() and site.site_backups() == []
