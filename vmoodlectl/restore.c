@@ -119,9 +119,12 @@ static const char *check_dataroot(restore *r)
 {
     struct stat st;
 
-    if (lstat(r->in->datapath, &st) != 0 || !S_ISDIR(st.st_mode))
+    if (lstat(r->in->datapath, &st) != 0)
         return apr_psprintf(r->p, "dataroot %s: %s", r->in->datapath,
-                            errno ? strerror(errno) : "not a folder");
+                            strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return apr_psprintf(r->p, "dataroot %s is not a folder",
+                            r->in->datapath);
     r->uid = st.st_uid;
     r->gid = st.st_gid;
     if (lstat(r->beside, &st) == 0)
