@@ -2,11 +2,10 @@
  * both do it: php with the settings Moodle's CLI needs, exactly the site's
  * VMOODLE_* environment (templates/config.php picks the site from it), the
  * web server's user, no shell, nothing from the table on the command
- * line. */
+ * line.  Starting the process is the job engine's (vm_job.h). */
 #ifndef VM_CLI_H
 #define VM_CLI_H
 
-#include <sys/types.h>
 #include <apr_pools.h>
 #include "vm_identity.h"
 #include "vm_instance.h"
@@ -15,6 +14,12 @@
  * names its lock, "master" its log; it runs with VMOODLE_MASTER=1. */
 #define VM_MASTER_ID 0
 extern const vm_instance vm_master;
+
+/* A site's cron, as vcron and vmoodlectl cron run it: the script and its
+ * arguments (one run, no keep-alive loop). */
+#define VM_CLI_CRON_SCRIPT "admin/cli/cron.php"
+#define VM_CLI_CRON_NARGS 1
+extern const char *const vm_cli_cron_args[VM_CLI_CRON_NARGS];
 
 /* php -d max_input_vars=5000 MOODLE_DIR/SCRIPT ARGS...; NULL-terminated,
  * from p.  script is relative to moodle_dir (a leading '/' is dropped). */
@@ -31,24 +36,5 @@ const char *const *vm_cli_env(const vm_instance *in, const vm_identity *who,
 /* File name for a site's log: its host key with anything but [a-z0-9.-]
  * made '_', then ".log" ("master.log" for the master). */
 const char *vm_cli_log_name(const vm_instance *in, apr_pool_t *p);
-
-typedef struct {
-    const char *const *argv;   /* argv[0] an absolute path */
-    const char *const *envp;
-    const vm_identity *who;    /* dropped to before exec */
-    const char *dir;           /* working directory */
-    int out_fd;        /* stdout and stderr, stdin /dev/null, own session
-                          and process group; -1: our stdin, stdout, stderr
-                          and process group (a terminal's Ctrl-C reaches
-                          the child) */
-    int keep_fd;       /* kept open in the child as fd 3 (a lock), or -1 */
-} vm_child;
-
-/* Fork; in the child set up as c says and exec, or run fn(ctx) when fn is
- * not NULL (its return value is the child's exit code).  Returns the
- * child's pid once it runs, or -1 with *err (from p) when it could not be
- * set up or started (the child has then been reaped). */
-pid_t vm_child_start(const vm_child *c, int (*fn)(void *ctx), void *ctx,
-                     apr_pool_t *p, const char **err);
 
 #endif

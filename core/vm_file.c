@@ -10,6 +10,7 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 #include "vm_file.h"
+#include "vm_instance.h"
 
 static vm_status io_error(const char *what, const char *path, apr_pool_t *p,
                           const char **err)
@@ -96,7 +97,7 @@ vm_status vm_file_read(const char *path, size_t max, apr_pool_t *p,
     return rc;
 }
 
-static int write_all(int fd, const char *data, size_t len)
+int vm_file_write_all(int fd, const char *data, size_t len)
 {
     while (len > 0) {
         ssize_t n = write(fd, data, len);
@@ -248,7 +249,7 @@ static vm_status write_temp(int fd, const void *data, size_t len,
                             const struct stat *want, int own,
                             const char *tmp, apr_pool_t *p, const char **err)
 {
-    if (write_all(fd, data, len) != 0)
+    if (vm_file_write_all(fd, data, len) != 0)
         return io_error("cannot write", tmp, p, err);
     if (set_attributes(fd, want, own) != 0)
         return io_error("cannot set the owner and mode of", tmp, p, err);
@@ -324,7 +325,9 @@ vm_status vm_file_rewrite(const char *path, const void *data, size_t len,
 int vm_file_lock(const char *lockpath, int wait, apr_pool_t *p,
                  const char **err)
 {
-    int fd = open(lockpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    /* Read-only: a child that inherits it (a site's cron) needs no more. */
+    int fd = open(lockpath, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+                  0600);
 
     if (fd < 0) {
         if (errno == ELOOP)
@@ -337,12 +340,13 @@ int vm_file_lock(const char *lockpath, int wait, apr_pool_t *p,
     while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
         if (errno == EINTR)
             continue;
-        if (errno == EWOULDBLOCK)
+        int busy = errno == EWOULDBLOCK;
+        if (busy)
             *err = apr_psprintf(p, "%s is locked", lockpath);
         else
             io_error("cannot lock", lockpath, p, err);
         close(fd);
-        return -1;
+        return busy ? VM_FILE_LOCK_BUSY : -1;
     }
     return fd;
 }
@@ -351,4 +355,77 @@ void vm_file_unlock(int fd)
 {
     if (fd >= 0)
         close(fd);
+}
+
+/* A directory on the way: see vm_file_dir_open. */
+static const char *dir_trusted(int fd, int last, apr_pool_t *p,
+                               const char *path)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return apr_psprintf(p, "%s: %s", path, strerror(errno));
+    if (last ? st.st_uid != geteuid() || (st.st_mode & 022)
+             : (st.st_uid != 0 && st.st_uid != geteuid())
+               || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)))
+        return apr_psprintf(p, "%s must be %s and writable by nobody else",
+                            path, last ? "ours" : "ours or root's");
+    return NULL;
+}
+
+/* name in fd, created with mode if missing; a link is refused by name. */
+static int open_step(int fd, const char *name, mode_t mode, apr_pool_t *p,
+                     const char *sofar, const char **why)
+{
+    struct stat st;
+    int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    int next = openat(fd, name, flags);
+    if (next < 0 && errno == ENOENT && mkdirat(fd, name, mode) == 0)
+        next = openat(fd, name, flags);
+    if (next >= 0)
+        return next;
+    if ((errno == ENOTDIR || errno == ELOOP)
+        && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+        && S_ISLNK(st.st_mode))
+        *why = apr_psprintf(p, "%s is a symbolic link, not a directory: "
+                            "refusing to follow it", sofar);
+    else
+        *why = apr_psprintf(p, "%s: %s", sofar, strerror(errno));
+    return -1;
+}
+
+int vm_file_dir_open(const char *dir, mode_t mode, apr_pool_t *p,
+                     const char **why)
+{
+    char *rest = apr_pstrdup(p, dir), *save = NULL, *name;
+    const char *sofar = "";
+    if (dir[0] != '/' || vm_path_has_dotdot(dir)) {
+        *why = apr_psprintf(p, "%s: give an absolute path without '..'",
+                            dir);
+        return -1;
+    }
+    int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        *why = apr_psprintf(p, "/: %s", strerror(errno));
+    for (name = strtok_r(rest, "/", &save); name && fd >= 0;
+         name = strtok_r(NULL, "/", &save)) {
+        sofar = apr_pstrcat(p, sofar, "/", name, NULL);
+        int next = open_step(fd, name, mode, p, sofar, why);
+        close(fd);
+        fd = next;
+        if (fd >= 0 && (*why = dir_trusted(fd, save == NULL || *save == '\0',
+                                           p, sofar)) != NULL) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    return fd;
+}
+
+const char *vm_file_dir_make(const char *dir, apr_pool_t *p)
+{
+    const char *why = NULL;
+    int fd = vm_file_dir_open(dir, 0755, p, &why);
+    if (fd >= 0)
+        close(fd);
+    return why;
 }

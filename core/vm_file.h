@@ -29,12 +29,32 @@ vm_status vm_file_rewrite(const char *path, const void *data, size_t len,
                           const char *like, int mode, const char *backup,
                           apr_pool_t *p, const char **err);
 
-/* An exclusive advisory lock (flock) on lockpath, created 0600 if needed
- * (a symbolic link there is refused);
- * released by vm_file_unlock or when the process dies.  Returns the fd or
- * -1 with *err set. */
+/* The one flock helper: an exclusive advisory lock on lockpath, created
+ * 0600 if needed (a symbolic link there is refused), waiting for it or
+ * not; released by vm_file_unlock or when the last descriptor closes (a
+ * child that inherited it holds it on).  Returns the fd (close-on-exec),
+ * or VM_FILE_LOCK_BUSY (not waiting, held elsewhere) or -1, with *err. */
+#define VM_FILE_LOCK_BUSY (-2)
 int vm_file_lock(const char *lockpath, int wait, apr_pool_t *p,
                  const char **err);
 void vm_file_unlock(int fd);
+
+/* All of data to fd, a write cut short by a signal resumed: 0, or -1
+ * (errno set). */
+int vm_file_write_all(int fd, const char *data, size_t len);
+
+/* The one safe directory opener, for the places root writes (logs, locks,
+ * state): dir (absolute, no "..") opened component by component on
+ * descriptors, creating what is missing with mode, never following a
+ * link; each directory above must be root's or ours and writable by
+ * nobody else unless sticky (as /tmp, where what others create is refused
+ * one step later); dir itself ours and writable by nobody else.  An
+ * O_DIRECTORY descriptor (close-on-exec), or -1 with *why (from p). */
+int vm_file_dir_open(const char *dir, mode_t mode, apr_pool_t *p,
+                     const char **why);
+
+/* The same, only to make sure dir is there and safe (0755 for what is
+ * made): NULL, or why not (from p). */
+const char *vm_file_dir_make(const char *dir, apr_pool_t *p);
 
 #endif

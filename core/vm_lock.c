@@ -1,11 +1,8 @@
 /* Per-instance locks, see vm_lock.h. */
-#include <errno.h>
-#include <fcntl.h>
-#include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 #include <apr_strings.h>
 #include "vm_cli.h"
+#include "vm_file.h"
 #include "vm_lock.h"
 
 static vm_lock_result local_lock(vm_lock *lk, const char *lock_dir,
@@ -17,18 +14,9 @@ static vm_lock_result local_lock(vm_lock *lk, const char *lock_dir,
         ? apr_pstrcat(p, lock_dir, "/master.lock", NULL)
         : apr_psprintf(p, "%s/%" APR_INT64_T_FMT ".lock", lock_dir,
                        (apr_int64_t)id);
-    /* Read-only: the child inherits it and needs no more. */
-    int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        *err = apr_psprintf(p, "%s: %s", path, strerror(errno));
-        return VM_LOCK_ERROR;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int busy = errno == EWOULDBLOCK;
-        *err = apr_psprintf(p, "%s: %s", path, strerror(errno));
-        close(fd);
-        return busy ? VM_LOCK_BUSY : VM_LOCK_ERROR;
-    }
+    int fd = vm_file_lock(path, 0, p, err);
+    if (fd < 0)
+        return fd == VM_FILE_LOCK_BUSY ? VM_LOCK_BUSY : VM_LOCK_ERROR;
     lk->fd = fd;
     return VM_LOCK_GOT;
 }

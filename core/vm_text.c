@@ -7,39 +7,51 @@ int vm_text_is_control(unsigned char c)
     return c < 0x20 || c == 0x7f;
 }
 
-/* Is s[i] the start of a C1 control encoded in UTF-8 (U+0080-U+009F)? */
-static int is_c1(const unsigned char *s, apr_size_t len, apr_size_t i)
+static char *escape(char *o, unsigned char c)
 {
-    return s[i] == 0xc2 && i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f;
+    static const char hex[] = "0123456789abcdef";
+    *o++ = '\\';
+    *o++ = 'x';
+    *o++ = hex[c >> 4];
+    *o++ = hex[c & 15];
+    return o;
+}
+
+static int kept(unsigned char c, const char *keep)
+{
+    return c && keep && strchr(keep, c);
+}
+
+/* The one rule, over s; a 0xC2 at the very end is left to the caller
+ * (*held) when held is not NULL, else passed as it is. */
+static char *visible(const unsigned char *s, apr_size_t len, const char *keep,
+                     char *o, int *held)
+{
+    for (apr_size_t i = 0; i < len; i++) {
+        unsigned char c = s[i];
+        if (c == 0xc2 && i + 1 == len && held) {
+            *held = 1;
+        } else if (c == 0xc2 && i + 1 < len && s[i + 1] >= 0x80
+                   && s[i + 1] <= 0x9f) {
+            o = escape(o, s[++i]);          /* a C1 control: its code */
+        } else if (c == '\\') {
+            *o++ = '\\';
+            *o++ = '\\';
+        } else if (vm_text_is_control(c) && !kept(c, keep)) {
+            o = escape(o, c);
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    return o;
 }
 
 const char *vm_text_visible_n(const char *text, apr_size_t len,
                               const char *keep, apr_pool_t *p)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *s = (const unsigned char *)text;
-    char *out = apr_palloc(p, len * 4 + 1), *o = out;
-    apr_size_t i;
-
-    for (i = 0; i < len; i++) {
-        unsigned char c = s[i];
-
-        if (c == '\\') {
-            *o++ = '\\';
-            *o++ = '\\';
-        } else if ((vm_text_is_control(c) || is_c1(s, len, i))
-                   && !(c && keep && strchr(keep, c))) {
-            if (c == 0xc2)
-                c = s[++i];         /* show the C1 code itself */
-            *o++ = '\\';
-            *o++ = 'x';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 15];
-        } else {
-            *o++ = (char)c;
-        }
-    }
-    *o = '\0';
+    char *out = apr_palloc(p, len * 4 + 1);
+    char *end = visible((const unsigned char *)text, len, keep, out, NULL);
+    *end = '\0';
     return out;
 }
 
@@ -48,4 +60,31 @@ const char *vm_text_visible(const char *s, apr_pool_t *p)
     if (!s)
         return "(null)";
     return vm_text_visible_n(s, strlen(s), NULL, p);
+}
+
+apr_size_t vm_text_visible_chunk(vm_text_stream *st, const char *s,
+                                 apr_size_t len, const char *keep, char *out)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    char *o = out;
+    if (st->held && len > 0) {
+        st->held = 0;
+        if (u[0] >= 0x80 && u[0] <= 0x9f) {
+            o = escape(o, u[0]);
+            u++;
+            len--;
+        } else {
+            *o++ = (char)0xc2;
+        }
+    }
+    return (apr_size_t)(visible(u, len, keep, o, &st->held) - out);
+}
+
+apr_size_t vm_text_visible_flush(vm_text_stream *st, char *out)
+{
+    if (!st->held)
+        return 0;
+    st->held = 0;
+    out[0] = (char)0xc2;
+    return 1;
 }

@@ -21,4 +21,22 @@ const char *vm_text_visible_n(const char *s, apr_size_t len, const char *keep,
  * gives "(null)". */
 const char *vm_text_visible(const char *s, apr_pool_t *p);
 
+/* The same rule on a stream read in pieces: a UTF-8 C1 control split
+ * between two reads is still caught.  Zero-initialise; pass each piece
+ * to vm_text_visible_chunk, then vm_text_visible_flush at the end. */
+typedef struct {
+    int held;            /* a 0xC2 held back from the last piece */
+} vm_text_stream;
+
+/* Room vm_text_visible_chunk needs in out for len bytes. */
+#define VM_TEXT_CHUNK_ROOM(len) ((len) * 4 + 8)
+
+/* s (len bytes) made visible into out (VM_TEXT_CHUNK_ROOM(len) bytes, no
+ * NUL added); the length written. */
+apr_size_t vm_text_visible_chunk(vm_text_stream *st, const char *s,
+                                 apr_size_t len, const char *keep, char *out);
+
+/* What is held back, into out (VM_TEXT_CHUNK_ROOM(0) bytes). */
+apr_size_t vm_text_visible_flush(vm_text_stream *st, char *out);
+
 #endif

@@ -12,3 +12,10 @@ char *vm_time_text(long long t, char buf[VM_TIME_TEXT])
         snprintf(buf, VM_TIME_TEXT, "never");
     return buf;
 }
+
+long long vm_time_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -7,22 +7,21 @@
 #include <sys/types.h>
 #include <apr_pools.h>
 #include "vm_instance.h"
+#include "vm_job.h"
 #include "vm_lock.h"
 
 typedef enum { VC_CRON_OK, VC_CRON_FAILED, VC_CRON_TIMED_OUT } vc_outcome;
 
 typedef struct {
-    pid_t pid;                 /* 0: free slot */
+    vm_job run;                /* run.pid 0: free slot */
     const vm_instance *in;
     long long started;         /* wall clock, for the stats */
-    long long start_ms, term_at_ms, kill_at_ms;   /* monotonic */
-    int terminated, killed;
     int log_fd;
     vm_lock lock;
 } vc_job;
 
-typedef void vc_job_done(vc_job *job, vc_outcome outcome, int status,
-                         void *ctx);
+/* A cron ended: outcome, and job->run says how (status, duration). */
+typedef void vc_job_done(vc_job *job, vc_outcome outcome, void *ctx);
 
 typedef struct {
     vc_job *slots;
@@ -38,13 +37,13 @@ void vc_jobs_init(vc_jobs *jobs, int max, long timeout, long grace,
 /* A free slot, or NULL when max crons run. */
 vc_job *vc_jobs_free_slot(vc_jobs *jobs);
 
-/* The slot's pid, instance, log and lock are set: start its clock. */
-void vc_jobs_started(vc_jobs *jobs, vc_job *job);
+/* Start o (the jobs' timeout and grace added) in the slot, whose
+ * instance, log and lock are set.  0, or -1 with *err. */
+int vc_jobs_start(vc_jobs *jobs, vc_job *job, vm_job_opts *o, apr_pool_t *p,
+                  const char **err);
 
 /* Wait until a cron ends, a deadline passes or a signal arrives; end late
  * crons; call done for every cron that ended, then free its slot. */
 void vc_jobs_wait(vc_jobs *jobs);
-
-long long vc_now_ms(void);
 
 #endif

@@ -13,6 +13,7 @@
 #include "status.h"
 #include "signals.h"
 #include "jobs.h"
+#include "vm_time.h"
 #include "log.h"
 
 typedef struct {
@@ -107,18 +108,18 @@ static void reload(setup *s, int argc, char **argv)
 
 static int daemon_loop(setup *s, int argc, char **argv)
 {
-    long long next = vc_now_ms();
+    long long next = vm_time_mono_ms();
     while (!vc_signals_stopping()) {
         one_tick(s);
         next += s->cfg.tick * 1000LL;
-        long long now = vc_now_ms();
+        long long now = vm_time_mono_ms();
         if (next < now)           /* a long tick: start again, no burst */
             next = now;
         while (!vc_signals_stopping() && now < next) {
             vc_signals_wait(next - now < 1000 ? (long)(next - now) : 1000);
             if (vc_signals_take_reload())
                 reload(s, argc, argv);
-            now = vc_now_ms();
+            now = vm_time_mono_ms();
         }
     }
     return VC_EXIT_OK;

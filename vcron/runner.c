@@ -8,31 +8,33 @@
 #include <apr_strings.h>
 #include <apr_tables.h>
 #include "vm_cli.h"
+#include "vm_file.h"
 #include "runner.h"
 
 const char *const *vc_cron_argv(const vc_config *cfg, apr_pool_t *p)
 {
-    static const char *const args[] = { "--keep-alive=0" };
     if (cfg->command)
         return cfg->command;
-    return vm_cli_argv(cfg->php, cfg->moodle_dir, "admin/cli/cron.php", args,
-                       1, p);
+    return vm_cli_argv(cfg->php, cfg->moodle_dir, VM_CLI_CRON_SCRIPT,
+                       vm_cli_cron_args, VM_CLI_CRON_NARGS, p);
 }
 
 int vc_cron_log_open(const char *log_dir, const vm_instance *in, long max,
                      apr_pool_t *p, const char **err)
 {
-    const char *path = apr_pstrcat(p, log_dir, "/",
-                                   vm_cli_log_name(in, p), NULL);
+    const char *name = vm_cli_log_name(in, p);
+    const char *path = apr_pstrcat(p, log_dir, "/", name, NULL);
     struct stat st;
-    if (stat(path, &st) == 0 && st.st_size >= max
-        && rename(path, apr_pstrcat(p, path, ".1", NULL)) != 0) {
-        *err = apr_psprintf(p, "%s: rotate: %s", path, strerror(errno));
+    int dir = vm_file_dir_open(log_dir, 0755, p, err), fd = -1;
+    if (dir < 0)
         return -1;
-    }
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-                  0640);
-    if (fd < 0)
+    /* On the directory's descriptor: nothing on the way is followed. */
+    if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_size >= max
+        && renameat(dir, name, dir, apr_pstrcat(p, name, ".1", NULL)) != 0)
+        *err = apr_psprintf(p, "%s: rotate: %s", path, strerror(errno));
+    else if ((fd = openat(dir, name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC
+                          | O_NOFOLLOW, 0640)) < 0)
         *err = apr_psprintf(p, "%s: %s", path, strerror(errno));
+    close(dir);
     return fd;
 }

@@ -8,7 +8,7 @@
 #include "vm_instance.h"
 #include "config.h"
 
-/* vm_cli_argv() of admin/cli/cron.php --keep-alive=0, or the configured
+/* vm_cli_argv() of the site's cron (vm_cli.h), or the configured
  * command; the instance is never on the command line. */
 const char *const *vc_cron_argv(const vc_config *cfg, apr_pool_t *p);
 

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 #include <apr_strings.h>
 #include "state.h"
 #include "vm_file.h"
@@ -34,31 +34,6 @@ const char *vc_state_load(const char *path, vc_state *st, apr_pool_t *p)
     return NULL;
 }
 
-/* A link where the directory should be could send vcron (root) writing
- * its locks, logs or state elsewhere: refused, as is any other file. */
-const char *vc_make_dirs(const char *dir, apr_pool_t *p)
-{
-    char buf[120];
-    struct stat st;
-    apr_status_t rv = apr_dir_make_recursive(dir, VC_DIR_MODE, p);
-
-    if (rv != APR_SUCCESS)
-        return apr_psprintf(p, "%s: %s", dir,
-                            apr_strerror(rv, buf, sizeof buf));
-    size_t len = strlen(dir);
-    while (len > 1 && dir[len - 1] == '/')    /* "link/" would follow it */
-        len--;
-    dir = apr_pstrndup(p, dir, len);
-    if (lstat(dir, &st) != 0)
-        return apr_psprintf(p, "%s: %s", dir, strerror(errno));
-    if (S_ISLNK(st.st_mode))
-        return apr_psprintf(p, "%s is a symbolic link, not a directory: "
-                            "refusing to follow it", dir);
-    if (!S_ISDIR(st.st_mode))
-        return apr_psprintf(p, "%s is not a directory", dir);
-    return NULL;
-}
-
 /* The directory holding path, created if need be. */
 static const char *make_parent(const char *path, apr_pool_t *p)
 {
@@ -66,7 +41,7 @@ static const char *make_parent(const char *path, apr_pool_t *p)
 
     if (!slash || slash == path)
         return NULL;
-    return vc_make_dirs(apr_pstrndup(p, path, (apr_size_t)(slash - path)), p);
+    return vm_file_dir_make(apr_pstrndup(p, path, (apr_size_t)(slash - path)), p);
 }
 
 const char *vc_state_save(const char *path, const vc_state *st, apr_pool_t *p)

@@ -36,11 +36,4 @@ const char *vc_state_edit(const char *path, void (*edit)(vc_state *st,
                                                          void *ctx),
                           void *ctx, apr_pool_t *p);
 
-/* vcron's directories (state, locks, logs) and their parents, 0755 less
- * the umask.  NULL or a reason (from p). */
-#define VC_DIR_MODE (APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE \
-                     | APR_FPROT_GREAD | APR_FPROT_GEXECUTE \
-                     | APR_FPROT_WREAD | APR_FPROT_WEXECUTE)
-const char *vc_make_dirs(const char *dir, apr_pool_t *p);
-
 #endif

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <apr_strings.h>
+#include "vm_file.h"
 #include "vm_table.h"
 #include "tick.h"
 #include "sched.h"
@@ -123,11 +124,12 @@ static void release_lock(vc_job *job, tick_run *tr)
 }
 
 /* A cron ended: stats first (only now, after the run), then the locks. */
-static void cron_done(vc_job *job, vc_outcome outcome, int status, void *ctx)
+static void cron_done(vc_job *job, vc_outcome outcome, void *ctx)
 {
     tick_run *tr = ctx;
     const vm_instance *in = job->in;
-    long long secs = (vc_now_ms() - job->start_ms) / 1000;
+    long long secs = job->run.duration_ms / 1000;
+    int status = job->run.status;
     vc_log_fd(job->log_fd, 221, "cron %s after %lld s (wait status %d)",
               outcome_name(outcome), secs, status);
     if (outcome == VC_CRON_OK)
@@ -157,7 +159,7 @@ static void cron_done(vc_job *job, vc_outcome outcome, int status, void *ctx)
     job->log_fd = -1;
 }
 
-/* Lock, open the log and fork one cron into job.  Returns 0 when the
+/* Lock, open the log and start one cron into job.  Returns 0 when the
  * instance is locked (its cron runs elsewhere), else 1: started, or
  * counted as not started. */
 static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
@@ -174,27 +176,28 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
     job->log_fd = lr == VM_LOCK_GOT
         ? vc_cron_log_open(tr->cfg->log_dir, in, tr->cfg->log_max, tr->p, &err)
         : -1;
-    vm_child child = { tr->argv, vm_cli_env(in, tr->who, tr->p), tr->who,
-                       "/", job->log_fd, job->lock.fd };
+    /* A session of its own, stdin /dev/null, output to its log. */
+    vm_job_opts o = { .argv = tr->argv, .envp = vm_cli_env(in, tr->who, tr->p),
+                      .who = tr->who, .dir = "/", .keep_fd = job->lock.fd };
+    o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_FD, job->log_fd };
+    int rc = -1;
     if (job->log_fd >= 0) {
         job->started = (long long)time(NULL);
         vc_log_fd(job->log_fd, 220, "cron of instance %lld (%s) starts",
                   in->id, in->key);
-        if ((job->pid = vm_child_start(&child, NULL, NULL, tr->p, &err)) < 0)
+        if ((rc = vc_jobs_start(jobs, job, &o, tr->p, &err)) != 0)
             vc_log_fd(job->log_fd, 212, "cron not started: %s", err);
     }
-    if (job->log_fd < 0 || job->pid < 0) {
+    if (rc != 0) {
         vc_log(206, "instance %lld (%s): cron not started: %s", in->id,
                in->key, err ? err : "unknown error");
         if (job->log_fd >= 0)
             close(job->log_fd);
         if (lr == VM_LOCK_GOT)
             release_lock(job, tr);
-        job->pid = 0;
         tr->counts->not_started++;
         return 1;
     }
-    vc_jobs_started(jobs, job);
     tr->counts->run++;
     return 1;
 }
@@ -252,10 +255,11 @@ static void print_summary(const vc_config *cfg, const vc_tick_counts *c)
     fflush(stdout);
 }
 
+/* Root writes there: made, or refused, by the one safe opener. */
 static const char *prepare_dirs(const vc_config *cfg, apr_pool_t *p)
 {
-    const char *err = vc_make_dirs(cfg->lock_dir, p);
-    return err ? err : vc_make_dirs(cfg->log_dir, p);
+    const char *err = vm_file_dir_make(cfg->lock_dir, p);
+    return err ? err : vm_file_dir_make(cfg->log_dir, p);
 }
 
 int vc_load_table(vm_source *src, apr_pool_t *p, const vm_table **t)

@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <apr_strings.h>
 #include "ctl.h"
 #include "quota.h"
 #include "db.h"
 #include "vm_identity.h"
+#include "vm_job.h"
 
 static const char OK[] = "ok";   /* compared by address */
 
@@ -62,27 +62,30 @@ static const char *check_db(const vm_instance *in, apr_pool_t *p)
     return ok ? OK : err;
 }
 
-/* As the user, in a child: can a file be created in dir? */
-static int probe_as(const vm_identity *who, const char *dir)
+/* In the child, as the user: can a file be created in dir? */
+static int probe(void *ctx)
+{
+    const char *dir = ctx;
+    char *path;
+    int fd;
+
+    if (asprintf(&path, "%s/.vmoodlectl-check-XXXXXX", dir) < 0
+        || (fd = mkstemp(path)) < 0)
+        return 1;
+    close(fd);
+    unlink(path);
+    return 0;
+}
+
+static int probe_as(const vm_identity *who, const char *dir, apr_pool_t *p)
 {
     const char *why;
-    char *path;
-    int status, fd;
-    pid_t pid = fork();
+    vm_job j;
+    vm_job_opts o = { .who = who, .fn = probe, .ctx = (void *)dir };
 
-    if (pid == 0) {
-        if (vm_identity_assume(who, &why) != 0)
-            _exit(2);
-        if (asprintf(&path, "%s/.vmoodlectl-check-XXXXXX", dir) < 0
-            || (fd = mkstemp(path)) < 0)
-            _exit(1);
-        close(fd);
-        unlink(path);
-        _exit(0);
-    }
-    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+    if (vm_job_start(&j, &o, p, &why) != 0)
         return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return vm_job_wait(&j, NULL);
 }
 
 /* Without root: from the owner, group and mode bits. */
@@ -114,7 +117,7 @@ static const char *check_dataroot(const vmc_opts *o, const vm_instance *in)
     else if ((why = vm_identity_resolve(&who, o->web_user, o->pool)) != NULL)
         return why;
     else
-        writable = probe_as(&who, in->datapath) == 0;
+        writable = probe_as(&who, in->datapath, o->pool) == 0;
     return writable ? OK : apr_psprintf(o->pool, "%s is not writable by %s",
                                         in->datapath, o->web_user);
 }

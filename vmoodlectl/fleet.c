@@ -1,22 +1,22 @@
 /* Running a fleet command over many sites, see fleet.h. */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <apr_file_io.h>
 #include <apr_strings.h>
 #include "ctl.h"
 #include "fleet.h"
 #include "fleetview.h"
 #include "interrupt.h"
 #include "vm_cli.h"
+#include "vm_file.h"
 #include "vm_instance.h"
+#include "vm_job.h"
 #include "vm_lock.h"
+#include "vm_time.h"
 
 #define POLL_NS      (100 * 1000 * 1000)
 #define LOCK_RETRY   2.0      /* seconds between tries of a locked site */
@@ -27,11 +27,10 @@
 /* One site of the run: its result and, while it runs, its process. */
 typedef struct {
     vmc_site_result *res;
-    pid_t pid;
+    vm_job job;                   /* job.pid 0: not running */
     int log_fd;
     vm_lock lock;
-    double start, term_at, kill_at, retry_at, first_try;
-    int terminated, killed;
+    double retry_at, first_try;
 } site_run;
 
 typedef struct {
@@ -46,9 +45,7 @@ typedef struct {
 
 static double now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)vm_time_mono_ms() / 1000.0;
 }
 
 static int good(const vmc_job *job, int code)
@@ -57,70 +54,11 @@ static int good(const vmc_job *job, int code)
     return code >= 0 && code < 32 && (mask >> code & 1u);
 }
 
-const char *vmc_make_dirs(const char *dir, apr_pool_t *p)
-{
-    char buf[120];
-    apr_status_t rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD
-        | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
-        | APR_FPROT_GEXECUTE | APR_FPROT_WREAD | APR_FPROT_WEXECUTE, p);
-    return rv == APR_SUCCESS ? NULL
-         : apr_psprintf(p, "%s: %s", dir, apr_strerror(rv, buf, sizeof buf));
-}
-
-/* A directory on the way to the logs: ours or root's, and nobody else
- * may write in it (or it is sticky, as /tmp, where what they create is
- * not ours and is refused one step later).  The last one: ours, and
- * writable by us alone. */
-static const char *dir_trusted(int fd, int last, apr_pool_t *p,
-                               const char *path)
-{
-    struct stat st;
-    if (fstat(fd, &st) != 0)
-        return apr_psprintf(p, "%s: %s", path, strerror(errno));
-    if (last ? st.st_uid != geteuid() || (st.st_mode & 022)
-             : (st.st_uid != 0 && st.st_uid != geteuid())
-               || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)))
-        return apr_psprintf(p, "%s must be %s and writable by nobody else",
-                            path, last ? "ours" : "ours or root's");
-    return NULL;
-}
-
 int vmc_log_dir_open(const char *dir, apr_pool_t *p, const char **why)
 {
-    char *rest = apr_pstrdup(p, dir), *save = NULL, *name;
-    const char *sofar = "";
-    size_t len = strlen(rest);
-
-    while (len > 1 && rest[len - 1] == '/')
-        rest[--len] = '\0';
-    int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    if (dir[0] != '/' || vm_path_has_dotdot(dir)) {
-        *why = apr_psprintf(p, "log directory %s: give an absolute path "
-                            "without '..'", dir);
-        close(fd);
-        return -1;
-    }
-    /* Component by component, never following a link: nothing another
-     * user controls decides where root writes. */
-    for (name = strtok_r(rest, "/", &save); name && fd >= 0;
-         name = strtok_r(NULL, "/", &save)) {
-        sofar = apr_pstrcat(p, sofar, "/", name, NULL);
-        int next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-                          | O_CLOEXEC);
-        if (next < 0 && errno == ENOENT && mkdirat(fd, name, 0755) == 0)
-            next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-                          | O_CLOEXEC);
-        close(fd);
-        if ((fd = next) < 0)
-            *why = apr_psprintf(p, "log directory %s: %s", sofar,
-                                strerror(errno));
-        else if ((*why = dir_trusted(fd, save == NULL || *save == '\0', p,
-                                     sofar)) != NULL) {
-            close(fd);
-            fd = -1;
-        }
-    }
+    int fd = vm_file_dir_open(dir, 0755, p, why);
+    if (fd < 0)
+        *why = apr_pstrcat(p, "log directory ", *why, NULL);
     return fd;
 }
 
@@ -148,16 +86,25 @@ static int run_work(void *ctx)
     return w->job->work(w->job, w->in);
 }
 
-static pid_t spawn(const vmc_job *job, const vm_instance *in, int out_fd,
-                   int lock_fd, apr_pool_t *p, const char **why)
+/* In a session of its own, stdin /dev/null, output to its log. */
+static int spawn(vm_job *j, const vmc_job *job, const vm_instance *in,
+                 int out_fd, int lock_fd, apr_pool_t *p, const char **why)
 {
     work_ctx w = { job, in };
-    vm_child c = { job->work ? NULL : vm_cli_argv(job->php, job->moodle_dir,
-                                                  job->script, job->args,
-                                                  job->nargs, p),
-                   vm_cli_env(in, job->who, p), job->who, job->moodle_dir,
-                   out_fd, lock_fd };
-    return vm_child_start(&c, job->work ? run_work : NULL, &w, p, why);
+    vm_job_opts o = { 0 };
+    if (!job->work)
+        o.argv = vm_cli_argv(job->php, job->moodle_dir, job->script,
+                             job->args, job->nargs, p);
+    o.envp = vm_cli_env(in, job->who, p);
+    o.who = job->who;
+    o.dir = job->moodle_dir;
+    o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_FD, out_fd };
+    o.keep_fd = lock_fd;
+    o.fn = job->work ? run_work : NULL;
+    o.ctx = &w;
+    o.timeout_ms = job->timeout > 0 ? job->timeout * 1000LL : 0;
+    o.grace_ms = job->grace * 1000LL;
+    return vm_job_start(j, &o, p, why);
 }
 
 static void release(fleet *f, site_run *s)
@@ -203,14 +150,12 @@ static int start(fleet *f, site_run *s)
     if (lr == VM_LOCK_BUSY)
         why = apr_psprintf(f->p, "locked (its cron or an upgrade runs): %s",
                            why);
-    s->pid = -1;
+    int rc = -1;
     if (lr == VM_LOCK_GOT && (s->log_fd = open_log(f, s, &why)) >= 0
         && (!job->before || job->before(job, s->res->in, &why) == 0))
-        s->pid = spawn(job, s->res->in, s->log_fd, s->lock.fd, f->p, &why);
-    s->start = t;
-    s->terminated = s->killed = 0;
-    s->term_at = job->timeout > 0 ? t + (double)job->timeout : 0;
-    if (s->pid < 0)
+        rc = spawn(&s->job, job, s->res->in, s->log_fd, s->lock.fd, f->p,
+                   &why);
+    if (rc != 0)
         not_started(f, s, lr == VM_LOCK_GOT, why);
     else {
         s->res->state = VMC_SITE_RUNNING;
@@ -220,18 +165,17 @@ static int start(fleet *f, site_run *s)
     return 1;
 }
 
-static void ended(fleet *f, site_run *s, int status)
+static void ended(fleet *f, site_run *s)
 {
     vmc_site_result *r = s->res;
     r->state = VMC_SITE_DONE;
-    r->code = vmc_exit_code(status);
-    r->timed_out = s->terminated;
-    r->ok = !s->terminated && good(f->job, r->code);
-    r->seconds = now() - s->start;
+    r->code = s->job.code;
+    r->timed_out = s->job.terminated;
+    r->ok = !s->job.terminated && good(f->job, r->code);
+    r->seconds = (double)s->job.duration_ms / 1000.0;
     r->last_line = vmc_log_last_line(r->log_path, LAST_LINE, f->p);
     close(s->log_fd);
     s->log_fd = -1;
-    s->pid = 0;
     f->running--;
     if (f->job->after)
         f->job->after(f->job, r);
@@ -244,44 +188,18 @@ static void ended(fleet *f, site_run *s, int status)
     }
 }
 
-/* Reap the ended; a late site's process group is killed before its
- * leader is reaped, while the group id cannot be reused. */
-static void reap(fleet *f)
+/* Each running site: its timeout applied, reaped once it has ended. */
+static void tend(fleet *f)
 {
+    long long t = vm_time_mono_ms();
     for (int i = 0; i < f->n; i++) {
         site_run *s = &f->sites[i];
-        siginfo_t info;
-        int status;
-        if (s->pid <= 0)
+        if (s->job.pid <= 0)
             continue;
-        memset(&info, 0, sizeof info);
-        if (waitid(P_PID, (id_t)s->pid, &info, WEXITED | WNOHANG | WNOWAIT)
-            != 0 || info.si_pid == 0)
-            continue;
-        if (s->terminated)
-            kill(-s->pid, SIGKILL);
-        if (waitpid(s->pid, &status, 0) == s->pid)
-            ended(f, s, status);
-    }
-}
-
-/* TERM to the group at the timeout, KILL after the grace. */
-static void end_late(fleet *f, double t)
-{
-    for (int i = 0; i < f->n; i++) {
-        site_run *s = &f->sites[i];
-        if (s->pid <= 0)
-            continue;
-        s->res->seconds = t - s->start;
-        if (s->term_at > 0 && !s->terminated && t >= s->term_at) {
-            kill(-s->pid, SIGTERM);
-            s->terminated = 1;
-            s->kill_at = t + (double)f->job->grace;
-        }
-        if (s->terminated && !s->killed && t >= s->kill_at) {
-            kill(-s->pid, SIGKILL);
-            s->killed = 1;
-        }
+        s->res->seconds = (double)(t - s->job.start_ms) / 1000.0;
+        vm_job_tick(&s->job, t);
+        if (vm_job_reap(&s->job))
+            ended(f, s);
     }
 }
 
@@ -323,8 +241,7 @@ static void loop(fleet *f)
         if (f->running == 0 && (f->queued == 0 || f->stopping))
             return;
         nanosleep(&tick, NULL);
-        end_late(f, now());
-        reap(f);
+        tend(f);
         vmc_view_update(&f->view, f->results, f->n, now(), f->p);
     }
 }

@@ -4,7 +4,7 @@
  * progress bar on a terminal, plain lines on a pipe), and the summary
  * table at the end.  INT/TERM start nothing new and let the running ones
  * finish within their timeout.  One site named alone runs in the
- * foreground instead: its standard streams and exit code are ours. */
+ * foreground instead: its output relayed to ours, its exit code ours. */
 #ifndef VMOODLECTL_FLEET_H
 #define VMOODLECTL_FLEET_H
 
@@ -28,6 +28,8 @@ struct vmc_job {
      * to its log); its return value is the site's exit code. */
     int (*work)(const vmc_job *job, const vm_instance *in);
     void *ctx;
+    int interactive;              /* foreground: our stdin is copied in
+                                     (else it reads /dev/null) */
     unsigned ok_codes;            /* bit n: exit code n is good (0: 0 only) */
     int jobs, fail_fast;
     int first_alone;              /* the first site ends before others start */
@@ -47,8 +49,12 @@ struct vmc_job {
  * results, one per site in order. */
 int vmc_fleet_run(const vmc_job *job, apr_pool_t *p, vmc_site_result **out);
 
-/* The job's script on one site in the foreground: our stdin, stdout and
- * stderr; its exit code (128 + signal when killed) is returned. */
+/* The job's script on one site in the foreground, in a session of its
+ * own: its stdout and stderr relayed to ours through a pseudo-terminal of
+ * ours (ours is a terminal) or pipes, every control but line ends, tabs
+ * and carriage returns shown escaped; our stdin copied in when
+ * job->interactive; INT/TERM/HUP passed on to its process group.  Its
+ * exit code (128 + signal when killed) is returned. */
 int vmc_fleet_run_one(const vmc_job *job, const vm_instance *in,
                       apr_pool_t *p);
 
@@ -58,13 +64,8 @@ int vmc_fleet_run_one(const vmc_job *job, const vm_instance *in,
 int vmc_fleet_step(const vmc_job *job, const vm_instance *in,
                    const char *script, const char *const *args, int nargs);
 
-/* Create dir and its parents (0755) if missing.  NULL or why not. */
-const char *vmc_make_dirs(const char *dir, apr_pool_t *p);
-
-/* Open dir (absolute), creating what is missing, component by component
- * without following links: it must be ours, those above it ours or root's,
- * none writable by anyone else (a sticky /tmp aside).  An open descriptor of it, or -1 with
- * *why (from p). */
+/* vm_file_dir_open(dir) for a run's logs: a descriptor, or -1 with *why
+ * (from p). */
 int vmc_log_dir_open(const char *dir, apr_pool_t *p, const char **why);
 
 #endif

@@ -8,6 +8,8 @@
 #include "fleet.h"
 #include "fleet_cmds.h"
 #include "select.h"
+#include "vm_cli.h"
+#include "vm_file.h"
 
 #define DEFAULT_LOG_PARENT "/var/log/vmoodle/vmoodlectl"
 
@@ -62,15 +64,16 @@ int vmc_job_prepare(vmc_opts *o, const char *label, int first_host,
 
 int vmc_job_lock_dir(vmc_opts *o)
 {
-    const char *why = vmc_make_dirs(o->lock_dir, o->pool);
+    const char *why = vm_file_dir_make(o->lock_dir, o->pool);
     return why ? vmc_fail(390, VMC_EXIT_FAIL, apr_pstrcat(o->pool,
                           "lock directory ", why, NULL)) : VMC_EXIT_OK;
 }
 
-/* script args... on the selected sites. */
-static int run_script(vmc_opts *o, const char *label, int first_host,
-                      const char *script, const char *const *args, int nargs,
-                      int locked)
+/* script args... on the selected sites; interactive: our stdin reaches a
+ * foreground run. */
+static int run_script_io(vmc_opts *o, const char *label, int first_host,
+                         const char *script, const char *const *args,
+                         int nargs, int locked, int interactive)
 {
     vmc_table t;
     vmc_job job;
@@ -81,6 +84,7 @@ static int run_script(vmc_opts *o, const char *label, int first_host,
     job.script = script;
     job.args = args;
     job.nargs = nargs;
+    job.interactive = interactive;
     job.lock_dir = locked ? o->lock_dir : NULL;
     if (locked && (rc = vmc_job_lock_dir(o)) != VMC_EXIT_OK)
         return rc;
@@ -91,13 +95,23 @@ static int run_script(vmc_opts *o, const char *label, int first_host,
     return vmc_fleet_run(&job, o->pool, NULL);
 }
 
+static int run_script(vmc_opts *o, const char *label, int first_host,
+                      const char *script, const char *const *args, int nargs,
+                      int locked)
+{
+    return run_script_io(o, label, first_host, script, args, nargs, locked,
+                         0);
+}
+
 int vmc_cmd_run(vmc_opts *o)
 {
     if (o->nscript < 1)
         return vmc_fail(388, VMC_EXIT_USAGE, "run: give the script after "
                         "'--': run SITES -- admin/cli/cfg.php --name=...");
-    return run_script(o, "run", 0, o->script[0],
-                      (const char *const *)o->script + 1, o->nscript - 1, 0);
+    /* Any script, some of which ask questions: interactive. */
+    return run_script_io(o, "run", 0, o->script[0],
+                         (const char *const *)o->script + 1, o->nscript - 1,
+                         0, 1);
 }
 
 int vmc_cmd_purge_caches(vmc_opts *o)
@@ -142,6 +156,6 @@ int vmc_cmd_config(vmc_opts *o)
 /* One site's cron now, under vcron's lock: never beside vcron's. */
 int vmc_cmd_cron(vmc_opts *o)
 {
-    static const char *const args[] = { "--keep-alive=0" };
-    return run_script(o, "cron", 0, "admin/cli/cron.php", args, 1, 1);
+    return run_script(o, "cron", 0, VM_CLI_CRON_SCRIPT, vm_cli_cron_args,
+                      VM_CLI_CRON_NARGS, 1);
 }

@@ -1,18 +1,15 @@
 /* Progress lines for the long steps of snapshot and deploy. */
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 #include "progress.h"
+#include "vm_time.h"
 
 #define TTY_INTERVAL   0.2
 #define PLAIN_INTERVAL 10.0
 
 static double now(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)vm_time_mono_ms() / 1000.0;
 }
 
 static void human(char *buf, size_t size, double n)

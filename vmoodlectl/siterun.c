@@ -1,43 +1,45 @@
 /* One site's Moodle CLI in the foreground, and the steps of a site's work
  * in a fleet run, see fleet.h. */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <apr_strings.h>
 #include "ctl.h"
 #include "fleet.h"
+#include "interrupt.h"
 #include "vm_cli.h"
+#include "vm_job.h"
 #include "vm_lock.h"
+#include "vm_relay.h"
 
-#define POLL_NS (100 * 1000 * 1000)
+/* What a tenant's output may keep: line ends, tabs and carriage returns
+ * (progress lines); any other control is shown escaped. */
+#define RELAY_KEEP "\n\t\r"
 
-/* Wait for pid, ending it at the timeout (TERM, then KILL after the
- * grace); signals to us reach it through the terminal, not from us. */
-static int wait_timed(pid_t pid, long timeout, long grace)
+/* The site's script in a session of its own, its output relayed through
+ * a pipe or a pseudo-terminal of ours; our stdin copied in only when the
+ * command is interactive.  Its exit code, or -1 with *why. */
+static int relayed(const vmc_job *job, const vm_instance *in, int lock_fd,
+                   apr_pool_t *p, const char **why)
 {
-    struct timespec tick = { 0, POLL_NS }, t0, t;
-    int status, terminated = 0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
-        pid_t r = waitpid(pid, &status, timeout > 0 ? WNOHANG : 0);
-        if (r == pid)
-            return vmc_exit_code(status);
-        if (r < 0 && errno != EINTR)
-            return 255;
-        if (timeout <= 0)
-            continue;
-        nanosleep(&tick, NULL);
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        long secs = (long)(t.tv_sec - t0.tv_sec);
-        if (!terminated && secs >= timeout)
-            terminated = kill(pid, SIGTERM) == 0;
-        if (terminated && secs >= timeout + grace)
-            kill(pid, SIGKILL);
-    }
+    vm_relay r = { job->interactive ? STDIN_FILENO : -1, STDOUT_FILENO,
+                   STDERR_FILENO, RELAY_KEEP, vmc_interrupted };
+    vm_job_opts o = { 0 };
+    struct winsize ws;
+    struct termios tio;
+    vm_job j;
+    o.argv = vm_cli_argv(job->php, job->moodle_dir, job->script, job->args,
+                         job->nargs, p);
+    o.envp = vm_cli_env(in, job->who, p);
+    o.who = job->who;
+    o.dir = job->moodle_dir;
+    o.keep_fd = lock_fd;
+    o.timeout_ms = job->timeout * 1000LL;
+    o.grace_ms = job->grace * 1000LL;
+    vm_relay_options(&o, &r, &ws, &tio);
+    if (vm_job_start(&j, &o, p, why) != 0)
+        return -1;
+    return vm_relay_run(&j, &r);
 }
 
 int vmc_fleet_run_one(const vmc_job *job, const vm_instance *in,
@@ -51,20 +53,13 @@ int vmc_fleet_run_one(const vmc_job *job, const vm_instance *in,
                   "runs): %s", in->key, why);
         return VMC_EXIT_FAIL;
     }
-    vm_child c = { vm_cli_argv(job->php, job->moodle_dir, job->script,
-                               job->args, job->nargs, p),
-                   vm_cli_env(in, job->who, p), job->who, job->moodle_dir,
-                   -1, lock.fd };
-    /* As system() does: the terminal's Ctrl-C is the child's to act on. */
-    void (*old_int)(int) = signal(SIGINT, SIG_IGN);
-    void (*old_quit)(int) = signal(SIGQUIT, SIG_IGN);
-    pid_t pid = vm_child_start(&c, NULL, NULL, p, &why);
-    int code = pid < 0 ? VMC_EXIT_FAIL : wait_timed(pid, job->timeout,
-                                                    job->grace);
-    signal(SIGINT, old_int);
-    signal(SIGQUIT, old_quit);
-    if (pid < 0)
+    /* Ctrl-C, TERM, HUP: caught here, passed on to the site's group. */
+    vmc_interrupt_install();
+    int code = relayed(job, in, lock.fd, p, &why);
+    if (code < 0) {
         vmc_error(382, "%s: not started: %s", in->key, why);
+        code = VMC_EXIT_FAIL;
+    }
     if ((why = vm_lock_release(&lock, job->src, in->id, p)) != NULL)
         vmc_error(393, "%s: %s", in->key, why);
     return code;
@@ -75,22 +70,24 @@ int vmc_fleet_step(const vmc_job *job, const vm_instance *in,
 {
     apr_pool_t *p;
     const char *why = NULL;
+    vm_job j;
+    vm_job_opts o = { 0 };
     apr_pool_create(&p, NULL);
-    const char *const *argv = vm_cli_argv(job->php, job->moodle_dir, script,
-                                          args, nargs, p);
+    o.argv = vm_cli_argv(job->php, job->moodle_dir, script, args, nargs, p);
     printf("vmoodlectl: step:");
-    for (int i = 2; argv[i]; i++)
-        printf(" %s", argv[i]);
+    for (int i = 2; o.argv[i]; i++)
+        printf(" %s", o.argv[i]);
     printf("\n");
     fflush(stdout);
-    /* Already the site's user in the site's environment: no switch. */
-    vm_identity self = *job->who;
-    self.switch_user = 0;
-    vm_child c = { argv, vm_cli_env(in, job->who, p), &self,
-                   job->moodle_dir, -1, -1 };
-    pid_t pid = vm_child_start(&c, NULL, NULL, p, &why);
-    int code = pid < 0 ? 127 : wait_timed(pid, 0, 0);
-    if (pid < 0)
+    /* Already the site's user in the site's session, output to its log:
+     * no switch, the same streams, the same group (its timeout ends both). */
+    o.envp = vm_cli_env(in, job->who, p);
+    o.dir = job->moodle_dir;
+    o.io[0].kind = o.io[1].kind = o.io[2].kind = VM_JOB_INHERIT;
+    o.group = VM_JOB_SAME_GROUP;
+    int code = vm_job_start(&j, &o, p, &why) == 0 ? vm_job_wait(&j, NULL)
+                                                  : 127;
+    if (code == 127 && why)
         printf("vmoodlectl: step not started: %s\n", why);
     fflush(stdout);
     apr_pool_destroy(p);

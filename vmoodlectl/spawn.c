@@ -1,18 +1,23 @@
-/* Run a database tool without a shell: fork, execvp, wait; feed its stdin
- * or watch its output file for progress. */
+/* Run a database tool without a shell through the core's job engine; feed
+ * its stdin or watch its output file for progress. */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <apr_strings.h>
 #include "interrupt.h"
 #include "spawn.h"
 #include "util.h"
+#include "vm_job.h"
+#include "vm_text.h"
+#include "vm_time.h"
+
+#define GRACE_MS 10000   /* after the interrupt's TERM, before KILL */
 
 #define FEED_CHUNK  65536
 #define OUTPUT_TAIL 1500
@@ -28,20 +33,35 @@ static int output_file(void)
     return fd;
 }
 
-static void child(const vmc_cmd *c, int in_fd, int out_fd)
+/* argv[0] found in PATH here, the password in the environment built
+ * here: the child only execs. */
+static int start(vm_job *j, const vmc_cmd *c, int in_pipe, int out_fd,
+                 apr_pool_t *p, const char **err)
 {
-    int null_fd = open("/dev/null", O_RDONLY);
-
-    dup2(in_fd >= 0 ? in_fd : null_fd, STDIN_FILENO);
-    dup2(out_fd, STDOUT_FILENO);
-    dup2(out_fd, STDERR_FILENO);
+    const char *add[2] = { NULL, NULL };
+    const char **argv;
+    size_t n = 0;
+    vm_job_opts o = { 0 };
+    while (c->argv[n])
+        n++;
+    argv = apr_pmemdup(p, c->argv, sizeof(char *) * (n + 1));
+    if (!(argv[0] = vm_job_which(c->argv[0], getenv("PATH"), p))) {
+        *err = apr_psprintf(p, "cannot start %s: not found", c->argv[0]);
+        return -1;
+    }
     if (c->secret_env && c->secret)
-        setenv(c->secret_env, c->secret, 1);
-    signal(SIGPIPE, SIG_DFL);
-    execvp(c->argv[0], (char *const *)c->argv);
-    dprintf(STDERR_FILENO, "cannot run %s: %s\n", c->argv[0],
-            strerror(errno));
-    _exit(127);
+        add[0] = apr_pstrcat(p, c->secret_env, "=", c->secret, NULL);
+    o.argv = argv;
+    o.envp = vm_job_env_with(add, p);
+    o.dir = ".";
+    o.io[0].kind = in_pipe ? VM_JOB_PIPE : VM_JOB_NULL;
+    o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_FD, out_fd };
+    o.grace_ms = GRACE_MS;
+    if (vm_job_start(j, &o, p, err) != 0) {
+        *err = apr_psprintf(p, "cannot start %s: %s", c->argv[0], *err);
+        return -1;
+    }
+    return 0;
 }
 
 /* Copy feed_path into the pipe; stop early when the child closes it. */
@@ -70,25 +90,20 @@ static int feed(const vmc_cmd *c, int pipe_fd, const char **err,
     return 0;
 }
 
-/* Wait for the child, sampling the size of watch_path meanwhile. */
-static int wait_child(const vmc_cmd *c, pid_t pid)
+/* Wait for the child, sampling the size of watch_path meanwhile; an
+ * interrupt ends the tool's group too. */
+static void wait_child(const vmc_cmd *c, vm_job *j)
 {
     struct timespec tick = {0, 100 * 1000 * 1000};
     struct stat st;
-    int status = 0, forwarded = 0;
 
-    for (;;) {
-        pid_t r = waitpid(pid, &status, c->watch_path ? WNOHANG : 0);
-        if (vmc_interrupted() && !forwarded)
-            forwarded = kill(pid, SIGTERM) == 0;   /* the tool stops too */
-        if (r == pid)
-            return status;
-        if (r < 0 && errno != EINTR)
-            return -1;
+    while (!vm_job_reap(j)) {
+        if (vmc_interrupted())
+            vm_job_end(j, SIGTERM, vm_time_mono_ms());
+        vm_job_tick(j, vm_time_mono_ms());
         if (c->watch_path && c->progress && stat(c->watch_path, &st) == 0)
             vmc_progress_set(c->progress, (uint64_t)st.st_size, 0);
-        if (r == 0)
-            nanosleep(&tick, NULL);
+        nanosleep(&tick, NULL);
     }
 }
 
@@ -99,60 +114,50 @@ static const char *output_tail(int fd, apr_pool_t *p)
     off_t from = size > OUTPUT_TAIL ? size - OUTPUT_TAIL : 0;
     char *buf = apr_pcalloc(p, OUTPUT_TAIL + 1);
     ssize_t n = pread(fd, buf, OUTPUT_TAIL, from);
-    ssize_t i;
 
-    for (i = 0; i < n; i++)
-        if ((unsigned char)buf[i] < 0x20 && buf[i] != '\n')
-            buf[i] = '?';
     while (n > 0 && buf[n - 1] == '\n')
-        buf[--n] = '\0';
-    return n > 0 ? buf : "(no output)";
+        n--;
+    return n > 0 ? vm_text_visible_n(buf, (apr_size_t)n, "\n", p)
+                 : "(no output)";
 }
 
-static const char *how_it_ended(int status, apr_pool_t *p)
+static const char *how_it_ended(const vm_job *j, apr_pool_t *p)
 {
-    if (status < 0)
-        return "was lost";
-    if (WIFSIGNALED(status))
-        return apr_psprintf(p, "was killed by signal %d", WTERMSIG(status));
-    return apr_psprintf(p, "exited with status %d", WEXITSTATUS(status));
+    if (j->signal)
+        return apr_psprintf(p, "was killed by signal %d", j->signal);
+    return apr_psprintf(p, "exited with status %d", j->code);
 }
 
 int vmc_spawn(const vmc_cmd *c, apr_pool_t *p, const char **err)
 {
-    int pipe_fd[2] = {-1, -1}, out_fd = output_file(), status;
+    int out_fd = output_file();
     const char *feed_err = NULL;
     void (*old_pipe)(int);
-    pid_t pid;
+    vm_job j;
 
-    if (out_fd < 0 || (c->feed_path && pipe2(pipe_fd, O_CLOEXEC) != 0)) {
+    if (out_fd < 0) {
         *err = apr_psprintf(p, "cannot prepare %s: %s", c->argv[0],
                             strerror(errno));
-        if (out_fd >= 0)
-            close(out_fd);
+        return -1;
+    }
+    if (start(&j, c, c->feed_path != NULL, out_fd, p, err) != 0) {
+        close(out_fd);
         return -1;
     }
     old_pipe = signal(SIGPIPE, SIG_IGN);
-    if ((pid = fork()) == 0)
-        child(c, pipe_fd[0], out_fd);
-    if (pipe_fd[0] >= 0)
-        close(pipe_fd[0]);
-    if (pid > 0 && c->feed_path)
-        feed(c, pipe_fd[1], &feed_err, p);
-    if (pipe_fd[1] >= 0)
-        close(pipe_fd[1]);
-    status = pid > 0 ? wait_child(c, pid) : -1;
+    if (c->feed_path)
+        feed(c, j.fds[0], &feed_err, p);
+    vm_job_close(&j);        /* the tool sees the end of its input */
+    wait_child(c, &j);
     signal(SIGPIPE, old_pipe);
-    if (pid > 0 && vmc_interrupted() && !feed_err)
+    if (vmc_interrupted() && !feed_err)
         feed_err = "interrupted";
-    if (pid > 0 && status == 0 && !feed_err) {
+    if (j.status == 0 && !feed_err) {
         close(out_fd);
         return 0;
     }
     *err = feed_err ? feed_err
-         : pid < 0 ? apr_psprintf(p, "cannot start %s: %s", c->argv[0],
-                                  strerror(errno))
-         : apr_psprintf(p, "%s %s: %s", c->argv[0], how_it_ended(status, p),
+         : apr_psprintf(p, "%s %s: %s", c->argv[0], how_it_ended(&j, p),
                         output_tail(out_fd, p));
     close(out_fd);
     return -1;

@@ -1,6 +1,7 @@
 /* Running the database tools (pg_dump, pg_restore, mariadb-dump, mariadb):
- * execvp with an argv array, never a shell; the password only through the
- * child's environment; the tool's error output kept for the message. */
+ * through the core's job engine with an argv array, never a shell; the
+ * password only in the child's environment; the tool's error output kept
+ * for the message. */
 #ifndef VMOODLECTL_SPAWN_H
 #define VMOODLECTL_SPAWN_H
 

@@ -393,7 +393,7 @@ def test_log_dir_another_user_controls_is_refused(fleet):
     for log_dir, reason in ((fleet.logs, "must be ours and writable by nobody else"),
                             (os.path.join(theirs, "logs"), "must be ours or root's"),
                             (os.path.join(fleet.root, "link", "logs"),
-                             "Not a directory"),
+                             "is a symbolic link, not a directory"),
                             ("relative/logs", "give an absolute path")):
         proc = fleet.ctl("run", "--all", "--log-dir", log_dir, "--", "record.php")
         assert proc.returncode == 1 and reason in proc.stderr, (log_dir, proc.stderr)

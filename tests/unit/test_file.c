@@ -207,6 +207,11 @@ static void lock_refuses_a_link(void **state)
     fd = vm_file_lock(lock, 0, p, &err);
     assert_true(fd >= 0);
     assert_int_equal(mode_of(lock) & 077, 0);     /* created 0600 */
+    assert_int_equal(vm_file_lock(lock, 0, p, &err), VM_FILE_LOCK_BUSY);
+    assert_non_null(strstr(err, "is locked"));
+    vm_file_unlock(fd);
+    fd = vm_file_lock(lock, 0, p, &err);
+    assert_true(fd >= 0);
     vm_file_unlock(fd);
 }
 
