@@ -25,6 +25,7 @@
 #include "manifest.h"
 #include "steps.h"
 #include "util.h"
+#include "vm_file.h"
 #include "vm_cli.h"
 #include "vm_time.h"
 
@@ -365,7 +366,7 @@ int vmc_backup_dir_check(const vmc_opts *o, int open_it)
                         "without '..'");
     if (!open_it)
         return VMC_EXIT_OK;
-    if ((fd = vmc_log_dir_open(o->backup_dir, o->pool, &why)) < 0)
+    if ((fd = vm_file_dir_open(o->backup_dir, 0700, o->pool, &why)) < 0)
         return vmc_fail(704, VMC_EXIT_FAIL, apr_pstrcat(o->pool, "backup "
                         "folder: ", why, NULL));
     close(fd);

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <apr_strings.h>
 #include "lifecycle.h"
@@ -17,6 +16,7 @@
 #include "shared.h"
 #include "summary.h"
 #include "vm_cli.h"
+#include "vm_job.h"
 
 int vmc_site_cli_prepare(const vmc_opts *o, vmc_site_cli *c,
                          const char **why)
@@ -41,7 +41,9 @@ int vmc_site_cli_run_args(const vmc_site_cli *c, const vm_instance *in,
 {
     apr_pool_t *p;
     const char *why = NULL;
-    int status, code;
+    vm_job_opts o = { 0 };
+    vm_job j;
+    int code;
 
     apr_pool_create(&p, NULL);
     printf("vmoodlectl: step: %s", script);
@@ -49,18 +51,18 @@ int vmc_site_cli_run_args(const vmc_site_cli *c, const vm_instance *in,
         printf(" %s", args[i]);
     printf("\n");
     fflush(stdout);
-    vm_child ch = { vm_cli_argv(c->php, c->moodle_dir, script, args, nargs,
-                                p),
-                    vm_cli_env(in, c->who, p), c->who, c->moodle_dir,
-                    STDOUT_FILENO, -1 };
-    pid_t pid = vm_child_start(&ch, NULL, NULL, p, &why);
-    if (pid < 0) {
+    o.argv = vm_cli_argv(c->php, c->moodle_dir, script, args, nargs, p);
+    o.envp = vm_cli_env(in, c->who, p);
+    o.who = c->who;
+    o.dir = c->moodle_dir;
+    /* our output (a site's log, or the terminal); a session of its own,
+     * so a step an undo needs is never cut short by a signal to ours */
+    o.io[1].kind = o.io[2].kind = VM_JOB_INHERIT;
+    if (vm_job_start(&j, &o, p, &why) != 0) {
         printf("vmoodlectl: step not started: %s\n", why);
         code = 127;
     } else {
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-            ;
-        code = vmc_exit_code(status);
+        code = vm_job_wait(&j, NULL);
     }
     fflush(stdout);
     apr_pool_destroy(p);

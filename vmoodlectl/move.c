@@ -24,6 +24,7 @@
 #include "shared.h"
 #include "steps.h"
 #include "util.h"
+#include "vm_file.h"
 
 static vm_field moved_fields[] = { VM_F_VDBHOST, VM_F_VDBLOGIN, VM_F_VDBPASS,
                                    VM_F_VDBNAME, VM_F_VDATAPATH };
@@ -162,7 +163,7 @@ int vmc_cmd_move(vmc_opts *o)
     if ((why = prepare(&m)) != NULL)
         return vmc_fail(763, VMC_EXIT_FAIL, apr_psprintf(m.p, "move of %s "
                         "refused, nothing changed: %s", m.in->wwwroot, why));
-    if (!o->dry_run && (why = vmc_make_dirs(o->lock_dir, m.p)) != NULL)
+    if (!o->dry_run && (why = vm_file_dir_make(o->lock_dir, m.p)) != NULL)
         return vmc_fail(764, VMC_EXIT_FAIL, why);
     rc = vmc_lifecycle_run(o, apr_psprintf(m.p, "move of %s", m.in->wwwroot),
                            vmc_move_steps, vmc_move_nsteps, &m, 765);

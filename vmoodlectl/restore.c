@@ -28,6 +28,7 @@
 #include "shared.h"
 #include "steps.h"
 #include "util.h"
+#include "vm_file.h"
 #include "vm_lock.h"
 
 const char *vmc_restore_check_file(void *ctx, const char *rel, uint64_t size,
@@ -200,7 +201,7 @@ static int prepare(restore *r)
 
 static int lock_site(restore *r)
 {
-    const char *why = vmc_make_dirs(r->o->lock_dir, r->p);
+    const char *why = vm_file_dir_make(r->o->lock_dir, r->p);
 
     if (!why && vm_lock_take(&r->lock, r->o->lock_dir, r->t.src, r->in->id,
                              r->p, &why) == VM_LOCK_GOT)
