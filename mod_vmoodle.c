@@ -198,8 +198,8 @@ typedef struct {
  * pages, never with any instance's content.  On an internal redirect
  * (r->prev) nothing is refused: that is the error document of an earlier
  * answer, or a redirect whose first request already routed. */
-static int deny(request_rec *r, int status, const vmoodle_page *page,
-                const char *host)
+static int note_refusal(request_rec *r, int status,
+                        const vmoodle_page *page, const char *host)
 {
     vmoodle_refusal *no;
 
@@ -262,12 +262,12 @@ static int vmoodle_route(request_rec *r)
     if (!c->engine || !c->table)
         return DECLINED;
     if (!(raw = requested_host(r, c, &https)))
-        return deny(r, c->unknown_status, &c->unknown_page, "");
+        return note_refusal(r, c->unknown_status, &c->unknown_page, "");
     if ((why = vm_host_request_key(raw, strlen(raw), https, key, sizeof key))) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00015)
                       "refusing host '%s': %s",
                       ap_escape_logitem(r->pool, raw), why);
-        return deny(r, HTTP_BAD_REQUEST, NULL, raw);
+        return note_refusal(r, HTTP_BAD_REQUEST, NULL, raw);
     }
     /* TLS ended at a trusted proxy: tell PHP as mod_ssl would, or Moodle
      * sees http for an https wwwroot and redirects for ever. */
@@ -283,20 +283,21 @@ static int vmoodle_route(request_rec *r)
         /* VM00007 said so once at start-up: not an error per request */
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, VMLOGNO(00016)
                       "host %s: no instance table loaded", key);
-        return deny(r, HTTP_SERVICE_UNAVAILABLE, NULL, key);
+        return note_refusal(r, HTTP_SERVICE_UNAVAILABLE, NULL, key);
     }
     if (!(in = vm_snapshot_find(snap, key, strlen(key)))) {
         if (is_server_name(r))
             return DECLINED;
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00017)
                       "unknown host %s", key);
-        return deny(r, c->unknown_status, &c->unknown_page, key);
+        return note_refusal(r, c->unknown_status, &c->unknown_page, key);
     }
     if (!vm_snapshot_entry_enabled(in)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00018)
                       "instance %s (id %" APR_INT64_T_FMT ") is disabled",
                       key, (apr_int64_t)vm_snapshot_entry_id(in));
-        return deny(r, HTTP_SERVICE_UNAVAILABLE, &c->disabled_page, key);
+        return note_refusal(r, HTTP_SERVICE_UNAVAILABLE, &c->disabled_page,
+                            key);
     }
     set_instance_env(r, snap, in);
     return DECLINED;

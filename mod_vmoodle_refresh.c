@@ -230,10 +230,11 @@ static void refresh_once(vmoodle_table *t, vm_source *src, apr_pool_t *p,
     }
 }
 
-/* Has this process read this table (path, source and name) at an earlier
- * (re)start?  Then a writer has kept its snapshot on disk current since.
- * Kept in the process pool, which outlives restarts. */
-static int read_before(const vmoodle_table *t, apr_pool_t *p)
+/* Note that this process reads this table (path, source and name), and
+ * say whether it had at an earlier (re)start: then a writer has kept its
+ * snapshot on disk current since.  Kept in the process pool, which
+ * outlives restarts. */
+static int note_read(const vmoodle_table *t, apr_pool_t *p)
 {
     apr_pool_t *process = spec(t)->server->process->pool;
     const char *key = apr_pstrcat(p, "vmoodle-read:", spec(t)->snapshot_path,
@@ -323,7 +324,7 @@ static void startup_refresh_as_user(vmoodle_table *t)
     int read_earlier;
 
     apr_pool_create_unmanaged(&p);
-    read_earlier = read_before(t, p);   /* the parent's memory, not the child's */
+    read_earlier = note_read(t, p);   /* the parent's memory, not the child's */
     if (geteuid() != 0) {
         apr_pool_destroy(p);
         startup_refresh(t, read_earlier);
@@ -382,8 +383,9 @@ static void note_outcome(vmoodle_table *t, struct vmoodle_writer *w,
     }
 }
 
-/* Has the source announced a change (PostgreSQL NOTIFY)? */
-static int change_announced(struct vmoodle_writer *w)
+/* Has the source announced a change (PostgreSQL NOTIFY)?  A failed poll
+ * closes the source (reopened on the next read) and answers yes. */
+static int poll_change_or_close(struct vmoodle_writer *w)
 {
     const char *err;
     int changed = 0;
@@ -423,7 +425,7 @@ static int writer_tick(struct vmoodle_writer *w, apr_pool_t *p)
     if (!w->source && (due || !w->failing))
         res.status = vm_source_open(&w->source, spec(t)->source_spec,
                                     spec(t)->table_name, w->pool, &res.error);
-    if (res.status == VM_OK && !due && !change_announced(w))
+    if (res.status == VM_OK && !due && !poll_change_or_close(w))
         return 0;
     if (res.status == VM_OK)
         refresh_once(t, w->source, p, &res);

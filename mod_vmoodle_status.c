@@ -7,6 +7,7 @@
 #include <cJSON.h>
 #include "vm_cron_figures.h"
 #include "vm_instance_json.h"
+#include "vm_time.h"
 
 /* The cron figures are not in the snapshot (a cron run makes no
  * generation): they come from the file the writer keeps beside it, as
@@ -90,13 +91,10 @@ static const char *text_of(request_rec *r, const cJSON *o, const char *key)
 static const char *date_of(request_rec *r, const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    char *buf;
+    char *buf = apr_palloc(r->pool, VM_TIME_TEXT);
 
-    if (!cJSON_IsNumber(v) || v->valuedouble <= 0)
-        return "never";
-    buf = apr_palloc(r->pool, APR_RFC822_DATE_LEN);
-    apr_rfc822_date(buf, apr_time_from_sec((apr_time_t)v->valuedouble));
-    return buf;
+    return vm_time_human(cJSON_IsNumber(v) ? (long long)v->valuedouble : 0,
+                         buf);
 }
 
 static void send_html(request_rec *r, const cJSON *root)

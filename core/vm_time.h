@@ -1,5 +1,7 @@
-/* Times as the programs print them (UTC, ISO 8601, to the second) and as
- * they measure them (a monotonic clock). */
+/* Times as the programs print them, in UTC to the second: ISO 8601 for
+ * machines (JSON, manifests), one format for humans (lastcron in
+ * vmoodlectl list/show, vcron status, the status page); and as they
+ * measure them (a monotonic clock). */
 #ifndef VM_TIME_H
 #define VM_TIME_H
 
@@ -8,6 +10,10 @@
 /* t (seconds since the epoch) into buf; "never" when t <= 0.  Returns
  * buf. */
 char *vm_time_text(long long t, char buf[VM_TIME_TEXT]);
+
+/* The same for a human: "2026-12-02 12:18:21 UTC"; "never" when
+ * t <= 0.  Returns buf. */
+char *vm_time_human(long long t, char buf[VM_TIME_TEXT]);
 
 /* The one monotonic clock (timeouts, durations, progress): milliseconds
  * since an arbitrary start, never going back. */

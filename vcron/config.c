@@ -7,6 +7,7 @@
 #include <apr_tables.h>
 #include "config.h"
 #include "vm_conf.h"
+#include "vm_settings.h"
 #include "vm_source.h"
 
 typedef enum { T_STR, T_LONG, T_MODE, T_ARGV, T_BOOL } setting_type;
@@ -27,39 +28,44 @@ typedef struct {
 /* Every setting with its default: --help and vc_config_defaults read
  * them from here. */
 static const setting settings[] = {
-    { "config", T_STR, AT(config_file), 0, VC_DEFAULT_CONFIG,
+    { VM_SET_CONFIG, T_STR, AT(config_file), 0, VC_DEFAULT_CONFIG,
       "configuration file" },
-    { "source", T_STR, AT(source), 0, NULL,
+    { VM_SET_SOURCE, T_STR, AT(source), 0, NULL,
       "instance table: json:/path | pgsql:\"conninfo\" | mysql:\"...\"" },
-    { "table", T_STR, AT(table), 0, VM_DEFAULT_TABLE, "database table" },
-    { "mode", T_MODE, AT(mode), 0, "round-robin", "round-robin | lowest-gap" },
-    { "per-tick", T_LONG, AT(per_tick), 0, NULL,
+    { VM_SET_TABLE, T_STR, AT(table), 0, VM_DEFAULT_TABLE, "database table" },
+    { VM_SET_MODE, T_MODE, AT(mode), 0, "round-robin",
+      "round-robin | lowest-gap" },
+    { VM_SET_PER_TICK, T_LONG, AT(per_tick), 0, NULL,
       "round-robin: instances per tick (default "
       STR(VC_RR_DEFAULT_PER_TICK) "); lowest-gap: cap (default 0 = none)" },
-    { "period", T_LONG, AT(period), 1, "900",
+    { VM_SET_PERIOD, T_LONG, AT(period), 1, "900",
       "lowest-gap: seconds between two crons of an instance" },
-    { "tick", T_LONG, AT(tick), 1, "60", "daemon: seconds between ticks" },
-    { "jobs", T_LONG, AT(jobs), 1, "4", "crons running at once" },
-    { "timeout", T_LONG, AT(timeout), 1, "600",
+    { VM_SET_TICK, T_LONG, AT(tick), 1, "60",
+      "daemon: seconds between ticks" },
+    { VM_SET_JOBS, T_LONG, AT(jobs), 1, VM_DEFAULT_JOBS_TEXT,
+      "crons running at once" },
+    { VM_SET_TIMEOUT, T_LONG, AT(timeout), 1, "600",
       "seconds before a cron is ended" },
-    { "grace", T_LONG, AT(grace), 0, "10",
+    { VM_SET_GRACE, T_LONG, AT(grace), 0, VM_DEFAULT_GRACE_TEXT,
       "seconds between TERM and KILL of a late cron" },
-    { "php", T_STR, AT(php), 0, "/usr/bin/php", "PHP CLI binary" },
-    { "moodle-dir", T_STR, AT(moodle_dir), 0, "/var/www/moodle",
+    { VM_SET_PHP, T_STR, AT(php), 0, VM_DEFAULT_PHP, "PHP CLI binary" },
+    { VM_SET_MOODLE_DIR, T_STR, AT(moodle_dir), 0, VM_DEFAULT_MOODLE_DIR,
       "Moodle code directory" },
-    { "command", T_ARGV, AT(command), 0, NULL,
+    { VM_SET_COMMAND, T_ARGV, AT(command), 0, NULL,
       "PATH ARGS...: run this instead of php cron.php (last flag)" },
-    { "user", T_STR, AT(user), 0, "www-data", "user for the crons when root" },
-    { "log-dir", T_STR, AT(log_dir), 0, "/var/log/vmoodle/vcron",
+    { VM_SET_USER, T_STR, AT(user), 0, VM_DEFAULT_USER,
+      "user for the crons when root" },
+    { VM_SET_LOG_DIR, T_STR, AT(log_dir), 0, "/var/log/vmoodle/vcron",
       "per-instance logs" },
-    { "log-max", T_LONG, AT(log_max), 1024, "1048576",
+    { VM_SET_LOG_MAX, T_LONG, AT(log_max), 1024, "1048576",
       "bytes before a log is rotated to .1" },
-    { "lock-dir", T_STR, AT(lock_dir), 0, "/run/vmoodle/vcron",
+    { VM_SET_LOCK_DIR, T_STR, AT(lock_dir), 0, VM_DEFAULT_LOCK_DIR,
       "per-instance lock files" },
-    { "state-file", T_STR, AT(state_file), 0, "/var/lib/vmoodle/vcron.state",
+    { VM_SET_STATE_FILE, T_STR, AT(state_file), 0,
+      "/var/lib/vmoodle/vcron.state",
       "cursor, measured tick, the master's figures" },
-    { "quiet", T_BOOL, AT(quiet), 0, NULL, "no summary line per tick" },
-    { "master", T_BOOL, AT(master), 0, NULL,
+    { VM_SET_QUIET, T_BOOL, AT(quiet), 0, NULL, "no summary line per tick" },
+    { VM_SET_MASTER, T_BOOL, AT(master), 0, NULL,
       "also run the master Moodle's cron each tick (VMOODLE_MASTER=1)" },
 };
 
@@ -146,11 +152,6 @@ const char *vc_config_set(vc_config *cfg, const char *name, const char *value,
         return NULL;
     }
     return NULL;
-}
-
-int vc_config_known(const char *name)
-{
-    return find_setting(name) != NULL;
 }
 
 static const char *set_from_file(void *cfg, const char *name,

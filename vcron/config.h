@@ -40,10 +40,6 @@ void vc_config_defaults(vc_config *cfg);
 const char *vc_config_set(vc_config *cfg, const char *name, const char *value,
                           apr_pool_t *p);
 
-/* Whether name is one of vcron's settings (vmoodlectl, reading a shared
- * file, leaves these to vcron). */
-int vc_config_known(const char *name);
-
 /* Read a settings file (vm_conf.h): every name must be a setting.  A
  * missing file is an error only when required.  Returns NULL or a reason
  * naming the file and line (from p). */

@@ -25,12 +25,12 @@ static void print_row(const char *id, const vm_instance *in, long long now,
                       FILE *out)
 {
     char date[VM_TIME_TEXT], since[24];
-    vm_time_text(in->lastcron, date);
+    vm_time_human(in->lastcron, date);
     if (in->lastcron > 0)
         snprintf(since, sizeof since, "%lld", now - in->lastcron);
     else
         snprintf(since, sizeof since, "-");
-    fprintf(out, "%-6s %-32s %-7s %9lld %-20s %8s %11lld\n", id, in->key,
+    fprintf(out, "%-6s %-32s %-7s %9lld %-23s %8s %11lld\n", id, in->key,
             in->enabled ? "yes" : "no", in->croncount, date, since,
             in->lastcrongap);
 }
@@ -40,7 +40,7 @@ static void print_text(const vc_config *cfg, vm_source *src, const vm_table *t,
 {
     fprintf(out, "source %s, mode %s, cursor %lld, measured tick %lld s\n",
             src->display, vc_mode_name(cfg->mode), st->cursor, st->tick);
-    fprintf(out, "%-6s %-32s %-7s %9s %-20s %8s %11s\n", "id", "host",
+    fprintf(out, "%-6s %-32s %-7s %9s %-23s %8s %11s\n", "id", "host",
             "enabled", "croncount", "lastcron", "since", "lastcrongap");
     if (cfg->master) {
         vm_instance m = master_figures(st);

@@ -15,6 +15,7 @@
 #include "ctl.h"
 #include "quota.h"
 #include "db.h"
+#include "select.h"
 #include "vm_identity.h"
 #include "vm_job.h"
 
@@ -141,24 +142,25 @@ static int check_one(const vmc_opts *o, const vm_instance *in,
 int vmc_cmd_check(vmc_opts *o)
 {
     int i, failed = 0, rc;
+    apr_array_header_t *sites;
+    vmc_selection sel;
     const char *why;
     vmc_table t;
-
     vmc_quotas q;
 
     if ((rc = vmc_table_load(o, &t, &why)) != VMC_EXIT_OK)
         return vmc_fail(311, rc, why);
     if ((why = vmc_quotas_read(&q, o->quota_file, o->pool)) != NULL)
         return vmc_fail(743, VMC_EXIT_FAIL, why);
-    for (i = 0; i < o->nargs; i++) {
-        const vm_instance *in = vmc_find(&t, o->args[i], &why);
-        if (!in)
-            vmc_error(312, "%s", why);
-        failed += !in || !check_one(o, in, &q);
-    }
-    for (i = 0; o->nargs == 0 && i < t.table->instances->nelts; i++)
-        failed += !check_one(o, &APR_ARRAY_IDX(t.table->instances, i,
-                                               vm_instance), &q);
+    if (!o->nargs && !t.table->instances->nelts)
+        return VMC_EXIT_OK;                 /* nothing to check */
+    sel = vmc_selection_of(o, 0);
+    sel.all = sel.include_disabled = !o->nargs;     /* none named: all */
+    if (!(sites = vmc_select(&t, &sel, o->pool, &why)))
+        return vmc_fail(312, VMC_EXIT_USAGE, why);
+    for (i = 0; i < sites->nelts; i++)
+        failed += !check_one(o, APR_ARRAY_IDX(sites, i, const vm_instance *),
+                             &q);
     fflush(stdout);
     if (failed)
         vmc_error(360, "%d instance(s) failed the check", failed);

@@ -13,7 +13,7 @@
 #define VMC_FALLBACK_CONFIG   "/etc/vmoodle/vcron.conf"
 #define VMC_DEFAULT_TEMPLATES "/var/lib/vmoodle/templates"
 #define VMC_DEFAULT_DATA      "/var/lib/vmoodle/data"
-#define VMC_DEFAULT_USER      "www-data"
+#define VMC_DEFAULT_BACKUP_DIR "/var/backups/vmoodle"
 
 /* Exit codes: 0 fine, 1 the operation failed, 2 the command line is wrong. */
 enum { VMC_EXIT_OK = 0, VMC_EXIT_FAIL = 1, VMC_EXIT_USAGE = 2 };
@@ -24,10 +24,9 @@ typedef struct {
     const char *templates_dir, *data_parent, *web_user;
     const char *from, *snapshot_name, *template_name;
     const char *master_dataroot;  /* destroy never removes it (or in it) */
-    int json, show_secrets, dry_run, yes, template_db;
+    int json, show_secrets, dry_run, yes, template_db, help;
     vm_row fields;          /* instance columns given as flags */
-    apr_array_header_t *sets;   /* --set values: COLUMN=VALUE, or config's
-                                   value */
+    const char *cfg_name, *cfg_value;   /* config: the setting, its value */
     /* The fleet commands (fleet_cmds.c, upgrade.c); php, moodle-dir and
      * lock-dir are vcron's settings, read from its file too. */
     int all, master, include_disabled, fail_fast, no_master, unset;
@@ -71,7 +70,8 @@ const vm_instance *vmc_find(const vmc_table *t, const char *arg,
  * touch; NULL when absent. */
 const vm_row *vmc_raw_row(const vmc_table *t, long long id);
 /* For commands taking one HOST|ID: check the arguments, load the table,
- * find the instance.  VMC_EXIT_*, with *why when not OK. */
+ * find the instance.  VMC_EXIT_*, with *why when not OK.  (select.c: the
+ * one home of site selection.) */
 int vmc_table_load_one(vmc_opts *o, const char *verb, vmc_table *t,
                        const vm_instance **in, const char **why);
 /* Validate row against the rest of the table as the module would: the row

@@ -16,10 +16,10 @@
 #include "dbadmin.h"
 #include "dbtools.h"
 #include "files.h"
-#include "interrupt.h"
 #include "manifest.h"
 #include "rewrite.h"
 #include "sitekey.h"
+#include "steps.h"
 #include "template.h"
 #include "util.h"
 
@@ -38,6 +38,7 @@ typedef struct {
     const char *pass_from;     /* where the password came from, for the plan */
     int template_db_gone;
     int db_created, dataroot_created;
+    long long id;              /* the inserted row's */
     uint64_t files_checked;
 } deploy;
 
@@ -233,34 +234,6 @@ static int prepare(deploy *d)
     return VMC_EXIT_OK;
 }
 
-static void plan(const deploy *d)
-{
-    const char *server = vmc_dbconf_server(&d->db, d->o->pool);
-
-    vmc_say("plan: deploy %s from template %s (%s)", d->in.wwwroot,
-            d->o->template_name, d->m.source.wwwroot);
-    vmc_say("  checked: %s server %s reached as %s (password: %s)",
-            d->in.dbtype, server, d->in.dblogin, d->pass_from);
-    vmc_say("  1. verify %s (sha256)", d->dump_path);
-    if (same_server_template(d))
-        vmc_say("  2. create %s database %s on %s as a copy of %s",
-                d->in.dbtype, d->in.dbname, server, d->m.pg_template_db);
-    else
-        vmc_say("  2. create %s database %s on %s and load %s",
-                d->in.dbtype, d->in.dbname, server, d->m.dump_file);
-    vmc_say("  3. prefix %s -> %s; wwwroot %s -> %s in mnet_host; site "
-            "name '%s' (%s); sessioncookie; a new siteidentifier; %s, %s "
-            "and its host -> %s, %s in config and config_plugins",
-            d->m.source.dbprefix, d->in.dbprefix, d->m.source.wwwroot,
-            d->in.wwwroot, d->in.name, d->in.shortname, d->m.source.wwwroot,
-            d->m.source.datapath, d->in.wwwroot, d->in.datapath);
-    vmc_say("  4. copy %s/dataroot (%llu files) to %s owned by %s, without "
-            "the template's encryption key (%s)", d->tpl_dir,
-            (unsigned long long)d->m.data_files, d->in.datapath,
-            d->o->web_user, VMC_SITEKEY_DIR);
-    vmc_say("  5. insert the enabled row into %s", d->t.src->display);
-}
-
 static int verify_dump(deploy *d, const char **err)
 {
     char hex[VMC_SHA256_HEX];
@@ -275,13 +248,12 @@ static int verify_dump(deploy *d, const char **err)
     return 0;
 }
 
-static int create_database(deploy *d, const char **step, const char **err)
+static int create_database(deploy *d, const char **err)
 {
     apr_pool_t *p = d->o->pool;
     int exists, copy = same_server_template(d), rc;
     vmc_progress pr;
 
-    *step = "create the database";
     if ((exists = vmc_dbadmin_exists(d->server, d->in.dbname, p, err)) != 0) {
         if (exists > 0)
             *err = apr_psprintf(p, "database %s already exists on %s",
@@ -294,10 +266,11 @@ static int create_database(deploy *d, const char **step, const char **err)
     d->db_created = 1;
     if (copy)
         return 0;
-    *step = "load the template database";
     vmc_progress_start(&pr, "load database", d->m.dump_size, NULL);
     rc = vmc_load(&d->db, d->in.dbname, d->dump_path, &pr, p, err);
     vmc_progress_end(&pr, rc == 0);
+    if (rc != 0)
+        *err = apr_pstrcat(p, "load the template database: ", *err, NULL);
     return rc;
 }
 
@@ -380,50 +353,146 @@ static int drop_template_key(deploy *d, const char **err)
     return 0;
 }
 
-static int run_steps(deploy *d, long long *id, const char **step,
-                     const char **err)
+/* The steps, see steps.h: each with its plan line, run and undo. */
+
+static const char *plan_verify(void *ctx, apr_pool_t *p)
 {
-    vmc_interrupt_install();
-    *step = "verify the template";
-    if (verify_dump(d, err) != 0 || vmc_interrupt_check(err)
-        || create_database(d, step, err) != 0 || vmc_interrupt_check(err))
-        return -1;
-    *step = "rewrite the site in the new database";
-    if (rewrite(d, err) != 0 || vmc_interrupt_check(err))
-        return -1;
-    *step = "copy the dataroot";
-    if (copy_dataroot(d, err) != 0 || vmc_interrupt_check(err))
-        return -1;
-    *step = "remove the template's encryption key";
-    if (drop_template_key(d, err) != 0 || vmc_interrupt_check(err))
-        return -1;
-    *step = "insert the instance row";
-    return (*err = vmc_table_save(&d->t, &d->row, id, d->o->pool)) ? -1 : 0;
+    const deploy *d = ctx;
+    return apr_psprintf(p, "verify %s (sha256)", d->dump_path);
 }
 
-static void undo(deploy *d)
+static int verify_step(void *ctx, const char **err)
 {
+    return verify_dump(ctx, err);
+}
+
+static const char *plan_create(void *ctx, apr_pool_t *p)
+{
+    const deploy *d = ctx;
+    const char *server = vmc_dbconf_server(&d->db, p);
+
+    if (same_server_template(d))
+        return apr_psprintf(p, "create %s database %s on %s as a copy of %s",
+                            d->in.dbtype, d->in.dbname, server,
+                            d->m.pg_template_db);
+    return apr_psprintf(p, "create %s database %s on %s and load %s",
+                        d->in.dbtype, d->in.dbname, server, d->m.dump_file);
+}
+
+static int create_step(void *ctx, const char **err)
+{
+    return create_database(ctx, err);
+}
+
+static void drop_database(void *ctx)
+{
+    deploy *d = ctx;
     const char *err;
 
-    if (d->dataroot_created) {
-        if (vmc_tree_remove(d->in.datapath, d->o->data_parent, d->o->pool,
-                            &err) != 0)
-            vmc_error(346, "undo: %s", err);
-        else
-            vmc_say("undone: removed %s", d->in.datapath);
-    }
-    if (d->db_created) {
-        if (vmc_dbadmin_drop(d->server, d->in.dbname, d->o->pool, &err) != 0)
-            vmc_error(347, "undo: drop database %s: %s", d->in.dbname, err);
-        else
-            vmc_say("undone: dropped database %s", d->in.dbname);
-    }
+    if (!d->db_created)
+        return;
+    if (vmc_dbadmin_drop(d->server, d->in.dbname, d->o->pool, &err) != 0)
+        vmc_error(347, "undo: drop database %s: %s", d->in.dbname, err);
+    else
+        vmc_say("undone: dropped database %s", d->in.dbname);
+}
+
+static const char *plan_rewrite(void *ctx, apr_pool_t *p)
+{
+    const deploy *d = ctx;
+    return apr_psprintf(p, "prefix %s -> %s; wwwroot %s -> %s in mnet_host; "
+                        "site name '%s' (%s); sessioncookie; a new "
+                        "siteidentifier; %s, %s and its host -> %s, %s in "
+                        "config and config_plugins", d->m.source.dbprefix,
+                        d->in.dbprefix, d->m.source.wwwroot, d->in.wwwroot,
+                        d->in.name, d->in.shortname, d->m.source.wwwroot,
+                        d->m.source.datapath, d->in.wwwroot, d->in.datapath);
+}
+
+static int rewrite_step(void *ctx, const char **err)
+{
+    return rewrite(ctx, err);
+}
+
+static const char *plan_copy(void *ctx, apr_pool_t *p)
+{
+    const deploy *d = ctx;
+    return apr_psprintf(p, "copy %s/dataroot (%" APR_UINT64_T_FMT " files) "
+                        "to %s owned by %s", d->tpl_dir, d->m.data_files,
+                        d->in.datapath, d->o->web_user);
+}
+
+static int copy_step(void *ctx, const char **err)
+{
+    return copy_dataroot(ctx, err);
+}
+
+static void remove_dataroot(void *ctx)
+{
+    deploy *d = ctx;
+    const char *err;
+
+    if (!d->dataroot_created)
+        return;
+    if (vmc_tree_remove(d->in.datapath, d->o->data_parent, d->o->pool, &err)
+        != 0)
+        vmc_error(346, "undo: %s", err);
+    else
+        vmc_say("undone: removed %s", d->in.datapath);
+}
+
+static const char *plan_key(void *ctx, apr_pool_t *p)
+{
+    (void)ctx;
+    return apr_psprintf(p, "remove the template's encryption key from the "
+                        "copy (%s): the site makes its own", VMC_SITEKEY_DIR);
+}
+
+static int key_step(void *ctx, const char **err)
+{
+    return drop_template_key(ctx, err);
+}
+
+static const char *plan_insert(void *ctx, apr_pool_t *p)
+{
+    const deploy *d = ctx;
+    return apr_psprintf(p, "insert the enabled row into %s",
+                        d->t.src->display);
+}
+
+static int insert_row(void *ctx, const char **err)
+{
+    deploy *d = ctx;
+    return (*err = vmc_table_save(&d->t, &d->row, &d->id, d->o->pool))
+           ? -1 : 0;
+}
+
+static const vmc_step steps[] = {
+    { "verify the template", plan_verify, NULL, verify_step, NULL },
+    { "create the database", plan_create, NULL, create_step, drop_database },
+    { "rewrite the site in the new database", plan_rewrite, NULL,
+      rewrite_step, NULL },
+    { "copy the dataroot", plan_copy, NULL, copy_step, remove_dataroot },
+    { "remove the template's encryption key", plan_key, NULL, key_step,
+      NULL },
+    { "insert the instance row", plan_insert, NULL, insert_row, NULL },
+};
+
+#define NSTEPS (int)(sizeof steps / sizeof *steps)
+
+static void plan(deploy *d)
+{
+    vmc_say("plan: deploy %s from template %s (%s)", d->in.wwwroot,
+            d->o->template_name, d->m.source.wwwroot);
+    vmc_say("  checked: %s server %s reached as %s (password: %s)",
+            d->in.dbtype, vmc_dbconf_server(&d->db, d->o->pool),
+            d->in.dblogin, d->pass_from);
+    vmc_steps_plan(steps, NSTEPS, d, d->o->pool);
 }
 
 int vmc_cmd_deploy(vmc_opts *o)
 {
-    const char *step = "", *err = "";
-    long long id = 0;
+    vmc_steps_outcome out;
     deploy d;
     int rc;
 
@@ -437,14 +506,13 @@ int vmc_cmd_deploy(vmc_opts *o)
         plan(&d);
         return VMC_EXIT_OK;
     }
-    if (run_steps(&d, &id, &step, &err) != 0) {
+    if (vmc_steps_run(steps, NSTEPS, &d, &out) != 0) {
         vmc_error(348, "deploy of %s failed at step '%s': %s", d.in.wwwroot,
-                  step, err);
-        undo(&d);
+                  out.failed, out.err);
         return VMC_EXIT_FAIL;
     }
     vmc_say("deployed %s as id %lld: %s database %s on %s, dataroot %s",
-            d.in.wwwroot, id, d.in.dbtype, d.in.dbname,
+            d.in.wwwroot, d.id, d.in.dbtype, d.in.dbname,
             vmc_dbconf_server(&d.db, o->pool), d.in.datapath);
     return VMC_EXIT_OK;
 }

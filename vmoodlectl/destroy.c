@@ -1,7 +1,8 @@
 /* destroy HOST --yes: take an instance out of service for good: disable
  * its row, drop its database, remove its dataroot (only inside the data
- * parent), then remove the row.  Never what another site uses: a database
- * or a dataroot shared with another row or with the master is refused. */
+ * parent), then remove the row, in steps (steps.h).  Never what another
+ * site uses: a database or a dataroot shared with another row or with the
+ * master is refused. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include "dbadmin.h"
 #include "files.h"
 #include "shared.h"
+#include "steps.h"
 #include "util.h"
 
 static const char *check_dataroot(const vmc_opts *o, const vm_instance *in)
@@ -73,77 +75,123 @@ static const char *check_shared(const vmc_opts *o, const vmc_table *t,
     return NULL;
 }
 
-static void plan(const vm_instance *in)
-{
-    vmc_say("plan: destroy %s (id %lld)", in->wwwroot, in->id);
-    vmc_say("  1. disable its row");
-    vmc_say("  2. drop %s database %s on %s", in->dbtype, in->dbname,
-            in->dbhost);
-    vmc_say("  3. remove %s", in->datapath);
-    vmc_say("  4. remove its row");
-}
+/* The steps, see steps.h.  Only the first has an undo: once the
+ * database is dropped there is no going back, and a failure says where it
+ * stopped. */
+typedef struct {
+    vmc_opts *o;
+    vmc_table *t;
+    const vm_instance *in;
+    int disabled;             /* the row was enabled and we disabled it */
+    int dropped;              /* the database may be gone */
+} destroy;
 
-/* NULL, or why not. */
-static const char *disable_row(vmc_opts *o, vmc_table *t,
-                               const vm_instance *in)
+static const char *save_enabled(destroy *d, const char *enabled)
 {
-    const vm_row *old = vmc_raw_row(t, in->id);
+    const vm_row *old = vmc_raw_row(d->t, d->in->id);
     vm_row row;
     long long id;
 
     if (!old)
         return "the instance's row is gone";
     row = *old;
-    vm_row_set(&row, VM_F_ENABLED, "0");
-    return vmc_table_save(t, &row, &id, o->pool);
+    vm_row_set(&row, VM_F_ENABLED, enabled);
+    return vmc_table_save(d->t, &row, &id, d->o->pool);
 }
 
-static int drop_database(vmc_opts *o, const vm_instance *in,
-                         const char **err)
+static int disable_row(void *ctx, const char **err)
 {
+    destroy *d = ctx;
+
+    if ((*err = save_enabled(d, "0")) != NULL)
+        return -1;
+    d->disabled = d->in->enabled;
+    return 0;
+}
+
+/* The database still there: the site serves again as it did. */
+static void enable_again(void *ctx)
+{
+    destroy *d = ctx;
+    const char *err;
+
+    if (!d->disabled || d->dropped)
+        return;
+    if ((err = save_enabled(d, "1")) != NULL)
+        vmc_error(434, "undo: enable the row again: %s", err);
+    else
+        vmc_say("undone: the row is enabled again");
+}
+
+static const char *plan_drop(void *ctx, apr_pool_t *p)
+{
+    const destroy *d = ctx;
+    return apr_psprintf(p, "drop %s database %s on %s", d->in->dbtype,
+                        d->in->dbname, d->in->dbhost);
+}
+
+static int drop_database(void *ctx, const char **err)
+{
+    destroy *d = ctx;
+    const vm_instance *in = d->in;
+    apr_pool_t *p = d->o->pool;
     vmc_dbconf c;
     vm_db *server;
     int exists;
 
     if (vmc_dbconf_make(&c, in->dbtype, in->dbhost, in->dblogin, in->dbpass,
-                        in->dbname, o->pool, err) != 0
-        || !(server = vmc_db_open(&c, NULL, o->pool, err))
-        || (exists = vmc_dbadmin_exists(server, in->dbname, o->pool,
-                                        err)) < 0)
+                        in->dbname, p, err) != 0
+        || !(server = vmc_db_open(&c, NULL, p, err))
+        || (exists = vmc_dbadmin_exists(server, in->dbname, p, err)) < 0)
         return -1;
+    d->dropped = 1;
     if (!exists) {
         vmc_say("database %s was already gone", in->dbname);
         return 0;
     }
-    return vmc_dbadmin_drop(server, in->dbname, o->pool, err);
+    return vmc_dbadmin_drop(server, in->dbname, p, err);
 }
 
-static int run_steps(vmc_opts *o, vmc_table *t, const vm_instance *in,
-                     const char **step, const char **err)
+static const char *plan_remove(void *ctx, apr_pool_t *p)
 {
+    return apr_psprintf(p, "remove %s", ((const destroy *)ctx)->in->datapath);
+}
+
+static int remove_dataroot(void *ctx, const char **err)
+{
+    destroy *d = ctx;
     struct stat st;
 
-    *step = "disable the row";
-    if ((*err = disable_row(o, t, in)) != NULL)
-        return -1;
-    *step = "drop the database";
-    if (drop_database(o, in, err) != 0)
-        return -1;
-    *step = "remove the dataroot";
-    if (lstat(in->datapath, &st) == 0
-        && vmc_tree_remove(in->datapath, o->data_parent, o->pool, err) != 0)
-        return -1;
-    *step = "remove the row";
-    if (t->src->ops->delete_row(t->src, in->id, o->pool, err) != VM_OK)
-        return -1;
-    return 0;
+    if (lstat(d->in->datapath, &st) != 0)
+        return 0;
+    return vmc_tree_remove(d->in->datapath, d->o->data_parent, d->o->pool,
+                           err);
 }
+
+static int remove_row(void *ctx, const char **err)
+{
+    destroy *d = ctx;
+
+    return d->t->src->ops->delete_row(d->t->src, d->in->id, d->o->pool, err)
+           != VM_OK ? -1 : 0;
+}
+
+static const vmc_step steps[] = {
+    { "disable its row", NULL, NULL, disable_row, enable_again },
+    { "drop the database", plan_drop, NULL, drop_database, NULL },
+    { "remove the dataroot", plan_remove, NULL, remove_dataroot, NULL },
+    { "remove its row", NULL, NULL, remove_row, NULL },
+};
+
+#define NSTEPS (int)(sizeof steps / sizeof *steps)
 
 int vmc_cmd_destroy(vmc_opts *o)
 {
-    const char *why, *step = "", *err = "";
+    const char *why;
     const vm_instance *in;
+    vmc_steps_outcome out;
     vmc_table t;
+    destroy d;
     int rc;
 
     if ((rc = vmc_table_load_one(o, "destroy", &t, &in, &why)) != VMC_EXIT_OK)
@@ -153,8 +201,10 @@ int vmc_cmd_destroy(vmc_opts *o)
         vmc_error(351, "destroy refused, nothing done: %s", why);
         return VMC_EXIT_FAIL;
     }
+    d = (destroy){ o, &t, in, 0, 0 };
     if (o->dry_run || !o->yes) {
-        plan(in);
+        vmc_say("plan: destroy %s (id %lld)", in->wwwroot, in->id);
+        vmc_steps_plan(steps, NSTEPS, &d, o->pool);
         if (!o->yes && !o->dry_run)
             vmc_error(352, "nothing done: add --yes to destroy %s",
                       in->wwwroot);
@@ -164,9 +214,9 @@ int vmc_cmd_destroy(vmc_opts *o)
         vmc_error(353, "source %s cannot be written", t.src->display);
         return VMC_EXIT_FAIL;
     }
-    if (run_steps(o, &t, in, &step, &err) != 0) {
+    if (vmc_steps_run(steps, NSTEPS, &d, &out) != 0) {
         vmc_error(354, "destroy of %s stopped at step '%s': %s", in->wwwroot,
-                  step, err);
+                  out.failed, out.err);
         return VMC_EXIT_FAIL;
     }
     vmc_say("destroyed %s: database %s dropped, %s removed, row %lld "

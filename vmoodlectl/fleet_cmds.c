@@ -13,14 +13,6 @@
 
 #define DEFAULT_LOG_PARENT "/var/log/vmoodle/vmoodlectl"
 
-/* The selection from the flags and the positional HOSTs. */
-static vmc_selection selection(const vmc_opts *o, int first_host)
-{
-    vmc_selection sel = { o->all, o->match, o->master, o->include_disabled,
-                          o->args + first_host, o->nargs - first_host };
-    return sel;
-}
-
 static const char *default_log_dir(const char *label, apr_pool_t *p)
 {
     char stamp[32];
@@ -33,7 +25,7 @@ int vmc_job_prepare(vmc_opts *o, const char *label, int first_host,
                     vmc_table *t, vmc_job *job, int *foreground)
 {
     const char *why = NULL;
-    vmc_selection sel = selection(o, first_host);
+    vmc_selection sel = vmc_selection_of(o, first_host);
     vm_identity *who = apr_pcalloc(o->pool, sizeof *who);
     int rc = vmc_table_load(o, t, &why);
 
@@ -138,14 +130,12 @@ int vmc_cmd_config(vmc_opts *o)
     const char **args = apr_pcalloc(o->pool, 3 * sizeof(char *));
     int n = 0;
 
-    if (!o->snapshot_name || o->sets->nelts > 1
-        || (o->sets->nelts && o->unset))
-        return vmc_fail(392, VMC_EXIT_USAGE, "config SITES --name N [--set V "
-                        "| --unset] [--plugin P]");
-    args[n++] = apr_pstrcat(o->pool, "--name=", o->snapshot_name, NULL);
-    if (o->sets->nelts)
-        args[n++] = apr_pstrcat(o->pool, "--set=",
-                                APR_ARRAY_IDX(o->sets, 0, const char *), NULL);
+    if (!o->cfg_name || (o->cfg_value && o->unset))
+        return vmc_fail(392, VMC_EXIT_USAGE, "config SITES --name N "
+                        "[--value V | --unset] [--plugin P]");
+    args[n++] = apr_pstrcat(o->pool, "--name=", o->cfg_name, NULL);
+    if (o->cfg_value)
+        args[n++] = apr_pstrcat(o->pool, "--set=", o->cfg_value, NULL);
     else if (o->unset)
         args[n++] = "--unset";
     if (o->plugin)

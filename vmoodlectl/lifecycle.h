@@ -13,7 +13,6 @@
 #include "vm_identity.h"
 #include "vm_instance.h"
 
-#define VMC_DEFAULT_BACKUP_DIR "/var/backups/vmoodle"
 #define VMC_BACKUP_PARTIAL     ".partial-"   /* a backup being written */
 
 /* Moodle's CLI as a site: --php, --moodle-dir and the user it runs as. */

@@ -1,4 +1,4 @@
-/* Site selection for the fleet commands, see select.h. */
+/* Site selection for every command that takes sites, see select.h. */
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,4 +92,26 @@ apr_array_header_t *vmc_select(const vmc_table *t, const vmc_selection *sel,
         APR_ARRAY_IDX(out, 0, const vm_instance *) = &vm_master;
     }
     return out;
+}
+
+vmc_selection vmc_selection_of(const vmc_opts *o, int first)
+{
+    vmc_selection sel = { o->all, o->match, o->master, o->include_disabled,
+                          o->args + first, o->nargs - first };
+    return sel;
+}
+
+int vmc_table_load_one(vmc_opts *o, const char *verb, vmc_table *t,
+                       const vm_instance **in, const char **why)
+{
+    int rc;
+
+    if (o->nargs != 1) {
+        *why = apr_psprintf(o->pool, "%s takes one HOST or ID", verb);
+        return VMC_EXIT_USAGE;
+    }
+    if ((rc = vmc_table_load(o, t, why)) != VMC_EXIT_OK)
+        return rc;
+    return (*in = vmc_find(t, o->args[0], why)) ? VMC_EXIT_OK
+                                                : VMC_EXIT_FAIL;
 }

@@ -1,5 +1,7 @@
-/* Which sites a fleet command runs on: --all, --match REGEX or HOST...,
- * with --master and --include-disabled.  Pure: the table in, the list
+/* Which sites a command works on, for every command that takes sites:
+ * --all, --match REGEX or HOST..., with --master and --include-disabled
+ * (the fleet commands, check), or one HOST|ID (vmc_table_load_one, ctl.h:
+ * show, edit, destroy...).  vmc_select is pure: the table in, the list
  * out, for the unit tests. */
 #ifndef VMOODLECTL_SELECT_H
 #define VMOODLECTL_SELECT_H
@@ -23,5 +25,9 @@ typedef struct {
  * unknown host, or nothing matching. */
 apr_array_header_t *vmc_select(const vmc_table *t, const vmc_selection *sel,
                                apr_pool_t *p, const char **why);
+
+/* The selection the command line gives: the flags, and the HOSTs from
+ * o->args[first] on. */
+vmc_selection vmc_selection_of(const vmc_opts *o, int first);
 
 #endif

@@ -11,10 +11,10 @@
 #include "db.h"
 #include "dbtools.h"
 #include "files.h"
-#include "interrupt.h"
 #include "manifest.h"
 #include "dbadmin.h"
 #include "shared.h"
+#include "steps.h"
 #include "util.h"
 #include "vm_time.h"
 
@@ -29,7 +29,7 @@ typedef struct {
     const char *left_out[MAX_LEFT_OUT + 1];  /* tables not dumped */
     const char *final_dir, *work_dir;
     vmc_manifest m;
-    int template_db_made;
+    int work_made, template_db_made;
 } snapshot;
 
 /* The master Moodle is not in the table: its settings come from flags. */
@@ -139,25 +139,6 @@ static int prepare(snapshot *s)
     return VMC_EXIT_OK;
 }
 
-static void plan(const snapshot *s)
-{
-    vmc_say("plan: snapshot %s (%s database %s on %s, prefix %s)",
-            s->src.wwwroot, s->src.dbtype, s->src.dbname,
-            vmc_dbconf_server(&s->db, s->o->pool), s->src.dbprefix);
-    vmc_say("  1. dump the database to %s/%s", s->final_dir,
-            vmc_dump_file(&s->db));
-    for (int i = 0; s->left_out[i]; i++)
-        vmc_say("     without the table %s (instance passwords)",
-                s->left_out[i]);
-    vmc_say("  2. copy %s to %s/dataroot without sessions, cache, "
-            "localcache, temp, trashdir, lock and *.lock", s->src.datapath,
-            s->final_dir);
-    if (s->o->template_db && s->db.pg)
-        vmc_say("  3. keep a template database on the same server");
-    vmc_say("  %d. write %s/%s", s->o->template_db && s->db.pg ? 4 : 3,
-            s->final_dir, VMC_MANIFEST);
-}
-
 /* A file of the template (in our 0700 work folder): 0600, whatever wrote
  * it and however its umask was. */
 static int private_file(const char *path, apr_pool_t *p, const char **err)
@@ -227,66 +208,155 @@ static void fill_manifest(snapshot *s)
     s->m.source = s->src;
 }
 
-static int run_steps(snapshot *s, const char **step, const char **err)
-{
-    apr_pool_t *p = s->o->pool;
-    const char *manifest;
+/* The steps, see steps.h: each with its plan line, run and undo. */
 
-    fill_manifest(s);
-    vmc_interrupt_install();
+static const char *plan_folder(void *ctx, apr_pool_t *p)
+{
+    const snapshot *s = ctx;
+    return apr_psprintf(p, "create the work folder %s (0700)", s->work_dir);
+}
+
+static int make_folder(void *ctx, const char **err)
+{
+    snapshot *s = ctx;
+
     umask(077);          /* the dump and the manifest included: ours only */
-    *step = "create the work folder";
     if (mkdir(s->o->templates_dir, 0700) != 0 && errno != EEXIST) {
-        *err = apr_psprintf(p, "%s: %s", s->o->templates_dir, strerror(errno));
+        *err = apr_psprintf(s->o->pool, "%s: %s", s->o->templates_dir,
+                            strerror(errno));
         return -1;
     }
     if (mkdir(s->work_dir, 0700) != 0) {
-        *err = apr_psprintf(p, "%s: %s", s->work_dir, strerror(errno));
+        *err = apr_psprintf(s->o->pool, "%s: %s", s->work_dir,
+                            strerror(errno));
         return -1;
     }
-    *step = "dump the database";
-    if (dump_database(s, err) != 0 || vmc_interrupt_check(err))
-        return -1;
-    *step = "copy the dataroot";
-    if (copy_dataroot(s, err) != 0 || vmc_interrupt_check(err))
-        return -1;
-    *step = "keep a template database";
-    if (s->o->template_db && s->db.pg
-        && vmc_pgtemplate_make(&s->db, &s->m, s->work_dir, p, err) != 0)
-        return -1;
-    s->template_db_made = s->m.pg_template_db != NULL;
-    if (vmc_interrupt_check(err))
-        return -1;
-    *step = "write the manifest";
-    manifest = apr_pstrcat(p, s->work_dir, "/", VMC_MANIFEST, NULL);
-    if (vmc_manifest_write(&s->m, manifest, p, err)
-        || private_file(manifest, p, err))
-        return -1;
-    *step = "move the template into place";
-    if (rename(s->work_dir, s->final_dir) != 0) {
-        *err = apr_psprintf(p, "%s: %s", s->final_dir, strerror(errno));
-        return -1;
-    }
+    s->work_made = 1;
     return 0;
 }
 
-static void undo(snapshot *s)
+static void remove_folder(void *ctx)
 {
+    snapshot *s = ctx;
+    const char *err;
+
+    if (s->work_made
+        && vmc_tree_remove(s->work_dir, s->o->templates_dir, s->o->pool,
+                           &err) != 0)
+        vmc_error(336, "undo: %s", err);
+}
+
+static const char *plan_dump(void *ctx, apr_pool_t *p)
+{
+    const snapshot *s = ctx;
+    const char *text = apr_psprintf(p, "dump the database to %s/%s",
+                                    s->final_dir, vmc_dump_file(&s->db));
+
+    for (int i = 0; s->left_out[i]; i++)
+        text = apr_psprintf(p, "%s\n     without the table %s (instance "
+                            "passwords)", text, s->left_out[i]);
+    return text;
+}
+
+static int dump_step(void *ctx, const char **err)
+{
+    return dump_database(ctx, err);
+}
+
+static const char *plan_copy(void *ctx, apr_pool_t *p)
+{
+    const snapshot *s = ctx;
+    return apr_psprintf(p, "copy %s to %s/dataroot without sessions, cache, "
+                        "localcache, temp, trashdir, lock and *.lock",
+                        s->src.datapath, s->final_dir);
+}
+
+static int copy_step(void *ctx, const char **err)
+{
+    return copy_dataroot(ctx, err);
+}
+
+static int wants_template_db(void *ctx)
+{
+    const snapshot *s = ctx;
+    return s->o->template_db && s->db.pg;
+}
+
+static const char *plan_template_db(void *ctx, apr_pool_t *p)
+{
+    (void)ctx;
+    return apr_pstrdup(p, "keep a template database on the same server");
+}
+
+static int make_template_db(void *ctx, const char **err)
+{
+    snapshot *s = ctx;
+    int rc = vmc_pgtemplate_make(&s->db, &s->m, s->work_dir, s->o->pool, err);
+
+    s->template_db_made = s->m.pg_template_db != NULL;
+    return rc;
+}
+
+static void drop_template_db(void *ctx)
+{
+    snapshot *s = ctx;
     const char *err;
 
     if (s->template_db_made
         && vmc_pgtemplate_drop(&s->db, s->m.pg_template_db, s->o->pool,
                                &err) != 0)
         vmc_error(335, "undo: %s", err);
-    if (access(s->work_dir, F_OK) == 0
-        && vmc_tree_remove(s->work_dir, s->o->templates_dir, s->o->pool,
-                           &err) != 0)
-        vmc_error(336, "undo: %s", err);
 }
+
+static const char *plan_manifest(void *ctx, apr_pool_t *p)
+{
+    const snapshot *s = ctx;
+    return apr_psprintf(p, "write %s/%s", s->final_dir, VMC_MANIFEST);
+}
+
+static int write_manifest(void *ctx, const char **err)
+{
+    snapshot *s = ctx;
+    const char *path = apr_pstrcat(s->o->pool, s->work_dir, "/",
+                                   VMC_MANIFEST, NULL);
+
+    return vmc_manifest_write(&s->m, path, s->o->pool, err)
+           || private_file(path, s->o->pool, err) ? -1 : 0;
+}
+
+static const char *plan_move(void *ctx, apr_pool_t *p)
+{
+    const snapshot *s = ctx;
+    return apr_psprintf(p, "move it into place as %s", s->final_dir);
+}
+
+static int move_into_place(void *ctx, const char **err)
+{
+    snapshot *s = ctx;
+
+    if (rename(s->work_dir, s->final_dir) == 0)
+        return 0;
+    *err = apr_psprintf(s->o->pool, "%s: %s", s->final_dir, strerror(errno));
+    return -1;
+}
+
+static const vmc_step steps[] = {
+    { "create the work folder", plan_folder, NULL, make_folder,
+      remove_folder },
+    { "dump the database", plan_dump, NULL, dump_step, NULL },
+    { "copy the dataroot", plan_copy, NULL, copy_step, NULL },
+    { "keep a template database", plan_template_db, wants_template_db,
+      make_template_db, drop_template_db },
+    { "write the manifest", plan_manifest, NULL, write_manifest, NULL },
+    { "move the template into place", plan_move, NULL, move_into_place,
+      NULL },
+};
+
+#define NSTEPS (int)(sizeof steps / sizeof *steps)
 
 int vmc_cmd_snapshot(vmc_opts *o)
 {
-    const char *step = "", *err = "";
+    vmc_steps_outcome out;
     snapshot s;
     int rc;
 
@@ -294,12 +364,16 @@ int vmc_cmd_snapshot(vmc_opts *o)
     s.o = o;
     s.m.files = cJSON_CreateArray();
     rc = prepare(&s);
-    if (rc == VMC_EXIT_OK && o->dry_run)
-        plan(&s);
-    else if (rc == VMC_EXIT_OK && run_steps(&s, &step, &err) != 0) {
+    fill_manifest(&s);
+    if (rc == VMC_EXIT_OK && o->dry_run) {
+        vmc_say("plan: snapshot %s (%s database %s on %s, prefix %s)",
+                s.src.wwwroot, s.src.dbtype, s.src.dbname,
+                vmc_dbconf_server(&s.db, o->pool), s.src.dbprefix);
+        vmc_steps_plan(steps, NSTEPS, &s, o->pool);
+    } else if (rc == VMC_EXIT_OK
+               && vmc_steps_run(steps, NSTEPS, &s, &out) != 0) {
         vmc_error(337, "snapshot failed at step '%s': %s; nothing kept",
-                  step, err);
-        undo(&s);
+                  out.failed, out.err);
         rc = VMC_EXIT_FAIL;
     } else if (rc == VMC_EXIT_OK) {
         vmc_say("template %s: %s database (%s), %llu files (%s)",

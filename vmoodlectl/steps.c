@@ -29,22 +29,29 @@ static void undo_from(const vmc_step *steps, int last, void *ctx)
             steps[i].undo(ctx);
 }
 
+/* An interrupt before a step: that step never started, so the undo
+ * begins with the one before it; a failure: with the failed one. */
 int vmc_steps_run(const vmc_step *steps, int n, void *ctx,
                   vmc_steps_outcome *out)
 {
     int i;
 
+    vmc_interrupt_install();
     for (i = 0; i < n; i++) {
         const char *err = NULL;
+        int started = 0;
 
         if (!applies(&steps[i], ctx))
             continue;
-        if (vmc_interrupt_check(&err) != 0 || steps[i].run(ctx, &err) != 0) {
-            out->failed = steps[i].name;
-            out->err = err ? err : "failed";
-            undo_from(steps, i, ctx);
-            return -1;
+        if (vmc_interrupt_check(&err) == 0) {
+            started = 1;
+            if (steps[i].run(ctx, &err) == 0)
+                continue;
         }
+        out->failed = steps[i].name;
+        out->err = err ? err : "failed";
+        undo_from(steps, started ? i : i - 1, ctx);
+        return -1;
     }
     return 0;
 }

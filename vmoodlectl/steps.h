@@ -31,9 +31,11 @@ typedef struct {
 /* Print the plan ("  1. ...") of the steps that apply; runs nothing. */
 void vmc_steps_plan(const vmc_step *steps, int n, void *ctx, apr_pool_t *p);
 
-/* Run the steps that apply, in order, checking for an interrupt before
- * each.  0 when all ran; -1 with *out filled when one failed or an
- * interrupt came, after every started step was undone in reverse. */
+/* Run the steps that apply, in order, checking for an interrupt (INT,
+ * TERM, HUP: the runner installs the handler, interrupt.h) before each.
+ * 0 when all ran; -1 with *out filled when one failed or an interrupt
+ * came (out->failed: the step that failed, or the one that was not
+ * started), after every started step was undone in reverse. */
 int vmc_steps_run(const vmc_step *steps, int n, void *ctx,
                   vmc_steps_outcome *out);
 

@@ -65,21 +65,6 @@ const vm_instance *vmc_find(const vmc_table *t, const char *arg,
     return in;
 }
 
-int vmc_table_load_one(vmc_opts *o, const char *verb, vmc_table *t,
-                       const vm_instance **in, const char **why)
-{
-    int rc;
-
-    if (o->nargs != 1) {
-        *why = apr_psprintf(o->pool, "%s takes one HOST or ID", verb);
-        return VMC_EXIT_USAGE;
-    }
-    if ((rc = vmc_table_load(o, t, why)) != VMC_EXIT_OK)
-        return rc;
-    return (*in = vmc_find(t, o->args[0], why)) ? VMC_EXIT_OK
-                                                : VMC_EXIT_FAIL;
-}
-
 static long long next_id(const vmc_table *t)
 {
     long long max = 0;

@@ -3,23 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <apr_strings.h>
 #include <cjson/cJSON.h>
 #include "ctl.h"
 #include "vm_instance_json.h"
-
-static const char *date_text(long long t, apr_pool_t *p)
-{
-    char buf[32];
-    time_t tt = (time_t)t;
-    struct tm tm;
-
-    if (t <= 0 || !gmtime_r(&tt, &tm))
-        return "never";
-    strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
-    return apr_pstrdup(p, buf);
-}
+#include "vm_time.h"
 
 static void print_json(cJSON *j)
 {
@@ -54,17 +42,18 @@ static void list_json(const vmc_opts *o, const vm_table *t)
     print_json(root);
 }
 
-static void list_text(const vmc_opts *o, const vm_table *t)
+static void list_text(const vm_table *t)
 {
     int i;
 
-    printf("%-6s %-3s %-36s %-7s %-20s %6s %-20s %s\n", "ID", "ON", "HOST",
+    printf("%-6s %-3s %-36s %-7s %-20s %6s %-23s %s\n", "ID", "ON", "HOST",
            "DBTYPE", "DBNAME", "CRONS", "LASTCRON", "GAP");
     for (i = 0; i < t->instances->nelts; i++) {
         const vm_instance *in = &APR_ARRAY_IDX(t->instances, i, vm_instance);
-        printf("%-6lld %-3s %-36s %-7s %-20s %6lld %-20s %llds\n", in->id,
+        char date[VM_TIME_TEXT];
+        printf("%-6lld %-3s %-36s %-7s %-20s %6lld %-23s %llds\n", in->id,
                in->enabled ? "yes" : "no", in->key, in->dbtype, in->dbname,
-               in->croncount, date_text(in->lastcron, o->pool),
+               in->croncount, vm_time_human(in->lastcron, date),
                in->lastcrongap);
     }
     for (i = 0; i < t->rejections->nelts; i++) {
@@ -84,7 +73,7 @@ int vmc_cmd_list(vmc_opts *o)
     if (o->json)
         list_json(o, t.table);
     else
-        list_text(o, t.table);
+        list_text(t.table);
     return VMC_EXIT_OK;
 }
 
@@ -104,7 +93,11 @@ int vmc_cmd_show(vmc_opts *o)
         return VMC_EXIT_OK;
     }
     cJSON_ArrayForEach(item, j) {
-        if (cJSON_IsString(item))
+        char date[VM_TIME_TEXT];
+        if (strcmp(item->string, "lastcron") == 0)
+            printf("%-12s %s\n", item->string,
+                   vm_time_human((long long)item->valuedouble, date));
+        else if (cJSON_IsString(item))
             printf("%-12s %s\n", item->string, item->valuestring);
         else
             printf("%-12s %.0f\n", item->string, item->valuedouble);

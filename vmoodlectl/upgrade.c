@@ -16,6 +16,7 @@
 #include "ctl.h"
 #include "fleet.h"
 #include "fleet_cmds.h"
+#include "steps.h"
 #include "upgrade_backup.h"
 #include "vm_cli.h"
 
@@ -42,69 +43,141 @@ static const char *marker_path(const upgrade_ctx *u, const vm_instance *in)
                        u->lock_dir, (apr_int64_t)in->id);
 }
 
-/* One step; on failure the line that ends the site's log. */
-static int step(const vmc_job *job, const vm_instance *in, const char *what,
-                const char *script, const char *arg, int in_maintenance)
+/* A site's steps (steps.h), in its child.  None has an undo (but a
+ * failed backup's): a site that failed stays in maintenance with its
+ * marker, and the next run finishes it. */
+typedef struct {
+    const vmc_job *job;
+    const vm_instance *in;
+    int pending;                 /* IS_PENDING or IS_CURRENT */
+    apr_pool_t *pool;
+    upgrade_ctx *u;
+    int backup_failed;
+} site_run;
+
+static const struct {
+    const char *script, *arg;
+    int in_maintenance;          /* a failure leaves the site in it */
+} scripts[] = {
+    { "admin/cli/maintenance.php", "--enable", 0 },
+    { "admin/cli/upgrade.php", "--non-interactive", 1 },
+    { "admin/cli/purge_caches.php", NULL, 1 },
+    { "admin/cli/maintenance.php", "--disable", 1 },
+};
+
+static int run_script(site_run *r, int n, const char *what, const char **err)
 {
-    upgrade_ctx *u = job->ctx;
-    int code = vmc_upgrade_step(job, &u->ub, in, script, &arg, arg ? 1 : 0);
+    const char *arg = scripts[n].arg;
+    int code = vmc_upgrade_step(r->job, &r->u->ub, r->in, scripts[n].script,
+                                &arg, arg ? 1 : 0);
+
     if (code != 0)
-        printf("vmoodlectl: %s exited %d%s%s\n", what, code,
-               in_maintenance ? ", the site stays in maintenance" : "",
-               in_maintenance ? vmc_upgrade_restore_hint(&u->ub, u->pool)
-                              : "");
-    return code;
+        *err = apr_psprintf(r->pool, "%s exited %d%s%s", what, code,
+                            scripts[n].in_maintenance
+                            ? ", the site stays in maintenance" : "",
+                            scripts[n].in_maintenance
+                            ? vmc_upgrade_restore_hint(&r->u->ub, r->pool)
+                            : "");
+    return code ? -1 : 0;
 }
 
-/* --backup: in maintenance, before anything changes; a failed backup
- * ends maintenance and upgrades nothing. */
-static int backup(const vmc_job *job, const vm_instance *in)
+static int maintenance_on(void *ctx, const char **err)
 {
-    upgrade_ctx *u = job->ctx;
-    const char *err;
-
-    if (!u->ub.on || vmc_upgrade_backup_site(&u->ub, in, u->pool, &err) == 0)
-        return 0;
-    printf("vmoodlectl: %s\n", err);
-    step(job, in, "maintenance off", "admin/cli/maintenance.php", "--disable",
-         0);
-    return 1;
+    return run_script(ctx, 0, "maintenance on", err);
 }
+
+/* --backup: in maintenance, before anything changes. */
+static int backup_applies(void *ctx)
+{
+    return ((site_run *)ctx)->u->ub.on;
+}
+
+static int backup(void *ctx, const char **err)
+{
+    site_run *r = ctx;
+    r->backup_failed = vmc_upgrade_backup_site(&r->u->ub, r->in, r->pool,
+                                               err) != 0;
+    return r->backup_failed ? -1 : 0;
+}
+
+static int maintenance_off(void *ctx, const char **err);
+
+/* A failed backup upgraded nothing: maintenance off again. */
+static void undo_backup(void *ctx)
+{
+    site_run *r = ctx;
+    const char *err;
+    if (r->backup_failed && maintenance_off(r, &err) != 0)
+        printf("vmoodlectl: %s\n", err);
+}
+
+static int is_pending(void *ctx)
+{
+    return ((site_run *)ctx)->pending == IS_PENDING;
+}
+
+static int run_upgrade(void *ctx, const char **err)
+{
+    return run_script(ctx, 1, "the upgrade", err);
+}
+
+static int purge_caches(void *ctx, const char **err)
+{
+    return run_script(ctx, 2, "purging caches", err);
+}
+
+static int maintenance_off(void *ctx, const char **err)
+{
+    return run_script(ctx, 3, "maintenance off", err);
+}
+
+static const vmc_step steps[] = {
+    { "maintenance on (admin/cli/maintenance.php --enable)", NULL, NULL,
+      maintenance_on, NULL },
+    { "back up the site (as vmoodlectl backup)", NULL, backup_applies,
+      backup, undo_backup },
+    { "the upgrade (admin/cli/upgrade.php --non-interactive)", NULL,
+      is_pending, run_upgrade, NULL },
+    { "purge caches (admin/cli/purge_caches.php)", NULL, NULL, purge_caches,
+      NULL },
+    { "maintenance off (admin/cli/maintenance.php --disable)", NULL, NULL,
+      maintenance_off, NULL },
+};
+
+#define NSTEPS (int)(sizeof steps / sizeof *steps)
 
 /* In the site's child, as --user. */
 static int upgrade_site(const vmc_job *job, const vm_instance *in)
 {
-    const upgrade_ctx *u = job->ctx;
-    int pending = vmc_upgrade_step(job, &u->ub, in, "admin/cli/upgrade.php",
-                                   (const char *const[]){ "--is-pending" }, 1);
-    if (pending != IS_CURRENT && pending != IS_PENDING) {
+    upgrade_ctx *u = job->ctx;
+    site_run r = { job, in, 0, u->pool, u, 0 };
+    vmc_steps_outcome out;
+
+    r.pending = vmc_upgrade_step(job, &u->ub, in, "admin/cli/upgrade.php",
+                                 (const char *const[]){ "--is-pending" }, 1);
+    if (r.pending != IS_CURRENT && r.pending != IS_PENDING) {
         printf("vmoodlectl: cannot tell whether an upgrade is pending: "
-               "upgrade.php --is-pending exited %d\n", pending);
+               "upgrade.php --is-pending exited %d\n", r.pending);
         return 1;
     }
-    if (pending == IS_CURRENT && !u->unfinished) {
+    if (r.pending == IS_CURRENT && !u->unfinished) {
         printf("vmoodlectl: up to date\n");
         return UP_CURRENT;
     }
     if (u->dry_run) {
-        printf("vmoodlectl: %s\n", pending == IS_PENDING ? "would be upgraded"
+        printf("vmoodlectl: plan:\n");
+        vmc_steps_plan(steps, NSTEPS, &r, u->pool);
+        printf("vmoodlectl: %s\n", is_pending(&r) ? "would be upgraded"
                : "would be finished: left in maintenance by an upgrade "
                  "that did not end");
         return UP_PENDING;
     }
-    if (step(job, in, "maintenance on", "admin/cli/maintenance.php",
-             "--enable", 0)
-        || backup(job, in)
-        || (pending == IS_PENDING
-            && step(job, in, "the upgrade", "admin/cli/upgrade.php",
-                    "--non-interactive", 1))
-        || step(job, in, "purging caches", "admin/cli/purge_caches.php",
-                NULL, 1)
-        || step(job, in, "maintenance off", "admin/cli/maintenance.php",
-                "--disable", 1))
+    if (vmc_steps_run(steps, NSTEPS, &r, &out) != 0) {
+        printf("vmoodlectl: %s\n", out.err);
         return 1;
+    }
     printf("vmoodlectl: %s, out of maintenance\n",
-           pending == IS_PENDING ? "upgraded" : "upgrade finished");
+           is_pending(&r) ? "upgraded" : "upgrade finished");
     return UP_DONE;
 }
 

@@ -1,8 +1,7 @@
 # vmoodlectl: the administrator's command-line tool.  libcrypto for the
 # SHA-256 checksums of template manifests.  Objects go under obj/ because
-# $(BUILD)/vmoodlectl is the program itself.  vcron's settings (config.o,
-# sched.o for the modes) are linked in: vmoodlectl reads vcron.conf and
-# leaves vcron's names to vcron.
+# $(BUILD)/vmoodlectl is the program itself.  It reads vcron.conf too,
+# through the core's reader and setting names (vm_conf, vm_settings).
 VMOODLECTL      := $(BUILD)/vmoodlectl
 VMOODLECTL_SRC  := $(wildcard vmoodlectl/*.c)
 VMOODLECTL_OBJ  := $(VMOODLECTL_SRC:%.c=$(BUILD)/obj/%.o)
@@ -10,14 +9,12 @@ VMOODLECTL_LIBS := $(shell pkg-config --libs libcrypto 2>/dev/null) -lm
 
 PROGRAMS += $(VMOODLECTL)
 
-$(VMOODLECTL_OBJ): $(BUILD)/obj/%.o: %.c $(wildcard vmoodlectl/*.h core/*.h vcron/config.h)
+$(VMOODLECTL_OBJ): $(BUILD)/obj/%.o: %.c $(wildcard vmoodlectl/*.h core/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -c $< -o $@
 
-VMOODLECTL_VCRON := $(VCRON_OBJD)/config.o $(VCRON_OBJD)/sched.o
-
-$(VMOODLECTL): $(VMOODLECTL_OBJ) $(VMOODLECTL_VCRON) $(CORE_LIB)
-	$(CC) $(VMOODLECTL_OBJ) $(VMOODLECTL_VCRON) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
+$(VMOODLECTL): $(VMOODLECTL_OBJ) $(CORE_LIB)
+	$(CC) $(VMOODLECTL_OBJ) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
 	    $(VMOODLECTL_LIBS) -o $@
 
 # The rewrite's one-pass replacement of a template's names and the random
@@ -51,6 +48,25 @@ $(BUILD)/tests/test_fleet: tests/unit/test_fleet.c $(VMOODLECTL_FLEET_TESTED) \
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Ivmoodlectl -Itests/unit $< \
 	    $(VMOODLECTL_FLEET_TESTED) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
 	    -lcmocka -o $@
+# The step runner's unit test: order, undo, interrupt, plan.
+VMOODLECTL_STEPS_TESTED := $(addprefix $(BUILD)/obj/vmoodlectl/, \
+    steps.o interrupt.o messages.o)
+$(BUILD)/tests/test_steps: tests/unit/test_steps.c $(VMOODLECTL_STEPS_TESTED) \
+		$(CORE_LIB) $(wildcard tests/unit/*.h vmoodlectl/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Ivmoodlectl -Itests/unit $< \
+	    $(VMOODLECTL_STEPS_TESTED) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
+	    -lcmocka -o $@
+# The command and option tables' unit test links every object but main's
+# (the table names every handler).
+VMOODLECTL_TABLE_TESTED := $(filter-out %/main.o,$(VMOODLECTL_OBJ))
+$(BUILD)/tests/test_commands: tests/unit/test_commands.c \
+		$(VMOODLECTL_TABLE_TESTED) $(CORE_LIB) \
+		$(wildcard tests/unit/*.h vmoodlectl/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Ivmoodlectl -Itests/unit $< \
+	    $(VMOODLECTL_TABLE_TESTED) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
+	    $(VMOODLECTL_LIBS) -lcmocka -o $@
 
 # The lifecycle commands' unit test: CSV lines, quota sizes, backup names.
 VMOODLECTL_LIFECYCLE_TESTED := $(addprefix $(BUILD)/obj/vmoodlectl/, \

@@ -141,12 +141,19 @@ class Site:
             return json.load(f)[0]
 
     def args(self, *args):
-        return [CTL, "--config", "/dev/null", "--source", f"json:{self.table}",
-                   "--php", os.path.join(self.root, "php"), "--moodle-dir",
-                   self.code, "--lock-dir", os.path.join(self.root, "locks"),
-                   "--user", WEB_USER, "--log-dir",
-                   os.path.join(self.root, "logs"), "--data-parent", self.data,
-                   "--dir", self.backups] + [str(a) for a in args]
+        """vmoodlectl with the settings, then args; --log-dir after the
+        commands that run sites as the fleet does."""
+        args = [str(a) for a in args]
+        fleet = next((i + 1 for i, a in enumerate(args)
+                      if a in ("backup", "upgrade", "deploy")), None)
+        if fleet:
+            args[fleet:fleet] = ["--log-dir", os.path.join(self.root, "logs")]
+        return [CTL, "--config", "/dev/null", "--source",
+                f"json:{self.table}", "--php", os.path.join(self.root, "php"),
+                "--moodle-dir", self.code, "--lock-dir",
+                os.path.join(self.root, "locks"), "--user", WEB_USER,
+                "--data-parent", self.data, "--backup-dir",
+                self.backups] + args
 
     def ctl(self, *args, env=None, timeout=300):
         return subprocess.run(self.args(*args), capture_output=True,

@@ -16,7 +16,7 @@ import subprocess
 
 from browser import Browser, title
 from dbservers import USER, PgServer
-from fleetctl import vmoodlectl
+from fleetctl import command
 from moodle import ADMIN_PASSWORD
 from test_deploy import config, wait_for
 
@@ -26,6 +26,17 @@ ADD_COURSE = ("define('CLI_SCRIPT', true); require('config.php'); "
               "require_once($CFG->dirroot . '/course/lib.php'); "
               "create_course((object)['fullname' => 'Added after the backup', "
               "'shortname' => 'afterbackup', 'category' => 1]); echo 'ok';")
+
+
+def vmoodlectl(fleet, *args, timeout=900):
+    """fleetctl's command line; --log-dir only for the commands that run
+    sites as the fleet does (the others refuse it)."""
+    argv = command(fleet, *args)
+    if not {"backup", "upgrade", "deploy"} & set(map(str, args)):
+        at = argv.index("--log-dir")
+        del argv[at:at + 2]
+    return subprocess.run(argv, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def courses(fleet, site):
@@ -42,9 +53,10 @@ def test_backup_and_restore_in_place_and_as_a_new_site(fleet, event_web,
     before = courses(fleet, site)
     fleet.pg.sql(f"ALTER ROLE {USER} CREATEDB")   # restore makes databases
     try:
-        made = vmoodlectl(fleet, "backup", site.wwwroot, "--dir", backups)
+        made = vmoodlectl(fleet, "backup", site.wwwroot, "--backup-dir",
+                          backups)
         assert made.returncode == 0, made.stdout + made.stderr
-        listed = vmoodlectl(fleet, "backups", "--dir", backups)
+        listed = vmoodlectl(fleet, "backups", "--backup-dir", backups)
         path = [w for w in listed.stdout.split() if w.startswith(backups + "/")]
         assert len(path) == 1, listed.stdout
         path = path[0]
@@ -54,7 +66,7 @@ def test_backup_and_restore_in_place_and_as_a_new_site(fleet, event_web,
         assert added.stdout.endswith("ok"), added.stdout + added.stderr
         assert "afterbackup" in courses(fleet, site)
 
-        back = vmoodlectl(fleet, "restore", path, "--dir", backups)
+        back = vmoodlectl(fleet, "restore", path, "--backup-dir", backups)
         assert back.returncode == 0, back.stdout + back.stderr
         assert courses(fleet, site) == before
         assert config(fleet, site, "siteidentifier") == ident

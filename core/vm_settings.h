@@ -1,0 +1,52 @@
+/* The names of the settings vcron.conf and vmoodlectl.conf hold, each
+ * once: vcron's table (vcron/config.c) and vmoodlectl's options
+ * (vmoodlectl/options.c) spell them with these, and a program reading a
+ * file the other shares leaves the other's names alone
+ * (vm_settings_known).  The defaults both programs use are here too.
+ * A new setting: its name below, in vm_settings.c's list, and in the
+ * table of the program that reads it. */
+#ifndef VM_SETTINGS_H
+#define VM_SETTINGS_H
+
+/* Both programs. */
+#define VM_SET_SOURCE          "source"
+#define VM_SET_TABLE           "table"
+#define VM_SET_USER            "user"
+#define VM_SET_PHP             "php"
+#define VM_SET_MOODLE_DIR      "moodle-dir"
+#define VM_SET_LOCK_DIR        "lock-dir"
+#define VM_SET_JOBS            "jobs"
+#define VM_SET_TIMEOUT         "timeout"
+#define VM_SET_GRACE           "grace"
+/* vcron's. */
+#define VM_SET_CONFIG          "config"
+#define VM_SET_MODE            "mode"
+#define VM_SET_PER_TICK        "per-tick"
+#define VM_SET_PERIOD          "period"
+#define VM_SET_TICK            "tick"
+#define VM_SET_COMMAND         "command"
+#define VM_SET_LOG_DIR         "log-dir"
+#define VM_SET_LOG_MAX         "log-max"
+#define VM_SET_STATE_FILE      "state-file"
+#define VM_SET_QUIET           "quiet"
+#define VM_SET_MASTER          "master"
+/* vmoodlectl's. */
+#define VM_SET_TEMPLATES       "templates"
+#define VM_SET_DATA_PARENT     "data-parent"
+#define VM_SET_MASTER_DATAROOT "master-dataroot"
+#define VM_SET_BACKUP_DIR      "backup-dir"
+#define VM_SET_QUOTA_FILE      "quota-file"
+
+#define VM_DEFAULT_USER        "www-data"
+#define VM_DEFAULT_PHP         "/usr/bin/php"
+#define VM_DEFAULT_MOODLE_DIR  "/var/www/moodle"
+#define VM_DEFAULT_LOCK_DIR    "/run/vmoodle/vcron"
+#define VM_DEFAULT_JOBS        4
+#define VM_DEFAULT_JOBS_TEXT   "4"
+#define VM_DEFAULT_GRACE       10
+#define VM_DEFAULT_GRACE_TEXT  "10"
+
+/* Whether name is a setting of either program. */
+int vm_settings_known(const char *name);
+
+#endif

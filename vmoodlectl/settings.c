@@ -1,0 +1,54 @@
+/* vmoodlectl's settings, see settings.h.  The names are the options'
+ * (options.c), spelled once in core/vm_settings.h. */
+#include <unistd.h>
+#include <apr_strings.h>
+#include "options.h"
+#include "settings.h"
+#include "vm_conf.h"
+#include "vm_settings.h"
+
+static const char *setting(void *ctx, const char *name, const char *value,
+                           apr_pool_t *p)
+{
+    if (vmc_option_apply_setting(ctx, name, value) || vm_settings_known(name))
+        return NULL;
+    return apr_psprintf(p, "unknown setting '%s'", name);
+}
+
+int vmc_settings_read(vmc_opts *o)
+{
+    const char *path = o->config_path, *err;
+
+    if (!path)
+        path = access(VMC_DEFAULT_CONFIG, F_OK) == 0 ? VMC_DEFAULT_CONFIG
+             : access(VMC_FALLBACK_CONFIG, F_OK) == 0 ? VMC_FALLBACK_CONFIG
+             : NULL;
+    if (!path)
+        return 0;
+    if ((err = vm_conf_read(path, 1, setting, o, o->pool)) != NULL) {
+        vmc_error(302, "configuration %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+void vmc_settings_defaults(vmc_opts *o)
+{
+    if (!o->php)
+        o->php = VM_DEFAULT_PHP;
+    if (!o->moodle_dir)
+        o->moodle_dir = VM_DEFAULT_MOODLE_DIR;
+    if (!o->lock_dir)
+        o->lock_dir = VM_DEFAULT_LOCK_DIR;
+    if (!o->web_user)
+        o->web_user = VM_DEFAULT_USER;
+    if (!o->templates_dir)
+        o->templates_dir = VMC_DEFAULT_TEMPLATES;
+    if (!o->data_parent)
+        o->data_parent = VMC_DEFAULT_DATA;
+    if (!o->backup_dir)
+        o->backup_dir = VMC_DEFAULT_BACKUP_DIR;
+    if (!o->jobs)
+        o->jobs = VM_DEFAULT_JOBS;
+    o->grace = VM_DEFAULT_GRACE;
+}
