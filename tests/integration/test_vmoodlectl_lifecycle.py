@@ -292,12 +292,13 @@ def test_backup_with_a_wrong_password_is_refused_before_anything(site):
     assert site.site_backups() == [] and site.steps() == []
 
 
-def fake_dump_tools(site):
-    """pg_dump and mariadb-dump that fail: first in PATH."""
+def failing_tools(site, *tools):
+    """An environment where these database tools fail (read their input,
+    say why, exit 1): first in PATH."""
     bin_dir = os.path.join(site.root, "bin")
-    for tool in ("pg_dump", "mariadb-dump"):
-        write(os.path.join(bin_dir, tool), b"#!/bin/sh\necho broken >&2\n"
-              b"exit 1\n")
+    for tool in tools:
+        write(os.path.join(bin_dir, tool), b"#!/bin/sh\ncat >/dev/null\n"
+              b"echo broken >&2\nexit 1\n")
         os.chmod(os.path.join(bin_dir, tool), 0o755)
     return dict(os.environ, PATH=bin_dir + ":" + os.environ["PATH"])
 
@@ -311,7 +312,7 @@ def test_backup_failing_at_each_step_leaves_the_site_as_it_was(site, where):
     if where == "maintenance on":
         site.fail_once("maintenance")
     elif where == "dump":
-        env = fake_dump_tools(site)
+        env = failing_tools(site, "pg_dump", "mariadb-dump")
     elif where == "copy":      # a hard link to a file of another user
         other = os.path.join(site.root, "other")
         write(other, b"not the tenant's")
@@ -442,15 +443,6 @@ def test_restore_refuses_a_database_shared_with_another_site(site):
     assert two
 
 
-def fake_load_tool(site):
-    bin_dir = os.path.join(site.root, "bin")
-    for tool in ("pg_restore", "mariadb"):
-        write(os.path.join(bin_dir, tool), b"#!/bin/sh\ncat >/dev/null\n"
-              b"echo broken >&2\nexit 1\n")
-        os.chmod(os.path.join(bin_dir, tool), 0o755)
-    return dict(os.environ, PATH=bin_dir + ":" + os.environ["PATH"])
-
-
 def wait_for_step(site, proc, step):
     for _ in range(600):
         if any(s.startswith(step) for s in site.steps()) or \
@@ -469,7 +461,7 @@ def test_restore_failing_at_each_step_leaves_the_site_as_it_was(site, where):
     if where == "maintenance on":
         site.fail_once("maintenance")
     elif where == "load":
-        env = fake_load_tool(site)
+        env = failing_tools(site, "pg_restore", "mariadb")
     elif where == "purge":
         site.fail_once("purge_caches")
     elif where == "answer":
