@@ -187,6 +187,17 @@ static void set_instance_env(request_rec *r, const vm_snapshot *snap,
         apr_table_addn(r->subprocess_env, vm_env_names[i], values[i]);
 }
 
+/* The master: VMOODLE_MASTER=1 and its settings (VMoodleMasterConfig),
+ * as an instance gets its own: config.php holds no password. */
+static void set_master_env(request_rec *r, const vmoodle_server_conf *c)
+{
+    apr_table_setn(r->subprocess_env, VM_ENV_MASTER, "1");
+    for (int i = 0; c->master_env && i < c->master_env->nelts; i++) {
+        const vm_env_var *v = &APR_ARRAY_IDX(c->master_env, i, vm_env_var);
+        apr_table_setn(r->subprocess_env, v->name, v->value);
+    }
+}
+
 /* A refusal decided in post_read_request, answered by the quick handler. */
 typedef struct {
     int status;
@@ -274,7 +285,7 @@ static int vmoodle_route(request_rec *r)
     if (https && strcmp(ap_http_scheme(r), "https") != 0)
         apr_table_setn(r->subprocess_env, "HTTPS", "on");
     if (c->master_key && strcmp(key, c->master_key) == 0) {
-        apr_table_set(r->subprocess_env, VM_ENV_MASTER, "1");
+        set_master_env(r, c);
         return DECLINED;
     }
     if (!(snap = vmoodle_table_acquire(c->table, r))) {

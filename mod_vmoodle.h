@@ -56,6 +56,9 @@ typedef struct {
     const char *snapshot;        /* VMoodleSnapshot */
     int refresh;                 /* VMoodleRefresh, seconds */
     const char *master_key;      /* VMoodleMaster, canonical */
+    /* VMoodleMasterConfig: the master's VMOODLE_* (vm_env_var), read as
+     * root at start-up and each restart; NULL: VMOODLE_MASTER=1 alone */
+    apr_array_header_t *master_env;
     int unknown_status;          /* VMoodleUnknownHost: 404 or 421 */
     apr_array_header_t *trusted; /* VMoodleTrustedProxy: apr_ipsubnet_t * */
     const char *error_pages;     /* VMoodleErrorPages directory */

@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include "vm_db.h"
 #include "vm_hash.h"
+#include "vm_master.h"
 #include "vm_source.h"
 
 
@@ -34,6 +35,7 @@ void *vmoodle_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(snapshot);
     MERGE_INT(refresh);
     MERGE_PTR(master_key);
+    MERGE_PTR(master_env);
     MERGE_INT(unknown_status);
     MERGE_PTR(trusted);
     MERGE_PTR(error_pages);
@@ -159,6 +161,31 @@ static const char *set_master(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
+/* Read while the configuration is read, as root: the file is root's and
+ * 0600 (vm_master.h); the values live in the configuration's pool. */
+static const char *set_master_config(cmd_parms *cmd, void *d,
+                                     const char *arg)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg), *why;
+    vm_env_numbers nums;
+    vm_env_var vars[VM_ENV_COUNT];
+    apr_array_header_t *env;
+    vm_instance m;
+    int n;
+
+    (void)d;
+    if (!path || (why = vm_master_read(path, &m, cmd->pool)) != NULL)
+        return apr_psprintf(cmd->pool, "VMoodleMasterConfig: %s",
+                            path ? why : "bad path");
+    n = vm_master_env(&m, &nums, vars);
+    env = apr_array_make(cmd->pool, n, sizeof(vm_env_var));
+    for (int i = 0; i < n; i++)
+        APR_ARRAY_PUSH(env, vm_env_var) = (vm_env_var){
+            vars[i].name, apr_pstrdup(cmd->pool, vars[i].value)};
+    VMOODLE_CONF(cmd->server)->master_env = env;
+    return NULL;
+}
+
 static const char *set_unknown(cmd_parms *cmd, void *d, const char *arg)
 {
     (void)d;
@@ -211,6 +238,9 @@ const command_rec vmoodle_directives[] = {
                   VMOODLE_STR(VMOODLE_DEFAULT_REFRESH) ")"),
     AP_INIT_TAKE1("VMoodleMaster", set_master, NULL, RSRC_CONF,
                   "host of the master Moodle"),
+    AP_INIT_TAKE1("VMoodleMasterConfig", set_master_config, NULL, RSRC_CONF,
+                  "the master's settings file (root's, 0600): its requests "
+                  "get them as VMOODLE_* variables"),
     AP_INIT_TAKE1("VMoodleUnknownHost", set_unknown, NULL, RSRC_CONF,
                   "status for a host with no instance: 404 or 421 (default "
                   VMOODLE_STR(VMOODLE_DEFAULT_UNKNOWN) ")"),

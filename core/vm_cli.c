@@ -4,6 +4,7 @@
 #include <apr_tables.h>
 #include "vm_env.h"
 #include "vm_cli.h"
+#include "vm_master.h"
 
 /* Moodle's installer refuses less, and other scripts post as many. */
 #define PHP_MAX_INPUT_VARS "-dmax_input_vars=5000"
@@ -32,6 +33,21 @@ const char *const *vm_cli_argv(const char *php, const char *moodle_dir,
     return argv;
 }
 
+/* The master's settings (vm_master.h), when the program read them. */
+static void push_master_settings(apr_array_header_t *env, apr_pool_t *p)
+{
+    vm_env_numbers nums;
+    vm_env_var vars[VM_ENV_COUNT];
+    int n;
+
+    if (!vm_master_settings)
+        return;
+    n = vm_master_env(vm_master_settings, &nums, vars);
+    for (int i = 0; i < n; i++)
+        APR_ARRAY_PUSH(env, const char *) =
+            apr_pstrcat(p, vars[i].name, "=", vars[i].value, NULL);
+}
+
 const char *const *vm_cli_env(const vm_instance *in, const vm_identity *who,
                               apr_pool_t *p)
 {
@@ -41,6 +57,7 @@ const char *const *vm_cli_env(const vm_instance *in, const vm_identity *who,
                                              sizeof(char *));
     if (in->id == VM_MASTER_ID) {
         APR_ARRAY_PUSH(env, const char *) = VM_ENV_MASTER "=1";
+        push_master_settings(env, p);
     } else {
         vm_env_build(in, &nums, vars);
         for (int i = 0; i < VM_ENV_COUNT; i++)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "vm_instance.h"
+#include "vm_text.h"
 
 const char *const vm_field_names[VM_F_COUNT] = {
     "id", "name", "shortname", "vhostname", "vdbtype",
@@ -71,14 +72,6 @@ static const char *row_text(const vm_row *row, vm_field f)
     if (!row->present[f] || (!row->value[f] && field_nullable[f]))
         return field_defaults[f];
     return row->value[f];
-}
-
-static int has_control_char(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return 1;
-    return 0;
 }
 
 static const char *parse_int(const char *s, long long lo, long long hi,
@@ -164,7 +157,7 @@ static const char *check_texts(const vm_row *row, const char *text[],
                                                         : "is missing");
         if (strlen(text[f]) > VM_VALUE_MAX)
             return fail(p, (vm_field)f, "is too long");
-        if (has_control_char(text[f]))
+        if (vm_text_has_control(text[f]))
             return fail(p, (vm_field)f, "contains control characters");
     }
     return NULL;

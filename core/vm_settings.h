@@ -18,6 +18,8 @@
 #define VM_SET_JOBS            "jobs"
 #define VM_SET_TIMEOUT         "timeout"
 #define VM_SET_GRACE           "grace"
+#define VM_SET_SITE_USER       "site-user"      /* vm_siteuser.h */
+#define VM_SET_MASTER_CONFIG   "master-config"  /* vm_master.h */
 /* vcron's. */
 #define VM_SET_CONFIG          "config"
 #define VM_SET_MODE            "mode"

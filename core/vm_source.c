@@ -1,6 +1,7 @@
 /* Source strings and the backend registry. */
 #include <string.h>
 #include <apr_strings.h>
+#include "vm_conninfo.h"
 #include "vm_source.h"
 
 static const vm_source_ops *const backends[] = {
@@ -93,67 +94,20 @@ void vm_source_close(vm_source *src)
         src->ops->close(src);
 }
 
-/* Where the value of a "password" keyword starts ("password=x",
- * "password = x", a URL's "?password=x" or "&password=x"), or NULL. */
-static const char *find_password(const char *s)
-{
-    const char *kw = "password";
-    const char *c, *v;
-
-    for (c = s; (c = strcasestr(c, kw)) != NULL; c++) {
-        if (c != s && !strchr(" \t\":?&", c[-1]))
-            continue;
-        v = c + strlen(kw);
-        v += strspn(v, " \t");
-        if (*v != '=')
-            continue;
-        v++;
-        return v + strspn(v, " \t");
-    }
-    return NULL;
-}
-
-/* End of a keyword value: quoted ('...') with backslash escapes, or up to
- * white space. */
-static const char *value_end(const char *v)
-{
-    if (*v == '\'') {
-        for (v++; *v && *v != '\''; v++)
-            if (*v == '\\' && v[1])
-                v++;
-        return *v ? v + 1 : v;
-    }
-    return v + strcspn(v, " \t\"");
-}
-
-/* scheme://user:secret@host -> the span of secret, if any. */
-static const char *url_password(const char *s, const char **end)
-{
-    const char *auth = strstr(s, "://"), *at, *colon;
-
-    if (!auth)
-        return NULL;
-    auth += 3;
-    at = auth + strcspn(auth, "@/");
-    if (*at != '@')
-        return NULL;
-    colon = memchr(auth, ':', (size_t)(at - auth));
-    if (!colon)
-        return NULL;
-    *end = at;
-    return colon + 1;
-}
-
+/* The argument as the backend reads it, its passwords masked by the one
+ * rule (vm_conninfo.h); a JSON path holds none. */
 const char *vm_source_mask(const char *spec, apr_pool_t *p)
 {
-    const char *start, *end;
+    const char *plain, *colon;
 
     if (!spec)
         return "";
-    if ((start = find_password(spec)) != NULL)
-        end = value_end(start);
-    else if ((start = url_password(spec, &end)) == NULL)
-        return apr_pstrdup(p, spec);
-    return apr_pstrcat(p, apr_pstrndup(p, spec, (apr_size_t)(start - spec)),
-                       "***", vm_source_mask(end, p), NULL);
+    plain = vm_source_unquote(spec, p);
+    colon = strchr(plain, ':');
+    if (colon && strncmp(plain, "json:", 5) == 0)
+        return plain;
+    if (!colon || strncmp(colon, "://", 3) == 0)   /* no scheme: as is */
+        return vm_conninfo_mask(plain, p);
+    return apr_pstrcat(p, apr_pstrndup(p, plain, (apr_size_t)(colon - plain)),
+                       ":", vm_conninfo_mask(colon + 1, p), NULL);
 }

@@ -86,8 +86,9 @@ vm_status vm_source_load(vm_source *src, apr_array_header_t **rows,
 
 void vm_source_close(vm_source *src);
 
-/* "host=db password=secret" -> "host=db password=***"; also masks the
- * password of a URL-style string. */
+/* A source string for messages: pgsql:host=db password=***, every
+ * password masked whole as the drivers read it (vm_conninfo_mask), the
+ * quotes taken off as vm_source_unquote does. */
 const char *vm_source_mask(const char *spec, apr_pool_t *p);
 
 /* Backends, registered in vm_source.c. */

@@ -46,6 +46,17 @@ static char *visible(const unsigned char *s, apr_size_t len, const char *keep,
     return o;
 }
 
+int vm_text_has_control(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+
+    for (; *u; u++)
+        if (vm_text_is_control(*u)
+            || (*u == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f))
+            return 1;
+    return 0;
+}
+
 const char *vm_text_visible_n(const char *text, apr_size_t len,
                               const char *keep, apr_pool_t *p)
 {

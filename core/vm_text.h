@@ -11,6 +11,10 @@
  * caught by vm_text_visible, which sees both bytes. */
 int vm_text_is_control(unsigned char c);
 
+/* Whether s holds a control character (C0, DEL, or a C1 control in
+ * UTF-8): such a value is refused where a value must be plain text. */
+int vm_text_has_control(const char *s);
+
 /* s (len bytes) with every control character shown as "\xNN" (a backslash
  * itself as "\\"), C1 controls in UTF-8 included; printable bytes and other
  * UTF-8 pass as they are.  keep names controls that pass unchanged (for

@@ -8,7 +8,10 @@
 //   command line   read them from the environment (vcron and vmoodlectl
 //                  set them for cli/cron.php and friends).
 // The master Moodle (the site whose wwwroot is `VMoodleMaster`) is marked with
-// VMOODLE_MASTER=1 and keeps the static values written below.
+// VMOODLE_MASTER=1 and gets its own settings the same way, from the module's
+// VMoodleMasterConfig file (root's, 0600), and on the command line from
+// vcron's and vmoodlectl's master-config: this file holds no password, since
+// every site's PHP (every php-fpm pool) must read it.
 //
 // Without an instance and without VMOODLE_MASTER=1 this file refuses to boot
 // (HTTP 500 on the web, exit code 1 on the command line): it never falls back
@@ -19,31 +22,17 @@ global $CFG;
 $CFG = new stdClass();
 
 // ===========================================================================
-// MASTER MOODLE: edit these values for your master site.  They are used only
-// when mod_vmoodle marks the request as the master (VMOODLE_MASTER=1); every
-// instance gets its own values from the instance table instead.
+// MASTER MOODLE: its public URL, which VMoodle's master-only code checks on
+// every site ($CFG->mainwwwroot).  Its database, dataroot and wwwroot come
+// from VMoodleMasterConfig, never from here.
 // ===========================================================================
-$CFG->dbtype    = 'pgsql';              // pgsql, mariadb or mysqli
-$CFG->dblibrary = 'native';
-$CFG->dbhost    = 'localhost';
-$CFG->dbname    = 'moodle';
-$CFG->dbuser    = 'moodle';
-$CFG->dbpass    = '';
-$CFG->prefix    = 'mdl_';
-$CFG->dboptions = array(
-    'dbpersist' => 0,
-    'dbport'    => '',
-    'dbsocket'  => '',
-);
-$CFG->wwwroot   = 'http://moodle.example.edu';   // no trailing slash
-$CFG->dataroot  = '/var/moodledata';
+$vmoodlemainwwwroot = 'http://moodle.example.edu';   // no trailing slash
 // ===========================================================================
 // End of the master values.  Settings below apply to every site.
 // ===========================================================================
 
-// VMoodle's own name for the master's wwwroot, which its master-only code
-// checks: the same on the master and on every instance.
-$CFG->mainwwwroot = $CFG->wwwroot;
+$CFG->dblibrary = 'native';
+$CFG->mainwwwroot = $vmoodlemainwwwroot;
 
 $CFG->admin = 'admin';
 $CFG->directorypermissions = 02777;
@@ -102,6 +91,9 @@ $vmoodleinstancevars = array(
     'VMOODLE_DBPASS', 'VMOODLE_DBPREFIX', 'VMOODLE_DBPERSIST',
     'VMOODLE_DATAROOT', 'VMOODLE_MNET',
 );
+// The master's: the same without what names an instance.
+$vmoodlemastervars = array_values(array_diff($vmoodleinstancevars, array(
+    'VMOODLE_HOST', 'VMOODLE_ID', 'VMOODLE_SHORTNAME', 'VMOODLE_MNET')));
 // These may not be empty; the others (a password, say) may.
 $vmoodlerequired = array('VMOODLE_HOST', 'VMOODLE_ID', 'VMOODLE_WWWROOT',
     'VMOODLE_DBTYPE', 'VMOODLE_DBNAME', 'VMOODLE_DATAROOT');
@@ -115,53 +107,57 @@ foreach ($vmoodleinstancevars as $vmoodlename) {
 }
 $vmoodlemaster = $vmoodleget('VMOODLE_MASTER') === '1';
 
-if ($vmoodlemaster && $vmoodle) {
+if ($vmoodlemaster && array_diff(array_keys($vmoodle), $vmoodlemastervars)) {
     $vmoodlerefuse('both VMOODLE_MASTER and instance variables are set');
-} else if (!$vmoodlemaster) {
-    if (!$vmoodle) {
-        $vmoodlerefuse('no VMOODLE_* instance and VMOODLE_MASTER is not 1');
+} else if (!$vmoodlemaster && !$vmoodle) {
+    $vmoodlerefuse('no VMOODLE_* instance and VMOODLE_MASTER is not 1');
+}
+$vmoodlewanted = $vmoodlemaster ? $vmoodlemastervars : $vmoodleinstancevars;
+foreach ($vmoodlewanted as $vmoodlename) {
+    if (!isset($vmoodle[$vmoodlename])) {
+        $vmoodlerefuse("$vmoodlename is missing" . ($vmoodlemaster
+            ? ' (the master\'s settings come from VMoodleMasterConfig, and '
+              . 'on the command line from vcron\'s or vmoodlectl\'s master-config)'
+            : ''));
     }
-    foreach ($vmoodleinstancevars as $vmoodlename) {
-        if (!isset($vmoodle[$vmoodlename])) {
-            $vmoodlerefuse("$vmoodlename is missing");
-        }
+}
+foreach (array_intersect($vmoodlerequired, $vmoodlewanted) as $vmoodlename) {
+    if ($vmoodle[$vmoodlename] === '') {
+        $vmoodlerefuse("$vmoodlename is empty");
     }
-    foreach ($vmoodlerequired as $vmoodlename) {
-        if ($vmoodle[$vmoodlename] === '') {
-            $vmoodlerefuse("$vmoodlename is empty");
-        }
-    }
-    if (!in_array($vmoodle['VMOODLE_DBTYPE'], array('pgsql', 'mariadb', 'mysqli'), true)) {
-        $vmoodlerefuse('VMOODLE_DBTYPE is not pgsql, mariadb or mysqli');
-    }
+}
+if (!in_array($vmoodle['VMOODLE_DBTYPE'], array('pgsql', 'mariadb', 'mysqli'), true)) {
+    $vmoodlerefuse('VMOODLE_DBTYPE is not pgsql, mariadb or mysqli');
+}
 
-    list($vmoodledbhost, $vmoodledbport) = $vmoodlesplithost($vmoodle['VMOODLE_DBHOST']);
-    // MariaDB/MySQL on a socket: Moodle wants it as dbsocket, with localhost.
-    $vmoodledbsocket = '';
-    if ($vmoodle['VMOODLE_DBTYPE'] !== 'pgsql' && substr($vmoodledbhost, 0, 1) === '/') {
-        list($vmoodledbhost, $vmoodledbsocket) = array('localhost', $vmoodledbhost);
-    }
-    $CFG->dbtype    = $vmoodle['VMOODLE_DBTYPE'];
-    $CFG->dbhost    = $vmoodledbhost;
-    $CFG->dbname    = $vmoodle['VMOODLE_DBNAME'];
-    $CFG->dbuser    = $vmoodle['VMOODLE_DBUSER'];
-    $CFG->dbpass    = $vmoodle['VMOODLE_DBPASS'];
-    $CFG->prefix    = $vmoodle['VMOODLE_DBPREFIX'];
-    $CFG->dboptions = array(
-        'dbpersist' => (int)$vmoodle['VMOODLE_DBPERSIST'] ? 1 : 0,
-        'dbport'    => $vmoodledbport,
-        'dbsocket'  => $vmoodledbsocket,
-    );
-    $CFG->wwwroot   = rtrim($vmoodle['VMOODLE_WWWROOT'], '/');
-    $CFG->dataroot  = $vmoodle['VMOODLE_DATAROOT'];
-    // One session cookie per instance, so sites on a shared parent domain
-    // never read each other's sessions (Moodle prefixes "MoodleSession").
+list($vmoodledbhost, $vmoodledbport) = $vmoodlesplithost($vmoodle['VMOODLE_DBHOST']);
+// MariaDB/MySQL on a socket: Moodle wants it as dbsocket, with localhost.
+$vmoodledbsocket = '';
+if ($vmoodle['VMOODLE_DBTYPE'] !== 'pgsql' && substr($vmoodledbhost, 0, 1) === '/') {
+    list($vmoodledbhost, $vmoodledbsocket) = array('localhost', $vmoodledbhost);
+}
+$CFG->dbtype    = $vmoodle['VMOODLE_DBTYPE'];
+$CFG->dbhost    = $vmoodledbhost;
+$CFG->dbname    = $vmoodle['VMOODLE_DBNAME'];
+$CFG->dbuser    = $vmoodle['VMOODLE_DBUSER'];
+$CFG->dbpass    = $vmoodle['VMOODLE_DBPASS'];
+$CFG->prefix    = $vmoodle['VMOODLE_DBPREFIX'];
+$CFG->dboptions = array(
+    'dbpersist' => (int)$vmoodle['VMOODLE_DBPERSIST'] ? 1 : 0,
+    'dbport'    => $vmoodledbport,
+    'dbsocket'  => $vmoodledbsocket,
+);
+$CFG->wwwroot   = rtrim($vmoodle['VMOODLE_WWWROOT'], '/');
+$CFG->dataroot  = $vmoodle['VMOODLE_DATAROOT'];
+// One session cookie per instance, so sites on a shared parent domain
+// never read each other's sessions (Moodle prefixes "MoodleSession").
+if (!$vmoodlemaster) {
     $CFG->sessioncookie = preg_replace('/[^A-Za-z0-9_]/', '', $vmoodle['VMOODLE_SHORTNAME']);
     if ($CFG->sessioncookie === '') {
         $CFG->sessioncookie = 'vm' . (int)$vmoodle['VMOODLE_ID'];
     }
-    unset($vmoodledbhost, $vmoodledbport, $vmoodledbsocket);
 }
+unset($vmoodledbhost, $vmoodledbport, $vmoodledbsocket);
 
 // Processes that Moodle starts from a web request (a task's "Run now" runs
 // $CFG->pathtophp with this process's environment) must boot this same
@@ -170,10 +166,11 @@ if ($vmoodlemaster && $vmoodle) {
 // earlier request's site can reach this one's children.
 if (PHP_SAPI !== 'cli' && PHP_SAPI !== 'phpdbg') {
     foreach (array_merge($vmoodleinstancevars, array('VMOODLE_MASTER')) as $vmoodlename) {
-        if ($vmoodlemaster) {
-            $vmoodlevalue = $vmoodlename === 'VMOODLE_MASTER' ? '1' : null;
+        if ($vmoodlename === 'VMOODLE_MASTER') {
+            $vmoodlevalue = $vmoodlemaster ? '1' : null;
         } else {
-            $vmoodlevalue = $vmoodlename === 'VMOODLE_MASTER' ? null : $vmoodle[$vmoodlename];
+            $vmoodlevalue = in_array($vmoodlename, $vmoodlewanted, true)
+                ? $vmoodle[$vmoodlename] : null;
         }
         putenv($vmoodlevalue === null ? $vmoodlename : "$vmoodlename=$vmoodlevalue");
     }
@@ -242,7 +239,8 @@ unset($vmoodlecluster);
 // ===========================================================================
 
 unset($vmoodleget, $vmoodlerefuse, $vmoodlesplithost, $vmoodleinstancevars,
-      $vmoodlerequired, $vmoodle, $vmoodlename, $vmoodlevalue, $vmoodlemaster);
+      $vmoodlerequired, $vmoodle, $vmoodlename, $vmoodlevalue, $vmoodlemaster,
+      $vmoodlemastervars, $vmoodlewanted, $vmoodlemainwwwroot);
 
 require_once(__DIR__ . '/lib/setup.php');
 

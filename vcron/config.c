@@ -55,6 +55,8 @@ static const setting settings[] = {
       "PATH ARGS...: run this instead of php cron.php (last flag)" },
     { VM_SET_USER, T_STR, AT(user), 0, VM_DEFAULT_USER,
       "user for the crons when root" },
+    { VM_SET_SITE_USER, T_STR, AT(site_user), 0, NULL,
+      "a user per site, e.g. vm-%shortname% (%id%, %dbname%); unset: user" },
     { VM_SET_LOG_DIR, T_STR, AT(log_dir), 0, "/var/log/vmoodle/vcron",
       "per-instance logs" },
     { VM_SET_LOG_MAX, T_LONG, AT(log_max), 1024, "1048576",
@@ -67,6 +69,8 @@ static const setting settings[] = {
     { VM_SET_QUIET, T_BOOL, AT(quiet), 0, NULL, "no summary line per tick" },
     { VM_SET_MASTER, T_BOOL, AT(master), 0, NULL,
       "also run the master Moodle's cron each tick (VMOODLE_MASTER=1)" },
+    { VM_SET_MASTER_CONFIG, T_STR, AT(master_config), 0, NULL,
+      "the master's settings file (root's, 0600): its runs get them" },
 };
 
 #define NSETTINGS (sizeof settings / sizeof *settings)

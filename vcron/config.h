@@ -26,12 +26,14 @@ typedef struct {
     const char *moodle_dir;    /* the Moodle code shared by all instances */
     const char *const *command;/* replaces php cron.php; NULL-terminated */
     const char *user;          /* who runs the crons when vcron is root */
+    const char *site_user;     /* per-site user rule (vm_siteuser.h) */
     const char *log_dir;       /* one log per instance */
     long log_max;              /* bytes before a log is rotated */
     const char *lock_dir;      /* one lock file per instance */
     const char *state_file;    /* round-robin cursor, measured tick */
     int quiet;                 /* no summary line */
     int master;                /* also the master's cron, VMOODLE_MASTER=1 */
+    const char *master_config; /* the master's settings (vm_master.h) */
 } vc_config;
 
 void vc_config_defaults(vc_config *cfg);

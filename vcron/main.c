@@ -8,6 +8,7 @@
 #include <apr_strings.h>
 #include "vm_source.h"
 #include "config.h"
+#include "vm_master.h"
 #include "vm_identity.h"
 #include "tick.h"
 #include "status.h"
@@ -21,6 +22,7 @@ typedef struct {
     vc_config cfg;
     vm_identity who;
     vm_source *src;
+    vm_instance master;        /* master-config's settings */
 } setup;
 
 static void usage(FILE *out)
@@ -70,6 +72,16 @@ static int open_setup(setup *s, int argc, char **argv, const char **rest,
     if (!err && need_user
         && (err = vm_identity_resolve(&s->who, s->cfg.user, s->pool)))
         code = VC_EXIT_USAGE;
+    if (!err && s->cfg.master_config) {
+        if ((err = vm_master_read(s->cfg.master_config, &s->master,
+                                  s->pool)) != NULL) {
+            vc_log(245, "master-config %s", err);
+            apr_pool_destroy(s->pool);
+            s->pool = NULL;
+            return VC_EXIT_USAGE;
+        }
+        vm_master_settings = &s->master;
+    }
     if (!err && vm_source_open(&s->src, s->cfg.source, s->cfg.table, s->pool,
                                &err) != VM_OK)
         code = VC_EXIT_SOURCE;

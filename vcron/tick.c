@@ -8,6 +8,7 @@
 #include "vm_file.h"
 #include "vm_table.h"
 #include "tick.h"
+#include "vm_siteuser.h"
 #include "sched.h"
 #include "state.h"
 #include "jobs.h"
@@ -176,12 +177,17 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
     job->log_fd = lr == VM_LOCK_GOT
         ? vc_cron_log_open(tr->cfg->log_dir, in, tr->cfg->log_max, tr->p, &err)
         : -1;
-    /* A session of its own, stdin /dev/null, output to its log. */
-    vm_job_opts o = { .argv = tr->argv, .envp = vm_cli_env(in, tr->who, tr->p),
-                      .who = tr->who, .dir = "/", .keep_fd = job->lock.fd };
+    /* A session of its own, stdin /dev/null, output to its log; as the
+     * site's own user when site-user is set. */
+    const vm_identity *who = vm_site_identity(tr->cfg->site_user, tr->who,
+                                              in, tr->p, &err);
+    vm_job_opts o = { .argv = tr->argv, .envp = vm_cli_env(in, who, tr->p),
+                      .who = who, .dir = "/", .keep_fd = job->lock.fd };
     o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_FD, job->log_fd };
     int rc = -1;
-    if (job->log_fd >= 0) {
+    if (!who && job->log_fd >= 0) {
+        vc_log_fd(job->log_fd, 246, "cron not started: %s", err);
+    } else if (job->log_fd >= 0) {
         job->started = (long long)time(NULL);
         vc_log_fd(job->log_fd, 220, "cron of instance %lld (%s) starts",
                   in->id, in->key);

@@ -15,9 +15,12 @@
 #include "ctl.h"
 #include "quota.h"
 #include "db.h"
+#include "logins.h"
 #include "select.h"
 #include "vm_identity.h"
 #include "vm_job.h"
+#include "vm_siteuser.h"
+#include "vm_text.h"
 
 static const char OK[] = "ok";   /* compared by address */
 
@@ -101,30 +104,46 @@ static int writable_by_mode(const struct passwd *pw, const struct stat *st)
 
 static const char *check_dataroot(const vmc_opts *o, const vm_instance *in)
 {
-    struct passwd *pw = getpwnam(o->web_user);
-    const char *why;
+    const char *why = NULL;
+    const char *user = vm_site_user(o->site_user, o->web_user, in, o->pool,
+                                    &why);
+    struct passwd *pw = user ? getpwnam(user) : NULL;
     vm_identity who;
     struct stat st;
     int writable;
 
+    if (!user)
+        return why;
     if (!pw)
-        return apr_psprintf(o->pool, "no user '%s'", o->web_user);
+        return apr_psprintf(o->pool, "no user '%s'", user);
     if (stat(in->datapath, &st) != 0)
         return apr_psprintf(o->pool, "%s: %s", in->datapath, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return apr_psprintf(o->pool, "%s is not a directory", in->datapath);
     if (geteuid() != 0)
         writable = writable_by_mode(pw, &st);
-    else if ((why = vm_identity_resolve(&who, o->web_user, o->pool)) != NULL)
+    else if ((why = vm_identity_resolve(&who, user, o->pool)) != NULL)
         return why;
     else
         writable = probe_as(&who, in->datapath, o->pool) == 0;
     return writable ? OK : apr_psprintf(o->pool, "%s is not writable by %s",
-                                        in->datapath, o->web_user);
+                                        in->datapath, user);
 }
 
-static int check_one(const vmc_opts *o, const vm_instance *in,
-                     const vmc_quotas *q)
+/* A login another site or the master uses too: a warning naming both. */
+static void check_login(const vmc_opts *o, const vmc_table *t,
+                        const vm_instance *in)
+{
+    const char *other = vmc_login_sharer(t, in, o->pool);
+
+    if (other)
+        printf("%-36s WARN database login %s is also %s's: each can reach "
+               "the other's database (vmoodlectl isolate %s)\n", in->key,
+               in->dblogin, vm_text_visible(other, o->pool), in->key);
+}
+
+static int check_one(const vmc_opts *o, const vmc_table *t,
+                     const vm_instance *in, const vmc_quotas *q)
 {
     const char *dns = o->no_dns ? "not checked" : check_dns(in, o->pool);
     const char *db = check_db(in, o->pool), *data = check_dataroot(o, in);
@@ -135,7 +154,9 @@ static int check_one(const vmc_opts *o, const vm_instance *in,
 
     printf("%-36s %-4s dns: %s%s; database: %s; dataroot: %s; quota: %s\n",
            in->key, verdict, dns == OK || o->no_dns ? "" : "warning: ", dns,
-           db, data, quota);
+           vm_text_visible(db, o->pool), vm_text_visible(data, o->pool),
+           vm_text_visible(quota, o->pool));
+    check_login(o, t, in);
     return ok;
 }
 
@@ -159,8 +180,8 @@ int vmc_cmd_check(vmc_opts *o)
     if (!(sites = vmc_select(&t, &sel, o->pool, &why)))
         return vmc_fail(312, VMC_EXIT_USAGE, why);
     for (i = 0; i < sites->nelts; i++)
-        failed += !check_one(o, APR_ARRAY_IDX(sites, i, const vm_instance *),
-                             &q);
+        failed += !check_one(o, &t, APR_ARRAY_IDX(sites, i,
+                                                  const vm_instance *), &q);
     fflush(stdout);
     if (failed)
         vmc_error(360, "%d instance(s) failed the check", failed);

@@ -19,6 +19,8 @@
 
 /* Running Moodle's CLI on many sites at once (fleet.h). */
 #define FLEET "jobs", "fail-fast", "log-dir", "timeout"
+/* The login that makes and drops the sites' own logins. */
+#define ADMIN "admin-dbuser", "admin-dbpass-file"
 /* The instance's columns (add, edit; snapshot --from master, deploy). */
 #define COLUMNS "host", "fullname", "shortname", "dbtype", "dbhost", \
     "dbuser", "dbpass", "dbpass-file", "dbname", "prefix", "dataroot", \
@@ -48,11 +50,18 @@ static const vmc_command commands[] = {
       "a template: database dump, dataroot", VMC_WRITES,
       OPTIONS("from", "template-name", "template-db", COLUMNS) },
     { "deploy", vmc_cmd_deploy, "--template NAME --host URL | --from-csv FILE",
-      "a new site from a template", VMC_NEEDS_TABLE | VMC_WRITES,
-      OPTIONS("template", COLUMNS, "from-csv", FLEET) },
+      "a new site from a template, its own login",
+      VMC_NEEDS_TABLE | VMC_WRITES,
+      OPTIONS("template", COLUMNS, ADMIN, "from-csv", FLEET) },
     { "destroy", vmc_cmd_destroy, "HOST|ID --yes",
-      "drop its database, dataroot, row",
-      VMC_NEEDS_TABLE | VMC_ONE_SITE | VMC_WRITES, OPTIONS("yes") },
+      "drop its database, login, dataroot, row",
+      VMC_NEEDS_TABLE | VMC_ONE_SITE | VMC_WRITES, OPTIONS("yes", ADMIN) },
+    { "isolate", vmc_cmd_isolate, "SITES",
+      "a database login of its own for each site",
+      VMC_NEEDS_TABLE | VMC_SITES | VMC_WRITES, OPTIONS(ADMIN, "wait") },
+    { "pool", vmc_cmd_pool, "HOST|ID",
+      "the site's php-fpm pool under its own user",
+      VMC_NEEDS_TABLE | VMC_ONE_SITE, OPTIONS("dir") },
     { "templates", vmc_cmd_templates, "",
       "the templates: name, source, date, size", 0, OPTIONS("json") },
     { "template-remove", vmc_cmd_template_remove, "NAME",

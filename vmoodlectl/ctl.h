@@ -24,6 +24,14 @@ typedef struct {
     const char *templates_dir, *data_parent, *web_user;
     const char *from, *snapshot_name, *template_name;
     const char *master_dataroot;  /* destroy never removes it (or in it) */
+    /* The login that makes and drops the sites' own logins (roles.h):
+     * deploy, destroy, isolate.  isolate_wait: seconds both logins work. */
+    const char *admin_dbuser, *admin_dbpass;
+    long isolate_wait;
+    const char *master_config;    /* the master's settings (vm_master.h) */
+    const char *site_user;        /* per-site user rule (vm_siteuser.h) */
+    const char *out_dir;          /* pool --dir */
+    vm_instance master_settings;  /* read from it */
     int json, show_secrets, dry_run, yes, template_db, help;
     vm_row fields;          /* instance columns given as flags */
     const char *cfg_name, *cfg_value;   /* config: the setting, its value */
@@ -112,5 +120,7 @@ int vmc_cmd_usage(vmc_opts *o);
 int vmc_cmd_rename(vmc_opts *o);
 int vmc_cmd_move(vmc_opts *o);
 int vmc_cmd_deploy_csv(vmc_opts *o);
+int vmc_cmd_isolate(vmc_opts *o);
+int vmc_cmd_pool(vmc_opts *o);
 
 #endif

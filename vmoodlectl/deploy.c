@@ -1,9 +1,12 @@
 /* deploy --template NAME --host URL: a new Moodle from a template, in
  * steps that are each undone if a later one fails: create and load the
- * database, make it the new site's (names, identifier, settings), copy the
- * dataroot without the template's encryption key, insert the row.  What
- * the steps need (the database server and its password among them) is
- * checked first, with --dry-run too. */
+ * database, make it the new site's (names, identifier, settings), give it
+ * to a database login of the site's own (roles.h), copy the dataroot
+ * without the template's encryption key, insert the row.  What the steps
+ * need (the database server, the administrative login and its right to
+ * make logins) is checked first, with --dry-run too.  The administrative
+ * login (--admin-dbuser, --dbuser, the template row's) is never written
+ * into the new row. */
 #include <ctype.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -18,10 +21,12 @@
 #include "files.h"
 #include "manifest.h"
 #include "rewrite.h"
+#include "roles.h"
 #include "sitekey.h"
 #include "steps.h"
 #include "template.h"
 #include "util.h"
+#include "vm_siteuser.h"
 
 typedef struct {
     vmc_opts *o;
@@ -36,6 +41,9 @@ typedef struct {
     vm_db *server;             /* connected while checking */
     const char *siteidentifier;
     const char *pass_from;     /* where the password came from, for the plan */
+    vmc_role role;             /* the site's own login: the row's */
+    int role_created;
+    const char *owner;         /* the dataroot's: the site's user */
     int template_db_gone;
     int db_created, dataroot_created;
     long long id;              /* the inserted row's */
@@ -79,6 +87,27 @@ static int load_template(deploy *d)
     return 0;
 }
 
+/* The administrative login, for the checks and the steps (the row gets
+ * the site's own login once they passed): --admin-dbuser, else --dbuser,
+ * else the template's source login; the password given with it, else the
+ * template row's, else none (~/.pgpass, a socket's peer). */
+static void admin_login(deploy *d, vm_row *r)
+{
+    const vmc_opts *o = d->o;
+    const char *user = o->admin_dbuser ? o->admin_dbuser
+                     : given(d, VM_F_VDBLOGIN, d->m.source.dblogin);
+    const char *flag = o->admin_dbpass ? o->admin_dbpass
+                     : o->admin_dbuser ? NULL
+                     : o->fields.present[VM_F_VDBPASS]
+                     ? o->fields.value[VM_F_VDBPASS] : NULL;
+    const char *row = flag ? NULL : vmc_template_pass(
+        &d->t, &d->m, r->value[VM_F_VDBHOST], user);
+
+    vm_row_set(r, VM_F_VDBLOGIN, user);
+    vm_row_set(r, VM_F_VDBPASS, flag ? flag : row ? row : "");
+    d->pass_from = flag ? "given" : row ? "the template's row" : "none given";
+}
+
 /* The new row: flags first, then what the template and the host give. */
 static void build_row(deploy *d, const char *url_key)
 {
@@ -87,7 +116,6 @@ static void build_row(deploy *d, const char *url_key)
     const char *base = plain_name(key, 59, p);
     const char *label = apr_pstrndup(p, key, strcspn(key, ".:["));
     vm_row *r = &d->row;
-    const char *pass;
 
     memset(r, 0, sizeof *r);
     vm_row_set(r, VM_F_VHOSTNAME, given(d, VM_F_VHOSTNAME, ""));
@@ -96,12 +124,7 @@ static void build_row(deploy *d, const char *url_key)
                                         plain_name(label, 30, p)));
     vm_row_set(r, VM_F_VDBTYPE, d->m.source.dbtype);
     vm_row_set(r, VM_F_VDBHOST, given(d, VM_F_VDBHOST, d->m.source.dbhost));
-    vm_row_set(r, VM_F_VDBLOGIN, given(d, VM_F_VDBLOGIN, d->m.source.dblogin));
-    pass = vmc_template_pass(&d->t, &d->m, r->value[VM_F_VDBHOST],
-                             r->value[VM_F_VDBLOGIN]);
-    vm_row_set(r, VM_F_VDBPASS, given(d, VM_F_VDBPASS, pass ? pass : ""));
-    d->pass_from = d->o->fields.present[VM_F_VDBPASS] ? "given"
-                 : pass ? "the template's row" : "none given";
+    admin_login(d, r);
     vm_row_set(r, VM_F_VDBNAME, given(d, VM_F_VDBNAME,
                                       apr_pstrcat(p, "vm_", base, NULL)));
     vm_row_set(r, VM_F_VDBPREFIX, given(d, VM_F_VDBPREFIX, d->m.source.dbprefix));
@@ -133,8 +156,14 @@ static const char *check_target(deploy *d)
     if (access(*dir ? dir : "/", W_OK) != 0)
         return apr_psprintf(p, "cannot write in %s: %s", dir,
                             strerror(errno));
-    if (!(pw = getpwnam(d->o->web_user)))
-        return apr_psprintf(p, "no user '%s' (--user)", d->o->web_user);
+    /* the site's own user (site-user), else the one --user */
+    if (!(d->owner = vm_site_user(d->o->site_user, d->o->web_user, &d->in, p,
+                                  &why)))
+        return why;
+    if (!(pw = getpwnam(d->owner)))
+        return apr_psprintf(p, "no user '%s' (%s): create it first",
+                            d->owner, d->o->site_user ? "site-user"
+                                                      : "--user");
     d->uid = pw->pw_uid;
     d->gid = pw->pw_gid;
     return NULL;
@@ -192,6 +221,21 @@ static const char *new_siteidentifier(deploy *d, const char **err)
     return random ? apr_pstrcat(d->o->pool, random, d->in.key, NULL) : NULL;
 }
 
+/* The site's own login: a free name, a login allowed to make it; the
+ * row is the site's from now on. */
+static const char *check_login(deploy *d)
+{
+    const char *err;
+
+    if (vmc_role_new(&d->role, d->in.dbname, d->o->pool, &err) != 0)
+        return err;
+    if ((err = vmc_role_check(d->server, d->role.name, d->o->pool)) != NULL)
+        return err;
+    vm_row_set(&d->row, VM_F_VDBLOGIN, d->role.name);
+    vm_row_set(&d->row, VM_F_VDBPASS, d->role.password);
+    return NULL;
+}
+
 static int prepare(deploy *d)
 {
     apr_pool_t *p = d->o->pool;
@@ -227,6 +271,7 @@ static int prepare(deploy *d)
     if (vmc_dbconf_make(&d->db, d->in.dbtype, d->in.dbhost, d->in.dblogin,
                         d->in.dbpass, d->in.dbname, p, &err) != 0
         || (err = check_server(d)) != NULL
+        || (err = check_login(d)) != NULL
         || !(d->siteidentifier = new_siteidentifier(d, &err))) {
         vmc_error(345, "deploy refused, nothing done: %s", err);
         return VMC_EXIT_FAIL;
@@ -414,12 +459,60 @@ static int rewrite_step(void *ctx, const char **err)
     return rewrite(ctx, err);
 }
 
+static const char *plan_login(void *ctx, apr_pool_t *p)
+{
+    const deploy *d = ctx;
+    return apr_psprintf(p, "create the site's own database login %s (no "
+                        "CREATEDB, no CREATEROLE, a generated password kept "
+                        "in the row only) and give it %s and everything in "
+                        "it; no other login may connect", d->role.name,
+                        d->in.dbname);
+}
+
+/* The site's own login made and given the new database, connected to it
+ * as the administrative login to hand its objects over. */
+static int login_step(void *ctx, const char **err)
+{
+    deploy *d = ctx;
+    apr_pool_t *sub;
+    vm_db *site;
+    int rc = -1;
+
+    if (vmc_role_create(d->server, &d->role, d->o->pool, err) != 0)
+        return -1;
+    d->role_created = 1;
+    apr_pool_create(&sub, d->o->pool);   /* closed before any DROP */
+    if ((site = vmc_db_open(&d->db, d->in.dbname, sub, err)) != NULL)
+        rc = vmc_role_give(d->server, site, &d->role, d->in.dbname, NULL,
+                           sub, err);
+    if (rc != 0)
+        *err = apr_pstrdup(d->o->pool, *err);
+    apr_pool_destroy(sub);
+    return rc;
+}
+
+/* The database is the login's now: it goes first, then the login. */
+static void drop_login(void *ctx)
+{
+    deploy *d = ctx;
+    const char *err;
+
+    if (!d->role_created)
+        return;
+    drop_database(ctx);
+    d->db_created = 0;
+    if (vmc_role_drop(d->server, d->role.name, d->o->pool, &err) != 0)
+        vmc_error(480, "undo: drop login %s: %s", d->role.name, err);
+    else
+        vmc_say("undone: dropped login %s", d->role.name);
+}
+
 static const char *plan_copy(void *ctx, apr_pool_t *p)
 {
     const deploy *d = ctx;
     return apr_psprintf(p, "copy %s/dataroot (%" APR_UINT64_T_FMT " files) "
                         "to %s owned by %s", d->tpl_dir, d->m.data_files,
-                        d->in.datapath, d->o->web_user);
+                        d->in.datapath, d->owner);
 }
 
 static int copy_step(void *ctx, const char **err)
@@ -456,8 +549,8 @@ static int key_step(void *ctx, const char **err)
 static const char *plan_insert(void *ctx, apr_pool_t *p)
 {
     const deploy *d = ctx;
-    return apr_psprintf(p, "insert the enabled row into %s",
-                        d->t.src->display);
+    return apr_psprintf(p, "insert the enabled row into %s (login %s)",
+                        d->t.src->display, d->role.name);
 }
 
 static int insert_row(void *ctx, const char **err)
@@ -467,15 +560,37 @@ static int insert_row(void *ctx, const char **err)
            ? -1 : 0;
 }
 
+static const char *plan_release(void *ctx, apr_pool_t *p)
+{
+    const deploy *d = ctx;
+    return apr_psprintf(p, "%s keeps no hold on %s", d->in.dblogin,
+                        d->role.name);
+}
+
+/* The row is in: a failure here is said, the site stays. */
+static int release_step(void *ctx, const char **err)
+{
+    deploy *d = ctx;
+
+    if (vmc_role_release(d->server, &d->role, NULL, d->o->pool, err) != 0)
+        vmc_error(482, "warning: %s is still a member of %s: %s",
+                  d->in.dblogin, d->role.name, *err);
+    return 0;
+}
+
 static const vmc_step steps[] = {
     { "verify the template", plan_verify, NULL, verify_step, NULL },
     { "create the database", plan_create, NULL, create_step, drop_database },
     { "rewrite the site in the new database", plan_rewrite, NULL,
       rewrite_step, NULL },
+    { "give the site its own database login", plan_login, NULL, login_step,
+      drop_login },
     { "copy the dataroot", plan_copy, NULL, copy_step, remove_dataroot },
     { "remove the template's encryption key", plan_key, NULL, key_step,
       NULL },
     { "insert the instance row", plan_insert, NULL, insert_row, NULL },
+    { "end the administrative login's hold", plan_release, NULL,
+      release_step, NULL },
 };
 
 #define NSTEPS (int)(sizeof steps / sizeof *steps)
@@ -511,8 +626,9 @@ int vmc_cmd_deploy(vmc_opts *o)
                   out.failed, out.err);
         return VMC_EXIT_FAIL;
     }
-    vmc_say("deployed %s as id %lld: %s database %s on %s, dataroot %s",
-            d.in.wwwroot, d.id, d.in.dbtype, d.in.dbname,
-            vmc_dbconf_server(&d.db, o->pool), d.in.datapath);
+    vmc_say("deployed %s as id %lld: %s database %s on %s owned by its own "
+            "login %s, dataroot %s", d.in.wwwroot, d.id, d.in.dbtype,
+            d.in.dbname, vmc_dbconf_server(&d.db, o->pool), d.role.name,
+            d.in.datapath);
     return VMC_EXIT_OK;
 }

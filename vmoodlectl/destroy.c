@@ -1,8 +1,11 @@
 /* destroy HOST --yes: take an instance out of service for good: disable
  * its row, drop its database, remove its dataroot (only inside the data
- * parent), then remove the row, in steps (steps.h).  Never what another
- * site uses: a database or a dataroot shared with another row or with the
- * master is refused. */
+ * parent), remove the row, then drop the site's database login unless
+ * another row or the master uses it; in steps (steps.h).  Never what
+ * another site uses: a database or a dataroot shared with another row or
+ * with the master is refused.  The database work is done as
+ * --admin-dbuser when given, else as the row's own login (which cannot
+ * drop itself). */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,9 +14,12 @@
 #include "db.h"
 #include "dbadmin.h"
 #include "files.h"
+#include "logins.h"
+#include "roles.h"
 #include "shared.h"
 #include "steps.h"
 #include "util.h"
+#include "vm_text.h"
 
 static const char *check_dataroot(const vmc_opts *o, const vm_instance *in)
 {
@@ -84,6 +90,7 @@ typedef struct {
     const vm_instance *in;
     int disabled;             /* the row was enabled and we disabled it */
     int dropped;              /* the database may be gone */
+    vm_db *server;            /* as --admin-dbuser, else the row's login */
 } destroy;
 
 static const char *save_enabled(destroy *d, const char *enabled)
@@ -130,26 +137,68 @@ static const char *plan_drop(void *ctx, apr_pool_t *p)
                         d->in->dbname, d->in->dbhost);
 }
 
+/* The server, as --admin-dbuser or else as the row's login. */
+static vm_db *open_server(vmc_opts *o, const vm_instance *in,
+                          const char **err)
+{
+    const char *user = o->admin_dbuser ? o->admin_dbuser : in->dblogin;
+    const char *pass = o->admin_dbuser ? (o->admin_dbpass ? o->admin_dbpass
+                                                          : "")
+                                       : in->dbpass;
+    vmc_dbconf c;
+
+    if (vmc_dbconf_make(&c, in->dbtype, in->dbhost, user, pass, in->dbname,
+                        o->pool, err) != 0)
+        return NULL;
+    return vmc_db_open(&c, NULL, o->pool, err);
+}
+
 static int drop_database(void *ctx, const char **err)
 {
     destroy *d = ctx;
     const vm_instance *in = d->in;
     apr_pool_t *p = d->o->pool;
-    vmc_dbconf c;
-    vm_db *server;
     int exists;
 
-    if (vmc_dbconf_make(&c, in->dbtype, in->dbhost, in->dblogin, in->dbpass,
-                        in->dbname, p, err) != 0
-        || !(server = vmc_db_open(&c, NULL, p, err))
-        || (exists = vmc_dbadmin_exists(server, in->dbname, p, err)) < 0)
+    if (!(d->server = open_server(d->o, in, err))
+        || (exists = vmc_dbadmin_exists(d->server, in->dbname, p, err)) < 0)
         return -1;
     d->dropped = 1;
     if (!exists) {
         vmc_say("database %s was already gone", in->dbname);
         return 0;
     }
-    return vmc_dbadmin_drop(server, in->dbname, p, err);
+    return vmc_role_drop_database(d->server, in->dblogin, in->dbname, p, err);
+}
+
+static const char *plan_login(void *ctx, apr_pool_t *p)
+{
+    const destroy *d = ctx;
+    return apr_psprintf(p, "drop its database login %s unless another site "
+                        "or the master uses it", d->in->dblogin);
+}
+
+/* The site's login goes with it when nobody else uses it; a login that
+ * cannot go is said, not a failure: the site is gone already. */
+static int drop_login(void *ctx, const char **err)
+{
+    destroy *d = ctx;
+    apr_pool_t *p = d->o->pool;
+    const char *login = d->in->dblogin;
+    const char *other = vmc_login_sharer(d->t, d->in, p);
+    const char *me = vmc_role_current(d->server, p, err);
+
+    if (other)
+        vmc_say("kept database login %s: %s uses it too", login,
+                vm_text_visible(other, p));
+    else if (!me || strcmp(me, login) == 0)
+        vmc_say("kept database login %s: give an administrative login "
+                "(--admin-dbuser) to drop it", login);
+    else if (vmc_role_drop(d->server, login, p, err) != 0)
+        vmc_error(481, "kept database login %s: %s", login, *err);
+    else
+        vmc_say("dropped database login %s", login);
+    return 0;
 }
 
 static const char *plan_remove(void *ctx, apr_pool_t *p)
@@ -181,6 +230,7 @@ static const vmc_step steps[] = {
     { "drop the database", plan_drop, NULL, drop_database, NULL },
     { "remove the dataroot", plan_remove, NULL, remove_dataroot, NULL },
     { "remove its row", NULL, NULL, remove_row, NULL },
+    { "drop its database login", plan_login, NULL, drop_login, NULL },
 };
 
 #define NSTEPS (int)(sizeof steps / sizeof *steps)
@@ -201,7 +251,7 @@ int vmc_cmd_destroy(vmc_opts *o)
         vmc_error(351, "destroy refused, nothing done: %s", why);
         return VMC_EXIT_FAIL;
     }
-    d = (destroy){ o, &t, in, 0, 0 };
+    d = (destroy){ o, &t, in, 0, 0, NULL };
     if (o->dry_run || !o->yes) {
         vmc_say("plan: destroy %s (id %lld)", in->wwwroot, in->id);
         vmc_steps_plan(steps, NSTEPS, &d, o->pool);

@@ -14,6 +14,7 @@
 #include "files.h"
 #include "interrupt.h"
 #include "util.h"
+#include "vm_text.h"
 
 #define MAX_DEPTH 64
 #define COPY_CHUNK 65536
@@ -118,7 +119,8 @@ struct walk {
 
 static int walk_fail(walk *w, const char *what, const char *rel)
 {
-    w->err = apr_psprintf(w->keep, "%s %s: %s", what, *rel ? rel : ".",
+    w->err = apr_psprintf(w->keep, "%s %s: %s", what,
+                          *rel ? vm_text_visible(rel, w->keep) : ".",
                           strerror(errno));
     return -1;
 }
@@ -127,7 +129,7 @@ static int walk_fail(walk *w, const char *what, const char *rel)
 static int walk_changed(walk *w, const char *rel)
 {
     w->err = apr_psprintf(w->keep, "%s changed while being read; not "
-                          "followed", rel);
+                          "followed", vm_text_visible(rel, w->keep));
     return -1;
 }
 
@@ -167,7 +169,8 @@ static int visit(walk *w, int dirfd, int out, const char *name,
     if (S_ISREG(st.st_mode))
         return w->on_file(w, dirfd, out, name, sub, &st);
     if (depth >= MAX_DEPTH) {
-        w->err = apr_psprintf(w->keep, "%s: nested too deeply", sub);
+        w->err = apr_psprintf(w->keep, "%s: nested too deeply",
+                              vm_text_visible(sub, w->keep));
         return -1;
     }
     if ((fd = open_subdir(w, dirfd, name, sub, &st)) < 0)
@@ -423,7 +426,8 @@ static int open_source(walk *w, int dirfd, const char *name, const char *rel,
     if (st->st_nlink > 1 && st->st_uid != w->owner) {
         close(fd);
         w->err = apr_psprintf(w->keep, "%s is a hard link to a file of "
-                              "another user (uid %ld); not copied", rel,
+                              "another user (uid %ld); not copied",
+                              vm_text_visible(rel, w->keep),
                               (long)st->st_uid);
         return -1;
     }

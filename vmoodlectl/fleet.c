@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <apr_strings.h>
 #include "ctl.h"
+#include "vm_siteuser.h"
 #include "fleet.h"
 #include "fleetview.h"
 #include "interrupt.h"
@@ -91,12 +92,16 @@ static int spawn(vm_job *j, const vmc_job *job, const vm_instance *in,
                  int out_fd, int lock_fd, apr_pool_t *p, const char **why)
 {
     work_ctx w = { job, in };
+    const vm_identity *who = vm_site_identity(job->site_user, job->who, in,
+                                              p, why);
     vm_job_opts o = { 0 };
+    if (!who)
+        return -1;
     if (!job->work)
         o.argv = vm_cli_argv(job->php, job->moodle_dir, job->script,
                              job->args, job->nargs, p);
-    o.envp = vm_cli_env(in, job->who, p);
-    o.who = job->who;
+    o.envp = vm_cli_env(in, who, p);
+    o.who = who;
     o.dir = job->moodle_dir;
     o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_FD, out_fd };
     o.keep_fd = lock_fd;

@@ -19,6 +19,7 @@ struct vmc_job {
     const char *label;            /* "run", "upgrade": for messages */
     apr_array_header_t *sites;    /* const vm_instance *, from vmc_select */
     const vm_identity *who;
+    const char *site_user;        /* a user per site (vm_siteuser.h), or NULL */
     const char *php, *moodle_dir;
     /* What each site runs: one script with its arguments, */
     const char *script;

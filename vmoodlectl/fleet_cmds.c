@@ -41,6 +41,7 @@ int vmc_job_prepare(vmc_opts *o, const char *label, int first_host,
                         "be absolute paths");
     job->label = label;
     job->who = who;
+    job->site_user = o->site_user;
     job->php = o->php;
     job->moodle_dir = o->moodle_dir;
     job->jobs = (int)o->jobs;

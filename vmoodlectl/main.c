@@ -12,6 +12,7 @@ int main(int argc, char **argv)
     int rc;
 
     memset(&o, 0, sizeof o);
+    o.isolate_wait = -1;            /* isolate --wait not given */
     apr_app_initialize(&argc, (const char *const **)&argv, NULL);
     apr_pool_create(&o.pool, NULL);
     switch (vmc_cmdline_read(&o, argc, argv, &cmd)) {
@@ -22,7 +23,7 @@ int main(int argc, char **argv)
         rc = VMC_EXIT_USAGE;
         break;
     default:
-        if (vmc_settings_read(&o) != 0) {
+        if (vmc_settings_read(&o) != 0 || vmc_settings_tenant(&o) != 0) {
             rc = VMC_EXIT_FAIL;
             break;
         }

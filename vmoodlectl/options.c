@@ -26,21 +26,34 @@ static int apply_flag(vmc_opts *o, const vmc_option *opt, const char *arg)
     return 0;
 }
 
-/* A whole number from 1: --jobs, --timeout. */
-static int apply_number(vmc_opts *o, const vmc_option *opt, const char *arg)
+/* A whole number from min into the option's field. */
+static int apply_long(vmc_opts *o, const vmc_option *opt, const char *arg,
+                      long min)
 {
     char *end;
     long v;
 
     errno = 0;
     v = strtol(arg, &end, 10);
-    if (errno || end == arg || *end || v < 1) {
-        vmc_error(383, "--%s wants a whole number >= 1, not '%s'", opt->name,
-                  arg);
+    if (errno || end == arg || *end || v < min) {
+        vmc_error(383, "--%s wants a whole number >= %ld, not '%s'",
+                  opt->name, min, arg);
         return -1;
     }
     *(long *)((char *)o + opt->at) = v;
     return 0;
+}
+
+/* A whole number from 1: --jobs, --timeout. */
+static int apply_number(vmc_opts *o, const vmc_option *opt, const char *arg)
+{
+    return apply_long(o, opt, arg, 1);
+}
+
+/* Whole seconds, 0 allowed: isolate --wait. */
+static int apply_seconds(vmc_opts *o, const vmc_option *opt, const char *arg)
+{
+    return apply_long(o, opt, arg, 0);
 }
 
 static int apply_column(vmc_opts *o, const vmc_option *opt, const char *arg)
@@ -66,9 +79,10 @@ static int apply_any_column(vmc_opts *o, const vmc_option *opt,
     return 0;
 }
 
-/* The first line of the file: <(pass show x) works too. */
-static int apply_password_file(vmc_opts *o, const vmc_option *opt,
-                               const char *path)
+/* The first line of the file: <(pass show x) works too.  NULL after
+ * saying why. */
+static const char *password_file(vmc_opts *o, const vmc_option *opt,
+                                 const char *path)
 {
     const char *err;
     char *pass;
@@ -77,11 +91,26 @@ static int apply_password_file(vmc_opts *o, const vmc_option *opt,
     if (vm_file_read(path, PASSWORD_FILE_MAX, o->pool, &pass, &len, &err)
         != VM_OK) {
         vmc_error(301, "--%s: %s", opt->name, err);
-        return -1;
+        return NULL;
     }
-    vm_row_set(&o->fields, VM_F_VDBPASS,
-               apr_pstrndup(o->pool, pass, strcspn(pass, "\r\n")));
-    return 0;
+    return apr_pstrndup(o->pool, pass, strcspn(pass, "\r\n"));
+}
+
+static int apply_password_file(vmc_opts *o, const vmc_option *opt,
+                               const char *path)
+{
+    const char *pass = password_file(o, opt, path);
+
+    if (pass)
+        vm_row_set(&o->fields, VM_F_VDBPASS, pass);
+    return pass ? 0 : -1;
+}
+
+/* --admin-dbpass-file: the administrative login's, never a column. */
+static int apply_admin_password_file(vmc_opts *o, const vmc_option *opt,
+                                     const char *path)
+{
+    return (o->admin_dbpass = password_file(o, opt, path)) ? 0 : -1;
 }
 
 #define AT(field) offsetof(vmc_opts, field)
@@ -122,6 +151,10 @@ static const vmc_option options[] = {
             "backups (default " VMC_DEFAULT_BACKUP_DIR ")"),
     SETTING(VM_SET_QUOTA_FILE, "FILE", quota_file,
             "per-site quotas: HOST = SIZE lines (usage, check)"),
+    SETTING(VM_SET_SITE_USER, "RULE", site_user,
+            "a user per site: vm-%shortname% (%id%, %dbname%)"),
+    SETTING(VM_SET_MASTER_CONFIG, "FILE", master_config,
+            "the master's settings (root's, 0600): its runs get them"),
     TEXT("config", "config", "FILE", config_path,
          "settings (" VMC_DEFAULT_CONFIG " or vcron.conf)"),
     /* What a command does. */
@@ -137,6 +170,16 @@ static const vmc_option options[] = {
     FLAG("template-db", template_db,
          "PostgreSQL: keep a template database too"),
     TEXT("template", "template", "NAME", template_name, "the template"),
+    /* The sites' own database logins (roles.h). */
+    TEXT("admin-dbuser", "admin-dbuser", "USER", admin_dbuser,
+         "the login that makes and drops the sites' logins"),
+    { .key = "admin-dbpass-file", .name = "admin-dbpass-file", .arg = "FILE",
+      .help = "its password: the file's first line",
+      .apply = apply_admin_password_file },
+    { .key = "wait", .name = "wait", .arg = "S", .at = AT(isolate_wait),
+      .help = "seconds both logins work (default 20)",
+      .apply = apply_seconds },
+    TEXT("dir", "dir", "DIR", out_dir, "write the pool file there"),
     /* Which sites, and how many at once. */
     FLAG("all", all, "every enabled instance"),
     TEXT("match", "match", "REGEX", match,

@@ -5,7 +5,9 @@
 #include "options.h"
 #include "settings.h"
 #include "vm_conf.h"
+#include "vm_master.h"
 #include "vm_settings.h"
+#include "vm_siteuser.h"
 
 static const char *setting(void *ctx, const char *name, const char *value,
                            apr_pool_t *p)
@@ -51,4 +53,25 @@ void vmc_settings_defaults(vmc_opts *o)
     if (!o->jobs)
         o->jobs = VM_DEFAULT_JOBS;
     o->grace = VM_DEFAULT_GRACE;
+}
+
+/* site-user well formed; master-config read (root's, 0600) for the
+ * master's runs (vm_master.h). */
+int vmc_settings_tenant(vmc_opts *o)
+{
+    const char *why;
+
+    if (o->site_user && (why = vm_site_user_check(o->site_user, o->pool))) {
+        vmc_error(501, "%s", why);
+        return -1;
+    }
+    if (!o->master_config)
+        return 0;
+    if ((why = vm_master_read(o->master_config, &o->master_settings,
+                              o->pool)) != NULL) {
+        vmc_error(500, "master-config %s", why);
+        return -1;
+    }
+    vm_master_settings = &o->master_settings;
+    return 0;
 }

@@ -10,6 +10,10 @@
  * why. */
 int vmc_settings_read(vmc_opts *o);
 
+/* After reading: the site-user rule checked, master-config read (for the
+ * master's runs).  0, or -1 after saying why. */
+int vmc_settings_tenant(vmc_opts *o);
+
 /* The defaults of what is still unset. */
 void vmc_settings_defaults(vmc_opts *o);
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <apr_strings.h>
 #include "ctl.h"
+#include "vm_siteuser.h"
 #include "fleet.h"
 #include "interrupt.h"
 #include "vm_cli.h"
@@ -28,10 +29,14 @@ static int relayed(const vmc_job *job, const vm_instance *in, int lock_fd,
     struct winsize ws;
     struct termios tio;
     vm_job j;
+    const vm_identity *who = vm_site_identity(job->site_user, job->who, in,
+                                              p, why);
+    if (!who)
+        return -1;
     o.argv = vm_cli_argv(job->php, job->moodle_dir, job->script, job->args,
                          job->nargs, p);
-    o.envp = vm_cli_env(in, job->who, p);
-    o.who = job->who;
+    o.envp = vm_cli_env(in, who, p);
+    o.who = who;
     o.dir = job->moodle_dir;
     o.keep_fd = lock_fd;
     o.timeout_ms = job->timeout * 1000LL;

@@ -1,6 +1,11 @@
 /* snapshot --from HOST|master --name NAME: dump the template's database,
  * copy its dataroot without run-time files, write the manifest; all in a
- * work folder renamed into place only when complete. */
+ * work folder renamed into place only when complete.  A site's dataroot
+ * is confined as deploy's is (confine_source); the master's is the
+ * administrator's flag. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,6 +21,7 @@
 #include "shared.h"
 #include "steps.h"
 #include "util.h"
+#include "vm_siteuser.h"
 #include "vm_time.h"
 
 #define MAX_LEFT_OUT 3
@@ -47,6 +53,44 @@ static int source_from_flags(snapshot *s)
     return 0;
 }
 
+/* A site's dataroot is copied as root: only from where deploy puts one
+ * (inside data-parent, no link on the way) and only when it is the
+ * site's user's, so a row pointing at a folder of root's copies nothing
+ * of it into a template, nor into the sites deployed from it.  NULL, or
+ * why not. */
+static const char *confine_source(snapshot *s)
+{
+    apr_pool_t *p = s->o->pool;
+    const char *path = s->src.datapath, *base, *err, *user;
+    const char *why = vmc_path_inside(path, s->o->data_parent, p);
+    struct passwd *pw;
+    struct stat st;
+    int dir, fd;
+
+    if (why)
+        return apr_psprintf(p, "dataroot %s %s: a site's dataroot is copied "
+                            "only from the data parent", path, why);
+    if ((dir = vmc_open_parent(path, s->o->data_parent, &base, p, &err)) < 0)
+        return err;
+    fd = openat(dir, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    why = fd < 0 ? vmc_folder_why(dir, base, errno) : NULL;
+    close(dir);
+    if (fd < 0)
+        return apr_psprintf(p, "dataroot %s: %s", path, why);
+    if (fstat(fd, &st) != 0)
+        st.st_uid = 0;
+    close(fd);
+    if (!(user = vm_site_user(s->o->site_user, s->o->web_user, &s->src, p,
+                              &why)))
+        return why;
+    if (!(pw = getpwnam(user)))
+        return apr_psprintf(p, "no user '%s' (the site's)", user);
+    if (st.st_uid != pw->pw_uid)
+        return apr_psprintf(p, "dataroot %s belongs to uid %ld, not to the "
+                            "site's user %s", path, (long)st.st_uid, user);
+    return NULL;
+}
+
 static int find_source(snapshot *s)
 {
     const vm_instance *in;
@@ -58,6 +102,10 @@ static int find_source(snapshot *s)
         || !(in = vmc_find(&s->t, s->o->from, &why)))
         return vmc_fail(338, -1, why);
     s->src = *in;
+    if ((why = confine_source(s)) != NULL) {
+        vmc_error(484, "snapshot refused, nothing done: %s", why);
+        return -1;
+    }
     return 0;
 }
 

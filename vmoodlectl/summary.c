@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 #include "ctl.h"
 #include "summary.h"
+#include "vm_text.h"
 
 #define LINE_COLUMN 100
 #define TAIL_BYTES  4096
@@ -21,14 +22,9 @@ const char *vmc_last_line(const char *text, size_t len, size_t max,
     while (start > 0 && text[start - 1] != '\n')
         start--;
     size_t n = end - start, keep = n > max ? (max > 3 ? max - 3 : 0) : n;
-    char *line = apr_pcalloc(p, keep + 4);
-    for (size_t i = 0; i < keep; i++) {
-        unsigned char c = (unsigned char)text[start + i];
-        line[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-    }
-    if (keep < n)
-        memcpy(line + keep, "...", 3);
-    return line;
+    /* Moodle's output, the tenant's: control characters made visible */
+    const char *line = vm_text_visible_n(text + start, keep, NULL, p);
+    return keep < n ? apr_pstrcat(p, line, "...", NULL) : line;
 }
 
 const char *vmc_log_last_line(const char *path, size_t max, apr_pool_t *p)

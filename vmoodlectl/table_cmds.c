@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include "ctl.h"
 #include "vm_instance_json.h"
+#include "vm_text.h"
 #include "vm_time.h"
 
 static void print_json(cJSON *j)
@@ -42,7 +43,7 @@ static void list_json(const vmc_opts *o, const vm_table *t)
     print_json(root);
 }
 
-static void list_text(const vm_table *t)
+static void list_text(const vm_table *t, apr_pool_t *p)
 {
     int i;
 
@@ -52,13 +53,14 @@ static void list_text(const vm_table *t)
         const vm_instance *in = &APR_ARRAY_IDX(t->instances, i, vm_instance);
         char date[VM_TIME_TEXT];
         printf("%-6lld %-3s %-36s %-7s %-20s %6lld %-23s %llds\n", in->id,
-               in->enabled ? "yes" : "no", in->key, in->dbtype, in->dbname,
-               in->croncount, vm_time_human(in->lastcron, date),
+               in->enabled ? "yes" : "no", in->key, in->dbtype,
+               vm_text_visible(in->dbname, p), in->croncount,
+               vm_time_human(in->lastcron, date),
                in->lastcrongap);
     }
     for (i = 0; i < t->rejections->nelts; i++) {
         const vm_rejection *r = &APR_ARRAY_IDX(t->rejections, i, vm_rejection);
-        printf("rejected id %lld: %s\n", r->id, r->reason);
+        printf("rejected id %lld: %s\n", r->id, vm_text_visible(r->reason, p));
     }
 }
 
@@ -73,8 +75,15 @@ int vmc_cmd_list(vmc_opts *o)
     if (o->json)
         list_json(o, t.table);
     else
-        list_text(t.table);
+        list_text(t.table, o->pool);
     return VMC_EXIT_OK;
+}
+
+/* A value as it is (a password copied from here must be exact), made
+ * visible only if it holds control characters. */
+static const char *plain(const char *v, apr_pool_t *p)
+{
+    return vm_text_has_control(v) ? vm_text_visible(v, p) : v;
 }
 
 int vmc_cmd_show(vmc_opts *o)
@@ -98,7 +107,8 @@ int vmc_cmd_show(vmc_opts *o)
             printf("%-12s %s\n", item->string,
                    vm_time_human((long long)item->valuedouble, date));
         else if (cJSON_IsString(item))
-            printf("%-12s %s\n", item->string, item->valuestring);
+            printf("%-12s %s\n", item->string, plain(item->valuestring,
+                                                       o->pool));
         else
             printf("%-12s %.0f\n", item->string, item->valuedouble);
     }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <apr_strings.h>
 #include "files.h"
+#include "vm_text.h"
 
 #define MAX_DEPTH 64
 #define MAX_PASSES 8   /* a folder re-read while entries keep appearing */
@@ -25,15 +26,16 @@ typedef struct {
 static int rm_fail(remover *r, const char *what, const char *rel)
 {
     r->err = apr_psprintf(r->keep, "%s %s%s%s: %s", what, r->root,
-                          *rel ? "/" : "", rel, strerror(errno));
+                          *rel ? "/" : "", vm_text_visible(rel, r->keep),
+                          strerror(errno));
     return -1;
 }
 
 /* A refusal of ours, not a system call's. */
 static int rm_refuse(remover *r, const char *rel, const char *why)
 {
-    r->err = apr_psprintf(r->keep, "not removing %s/%s: %s", r->root, rel,
-                          why);
+    r->err = apr_psprintf(r->keep, "not removing %s/%s: %s", r->root,
+                          vm_text_visible(rel, r->keep), why);
     return -1;
 }
 

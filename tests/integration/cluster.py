@@ -35,6 +35,7 @@ import client
 from apache import (Httpd, can_connect, chown_to_run_user, copy_readable, free_port,
                     make_workdir, read_text, stop_process, wait_until)
 from dbservers import PG_BIN, PgServer, Server
+from instances import write_master_config
 from shipped import ROOT, localise, make_docroot
 
 HAPROXY = "/usr/sbin/haproxy"
@@ -180,7 +181,8 @@ class Node:
     php_settings: php_admin_value lines of the pool."""
 
     def __init__(self, name, address, page_dir, source, redis, trusted="127.0.0.1",
-                 refresh=1, codebase=None, table=None, master=None, php_settings=None):
+                 refresh=1, codebase=None, table=None, master=None, php_settings=None,
+                 master_config=None):
         self.name = name
         self.workdir = make_workdir(f"vm-{name}-")
         self.localcache = os.path.join(self.workdir, "localcache")
@@ -216,6 +218,8 @@ class Node:
             mapping["VMoodleEngine On\n"] = f"VMoodleEngine On\n    VMoodleTable {table}\n"
         if master:
             mapping["VMoodleMaster moodle.example.edu"] = f"VMoodleMaster {master}"
+        mapping["/etc/vmoodle/master.conf"] = master_config or write_master_config(
+            os.path.join(self.workdir, "master.conf"))
         spec = source.split(":", 1)
         self.server.site_conf = localise(conf_text("vmoodle-node.conf"), {
             **mapping,

@@ -99,3 +99,32 @@ def assert_serves(report, row):
     assert cfg["dboptions"]["dbpersist"] == (1 if row["vdbpersist"] else 0)
     assert cfg["wwwroot"] == env["VMOODLE_WWWROOT"]
     assert cfg["dataroot"] == row["vdatapath"]
+
+
+# The master's settings file (VMoodleMasterConfig; vcron's and vmoodlectl's
+# master-config) and the variables the master's requests and runs get.
+MASTER_SETTINGS = {
+    "wwwroot": "http://master.example.edu", "dbtype": "pgsql",
+    "dbhost": "dbmaster.internal:5433", "dbname": "moodle",
+    "dbuser": "moodle_master", "dbpass": "master-secret-pw", "prefix": "mdl_",
+    "dbpersist": "0", "dataroot": "/srv/moodledata/master",
+}
+
+
+def write_master_config(path, settings=MASTER_SETTINGS, mode=0o600):
+    """The file as an administrator writes it: root's, 0600."""
+    with open(path, "w") as f:
+        f.write("# the master Moodle\n")
+        f.writelines(f"{k} = {v}\n" for k, v in settings.items())
+    os.chmod(path, mode)
+    return str(path)
+
+
+def master_env(settings=MASTER_SETTINGS):
+    names = {"wwwroot": "WWWROOT", "dbtype": "DBTYPE", "dbhost": "DBHOST",
+             "dbname": "DBNAME", "dbuser": "DBUSER", "dbpass": "DBPASS",
+             "prefix": "DBPREFIX", "dbpersist": "DBPERSIST",
+             "dataroot": "DATAROOT"}
+    env = {"VMOODLE_MASTER": "1"}
+    env.update({f"VMOODLE_{names[k]}": v for k, v in settings.items()})
+    return env

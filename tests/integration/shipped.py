@@ -5,6 +5,7 @@ import os
 import shutil
 
 from apache import Httpd, chown_to_run_user, copy_readable
+from instances import write_master_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -54,6 +55,8 @@ def shipped_server(flavour, workdir, page_dir, port=None):
         "/var/cache/vmoodle/instances.snap": os.path.join(snapdir, "instances.snap"),
         "/usr/local/share/vmoodle/errors": os.path.join(workdir, "errors"),
         "VMoodleMaster moodle.example.edu": f"VMoodleMaster {MASTER}",
+        "/etc/vmoodle/master.conf": write_master_config(
+            os.path.join(workdir, "master.conf")),
         "${APACHE_LOG_DIR}/vmoodle_error.log": server.error_log,
         "${APACHE_LOG_DIR}/vmoodle_access.log": server.access_log,
     }

@@ -8,15 +8,18 @@ request must find exactly its own site's variables: never an earlier
 request's, the master's included."""
 import client
 from conftest import vmoodle_server
-from instances import expected_env, instance
+from instances import expected_env, instance, master_env, write_master_config
 
 ROWS = [instance(1, "alpha.test"), instance(2, "beta.test", vdbhost="db2.internal")]
 MASTER = "master.test"
-MASTER_ENV = {"VMOODLE_MASTER": "1"}
+MASTER_ENV = master_env()
 
 
-def test_children_get_the_requests_site_in_a_reused_process(start_httpd, flavour, site):
-    server = vmoodle_server(flavour, site, ROWS, directives=f"VMoodleMaster {MASTER}\n")
+def test_children_get_the_requests_site_in_a_reused_process(start_httpd, flavour, site,
+                                                            tmp_path):
+    conf = write_master_config(tmp_path / "master.conf")
+    server = vmoodle_server(flavour, site, ROWS, directives=f"VMoodleMaster {MASTER}\n"
+                            f"VMoodleMasterConfig {conf}\n")
     if server.fpm:
         server.fpm.children = 1          # every request in the same worker
     start_httpd(server=server)

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from test_config_php import INSTANCE
+from test_config_php import INSTANCE, MASTER
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "templates", "config.php")
@@ -34,9 +34,13 @@ def test_instance_from_environment(site):
 
 
 def test_master_from_environment(site):
-    proc = run_php(os.path.join(site, "config.php"), {"VMOODLE_MASTER": "1"})
+    proc = run_php(os.path.join(site, "config.php"), MASTER)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["cfg"]["dbname"] == "moodle"
+    alone = run_php(os.path.join(site, "config.php"), {"VMOODLE_MASTER": "1"})
+    assert alone.returncode == 1
+    assert "VMOODLE_WWWROOT is missing" in alone.stderr
+    assert "VMoodleMasterConfig" in alone.stderr
 
 
 @pytest.mark.parametrize("env", [

@@ -18,6 +18,20 @@ INSTANCE = {
     "VMOODLE_MNET": "-1",
 }
 
+# What mod_vmoodle gives the master's requests from VMoodleMasterConfig.
+MASTER = {
+    "VMOODLE_MASTER": "1",
+    "VMOODLE_WWWROOT": "http://moodle.example.edu",
+    "VMOODLE_DBTYPE": "pgsql",
+    "VMOODLE_DBHOST": "dbmaster:5433",
+    "VMOODLE_DBNAME": "moodle",
+    "VMOODLE_DBUSER": "moodleuser",
+    "VMOODLE_DBPASS": "master-secret",
+    "VMOODLE_DBPREFIX": "mdl_",
+    "VMOODLE_DBPERSIST": "0",
+    "VMOODLE_DATAROOT": "/var/moodledata",
+}
+
 
 def setenv_for_host(host, env):
     """Configuration giving requests for host the variables env."""
@@ -55,14 +69,20 @@ def test_instance_variables_become_cfg(start_httpd):
     assert cfg["mainwwwroot"] == "http://moodle.example.edu"
 
 
-def test_master_keeps_static_values(start_httpd):
-    server = start(start_httpd, setenv_for_host("moodle.example.edu", {"VMOODLE_MASTER": "1"}))
+def test_master_from_its_variables(start_httpd):
+    server = start(start_httpd, setenv_for_host("moodle.example.edu", MASTER),
+                   setenv_for_host("bare.test", {"VMOODLE_MASTER": "1"}))
+    server.expect_error("refusing to boot")
     report = client.get(server.port, "moodle.example.edu", "/index.php").json()
-    assert report["server"] == {"VMOODLE_MASTER": "1"}
+    assert report["server"] == MASTER
     cfg = report["cfg"]
     assert (cfg["wwwroot"], cfg["dbname"], cfg["dbhost"], cfg["dataroot"]) == \
-        ("http://moodle.example.edu", "moodle", "localhost", "/var/moodledata")
+        ("http://moodle.example.edu", "moodle", "dbmaster", "/var/moodledata")
+    assert (cfg["dbuser"], cfg["dbpass"], cfg["dboptions"]["dbport"]) == \
+        ("moodleuser", "master-secret", "5433")
     assert "sessioncookie" not in cfg
+    # config.php has no settings of its own for the master to fall back on
+    assert_refused(server, "bare.test")
     assert cfg["mainwwwroot"] == "http://moodle.example.edu"   # as VMoodle sets it
 
 

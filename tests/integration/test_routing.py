@@ -2,7 +2,8 @@
 
 import client
 from apache import eventually
-from instances import assert_serves, expected_env, instance
+from instances import (MASTER_SETTINGS, assert_serves, expected_env, instance,
+                       master_env, write_master_config)
 
 ROWS = [
     instance(1, "site1.example.edu"),
@@ -110,14 +111,20 @@ def test_disabled_instance_is_503_with_retry_after(start_vmoodle):
         assert "secret-pass" not in resp.text and '"cfg"' not in resp.text
 
 
-def test_master_gets_master_flag_only(start_vmoodle):
-    server = start_vmoodle(ROWS, directives="VMoodleMaster master.example.edu\n")
+def test_master_gets_its_own_settings(start_vmoodle, tmp_path):
+    """VMoodleMasterConfig: the master's settings reach its requests as an
+    instance's do (config.php holds none)."""
+    conf = write_master_config(tmp_path / "master.conf")
+    server = start_vmoodle(ROWS, directives="VMoodleMaster master.example.edu\n"
+                           f"VMoodleMasterConfig {conf}\n")
     for host in ("master.example.edu", "Master.Example.Edu"):
         report = php(server, host)
-        assert report["server"] == {"VMOODLE_MASTER": "1"}
-        assert report["getenv"] == {"VMOODLE_MASTER": "1"}
-        assert report["cfg"]["dbname"] == "moodle"          # the static master values
-        assert report["cfg"]["wwwroot"] == "http://moodle.example.edu"
+        assert report["server"] == master_env()
+        assert report["getenv"] == master_env()
+        assert report["cfg"]["dbname"] == MASTER_SETTINGS["dbname"]
+        assert report["cfg"]["dbpass"] == MASTER_SETTINGS["dbpass"]
+        assert report["cfg"]["wwwroot"] == MASTER_SETTINGS["wwwroot"]
+        assert report["cfg"]["mainwwwroot"] == "http://moodle.example.edu"
     assert_serves(php(server, "site1.example.edu"), by_id(1))
 
 

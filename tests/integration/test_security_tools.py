@@ -21,7 +21,7 @@ from dbservers import (PASSWORD, USER, mysql_server,  # noqa: F401
                        pg_server)
 from test_vmoodlectl import (CTL, MASTER_WWWROOT, Env, Master,  # noqa: F401
                              ctl, databases, env, master, only_on, server,
-                             site_sql, snapshot, write)
+                             site_dataroot, site_sql, snapshot, write)
 
 WEB_USER = "www-data"
 ROW_PASSWORD = "Ipw-Pangolin-91"      # in the master's instance tables
@@ -249,7 +249,7 @@ def test_instance_sharing_the_master_database_leaves_the_table_out(
     ctl(*opts, "add", "--host", "http://inside.test", "--dbtype", "pgsql",
         "--dbhost", f"localhost:{server.port}", "--dbuser", USER,
         "--dbpass-file", env.passfile, "--dbname", master.db.name,
-        "--prefix", "mdl_", "--dataroot", master.dataroot)
+        "--prefix", "mdl_", "--dataroot", site_dataroot(env, master, "inside"))
     ctl(*opts, "snapshot", "--from", "inside.test", "--name", "inside")
     tpl = os.path.join(env.templates, "inside")
     tables, text = dumped(server, os.path.join(tpl, "database.dump"))

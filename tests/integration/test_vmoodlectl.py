@@ -174,9 +174,21 @@ class Env:
         return os.listdir(self.data), self.rows()
 
 
+def site_dataroot(env, master, name):
+    """A site's dataroot as deploy makes one: a copy of the master's in the
+    data parent, the web user's (snapshot copies a site's from there only)."""
+    root = os.path.join(env.data, name)
+    shutil.copytree(master.dataroot, root)
+    for top, dirs, files in os.walk(root):
+        for entry in dirs + files:
+            shutil.chown(os.path.join(top, entry), WEB_USER, WEB_USER)
+    shutil.chown(root, WEB_USER, WEB_USER)
+    return root
+
+
 def site_sql(server, dbname, sql):
-    if server.kind == "pgsql":
-        return server.sql(sql, dbname=dbname, user=USER)
+    """As the server's superuser: a deployed site's database admits only
+    its own login."""
     return server.sql(sql, dbname=dbname)
 
 
@@ -195,9 +207,18 @@ def server(request):
                                   else "mysql_server")
     if not srv.running:
         srv.start()
-    if srv.kind == "pgsql":   # deploy creates databases as the site's user
-        srv.sql(f"ALTER ROLE {USER} CREATEDB")
+    admin_login(srv)
     return srv
+
+
+def admin_login(srv):
+    """USER is the administrative login deploy works as: it creates the
+    databases and the sites' own logins."""
+    if srv.kind == "pgsql":
+        srv.sql(f"ALTER ROLE {USER} CREATEDB CREATEROLE")
+    else:
+        srv.sql(f"GRANT ALL ON *.* TO '{USER}'@'127.0.0.1' WITH GRANT OPTION;"
+                f"GRANT ALL ON *.* TO '{USER}'@'localhost' WITH GRANT OPTION;")
 
 
 def only_on(kind):
@@ -454,7 +475,10 @@ def test_deploy_takes_the_password_of_the_template_row(env, master, server):
     ctl(*env.opts(), "add", "--host", "http://school.test", "--dbtype",
         master.dbtype, "--dbhost", master.dbhost, "--dbuser", USER,
         "--dbpass-file", env.passfile, "--dbname", master.db.name,
-        "--dataroot", master.dataroot)
+        "--dataroot", site_dataroot(env, master, "school"))
+    # the school's settings name its own dataroot (a copy of the master's)
+    site_sql(server, master.db.name, "UPDATE mdl_config_plugins SET value = "
+             f"'{env.data}/school/export' WHERE name = 'exportdir'")
     ctl(*env.opts(), "snapshot", "--from", "school.test", "--name", "school")
     plan = ctl(*env.opts(), "--dry-run", "deploy", "--template", "school",
                "--host", "http://fromrow.test").stdout
@@ -463,8 +487,10 @@ def test_deploy_takes_the_password_of_the_template_row(env, master, server):
               "http://fromrow.test").stdout
     assert "deployed http://fromrow.test" in out
     row = next(r for r in env.rows() if r["vhostname"] == "http://fromrow.test")
-    assert (row["vdbhost"], row["vdblogin"], row["vdbpass"]) == \
-        (master.dbhost, USER, PASSWORD)
+    # the template row's login made the site's own: never in the new row
+    assert row["vdbhost"] == master.dbhost
+    assert row["vdblogin"] == "vm_fromrow_test" != USER
+    assert len(row["vdbpass"]) == 32 and row["vdbpass"] != PASSWORD
     got = settings(server, row)
     assert got["siteidentifier"].endswith("fromrow.test")
     # the template is school.test's: master.test is another site's name

@@ -9,8 +9,8 @@ import os
 
 import client
 from apache import eventually
-from dbservers import USER, pg_server  # noqa: F401  (fixture)
-from test_vmoodlectl import Env, Master, ctl
+from dbservers import pg_server  # noqa: F401  (fixture)
+from test_vmoodlectl import Env, Master, admin_login, ctl
 
 JSON_DEADLINE = 5          # seconds: VMoodleRefresh 1, with slack
 NOTIFY_DEADLINE = 10       # seconds, against VMoodleRefresh 3600
@@ -44,7 +44,7 @@ def prepare(tmp_path, pg_server):
     """The master, its snapshot `tpl`, and the vmoodlectl environment."""
     if not pg_server.running:
         pg_server.start()
-    pg_server.sql(f"ALTER ROLE {USER} CREATEDB")   # deploy creates databases
+    admin_login(pg_server)       # deploy creates databases and logins
     env = Env(tmp_path, pg_server)
     master = Master(pg_server, env.tmp)
     ctl(*env.opts(), "snapshot", "--from", "master", "--name", "tpl",

@@ -15,6 +15,7 @@ def command(fleet, *args):
             "--moodle-dir", fleet.code, "--user", "www-data",
             "--lock-dir", os.path.join(state, "lock"),
             "--log-dir", os.path.join(fleet.root, "vmoodlectl-logs"),
+            "--master-config", fleet.master_config,
             *[str(a) for a in args]]
 
 

@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
 from apache import RUN_USER, Httpd, chown_to_run_user, copy_readable  # noqa: E402
 from dbservers import PASSWORD, USER, MySQLServer, PgServer  # noqa: E402
-from instances import expected_env  # noqa: E402
+from instances import expected_env, master_env, write_master_config  # noqa: E402
 
 PHP = "/usr/bin/php"
 PHP_SETTINGS = {"max_input_vars": "5000"}       # Moodle's installer insists
@@ -61,6 +61,8 @@ class Site:
     dbname: str = ""
     dataroot: str = ""
     dbhost: str = ""
+    dblogin: str = ""          # "": the fleet's shared login (USER)
+    dbpass: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -172,27 +174,32 @@ class Fleet:
         return sorted((s for s in self.sites.values() if not s.is_master),
                       key=lambda s: s.id)
 
-    def write_config(self):
-        """config.php: the template with the master's values and the local
-        settings every site of this fleet shares."""
+    @property
+    def master_config(self):
+        """The master's settings file (VMoodleMasterConfig, master-config)."""
+        return os.path.join(self.root, "master.conf")
+
+    def master_settings(self):
         m = self.master()
+        return {"wwwroot": m.wwwroot, "dbtype": "pgsql", "dbhost": m.dbhost,
+                "dbname": m.dbname, "dbuser": USER, "dbpass": PASSWORD,
+                "prefix": m.prefix, "dbpersist": "0", "dataroot": m.dataroot}
+
+    def write_config(self):
+        """config.php: the template with the master's public URL and the
+        local settings every site of this fleet shares (no password: the
+        master's settings go to master.conf, root's, 0600)."""
+        m = self.master()
+        write_master_config(self.master_config, self.master_settings())
         with open(os.path.join(ROOT, "templates", "config.php")) as f:
             text = f.read()
         head, sep, tail = text.partition("// End of the master values.")
         if not sep:
             raise RuntimeError("templates/config.php lost its master section")
-        dbhost, dbport = m.dbhost.split(":")
-        values = {"dbtype": "pgsql", "dbhost": dbhost, "dbname": m.dbname,
-                  "dbuser": USER, "dbpass": PASSWORD, "prefix": m.prefix,
-                  "wwwroot": m.wwwroot, "dataroot": m.dataroot}
-        for name, value in values.items():
-            head, n = re.subn(rf"(\$CFG->{name}\s*=\s*)'[^']*'",
-                              lambda mo: mo.group(1) + php_literal(value), head)
-            if n != 1:
-                raise RuntimeError(f"templates/config.php: no single $CFG->{name}")
-        head, n = re.subn(r"('dbport'\s*=>\s*)''", lambda mo: mo.group(1) + php_literal(dbport), head)
+        head, n = re.subn(r"(\$vmoodlemainwwwroot\s*=\s*)'[^']*'",
+                          lambda mo: mo.group(1) + php_literal(m.wwwroot), head)
         if n != 1:
-            raise RuntimeError("templates/config.php: no single 'dbport'")
+            raise RuntimeError("templates/config.php: no single $vmoodlemainwwwroot")
         local = ("// Local settings of this test fleet.\n"
                  "$CFG->noemailever = true;          // no mail program here\n"
                  f"$CFG->pathtophp = {php_literal(PHP)};     // tasks' \"Run now\"\n")
@@ -283,7 +290,8 @@ class Fleet:
         return {"id": site.id, "name": site.fullname, "shortname": site.name,
                 "vhostname": site.wwwroot,
                 "vdbtype": "pgsql" if site.dbkind == "pgsql" else "mariadb",
-                "vdbhost": site.dbhost, "vdblogin": USER, "vdbpass": PASSWORD,
+                "vdbhost": site.dbhost, "vdblogin": site.dblogin or USER,
+                "vdbpass": site.dbpass if site.dblogin else PASSWORD,
                 "vdbname": site.dbname, "vdbprefix": site.prefix, "vdbpersist": 0,
                 "vdatapath": site.dataroot, "mnet": -1,
                 "enabled": 1 if site.enabled else 0}
@@ -318,7 +326,7 @@ class Fleet:
         base = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp",
                 "LANG": "C.UTF-8"}
         if site.is_master:
-            return dict(base, VMOODLE_MASTER="1")
+            return dict(base, **master_env(self.master_settings()))
         return dict(base, **expected_env(self.row(site)))
 
     def php(self, site, script, *args, timeout=300, check=False):
@@ -341,9 +349,30 @@ class Fleet:
     def sql(self, site, text):
         """Run SQL in a site's database ({p} is its table prefix)."""
         text = text.replace("{p}", site.prefix)
-        if site.dbkind == "pgsql":
-            return self.pg.sql(text, dbname=site.dbname, user=USER)
+        if site.dbkind == "pgsql":     # as the superuser: a site's own login
+            return self.pg.sql(text, dbname=site.dbname)   # admits no other
         return self.mysql.sql(text, dbname=site.dbname)
+
+    def admin_login(self, on):
+        """USER as the administrative login of deploy, destroy and isolate
+        (PostgreSQL: CREATEDB and CREATEROLE; MariaDB: GRANT OPTION), or
+        not (as installed)."""
+        if on:
+            self.pg.sql(f"ALTER ROLE {USER} CREATEDB CREATEROLE")
+        else:
+            self.pg.sql(f"ALTER ROLE {USER} NOCREATEDB NOCREATEROLE")
+        for host in ("127.0.0.1", "localhost"):
+            self.mysql.sql(f"GRANT ALL ON *.* TO '{USER}'@'{host}' WITH GRANT OPTION"
+                           if on else f"REVOKE GRANT OPTION ON *.* FROM '{USER}'@'{host}'")
+
+    def admin_flags(self):
+        """--admin-dbuser and --admin-dbpass-file: USER, its password in a
+        root-only file."""
+        path = os.path.join(self.root, "admin-dbpass")
+        with open(path, "w") as f:
+            f.write(PASSWORD + "\n")
+        os.chmod(path, 0o600)
+        return ["--admin-dbuser", USER, "--admin-dbpass-file", path]
 
     def program(self, name):
         return os.path.join(self.build, name)
@@ -355,12 +384,16 @@ class Fleet:
                "--table", TABLE, "--moodle-dir", self.code, "--php", PHP,
                "--log-dir", os.path.join(state, "log"),
                "--lock-dir", os.path.join(state, "lock"),
-               "--state-file", os.path.join(state, "vcron.state")] + list(args)
+               "--state-file", os.path.join(state, "vcron.state"),
+               "--master-config", self.master_config] + list(args)
         return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
     def tool(self, name, *args, timeout=900):
         """vmoodlectl (or another program) with --source/--table of the fleet."""
-        cmd = [self.program(name), "--source", self.source, "--table", TABLE] + list(args)
+        cmd = [self.program(name), "--source", self.source, "--table", TABLE]
+        if name == "vmoodlectl":
+            cmd += ["--master-config", self.master_config]
+        cmd += list(args)
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
     # --- web ------------------------------------------------------------
@@ -379,6 +412,7 @@ VMoodleTable {TABLE}
 VMoodleSnapshot {snap}/instances.snap
 VMoodleRefresh 2
 VMoodleMaster {self.master().host}
+VMoodleMasterConfig {self.master_config}
 VMoodleTrustedProxy {TRUSTED_PROXY}/32
 VMoodleErrorPages {errors}
 <Directory "{self.code}">

@@ -41,6 +41,7 @@ def cluster(fleet):
     started = time.monotonic()
     c = Cluster(source=fleet.source, codebase=fleet.code, table=TABLE,
                 master=fleet.master().host, php_settings=PHP_SETTINGS,
+                master_config=fleet.master_config,
                 names=[s.host for s in fleet.sites.values()], redirect_http=False,
                 refresh=2)
     note("set_up_s", round(time.monotonic() - started, 1))

@@ -10,7 +10,6 @@ import time
 import pytest
 
 from browser import Browser, title
-from dbservers import USER
 from moodle import ADMIN_PASSWORD, RUN_USER, Site
 
 NEW_FULLNAME = "Ninth School, deployed"
@@ -53,8 +52,10 @@ def wait_for(browser, url, status):
 
 
 def row_of(fleet, wwwroot):
-    out = fleet.master_sql("SELECT id, vdbname, vdatapath FROM "
-                           f"vmoodle_instances WHERE vhostname = '{wwwroot}'")
+    """id, vdbname, vdatapath, vdblogin, vdbpass of the row, or None."""
+    out = fleet.master_sql("SELECT id, vdbname, vdatapath, vdblogin, vdbpass "
+                           f"FROM vmoodle_instances WHERE vhostname = "
+                           f"'{wwwroot}'")
     return out.strip().split("\t") if out.strip() else None
 
 
@@ -96,16 +97,17 @@ def test_deploy_makes_a_site_of_its_own(fleet, event_web, tmp_path, name,
             refused = fleet.tool("vmoodlectl", *opts, "--dry-run", *deploy)
             assert refused.returncode == 1, refused.stdout
             assert "may not create databases" in refused.stderr
-            fleet.pg.sql(f"ALTER ROLE {USER} CREATEDB")
+        fleet.admin_login(True)     # databases and the sites' own logins
         plan = fleet.tool("vmoodlectl", *opts, "--dry-run", *deploy)
         assert plan.returncode == 0 and "plan:" in plan.stdout, plan.stderr
         assert row_of(fleet, NEW_WWWROOT) is None
         dep = fleet.tool("vmoodlectl", *opts, *deploy)
         assert dep.returncode == 0, dep.stdout + dep.stderr
-        rid, dbname, dataroot = row_of(fleet, NEW_WWWROOT)
+        rid, dbname, dataroot, login, password = row_of(fleet, NEW_WWWROOT)
         new = Site("site9", NEW_WWWROOT, NEW_FULLNAME, id=int(rid),
                    dbkind=source.dbkind, prefix=prefix or source.prefix,
-                   dbname=dbname, dataroot=dataroot, dbhost=source.dbhost)
+                   dbname=dbname, dataroot=dataroot, dbhost=source.dbhost,
+                   dblogin=login, dbpass=password)
         # the template's key was not copied (Moodle makes one on first use)
         assert "removed the template's encryption key" in dep.stdout
         assert not os.path.exists(os.path.join(dataroot, KEY))
@@ -143,7 +145,8 @@ def test_deploy_makes_a_site_of_its_own(fleet, event_web, tmp_path, name,
         own = Browser(event_web.port).get(source.wwwroot + "/login/index.php")
         assert f"Log in to {html.escape(source.fullname)}" in own.text
 
-        gone = fleet.tool("vmoodlectl", *opts, "destroy", NEW_WWWROOT, "--yes")
+        gone = fleet.tool("vmoodlectl", *opts, "destroy", NEW_WWWROOT, "--yes",
+                          *fleet.admin_flags())
         assert gone.returncode == 0, gone.stderr
         assert row_of(fleet, NEW_WWWROOT) is None
         assert not os.path.exists(dataroot)
@@ -151,10 +154,10 @@ def test_deploy_makes_a_site_of_its_own(fleet, event_web, tmp_path, name,
         assert wait_for(Browser(event_web.port), NEW_WWWROOT + "/", 404).status == 404
     finally:
         if row_of(fleet, NEW_WWWROOT):
-            fleet.tool("vmoodlectl", *opts, "destroy", NEW_WWWROOT, "--yes")
+            fleet.tool("vmoodlectl", *opts, "destroy", NEW_WWWROOT, "--yes",
+                       *fleet.admin_flags())
         removed = fleet.tool("vmoodlectl", *opts, "template-remove", template)
-        if pg:
-            fleet.pg.sql(f"ALTER ROLE {USER} NOCREATEDB")
+        fleet.admin_login(False)
     assert removed.returncode == 0, removed.stderr
     listed = fleet.tool("vmoodlectl", *opts, "templates")
     assert listed.stdout.splitlines()[1:] == [], listed.stdout

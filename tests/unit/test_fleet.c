@@ -106,9 +106,9 @@ static void last_line_is_the_end_of_the_output_made_safe(void **state)
                         "second line");
     assert_string_equal(vmc_last_line("", 0, 80, p), "");
     assert_string_equal(vmc_last_line("\n\n", 2, 80, p), "");
-    const char *ctl = "ok\nred \033[31mtext\a\r\n";
+    const char *ctl = "ok\nred \033[31mtext\a \xc2\x9b" "2J\r\n";
     assert_string_equal(vmc_last_line(ctl, strlen(ctl), 80, p),
-                        "red ?[31mtext?");
+                        "red \\x1b[31mtext\\x07 \\x9b2J");
     const char *lng = "0123456789abcdef";
     assert_string_equal(vmc_last_line(lng, strlen(lng), 10, p), "0123456...");
 }

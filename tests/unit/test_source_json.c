@@ -1,7 +1,7 @@
 /* The JSON source on real files: what load makes of each kind of content,
  * how save/delete rewrite the file (atomically, keeping a .bak and the
- * keys we do not know), cron statistics in FILE.cronstate, and the masking
- * of passwords in source strings. */
+ * keys we do not know), cron statistics in FILE.cronstate; and the one
+ * unquoting rule of source strings. */
 #include <dirent.h>
 #include <cJSON.h>
 #include "testutil.h"
@@ -457,50 +457,6 @@ static void record_cron_continues_file_figures(void **state)
     expect_cron(&f, 0, "42", "1700000300", "300");
 }
 
-/* ---- masking ---- */
-
-static void mask_passwords(void **state)
-{
-    static const struct { const char *in, *out; } c[] = {
-        { "pgsql:\"host=db password=secret dbname=m\"",
-          "pgsql:\"host=db password=*** dbname=m\"" },
-        { "pgsql:\"password=secret\"", "pgsql:\"password=***\"" },
-        { "password=secret", "password=***" },
-        { "host=db password='a b\\' c' user=x",
-          "host=db password=*** user=x" },
-        { "host=db PASSWORD=s1 user=u password=s2",
-          "host=db PASSWORD=*** user=u password=***" },
-        { "host=db password = secret user=x", "host=db password = *** user=x" },
-        { "host=db password =secret", "host=db password =***" },
-        { "host=db\tpassword=secret", "host=db\tpassword=***" },
-        { "pgsql:\"postgresql://moodle:secret@db.example/m\"",
-          "pgsql:\"postgresql://moodle:***@db.example/m\"" },
-        { "mysql:\"mysql://u:p%40ss@db:3306/m\"",
-          "mysql:\"mysql://u:***@db:3306/m\"" },
-        { "pgsql:\"postgresql://db/m?user=u&password=secret\"",
-          "pgsql:\"postgresql://db/m?user=u&password=***\"" },
-        { "pgsql:\"postgresql://db/m?password=secret&sslmode=require\"",
-          "pgsql:\"postgresql://db/m?password=***\"" },
-        { "pgsql:\"host=db dbpassword=x\"", "pgsql:\"host=db dbpassword=x\"" },
-        { "pgsql:\"postgresql://moodle@db/m\"",
-          "pgsql:\"postgresql://moodle@db/m\"" },
-        { "json:/etc/vmoodle/instances.json",
-          "json:/etc/vmoodle/instances.json" },
-        { "", "" },
-    };
-    apr_pool_t *p = *state;
-    size_t i;
-
-    for (i = 0; i < sizeof c / sizeof c[0]; i++) {
-        const char *got = vm_source_mask(c[i].in, p);
-
-        if (strcmp(got, c[i].out) != 0)
-            fail_msg("mask(%s) = %s, want %s", c[i].in, got, c[i].out);
-        assert_null(strstr(got, "secret"));
-    }
-    assert_string_equal(vm_source_mask(NULL, p), "");
-}
-
 /* One unquote for the module's directive and the tools' flags. */
 static void unquote_source_strings(void **state)
 {
@@ -543,7 +499,6 @@ int main(void)
         TU_TEST(delete_row),
         TU_TEST(record_cron_counts_and_gaps),
         TU_TEST(record_cron_continues_file_figures),
-        TU_TEST(mask_passwords),
         TU_TEST(unquote_source_strings),
     };
 
