@@ -93,7 +93,7 @@ static const vmc_command commands[] = {
       VMC_NEEDS_TABLE | VMC_SITES, OPTIONS("dir", "json") },
     { "restore", vmc_cmd_restore, "BACKUP",
       "into its site, or --as a new one",
-      VMC_NEEDS_TABLE | VMC_WRITES, OPTIONS("as", COLUMNS) },
+      VMC_NEEDS_TABLE | VMC_WRITES, OPTIONS("as", COLUMNS, ADMIN) },
     { "usage", vmc_cmd_usage, "[SITES]",
       "disk, database, users, quota of each",
       VMC_NEEDS_TABLE | VMC_SITES, OPTIONS("json") },

@@ -51,7 +51,8 @@ def test_backup_and_restore_in_place_and_as_a_new_site(fleet, event_web,
     data_parent = os.path.dirname(site.dataroot)
     ident = config(fleet, site, "siteidentifier")
     before = courses(fleet, site)
-    fleet.pg.sql(f"ALTER ROLE {USER} CREATEDB")   # restore makes databases
+    # restore makes databases, --as its own login
+    fleet.pg.sql(f"ALTER ROLE {USER} CREATEDB CREATEROLE")
     try:
         made = vmoodlectl(fleet, "backup", site.wwwroot, "--backup-dir",
                           backups)
@@ -87,14 +88,14 @@ def test_backup_and_restore_in_place_and_as_a_new_site(fleet, event_web,
         rid, dbname = fleet.master_sql(
             "SELECT id, vdbname FROM vmoodle_instances WHERE vhostname = "
             f"'{COPY_WWWROOT}'").split()
+        # its own login owns it: read as the server's superuser
         copy_ident = fleet.pg.sql("SELECT value FROM mdl_config WHERE name = "
-                                  "'siteidentifier'", dbname=dbname,
-                                  user=USER).strip()
+                                  "'siteidentifier'", dbname=dbname).strip()
         assert copy_ident != ident and copy_ident.endswith("site8.test")
     finally:
         fleet.tool("vmoodlectl", "--data-parent", data_parent, "destroy",
                    COPY_WWWROOT, "--yes")
-        fleet.pg.sql(f"ALTER ROLE {USER} NOCREATEDB")
+        fleet.pg.sql(f"ALTER ROLE {USER} NOCREATEDB NOCREATEROLE")
 
 
 def row(fleet, site):
@@ -195,7 +196,7 @@ def test_three_sites_from_a_csv(fleet, event_web, tmp_path):
         f'{h},"CSV School {i}, deployed",csv{i},site1-csv\n'
         for i, h in enumerate(hosts, 1)))
     opts = ["--templates", templates, "--data-parent", parent]
-    fleet.pg.sql(f"ALTER ROLE {USER} CREATEDB")
+    fleet.pg.sql(f"ALTER ROLE {USER} CREATEDB CREATEROLE")
     try:
         snap = vmoodlectl(fleet, *opts, "snapshot", "--from", site.wwwroot,
                           "--name", "site1-csv")
@@ -214,7 +215,7 @@ def test_three_sites_from_a_csv(fleet, event_web, tmp_path):
         for host in hosts:
             vmoodlectl(fleet, *opts, "destroy", host, "--yes")
         vmoodlectl(fleet, *opts, "template-remove", "site1-csv")
-        fleet.pg.sql(f"ALTER ROLE {USER} NOCREATEDB")
+        fleet.pg.sql(f"ALTER ROLE {USER} NOCREATEDB NOCREATEROLE")
     left = fleet.master_sql("SELECT COUNT(*) FROM vmoodle_instances WHERE "
                             "vhostname LIKE 'http://csv%'")
     assert left.strip() == "0"
