@@ -16,6 +16,7 @@ static const char *const names[] = {
     VM_SET_PROBE_THREADS, VM_SET_CORES, VM_SET_RUN_COST_MS,
     VM_SET_RUNS_FILE,
     VM_SET_TEMPLATES, VM_SET_DATA_PARENT, VM_SET_MASTER_DATAROOT,
+    VM_SET_BACKUP_DIR, VM_SET_QUOTA_FILE,
 };
 
 int vm_settings_known(const char *name)

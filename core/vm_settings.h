@@ -51,6 +51,8 @@
 #define VM_SET_TEMPLATES       "templates"
 #define VM_SET_DATA_PARENT     "data-parent"
 #define VM_SET_MASTER_DATAROOT "master-dataroot"
+#define VM_SET_BACKUP_DIR      "backup-dir"
+#define VM_SET_QUOTA_FILE      "quota-file"
 
 #define VM_DEFAULT_USER        "www-data"
 #define VM_DEFAULT_PHP         "/usr/bin/php"

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <apr_strings.h>
 #include "ctl.h"
+#include "quota.h"
 #include "db.h"
 #include "logins.h"
 #include "platforms.h"
@@ -162,21 +163,23 @@ static void check_login(const vmc_opts *o, const vmc_table *t,
 }
 
 static int check_one(const vmc_opts *o, const vmc_table *t,
-                     const vm_platforms *pl,
-                     const vm_instance *in)
+                     const vm_platforms *pl, const vm_instance *in,
+                     const vmc_quotas *q)
 {
     const char *dns = o->no_dns ? "not checked" : check_dns(in, o->pool);
     const char *db = check_db(in, o->pool), *data = check_dataroot(o, in);
     const char *code = check_platform(o, pl, in);
-    int ok = db == OK && data == OK && code == OK;
+    int ok = db == OK && data == OK && code == OK, over;
+    const char *quota = vmc_quota_note(q, in, &over, o->pool);
     const char *verdict = !ok ? "FAIL"
-                        : dns == OK || o->no_dns ? "ok" : "WARN";
+                        : (dns == OK || o->no_dns) && !over ? "ok" : "WARN";
 
     printf("%-36s %-4s dns: %s%s; database: %s; dataroot: %s; platform "
-           "'%s': %s\n", in->key, verdict, dns == OK || o->no_dns ? ""
-           : "warning: ", dns, vm_text_visible(db, o->pool),
+           "'%s': %s; quota: %s\n", in->key, verdict, dns == OK || o->no_dns
+           ? "" : "warning: ", dns, vm_text_visible(db, o->pool),
            vm_text_visible(data, o->pool),
-           vm_text_visible(in->platform, o->pool), code);
+           vm_text_visible(in->platform, o->pool), code,
+           vm_text_visible(quota, o->pool));
     check_login(o, t, in);
     return ok;
 }
@@ -199,6 +202,7 @@ int vmc_cmd_check(vmc_opts *o)
     const char *why;
     vm_platforms *pl;
     vmc_table t;
+    vmc_quotas q;
 
     if (o->nagios)
         return vmc_check_nagios(o);
@@ -206,6 +210,8 @@ int vmc_cmd_check(vmc_opts *o)
         return vmc_fail(472, rc, why);
     if ((rc = vmc_platforms_load(o, &pl)) != VMC_EXIT_OK)
         return rc;
+    if ((why = vmc_quotas_read(&q, o->quota_file, o->pool)) != NULL)
+        return vmc_fail(743, VMC_EXIT_FAIL, why);
     if (!o->nargs && !t.table->instances->nelts)
         return VMC_EXIT_OK;                 /* nothing to check */
     sel = vmc_selection_of(o, 0);
@@ -214,7 +220,8 @@ int vmc_cmd_check(vmc_opts *o)
         return vmc_fail(312, VMC_EXIT_USAGE, why);
     for (i = 0; i < sites->nelts; i++)
         failed += !check_one(o, &t, pl, APR_ARRAY_IDX(sites, i,
-                                                      const vm_instance *));
+                                                      const vm_instance *),
+                             &q);
     fflush(stdout);
     if (failed)
         vmc_error(360, "%d instance(s) failed the check", failed);

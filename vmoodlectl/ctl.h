@@ -13,6 +13,7 @@
 #define VMC_FALLBACK_CONFIG   "/etc/vmoodle/vcron.conf"
 #define VMC_DEFAULT_TEMPLATES "/var/lib/vmoodle/templates"
 #define VMC_DEFAULT_DATA      "/var/lib/vmoodle/data"
+#define VMC_DEFAULT_BACKUP_DIR "/var/backups/vmoodle"
 
 /* Exit codes: 0 fine, 1 the operation failed, 2 the command line is wrong. */
 enum { VMC_EXIT_OK = 0, VMC_EXIT_FAIL = 1, VMC_EXIT_USAGE = 2 };
@@ -49,7 +50,10 @@ typedef struct {
     /* Platforms (platforms.c, alias.c, upgrade_to.c). */
     const char *platforms_file, *to;
     const char *settle_text;   /* --settle: seconds, as given */
-    int backup;
+    /* backup, restore (lifecycle.h) */
+    const char *backup_dir, *as_url, *quota_file, *from_csv;
+    long keep;
+    int maintenance, keep_alias, cleanup, backup;
     int nscript;            /* after "--": SCRIPT ARGS... */
     char **script;
     int nargs;              /* positional arguments after the command */
@@ -121,6 +125,13 @@ int vmc_cmd_upgrade(vmc_opts *o);
 int vmc_cmd_platforms(vmc_opts *o);
 int vmc_cmd_alias(vmc_opts *o);
 int vmc_cmd_upgrade_to(vmc_opts *o);
+int vmc_cmd_backup(vmc_opts *o);
+int vmc_cmd_backups(vmc_opts *o);
+int vmc_cmd_restore(vmc_opts *o);
+int vmc_cmd_usage(vmc_opts *o);
+int vmc_cmd_rename(vmc_opts *o);
+int vmc_cmd_move(vmc_opts *o);
+int vmc_cmd_deploy_csv(vmc_opts *o);
 int vmc_cmd_isolate(vmc_opts *o);
 int vmc_cmd_pool(vmc_opts *o);
 int vmc_cmd_health(vmc_opts *o);

@@ -352,14 +352,10 @@ static const char *check_file(void *ctx, const char *rel, uint64_t size,
                               const char *sha256)
 {
     deploy *d = ctx;
-    const char *want = apr_hash_get(d->m.file_sums, rel, APR_HASH_KEY_STRING);
 
     (void)size;
     d->files_checked++;
-    if (!want || strcmp(want, sha256) != 0)
-        return apr_psprintf(d->o->pool, "template file %s does not match "
-                            "the manifest", rel);
-    return NULL;
+    return vmc_manifest_file_ok(&d->m, rel, sha256, d->o->pool);
 }
 
 static int copy_dataroot(deploy *d, const char **err)
@@ -615,6 +611,8 @@ int vmc_cmd_deploy(vmc_opts *o)
     deploy d;
     int rc;
 
+    if (o->from_csv)
+        return vmc_cmd_deploy_csv(o);       /* deploy_csv.c */
     memset(&d, 0, sizeof d);
     d.o = o;
     if ((rc = prepare(&d)) != VMC_EXIT_OK)

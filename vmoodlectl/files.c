@@ -29,8 +29,9 @@ static int is_runtime(const char *name, int depth, int is_dir)
     size_t len = strlen(name);
     int i;
 
-    if (!is_dir)
-        return len > 5 && strcmp(name + len - 5, ".lock") == 0;
+    if (!is_dir)        /* locks; the CLI maintenance flag of the moment */
+        return (len > 5 && strcmp(name + len - 5, ".lock") == 0)
+            || (depth == 0 && strcmp(name, "climaintenance.html") == 0);
     for (i = 0; depth == 0 && runtime_dirs[i]; i++)
         if (strcmp(name, runtime_dirs[i]) == 0)
             return 1;
@@ -112,6 +113,8 @@ struct walk {
     void *ctx;
     char *buf;            /* COPY_CHUNK bytes */
     uid_t owner;          /* of the source's root */
+    /* Each folder below the root as it is entered (or NULL). */
+    void (*seen_dir)(walk *w, const struct stat *st);
 };
 
 static int walk_fail(walk *w, const char *what, const char *rel)
@@ -172,6 +175,8 @@ static int visit(walk *w, int dirfd, int out, const char *name,
     }
     if ((fd = open_subdir(w, dirfd, name, sub, &st)) < 0)
         return -1;
+    if (w->seen_dir)
+        w->seen_dir(w, &st);
     if (w->on_dir && w->on_dir(w, out, name, sub, &sub_out) != 0) {
         close(fd);
         return -1;
@@ -281,9 +286,40 @@ int vmc_tree_measure(const char *root, int skip_runtime, uint64_t *bytes,
 {
     totals t = {0, 0};
     walk w = {skip_runtime, NULL, NULL, count_file, p, p, NULL, &t, NULL,
-              0};
+              0, NULL};
     int rc = walk_root(&w, root, -1, err);
 
+    *bytes = t.bytes;
+    *files = t.files;
+    return rc;
+}
+
+/* Disk use as du counts it: the blocks of every folder and file. */
+static void add_blocks(walk *w, const struct stat *st)
+{
+    ((totals *)w->ctx)->bytes += (uint64_t)st->st_blocks * 512;
+}
+
+static int count_blocks(walk *w, int dirfd, int out, const char *name,
+                        const char *rel, const struct stat *st)
+{
+    (void)dirfd, (void)out, (void)name, (void)rel;
+    add_blocks(w, st);
+    ((totals *)w->ctx)->files++;
+    return 0;
+}
+
+int vmc_tree_disk_use(const char *root, uint64_t *bytes, uint64_t *files,
+                      apr_pool_t *p, const char **err)
+{
+    totals t = {0, 0};
+    walk w = {0, NULL, NULL, count_blocks, p, p, NULL, &t, NULL, 0,
+              add_blocks};
+    struct stat st;
+    int rc = walk_root(&w, root, -1, err);
+
+    if (rc == 0 && lstat(root, &st) == 0)
+        add_blocks(&w, &st);
     *bytes = t.bytes;
     *files = t.files;
     return rc;
@@ -472,7 +508,7 @@ int vmc_tree_copy(const char *src, const char *dst, const vmc_copy *c,
                   apr_pool_t *p, const char **err)
 {
     walk w = {c->skip_runtime, copy_dir, copy_dir_done, copy_file, p, p,
-              NULL, (void *)c, apr_palloc(p, COPY_CHUNK), 0};
+              NULL, (void *)c, apr_palloc(p, COPY_CHUNK), 0, NULL};
     int out = make_root(dst, c, p, err), rc;
 
     if (out < 0)
@@ -485,6 +521,54 @@ int vmc_tree_copy(const char *src, const char *dst, const vmc_copy *c,
     }
     close(out);
     return rc;
+}
+
+/* Hash a file of the walk and hand it to the caller's on_file. */
+static int sum_file(walk *w, int dirfd, int out, const char *name,
+                    const char *rel, const struct stat *seen)
+{
+    const vmc_copy *c = w->ctx;
+    struct stat st;
+    int in = open_source(w, dirfd, name, rel, &st), rc = 0;
+    EVP_MD_CTX *md;
+    char hex[VMC_SHA256_HEX] = "";
+    uint64_t size = 0;
+    ssize_t n;
+    const char *why;
+
+    (void)out, (void)seen;
+    if (in < 0)
+        return -1;
+    md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    while (!vmc_interrupted() && (n = read(in, w->buf, COPY_CHUNK)) > 0) {
+        EVP_DigestUpdate(md, w->buf, (size_t)n);
+        size += (uint64_t)n;
+    }
+    if (n < 0 || vmc_interrupted())
+        rc = vmc_interrupted() ? (w->err = "interrupted", -1)
+                               : walk_fail(w, "cannot read", rel);
+    hex_digest(md, hex);
+    EVP_MD_CTX_free(md);
+    close(in);
+    if (rc == 0 && (why = c->on_file(c->ctx, rel, size, hex)) != NULL) {
+        w->err = apr_pstrdup(w->keep, why);
+        rc = -1;
+    }
+    return rc;
+}
+
+int vmc_tree_sums(const char *root, vmc_file_seen on_file, void *ctx,
+                  apr_pool_t *p, const char **err)
+{
+    vmc_copy c;
+    walk w = {0, NULL, NULL, sum_file, p, p, NULL, &c,
+              apr_palloc(p, COPY_CHUNK), 0, NULL};
+
+    memset(&c, 0, sizeof c);
+    c.on_file = on_file;
+    c.ctx = ctx;
+    return walk_root(&w, root, -1, err);
 }
 
 int vmc_sha256_file(const char *path, char hex[VMC_SHA256_HEX],

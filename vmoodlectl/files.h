@@ -25,7 +25,8 @@ typedef const char *(*vmc_file_seen)(void *ctx, const char *rel,
                                      uint64_t size, const char *sha256);
 
 typedef struct {
-    int skip_runtime;        /* leave out sessions, caches, temp, locks */
+    int skip_runtime;        /* leave out sessions, caches, temp, locks,
+                              * climaintenance.html */
     uid_t uid;               /* owner of what is created; (uid_t)-1: ours */
     gid_t gid;
     /* Folders get dir_mode; files get file_mode less what their source
@@ -42,6 +43,16 @@ typedef struct {
 /* Bytes and files that a copy with skip_runtime would take. */
 int vmc_tree_measure(const char *root, int skip_runtime, uint64_t *bytes,
                      uint64_t *files, apr_pool_t *p, const char **err);
+
+/* The disk the whole tree takes (blocks of its folders and files, as
+ * du -B1 counts them) and its files. */
+int vmc_tree_disk_use(const char *root, uint64_t *bytes, uint64_t *files,
+                      apr_pool_t *p, const char **err);
+
+/* Every file of the tree (nothing left out) read and its SHA-256 handed
+ * to on_file, which may stop the walk with a reason. */
+int vmc_tree_sums(const char *root, vmc_file_seen on_file, void *ctx,
+                  apr_pool_t *p, const char **err);
 
 /* Copy src into dst, which must not exist yet. */
 int vmc_tree_copy(const char *src, const char *dst, const vmc_copy *c,

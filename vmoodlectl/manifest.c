@@ -34,7 +34,36 @@ static cJSON *to_json(const vmc_manifest *m)
     cJSON_AddNumberToObject(data, "bytes", (double)m->data_bytes);
     cJSON_AddNumberToObject(data, "files", (double)m->data_files);
     cJSON_AddItemReferenceToObject(data, "list", m->files);
+    add_str(root, "kind", m->kind);
+    if (m->kind) {
+        cJSON *moodle = cJSON_AddObjectToObject(root, "moodle");
+        add_str(moodle, "version", m->moodle_version);
+        add_str(moodle, "release", m->moodle_release);
+        add_str(moodle, "siteidentifier", m->siteidentifier);
+    }
     return root;
+}
+
+const char *vmc_manifest_list_file(void *ctx, const char *rel, uint64_t size,
+                                   const char *sha256)
+{
+    cJSON *e = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(e, "path", rel);
+    cJSON_AddNumberToObject(e, "size", (double)size);
+    cJSON_AddStringToObject(e, "sha256", sha256);
+    cJSON_AddItemToArray(ctx, e);
+    return NULL;
+}
+
+const char *vmc_manifest_file_ok(const vmc_manifest *m, const char *rel,
+                                 const char *sha256, apr_pool_t *p)
+{
+    const char *want = apr_hash_get(m->file_sums, rel, APR_HASH_KEY_STRING);
+
+    return want && strcmp(want, sha256) == 0 ? NULL
+         : apr_psprintf(p, "dataroot file %s does not match the manifest",
+                        rel);
 }
 
 int vmc_manifest_write(const vmc_manifest *m, const char *path,
@@ -80,6 +109,7 @@ static const char *from_json(vmc_manifest *m, const cJSON *root,
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(root, "source");
     const cJSON *db = cJSON_GetObjectItemCaseSensitive(root, "database");
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "dataroot");
+    const cJSON *moodle = cJSON_GetObjectItemCaseSensitive(root, "moodle");
 
     if (get_num(root, "format") != MANIFEST_FORMAT || !src || !db || !data)
         return "not a template manifest of format 1";
@@ -94,6 +124,10 @@ static const char *from_json(vmc_manifest *m, const cJSON *root,
     m->data_bytes = get_num(data, "bytes");
     m->data_files = get_num(data, "files");
     read_files(m, cJSON_GetObjectItemCaseSensitive(data, "list"), p);
+    m->kind = get_str(p, root, "kind");
+    m->moodle_version = get_str(p, moodle, "version");
+    m->moodle_release = get_str(p, moodle, "release");
+    m->siteidentifier = get_str(p, moodle, "siteidentifier");
     if (!*m->source.wwwroot || !*m->source.dbtype || !m->dump_file
         || !m->dump_sha256 || strchr(m->dump_file, '/'))
         return "manifest lacks source or database fields";

@@ -250,6 +250,21 @@ const char *vmc_replace_all(const char *text, int n, const char *const *from,
     return out;
 }
 
+int vmc_rewrite_config(vm_db *db, const vmc_rewrite *r, apr_pool_t *p,
+                       const char **err)
+{
+    site s = {db, r, p, err};
+    const char *ignored;
+
+    if (vmc_db_exec(db, "BEGIN", 0, NULL, p, err) != 0)
+        return -1;
+    if (own_config(&s) != 0) {
+        vmc_db_exec(db, "ROLLBACK", 0, NULL, p, &ignored);
+        return -1;
+    }
+    return vmc_db_exec(db, "COMMIT", 0, NULL, p, err);
+}
+
 int vmc_rewrite_site(vm_db *db, const vmc_rewrite *r, apr_pool_t *p,
                      const char **err)
 {

@@ -20,6 +20,12 @@ typedef struct {
 int vmc_rewrite_site(vm_db *db, const vmc_rewrite *r, apr_pool_t *p,
                      const char **err);
 
+/* Only the config and config_plugins values naming the old wwwroot, host
+ * or dataroot, made the new ones' (new_prefix's tables; the names and
+ * identifier fields unused), in one transaction: for rename and move. */
+int vmc_rewrite_config(vm_db *db, const vmc_rewrite *r, apr_pool_t *p,
+                       const char **err);
+
 /* text with every occurrence of a pattern replaced, in one pass (what a
  * replacement put in is never looked at again); at each place the longest
  * pattern wins; empty patterns are ignored.  For config values. */

@@ -51,6 +51,8 @@ void vmc_settings_defaults(vmc_opts *o)
         o->templates_dir = VMC_DEFAULT_TEMPLATES;
     if (!o->data_parent)
         o->data_parent = VMC_DEFAULT_DATA;
+    if (!o->backup_dir)
+        o->backup_dir = VMC_DEFAULT_BACKUP_DIR;
     if (!o->jobs)
         o->jobs = VM_DEFAULT_JOBS;
     o->grace = VM_DEFAULT_GRACE;

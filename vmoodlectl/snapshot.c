@@ -219,18 +219,6 @@ static int dump_database(snapshot *s, const char **err)
     return 0;
 }
 
-static const char *list_file(void *ctx, const char *rel, uint64_t size,
-                             const char *sha256)
-{
-    cJSON *e = cJSON_CreateObject();
-
-    cJSON_AddStringToObject(e, "path", rel);
-    cJSON_AddNumberToObject(e, "size", (double)size);
-    cJSON_AddStringToObject(e, "sha256", sha256);
-    cJSON_AddItemToArray(ctx, e);
-    return NULL;
-}
-
 static int copy_dataroot(snapshot *s, const char **err)
 {
     apr_pool_t *p = s->o->pool;
@@ -248,7 +236,7 @@ static int copy_dataroot(snapshot *s, const char **err)
     c.file_mode = 0600;
     c.inside = s->o->templates_dir;
     c.progress = &pr;
-    c.on_file = list_file;
+    c.on_file = vmc_manifest_list_file;
     c.ctx = s->m.files;
     vmc_progress_start(&pr, "copy dataroot", s->m.data_bytes, "files");
     rc = vmc_tree_copy(s->src.datapath,

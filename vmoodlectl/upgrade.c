@@ -17,6 +17,7 @@
 #include "fleet.h"
 #include "fleet_cmds.h"
 #include "steps.h"
+#include "upgrade_backup.h"
 #include "vm_cli.h"
 
 /* A site's exit codes besides a failure (1). */
@@ -31,6 +32,7 @@ typedef struct {
     apr_pool_t *pool;
     apr_hash_t *had_marker;      /* ids whose marker was there before */
     int unfinished;              /* the site being started: had one */
+    vmc_upgrade_backup ub;       /* --backup (upgrade_backup.h) */
 } upgrade_ctx;
 
 static const char *marker_path(const upgrade_ctx *u, const vm_instance *in)
@@ -41,14 +43,16 @@ static const char *marker_path(const upgrade_ctx *u, const vm_instance *in)
                        u->lock_dir, (apr_int64_t)in->id);
 }
 
-/* A site's steps (steps.h), in its child.  None has an undo: a site that
- * failed stays in maintenance with its marker, and the next run finishes
- * it. */
+/* A site's steps (steps.h), in its child.  None has an undo (but a
+ * failed backup's): a site that failed stays in maintenance with its
+ * marker, and the next run finishes it. */
 typedef struct {
     const vmc_job *job;
     const vm_instance *in;
     int pending;                 /* IS_PENDING or IS_CURRENT */
     apr_pool_t *pool;
+    upgrade_ctx *u;
+    int backup_failed;
 } site_run;
 
 static const struct {
@@ -64,19 +68,47 @@ static const struct {
 static int run_script(site_run *r, int n, const char *what, const char **err)
 {
     const char *arg = scripts[n].arg;
-    int code = vmc_fleet_step(r->job, r->in, scripts[n].script, &arg,
-                              arg ? 1 : 0);
+    int code = vmc_upgrade_step(r->job, &r->u->ub, r->in, scripts[n].script,
+                                &arg, arg ? 1 : 0);
 
     if (code != 0)
-        *err = apr_psprintf(r->pool, "%s exited %d%s", what, code,
+        *err = apr_psprintf(r->pool, "%s exited %d%s%s", what, code,
                             scripts[n].in_maintenance
-                            ? ", the site stays in maintenance" : "");
+                            ? ", the site stays in maintenance" : "",
+                            scripts[n].in_maintenance
+                            ? vmc_upgrade_restore_hint(&r->u->ub, r->pool)
+                            : "");
     return code ? -1 : 0;
 }
 
 static int maintenance_on(void *ctx, const char **err)
 {
     return run_script(ctx, 0, "maintenance on", err);
+}
+
+/* --backup: in maintenance, before anything changes. */
+static int backup_applies(void *ctx)
+{
+    return ((site_run *)ctx)->u->ub.on;
+}
+
+static int backup(void *ctx, const char **err)
+{
+    site_run *r = ctx;
+    r->backup_failed = vmc_upgrade_backup_site(&r->u->ub, r->in, r->pool,
+                                               err) != 0;
+    return r->backup_failed ? -1 : 0;
+}
+
+static int maintenance_off(void *ctx, const char **err);
+
+/* A failed backup upgraded nothing: maintenance off again. */
+static void undo_backup(void *ctx)
+{
+    site_run *r = ctx;
+    const char *err;
+    if (r->backup_failed && maintenance_off(r, &err) != 0)
+        printf("vmoodlectl: %s\n", err);
 }
 
 static int is_pending(void *ctx)
@@ -102,6 +134,8 @@ static int maintenance_off(void *ctx, const char **err)
 static const vmc_step steps[] = {
     { "maintenance on (admin/cli/maintenance.php --enable)", NULL, NULL,
       maintenance_on, NULL },
+    { "back up the site (as vmoodlectl backup)", NULL, backup_applies,
+      backup, undo_backup },
     { "the upgrade (admin/cli/upgrade.php --non-interactive)", NULL,
       is_pending, run_upgrade, NULL },
     { "purge caches (admin/cli/purge_caches.php)", NULL, NULL, purge_caches,
@@ -115,12 +149,12 @@ static const vmc_step steps[] = {
 /* In the site's child, as --user. */
 static int upgrade_site(const vmc_job *job, const vm_instance *in)
 {
-    const upgrade_ctx *u = job->ctx;
-    site_run r = { job, in, 0, u->pool };
+    upgrade_ctx *u = job->ctx;
+    site_run r = { job, in, 0, u->pool, u, 0 };
     vmc_steps_outcome out;
 
-    r.pending = vmc_fleet_step(job, in, "admin/cli/upgrade.php",
-                               (const char *const[]){ "--is-pending" }, 1);
+    r.pending = vmc_upgrade_step(job, &u->ub, in, "admin/cli/upgrade.php",
+                                 (const char *const[]){ "--is-pending" }, 1);
     if (r.pending != IS_CURRENT && r.pending != IS_PENDING) {
         printf("vmoodlectl: cannot tell whether an upgrade is pending: "
                "upgrade.php --is-pending exited %d\n", r.pending);
@@ -197,7 +231,7 @@ static void list_pending(const vmc_site_result *r, int n)
 int vmc_cmd_upgrade(vmc_opts *o)
 {
     upgrade_ctx u = { o->dry_run, o->lock_dir, o->pool,
-                      apr_hash_make(o->pool), 0 };
+                      apr_hash_make(o->pool), 0, {0} };
     vmc_site_result *results;
     vmc_table t;
     vmc_job job;
@@ -208,7 +242,9 @@ int vmc_cmd_upgrade(vmc_opts *o)
     if ((o->all || o->match) && !o->no_master)
         o->master = 1;              /* the master first unless told */
     if ((rc = vmc_job_prepare(o, "upgrade", 0, &t, &job, &fg)) != VMC_EXIT_OK
-        || (rc = vmc_job_lock_dir(o)) != VMC_EXIT_OK)
+        || (rc = vmc_job_lock_dir(o)) != VMC_EXIT_OK
+        || (rc = vmc_upgrade_backup_prepare(o, &t, &job, &u.ub))
+           != VMC_EXIT_OK)
         return rc;
     job.work = upgrade_site;
     job.ctx = &u;

@@ -67,3 +67,14 @@ $(BUILD)/tests/test_commands: tests/unit/test_commands.c \
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Ivmoodlectl -Itests/unit $< \
 	    $(VMOODLECTL_TABLE_TESTED) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
 	    $(VMOODLECTL_LIBS) -lcmocka -o $@
+
+# The lifecycle commands' unit test: CSV lines, quota sizes, backup names.
+VMOODLECTL_LIFECYCLE_TESTED := $(addprefix $(BUILD)/obj/vmoodlectl/, \
+    csv.o quota.o backupdir.o)
+$(BUILD)/tests/test_lifecycle: tests/unit/test_lifecycle.c \
+		$(VMOODLECTL_LIFECYCLE_TESTED) $(CORE_LIB) \
+		$(wildcard tests/unit/*.h vmoodlectl/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Icore -Ivmoodlectl -Itests/unit $< \
+	    $(VMOODLECTL_LIFECYCLE_TESTED) $(CORE_LIB) $(LDFLAGS) $(DEP_LIBS) \
+	    -lcmocka -o $@

@@ -86,7 +86,8 @@ def _vmoodlectl_steps(build, source, tmp_path):
                 str(tmp_path / "runlogs"), "--opcache-dir",
                 str(tmp_path / "opcache"), "run"] + sites + ["--", "x"], None)
         for sites in (["--all", "--master"], ["1"])] \
-        + _platform_steps(ctl, tmp_path) + _template_steps(ctl, tmp_path)
+        + _platform_steps(ctl, tmp_path) + _template_steps(ctl, tmp_path) \
+        + _backup_steps(ctl, tmp_path)
 
 
 def _platform_steps(ctl, tmp_path):
@@ -107,6 +108,24 @@ def _platform_steps(ctl, tmp_path):
             (pl + ["alias", "list"], None),
             (pl + ["alias", "remove", "1", "www.a.example.edu"], None),
             (pl + ["--dry-run", "upgrade", "1", "--to", "next"], None)]
+
+
+def _backup_steps(ctl, tmp_path):
+    """backups on a backup's manifest alone."""
+    folder = os.path.join(str(tmp_path), "backups")
+    backup = os.path.join(folder, "a.test", "20260101T000000Z")
+    os.makedirs(os.path.join(backup, "dataroot"))
+    with open(os.path.join(backup, "manifest.json"), "w") as f:
+        json.dump({"format": 1, "kind": "backup", "name": "20260101T000000Z",
+                   "source": {"wwwroot": "http://a.test", "vdbtype": "pgsql"},
+                   "moodle": {"version": "2024100705", "release": "4.5"},
+                   "database": {"file": "database.dump", "size": 0,
+                                "sha256": "e3b0c44298fc1c149afbf4c8996fb924"
+                                          "27ae41e4649b934ca495991b7852b855"},
+                   "dataroot": {"bytes": 0, "files": 0, "list": []}}, f)
+    open(os.path.join(backup, "database.dump"), "w").close()
+    dirs = ctl + ["--dir", folder]
+    return [(dirs + ["backups"], None), (dirs + ["backups", "--json"], None)]
 
 
 def _template_steps(ctl, tmp_path):

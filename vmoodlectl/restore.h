@@ -1,0 +1,45 @@
+/* restore: the state of one run, shared by the command (restore.c:
+ * checks, lock) and its steps (restore_steps.c). */
+#ifndef VMOODLECTL_RESTORE_H
+#define VMOODLECTL_RESTORE_H
+
+#include <sys/types.h>
+#include "ctl.h"
+#include "db.h"
+#include "lifecycle.h"
+#include "manifest.h"
+#include "steps.h"
+#include "vm_lock.h"
+
+typedef struct {
+    vmc_maintenance maint;           /* first: the maintenance steps' */
+    vmc_opts *o;
+    apr_pool_t *p;
+    const char *dir, *dump_path;     /* the backup */
+    vmc_manifest m;
+    uint64_t files_checked;
+    vmc_table t;
+    const vm_instance *in;           /* the site as the table has it */
+    vm_instance cur;                 /* as its CLI must see it now */
+    vmc_site_cli cli;
+    vmc_dbconf db;
+    vm_db *server;                   /* connected while checking */
+    const char *new_db, *old_db;     /* this run's database names */
+    const char *beside;              /* the dataroot copied beside */
+    uid_t uid;                       /* the dataroot's owner */
+    gid_t gid;
+    vm_lock lock;
+    /* how far the steps came, for their undo */
+    int db_created, copy_made;
+    int db_swapped, data_swapped;
+} restore;
+
+/* A file of the backup's dataroot as the manifest has it (a
+ * vmc_file_seen; ctx: the restore). */
+const char *vmc_restore_check_file(void *ctx, const char *rel, uint64_t size,
+                                   const char *sha256);
+
+extern const vmc_step vmc_restore_steps[];
+extern const int vmc_restore_nsteps;
+
+#endif

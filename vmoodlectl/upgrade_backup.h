@@ -1,0 +1,33 @@
+/* upgrade --backup: what upgrade.c calls (upgrade_backup.c). */
+#ifndef VMOODLECTL_UPGRADE_BACKUP_H
+#define VMOODLECTL_UPGRADE_BACKUP_H
+
+#include "backup.h"
+#include "fleet.h"
+
+typedef struct {
+    int on;                     /* --backup was given */
+    vmc_backup_run run;
+    const char *path;           /* the site's backup, once made */
+} vmc_upgrade_backup;
+
+/* With --backup: --dir checked, the site's child kept root (the backup is
+ * root's) and --user kept for Moodle's scripts.  An exit code. */
+int vmc_upgrade_backup_prepare(vmc_opts *o, vmc_table *t, vmc_job *job,
+                               vmc_upgrade_backup *ub);
+
+/* A Moodle script of the site's upgrade: as --user (with --backup, from
+ * the root child), else as vmc_fleet_step. */
+int vmc_upgrade_step(const vmc_job *job, const vmc_upgrade_backup *ub,
+                     const vm_instance *in, const char *script,
+                     const char *const *args, int nargs);
+
+/* In the site's child, in maintenance: its backup.  0, or -1 with *err. */
+int vmc_upgrade_backup_site(vmc_upgrade_backup *ub, const vm_instance *in,
+                            apr_pool_t *p, const char **err);
+
+/* "; to put it back: vmoodlectl restore PATH", or "" without a backup. */
+const char *vmc_upgrade_restore_hint(const vmc_upgrade_backup *ub,
+                                     apr_pool_t *p);
+
+#endif
