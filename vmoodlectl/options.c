@@ -211,7 +211,7 @@ static const vmc_option options[] = {
     TEXT("settle", "settle", "S", settle_text,
          "seconds for web servers to see the move (default 15)"),
     /* The site lifecycle (backup, restore, rename, move, deploy CSV). */
-    { .key = "dir", .name = "dir", .arg = "DIR",
+    { .key = "backups-dir", .name = "dir", .arg = "DIR",
       .help = "where the backups are (the backup-dir setting)",
       .apply = apply_text, .at = AT(backup_dir) },
     NUMBER("keep", keep, "keep the newest N backups of each site"),

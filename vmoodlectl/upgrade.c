@@ -237,7 +237,7 @@ int vmc_cmd_upgrade(vmc_opts *o)
     vmc_job job;
     int fg, rc;
 
-    if (o->to || o->backup)
+    if (o->to)
         return vmc_cmd_upgrade_to(o);   /* upgrade_to.c */
     if ((o->all || o->match) && !o->no_master)
         o->master = 1;              /* the master first unless told */

@@ -6,8 +6,8 @@
  * caches and leaves maintenance with the old code: the site serves as it
  * did.  Every other site serves throughout, on whichever platform it is.
  *
- * --backup (the database saved first, restored on failure) needs a backup
- * command this build does not have: refused, with the reason. */
+ * --backup with --to (the database saved first, restored on failure) is
+ * not wired to the backup command yet: refused, with the reason. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -256,12 +256,10 @@ static int move_site(move *m, int dir_fd)
 static int check(vmc_opts *o, const vmc_job *job, const char **tree)
 {
     if (o->backup)
-        return vmc_fail(604, VMC_EXIT_USAGE, "--backup: this vmoodlectl has "
-                        "no backup command to save and restore a site's "
-                        "database; back the databases up yourself, then run "
-                        "without --backup");
-    if (!o->to)
-        return vmc_fail(605, VMC_EXIT_USAGE, "upgrade --backup needs --to");
+        return vmc_fail(604, VMC_EXIT_USAGE, "--to with --backup is not "
+                        "supported yet: take a restore point first with "
+                        "'vmoodlectl backup SITES', then run without "
+                        "--backup");
     if (o->master)
         return vmc_fail(606, VMC_EXIT_USAGE, "--to: the master has no row "
                         "and stays on the default platform");
