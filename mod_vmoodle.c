@@ -34,8 +34,9 @@ static vmoodle_page load_page(const char *dir, const char *name,
     vmoodle_page page;
 
     if (vm_file_read(path, 1 << 20, p, &text, &len, &err) != VM_OK) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, VMLOGNO(00013)
-                     "error page %s: %s; using a built-in page", path, err);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     VMLOGNO(00013) "error page %s: %s; using a built-in page",
+                     path, err);
         text = apr_pstrdup(p, fallback);
     }
     mark = strstr(text, "{{host}}");
@@ -48,8 +49,8 @@ static vmoodle_page load_page(const char *dir, const char *name,
 static const char *render_page(request_rec *r, const vmoodle_page *page,
                                const char *host)
 {
-    return apr_pstrcat(r->pool, page->before,
-                       ap_escape_html2(r->pool, host, 1), page->after, NULL);
+    return apr_pstrcat(r->pool, page->before, ap_escape_html2(r->pool, host, 1),
+                       page->after, NULL);
 }
 
 /* ---- configuration -------------------------------------------------- */
@@ -65,15 +66,18 @@ static int resolve_servers(apr_pool_t *pconf, server_rec *main_s)
         if (!c->engine)
             continue;
         if (!c->source) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, VMLOGNO(00014)
-                         "VMoodleEngine On needs a VMoodleSource");
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                         VMLOGNO(
+                             00014) "VMoodleEngine On needs a VMoodleSource");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         c->table = vmoodle_table_get(pconf, s, c);
         c->metrics_tag = vmoodle_table_spec_of(c->table)->metrics_tag;
         c->unknown_page = load_page(c->error_pages, "unknown-host.html",
-            "<h1>No such site</h1><p>{{host}}</p>", pconf, s);
-        c->disabled_page = load_page(c->error_pages, "disabled.html",
+                                    "<h1>No such site</h1><p>{{host}}</p>",
+                                    pconf, s);
+        c->disabled_page = load_page(
+            c->error_pages, "disabled.html",
             "<h1>Site under maintenance</h1><p>{{host}}</p>", pconf, s);
     }
     return OK;
@@ -171,7 +175,8 @@ static const char *requested_host(request_rec *r, const vmoodle_server_conf *c,
         if (strchr(h, ':'))
             h = apr_pstrcat(r->pool, "[", h, "]", NULL);
         return r->parsed_uri.port_str
-            ? apr_pstrcat(r->pool, h, ":", r->parsed_uri.port_str, NULL) : h;
+            ? apr_pstrcat(r->pool, h, ":", r->parsed_uri.port_str, NULL)
+            : h;
     }
     return apr_table_get(r->headers_in, "Host");
 }
@@ -226,9 +231,8 @@ static vmoodle_note *note_of(request_rec *r)
  * (VM_METRICS_*).  On an internal redirect (r->prev) nothing is refused:
  * that is the error document of an earlier answer, or a redirect whose
  * first request already routed. */
-static int note_refusal(request_rec *r, int status,
-                        const vmoodle_page *page, const char *host,
-                        int reason)
+static int note_refusal(request_rec *r, int status, const vmoodle_page *page,
+                        const char *host, int reason)
 {
     vmoodle_note *no;
 
@@ -290,7 +294,7 @@ static int vmoodle_answer_refusal(request_rec *r, int lookup)
 static int is_server_name(const request_rec *r)
 {
     return r->hostname && r->server->server_hostname
-           && strcasecmp(r->hostname, r->server->server_hostname) == 0;
+        && strcasecmp(r->hostname, r->server->server_hostname) == 0;
 }
 
 /* The path that picks the site: the client's.  An internal redirect (an
@@ -326,9 +330,10 @@ static int place_files(request_rec *r, const vmoodle_server_conf *c,
     vmoodle_note *n;
 
     if (!tree) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, VMLOGNO(00150)
-                      "instance id %" APR_INT64_T_FMT ": platform '%s' is "
-                      "not in VMoodlePlatforms%s%s",
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      VMLOGNO(00150) "instance id %" APR_INT64_T_FMT
+                                     ": platform '%s' is "
+                                     "not in VMoodlePlatforms%s%s",
                       (apr_int64_t)vm_snapshot_entry_id(in),
                       ap_escape_logitem(r->pool, name),
                       c->platforms_file ? " " : "",
@@ -338,7 +343,7 @@ static int place_files(request_rec *r, const vmoodle_server_conf *c,
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (!*tree && !prefix)
-        return OK;                      /* the DocumentRoot, as before */
+        return OK; /* the DocumentRoot, as before */
     n = note_of(r);
     n->docroot = *tree ? tree : NULL;
     n->prefix = prefix ? apr_pstrndup(r->pool, site_path(r), prefix) : NULL;
@@ -361,8 +366,8 @@ static int vmoodle_route(request_rec *r)
         return note_refusal(r, c->unknown_status, &c->unknown_page, "",
                             VM_METRICS_UNKNOWN_HOST);
     if ((why = vm_host_request_key(raw, strlen(raw), https, key, sizeof key))) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00015)
-                      "refusing host '%s': %s",
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      VMLOGNO(00015) "refusing host '%s': %s",
                       ap_escape_logitem(r->pool, raw), why);
         return note_refusal(r, HTTP_BAD_REQUEST, NULL, raw,
                             VM_METRICS_BAD_HOST);
@@ -377,18 +382,18 @@ static int vmoodle_route(request_rec *r)
     }
     if (!(snap = vmoodle_table_acquire(c->table, r))) {
         if (is_server_name(r))
-            return DECLINED;   /* the status page says why */
+            return DECLINED; /* the status page says why */
         /* VM00007 said so once at start-up: not an error per request */
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, VMLOGNO(00016)
-                      "host %s: no instance table loaded", key);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      VMLOGNO(00016) "host %s: no instance table loaded", key);
         return note_refusal(r, HTTP_SERVICE_UNAVAILABLE, NULL, key,
                             VM_METRICS_NO_TABLE);
     }
     if (!vm_snapshot_route(snap, key, strlen(key), site_path(r), &to)) {
         if (is_server_name(r))
             return DECLINED;
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00017)
-                      "unknown host %s", key);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      VMLOGNO(00017) "unknown host %s", key);
         return note_refusal(r, c->unknown_status, &c->unknown_page, key,
                             VM_METRICS_UNKNOWN_HOST);
     }
@@ -396,11 +401,12 @@ static int vmoodle_route(request_rec *r)
     if (to.alias)
         return redirect(r, site_url(r, snap, in, to.prefix));
     if (!vm_snapshot_entry_enabled(in)) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VMLOGNO(00018)
-                      "instance %s (id %" APR_INT64_T_FMT ") is disabled",
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      VMLOGNO(00018) "instance %s (id %" APR_INT64_T_FMT
+                                     ") is disabled",
                       key, (apr_int64_t)vm_snapshot_entry_id(in));
-        return note_refusal(r, HTTP_SERVICE_UNAVAILABLE, &c->disabled_page,
-                            key, VM_METRICS_DISABLED);
+        return note_refusal(r, HTTP_SERVICE_UNAVAILABLE, &c->disabled_page, key,
+                            VM_METRICS_DISABLED);
     }
     if (to.prefix && site_path(r)[to.prefix] == '\0')
         return redirect(r, site_url(r, snap, in, to.prefix));
@@ -429,17 +435,14 @@ static void vmoodle_register_hooks(apr_pool_t *p)
     ap_hook_handler(vmoodle_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(vmoodle_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(vmoodle_prometheus_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_log_transaction(vmoodle_metrics_log, NULL, NULL,
-                            APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(vmoodle_metrics_log, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
-AP_DECLARE_MODULE(vmoodle) = {
-    STANDARD20_MODULE_STUFF,
-    NULL,                        /* per-directory config: none */
-    NULL,
-    vmoodle_create_server_conf,
-    vmoodle_merge_server_conf,
-    vmoodle_directives,
-    vmoodle_register_hooks,
-    AP_MODULE_FLAG_NONE
-};
+AP_DECLARE_MODULE(vmoodle) = { STANDARD20_MODULE_STUFF,
+                               NULL, /* per-directory config: none */
+                               NULL,
+                               vmoodle_create_server_conf,
+                               vmoodle_merge_server_conf,
+                               vmoodle_directives,
+                               vmoodle_register_hooks,
+                               AP_MODULE_FLAG_NONE };

@@ -34,15 +34,15 @@ extern module AP_MODULE_DECLARE_DATA vmoodle_module;
 /* Defaults, where neither a virtual host nor the main server set a value;
  * the directives' help text is built from these. */
 #ifndef VM_DATADIR
-#define VM_DATADIR "/usr/local/share/vmoodle"     /* make sets it */
+#define VM_DATADIR "/usr/local/share/vmoodle" /* make sets it */
 #endif
-#define VMOODLE_DEFAULT_REFRESH      10          /* VMoodleRefresh */
-#define VMOODLE_DEFAULT_UNKNOWN      404         /* VMoodleUnknownHost */
-#define VMOODLE_DEFAULT_RETRY_AFTER  300         /* VMoodleRetryAfter */
-#define VMOODLE_DEFAULT_ERROR_PAGES  VM_DATADIR "/errors"
+#define VMOODLE_DEFAULT_REFRESH 10      /* VMoodleRefresh */
+#define VMOODLE_DEFAULT_UNKNOWN 404     /* VMoodleUnknownHost */
+#define VMOODLE_DEFAULT_RETRY_AFTER 300 /* VMoodleRetryAfter */
+#define VMOODLE_DEFAULT_ERROR_PAGES VM_DATADIR "/errors"
 #define VMOODLE_DEFAULT_SNAPSHOT_DIR "/var/cache/apache2/vmoodle"
-#define VMOODLE_DEFAULT_METRICS_SITES 100000     /* VMoodleMetricsSites */
-#define VMOODLE_DEFAULT_METRICS_MAX  10000       /* VMoodleMetricsMaxSites */
+#define VMOODLE_DEFAULT_METRICS_SITES 100000 /* VMoodleMetricsSites */
+#define VMOODLE_DEFAULT_METRICS_MAX 10000    /* VMoodleMetricsMaxSites */
 /* VMoodleEngine: Off; VMoodleTable: the core's VM_DEFAULT_TABLE */
 
 #define VMOODLE_STR_(x) #x
@@ -56,12 +56,12 @@ typedef struct vmoodle_page_s {
 } vmoodle_page;
 
 typedef struct {
-    int engine;                  /* On/Off */
-    const char *source;          /* VMoodleSource, as written */
-    const char *table_name;      /* VMoodleTable */
-    const char *snapshot;        /* VMoodleSnapshot */
-    int refresh;                 /* VMoodleRefresh, seconds */
-    const char *master_key;      /* VMoodleMaster, canonical */
+    int engine;             /* On/Off */
+    const char *source;     /* VMoodleSource, as written */
+    const char *table_name; /* VMoodleTable */
+    const char *snapshot;   /* VMoodleSnapshot */
+    int refresh;            /* VMoodleRefresh, seconds */
+    const char *master_key; /* VMoodleMaster, canonical */
     /* VMoodleMasterConfig: the master's VMOODLE_* (vm_env_var), read as
      * root at start-up and each restart; NULL: VMOODLE_MASTER=1 alone */
     apr_array_header_t *master_env;
@@ -82,7 +82,7 @@ typedef struct {
     vmoodle_page unknown_page, disabled_page;
 } vmoodle_server_conf;
 
-#define VMOODLE_CONF(s) \
+#define VMOODLE_CONF(s)                                              \
     ((vmoodle_server_conf *)ap_get_module_config((s)->module_config, \
                                                  &vmoodle_module))
 
@@ -92,31 +92,30 @@ void *vmoodle_create_server_conf(apr_pool_t *p, server_rec *s);
 void *vmoodle_merge_server_conf(apr_pool_t *p, void *base, void *add);
 /* Fill in the defaults above where nothing was set (post_config). */
 void vmoodle_apply_defaults(vmoodle_server_conf *c);
-const char *vmoodle_snapshot_path(const vmoodle_server_conf *c,
-                                  apr_pool_t *p);
+const char *vmoodle_snapshot_path(const vmoodle_server_conf *c, apr_pool_t *p);
 
 /* mod_vmoodle_table.c: one table per distinct snapshot path. */
 
 /* The refresh state every process can read (in shared memory). */
 typedef struct {
-    apr_time_t time;             /* last attempt; 0: none yet */
-    int ok;                      /* the last attempt succeeded */
-    int from_disk;               /* serving a snapshot the source did not
+    apr_time_t time;              /* last attempt; 0: none yet */
+    int ok;                       /* the last attempt succeeded */
+    int from_disk;                /* serving a snapshot the source did not
                                     confirm since start-up */
-    apr_time_t last_ok;          /* the last attempt that succeeded */
-    apr_interval_time_t duration;   /* how long the last attempt took */
-    char error[512];             /* why the last attempt failed */
+    apr_time_t last_ok;           /* the last attempt that succeeded */
+    apr_interval_time_t duration; /* how long the last attempt took */
+    char error[512];              /* why the last attempt failed */
 } vmoodle_refresh_info;
 
 /* What a table is, fixed at configuration; its state (the generation this
  * process maps, shared memory) stays inside mod_vmoodle_table.c. */
 typedef struct {
     const char *snapshot_path;
-    const char *source_spec, *table_name;  /* for vm_source_open */
-    const char *source_display;            /* the source, password masked */
+    const char *source_spec, *table_name; /* for vm_source_open */
+    const char *source_display;           /* the source, password masked */
     apr_interval_time_t refresh;
-    server_rec *server;                    /* for logging */
-    uint32_t metrics_tag;                  /* its sites' key in the counters */
+    server_rec *server;   /* for logging */
+    uint32_t metrics_tag; /* its sites' key in the counters */
 } vmoodle_table_spec;
 
 const vmoodle_table_spec *vmoodle_table_spec_of(const vmoodle_table *t);
@@ -126,8 +125,8 @@ const vmoodle_table_spec *vmoodle_table_spec_of(const vmoodle_table *t);
 const vm_snapshot *vmoodle_table_acquire(vmoodle_table *t, request_rec *r);
 
 /* Same, held until the given pool is destroyed (status handler). */
-const vm_snapshot *vmoodle_table_acquire_pool(vmoodle_table *t,
-                                              apr_pool_t *p, server_rec *s);
+const vm_snapshot *vmoodle_table_acquire_pool(vmoodle_table *t, apr_pool_t *p,
+                                              server_rec *s);
 
 vmoodle_table *vmoodle_table_get(apr_pool_t *pconf, server_rec *s,
                                  vmoodle_server_conf *c);
@@ -152,13 +151,13 @@ void vmoodle_refresh_child_init(apr_pool_t *pchild, server_rec *s);
  * redirect for the quick handler to answer, or where the site's files
  * are for translate_name.  Subrequests use their main request's. */
 typedef struct {
-    int status;                  /* 0: served; else the answer */
+    int status;                        /* 0: served; else the answer */
     const struct vmoodle_page_s *page; /* with status: NULL = Apache's */
-    const char *host;            /* for the page */
-    const char *location;        /* with a 301 */
-    const char *prefix;          /* a path site's "/segment", or NULL */
-    const char *docroot;         /* its platform's tree; NULL: DocumentRoot */
-    struct vm_metrics_site *counters;  /* its site's, or NULL */
+    const char *host;                  /* for the page */
+    const char *location;              /* with a 301 */
+    const char *prefix;                /* a path site's "/segment", or NULL */
+    const char *docroot; /* its platform's tree; NULL: DocumentRoot */
+    struct vm_metrics_site *counters; /* its site's, or NULL */
 } vmoodle_note;
 
 /* mod_vmoodle_platform.c: a routed request's files, from its platform's
@@ -186,7 +185,7 @@ extern uintptr_t vmoodle_metrics_start, vmoodle_metrics_end;
 static inline int vmoodle_metrics_is_site(const void *config)
 {
     return (uintptr_t)config >= vmoodle_metrics_start
-           && (uintptr_t)config < vmoodle_metrics_end;
+        && (uintptr_t)config < vmoodle_metrics_end;
 }
 int vmoodle_metrics_log(request_rec *r);
 

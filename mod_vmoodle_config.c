@@ -8,7 +8,6 @@
 #include "vm_master.h"
 #include "vm_source.h"
 
-
 void *vmoodle_create_server_conf(apr_pool_t *p, server_rec *s)
 {
     vmoodle_server_conf *c = apr_pcalloc(p, sizeof *c);
@@ -24,8 +23,8 @@ void *vmoodle_create_server_conf(apr_pool_t *p, server_rec *s)
     return c;
 }
 
-#define MERGE_INT(f)  c->f = add->f != VMOODLE_UNSET ? add->f : base->f
-#define MERGE_PTR(f)  c->f = add->f ? add->f : base->f
+#define MERGE_INT(f) c->f = add->f != VMOODLE_UNSET ? add->f : base->f
+#define MERGE_PTR(f) c->f = add->f ? add->f : base->f
 
 void *vmoodle_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 {
@@ -82,7 +81,8 @@ const char *vmoodle_snapshot_path(const vmoodle_server_conf *c, apr_pool_t *p)
     if (c->snapshot)
         return c->snapshot;
     h = vm_hash_key(spec, strlen(spec));
-    return apr_psprintf(p, VMOODLE_DEFAULT_SNAPSHOT_DIR "/instances-%08x.snap", h);
+    return apr_psprintf(p, VMOODLE_DEFAULT_SNAPSHOT_DIR "/instances-%08x.snap",
+                        h);
 }
 
 static const char *set_engine(cmd_parms *cmd, void *d, int on)
@@ -125,12 +125,13 @@ static const char *set_snapshot(cmd_parms *cmd, void *d, const char *arg)
     (void)d;
     VMOODLE_CONF(cmd->server)->snapshot = ap_server_root_relative(cmd->pool,
                                                                   arg);
-    return VMOODLE_CONF(cmd->server)->snapshot ? NULL
-           : "VMoodleSnapshot: invalid path";
+    return VMOODLE_CONF(cmd->server)->snapshot
+        ? NULL
+        : "VMoodleSnapshot: invalid path";
 }
 
-static const char *set_number(cmd_parms *cmd, const char *arg, int lo,
-                              int hi, const char *what, int *out)
+static const char *set_number(cmd_parms *cmd, const char *arg, int lo, int hi,
+                              const char *what, int *out)
 {
     char *end;
     long v = strtol(arg, &end, 10);
@@ -142,8 +143,8 @@ static const char *set_number(cmd_parms *cmd, const char *arg, int lo,
     return NULL;
 }
 
-static const char *set_seconds(cmd_parms *cmd, const char *arg, int lo,
-                               int hi, int *out)
+static const char *set_seconds(cmd_parms *cmd, const char *arg, int lo, int hi,
+                               int *out)
 {
     return set_number(cmd, arg, lo, hi, "seconds", out);
 }
@@ -151,8 +152,7 @@ static const char *set_seconds(cmd_parms *cmd, const char *arg, int lo,
 static const char *set_refresh(cmd_parms *cmd, void *d, const char *arg)
 {
     (void)d;
-    return set_seconds(cmd, arg, 1, 86400,
-                       &VMOODLE_CONF(cmd->server)->refresh);
+    return set_seconds(cmd, arg, 1, 86400, &VMOODLE_CONF(cmd->server)->refresh);
 }
 
 static const char *set_retry_after(cmd_parms *cmd, void *d, const char *arg)
@@ -187,8 +187,7 @@ static const char *set_master(cmd_parms *cmd, void *d, const char *arg)
 
 /* Read while the configuration is read, as root: the file is root's and
  * 0600 (vm_master.h); the values live in the configuration's pool. */
-static const char *set_master_config(cmd_parms *cmd, void *d,
-                                     const char *arg)
+static const char *set_master_config(cmd_parms *cmd, void *d, const char *arg)
 {
     const char *path = ap_server_root_relative(cmd->pool, arg), *why;
     vm_env_numbers nums;
@@ -205,7 +204,8 @@ static const char *set_master_config(cmd_parms *cmd, void *d,
     env = apr_array_make(cmd->pool, n, sizeof(vm_env_var));
     for (int i = 0; i < n; i++)
         APR_ARRAY_PUSH(env, vm_env_var) = (vm_env_var){
-            vars[i].name, apr_pstrdup(cmd->pool, vars[i].value)};
+            vars[i].name, apr_pstrdup(cmd->pool, vars[i].value)
+        };
     VMOODLE_CONF(cmd->server)->master_env = env;
     return NULL;
 }
@@ -229,8 +229,10 @@ static const char *add_trusted(cmd_parms *cmd, void *d, const char *arg)
     if ((mask = strchr(ip, '/')) != NULL)
         *mask++ = '\0';
     if (apr_ipsubnet_create(&subnet, ip, mask, cmd->pool) != APR_SUCCESS)
-        return apr_psprintf(cmd->pool, "VMoodleTrustedProxy: '%s' is not "
-                            "an address or CIDR block", arg);
+        return apr_psprintf(cmd->pool,
+                            "VMoodleTrustedProxy: '%s' is not "
+                            "an address or CIDR block",
+                            arg);
     if (!c->trusted)
         c->trusted = apr_array_make(cmd->pool, 4, sizeof subnet);
     *(apr_ipsubnet_t **)apr_array_push(c->trusted) = subnet;
@@ -240,8 +242,8 @@ static const char *add_trusted(cmd_parms *cmd, void *d, const char *arg)
 static const char *set_error_pages(cmd_parms *cmd, void *d, const char *arg)
 {
     (void)d;
-    VMOODLE_CONF(cmd->server)->error_pages =
-        ap_server_root_relative(cmd->pool, arg);
+    VMOODLE_CONF(cmd->server)->error_pages = ap_server_root_relative(cmd->pool,
+                                                                     arg);
     return NULL;
 }
 
@@ -263,8 +265,7 @@ static const char *set_platforms(cmd_parms *cmd, void *d, const char *arg)
     (void)d;
     c->platforms_file = ap_server_root_relative(cmd->pool, arg);
     why = vm_platforms_read(c->platforms_file, &c->platforms, cmd->pool);
-    return why ? apr_pstrcat(cmd->pool, "VMoodlePlatforms: ", why, NULL)
-               : NULL;
+    return why ? apr_pstrcat(cmd->pool, "VMoodlePlatforms: ", why, NULL) : NULL;
 }
 
 static const char *set_metrics(cmd_parms *cmd, void *d, int on)
@@ -286,8 +287,9 @@ static const char *set_metrics_sites(cmd_parms *cmd, void *d, const char *arg)
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
 
     (void)d;
-    return err ? err : set_count(cmd, arg, 1, 10000000,
-                                 &VMOODLE_CONF(cmd->server)->metrics_sites);
+    return err ? err
+               : set_count(cmd, arg, 1, 10000000,
+                           &VMOODLE_CONF(cmd->server)->metrics_sites);
 }
 
 static const char *set_metrics_max(cmd_parms *cmd, void *d, const char *arg)
@@ -302,41 +304,46 @@ static const char *set_cron_runs(cmd_parms *cmd, void *d, const char *arg)
     (void)d;
     VMOODLE_CONF(cmd->server)->cron_runs = ap_server_root_relative(cmd->pool,
                                                                    arg);
-    return VMOODLE_CONF(cmd->server)->cron_runs ? NULL
-           : "VMoodleCronRuns: invalid path";
+    return VMOODLE_CONF(cmd->server)->cron_runs
+        ? NULL
+        : "VMoodleCronRuns: invalid path";
 }
 
 const command_rec vmoodle_directives[] = {
     AP_INIT_FLAG("VMoodleEngine", set_engine, NULL, RSRC_CONF,
                  "On to route requests by Host to virtual Moodles "
                  "(default Off)"),
-    AP_INIT_RAW_ARGS("VMoodleSource", set_source, NULL, RSRC_CONF,
-                  "json:PATH, pgsql:\"conninfo\" or mysql:\"key=value ...\""),
+    AP_INIT_RAW_ARGS(
+        "VMoodleSource", set_source, NULL, RSRC_CONF,
+        "json:PATH, pgsql:\"conninfo\" or mysql:\"key=value ...\""),
     AP_INIT_TAKE1("VMoodleTable", set_table, NULL, RSRC_CONF,
-                  "instance table in a database (default "
-                  VM_DEFAULT_TABLE ")"),
-    AP_INIT_TAKE1("VMoodleSnapshot", set_snapshot, NULL, RSRC_CONF,
-                  "file holding the compiled table (default "
-                  VMOODLE_DEFAULT_SNAPSHOT_DIR "/instances-<hash>.snap)"),
+                  "instance table in a database (default " VM_DEFAULT_TABLE
+                  ")"),
+    AP_INIT_TAKE1(
+        "VMoodleSnapshot", set_snapshot, NULL, RSRC_CONF,
+        "file holding the compiled table (default " VMOODLE_DEFAULT_SNAPSHOT_DIR
+        "/instances-<hash>.snap)"),
     AP_INIT_TAKE1("VMoodleRefresh", set_refresh, NULL, RSRC_CONF,
-                  "seconds between reads of the source (default "
-                  VMOODLE_STR(VMOODLE_DEFAULT_REFRESH) ")"),
+                  "seconds between reads of the source (default " VMOODLE_STR(
+                      VMOODLE_DEFAULT_REFRESH) ")"),
     AP_INIT_TAKE1("VMoodleMaster", set_master, NULL, RSRC_CONF,
                   "host of the master Moodle"),
     AP_INIT_TAKE1("VMoodleMasterConfig", set_master_config, NULL, RSRC_CONF,
                   "the master's settings file (root's, 0600): its requests "
                   "get them as VMOODLE_* variables"),
-    AP_INIT_TAKE1("VMoodleUnknownHost", set_unknown, NULL, RSRC_CONF,
-                  "status for a host with no instance: 404 or 421 (default "
-                  VMOODLE_STR(VMOODLE_DEFAULT_UNKNOWN) ")"),
+    AP_INIT_TAKE1(
+        "VMoodleUnknownHost", set_unknown, NULL, RSRC_CONF,
+        "status for a host with no instance: 404 or 421 (default " VMOODLE_STR(
+            VMOODLE_DEFAULT_UNKNOWN) ")"),
     AP_INIT_ITERATE("VMoodleTrustedProxy", add_trusted, NULL, RSRC_CONF,
                     "peers whose X-Forwarded-Host/-Proto are believed"),
     AP_INIT_TAKE1("VMoodleErrorPages", set_error_pages, NULL, RSRC_CONF,
                   "directory with unknown-host.html and disabled.html "
                   "(default " VMOODLE_DEFAULT_ERROR_PAGES ")"),
-    AP_INIT_TAKE1("VMoodleRetryAfter", set_retry_after, NULL, RSRC_CONF,
-                  "Retry-After seconds for a disabled instance (default "
-                  VMOODLE_STR(VMOODLE_DEFAULT_RETRY_AFTER) ")"),
+    AP_INIT_TAKE1(
+        "VMoodleRetryAfter", set_retry_after, NULL, RSRC_CONF,
+        "Retry-After seconds for a disabled instance (default " VMOODLE_STR(
+            VMOODLE_DEFAULT_RETRY_AFTER) ")"),
     AP_INIT_TAKE1("VMoodleCronPlan", set_cron_plan, NULL, RSRC_CONF,
                   "vcron's <state-file>.plan: each site's cron tier and the "
                   "cron capacity on the status page"),
@@ -348,9 +355,10 @@ const command_rec vmoodle_directives[] = {
     AP_INIT_TAKE1("VMoodleMetricsSites", set_metrics_sites, NULL, RSRC_CONF,
                   "sites counted in shared memory, main server only "
                   "(default " VMOODLE_STR(VMOODLE_DEFAULT_METRICS_SITES) ")"),
-    AP_INIT_TAKE1("VMoodleMetricsMaxSites", set_metrics_max, NULL, RSRC_CONF,
-                  "most sites in one answer of vmoodle-metrics (default "
-                  VMOODLE_STR(VMOODLE_DEFAULT_METRICS_MAX) ")"),
+    AP_INIT_TAKE1(
+        "VMoodleMetricsMaxSites", set_metrics_max, NULL, RSRC_CONF,
+        "most sites in one answer of vmoodle-metrics (default " VMOODLE_STR(
+            VMOODLE_DEFAULT_METRICS_MAX) ")"),
     AP_INIT_TAKE1("VMoodleCronRuns", set_cron_runs, NULL, RSRC_CONF,
                   "vcron's run records (its runs-file) for vmoodle-metrics"),
     { NULL }

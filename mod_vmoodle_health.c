@@ -34,13 +34,15 @@ int vmoodle_health_handler(request_rec *r)
     if (!snap) {
         r->status = HTTP_SERVICE_UNAVAILABLE;
         ap_rputs(t ? "unavailable: no instance table loaded\n"
-                   : "unavailable: no instance table configured\n", r);
+                   : "unavailable: no instance table configured\n",
+                 r);
         return OK;
     }
     vmoodle_table_info_get(t, &info);
-    ap_rprintf(r, "ok generation=%" APR_UINT64_T_FMT " instances=%u "
-               "refresh=%s\n", (apr_uint64_t)vm_snapshot_generation(snap),
-               (unsigned)vm_snapshot_count(snap),
-               info.ok ? "ok" : "failing");
+    ap_rprintf(r,
+               "ok generation=%" APR_UINT64_T_FMT " instances=%u "
+               "refresh=%s\n",
+               (apr_uint64_t)vm_snapshot_generation(snap),
+               (unsigned)vm_snapshot_count(snap), info.ok ? "ok" : "failing");
     return OK;
 }

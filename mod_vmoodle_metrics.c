@@ -17,12 +17,12 @@ APLOG_USE_MODULE(vmoodle);
 #define RETAINED_KEY "mod_vmoodle-metrics"
 
 typedef struct {
-    apr_shm_t *shm;              /* in the process pool: outlives restarts */
+    apr_shm_t *shm; /* in the process pool: outlives restarts */
     uint32_t capacity;
 } metrics_retained;
 
-static vm_metrics *metrics;      /* this configuration's; NULL: not counting */
-uintptr_t vmoodle_metrics_start, vmoodle_metrics_end;   /* its bytes */
+static vm_metrics *metrics; /* this configuration's; NULL: not counting */
+uintptr_t vmoodle_metrics_start, vmoodle_metrics_end; /* its bytes */
 
 static apr_status_t forget_metrics(void *unused)
 {
@@ -50,14 +50,16 @@ static vm_metrics *create_block(metrics_retained *kept, uint32_t capacity,
     apr_status_t rv;
 
     if (kept->shm)
-        apr_shm_destroy(kept->shm);     /* older children keep their map */
+        apr_shm_destroy(kept->shm); /* older children keep their map */
     kept->shm = NULL;
     rv = apr_shm_create(&kept->shm, size, NULL, s->process->pool);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, VMLOGNO(00120)
-                     "cannot create %" APR_SIZE_T_FMT " bytes of shared "
-                     "memory for the counters of %u sites: no request is "
-                     "counted", (apr_size_t)size, capacity);
+        ap_log_error(
+            APLOG_MARK, APLOG_ERR, rv, s,
+            VMLOGNO(00120) "cannot create %" APR_SIZE_T_FMT " bytes of shared "
+                           "memory for the counters of %u sites: no request is "
+                           "counted",
+            (apr_size_t)size, capacity);
         kept->shm = NULL;
         return NULL;
     }
@@ -84,10 +86,11 @@ int vmoodle_metrics_post_config(apr_pool_t *pconf, server_rec *s)
                                     apr_shm_size_get(kept->shm), capacity);
     if (!metrics) {
         if (kept->shm)
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, VMLOGNO(00121)
-                         "VMoodleMetricsSites changed from %u to %u: the "
-                         "per-site counters start again from zero",
-                         kept->capacity, capacity);
+            ap_log_error(
+                APLOG_MARK, APLOG_NOTICE, 0, s,
+                VMLOGNO(00121) "VMoodleMetricsSites changed from %u to %u: the "
+                               "per-site counters start again from zero",
+                kept->capacity, capacity);
         metrics = create_block(kept, capacity, s);
     }
     if (metrics) {
@@ -122,11 +125,13 @@ void vmoodle_metrics_sync(vmoodle_table *t, const vm_snapshot *snap)
     missing = vm_metrics_sync(metrics, spec->metrics_tag, ids, n);
     free(ids);
     if (missing)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, spec->server,
-                     VMLOGNO(00122) "table %s: %u sites have no counters "
-                     "(VMoodleMetricsSites %u is full): their requests are "
-                     "counted together as uncounted", spec->source_display,
-                     missing, vm_metrics_capacity(metrics));
+        ap_log_error(
+            APLOG_MARK, APLOG_WARNING, 0, spec->server,
+            VMLOGNO(
+                00122) "table %s: %u sites have no counters "
+                       "(VMoodleMetricsSites %u is full): their requests are "
+                       "counted together as uncounted",
+            spec->source_display, missing, vm_metrics_capacity(metrics));
 }
 
 void vmoodle_metrics_note_site(request_rec *r, uint32_t tag, long long id)
@@ -138,9 +143,9 @@ void vmoodle_metrics_note_site(request_rec *r, uint32_t tag, long long id)
         return;
     if ((site = vm_metrics_find(metrics, tag, (int64_t)id)) == NULL)
         vm_metrics_uncounted(metrics);
-    else if ((note = ap_get_module_config(r->request_config,
-                                          &vmoodle_module)) != NULL)
-        note->counters = site;          /* a path or platform site */
+    else if ((note = ap_get_module_config(r->request_config, &vmoodle_module))
+             != NULL)
+        note->counters = site; /* a path or platform site */
     else
         ap_set_module_config(r->request_config, &vmoodle_module, site);
 }
@@ -164,7 +169,7 @@ int vmoodle_metrics_log(request_rec *r)
         r = r->prev;
     site = ap_get_module_config(r->request_config, &vmoodle_module);
     if (site && !vmoodle_metrics_is_site(site))
-        site = ((vmoodle_note *)(void *)site)->counters;   /* or NULL */
+        site = ((vmoodle_note *)(void *)site)->counters; /* or NULL */
     if (!site)
         return DECLINED;
     while (last->next)

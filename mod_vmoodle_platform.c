@@ -20,7 +20,8 @@ static const vmoodle_note *routed(const request_rec *r)
     for (; r; r = r->main)
         if ((n = ap_get_module_config(r->request_config, &vmoodle_module)))
             return !vmoodle_metrics_is_site(n) && (n->prefix || n->docroot)
-                   ? n : NULL;
+                ? n
+                : NULL;
     return NULL;
 }
 

@@ -15,30 +15,30 @@
 
 /* One listed site: its labels, row and figures. */
 typedef struct {
-    const char *labels;          /* site="...",host="..." */
+    const char *labels; /* site="...",host="..." */
     vm_instance in;
     vm_metrics_site counts;
-    int counted;                 /* has a slot */
-    const vm_cron_run *run;      /* vcron's records, NULL: none */
+    int counted;            /* has a slot */
+    const vm_cron_run *run; /* vcron's records, NULL: none */
 } listed_site;
 
 typedef struct {
-    apr_array_header_t *names;   /* ?site= values */
-    ap_regex_t *match;           /* ?match= */
+    apr_array_header_t *names; /* ?site= values */
+    ap_regex_t *match;         /* ?match= */
     int max;
 } site_filter;
 
 typedef struct {
     request_rec *r;
-    apr_array_header_t *sites;   /* listed_site */
+    apr_array_header_t *sites; /* listed_site */
     uint32_t omitted;
 } scrape;
 
 static void family(request_rec *r, const char *name, const char *type,
                    const char *help)
 {
-    ap_rvputs(r, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type,
-              "\n", NULL);
+    ap_rvputs(r, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n",
+              NULL);
 }
 
 /* libc's %g: APR's formatter writes "1.e+5" and ".025". */
@@ -112,12 +112,15 @@ static void list_sites(scrape *sc, vmoodle_table *t, const vm_snapshot *snap,
     vm_metrics *m = vmoodle_metrics();
     uint32_t i;
 
-    if (vm_cron_figures_load(&fig, vm_cron_figures_path(
-            vmoodle_table_spec_of(t)->snapshot_path, r->pool), r->pool,
-            &ignored) != VM_OK)
-        fig = NULL;
-    if (runs_path && vm_cron_runs_load(&runs, runs_path, r->pool, &ignored)
+    if (vm_cron_figures_load(&fig,
+                             vm_cron_figures_path(vmoodle_table_spec_of(t)
+                                                      ->snapshot_path,
+                                                  r->pool),
+                             r->pool, &ignored)
         != VM_OK)
+        fig = NULL;
+    if (runs_path
+        && vm_cron_runs_load(&runs, runs_path, r->pool, &ignored) != VM_OK)
         runs = NULL;
     for (i = 0; snap && i < vm_snapshot_count(snap); i++) {
         listed_site *l;
@@ -140,8 +143,9 @@ static void list_sites(scrape *sc, vmoodle_table *t, const vm_snapshot *snap,
                                 vm_prom_label(in.shortname, r->pool),
                                 "\",host=\"", vm_prom_label(in.key, r->pool),
                                 "\"", NULL);
-        slot = m ? vm_metrics_find(m, vmoodle_table_spec_of(t)->metrics_tag,
-                                   in.id) : NULL;
+        slot = m
+            ? vm_metrics_find(m, vmoodle_table_spec_of(t)->metrics_tag, in.id)
+            : NULL;
         if ((l->counted = slot != NULL))
             vm_metrics_read(slot, &l->counts);
         l->run = runs ? vm_cron_runs_get(runs, in.id) : NULL;
@@ -150,13 +154,12 @@ static void list_sites(scrape *sc, vmoodle_table *t, const vm_snapshot *snap,
 
 /* ---- per-site families ------------------------------------------------ */
 
-#define EACH_SITE(sc, l) \
+#define EACH_SITE(sc, l)                       \
     for (l = (listed_site *)(sc)->sites->elts; \
          l < (listed_site *)(sc)->sites->elts + (sc)->sites->nelts; l++)
 
-static const char *const class_names[VM_METRICS_CLASSES] = {
-    "2xx", "3xx", "4xx", "5xx"
-};
+static const char *const class_names[VM_METRICS_CLASSES] = { "2xx", "3xx",
+                                                             "4xx", "5xx" };
 
 static void site_state(scrape *sc)
 {
@@ -168,12 +171,14 @@ static void site_state(scrape *sc)
     family(r, "vmoodle_site_info", "gauge",
            "A site of the table (value 1), with its row id.");
     EACH_SITE(sc, l)
-        sample(r, "vmoodle_site_info", apr_psprintf(r->pool, "%s,id=\"%"
-               APR_INT64_T_FMT "\"", l->labels, (apr_int64_t)l->in.id), 1);
+    sample(r, "vmoodle_site_info",
+           apr_psprintf(r->pool, "%s,id=\"%" APR_INT64_T_FMT "\"", l->labels,
+                        (apr_int64_t)l->in.id),
+           1);
     family(r, "vmoodle_site_enabled", "gauge",
            "1 when the site is enabled, 0 when disabled (503).");
     EACH_SITE(sc, l)
-        sample(r, "vmoodle_site_enabled", l->labels, l->in.enabled ? 1 : 0);
+    sample(r, "vmoodle_site_enabled", l->labels, l->in.enabled ? 1 : 0);
 }
 
 /* vm_metrics_bucket_us in seconds */
@@ -191,18 +196,20 @@ static void site_traffic(scrape *sc)
     family(r, "vmoodle_site_requests_total", "counter",
            "Requests answered for the site, by status class.");
     EACH_SITE(sc, l)
-        for (c = 0; l->counted && c < VM_METRICS_CLASSES; c++)
-            sample_u64(r, "vmoodle_site_requests_total", apr_pstrcat(r->pool,
-                       l->labels, ",class=\"", class_names[c], "\"", NULL),
-                       l->counts.requests[c]);
+    for (c = 0; l->counted && c < VM_METRICS_CLASSES; c++)
+        sample_u64(r, "vmoodle_site_requests_total",
+                   apr_pstrcat(r->pool, l->labels, ",class=\"", class_names[c],
+                               "\"", NULL),
+                   l->counts.requests[c]);
     family(r, "vmoodle_site_sent_bytes_total", "counter",
            "Body bytes sent for the site.");
     EACH_SITE(sc, l)
-        if (l->counted)
-            sample_u64(r, "vmoodle_site_sent_bytes_total", l->labels,
-                       l->counts.bytes);
+    if (l->counted)
+        sample_u64(r, "vmoodle_site_sent_bytes_total", l->labels,
+                   l->counts.bytes);
     family(r, h, "histogram", "Time from reading the request to logging it.");
-    EACH_SITE(sc, l) {
+    EACH_SITE(sc, l)
+    {
         apr_uint64_t cum = 0, total = 0;
         if (!l->counted)
             continue;
@@ -212,9 +219,10 @@ static void site_traffic(scrape *sc)
             cum += l->counts.buckets[b];
             sample_u64(r, apr_pstrcat(r->pool, h, "_bucket", NULL),
                        apr_pstrcat(r->pool, l->labels, ",le=\"",
-                                   bucket_names[b], "\"", NULL), cum);
+                                   bucket_names[b], "\"", NULL),
+                       cum);
         }
-        total = total > cum ? total : cum;   /* read while counting */
+        total = total > cum ? total : cum; /* read while counting */
         sample_u64(r, apr_pstrcat(r->pool, h, "_bucket", NULL),
                    apr_pstrcat(r->pool, l->labels, ",le=\"+Inf\"", NULL),
                    total);
@@ -230,19 +238,40 @@ static void site_traffic(scrape *sc)
 typedef int (*site_value)(const listed_site *l, double *v);
 
 static int cron_runs(const listed_site *l, double *v)
-{ *v = (double)l->in.croncount; return 1; }
+{
+    *v = (double)l->in.croncount;
+    return 1;
+}
 static int cron_last(const listed_site *l, double *v)
-{ *v = (double)l->in.lastcron; return l->in.lastcron > 0; }
+{
+    *v = (double)l->in.lastcron;
+    return l->in.lastcron > 0;
+}
 static int cron_gap(const listed_site *l, double *v)
-{ *v = (double)l->in.lastcrongap; return l->in.lastcron > 0; }
+{
+    *v = (double)l->in.lastcrongap;
+    return l->in.lastcron > 0;
+}
 static int cron_failures(const listed_site *l, double *v)
-{ *v = l->run ? (double)l->run->failures : 0; return l->run != NULL; }
+{
+    *v = l->run ? (double)l->run->failures : 0;
+    return l->run != NULL;
+}
 static int cron_timeouts(const listed_site *l, double *v)
-{ *v = l->run ? (double)l->run->timeouts : 0; return l->run != NULL; }
+{
+    *v = l->run ? (double)l->run->timeouts : 0;
+    return l->run != NULL;
+}
 static int cron_duration(const listed_site *l, double *v)
-{ *v = l->run ? l->run->last_duration_ms / 1e3 : 0; return l->run != NULL; }
+{
+    *v = l->run ? l->run->last_duration_ms / 1e3 : 0;
+    return l->run != NULL;
+}
 static int cron_exit(const listed_site *l, double *v)
-{ *v = l->run ? (double)l->run->last_exit : 0; return l->run != NULL; }
+{
+    *v = l->run ? (double)l->run->last_exit : 0;
+    return l->run != NULL;
+}
 static int cron_ok(const listed_site *l, double *v)
 {
     *v = l->run && l->run->last_exit == 0 && !l->run->last_timed_out;
@@ -258,22 +287,19 @@ static const struct {
     { "vmoodle_site_cron_last_run_timestamp_seconds", "gauge",
       "Start of the last cron run (lastcron).", cron_last },
     { "vmoodle_site_cron_last_gap_seconds", "gauge",
-      "Time between the last two cron runs' starts (lastcrongap).",
-      cron_gap },
+      "Time between the last two cron runs' starts (lastcrongap).", cron_gap },
     { "vmoodle_site_cron_failures_total", "counter",
       "Cron runs that exited with a non-zero status (vcron's records).",
       cron_failures },
     { "vmoodle_site_cron_timeouts_total", "counter",
-      "Cron runs ended by vcron's timeout (vcron's records).",
-      cron_timeouts },
+      "Cron runs ended by vcron's timeout (vcron's records).", cron_timeouts },
     { "vmoodle_site_cron_last_duration_seconds", "gauge",
       "Duration of the last cron run (vcron's records).", cron_duration },
     { "vmoodle_site_cron_last_exit_code", "gauge",
       "Exit status of the last cron run, -1 when killed (vcron's records).",
       cron_exit },
     { "vmoodle_site_cron_last_success", "gauge",
-      "1 when the last cron run exited 0 in time (vcron's records).",
-      cron_ok },
+      "1 when the last cron run exited 0 in time (vcron's records).", cron_ok },
 };
 
 static void site_cron(scrape *sc)
@@ -286,8 +312,8 @@ static void site_cron(scrape *sc)
         family(sc->r, cron_families[i].name, cron_families[i].type,
                cron_families[i].help);
         EACH_SITE(sc, l)
-            if (cron_families[i].value(l, &v))
-                sample(sc->r, cron_families[i].name, l->labels, v);
+        if (cron_families[i].value(l, &v))
+            sample(sc->r, cron_families[i].name, l->labels, v);
     }
 }
 
@@ -337,14 +363,14 @@ static void server_counters(scrape *sc, vmoodle_table *t)
     int c;
 
     if (m) {
-        vm_metrics_table_totals(m, vmoodle_table_spec_of(t)->metrics_tag,
-                                &tot);
+        vm_metrics_table_totals(m, vmoodle_table_spec_of(t)->metrics_tag, &tot);
         family(r, "vmoodle_requests_total", "counter",
                "Requests answered for the table's sites, those that left "
                "it included, by status class.");
         for (c = 0; c < VM_METRICS_CLASSES; c++)
-            sample_u64(r, "vmoodle_requests_total", apr_pstrcat(r->pool,
-                       "class=\"", class_names[c], "\"", NULL),
+            sample_u64(r, "vmoodle_requests_total",
+                       apr_pstrcat(r->pool, "class=\"", class_names[c], "\"",
+                                   NULL),
                        tot.requests[c]);
         family(r, "vmoodle_sent_bytes_total", "counter",
                "Body bytes sent for the table's sites.");
@@ -352,8 +378,9 @@ static void server_counters(scrape *sc, vmoodle_table *t)
         family(r, "vmoodle_refusals_total", "counter",
                "Requests refused before reaching a site (every table).");
         for (c = 0; c < VM_METRICS_NO_TABLE; c++)
-            sample_u64(r, "vmoodle_refusals_total", apr_pstrcat(r->pool,
-                       "reason=\"", reasons[c], "\"", NULL),
+            sample_u64(r, "vmoodle_refusals_total",
+                       apr_pstrcat(r->pool, "reason=\"", reasons[c], "\"",
+                                   NULL),
                        vm_metrics_refusals(m, c));
         family(r, "vmoodle_requests_without_table_total", "counter",
                "Requests answered 503 while no table was loaded.");

@@ -25,9 +25,9 @@
 
 APLOG_USE_MODULE(vmoodle);
 
-#define VMOODLE_TICK       AP_WD_TM_SLICE * 2      /* 200 ms */
+#define VMOODLE_TICK AP_WD_TM_SLICE * 2 /* 200 ms */
 #define VMOODLE_BACKOFF_MAX apr_time_from_sec(60)
-#define VMOODLE_KEEP_FREE   (4 * 1024 * 1024)      /* bytes a pool may hoard */
+#define VMOODLE_KEEP_FREE (4 * 1024 * 1024) /* bytes a pool may hoard */
 
 /* Reading a large table takes hundreds of megabytes for a moment; hand
  * them back, or the parent would keep them and every child inherit them. */
@@ -64,16 +64,16 @@ static const vmoodle_table_spec *spec(const vmoodle_table *t)
 /* The writer's state for one table, in each child. */
 struct vmoodle_writer {
     vmoodle_table *table;
-    struct vmoodle_writer *following;  /* this child's other writers */
-    apr_pool_t *pool;            /* owns the source and its connection */
+    struct vmoodle_writer *following; /* this child's other writers */
+    apr_pool_t *pool;                 /* owns the source and its connection */
     vm_source *source;
     apr_time_t next;             /* next scheduled read */
     apr_interval_time_t backoff; /* while the source fails */
     int failing;                 /* an outage is in progress */
 };
 
-static apr_thread_mutex_t *writer_lock;   /* held by a tick */
-static int writers_stopped;               /* the child is exiting */
+static apr_thread_mutex_t *writer_lock; /* held by a tick */
+static int writers_stopped;             /* the child is exiting */
 
 /* The snapshot directory, without its trailing slash. */
 static const char *snapshot_dir(vmoodle_table *t, apr_pool_t *p)
@@ -95,8 +95,8 @@ static void create_directory_for_user(const char *dir, apr_pool_t *p)
     int fd;
     struct stat st;
 
-    apr_dir_make_recursive(ap_make_dirstr_parent(p, dir),
-                           APR_FPROT_OS_DEFAULT, p);
+    apr_dir_make_recursive(ap_make_dirstr_parent(p, dir), APR_FPROT_OS_DEFAULT,
+                           p);
     if (mkdir(dir, 0700) != 0)
         return;
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -116,12 +116,14 @@ static int directory_usable(vmoodle_table *t, apr_pool_t *p)
 
     if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0)
         return 1;
-    ap_log_error(APLOG_MARK, APLOG_ERR, errno, spec(t)->server,
-                 VMLOGNO(00040) "table %s: the snapshot directory %s is not "
-                 "writable by User %s: give it to that user or name another "
-                 "VMoodleSnapshot (the module never changes the owner of a "
-                 "directory it did not create)", spec(t)->source_display, dir,
-                 ap_unixd_config.user_name);
+    ap_log_error(
+        APLOG_MARK, APLOG_ERR, errno, spec(t)->server,
+        VMLOGNO(
+            00040) "table %s: the snapshot directory %s is not "
+                   "writable by User %s: give it to that user or name another "
+                   "VMoodleSnapshot (the module never changes the owner of a "
+                   "directory it did not create)",
+        spec(t)->source_display, dir, ap_unixd_config.user_name);
     return 0;
 }
 
@@ -136,15 +138,14 @@ static vm_status write_live_copy(vmoodle_table *t, uint64_t generation,
     vm_status st = vm_file_read(spec(t)->snapshot_path, (size_t)1 << 32, p,
                                 &data, &len, err);
 
-    if (st == VM_OK)   /* passwords: User's alone */
+    if (st == VM_OK) /* passwords: User's alone */
         st = vm_file_replace(live, data, len, 0600, NULL, p, err);
     return st;
 }
 
 /* Remove live copies other than keep and the one before it, which
  * processes may still be mapping (an unlinked file stays readable). */
-static void remove_stale_copies(vmoodle_table *t, uint64_t keep,
-                                apr_pool_t *p)
+static void remove_stale_copies(vmoodle_table *t, uint64_t keep, apr_pool_t *p)
 {
     const char *dir = ap_make_dirstr_parent(p, spec(t)->snapshot_path);
     const char *prefix = apr_pstrcat(p, spec(t)->snapshot_path + strlen(dir),
@@ -167,15 +168,14 @@ static void remove_stale_copies(vmoodle_table *t, uint64_t keep,
 
 /* Every site of the generation keeps (or gets) its counters before any
  * process maps it. */
-static void sync_counters(vmoodle_table *t, uint64_t generation,
-                          apr_pool_t *p)
+static void sync_counters(vmoodle_table *t, uint64_t generation, apr_pool_t *p)
 {
     vm_snapshot *snap;
     const char *err;
 
     if (vm_snapshot_open(&snap, vmoodle_live_path(t, generation, p), p, &err)
         != VM_OK)
-        return;      /* the processes cannot map it either: VM00060 */
+        return; /* the processes cannot map it either: VM00060 */
     vmoodle_metrics_sync(t, snap);
     vm_snapshot_close(snap);
 }
@@ -185,10 +185,12 @@ static void publish(vmoodle_table *t, uint64_t generation, apr_pool_t *p)
     const char *err;
 
     if (write_live_copy(t, generation, p, &err) != VM_OK) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, spec(t)->server, VMLOGNO(00004)
-                     "table %s: cannot publish generation %" APR_UINT64_T_FMT
-                     ": %s", spec(t)->snapshot_path,
-                     (apr_uint64_t)generation, err);
+        ap_log_error(
+            APLOG_MARK, APLOG_ERR, 0, spec(t)->server,
+            VMLOGNO(
+                00004) "table %s: cannot publish generation %" APR_UINT64_T_FMT
+                       ": %s",
+            spec(t)->snapshot_path, (apr_uint64_t)generation, err);
         return;
     }
     sync_counters(t, generation, p);
@@ -205,8 +207,8 @@ static void log_rejections(vmoodle_table *t, const vm_refresh_result *res)
                                                vm_rejection);
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, spec(t)->server,
                      VMLOGNO(00005) "table %s: instance id %" APR_INT64_T_FMT
-                     " skipped: %s", spec(t)->source_display,
-                     (apr_int64_t)r->id, r->reason);
+                                    " skipped: %s",
+                     spec(t)->source_display, (apr_int64_t)r->id, r->reason);
     }
 }
 
@@ -225,8 +227,9 @@ static void set_info(vmoodle_table *t, const vm_refresh_result *res,
     info.last_ok = info.ok && !from_disk ? info.time : last_ok;
     info.duration = info.time - started;
     if (!info.ok)
-        apr_cpystrn(info.error, res->error ? res->error
-                    : vm_status_name(res->status), sizeof info.error);
+        apr_cpystrn(info.error,
+                    res->error ? res->error : vm_status_name(res->status),
+                    sizeof info.error);
     vmoodle_table_info_set(t, &info);
 }
 
@@ -243,10 +246,11 @@ static void refresh_once(vmoodle_table *t, vm_source *src, apr_pool_t *p,
                      VMLOGNO(00090) "table %s: %s", spec(t)->source_display,
                      res->figures_error);
     if (res->changed) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, spec(t)->server, VMLOGNO(00006)
-                     "table %s: generation %" APR_UINT64_T_FMT
-                     " with %u instances", spec(t)->source_display,
-                     (apr_uint64_t)res->generation, res->count);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, spec(t)->server,
+                     VMLOGNO(00006) "table %s: generation %" APR_UINT64_T_FMT
+                                    " with %u instances",
+                     spec(t)->source_display, (apr_uint64_t)res->generation,
+                     res->count);
         publish(t, res->generation, p);
     }
 }
@@ -298,7 +302,7 @@ static void startup_refresh(vmoodle_table *t, int read_earlier)
     const char *err;
     apr_time_t started = apr_time_now();
 
-    apr_pool_create_unmanaged(&p);   /* its memory can be given back */
+    apr_pool_create_unmanaged(&p); /* its memory can be given back */
     if (!directory_usable(t, p)) {
         memset(&res, 0, sizeof res);
         res.status = VM_ERR_IO;
@@ -312,25 +316,29 @@ static void startup_refresh(vmoodle_table *t, int read_earlier)
     if (!reused
         && (res.status = vm_source_open(&src, spec(t)->source_spec,
                                         spec(t)->table_name, p, &res.error))
-           == VM_OK)
+            == VM_OK)
         refresh_once(t, src, p, &res);
     if (vm_snapshot_open(&snap, spec(t)->snapshot_path, p, &err) != VM_OK) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, spec(t)->server, VMLOGNO(00007)
-                     "table %s: no usable snapshot (%s) and the source "
-                     "failed (%s): every host answers 503 until the source "
-                     "answers", spec(t)->source_display, err, res.error);
+        ap_log_error(
+            APLOG_MARK, APLOG_ERR, 0, spec(t)->server,
+            VMLOGNO(
+                00007) "table %s: no usable snapshot (%s) and the source "
+                       "failed (%s): every host answers 503 until the source "
+                       "answers",
+            spec(t)->source_display, err, res.error);
     } else {
         if (res.status != VM_OK)
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, spec(t)->server,
                          VMLOGNO(00008) "table %s: source failed at start-up "
-                         "(%s): serving the snapshot on disk, generation %"
-                         APR_UINT64_T_FMT, spec(t)->source_display, res.error,
+                                        "(%s): serving the snapshot on disk, "
+                                        "generation %" APR_UINT64_T_FMT,
+                         spec(t)->source_display, res.error,
                          (apr_uint64_t)vm_snapshot_generation(snap));
         publish(t, vm_snapshot_generation(snap), p);
         vm_snapshot_close(snap);
     }
     set_info(t, &res, reused || res.status != VM_OK, started);
-    apr_pool_destroy(p);   /* closes the source: no connection is inherited */
+    apr_pool_destroy(p); /* closes the source: no connection is inherited */
     give_back_memory();
 }
 
@@ -346,7 +354,7 @@ static void startup_refresh_as_user(vmoodle_table *t)
     int read_earlier;
 
     apr_pool_create_unmanaged(&p);
-    read_earlier = note_read(t, p);   /* the parent's memory, not the child's */
+    read_earlier = note_read(t, p); /* the parent's memory, not the child's */
     if (geteuid() != 0) {
         apr_pool_destroy(p);
         startup_refresh(t, read_earlier);
@@ -358,18 +366,21 @@ static void startup_refresh_as_user(vmoodle_table *t)
         if (ap_unixd_setup_child() != 0 || geteuid() == 0)
             _exit(1);
         startup_refresh(t, read_earlier);
-        _exit(0);    /* no pool cleanups: the parent's pools are its own */
+        _exit(0); /* no pool cleanups: the parent's pools are its own */
     }
     while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        ap_log_error(APLOG_MARK, APLOG_ERR, pid < 0 ? errno : 0,
-                     spec(t)->server, VMLOGNO(00041) "table %s: the start-up "
-                     "refresh as User %s failed (%s): the writer tries again "
-                     "in a child", spec(t)->source_display,
-                     ap_unixd_config.user_name, pid < 0 ? "cannot fork"
-                     : WIFEXITED(status) ? "cannot drop privileges"
-                     : "killed by a signal");
+        ap_log_error(
+            APLOG_MARK, APLOG_ERR, pid < 0 ? errno : 0, spec(t)->server,
+            VMLOGNO(
+                00041) "table %s: the start-up "
+                       "refresh as User %s failed (%s): the writer tries again "
+                       "in a child",
+            spec(t)->source_display, ap_unixd_config.user_name,
+            pid < 0                 ? "cannot fork"
+                : WIFEXITED(status) ? "cannot drop privileges"
+                                    : "killed by a signal");
 }
 
 /* An outage is logged when it starts and when it ends, not per attempt;
@@ -390,18 +401,20 @@ static void note_outcome(vmoodle_table *t, struct vmoodle_writer *w,
         return;
     }
     if (!w->failing)
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, spec(t)->server, VMLOGNO(00010)
-                     "table %s: %s: %s; serving generation %" APR_UINT64_T_FMT
-                     " meanwhile", spec(t)->source_display,
-                     vm_status_name(res->status), res->error,
-                     (apr_uint64_t)vmoodle_table_newest(t));
+        ap_log_error(
+            APLOG_MARK, APLOG_ERR, 0, spec(t)->server,
+            VMLOGNO(
+                00010) "table %s: %s: %s; serving generation %" APR_UINT64_T_FMT
+                       " meanwhile",
+            spec(t)->source_display, vm_status_name(res->status), res->error,
+            (apr_uint64_t)vmoodle_table_newest(t));
     w->failing = 1;
     w->backoff = w->backoff ? w->backoff * 2 : apr_time_from_sec(1);
     if (w->backoff > VMOODLE_BACKOFF_MAX)
         w->backoff = VMOODLE_BACKOFF_MAX;
     w->next = now + w->backoff;
     if (res->status == VM_ERR_UNREACHABLE && w->source) {
-        vm_source_close(w->source);   /* reconnect on the next attempt */
+        vm_source_close(w->source); /* reconnect on the next attempt */
     }
 }
 
@@ -416,7 +429,7 @@ static int poll_change_or_close(struct vmoodle_writer *w)
         return 0;
     if (w->source->ops->poll_change(w->source, &changed, &err) != VM_OK) {
         vm_source_close(w->source);
-        return 1;   /* read now: the error is reported with the result */
+        return 1; /* read now: the error is reported with the result */
     }
     return changed;
 }
@@ -462,7 +475,7 @@ static int writer_tick(struct vmoodle_writer *w, apr_pool_t *p)
  * destroyed: the watchdog thread may still run while the child's pool is
  * torn down at exit, and the pools it passes to callbacks are temporary.
  * The source's connection ends with the process. */
-static struct vmoodle_writer *writers;   /* this child's, one per table */
+static struct vmoodle_writer *writers; /* this child's, one per table */
 
 /* The child's pool goes (with the tables' mutexes and mappings) before
  * mod_watchdog joins its thread, at exit: a tick still running would use
@@ -487,10 +500,13 @@ void vmoodle_refresh_child_init(apr_pool_t *pchild, server_rec *s)
     writers = NULL;
     /* in the process pool: it outlives the watchdog's thread */
     if (apr_thread_mutex_create(&writer_lock, APR_THREAD_MUTEX_DEFAULT,
-                                s->process->pool) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, VMLOGNO(00042)
-                     "cannot create the writer's mutex: this child does not "
-                     "refresh the table");
+                                s->process->pool)
+        != APR_SUCCESS) {
+        ap_log_error(
+            APLOG_MARK, APLOG_CRIT, 0, s,
+            VMLOGNO(
+                00042) "cannot create the writer's mutex: this child does not "
+                       "refresh the table");
         return;
     }
     writers_stopped = 0;
@@ -540,8 +556,8 @@ static apr_status_t vmoodle_watchdog(int state, void *data, apr_pool_t *wdp)
 
 static int start_watchdog(apr_pool_t *pconf, server_rec *s)
 {
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb;
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * get_instance;
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * register_cb;
     ap_watchdog_t *wd;
     apr_status_t rv;
 
@@ -550,17 +566,19 @@ static int start_watchdog(apr_pool_t *pconf, server_rec *s)
     register_cb = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
 
     if (!get_instance || !register_cb) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, VMLOGNO(00011)
-                     "mod_watchdog is not loaded: the instance table is read "
-                     "at start-up and on restart only");
+        ap_log_error(
+            APLOG_MARK, APLOG_WARNING, 0, s,
+            VMLOGNO(
+                00011) "mod_watchdog is not loaded: the instance table is read "
+                       "at start-up and on restart only");
         return OK;
     }
     if ((rv = get_instance(&wd, "_vmoodle_refresh_", 0, 1, pconf))
             != APR_SUCCESS
         || (rv = register_cb(wd, VMOODLE_TICK, NULL, vmoodle_watchdog))
-           != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, VMLOGNO(00012)
-                     "cannot start the table refresh watchdog");
+            != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     VMLOGNO(00012) "cannot start the table refresh watchdog");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
@@ -574,7 +592,7 @@ int vmoodle_refresh_post_config(apr_pool_t *pconf, server_rec *s)
         return OK;
     if (vmoodle_tables_init_shared(pconf, s) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;
-    keep_malloc_thresholds();   /* the children inherit them */
+    keep_malloc_thresholds(); /* the children inherit them */
     for (t = vmoodle_tables_first(); t; t = vmoodle_table_next(t))
         startup_refresh_as_user(t);
     return start_watchdog(pconf, s);

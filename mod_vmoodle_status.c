@@ -49,7 +49,8 @@ static void add_snapshot(cJSON *root, const vm_snapshot *snap,
     cJSON_AddNumberToObject(root, "rejected_count",
                             vm_snapshot_rejection_count(snap));
     for (i = 0; i < vm_snapshot_rejection_count(snap)
-                && i < VMOODLE_STATUS_MAX_PER_PAGE; i++) {
+         && i < VMOODLE_STATUS_MAX_PER_PAGE;
+         i++) {
         vm_snapshot_rejection(snap, i, &rej);
         cJSON_AddItemToArray(rejected, vm_rejection_json(&rej));
     }
@@ -65,20 +66,25 @@ static void add_cron_plan(cJSON *root, const char *path, apr_pool_t *p)
 
     if (!path || vm_json_load(path, 1, &plan, p, &ignored) != VM_OK || !plan)
         return;
-    cJSON_ArrayForEach(site, cJSON_GetObjectItem(plan, "sites")) {
+    cJSON_ArrayForEach(site, cJSON_GetObjectItem(plan, "sites"))
+    {
         long long *id = apr_palloc(p, sizeof *id);
         *id = (long long)cJSON_GetNumberValue(cJSON_GetObjectItem(site, "id"));
         apr_hash_set(by_id, id, sizeof *id, site);
     }
-    cJSON_ArrayForEach(o, cJSON_GetObjectItem(root, "instances")) {
+    cJSON_ArrayForEach(o, cJSON_GetObjectItem(root, "instances"))
+    {
         long long id = (long long)cJSON_GetNumberValue(
             cJSON_GetObjectItem(o, "id"));
         if ((site = apr_hash_get(by_id, &id, sizeof id)) == NULL)
             continue;
-        cJSON_AddItemToObject(o, "tier", cJSON_Duplicate(
-            cJSON_GetObjectItem(site, "tier"), 1));
-        cJSON_AddItemToObject(o, "tier_reason", cJSON_Duplicate(
-            cJSON_GetObjectItem(site, "reason"), 1));
+        cJSON_AddItemToObject(o, "tier",
+                              cJSON_Duplicate(cJSON_GetObjectItem(site, "tier"),
+                                              1));
+        cJSON_AddItemToObject(o, "tier_reason",
+                              cJSON_Duplicate(cJSON_GetObjectItem(site,
+                                                                  "reason"),
+                                              1));
     }
     cJSON_DeleteItemFromObject(plan, "sites");
     cJSON_AddItemToObject(root, "cron_plan", plan);
@@ -97,8 +103,7 @@ static cJSON *status_json(vmoodle_table *t, const vm_snapshot *snap,
     cJSON_AddStringToObject(root, "snapshot",
                             vmoodle_table_spec_of(t)->snapshot_path);
     refresh = cJSON_AddObjectToObject(root, "refresh");
-    cJSON_AddNumberToObject(refresh, "time",
-                            (double)apr_time_sec(info.time));
+    cJSON_AddNumberToObject(refresh, "time", (double)apr_time_sec(info.time));
     cJSON_AddBoolToObject(refresh, "ok", info.ok);
     cJSON_AddBoolToObject(refresh, "from_disk", info.from_disk);
     cJSON_AddStringToObject(refresh, "error", info.error);
@@ -141,11 +146,10 @@ static const char *aliases_of(request_rec *r, const cJSON *o)
     const cJSON *a;
     const char *text = "";
 
-    cJSON_ArrayForEach(a, cJSON_GetObjectItem(o, "aliases"))
-        if (cJSON_IsString(a))
-            text = apr_pstrcat(r->pool, text, *text ? " " : "",
-                               ap_escape_html2(r->pool, a->valuestring, 1),
-                               NULL);
+    cJSON_ArrayForEach(a,
+                       cJSON_GetObjectItem(o, "aliases")) if (cJSON_IsString(a))
+        text = apr_pstrcat(r->pool, text, *text ? " " : "",
+                           ap_escape_html2(r->pool, a->valuestring, 1), NULL);
     return text;
 }
 
@@ -154,23 +158,25 @@ static void page_links(request_rec *r, const cJSON *root,
                        const vmoodle_status_query *q)
 {
     int pages = cJSON_GetObjectItem(root, "pages")
-                ? cJSON_GetObjectItem(root, "pages")->valueint : 0;
-    const char *keep = apr_psprintf(r->pool, "per_page=%d%s%s", q->per_page,
-        q->q ? "&amp;q=" : "", q->q ? ap_escape_html2(r->pool,
-                                   apr_pescape_urlencoded(r->pool, q->q), 1) : "");
+        ? cJSON_GetObjectItem(root, "pages")->valueint
+        : 0;
+    const char *keep = apr_psprintf(
+        r->pool, "per_page=%d%s%s", q->per_page, q->q ? "&amp;q=" : "",
+        q->q
+            ? ap_escape_html2(r->pool, apr_pescape_urlencoded(r->pool, q->q), 1)
+            : "");
 
-    ap_rprintf(r, "<p>%s matching, page %d of %d", text_of(r, root,
-               "matched"), q->page, pages > 0 ? pages : 1);
+    ap_rprintf(r, "<p>%s matching, page %d of %d", text_of(r, root, "matched"),
+               q->page, pages > 0 ? pages : 1);
     if (q->page > 1)
-        ap_rprintf(r, " <a href=\"?page=%d&amp;%s\">previous</a>",
-                   q->page - 1, keep);
+        ap_rprintf(r, " <a href=\"?page=%d&amp;%s\">previous</a>", q->page - 1,
+                   keep);
     if (q->page < pages)
         ap_rprintf(r, " <a href=\"?page=%d&amp;%s\">next</a>", q->page + 1,
                    keep);
     ap_rvputs(r, "</p>\n<form><input name=\"q\" value=\"",
               q->q ? ap_escape_html2(r->pool, q->q, 1) : "",
-              "\"> <input type=\"submit\" value=\"search\"></form>\n",
-              NULL);
+              "\"> <input type=\"submit\" value=\"search\"></form>\n", NULL);
 }
 
 static void send_html(request_rec *r, const cJSON *root,
@@ -182,20 +188,24 @@ static void send_html(request_rec *r, const cJSON *root,
     apr_time_t now = apr_time_sec(apr_time_now());
 
     ap_set_content_type(r, "text/html; charset=utf-8");
-    ap_rvputs(r, "<!DOCTYPE html>\n<html><head><title>mod_vmoodle status"
+    ap_rvputs(r,
+              "<!DOCTYPE html>\n<html><head><title>mod_vmoodle status"
               "</title></head><body>\n<h1>mod_vmoodle status</h1>\n<dl>"
-              "<dt>Version</dt><dd>", text_of(r, root, "version"),
-              "</dd><dt>Source</dt><dd>", text_of(r, root, "source"),
-              "</dd><dt>Snapshot</dt><dd>", text_of(r, root, "snapshot"),
-              "</dd><dt>Generation</dt><dd>", text_of(r, root, "generation"),
-              "</dd><dt>Instances</dt><dd>", text_of(r, root, "count"),
-              "</dd><dt>Last refresh</dt><dd>", date_of(r, refresh, "time"),
-              " &mdash; ", cJSON_IsTrue(cJSON_GetObjectItem(refresh, "ok"))
-              ? "ok" : text_of(r, refresh, "error"), "</dd>", NULL);
+              "<dt>Version</dt><dd>",
+              text_of(r, root, "version"), "</dd><dt>Source</dt><dd>",
+              text_of(r, root, "source"), "</dd><dt>Snapshot</dt><dd>",
+              text_of(r, root, "snapshot"), "</dd><dt>Generation</dt><dd>",
+              text_of(r, root, "generation"), "</dd><dt>Instances</dt><dd>",
+              text_of(r, root, "count"), "</dd><dt>Last refresh</dt><dd>",
+              date_of(r, refresh, "time"), " &mdash; ",
+              cJSON_IsTrue(cJSON_GetObjectItem(refresh, "ok"))
+                  ? "ok"
+                  : text_of(r, refresh, "error"),
+              "</dd>", NULL);
     if (plan)
-        ap_rvputs(r, "<dt>Cron demand</dt><dd>", text_of(r, plan,
-                  "cpu_per_hour"), " of ", text_of(r, plan,
-                  "capacity_per_hour"), " CPU s an hour (",
+        ap_rvputs(r, "<dt>Cron demand</dt><dd>",
+                  text_of(r, plan, "cpu_per_hour"), " of ",
+                  text_of(r, plan, "capacity_per_hour"), " CPU s an hour (",
                   text_of(r, plan, "cores"), " cores)</dd>", NULL);
     ap_rputs("</dl>\n", r);
     ap_rputs("<h2>Rejected rows</h2>\n<ul>\n", r);
@@ -208,17 +218,18 @@ static void send_html(request_rec *r, const cJSON *root,
              "<th>host</th><th>shortname</th><th>platform</th><th>aliases"
              "</th><th>enabled</th><th>crons run"
              "</th><th>last cron</th><th>seconds since</th><th>last gap"
-             "</th><th>cron tier</th></tr>\n", r);
-    cJSON_ArrayForEach(o, cJSON_GetObjectItem(root, "instances")) {
+             "</th><th>cron tier</th></tr>\n",
+             r);
+    cJSON_ArrayForEach(o, cJSON_GetObjectItem(root, "instances"))
+    {
         double last = cJSON_GetObjectItem(o, "lastcron")->valuedouble;
         ap_rvputs(r, "<tr><td>", text_of(r, o, "id"), "</td><td>",
                   text_of(r, o, "host"), "</td><td>",
                   text_of(r, o, "shortname"), "</td><td>",
-                  text_of(r, o, "platform"), "</td><td>",
-                  aliases_of(r, o), "</td><td>",
-                  cJSON_GetObjectItem(o, "enabled")->valueint ? "yes" : "no",
+                  text_of(r, o, "platform"), "</td><td>", aliases_of(r, o),
                   "</td><td>",
-                  text_of(r, o, "croncount"), "</td><td>",
+                  cJSON_GetObjectItem(o, "enabled")->valueint ? "yes" : "no",
+                  "</td><td>", text_of(r, o, "croncount"), "</td><td>",
                   date_of(r, o, "lastcron"), "</td><td>",
                   last > 0 ? apr_psprintf(r->pool, "%.0f", now - last) : "",
                   "</td><td>", text_of(r, o, "lastcrongap"), "</td><td>",

@@ -8,16 +8,16 @@
 #include <cJSON.h>
 #include "vm_cron_figures.h"
 
-#define VMOODLE_STATUS_PER_PAGE      100    /* instances per page */
-#define VMOODLE_STATUS_MAX_PER_PAGE  1000   /* the most ?per_page= gives */
-#define VMOODLE_STATUS_WORST         10     /* sites in each summary list */
-#define VMOODLE_STATUS_OVERDUE       3600   /* ?overdue= default, seconds */
+#define VMOODLE_STATUS_PER_PAGE 100      /* instances per page */
+#define VMOODLE_STATUS_MAX_PER_PAGE 1000 /* the most ?per_page= gives */
+#define VMOODLE_STATUS_WORST 10          /* sites in each summary list */
+#define VMOODLE_STATUS_OVERDUE 3600      /* ?overdue= default, seconds */
 
 typedef struct {
     int json, summary;
-    const char *q;               /* search text; NULL: every instance */
-    int page, per_page;          /* page from 1 */
-    long overdue;                /* seconds since the last cron */
+    const char *q;      /* search text; NULL: every instance */
+    int page, per_page; /* page from 1 */
+    long overdue;       /* seconds since the last cron */
 } vmoodle_status_query;
 
 /* 0 when a value is not understood (the handler answers 400). */

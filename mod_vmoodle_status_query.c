@@ -38,8 +38,9 @@ int vmoodle_status_parse(request_rec *r, vmoodle_status_query *q)
         else if ((strcmp(tok, "page") == 0
                   && !(v && number(v, 1, 100000000, &page)))
                  || (strcmp(tok, "per_page") == 0
-                     && !(v && number(v, 1, VMOODLE_STATUS_MAX_PER_PAGE,
-                                      &per_page)))
+                     && !(v
+                          && number(v, 1, VMOODLE_STATUS_MAX_PER_PAGE,
+                                    &per_page)))
                  || (strcmp(tok, "overdue") == 0
                      && !(v && number(v, 0, 100000000, &q->overdue))))
             return 0;
@@ -49,12 +50,10 @@ int vmoodle_status_parse(request_rec *r, vmoodle_status_query *q)
     return 1;
 }
 
-int vmoodle_status_matches(const vmoodle_status_query *q,
-                           const vm_instance *in)
+int vmoodle_status_matches(const vmoodle_status_query *q, const vm_instance *in)
 {
     return !q->q || ap_strcasestr(in->key, q->q)
-           || ap_strcasestr(in->shortname, q->q)
-           || ap_strcasestr(in->name, q->q);
+        || ap_strcasestr(in->shortname, q->q) || ap_strcasestr(in->name, q->q);
 }
 
 vm_cron_figures *vmoodle_status_cron_figures(vmoodle_table *t, apr_pool_t *p)
@@ -64,9 +63,13 @@ vm_cron_figures *vmoodle_status_cron_figures(vmoodle_table *t, apr_pool_t *p)
 
     /* Not in the snapshot (a cron run makes no generation): the file the
      * writer keeps beside it, as current as the last read of the source. */
-    return vm_cron_figures_load(&f, vm_cron_figures_path(
-               vmoodle_table_spec_of(t)->snapshot_path, p), p, &ignored)
-           == VM_OK ? f : NULL;
+    return vm_cron_figures_load(
+               &f,
+               vm_cron_figures_path(vmoodle_table_spec_of(t)->snapshot_path, p),
+               p, &ignored)
+            == VM_OK
+        ? f
+        : NULL;
 }
 
 /* The VMOODLE_STATUS_WORST highest scores, highest first. */
@@ -133,8 +136,8 @@ static void survey(const vm_snapshot *snap, const vm_cron_figures *fig,
     }
 }
 
-static cJSON *site_item(const vm_snapshot *snap, uint32_t at,
-                        const char *key, double score)
+static cJSON *site_item(const vm_snapshot *snap, uint32_t at, const char *key,
+                        double score)
 {
     cJSON *o = cJSON_CreateObject();
     vm_instance in;
@@ -157,8 +160,7 @@ static void add_list(cJSON *root, const char *name, const char *key,
     int i;
 
     for (i = 0; i < w->n; i++)
-        cJSON_AddItemToArray(list, site_item(snap, w->at[i], key,
-                                             w->score[i]));
+        cJSON_AddItemToArray(list, site_item(snap, w->at[i], key, w->score[i]));
 }
 
 cJSON *vmoodle_status_summary(request_rec *r, vmoodle_table *t,

@@ -15,29 +15,29 @@
 APLOG_USE_MODULE(vmoodle);
 
 struct vmoodle_shared {
-    apr_uint64_t generation;     /* newest published; 0: none */
-    apr_uint32_t seq;            /* odd while info is being written */
+    apr_uint64_t generation; /* newest published; 0: none */
+    apr_uint32_t seq;        /* odd while info is being written */
     vmoodle_refresh_info info;
 };
 
 struct vmoodle_table {
     vmoodle_table_spec spec;
-    struct vmoodle_shared *shared;   /* in shared memory */
+    struct vmoodle_shared *shared; /* in shared memory */
     /* this process's view */
     apr_thread_mutex_t *mutex;
-    apr_thread_cond_t *mapped;       /* signalled when a mapping ends */
+    apr_thread_cond_t *mapped; /* signalled when a mapping ends */
     struct vmoodle_generation *current;
-    int mapping;                     /* a thread is mapping a generation */
-    uint64_t refused;                /* the newest this process could not map */
-    apr_time_t retry_at;             /* not before: map it again */
-    apr_interval_time_t retry_wait;  /* the last wait, doubled per failure */
-    vmoodle_table *next;             /* all tables of the configuration */
+    int mapping;                    /* a thread is mapping a generation */
+    uint64_t refused;               /* the newest this process could not map */
+    apr_time_t retry_at;            /* not before: map it again */
+    apr_interval_time_t retry_wait; /* the last wait, doubled per failure */
+    vmoodle_table *next;            /* all tables of the configuration */
 };
 
 struct vmoodle_generation {
     vm_snapshot *snap;
     uint64_t number;
-    unsigned refs;               /* requests holding it, +1 while current */
+    unsigned refs; /* requests holding it, +1 while current */
 };
 
 /* Tables of the current configuration; rebuilt at every (re)start. */
@@ -107,7 +107,7 @@ apr_status_t vmoodle_tables_init_shared(apr_pool_t *pconf, server_rec *s)
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
                      VMLOGNO(00001) "cannot create shared memory for the "
-                     "instance tables");
+                                    "instance tables");
         return rv;
     }
     slots = apr_shm_baseaddr_get(shm);
@@ -124,13 +124,14 @@ void vmoodle_tables_child_init(apr_pool_t *pchild, server_rec *s)
 
     for (t = tables; t; t = t->next)
         if ((rv = apr_thread_mutex_create(&t->mutex, APR_THREAD_MUTEX_DEFAULT,
-                                          pchild)) != APR_SUCCESS
+                                          pchild))
+                != APR_SUCCESS
             || (rv = apr_thread_cond_create(&t->mapped, pchild))
-               != APR_SUCCESS) {
+                != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                          VMLOGNO(00002) "cannot create a mutex for %s",
                          t->spec.snapshot_path);
-            t->mutex = NULL;     /* no table in this process: 503 */
+            t->mutex = NULL; /* no table in this process: 503 */
         }
 }
 
@@ -176,8 +177,7 @@ void vmoodle_table_info_get(vmoodle_table *t, vmoodle_refresh_info *out)
 }
 
 static struct vmoodle_generation *map_generation(vmoodle_table *t,
-                                                 uint64_t number,
-                                                 apr_pool_t *p,
+                                                 uint64_t number, apr_pool_t *p,
                                                  const char **err)
 {
     struct vmoodle_generation *g;
@@ -193,7 +193,7 @@ static struct vmoodle_generation *map_generation(vmoodle_table *t,
     }
     g->snap = snap;
     g->number = number;
-    g->refs = 1;                 /* the "current" reference */
+    g->refs = 1; /* the "current" reference */
     return g;
 }
 
@@ -236,7 +236,7 @@ static void install_locked(vmoodle_table *t, struct vmoodle_generation *g)
  * doubling from the first to the last, so a passing EMFILE or ENOMEM, or
  * a live file briefly unreadable, costs a moment, not a table change. */
 #define MAP_RETRY_FIRST apr_time_from_msec(100)
-#define MAP_RETRY_LAST  apr_time_from_sec(5)
+#define MAP_RETRY_LAST apr_time_from_sec(5)
 
 /* A generation this process could not map: wait before the next try.
  * Logged once per generation; the caller holds t->mutex. */
@@ -246,14 +246,15 @@ static void note_refusal_locked(vmoodle_table *t, uint64_t number,
     if (t->refused != number) {
         t->refused = number;
         t->retry_wait = MAP_RETRY_FIRST;
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, VMLOGNO(00060) "table %s: "
-                     "cannot map generation %" APR_UINT64_T_FMT ": %s; %s, "
-                     "retrying for as long as it fails",
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     VMLOGNO(00060) "table %s: "
+                                    "cannot map generation %" APR_UINT64_T_FMT
+                                    ": %s; %s, "
+                                    "retrying for as long as it fails",
                      t->spec.snapshot_path, (apr_uint64_t)number, err,
                      t->current ? "the previous generation stays in service"
                                 : "every host answers 503 meanwhile");
-    }
-    else if ((t->retry_wait *= 2) > MAP_RETRY_LAST)
+    } else if ((t->retry_wait *= 2) > MAP_RETRY_LAST)
         t->retry_wait = MAP_RETRY_LAST;
     t->retry_at = apr_time_now() + t->retry_wait;
 }
@@ -263,8 +264,7 @@ static void note_refusal_locked(vmoodle_table *t, uint64_t number,
  * caller holds t->mutex. */
 static int due_locked(const vmoodle_table *t, uint64_t want)
 {
-    return want && (!t->current || t->current->number < want)
-        && !t->mapping
+    return want && (!t->current || t->current->number < want) && !t->mapping
         && (want != t->refused || apr_time_now() >= t->retry_at);
 }
 
@@ -284,19 +284,19 @@ static void map_once_locked(vmoodle_table *t, uint64_t want, apr_pool_t *p,
     t->mapping = 0;
     if (g) {
         if (t->refused == want)
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, VMLOGNO(00061)
-                         "table %s: generation %" APR_UINT64_T_FMT
-                         " mapped on a later try", t->spec.snapshot_path,
-                         (apr_uint64_t)want);
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                         VMLOGNO(
+                             00061) "table %s: generation %" APR_UINT64_T_FMT
+                                    " mapped on a later try",
+                         t->spec.snapshot_path, (apr_uint64_t)want);
         install_locked(t, g);
-    }
-    else
+    } else
         note_refusal_locked(t, want, err, s);
     apr_thread_cond_broadcast(t->mapped);
 }
 
-const vm_snapshot *vmoodle_table_acquire_pool(vmoodle_table *t,
-                                              apr_pool_t *p, server_rec *s)
+const vm_snapshot *vmoodle_table_acquire_pool(vmoodle_table *t, apr_pool_t *p,
+                                              server_rec *s)
 {
     uint64_t want = vmoodle_table_newest(t);
     generation_hold *hold;

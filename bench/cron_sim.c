@@ -27,20 +27,20 @@ typedef struct {
  * of the tick falls under the rate. */
 static int gets_task(size_t i, long long tick, double per_day)
 {
-    unsigned long long h = (i + 1) * 0x9e3779b97f4a7c15ULL ^ (unsigned long long)tick * 0xbf58476d1ce4e5b9ULL;
+    unsigned long long h = (i + 1) * 0x9e3779b97f4a7c15ULL
+        ^ (unsigned long long)tick * 0xbf58476d1ce4e5b9ULL;
     h ^= h >> 31;
     return (double)(h % 1000000) / 1e6 < per_day / (DAY / TICK);
 }
 
-static void simulate(vc_tier_item *it, size_t n, const vc_tiers *t,
-                     double cost, double cores, double per_day, int flat,
-                     outcome *o)
+static void simulate(vc_tier_item *it, size_t n, const vc_tiers *t, double cost,
+                     double cores, double per_day, int flat, outcome *o)
 {
-    long long *out = malloc(sizeof *out * n), *queued_at = calloc(n,
-                                                          sizeof *queued_at);
+    long long *out = malloc(sizeof *out * n),
+              *queued_at = calloc(n, sizeof *queued_at);
     vc_sched_item *sitems = malloc(sizeof *sitems * n);
     vc_sched_item *scratch = malloc(sizeof *scratch * n);
-    long long start = 1700000000, warm = DAY;   /* a day to settle first */
+    long long start = 1700000000, warm = DAY; /* a day to settle first */
     for (long long now = start; now < start + warm + DAY; now += TICK) {
         int counting = now >= start + warm;
         for (size_t i = 0; i < n; i++)
@@ -70,8 +70,8 @@ static void simulate(vc_tier_item *it, size_t n, const vc_tiers *t,
             if (counting && s->lastcron > 0 && gap > o->worst_gap[s->tier]
                 && (!s->queued || gap > period))
                 o->worst_gap[s->tier] = gap;
-            if (counting && s->queued && now - queued_at[s - it]
-                > o->adhoc_wait_max)
+            if (counting && s->queued
+                && now - queued_at[s - it] > o->adhoc_wait_max)
                 o->adhoc_wait_max = (double)(now - queued_at[s - it]);
             s->lastcron = now;
             s->queued = 0;
@@ -95,19 +95,20 @@ static void print(const char *name, const outcome *o, double cost,
     double per_min = o->runs_total / (DAY / TICK);
     printf("\"%s\": {\"runs_per_min\": %.1f, \"runs_per_min_max\": %.0f, "
            "\"cpu_per_min\": %.1f, \"adhoc_wait_max\": %.0f, "
-           "\"worst_gap\": [", name, per_min, o->runs_max, per_min * cost,
-           o->adhoc_wait_max);
+           "\"worst_gap\": [",
+           name, per_min, o->runs_max, per_min * cost, o->adhoc_wait_max);
     for (int k = 1; k <= (flat ? 1 : t->n); k++)
         printf("%s%lld", k > 1 ? ", " : "",
                o->worst_gap[flat ? 1 : k] ? o->worst_gap[flat ? 1 : k]
-               : o->worst_gap[k]);
+                                          : o->worst_gap[k]);
     printf("]}");
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 9) {
-        fprintf(stderr, "usage: cron_sim SITES COST CORES T1 T2 T3 T4 T5 "
+        fprintf(stderr,
+                "usage: cron_sim SITES COST CORES T1 T2 T3 T4 T5 "
                 "[QUEUED_PER_DAY]\n");
         return 2;
     }

@@ -19,7 +19,7 @@
 #include "vm_snapshot.h"
 #include "vm_table.h"
 
-#define CHECKS 100000    /* lookups whose result is compared, after timing */
+#define CHECKS 100000 /* lookups whose result is compared, after timing */
 
 static double now_s(void)
 {
@@ -28,7 +28,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static uint64_t next_random(uint64_t *state)    /* xorshift64 */
+static uint64_t next_random(uint64_t *state) /* xorshift64 */
 {
     uint64_t x = *state;
     x ^= x << 13;
@@ -79,7 +79,8 @@ static void compile(const char *path, unsigned n, apr_pool_t *p,
     double t0 = now_s();
     vm_table *t = vm_table_build(rows, p);
     double t1 = now_s();
-    vm_snapshot_meta meta = { .generation = 1, .created = (int64_t)time(NULL),
+    vm_snapshot_meta meta = { .generation = 1,
+                              .created = (int64_t)time(NULL),
                               .source = "bench" };
     vm_snapshot_image *img;
     const char *err = NULL;
@@ -140,8 +141,8 @@ static double time_lookups(const vm_snapshot *s, const key_stream *k,
     unsigned long found = 0;
     double t0 = now_s();
     for (unsigned long j = 0; j < count; j++)
-        found += vm_snapshot_find(s, k->text + k->offset[j],
-                                  k->length[j]) != NULL;
+        found += vm_snapshot_find(s, k->text + k->offset[j], k->length[j])
+            != NULL;
     double elapsed = now_s() - t0;
     if (found != count)
         fail("vm_snapshot_find", "a present key was not found");
@@ -155,8 +156,8 @@ static void check_lookups(const vm_snapshot *s, const key_stream *k,
     const char *values[VM_ENV_COUNT];
     char want[32];
     for (unsigned long j = 0; j < count && j < CHECKS; j++) {
-        const vm_snapshot_entry *e = vm_snapshot_find(
-            s, k->text + k->offset[j], k->length[j]);
+        const vm_snapshot_entry *e = vm_snapshot_find(s, k->text + k->offset[j],
+                                                      k->length[j]);
         snprintf(want, sizeof want, "s%" PRIu32, k->index[j]);
         if (!e)
             fail("vm_snapshot_find", "a present key was not found");
@@ -168,8 +169,8 @@ static void check_lookups(const vm_snapshot *s, const key_stream *k,
         fail("vm_snapshot_find", "an absent key was found");
 }
 
-static double measure_lookups(const char *path, unsigned n,
-                              unsigned long count, apr_pool_t *p)
+static double measure_lookups(const char *path, unsigned n, unsigned long count,
+                              apr_pool_t *p)
 {
     vm_snapshot *s = NULL;
     const char *err = NULL;
@@ -178,7 +179,7 @@ static double measure_lookups(const char *path, unsigned n,
     if (vm_snapshot_count(s) != n)
         fail("vm_snapshot_count", "wrong number of instances");
     key_stream k = make_keys(n, count);
-    time_lookups(s, &k, count < n ? count : n);     /* map the pages in */
+    time_lookups(s, &k, count < n ? count : n); /* map the pages in */
     double ns = time_lookups(s, &k, count);
     check_lookups(s, &k, count);
     free_keys(&k);
@@ -208,8 +209,8 @@ int main(int argc, char **argv)
     double ns = lookups ? measure_lookups(path, n, lookups, p) : 0;
     printf("{\"instances\": %u, \"build_s\": %.4f, \"image_s\": %.4f, "
            "\"write_s\": %.4f, \"file_bytes\": %lld, \"lookups\": %lu, "
-           "\"lookup_ns\": %.1f}\n", n, build_s, image_s, write_s,
-           (long long)st.st_size, lookups, ns);
+           "\"lookup_ns\": %.1f}\n",
+           n, build_s, image_s, write_s, (long long)st.st_size, lookups, ns);
     remove(path);
     apr_pool_destroy(p);
     apr_terminate();

@@ -12,10 +12,20 @@
 const char *const vm_cli_cron_args[VM_CLI_CRON_NARGS] = { "--keep-alive=0" };
 
 const vm_instance vm_master = {
-    .id = VM_MASTER_ID, .name = "master", .shortname = "master",
-    .vhostname = "", .key = "master", .wwwroot = "", .dbtype = "",
-    .dbhost = "", .dblogin = "", .dbpass = "", .dbname = "", .dbprefix = "",
-    .datapath = "", .enabled = 1,
+    .id = VM_MASTER_ID,
+    .name = "master",
+    .shortname = "master",
+    .vhostname = "",
+    .key = "master",
+    .wwwroot = "",
+    .dbtype = "",
+    .dbhost = "",
+    .dblogin = "",
+    .dbpass = "",
+    .dbname = "",
+    .dbprefix = "",
+    .datapath = "",
+    .enabled = 1,
 };
 
 const char *const *vm_cli_argv(const char *php, const char *moodle_dir,
@@ -44,8 +54,8 @@ static void push_master_settings(apr_array_header_t *env, apr_pool_t *p)
         return;
     n = vm_master_env(vm_master_settings, &nums, vars);
     for (int i = 0; i < n; i++)
-        APR_ARRAY_PUSH(env, const char *) =
-            apr_pstrcat(p, vars[i].name, "=", vars[i].value, NULL);
+        APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, vars[i].name, "=",
+                                                        vars[i].value, NULL);
 }
 
 const char *const *vm_cli_env(const vm_instance *in, const vm_identity *who,
@@ -61,14 +71,15 @@ const char *const *vm_cli_env(const vm_instance *in, const vm_identity *who,
     } else {
         vm_env_build(in, &nums, vars);
         for (int i = 0; i < VM_ENV_COUNT; i++)
-            APR_ARRAY_PUSH(env, const char *) =
-                apr_pstrcat(p, vars[i].name, "=", vars[i].value, NULL);
+            APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, vars[i].name,
+                                                            "=", vars[i].value,
+                                                            NULL);
     }
-    APR_ARRAY_PUSH(env, const char *) =
-        "PATH=/usr/local/bin:/usr/bin:/bin";
-    APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "HOME=", who->home, NULL);
-    APR_ARRAY_PUSH(env, const char *) =
-        apr_pstrcat(p, "LOGNAME=", who->name, NULL);
+    APR_ARRAY_PUSH(env, const char *) = "PATH=/usr/local/bin:/usr/bin:/bin";
+    APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "HOME=", who->home,
+                                                    NULL);
+    APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "LOGNAME=", who->name,
+                                                    NULL);
     APR_ARRAY_PUSH(env, const char *) = "LANG=C.UTF-8";
     APR_ARRAY_PUSH(env, const char *) = NULL;
     return (const char *const *)env->elts;
@@ -80,11 +91,10 @@ const char *vm_cli_log_name(const vm_instance *in, apr_pool_t *p)
     size_t stem = strlen(in->key);
     for (size_t i = 0; i < stem; i++) {
         char c = name[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-                 || c == '-' || (c == '.' && i > 0);
+        int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'
+            || (c == '.' && i > 0);
         if (!ok)
             name[i] = '_';
     }
     return name;
 }
-

@@ -45,11 +45,12 @@ const char *vm_conf_read(const char *path, int required, vm_conf_set_fn set,
     int lineno;
 
     if (!f)
-        return (errno == ENOENT && !required) ? NULL
-               : apr_psprintf(p, "%s: %s", path, strerror(errno));
+        return (errno == ENOENT && !required)
+            ? NULL
+            : apr_psprintf(p, "%s: %s", path, strerror(errno));
     for (lineno = 1; !err && fgets(line, sizeof line, f); lineno++) {
         err = !strchr(line, '\n') && !feof(f) ? "line too long"
-            : one_line(line, set, ctx, p);
+                                              : one_line(line, set, ctx, p);
         if (err)
             err = apr_psprintf(p, "%s:%d: %s", path, lineno, err);
     }

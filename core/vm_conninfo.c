@@ -70,7 +70,7 @@ static void mask_pairs(masked *m, const char *s)
         eq = k + kn + strspn(k + kn, " \t\r\n\f\v");
         v = *eq == '=' ? eq + 1 + strspn(eq + 1, " \t\r\n\f\v") : NULL;
         end = v ? value_end(v) : NULL;
-        if (!end) {                 /* refused by the driver: hide the rest */
+        if (!end) { /* refused by the driver: hide the rest */
             put(m, VM_CONNINFO_MASK, 3);
             return;
         }
@@ -87,8 +87,8 @@ static void mask_pairs(masked *m, const char *s)
 static int hex(char c)
 {
     return isdigit((unsigned char)c) ? c - '0'
-         : isxdigit((unsigned char)c) ? (tolower((unsigned char)c) - 'a' + 10)
-         : -1;
+        : isxdigit((unsigned char)c) ? (tolower((unsigned char)c) - 'a' + 10)
+                                     : -1;
 }
 
 /* A URI's query key, percent-decoded as libpq decodes it. */
@@ -117,9 +117,10 @@ static void mask_query(masked *m, const char *q)
         size_t n = strcspn(q, "&"), kn = strcspn(q, "=&");
         const char *key = decoded(q, kn, m->p);
 
-        if (kn < n && (secret_key(key, strlen(key))
-                       || secret_dbname(key, strlen(key), q + kn + 1,
-                                        n - kn - 1, m->p))) {
+        if (kn < n
+            && (secret_key(key, strlen(key))
+                || secret_dbname(key, strlen(key), q + kn + 1, n - kn - 1,
+                                 m->p))) {
             put(m, q, kn + 1);
             put(m, VM_CONNINFO_MASK, 3);
         } else {
@@ -174,7 +175,7 @@ static const char *uri_authority(const char *s)
 
 const char *vm_conninfo_mask(const char *text, apr_pool_t *p)
 {
-    masked m = {p, ""};
+    masked m = { p, "" };
     const char *auth;
 
     if (!text)

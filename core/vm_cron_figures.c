@@ -8,15 +8,15 @@
 #include "vm_file.h"
 #include "vm_hash.h"
 
-#define CRON_MAGIC   "VMCRON\r\n"
+#define CRON_MAGIC "VMCRON\r\n"
 #define CRON_VERSION 1u
-#define CRON_MAX     ((size_t)1 << 31)
+#define CRON_MAX ((size_t)1 << 31)
 
 typedef struct {
     char magic[8];
     uint32_t version;
     uint32_t count;
-    uint64_t digest;     /* of the entries: compared before rewriting */
+    uint64_t digest; /* of the entries: compared before rewriting */
 } cron_header;
 
 typedef struct {
@@ -73,7 +73,7 @@ vm_status vm_cron_figures_save(const char *path, const vm_table *t,
     memcpy(h->magic, CRON_MAGIC, 8);
     h->version = CRON_VERSION;
     h->count = n;
-    h->digest = digest_of(e, n) ^ n;   /* an empty table is not "none" */
+    h->digest = digest_of(e, n) ^ n; /* an empty table is not "none" */
     if (h->digest == digest_on_disk(path))
         return VM_OK;
     if (vm_file_replace(path, img, size, 0600, NULL, p, err) != VM_OK)
@@ -150,7 +150,7 @@ int vm_cron_figures_get(const vm_cron_figures *f, vm_instance *in)
 
 /* ---- run records ------------------------------------------------------ */
 
-#define RUNS_MAGIC   "VMRUNS\r\n"
+#define RUNS_MAGIC "VMRUNS\r\n"
 #define RUNS_VERSION 1u
 
 typedef struct {
@@ -178,8 +178,8 @@ static const char *runs_check(const char *data, size_t len)
     return NULL;
 }
 
-vm_status vm_cron_runs_load(vm_cron_runs **out, const char *path,
-                            apr_pool_t *p, const char **err)
+vm_status vm_cron_runs_load(vm_cron_runs **out, const char *path, apr_pool_t *p,
+                            const char **err)
 {
     vm_cron_runs *r = apr_pcalloc(p, sizeof *r);
     const char *why;
@@ -239,9 +239,8 @@ static void runs_add(vm_cron_run *e, const vm_cron_outcome *o)
 }
 
 /* Rewrite one entry where it is. */
-static vm_status runs_update(const char *path, uint32_t i,
-                             const vm_cron_run *e, apr_pool_t *p,
-                             const char **err)
+static vm_status runs_update(const char *path, uint32_t i, const vm_cron_run *e,
+                             apr_pool_t *p, const char **err)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
     off_t at = (off_t)(sizeof(runs_header) + sizeof *e * i);

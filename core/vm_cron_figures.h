@@ -39,17 +39,17 @@ int vm_cron_figures_get(const vm_cron_figures *f, vm_instance *in);
 typedef struct {
     int64_t id;
     int64_t runs, failures, timeouts;
-    int64_t last_start;          /* seconds since the epoch */
+    int64_t last_start; /* seconds since the epoch */
     int64_t last_duration_ms;
-    int64_t last_exit;           /* exit status; -1: killed (timeout) */
-    int64_t last_timed_out;      /* 0 or 1 */
+    int64_t last_exit;      /* exit status; -1: killed (timeout) */
+    int64_t last_timed_out; /* 0 or 1 */
 } vm_cron_run;
 
 /* One finished run: the caller's report (the engine's, in vcron). */
 typedef struct {
-    int64_t started;             /* seconds since the epoch */
+    int64_t started; /* seconds since the epoch */
     int64_t duration_ms;
-    int exit_status;             /* -1 when it did not exit (a signal) */
+    int exit_status; /* -1 when it did not exit (a signal) */
     int timed_out;
 } vm_cron_outcome;
 
@@ -59,8 +59,8 @@ vm_status vm_cron_runs_record(const char *path, int64_t id,
                               const vm_cron_outcome *o, apr_pool_t *p,
                               const char **err);
 /* A missing file is an empty one. */
-vm_status vm_cron_runs_load(vm_cron_runs **out, const char *path,
-                            apr_pool_t *p, const char **err);
+vm_status vm_cron_runs_load(vm_cron_runs **out, const char *path, apr_pool_t *p,
+                            const char **err);
 /* The entry of id, NULL when none. */
 const vm_cron_run *vm_cron_runs_get(const vm_cron_runs *r, int64_t id);
 

@@ -5,9 +5,8 @@
 #include "vm_instance.h"
 #include "vm_json.h"
 
-static const vm_field stat_fields[] = {
-    VM_F_CRONCOUNT, VM_F_LASTCRON, VM_F_LASTCRONGAP
-};
+static const vm_field stat_fields[] = { VM_F_CRONCOUNT, VM_F_LASTCRON,
+                                        VM_F_LASTCRONGAP };
 
 static const char *state_path(const char *jsonpath, apr_pool_t *p)
 {
@@ -22,10 +21,10 @@ static apr_hash_t *index_by_id(const cJSON *state, apr_pool_t *p)
     const cJSON *entry;
 
     /* The first of duplicate keys wins, as in cJSON's lookup. */
-    cJSON_ArrayForEach(entry, state)
-        if (entry->string
-            && !apr_hash_get(by_id, entry->string, APR_HASH_KEY_STRING))
-            apr_hash_set(by_id, entry->string, APR_HASH_KEY_STRING, entry);
+    cJSON_ArrayForEach(entry, state) if (entry->string
+                                         && !apr_hash_get(by_id, entry->string,
+                                                          APR_HASH_KEY_STRING))
+        apr_hash_set(by_id, entry->string, APR_HASH_KEY_STRING, entry);
     return by_id;
 }
 
@@ -87,8 +86,9 @@ static int update_entry(cJSON *state, long long id, long long started,
     last = number_of(old, "lastcron", old ? 0 : (double)base_last);
     if (!entry
         || !cJSON_AddNumberToObject(entry, "croncount",
-                                    number_of(old, "croncount", old ? 0
-                                              : (double)base_count) + 1)
+                                    number_of(old, "croncount",
+                                              old ? 0 : (double)base_count)
+                                        + 1)
         || !cJSON_AddNumberToObject(entry, "lastcron", (double)started)
         || !cJSON_AddNumberToObject(entry, "lastcrongap",
                                     last > 0 ? (double)started - last : 0)) {
@@ -112,8 +112,8 @@ static vm_status record_run(cJSON *state, void *ctx, apr_pool_t *p,
     const cron_run *r = ctx;
 
     (void)p;
-    if (update_entry(state, r->id, r->started, r->base_count,
-                     r->base_last) != 0) {
+    if (update_entry(state, r->id, r->started, r->base_count, r->base_last)
+        != 0) {
         *err = "out of memory";
         return VM_ERR_IO;
     }

@@ -13,8 +13,7 @@ static const vm_db_driver *driver_of(vm_db_kind kind)
     return kind == VM_DB_PGSQL ? &vm_db_pgsql_driver : &vm_db_mysql_driver;
 }
 
-const char *vm_db_parse(vm_db_kind kind, const char *text,
-                        apr_table_t *options)
+const char *vm_db_parse(vm_db_kind kind, const char *text, apr_table_t *options)
 {
     return driver_of(kind)->parse(text, options);
 }
@@ -32,9 +31,8 @@ static apr_status_t close_on_cleanup(void *db)
     return APR_SUCCESS;
 }
 
-const char *vm_db_make(vm_db **out, vm_db_kind kind,
-                       const apr_table_t *options, const char *label,
-                       apr_pool_t *p)
+const char *vm_db_make(vm_db **out, vm_db_kind kind, const apr_table_t *options,
+                       const char *label, apr_pool_t *p)
 {
     vm_db *db = apr_pcalloc(p, sizeof *db);
     const char *why;
@@ -74,8 +72,8 @@ vm_status vm_db_connect(vm_db *db, apr_pool_t *p, const char **err)
 }
 
 vm_status vm_db_run(vm_db *db, const char *sql, int n,
-                    const char *const *params, vm_db_result *res,
-                    apr_pool_t *p, const char **err)
+                    const char *const *params, vm_db_result *res, apr_pool_t *p,
+                    const char **err)
 {
     vm_db_result ignored;
     vm_status rc = vm_db_connect(db, p, err);
@@ -166,7 +164,7 @@ const char *vm_db_table_check(const char *name, int schemas)
     const char *dot = schemas ? strchr(name, '.') : NULL;
 
     if (dot ? is_ident(name, (size_t)(dot - name))
-              && is_ident(dot + 1, strlen(dot + 1))
+                && is_ident(dot + 1, strlen(dot + 1))
             : is_ident(name, strlen(name)))
         return NULL;
     return schemas ? "a table name is 1 to 64 letters, digits, _, $ and -, "
@@ -190,9 +188,8 @@ const char *vm_db_table(const vm_db *db, const char *name, apr_pool_t *p)
         return NULL;
     if (!dot)
         return vm_db_ident(db, name, p);
-    return apr_psprintf(p, "%c%.*s%c.%s", db->driver->quote,
-                        (int)(dot - name), name, db->driver->quote,
-                        vm_db_ident(db, dot + 1, p));
+    return apr_psprintf(p, "%c%.*s%c.%s", db->driver->quote, (int)(dot - name),
+                        name, db->driver->quote, vm_db_ident(db, dot + 1, p));
 }
 
 /* msg with every occurrence of secret replaced by "***" and line breaks
@@ -208,7 +205,7 @@ static char *scrub(const char *msg, const char *secret, apr_pool_t *p)
             memcpy(w, "***", 3), w += 3, msg += slen;
         } else if (*msg == '\n' || *msg == '\r') {
             memcpy(w, "; ", 2), w += 2, msg++;
-            msg += strspn(msg, "\r\n\t ");   /* libpq indents with a tab */
+            msg += strspn(msg, "\r\n\t "); /* libpq indents with a tab */
         } else if (*msg == '\t') {
             *w++ = ' ', msg++;
         } else {
@@ -221,8 +218,7 @@ static char *scrub(const char *msg, const char *secret, apr_pool_t *p)
     return out;
 }
 
-const char *vm_db_message(const vm_db *db, apr_pool_t *p, const char *fmt,
-                          ...)
+const char *vm_db_message(const vm_db *db, apr_pool_t *p, const char *fmt, ...)
 {
     va_list ap;
     const char *msg;

@@ -23,8 +23,9 @@
 #include <apr_tables.h>
 #include "vm_status.h"
 
-#define VM_DB_CONNECT_TIMEOUT 5    /* seconds */
-#define VM_DB_IO_TIMEOUT 30        /* seconds, MySQL reads and writes, and
+#define VM_DB_CONNECT_TIMEOUT 5 /* seconds */
+#define VM_DB_IO_TIMEOUT \
+    30 /* seconds, MySQL reads and writes, and
                                       a bounded PostgreSQL statement */
 
 typedef enum { VM_DB_PGSQL, VM_DB_MYSQL } vm_db_kind;
@@ -34,10 +35,10 @@ typedef struct vm_db vm_db;
 /* What a statement gave, allocated from the pool passed to vm_db_run. */
 typedef struct {
     int rows, cols;
-    const char *const *value;  /* rows * cols, row by row; NULL: SQL NULL */
-    const size_t *length;      /* bytes of each value */
-    long long affected;        /* rows a command changed (MySQL: matched) */
-    long long insert_id;       /* MySQL: the id an INSERT assigned; else 0 */
+    const char *const *value; /* rows * cols, row by row; NULL: SQL NULL */
+    const size_t *length;     /* bytes of each value */
+    long long affected;       /* rows a command changed (MySQL: matched) */
+    long long insert_id;      /* MySQL: the id an INSERT assigned; else 0 */
 } vm_db_result;
 
 /* Parse a connection string into options: libpq's (key=value or a URI)
@@ -51,9 +52,8 @@ const char *vm_db_parse(vm_db_kind kind, const char *text,
  * application_name have defaults); host, port, dbname, user, password and
  * socket for MySQL.  label starts every message ("source pgsql:..."), NULL
  * for none.  Closed when p is.  NULL, or why not (never a value). */
-const char *vm_db_make(vm_db **out, vm_db_kind kind,
-                       const apr_table_t *options, const char *label,
-                       apr_pool_t *p);
+const char *vm_db_make(vm_db **out, vm_db_kind kind, const apr_table_t *options,
+                       const char *label, apr_pool_t *p);
 
 /* Bound every statement's wait for its answer to VM_DB_IO_TIMEOUT: past
  * it the connection is dropped and the statement fails as unreachable;
@@ -73,8 +73,8 @@ vm_status vm_db_connect(vm_db *db, apr_pool_t *p, const char **err);
  * value the server refused, VM_ERR_CONFIG for the rest (credentials,
  * missing table, privileges, syntax). */
 vm_status vm_db_run(vm_db *db, const char *sql, int n,
-                    const char *const *params, vm_db_result *res,
-                    apr_pool_t *p, const char **err);
+                    const char *const *params, vm_db_result *res, apr_pool_t *p,
+                    const char **err);
 
 /* Row r, column c of a result, or NULL (SQL NULL or out of range). */
 const char *vm_db_value(const vm_db_result *res, int r, int c);
@@ -110,8 +110,8 @@ const char *vm_db_table_check(const char *name, int schemas);
 
 /* A message as the layer writes its own: "<label>: <text>", on one line,
  * the password masked. */
-const char *vm_db_message(const vm_db *db, apr_pool_t *p, const char *fmt,
-                          ...) __attribute__((format(printf, 3, 4)));
+const char *vm_db_message(const vm_db *db, apr_pool_t *p, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Drop the connection (the next call opens another). */
 void vm_db_close(vm_db *db);

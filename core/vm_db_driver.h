@@ -6,9 +6,9 @@
 #include "vm_db.h"
 
 typedef struct {
-    char quote;                  /* identifiers: " or ` */
-    int numbered;                /* placeholders $1, $2 (else ?) */
-    int schemas;                 /* schema.table names */
+    char quote;   /* identifiers: " or ` */
+    int numbered; /* placeholders $1, $2 (else ?) */
+    int schemas;  /* schema.table names */
     const char *(*parse)(const char *text, apr_table_t *options);
     /* Check the options and keep what connect needs in db->settings. */
     const char *(*configure)(vm_db *db, const apr_table_t *options);
@@ -25,13 +25,13 @@ typedef struct {
 struct vm_db {
     const vm_db_driver *driver;
     vm_db_kind kind;
-    apr_table_t *options;        /* as given, copied */
-    const char *label;           /* message prefix, or NULL */
-    const char *password;        /* masked out of every message */
-    void *settings;              /* the driver's, from configure */
-    void *conn;                  /* PGconn * or MYSQL *; NULL: none */
-    unsigned session;            /* connections opened so far */
-    int reply_timeout;           /* seconds a statement may wait; 0: none */
+    apr_table_t *options; /* as given, copied */
+    const char *label;    /* message prefix, or NULL */
+    const char *password; /* masked out of every message */
+    void *settings;       /* the driver's, from configure */
+    void *conn;           /* PGconn * or MYSQL *; NULL: none */
+    unsigned session;     /* connections opened so far */
+    int reply_timeout;    /* seconds a statement may wait; 0: none */
 };
 
 extern const vm_db_driver vm_db_pgsql_driver;

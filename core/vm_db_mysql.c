@@ -9,15 +9,15 @@
 #include "vm_db_driver.h"
 #include "vm_host.h"
 
-#define COLUMN_BUF 256   /* longer values are fetched again at their size */
+#define COLUMN_BUF 256 /* longer values are fetched again at their size */
 
 typedef struct {
     const char *host, *user, *password, *dbname, *socket;
     unsigned port;
 } my_settings;
 
-static const char *const my_keys[] = {
-    "host", "port", "dbname", "user", "password", "socket", NULL};
+static const char *const my_keys[] = { "host",     "port",   "dbname", "user",
+                                       "password", "socket", NULL };
 
 static int known_key(const char *key)
 {
@@ -142,8 +142,8 @@ static int my_lost(unsigned e)
  * database, table or column) is configuration. */
 static vm_status my_class(unsigned e)
 {
-    static const unsigned data[] = {1048, 1062, 1264, 1292, 1366, 1406, 0};
-    static const unsigned transient[] = {1040, 1205, 1213, 0};
+    static const unsigned data[] = { 1048, 1062, 1264, 1292, 1366, 1406, 0 };
+    static const unsigned transient[] = { 1040, 1205, 1213, 0 };
 
     if (my_lost(e))
         return VM_ERR_UNREACHABLE;
@@ -194,8 +194,8 @@ static vm_status my_connect(vm_db *db, apr_pool_t *p, const char **err)
 }
 
 /* A statement failed with this error: say so, drop a lost connection. */
-static vm_status my_fail(vm_db *db, unsigned e, const char *msg,
-                         apr_pool_t *p, const char **err)
+static vm_status my_fail(vm_db *db, unsigned e, const char *msg, apr_pool_t *p,
+                         const char **err)
 {
     vm_status rc = my_class(e);
 

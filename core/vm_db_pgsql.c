@@ -11,12 +11,12 @@
 #include <libpq-fe.h>
 #include "vm_db_driver.h"
 
-#define SERVER_FIRST 5           /* s: statement_timeout before our bound */
+#define SERVER_FIRST 5 /* s: statement_timeout before our bound */
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
 typedef struct {
-    const char **keys, **vals;   /* for PQconnectdbParams, NULL-terminated */
+    const char **keys, **vals; /* for PQconnectdbParams, NULL-terminated */
 } pg_settings;
 
 /* Options the caller did not set: a bounded connect, a server that
@@ -24,14 +24,14 @@ typedef struct {
  * probes 5 s apart; data unacknowledged for VM_DB_IO_TIMEOUT), a known
  * encoding and a name the DBA sees in pg_stat_activity. */
 static const char *const defaults[][2] = {
-    {"connect_timeout", STR(VM_DB_CONNECT_TIMEOUT)},
-    {"keepalives", "1"},
-    {"keepalives_idle", "10"},
-    {"keepalives_interval", "5"},
-    {"keepalives_count", "3"},
-    {"tcp_user_timeout", STR(VM_DB_IO_TIMEOUT) "000"},
-    {"client_encoding", "UTF8"},
-    {"application_name", "mod_vmoodle"},
+    { "connect_timeout", STR(VM_DB_CONNECT_TIMEOUT) },
+    { "keepalives", "1" },
+    { "keepalives_idle", "10" },
+    { "keepalives_interval", "5" },
+    { "keepalives_count", "3" },
+    { "tcp_user_timeout", STR(VM_DB_IO_TIMEOUT) "000" },
+    { "client_encoding", "UTF8" },
+    { "application_name", "mod_vmoodle" },
 };
 #define N_DEFAULTS (sizeof defaults / sizeof defaults[0])
 
@@ -50,8 +50,7 @@ static const char *pg_parse(const char *text, apr_table_t *options)
     if (opts == NULL) {
         /* A URI's parse error may quote part of it, password included. */
         int uri = strncmp(text, "postgres", 8) == 0 && strstr(text, "://");
-        reason = apr_pstrdup(p, uri || !why ? "malformed connection URI"
-                                            : why);
+        reason = apr_pstrdup(p, uri || !why ? "malformed connection URI" : why);
         PQfreemem(why);
         return reason;
     }
@@ -101,9 +100,14 @@ static void pg_drop(vm_db *db)
  * out, starting up, too many clients) may pass. */
 static vm_status pg_connect_class(PGconn *conn)
 {
-    static const char *const config_signs[] = {
-        "authentication failed", "no password supplied", "does not exist",
-        "pg_hba.conf", "permission denied", "SSL", "invalid", NULL};
+    static const char *const config_signs[] = { "authentication failed",
+                                                "no password supplied",
+                                                "does not exist",
+                                                "pg_hba.conf",
+                                                "permission denied",
+                                                "SSL",
+                                                "invalid",
+                                                NULL };
     const char *msg = PQerrorMessage(conn);
 
     if (PQconnectionNeedsPassword(conn))
@@ -120,8 +124,7 @@ static vm_status pg_run(vm_db *db, const char *sql, int n,
 
 /* The server gives up on a statement before the client does, so a slow
  * one (a lock wait) fails with the server's own reason. */
-static vm_status pg_bound_statements(vm_db *db, apr_pool_t *p,
-                                     const char **err)
+static vm_status pg_bound_statements(vm_db *db, apr_pool_t *p, const char **err)
 {
     const char *sql = apr_psprintf(p, "SET statement_timeout = %d",
                                    (db->reply_timeout - SERVER_FIRST) * 1000);
@@ -129,7 +132,7 @@ static vm_status pg_bound_statements(vm_db *db, apr_pool_t *p,
     vm_status rc = pg_run(db, sql, 0, NULL, &ignored, p, err);
 
     if (rc != VM_OK && db->conn)
-        pg_drop(db);         /* never an unbounded connection */
+        pg_drop(db); /* never an unbounded connection */
     return rc;
 }
 
@@ -143,7 +146,8 @@ static vm_status pg_connect(vm_db *db, apr_pool_t *p, const char **err)
         PQsetNoticeProcessor(conn, ignore_notice, NULL);
         db->conn = conn;
         return db->reply_timeout > SERVER_FIRST
-               ? pg_bound_statements(db, p, err) : VM_OK;
+            ? pg_bound_statements(db, p, err)
+            : VM_OK;
     }
     rc = conn ? pg_connect_class(conn) : VM_ERR_UNREACHABLE;
     *err = vm_db_message(db, p, "cannot connect: %s",
@@ -156,7 +160,9 @@ static vm_status pg_connect(vm_db *db, apr_pool_t *p, const char **err)
  * the server. */
 static vm_status pg_result_class(const char *state)
 {
-    static const char *const transient[] = {"08", "40", "53", "55", "57", NULL};
+    static const char *const transient[] = {
+        "08", "40", "53", "55", "57", NULL
+    };
 
     if (state == NULL)
         return VM_ERR_UNREACHABLE;
@@ -165,7 +171,7 @@ static vm_status pg_result_class(const char *state)
             return VM_ERR_UNREACHABLE;
     if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
         return VM_ERR_DATA;
-    return VM_ERR_CONFIG;  /* missing table or column, privileges */
+    return VM_ERR_CONFIG; /* missing table or column, privileges */
 }
 
 static vm_status pg_fail(vm_db *db, PGresult *r, apr_pool_t *p,
@@ -207,7 +213,7 @@ static void pg_result(PGresult *r, vm_db_result *res, apr_pool_t *p)
 /* Wait until the connection has input or the deadline passes (0). */
 static int pg_readable(PGconn *conn, apr_time_t deadline)
 {
-    struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+    struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN };
 
     for (;;) {
         apr_interval_time_t left = deadline - apr_time_now();
@@ -217,7 +223,7 @@ static int pg_readable(PGconn *conn, apr_time_t deadline)
             return 0;
         r = poll(&pfd, 1, (int)((left + 999) / 1000));
         if (r != 0 && !(r < 0 && errno == EINTR))
-            return 1;        /* input, or an error PQconsumeInput reports */
+            return 1; /* input, or an error PQconsumeInput reports */
     }
 }
 
@@ -229,7 +235,7 @@ static int pg_next_result(PGconn *conn, apr_time_t deadline, PGresult **r)
         if (!pg_readable(conn, deadline))
             return 0;
         if (!PQconsumeInput(conn))
-            break;           /* PQgetResult gives the error */
+            break; /* PQgetResult gives the error */
     }
     *r = PQgetResult(conn);
     return 1;
@@ -241,25 +247,26 @@ static vm_status pg_exec_bounded(vm_db *db, const char *sql, int n,
                                  const char *const *params, PGresult **out,
                                  apr_pool_t *p, const char **err)
 {
-    apr_time_t deadline = apr_time_now()
-                          + apr_time_from_sec(db->reply_timeout);
+    apr_time_t deadline = apr_time_now() + apr_time_from_sec(db->reply_timeout);
     PGresult *first = NULL, *r;
 
     *out = NULL;
     if (!PQsendQueryParams(db->conn, sql, n, NULL, params, NULL, NULL, 0))
-        return VM_OK;        /* *out NULL: the caller reports the error */
+        return VM_OK; /* *out NULL: the caller reports the error */
     for (;;) {
         if (!pg_next_result(db->conn, deadline, &r)) {
             PQclear(first);
-            *err = vm_db_message(db, p, "no answer from the server within "
-                                 "%d s", db->reply_timeout);
+            *err = vm_db_message(db, p,
+                                 "no answer from the server within "
+                                 "%d s",
+                                 db->reply_timeout);
             pg_drop(db);
             return VM_ERR_UNREACHABLE;
         }
         if (!r)
             break;
         if (first)
-            PQclear(r);      /* one statement: one result that matters */
+            PQclear(r); /* one statement: one result that matters */
         else
             first = r;
     }
@@ -293,9 +300,11 @@ static vm_status pg_notified(vm_db *db, const char *channel, int *seen,
 
     if (!pg_alive(db) || !PQconsumeInput(db->conn)
         || PQstatus(db->conn) != CONNECTION_OK) {
-        *err = vm_db_message(db, p, "lost the connection waiting for "
-                             "changes: %s", db->conn
-                             ? PQerrorMessage(db->conn) : "not connected");
+        *err = vm_db_message(db, p,
+                             "lost the connection waiting for "
+                             "changes: %s",
+                             db->conn ? PQerrorMessage(db->conn)
+                                      : "not connected");
         if (db->conn)
             pg_drop(db);
         return VM_ERR_UNREACHABLE;

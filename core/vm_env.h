@@ -8,9 +8,19 @@
 
 /* Positions in the list, in the order of vm_env_names. */
 enum {
-    VM_E_HOST, VM_E_ID, VM_E_SHORTNAME, VM_E_WWWROOT, VM_E_DBTYPE,
-    VM_E_DBHOST, VM_E_DBNAME, VM_E_DBUSER, VM_E_DBPASS, VM_E_DBPREFIX,
-    VM_E_DBPERSIST, VM_E_DATAROOT, VM_E_MNET,
+    VM_E_HOST,
+    VM_E_ID,
+    VM_E_SHORTNAME,
+    VM_E_WWWROOT,
+    VM_E_DBTYPE,
+    VM_E_DBHOST,
+    VM_E_DBNAME,
+    VM_E_DBUSER,
+    VM_E_DBPASS,
+    VM_E_DBPREFIX,
+    VM_E_DBPERSIST,
+    VM_E_DATAROOT,
+    VM_E_MNET,
     VM_ENV_COUNT
 };
 

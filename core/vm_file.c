@@ -75,8 +75,8 @@ static vm_status read_all(int fd, const char *path, size_t max, size_t hint,
     return VM_OK;
 }
 
-vm_status vm_file_read(const char *path, size_t max, apr_pool_t *p,
-                       char **data, size_t *len, const char **err)
+vm_status vm_file_read(const char *path, size_t max, apr_pool_t *p, char **data,
+                       size_t *len, const char **err)
 {
     struct stat st;
     vm_status rc;
@@ -90,8 +90,9 @@ vm_status vm_file_read(const char *path, size_t max, apr_pool_t *p,
         rc = too_large(path, max, p, err);
     } else {
         /* a regular file's size, read plus one probe for its end */
-        rc = read_all(fd, path, max, S_ISREG(st.st_mode)
-                      ? (size_t)st.st_size : 4096, p, data, len, err);
+        rc = read_all(fd, path, max,
+                      S_ISREG(st.st_mode) ? (size_t)st.st_size : 4096, p, data,
+                      len, err);
     }
     close(fd);
     return rc;
@@ -118,9 +119,10 @@ static void split_path(const char *path, apr_pool_t *p, const char **dir,
 {
     const char *slash = strrchr(path, '/');
 
-    *dir = slash ? (slash == path ? "/"
-                    : apr_pstrndup(p, path, (apr_size_t)(slash - path)))
-                 : ".";
+    *dir = slash
+        ? (slash == path ? "/"
+                         : apr_pstrndup(p, path, (apr_size_t)(slash - path)))
+        : ".";
     *base = slash ? slash + 1 : path;
 }
 
@@ -146,8 +148,7 @@ static int is_temp_of(const char *name, const char *base)
 {
     size_t n = strlen(base), m = strlen(TMP_MARK);
 
-    return strncmp(name, base, n) == 0
-        && strncmp(name + n, TMP_MARK, m) == 0
+    return strncmp(name, base, n) == 0 && strncmp(name + n, TMP_MARK, m) == 0
         && strlen(name + n + m) == TMP_HEX
         && strspn(name + n + m, "0123456789abcdef") == TMP_HEX;
 }
@@ -155,7 +156,7 @@ static int is_temp_of(const char *name, const char *base)
 /* A writer killed between creating its temporary file and renaming it
  * leaves the file behind.  One not written to for a while is no live
  * writer's: remove it (unlinkat removes a link, never its target). */
-#define STALE_AFTER 600     /* seconds */
+#define STALE_AFTER 600 /* seconds */
 
 static void remove_stale_temps(int dfd, const char *base)
 {
@@ -190,8 +191,8 @@ static int create_temp(int dfd, const char *base, apr_pool_t *p,
             errno = EIO;
             return -1;
         }
-        fd = openat(dfd, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
-                    | O_CLOEXEC, 0600);
+        fd = openat(dfd, *tmp,
+                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0 && errno != EEXIST)
             return -1;
     }
@@ -205,9 +206,9 @@ static void final_attributes(int dfd, const char *base, const char *like,
                              int mode, struct stat *want, int *own)
 {
     struct stat st;
-    int found = !like ? -1
-              : like == base ? fstatat(dfd, base, &st, 0)
-              : stat(like, &st);
+    int found = !like  ? -1
+        : like == base ? fstatat(dfd, base, &st, 0)
+                       : stat(like, &st);
 
     *own = found == 0 && S_ISREG(st.st_mode);
     if (*own) {
@@ -246,8 +247,8 @@ static int link_backup(int dfd, const char *dir, const char *base,
 
 /* The temporary file's content and attributes, on its descriptor. */
 static vm_status write_temp(int fd, const void *data, size_t len,
-                            const struct stat *want, int own,
-                            const char *tmp, apr_pool_t *p, const char **err)
+                            const struct stat *want, int own, const char *tmp,
+                            apr_pool_t *p, const char **err)
 {
     if (vm_file_write_all(fd, data, len) != 0)
         return io_error("cannot write", tmp, p, err);
@@ -263,8 +264,7 @@ static vm_status write_temp(int fd, const void *data, size_t len,
  * the owner and mode are set on the descriptor, not on a path. */
 static vm_status replace_in(int dfd, const char *path, const void *data,
                             size_t len, const char *like, int mode,
-                            const char *backup, apr_pool_t *p,
-                            const char **err)
+                            const char *backup, apr_pool_t *p, const char **err)
 {
     const char *dir, *base, *tmp = NULL;
     struct stat want;
@@ -326,13 +326,14 @@ int vm_file_lock(const char *lockpath, int wait, apr_pool_t *p,
                  const char **err)
 {
     /* Read-only: a child that inherits it (a site's cron) needs no more. */
-    int fd = open(lockpath, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-                  0600);
+    int fd = open(lockpath, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
     if (fd < 0) {
         if (errno == ELOOP)
-            *err = apr_psprintf(p, "lock %s is a symbolic link: refusing "
-                                "to follow it", lockpath);
+            *err = apr_psprintf(p,
+                                "lock %s is a symbolic link: refusing "
+                                "to follow it",
+                                lockpath);
         else
             io_error("cannot open lock", lockpath, p, err);
         return -1;
@@ -366,7 +367,7 @@ static const char *dir_trusted(int fd, int last, apr_pool_t *p,
         return apr_psprintf(p, "%s: %s", path, strerror(errno));
     if (last ? st.st_uid != geteuid() || (st.st_mode & 022)
              : (st.st_uid != 0 && st.st_uid != geteuid())
-               || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)))
+                || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)))
         return apr_psprintf(p, "%s must be %s and writable by nobody else",
                             path, last ? "ours" : "ours or root's");
     return NULL;
@@ -388,8 +389,10 @@ static int open_step(int fd, const char *name, mode_t mode, apr_pool_t *p,
     if ((errno == ENOTDIR || errno == ELOOP)
         && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
         && S_ISLNK(st.st_mode))
-        *why = apr_psprintf(p, "%s is a symbolic link, not a directory: "
-                            "refusing to follow it", sofar);
+        *why = apr_psprintf(p,
+                            "%s is a symbolic link, not a directory: "
+                            "refusing to follow it",
+                            sofar);
     else
         *why = apr_psprintf(p, "%s: %s", sofar, strerror(errno));
     return -1;
@@ -401,8 +404,7 @@ int vm_file_dir_open(const char *dir, mode_t mode, apr_pool_t *p,
     char *rest = apr_pstrdup(p, dir), *save = NULL, *name;
     const char *sofar = "";
     if (dir[0] != '/' || vm_path_has_dotdot(dir)) {
-        *why = apr_psprintf(p, "%s: give an absolute path without '..'",
-                            dir);
+        *why = apr_psprintf(p, "%s: give an absolute path without '..'", dir);
         return -1;
     }
     int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -414,8 +416,9 @@ int vm_file_dir_open(const char *dir, mode_t mode, apr_pool_t *p,
         int next = open_step(fd, name, mode, p, sofar, why);
         close(fd);
         fd = next;
-        if (fd >= 0 && (*why = dir_trusted(fd, save == NULL || *save == '\0',
-                                           p, sofar)) != NULL) {
+        if (fd >= 0
+            && (*why = dir_trusted(fd, save == NULL || *save == '\0', p, sofar))
+                != NULL) {
             close(fd);
             fd = -1;
         }

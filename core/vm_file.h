@@ -9,8 +9,8 @@
 
 /* Read a whole file, to its end (a pipe too), into a NUL-terminated copy
  * from p; more than max bytes is an error. */
-vm_status vm_file_read(const char *path, size_t max, apr_pool_t *p,
-                       char **data, size_t *len, const char **err);
+vm_status vm_file_read(const char *path, size_t max, apr_pool_t *p, char **data,
+                       size_t *len, const char **err);
 
 /* Write data to a new temporary file beside path (random name, O_EXCL,
  * in the directory's descriptor: nothing planted in the directory is

@@ -9,7 +9,7 @@
 
 static inline uint32_t vm_hash_key(const char *s, size_t len)
 {
-    uint32_t h = 2166136261u;           /* FNV-1a */
+    uint32_t h = 2166136261u; /* FNV-1a */
     size_t i;
 
     for (i = 0; i < len; i++)

@@ -13,13 +13,16 @@ static char lower(char c)
 /* A name character lower-cased, '.' as itself, 0 for anything else: one
  * load per character on every request.  [A-Za-z0-9_-] and the dot. */
 static const unsigned char name_map[256] = {
-    ['-'] = '-', ['.'] = '.', ['_'] = '_',
-    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4',
-    ['5'] = '5', ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9',
+    ['-'] = '-', ['.'] = '.', ['_'] = '_', ['0'] = '0', ['1'] = '1',
+    ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5', ['6'] = '6',
+    ['7'] = '7', ['8'] = '8', ['9'] = '9',
 #define L(c) [c] = c, [c - 'a' + 'A'] = c
-    L('a'), L('b'), L('c'), L('d'), L('e'), L('f'), L('g'), L('h'), L('i'),
-    L('j'), L('k'), L('l'), L('m'), L('n'), L('o'), L('p'), L('q'), L('r'),
-    L('s'), L('t'), L('u'), L('v'), L('w'), L('x'), L('y'), L('z'),
+    L('a'),      L('b'),      L('c'),      L('d'),      L('e'),
+    L('f'),      L('g'),      L('h'),      L('i'),      L('j'),
+    L('k'),      L('l'),      L('m'),      L('n'),      L('o'),
+    L('p'),      L('q'),      L('r'),      L('s'),      L('t'),
+    L('u'),      L('v'),      L('w'),      L('x'),      L('y'),
+    L('z'),
 #undef L
 };
 
@@ -50,7 +53,7 @@ static const char *canon_name(const char *h, size_t len, char *out,
         }
         out[i] = (char)c;
     }
-    if (label == 0)                 /* "a.b.." once one dot is dropped */
+    if (label == 0) /* "a.b.." once one dot is dropped */
         return "empty label in host";
     out[len] = '\0';
     *outlen = len;
@@ -123,8 +126,9 @@ static const char *canon_hostport(const char *s, size_t len, char *host,
         colon = memchr(s, ':', len);
     }
     if (colon) {
-        const char *reason = vm_host_parse_port(colon + 1, (size_t)(end - colon - 1),
-                                        port);
+        const char *reason = vm_host_parse_port(colon + 1,
+                                                (size_t)(end - colon - 1),
+                                                port);
         if (reason)
             return reason;
         len = (size_t)(colon - s);
@@ -146,7 +150,7 @@ static const char *make_key(const char *host, size_t hostlen, unsigned port,
     if (port == (https ? 443u : 80u))
         port = 0;
     for (i = port; i > 0 && n < sizeof digits; i /= 10)
-        digits[n++] = (char)('0' + i % 10);      /* a port has <= 5 */
+        digits[n++] = (char)('0' + i % 10); /* a port has <= 5 */
     need = hostlen + (port ? 1 + n : 0);
     if (need >= keysize)
         return "host too long";
@@ -173,8 +177,8 @@ const char *vm_host_request_key(const char *hostport, size_t len, int https,
     if (!hostport)
         return "no host";
     reason = canon_hostport(hostport, len, host, sizeof host, &hostlen, &port);
-    return reason ? reason : make_key(host, hostlen, port, https, key, keysize,
-                                      NULL);
+    return reason ? reason
+                  : make_key(host, hostlen, port, https, key, keysize, NULL);
 }
 
 static int prefix_nocase(const char *s, const char *prefix)
@@ -193,8 +197,8 @@ const char *vm_host_check_segment(const char *seg, size_t len)
         return "empty path segment";
     if (len > VM_SEGMENT_MAX)
         return "path segment longer than 63 characters";
-    if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.'
-                                        && seg[1] == '.'))
+    if ((len == 1 && seg[0] == '.')
+        || (len == 2 && seg[0] == '.' && seg[1] == '.'))
         return "path segment is . or ..";
     for (i = 0; i < len; i++)
         if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", seg[i])
@@ -266,6 +270,5 @@ const char *vm_host_parse_url(const char *url, vm_url *out)
     }
     n = snprintf(out->wwwroot, sizeof out->wwwroot, "%s://%s",
                  out->https ? "https" : "http", out->key);
-    return (n < 0 || (size_t)n >= sizeof out->wwwroot) ? "host too long"
-                                                       : NULL;
+    return (n < 0 || (size_t)n >= sizeof out->wwwroot) ? "host too long" : NULL;
 }

@@ -7,19 +7,19 @@
 
 #include <stddef.h>
 
-#define VM_HOST_MAX 253          /* DNS limit on a name */
-#define VM_SEGMENT_MAX 63        /* a path site's one segment */
+#define VM_HOST_MAX 253   /* DNS limit on a name */
+#define VM_SEGMENT_MAX 63 /* a path site's one segment */
 #define VM_HOSTKEY_MAX (VM_HOST_MAX + 2 + 1 + 5 + 1) /* [host]:port + NUL */
 /* host[:port], and "/segment" for a site under a path */
-#define VM_KEY_MAX  (VM_HOSTKEY_MAX + 1 + VM_SEGMENT_MAX)
-#define VM_URL_MAX  (8 + VM_KEY_MAX)             /* https:// + key */
+#define VM_KEY_MAX (VM_HOSTKEY_MAX + 1 + VM_SEGMENT_MAX)
+#define VM_URL_MAX (8 + VM_KEY_MAX) /* https:// + key */
 
 typedef struct {
-    int https;                 /* scheme is https */
-    unsigned port;             /* explicit port, 0 when absent or default */
-    size_t hostlen;            /* key[0..hostlen): host[:port] */
-    char key[VM_KEY_MAX];      /* lookup key: host[:port][/segment] */
-    char wwwroot[VM_URL_MAX];  /* scheme://key, what Moodle gets as wwwroot */
+    int https;                /* scheme is https */
+    unsigned port;            /* explicit port, 0 when absent or default */
+    size_t hostlen;           /* key[0..hostlen): host[:port] */
+    char key[VM_KEY_MAX];     /* lookup key: host[:port][/segment] */
+    char wwwroot[VM_URL_MAX]; /* scheme://key, what Moodle gets as wwwroot */
 } vm_url;
 
 /* Parse a vhostname as VMoodle stores it ("https://Site1.Example.edu/",

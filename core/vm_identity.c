@@ -39,7 +39,8 @@ const char *vm_identity_resolve(vm_identity *who, const char *user,
     who->name = apr_pstrdup(p, pw->pw_name);
     who->home = apr_pstrdup(p, pw->pw_dir);
     if (root && (who->uid == 0 || who->gid == 0))
-        return apr_psprintf(p, "user %s has uid or gid 0: a cron or a check "
+        return apr_psprintf(p,
+                            "user %s has uid or gid 0: a cron or a check "
                             "never runs as root",
                             user);
     return root ? user_groups(who, p) : NULL;
@@ -61,9 +62,8 @@ int vm_identity_assume(const vm_identity *who, const char **why)
     uid_t ru, eu, su;
     gid_t rg, eg, sg;
     if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0
-        || ru != who->uid || eu != who->uid || su != who->uid
-        || rg != who->gid || eg != who->gid || sg != who->gid
-        || setuid(0) == 0) {
+        || ru != who->uid || eu != who->uid || su != who->uid || rg != who->gid
+        || eg != who->gid || sg != who->gid || setuid(0) == 0) {
         *why = "privileges were not dropped";
         return -1;
     }

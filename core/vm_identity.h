@@ -9,10 +9,10 @@
 #include <apr_pools.h>
 
 typedef struct {
-    int switch_user;     /* we are root: become uid/gid in the child */
+    int switch_user; /* we are root: become uid/gid in the child */
     uid_t uid;
     gid_t gid;
-    gid_t *groups;       /* supplementary groups of the user */
+    gid_t *groups; /* supplementary groups of the user */
     int ngroups;
     const char *name, *home;
 } vm_identity;

@@ -8,24 +8,20 @@
 #include "vm_text.h"
 
 const char *const vm_field_names[VM_F_COUNT] = {
-    "id", "name", "shortname", "vhostname", "vdbtype",
-    "vdbhost", "vdblogin", "vdbpass", "vdbname", "vdbprefix",
-    "vdbpersist", "vdatapath", "mnet", "enabled",
-    "croncount", "lastcron", "lastcrongap",
-    "platform", "aliases"
+    "id",         "name",        "shortname", "vhostname", "vdbtype",
+    "vdbhost",    "vdblogin",    "vdbpass",   "vdbname",   "vdbprefix",
+    "vdbpersist", "vdatapath",   "mnet",      "enabled",   "croncount",
+    "lastcron",   "lastcrongap", "platform",  "aliases"
 };
 
 /* VMoodle's column defaults, for a JSON key left out; NULL = required. */
 static const char *const field_defaults[VM_F_COUNT] = {
-    NULL, "", "", NULL, "mysqli",
-    "localhost", "", "", NULL, "mdl_",
-    "0", NULL, "-1", "1",
-    "0", "0", "0",
-    "", ""
+    NULL, "",   "",   NULL, "mysqli", "localhost", "",  "", NULL, "mdl_",
+    "0",  NULL, "-1", "1",  "0",      "0",         "0", "", ""
 };
 
 #define VM_VALUE_MAX 4096
-#define VM_ID_MAX    9007199254740991LL   /* 2^53 - 1: exact in JSON */
+#define VM_ID_MAX 9007199254740991LL /* 2^53 - 1: exact in JSON */
 
 void vm_row_set(vm_row *row, vm_field f, const char *value)
 {
@@ -47,8 +43,7 @@ long long vm_id_from_text(const char *v)
 
 long long vm_row_id(const vm_row *row)
 {
-    return vm_id_from_text(row->present[VM_F_ID] ? row->value[VM_F_ID]
-                                                 : NULL);
+    return vm_id_from_text(row->present[VM_F_ID] ? row->value[VM_F_ID] : NULL);
 }
 
 int vm_field_by_name(const char *name)
@@ -64,9 +59,9 @@ int vm_field_by_name(const char *name)
 /* Columns VMoodle leaves nullable: NULL reads as the default.  NULL in any
  * other column rejects the row. */
 static const unsigned char field_nullable[VM_F_COUNT] = {
-    [VM_F_NAME] = 1, [VM_F_SHORTNAME] = 1, [VM_F_VDBLOGIN] = 1,
-    [VM_F_VDBPASS] = 1, [VM_F_CRONCOUNT] = 1, [VM_F_LASTCRON] = 1,
-    [VM_F_LASTCRONGAP] = 1, [VM_F_PLATFORM] = 1, [VM_F_ALIASES] = 1,
+    [VM_F_NAME] = 1,        [VM_F_SHORTNAME] = 1, [VM_F_VDBLOGIN] = 1,
+    [VM_F_VDBPASS] = 1,     [VM_F_CRONCOUNT] = 1, [VM_F_LASTCRON] = 1,
+    [VM_F_LASTCRONGAP] = 1, [VM_F_PLATFORM] = 1,  [VM_F_ALIASES] = 1,
 };
 
 static const char *row_text(const vm_row *row, vm_field f)
@@ -83,7 +78,8 @@ static const char *parse_int(const char *s, long long lo, long long hi,
     long long v;
 
     /* strtoll would also take leading blanks and '+' */
-    if (!((*s >= '0' && *s <= '9') || (*s == '-' && s[1] >= '0' && s[1] <= '9')))
+    if (!((*s >= '0' && *s <= '9')
+          || (*s == '-' && s[1] >= '0' && s[1] <= '9')))
         return "is not an integer";
     errno = 0;
     v = strtoll(s, &end, 10);
@@ -108,8 +104,10 @@ static const char *canon_dbtype(const char *t)
 
 static int prefix_ok(const char *s)
 {
-    return strspn(s, "abcdefghijklmnopqrstuvwxyz"
-                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == strlen(s);
+    return strspn(s,
+                  "abcdefghijklmnopqrstuvwxyz"
+                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+        == strlen(s);
 }
 
 int vm_path_has_dotdot(const char *path)
@@ -155,8 +153,8 @@ static const char *check_texts(const vm_row *row, const char *text[],
     for (f = 0; f < VM_F_COUNT; f++) {
         text[f] = row_text(row, (vm_field)f);
         if (!text[f])
-            return fail(p, (vm_field)f, row->present[f] ? "is NULL"
-                                                        : "is missing");
+            return fail(p, (vm_field)f,
+                        row->present[f] ? "is NULL" : "is missing");
         if (strlen(text[f]) > VM_VALUE_MAX)
             return fail(p, (vm_field)f, "is too long");
         if (vm_text_has_control(text[f]))
@@ -168,10 +166,13 @@ static const char *check_texts(const vm_row *row, const char *text[],
 static const char *check_numbers(const char *text[], vm_instance *out,
                                  apr_pool_t *p)
 {
-    static const struct { vm_field f; long long lo, hi; } ranges[] = {
-        { VM_F_ID, 1, VM_ID_MAX },       { VM_F_VDBPERSIST, 0, 1 },
-        { VM_F_MNET, -1, 2147483647 },   { VM_F_ENABLED, 0, 1 },
-        { VM_F_CRONCOUNT, 0, VM_ID_MAX }, { VM_F_LASTCRON, 0, VM_ID_MAX },
+    static const struct {
+        vm_field f;
+        long long lo, hi;
+    } ranges[] = {
+        { VM_F_ID, 1, VM_ID_MAX },          { VM_F_VDBPERSIST, 0, 1 },
+        { VM_F_MNET, -1, 2147483647 },      { VM_F_ENABLED, 0, 1 },
+        { VM_F_CRONCOUNT, 0, VM_ID_MAX },   { VM_F_LASTCRON, 0, VM_ID_MAX },
         { VM_F_LASTCRONGAP, 0, VM_ID_MAX },
     };
     long long v[sizeof ranges / sizeof ranges[0]];
@@ -199,8 +200,10 @@ const char *vm_platform_name_check(const char *name)
 
     if (len == 0 || len > 64)
         return "a platform name has 1 to 64 characters";
-    if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                     "0123456789._-") != len)
+    if (strspn(name,
+               "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+               "0123456789._-")
+        != len)
         return "a platform name may hold only letters, digits, . _ -";
     if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         return "a platform name may not be . or ..";
@@ -209,8 +212,7 @@ const char *vm_platform_name_check(const char *name)
 
 #define ALIAS_SEPARATORS " ,"
 
-const char *vm_aliases_parse(const char *text, apr_pool_t *p,
-                             const char **keys)
+const char *vm_aliases_parse(const char *text, apr_pool_t *p, const char **keys)
 {
     const char *list = "";
 
@@ -220,8 +222,10 @@ const char *vm_aliases_parse(const char *text, apr_pool_t *p,
         const char *why;
         vm_url url;
 
-        why = vm_host_parse_url(strstr(one, "://") ? one
-                                : apr_pstrcat(p, "http://", one, NULL), &url);
+        why = vm_host_parse_url(strstr(one, "://")
+                                    ? one
+                                    : apr_pstrcat(p, "http://", one, NULL),
+                                &url);
         if (why)
             return apr_psprintf(p, "aliases: '%.80s': %s", one, why);
         if (strstr(list, apr_pstrcat(p, url.key, " ", NULL)) == list
@@ -258,7 +262,8 @@ static const char *alias_not_self(const char *aliases, const char *key,
                                   apr_pool_t *p)
 {
     return vm_aliases_each(aliases, same_key, (void *)key)
-        ? apr_psprintf(p, "aliases: %s is the site's own host", key) : NULL;
+        ? apr_psprintf(p, "aliases: %s is the site's own host", key)
+        : NULL;
 }
 
 static const char *check_strings(const char *text[], vm_instance *out,
@@ -268,11 +273,13 @@ static const char *check_strings(const char *text[], vm_instance *out,
     const char *why;
 
     if ((why = vm_host_parse_url(text[VM_F_VHOSTNAME], &url)) != NULL)
-        return apr_psprintf(p, "vhostname '%.80s': %s",
-                            text[VM_F_VHOSTNAME], why);
+        return apr_psprintf(p, "vhostname '%.80s': %s", text[VM_F_VHOSTNAME],
+                            why);
     if (!(out->dbtype = canon_dbtype(text[VM_F_VDBTYPE])))
-        return apr_psprintf(p, "vdbtype '%.20s' is not one of pgsql, "
-                            "postgres, mariadb, mysqli", text[VM_F_VDBTYPE]);
+        return apr_psprintf(p,
+                            "vdbtype '%.20s' is not one of pgsql, "
+                            "postgres, mariadb, mysqli",
+                            text[VM_F_VDBTYPE]);
     if (!*text[VM_F_VDBNAME])
         return fail(p, VM_F_VDBNAME, "is empty");
     if (!prefix_ok(text[VM_F_VDBPREFIX]))
@@ -327,7 +334,8 @@ const char *vm_aliases_text(const char *aliases, apr_pool_t *p)
 void vm_instance_to_row(const vm_instance *in, vm_row *row, apr_pool_t *p)
 {
     memset(row, 0, sizeof *row);
-    vm_row_set(row, VM_F_ID, apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)in->id));
+    vm_row_set(row, VM_F_ID,
+               apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)in->id));
     vm_row_set(row, VM_F_NAME, in->name);
     vm_row_set(row, VM_F_SHORTNAME, in->shortname);
     vm_row_set(row, VM_F_VHOSTNAME, in->vhostname);
@@ -341,10 +349,14 @@ void vm_instance_to_row(const vm_instance *in, vm_row *row, apr_pool_t *p)
     vm_row_set(row, VM_F_VDATAPATH, in->datapath);
     vm_row_set(row, VM_F_MNET, apr_psprintf(p, "%d", in->mnet));
     vm_row_set(row, VM_F_ENABLED, in->enabled ? "1" : "0");
-    vm_row_set(row, VM_F_CRONCOUNT, apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)in->croncount));
-    vm_row_set(row, VM_F_LASTCRON, apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)in->lastcron));
+    vm_row_set(row, VM_F_CRONCOUNT,
+               apr_psprintf(p, "%" APR_INT64_T_FMT,
+                            (apr_int64_t)in->croncount));
+    vm_row_set(row, VM_F_LASTCRON,
+               apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)in->lastcron));
     vm_row_set(row, VM_F_LASTCRONGAP,
-               apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)in->lastcrongap));
+               apr_psprintf(p, "%" APR_INT64_T_FMT,
+                            (apr_int64_t)in->lastcrongap));
     vm_row_set(row, VM_F_PLATFORM, in->platform ? in->platform : "");
     vm_row_set(row, VM_F_ALIASES, vm_aliases_text(in->aliases, p));
 }

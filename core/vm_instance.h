@@ -7,12 +7,26 @@
 #include "vm_host.h"
 
 typedef enum {
-    VM_F_ID, VM_F_NAME, VM_F_SHORTNAME, VM_F_VHOSTNAME, VM_F_VDBTYPE,
-    VM_F_VDBHOST, VM_F_VDBLOGIN, VM_F_VDBPASS, VM_F_VDBNAME, VM_F_VDBPREFIX,
-    VM_F_VDBPERSIST, VM_F_VDATAPATH, VM_F_MNET, VM_F_ENABLED,
-    VM_F_CRONCOUNT, VM_F_LASTCRON, VM_F_LASTCRONGAP,
+    VM_F_ID,
+    VM_F_NAME,
+    VM_F_SHORTNAME,
+    VM_F_VHOSTNAME,
+    VM_F_VDBTYPE,
+    VM_F_VDBHOST,
+    VM_F_VDBLOGIN,
+    VM_F_VDBPASS,
+    VM_F_VDBNAME,
+    VM_F_VDBPREFIX,
+    VM_F_VDBPERSIST,
+    VM_F_VDATAPATH,
+    VM_F_MNET,
+    VM_F_ENABLED,
+    VM_F_CRONCOUNT,
+    VM_F_LASTCRON,
+    VM_F_LASTCRONGAP,
     /* Not VMoodle's: optional columns, read when the table has them. */
-    VM_F_PLATFORM, VM_F_ALIASES,
+    VM_F_PLATFORM,
+    VM_F_ALIASES,
     VM_F_COUNT
 } vm_field;
 
@@ -25,7 +39,7 @@ extern const char *const vm_field_names[VM_F_COUNT];
 typedef struct {
     const char *value[VM_F_COUNT];
     unsigned char present[VM_F_COUNT];
-    const char *error;   /* the source could not read this row: why */
+    const char *error; /* the source could not read this row: why */
 } vm_row;
 
 void vm_row_set(vm_row *row, vm_field f, const char *value);
@@ -44,16 +58,16 @@ int vm_field_by_name(const char *name);
 typedef struct {
     long long id;
     const char *name, *shortname, *vhostname;
-    const char *key;       /* canonical lookup key from vhostname */
-    const char *wwwroot;   /* canonical scheme://host[:port] */
-    const char *dbtype;    /* pgsql | mariadb | mysqli */
+    const char *key;     /* canonical lookup key from vhostname */
+    const char *wwwroot; /* canonical scheme://host[:port] */
+    const char *dbtype;  /* pgsql | mariadb | mysqli */
     const char *dbhost, *dblogin, *dbpass, *dbname, *dbprefix, *datapath;
     int dbpersist, mnet, enabled;
     long long croncount, lastcron, lastcrongap;
-    const char *platform;  /* platform name; "" = the default platform */
-    const char *aliases;   /* alias keys (host[:port][/segment]), each
+    const char *platform; /* platform name; "" = the default platform */
+    const char *aliases;  /* alias keys (host[:port][/segment]), each
                               followed by one space: "" or "a b " */
-    const char *path;      /* "/segment" of a site under a path, or "" */
+    const char *path;     /* "/segment" of a site under a path, or "" */
 } vm_instance;
 
 /* Whether field f is one of the optional columns (platform, aliases). */

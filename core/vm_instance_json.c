@@ -12,21 +12,21 @@ static const struct {
     size_t offset;
     unsigned flags;
 } texts[] = {
-    {"host", offsetof(vm_instance, key), 0},
-    {"key", offsetof(vm_instance, key), VM_JSON_COLUMNS},
-    {"wwwroot", offsetof(vm_instance, wwwroot), 0},
-    {"name", offsetof(vm_instance, name), 0},
-    {"shortname", offsetof(vm_instance, shortname), 0},
-    {"vhostname", offsetof(vm_instance, vhostname), VM_JSON_COLUMNS},
-    {"vdbtype", offsetof(vm_instance, dbtype), VM_JSON_COLUMNS},
-    {"vdbhost", offsetof(vm_instance, dbhost), VM_JSON_COLUMNS},
-    {"vdblogin", offsetof(vm_instance, dblogin), VM_JSON_COLUMNS},
-    {"vdbpass", offsetof(vm_instance, dbpass), VM_JSON_COLUMNS},
-    {"vdbname", offsetof(vm_instance, dbname), VM_JSON_COLUMNS},
-    {"vdbprefix", offsetof(vm_instance, dbprefix), VM_JSON_COLUMNS},
-    {"vdatapath", offsetof(vm_instance, datapath), VM_JSON_COLUMNS},
-    {"platform", offsetof(vm_instance, platform), 0},
-    {"path", offsetof(vm_instance, path), 0},
+    { "host", offsetof(vm_instance, key), 0 },
+    { "key", offsetof(vm_instance, key), VM_JSON_COLUMNS },
+    { "wwwroot", offsetof(vm_instance, wwwroot), 0 },
+    { "name", offsetof(vm_instance, name), 0 },
+    { "shortname", offsetof(vm_instance, shortname), 0 },
+    { "vhostname", offsetof(vm_instance, vhostname), VM_JSON_COLUMNS },
+    { "vdbtype", offsetof(vm_instance, dbtype), VM_JSON_COLUMNS },
+    { "vdbhost", offsetof(vm_instance, dbhost), VM_JSON_COLUMNS },
+    { "vdblogin", offsetof(vm_instance, dblogin), VM_JSON_COLUMNS },
+    { "vdbpass", offsetof(vm_instance, dbpass), VM_JSON_COLUMNS },
+    { "vdbname", offsetof(vm_instance, dbname), VM_JSON_COLUMNS },
+    { "vdbprefix", offsetof(vm_instance, dbprefix), VM_JSON_COLUMNS },
+    { "vdatapath", offsetof(vm_instance, datapath), VM_JSON_COLUMNS },
+    { "platform", offsetof(vm_instance, platform), 0 },
+    { "path", offsetof(vm_instance, path), 0 },
 };
 #define N_TEXTS (sizeof texts / sizeof texts[0])
 

@@ -11,12 +11,12 @@
 
 /* Always: id, host (the lookup key), wwwroot, name, shortname, enabled. */
 enum {
-    VM_JSON_CRON = 1,     /* croncount, lastcron, lastcrongap */
-    VM_JSON_COLUMNS = 2,  /* the other columns (vhostname, vdbtype, vdbhost,
+    VM_JSON_CRON = 1,    /* croncount, lastcron, lastcrongap */
+    VM_JSON_COLUMNS = 2, /* the other columns (vhostname, vdbtype, vdbhost,
                              vdblogin, vdbpass, vdbname, vdbprefix,
                              vdatapath, vdbpersist, mnet) and key; vdbpass
                              as "***" (an empty one stays empty) */
-    VM_JSON_SECRETS = 4   /* with VM_JSON_COLUMNS: vdbpass itself */
+    VM_JSON_SECRETS = 4  /* with VM_JSON_COLUMNS: vdbpass itself */
 };
 
 /* NULL when out of memory.  Free with cJSON_Delete. */

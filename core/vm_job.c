@@ -19,15 +19,15 @@
 #include <linux/close_range.h>
 #endif
 
-#define HIGH_FD 10          /* the child's working copies live from here */
+#define HIGH_FD 10 /* the child's working copies live from here */
 #define POLL_MS 50
 
 extern char **environ;
 
 /* The descriptors a start needs: pipes' two ends, the pty's two. */
 typedef struct {
-    int child[3];           /* what becomes 0, 1, 2 in the child, or -1 */
-    int parent[3];          /* our ends of the pipes */
+    int child[3];  /* what becomes 0, 1, 2 in the child, or -1 */
+    int parent[3]; /* our ends of the pipes */
     int master, slave;
 } job_fds;
 
@@ -94,8 +94,9 @@ static const char *open_stream(job_fds *f, const vm_job_opts *o, int i,
     case VM_JOB_INHERIT:
         return NULL;
     }
-    return f->child[i] < 0 ? apr_psprintf(p, "descriptor %d: %s", i,
-                                          strerror(errno)) : NULL;
+    return f->child[i] < 0
+        ? apr_psprintf(p, "descriptor %d: %s", i, strerror(errno))
+        : NULL;
 }
 
 /* ---------------------------------------------------------------- child */
@@ -109,7 +110,7 @@ static int lift(int *fd)
     int high = fcntl(*fd, F_DUPFD_CLOEXEC, HIGH_FD);
     if (high < 0)
         return -1;
-    *fd = high;          /* the old one goes with close_range */
+    *fd = high; /* the old one goes with close_range */
     return 0;
 }
 
@@ -155,7 +156,7 @@ static const char *new_session(const vm_job_opts *o, const job_fds *f)
 
 static const char *prepare(const vm_job_opts *o, job_fds *f, int *report)
 {
-    static const int sigs[] = { SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+    static const int sigs[] = { SIGPIPE, SIGINT,  SIGTERM, SIGHUP, SIGQUIT,
                                 SIGCHLD, SIGTTOU, SIGTTIN, SIGTSTP };
     sigset_t none;
     sigemptyset(&none);
@@ -219,7 +220,7 @@ static void reap_now(vm_job *j)
         ;
     result(j, status);
     j->cpu_ms = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000
-                + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+        + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
 }
 
 /* The child's report: empty when it runs. */
@@ -241,9 +242,8 @@ static void init(vm_job *j, const vm_job_opts *o)
 {
     memset(j, 0, sizeof *j);
     j->fds[0] = j->fds[1] = j->fds[2] = j->pty = -1;
-    j->own_group = o->group != VM_JOB_SAME_GROUP
-                   || o->io[0].kind == VM_JOB_PTY || o->io[1].kind == VM_JOB_PTY
-                   || o->io[2].kind == VM_JOB_PTY;
+    j->own_group = o->group != VM_JOB_SAME_GROUP || o->io[0].kind == VM_JOB_PTY
+        || o->io[1].kind == VM_JOB_PTY || o->io[2].kind == VM_JOB_PTY;
     j->grace_ms = o->grace_ms;
 }
 
@@ -265,7 +265,7 @@ int vm_job_start(vm_job *j, const vm_job_opts *o, apr_pool_t *p,
         *err = why;
         return -1;
     }
-    fflush(NULL);       /* nothing of ours is written twice by the child */
+    fflush(NULL); /* nothing of ours is written twice by the child */
     j->start_ms = vm_time_mono_ms();
     j->term_at_ms = o->timeout_ms > 0 ? j->start_ms + o->timeout_ms : 0;
     j->pid = fork();

@@ -19,63 +19,63 @@
 
 /* What one of the child's standard descriptors is. */
 typedef enum {
-    VM_JOB_NULL = 0,   /* /dev/null (the default) */
-    VM_JOB_FD,         /* io.fd, given by the caller */
-    VM_JOB_PIPE,       /* a pipe; the parent's end in vm_job.fds[] */
-    VM_JOB_PTY,        /* a pseudo-terminal the parent owns (its master in
+    VM_JOB_NULL = 0, /* /dev/null (the default) */
+    VM_JOB_FD,       /* io.fd, given by the caller */
+    VM_JOB_PIPE,     /* a pipe; the parent's end in vm_job.fds[] */
+    VM_JOB_PTY,      /* a pseudo-terminal the parent owns (its master in
                           vm_job.fds[]; one pty serves every stream set so;
                           implies a session of its own) */
-    VM_JOB_INHERIT     /* ours as it is (a step inside a site's child) */
+    VM_JOB_INHERIT   /* ours as it is (a step inside a site's child) */
 } vm_job_io_kind;
 
 typedef struct {
     vm_job_io_kind kind;
-    int fd;            /* VM_JOB_FD */
+    int fd; /* VM_JOB_FD */
 } vm_job_io;
 
 typedef enum {
-    VM_JOB_SESSION = 0,   /* setsid: own session and group, no terminal of
+    VM_JOB_SESSION = 0, /* setsid: own session and group, no terminal of
                              the caller's (the default) */
-    VM_JOB_SAME_GROUP     /* stays in our process group (a step of a job
+    VM_JOB_SAME_GROUP   /* stays in our process group (a step of a job
                              that already has its own) */
 } vm_job_group;
 
 /* Zero-initialise, then set what matters: new fields keep zero meaning
  * "as before". */
 typedef struct {
-    const char *const *argv;   /* argv[0] an absolute path */
-    const char *const *envp;   /* exactly the child's environment */
-    const vm_identity *who;    /* dropped to before exec; NULL: stay */
-    const char *dir;           /* working directory; NULL: "/" */
-    vm_job_io io[3];           /* stdin, stdout, stderr */
-    int keep_fd;               /* kept open in the child as fd 3 (a lock);
+    const char *const *argv; /* argv[0] an absolute path */
+    const char *const *envp; /* exactly the child's environment */
+    const vm_identity *who;  /* dropped to before exec; NULL: stay */
+    const char *dir;         /* working directory; NULL: "/" */
+    vm_job_io io[3];         /* stdin, stdout, stderr */
+    int keep_fd;             /* kept open in the child as fd 3 (a lock);
                                   -1 or 0: none (0 is never a lock) */
     vm_job_group group;
     /* Run fn(ctx) in the child instead of exec (its return value is the
      * exit code): work already set up as the site (an upgrade's steps). */
     int (*fn)(void *ctx);
     void *ctx;
-    long long timeout_ms;      /* 0: none */
-    long long grace_ms;        /* between TERM and KILL */
-    const struct winsize *winsize;   /* VM_JOB_PTY: its size, or NULL */
-    const struct termios *termios;   /* VM_JOB_PTY: its modes, or NULL */
+    long long timeout_ms;          /* 0: none */
+    long long grace_ms;            /* between TERM and KILL */
+    const struct winsize *winsize; /* VM_JOB_PTY: its size, or NULL */
+    const struct termios *termios; /* VM_JOB_PTY: its modes, or NULL */
 } vm_job_opts;
 
 /* A started child and, once reaped, how it ended. */
 typedef struct {
-    pid_t pid;                 /* 0 once reaped */
-    int fds[3];                /* the parent's ends of PIPE streams, or -1 */
-    int pty;                   /* the pseudo-terminal's master, or -1 */
+    pid_t pid;  /* 0 once reaped */
+    int fds[3]; /* the parent's ends of PIPE streams, or -1 */
+    int pty;    /* the pseudo-terminal's master, or -1 */
     int own_group;
     long long start_ms, term_at_ms, kill_at_ms, grace_ms;
     int terminated, killed;
     /* Results. */
-    int status;                /* as waitpid gives it */
-    int code;                  /* exit code, or 128 + signal */
-    int signal;                /* the signal that ended it, or 0 */
-    int timed_out;             /* ended at its timeout (or by vm_job_end) */
+    int status;    /* as waitpid gives it */
+    int code;      /* exit code, or 128 + signal */
+    int signal;    /* the signal that ended it, or 0 */
+    int timed_out; /* ended at its timeout (or by vm_job_end) */
     long long duration_ms;
-    long long cpu_ms;          /* its CPU time, user + system (rusage) */
+    long long cpu_ms; /* its CPU time, user + system (rusage) */
 } vm_job;
 
 /* Start the child.  0, or -1 with *err (from p) when it could not be set

@@ -20,7 +20,7 @@ vm_status vm_json_load(const char *path, int missing_ok, cJSON **json,
         return (missing_ok && errno == ENOENT) ? VM_OK : st;
     *json = cJSON_ParseWithLengthOpts(data, len, &end, 0);
     if (*json && end + strspn(end, " \t\r\n") != data + len) {
-        cJSON_Delete(*json);     /* "[...] x": cJSON stops after a value */
+        cJSON_Delete(*json); /* "[...] x": cJSON stops after a value */
         *json = NULL;
     }
     if (!*json) {
@@ -34,8 +34,8 @@ vm_status vm_json_load(const char *path, int missing_ok, cJSON **json,
 /* Written with like's owner, group and mode (path's when NULL), else
  * 0600: a JSON file here holds passwords or sits beside one that does. */
 static vm_status save_like(const char *path, const cJSON *json,
-                           const char *like, const char *backup,
-                           apr_pool_t *p, const char **err)
+                           const char *like, const char *backup, apr_pool_t *p,
+                           const char **err)
 {
     char *text = cJSON_Print(json);
     vm_status st;
@@ -44,14 +44,13 @@ static vm_status save_like(const char *path, const cJSON *json,
         *err = "out of memory";
         return VM_ERR_IO;
     }
-    st = vm_file_rewrite(path, text, strlen(text), like, 0600, backup, p,
-                         err);
+    st = vm_file_rewrite(path, text, strlen(text), like, 0600, backup, p, err);
     free(text);
     return st;
 }
 
-vm_status vm_json_save(const char *path, const cJSON *json,
-                       const char *backup, apr_pool_t *p, const char **err)
+vm_status vm_json_save(const char *path, const cJSON *json, const char *backup,
+                       apr_pool_t *p, const char **err)
 {
     return save_like(path, json, NULL, backup, p, err);
 }
@@ -73,9 +72,11 @@ vm_status vm_json_edit(const char *path, int type, int missing_ok,
                                         : cJSON_CreateObject()))
         st = VM_ERR_IO, *err = "out of memory";
     if (st == VM_OK && !(json->type & type))
-        st = VM_ERR_DATA, *err = apr_psprintf(p, "%s: top level is not an "
-                                              "%s", path, type == cJSON_Array
-                                              ? "array" : "object");
+        st = VM_ERR_DATA,
+        *err = apr_psprintf(p,
+                            "%s: top level is not an "
+                            "%s",
+                            path, type == cJSON_Array ? "array" : "object");
     if (st == VM_OK)
         st = edit(json, ctx, p, err);
     if (st == VM_OK)

@@ -15,8 +15,8 @@ vm_status vm_json_load(const char *path, int missing_ok, cJSON **json,
 
 /* Replace path with json, atomically, keeping its owner, group and mode
  * (a new file: 0600, the writer's); backup may be NULL. */
-vm_status vm_json_save(const char *path, const cJSON *json,
-                       const char *backup, apr_pool_t *p, const char **err);
+vm_status vm_json_save(const char *path, const cJSON *json, const char *backup,
+                       apr_pool_t *p, const char **err);
 
 /* Change a JSON file under its lock (path.lock): read it, check that its
  * top level is an array or an object (type: cJSON_Array, cJSON_Object),

@@ -6,8 +6,7 @@
 #include "vm_lock.h"
 
 static vm_lock_result local_lock(vm_lock *lk, const char *lock_dir,
-                                 long long id, apr_pool_t *p,
-                                 const char **err)
+                                 long long id, apr_pool_t *p, const char **err)
 {
     /* apr_psprintf has no %lld. */
     const char *path = id == VM_MASTER_ID
@@ -25,7 +24,7 @@ static vm_lock_result remote_lock(vm_lock *lk, vm_source *src, long long id,
                                   const char **err)
 {
     if (!src || !src->ops->try_lock)
-        return VM_LOCK_GOT;      /* a single-host source: local lock only */
+        return VM_LOCK_GOT; /* a single-host source: local lock only */
     int got = 0;
     if (src->ops->try_lock(src, id, &got, err) != VM_OK)
         return VM_LOCK_ERROR;

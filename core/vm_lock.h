@@ -19,8 +19,8 @@
 typedef enum { VM_LOCK_GOT, VM_LOCK_BUSY, VM_LOCK_ERROR } vm_lock_result;
 
 typedef struct {
-    int fd;          /* local lock file, -1 when not held */
-    int remote;      /* the source's lock is held */
+    int fd;     /* local lock file, -1 when not held */
+    int remote; /* the source's lock is held */
 } vm_lock;
 
 /* Take both locks for instance id, the local one first; on BUSY or ERROR

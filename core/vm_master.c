@@ -14,11 +14,11 @@ static const struct {
     const char *name;
     vm_field field;
 } keys[] = {
-    {"wwwroot", VM_F_VHOSTNAME}, {"dbtype", VM_F_VDBTYPE},
-    {"dbhost", VM_F_VDBHOST},    {"dbname", VM_F_VDBNAME},
-    {"dbuser", VM_F_VDBLOGIN},   {"dbpass", VM_F_VDBPASS},
-    {"prefix", VM_F_VDBPREFIX},  {"dbpersist", VM_F_VDBPERSIST},
-    {"dataroot", VM_F_VDATAPATH},
+    { "wwwroot", VM_F_VHOSTNAME },  { "dbtype", VM_F_VDBTYPE },
+    { "dbhost", VM_F_VDBHOST },     { "dbname", VM_F_VDBNAME },
+    { "dbuser", VM_F_VDBLOGIN },    { "dbpass", VM_F_VDBPASS },
+    { "prefix", VM_F_VDBPREFIX },   { "dbpersist", VM_F_VDBPERSIST },
+    { "dataroot", VM_F_VDATAPATH },
 };
 
 static const char *set_key(void *ctx, const char *name, const char *value,
@@ -29,9 +29,11 @@ static const char *set_key(void *ctx, const char *name, const char *value,
             vm_row_set(ctx, keys[i].field, apr_pstrdup(p, value));
             return NULL;
         }
-    return apr_psprintf(p, "unknown setting '%s' (wwwroot, dbtype, dbhost, "
+    return apr_psprintf(p,
+                        "unknown setting '%s' (wwwroot, dbtype, dbhost, "
                         "dbname, dbuser, dbpass, prefix, dbpersist, "
-                        "dataroot)", name);
+                        "dataroot)",
+                        name);
 }
 
 /* It holds a password: its owner's alone, and that owner root or us. */
@@ -44,12 +46,15 @@ static const char *check_mode(const char *path, apr_pool_t *p)
     if (!S_ISREG(st.st_mode))
         return apr_psprintf(p, "%s is not a regular file", path);
     if (st.st_uid != 0 && st.st_uid != geteuid())
-        return apr_psprintf(p, "%s must be root's (it holds the master's "
-                            "database password)", path);
+        return apr_psprintf(p,
+                            "%s must be root's (it holds the master's "
+                            "database password)",
+                            path);
     if (st.st_mode & 077)
-        return apr_psprintf(p, "%s is readable or writable by others than "
-                            "its owner (mode %04o): chmod 0600 it", path,
-                            (unsigned)(st.st_mode & 07777));
+        return apr_psprintf(p,
+                            "%s is readable or writable by others than "
+                            "its owner (mode %04o): chmod 0600 it",
+                            path, (unsigned)(st.st_mode & 07777));
     return NULL;
 }
 
@@ -65,8 +70,10 @@ const char *vm_master_read(const char *path, vm_instance *out, apr_pool_t *p)
         return why;
     if (!row.present[VM_F_VHOSTNAME] || !row.present[VM_F_VDBNAME]
         || !row.present[VM_F_VDATAPATH] || !row.present[VM_F_VDBTYPE])
-        return apr_psprintf(p, "%s: wwwroot, dbtype, dbname and dataroot are "
-                            "required", path);
+        return apr_psprintf(p,
+                            "%s: wwwroot, dbtype, dbname and dataroot are "
+                            "required",
+                            path);
     vm_row_set(&row, VM_F_ID, "1");
     if ((why = vm_instance_from_row(out, &row, p)) != NULL)
         return apr_psprintf(p, "%s: %s", path, why);

@@ -10,10 +10,10 @@
 #include "vm_hash.h"
 #include "vm_metrics.h"
 
-#define METRICS_MAGIC   0x564d4d4554524331ULL   /* "VMMETRC1" */
-#define TOMB            UINT32_MAX
-#define RETIRED_TABLES  16      /* tables whose leavers' figures are kept */
-#define LOCK_SPINS      (1u << 24)
+#define METRICS_MAGIC 0x564d4d4554524331ULL /* "VMMETRC1" */
+#define TOMB UINT32_MAX
+#define RETIRED_TABLES 16 /* tables whose leavers' figures are kept */
+#define LOCK_SPINS (1u << 24)
 
 typedef struct {
     uint32_t table;
@@ -23,12 +23,12 @@ typedef struct {
 struct vm_metrics {
     uint64_t magic;
     uint32_t capacity, index_size;
-    uint32_t shift;              /* 64 - log2(index_size) */
-    uint32_t lock;               /* writers only */
-    uint32_t epoch;              /* syncs so far */
-    uint32_t hint;               /* where to look for a free slot */
-    uint32_t used;               /* slots held */
-    uint32_t filled;             /* index entries not empty (live + TOMB) */
+    uint32_t shift;  /* 64 - log2(index_size) */
+    uint32_t lock;   /* writers only */
+    uint32_t epoch;  /* syncs so far */
+    uint32_t hint;   /* where to look for a free slot */
+    uint32_t used;   /* slots held */
+    uint32_t filled; /* index entries not empty (live + TOMB) */
     uint64_t refusals[VM_METRICS_REFUSALS];
     uint64_t uncounted;
     retired gone[RETIRED_TABLES];
@@ -38,8 +38,8 @@ const uint64_t vm_metrics_bucket_us[VM_METRICS_BUCKETS] = {
     25000, 100000, 250000, 500000, 1000000, 2500000, 10000000
 };
 
-#define ADD(p, v)  __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
-#define LOAD(p)    __atomic_load_n((p), __ATOMIC_RELAXED)
+#define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
 static vm_metrics_site *slots(const vm_metrics *m)
@@ -65,8 +65,8 @@ static uint32_t index_size_for(uint32_t capacity)
 size_t vm_metrics_size(uint32_t capacity)
 {
     return ((sizeof(vm_metrics) + 63) & ~(size_t)63)
-           + sizeof(vm_metrics_site) * (size_t)capacity
-           + sizeof(uint32_t) * (size_t)index_size_for(capacity);
+        + sizeof(vm_metrics_site) * (size_t)capacity
+        + sizeof(uint32_t) * (size_t)index_size_for(capacity);
 }
 
 vm_metrics *vm_metrics_init(void *mem, size_t size, uint32_t capacity)
@@ -114,7 +114,7 @@ uint32_t vm_metrics_table_tag(const char *snapshot_path)
 static uint32_t home(const vm_metrics *m, uint32_t table, int64_t id)
 {
     uint64_t x = ((uint64_t)id ^ ((uint64_t)table << 32))
-                 * 0x9e3779b97f4a7c15ULL;
+        * 0x9e3779b97f4a7c15ULL;
 
     return (uint32_t)(x >> m->shift);
 }
@@ -196,7 +196,7 @@ static retired *retired_of(vm_metrics *m, uint32_t table)
             m->gone[i].table = table;
             return &m->gone[i];
         }
-    return &m->gone[RETIRED_TABLES - 1];    /* shared beyond that many */
+    return &m->gone[RETIRED_TABLES - 1]; /* shared beyond that many */
 }
 
 static void index_put(vm_metrics *m, uint32_t table, int64_t id, uint32_t slot)
@@ -330,7 +330,8 @@ void vm_metrics_read(const vm_metrics_site *s, vm_metrics_site *out)
 uint64_t vm_metrics_refusals(const vm_metrics *m, int reason)
 {
     return reason >= 0 && reason < VM_METRICS_REFUSALS
-           ? LOAD(&m->refusals[reason]) : 0;
+        ? LOAD(&m->refusals[reason])
+        : 0;
 }
 
 uint64_t vm_metrics_uncounted_requests(const vm_metrics *m)

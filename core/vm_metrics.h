@@ -15,12 +15,23 @@
 #include <stdint.h>
 
 /* Status classes: 1xx and 2xx count as 2xx, 6xx+ as 5xx. */
-enum { VM_METRICS_2XX, VM_METRICS_3XX, VM_METRICS_4XX, VM_METRICS_5XX,
-       VM_METRICS_CLASSES };
+enum {
+    VM_METRICS_2XX,
+    VM_METRICS_3XX,
+    VM_METRICS_4XX,
+    VM_METRICS_5XX,
+    VM_METRICS_CLASSES
+};
 
 /* Requests refused before reaching a site, and those with no table. */
-enum { VM_METRICS_UNKNOWN_HOST, VM_METRICS_DISABLED, VM_METRICS_BAD_HOST,
-       VM_METRICS_NO_PLATFORM, VM_METRICS_NO_TABLE, VM_METRICS_REFUSALS };
+enum {
+    VM_METRICS_UNKNOWN_HOST,
+    VM_METRICS_DISABLED,
+    VM_METRICS_BAD_HOST,
+    VM_METRICS_NO_PLATFORM,
+    VM_METRICS_NO_TABLE,
+    VM_METRICS_REFUSALS
+};
 
 /* The duration histogram's upper bounds, microseconds (+Inf is the
  * request count). */
@@ -29,13 +40,13 @@ extern const uint64_t vm_metrics_bucket_us[VM_METRICS_BUCKETS];
 
 /* One site's counters: 128 bytes, two cache lines. */
 typedef struct vm_metrics_site {
-    int64_t id;                  /* the row's id; 0: free slot */
-    uint32_t table;              /* vm_metrics_table_tag of its table */
-    uint32_t seen;               /* the sync that last found it */
+    int64_t id;     /* the row's id; 0: free slot */
+    uint32_t table; /* vm_metrics_table_tag of its table */
+    uint32_t seen;  /* the sync that last found it */
     uint64_t requests[VM_METRICS_CLASSES];
-    uint64_t bytes;              /* body bytes sent */
-    uint64_t duration_us;        /* sum */
-    uint64_t buckets[VM_METRICS_BUCKETS];   /* not cumulative */
+    uint64_t bytes;                       /* body bytes sent */
+    uint64_t duration_us;                 /* sum */
+    uint64_t buckets[VM_METRICS_BUCKETS]; /* not cumulative */
     uint64_t spare;
 } vm_metrics_site;
 

@@ -12,11 +12,13 @@
 #include "vm_hash.h"
 #include "vm_opcache.h"
 
-#define VERSION_MAX (1 << 20)   /* version.php is a few kB */
+#define VERSION_MAX (1 << 20) /* version.php is a few kB */
 
 static const char *const php_settings[] = {
-    "-dopcache.enable_cli=1", "-dopcache.file_cache_only=1",
-    "-dopcache.validate_timestamps=1", "-dopcache.revalidate_freq=0",
+    "-dopcache.enable_cli=1",
+    "-dopcache.file_cache_only=1",
+    "-dopcache.validate_timestamps=1",
+    "-dopcache.revalidate_freq=0",
 };
 #define NSETTINGS (sizeof php_settings / sizeof *php_settings)
 
@@ -47,17 +49,15 @@ static const char *tree_key(const char *code_dir, apr_pool_t *p,
 /* BASE/<tree>/<user>: made 0700 and given to the user on its descriptor;
  * an existing one must be the user's (or ours, not yet given) and closed
  * to everyone else. */
-static const char *user_dir(int treefd, const vm_identity *who,
-                            apr_pool_t *p)
+static const char *user_dir(int treefd, const vm_identity *who, apr_pool_t *p)
 {
     const char *name = who->name;
     if (!*name || strchr(name, '/') || name[0] == '.')
-        return apr_psprintf(p, "user name '%s' cannot name a directory",
-                            name);
+        return apr_psprintf(p, "user name '%s' cannot name a directory", name);
     if (mkdirat(treefd, name, 0700) != 0 && errno != EEXIST)
         return apr_psprintf(p, "%s: mkdir: %s", name, strerror(errno));
-    int fd = openat(treefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-                                  | O_CLOEXEC);
+    int fd = openat(treefd, name,
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
     const char *why = NULL;
     if (fd < 0 || fstat(fd, &st) != 0)
@@ -67,10 +67,9 @@ static const char *user_dir(int treefd, const vm_identity *who,
         why = apr_psprintf(p, "%s: owned by uid %ld, not %s: refused", name,
                            (long)st.st_uid, name);
     else if (st.st_mode & 077)
-        why = apr_psprintf(p, "%s: open to others (mode %04o): refused",
-                           name, (unsigned)(st.st_mode & 07777));
-    else if (st.st_uid != who->uid
-             && fchown(fd, who->uid, who->gid) != 0)
+        why = apr_psprintf(p, "%s: open to others (mode %04o): refused", name,
+                           (unsigned)(st.st_mode & 07777));
+    else if (st.st_uid != who->uid && fchown(fd, who->uid, who->gid) != 0)
         why = apr_psprintf(p, "%s: chown: %s", name, strerror(errno));
     if (fd >= 0)
         close(fd);
@@ -98,13 +97,13 @@ const char *vm_opcache_dir(const char *base, const char *code_dir,
     return NULL;
 }
 
-const char *const *vm_opcache_php_args(const char *const *argv,
-                                       const char *dir, apr_pool_t *p)
+const char *const *vm_opcache_php_args(const char *const *argv, const char *dir,
+                                       apr_pool_t *p)
 {
     size_t n = 0, at = 1;
     while (argv[n])
         n++;
-    while (at < n && strncmp(argv[at], "-d", 2) == 0)   /* after PHP's own */
+    while (at < n && strncmp(argv[at], "-d", 2) == 0) /* after PHP's own */
         at++;
     const char **out = apr_pcalloc(p, sizeof(char *) * (n + NSETTINGS + 2));
     size_t k = 0;
@@ -119,9 +118,8 @@ const char *const *vm_opcache_php_args(const char *const *argv,
 }
 
 const char *const *vm_opcache_argv(const char *const *argv, const char *base,
-                                   const char *code_dir,
-                                   const vm_identity *who, apr_pool_t *p,
-                                   const char **why)
+                                   const char *code_dir, const vm_identity *who,
+                                   apr_pool_t *p, const char **why)
 {
     const char *dir = NULL;
     *why = NULL;

@@ -26,15 +26,14 @@ const char *vm_opcache_dir(const char *base, const char *code_dir,
 /* argv (php first, from vm_cli_argv) with the cache's settings after
  * its leading -d settings: opcache.enable_cli, file_cache=dir, file_cache_only,
  * validate_timestamps with revalidate_freq=0.  From p. */
-const char *const *vm_opcache_php_args(const char *const *argv,
-                                       const char *dir, apr_pool_t *p);
+const char *const *vm_opcache_php_args(const char *const *argv, const char *dir,
+                                       apr_pool_t *p);
 
 /* Both: argv with the cache of who for code_dir, or argv as it is when
  * base is NULL or empty (the cache is off) or when the directory cannot be
  * used (*why then says why: a run is never held back by its cache). */
 const char *const *vm_opcache_argv(const char *const *argv, const char *base,
-                                   const char *code_dir,
-                                   const vm_identity *who, apr_pool_t *p,
-                                   const char **why);
+                                   const char *code_dir, const vm_identity *who,
+                                   apr_pool_t *p, const char **why);
 
 #endif

@@ -5,8 +5,8 @@
 #include "vm_conf.h"
 #include "vm_platforms.h"
 
-static const char *add_platform(void *ctx, const char *name,
-                                const char *value, apr_pool_t *p)
+static const char *add_platform(void *ctx, const char *name, const char *value,
+                                apr_pool_t *p)
 {
     vm_platforms *pl = ctx;
     vm_platform *one;
@@ -16,8 +16,10 @@ static const char *add_platform(void *ctx, const char *name,
     if (why)
         return apr_psprintf(p, "platform '%s': %s", name, why);
     if (value[0] != '/' || vm_path_has_dotdot(value))
-        return apr_psprintf(p, "platform %s: '%s' is not an absolute path "
-                            "without '..'", name, value);
+        return apr_psprintf(p,
+                            "platform %s: '%s' is not an absolute path "
+                            "without '..'",
+                            name, value);
     if (apr_hash_get(pl->by_name, name, APR_HASH_KEY_STRING))
         return apr_psprintf(p, "platform %s given twice", name);
     while (len > 1 && value[len - 1] == '/')

@@ -12,12 +12,12 @@
 
 typedef struct {
     const char *name;
-    const char *path;      /* absolute, no trailing slash, no ".." */
+    const char *path; /* absolute, no trailing slash, no ".." */
 } vm_platform;
 
 typedef struct vm_platforms_s {
-    apr_array_header_t *list;   /* vm_platform, in the file's order */
-    apr_hash_t *by_name;        /* name -> vm_platform * */
+    apr_array_header_t *list; /* vm_platform, in the file's order */
+    apr_hash_t *by_name;      /* name -> vm_platform * */
 } vm_platforms;
 
 /* Read the platforms file: "name = /path/to/moodle" lines, '#' comments.

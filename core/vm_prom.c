@@ -10,8 +10,10 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 
     if (s[0] < 0x80)
         return 1;
-    len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3
-          : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : 0;
+    len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+        : s[0] >= 0xe0                 ? 3
+        : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+                                       : 0;
     if (len == 0 || len > n)
         return 0;
     cp = s[0] & (0xff >> (len + 1));

@@ -31,8 +31,8 @@ static void collect_new_rejections(const vm_table *t, const vm_snapshot *old,
 
 static void write_generation(const vm_table *t, vm_snapshot_image *img,
                              const vm_snapshot *old, vm_source *src,
-                             const char *path, uint64_t floor,
-                             apr_pool_t *p, vm_refresh_result *res)
+                             const char *path, uint64_t floor, apr_pool_t *p,
+                             vm_refresh_result *res)
 {
     uint64_t last = old ? vm_snapshot_generation(old) : 0;
     vm_snapshot_meta meta;
@@ -65,10 +65,12 @@ static void write_if_changed(const vm_table *t, const vm_snapshot *old,
     if (!old || vm_snapshot_image_digest(img) != vm_snapshot_digest(old))
         write_generation(t, img, old, src, path, floor, p, res);
     if (res->status == VM_OK
-        && vm_cron_figures_save(vm_cron_figures_path(path, p), t, &ignored,
-                                p, &res->figures_error) != VM_OK)
-        res->figures_error = apr_pstrcat(p, "cron figures: ",
-                                         res->figures_error, NULL);
+        && vm_cron_figures_save(vm_cron_figures_path(path, p), t, &ignored, p,
+                                &res->figures_error)
+            != VM_OK)
+        res->figures_error = apr_pstrcat(p,
+                                         "cron figures: ", res->figures_error,
+                                         NULL);
 }
 
 /* Skip the read when the source can tell it has not changed and the
@@ -82,8 +84,8 @@ static int source_unchanged(vm_source *src)
         && src->ops->unchanged(src, &same, &ignored) == VM_OK && same;
 }
 
-void vm_refresh(vm_source *src, const char *path, uint64_t floor,
-                apr_pool_t *p, vm_refresh_result *res)
+void vm_refresh(vm_source *src, const char *path, uint64_t floor, apr_pool_t *p,
+                vm_refresh_result *res)
 {
     vm_snapshot *old = NULL;
     apr_array_header_t *rows;
@@ -93,7 +95,7 @@ void vm_refresh(vm_source *src, const char *path, uint64_t floor,
     memset(res, 0, sizeof *res);
     res->new_rejections = apr_array_make(p, 4, sizeof(vm_rejection));
     if (vm_snapshot_open(&old, path, p, &ignored) != VM_OK)
-        old = NULL;   /* missing or corrupt: replaced below */
+        old = NULL; /* missing or corrupt: replaced below */
     if (old) {
         res->generation = vm_snapshot_generation(old);
         res->count = vm_snapshot_count(old);

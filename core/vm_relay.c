@@ -9,7 +9,7 @@
 #include "vm_text.h"
 #include "vm_time.h"
 
-#define PIECE   4096
+#define PIECE 4096
 #define POLL_MS 100
 
 enum { SRC_IN, SRC_PTY, SRC_OUT, SRC_ERR, NSRC, TO_CHILD = NSRC };
@@ -17,8 +17,8 @@ enum { SRC_IN, SRC_PTY, SRC_OUT, SRC_ERR, NSRC, TO_CHILD = NSRC };
 typedef struct {
     vm_job *j;
     const vm_relay *r;
-    int to_child;                  /* the child's stdin: pipe or pty */
-    int full;                      /* it had no room: wait for some */
+    int to_child; /* the child's stdin: pipe or pty */
+    int full;     /* it had no room: wait for some */
     vm_text_stream text[NSRC];
 } relay;
 
@@ -26,11 +26,11 @@ typedef struct {
 static void pass_out(relay *rl, int src, int fd, const char *buf, size_t n)
 {
     char out[VM_TEXT_CHUNK_ROOM(PIECE)];
-    size_t len = n ? vm_text_visible_chunk(&rl->text[src], buf, n,
-                                           rl->r->keep, out)
-                   : vm_text_visible_flush(&rl->text[src], out);
+    size_t len = n
+        ? vm_text_visible_chunk(&rl->text[src], buf, n, rl->r->keep, out)
+        : vm_text_visible_flush(&rl->text[src], out);
     if (vm_file_write_all(fd, out, len) != 0)
-        return;         /* our reader went: the child's status says more */
+        return; /* our reader went: the child's status says more */
 }
 
 /* Our stdin to the child's; at its end, the child's end too (a pty: its
@@ -60,7 +60,7 @@ static int pass(relay *rl, int src, int fd)
     if (n < 0 && errno == EINTR)
         return 1;
     int to = src == SRC_ERR ? rl->r->err_fd : rl->r->out_fd;
-    if (n <= 0) {               /* EOF, or EIO: the pty has no writer left */
+    if (n <= 0) { /* EOF, or EIO: the pty has no writer left */
         pass_out(rl, src, to, NULL, 0);
         return 0;
     }
@@ -98,7 +98,7 @@ static int has_room(const relay *rl)
 static long wait_ms(const vm_job *j, int ended)
 {
     if (ended)
-        return 0;              /* drain what is there, wait for nothing */
+        return 0; /* drain what is there, wait for nothing */
     long long at = vm_job_deadline(j), now = vm_time_mono_ms();
     if (at >= 0 && at - now < POLL_MS)
         return at - now < 1 ? 1 : (long)(at - now);
@@ -107,8 +107,9 @@ static long wait_ms(const vm_job *j, int ended)
 
 int vm_relay_run(vm_job *j, const vm_relay *r)
 {
-    relay rl = { j, r, j->pty >= 0 && j->fds[0] < 0 ? j->pty : j->fds[0], 0,
-                 { { 0 } } };
+    relay rl = {
+        j, r, j->pty >= 0 && j->fds[0] < 0 ? j->pty : j->fds[0], 0, { { 0 } }
+    };
     int fds[NSRC] = { rl.to_child >= 0 ? r->in_fd : -1, j->pty, j->fds[1],
                       j->fds[2] };
     void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
@@ -116,7 +117,7 @@ int vm_relay_run(vm_job *j, const vm_relay *r)
     for (;;) {
         struct pollfd pfd[NSRC + 1];
         int which[NSRC + 1], n = gather(&rl, fds, pfd, which);
-        if (n == 0) {          /* every output drained */
+        if (n == 0) { /* every output drained */
             if (!ended)
                 vm_job_wait(j, r->interrupted);
             break;
@@ -134,13 +135,13 @@ int vm_relay_run(vm_job *j, const vm_relay *r)
                 pass_in(&rl, &fds[SRC_IN]);
         }
         if (ended && got == 0)
-            break;             /* ended, and nothing more is waiting */
+            break; /* ended, and nothing more is waiting */
         int sig = r->interrupted ? r->interrupted() : 0;
         if (sig)
             vm_job_end(j, sig, vm_time_mono_ms());
         vm_job_tick(j, vm_time_mono_ms());
         if (!ended && (ended = vm_job_reap(j)) != 0)
-            fds[SRC_IN] = -1;  /* nobody reads it any more */
+            fds[SRC_IN] = -1; /* nobody reads it any more */
     }
     for (int s = SRC_PTY; s < NSRC; s++)
         if (fds[s] >= 0)
@@ -156,8 +157,9 @@ void vm_relay_options(vm_job_opts *o, const vm_relay *r, struct winsize *ws,
     int tty = isatty(r->out_fd), in_fd = r->in_fd;
     o->io[1].kind = tty ? VM_JOB_PTY : VM_JOB_PIPE;
     o->io[2].kind = tty && isatty(r->err_fd) ? VM_JOB_PTY : VM_JOB_PIPE;
-    o->io[0].kind = in_fd < 0 ? VM_JOB_NULL
-                  : tty && isatty(in_fd) ? VM_JOB_PTY : VM_JOB_PIPE;
+    o->io[0].kind = in_fd < 0  ? VM_JOB_NULL
+        : tty && isatty(in_fd) ? VM_JOB_PTY
+                               : VM_JOB_PIPE;
     o->group = VM_JOB_SESSION;
     if (!tty)
         return;
@@ -165,7 +167,7 @@ void vm_relay_options(vm_job_opts *o, const vm_relay *r, struct winsize *ws,
         o->winsize = ws;
     if (tcgetattr(r->out_fd, tio) == 0) {
         tio->c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-        tio->c_oflag &= ~(tcflag_t)ONLCR;      /* ours turns \n into \r\n */
+        tio->c_oflag &= ~(tcflag_t)ONLCR; /* ours turns \n into \r\n */
         o->termios = tio;
     }
 }

@@ -13,7 +13,7 @@ typedef struct {
                            the pty), or -1: the child reads nothing of ours */
     int out_fd, err_fd; /* where its stdout and stderr go (a pty: out_fd) */
     const char *keep;   /* controls passed as they are (e.g. "\n\t\r") */
-    int (*interrupted)(void);   /* a signal we caught ends its group, or 0 */
+    int (*interrupted)(void); /* a signal we caught ends its group, or 0 */
 } vm_relay;
 
 /* Relay until the child has ended and its output is drained, applying

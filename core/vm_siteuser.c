@@ -12,7 +12,8 @@ static const char *plain(const char *s, apr_pool_t *p)
 
     for (c = out; *c; c++)
         *c = isalnum((unsigned char)*c) || *c == '-' || *c == '_'
-           ? (char)tolower((unsigned char)*c) : '_';
+            ? (char)tolower((unsigned char)*c)
+            : '_';
     return out;
 }
 
@@ -20,7 +21,7 @@ static const char *plain(const char *s, apr_pool_t *p)
 static const char *placeholder(const char *rule, size_t *len,
                                const vm_instance *in, apr_pool_t *p)
 {
-    static const char *const names[] = {"shortname%", "id%", "dbname%"};
+    static const char *const names[] = { "shortname%", "id%", "dbname%" };
 
     for (size_t i = 0; i < 3; i++) {
         size_t n = strlen(names[i]);
@@ -30,8 +31,8 @@ static const char *placeholder(const char *rule, size_t *len,
         if (!in)
             return "x";
         return i == 0 ? plain(in->shortname, p)
-             : i == 1 ? apr_psprintf(p, "%d", (int)in->id)
-             : plain(in->dbname, p);
+            : i == 1  ? apr_psprintf(p, "%d", (int)in->id)
+                      : plain(in->dbname, p);
     }
     return NULL;
 }
@@ -49,8 +50,10 @@ static const char *expand(const char *rule, const vm_instance *in,
         if (!*rule)
             break;
         if (!(v = placeholder(rule + 1, &len, in, p))) {
-            *why = apr_psprintf(p, "site-user '%s': unknown placeholder "
-                                "(%%shortname%%, %%id%%, %%dbname%%)", rule);
+            *why = apr_psprintf(p,
+                                "site-user '%s': unknown placeholder "
+                                "(%%shortname%%, %%id%%, %%dbname%%)",
+                                rule);
             return NULL;
         }
         out = apr_pstrcat(p, out, v, NULL);
@@ -58,18 +61,18 @@ static const char *expand(const char *rule, const vm_instance *in,
     }
     if (!*out || strlen(out) > VM_SITE_USER_MAX || out[0] == '-'
         || strspn(out, "abcdefghijklmnopqrstuvwxyz0123456789-_")
-           != strlen(out)) {
-        *why = apr_psprintf(p, "site-user gives '%s': not a user name (1 to "
-                            "%d of a-z, 0-9, '-', '_')", out,
-                            VM_SITE_USER_MAX);
+            != strlen(out)) {
+        *why = apr_psprintf(p,
+                            "site-user gives '%s': not a user name (1 to "
+                            "%d of a-z, 0-9, '-', '_')",
+                            out, VM_SITE_USER_MAX);
         return NULL;
     }
     return out;
 }
 
 const char *vm_site_user(const char *rule, const char *fallback,
-                         const vm_instance *in, apr_pool_t *p,
-                         const char **why)
+                         const vm_instance *in, apr_pool_t *p, const char **why)
 {
     if (!rule || !*rule || !in || in->id == VM_MASTER_ID)
         return fallback;

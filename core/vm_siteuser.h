@@ -12,7 +12,7 @@
 #include "vm_identity.h"
 #include "vm_instance.h"
 
-#define VM_SITE_USER_MAX 32   /* useradd's limit */
+#define VM_SITE_USER_MAX 32 /* useradd's limit */
 
 /* The user for in: rule expanded, or fallback when rule is NULL or in is
  * the master.  NULL with *why when the result is no valid user name

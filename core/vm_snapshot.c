@@ -17,7 +17,7 @@ struct vm_snapshot {
     size_t size;
     const vm_snap_header *h;
     const vm_snap_slot *index;
-    uint32_t mask;               /* nslots - 1 */
+    uint32_t mask; /* nslots - 1 */
     const vm_snap_record *records;
     const vm_snap_rejection *rejections;
     const vm_snap_link *links;
@@ -48,17 +48,15 @@ static const char *check_header(const vm_snap_header *h, size_t size)
         || !section_ok(h, h->rejections_off, h->nrejections,
                        sizeof(vm_snap_rejection))
         || !section_ok(h, h->links_off, h->nlinks, sizeof(vm_snap_link))
-        || h->nslots <= (uint64_t)h->count + h->nlinks
-        || h->strings_off > size || h->strings_len == 0
-        || h->strings_len > size - h->strings_off
+        || h->nslots <= (uint64_t)h->count + h->nlinks || h->strings_off > size
+        || h->strings_len == 0 || h->strings_len > size - h->strings_off
         || h->strings_len > UINT32_MAX)
         return "corrupt snapshot section";
     return NULL;
 }
 
 /* A key length and key head agree with the key string. */
-static int key_consistent(const char *key, uint32_t keylen,
-                          const char *keyhead)
+static int key_consistent(const char *key, uint32_t keylen, const char *keyhead)
 {
     char head[VM_SNAP_KEYHEAD] = { 0 };
     size_t len = strlen(key);
@@ -98,7 +96,7 @@ static const char *slot_key(const vm_snapshot *s, uint32_t v, uint32_t *len)
 
 static int slot_value_ok(const vm_snap_header *h, uint32_t v)
 {
-    uint32_t i = v & ~VM_SNAP_LINK;      /* index + 1 */
+    uint32_t i = v & ~VM_SNAP_LINK; /* index + 1 */
 
     return i >= 1 && ((v & VM_SNAP_LINK) ? i <= h->nlinks : i <= h->count);
 }
@@ -133,7 +131,8 @@ static const char *check_contents(const vm_snapshot *s)
             if (r->str[j] >= h->strings_len)
                 return "corrupt snapshot record";
         if (!key_consistent(s->strings + r->str[VM_E_HOST], r->keylen,
-                            r->keyhead) || !cold_ok(s, r->str[VM_R_COLD]))
+                            r->keyhead)
+            || !cold_ok(s, r->str[VM_R_COLD]))
             return "corrupt snapshot record";
     }
     if (check_links(s))
@@ -238,11 +237,26 @@ void vm_snapshot_close(vm_snapshot *s)
     free(s);
 }
 
-uint64_t vm_snapshot_generation(const vm_snapshot *s) { return s->h->generation; }
-int64_t vm_snapshot_created(const vm_snapshot *s) { return s->h->created; }
-uint64_t vm_snapshot_digest(const vm_snapshot *s) { return s->h->digest; }
-uint32_t vm_snapshot_count(const vm_snapshot *s) { return s->h->count; }
-uint32_t vm_snapshot_rejection_count(const vm_snapshot *s) { return s->h->nrejections; }
+uint64_t vm_snapshot_generation(const vm_snapshot *s)
+{
+    return s->h->generation;
+}
+int64_t vm_snapshot_created(const vm_snapshot *s)
+{
+    return s->h->created;
+}
+uint64_t vm_snapshot_digest(const vm_snapshot *s)
+{
+    return s->h->digest;
+}
+uint32_t vm_snapshot_count(const vm_snapshot *s)
+{
+    return s->h->count;
+}
+uint32_t vm_snapshot_rejection_count(const vm_snapshot *s)
+{
+    return s->h->nrejections;
+}
 
 const char *vm_snapshot_source(const vm_snapshot *s)
 {
@@ -254,7 +268,7 @@ void vm_snapshot_instance(const vm_snapshot *s, uint32_t i, vm_instance *out)
     const vm_snap_record *r = &s->records[i];
     size_t j;
 
-    memset(out, 0, sizeof *out);    /* the cron figures are not here */
+    memset(out, 0, sizeof *out); /* the cron figures are not here */
     out->id = r->id;
     out->dbpersist = (r->flags & VM_SNAP_DBPERSIST) != 0;
     out->enabled = (r->flags & VM_SNAP_ENABLED) != 0;
@@ -263,14 +277,13 @@ void vm_snapshot_instance(const vm_snapshot *s, uint32_t i, vm_instance *out)
 
     for (j = 0; j < VM_SNAP_STRING_COUNT; j++)
         *vm_snap_string_field(out, j) = s->strings
-                                        + r->str[vm_snap_strings[j].slot];
+            + r->str[vm_snap_strings[j].slot];
     for (j = 0; j < VM_SNAP_COLD_COUNT; j++, cold += strlen(cold) + 1)
         *(const char **)((char *)out + vm_snap_cold[j]) = cold;
     out->path = vm_host_key_path(out->key);
 }
 
-void vm_snapshot_rejection(const vm_snapshot *s, uint32_t i,
-                           vm_rejection *out)
+void vm_snapshot_rejection(const vm_snapshot *s, uint32_t i, vm_rejection *out)
 {
     out->id = s->rejections[i].id;
     out->reason = s->strings + s->rejections[i].reason;
@@ -284,14 +297,14 @@ static int key_equal(const char *head, const char *whole, const char *key,
         return memcmp(head, key, keylen) == 0;
     return memcmp(head, key, VM_SNAP_KEYHEAD) == 0
         && memcmp(whole + VM_SNAP_KEYHEAD, key + VM_SNAP_KEYHEAD,
-                  keylen - VM_SNAP_KEYHEAD) == 0;
+                  keylen - VM_SNAP_KEYHEAD)
+        == 0;
 }
 
 /* The slot value of key (a record or a link), 0 when absent.  Two
  * dependent reads for a hit: the slot, then the entry's first line (a
  * fingerprint mismatch costs no entry read). */
-static uint32_t find_key(const vm_snapshot *s, const char *key,
-                         size_t keylen)
+static uint32_t find_key(const vm_snapshot *s, const char *key, size_t keylen)
 {
     uint32_t h = vm_hash_key(key, keylen), slot;
 
@@ -309,16 +322,16 @@ static uint32_t find_key(const vm_snapshot *s, const char *key,
         } else {
             const vm_snap_record *r = &s->records[v - 1];
             if (r->keylen == keylen
-                && key_equal(r->keyhead, s->strings + r->str[VM_E_HOST],
-                             key, keylen))
+                && key_equal(r->keyhead, s->strings + r->str[VM_E_HOST], key,
+                             keylen))
                 return v;
         }
     }
     return 0;
 }
 
-const vm_snapshot_entry *vm_snapshot_find(const vm_snapshot *s,
-                                          const char *key, size_t keylen)
+const vm_snapshot_entry *vm_snapshot_find(const vm_snapshot *s, const char *key,
+                                          size_t keylen)
 {
     uint32_t v = find_key(s, key, keylen);
 
@@ -370,7 +383,7 @@ int vm_snapshot_route(const vm_snapshot *s, const char *key, size_t keylen,
     if (v & VM_SNAP_LINK) {
         uint32_t target = s->links[(v & ~VM_SNAP_LINK) - 1].target;
         if (!target)
-            return 0;          /* a host of path sites, none at its root */
+            return 0; /* a host of path sites, none at its root */
         out->site = &s->records[target - 1];
         out->alias = 1;
     } else {

@@ -26,9 +26,9 @@ typedef struct vm_snapshot_image vm_snapshot_image;
 typedef struct vm_snap_record vm_snapshot_entry;
 
 typedef struct {
-    uint64_t generation;   /* increases by one with every new content */
-    int64_t created;       /* seconds since the epoch */
-    const char *source;    /* source description, password masked */
+    uint64_t generation; /* increases by one with every new content */
+    int64_t created;     /* seconds since the epoch */
+    const char *source;  /* source description, password masked */
 } vm_snapshot_meta;
 
 /* Lay t out as a snapshot image, once per change: its digest tells whether
@@ -40,8 +40,8 @@ uint64_t vm_snapshot_image_digest(const vm_snapshot_image *img);
 /* Stamp the image with meta's generation and time and write it at path,
  * atomically (meta's source is the one given at build). */
 vm_status vm_snapshot_image_write(vm_snapshot_image *img, const char *path,
-                                  const vm_snapshot_meta *meta,
-                                  apr_pool_t *p, const char **err);
+                                  const vm_snapshot_meta *meta, apr_pool_t *p,
+                                  const char **err);
 
 /* Build and write in one step.  The previous file stays in place until
  * the new one is complete. */
@@ -68,8 +68,8 @@ uint32_t vm_snapshot_rejection_count(const vm_snapshot *s);
 /* Find a site by its own canonical key (NULL when absent), then read
  * what routing needs from the entry.  The values are pointers into the
  * mapping, NUL-terminated, valid while the snapshot is open. */
-const vm_snapshot_entry *vm_snapshot_find(const vm_snapshot *s,
-                                          const char *key, size_t keylen);
+const vm_snapshot_entry *vm_snapshot_find(const vm_snapshot *s, const char *key,
+                                          size_t keylen);
 int vm_snapshot_entry_enabled(const vm_snapshot_entry *e);
 long long vm_snapshot_entry_id(const vm_snapshot_entry *e);
 /* values[i] is the value of vm_env_names[i]. */
@@ -103,8 +103,7 @@ int vm_snapshot_lookup(const vm_snapshot *s, const char *key, size_t keylen,
 
 /* Instance or rejection by position (0 .. count-1), in id order. */
 void vm_snapshot_instance(const vm_snapshot *s, uint32_t i, vm_instance *out);
-void vm_snapshot_rejection(const vm_snapshot *s, uint32_t i,
-                           vm_rejection *out);
+void vm_snapshot_rejection(const vm_snapshot *s, uint32_t i, vm_rejection *out);
 
 /* The digest a table would have as a snapshot (tests, tools). */
 uint64_t vm_table_digest(const vm_table *t);

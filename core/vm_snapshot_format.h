@@ -14,7 +14,7 @@
 #include "vm_env.h"
 #include "vm_instance.h"
 
-#define VM_SNAP_MAGIC   "VMSNAP\r\n"   /* \r\n catches text-mode damage */
+#define VM_SNAP_MAGIC "VMSNAP\r\n" /* \r\n catches text-mode damage */
 #define VM_SNAP_VERSION 4u
 
 /* String slots of a record: the VMOODLE_* values in vm_env order, the
@@ -26,8 +26,8 @@ enum { VM_R_PLATFORM = VM_ENV_COUNT, VM_R_COLD, VM_R_COUNT };
 /* Where each string of a vm_instance lives in a record, so the writer's
  * checks and the reader walk one list. */
 static const struct {
-    size_t field;     /* offsetof(vm_instance, ...) */
-    int slot;         /* index into vm_snap_record.str */
+    size_t field; /* offsetof(vm_instance, ...) */
+    int slot;     /* index into vm_snap_record.str */
 } vm_snap_strings[] = {
     { offsetof(vm_instance, key), VM_E_HOST },
     { offsetof(vm_instance, wwwroot), VM_E_WWWROOT },
@@ -51,7 +51,8 @@ static inline const char **vm_snap_string_field(vm_instance *in, size_t i)
 
 /* The cold block's strings, in order. */
 static const size_t vm_snap_cold[] = {
-    offsetof(vm_instance, name), offsetof(vm_instance, vhostname),
+    offsetof(vm_instance, name),
+    offsetof(vm_instance, vhostname),
     offsetof(vm_instance, aliases),
 };
 #define VM_SNAP_COLD_COUNT (sizeof vm_snap_cold / sizeof vm_snap_cold[0])
@@ -61,15 +62,15 @@ typedef struct {
     uint32_t version;
     uint32_t header_size;
     uint64_t file_size;
-    uint64_t checksum;       /* of the whole file with this field zero */
+    uint64_t checksum; /* of the whole file with this field zero */
     uint64_t generation;
     int64_t created;
-    uint64_t digest;         /* of records, rejections and their strings */
-    uint32_t count;          /* instance records */
-    uint32_t nslots;         /* index size, a power of two > count */
+    uint64_t digest; /* of records, rejections and their strings */
+    uint32_t count;  /* instance records */
+    uint32_t nslots; /* index size, a power of two > count */
     uint32_t nrejections;
-    uint32_t source;         /* string offset of the source description */
-    uint32_t nlinks;         /* alias and path-host entries */
+    uint32_t source; /* string offset of the source description */
+    uint32_t nlinks; /* alias and path-host entries */
     uint32_t pad;
     uint64_t index_off;      /* vm_snap_slot[nslots] */
     uint64_t records_off;    /* vm_snap_record[count], by id; 64-aligned */
@@ -80,8 +81,8 @@ typedef struct {
 } vm_snap_header;
 
 typedef struct {
-    uint32_t fingerprint;    /* vm_hash_key of the record's key */
-    uint32_t record;         /* record index + 1, or VM_SNAP_LINK | link
+    uint32_t fingerprint; /* vm_hash_key of the record's key */
+    uint32_t record;      /* record index + 1, or VM_SNAP_LINK | link
                                 index + 1; 0: empty slot */
 } vm_snap_slot;
 
@@ -90,7 +91,7 @@ typedef struct {
 /* The start of the key is kept in the record, so that most keys compare
  * without a third, random read in the string area. */
 #define VM_SNAP_KEYHEAD 48
-#define VM_SNAP_LINE 64      /* records start on a cache line */
+#define VM_SNAP_LINE 64 /* records start on a cache line */
 
 /* VM_SNAP_PATHS: sites live under paths of this host (keys host/segment):
  * a request for it looks its first path segment up as well. */
@@ -99,11 +100,11 @@ enum { VM_SNAP_ENABLED = 1u, VM_SNAP_DBPERSIST = 2u, VM_SNAP_PATHS = 4u };
 typedef struct vm_snap_record {
     /* first line: what a lookup reads */
     uint32_t keylen;
-    uint32_t flags;                  /* VM_SNAP_ENABLED | VM_SNAP_DBPERSIST */
-    char keyhead[VM_SNAP_KEYHEAD];   /* the key's first bytes, zero-padded */
+    uint32_t flags;                /* VM_SNAP_ENABLED | VM_SNAP_DBPERSIST */
+    char keyhead[VM_SNAP_KEYHEAD]; /* the key's first bytes, zero-padded */
     int64_t id;
     /* second line: what a routed request reads */
-    uint32_t str[VM_R_COUNT];        /* string offsets */
+    uint32_t str[VM_R_COUNT]; /* string offsets */
     int32_t mnet;
 } vm_snap_record;
 
@@ -123,9 +124,9 @@ typedef struct {
  * Its first bytes match a record's, so a lookup reads either alike. */
 typedef struct {
     uint32_t keylen;
-    uint32_t flags;                  /* VM_SNAP_PATHS */
+    uint32_t flags; /* VM_SNAP_PATHS */
     char keyhead[VM_SNAP_KEYHEAD];
-    uint32_t key;                    /* string offset */
+    uint32_t key; /* string offset */
     uint32_t target;
 } vm_snap_link;
 

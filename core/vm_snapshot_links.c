@@ -10,7 +10,7 @@
 typedef struct {
     apr_array_header_t *links;
     uint32_t target;
-    apr_hash_t *path_hosts;   /* host key -> 1 (resolved) or 0 */
+    apr_hash_t *path_hosts; /* host key -> 1 (resolved) or 0 */
     apr_pool_t *p;
 } planner;
 
@@ -41,8 +41,7 @@ static int add_alias(const char *key, size_t len, void *ctx)
  * marked, so a host gets one mark. */
 static int mark(planner *pl, const char *key)
 {
-    const char *state = apr_hash_get(pl->path_hosts, key,
-                                     APR_HASH_KEY_STRING);
+    const char *state = apr_hash_get(pl->path_hosts, key, APR_HASH_KEY_STRING);
 
     if (!state || *state)
         return 0;
@@ -77,8 +76,8 @@ void vm_snap_links_plan(const vm_table *t, apr_pool_t *p,
         return;
     *record_paths = apr_pcalloc(p, (apr_size_t)t->instances->nelts + 1);
     for (i = 0; i < t->instances->nelts; i++)
-        (*record_paths)[i] = (unsigned char)mark(&pl,
-            APR_ARRAY_IDX(t->instances, i, vm_instance).key);
+        (*record_paths)[i] = (unsigned char)
+            mark(&pl, APR_ARRAY_IDX(t->instances, i, vm_instance).key);
     nlinks = pl.links->nelts;
     for (i = 0; i < nlinks; i++) {
         vm_snap_link_plan *l = &APR_ARRAY_IDX(pl.links, i, vm_snap_link_plan);

@@ -11,8 +11,8 @@
 
 typedef struct {
     const char *key;
-    uint32_t target;       /* instance index + 1; 0: no site at this key */
-    uint32_t flags;        /* VM_SNAP_PATHS */
+    uint32_t target; /* instance index + 1; 0: no site at this key */
+    uint32_t flags;  /* VM_SNAP_PATHS */
 } vm_snap_link_plan;
 
 /* *links: vm_snap_link_plan, aliases in instance order then path hosts;

@@ -20,13 +20,15 @@ struct vm_snapshot_image {
  * and a million instances cost no random memory reads; at worst a value
  * repeated far apart is stored twice, which the reader does not mind.
  * Memory is malloc'd and freed by string_area_free. */
-#define RECENT 8192      /* a power of two */
+#define RECENT 8192 /* a power of two */
 
 typedef struct {
     char *buf;
     size_t len, cap;
-    struct { uint32_t hash, off; } recent[RECENT];   /* off + 1; 0: none */
-    int failed;          /* out of memory, or past 4 GiB */
+    struct {
+        uint32_t hash, off;
+    } recent[RECENT]; /* off + 1; 0: none */
+    int failed;       /* out of memory, or past 4 GiB */
 } string_area;
 
 static string_area *string_area_new(size_t expected_bytes)
@@ -100,7 +102,7 @@ static uint32_t intern_cold(string_area *a, const vm_instance *in)
         const char *v = *(const char *const *)((const char *)in
                                                + vm_snap_cold[i]);
         size_t n = v ? strlen(v) : 0;
-        if (n > 4097)     /* a column (4096) and the aliases' last space */
+        if (n > 4097) /* a column (4096) and the aliases' last space */
             n = 4097;
         memcpy(block + len, v ? v : "", n);
         block[len + n] = '\0';
@@ -111,8 +113,8 @@ static uint32_t intern_cold(string_area *a, const vm_instance *in)
 
 /* The record holds the request's variables ready: vm_env_build formats
  * the numbers here, once per change, not once per request. */
-static void fill_record(vm_snap_record *r, const vm_instance *in,
-                        int paths, string_area *a)
+static void fill_record(vm_snap_record *r, const vm_instance *in, int paths,
+                        string_area *a)
 {
     vm_env_numbers nums;
     vm_env_var vars[VM_ENV_COUNT];
@@ -121,8 +123,7 @@ static void fill_record(vm_snap_record *r, const vm_instance *in,
     memset(r, 0, sizeof *r);
     r->id = in->id;
     r->flags = (in->enabled ? VM_SNAP_ENABLED : 0)
-               | (in->dbpersist ? VM_SNAP_DBPERSIST : 0)
-               | (paths ? VM_SNAP_PATHS : 0);
+        | (in->dbpersist ? VM_SNAP_DBPERSIST : 0) | (paths ? VM_SNAP_PATHS : 0);
     r->mnet = in->mnet;
     r->keylen = (uint32_t)strlen(in->key);
     memcpy(r->keyhead, in->key,
@@ -155,8 +156,8 @@ static uint32_t slot_count(uint32_t count)
     return n;
 }
 
-static void index_key(vm_snap_slot *slots, uint32_t nslots,
-                      const char *key, uint32_t value)
+static void index_key(vm_snap_slot *slots, uint32_t nslots, const char *key,
+                      uint32_t value)
 {
     uint32_t h = vm_hash_key(key, strlen(key));
     uint32_t slot = h & (nslots - 1);
@@ -167,8 +168,8 @@ static void index_key(vm_snap_slot *slots, uint32_t nslots,
     slots[slot].record = value;
 }
 
-static void fill_index(vm_snap_slot *slots, uint32_t nslots,
-                       const vm_table *t, const apr_array_header_t *links)
+static void fill_index(vm_snap_slot *slots, uint32_t nslots, const vm_table *t,
+                       const apr_array_header_t *links)
 {
     int i;
 
@@ -177,8 +178,7 @@ static void fill_index(vm_snap_slot *slots, uint32_t nslots,
                   APR_ARRAY_IDX(t->instances, i, vm_instance).key,
                   (uint32_t)i + 1);
     for (i = 0; i < links->nelts; i++)
-        index_key(slots, nslots,
-                  APR_ARRAY_IDX(links, i, vm_snap_link_plan).key,
+        index_key(slots, nslots, APR_ARRAY_IDX(links, i, vm_snap_link_plan).key,
                   VM_SNAP_LINK | ((uint32_t)i + 1));
 }
 
@@ -205,12 +205,11 @@ static void plan(vm_snap_header *h, const vm_table *t, uint32_t nlinks)
     h->nlinks = nlinks;
     h->nslots = slot_count(h->count + nlinks);
     h->index_off = align_to(sizeof *h, 8);
-    h->records_off = align_to(h->index_off
-                              + sizeof(vm_snap_slot) * h->nslots,
+    h->records_off = align_to(h->index_off + sizeof(vm_snap_slot) * h->nslots,
                               VM_SNAP_LINE);
     h->rejections_off = h->records_off + sizeof(vm_snap_record) * h->count;
     h->links_off = h->rejections_off
-                   + sizeof(vm_snap_rejection) * h->nrejections;
+        + sizeof(vm_snap_rejection) * h->nrejections;
     h->strings_off = h->links_off + sizeof(vm_snap_link) * h->nlinks;
 }
 
@@ -246,9 +245,9 @@ static char *finish(char *img, vm_snap_header *h, const vm_table *t,
 {
     char *grown;
 
-    h->digest = vm_hash_bytes(vm_hash_bytes(VM_HASH_SEED,
-                    img + h->records_off, h->strings_off - h->records_off),
-                    a->buf, a->len);
+    h->digest = vm_hash_bytes(vm_hash_bytes(VM_HASH_SEED, img + h->records_off,
+                                            h->strings_off - h->records_off),
+                              a->buf, a->len);
     h->source = intern(a, source ? source : "");
     h->strings_len = a->len;
     h->file_size = align_to(h->strings_off + h->strings_len, 8);
@@ -266,8 +265,7 @@ static char *finish(char *img, vm_snap_header *h, const vm_table *t,
 
 /* The image is malloc'd, to grow without a copy; p's cleanup frees it. */
 vm_status vm_snapshot_build(vm_snapshot_image **out, const vm_table *t,
-                            const char *source, apr_pool_t *p,
-                            const char **err)
+                            const char *source, apr_pool_t *p, const char **err)
 {
     vm_snapshot_image *img = apr_pcalloc(p, sizeof *img);
     /* some 128 bytes of distinct strings an instance: key, names, paths */
@@ -292,8 +290,7 @@ vm_status vm_snapshot_build(vm_snapshot_image **out, const vm_table *t,
                "or out of memory)";
         return VM_ERR_DATA;
     }
-    apr_pool_cleanup_register(p, data, free_image,
-                              apr_pool_cleanup_null);
+    apr_pool_cleanup_register(p, data, free_image, apr_pool_cleanup_null);
     img->data = data;
     img->size = h.file_size;
     *out = img;
@@ -306,18 +303,18 @@ uint64_t vm_snapshot_image_digest(const vm_snapshot_image *img)
 }
 
 vm_status vm_snapshot_image_write(vm_snapshot_image *img, const char *path,
-                                  const vm_snapshot_meta *meta,
-                                  apr_pool_t *p, const char **err)
+                                  const vm_snapshot_meta *meta, apr_pool_t *p,
+                                  const char **err)
 {
     vm_snap_header *h = (vm_snap_header *)img->data;
 
     h->generation = meta->generation;
     h->created = meta->created;
-    h->checksum = 0;   /* the reader hashes the header the same way */
+    h->checksum = 0; /* the reader hashes the header the same way */
     h->checksum = vm_hash_bytes(vm_hash_bytes(VM_HASH_SEED, h, sizeof *h),
                                 img->data + sizeof *h, img->size - sizeof *h);
     return vm_file_replace(path, img->data, img->size, 0600, NULL, p,
-                           err);                         /* passwords */
+                           err); /* passwords */
 }
 
 vm_status vm_snapshot_write(const char *path, const vm_table *t,
@@ -343,7 +340,7 @@ uint64_t vm_table_digest(const vm_table *t)
     const char *ignored;
     uint64_t digest = 0;
 
-    apr_pool_create_unmanaged(&p);   /* its memory goes back to malloc */
+    apr_pool_create_unmanaged(&p); /* its memory goes back to malloc */
     if (vm_snapshot_build(&img, t, NULL, p, &ignored) == VM_OK)
         digest = vm_snapshot_image_digest(img);
     apr_pool_destroy(p);

@@ -5,7 +5,9 @@
 #include "vm_source.h"
 
 static const vm_source_ops *const backends[] = {
-    &vm_source_json_ops, &vm_source_pgsql_ops, &vm_source_mysql_ops,
+    &vm_source_json_ops,
+    &vm_source_pgsql_ops,
+    &vm_source_mysql_ops,
 };
 
 static const vm_source_ops *find_backend(const char *scheme, size_t len)
@@ -75,8 +77,7 @@ vm_status vm_source_open(vm_source **out, const char *spec, const char *table,
     st = src->ops->configure(src, colon + 1, err);
     if (st != VM_OK)
         return st;
-    apr_pool_cleanup_register(p, src, close_on_cleanup,
-                              apr_pool_cleanup_null);
+    apr_pool_cleanup_register(p, src, close_on_cleanup, apr_pool_cleanup_null);
     *out = src;
     return VM_OK;
 }
@@ -106,7 +107,7 @@ const char *vm_source_mask(const char *spec, apr_pool_t *p)
     colon = strchr(plain, ':');
     if (colon && strncmp(plain, "json:", 5) == 0)
         return plain;
-    if (!colon || strncmp(colon, "://", 3) == 0)   /* no scheme: as is */
+    if (!colon || strncmp(colon, "://", 3) == 0) /* no scheme: as is */
         return vm_conninfo_mask(plain, p);
     return apr_pstrcat(p, apr_pstrndup(p, plain, (apr_size_t)(colon - plain)),
                        ":", vm_conninfo_mask(colon + 1, p), NULL);

@@ -23,12 +23,12 @@ typedef struct vm_source_ops vm_source_ops;
 
 struct vm_source {
     const vm_source_ops *ops;
-    const char *spec;     /* as configured; may hold a password */
-    const char *display;  /* the same with any password masked: for logs */
-    const char *table;    /* table name for database sources */
-    apr_pool_t *pool;     /* owns the source and its backend state */
-    void *backend;        /* the backend's own state */
-    int unsaved;          /* vm_refresh: the last load is not on disk yet */
+    const char *spec;    /* as configured; may hold a password */
+    const char *display; /* the same with any password masked: for logs */
+    const char *table;   /* table name for database sources */
+    apr_pool_t *pool;    /* owns the source and its backend state */
+    void *backend;       /* the backend's own state */
+    int unsaved;         /* vm_refresh: the last load is not on disk yet */
 };
 
 /* Every operation returns VM_OK or an error with *err set (from the pool
@@ -39,8 +39,8 @@ struct vm_source_ops {
     /* Parse the argument; no I/O. */
     vm_status (*configure)(vm_source *src, const char *arg, const char **err);
     /* Append every row of the table to rows (vm_row). */
-    vm_status (*load)(vm_source *src, apr_array_header_t *rows,
-                      apr_pool_t *p, const char **err);
+    vm_status (*load)(vm_source *src, apr_array_header_t *rows, apr_pool_t *p,
+                      const char **err);
     /* Cheap: *same = 1 when the source is certainly unchanged since this
      * source's last successful load (JSON: the files' inode, size and
      * time).  NULL: always load. */

@@ -30,8 +30,7 @@ vm_status vm_source_db_configure(vm_source *src, vm_db_kind kind,
         why = vm_db_make(&sd->db, kind, options,
                          apr_pstrcat(p, "source ", src->display, NULL), p);
     if (why) {
-        *err = vm_source_db_error(src, p, "bad source string: %s%s", why,
-                                  hint);
+        *err = vm_source_db_error(src, p, "bad source string: %s%s", why, hint);
         return VM_ERR_CONFIG;
     }
     sd->qtable = vm_db_table(sd->db, src->table, p);
@@ -44,23 +43,22 @@ vm_status vm_source_db_configure(vm_source *src, vm_db_kind kind,
     return VM_OK;
 }
 
-vm_status vm_source_db_columns(vm_source *src, apr_pool_t *p,
-                               const char **err)
+vm_status vm_source_db_columns(vm_source *src, apr_pool_t *p, const char **err)
 {
     vm_source_db *sd = src->backend;
     int pg = vm_db_kind_of(sd->db) == VM_DB_PGSQL;
     const char *dot = pg ? strchr(src->table, '.') : NULL;
-    const char *values[2] = {dot ? dot + 1 : src->table,
-                             dot ? apr_pstrndup(p, src->table,
-                                   (apr_size_t)(dot - src->table)) : NULL};
-    const char *sql = pg
-        ? "SELECT column_name FROM information_schema.columns "
-          "WHERE table_name = $1 AND table_schema = "
-          "COALESCE($2::text, current_schema()) "
-          "AND column_name IN ('platform', 'aliases')"
-        : "SELECT column_name FROM information_schema.columns "
-          "WHERE table_name = ? AND table_schema = DATABASE() "
-          "AND column_name IN ('platform', 'aliases')";
+    const char *values[2] = {
+        dot ? dot + 1 : src->table,
+        dot ? apr_pstrndup(p, src->table, (apr_size_t)(dot - src->table)) : NULL
+    };
+    const char *sql = pg ? "SELECT column_name FROM information_schema.columns "
+                           "WHERE table_name = $1 AND table_schema = "
+                           "COALESCE($2::text, current_schema()) "
+                           "AND column_name IN ('platform', 'aliases')"
+                         : "SELECT column_name FROM information_schema.columns "
+                           "WHERE table_name = ? AND table_schema = DATABASE() "
+                           "AND column_name IN ('platform', 'aliases')";
     vm_db_result res;
     vm_status rc = vm_db_run(sd->db, sql, pg ? 2 : 1, values, &res, p, err);
 
@@ -91,8 +89,7 @@ static const char *select_sql(const vm_source_db *sd, int *fields, int *n,
                                NULL);
             fields[(*n)++] = f;
         }
-    return apr_psprintf(p, "SELECT %s FROM %s ORDER BY id", cols,
-                        sd->qtable);
+    return apr_psprintf(p, "SELECT %s FROM %s ORDER BY id", cols, sd->qtable);
 }
 
 /* A value holding a NUL byte cannot be a C string without being cut
@@ -106,8 +103,8 @@ vm_status vm_source_db_load(vm_source *src, apr_array_header_t *rows,
     vm_status rc = vm_source_db_columns(src, p, err);
 
     if (rc == VM_OK)
-        rc = vm_db_run(sd->db, select_sql(sd, fields, &n, p), 0, NULL, &res,
-                       p, err);
+        rc = vm_db_run(sd->db, select_sql(sd, fields, &n, p), 0, NULL, &res, p,
+                       err);
     if (rc != VM_OK)
         return rc;
     for (int i = 0; i < res.rows; i++) {
@@ -137,6 +134,8 @@ unsigned vm_source_db_table_hash(const char *scope, const char *table)
     char name[256];
     int n = snprintf(name, sizeof name, "vmoodle:%s.%s", scope, table);
 
-    return vm_hash_key(name, n < 0 ? 0 : (size_t)n < sizeof name
-                                          ? (size_t)n : sizeof name - 1);
+    return vm_hash_key(name,
+                       n < 0                         ? 0
+                           : (size_t)n < sizeof name ? (size_t)n
+                                                     : sizeof name - 1);
 }

@@ -14,8 +14,8 @@
 /* The first member of a database backend's state (src->backend). */
 typedef struct {
     vm_db *db;
-    const char *qtable;   /* validated, quoted table name */
-    int returning;        /* INSERT ... RETURNING id gives the new id */
+    const char *qtable; /* validated, quoted table name */
+    int returning;      /* INSERT ... RETURNING id gives the new id */
     /* After a row was inserted with an explicit id, or NULL. */
     vm_status (*after_explicit_id)(vm_source *src, apr_pool_t *p,
                                    const char **err);
@@ -26,8 +26,7 @@ typedef struct {
 
 /* Ask the database which optional columns the table has, into sd->has
  * (VMoodle's own columns are always there). */
-vm_status vm_source_db_columns(vm_source *src, apr_pool_t *p,
-                               const char **err);
+vm_status vm_source_db_columns(vm_source *src, apr_pool_t *p, const char **err);
 
 /* Parse the source's argument and its table name into sd; no I/O.  hint
  * follows the reason when the string is bad (the keys MySQL takes, say). */
@@ -39,10 +38,9 @@ vm_status vm_source_db_configure(vm_source *src, vm_db_kind kind,
 vm_status vm_source_db_load(vm_source *src, apr_array_header_t *rows,
                             apr_pool_t *p, const char **err);
 vm_status vm_source_db_save_row(vm_source *src, const vm_row *row,
-                                long long *id, apr_pool_t *p,
-                                const char **err);
-vm_status vm_source_db_delete_row(vm_source *src, long long id,
-                                  apr_pool_t *p, const char **err);
+                                long long *id, apr_pool_t *p, const char **err);
+vm_status vm_source_db_delete_row(vm_source *src, long long id, apr_pool_t *p,
+                                  const char **err);
 vm_status vm_source_db_record_cron(vm_source *src, long long id,
                                    long long started, apr_pool_t *p,
                                    const char **err);

@@ -20,7 +20,8 @@ static vm_status run(const vm_source_db *d, const char *sql, int n,
         return rc;
     *count = res.affected;
     *new_id = res.rows == 1 && vm_db_value(&res, 0, 0)
-            ? atoll(vm_db_value(&res, 0, 0)) : res.insert_id;
+        ? atoll(vm_db_value(&res, 0, 0))
+        : res.insert_id;
     return VM_OK;
 }
 
@@ -46,8 +47,8 @@ static int row_fields(const vm_source_db *d, const vm_row *row,
 }
 
 /* The columns row would write, after asking which the table has. */
-static int fields_to_write(vm_source *src, const vm_row *row,
-                           vm_field *fields, apr_pool_t *p, const char **err)
+static int fields_to_write(vm_source *src, const vm_row *row, vm_field *fields,
+                           apr_pool_t *p, const char **err)
 {
     vm_field missing = VM_F_ID;
     int n;
@@ -55,16 +56,17 @@ static int fields_to_write(vm_source *src, const vm_row *row,
     if (vm_source_db_columns(src, p, err) != VM_OK)
         return -1;
     if ((n = row_fields(src->backend, row, fields, &missing)) < 0)
-        *err = vm_source_db_error(src, p, "the table has no column %s "
+        *err = vm_source_db_error(src, p,
+                                  "the table has no column %s "
                                   "(add it: templates/schema/)",
                                   vm_field_names[missing]);
     return n;
 }
 
 /* Parameters: [id,] the row's values for fields, [id]. */
-static const char **row_values(const vm_row *row, const vm_field *fields,
-                               int n, const char *id_first,
-                               const char *id_last, apr_pool_t *p)
+static const char **row_values(const vm_row *row, const vm_field *fields, int n,
+                               const char *id_first, const char *id_last,
+                               apr_pool_t *p)
 {
     const char **v = apr_pcalloc(p, (n + 2) * sizeof *v);
     int k = 0;
@@ -87,8 +89,8 @@ static const char *insert_sql(const vm_source_db *d, const vm_field *fields,
         cols = apr_pstrcat(p, cols, sep, vm_field_names[fields[i]], NULL);
         vals = apr_pstrcat(p, vals, sep, vm_db_param(d->db, k, p), NULL);
     }
-    return apr_psprintf(p, "INSERT INTO %s (%s) VALUES (%s)%s", d->qtable,
-                        cols, vals,
+    return apr_psprintf(p, "INSERT INTO %s (%s) VALUES (%s)%s", d->qtable, cols,
+                        vals,
                         (d->returning && !with_id) ? " RETURNING id" : "");
 }
 
@@ -118,21 +120,21 @@ static vm_status replace_row(vm_source *src, const vm_source_db *d,
         return VM_ERR_CONFIG;
     if (n > 0) {
         rc = run(d, update_sql(d, fields, n, p), n + 1,
-                    row_values(row, fields, n, NULL, idtext, p), &count,
-                    &unused, p, err);
+                 row_values(row, fields, n, NULL, idtext, p), &count, &unused,
+                 p, err);
         if (rc != VM_OK || count > 0)
             return rc;
     }
     rc = run(d, insert_sql(d, fields, n, 1, p), n + 1,
-                row_values(row, fields, n, idtext, NULL, p), &count, &unused,
-                p, err);
+             row_values(row, fields, n, idtext, NULL, p), &count, &unused, p,
+             err);
     if (rc == VM_OK && d->after_explicit_id)
         rc = d->after_explicit_id(src, p, err);
     return rc;
 }
 
-vm_status vm_source_db_save_row(vm_source *src, const vm_row *row, long long *id,
-                         apr_pool_t *p, const char **err)
+vm_status vm_source_db_save_row(vm_source *src, const vm_row *row,
+                                long long *id, apr_pool_t *p, const char **err)
 {
     const vm_source_db *d = src->backend;
     long long given = vm_row_id(row), count;
@@ -145,8 +147,7 @@ vm_status vm_source_db_save_row(vm_source *src, const vm_row *row, long long *id
     if (n < 0)
         return VM_ERR_CONFIG;
     return run(d, insert_sql(d, fields, n, 0, p), n,
-                  row_values(row, fields, n, NULL, NULL, p), &count, id, p,
-                  err);
+               row_values(row, fields, n, NULL, NULL, p), &count, id, p, err);
 }
 
 /* Run a statement meant to touch the row with this id; VM_ERR_DATA when
@@ -165,28 +166,35 @@ static vm_status run_on_id(vm_source *src, const vm_source_db *d,
 }
 
 vm_status vm_source_db_delete_row(vm_source *src, long long id, apr_pool_t *p,
-                           const char **err)
+                                  const char **err)
 {
     const vm_source_db *d = src->backend;
-    const char *values[] = {apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)id)};
-    return run_on_id(src, d, apr_psprintf(p, "DELETE FROM %s WHERE id = %s",
-                                          d->qtable, vm_db_int_param(d->db, 1, p)),
+    const char *values[] = { apr_psprintf(p, "%" APR_INT64_T_FMT,
+                                          (apr_int64_t)id) };
+    return run_on_id(src, d,
+                     apr_psprintf(p, "DELETE FROM %s WHERE id = %s", d->qtable,
+                                  vm_db_int_param(d->db, 1, p)),
                      1, values, id, p, err);
 }
 
-vm_status vm_source_db_record_cron(vm_source *src, long long id, long long started,
-                            apr_pool_t *p, const char **err)
+vm_status vm_source_db_record_cron(vm_source *src, long long id,
+                                   long long started, apr_pool_t *p,
+                                   const char **err)
 {
     const vm_source_db *d = src->backend;
     /* One statement, so two front ends recording at once both count.
      * MySQL assigns left to right and later terms see earlier results:
      * lastcrongap must be computed before lastcron changes. */
-    const char *sql = apr_psprintf(p,
+    const char *sql = apr_psprintf(
+        p,
         "UPDATE %s SET croncount = COALESCE(croncount, 0) + 1, "
         "lastcrongap = CASE WHEN COALESCE(lastcron, 0) = 0 THEN 0 "
         "ELSE GREATEST(0, %s - lastcron) END, lastcron = %s WHERE id = %s",
-        d->qtable, vm_db_int_param(d->db, 1, p), vm_db_int_param(d->db, 2, p), vm_db_int_param(d->db, 3, p));
+        d->qtable, vm_db_int_param(d->db, 1, p), vm_db_int_param(d->db, 2, p),
+        vm_db_int_param(d->db, 3, p));
     const char *t = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)started);
-    const char *values[] = {t, t, apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)id)};
+    const char *values[] = {
+        t, t, apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)id)
+    };
     return run_on_id(src, d, sql, 3, values, id, p, err);
 }

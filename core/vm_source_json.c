@@ -24,10 +24,10 @@ typedef struct {
 
 typedef struct {
     const char *path;
-    const char *state_path;      /* cron figures beside it */
-    file_version loaded[2];      /* both files, at the last good load */
+    const char *state_path; /* cron figures beside it */
+    file_version loaded[2]; /* both files, at the last good load */
     int have_loaded;
-    int racy;                    /* changed too recently to trust times */
+    int racy; /* changed too recently to trust times */
 } json_backend;
 
 static const char *json_path(const vm_source *src)
@@ -88,7 +88,8 @@ static void object_to_row(const cJSON *obj, vm_row *row, apr_pool_t *p)
         row->error = "entry is not a JSON object";
         return;
     }
-    cJSON_ArrayForEach(item, obj) {
+    cJSON_ArrayForEach(item, obj)
+    {
         int f = vm_field_by_name(item->string), bad;
         const char *text;
 
@@ -111,8 +112,7 @@ static vm_status json_read_array(const vm_source *src, cJSON **json,
     if (st == VM_OK && !cJSON_IsArray(*json)) {
         cJSON_Delete(*json);
         *json = NULL;
-        *err = apr_psprintf(p, "%s: top level is not an array",
-                            json_path(src));
+        *err = apr_psprintf(p, "%s: top level is not an array", json_path(src));
         return VM_ERR_DATA;
     }
     return st;
@@ -126,11 +126,10 @@ static vm_status json_load(vm_source *src, apr_array_header_t *rows,
     cJSON *json, *obj;
     vm_status st;
 
-    versions_now(b, before);   /* before reading: a later change shows */
+    versions_now(b, before); /* before reading: a later change shows */
     if ((st = json_read_array(src, &json, p, err)) != VM_OK)
         return st;
-    cJSON_ArrayForEach(obj, json)
-        object_to_row(obj, apr_array_push(rows), p);
+    cJSON_ArrayForEach(obj, json) object_to_row(obj, apr_array_push(rows), p);
     cJSON_Delete(json);
     st = vm_cronstate_merge(json_path(src), rows, p, err);
     if (st == VM_OK) {
@@ -151,7 +150,7 @@ static vm_status json_unchanged(vm_source *src, int *same, const char **err)
     (void)err;
     versions_now(b, now);
     *same = b->have_loaded && !b->racy
-            && memcmp(now, b->loaded, sizeof now) == 0;
+        && memcmp(now, b->loaded, sizeof now) == 0;
     return VM_OK;
 }
 
@@ -164,7 +163,8 @@ static cJSON *find_by_id(cJSON *array, long long id, long long *max_id,
     cJSON *obj, *found = NULL;
 
     *max_id = 0;
-    cJSON_ArrayForEach(obj, array) {
+    cJSON_ArrayForEach(obj, array)
+    {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "id");
         int bad;
         const char *text = v ? vm_json_text(v, p, &bad) : NULL;
@@ -181,8 +181,7 @@ static cJSON *find_by_id(cJSON *array, long long id, long long *max_id,
 static int is_numeric_field(int f)
 {
     return f == VM_F_ID || f == VM_F_VDBPERSIST || f == VM_F_MNET
-        || f == VM_F_ENABLED
-        || (f >= VM_F_CRONCOUNT && f <= VM_F_LASTCRONGAP);
+        || f == VM_F_ENABLED || (f >= VM_F_CRONCOUNT && f <= VM_F_LASTCRONGAP);
 }
 
 /* Write row's columns into obj, keeping any other keys. */
@@ -211,7 +210,8 @@ static int fill_object(cJSON *obj, const vm_row *row, long long id)
         if (!item)
             return -1;
         if (cJSON_GetObjectItemCaseSensitive(obj, vm_field_names[f]))
-            cJSON_ReplaceItemInObjectCaseSensitive(obj, vm_field_names[f], item);
+            cJSON_ReplaceItemInObjectCaseSensitive(obj, vm_field_names[f],
+                                                   item);
         else
             cJSON_AddItemToObject(obj, vm_field_names[f], item);
     }
@@ -236,8 +236,7 @@ typedef struct {
 
 static vm_status no_row(long long id, apr_pool_t *p, const char **err)
 {
-    *err = apr_psprintf(p, "no row with id %" APR_INT64_T_FMT,
-                        (apr_int64_t)id);
+    *err = apr_psprintf(p, "no row with id %" APR_INT64_T_FMT, (apr_int64_t)id);
     return VM_ERR_DATA;
 }
 
@@ -265,8 +264,8 @@ static vm_status edit_save(cJSON *array, void *data, apr_pool_t *p,
     return fill_object(obj, c->row, c->id) == 0 ? VM_OK : out_of_memory(err);
 }
 
-static vm_status json_save_row(vm_source *src, const vm_row *row,
-                               long long *id, apr_pool_t *p, const char **err)
+static vm_status json_save_row(vm_source *src, const vm_row *row, long long *id,
+                               apr_pool_t *p, const char **err)
 {
     save_ctx c = { row, *id };
     vm_status st = json_edit(src, edit_save, &c, p, err);
@@ -294,8 +293,7 @@ static vm_status json_delete_row(vm_source *src, long long id, apr_pool_t *p,
     return json_edit(src, edit_delete, &id, p, err);
 }
 
-static long long integer_of(const cJSON *obj, const char *name,
-                            apr_pool_t *p)
+static long long integer_of(const cJSON *obj, const char *name, apr_pool_t *p)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
     int bad;

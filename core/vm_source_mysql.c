@@ -9,32 +9,31 @@
 #define KEYS " (keys: host, port, dbname, user, password, socket)"
 
 typedef struct {
-    vm_source_db sql;           /* first: the shared code finds it there */
-    const char *lock_prefix;    /* "vmoodle:<table hash>:" */
-    apr_pool_t *errpool;        /* messages of calls that get no pool */
+    vm_source_db sql;        /* first: the shared code finds it there */
+    const char *lock_prefix; /* "vmoodle:<table hash>:" */
+    apr_pool_t *errpool;     /* messages of calls that get no pool */
 } my_state;
 
-static vm_status my_configure(vm_source *src, const char *arg,
-                              const char **err)
+static vm_status my_configure(vm_source *src, const char *arg, const char **err)
 {
     apr_pool_t *p = src->pool;
     my_state *st = apr_pcalloc(p, sizeof *st);
-    vm_status rc = vm_source_db_configure(src, VM_DB_MYSQL, arg, KEYS,
-                                          &st->sql, err);
+    vm_status rc = vm_source_db_configure(src, VM_DB_MYSQL, arg, KEYS, &st->sql,
+                                          err);
     const char *dbname;
 
     if (rc != VM_OK)
         return rc;
     dbname = vm_db_option(st->sql.db, "dbname");
     if (!dbname || !*dbname) {
-        *err = vm_source_db_error(src, p, "bad source string: dbname is "
+        *err = vm_source_db_error(src, p,
+                                  "bad source string: dbname is "
                                   "required" KEYS);
         return VM_ERR_CONFIG;
     }
     /* Lock names are server-wide, so the database is part of the name. */
     st->lock_prefix = apr_psprintf(p, "vmoodle:%08x:",
-                                   vm_source_db_table_hash(dbname,
-                                                           src->table));
+                                   vm_source_db_table_hash(dbname, src->table));
     if (apr_pool_create(&st->errpool, p) != APR_SUCCESS)
         return VM_ERR_IO;
     src->backend = st;
@@ -77,7 +76,7 @@ static vm_status my_unlock(vm_source *src, long long id, const char **err)
     long long value;
 
     if (!vm_db_connected(st->sql.db))
-        return VM_OK;  /* no session, so no lock held */
+        return VM_OK; /* no session, so no lock held */
     return my_lock_call(src, "SELECT RELEASE_LOCK(?)", id, &value, err);
 }
 

@@ -10,11 +10,11 @@
 #define CHANNEL "vmoodle_instances"
 
 typedef struct {
-    vm_source_db sql;           /* first: the shared code finds it there */
-    long long lock_space;       /* upper half of every advisory lock key */
+    vm_source_db sql;     /* first: the shared code finds it there */
+    long long lock_space; /* upper half of every advisory lock key */
     int listening;
-    unsigned listen_session;    /* the connection the LISTEN was sent on */
-    int standby;                /* that connection is to a hot standby */
+    unsigned listen_session; /* the connection the LISTEN was sent on */
+    int standby;             /* that connection is to a hot standby */
     /* Messages of the operations that get no pool (poll_change, locks):
      * cleared at the start of each, so a long outage does not grow the
      * source's pool. */
@@ -27,32 +27,32 @@ static vm_status pg_sync_sequence(vm_source *src, apr_pool_t *p,
                                   const char **err)
 {
     pg_state *st = src->backend;
-    const char *sql = apr_psprintf(p,
+    const char *sql = apr_psprintf(
+        p,
         "SELECT setval(s, (SELECT max(id) FROM %s)) "
         "FROM pg_get_serial_sequence($1, 'id') AS s WHERE s IS NOT NULL",
         st->sql.qtable);
-    const char *values[] = {st->sql.qtable};
+    const char *values[] = { st->sql.qtable };
 
     return vm_db_run(st->sql.db, sql, 1, values, NULL, p, err);
 }
 
-static vm_status pg_configure(vm_source *src, const char *arg,
-                              const char **err)
+static vm_status pg_configure(vm_source *src, const char *arg, const char **err)
 {
     apr_pool_t *p = src->pool;
     pg_state *st = apr_pcalloc(p, sizeof *st);
-    vm_status rc = vm_source_db_configure(src, VM_DB_PGSQL, arg, "",
-                                          &st->sql, err);
+    vm_status rc = vm_source_db_configure(src, VM_DB_PGSQL, arg, "", &st->sql,
+                                          err);
 
     if (rc != VM_OK)
         return rc;
-    vm_db_bound_replies(st->sql.db);   /* a hung server frees the writer */
+    vm_db_bound_replies(st->sql.db); /* a hung server frees the writer */
     st->sql.returning = 1;
     st->sql.after_explicit_id = pg_sync_sequence;
     /* Keys are hash << 31 | id: ids beyond 2^31 share keys, which only
      * makes two instances wait for each other. */
     st->lock_space = (long long)vm_source_db_table_hash("pgsql", src->table)
-                     << 31;
+        << 31;
     if (apr_pool_create(&st->errpool, p) != APR_SUCCESS)
         return VM_ERR_IO;
     src->backend = st;
@@ -65,8 +65,8 @@ static vm_status pg_in_recovery(vm_db *db, int *standby, apr_pool_t *p,
                                 const char **err)
 {
     vm_db_result res;
-    vm_status rc = vm_db_run(db, "SELECT pg_is_in_recovery()", 0, NULL, &res,
-                             p, err);
+    vm_status rc = vm_db_run(db, "SELECT pg_is_in_recovery()", 0, NULL, &res, p,
+                             err);
 
     if (rc == VM_OK) {
         const char *v = vm_db_value(&res, 0, 0);
@@ -78,8 +78,7 @@ static vm_status pg_in_recovery(vm_db *db, int *standby, apr_pool_t *p,
 /* LISTEN on first use and again on every new connection; notifications
  * sent while nobody listened are lost, so a fresh LISTEN counts as a
  * change.  On a standby nothing is heard: timed reads only. */
-static vm_status pg_poll_change(vm_source *src, int *changed,
-                                const char **err)
+static vm_status pg_poll_change(vm_source *src, int *changed, const char **err)
 {
     pg_state *st = src->backend;
     vm_db *db = st->sql.db;
@@ -89,17 +88,17 @@ static vm_status pg_poll_change(vm_source *src, int *changed,
     apr_pool_clear(st->errpool);
     if (st->listening && vm_db_connected(db)
         && st->listen_session == vm_db_session(db))
-        return st->standby ? VM_OK
-               : vm_db_notified(db, CHANNEL, changed, st->errpool, err);
+        return st->standby
+            ? VM_OK
+            : vm_db_notified(db, CHANNEL, changed, st->errpool, err);
     rc = pg_in_recovery(db, &st->standby, st->errpool, err);
     if (rc == VM_OK && !st->standby) {
-        rc = vm_db_run(db, "LISTEN " CHANNEL, 0, NULL, NULL, st->errpool,
-                       err);
+        rc = vm_db_run(db, "LISTEN " CHANNEL, 0, NULL, NULL, st->errpool, err);
         *changed = rc == VM_OK;
     }
     if (rc != VM_OK)
         return rc;
-    st->listening = 1;          /* or, on a standby, known not to */
+    st->listening = 1; /* or, on a standby, known not to */
     st->listen_session = vm_db_session(db);
     return VM_OK;
 }
@@ -119,7 +118,7 @@ static vm_status pg_lock_call(vm_source *src, const char *fn, long long id,
     pg_state *st = src->backend;
     apr_pool_t *p = st->errpool;
     apr_pool_clear(p);
-    const char *values[] = {pg_lock_key(st, id, p)};
+    const char *values[] = { pg_lock_key(st, id, p) };
     const char *sql = apr_psprintf(p, "SELECT %s($1::bigint)", fn);
     vm_db_result res;
     vm_status rc = vm_db_run(st->sql.db, sql, 1, values, &res, p, err);
@@ -144,7 +143,7 @@ static vm_status pg_unlock(vm_source *src, long long id, const char **err)
     int released;
 
     if (!vm_db_connected(st->sql.db))
-        return VM_OK;  /* no session, so no lock held */
+        return VM_OK; /* no session, so no lock held */
     return pg_lock_call(src, "pg_advisory_unlock", id, &released, err);
 }
 

@@ -5,11 +5,11 @@
 
 typedef enum {
     VM_OK = 0,
-    VM_ERR_CONFIG,      /* bad source string, wrong credentials, missing table */
+    VM_ERR_CONFIG, /* bad source string, wrong credentials, missing table */
     VM_ERR_UNREACHABLE, /* server down, network, timeout: transient */
-    VM_ERR_DATA,        /* the data read is malformed (whole source, not a row) */
-    VM_ERR_IO,          /* local file system */
-    VM_ERR_UNSUPPORTED  /* this source cannot do that operation */
+    VM_ERR_DATA, /* the data read is malformed (whole source, not a row) */
+    VM_ERR_IO,   /* local file system */
+    VM_ERR_UNSUPPORTED /* this source cannot do that operation */
 } vm_status;
 
 const char *vm_status_name(vm_status st);

@@ -8,7 +8,7 @@
 
 typedef struct {
     vm_instance in;
-    int order;          /* position in the source, for a stable sort */
+    int order; /* position in the source, for a stable sort */
 } candidate;
 
 static int by_id(const void *a, const void *b)
@@ -35,14 +35,14 @@ static void reject(vm_table *t, long long id, const char *reason)
     r->reason = reason;
 }
 
-static const char *claimed_by(apr_hash_t *keys, const char *key,
-                              apr_pool_t *p)
+static const char *claimed_by(apr_hash_t *keys, const char *key, apr_pool_t *p)
 {
     const vm_instance *owner = apr_hash_get(keys, key, APR_HASH_KEY_STRING);
 
-    return owner ? apr_psprintf(p, "host %s already used by id %"
-                                APR_INT64_T_FMT, key, (apr_int64_t)owner->id)
-                 : NULL;
+    return owner
+        ? apr_psprintf(p, "host %s already used by id %" APR_INT64_T_FMT, key,
+                       (apr_int64_t)owner->id)
+        : NULL;
 }
 
 typedef struct {

@@ -6,16 +6,16 @@
 #include <apr_tables.h>
 #include "vm_instance.h"
 
-#define VM_NO_ID -1       /* a rejected row that claimed no usable id */
+#define VM_NO_ID -1 /* a rejected row that claimed no usable id */
 
 typedef struct {
-    long long id;         /* or VM_NO_ID */
+    long long id; /* or VM_NO_ID */
     const char *reason;
 } vm_rejection;
 
 typedef struct {
-    apr_array_header_t *instances;   /* vm_instance, by ascending id */
-    apr_array_header_t *rejections;  /* vm_rejection, by ascending id */
+    apr_array_header_t *instances;  /* vm_instance, by ascending id */
+    apr_array_header_t *rejections; /* vm_rejection, by ascending id */
 } vm_table;
 
 /* Validate rows (vm_row).  Of two rows sharing an id or a host key, the one

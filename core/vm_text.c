@@ -33,7 +33,7 @@ static char *visible(const unsigned char *s, apr_size_t len, const char *keep,
             *held = 1;
         } else if (c == 0xc2 && i + 1 < len && s[i + 1] >= 0x80
                    && s[i + 1] <= 0x9f) {
-            o = escape(o, s[++i]);          /* a C1 control: its code */
+            o = escape(o, s[++i]); /* a C1 control: its code */
         } else if (c == '\\') {
             *o++ = '\\';
             *o++ = '\\';

@@ -29,11 +29,11 @@ const char *vm_text_visible(const char *s, apr_pool_t *p);
  * between two reads is still caught.  Zero-initialise; pass each piece
  * to vm_text_visible_chunk, then vm_text_visible_flush at the end. */
 typedef struct {
-    int held;            /* a 0xC2 held back from the last piece */
+    int held; /* a 0xC2 held back from the last piece */
 } vm_text_stream;
 
 /* Room vm_text_visible_chunk needs in out for len bytes. */
-#define VM_TEXT_CHUNK_ROOM(len) ((len) * 4 + 8)
+#define VM_TEXT_CHUNK_ROOM(len) ((len)*4 + 8)
 
 /* s (len bytes) made visible into out (VM_TEXT_CHUNK_ROOM(len) bytes, no
  * NUL added); the length written. */

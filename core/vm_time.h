@@ -5,7 +5,7 @@
 #ifndef VM_TIME_H
 #define VM_TIME_H
 
-#define VM_TIME_TEXT 32   /* "2026-12-02T12:18:21Z" and its NUL, with room */
+#define VM_TIME_TEXT 32 /* "2026-12-02T12:18:21Z" and its NUL, with room */
 
 /* t (seconds since the epoch) into buf; "never" when t <= 0.  Returns
  * buf. */

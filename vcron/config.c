@@ -16,8 +16,8 @@ typedef struct {
     const char *name;
     setting_type type;
     size_t offset;
-    long min;                 /* T_LONG: smallest value accepted */
-    const char *dflt;         /* as the file would say it; NULL: none */
+    long min;         /* T_LONG: smallest value accepted */
+    const char *dflt; /* as the file would say it; NULL: none */
     const char *help;
 } setting;
 
@@ -36,12 +36,11 @@ static const setting settings[] = {
     { VM_SET_MODE, T_MODE, AT(mode), 0, "round-robin",
       "round-robin | lowest-gap | activity" },
     { VM_SET_PER_TICK, T_LONG, AT(per_tick), 0, NULL,
-      "round-robin: instances per tick (default "
-      STR(VC_RR_DEFAULT_PER_TICK) "); lowest-gap: cap (default 0 = none)" },
+      "round-robin: instances per tick (default " STR(
+          VC_RR_DEFAULT_PER_TICK) "); lowest-gap: cap (default 0 = none)" },
     { VM_SET_PERIOD, T_LONG, AT(period), 1, "900",
       "lowest-gap: seconds between two crons of an instance" },
-    { VM_SET_TICK, T_LONG, AT(tick), 1, "60",
-      "daemon: seconds between ticks" },
+    { VM_SET_TICK, T_LONG, AT(tick), 1, "60", "daemon: seconds between ticks" },
     { VM_SET_JOBS, T_LONG, AT(jobs), 1, VM_DEFAULT_JOBS_TEXT,
       "crons running at once" },
     { VM_SET_TIMEOUT, T_LONG, AT(timeout), 1, "600",
@@ -78,8 +77,7 @@ static const setting settings[] = {
       "the master's settings file (root's, 0600): its runs get them" },
     { VM_SET_OPCACHE, T_BOOL, AT(opcache), 0, "on",
       "PHP's opcode cache kept in files between runs: on | off" },
-    { VM_SET_OPCACHE_DIR, T_STR, AT(opcache_dir), 0,
-      VM_DEFAULT_OPCACHE_DIR,
+    { VM_SET_OPCACHE_DIR, T_STR, AT(opcache_dir), 0, VM_DEFAULT_OPCACHE_DIR,
       "its base: DIR/<code tree>/<user>" },
     { VM_SET_TIERS, T_TIERS, AT(tiers), 0, VC_TIERS_DEFAULT,
       "activity: EVENTS:PERIOD per tier, busiest first" },
@@ -112,7 +110,7 @@ static const setting settings[] = {
 void vc_config_defaults(vc_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->per_tick = -1;         /* unset: the mode's default */
+    cfg->per_tick = -1; /* unset: the mode's default */
     for (size_t i = 0; i < NSETTINGS; i++) {
         const setting *s = &settings[i];
         void *field = (char *)cfg + s->offset;
@@ -180,8 +178,10 @@ const char *vc_config_set(vc_config *cfg, const char *name, const char *value,
         return set_long(field, s, value, p);
     case T_MODE:
         if ((mode = vc_mode_parse(value)) < 0)
-            return apr_psprintf(p, "mode: round-robin, lowest-gap or "
-                                "activity, not '%s'", value);
+            return apr_psprintf(p,
+                                "mode: round-robin, lowest-gap or "
+                                "activity, not '%s'",
+                                value);
         *(vc_mode *)field = (vc_mode)mode;
         return NULL;
     case T_ARGV:
@@ -196,14 +196,14 @@ const char *vc_config_set(vc_config *cfg, const char *name, const char *value,
     return NULL;
 }
 
-static const char *set_from_file(void *cfg, const char *name,
-                                 const char *value, apr_pool_t *p)
+static const char *set_from_file(void *cfg, const char *name, const char *value,
+                                 apr_pool_t *p)
 {
     return vc_config_set(cfg, name, value, p);
 }
 
-const char *vc_config_read_file(vc_config *cfg, const char *path,
-                                int required, apr_pool_t *p)
+const char *vc_config_read_file(vc_config *cfg, const char *path, int required,
+                                apr_pool_t *p)
 {
     return vm_conf_read(path, required, set_from_file, cfg, p);
 }
@@ -211,8 +211,8 @@ const char *vc_config_read_file(vc_config *cfg, const char *path,
 /* A flag alone is on; "--flag on" and "--flag off" say it. */
 static const char *bool_word(int argc, char **argv, int *i)
 {
-    static const char *const words[] = { "on", "off", "yes", "no", "true",
-                                         "false", "1", "0" };
+    static const char *const words[] = { "on",   "off",   "yes", "no",
+                                         "true", "false", "1",   "0" };
     for (size_t k = 0; *i + 1 < argc && k < sizeof words / sizeof *words; k++)
         if (strcmp(argv[*i + 1], words[k]) == 0)
             return argv[++*i];
@@ -225,7 +225,8 @@ static const char *take_command(vc_config *cfg, int argc, char **argv, int i,
 {
     if (i >= argc)
         return "--command needs a program";
-    const char **words = apr_pcalloc(p, sizeof(char *) * (size_t)(argc - i + 1));
+    const char **words = apr_pcalloc(p,
+                                     sizeof(char *) * (size_t)(argc - i + 1));
     for (int k = i; k < argc; k++)
         words[k - i] = apr_pstrdup(p, argv[k]);
     cfg->command = words;
@@ -249,9 +250,10 @@ const char *vc_config_parse_args(vc_config *cfg, int argc, char **argv,
         }
         if (s->type == T_ARGV && !eq)
             return take_command(cfg, argc, argv, i + 1, p);
-        const char *value = eq ? eq + 1
-                          : s->type == T_BOOL ? bool_word(argc, argv, &i)
-                          : i + 1 < argc ? argv[++i] : NULL;
+        const char *value = eq  ? eq + 1
+            : s->type == T_BOOL ? bool_word(argc, argv, &i)
+            : i + 1 < argc      ? argv[++i]
+                                : NULL;
         if (!value)
             return apr_psprintf(p, "--%s needs a value", s->name);
         const char *err = vc_config_set(cfg, s->name, value, p);
@@ -267,11 +269,12 @@ const char *vc_config_check(const vc_config *cfg, apr_pool_t *p)
         return "no source: set --source or 'source =' in the configuration";
     const char *program = cfg->command ? cfg->command[0] : cfg->php;
     if (!program || program[0] != '/')
-        return apr_psprintf(p, "the cron program must be an absolute path, "
-                            "not '%s'", program ? program : "");
-    const char *paths[] = { cfg->moodle_dir, cfg->log_dir, cfg->lock_dir,
-                            cfg->state_file, cfg->opcache_dir,
-                            cfg->tier_file };
+        return apr_psprintf(p,
+                            "the cron program must be an absolute path, "
+                            "not '%s'",
+                            program ? program : "");
+    const char *paths[] = { cfg->moodle_dir, cfg->log_dir,     cfg->lock_dir,
+                            cfg->state_file, cfg->opcache_dir, cfg->tier_file };
     if (cfg->runs_file && cfg->runs_file[0] != '/')
         return apr_psprintf(p, "'%s' is not an absolute path", cfg->runs_file);
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
@@ -287,16 +290,17 @@ const char *vc_config_runs_file(const vc_config *cfg, apr_pool_t *p)
 
     if (cfg->runs_file)
         return cfg->runs_file;
-    return apr_pstrcat(p, apr_pstrndup(p, cfg->state_file,
-                                       (apr_size_t)(slash - cfg->state_file)),
+    return apr_pstrcat(p,
+                       apr_pstrndup(p, cfg->state_file,
+                                    (apr_size_t)(slash - cfg->state_file)),
                        "/cron-runs", NULL);
 }
 
 void vc_config_usage(FILE *out)
 {
     for (size_t i = 0; i < NSETTINGS; i++)
-        fprintf(out, "  --%-12s %s%s%s%s\n", settings[i].name,
-                settings[i].help, settings[i].dflt ? " (default " : "",
+        fprintf(out, "  --%-12s %s%s%s%s\n", settings[i].name, settings[i].help,
+                settings[i].dflt ? " (default " : "",
                 settings[i].dflt ? settings[i].dflt : "",
                 settings[i].dflt ? ")" : "");
 }

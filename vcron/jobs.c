@@ -48,13 +48,15 @@ static void tend(vc_jobs *jobs)
         int was = job->run.terminated;
         vm_job_tick(&job->run, now);
         if (!was && job->run.terminated)
-            vc_log(207, "instance %lld (%s): cron timed out after %ld s, "
-                   "ending its process group", job->in->id, job->in->key,
-                   jobs->timeout);
+            vc_log(207,
+                   "instance %lld (%s): cron timed out after %ld s, "
+                   "ending its process group",
+                   job->in->id, job->in->key, jobs->timeout);
         if (!vm_job_reap(&job->run))
             continue;
         vc_outcome o = job->run.timed_out ? VC_CRON_TIMED_OUT
-                     : job->run.code == 0 ? VC_CRON_OK : VC_CRON_FAILED;
+            : job->run.code == 0          ? VC_CRON_OK
+                                          : VC_CRON_FAILED;
         jobs->running--;
         jobs->done(job, o, jobs->ctx);
     }
@@ -78,7 +80,7 @@ void vc_jobs_wait(vc_jobs *jobs)
     if (jobs->running < before)
         return;
     long long now = vm_time_mono_ms(), next = next_deadline(jobs);
-    long wait = 1000;                  /* wake now and then regardless */
+    long wait = 1000; /* wake now and then regardless */
     if (next >= 0 && next - now < wait)
         wait = next - now < 0 ? 0 : (long)(next - now);
     vc_signals_wait(wait);

@@ -13,9 +13,9 @@
 typedef enum { VC_CRON_OK, VC_CRON_FAILED, VC_CRON_TIMED_OUT } vc_outcome;
 
 typedef struct {
-    vm_job run;                /* run.pid 0: free slot */
+    vm_job run; /* run.pid 0: free slot */
     const vm_instance *in;
-    long long started;         /* wall clock, for the stats */
+    long long started; /* wall clock, for the stats */
     int log_fd;
     vm_lock lock;
 } vc_job;
@@ -26,7 +26,7 @@ typedef void vc_job_done(vc_job *job, vc_outcome outcome, void *ctx);
 typedef struct {
     vc_job *slots;
     int max, running;
-    long timeout, grace;       /* seconds */
+    long timeout, grace; /* seconds */
     vc_job_done *done;
     void *ctx;
 } vc_jobs;

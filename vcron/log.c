@@ -22,7 +22,7 @@ static void vlog_fd(int fd, int tag, const char *fmt, va_list ap)
         return;
     size_t len = (size_t)n + (size_t)m;
     if (len > sizeof line - 2)
-        len = sizeof line - 2;        /* truncated, but still one line */
+        len = sizeof line - 2; /* truncated, but still one line */
     line[len++] = '\n';
     ssize_t w = write(fd, line, len);
     (void)w;

@@ -21,36 +21,36 @@
 #include "log.h"
 
 typedef struct {
-    apr_pool_t *pool;          /* owns everything below */
+    apr_pool_t *pool; /* owns everything below */
     vc_config cfg;
     vm_identity who;
     vm_source *src;
-    vm_instance master;        /* master-config's settings */
+    vm_instance master; /* master-config's settings */
 } setup;
 
 static void usage(FILE *out)
 {
     fprintf(out,
-        "usage: vcron [settings] run | daemon | status [--json] | plan\n"
-        "             | tier HOST TIER|auto\n"
-        "       vcron --help | --version\n"
-        "  run      one tick, then exit (crontab: * * * * * vcron run)\n"
-        "  daemon   a tick every --tick seconds until TERM; HUP re-reads\n"
-        "  status   per instance (and the master with --master): "
-        "croncount,\n"
-        "           lastcron, seconds since, lastcrongap; mode activity: "
-        "tier,\n"
-        "           why, CPU per run, demand against capacity\n"
-        "  plan     what the tiers ask for: runs and CPU s an hour per "
-        "tier\n"
-        "           against the cores; the sites whose gaps grow\n"
-        "  tier     set a site's tier (1 busiest) in tier-file, or auto\n"
-        "settings (also 'name = value' in the configuration file):\n");
+            "usage: vcron [settings] run | daemon | status [--json] | plan\n"
+            "             | tier HOST TIER|auto\n"
+            "       vcron --help | --version\n"
+            "  run      one tick, then exit (crontab: * * * * * vcron run)\n"
+            "  daemon   a tick every --tick seconds until TERM; HUP re-reads\n"
+            "  status   per instance (and the master with --master): "
+            "croncount,\n"
+            "           lastcron, seconds since, lastcrongap; mode activity: "
+            "tier,\n"
+            "           why, CPU per run, demand against capacity\n"
+            "  plan     what the tiers ask for: runs and CPU s an hour per "
+            "tier\n"
+            "           against the cores; the sites whose gaps grow\n"
+            "  tier     set a site's tier (1 busiest) in tier-file, or auto\n"
+            "settings (also 'name = value' in the configuration file):\n");
     vc_config_usage(out);
     fprintf(out,
-        "exit codes: 0 all crons succeeded, 1 a cron failed, timed out or "
-        "did not start,\n  2 usage or configuration, 3 instance table "
-        "unreadable, 4 local files (state, locks, logs)\n");
+            "exit codes: 0 all crons succeeded, 1 a cron failed, timed out or "
+            "did not start,\n  2 usage or configuration, 3 instance table "
+            "unreadable, 4 local files (state, locks, logs)\n");
 }
 
 /* Flags once to find --config, then the file, then the flags again so
@@ -89,8 +89,8 @@ static int open_setup(setup *s, int argc, char **argv, const char **rest,
         && (err = vm_identity_resolve(&s->who, s->cfg.user, s->pool)))
         code = VC_EXIT_USAGE;
     if (!err && s->cfg.master_config) {
-        if ((err = vm_master_read(s->cfg.master_config, &s->master,
-                                  s->pool)) != NULL) {
+        if ((err = vm_master_read(s->cfg.master_config, &s->master, s->pool))
+            != NULL) {
             vc_log(245, "master-config %s", err);
             apr_pool_destroy(s->pool);
             s->pool = NULL;
@@ -98,8 +98,9 @@ static int open_setup(setup *s, int argc, char **argv, const char **rest,
         }
         vm_master_settings = &s->master;
     }
-    if (!err && vm_source_open(&s->src, s->cfg.source, s->cfg.table, s->pool,
-                               &err) != VM_OK)
+    if (!err
+        && vm_source_open(&s->src, s->cfg.source, s->cfg.table, s->pool, &err)
+            != VM_OK)
         code = VC_EXIT_SOURCE;
     if (code != VC_EXIT_OK) {
         vc_log(code == VC_EXIT_SOURCE ? 243 : 200, "%s",
@@ -144,7 +145,7 @@ static int daemon_loop(setup *s, int argc, char **argv)
         one_tick(s);
         next += s->cfg.tick * 1000LL;
         long long now = vm_time_mono_ms();
-        if (next < now)           /* a long tick: start again, no burst */
+        if (next < now) /* a long tick: start again, no burst */
             next = now;
         while (!vc_signals_stopping() && now < next) {
             vc_signals_wait(next - now < 1000 ? (long)(next - now) : 1000);
@@ -205,11 +206,12 @@ int main(int argc, char **argv)
     for (int i = 0; code == VC_EXIT_OK && i < nrest; i++) {
         if (strcmp(rest[i], "--json") == 0)
             json = 1;
-        else if (!cmd && (strcmp(rest[i], "run") == 0
-                          || strcmp(rest[i], "daemon") == 0
-                          || strcmp(rest[i], "status") == 0
-                          || strcmp(rest[i], "plan") == 0
-                          || strcmp(rest[i], "tier") == 0))
+        else if (!cmd
+                 && (strcmp(rest[i], "run") == 0
+                     || strcmp(rest[i], "daemon") == 0
+                     || strcmp(rest[i], "status") == 0
+                     || strcmp(rest[i], "plan") == 0
+                     || strcmp(rest[i], "tier") == 0))
             cmd = rest[i];
         else if (cmd && strcmp(cmd, "tier") == 0 && nwords < 2)
             words[nwords++] = rest[i];
@@ -218,8 +220,8 @@ int main(int argc, char **argv)
             code = VC_EXIT_USAGE;
         }
     }
-    if (code == VC_EXIT_OK && (!cmd || (strcmp(cmd, "tier") == 0
-                                        && nwords < 2))) {
+    if (code == VC_EXIT_OK
+        && (!cmd || (strcmp(cmd, "tier") == 0 && nwords < 2))) {
         usage(stderr);
         code = VC_EXIT_USAGE;
     }

@@ -12,8 +12,8 @@
 #include "tick.h"
 #include "tiering.h"
 
-static void print_tiers(const vc_config *cfg, const vc_capacity *cap,
-                        FILE *out, apr_pool_t *p)
+static void print_tiers(const vc_config *cfg, const vc_capacity *cap, FILE *out,
+                        apr_pool_t *p)
 {
     fprintf(out, "%-5s %12s %7s %7s %9s %11s\n", "tier", "from events",
             "period", "sites", "runs/h", "CPU s/h");
@@ -44,21 +44,29 @@ int vc_plan(const vc_config *cfg, vm_source *src, FILE *out, apr_pool_t *p)
     }
     vc_capacity cap;
     vc_fleet_capacity(cfg, &f, &cap);
-    fprintf(out, "activity: log events over %ld days; a site not measured "
-            "yet: tier %ld\n", cfg->activity_days, cfg->default_tier);
+    fprintf(out,
+            "activity: log events over %ld days; a site not measured "
+            "yet: tier %ld\n",
+            cfg->activity_days, cfg->default_tier);
     print_tiers(cfg, &cap, out, p);
-    fprintf(out, "cost per run: measured per site (rusage), %.2f CPU s "
-            "assumed where not yet\n", cap.cost_assumed);
+    fprintf(out,
+            "cost per run: measured per site (rusage), %.2f CPU s "
+            "assumed where not yet\n",
+            cap.cost_assumed);
     fprintf(out, "runs per minute: %.1f\n", cap.runs_total / 60.0);
-    fprintf(out, "capacity: %.0f cores = %.0f CPU s an hour; demand %.0f = "
-            "%.0f%%: %s\n", cap.capacity / 3600.0, cap.capacity,
-            cap.cpu_total, 100.0 * cap.cpu_total / cap.capacity,
+    fprintf(out,
+            "capacity: %.0f cores = %.0f CPU s an hour; demand %.0f = "
+            "%.0f%%: %s\n",
+            cap.capacity / 3600.0, cap.capacity, cap.cpu_total,
+            100.0 * cap.cpu_total / cap.capacity,
             cap.cpu_total > cap.capacity ? "OVER CAPACITY" : "within");
     const char *growing = vc_fleet_growing(cfg, &f, (long long)time(NULL),
                                            st.tick > 0 ? st.tick : cfg->tick,
                                            20, p);
-    fprintf(out, "gaps growing (past their period by more than a tick): "
-            "%s\n", *growing ? growing : "none");
+    fprintf(out,
+            "gaps growing (past their period by more than a tick): "
+            "%s\n",
+            *growing ? growing : "none");
     return VC_EXIT_OK;
 }
 
@@ -68,8 +76,9 @@ static cJSON *site_json(const vc_config *cfg, const vc_fleet *f, size_t i,
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", (double)f->in[i]->id);
     cJSON_AddNumberToObject(o, "tier", f->items[i].tier);
-    cJSON_AddNumberToObject(o, "period", (double)vc_tier_period(
-                                &cfg->tiers, f->items[i].tier));
+    cJSON_AddNumberToObject(o, "period",
+                            (double)vc_tier_period(&cfg->tiers,
+                                                   f->items[i].tier));
     cJSON_AddStringToObject(o, "reason", vc_fleet_reason(cfg, f, i, p));
     if (f->cost[i] >= 0)
         cJSON_AddNumberToObject(o, "cpu_per_run", f->cost[i]);
@@ -120,8 +129,7 @@ int vc_tier_command(const vc_config *cfg, vm_source *src, const char *host,
     char *end;
     long n = strcmp(tier, "auto") == 0 ? 0 : strtol(tier, &end, 10);
     if (n != 0 && (*end || n < 1 || n > cfg->tiers.n)) {
-        vc_log(200, "tier: want 1 to %d or auto, not '%s'", cfg->tiers.n,
-               tier);
+        vc_log(200, "tier: want 1 to %d or auto, not '%s'", cfg->tiers.n, tier);
         return VC_EXIT_USAGE;
     }
     const vm_table *t;

@@ -15,22 +15,21 @@
 #include "vm_instance.h"
 
 typedef struct {
-    int want_activity, want_queued;   /* what to read */
+    int want_activity, want_queued; /* what to read */
     long long now, days;
-    long long events;                 /* out: activity */
-    int queued;                       /* out: work waiting */
-    int unreachable;                  /* out: no connection was made */
+    long long events; /* out: activity */
+    int queued;       /* out: work waiting */
+    int unreachable;  /* out: no connection was made */
 } vc_probe;
 
 /* Read what pr asks for from in's database.  NULL, or why not (a line
  * naming the server, never the password). */
-const char *vc_probe_site(const vm_instance *in, vc_probe *pr,
-                          apr_pool_t *p);
+const char *vc_probe_site(const vm_instance *in, vc_probe *pr, apr_pool_t *p);
 
 typedef struct {
     const vm_instance *in;
-    vc_probe pr;               /* what to read, and what was read */
-    const char *err;           /* NULL, or why not (from the pool given) */
+    vc_probe pr;     /* what to read, and what was read */
+    const char *err; /* NULL, or why not (from the pool given) */
 } vc_probe_job;
 
 /* Every job, up to threads at once: a connection costs a few ms of the

@@ -52,8 +52,11 @@ int vc_cron_log_open(const char *log_dir, const vm_instance *in, long max,
     if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_size >= max
         && renameat(dir, name, dir, apr_pstrcat(p, name, ".1", NULL)) != 0)
         *err = apr_psprintf(p, "%s: rotate: %s", path, strerror(errno));
-    else if ((fd = openat(dir, name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC
-                          | O_NOFOLLOW, 0640)) < 0)
+    else if ((fd = openat(dir, name,
+                          O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC
+                              | O_NOFOLLOW,
+                          0640))
+             < 0)
         *err = apr_psprintf(p, "%s: %s", path, strerror(errno));
     close(dir);
     return fd;

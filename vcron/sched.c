@@ -4,7 +4,7 @@
 #include "sched.h"
 
 static const char *const mode_names[] = { "round-robin", "lowest-gap",
-                                           "activity" };
+                                          "activity" };
 
 int vc_mode_parse(const char *name)
 {
@@ -76,7 +76,7 @@ size_t vc_sched_rate(size_t n, long long period, long long tick)
         return n;
     unsigned long long want = ((unsigned long long)n * (unsigned long long)tick
                                + (unsigned long long)period - 1)
-                              / (unsigned long long)period;
+        / (unsigned long long)period;
     return want < n ? (size_t)want : n;
 }
 
@@ -92,7 +92,7 @@ size_t vc_sched_rate_at(size_t n, long long period, long long tick,
     unsigned long long k = (unsigned long long)(now / tick);
     unsigned long long per = (unsigned long long)n * (unsigned long long)tick;
     unsigned long long want = ((k + 1) * per) / (unsigned long long)period
-                              - (k * per) / (unsigned long long)period;
+        - (k * per) / (unsigned long long)period;
     return want < n ? (size_t)want : n;
 }
 

@@ -7,12 +7,16 @@
 
 #include <stddef.h>
 
-typedef enum { VC_MODE_ROUND_ROBIN, VC_MODE_LOWEST_GAP, VC_MODE_ACTIVITY } vc_mode;
+typedef enum {
+    VC_MODE_ROUND_ROBIN,
+    VC_MODE_LOWEST_GAP,
+    VC_MODE_ACTIVITY
+} vc_mode;
 
 typedef struct {
     long long id;
     int enabled;
-    long long lastcron;   /* start of the last run, seconds; 0 = never */
+    long long lastcron; /* start of the last run, seconds; 0 = never */
 } vc_sched_item;
 
 /* Round robin: every enabled instance, in ascending id order from the
@@ -27,10 +31,10 @@ size_t vc_sched_round_robin(const vc_sched_item *items, size_t n,
                             vc_sched_item *scratch);
 
 typedef struct {
-    long long now;      /* start of this tick */
-    long long period;   /* nominal time between two runs of an instance */
-    long long tick;     /* measured time between two ticks */
-    int spread;         /* rate by vc_sched_rate_at: a small set runs no
+    long long now;    /* start of this tick */
+    long long period; /* nominal time between two runs of an instance */
+    long long tick;   /* measured time between two ticks */
+    int spread;       /* rate by vc_sched_rate_at: a small set runs no
                            more often than its period */
 } vc_gap_params;
 

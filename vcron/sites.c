@@ -31,7 +31,8 @@ static void parse_line(vc_sites *s, const char *line)
 {
     vc_site_rec r;
     if (sscanf(line, "%lld %lld %lld %lf %lld", &r.id, &r.events, &r.measured,
-               &r.cost, &r.runs) == 5)
+               &r.cost, &r.runs)
+        == 5)
         *vc_sites_get(s, r.id) = r;
     else
         sscanf(line, "over_capacity %d", &s->over_capacity);
@@ -62,20 +63,19 @@ static const char *save(const char *path, const vc_sites *s, apr_pool_t *p)
 {
     apr_array_header_t *lines = apr_array_make(p, 64, sizeof(char *));
     APR_ARRAY_PUSH(lines, const char *) = SITES_MAGIC;
-    APR_ARRAY_PUSH(lines, const char *) =
-        apr_psprintf(p, "over_capacity %d", s->over_capacity);
+    APR_ARRAY_PUSH(lines, const char *) = apr_psprintf(p, "over_capacity %d",
+                                                       s->over_capacity);
     for (apr_hash_index_t *hi = apr_hash_first(p, s->by_id); hi;
          hi = apr_hash_next(hi)) {
         const vc_site_rec *r = apr_hash_this_val(hi);
-        APR_ARRAY_PUSH(lines, const char *) =
-            apr_psprintf(p, "%" APR_INT64_T_FMT " %" APR_INT64_T_FMT
-                         " %" APR_INT64_T_FMT " %.4f %" APR_INT64_T_FMT,
-                         (apr_int64_t)r->id, (apr_int64_t)r->events,
-                         (apr_int64_t)r->measured, r->cost,
-                         (apr_int64_t)r->runs);
+        APR_ARRAY_PUSH(lines, const char *) = apr_psprintf(
+            p,
+            "%" APR_INT64_T_FMT " %" APR_INT64_T_FMT " %" APR_INT64_T_FMT
+            " %.4f %" APR_INT64_T_FMT,
+            (apr_int64_t)r->id, (apr_int64_t)r->events,
+            (apr_int64_t)r->measured, r->cost, (apr_int64_t)r->runs);
     }
-    char *text = apr_pstrcat(p, apr_array_pstrcat(p, lines, '\n'), "\n",
-                             NULL);
+    char *text = apr_pstrcat(p, apr_array_pstrcat(p, lines, '\n'), "\n", NULL);
     const char *err = NULL;
     vm_file_replace(path, text, strlen(text), 0600, NULL, p, &err);
     return err;

@@ -13,15 +13,15 @@
 
 typedef struct {
     long long id;
-    long long events;     /* -1: not measured (or unmeasurable) */
-    long long measured;   /* when events was measured (or tried); 0 never */
-    double cost;          /* CPU seconds per run, smoothed; -1 none yet */
-    long long runs;       /* runs whose cost was recorded */
+    long long events;   /* -1: not measured (or unmeasurable) */
+    long long measured; /* when events was measured (or tried); 0 never */
+    double cost;        /* CPU seconds per run, smoothed; -1 none yet */
+    long long runs;     /* runs whose cost was recorded */
 } vc_site_rec;
 
 typedef struct {
-    apr_hash_t *by_id;    /* long long id -> vc_site_rec */
-    int over_capacity;    /* logged "demand exceeds capacity" */
+    apr_hash_t *by_id; /* long long id -> vc_site_rec */
+    int over_capacity; /* logged "demand exceeds capacity" */
     apr_pool_t *pool;
 } vc_sites;
 

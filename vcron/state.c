@@ -12,8 +12,9 @@ const char *vc_state_load(const char *path, vc_state *st, apr_pool_t *p)
     memset(st, 0, sizeof *st);
     FILE *f = fopen(path, "r");
     if (!f)
-        return errno == ENOENT ? NULL
-               : apr_psprintf(p, "%s: %s", path, strerror(errno));
+        return errno == ENOENT
+            ? NULL
+            : apr_psprintf(p, "%s: %s", path, strerror(errno));
     char name[32];
     long long value;
     while (fscanf(f, "%31s %lld", name, &value) == 2) {
@@ -41,17 +42,20 @@ static const char *make_parent(const char *path, apr_pool_t *p)
 
     if (!slash || slash == path)
         return NULL;
-    return vm_file_dir_make(apr_pstrndup(p, path, (apr_size_t)(slash - path)), p);
+    return vm_file_dir_make(apr_pstrndup(p, path, (apr_size_t)(slash - path)),
+                            p);
 }
 
 const char *vc_state_save(const char *path, const vc_state *st, apr_pool_t *p)
 {
     char text[256];
-    int len = snprintf(text, sizeof text, "cursor %lld\nlast_tick %lld\n"
-                       "tick %lld\nmaster_croncount %lld\nmaster_lastcron %lld\n"
-                       "master_lastcrongap %lld\n", st->cursor, st->last_tick,
-                       st->tick, st->master_croncount, st->master_lastcron,
-                       st->master_lastcrongap);
+    int len =
+        snprintf(text, sizeof text,
+                 "cursor %lld\nlast_tick %lld\n"
+                 "tick %lld\nmaster_croncount %lld\nmaster_lastcron %lld\n"
+                 "master_lastcrongap %lld\n",
+                 st->cursor, st->last_tick, st->tick, st->master_croncount,
+                 st->master_lastcron, st->master_lastcrongap);
     if (len < 0 || (size_t)len >= sizeof text)
         return "state too long";
     const char *err = make_parent(path, p);
@@ -65,9 +69,9 @@ long long vc_state_tick(vc_state *st, long long now, long long nominal,
 {
     long long measured = st->last_tick > 0 ? now - st->last_tick : 0;
     st->last_tick = now;
-    if (measured < 1)            /* first tick, or the clock went back */
+    if (measured < 1) /* first tick, or the clock went back */
         return st->tick > 0 ? st->tick : nominal;
-    if (measured > longest)      /* vcron was stopped for a while */
+    if (measured > longest) /* vcron was stopped for a while */
         measured = longest;
     /* Smoothed, so one manual run between two cron ticks does not make
      * the next ticks think the table must turn much faster. */
@@ -82,9 +86,9 @@ int vc_state_lock(const char *path, apr_pool_t *p, const char **err)
     return vm_file_lock(apr_pstrcat(p, path, ".lock", NULL), 1, p, err);
 }
 
-const char *vc_state_edit(const char *path, void (*edit)(vc_state *st,
-                                                         void *ctx),
-                          void *ctx, apr_pool_t *p)
+const char *vc_state_edit(const char *path,
+                          void (*edit)(vc_state *st, void *ctx), void *ctx,
+                          apr_pool_t *p)
 {
     const char *err = NULL;
     int lockfd = vc_state_lock(path, p, &err);

@@ -51,8 +51,8 @@ static void print_tiers(const vc_config *cfg, const vc_fleet *f, FILE *out,
         char cost[24] = "-";
         if (f->cost[i] >= 0)
             snprintf(cost, sizeof cost, "%.2f", f->cost[i]);
-        fprintf(out, "%-6lld %-32s %8s %s\n", f->in[i]->id, f->in[i]->key,
-                cost, vc_fleet_reason(cfg, f, i, p));
+        fprintf(out, "%-6lld %-32s %8s %s\n", f->in[i]->id, f->in[i]->key, cost,
+                vc_fleet_reason(cfg, f, i, p));
     }
 }
 
@@ -115,13 +115,14 @@ static void add_tier(cJSON *o, const vc_config *cfg, const vc_fleet *f,
                      size_t i, apr_pool_t *p)
 {
     cJSON_AddNumberToObject(o, "tier", f->items[i].tier);
-    cJSON_AddNumberToObject(o, "period", (double)vc_tier_period(
-                                &cfg->tiers, f->items[i].tier));
+    cJSON_AddNumberToObject(o, "period",
+                            (double)vc_tier_period(&cfg->tiers,
+                                                   f->items[i].tier));
     cJSON_AddStringToObject(o, "tier_reason", vc_fleet_reason(cfg, f, i, p));
     cJSON_AddStringToObject(o, "tier_source",
-                            f->why[i] == VC_TIER_OVERRIDE ? "override"
-                            : f->why[i] == VC_TIER_MEASURED ? "activity"
-                            : "default");
+                            f->why[i] == VC_TIER_OVERRIDE       ? "override"
+                                : f->why[i] == VC_TIER_MEASURED ? "activity"
+                                                                : "default");
     if (f->events[i] >= 0)
         cJSON_AddNumberToObject(o, "activity", (double)f->events[i]);
     else

@@ -25,9 +25,9 @@
 typedef struct {
     long long *ids;
     size_t count;
-    size_t budget;              /* most to run */
-    long long cursor;           /* round robin: the cursor saved */
-    long long tick;             /* the tick length it was planned with */
+    size_t budget;    /* most to run */
+    long long cursor; /* round robin: the cursor saved */
+    long long tick;   /* the tick length it was planned with */
 } tick_plan;
 
 typedef struct {
@@ -36,8 +36,8 @@ typedef struct {
     vm_source *src;
     apr_pool_t *p;
     vc_tick_counts *counts;
-    long long tried;            /* id of the last instance tried, 0 none */
-    apr_array_header_t *costs;  /* vc_run_cost of each ended run */
+    long long tried;           /* id of the last instance tried, 0 none */
+    apr_array_header_t *costs; /* vc_run_cost of each ended run */
 } tick_run;
 
 typedef struct {
@@ -45,7 +45,7 @@ typedef struct {
     const vm_table *t;
     long long now;
     tick_plan *plan;
-    const vc_fleet *fleet;      /* mode activity */
+    const vc_fleet *fleet; /* mode activity */
     apr_pool_t *p;
 } choice;
 
@@ -78,8 +78,7 @@ static void choose_in_state(vc_state *st, void *ctx)
                                            scratch);
         /* Where the tick ends if nothing is locked; moved on further after
          * the tick if it took the next ones. */
-        size_t last = plan->budget < plan->count ? plan->budget
-                                                 : plan->count;
+        size_t last = plan->budget < plan->count ? plan->budget : plan->count;
         if (last > 0)
             st->cursor = plan->ids[last - 1];
         plan->cursor = st->cursor;
@@ -94,8 +93,8 @@ static void choose_in_state(vc_state *st, void *ctx)
  * before any cron starts: a vcron killed later in the tick has already
  * moved on. */
 static const char *choose(const vc_config *cfg, const vm_table *t,
-                          long long now, tick_plan *plan,
-                          const vc_fleet *fleet, apr_pool_t *p)
+                          long long now, tick_plan *plan, const vc_fleet *fleet,
+                          apr_pool_t *p)
 {
     choice c = { cfg, t, now, plan, fleet, p };
     return vc_state_edit(cfg->state_file, choose_in_state, &c, p);
@@ -119,14 +118,16 @@ static void record_master(vc_state *st, void *ctx)
     long long started = *(const long long *)ctx;
     st->master_croncount++;
     st->master_lastcrongap = st->master_lastcron > 0
-                             ? started - st->master_lastcron : 0;
+        ? started - st->master_lastcron
+        : 0;
     st->master_lastcron = started;
 }
 
 static const char *outcome_name(vc_outcome o)
 {
-    return o == VC_CRON_OK ? "succeeded"
-           : o == VC_CRON_TIMED_OUT ? "timed out" : "failed";
+    return o == VC_CRON_OK       ? "succeeded"
+        : o == VC_CRON_TIMED_OUT ? "timed out"
+                                 : "failed";
 }
 
 static void release_lock(vc_job *job, tick_run *tr)
@@ -141,11 +142,9 @@ static void release_lock(vc_job *job, tick_run *tr)
  * signal), timed out.  The master's is kept under id 0. */
 static void record_run(tick_run *tr, const vc_job *job, vc_outcome outcome)
 {
-    vm_cron_outcome o = {
-        job->started, job->run.duration_ms,
-        job->run.signal ? -1 : job->run.code,
-        outcome == VC_CRON_TIMED_OUT
-    };
+    vm_cron_outcome o = { job->started, job->run.duration_ms,
+                          job->run.signal ? -1 : job->run.code,
+                          outcome == VC_CRON_TIMED_OUT };
     const char *err = NULL, *path = vc_config_runs_file(tr->cfg, tr->p);
     long long id = job->in == &vm_master ? 0 : job->in->id;
 
@@ -162,8 +161,10 @@ static void cron_done(vc_job *job, vc_outcome outcome, void *ctx)
     long long secs = job->run.duration_ms / 1000;
     int status = job->run.status;
     double cpu = (double)job->run.cpu_ms / 1000.0;
-    vc_log_fd(job->log_fd, 221, "cron %s after %lld s, %.2f CPU s (wait "
-              "status %d)", outcome_name(outcome), secs, cpu, status);
+    vc_log_fd(job->log_fd, 221,
+              "cron %s after %lld s, %.2f CPU s (wait "
+              "status %d)",
+              outcome_name(outcome), secs, cpu, status);
     if (in != &vm_master)
         APR_ARRAY_PUSH(tr->costs, vc_run_cost) = (vc_run_cost){ in->id, cpu };
     if (outcome == VC_CRON_OK)
@@ -172,23 +173,27 @@ static void cron_done(vc_job *job, vc_outcome outcome, void *ctx)
         tr->counts->timed_out++;
     else {
         tr->counts->failed++;
-        vc_log(208, "instance %lld (%s): cron failed (wait status %d), see "
-               "its log", in->id, in->key, status);
+        vc_log(208,
+               "instance %lld (%s): cron failed (wait status %d), see "
+               "its log",
+               in->id, in->key, status);
     }
     record_run(tr, job, outcome);
     const char *err = NULL;
     if (in == &vm_master) {
         /* No row to record in: this host's state keeps its figures. */
         if ((err = vc_state_edit(tr->cfg->state_file, record_master,
-                                 &job->started, tr->p)) != NULL)
+                                 &job->started, tr->p))
+            != NULL)
             vc_log(209, "master: cron stats not recorded: %s", err);
     } else if (!tr->src->ops->record_cron)
         vc_log(241, "instance %lld (%s): this source keeps no cron stats",
                in->id, in->key);
     else if (tr->src->ops->record_cron(tr->src, in->id, job->started, tr->p,
-                                       &err) != VM_OK)
-        vc_log(209, "instance %lld (%s): cron stats not recorded: %s",
-               in->id, in->key, err ? err : "unknown error");
+                                       &err)
+             != VM_OK)
+        vc_log(209, "instance %lld (%s): cron stats not recorded: %s", in->id,
+               in->key, err ? err : "unknown error");
     release_lock(job, tr);
     close(job->log_fd);
     job->log_fd = -1;
@@ -215,29 +220,32 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
      * to its log; as the site's own user when site-user is set, PHP with
      * the opcode file cache of that user. */
     const char *nocache = NULL;
-    const vm_identity *who = vm_site_identity(tr->cfg->site_user, tr->who,
-                                              in, tr->p, &err);
-    const char *const *argv = who ? vc_cron_argv(tr->cfg, in, who, tr->p,
-                                                 &err, &nocache)
-                                  : NULL;
-    vm_job_opts o = { .argv = argv, .envp = vm_cli_env(in, who, tr->p),
-                      .who = who, .dir = "/", .keep_fd = job->lock.fd };
+    const vm_identity *who = vm_site_identity(tr->cfg->site_user, tr->who, in,
+                                              tr->p, &err);
+    const char *const *argv = who
+        ? vc_cron_argv(tr->cfg, in, who, tr->p, &err, &nocache)
+        : NULL;
+    vm_job_opts o = { .argv = argv,
+                      .envp = vm_cli_env(in, who, tr->p),
+                      .who = who,
+                      .dir = "/",
+                      .keep_fd = job->lock.fd };
     o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_FD, job->log_fd };
     int rc = -1;
     if (!argv && job->log_fd >= 0) {
         vc_log_fd(job->log_fd, 246, "cron not started: %s", err);
     } else if (job->log_fd >= 0) {
         job->started = (long long)time(NULL);
-        vc_log_fd(job->log_fd, 220, "cron of instance %lld (%s) starts",
-                  in->id, in->key);
+        vc_log_fd(job->log_fd, 220, "cron of instance %lld (%s) starts", in->id,
+                  in->key);
         if (nocache)
             vc_log_fd(job->log_fd, 279, "opcode cache not used: %s", nocache);
         if ((rc = vc_jobs_start(jobs, job, &o, tr->p, &err)) != 0)
             vc_log_fd(job->log_fd, 212, "cron not started: %s", err);
     }
     if (rc != 0) {
-        vc_log(206, "instance %lld (%s): cron not started: %s", in->id,
-               in->key, err ? err : "unknown error");
+        vc_log(206, "instance %lld (%s): cron not started: %s", in->id, in->key,
+               err ? err : "unknown error");
         if (job->log_fd >= 0)
             close(job->log_fd);
         if (lr == VM_LOCK_GOT)
@@ -255,7 +263,7 @@ static int more_to_try(const vm_instance *const *order, size_t next,
                        size_t count, size_t used, size_t budget)
 {
     return next < count && (used < budget || order[next] == &vm_master)
-           && !vc_signals_stopping();
+        && !vc_signals_stopping();
 }
 
 /* Try order[] in turn; a locked instance is passed over for the next one.
@@ -305,8 +313,7 @@ static void print_summary(const vc_config *cfg, const vc_tick_counts *c)
 /* Mode activity: the tiers and the tick's probes (ad hoc work waiting,
  * activity), planned with the last measured tick.  NULL or a reason. */
 static const char *prepare_fleet(const vc_config *cfg, const vm_table *t,
-                                 long long now, vc_fleet *fleet,
-                                 apr_pool_t *p)
+                                 long long now, vc_fleet *fleet, apr_pool_t *p)
 {
     vc_state st;
     const char *err = vc_fleet_build(cfg, t, fleet, p);
@@ -329,8 +336,8 @@ int vc_load_table(vm_source *src, apr_pool_t *p, const vm_table **t)
     apr_array_header_t *rows = NULL;
     const char *err = NULL;
     if (vm_source_load(src, &rows, p, &err) != VM_OK) {
-        vc_log(202, "cannot read the instance table from %s: %s",
-               src->display, err ? err : "unknown error");
+        vc_log(202, "cannot read the instance table from %s: %s", src->display,
+               err ? err : "unknown error");
         return VC_EXIT_SOURCE;
     }
     *t = vm_table_build(rows, p);
@@ -357,15 +364,16 @@ int vc_tick(const vc_config *cfg, const vm_identity *who, vm_source *src,
         return VC_EXIT_LOCAL;
     }
     /* The master first, when told: then the chosen instances. */
-    const vm_instance **order = apr_pcalloc(p, sizeof *order
-                                            * (plan.count + 1));
+    const vm_instance **order = apr_pcalloc(p,
+                                            sizeof *order * (plan.count + 1));
     size_t n = 0;
     if (cfg->master)
         order[n++] = &vm_master;
     for (size_t i = 0; i < plan.count; i++)
         order[n++] = vm_table_find_id(t, plan.ids[i]);
-    tick_run tr = { cfg, who, src, p, counts, 0,
-                    apr_array_make(p, 16, sizeof(vc_run_cost)) };
+    tick_run tr = {
+        cfg, who, src, p, counts, 0, apr_array_make(p, 16, sizeof(vc_run_cost))
+    };
     size_t tried = run_all(&tr, order, n, plan.budget);
     if (cfg->mode == VC_MODE_ACTIVITY) {
         vc_fleet_after_tick(cfg, &fleet, (const vc_run_cost *)tr.costs->elts,
@@ -380,5 +388,6 @@ int vc_tick(const vc_config *cfg, const vm_identity *who, vm_source *src,
         vc_log(203, "%s", err);
     print_summary(cfg, counts);
     return counts->failed || counts->timed_out || counts->not_started
-           ? VC_EXIT_CRON : VC_EXIT_OK;
+        ? VC_EXIT_CRON
+        : VC_EXIT_OK;
 }

@@ -11,16 +11,16 @@
 
 /* Exit codes of vcron, documented in --help and the README. */
 enum {
-    VC_EXIT_OK = 0,        /* every cron started ran and succeeded */
-    VC_EXIT_CRON = 1,      /* a cron failed, timed out or could not start */
-    VC_EXIT_USAGE = 2,     /* bad command line or configuration */
-    VC_EXIT_SOURCE = 3,    /* the instance table could not be read */
-    VC_EXIT_LOCAL = 4      /* local files: state, locks, logs */
+    VC_EXIT_OK = 0,     /* every cron started ran and succeeded */
+    VC_EXIT_CRON = 1,   /* a cron failed, timed out or could not start */
+    VC_EXIT_USAGE = 2,  /* bad command line or configuration */
+    VC_EXIT_SOURCE = 3, /* the instance table could not be read */
+    VC_EXIT_LOCAL = 4   /* local files: state, locks, logs */
 };
 
 typedef struct {
     size_t selected, run, succeeded, failed, timed_out, skipped_locked,
-           not_started;
+        not_started;
 } vc_tick_counts;
 
 /* Read and validate the table (rejected rows are left out).  Returns

@@ -11,12 +11,12 @@
 #include "vm_file.h"
 
 typedef struct {
-    apr_hash_t *tiers;           /* host key -> tier text */
-    apr_array_header_t *order;   /* keys as read, for rewriting */
+    apr_hash_t *tiers;         /* host key -> tier text */
+    apr_array_header_t *order; /* keys as read, for rewriting */
 } overrides;
 
-static const char *keep_override(void *ctx, const char *name,
-                                 const char *value, apr_pool_t *p)
+static const char *keep_override(void *ctx, const char *name, const char *value,
+                                 apr_pool_t *p)
 {
     overrides *o = ctx;
     if (!apr_hash_get(o->tiers, name, APR_HASH_KEY_STRING))
@@ -45,8 +45,8 @@ static int override_of(const vc_config *cfg, const overrides *o,
     char *end;
     long tier = strtol(text, &end, 10);
     if (*end || tier < 1 || tier > cfg->tiers.n) {
-        vc_log(277, "%s: %s: tier '%s' is not 1 to %d: ignored",
-               cfg->tier_file, in->key, text, cfg->tiers.n);
+        vc_log(277, "%s: %s: tier '%s' is not 1 to %d: ignored", cfg->tier_file,
+               in->key, text, cfg->tiers.n);
         return 0;
     }
     return (int)tier;
@@ -64,15 +64,14 @@ static void fleet_alloc(vc_fleet *f, size_t n, apr_pool_t *p)
 }
 
 /* Tier of site i from its figures and its override. */
-static void set_tier(const vc_config *cfg, vc_fleet *f, size_t i,
-                     int override)
+static void set_tier(const vc_config *cfg, vc_fleet *f, size_t i, int override)
 {
     f->items[i].tier = vc_tier_choose(&cfg->tiers, f->events[i], override,
                                       (int)cfg->default_tier, &f->why[i]);
 }
 
-const char *vc_fleet_build(const vc_config *cfg, const vm_table *t,
-                           vc_fleet *f, apr_pool_t *p)
+const char *vc_fleet_build(const vc_config *cfg, const vm_table *t, vc_fleet *f,
+                           apr_pool_t *p)
 {
     overrides o;
     const char *err = vc_sites_load(vc_sites_path(cfg->state_file, p),
@@ -84,8 +83,7 @@ const char *vc_fleet_build(const vc_config *cfg, const vm_table *t,
         const vm_instance *in = &APR_ARRAY_IDX(t->instances, i, vm_instance);
         vc_site_rec *r = vc_sites_get(&f->sites, in->id);
         f->in[i] = in;
-        f->items[i] = (vc_tier_item){ in->id, in->enabled, in->lastcron, 1,
-                                      0 };
+        f->items[i] = (vc_tier_item){ in->id, in->enabled, in->lastcron, 1, 0 };
         f->cost[i] = r->cost;
         f->events[i] = r->events;
         set_tier(cfg, f, i, override_of(cfg, &o, in));
@@ -95,7 +93,7 @@ const char *vc_fleet_build(const vc_config *cfg, const vm_table *t,
 
 typedef struct {
     const vc_fleet *f;
-    const long long *measured;     /* per site: when measured, 0 not */
+    const long long *measured; /* per site: when measured, 0 not */
 } measures;
 
 static void save_measures(vc_sites *s, void *ctx)
@@ -109,7 +107,7 @@ static void save_measures(vc_sites *s, void *ctx)
         }
 }
 
-#define RETRY_MEASURE 3600   /* seconds */
+#define RETRY_MEASURE 3600 /* seconds */
 
 /* Activity of the sites not measured for activity-every, in the table's
  * order, up to activity-per-tick, all probed at once (probe-threads); a
@@ -124,15 +122,16 @@ static void measure(const vc_config *cfg, vc_fleet *f, long long now,
         vc_site_rec *r = vc_sites_get(&f->sites, f->in[i]->id);
         if (!f->in[i]->enabled || now - r->measured < cfg->activity_every)
             continue;
-        jobs[n] = (vc_probe_job){ f->in[i], { 1, 0, now, cfg->activity_days,
-                                              -1, 0, 0 }, NULL };
+        jobs[n] = (vc_probe_job){ f->in[i],
+                                  { 1, 0, now, cfg->activity_days, -1, 0, 0 },
+                                  NULL };
         site[n++] = i;
     }
     if (n == 0)
         return;
     vc_probe_all(jobs, n, (int)cfg->probe_threads, p);
-    long long retry = cfg->activity_every < RETRY_MEASURE
-                      ? cfg->activity_every : RETRY_MEASURE;
+    long long retry = cfg->activity_every < RETRY_MEASURE ? cfg->activity_every
+                                                          : RETRY_MEASURE;
     for (size_t k = 0; k < n; k++) {
         size_t i = site[k];
         if (jobs[k].err)
@@ -155,8 +154,8 @@ static void probe_queued(const vc_config *cfg, vc_fleet *f, long long now,
                          long long tick, apr_pool_t *p)
 {
     long long *due = apr_pcalloc(p, sizeof *due * (f->n + 1));
-    size_t ndue = vc_sched_activity(f->items, f->n, &cfg->tiers, now, tick,
-                                    due, p);
+    size_t ndue = vc_sched_activity(f->items, f->n, &cfg->tiers, now, tick, due,
+                                    p);
     apr_hash_t *chosen = apr_hash_make(p);
     for (size_t k = 0; k < ndue; k++)
         apr_hash_set(chosen, &due[k], sizeof due[k], "");
@@ -194,26 +193,31 @@ void vc_fleet_probe(const vc_config *cfg, vc_fleet *f, long long now,
 const char *vc_period_text(long long secs, apr_pool_t *p)
 {
     /* APR's formatter has no %ll. */
-    const char *unit = secs % 86400 == 0 ? "d" : secs % 3600 == 0 ? "h"
-                     : secs % 60 == 0 ? "m" : "s";
-    long long div = *unit == 'd' ? 86400 : *unit == 'h' ? 3600
-                  : *unit == 'm' ? 60 : 1;
-    return apr_psprintf(p, "%" APR_INT64_T_FMT "%s",
-                        (apr_int64_t)(secs / div), unit);
+    const char *unit = secs % 86400 == 0 ? "d"
+        : secs % 3600 == 0               ? "h"
+        : secs % 60 == 0                 ? "m"
+                                         : "s";
+    long long div = *unit == 'd' ? 86400
+        : *unit == 'h'           ? 3600
+        : *unit == 'm'           ? 60
+                                 : 1;
+    return apr_psprintf(p, "%" APR_INT64_T_FMT "%s", (apr_int64_t)(secs / div),
+                        unit);
 }
 
-const char *vc_fleet_reason(const vc_config *cfg, const vc_fleet *f,
-                            size_t i, apr_pool_t *p)
+const char *vc_fleet_reason(const vc_config *cfg, const vc_fleet *f, size_t i,
+                            apr_pool_t *p)
 {
     int tier = f->items[i].tier;
     const char *head = apr_psprintf(p, "tier %d (every %s)", tier,
-        vc_period_text(vc_tier_period(&cfg->tiers, tier), p));
-    const char *why =
-        f->why[i] == VC_TIER_OVERRIDE ? apr_psprintf(p, "set in %s",
-                                                     cfg->tier_file)
+                                    vc_period_text(vc_tier_period(&cfg->tiers,
+                                                                  tier),
+                                                   p));
+    const char *why = f->why[i] == VC_TIER_OVERRIDE
+        ? apr_psprintf(p, "set in %s", cfg->tier_file)
         : f->why[i] == VC_TIER_MEASURED
-            ? apr_psprintf(p, "%" APR_INT64_T_FMT " log events in %ld days",
-                           (apr_int64_t)f->events[i], cfg->activity_days)
+        ? apr_psprintf(p, "%" APR_INT64_T_FMT " log events in %ld days",
+                       (apr_int64_t)f->events[i], cfg->activity_days)
         : "activity not measured yet: default-tier";
     return apr_pstrcat(p, head, ": ", why,
                        f->items[i].queued ? "; work queued: runs now" : "",
@@ -244,8 +248,7 @@ const char *vc_fleet_growing(const vc_config *cfg, const vc_fleet *f,
         if (!vc_gap_growing(&f->items[i], &cfg->tiers, now, tick))
             continue;
         if (named++ < max)
-            list = apr_pstrcat(p, list, *list ? ", " : "", f->in[i]->key,
-                               NULL);
+            list = apr_pstrcat(p, list, *list ? ", " : "", f->in[i]->key, NULL);
         else
             more++;
     }
@@ -271,13 +274,14 @@ static void check_capacity(vc_sites *s, const after *a)
     for (size_t i = 0; i < a->f->n; i++)
         cost[i] = vc_sites_get(s, a->f->in[i]->id)->cost;
     vc_capacity_of(a->f->items, cost, a->f->n, &a->cfg->tiers,
-                   vc_fleet_cores(a->cfg),
-                   (double)a->cfg->run_cost_ms / 1000.0, &cap);
+                   vc_fleet_cores(a->cfg), (double)a->cfg->run_cost_ms / 1000.0,
+                   &cap);
     int over = cap.cpu_total > cap.capacity;
     if (over && !s->over_capacity)
-        vc_log(275, "demand exceeds capacity: the tiers ask %.0f CPU s an "
-               "hour, %.0f cores give %.0f; gaps growing: %s", cap.cpu_total,
-               cap.capacity / 3600.0, cap.capacity,
+        vc_log(275,
+               "demand exceeds capacity: the tiers ask %.0f CPU s an "
+               "hour, %.0f cores give %.0f; gaps growing: %s",
+               cap.cpu_total, cap.capacity / 3600.0, cap.capacity,
                vc_fleet_growing(a->cfg, a->f, a->now, a->tick, 10, a->p));
     else if (!over && s->over_capacity)
         vc_log(276, "demand back within capacity: %.0f CPU s an hour of %.0f",
@@ -309,8 +313,8 @@ static void record_after(vc_sites *s, void *ctx)
 }
 
 void vc_fleet_after_tick(const vc_config *cfg, const vc_fleet *f,
-                         const vc_run_cost *runs, size_t nruns,
-                         long long now, long long tick, apr_pool_t *p)
+                         const vc_run_cost *runs, size_t nruns, long long now,
+                         long long tick, apr_pool_t *p)
 {
     after a = { cfg, f, runs, nruns, now, tick, p };
     const char *err = vc_sites_edit(vc_sites_path(cfg->state_file, p),
@@ -341,7 +345,10 @@ const char *vc_override_set(const vc_config *cfg, const char *host, int tier,
     const char *slash = strrchr(cfg->tier_file, '/');
     if (slash > cfg->tier_file
         && (err = vm_file_dir_make(apr_pstrndup(p, cfg->tier_file,
-                (apr_size_t)(slash - cfg->tier_file)), p)) != NULL)
+                                                (apr_size_t)(slash
+                                                             - cfg->tier_file)),
+                                   p))
+            != NULL)
         return err;
     vm_file_replace(cfg->tier_file, text, strlen(text), 0644, NULL, p, &err);
     return err;

@@ -13,20 +13,20 @@
 #include "vm_table.h"
 
 typedef struct vc_fleet {
-    size_t n;                    /* instances of the table */
-    const vm_instance **in;      /* n of each below, in the table's order */
+    size_t n;               /* instances of the table */
+    const vm_instance **in; /* n of each below, in the table's order */
     vc_tier_item *items;
-    double *cost;                /* CPU s per run; -1 not measured */
+    double *cost; /* CPU s per run; -1 not measured */
     vc_tier_why *why;
-    long long *events;           /* -1 not measured */
-    const char **probe_error;    /* this tick's, or NULL */
-    vc_sites sites;              /* as loaded */
+    long long *events;        /* -1 not measured */
+    const char **probe_error; /* this tick's, or NULL */
+    vc_sites sites;           /* as loaded */
 } vc_fleet;
 
 /* The instances of t with their tiers, from the per-site figures and the
  * overrides.  NULL or a reason. */
-const char *vc_fleet_build(const vc_config *cfg, const vm_table *t,
-                           vc_fleet *f, apr_pool_t *p);
+const char *vc_fleet_build(const vc_config *cfg, const vm_table *t, vc_fleet *f,
+                           apr_pool_t *p);
 
 /* The tick's probes, probe-threads at once: activity of up to
  * activity-per-tick sites whose measure is older than activity-every
@@ -37,8 +37,8 @@ void vc_fleet_probe(const vc_config *cfg, vc_fleet *f, long long now,
                     long long tick, apr_pool_t *p);
 
 /* "tier 2 (every 20m): 5123 log events in 3 days" and the like. */
-const char *vc_fleet_reason(const vc_config *cfg, const vc_fleet *f,
-                            size_t i, apr_pool_t *p);
+const char *vc_fleet_reason(const vc_config *cfg, const vc_fleet *f, size_t i,
+                            apr_pool_t *p);
 
 /* What the tiers ask for with the measured costs. */
 void vc_fleet_capacity(const vc_config *cfg, const vc_fleet *f,
@@ -60,8 +60,8 @@ typedef struct {
     double cpu;
 } vc_run_cost;
 void vc_fleet_after_tick(const vc_config *cfg, const vc_fleet *f,
-                         const vc_run_cost *runs, size_t nruns,
-                         long long now, long long tick, apr_pool_t *p);
+                         const vc_run_cost *runs, size_t nruns, long long now,
+                         long long tick, apr_pool_t *p);
 
 /* Set (tier 1..n) or clear (0) host's override in tier-file.  NULL or a
  * reason. */

@@ -13,8 +13,7 @@ static long long parse_period(const char *s, const char **end)
     long long v = strtoll(s, &e, 10);
     if (errno || e == s || v <= 0)
         return -1;
-    long long unit = *e == 'm' ? 60 : *e == 'h' ? 3600 : *e == 'd' ? 86400
-                   : 1;
+    long long unit = *e == 'm' ? 60 : *e == 'h' ? 3600 : *e == 'd' ? 86400 : 1;
     if (unit > 1)
         e++;
     *end = e;
@@ -77,8 +76,8 @@ long long vc_tier_period(const vc_tiers *t, int tier)
     return t->tier[tier - 1].period;
 }
 
-int vc_tier_choose(const vc_tiers *t, long long events, int override,
-                   int dflt, vc_tier_why *why)
+int vc_tier_choose(const vc_tiers *t, long long events, int override, int dflt,
+                   vc_tier_why *why)
 {
     if (override >= 1 && override <= t->n) {
         *why = VC_TIER_OVERRIDE;
@@ -93,8 +92,7 @@ int vc_tier_choose(const vc_tiers *t, long long events, int override,
 }
 
 /* Started since the last tick, here or on another cron host. */
-static int ran_this_tick(const vc_tier_item *it, long long now,
-                         long long tick)
+static int ran_this_tick(const vc_tier_item *it, long long now, long long tick)
 {
     return it->lastcron > now - tick;
 }
@@ -104,7 +102,7 @@ static int ran_this_tick(const vc_tier_item *it, long long now,
 static int fast(const vc_tier_item *it, long long now, long long tick)
 {
     return it->enabled && (it->queued || it->lastcron <= 0)
-           && !ran_this_tick(it, now, tick);
+        && !ran_this_tick(it, now, tick);
 }
 
 /* Never run first, then the oldest last cron, then by id. */
@@ -117,15 +115,14 @@ static int oldest_first(const void *a, const void *b)
 }
 
 /* The fast path: queued work, oldest first.  Returns how many. */
-static size_t queued_first(const vc_tier_item *items, size_t n,
-                           long long now, long long tick, long long *out,
+static size_t queued_first(const vc_tier_item *items, size_t n, long long now,
+                           long long tick, long long *out,
                            vc_sched_item *scratch)
 {
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         if (fast(&items[i], now, tick))
-            scratch[m++] = (vc_sched_item){ items[i].id, 1,
-                                            items[i].lastcron };
+            scratch[m++] = (vc_sched_item){ items[i].id, 1, items[i].lastcron };
     qsort(scratch, m, sizeof *scratch, oldest_first);
     for (size_t k = 0; k < m; k++)
         out[k] = scratch[k].id;
@@ -155,9 +152,9 @@ static int most_overdue(const void *a, const void *b, void *ctx)
 
 /* Lowest gap on each tier's items (those not taken by the fast path),
  * into picks; returns how many.  work: room for 2n. */
-static size_t tier_picks(const vc_tier_item *items, size_t n,
-                         const vc_tiers *t, long long now, long long tick,
-                         pick *picks, long long *ids, vc_sched_item *work)
+static size_t tier_picks(const vc_tier_item *items, size_t n, const vc_tiers *t,
+                         long long now, long long tick, pick *picks,
+                         long long *ids, vc_sched_item *work)
 {
     size_t np = 0;
     for (int tier = 1; tier <= t->n; tier++) {
@@ -177,9 +174,9 @@ static size_t tier_picks(const vc_tier_item *items, size_t n,
     return np;
 }
 
-size_t vc_sched_activity(const vc_tier_item *items, size_t n,
-                         const vc_tiers *t, long long now, long long tick,
-                         long long *out, apr_pool_t *p)
+size_t vc_sched_activity(const vc_tier_item *items, size_t n, const vc_tiers *t,
+                         long long now, long long tick, long long *out,
+                         apr_pool_t *p)
 {
     if (tick < 1)
         tick = 1;
@@ -210,8 +207,9 @@ void vc_capacity_of(const vc_tier_item *items, const double *cost, size_t n,
     for (size_t i = 0; i < n; i++) {
         if (!items[i].enabled)
             continue;
-        int tier = items[i].tier < 1 ? 1 : items[i].tier > t->n ? t->n
-                                                                  : items[i].tier;
+        int tier = items[i].tier < 1 ? 1
+            : items[i].tier > t->n   ? t->n
+                                     : items[i].tier;
         double runs = 3600.0 / (double)vc_tier_period(t, tier);
         double c = cost[i] >= 0 ? cost[i] : out->cost_assumed;
         out->sites[tier - 1]++;
@@ -227,5 +225,5 @@ int vc_gap_growing(const vc_tier_item *it, const vc_tiers *t, long long now,
                    long long tick)
 {
     return it->enabled && it->lastcron > 0
-           && now - it->lastcron > vc_tier_period(t, it->tier) + tick;
+        && now - it->lastcron > vc_tier_period(t, it->tier) + tick;
 }

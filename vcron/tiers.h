@@ -15,8 +15,8 @@
 #define VC_TIERS_DEFAULT "40000:600 4000:1200 180:3600 30:28800 0:86400"
 
 typedef struct {
-    long long min_events;   /* activity at least this */
-    long long period;       /* seconds between two crons */
+    long long min_events; /* activity at least this */
+    long long period;     /* seconds between two crons */
 } vc_tier;
 
 /* Tier 1 is the busiest; tier[n - 1].min_events is 0. */
@@ -37,22 +37,22 @@ long long vc_tier_period(const vc_tiers *t, int tier);
 
 /* Why a site has its tier. */
 typedef enum {
-    VC_TIER_MEASURED,       /* its activity */
-    VC_TIER_OVERRIDE,       /* the tier file names it */
-    VC_TIER_UNMEASURED      /* activity not known (yet): default-tier */
+    VC_TIER_MEASURED,  /* its activity */
+    VC_TIER_OVERRIDE,  /* the tier file names it */
+    VC_TIER_UNMEASURED /* activity not known (yet): default-tier */
 } vc_tier_why;
 
 /* A site's tier: the override (1..n) when there is one (0: none), else by
  * events when known (>= 0), else dflt. */
-int vc_tier_choose(const vc_tiers *t, long long events, int override,
-                   int dflt, vc_tier_why *why);
+int vc_tier_choose(const vc_tiers *t, long long events, int override, int dflt,
+                   vc_tier_why *why);
 
 typedef struct {
     long long id;
     int enabled;
-    long long lastcron;     /* start of the last run; 0 = never */
-    int tier;               /* 1..n */
-    int queued;             /* ad hoc work waiting, or a task asked to run */
+    long long lastcron; /* start of the last run; 0 = never */
+    int tier;           /* 1..n */
+    int queued;         /* ad hoc work waiting, or a task asked to run */
 } vc_tier_item;
 
 /* The instances this tick runs, in the order to try them: first every
@@ -62,13 +62,13 @@ typedef struct {
  * for its period first.  The table alone decides, so cron hosts sharing it
  * agree.  Writes ids into out (room for n), returns their number;
  * working space from p. */
-size_t vc_sched_activity(const vc_tier_item *items, size_t n,
-                         const vc_tiers *t, long long now, long long tick,
-                         long long *out, apr_pool_t *p);
+size_t vc_sched_activity(const vc_tier_item *items, size_t n, const vc_tiers *t,
+                         long long now, long long tick, long long *out,
+                         apr_pool_t *p);
 
 /* What the tiers ask for. */
 typedef struct {
-    size_t sites[VC_TIERS_MAX];        /* enabled sites per tier */
+    size_t sites[VC_TIERS_MAX]; /* enabled sites per tier */
     double runs_per_hour[VC_TIERS_MAX];
     double cpu_per_hour[VC_TIERS_MAX]; /* CPU seconds */
     double runs_total, cpu_total;      /* per hour */

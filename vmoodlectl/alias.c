@@ -22,7 +22,8 @@ static int list(vmc_opts *o, vmc_table *t)
     const vm_instance *in;
 
     if (o->nargs > 2)
-        return vmc_fail(593, VMC_EXIT_USAGE, "alias list takes one HOST "
+        return vmc_fail(593, VMC_EXIT_USAGE,
+                        "alias list takes one HOST "
                         "at most");
     if (o->nargs == 2) {
         if (!(in = vmc_find(t, o->args[1], &why)))
@@ -38,8 +39,8 @@ static int list(vmc_opts *o, vmc_table *t)
 }
 
 typedef struct {
-    const char *drop;      /* the key to leave out */
-    const char *kept;      /* the others, each followed by a space */
+    const char *drop; /* the key to leave out */
+    const char *kept; /* the others, each followed by a space */
     int found;
     apr_pool_t *p;
 } filter;
@@ -51,8 +52,8 @@ static int keep_others(const char *key, size_t len, void *ctx)
     if (strlen(f->drop) == len && memcmp(f->drop, key, len) == 0)
         f->found = 1;
     else
-        f->kept = apr_pstrcat(f->p, f->kept, apr_pstrndup(f->p, key, len),
-                              " ", NULL);
+        f->kept = apr_pstrcat(f->p, f->kept, apr_pstrndup(f->p, key, len), " ",
+                              NULL);
     return 0;
 }
 
@@ -96,24 +97,25 @@ static int change(vmc_opts *o, vmc_table *t, const char *verb)
     vm_row row;
 
     if (o->nargs != 3)
-        return vmc_fail(614, VMC_EXIT_USAGE, apr_psprintf(o->pool,
-                        "usage: vmoodlectl alias %s HOST ALIAS", verb));
+        return vmc_fail(614, VMC_EXIT_USAGE,
+                        apr_psprintf(o->pool,
+                                     "usage: vmoodlectl alias %s HOST ALIAS",
+                                     verb));
     if (!(in = vmc_find(t, o->args[1], &why)))
         return vmc_fail(613, VMC_EXIT_FAIL, why);
     if (!(text = changed(in, verb, o->args[2], o->pool, &why)))
-        return vmc_fail(596, VMC_EXIT_USAGE,
-                        vm_text_visible(why, o->pool));
+        return vmc_fail(596, VMC_EXIT_USAGE, vm_text_visible(why, o->pool));
     if (!(old = vmc_raw_row(t, in->id)))
         return vmc_fail(597, VMC_EXIT_FAIL, "the instance's row is gone");
     row = *old;
     vm_row_set(&row, VM_F_ALIASES, text);
     if ((why = vmc_table_validate(t, &row, o->pool)) != NULL)
-        return vmc_fail(598, VMC_EXIT_FAIL, apr_psprintf(o->pool,
-                        "alias %s refused, nothing written: %s", verb,
-                        vm_text_visible(why, o->pool)));
+        return vmc_fail(598, VMC_EXIT_FAIL,
+                        apr_psprintf(o->pool,
+                                     "alias %s refused, nothing written: %s",
+                                     verb, vm_text_visible(why, o->pool)));
     if (o->dry_run) {
-        vmc_say("dry run: would set the aliases of %s to '%s'", in->key,
-                text);
+        vmc_say("dry run: would set the aliases of %s to '%s'", in->key, text);
         return VMC_EXIT_OK;
     }
     if ((why = vmc_table_save(t, &row, &id, o->pool)) != NULL)
@@ -128,12 +130,14 @@ int vmc_cmd_alias(vmc_opts *o)
     vmc_table t;
     int rc;
 
-    if (o->nargs < 1 || (strcmp(o->args[0], "add") && strcmp(o->args[0],
-                         "remove") && strcmp(o->args[0], "list")))
-        return vmc_fail(595, VMC_EXIT_USAGE, "usage: vmoodlectl alias "
+    if (o->nargs < 1
+        || (strcmp(o->args[0], "add") && strcmp(o->args[0], "remove")
+            && strcmp(o->args[0], "list")))
+        return vmc_fail(595, VMC_EXIT_USAGE,
+                        "usage: vmoodlectl alias "
                         "add|remove HOST ALIAS, alias list [HOST]");
     if ((rc = vmc_table_load(o, &t, &why)) != VMC_EXIT_OK)
         return vmc_fail(612, rc, why);
     return strcmp(o->args[0], "list") == 0 ? list(o, &t)
-                                            : change(o, &t, o->args[0]);
+                                           : change(o, &t, o->args[0]);
 }

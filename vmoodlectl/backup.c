@@ -34,7 +34,7 @@
 typedef vmc_backup_run backup_run;
 
 typedef struct {
-    vmc_maintenance maint;      /* first: the maintenance steps' context */
+    vmc_maintenance maint; /* first: the maintenance steps' context */
     const backup_run *run;
     const vm_instance *in;
     apr_pool_t *p;
@@ -53,8 +53,10 @@ static int maintenance_applies(void *ctx)
 static const char *plan_folder(void *ctx, apr_pool_t *p)
 {
     backup *b = ctx;
-    return apr_psprintf(p, "create %s (0700, written as %s, renamed when "
-                        "complete)", b->final, b->work);
+    return apr_psprintf(p,
+                        "create %s (0700, written as %s, renamed when "
+                        "complete)",
+                        b->final, b->work);
 }
 
 /* site_dir: ours and no one else's. */
@@ -65,14 +67,18 @@ static int create_folder(void *ctx, const char **err)
 
     if (mkdir(b->site_dir, 0700) != 0 && errno != EEXIST)
         return *err = apr_psprintf(b->p, "%s: %s", b->site_dir,
-                                   strerror(errno)), -1;
+                                   strerror(errno)),
+               -1;
     if (lstat(b->site_dir, &st) != 0 || !S_ISDIR(st.st_mode)
         || st.st_uid != geteuid() || (st.st_mode & 077))
-        return *err = apr_psprintf(b->p, "%s must be a folder of ours "
-                                   "(0700)", b->site_dir), -1;
+        return *err = apr_psprintf(b->p,
+                                   "%s must be a folder of ours "
+                                   "(0700)",
+                                   b->site_dir),
+               -1;
     if (mkdir(b->work, 0700) != 0)
-        return *err = apr_psprintf(b->p, "%s: %s", b->work,
-                                   strerror(errno)), -1;
+        return *err = apr_psprintf(b->p, "%s: %s", b->work, strerror(errno)),
+               -1;
     b->folder_made = 1;
     return 0;
 }
@@ -91,21 +97,20 @@ static const char *plan_dump(void *ctx, apr_pool_t *p)
     backup *b = ctx;
     const char *out = apr_psprintf(p, "dump %s database %s on %s as %s (%s)",
                                    b->in->dbtype, b->in->dbname,
-                                   vmc_dbconf_server(&b->db, p),
-                                   b->in->dblogin, b->db.pg
-                                   ? "pg_dump -Fc"
-                                   : "mariadb-dump --single-transaction");
+                                   vmc_dbconf_server(&b->db, p), b->in->dblogin,
+                                   b->db.pg
+                                       ? "pg_dump -Fc"
+                                       : "mariadb-dump --single-transaction");
     for (int i = 0; b->left_out[i]; i++)
-        out = apr_pstrcat(p, out, i ? ", " : " without ", b->left_out[i],
-                          NULL);
+        out = apr_pstrcat(p, out, i ? ", " : " without ", b->left_out[i], NULL);
     return out;
 }
 
 static int dump(void *ctx, const char **err)
 {
     backup *b = ctx;
-    const char *path = apr_pstrcat(b->p, b->work, "/",
-                                   vmc_dump_file(&b->db), NULL);
+    const char *path = apr_pstrcat(b->p, b->work, "/", vmc_dump_file(&b->db),
+                                   NULL);
     char hex[VMC_SHA256_HEX];
     vmc_progress pr;
     struct stat st;
@@ -129,10 +134,12 @@ static int dump(void *ctx, const char **err)
 static const char *plan_copy(void *ctx, apr_pool_t *p)
 {
     backup *b = ctx;
-    return apr_psprintf(p, "copy %s (%" APR_UINT64_T_FMT " files, %s) "
+    return apr_psprintf(p,
+                        "copy %s (%" APR_UINT64_T_FMT " files, %s) "
                         "without sessions, cache, localcache, temp, "
-                        "trashdir, lock and *.lock", b->in->datapath,
-                        b->m.data_files, vmc_bytes(b->m.data_bytes, p));
+                        "trashdir, lock and *.lock",
+                        b->in->datapath, b->m.data_files,
+                        vmc_bytes(b->m.data_bytes, p));
 }
 
 static int copy(void *ctx, const char **err)
@@ -152,8 +159,9 @@ static int copy(void *ctx, const char **err)
     c.on_file = vmc_manifest_list_file;
     c.ctx = b->m.files;
     vmc_progress_start(&pr, "copy dataroot", b->m.data_bytes, "files");
-    rc = vmc_tree_copy(b->in->datapath, apr_pstrcat(b->p, b->work,
-                       "/dataroot", NULL), &c, b->p, err);
+    rc = vmc_tree_copy(b->in->datapath,
+                       apr_pstrcat(b->p, b->work, "/dataroot", NULL), &c, b->p,
+                       err);
     vmc_progress_end(&pr, rc == 0);
     return rc;
 }
@@ -175,8 +183,8 @@ static int move_into_place(void *ctx, const char **err)
 {
     backup *b = ctx;
     if (rename(b->work, b->final) != 0)
-        return *err = apr_psprintf(b->p, "%s: %s", b->final,
-                                   strerror(errno)), -1;
+        return *err = apr_psprintf(b->p, "%s: %s", b->final, strerror(errno)),
+               -1;
     b->folder_made = 0;
     return 0;
 }
@@ -216,8 +224,7 @@ static const vmc_step steps[] = {
       remove_folder },
     { "dump the database", plan_dump, NULL, dump, NULL },
     { "copy the dataroot", plan_copy, NULL, copy, NULL },
-    { "maintenance off", NULL, maintenance_applies, vmc_maintenance_off,
-      NULL },
+    { "maintenance off", NULL, maintenance_applies, vmc_maintenance_off, NULL },
     { "write the manifest", NULL, NULL, write_manifest, NULL },
     { "move the backup into place", NULL, NULL, move_into_place, NULL },
     { "remove old backups", plan_keep, keep_applies, keep_newest, NULL },
@@ -234,8 +241,8 @@ static const char *backup_name(backup *b)
     gmtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
     for (int i = 1; i <= SAME_SECOND_MAX; i++) {
-        const char *name = i == 1 ? stamp : apr_psprintf(b->p, "%s-%02d",
-                                                         stamp, i);
+        const char *name = i == 1 ? stamp
+                                  : apr_psprintf(b->p, "%s-%02d", stamp, i);
         const char *path = apr_pstrcat(b->p, b->site_dir, "/", name, NULL);
         if (access(path, F_OK) != 0)
             return apr_pstrdup(b->p, name);
@@ -261,7 +268,8 @@ static const char *prepare(backup *b)
         return apr_psprintf(b->p, "database %s: %s", in->dbname, err);
     vm_db_close(db);
     if (vmc_tree_measure(in->datapath, 1, &b->m.data_bytes, &b->m.data_files,
-                         b->p, &err) != 0)
+                         b->p, &err)
+        != 0)
         return apr_psprintf(b->p, "dataroot: %s", err);
     vmc_instance_tables(b->run->t, in, b->left_out, b->p);
     b->site_dir = vmc_backup_site_dir(b->run->dir, in, b->p);
@@ -281,8 +289,8 @@ static const char *prepare(backup *b)
     return NULL;
 }
 
-static void backup_init(backup *b, const backup_run *run,
-                        const vm_instance *in, apr_pool_t *p)
+static void backup_init(backup *b, const backup_run *run, const vm_instance *in,
+                        apr_pool_t *p)
 {
     memset(b, 0, sizeof *b);
     vmc_maintenance_init(&b->maint, &run->cli, in, p);
@@ -306,12 +314,14 @@ int vmc_backup_one(const vmc_backup_run *run, const vm_instance *in,
         rc = 1;
     } else if (vmc_steps_run(steps, NSTEPS, &b, &out) != 0) {
         printf("vmoodlectl: backup failed at step '%s': %s; the site is "
-               "as it was, nothing kept\n", out.failed, out.err);
+               "as it was, nothing kept\n",
+               out.failed, out.err);
         rc = 1;
     } else {
         printf("vmoodlectl: backup %s (%s database, %" APR_UINT64_T_FMT
-               " files, %s)\n", b.final, vmc_bytes(b.m.dump_size, p),
-               b.m.data_files, vmc_bytes(b.m.data_bytes, p));
+               " files, %s)\n",
+               b.final, vmc_bytes(b.m.dump_size, p), b.m.data_files,
+               vmc_bytes(b.m.data_bytes, p));
         *path = b.final;
     }
     fflush(stdout);
@@ -362,21 +372,24 @@ int vmc_backup_dir_check(const vmc_opts *o, int open_it)
     int fd;
 
     if (o->backup_dir[0] != '/' || vm_path_has_dotdot(o->backup_dir))
-        return vmc_fail(703, VMC_EXIT_USAGE, "--dir wants an absolute path "
+        return vmc_fail(703, VMC_EXIT_USAGE,
+                        "--dir wants an absolute path "
                         "without '..'");
     if (!open_it)
         return VMC_EXIT_OK;
     if ((fd = vm_file_dir_open(o->backup_dir, 0700, o->pool, &why)) < 0)
-        return vmc_fail(704, VMC_EXIT_FAIL, apr_pstrcat(o->pool, "backup "
-                        "folder: ", why, NULL));
+        return vmc_fail(704, VMC_EXIT_FAIL,
+                        apr_pstrcat(o->pool,
+                                    "backup "
+                                    "folder: ",
+                                    why, NULL));
     close(fd);
     return VMC_EXIT_OK;
 }
 
 int vmc_cmd_backup(vmc_opts *o)
 {
-    backup_run run = { o, {0}, NULL, o->backup_dir, o->maintenance,
-                       o->keep };
+    backup_run run = { o, { 0 }, NULL, o->backup_dir, o->maintenance, o->keep };
     vm_identity *self;
     vmc_table t;
     vmc_job job;

@@ -8,11 +8,11 @@
 
 typedef struct {
     vmc_opts *o;
-    vmc_site_cli cli;           /* Moodle's CLI as the site (maintenance) */
+    vmc_site_cli cli; /* Moodle's CLI as the site (maintenance) */
     vmc_table *t;
-    const char *dir;            /* --dir */
-    int maintenance;            /* the backup turns maintenance on and off */
-    long keep;                  /* then keeps the newest N; 0: all */
+    const char *dir; /* --dir */
+    int maintenance; /* the backup turns maintenance on and off */
+    long keep;       /* then keeps the newest N; 0: all */
 } vmc_backup_run;
 
 /* Back the site up, as root, printing what it does: 0 and *path (from p) the

@@ -53,7 +53,9 @@ apr_array_header_t *vmc_backup_list(const char *site_dir, apr_pool_t *p)
     while (d && (e = readdir(d)) != NULL)
         if (vmc_backup_name_ok(e->d_name)
             && access(apr_pstrcat(p, site_dir, "/", e->d_name, "/",
-                                  VMC_MANIFEST, NULL), F_OK) == 0)
+                                  VMC_MANIFEST, NULL),
+                      F_OK)
+                == 0)
             APR_ARRAY_PUSH(out, const char *) = apr_pstrdup(p, e->d_name);
     if (d)
         closedir(d);

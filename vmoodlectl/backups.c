@@ -18,7 +18,7 @@
 /* The site folders: of the selected sites, or all under dir. */
 static int site_dirs(vmc_opts *o, apr_array_header_t **out)
 {
-    vmc_selection sel = { o->all, o->match, 0, o->include_disabled,
+    vmc_selection sel = { o->all,  o->match, 0, o->include_disabled,
                           o->args, o->nargs };
     const char *why;
     vmc_table t;
@@ -31,7 +31,9 @@ static int site_dirs(vmc_opts *o, apr_array_header_t **out)
         while (d && (e = readdir(d)) != NULL)
             if (e->d_name[0] != '.')
                 APR_ARRAY_PUSH(*out, const char *) = apr_pstrcat(o->pool,
-                    o->backup_dir, "/", e->d_name, NULL);
+                                                                 o->backup_dir,
+                                                                 "/", e->d_name,
+                                                                 NULL);
         if (d)
             closedir(d);
         vmc_names_sort(*out);
@@ -67,12 +69,10 @@ static cJSON *entry_json(const vmc_manifest *m, const char *path)
     return e;
 }
 
-static void print_line(const vmc_manifest *m, const char *path,
-                       apr_pool_t *p)
+static void print_line(const vmc_manifest *m, const char *path, apr_pool_t *p)
 {
     printf("%-32s %-18s %-22s %10s %10s  %s\n",
-           vm_text_visible(m->source.wwwroot, p),
-           m->name ? m->name : "-",
+           vm_text_visible(m->source.wwwroot, p), m->name ? m->name : "-",
            m->moodle_release ? vm_text_visible(m->moodle_release, p) : "-",
            vmc_bytes(m->dump_size, p), vmc_bytes(m->data_bytes, p), path);
 }
@@ -88,17 +88,22 @@ int vmc_cmd_backups(vmc_opts *o)
         return rc;
     }
     if (!o->json)
-        printf("%-32s %-18s %-22s %10s %10s  %s\n", "SITE", "BACKUP",
-               "MOODLE", "DATABASE", "DATAROOT", "PATH");
+        printf("%-32s %-18s %-22s %10s %10s  %s\n", "SITE", "BACKUP", "MOODLE",
+               "DATABASE", "DATAROOT", "PATH");
     for (int i = 0; i < dirs->nelts; i++) {
         const char *dir = APR_ARRAY_IDX(dirs, i, const char *), *err;
         apr_array_header_t *names = vmc_backup_list(dir, o->pool);
         for (int j = 0; j < names->nelts; j++) {
             const char *path = apr_pstrcat(o->pool, dir, "/",
-                APR_ARRAY_IDX(names, j, const char *), NULL);
+                                           APR_ARRAY_IDX(names, j,
+                                                         const char *),
+                                           NULL);
             vmc_manifest m;
-            if (vmc_manifest_read(&m, apr_pstrcat(o->pool, path, "/",
-                                  VMC_MANIFEST, NULL), o->pool, &err) != 0) {
+            if (vmc_manifest_read(&m,
+                                  apr_pstrcat(o->pool, path, "/", VMC_MANIFEST,
+                                              NULL),
+                                  o->pool, &err)
+                != 0) {
                 vmc_error(712, "%s", err);
                 rc = VMC_EXIT_FAIL;
                 continue;

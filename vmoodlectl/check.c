@@ -24,7 +24,7 @@
 #include "vm_siteuser.h"
 #include "vm_text.h"
 
-static const char OK[] = "ok";   /* compared by address */
+static const char OK[] = "ok"; /* compared by address */
 
 /* The host of a key: no port, no IPv6 brackets. */
 static const char *key_host(const char *key, apr_pool_t *p)
@@ -46,8 +46,8 @@ static const char *check_dns(const vm_instance *in, apr_pool_t *p)
     rc = getaddrinfo(key_host(in->key, p), NULL, &hints, &res);
     if (res)
         freeaddrinfo(res);
-    return rc == 0 ? OK : apr_psprintf(p, "does not resolve: %s",
-                                       gai_strerror(rc));
+    return rc == 0 ? OK
+                   : apr_psprintf(p, "does not resolve: %s", gai_strerror(rc));
 }
 
 static const char *check_db(const vm_instance *in, apr_pool_t *p)
@@ -58,7 +58,8 @@ static const char *check_db(const vm_instance *in, apr_pool_t *p)
     int ok;
 
     if (vmc_dbconf_make(&c, in->dbtype, in->dbhost, in->dblogin, in->dbpass,
-                        in->dbname, p, &err) != 0)
+                        in->dbname, p, &err)
+        != 0)
         return err;
     apr_pool_create(&sub, p);
     ok = vmc_db_open(&c, in->dbname, sub, &err) != NULL;
@@ -128,8 +129,9 @@ static const char *check_dataroot(const vmc_opts *o, const vm_instance *in)
         return why;
     else
         writable = probe_as(&who, in->datapath, o->pool) == 0;
-    return writable ? OK : apr_psprintf(o->pool, "%s is not writable by %s",
-                                        in->datapath, user);
+    return writable
+        ? OK
+        : apr_psprintf(o->pool, "%s is not writable by %s", in->datapath, user);
 }
 
 /* The site's code tree: a named platform in the platforms file, with
@@ -146,8 +148,10 @@ static const char *check_platform(const vmc_opts *o, const vm_platforms *pl,
         return apr_psprintf(o->pool, "'%s' is not in the platforms file",
                             vm_text_visible(in->platform, o->pool));
     return access(apr_pstrcat(o->pool, tree, "/admin/cli/upgrade.php", NULL),
-                  R_OK) == 0 ? OK
-         : apr_psprintf(o->pool, "%s has no admin/cli/upgrade.php", tree);
+                  R_OK)
+            == 0
+        ? OK
+        : apr_psprintf(o->pool, "%s has no admin/cli/upgrade.php", tree);
 }
 
 /* A login another site or the master uses too: a warning naming both. */
@@ -158,8 +162,8 @@ static void check_login(const vmc_opts *o, const vmc_table *t,
 
     if (other)
         printf("%-36s WARN database login %s is also %s's: each can reach "
-               "the other's database (vmoodlectl isolate %s)\n", in->key,
-               in->dblogin, vm_text_visible(other, o->pool), in->key);
+               "the other's database (vmoodlectl isolate %s)\n",
+               in->key, in->dblogin, vm_text_visible(other, o->pool), in->key);
 }
 
 static int check_one(const vmc_opts *o, const vmc_table *t,
@@ -171,26 +175,27 @@ static int check_one(const vmc_opts *o, const vmc_table *t,
     const char *code = check_platform(o, pl, in);
     int ok = db == OK && data == OK && code == OK, over;
     const char *quota = vmc_quota_note(q, in, &over, o->pool);
-    const char *verdict = !ok ? "FAIL"
-                        : (dns == OK || o->no_dns) && !over ? "ok" : "WARN";
+    const char *verdict = !ok               ? "FAIL"
+        : (dns == OK || o->no_dns) && !over ? "ok"
+                                            : "WARN";
 
     printf("%-36s %-4s dns: %s%s; database: %s; dataroot: %s; platform "
-           "'%s': %s; quota: %s\n", in->key, verdict, dns == OK || o->no_dns
-           ? "" : "warning: ", dns, vm_text_visible(db, o->pool),
-           vm_text_visible(data, o->pool),
+           "'%s': %s; quota: %s\n",
+           in->key, verdict, dns == OK || o->no_dns ? "" : "warning: ", dns,
+           vm_text_visible(db, o->pool), vm_text_visible(data, o->pool),
            vm_text_visible(in->platform, o->pool), code,
            vm_text_visible(quota, o->pool));
     check_login(o, t, in);
     return ok;
 }
 
-int vmc_check_site(const vmc_opts *o, const vm_instance *in,
-                   const char **why)
+int vmc_check_site(const vmc_opts *o, const vm_instance *in, const char **why)
 {
     const char *db = check_db(in, o->pool), *data = check_dataroot(o, in);
 
-    *why = db != OK ? apr_pstrcat(o->pool, "database: ", db, NULL)
-         : data != OK ? apr_pstrcat(o->pool, "dataroot: ", data, NULL) : NULL;
+    *why = db != OK  ? apr_pstrcat(o->pool, "database: ", db, NULL)
+        : data != OK ? apr_pstrcat(o->pool, "dataroot: ", data, NULL)
+                     : NULL;
     return *why != NULL;
 }
 
@@ -213,15 +218,14 @@ int vmc_cmd_check(vmc_opts *o)
     if ((why = vmc_quotas_read(&q, o->quota_file, o->pool)) != NULL)
         return vmc_fail(743, VMC_EXIT_FAIL, why);
     if (!o->nargs && !t.table->instances->nelts)
-        return VMC_EXIT_OK;                 /* nothing to check */
+        return VMC_EXIT_OK; /* nothing to check */
     sel = vmc_selection_of(o, 0);
-    sel.all = sel.include_disabled = !o->nargs;     /* none named: all */
+    sel.all = sel.include_disabled = !o->nargs; /* none named: all */
     if (!(sites = vmc_select(&t, &sel, o->pool, &why)))
         return vmc_fail(312, VMC_EXIT_USAGE, why);
     for (i = 0; i < sites->nelts; i++)
-        failed += !check_one(o, &t, pl, APR_ARRAY_IDX(sites, i,
-                                                      const vm_instance *),
-                             &q);
+        failed += !check_one(o, &t, pl,
+                             APR_ARRAY_IDX(sites, i, const vm_instance *), &q);
     fflush(stdout);
     if (failed)
         vmc_error(360, "%d instance(s) failed the check", failed);

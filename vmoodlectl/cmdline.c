@@ -53,13 +53,13 @@ static void find_words(vmc_opts *o, int end, char **argv, int *help,
         *version |= strcmp(argv[i], "--version") == 0;
         if (strncmp(argv[i], "--", 2) == 0 && !strchr(argv[i], '=')
             && (opt = spelled(argv[i] + 2, NULL)) != NULL && opt->arg)
-            i++;                            /* its value */
+            i++; /* its value */
     }
 }
 
 /* One option word (and its value): 0, or -1 after saying why. */
-static int apply_word(vmc_opts *o, const vmc_command *c, int end,
-                      char **argv, int *i)
+static int apply_word(vmc_opts *o, const vmc_command *c, int end, char **argv,
+                      int *i)
 {
     const char *word = argv[*i], *name, *eq, *value = NULL;
     const vmc_option *opt;
@@ -67,25 +67,34 @@ static int apply_word(vmc_opts *o, const vmc_command *c, int end,
     if (strcmp(word, "-h") == 0)
         return 0;
     if (strncmp(word, "--", 2) != 0 || word[2] == '\0')
-        return vmc_fail(431, -1, apr_psprintf(o->pool, "unknown option '%s' "
-                        "(vmoodlectl %s --help)", word, c->name));
+        return vmc_fail(431, -1,
+                        apr_psprintf(o->pool,
+                                     "unknown option '%s' "
+                                     "(vmoodlectl %s --help)",
+                                     word, c->name));
     name = option_name(word, o->pool);
     eq = strchr(word, '=');
     if (!spelled(name, NULL))
-        return vmc_fail(431, -1, apr_psprintf(o->pool, "unknown option --%s "
-                        "(vmoodlectl %s --help)", name, c->name));
+        return vmc_fail(431, -1,
+                        apr_psprintf(o->pool,
+                                     "unknown option --%s "
+                                     "(vmoodlectl %s --help)",
+                                     name, c->name));
     if (!(opt = spelled(name, c)))
-        return vmc_fail(430, -1, apr_psprintf(o->pool, "%s does not take "
-                        "--%s (vmoodlectl %s --help lists its options)",
-                        c->name, name, c->name));
+        return vmc_fail(
+            430, -1,
+            apr_psprintf(o->pool,
+                         "%s does not take "
+                         "--%s (vmoodlectl %s --help lists its options)",
+                         c->name, name, c->name));
     if (opt->arg)
         value = eq ? eq + 1 : *i + 1 < end ? argv[++*i] : NULL;
     if (opt->arg && !value)
-        return vmc_fail(432, -1, apr_psprintf(o->pool, "--%s needs %s",
-                        name, opt->arg));
+        return vmc_fail(432, -1,
+                        apr_psprintf(o->pool, "--%s needs %s", name, opt->arg));
     if (!opt->arg && eq)
-        return vmc_fail(476, -1, apr_psprintf(o->pool, "--%s takes no value",
-                        name));
+        return vmc_fail(476, -1,
+                        apr_psprintf(o->pool, "--%s takes no value", name));
     return opt->apply(o, opt, value);
 }
 
@@ -141,6 +150,5 @@ vmc_cmdline vmc_cmdline_read(vmc_opts *o, int argc, char **argv,
     for (int i = 1; i < end; i++)
         if (is_option(argv[i]) && apply_word(o, *cmd, end, argv, &i) != 0)
             return VMC_CMDLINE_BAD;
-    return check_args(o, *cmd, end < argc) ? VMC_CMDLINE_BAD
-                                           : VMC_CMDLINE_RUN;
+    return check_args(o, *cmd, end < argc) ? VMC_CMDLINE_BAD : VMC_CMDLINE_RUN;
 }

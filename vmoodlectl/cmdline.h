@@ -7,9 +7,9 @@
 #include "commands.h"
 
 typedef enum {
-    VMC_CMDLINE_RUN,    /* run *cmd */
-    VMC_CMDLINE_DONE,   /* help or the version printed: exit 0 */
-    VMC_CMDLINE_BAD,    /* why printed: exit 2 */
+    VMC_CMDLINE_RUN,  /* run *cmd */
+    VMC_CMDLINE_DONE, /* help or the version printed: exit 0 */
+    VMC_CMDLINE_BAD,  /* why printed: exit 2 */
 } vmc_cmdline;
 
 /* Fill o (o->pool set) from argv; *cmd is the command to run. */

@@ -15,25 +15,24 @@
 #include "commands.h"
 
 #define OPTIONS(...) ((const char *const[]){ __VA_ARGS__, NULL })
-#define NO_OPTIONS   ((const char *const[]){ NULL })
+#define NO_OPTIONS ((const char *const[]){ NULL })
 
 /* Running Moodle's CLI on many sites at once (fleet.h). */
 #define FLEET "jobs", "fail-fast", "log-dir", "timeout"
 /* The login that makes and drops the sites' own logins. */
 #define ADMIN "admin-dbuser", "admin-dbpass-file"
 /* The instance's columns (add, edit; snapshot --from master, deploy). */
-#define COLUMNS "host", "fullname", "shortname", "dbtype", "dbhost", \
-    "dbuser", "dbpass", "dbpass-file", "dbname", "prefix", "dataroot", \
-    "mnet", "persist"
+#define COLUMNS                                                              \
+    "host", "fullname", "shortname", "dbtype", "dbhost", "dbuser", "dbpass", \
+        "dbpass-file", "dbname", "prefix", "dataroot", "mnet", "persist"
 
 static const vmc_command commands[] = {
-    { "list", vmc_cmd_list, "", "the instance table",
-      VMC_NEEDS_TABLE, OPTIONS("json", "show-secrets") },
+    { "list", vmc_cmd_list, "", "the instance table", VMC_NEEDS_TABLE,
+      OPTIONS("json", "show-secrets") },
     { "show", vmc_cmd_show, "HOST|ID", "one instance",
       VMC_NEEDS_TABLE | VMC_ONE_SITE, OPTIONS("json", "show-secrets") },
-    { "add", vmc_cmd_add, "--host URL --dbname N --dataroot DIR",
-      "a new row", VMC_NEEDS_TABLE | VMC_WRITES,
-      OPTIONS(COLUMNS, "enabled", "column") },
+    { "add", vmc_cmd_add, "--host URL --dbname N --dataroot DIR", "a new row",
+      VMC_NEEDS_TABLE | VMC_WRITES, OPTIONS(COLUMNS, "enabled", "column") },
     { "edit", vmc_cmd_edit, "HOST|ID", "change columns",
       VMC_NEEDS_TABLE | VMC_ONE_SITE | VMC_WRITES,
       OPTIONS(COLUMNS, "enabled", "column") },
@@ -44,15 +43,13 @@ static const vmc_command commands[] = {
     { "remove", vmc_cmd_remove, "HOST|ID", "the row (nothing else)",
       VMC_NEEDS_TABLE | VMC_ONE_SITE | VMC_WRITES, NO_OPTIONS },
     { "check", vmc_cmd_check, "[HOST...]",
-      "database, dataroot, DNS (a warning)",
-      VMC_NEEDS_TABLE, OPTIONS("no-dns", "nagios", "snapshot", "cron-warn",
-                               "cron-crit") },
+      "database, dataroot, DNS (a warning)", VMC_NEEDS_TABLE,
+      OPTIONS("no-dns", "nagios", "snapshot", "cron-warn", "cron-crit") },
     { "snapshot", vmc_cmd_snapshot, "--from HOST|master --name NAME",
       "a template: database dump, dataroot", VMC_WRITES,
       OPTIONS("from", "template-name", "template-db", COLUMNS) },
     { "deploy", vmc_cmd_deploy, "--template NAME --host URL | --from-csv FILE",
-      "a new site from a template, its own login",
-      VMC_NEEDS_TABLE | VMC_WRITES,
+      "a new site from a template, its own login", VMC_NEEDS_TABLE | VMC_WRITES,
       OPTIONS("template", COLUMNS, ADMIN, "from-csv", FLEET) },
     { "destroy", vmc_cmd_destroy, "HOST|ID --yes",
       "drop its database, login, dataroot, row",
@@ -102,19 +99,17 @@ static const vmc_command commands[] = {
       OPTIONS(FLEET, "backups-dir", "keep", "maintenance") },
     { "backups", vmc_cmd_backups, "[SITES]", "the backups kept in --dir",
       VMC_NEEDS_TABLE | VMC_SITES, OPTIONS("backups-dir", "json") },
-    { "restore", vmc_cmd_restore, "BACKUP",
-      "into its site, or --as a new one",
+    { "restore", vmc_cmd_restore, "BACKUP", "into its site, or --as a new one",
       VMC_NEEDS_TABLE | VMC_WRITES, OPTIONS("as", COLUMNS, ADMIN) },
-    { "usage", vmc_cmd_usage, "[SITES]",
-      "disk, database, users, quota of each",
+    { "usage", vmc_cmd_usage, "[SITES]", "disk, database, users, quota of each",
       VMC_NEEDS_TABLE | VMC_SITES, OPTIONS("json") },
     { "rename", vmc_cmd_rename, "HOST NEWURL", "the site under a new URL",
       VMC_NEEDS_TABLE | VMC_WRITES, OPTIONS("keep-alias") },
     { "move", vmc_cmd_move, "HOST",
       "to another database server, database or disk",
       VMC_NEEDS_TABLE | VMC_WRITES,
-      OPTIONS("dbhost", "dbuser", "dbpass", "dbpass-file", "dbname",
-              "dataroot", "cleanup") },
+      OPTIONS("dbhost", "dbuser", "dbpass", "dbpass-file", "dbname", "dataroot",
+              "cleanup") },
 };
 
 #define NCOMMANDS (int)(sizeof commands / sizeof *commands)
@@ -180,12 +175,14 @@ void vmc_usage(FILE *out)
     fputs("usage: vmoodlectl COMMAND [ARGS] [OPTIONS]\n"
           "       vmoodlectl COMMAND --help    its arguments and options\n"
           "       vmoodlectl --version\n"
-          "commands:\n", out);
+          "commands:\n",
+          out);
     for (int i = 0; i < NCOMMANDS; i++)
         print_command(out, &commands[i]);
     fputs("SITES: --all | --match REGEX | HOST...; --master, "
           "--include-disabled\n"
-          "settings (every command; also NAME = VALUE in the file):\n", out);
+          "settings (every command; also NAME = VALUE in the file):\n",
+          out);
     vmc_options_print_settings(out);
 }
 
@@ -197,7 +194,8 @@ void vmc_command_usage(const vmc_command *c, FILE *out)
         fputs("  (reads the instance table: --source, --table)\n", out);
     if (c->needs & VMC_SITES)
         fputs("SITES: --all | --match REGEX | HOST...; one HOST or "
-              "--master alone\n  runs in the foreground\n", out);
+              "--master alone\n  runs in the foreground\n",
+              out);
     fputs("options:\n", out);
     for (size_t i = 0; i < sizeof brought / sizeof *brought; i++)
         if (c->needs & brought[i].need)

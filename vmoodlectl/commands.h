@@ -10,11 +10,11 @@
 
 /* What a command needs; each also says which options come with it. */
 enum {
-    VMC_NEEDS_TABLE = 1u,   /* reads the instance table */
-    VMC_ONE_SITE = 2u,      /* exactly one HOST|ID */
-    VMC_SITES = 4u,         /* a selection: --all, --match, --master,
+    VMC_NEEDS_TABLE = 1u, /* reads the instance table */
+    VMC_ONE_SITE = 2u,    /* exactly one HOST|ID */
+    VMC_SITES = 4u,       /* a selection: --all, --match, --master,
                                --include-disabled, HOST... (select.h) */
-    VMC_WRITES = 8u,        /* changes something: --dry-run */
+    VMC_WRITES = 8u,      /* changes something: --dry-run */
 };
 
 typedef struct {

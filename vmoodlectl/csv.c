@@ -25,8 +25,8 @@ static const char *field(const char **s, int *more, apr_pool_t *p)
     return out;
 }
 
-const char *vmc_csv_split(const char *line, int max, const char **out,
-                          int *n, apr_pool_t *p)
+const char *vmc_csv_split(const char *line, int max, const char **out, int *n,
+                          apr_pool_t *p)
 {
     int more = 1;
 

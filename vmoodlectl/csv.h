@@ -7,7 +7,7 @@
 
 /* Split line into at most max fields (out[max], strings from p); *n gets
  * their number.  NULL, or why the line is not CSV or has more. */
-const char *vmc_csv_split(const char *line, int max, const char **out,
-                          int *n, apr_pool_t *p);
+const char *vmc_csv_split(const char *line, int max, const char **out, int *n,
+                          apr_pool_t *p);
 
 #endif

@@ -9,10 +9,10 @@
 #include "vm_source.h"
 #include "vm_table.h"
 
-#define VMC_DEFAULT_CONFIG    "/etc/vmoodle/vmoodlectl.conf"
-#define VMC_FALLBACK_CONFIG   "/etc/vmoodle/vcron.conf"
+#define VMC_DEFAULT_CONFIG "/etc/vmoodle/vmoodlectl.conf"
+#define VMC_FALLBACK_CONFIG "/etc/vmoodle/vcron.conf"
 #define VMC_DEFAULT_TEMPLATES "/var/lib/vmoodle/templates"
-#define VMC_DEFAULT_DATA      "/var/lib/vmoodle/data"
+#define VMC_DEFAULT_DATA "/var/lib/vmoodle/data"
 #define VMC_DEFAULT_BACKUP_DIR "/var/backups/vmoodle"
 
 /* Exit codes: 0 fine, 1 the operation failed, 2 the command line is wrong. */
@@ -23,47 +23,47 @@ typedef struct {
     const char *source_spec, *table_name, *config_path;
     const char *templates_dir, *data_parent, *web_user;
     const char *from, *snapshot_name, *template_name;
-    const char *master_dataroot;  /* destroy never removes it (or in it) */
+    const char *master_dataroot; /* destroy never removes it (or in it) */
     /* The login that makes and drops the sites' own logins (roles.h):
      * deploy, destroy, isolate.  isolate_wait: seconds both logins work. */
     const char *admin_dbuser, *admin_dbpass;
     long isolate_wait;
-    const char *master_config;    /* the master's settings (vm_master.h) */
-    const char *site_user;        /* per-site user rule (vm_siteuser.h) */
-    const char *out_dir;          /* pool --dir */
-    vm_instance master_settings;  /* read from it */
+    const char *master_config;   /* the master's settings (vm_master.h) */
+    const char *site_user;       /* per-site user rule (vm_siteuser.h) */
+    const char *out_dir;         /* pool --dir */
+    vm_instance master_settings; /* read from it */
     int json, show_secrets, dry_run, yes, template_db, help;
-    vm_row fields;          /* instance columns given as flags */
-    const char *cfg_name, *cfg_value;   /* config: the setting, its value */
+    vm_row fields;                    /* instance columns given as flags */
+    const char *cfg_name, *cfg_value; /* config: the setting, its value */
     /* The fleet commands (fleet_cmds.c, upgrade.c); php, moodle-dir and
      * lock-dir are vcron's settings, read from its file too. */
     int all, master, include_disabled, fail_fast, no_master, unset;
-    int no_dns;             /* check: no DNS look-up */
+    int no_dns; /* check: no DNS look-up */
     /* monitoring (monitor.c): check --nagios, health */
     int nagios;
-    const char *snapshot_path;  /* --snapshot: compared with the table */
-    long cron_warn, cron_crit;  /* seconds since a site's last cron */
+    const char *snapshot_path; /* --snapshot: compared with the table */
+    long cron_warn, cron_crit; /* seconds since a site's last cron */
     const char *match, *log_dir, *php, *moodle_dir, *lock_dir, *plugin;
-    const char *opcache, *opcache_dir;  /* vcron's: the opcode file cache;
+    const char *opcache, *opcache_dir; /* vcron's: the opcode file cache;
                                            opcache_dir NULL once off */
     long jobs, timeout, grace;
     /* Platforms (platforms.c, alias.c, upgrade_to.c). */
     const char *platforms_file, *to;
-    const char *settle_text;   /* --settle: seconds, as given */
+    const char *settle_text; /* --settle: seconds, as given */
     /* backup, restore (lifecycle.h) */
     const char *backup_dir, *as_url, *quota_file, *from_csv;
     long keep;
     int maintenance, keep_alias, cleanup, backup;
-    int nscript;            /* after "--": SCRIPT ARGS... */
+    int nscript; /* after "--": SCRIPT ARGS... */
     char **script;
-    int nargs;              /* positional arguments after the command */
+    int nargs; /* positional arguments after the command */
     char **args;
 } vmc_opts;
 
 /* The instance table as read from the source. */
 typedef struct {
     vm_source *src;
-    apr_array_header_t *rows;   /* vm_row, raw */
+    apr_array_header_t *rows; /* vm_row, raw */
     vm_table *table;
 } vmc_table;
 
@@ -139,7 +139,6 @@ int vmc_cmd_health(vmc_opts *o);
 /* monitor.c: check --nagios; one line, exit 0-3 */
 int vmc_check_nagios(vmc_opts *o);
 /* check.c: one site's database and dataroot; 0, or 1 with *why. */
-int vmc_check_site(const vmc_opts *o, const vm_instance *in,
-                   const char **why);
+int vmc_check_site(const vmc_opts *o, const vm_instance *in, const char **why);
 
 #endif

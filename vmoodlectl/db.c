@@ -25,11 +25,12 @@ static int split_host(vmc_dbconf *c, const char *dbhost, apr_pool_t *p)
             return -1;
         c->host = apr_pstrndup(p, dbhost + 1, (apr_size_t)(close - dbhost - 1));
         return close[1] == '\0' ? 0
-             : close[1] == ':' ? parse_port(close + 2, &c->port) : -1;
+            : close[1] == ':'   ? parse_port(close + 2, &c->port)
+                                : -1;
     }
     colon = strchr(dbhost, ':');
     if (colon && strchr(colon + 1, ':'))
-        colon = NULL;                /* a bare IPv6 address */
+        colon = NULL; /* a bare IPv6 address */
     c->host = colon ? apr_pstrndup(p, dbhost, (apr_size_t)(colon - dbhost))
                     : dbhost;
     return colon ? parse_port(colon + 1, &c->port) : 0;
@@ -46,8 +47,7 @@ int vmc_dbconf_make(vmc_dbconf *c, const char *dbtype, const char *dbhost,
         return -1;
     }
     if (split_host(c, dbhost ? dbhost : "", p) != 0) {
-        *err = apr_psprintf(p, "database host '%s' is not host[:port]",
-                            dbhost);
+        *err = apr_psprintf(p, "database host '%s' is not host[:port]", dbhost);
         return -1;
     }
     c->user = user;
@@ -111,9 +111,8 @@ int vmc_db_exec(vm_db *db, const char *sql, int n, const char *const *params,
     return vm_db_run(db, sql, n, params, NULL, p, err) == VM_OK ? 0 : -1;
 }
 
-int vmc_db_column(vm_db *db, const char *sql, int n,
-                  const char *const *params, apr_array_header_t **values,
-                  apr_pool_t *p, const char **err)
+int vmc_db_column(vm_db *db, const char *sql, int n, const char *const *params,
+                  apr_array_header_t **values, apr_pool_t *p, const char **err)
 {
     vm_db_result res;
 
@@ -126,9 +125,8 @@ int vmc_db_column(vm_db *db, const char *sql, int n,
     return 0;
 }
 
-int vmc_db_value(vm_db *db, const char *sql, int n,
-                 const char *const *params, const char **value,
-                 apr_pool_t *p, const char **err)
+int vmc_db_value(vm_db *db, const char *sql, int n, const char *const *params,
+                 const char **value, apr_pool_t *p, const char **err)
 {
     vm_db_result res;
 

@@ -10,9 +10,9 @@
 #include "vm_db.h"
 
 typedef struct {
-    int pg;                 /* 1 PostgreSQL, 0 MariaDB/MySQL */
-    const char *host;       /* NULL default; "/..." a socket */
-    unsigned port;          /* 0: the default */
+    int pg;           /* 1 PostgreSQL, 0 MariaDB/MySQL */
+    const char *host; /* NULL default; "/..." a socket */
+    unsigned port;    /* 0: the default */
     const char *user, *pass;
     const char *dbname;
 } vmc_dbconf;
@@ -35,13 +35,11 @@ int vmc_db_exec(vm_db *db, const char *sql, int n, const char *const *params,
                 apr_pool_t *p, const char **err);
 
 /* The first column of every row, as strings (NULLs left out). */
-int vmc_db_column(vm_db *db, const char *sql, int n,
-                  const char *const *params, apr_array_header_t **values,
-                  apr_pool_t *p, const char **err);
+int vmc_db_column(vm_db *db, const char *sql, int n, const char *const *params,
+                  apr_array_header_t **values, apr_pool_t *p, const char **err);
 
 /* The first column of the first row; *value NULL when no row.  0 or -1. */
-int vmc_db_value(vm_db *db, const char *sql, int n,
-                 const char *const *params, const char **value,
-                 apr_pool_t *p, const char **err);
+int vmc_db_value(vm_db *db, const char *sql, int n, const char *const *params,
+                 const char **value, apr_pool_t *p, const char **err);
 
 #endif

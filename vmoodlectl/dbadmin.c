@@ -15,8 +15,10 @@ static const char *quoted(vm_db *server, const char *name, apr_pool_t *p,
     const char *q = vm_db_ident(server, name, p);
 
     if (!q)
-        *err = apr_psprintf(p, "database name '%s' cannot be quoted (letters, "
-                            "digits, '_', '$', '-')", name);
+        *err = apr_psprintf(p,
+                            "database name '%s' cannot be quoted (letters, "
+                            "digits, '_', '$', '-')",
+                            name);
     return q;
 }
 
@@ -28,10 +30,12 @@ static int is_pg(const vm_db *db)
 int vmc_dbadmin_exists(vm_db *server, const char *name, apr_pool_t *p,
                        const char **err)
 {
-    const char *sql = apr_pstrcat(p, is_pg(server)
-        ? "SELECT datname FROM pg_database WHERE datname = "
-        : "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA "
-          "WHERE SCHEMA_NAME = ", vm_db_param(server, 1, p), NULL);
+    const char *sql = apr_pstrcat(
+        p,
+        is_pg(server) ? "SELECT datname FROM pg_database WHERE datname = "
+                      : "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA "
+                        "WHERE SCHEMA_NAME = ",
+        vm_db_param(server, 1, p), NULL);
     const char *found;
 
     if (vmc_db_value(server, sql, 1, &name, &found, p, err) != 0)
@@ -45,9 +49,11 @@ int vmc_dbadmin_can_create(vm_db *server, apr_pool_t *p, const char **err)
 
     if (!is_pg(server))
         return 1;
-    if (vmc_db_value(server, "SELECT (rolcreatedb OR rolsuper)::text FROM "
-                     "pg_roles WHERE rolname = current_user", 0, NULL, &can,
-                     p, err) != 0)
+    if (vmc_db_value(server,
+                     "SELECT (rolcreatedb OR rolsuper)::text FROM "
+                     "pg_roles WHERE rolname = current_user",
+                     0, NULL, &can, p, err)
+        != 0)
         return -1;
     return can && strcmp(can, "true") == 0;
 }
@@ -60,13 +66,14 @@ int vmc_dbadmin_create(vm_db *server, const char *name, const char *template,
     if (!q || (template && !(qt = quoted(server, template, p, err))))
         return -1;
     if (is_pg(server))
-        sql = qt ? apr_pstrcat(p, "CREATE DATABASE ", q, " TEMPLATE ", qt,
-                               NULL)
+        sql = qt ? apr_pstrcat(p, "CREATE DATABASE ", q, " TEMPLATE ", qt, NULL)
                  : apr_pstrcat(p, "CREATE DATABASE ", q,
                                " ENCODING 'UTF8' TEMPLATE template0", NULL);
     else
-        sql = apr_pstrcat(p, "CREATE DATABASE ", q, " CHARACTER SET utf8mb4 "
-                          "COLLATE utf8mb4_unicode_ci", NULL);
+        sql = apr_pstrcat(p, "CREATE DATABASE ", q,
+                          " CHARACTER SET utf8mb4 "
+                          "COLLATE utf8mb4_unicode_ci",
+                          NULL);
     return vmc_db_exec(server, sql, 0, NULL, p, err);
 }
 
@@ -94,18 +101,20 @@ static const char *template_db_name(const char *name, apr_pool_t *p)
     return n;
 }
 
-static int mark_template(vm_db *server, const char *name, int on,
-                         apr_pool_t *p, const char **err)
+static int mark_template(vm_db *server, const char *name, int on, apr_pool_t *p,
+                         const char **err)
 {
     const char *q = quoted(server, name, p, err);
 
     if (!q)
         return -1;
-    return vmc_db_exec(server, apr_pstrcat(p, "ALTER DATABASE ", q,
-                                           on ? " WITH IS_TEMPLATE true "
-                                                "ALLOW_CONNECTIONS false"
-                                              : " WITH IS_TEMPLATE false",
-                                           NULL), 0, NULL, p, err);
+    return vmc_db_exec(server,
+                       apr_pstrcat(p, "ALTER DATABASE ", q,
+                                   on ? " WITH IS_TEMPLATE true "
+                                        "ALLOW_CONNECTIONS false"
+                                      : " WITH IS_TEMPLATE false",
+                                   NULL),
+                       0, NULL, p, err);
 }
 
 int vmc_pgtemplate_make(const vmc_dbconf *c, vmc_manifest *m,

@@ -94,27 +94,29 @@ const char *vmc_dump_file(const vmc_dbconf *c)
 /* A table left out: pg_dump takes a pattern, where double quotes match
  * the name exactly (a checked name holds no quote); mariadb-dump wants
  * database.table. */
-static void add_excluded(argv_list *a, const vmc_dbconf *c,
-                         const char *table, apr_pool_t *p)
+static void add_excluded(argv_list *a, const vmc_dbconf *c, const char *table,
+                         apr_pool_t *p)
 {
     const char *dot = strchr(table, '.');
 
     if (!c->pg)
-        add_opt(a, "--ignore-table", apr_pstrcat(p, c->dbname, ".", table,
-                                                 NULL), p);
+        add_opt(a, "--ignore-table",
+                apr_pstrcat(p, c->dbname, ".", table, NULL), p);
     else if (dot)
-        add_opt(a, "--exclude-table", apr_psprintf(p, "\"%.*s\".\"%s\"",
-                (int)(dot - table), table, dot + 1), p);
+        add_opt(a, "--exclude-table",
+                apr_psprintf(p, "\"%.*s\".\"%s\"", (int)(dot - table), table,
+                             dot + 1),
+                p);
     else
-        add_opt(a, "--exclude-table", apr_pstrcat(p, "\"", table, "\"",
-                                                  NULL), p);
+        add_opt(a, "--exclude-table", apr_pstrcat(p, "\"", table, "\"", NULL),
+                p);
 }
 
 int vmc_dump(const vmc_dbconf *c, const char *out_path,
              const char *const *exclude, vmc_progress *pr, apr_pool_t *p,
              const char **err)
 {
-    argv_list a = {{0}, 0};
+    argv_list a = { { 0 }, 0 };
     vmc_cmd cmd;
 
     if (c->pg) {
@@ -141,7 +143,7 @@ int vmc_dump(const vmc_dbconf *c, const char *out_path,
 int vmc_load(const vmc_dbconf *c, const char *dbname, const char *dump_path,
              vmc_progress *pr, apr_pool_t *p, const char **err)
 {
-    argv_list a = {{0}, 0};
+    argv_list a = { { 0 }, 0 };
     vmc_cmd cmd;
 
     if (c->pg) {

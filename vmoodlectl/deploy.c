@@ -38,15 +38,15 @@ typedef struct {
     vmc_dbconf db;
     uid_t uid;
     gid_t gid;
-    vm_db *server;             /* connected while checking */
+    vm_db *server; /* connected while checking */
     const char *siteidentifier;
-    const char *pass_from;     /* where the password came from, for the plan */
-    vmc_role role;             /* the site's own login: the row's */
+    const char *pass_from; /* where the password came from, for the plan */
+    vmc_role role;         /* the site's own login: the row's */
     int role_created;
-    const char *owner;         /* the dataroot's: the site's user */
+    const char *owner; /* the dataroot's: the site's user */
     int template_db_gone;
     int db_created, dataroot_created;
-    long long id;              /* the inserted row's */
+    long long id; /* the inserted row's */
     uint64_t files_checked;
 } deploy;
 
@@ -73,12 +73,13 @@ static int load_template(deploy *d)
     const char *err;
 
     if (!d->o->template_name) {
-        vmc_error(340, "deploy needs --template NAME (letters, digits, "
+        vmc_error(340,
+                  "deploy needs --template NAME (letters, digits, "
                   "'.', '_', '-')");
         return -1;
     }
-    if ((err = vmc_template_open(d->o, d->o->template_name, &d->m,
-                                 &d->tpl_dir)) != NULL) {
+    if ((err = vmc_template_open(d->o, d->o->template_name, &d->m, &d->tpl_dir))
+        != NULL) {
         vmc_error(341, "--template: %s", err);
         return -1;
     }
@@ -94,14 +95,16 @@ static int load_template(deploy *d)
 static void admin_login(deploy *d, vm_row *r)
 {
     const vmc_opts *o = d->o;
-    const char *user = o->admin_dbuser ? o->admin_dbuser
-                     : given(d, VM_F_VDBLOGIN, d->m.source.dblogin);
-    const char *flag = o->admin_dbpass ? o->admin_dbpass
-                     : o->admin_dbuser ? NULL
-                     : o->fields.present[VM_F_VDBPASS]
-                     ? o->fields.value[VM_F_VDBPASS] : NULL;
-    const char *row = flag ? NULL : vmc_template_pass(
-        &d->t, &d->m, r->value[VM_F_VDBHOST], user);
+    const char *user = o->admin_dbuser
+        ? o->admin_dbuser
+        : given(d, VM_F_VDBLOGIN, d->m.source.dblogin);
+    const char *flag = o->admin_dbpass    ? o->admin_dbpass
+        : o->admin_dbuser                 ? NULL
+        : o->fields.present[VM_F_VDBPASS] ? o->fields.value[VM_F_VDBPASS]
+                                          : NULL;
+    const char *row = flag
+        ? NULL
+        : vmc_template_pass(&d->t, &d->m, r->value[VM_F_VDBHOST], user);
 
     vm_row_set(r, VM_F_VDBLOGIN, user);
     vm_row_set(r, VM_F_VDBPASS, flag ? flag : row ? row : "");
@@ -120,16 +123,18 @@ static void build_row(deploy *d, const char *url_key)
     memset(r, 0, sizeof *r);
     vm_row_set(r, VM_F_VHOSTNAME, given(d, VM_F_VHOSTNAME, ""));
     vm_row_set(r, VM_F_NAME, given(d, VM_F_NAME, key));
-    vm_row_set(r, VM_F_SHORTNAME, given(d, VM_F_SHORTNAME,
-                                        plain_name(label, 30, p)));
+    vm_row_set(r, VM_F_SHORTNAME,
+               given(d, VM_F_SHORTNAME, plain_name(label, 30, p)));
     vm_row_set(r, VM_F_VDBTYPE, d->m.source.dbtype);
     vm_row_set(r, VM_F_VDBHOST, given(d, VM_F_VDBHOST, d->m.source.dbhost));
     admin_login(d, r);
-    vm_row_set(r, VM_F_VDBNAME, given(d, VM_F_VDBNAME,
-                                      apr_pstrcat(p, "vm_", base, NULL)));
-    vm_row_set(r, VM_F_VDBPREFIX, given(d, VM_F_VDBPREFIX, d->m.source.dbprefix));
-    vm_row_set(r, VM_F_VDATAPATH, given(d, VM_F_VDATAPATH,
-               apr_pstrcat(p, d->o->data_parent, "/", base, NULL)));
+    vm_row_set(r, VM_F_VDBNAME,
+               given(d, VM_F_VDBNAME, apr_pstrcat(p, "vm_", base, NULL)));
+    vm_row_set(r, VM_F_VDBPREFIX,
+               given(d, VM_F_VDBPREFIX, d->m.source.dbprefix));
+    vm_row_set(r, VM_F_VDATAPATH,
+               given(d, VM_F_VDATAPATH,
+                     apr_pstrcat(p, d->o->data_parent, "/", base, NULL)));
     vm_row_set(r, VM_F_ENABLED, "1");
     if (d->o->fields.present[VM_F_MNET])
         vm_row_set(r, VM_F_MNET, d->o->fields.value[VM_F_MNET]);
@@ -145,25 +150,26 @@ static const char *check_target(deploy *d)
     struct stat st;
 
     if (!vmc_dbname_ok(d->in.dbname))
-        return apr_psprintf(p, "database name '%s' may hold only letters, "
-                            "digits, '_', '-' (at most 63)", d->in.dbname);
+        return apr_psprintf(p,
+                            "database name '%s' may hold only letters, "
+                            "digits, '_', '-' (at most 63)",
+                            d->in.dbname);
     if ((why = vmc_path_inside(d->in.datapath, d->o->data_parent, p)))
         return apr_psprintf(p, "dataroot %s %s", d->in.datapath, why);
     if (lstat(d->in.datapath, &st) == 0)
         return apr_psprintf(p, "dataroot %s already exists", d->in.datapath);
-    dir = apr_pstrndup(p, d->in.datapath, (apr_size_t)(strrchr(
-                           d->in.datapath, '/') - d->in.datapath));
+    dir = apr_pstrndup(p, d->in.datapath,
+                       (apr_size_t)(strrchr(d->in.datapath, '/')
+                                    - d->in.datapath));
     if (access(*dir ? dir : "/", W_OK) != 0)
-        return apr_psprintf(p, "cannot write in %s: %s", dir,
-                            strerror(errno));
+        return apr_psprintf(p, "cannot write in %s: %s", dir, strerror(errno));
     /* the site's own user (site-user), else the one --user */
     if (!(d->owner = vm_site_user(d->o->site_user, d->o->web_user, &d->in, p,
                                   &why)))
         return why;
     if (!(pw = getpwnam(d->owner)))
-        return apr_psprintf(p, "no user '%s' (%s): create it first",
-                            d->owner, d->o->site_user ? "site-user"
-                                                      : "--user");
+        return apr_psprintf(p, "no user '%s' (%s): create it first", d->owner,
+                            d->o->site_user ? "site-user" : "--user");
     d->uid = pw->pw_uid;
     d->gid = pw->pw_gid;
     return NULL;
@@ -186,25 +192,32 @@ static const char *check_server(deploy *d)
     int can, exists;
 
     if (!(d->server = vmc_db_open(&d->db, NULL, p, &err)))
-        return apr_psprintf(p, "cannot connect to the %s server %s as %s: "
-                            "%s%s", d->in.dbtype, server, d->in.dblogin, err,
-                            *d->in.dbpass ? "" : d->db.pg
-                            ? "; no password given: --dbpass-file FILE, the "
-                              "template's row, or ~/.pgpass"
-                            : "; no password given: --dbpass-file FILE or "
-                              "the template's row");
+        return apr_psprintf(
+            p,
+            "cannot connect to the %s server %s as %s: "
+            "%s%s",
+            d->in.dbtype, server, d->in.dblogin, err,
+            *d->in.dbpass  ? ""
+                : d->db.pg ? "; no password given: --dbpass-file FILE, the "
+                             "template's row, or ~/.pgpass"
+                           : "; no password given: --dbpass-file FILE or "
+                             "the template's row");
     if ((can = vmc_dbadmin_can_create(d->server, p, &err)) <= 0)
-        return can < 0 ? err : apr_psprintf(p, "%s may not create databases "
-                                            "on %s (CREATEDB)", d->in.dblogin,
-                                            server);
+        return can < 0 ? err
+                       : apr_psprintf(p,
+                                      "%s may not create databases "
+                                      "on %s (CREATEDB)",
+                                      d->in.dblogin, server);
     if ((exists = vmc_dbadmin_exists(d->server, d->in.dbname, p, &err)) < 0)
         return err;
     if (exists)
-        return apr_psprintf(p, "database %s already exists on %s",
-                            d->in.dbname, server);
+        return apr_psprintf(p, "database %s already exists on %s", d->in.dbname,
+                            server);
     /* A template database dropped by hand: the dump serves instead. */
-    if (same_server_template(d) && (exists = vmc_dbadmin_exists(
-            d->server, d->m.pg_template_db, p, &err)) <= 0) {
+    if (same_server_template(d)
+        && (exists = vmc_dbadmin_exists(d->server, d->m.pg_template_db, p,
+                                        &err))
+            <= 0) {
         if (exists < 0)
             return err;
         d->template_db_gone = 1;
@@ -269,9 +282,9 @@ static int prepare(deploy *d)
         return VMC_EXIT_FAIL;
     }
     if (vmc_dbconf_make(&d->db, d->in.dbtype, d->in.dbhost, d->in.dblogin,
-                        d->in.dbpass, d->in.dbname, p, &err) != 0
-        || (err = check_server(d)) != NULL
-        || (err = check_login(d)) != NULL
+                        d->in.dbpass, d->in.dbname, p, &err)
+            != 0
+        || (err = check_server(d)) != NULL || (err = check_login(d)) != NULL
         || !(d->siteidentifier = new_siteidentifier(d, &err))) {
         vmc_error(345, "deploy refused, nothing done: %s", err);
         return VMC_EXIT_FAIL;
@@ -286,8 +299,10 @@ static int verify_dump(deploy *d, const char **err)
     if (vmc_sha256_file(d->dump_path, hex, d->o->pool, err) != 0)
         return -1;
     if (strcmp(hex, d->m.dump_sha256) != 0) {
-        *err = apr_psprintf(d->o->pool, "%s does not match its checksum in "
-                            "the manifest", d->dump_path);
+        *err = apr_psprintf(d->o->pool,
+                            "%s does not match its checksum in "
+                            "the manifest",
+                            d->dump_path);
         return -1;
     }
     return 0;
@@ -306,7 +321,8 @@ static int create_database(deploy *d, const char **err)
         return -1;
     }
     if (vmc_dbadmin_create(d->server, d->in.dbname,
-                           copy ? d->m.pg_template_db : NULL, p, err) != 0)
+                           copy ? d->m.pg_template_db : NULL, p, err)
+        != 0)
         return -1;
     d->db_created = 1;
     if (copy)
@@ -377,7 +393,8 @@ static int copy_dataroot(deploy *d, const char **err)
     vmc_progress_start(&pr, "copy dataroot", d->m.data_bytes, "files");
     rc = vmc_tree_copy(apr_pstrcat(d->o->pool, d->tpl_dir, "/dataroot", NULL),
                        d->in.datapath, &c, d->o->pool, err);
-    if (rc == 0 && d->files_checked != (uint64_t)apr_hash_count(d->m.file_sums)) {
+    if (rc == 0
+        && d->files_checked != (uint64_t)apr_hash_count(d->m.file_sums)) {
         *err = "the template's dataroot lacks files its manifest lists";
         rc = -1;
     }
@@ -445,12 +462,14 @@ static void drop_database(void *ctx)
 static const char *plan_rewrite(void *ctx, apr_pool_t *p)
 {
     const deploy *d = ctx;
-    return apr_psprintf(p, "prefix %s -> %s; wwwroot %s -> %s in mnet_host; "
+    return apr_psprintf(p,
+                        "prefix %s -> %s; wwwroot %s -> %s in mnet_host; "
                         "site name '%s' (%s); sessioncookie; a new "
                         "siteidentifier; %s, %s and its host -> %s, %s in "
-                        "config and config_plugins", d->m.source.dbprefix,
-                        d->in.dbprefix, d->m.source.wwwroot, d->in.wwwroot,
-                        d->in.name, d->in.shortname, d->m.source.wwwroot,
+                        "config and config_plugins",
+                        d->m.source.dbprefix, d->in.dbprefix,
+                        d->m.source.wwwroot, d->in.wwwroot, d->in.name,
+                        d->in.shortname, d->m.source.wwwroot,
                         d->m.source.datapath, d->in.wwwroot, d->in.datapath);
 }
 
@@ -462,11 +481,12 @@ static int rewrite_step(void *ctx, const char **err)
 static const char *plan_login(void *ctx, apr_pool_t *p)
 {
     const deploy *d = ctx;
-    return apr_psprintf(p, "create the site's own database login %s (no "
+    return apr_psprintf(p,
+                        "create the site's own database login %s (no "
                         "CREATEDB, no CREATEROLE, a generated password kept "
                         "in the row only) and give it %s and everything in "
-                        "it; no other login may connect", d->role.name,
-                        d->in.dbname);
+                        "it; no other login may connect",
+                        d->role.name, d->in.dbname);
 }
 
 /* The site's own login made and given the new database, connected to it
@@ -481,10 +501,10 @@ static int login_step(void *ctx, const char **err)
     if (vmc_role_create(d->server, &d->role, d->o->pool, err) != 0)
         return -1;
     d->role_created = 1;
-    apr_pool_create(&sub, d->o->pool);   /* closed before any DROP */
+    apr_pool_create(&sub, d->o->pool); /* closed before any DROP */
     if ((site = vmc_db_open(&d->db, d->in.dbname, sub, err)) != NULL)
-        rc = vmc_role_give(d->server, site, &d->role, d->in.dbname, NULL,
-                           sub, err);
+        rc = vmc_role_give(d->server, site, &d->role, d->in.dbname, NULL, sub,
+                           err);
     if (rc != 0)
         *err = apr_pstrdup(d->o->pool, *err);
     apr_pool_destroy(sub);
@@ -510,9 +530,10 @@ static void drop_login(void *ctx)
 static const char *plan_copy(void *ctx, apr_pool_t *p)
 {
     const deploy *d = ctx;
-    return apr_psprintf(p, "copy %s/dataroot (%" APR_UINT64_T_FMT " files) "
-                        "to %s owned by %s", d->tpl_dir, d->m.data_files,
-                        d->in.datapath, d->owner);
+    return apr_psprintf(p,
+                        "copy %s/dataroot (%" APR_UINT64_T_FMT " files) "
+                        "to %s owned by %s",
+                        d->tpl_dir, d->m.data_files, d->in.datapath, d->owner);
 }
 
 static int copy_step(void *ctx, const char **err)
@@ -537,8 +558,10 @@ static void remove_dataroot(void *ctx)
 static const char *plan_key(void *ctx, apr_pool_t *p)
 {
     (void)ctx;
-    return apr_psprintf(p, "remove the template's encryption key from the "
-                        "copy (%s): the site makes its own", VMC_SITEKEY_DIR);
+    return apr_psprintf(p,
+                        "remove the template's encryption key from the "
+                        "copy (%s): the site makes its own",
+                        VMC_SITEKEY_DIR);
 }
 
 static int key_step(void *ctx, const char **err)
@@ -556,8 +579,7 @@ static const char *plan_insert(void *ctx, apr_pool_t *p)
 static int insert_row(void *ctx, const char **err)
 {
     deploy *d = ctx;
-    return (*err = vmc_table_save(&d->t, &d->row, &d->id, d->o->pool))
-           ? -1 : 0;
+    return (*err = vmc_table_save(&d->t, &d->row, &d->id, d->o->pool)) ? -1 : 0;
 }
 
 static const char *plan_release(void *ctx, apr_pool_t *p)
@@ -573,24 +595,23 @@ static int release_step(void *ctx, const char **err)
     deploy *d = ctx;
 
     if (vmc_role_release(d->server, &d->role, NULL, d->o->pool, err) != 0)
-        vmc_error(482, "warning: %s is still a member of %s: %s",
-                  d->in.dblogin, d->role.name, *err);
+        vmc_error(482, "warning: %s is still a member of %s: %s", d->in.dblogin,
+                  d->role.name, *err);
     return 0;
 }
 
 static const vmc_step steps[] = {
     { "verify the template", plan_verify, NULL, verify_step, NULL },
     { "create the database", plan_create, NULL, create_step, drop_database },
-    { "rewrite the site in the new database", plan_rewrite, NULL,
-      rewrite_step, NULL },
+    { "rewrite the site in the new database", plan_rewrite, NULL, rewrite_step,
+      NULL },
     { "give the site its own database login", plan_login, NULL, login_step,
       drop_login },
     { "copy the dataroot", plan_copy, NULL, copy_step, remove_dataroot },
-    { "remove the template's encryption key", plan_key, NULL, key_step,
-      NULL },
+    { "remove the template's encryption key", plan_key, NULL, key_step, NULL },
     { "insert the instance row", plan_insert, NULL, insert_row, NULL },
-    { "end the administrative login's hold", plan_release, NULL,
-      release_step, NULL },
+    { "end the administrative login's hold", plan_release, NULL, release_step,
+      NULL },
 };
 
 #define NSTEPS (int)(sizeof steps / sizeof *steps)
@@ -600,8 +621,8 @@ static void plan(deploy *d)
     vmc_say("plan: deploy %s from template %s (%s)", d->in.wwwroot,
             d->o->template_name, d->m.source.wwwroot);
     vmc_say("  checked: %s server %s reached as %s (password: %s)",
-            d->in.dbtype, vmc_dbconf_server(&d->db, d->o->pool),
-            d->in.dblogin, d->pass_from);
+            d->in.dbtype, vmc_dbconf_server(&d->db, d->o->pool), d->in.dblogin,
+            d->pass_from);
     vmc_steps_plan(steps, NSTEPS, d, d->o->pool);
 }
 
@@ -612,7 +633,7 @@ int vmc_cmd_deploy(vmc_opts *o)
     int rc;
 
     if (o->from_csv)
-        return vmc_cmd_deploy_csv(o);       /* deploy_csv.c */
+        return vmc_cmd_deploy_csv(o); /* deploy_csv.c */
     memset(&d, 0, sizeof d);
     d.o = o;
     if ((rc = prepare(&d)) != VMC_EXIT_OK)
@@ -627,8 +648,8 @@ int vmc_cmd_deploy(vmc_opts *o)
         return VMC_EXIT_FAIL;
     }
     vmc_say("deployed %s as id %lld: %s database %s on %s owned by its own "
-            "login %s, dataroot %s", d.in.wwwroot, d.id, d.in.dbtype,
-            d.in.dbname, vmc_dbconf_server(&d.db, o->pool), d.role.name,
-            d.in.datapath);
+            "login %s, dataroot %s",
+            d.in.wwwroot, d.id, d.in.dbtype, d.in.dbname,
+            vmc_dbconf_server(&d.db, o->pool), d.role.name, d.in.datapath);
     return VMC_EXIT_OK;
 }

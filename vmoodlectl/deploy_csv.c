@@ -26,7 +26,7 @@ enum { C_HOST, C_FULLNAME, C_SHORTNAME, C_TEMPLATE, C_DBNAME, C_DATAROOT };
 
 typedef struct {
     int line;
-    const char *f[CSV_FIELDS];      /* "" when absent */
+    const char *f[CSV_FIELDS]; /* "" when absent */
 } csv_site;
 
 static const char *parse_line(const char *text, int line, csv_site *site,
@@ -80,8 +80,8 @@ static apr_array_header_t *read_csv(const char *path, apr_pool_t *p,
 static void apply_line(vmc_opts *o, const vm_row *base, const csv_site *s)
 {
     static const vm_field cols[] = { VM_F_VHOSTNAME, VM_F_NAME,
-                                     VM_F_SHORTNAME, 0, VM_F_VDBNAME,
-                                     VM_F_VDATAPATH };
+                                     VM_F_SHORTNAME, 0,
+                                     VM_F_VDBNAME,   VM_F_VDATAPATH };
     o->fields = *base;
     for (int i = 0; i < CSV_FIELDS; i++)
         if (i != C_TEMPLATE && *s->f[i])
@@ -104,21 +104,21 @@ static const char *check_distinct(const apr_array_header_t *sites,
             return apr_psprintf(p, "line %d: host %s: %s", s->line,
                                 s->f[C_HOST], why);
         keys[0] = apr_pstrcat(p, "host ", url.key, NULL);
-        keys[1] = *s->f[C_DBNAME] ? apr_pstrcat(p, "database ",
-                                                s->f[C_DBNAME], NULL) : NULL;
-        keys[2] = *s->f[C_DATAROOT] ? apr_pstrcat(p, "dataroot ",
-                                                  s->f[C_DATAROOT], NULL)
-                                    : NULL;
+        keys[1] = *s->f[C_DBNAME]
+            ? apr_pstrcat(p, "database ", s->f[C_DBNAME], NULL)
+            : NULL;
+        keys[2] = *s->f[C_DATAROOT]
+            ? apr_pstrcat(p, "dataroot ", s->f[C_DATAROOT], NULL)
+            : NULL;
         for (int k = 0; k < 3; k++) {
-            const int *first = keys[k] ? apr_hash_get(seen, keys[k],
-                                                      APR_HASH_KEY_STRING)
-                                       : NULL;
+            const int *first = keys[k]
+                ? apr_hash_get(seen, keys[k], APR_HASH_KEY_STRING)
+                : NULL;
             if (first)
-                return apr_psprintf(p, "line %d: %s is on line %d too",
-                                    s->line, keys[k], *first);
+                return apr_psprintf(p, "line %d: %s is on line %d too", s->line,
+                                    keys[k], *first);
             if (keys[k])
-                apr_hash_set(seen, keys[k], APR_HASH_KEY_STRING,
-                             &s->line);
+                apr_hash_set(seen, keys[k], APR_HASH_KEY_STRING, &s->line);
         }
     }
     return NULL;
@@ -189,11 +189,12 @@ int vmc_cmd_deploy_csv(vmc_opts *o)
     const char *why;
     int fg, rc, bad;
     if (o->template_name || o->fields.present[VM_F_VHOSTNAME])
-        return vmc_fail(781, VMC_EXIT_USAGE, "deploy --from-csv: the template "
+        return vmc_fail(781, VMC_EXIT_USAGE,
+                        "deploy --from-csv: the template "
                         "and the host come from each line");
     const char *path = o->from_csv;
 
-    o->from_csv = NULL;   /* each line is a plain deploy */
+    o->from_csv = NULL; /* each line is a plain deploy */
     if (!(r.sites = read_csv(path, o->pool, &why))
         || (why = check_distinct(r.sites, o->pool)) != NULL)
         return vmc_fail(782, VMC_EXIT_USAGE, why);
@@ -204,14 +205,14 @@ int vmc_cmd_deploy_csv(vmc_opts *o)
     }
     if (o->dry_run)
         return VMC_EXIT_OK;
-    o->master = 1;        /* the job's settings as for any fleet command; */
+    o->master = 1; /* the job's settings as for any fleet command; */
     if ((rc = vmc_job_prepare(o, "deploy", o->nargs, &t, &job, &fg))
         != VMC_EXIT_OK)
         return rc;
     self = *job.who;
     self.switch_user = 0;
     job.who = &self;
-    job.sites = line_sites(&r);   /* its sites: the lines */
+    job.sites = line_sites(&r); /* its sites: the lines */
     job.work = deploy_line;
     job.ctx = &r;
     return vmc_fleet_run(&job, o->pool, NULL);

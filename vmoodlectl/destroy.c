@@ -50,7 +50,7 @@ static const char *check_shared(const vmc_opts *o, const vmc_table *t,
                                 const vm_instance *in)
 {
     const vm_row *mine = vmc_raw_row(t, in->id);
-    vmc_place place = {in->dbtype, in->dbhost, in->dbname}, home;
+    vmc_place place = { in->dbtype, in->dbhost, in->dbname }, home;
     apr_pool_t *p = o->pool;
     int i;
 
@@ -60,22 +60,27 @@ static const char *check_shared(const vmc_opts *o, const vmc_table *t,
         if (r == mine)
             continue;
         if (vmc_same_database(&place, &other, p))
-            return apr_psprintf(p, "database %s on %s is also %s's; refusing "
-                                "to drop it", in->dbname, in->dbhost,
-                                row_name(r, p));
+            return apr_psprintf(p,
+                                "database %s on %s is also %s's; refusing "
+                                "to drop it",
+                                in->dbname, in->dbhost, row_name(r, p));
         if (r->present[VM_F_VDATAPATH]
             && vmc_paths_overlap(in->datapath, r->value[VM_F_VDATAPATH], p))
-            return apr_psprintf(p, "dataroot %s overlaps %s, the dataroot of "
-                                "%s; refusing to remove it", in->datapath,
-                                r->value[VM_F_VDATAPATH], row_name(r, p));
+            return apr_psprintf(p,
+                                "dataroot %s overlaps %s, the dataroot of "
+                                "%s; refusing to remove it",
+                                in->datapath, r->value[VM_F_VDATAPATH],
+                                row_name(r, p));
     }
     if (vmc_table_home(t, &home, p) && vmc_same_database(&place, &home, p))
-        return apr_psprintf(p, "database %s on %s is the master's (it holds "
+        return apr_psprintf(p,
+                            "database %s on %s is the master's (it holds "
                             "the instance table %s); refusing to drop it",
                             in->dbname, in->dbhost, t->src->table);
     if (o->master_dataroot
         && vmc_paths_overlap(in->datapath, o->master_dataroot, p))
-        return apr_psprintf(p, "dataroot %s overlaps the master's %s "
+        return apr_psprintf(p,
+                            "dataroot %s overlaps the master's %s "
                             "(master-dataroot); refusing to remove it",
                             in->datapath, o->master_dataroot);
     return NULL;
@@ -88,9 +93,9 @@ typedef struct {
     vmc_opts *o;
     vmc_table *t;
     const vm_instance *in;
-    int disabled;             /* the row was enabled and we disabled it */
-    int dropped;              /* the database may be gone */
-    vm_db *server;            /* as --admin-dbuser, else the row's login */
+    int disabled;  /* the row was enabled and we disabled it */
+    int dropped;   /* the database may be gone */
+    vm_db *server; /* as --admin-dbuser, else the row's login */
 } destroy;
 
 static const char *save_enabled(destroy *d, const char *enabled)
@@ -138,17 +143,17 @@ static const char *plan_drop(void *ctx, apr_pool_t *p)
 }
 
 /* The server, as --admin-dbuser or else as the row's login. */
-static vm_db *open_server(vmc_opts *o, const vm_instance *in,
-                          const char **err)
+static vm_db *open_server(vmc_opts *o, const vm_instance *in, const char **err)
 {
     const char *user = o->admin_dbuser ? o->admin_dbuser : in->dblogin;
-    const char *pass = o->admin_dbuser ? (o->admin_dbpass ? o->admin_dbpass
-                                                          : "")
-                                       : in->dbpass;
+    const char *pass = o->admin_dbuser
+        ? (o->admin_dbpass ? o->admin_dbpass : "")
+        : in->dbpass;
     vmc_dbconf c;
 
     if (vmc_dbconf_make(&c, in->dbtype, in->dbhost, user, pass, in->dbname,
-                        o->pool, err) != 0)
+                        o->pool, err)
+        != 0)
         return NULL;
     return vmc_db_open(&c, NULL, o->pool, err);
 }
@@ -174,8 +179,10 @@ static int drop_database(void *ctx, const char **err)
 static const char *plan_login(void *ctx, apr_pool_t *p)
 {
     const destroy *d = ctx;
-    return apr_psprintf(p, "drop its database login %s unless another site "
-                        "or the master uses it", d->in->dblogin);
+    return apr_psprintf(p,
+                        "drop its database login %s unless another site "
+                        "or the master uses it",
+                        d->in->dblogin);
 }
 
 /* The site's login goes with it when nobody else uses it; a login that
@@ -193,7 +200,8 @@ static int drop_login(void *ctx, const char **err)
                 vm_text_visible(other, p));
     else if (!me || strcmp(me, login) == 0)
         vmc_say("kept database login %s: give an administrative login "
-                "(--admin-dbuser) to drop it", login);
+                "(--admin-dbuser) to drop it",
+                login);
     else if (vmc_role_drop(d->server, login, p, err) != 0)
         vmc_error(481, "kept database login %s: %s", login, *err);
     else
@@ -213,8 +221,7 @@ static int remove_dataroot(void *ctx, const char **err)
 
     if (lstat(d->in->datapath, &st) != 0)
         return 0;
-    return vmc_tree_remove(d->in->datapath, d->o->data_parent, d->o->pool,
-                           err);
+    return vmc_tree_remove(d->in->datapath, d->o->data_parent, d->o->pool, err);
 }
 
 static int remove_row(void *ctx, const char **err)
@@ -222,7 +229,9 @@ static int remove_row(void *ctx, const char **err)
     destroy *d = ctx;
 
     return d->t->src->ops->delete_row(d->t->src, d->in->id, d->o->pool, err)
-           != VM_OK ? -1 : 0;
+            != VM_OK
+        ? -1
+        : 0;
 }
 
 static const vmc_step steps[] = {
@@ -270,6 +279,7 @@ int vmc_cmd_destroy(vmc_opts *o)
         return VMC_EXIT_FAIL;
     }
     vmc_say("destroyed %s: database %s dropped, %s removed, row %lld "
-            "removed", in->wwwroot, in->dbname, in->datapath, in->id);
+            "removed",
+            in->wwwroot, in->dbname, in->datapath, in->id);
     return VMC_EXIT_OK;
 }

@@ -29,7 +29,7 @@ static int is_runtime(const char *name, int depth, int is_dir)
     size_t len = strlen(name);
     int i;
 
-    if (!is_dir)        /* locks; the CLI maintenance flag of the moment */
+    if (!is_dir) /* locks; the CLI maintenance flag of the moment */
         return (len > 5 && strcmp(name + len - 5, ".lock") == 0)
             || (depth == 0 && strcmp(name, "climaintenance.html") == 0);
     for (i = 0; depth == 0 && runtime_dirs[i]; i++)
@@ -71,7 +71,7 @@ int vmc_open_parent(const char *path, const char *inside, const char **base,
     }
     *base = slash + 1;
     dir = slash == path ? "/"
-        : apr_pstrndup(p, path, (apr_size_t)(slash - path));
+                        : apr_pstrndup(p, path, (apr_size_t)(slash - path));
     if (!inside) {
         if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
             *err = apr_psprintf(p, "cannot open %s: %s", dir, strerror(errno));
@@ -107,12 +107,12 @@ struct walk {
     int (*dir_done)(walk *w, int sub, const char *rel, int rc);
     int (*on_file)(walk *w, int dirfd, int out, const char *name,
                    const char *rel, const struct stat *st);
-    apr_pool_t *p;        /* scratch: one sub-pool per entry */
-    apr_pool_t *keep;     /* for the error message */
+    apr_pool_t *p;    /* scratch: one sub-pool per entry */
+    apr_pool_t *keep; /* for the error message */
     const char *err;
     void *ctx;
-    char *buf;            /* COPY_CHUNK bytes */
-    uid_t owner;          /* of the source's root */
+    char *buf;   /* COPY_CHUNK bytes */
+    uid_t owner; /* of the source's root */
     /* Each folder below the root as it is entered (or NULL). */
     void (*seen_dir)(walk *w, const struct stat *st);
 };
@@ -128,8 +128,10 @@ static int walk_fail(walk *w, const char *what, const char *rel)
 /* What fstatat saw is not what was opened: the tenant swapped it. */
 static int walk_changed(walk *w, const char *rel)
 {
-    w->err = apr_psprintf(w->keep, "%s changed while being read; not "
-                          "followed", vm_text_visible(rel, w->keep));
+    w->err = apr_psprintf(w->keep,
+                          "%s changed while being read; not "
+                          "followed",
+                          vm_text_visible(rel, w->keep));
     return -1;
 }
 
@@ -153,8 +155,8 @@ static int open_subdir(walk *w, int dirfd, const char *name, const char *rel,
     return fd;
 }
 
-static int visit(walk *w, int dirfd, int out, const char *name,
-                 const char *rel, int depth)
+static int visit(walk *w, int dirfd, int out, const char *name, const char *rel,
+                 int depth)
 {
     const char *sub = *rel ? apr_pstrcat(w->p, rel, "/", name, NULL) : name;
     struct stat st;
@@ -163,7 +165,7 @@ static int visit(walk *w, int dirfd, int out, const char *name,
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
         return walk_fail(w, "cannot stat", sub);
     if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-        return 0;              /* links, sockets, fifos: never copied */
+        return 0; /* links, sockets, fifos: never copied */
     if (w->skip_runtime && is_runtime(name, depth, S_ISDIR(st.st_mode)))
         return 0;
     if (S_ISREG(st.st_mode))
@@ -284,9 +286,9 @@ static int count_file(walk *w, int dirfd, int out, const char *name,
 int vmc_tree_measure(const char *root, int skip_runtime, uint64_t *bytes,
                      uint64_t *files, apr_pool_t *p, const char **err)
 {
-    totals t = {0, 0};
-    walk w = {skip_runtime, NULL, NULL, count_file, p, p, NULL, &t, NULL,
-              0, NULL};
+    totals t = { 0, 0 };
+    walk w = { skip_runtime, NULL, NULL, count_file, p,   p,
+               NULL,         &t,   NULL, 0,          NULL };
     int rc = walk_root(&w, root, -1, err);
 
     *bytes = t.bytes;
@@ -312,9 +314,10 @@ static int count_blocks(walk *w, int dirfd, int out, const char *name,
 int vmc_tree_disk_use(const char *root, uint64_t *bytes, uint64_t *files,
                       apr_pool_t *p, const char **err)
 {
-    totals t = {0, 0};
-    walk w = {0, NULL, NULL, count_blocks, p, p, NULL, &t, NULL, 0,
-              add_blocks};
+    totals t = { 0, 0 };
+    walk w = {
+        0, NULL, NULL, count_blocks, p, p, NULL, &t, NULL, 0, add_blocks
+    };
     struct stat st;
     int rc = walk_root(&w, root, -1, err);
 
@@ -373,8 +376,8 @@ static int copy_dir_done(walk *w, int sub, const char *rel, int rc)
 }
 
 /* Copy bytes from in to out, hashing them and counting progress. */
-static int copy_bytes(walk *w, int in, int out, EVP_MD_CTX *md,
-                      const char *rel, uint64_t *total)
+static int copy_bytes(walk *w, int in, int out, EVP_MD_CTX *md, const char *rel,
+                      uint64_t *total)
 {
     const vmc_copy *c = w->ctx;
     char *buf = w->buf;
@@ -413,8 +416,8 @@ static void hex_digest(EVP_MD_CTX *md, char hex[VMC_SHA256_HEX])
 static int open_source(walk *w, int dirfd, const char *name, const char *rel,
                        struct stat *st)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK
-                                 | O_CLOEXEC);
+    int fd = openat(dirfd, name,
+                    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 
     if (fd < 0)
         return walk_fail(w, "cannot read", rel);
@@ -425,10 +428,10 @@ static int open_source(walk *w, int dirfd, const char *name, const char *rel,
     /* the tenant's link to a file it could not read itself */
     if (st->st_nlink > 1 && st->st_uid != w->owner) {
         close(fd);
-        w->err = apr_psprintf(w->keep, "%s is a hard link to a file of "
+        w->err = apr_psprintf(w->keep,
+                              "%s is a hard link to a file of "
                               "another user (uid %ld); not copied",
-                              vm_text_visible(rel, w->keep),
-                              (long)st->st_uid);
+                              vm_text_visible(rel, w->keep), (long)st->st_uid);
         return -1;
     }
     return fd;
@@ -449,14 +452,17 @@ static int copy_file(walk *w, int dirfd, int out, const char *name,
     (void)seen;
     if (in < 0)
         rc = -1;
-    else if ((dst = openat(out, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
-                           | O_CLOEXEC, 0600)) < 0)
+    else if ((dst = openat(out, name,
+                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                           0600))
+             < 0)
         rc = walk_fail(w, "cannot create", rel);
     else if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1
              && copy_bytes(w, in, dst, md, rel, &size) == 0) {
         hex_digest(md, hex);
         rc = settle(c, dst, file_mode(c, st.st_mode)) == 0
-            ? 0 : walk_fail(w, "cannot set the owner and mode of", rel);
+            ? 0
+            : walk_fail(w, "cannot set the owner and mode of", rel);
         if (close(dst) != 0 && rc == 0)
             rc = walk_fail(w, "cannot write", rel);
         dst = -1;
@@ -492,8 +498,8 @@ static int make_root(const char *dst, const vmc_copy *c, apr_pool_t *p,
     } else {
         if (c->made)
             *c->made = 1;
-        if ((fd = openat(parent, base, DIR_FLAGS)) < 0
-            || fstat(fd, &st) != 0 || st.st_uid != geteuid()) {
+        if ((fd = openat(parent, base, DIR_FLAGS)) < 0 || fstat(fd, &st) != 0
+            || st.st_uid != geteuid()) {
             *err = apr_psprintf(p, "%s changed while being created", dst);
             if (fd >= 0)
                 close(fd);
@@ -507,16 +513,25 @@ static int make_root(const char *dst, const vmc_copy *c, apr_pool_t *p,
 int vmc_tree_copy(const char *src, const char *dst, const vmc_copy *c,
                   apr_pool_t *p, const char **err)
 {
-    walk w = {c->skip_runtime, copy_dir, copy_dir_done, copy_file, p, p,
-              NULL, (void *)c, apr_palloc(p, COPY_CHUNK), 0, NULL};
+    walk w = { c->skip_runtime,
+               copy_dir,
+               copy_dir_done,
+               copy_file,
+               p,
+               p,
+               NULL,
+               (void *)c,
+               apr_palloc(p, COPY_CHUNK),
+               0,
+               NULL };
     int out = make_root(dst, c, p, err), rc;
 
     if (out < 0)
         return -1;
     rc = walk_root(&w, src, out, err);
     if (rc == 0 && settle(c, out, c->dir_mode) != 0) {
-        *err = apr_psprintf(p, "cannot set the owner and mode of %s: %s",
-                            dst, strerror(errno));
+        *err = apr_psprintf(p, "cannot set the owner and mode of %s: %s", dst,
+                            strerror(errno));
         rc = -1;
     }
     close(out);
@@ -562,8 +577,10 @@ int vmc_tree_sums(const char *root, vmc_file_seen on_file, void *ctx,
                   apr_pool_t *p, const char **err)
 {
     vmc_copy c;
-    walk w = {0, NULL, NULL, sum_file, p, p, NULL, &c,
-              apr_palloc(p, COPY_CHUNK), 0, NULL};
+    walk w = { 0,        NULL, NULL,
+               sum_file, p,    p,
+               NULL,     &c,   apr_palloc(p, COPY_CHUNK),
+               0,        NULL };
 
     memset(&c, 0, sizeof c);
     c.on_file = on_file;
@@ -571,8 +588,8 @@ int vmc_tree_sums(const char *root, vmc_file_seen on_file, void *ctx,
     return walk_root(&w, root, -1, err);
 }
 
-int vmc_sha256_file(const char *path, char hex[VMC_SHA256_HEX],
-                    apr_pool_t *p, const char **err)
+int vmc_sha256_file(const char *path, char hex[VMC_SHA256_HEX], apr_pool_t *p,
+                    const char **err)
 {
     char *buf = apr_palloc(p, COPY_CHUNK);
     int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -21,21 +21,21 @@
 /* Called for each file copied, with its path below the root, the bytes
  * copied and their SHA-256; a non-NULL return (the reason) stops the
  * copy. */
-typedef const char *(*vmc_file_seen)(void *ctx, const char *rel,
-                                     uint64_t size, const char *sha256);
+typedef const char *(*vmc_file_seen)(void *ctx, const char *rel, uint64_t size,
+                                     const char *sha256);
 
 typedef struct {
-    int skip_runtime;        /* leave out sessions, caches, temp, locks,
+    int skip_runtime; /* leave out sessions, caches, temp, locks,
                               * climaintenance.html */
-    uid_t uid;               /* owner of what is created; (uid_t)-1: ours */
+    uid_t uid;        /* owner of what is created; (uid_t)-1: ours */
     gid_t gid;
     /* Folders get dir_mode; files get file_mode less what their source
      * denies its own owner (a 0400 key stays unwritable, for everyone). */
     mode_t dir_mode, file_mode;
-    const char *inside;      /* trusted folder the copy is made below, or
+    const char *inside;     /* trusted folder the copy is made below, or
                               * NULL: the destination's folder is trusted */
-    int *made;               /* set to 1 once the destination exists */
-    vmc_progress *progress;  /* bytes and files */
+    int *made;              /* set to 1 once the destination exists */
+    vmc_progress *progress; /* bytes and files */
     vmc_file_seen on_file;
     void *ctx;
 } vmc_copy;
@@ -77,7 +77,7 @@ int vmc_open_parent(const char *path, const char *inside, const char **base,
 const char *vmc_folder_why(int dirfd, const char *name, int error);
 
 /* SHA-256 of a file as 64 hex digits. */
-int vmc_sha256_file(const char *path, char hex[VMC_SHA256_HEX],
-                    apr_pool_t *p, const char **err);
+int vmc_sha256_file(const char *path, char hex[VMC_SHA256_HEX], apr_pool_t *p,
+                    const char **err);
 
 #endif

@@ -20,16 +20,17 @@
 #include "vm_lock.h"
 #include "vm_time.h"
 
-#define POLL_NS      (100 * 1000 * 1000)
-#define LOCK_RETRY   2.0      /* seconds between tries of a locked site */
-#define LOCK_WAIT    600.0    /* give a locked site up after (vcron's
+#define POLL_NS (100 * 1000 * 1000)
+#define LOCK_RETRY 2.0 /* seconds between tries of a locked site */
+#define LOCK_WAIT \
+    600.0 /* give a locked site up after (vcron's
                                  default cron timeout) */
-#define LAST_LINE    200
+#define LAST_LINE 200
 
 /* One site of the run: its result and, while it runs, its process. */
 typedef struct {
     vmc_site_result *res;
-    vm_job job;                   /* job.pid 0: not running */
+    vm_job job; /* job.pid 0: not running */
     int log_fd;
     vm_lock lock;
     double retry_at, first_try;
@@ -41,7 +42,7 @@ typedef struct {
     site_run *sites;
     vmc_site_result *results;
     int n, next, running, stopping, failed_fast, log_dir_fd;
-    int *queue, queued;           /* indices still to start, in order */
+    int *queue, queued; /* indices still to start, in order */
     vmc_view view;
 } fleet;
 
@@ -68,8 +69,9 @@ int vmc_log_dir_open(const char *dir, apr_pool_t *p, const char **why)
 static int open_log(fleet *f, site_run *s, const char **why)
 {
     const char *name = vm_cli_log_name(s->res->in, f->p);
-    int fd = openat(f->log_dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC
-                    | O_NOFOLLOW | O_CLOEXEC, 0640);
+    int fd = openat(f->log_dir_fd, name,
+                    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                    0640);
     if (fd < 0)
         *why = apr_psprintf(f->p, "log %s/%s: %s", f->job->log_dir, name,
                             strerror(errno));
@@ -93,12 +95,12 @@ static int spawn(vm_job *j, const vmc_job *job, const vm_instance *in,
                  int out_fd, int lock_fd, apr_pool_t *p, const char **why)
 {
     work_ctx w = { job, in };
-    const vm_identity *who = vm_site_identity(job->site_user, job->who, in,
-                                              p, why);
+    const vm_identity *who = vm_site_identity(job->site_user, job->who, in, p,
+                                              why);
     vm_job_opts o = { 0 };
     if (!who)
         return -1;
-    const char *tree = vmc_code_dir(job, in);    /* its platform's code */
+    const char *tree = vmc_code_dir(job, in); /* its platform's code */
     if (!tree) {
         *why = vmc_platform_missing(job, in, p);
         return -1;
@@ -152,8 +154,9 @@ static int start(fleet *f, site_run *s)
     if (s->first_try == 0)
         s->first_try = t;
     vm_lock_result lr = job->lock_dir
-        ? vm_lock_take(&s->lock, job->lock_dir, job->src, s->res->in->id,
-                       f->p, &why) : (s->lock.fd = -1, VM_LOCK_GOT);
+        ? vm_lock_take(&s->lock, job->lock_dir, job->src, s->res->in->id, f->p,
+                       &why)
+        : (s->lock.fd = -1, VM_LOCK_GOT);
     if (lr == VM_LOCK_BUSY && t - s->first_try < LOCK_WAIT) {
         s->retry_at = t + LOCK_RETRY;
         return 0;
@@ -164,8 +167,7 @@ static int start(fleet *f, site_run *s)
     int rc = -1;
     if (lr == VM_LOCK_GOT && (s->log_fd = open_log(f, s, &why)) >= 0
         && (!job->before || job->before(job, s->res->in, &why) == 0))
-        rc = spawn(&s->job, job, s->res->in, s->log_fd, s->lock.fd, f->p,
-                   &why);
+        rc = spawn(&s->job, job, s->res->in, s->log_fd, s->lock.fd, f->p, &why);
     if (rc != 0)
         not_started(f, s, lr == VM_LOCK_GOT, why);
     else {
@@ -194,7 +196,8 @@ static void ended(fleet *f, site_run *s)
     vmc_view_event(&f->view, r);
     if (!r->ok && f->job->fail_fast && !f->stopping) {
         f->stopping = f->failed_fast = 1;
-        vmc_view_note(&f->view, "vmoodlectl: --fail-fast: a site failed, "
+        vmc_view_note(&f->view,
+                      "vmoodlectl: --fail-fast: a site failed, "
                       "starting no more");
     }
 }
@@ -218,8 +221,8 @@ static void tend(fleet *f)
 static void start_more(fleet *f)
 {
     double t = now();
-    for (int q = 0; q < f->queued && f->running < f->job->jobs
-                    && !f->stopping; q++) {
+    for (int q = 0; q < f->queued && f->running < f->job->jobs && !f->stopping;
+         q++) {
         site_run *s = &f->sites[f->queue[q]];
         if (f->job->first_alone && f->queue[q] != 0
             && f->results[0].state <= VMC_SITE_RUNNING)
@@ -238,9 +241,12 @@ static void note_interrupt(fleet *f)
     if (f->stopping || !vmc_interrupted())
         return;
     f->stopping = 1;
-    vmc_view_note(&f->view, apr_psprintf(f->p, "vmoodlectl: %s: starting "
-                  "no more sites, letting %d running one(s) finish",
-                  strsignal(vmc_interrupted()), f->running));
+    vmc_view_note(
+        &f->view,
+        apr_psprintf(f->p,
+                     "vmoodlectl: %s: starting "
+                     "no more sites, letting %d running one(s) finish",
+                     strsignal(vmc_interrupted()), f->running));
 }
 
 static void loop(fleet *f)

@@ -16,14 +16,14 @@
 typedef struct vmc_job vmc_job;
 
 struct vmc_job {
-    const char *label;            /* "run", "upgrade": for messages */
-    apr_array_header_t *sites;    /* const vm_instance *, from vmc_select */
+    const char *label;         /* "run", "upgrade": for messages */
+    apr_array_header_t *sites; /* const vm_instance *, from vmc_select */
     const vm_identity *who;
     const char *site_user;        /* a user per site (vm_siteuser.h), or NULL */
-    const char *php, *moodle_dir;  /* moodle_dir: the default platform */
-    const struct vm_platforms_s *platforms;   /* the others, or NULL */
+    const char *php, *moodle_dir; /* moodle_dir: the default platform */
+    const struct vm_platforms_s *platforms; /* the others, or NULL */
     const char *platforms_file;
-    const char *opcache_dir;      /* PHP's opcode file cache; NULL off */
+    const char *opcache_dir; /* PHP's opcode file cache; NULL off */
     /* What each site runs: one script with its arguments, */
     const char *script;
     const char *const *args;
@@ -32,19 +32,18 @@ struct vmc_job {
      * to its log); its return value is the site's exit code. */
     int (*work)(const vmc_job *job, const vm_instance *in);
     void *ctx;
-    int interactive;              /* foreground: our stdin is copied in
+    int interactive;   /* foreground: our stdin is copied in
                                      (else it reads /dev/null) */
-    unsigned ok_codes;            /* bit n: exit code n is good (0: 0 only) */
+    unsigned ok_codes; /* bit n: exit code n is good (0: 0 only) */
     int jobs, fail_fast;
-    int first_alone;              /* the first site ends before others start */
-    long timeout, grace;          /* seconds; timeout 0: none */
-    const char *log_dir;          /* one log per site */
-    const char *lock_dir;         /* take the site's vcron lock, or NULL */
-    vm_source *src;               /* the lock across cron hosts */
+    int first_alone;      /* the first site ends before others start */
+    long timeout, grace;  /* seconds; timeout 0: none */
+    const char *log_dir;  /* one log per site */
+    const char *lock_dir; /* take the site's vcron lock, or NULL */
+    vm_source *src;       /* the lock across cron hosts */
     /* In the parent, with the lock held: before a site starts (non-zero:
      * it does not, *why says why) and once it has ended. */
-    int (*before)(const vmc_job *job, const vm_instance *in,
-                  const char **why);
+    int (*before)(const vmc_job *job, const vm_instance *in, const char **why);
     void (*after)(const vmc_job *job, const vmc_site_result *r);
 };
 
@@ -67,8 +66,7 @@ const char *const *vmc_job_argv(const vmc_job *job, const vm_identity *who,
  * and carriage returns shown escaped; our stdin copied in when
  * job->interactive; INT/TERM/HUP passed on to its process group.  Its
  * exit code (128 + signal when killed) is returned. */
-int vmc_fleet_run_one(const vmc_job *job, const vm_instance *in,
-                      apr_pool_t *p);
+int vmc_fleet_run_one(const vmc_job *job, const vm_instance *in, apr_pool_t *p);
 
 /* In work(): run a script of the site as a step, output to the log after
  * a line naming it.  Its exit code, 128 + signal, or 127 when it could not

@@ -38,7 +38,8 @@ int vmc_job_prepare(vmc_opts *o, const char *label, int first_host,
     if ((why = vm_identity_resolve(who, o->web_user, o->pool)) != NULL)
         return vmc_fail(386, VMC_EXIT_FAIL, why);
     if (o->moodle_dir[0] != '/' || o->php[0] != '/')
-        return vmc_fail(387, VMC_EXIT_USAGE, "--php and --moodle-dir must "
+        return vmc_fail(387, VMC_EXIT_USAGE,
+                        "--php and --moodle-dir must "
                         "be absolute paths");
     job->label = label;
     job->who = who;
@@ -64,15 +65,16 @@ int vmc_job_prepare(vmc_opts *o, const char *label, int first_host,
 int vmc_job_lock_dir(vmc_opts *o)
 {
     const char *why = vm_file_dir_make(o->lock_dir, o->pool);
-    return why ? vmc_fail(390, VMC_EXIT_FAIL, apr_pstrcat(o->pool,
-                          "lock directory ", why, NULL)) : VMC_EXIT_OK;
+    return why ? vmc_fail(390, VMC_EXIT_FAIL,
+                          apr_pstrcat(o->pool, "lock directory ", why, NULL))
+               : VMC_EXIT_OK;
 }
 
 /* script args... on the selected sites; interactive: our stdin reaches a
  * foreground run. */
 static int run_script_io(vmc_opts *o, const char *label, int first_host,
-                         const char *script, const char *const *args,
-                         int nargs, int locked, int interactive)
+                         const char *script, const char *const *args, int nargs,
+                         int locked, int interactive)
 {
     vmc_table t;
     vmc_job job;
@@ -88,8 +90,9 @@ static int run_script_io(vmc_opts *o, const char *label, int first_host,
     if (locked && (rc = vmc_job_lock_dir(o)) != VMC_EXIT_OK)
         return rc;
     if (fg)
-        return vmc_fleet_run_one(&job, APR_ARRAY_IDX(job.sites, 0,
-                                                     const vm_instance *),
+        return vmc_fleet_run_one(&job,
+                                 APR_ARRAY_IDX(job.sites, 0,
+                                               const vm_instance *),
                                  o->pool);
     return vmc_fleet_run(&job, o->pool, NULL);
 }
@@ -98,31 +101,31 @@ static int run_script(vmc_opts *o, const char *label, int first_host,
                       const char *script, const char *const *args, int nargs,
                       int locked)
 {
-    return run_script_io(o, label, first_host, script, args, nargs, locked,
-                         0);
+    return run_script_io(o, label, first_host, script, args, nargs, locked, 0);
 }
 
 int vmc_cmd_run(vmc_opts *o)
 {
     if (o->nscript < 1)
-        return vmc_fail(388, VMC_EXIT_USAGE, "run: give the script after "
+        return vmc_fail(388, VMC_EXIT_USAGE,
+                        "run: give the script after "
                         "'--': run SITES -- admin/cli/cfg.php --name=...");
     /* Any script, some of which ask questions: interactive. */
     return run_script_io(o, "run", 0, o->script[0],
-                         (const char *const *)o->script + 1, o->nscript - 1,
-                         0, 1);
+                         (const char *const *)o->script + 1, o->nscript - 1, 0,
+                         1);
 }
 
 int vmc_cmd_purge_caches(vmc_opts *o)
 {
-    return run_script(o, "purge-caches", 0, "admin/cli/purge_caches.php",
-                      NULL, 0, 0);
+    return run_script(o, "purge-caches", 0, "admin/cli/purge_caches.php", NULL,
+                      0, 0);
 }
 
 int vmc_cmd_maintenance(vmc_opts *o)
 {
-    static const char *const on[] = { "--enable" }, *const off[] = {
-        "--disable" };
+    static const char *const on[] = { "--enable" },
+                             *const off[] = { "--disable" };
     int enable = o->nargs > 0 && strcmp(o->args[0], "on") == 0;
 
     if (o->nargs < 1 || (!enable && strcmp(o->args[0], "off") != 0))
@@ -138,7 +141,8 @@ int vmc_cmd_config(vmc_opts *o)
     int n = 0;
 
     if (!o->cfg_name || (o->cfg_value && o->unset))
-        return vmc_fail(392, VMC_EXIT_USAGE, "config SITES --name N "
+        return vmc_fail(392, VMC_EXIT_USAGE,
+                        "config SITES --name N "
                         "[--value V | --unset] [--plugin P]");
     args[n++] = apr_pstrcat(o->pool, "--name=", o->cfg_name, NULL);
     if (o->cfg_value)

@@ -5,9 +5,9 @@
 #include "fleetview.h"
 
 #define REDRAW_EVERY 0.25
-#define BAR_WIDTH    30
-#define LIVE_LINE    60
-#define LIVE_SITES   20       /* lines of running sites at most */
+#define BAR_WIDTH 30
+#define LIVE_LINE 60
+#define LIVE_SITES 20 /* lines of running sites at most */
 
 void vmc_view_start(vmc_view *v, const char *label, int jobs, double now)
 {
@@ -36,7 +36,7 @@ void vmc_view_event(vmc_view *v, const vmc_site_result *r)
 {
     char line[512];
     if (r->state == VMC_SITE_RUNNING && v->tty)
-        return;                  /* the block shows it */
+        return; /* the block shows it */
     if (r->state == VMC_SITE_RUNNING)
         snprintf(line, sizeof line, "%s: %s started", r->in->key, v->label);
     else if (r->state == VMC_SITE_NOT_STARTED)
@@ -58,8 +58,7 @@ static double time_left(const vmc_view *v, const vmc_site_result *r, int n,
     for (int i = 0; i < n; i++)
         if (r[i].state == VMC_SITE_DONE)
             sum += r[i].seconds;
-    return t->done ? sum / t->done * (t->waiting + t->running) / v->jobs
-                   : -1;
+    return t->done ? sum / t->done * (t->waiting + t->running) / v->jobs : -1;
 }
 
 static void bar(const vmc_view *v, const vmc_site_result *r, int n)
@@ -68,15 +67,15 @@ static void bar(const vmc_view *v, const vmc_site_result *r, int n)
     int filled = n ? t.done * BAR_WIDTH / n : BAR_WIDTH;
     double left = time_left(v, r, n, &t);
     printf("[%.*s%*s] %d done, %d failed, %d left", filled,
-           "##############################", BAR_WIDTH - filled, "",
-           t.done, t.failed, t.waiting + t.running);
+           "##############################", BAR_WIDTH - filled, "", t.done,
+           t.failed, t.waiting + t.running);
     if (left >= 0)
         printf(", ~%.0f s left", left);
     printf("\n");
 }
 
-void vmc_view_update(vmc_view *v, const vmc_site_result *r, int n,
-                     double now, apr_pool_t *p)
+void vmc_view_update(vmc_view *v, const vmc_site_result *r, int n, double now,
+                     apr_pool_t *p)
 {
     if (!v->tty || now - v->last_drawn < REDRAW_EVERY)
         return;

@@ -10,7 +10,7 @@
 
 typedef struct {
     int tty;
-    int drawn;               /* lines of the live block on the screen */
+    int drawn; /* lines of the live block on the screen */
     int jobs;
     double start, last_drawn;
     const char *label;
@@ -22,8 +22,8 @@ void vmc_view_event(vmc_view *v, const vmc_site_result *r);
 /* A line of our own (an interrupt, a locked site) above the block. */
 void vmc_view_note(vmc_view *v, const char *text);
 /* Redraw the block (a terminal only, at most 4 times a second). */
-void vmc_view_update(vmc_view *v, const vmc_site_result *r, int n,
-                     double now, apr_pool_t *p);
+void vmc_view_update(vmc_view *v, const vmc_site_result *r, int n, double now,
+                     apr_pool_t *p);
 /* Take the block away before the summary. */
 void vmc_view_end(vmc_view *v);
 

@@ -12,12 +12,12 @@ static void on_signal(int sig)
 
 void vmc_interrupt_install(void)
 {
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
     struct sigaction sa;
     size_t i;
 
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;   /* no SA_RESTART: blocked reads end early */
+    sa.sa_handler = on_signal; /* no SA_RESTART: blocked reads end early */
     sigemptyset(&sa.sa_mask);
     for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         sigaction(sigs[i], &sa, NULL);

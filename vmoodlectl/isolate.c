@@ -15,26 +15,27 @@
 #include "select.h"
 #include "steps.h"
 
-#define DEFAULT_WAIT 20   /* twice VMoodleRefresh's default */
+#define DEFAULT_WAIT 20 /* twice VMoodleRefresh's default */
 
 typedef struct {
     vmc_opts *o;
     vmc_table *t;
     const vm_instance *in;
-    vmc_dbconf admin;      /* the administrative login on the site's server */
-    vm_db *server, *site;  /* as it; site: connected to the database */
+    vmc_dbconf admin;     /* the administrative login on the site's server */
+    vm_db *server, *site; /* as it; site: connected to the database */
     vmc_role role;
-    const char *old;       /* the row's login until now */
-    const char *still;     /* why old still reaches the database */
+    const char *old;   /* the row's login until now */
+    const char *still; /* why old still reaches the database */
     long wait;
 } iso;
 
 static const char *plan_create(void *ctx, apr_pool_t *p)
 {
     iso *s = ctx;
-    return apr_psprintf(p, "create login %s on %s (no CREATEDB, no "
-                        "CREATEROLE, a generated password)", s->role.name,
-                        vmc_dbconf_server(&s->admin, p));
+    return apr_psprintf(p,
+                        "create login %s on %s (no CREATEDB, no "
+                        "CREATEROLE, a generated password)",
+                        s->role.name, vmc_dbconf_server(&s->admin, p));
 }
 
 static int run_create(void *ctx, const char **err)
@@ -55,9 +56,11 @@ static void undo_create(void *ctx)
 static const char *plan_give(void *ctx, apr_pool_t *p)
 {
     iso *s = ctx;
-    return apr_psprintf(p, "give %s database %s and everything in it (%s "
+    return apr_psprintf(p,
+                        "give %s database %s and everything in it (%s "
                         "keeps working meanwhile); no other login may "
-                        "connect", s->role.name, s->in->dbname, s->old);
+                        "connect",
+                        s->role.name, s->in->dbname, s->old);
 }
 
 static int run_give(void *ctx, const char **err)
@@ -73,7 +76,8 @@ static void undo_give(void *ctx)
     const char *err;
 
     if (vmc_role_give_back(s->server, s->site, s->old, s->in->dbname,
-                           s->o->pool, &err) != 0)
+                           s->o->pool, &err)
+        != 0)
         vmc_error(491, "undo: give %s back to %s: %s", s->in->dbname, s->old,
                   err);
     if (vmc_role_release(s->server, &s->role, s->old, s->o->pool, &err) != 0)
@@ -83,9 +87,10 @@ static void undo_give(void *ctx)
 static const char *plan_row(void *ctx, apr_pool_t *p)
 {
     iso *s = ctx;
-    return apr_psprintf(p, "write login %s and its password into the row "
-                        "of %s in %s", s->role.name, s->in->wwwroot,
-                        s->t->src->display);
+    return apr_psprintf(p,
+                        "write login %s and its password into the row "
+                        "of %s in %s",
+                        s->role.name, s->in->wwwroot, s->t->src->display);
 }
 
 static const char *save_login(iso *s, const char *login, const char *pass)
@@ -114,16 +119,18 @@ static void undo_row(void *ctx)
     const char *why = save_login(s, s->in->dblogin, s->in->dbpass);
 
     if (why)
-        vmc_error(492, "undo: the row of %s keeps login %s: %s",
-                  s->in->wwwroot, s->role.name, why);
+        vmc_error(492, "undo: the row of %s keeps login %s: %s", s->in->wwwroot,
+                  s->role.name, why);
 }
 
 static const char *plan_wait(void *ctx, apr_pool_t *p)
 {
     iso *s = ctx;
-    return apr_psprintf(p, "wait %ld s: the module serves the new login "
+    return apr_psprintf(p,
+                        "wait %ld s: the module serves the new login "
                         "(VMoodleRefresh), running requests finish with the "
-                        "old one", s->wait);
+                        "old one",
+                        s->wait);
 }
 
 static int run_wait(void *ctx, const char **err)
@@ -141,9 +148,10 @@ static int run_wait(void *ctx, const char **err)
 static const char *plan_revoke(void *ctx, apr_pool_t *p)
 {
     iso *s = ctx;
-    return apr_psprintf(p, "take from %s every access to %s (its grants, "
-                        "its membership of %s)", s->old, s->in->dbname,
-                        s->role.name);
+    return apr_psprintf(p,
+                        "take from %s every access to %s (its grants, "
+                        "its membership of %s)",
+                        s->old, s->in->dbname, s->role.name);
 }
 
 static int run_revoke(void *ctx, const char **err)
@@ -151,17 +159,18 @@ static int run_revoke(void *ctx, const char **err)
     iso *s = ctx;
 
     if (vmc_role_revoke(s->server, s->site, s->old, s->in->dbname, &s->still,
-                        s->o->pool, err) != 0)
+                        s->o->pool, err)
+        != 0)
         return -1;
     return vmc_role_release(s->server, &s->role, s->old, s->o->pool, err);
 }
 
 static const vmc_step steps[] = {
-    {"create the site's login", plan_create, NULL, run_create, undo_create},
-    {"hand the database over", plan_give, NULL, run_give, undo_give},
-    {"update the row", plan_row, NULL, run_row, undo_row},
-    {"wait for the module", plan_wait, NULL, run_wait, NULL},
-    {"revoke the old login", plan_revoke, NULL, run_revoke, NULL},
+    { "create the site's login", plan_create, NULL, run_create, undo_create },
+    { "hand the database over", plan_give, NULL, run_give, undo_give },
+    { "update the row", plan_row, NULL, run_row, undo_row },
+    { "wait for the module", plan_wait, NULL, run_wait, NULL },
+    { "revoke the old login", plan_revoke, NULL, run_revoke, NULL },
 };
 #define NSTEPS ((int)(sizeof steps / sizeof steps[0]))
 
@@ -174,16 +183,18 @@ static const char *prepare(iso *s)
     apr_pool_t *p = o->pool;
     const char *err, *user = o->admin_dbuser ? o->admin_dbuser : in->dblogin;
     const char *pass = o->admin_dbpass ? o->admin_dbpass
-                     : o->admin_dbuser ? "" : in->dbpass;
+        : o->admin_dbuser              ? ""
+                                       : in->dbpass;
 
     s->old = in->dblogin;
     if (vmc_role_new(&s->role, in->dbname, p, &err) != 0)
         return err;
     if (strcmp(s->role.name, s->old) == 0)
-        return apr_psprintf(p, "%s already has its own login %s",
-                            in->wwwroot, s->old);
+        return apr_psprintf(p, "%s already has its own login %s", in->wwwroot,
+                            s->old);
     if (vmc_dbconf_make(&s->admin, in->dbtype, in->dbhost, user, pass,
-                        in->dbname, p, &err) != 0)
+                        in->dbname, p, &err)
+        != 0)
         return err;
     if (!(s->server = vmc_db_open(&s->admin, NULL, p, &err))
         || (s->admin.pg
@@ -221,10 +232,11 @@ static int isolate_one(vmc_opts *o, vmc_table *t, const vm_instance *in)
         return -1;
     }
     if (s.still)
-        vmc_error(495, "warning: %s still reaches %s: %s", s.old,
-                  in->dbname, s.still);
+        vmc_error(495, "warning: %s still reaches %s: %s", s.old, in->dbname,
+                  s.still);
     vmc_say("isolated %s: its own login %s owns %s; %s has no access left "
-            "to it", in->wwwroot, s.role.name, in->dbname, s.old);
+            "to it",
+            in->wwwroot, s.role.name, in->dbname, s.old);
     return 0;
 }
 
@@ -237,7 +249,8 @@ int vmc_cmd_isolate(vmc_opts *o)
     int rc, failed = 0;
 
     if (o->master)
-        return vmc_fail(496, VMC_EXIT_USAGE, "isolate: the master keeps its "
+        return vmc_fail(496, VMC_EXIT_USAGE,
+                        "isolate: the master keeps its "
                         "login (it holds the instance table); name sites");
     if ((rc = vmc_table_load(o, &t, &why)) != VMC_EXIT_OK)
         return vmc_fail(497, rc, why);
@@ -245,7 +258,8 @@ int vmc_cmd_isolate(vmc_opts *o)
         return vmc_fail(498, VMC_EXIT_USAGE, why);
     vmc_interrupt_install();
     for (int i = 0; i < sites->nelts && !vmc_interrupted(); i++)
-        failed += isolate_one(o, &t, APR_ARRAY_IDX(sites, i,
-                                                  const vm_instance *)) != 0;
+        failed += isolate_one(o, &t,
+                              APR_ARRAY_IDX(sites, i, const vm_instance *))
+            != 0;
     return failed ? VMC_EXIT_FAIL : VMC_EXIT_OK;
 }

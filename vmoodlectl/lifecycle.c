@@ -18,8 +18,7 @@
 #include "vm_cli.h"
 #include "vm_job.h"
 
-int vmc_site_cli_prepare(const vmc_opts *o, vmc_site_cli *c,
-                         const char **why)
+int vmc_site_cli_prepare(const vmc_opts *o, vmc_site_cli *c, const char **why)
 {
     vm_identity *who = apr_pcalloc(o->pool, sizeof *who);
 
@@ -75,8 +74,8 @@ int vmc_site_cli_run(const vmc_site_cli *c, const vm_instance *in,
     return vmc_site_cli_run_args(c, in, script, &arg, arg ? 1 : 0);
 }
 
-int vmc_site_maintenance(const vmc_site_cli *c, const vm_instance *in,
-                         int on, apr_pool_t *p, const char **err)
+int vmc_site_maintenance(const vmc_site_cli *c, const vm_instance *in, int on,
+                         apr_pool_t *p, const char **err)
 {
     int code = vmc_site_cli_run(c, in, "admin/cli/maintenance.php",
                                 on ? "--enable" : "--disable");
@@ -91,21 +90,22 @@ int vmc_site_in_maintenance(const vm_instance *in, apr_pool_t *p)
 {
     struct stat st;
     return lstat(apr_pstrcat(p, in->datapath, "/climaintenance.html", NULL),
-                 &st) == 0;
+                 &st)
+        == 0;
 }
 
 #define FLAG "climaintenance.html"
 #define FLAG_TEXT "<h1>This site is being moved or restored.</h1>\n"
 
-int vmc_maintenance_flag(const char *dir, uid_t uid, gid_t gid,
-                         apr_pool_t *p, const char **err)
+int vmc_maintenance_flag(const char *dir, uid_t uid, gid_t gid, apr_pool_t *p,
+                         const char **err)
 {
     int d = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     int fd = -1, rc = -1;
 
     if (d >= 0)
-        fd = openat(d, FLAG, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
-                    | O_CLOEXEC, 0644);
+        fd = openat(d, FLAG,
+                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd >= 0 && write(fd, FLAG_TEXT, strlen(FLAG_TEXT)) > 0
         && fchown(fd, uid, gid) == 0)
         rc = 0;
@@ -131,7 +131,7 @@ const char *vmc_maintenance_plan(void *ctx, apr_pool_t *p)
 {
     const vmc_maintenance *m = ctx;
     return m->was_on ? "maintenance on (it already is: left so)"
-         : apr_psprintf(p, "maintenance on for %s", m->in->wwwroot);
+                     : apr_psprintf(p, "maintenance on for %s", m->in->wwwroot);
 }
 
 int vmc_maintenance_on(void *ctx, const char **err)
@@ -155,16 +155,18 @@ void vmc_maintenance_undo(void *ctx)
                m->in->wwwroot);
 }
 
-int vmc_site_serve(const vmc_maintenance *m, const vm_instance *in,
-                   int leave, const char **err)
+int vmc_site_serve(const vmc_maintenance *m, const vm_instance *in, int leave,
+                   const char **err)
 {
-    int code = vmc_site_cli_run(m->cli, in, "admin/cli/purge_caches.php",
-                                NULL);
+    int code = vmc_site_cli_run(m->cli, in, "admin/cli/purge_caches.php", NULL);
     if (code != 0)
-        return *err = apr_psprintf(m->p, "admin/cli/purge_caches.php exited "
-                                   "%d", code), -1;
+        return *err = apr_psprintf(m->p,
+                                   "admin/cli/purge_caches.php exited "
+                                   "%d",
+                                   code),
+               -1;
     return m->was_on && leave ? 0
-         : vmc_site_maintenance(m->cli, in, 0, m->p, err);
+                              : vmc_site_maintenance(m->cli, in, 0, m->p, err);
 }
 
 int vmc_site_answers(const vmc_maintenance *m, const vm_instance *in,
@@ -173,8 +175,11 @@ int vmc_site_answers(const vmc_maintenance *m, const vm_instance *in,
     int code = vmc_site_cli_run(m->cli, in, "admin/cli/cfg.php",
                                 "--name=siteidentifier");
     if (code != 0)
-        return *err = apr_psprintf(m->p, "the site does not answer: "
-                                   "admin/cli/cfg.php exited %d", code), -1;
+        return *err = apr_psprintf(m->p,
+                                   "the site does not answer: "
+                                   "admin/cli/cfg.php exited %d",
+                                   code),
+               -1;
     return 0;
 }
 
@@ -200,7 +205,7 @@ int vmc_lifecycle_run(const vmc_opts *o, const char *head,
 void vmc_instance_tables(const vmc_table *t, const vm_instance *in,
                          const char *out[3], apr_pool_t *p)
 {
-    vmc_place here = {in->dbtype, in->dbhost, in->dbname}, home;
+    vmc_place here = { in->dbtype, in->dbhost, in->dbname }, home;
 
     out[0] = out[1] = out[2] = NULL;
     if (vmc_table_home(t, &home, p) && vmc_same_database(&here, &home, p)) {
@@ -212,8 +217,8 @@ void vmc_instance_tables(const vmc_table *t, const vm_instance *in,
 int vmc_moodle_info_read(vm_db *db, const char *prefix, vmc_moodle_info *mi,
                          apr_pool_t *p, const char **err)
 {
-    const char *table = vm_db_ident(db, apr_pstrcat(p, prefix, "config",
-                                                    NULL), p);
+    const char *table = vm_db_ident(db, apr_pstrcat(p, prefix, "config", NULL),
+                                    p);
     vm_db_result res;
 
     memset(mi, 0, sizeof *mi);
@@ -221,10 +226,13 @@ int vmc_moodle_info_read(vm_db *db, const char *prefix, vmc_moodle_info *mi,
         *err = apr_psprintf(p, "prefix '%s' makes no table name", prefix);
         return -1;
     }
-    if (vm_db_run(db, apr_pstrcat(p, "SELECT name, value FROM ", table,
-                                  " WHERE name IN ('version', 'release', "
-                                  "'siteidentifier')", NULL),
-                  0, NULL, &res, p, err) != VM_OK)
+    if (vm_db_run(db,
+                  apr_pstrcat(p, "SELECT name, value FROM ", table,
+                              " WHERE name IN ('version', 'release', "
+                              "'siteidentifier')",
+                              NULL),
+                  0, NULL, &res, p, err)
+        != VM_OK)
         return -1;
     for (int r = 0; r < res.rows; r++) {
         const char *name = vm_db_value(&res, r, 0);
@@ -256,7 +264,7 @@ int vmc_site_settings_moved(const vmc_dbconf *c, const char *dbname,
     r.new_wwwroot = new_wwwroot;
     r.old_dataroot = old_dataroot;
     r.new_dataroot = new_dataroot;
-    apr_pool_create(&sub, p);      /* the connection closes with it */
+    apr_pool_create(&sub, p); /* the connection closes with it */
     if ((db = vmc_db_open(c, dbname, sub, err)) != NULL)
         rc = vmc_rewrite_config(db, &r, sub, err);
     if (rc != 0)
@@ -273,6 +281,6 @@ int vmc_site_dbconf(const vm_instance *in, vmc_dbconf *c, apr_pool_t *p,
                "up with the tools that manage it";
         return -1;
     }
-    return vmc_dbconf_make(c, in->dbtype, in->dbhost, in->dblogin,
-                           in->dbpass, in->dbname, p, err);
+    return vmc_dbconf_make(c, in->dbtype, in->dbhost, in->dblogin, in->dbpass,
+                           in->dbname, p, err);
 }

@@ -13,7 +13,7 @@
 #include "vm_identity.h"
 #include "vm_instance.h"
 
-#define VMC_BACKUP_PARTIAL     ".partial-"   /* a backup being written */
+#define VMC_BACKUP_PARTIAL ".partial-" /* a backup being written */
 
 /* Moodle's CLI as a site: --php, --moodle-dir and the user it runs as. */
 typedef struct {
@@ -23,8 +23,7 @@ typedef struct {
 
 /* From the flags: --user resolved.  VMC_EXIT_OK, or an exit code with
  * *why. */
-int vmc_site_cli_prepare(const vmc_opts *o, vmc_site_cli *c,
-                         const char **why);
+int vmc_site_cli_prepare(const vmc_opts *o, vmc_site_cli *c, const char **why);
 
 /* php MOODLE_DIR/script [arg] as the site (its environment, the web
  * user), in its own session, output to our stdout after a line naming
@@ -39,8 +38,8 @@ int vmc_site_cli_run_args(const vmc_site_cli *c, const vm_instance *in,
                           int nargs);
 
 /* Moodle's maintenance mode on or off for the site: 0 or -1 with *err. */
-int vmc_site_maintenance(const vmc_site_cli *c, const vm_instance *in,
-                         int on, apr_pool_t *p, const char **err);
+int vmc_site_maintenance(const vmc_site_cli *c, const vm_instance *in, int on,
+                         apr_pool_t *p, const char **err);
 
 /* Maintenance around a command's steps (backup, restore, rename, move):
  * the first member of the command's step context, so these serve as its
@@ -48,7 +47,7 @@ int vmc_site_maintenance(const vmc_site_cli *c, const vm_instance *in,
  * unless it was on before the command. */
 typedef struct {
     const vmc_site_cli *cli;
-    const vm_instance *in;      /* the site as its CLI sees it */
+    const vm_instance *in; /* the site as its CLI sees it */
     int was_on;
     apr_pool_t *p;
 } vmc_maintenance;
@@ -64,8 +63,8 @@ void vmc_maintenance_undo(void *ctx);
  * (as the site is now: in; unless it was on before and leave is set),
  * then Moodle's CLI must answer on it (admin/cli/cfg.php
  * --name=siteidentifier).  0 or -1 with *err. */
-int vmc_site_serve(const vmc_maintenance *m, const vm_instance *in,
-                   int leave, const char **err);
+int vmc_site_serve(const vmc_maintenance *m, const vm_instance *in, int leave,
+                   const char **err);
 int vmc_site_answers(const vmc_maintenance *m, const vm_instance *in,
                      const char **err);
 
@@ -82,8 +81,8 @@ int vmc_site_in_maintenance(const vm_instance *in, apr_pool_t *p);
 /* A copy of a dataroot made by us (dir) starts in maintenance:
  * climaintenance.html created in it (never followed) and given to
  * uid:gid.  0 or -1 with *err. */
-int vmc_maintenance_flag(const char *dir, uid_t uid, gid_t gid,
-                         apr_pool_t *p, const char **err);
+int vmc_maintenance_flag(const char *dir, uid_t uid, gid_t gid, apr_pool_t *p,
+                         const char **err);
 
 /* The folder below --dir holding a site's backups: its host made a file
  * name (as its log's name); "master" for the master. */

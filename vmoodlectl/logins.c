@@ -27,20 +27,23 @@ static const char *master_login(const vmc_table *t, vmc_place *home,
 const char *vmc_login_sharer(const vmc_table *t, const vm_instance *in,
                              apr_pool_t *p)
 {
-    vmc_place mine = {in->dbtype, in->dbhost, in->dbname}, home;
+    vmc_place mine = { in->dbtype, in->dbhost, in->dbname }, home;
     const vm_row *me = vmc_raw_row(t, in->id);
     const char *master;
 
     for (int i = 0; i < t->rows->nelts; i++) {
         const vm_row *r = &APR_ARRAY_IDX(t->rows, i, vm_row);
-        const char *login = r->present[VM_F_VDBLOGIN]
-                          ? r->value[VM_F_VDBLOGIN] : NULL;
+        const char *login = r->present[VM_F_VDBLOGIN] ? r->value[VM_F_VDBLOGIN]
+                                                      : NULL;
         const char *id = r->present[VM_F_ID] ? r->value[VM_F_ID] : "";
         if (r == me || !login || strcmp(login, in->dblogin) != 0
             || !same_server(mine, vmc_row_place(r), p))
             continue;
-        return apr_psprintf(p, "%s (id %s)", r->present[VM_F_VHOSTNAME]
-                            ? r->value[VM_F_VHOSTNAME] : "a row", id);
+        return apr_psprintf(p, "%s (id %s)",
+                            r->present[VM_F_VHOSTNAME]
+                                ? r->value[VM_F_VHOSTNAME]
+                                : "a row",
+                            id);
     }
     master = master_login(t, &home, p);
     if (master && strcmp(master, in->dblogin) == 0
@@ -49,8 +52,10 @@ const char *vmc_login_sharer(const vmc_table *t, const vm_instance *in,
     /* the master's own login, from master-config */
     if (vm_master_settings
         && strcmp(vm_master_settings->dblogin, in->dblogin) == 0
-        && same_server(mine, (vmc_place){vm_master_settings->dbtype,
-                                         vm_master_settings->dbhost, "-"}, p))
+        && same_server(mine,
+                       (vmc_place){ vm_master_settings->dbtype,
+                                    vm_master_settings->dbhost, "-" },
+                       p))
         return "the master";
     return NULL;
 }

@@ -12,7 +12,7 @@ int main(int argc, char **argv)
     int rc;
 
     memset(&o, 0, sizeof o);
-    o.isolate_wait = -1;            /* isolate --wait not given */
+    o.isolate_wait = -1; /* isolate --wait not given */
     apr_app_initialize(&argc, (const char *const **)&argv, NULL);
     apr_pool_create(&o.pool, NULL);
     switch (vmc_cmdline_read(&o, argc, argv, &cmd)) {

@@ -23,7 +23,8 @@ static cJSON *to_json(const vmc_manifest *m)
     add_str(root, "created", m->created);
     src.dbpass = "";
     cJSON_AddItemToObject(root, "source",
-                          vm_instance_json(&src, VM_JSON_COLUMNS | VM_JSON_CRON));
+                          vm_instance_json(&src,
+                                           VM_JSON_COLUMNS | VM_JSON_CRON));
     db = cJSON_AddObjectToObject(root, "database");
     add_str(db, "file", m->dump_file);
     cJSON_AddNumberToObject(db, "size", (double)m->dump_size);
@@ -61,13 +62,13 @@ const char *vmc_manifest_file_ok(const vmc_manifest *m, const char *rel,
 {
     const char *want = apr_hash_get(m->file_sums, rel, APR_HASH_KEY_STRING);
 
-    return want && strcmp(want, sha256) == 0 ? NULL
-         : apr_psprintf(p, "dataroot file %s does not match the manifest",
-                        rel);
+    return want && strcmp(want, sha256) == 0
+        ? NULL
+        : apr_psprintf(p, "dataroot file %s does not match the manifest", rel);
 }
 
-int vmc_manifest_write(const vmc_manifest *m, const char *path,
-                       apr_pool_t *p, const char **err)
+int vmc_manifest_write(const vmc_manifest *m, const char *path, apr_pool_t *p,
+                       const char **err)
 {
     cJSON *root = to_json(m);
     vm_status st = vm_json_save(path, root, NULL, p, err);
@@ -88,7 +89,7 @@ static uint64_t get_num(const cJSON *o, const char *k)
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
 
     return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (uint64_t)v->valuedouble
-                                                     : 0;
+                                                    : 0;
 }
 
 static void read_files(vmc_manifest *m, const cJSON *list, apr_pool_t *p)
@@ -96,15 +97,16 @@ static void read_files(vmc_manifest *m, const cJSON *list, apr_pool_t *p)
     const cJSON *e;
 
     m->file_sums = apr_hash_make(p);
-    cJSON_ArrayForEach(e, list) {
-        const char *path = get_str(p, e, "path"), *sum = get_str(p, e, "sha256");
+    cJSON_ArrayForEach(e, list)
+    {
+        const char *path = get_str(p, e, "path"),
+                   *sum = get_str(p, e, "sha256");
         if (path && sum)
             apr_hash_set(m->file_sums, path, APR_HASH_KEY_STRING, sum);
     }
 }
 
-static const char *from_json(vmc_manifest *m, const cJSON *root,
-                             apr_pool_t *p)
+static const char *from_json(vmc_manifest *m, const cJSON *root, apr_pool_t *p)
 {
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(root, "source");
     const cJSON *db = cJSON_GetObjectItemCaseSensitive(root, "database");

@@ -21,9 +21,9 @@ enum { NAGIOS_OK, NAGIOS_WARNING, NAGIOS_CRITICAL, NAGIOS_UNKNOWN };
 static const char *const state_names[] = { "OK", "WARNING", "CRITICAL",
                                            "UNKNOWN" };
 
-#define NAMES_SHOWN 3            /* sites named per problem in the line */
-#define CRON_WARN   3600         /* --cron-warn default: an hour */
-#define CRON_CRIT   86400        /* --cron-crit default: VMoodle's red day */
+#define NAMES_SHOWN 3   /* sites named per problem in the line */
+#define CRON_WARN 3600  /* --cron-warn default: an hour */
+#define CRON_CRIT 86400 /* --cron-crit default: VMoodle's red day */
 
 /* One kind of problem: how many sites, the first few named. */
 typedef struct {
@@ -63,13 +63,15 @@ static int snapshot_state(const vmc_opts *o, const vmc_table *t,
         return NAGIOS_CRITICAL;
     }
     if (vm_snapshot_digest(snap) != vm_table_digest(t->table)) {
-        *text = apr_psprintf(o->pool, "; snapshot generation %"
-                             APR_UINT64_T_FMT " differs from the table",
+        *text = apr_psprintf(o->pool,
+                             "; snapshot generation %" APR_UINT64_T_FMT
+                             " differs from the table",
                              (apr_uint64_t)vm_snapshot_generation(snap));
         state = NAGIOS_WARNING;
     } else
-        *text = apr_psprintf(o->pool, "; snapshot generation %"
-                             APR_UINT64_T_FMT " current",
+        *text = apr_psprintf(o->pool,
+                             "; snapshot generation %" APR_UINT64_T_FMT
+                             " current",
                              (apr_uint64_t)vm_snapshot_generation(snap));
     vm_snapshot_close(snap);
     return state;
@@ -77,7 +79,7 @@ static int snapshot_state(const vmc_opts *o, const vmc_table *t,
 
 static int worse(int a, int b)
 {
-    static const int rank[] = { 0, 2, 3, 1 };   /* OK < UNKNOWN < WARN < CRIT */
+    static const int rank[] = { 0, 2, 3, 1 }; /* OK < UNKNOWN < WARN < CRIT */
     return rank[b] > rank[a] ? b : a;
 }
 
@@ -110,8 +112,9 @@ int vmc_check_nagios(vmc_opts *o)
             continue;
         enabled++;
         if (vmc_check_site(o, in, &why) != 0)
-            note(&failing, apr_pstrcat(o->pool, in->key, " ",
-                                       vm_text_visible(why, o->pool), NULL),
+            note(&failing,
+                 apr_pstrcat(o->pool, in->key, " ",
+                             vm_text_visible(why, o->pool), NULL),
                  o->pool);
         if (since < 0 || since > o->cron_crit)
             note(&very_late, in->key, o->pool);
@@ -121,18 +124,29 @@ int vmc_check_nagios(vmc_opts *o)
     if (failing.count)
         detail = problem_text(&failing, "failing", o->pool);
     if (very_late.count)
-        detail = apr_pstrcat(o->pool, detail, problem_text(&very_late,
-            apr_psprintf(o->pool, "no cron for %lds", o->cron_crit), o->pool),
-            NULL);
+        detail = apr_pstrcat(o->pool, detail,
+                             problem_text(&very_late,
+                                          apr_psprintf(o->pool,
+                                                       "no cron for %lds",
+                                                       o->cron_crit),
+                                          o->pool),
+                             NULL);
     if (late.count)
-        detail = apr_pstrcat(o->pool, detail, problem_text(&late,
-            apr_psprintf(o->pool, "no cron for %lds", o->cron_warn), o->pool),
-            NULL);
-    state = worse(state, failing.count || very_late.count ? NAGIOS_CRITICAL
-                         : late.count ? NAGIOS_WARNING : NAGIOS_OK);
+        detail = apr_pstrcat(o->pool, detail,
+                             problem_text(&late,
+                                          apr_psprintf(o->pool,
+                                                       "no cron for %lds",
+                                                       o->cron_warn),
+                                          o->pool),
+                             NULL);
+    state = worse(state,
+                  failing.count || very_late.count ? NAGIOS_CRITICAL
+                      : late.count                 ? NAGIOS_WARNING
+                                                   : NAGIOS_OK);
     printf("VMOODLE %s - %d enabled site(s)%s%s | sites=%d failing=%d "
-           "cron_overdue=%d\n", state_names[state], enabled, snap_text,
-           detail, enabled, failing.count, late.count + very_late.count);
+           "cron_overdue=%d\n",
+           state_names[state], enabled, snap_text, detail, enabled,
+           failing.count, late.count + very_late.count);
     return state;
 }
 
@@ -179,12 +193,13 @@ int vmc_cmd_health(vmc_opts *o)
     if (rc != VMC_EXIT_OK)
         return rc == VMC_EXIT_USAGE ? NAGIOS_UNKNOWN : NAGIOS_CRITICAL;
     job.script = "admin/cli/checks.php";
-    job.args = (const char *const *)o->script;   /* after "--" */
+    job.args = (const char *const *)o->script; /* after "--" */
     job.nargs = o->nscript;
-    job.ok_codes = 1u << 0 | 1u << 1;             /* a warning ran fine */
+    job.ok_codes = 1u << 0 | 1u << 1; /* a warning ran fine */
     if (fg)
-        return vmc_fleet_run_one(&job, APR_ARRAY_IDX(job.sites, 0,
-                                                     const vm_instance *),
+        return vmc_fleet_run_one(&job,
+                                 APR_ARRAY_IDX(job.sites, 0,
+                                               const vm_instance *),
                                  o->pool);
     vmc_fleet_run(&job, o->pool, &results);
     return health_summary(results, job.sites->nelts, o->pool);

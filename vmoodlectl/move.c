@@ -44,7 +44,7 @@ static const char *new_row(move_run *m)
             vm_row_set(&m->row, moved_fields[i],
                        m->o->fields.value[moved_fields[i]]);
             changed += moved_fields[i] != VM_F_VDBLOGIN
-                       && moved_fields[i] != VM_F_VDBPASS;
+                && moved_fields[i] != VM_F_VDBPASS;
         }
     for (int f = 0; f < VM_F_COUNT; f++)
         if (m->o->fields.present[f] && f != VM_F_VDBHOST && f != VM_F_VDBLOGIN
@@ -60,36 +60,43 @@ static const char *new_row(move_run *m)
 
 static const char *check_db(move_run *m)
 {
-    vmc_place from = {m->in->dbtype, m->in->dbhost, m->in->dbname};
-    vmc_place to = {m->to.dbtype, m->to.dbhost, m->to.dbname};
+    vmc_place from = { m->in->dbtype, m->in->dbhost, m->in->dbname };
+    vmc_place to = { m->to.dbtype, m->to.dbhost, m->to.dbname };
     const char *err, *server;
     int can, exists;
 
     m->same_db = vmc_same_database(&from, &to, m->p);
     if (vmc_dbconf_make(&m->from_db, m->in->dbtype, m->in->dbhost,
                         m->in->dblogin, m->in->dbpass, m->in->dbname, m->p,
-                        &err) != 0
-        || vmc_dbconf_make(&m->to_db, m->to.dbtype, m->to.dbhost,
-                           m->to.dblogin, m->to.dbpass, m->to.dbname, m->p,
-                           &err) != 0)
+                        &err)
+            != 0
+        || vmc_dbconf_make(&m->to_db, m->to.dbtype, m->to.dbhost, m->to.dblogin,
+                           m->to.dbpass, m->to.dbname, m->p, &err)
+            != 0)
         return err;
     if (m->same_db)
         return NULL;
     if (!vmc_dbname_ok(m->to.dbname))
-        return apr_psprintf(m->p, "database name '%s' may hold only "
-                            "letters, digits, '_', '-'", m->to.dbname);
+        return apr_psprintf(m->p,
+                            "database name '%s' may hold only "
+                            "letters, digits, '_', '-'",
+                            m->to.dbname);
     server = vmc_dbconf_server(&m->to_db, m->p);
     if (!(m->server = vmc_db_open(&m->to_db, NULL, m->p, &err)))
         return apr_psprintf(m->p, "cannot connect to %s as %s: %s", server,
                             m->to.dblogin, err);
     if ((can = vmc_dbadmin_can_create(m->server, m->p, &err)) <= 0)
-        return can < 0 ? err : apr_psprintf(m->p, "%s may not create "
-                                            "databases on %s", m->to.dblogin,
-                                            server);
+        return can < 0 ? err
+                       : apr_psprintf(m->p,
+                                      "%s may not create "
+                                      "databases on %s",
+                                      m->to.dblogin, server);
     if ((exists = vmc_dbadmin_exists(m->server, m->to.dbname, m->p, &err)))
-        return exists < 0 ? err : apr_psprintf(m->p, "database %s already "
-                                               "exists on %s", m->to.dbname,
-                                               server);
+        return exists < 0 ? err
+                          : apr_psprintf(m->p,
+                                         "database %s already "
+                                         "exists on %s",
+                                         m->to.dbname, server);
     return NULL;
 }
 
@@ -104,15 +111,16 @@ static const char *check_dataroot(move_run *m)
     if ((why = vmc_path_inside(m->to.datapath, m->o->data_parent, m->p)))
         return apr_psprintf(m->p, "dataroot %s %s", m->to.datapath, why);
     if (lstat(m->to.datapath, &st) == 0)
-        return apr_psprintf(m->p, "dataroot %s already exists",
-                            m->to.datapath);
+        return apr_psprintf(m->p, "dataroot %s already exists", m->to.datapath);
     if (lstat(m->in->datapath, &st) != 0 || !S_ISDIR(st.st_mode))
         return apr_psprintf(m->p, "dataroot %s is not a folder",
                             m->in->datapath);
     m->uid = st.st_uid;
     m->gid = st.st_gid;
     return vmc_tree_measure(m->in->datapath, 1, &m->bytes, &m->files, m->p,
-                            &why) ? why : NULL;
+                            &why)
+        ? why
+        : NULL;
 }
 
 static const char *prepare(move_run *m)
@@ -123,9 +131,10 @@ static const char *prepare(move_run *m)
 
     m->record = vmc_move_record_path(m->o, m->in, m->p);
     if (access(m->record, F_OK) == 0)
-        return apr_psprintf(m->p, "an earlier move's old copies are kept "
-                            "(%s): move %s --cleanup first", m->record,
-                            m->in->key);
+        return apr_psprintf(m->p,
+                            "an earlier move's old copies are kept "
+                            "(%s): move %s --cleanup first",
+                            m->record, m->in->key);
     if ((why = new_row(m)) || (why = vmc_table_validate(&m->t, &m->row, m->p))
         || (why = check_db(m)) || (why = check_dataroot(m)))
         return why;
@@ -150,7 +159,8 @@ int vmc_cmd_move(vmc_opts *o)
     m.o = o;
     m.p = o->pool;
     if (o->nargs != 1)
-        return vmc_fail(760, VMC_EXIT_USAGE, "move HOST [--dbhost H] "
+        return vmc_fail(760, VMC_EXIT_USAGE,
+                        "move HOST [--dbhost H] "
                         "[--dbname N] [--dataroot DIR] | move HOST --cleanup");
     if ((rc = vmc_table_load(o, &m.t, &why)) != VMC_EXIT_OK)
         return vmc_fail(761, rc, why);
@@ -161,14 +171,18 @@ int vmc_cmd_move(vmc_opts *o)
     if ((rc = vmc_site_cli_prepare(o, &m.cli, &why)) != VMC_EXIT_OK)
         return vmc_fail(766, rc, why);
     if ((why = prepare(&m)) != NULL)
-        return vmc_fail(763, VMC_EXIT_FAIL, apr_psprintf(m.p, "move of %s "
-                        "refused, nothing changed: %s", m.in->wwwroot, why));
+        return vmc_fail(763, VMC_EXIT_FAIL,
+                        apr_psprintf(m.p,
+                                     "move of %s "
+                                     "refused, nothing changed: %s",
+                                     m.in->wwwroot, why));
     if (!o->dry_run && (why = vm_file_dir_make(o->lock_dir, m.p)) != NULL)
         return vmc_fail(764, VMC_EXIT_FAIL, why);
     rc = vmc_lifecycle_run(o, apr_psprintf(m.p, "move of %s", m.in->wwwroot),
                            vmc_move_steps, vmc_move_nsteps, &m, 765);
     if (rc == VMC_EXIT_OK && !o->dry_run)
         vmc_say("moved %s; the old copies stay until: vmoodlectl move %s "
-                "--cleanup", m.in->wwwroot, m.in->key);
+                "--cleanup",
+                m.in->wwwroot, m.in->key);
     return rc;
 }

@@ -11,21 +11,21 @@
 #include "steps.h"
 
 typedef struct {
-    vmc_maintenance maint;       /* first: the maintenance steps' */
+    vmc_maintenance maint; /* first: the maintenance steps' */
     vmc_opts *o;
     apr_pool_t *p;
     vmc_table t;
-    const vm_instance *in;       /* where the site is */
-    vm_instance to;              /* where it goes */
-    vm_row row;                  /* its row there */
+    const vm_instance *in; /* where the site is */
+    vm_instance to;        /* where it goes */
+    vm_row row;            /* its row there */
     vmc_dbconf from_db, to_db;
-    vm_db *server;               /* the new database's server */
+    vm_db *server; /* the new database's server */
     vmc_site_cli cli;
-    const char *version;         /* Moodle's, read before the copy */
-    uint64_t bytes, files;       /* the dataroot, runtime files left out */
-    uid_t uid;                   /* the dataroot's owner */
+    const char *version;   /* Moodle's, read before the copy */
+    uint64_t bytes, files; /* the dataroot, runtime files left out */
+    uid_t uid;             /* the dataroot's owner */
     gid_t gid;
-    const char *work, *record;   /* the dump's folder; the record */
+    const char *work, *record; /* the dump's folder; the record */
     int same_db, same_data;
     int work_made, db_made, data_made, row_saved, record_made;
 } move_run;

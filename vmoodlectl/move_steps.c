@@ -41,8 +41,8 @@ static int dump(void *ctx, const char **err)
     int rc;
 
     if (mkdir(m->work, 0700) != 0)
-        return *err = apr_psprintf(m->p, "%s: %s", m->work,
-                                   strerror(errno)), -1;
+        return *err = apr_psprintf(m->p, "%s: %s", m->work, strerror(errno)),
+               -1;
     m->work_made = 1;
     vmc_progress_start(&pr, "dump database", 0, NULL);
     rc = vmc_dump(&m->from_db, dump_path(m), NULL, &pr, m->p, err);
@@ -98,7 +98,8 @@ static void undo_load(void *ctx)
 static const char *plan_copy(void *ctx, apr_pool_t *p)
 {
     move_run *m = ctx;
-    return apr_psprintf(p, "copy %s (%" APR_UINT64_T_FMT " files, %s) to %s "
+    return apr_psprintf(p,
+                        "copy %s (%" APR_UINT64_T_FMT " files, %s) to %s "
                         "without run-time files, owned as it is",
                         m->in->datapath, m->files, vmc_bytes(m->bytes, p),
                         m->to.datapath);
@@ -123,16 +124,17 @@ static int copy(void *ctx, const char **err)
     vmc_progress_start(&pr, "copy dataroot", m->bytes, "files");
     rc = vmc_tree_copy(m->in->datapath, m->to.datapath, &c, m->p, err);
     vmc_progress_end(&pr, rc == 0);
-    return rc != 0 ? -1 : vmc_maintenance_flag(m->to.datapath, m->uid, m->gid,
-                                               m->p, err);
+    return rc != 0
+        ? -1
+        : vmc_maintenance_flag(m->to.datapath, m->uid, m->gid, m->p, err);
 }
 
 static void undo_copy(void *ctx)
 {
     move_run *m = ctx;
     const char *err;
-    if (m->data_made && vmc_tree_remove(m->to.datapath, m->o->data_parent,
-                                        m->p, &err) != 0)
+    if (m->data_made
+        && vmc_tree_remove(m->to.datapath, m->o->data_parent, m->p, &err) != 0)
         vmc_error(773, "undo: %s", err);
 }
 
@@ -151,8 +153,10 @@ static int settings(move_run *m, int forward, const char **err)
 static const char *plan_settings(void *ctx, apr_pool_t *p)
 {
     move_run *m = ctx;
-    return apr_psprintf(p, "settings (config, config_plugins) naming %s: "
-                        "%s", m->in->datapath, m->to.datapath);
+    return apr_psprintf(p,
+                        "settings (config, config_plugins) naming %s: "
+                        "%s",
+                        m->in->datapath, m->to.datapath);
 }
 
 static int move_settings(void *ctx, const char **err)
@@ -183,14 +187,16 @@ static int verify(void *ctx, const char **err)
     vm_db_close(db);
     if (!mi.version || !m->version || strcmp(mi.version, m->version) != 0)
         return *err = "the new database does not hold the site's Moodle "
-                      "version", -1;
+                      "version",
+               -1;
     if (vmc_tree_measure(m->to.datapath, 1, &bytes, &files, m->p, err) != 0)
         return -1;
     if (bytes != m->bytes || files != m->files)
-        return *err = apr_psprintf(m->p, "the new dataroot holds %"
-                                   APR_UINT64_T_FMT " files (%s), not %"
-                                   APR_UINT64_T_FMT, files,
-                                   vmc_bytes(bytes, m->p), m->files), -1;
+        return *err = apr_psprintf(m->p,
+                                   "the new dataroot holds %" APR_UINT64_T_FMT
+                                   " files (%s), not %" APR_UINT64_T_FMT,
+                                   files, vmc_bytes(bytes, m->p), m->files),
+               -1;
     return 0;
 }
 
@@ -213,8 +219,7 @@ static void undo_switch(void *ctx)
 {
     move_run *m = ctx;
     const char *err;
-    if (m->row_saved
-        && save_row(m, vmc_raw_row(&m->t, m->in->id), &err) != 0)
+    if (m->row_saved && save_row(m, vmc_raw_row(&m->t, m->in->id), &err) != 0)
         vmc_error(774, "undo: the row of %s: %s", m->in->wwwroot, err);
 }
 
@@ -266,16 +271,17 @@ static int tidy(void *ctx, const char **err)
 static const char *plan_keep(void *ctx, apr_pool_t *p)
 {
     move_run *m = ctx;
-    return apr_psprintf(p, "keep the old copies until move %s --cleanup "
-                        "(%s)", m->in->key, m->record);
+    return apr_psprintf(p,
+                        "keep the old copies until move %s --cleanup "
+                        "(%s)",
+                        m->in->key, m->record);
 }
 
 const vmc_step vmc_move_steps[] = {
     { "maintenance on", vmc_maintenance_plan, NULL, vmc_maintenance_on,
       vmc_maintenance_undo },
     { "dump the database", plan_dump, db_moves, dump, undo_dump },
-    { "load it into the new database", plan_load, db_moves, load,
-      undo_load },
+    { "load it into the new database", plan_load, db_moves, load, undo_load },
     { "copy the dataroot", plan_copy, data_moves, copy, undo_copy },
     { "rewrite the settings naming the dataroot", plan_settings, data_moves,
       move_settings, undo_settings },

@@ -9,12 +9,11 @@ const char *const *vmc_job_argv(const vmc_job *job, const vm_identity *who,
                                 const char *const *args, int nargs,
                                 apr_pool_t *p)
 {
-    static int said;          /* one line, not one per site */
+    static int said; /* one line, not one per site */
     const char *why = NULL;
-    const char *const *argv = vm_cli_argv(job->php, tree, script, args,
-                                          nargs, p);
-    argv = vm_opcache_argv(argv, job->opcache_dir, tree, who, p,
-                           &why);
+    const char *const *argv = vm_cli_argv(job->php, tree, script, args, nargs,
+                                          p);
+    argv = vm_opcache_argv(argv, job->opcache_dir, tree, who, p, &why);
     if (why && !said++)
         vmc_error(650, "opcode cache not used: %s", why);
     return argv;

@@ -36,8 +36,8 @@ static int apply_long(vmc_opts *o, const vmc_option *opt, const char *arg,
     errno = 0;
     v = strtol(arg, &end, 10);
     if (errno || end == arg || *end || v < min) {
-        vmc_error(383, "--%s wants a whole number >= %ld, not '%s'",
-                  opt->name, min, arg);
+        vmc_error(383, "--%s wants a whole number >= %ld, not '%s'", opt->name,
+                  min, arg);
         return -1;
     }
     *(long *)((char *)o + opt->at) = v;
@@ -63,16 +63,18 @@ static int apply_column(vmc_opts *o, const vmc_option *opt, const char *arg)
 }
 
 /* --column COLUMN=VALUE: any column by its table name. */
-static int apply_any_column(vmc_opts *o, const vmc_option *opt,
-                            const char *arg)
+static int apply_any_column(vmc_opts *o, const vmc_option *opt, const char *arg)
 {
     const char *eq = strchr(arg, '=');
-    int f = eq ? vm_field_by_name(apr_pstrndup(o->pool, arg,
-                                               (apr_size_t)(eq - arg))) : -1;
+    int f = eq
+        ? vm_field_by_name(apr_pstrndup(o->pool, arg, (apr_size_t)(eq - arg)))
+        : -1;
 
     if (f < 0 || f == VM_F_ID) {
-        vmc_error(300, "--%s wants COLUMN=VALUE with a column other than "
-                  "id: '%s'", opt->name, arg);
+        vmc_error(300,
+                  "--%s wants COLUMN=VALUE with a column other than "
+                  "id: '%s'",
+                  opt->name, arg);
         return -1;
     }
     vm_row_set(&o->fields, (vm_field)f, eq + 1);
@@ -114,20 +116,30 @@ static int apply_admin_password_file(vmc_opts *o, const vmc_option *opt,
 }
 
 #define AT(field) offsetof(vmc_opts, field)
-#define TEXT(k, n, a, field, h) \
-    { .key = k, .name = n, .arg = a, .help = h, .apply = apply_text, \
-      .at = AT(field) }
-#define FLAG(n, field, h) \
-    { .key = n, .name = n, .help = h, .apply = apply_flag, .at = AT(field) }
-#define NUMBER(n, field, h) \
-    { .key = n, .name = n, .arg = "N", .help = h, .apply = apply_number, \
-      .at = AT(field) }
-#define SETTING(s, a, field, h) \
-    { .key = s, .name = s, .arg = a, .help = h, .setting = s, \
-      .apply = apply_text, .at = AT(field) }
-#define COLUMN(n, a, f, h) \
-    { .key = n, .name = n, .arg = a, .help = h, .apply = apply_column, \
-      .column = f }
+#define TEXT(k, n, a, field, h)                                        \
+    {                                                                  \
+        .key = k, .name = n, .arg = a, .help = h, .apply = apply_text, \
+        .at = AT(field)                                                \
+    }
+#define FLAG(n, field, h)                                                    \
+    {                                                                        \
+        .key = n, .name = n, .help = h, .apply = apply_flag, .at = AT(field) \
+    }
+#define NUMBER(n, field, h)                                                \
+    {                                                                      \
+        .key = n, .name = n, .arg = "N", .help = h, .apply = apply_number, \
+        .at = AT(field)                                                    \
+    }
+#define SETTING(s, a, field, h)                                 \
+    {                                                           \
+        .key = s, .name = s, .arg = a, .help = h, .setting = s, \
+        .apply = apply_text, .at = AT(field)                    \
+    }
+#define COLUMN(n, a, f, h)                                               \
+    {                                                                    \
+        .key = n, .name = n, .arg = a, .help = h, .apply = apply_column, \
+        .column = f                                                      \
+    }
 
 static const vmc_option options[] = {
     /* Settings: every command takes them, as the file may hold them all. */
@@ -187,10 +199,15 @@ static const vmc_option options[] = {
     /* The sites' own database logins (roles.h). */
     TEXT("admin-dbuser", "admin-dbuser", "USER", admin_dbuser,
          "the login that makes and drops the sites' logins"),
-    { .key = "admin-dbpass-file", .name = "admin-dbpass-file", .arg = "FILE",
+    { .key = "admin-dbpass-file",
+      .name = "admin-dbpass-file",
+      .arg = "FILE",
       .help = "its password: the file's first line",
       .apply = apply_admin_password_file },
-    { .key = "wait", .name = "wait", .arg = "S", .at = AT(isolate_wait),
+    { .key = "wait",
+      .name = "wait",
+      .arg = "S",
+      .at = AT(isolate_wait),
       .help = "seconds both logins work (default 20)",
       .apply = apply_seconds },
     TEXT("dir", "dir", "DIR", out_dir, "write the pool file there"),
@@ -211,9 +228,12 @@ static const vmc_option options[] = {
     TEXT("settle", "settle", "S", settle_text,
          "seconds for web servers to see the move (default 15)"),
     /* The site lifecycle (backup, restore, rename, move, deploy CSV). */
-    { .key = "backups-dir", .name = "dir", .arg = "DIR",
+    { .key = "backups-dir",
+      .name = "dir",
+      .arg = "DIR",
       .help = "where the backups are (the backup-dir setting)",
-      .apply = apply_text, .at = AT(backup_dir) },
+      .apply = apply_text,
+      .at = AT(backup_dir) },
     NUMBER("keep", keep, "keep the newest N backups of each site"),
     FLAG("maintenance", maintenance, "in maintenance while it is taken"),
     FLAG("backup", backup, "each site backed up just before its upgrade"),
@@ -225,8 +245,12 @@ static const vmc_option options[] = {
          "[,dataroot]]"),
     /* config: Moodle's cfg.php. */
     TEXT("setting-name", "name", "N", cfg_name, "the setting"),
-    { .key = "value", .name = "value", .arg = "V", .old = "set",
-      .help = "its new value (--set V too)", .apply = apply_text,
+    { .key = "value",
+      .name = "value",
+      .arg = "V",
+      .old = "set",
+      .help = "its new value (--set V too)",
+      .apply = apply_text,
       .at = AT(cfg_value) },
     FLAG("unset", unset, "remove the setting"),
     TEXT("plugin", "plugin", "P", plugin, "the plugin's setting"),
@@ -239,7 +263,9 @@ static const vmc_option options[] = {
     COLUMN("dbuser", "USER", VM_F_VDBLOGIN, "database login"),
     COLUMN("dbpass", "PASS", VM_F_VDBPASS,
            "its password (seen in ps: prefer --dbpass-file)"),
-    { .key = "dbpass-file", .name = "dbpass-file", .arg = "FILE",
+    { .key = "dbpass-file",
+      .name = "dbpass-file",
+      .arg = "FILE",
       .help = "the password: the file's first line",
       .apply = apply_password_file },
     COLUMN("dbname", "NAME", VM_F_VDBNAME, "database"),
@@ -248,7 +274,10 @@ static const vmc_option options[] = {
     COLUMN("mnet", "N", VM_F_MNET, "mnet host id"),
     COLUMN("persist", "0|1", VM_F_VDBPERSIST, "persistent connection"),
     COLUMN("enabled", "0|1", VM_F_ENABLED, "served or not"),
-    { .key = "column", .name = "column", .arg = "COLUMN=VALUE", .old = "set",
+    { .key = "column",
+      .name = "column",
+      .arg = "COLUMN=VALUE",
+      .old = "set",
       .help = "any column by its table name (--set too)",
       .apply = apply_any_column },
 };
@@ -300,8 +329,7 @@ void vmc_options_print_settings(FILE *out)
         print_one(out, opt);
 }
 
-int vmc_option_apply_setting(vmc_opts *o, const char *name,
-                             const char *value)
+int vmc_option_apply_setting(vmc_opts *o, const char *name, const char *value)
 {
     const vmc_option *opt;
 

@@ -12,18 +12,18 @@
 typedef struct vmc_option vmc_option;
 
 struct vmc_option {
-    const char *key;      /* unique; what a command's list names */
-    const char *name;     /* the spelling: --name (several keys may share
+    const char *key;  /* unique; what a command's list names */
+    const char *name; /* the spelling: --name (several keys may share
                              one, never within one command) */
-    const char *arg;      /* "FILE": takes a value; NULL: a flag */
+    const char *arg;  /* "FILE": takes a value; NULL: a flag */
     const char *help;
-    const char *setting;  /* its name in the configuration file (every
+    const char *setting; /* its name in the configuration file (every
                              command takes a setting), or NULL */
-    const char *old;      /* an older spelling still accepted, or NULL */
+    const char *old;     /* an older spelling still accepted, or NULL */
     /* Store the value: 0, or -1 after printing why (exit 2). */
     int (*apply)(vmc_opts *o, const vmc_option *opt, const char *arg);
-    size_t at;            /* offsetof(vmc_opts, ...) of its value */
-    int column;           /* a vm_field, for the column options */
+    size_t at;  /* offsetof(vmc_opts, ...) of its value */
+    int column; /* a vm_field, for the column options */
 };
 
 /* The option of that key, or NULL. */
@@ -44,7 +44,6 @@ void vmc_options_print_settings(FILE *out);
 
 /* Apply a configuration-file setting: flags win, so a field already set
  * is kept.  1 when name is one of ours, 0 when not. */
-int vmc_option_apply_setting(vmc_opts *o, const char *name,
-                             const char *value);
+int vmc_option_apply_setting(vmc_opts *o, const char *name, const char *value);
 
 #endif

@@ -40,8 +40,7 @@ const char *vmc_platform_missing(const vmc_job *job, const vm_instance *in,
 
 /* The value of "$name = ...;" in version.php: a quoted string's inside,
  * or the bare number. */
-static const char *php_value(const char *text, const char *name,
-                             apr_pool_t *p)
+static const char *php_value(const char *text, const char *name, apr_pool_t *p)
 {
     const char *at = text;
     size_t nlen = strlen(name);
@@ -55,16 +54,15 @@ static const char *php_value(const char *text, const char *name,
         v += 1 + strspn(v + 1, " \t");
         if (*v == '\'' || *v == '"') {
             const char *end = strchr(v + 1, *v);
-            return end ? apr_pstrndup(p, v + 1, (apr_size_t)(end - v - 1))
-                       : "";
+            return end ? apr_pstrndup(p, v + 1, (apr_size_t)(end - v - 1)) : "";
         }
         return apr_pstrndup(p, v, strspn(v, "0123456789."));
     }
     return "";
 }
 
-void vmc_moodle_version(const char *tree, apr_pool_t *p,
-                        const char **version, const char **release)
+void vmc_moodle_version(const char *tree, apr_pool_t *p, const char **version,
+                        const char **release)
 {
     const char *err;
     char *text;
@@ -72,7 +70,8 @@ void vmc_moodle_version(const char *tree, apr_pool_t *p,
 
     *version = *release = "";
     if (vm_file_read(apr_pstrcat(p, tree, "/version.php", NULL),
-                     VERSION_PHP_MAX, p, &text, &len, &err) != VM_OK)
+                     VERSION_PHP_MAX, p, &text, &len, &err)
+        != VM_OK)
         return;
     *version = vm_text_visible(php_value(text, "$version", p), p);
     *release = vm_text_visible(php_value(text, "$release", p), p);
@@ -122,9 +121,11 @@ static void one_line(const vmc_opts *o, cJSON *list, const char *name,
         cJSON_AddItemToArray(list, j);
         return;
     }
-    printf("%-16s %-40s %-16s %5d  %s\n", name, path ? path : "(not in the "
-           "platforms file)", *version ? version : "-", sites,
-           *release ? release : "-");
+    printf("%-16s %-40s %-16s %5d  %s\n", name,
+           path ? path
+                : "(not in the "
+                  "platforms file)",
+           *version ? version : "-", sites, *release ? release : "-");
 }
 
 int vmc_cmd_platforms(vmc_opts *o)

@@ -23,7 +23,7 @@ const char *vmc_platform_missing(const vmc_job *job, const vm_instance *in,
 
 /* Moodle's $version and $release from TREE/version.php ("" when not
  * found), from p. */
-void vmc_moodle_version(const char *tree, apr_pool_t *p,
-                        const char **version, const char **release);
+void vmc_moodle_version(const char *tree, apr_pool_t *p, const char **version,
+                        const char **release);
 
 #endif

@@ -16,13 +16,13 @@
 #define POOL_SOCKET_DIR "/run/php"
 
 static const char *pool_text(const vmc_opts *o, const vm_instance *in,
-                             const char *user, const char *group,
-                             apr_pool_t *p)
+                             const char *user, const char *group, apr_pool_t *p)
 {
     const char *sock = apr_psprintf(p, POOL_SOCKET_DIR "/vmoodle-%s.sock",
                                     user);
 
-    return apr_psprintf(p,
+    return apr_psprintf(
+        p,
         "; php-fpm pool of %s (id %" APR_INT64_T_FMT "), written by "
         "vmoodlectl pool.\n"
         "; Apache sends this site's requests here, e.g. in its virtual host:\n"
@@ -47,9 +47,9 @@ static const char *pool_text(const vmc_opts *o, const vm_instance *in,
         "php_admin_value[max_input_vars] = 5000\n"
         "php_admin_value[upload_tmp_dir] = %s/temp\n"
         "php_admin_value[session.save_path] = %s/sessions\n",
-        in->wwwroot, (apr_int64_t)in->id, (apr_int64_t)in->id, sock, user, user, group, sock,
-        o->web_user, o->web_user, o->moodle_dir, in->datapath, in->datapath,
-        in->datapath);
+        in->wwwroot, (apr_int64_t)in->id, (apr_int64_t)in->id, sock, user, user,
+        group, sock, o->web_user, o->web_user, o->moodle_dir, in->datapath,
+        in->datapath, in->datapath);
 }
 
 int vmc_cmd_pool(vmc_opts *o)
@@ -64,14 +64,18 @@ int vmc_cmd_pool(vmc_opts *o)
     if ((rc = vmc_table_load_one(o, "pool", &t, &in, &why)) != VMC_EXIT_OK)
         return vmc_fail(486, rc, why);
     if (!o->site_user)
-        return vmc_fail(487, VMC_EXIT_USAGE, "pool: set site-user (e.g. "
+        return vmc_fail(487, VMC_EXIT_USAGE,
+                        "pool: set site-user (e.g. "
                         "site-user = vm-%shortname%): a pool of its own "
                         "needs a user of its own");
     if (!(user = vm_site_user(o->site_user, o->web_user, in, o->pool, &why)))
         return vmc_fail(488, VMC_EXIT_FAIL, why);
     if (!(pw = getpwnam(user)) || !(gr = getgrgid(pw->pw_gid)))
-        return vmc_fail(477, VMC_EXIT_FAIL, apr_psprintf(o->pool, "no user "
-                        "'%s' (site-user): create it first", user));
+        return vmc_fail(477, VMC_EXIT_FAIL,
+                        apr_psprintf(o->pool,
+                                     "no user "
+                                     "'%s' (site-user): create it first",
+                                     user));
     text = pool_text(o, in, user, gr->gr_name, o->pool);
     if (!o->out_dir) {
         fputs(text, stdout);

@@ -4,7 +4,7 @@
 #include "progress.h"
 #include "vm_time.h"
 
-#define TTY_INTERVAL   0.2
+#define TTY_INTERVAL 0.2
 #define PLAIN_INTERVAL 10.0
 
 static double now(void)
@@ -14,7 +14,7 @@ static double now(void)
 
 static void human(char *buf, size_t size, double n)
 {
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
     int u = 0;
 
     while (n >= 1024 && u < 4) {

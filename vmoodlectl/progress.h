@@ -8,10 +8,10 @@
 
 typedef struct {
     const char *label;
-    uint64_t total;      /* bytes expected; 0 when unknown */
-    uint64_t done;       /* bytes so far */
-    uint64_t items;      /* files or rows so far */
-    const char *unit;    /* "files", "rows"; NULL: no item count */
+    uint64_t total;   /* bytes expected; 0 when unknown */
+    uint64_t done;    /* bytes so far */
+    uint64_t items;   /* files or rows so far */
+    const char *unit; /* "files", "rows"; NULL: no item count */
     double start, last_shown;
     int tty;
 } vmc_progress;

@@ -44,8 +44,10 @@ static const char *set_quota(void *ctx, const char *name, const char *value,
     uint64_t *bytes = apr_palloc(p, sizeof *bytes);
 
     if (vmc_size_parse(value, bytes) != 0)
-        return apr_psprintf(p, "quota '%s' of %s: want bytes or a number "
-                            "with K, M, G or T", value, name);
+        return apr_psprintf(p,
+                            "quota '%s' of %s: want bytes or a number "
+                            "with K, M, G or T",
+                            value, name);
     if (strcmp(name, "default") == 0)
         q->fallback = *bytes;
     else
@@ -63,7 +65,8 @@ const char *vmc_quotas_read(vmc_quotas *q, const char *path, apr_pool_t *p)
 
 uint64_t vmc_quota_of(const vmc_quotas *q, const vm_instance *in)
 {
-    const uint64_t *b = q->hosts ? apr_hash_get(q->hosts, in->key,
-                                                APR_HASH_KEY_STRING) : NULL;
+    const uint64_t *b = q->hosts
+        ? apr_hash_get(q->hosts, in->key, APR_HASH_KEY_STRING)
+        : NULL;
     return b ? *b : q->fallback;
 }

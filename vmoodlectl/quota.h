@@ -13,8 +13,8 @@
 #define VMC_QUOTA_WARN 85
 
 typedef struct {
-    apr_hash_t *hosts;      /* host key -> uint64_t * */
-    uint64_t fallback;      /* "default"; 0: none */
+    apr_hash_t *hosts; /* host key -> uint64_t * */
+    uint64_t fallback; /* "default"; 0: none */
 } vmc_quotas;
 
 /* Read path (NULL: no quotas).  NULL, or why not (file and line). */

@@ -15,13 +15,13 @@
 #define REPLACE "admin/tool/replace/cli/replace.php"
 
 typedef struct {
-    vmc_maintenance maint;       /* first: the maintenance steps' */
+    vmc_maintenance maint; /* first: the maintenance steps' */
     vmc_opts *o;
     apr_pool_t *p;
     vmc_table t;
-    const vm_instance *in;       /* as it is */
-    vm_instance renamed;         /* as it will be */
-    vm_row row;                  /* its raw row, renamed */
+    const vm_instance *in; /* as it is */
+    vm_instance renamed;   /* as it will be */
+    vm_row row;            /* its raw row, renamed */
     vmc_site_cli cli;
     int row_saved;
 } rename_run;
@@ -74,9 +74,10 @@ static int replace(rename_run *r, const char *from, const char *to,
 static const char *plan_replace(void *ctx, apr_pool_t *p)
 {
     rename_run *r = ctx;
-    return apr_psprintf(p, "%s --search=%s --replace=%s: every URL of the "
-                        "old wwwroot in the site's database", REPLACE,
-                        r->in->wwwroot, r->renamed.wwwroot);
+    return apr_psprintf(p,
+                        "%s --search=%s --replace=%s: every URL of the "
+                        "old wwwroot in the site's database",
+                        REPLACE, r->in->wwwroot, r->renamed.wwwroot);
 }
 
 static int rewrite(void *ctx, const char **err)
@@ -111,8 +112,10 @@ static int settings(rename_run *r, int forward, const char **err)
 static const char *plan_settings(void *ctx, apr_pool_t *p)
 {
     rename_run *r = ctx;
-    return apr_psprintf(p, "settings (config, config_plugins) naming %s "
-                        "or its host: the new ones", r->in->wwwroot);
+    return apr_psprintf(p,
+                        "settings (config, config_plugins) naming %s "
+                        "or its host: the new ones",
+                        r->in->wwwroot);
 }
 
 static int rewrite_settings(void *ctx, const char **err)
@@ -133,8 +136,7 @@ static int purge(void *ctx, const char **err)
     int code = vmc_site_cli_run(&r->cli, &r->renamed,
                                 "admin/cli/purge_caches.php", NULL);
     if (code != 0)
-        *err = apr_psprintf(r->p, "admin/cli/purge_caches.php exited %d",
-                            code);
+        *err = apr_psprintf(r->p, "admin/cli/purge_caches.php exited %d", code);
     return code ? -1 : 0;
 }
 
@@ -199,10 +201,12 @@ int vmc_cmd_rename(vmc_opts *o)
     r.o = o;
     r.p = o->pool;
     if (o->nargs != 2)
-        return vmc_fail(753, VMC_EXIT_USAGE, "rename HOST NEWURL "
+        return vmc_fail(753, VMC_EXIT_USAGE,
+                        "rename HOST NEWURL "
                         "[--keep-alias]");
     if (o->keep_alias)
-        return vmc_fail(754, VMC_EXIT_USAGE, "--keep-alias needs the "
+        return vmc_fail(754, VMC_EXIT_USAGE,
+                        "--keep-alias needs the "
                         "instance table's aliases column, which this "
                         "version does not have yet; rename without it");
     if ((rc = vmc_table_load(o, &r.t, &why)) != VMC_EXIT_OK)
@@ -212,12 +216,15 @@ int vmc_cmd_rename(vmc_opts *o)
     if ((rc = vmc_site_cli_prepare(o, &r.cli, &why)) != VMC_EXIT_OK)
         return vmc_fail(759, rc, why);
     if ((why = prepare(&r)) != NULL)
-        return vmc_fail(757, VMC_EXIT_FAIL, apr_psprintf(r.p, "rename of "
-                        "%s refused, nothing changed: %s", r.in->wwwroot,
-                        why));
-    rc = vmc_lifecycle_run(o, apr_psprintf(r.p, "rename of %s to %s",
-                           r.in->wwwroot, r.renamed.wwwroot), steps, NSTEPS,
-                           &r, 758);
+        return vmc_fail(757, VMC_EXIT_FAIL,
+                        apr_psprintf(r.p,
+                                     "rename of "
+                                     "%s refused, nothing changed: %s",
+                                     r.in->wwwroot, why));
+    rc = vmc_lifecycle_run(o,
+                           apr_psprintf(r.p, "rename of %s to %s",
+                                        r.in->wwwroot, r.renamed.wwwroot),
+                           steps, NSTEPS, &r, 758);
     if (rc == VMC_EXIT_OK && !o->dry_run)
         vmc_say("renamed %s to %s", r.in->wwwroot, r.renamed.wwwroot);
     return rc;

@@ -32,7 +32,7 @@
 #include "vm_lock.h"
 
 const char *vmc_restore_check_file(void *ctx, const char *rel, uint64_t size,
-                              const char *sha256)
+                                   const char *sha256)
 {
     restore *r = ctx;
 
@@ -48,20 +48,27 @@ static const char *verify(restore *r)
     char hex[VMC_SHA256_HEX];
     const char *err;
 
-    if (vmc_manifest_read(&r->m, apr_pstrcat(r->p, r->dir, "/",
-                          VMC_MANIFEST, NULL), r->p, &err) != 0)
+    if (vmc_manifest_read(&r->m,
+                          apr_pstrcat(r->p, r->dir, "/", VMC_MANIFEST, NULL),
+                          r->p, &err)
+        != 0)
         return err;
     if (!r->m.kind || strcmp(r->m.kind, "backup") != 0)
-        return apr_psprintf(r->p, "%s is not a backup (a template? deploy "
-                            "it)", r->dir);
+        return apr_psprintf(r->p,
+                            "%s is not a backup (a template? deploy "
+                            "it)",
+                            r->dir);
     r->dump_path = apr_pstrcat(r->p, r->dir, "/", r->m.dump_file, NULL);
     if (vmc_sha256_file(r->dump_path, hex, r->p, &err) != 0)
         return err;
     if (strcmp(hex, r->m.dump_sha256) != 0)
-        return apr_psprintf(r->p, "%s does not match the manifest's "
-                            "checksum", r->dump_path);
+        return apr_psprintf(r->p,
+                            "%s does not match the manifest's "
+                            "checksum",
+                            r->dump_path);
     if (vmc_tree_sums(apr_pstrcat(r->p, r->dir, "/dataroot", NULL),
-                      vmc_restore_check_file, r, r->p, &err) != 0)
+                      vmc_restore_check_file, r, r->p, &err)
+        != 0)
         return err;
     if (r->files_checked != (uint64_t)apr_hash_count(r->m.file_sums))
         return "the backup's dataroot lacks files its manifest lists";
@@ -72,7 +79,7 @@ static const char *verify(restore *r)
  * site (or the instance table) too. */
 static const char *check_not_shared(restore *r)
 {
-    vmc_place here = {r->in->dbtype, r->in->dbhost, r->in->dbname}, home;
+    vmc_place here = { r->in->dbtype, r->in->dbhost, r->in->dbname }, home;
     const apr_array_header_t *all = r->t.table->instances;
 
     if (vmc_table_home(&r->t, &home, r->p)
@@ -80,15 +87,13 @@ static const char *check_not_shared(restore *r)
         return "its database holds the instance table";
     for (int i = 0; i < all->nelts; i++) {
         const vm_instance *o = &APR_ARRAY_IDX(all, i, vm_instance);
-        vmc_place there = {o->dbtype, o->dbhost, o->dbname};
+        vmc_place there = { o->dbtype, o->dbhost, o->dbname };
         if (o->id == r->in->id)
             continue;
         if (vmc_same_database(&here, &there, r->p))
-            return apr_psprintf(r->p, "it shares its database with %s",
-                                o->key);
+            return apr_psprintf(r->p, "it shares its database with %s", o->key);
         if (vmc_paths_overlap(r->in->datapath, o->datapath, r->p))
-            return apr_psprintf(r->p, "its dataroot overlaps %s's",
-                                o->key);
+            return apr_psprintf(r->p, "its dataroot overlaps %s's", o->key);
     }
     return NULL;
 }
@@ -140,26 +145,34 @@ static const char *check_server(restore *r)
     int can, exists;
 
     if (vmc_dbconf_make(&r->db, r->in->dbtype, r->in->dbhost, r->in->dblogin,
-                        r->in->dbpass, r->in->dbname, r->p, &err) != 0)
+                        r->in->dbpass, r->in->dbname, r->p, &err)
+        != 0)
         return err;
     if (strcmp(vmc_dump_file(&r->db), r->m.dump_file) != 0)
-        return apr_psprintf(r->p, "the backup holds a %s dump; the site "
-                            "is on %s", r->m.source.dbtype, r->in->dbtype);
+        return apr_psprintf(r->p,
+                            "the backup holds a %s dump; the site "
+                            "is on %s",
+                            r->m.source.dbtype, r->in->dbtype);
     names(r);
     server = vmc_dbconf_server(&r->db, r->p);
     if (!(r->server = vmc_db_open(&r->db, NULL, r->p, &err)))
         return apr_psprintf(r->p, "cannot connect to %s as %s: %s", server,
                             r->in->dblogin, err);
     if ((can = vmc_dbadmin_can_create(r->server, r->p, &err)) <= 0)
-        return can < 0 ? err : apr_psprintf(r->p, "%s may not create "
-                                            "databases on %s (CREATEDB)",
-                                            r->in->dblogin, server);
+        return can < 0 ? err
+                       : apr_psprintf(r->p,
+                                      "%s may not create "
+                                      "databases on %s (CREATEDB)",
+                                      r->in->dblogin, server);
     if ((exists = vmc_dbadmin_exists(r->server, r->new_db, r->p, &err)) != 0
-        || (r->db.pg && (exists = vmc_dbadmin_exists(r->server, r->old_db,
-                                                     r->p, &err)) != 0))
-        return exists < 0 ? err : apr_psprintf(r->p, "a database named "
-                                               "%s or %s exists on %s",
-                                               r->new_db, r->old_db, server);
+        || (r->db.pg
+            && (exists = vmc_dbadmin_exists(r->server, r->old_db, r->p, &err))
+                != 0))
+        return exists < 0 ? err
+                          : apr_psprintf(r->p,
+                                         "a database named "
+                                         "%s or %s exists on %s",
+                                         r->new_db, r->old_db, server);
     return NULL;
 }
 
@@ -170,32 +183,44 @@ static int prepare(restore *r)
     int rc;
 
     if (r->o->nargs != 1)
-        return vmc_fail(720, VMC_EXIT_USAGE, "restore BACKUP [--as URL]: "
+        return vmc_fail(720, VMC_EXIT_USAGE,
+                        "restore BACKUP [--as URL]: "
                         "name one backup folder (see vmoodlectl backups)");
     r->dir = apr_pstrdup(r->p, r->o->args[0]);
     for (size_t n = strlen(r->dir); n > 1 && r->dir[n - 1] == '/'; n--)
         ((char *)r->dir)[n - 1] = '\0';
     if ((why = verify(r)) != NULL)
-        return vmc_fail(721, VMC_EXIT_FAIL, apr_pstrcat(r->p, "restore "
-                        "refused, nothing changed: ", why, NULL));
+        return vmc_fail(721, VMC_EXIT_FAIL,
+                        apr_pstrcat(r->p,
+                                    "restore "
+                                    "refused, nothing changed: ",
+                                    why, NULL));
     vmc_say("verified %s: the dump and %" APR_UINT64_T_FMT " files match "
-            "their checksums", r->dir, r->files_checked);
+            "their checksums",
+            r->dir, r->files_checked);
     if (r->o->as_url)
-        return VMC_EXIT_OK;     /* the rest is deploy's to check */
+        return VMC_EXIT_OK; /* the rest is deploy's to check */
     if ((rc = vmc_table_load(r->o, &r->t, &why)) != VMC_EXIT_OK)
         return vmc_fail(722, rc, why);
     if ((rc = vmc_site_cli_prepare(r->o, &r->cli, &why)) != VMC_EXIT_OK)
         return vmc_fail(729, rc, why);
     if (!(r->in = vmc_find(&r->t, r->m.source.wwwroot, &why)))
-        return vmc_fail(723, VMC_EXIT_FAIL, apr_pstrcat(r->p, "restore "
-                        "refused: ", why, " (restore --as URL makes a new "
-                        "site of it)", NULL));
+        return vmc_fail(723, VMC_EXIT_FAIL,
+                        apr_pstrcat(r->p,
+                                    "restore "
+                                    "refused: ",
+                                    why,
+                                    " (restore --as URL makes a new "
+                                    "site of it)",
+                                    NULL));
     r->cur = *r->in;
     if ((why = check_not_shared(r)) || (why = check_server(r))
         || (why = check_dataroot(r)))
-        return vmc_fail(724, VMC_EXIT_FAIL, apr_psprintf(r->p, "restore of "
-                        "%s refused, nothing changed: %s", r->in->wwwroot,
-                        why));
+        return vmc_fail(724, VMC_EXIT_FAIL,
+                        apr_psprintf(r->p,
+                                     "restore of "
+                                     "%s refused, nothing changed: %s",
+                                     r->in->wwwroot, why));
     return VMC_EXIT_OK;
 }
 
@@ -203,12 +228,17 @@ static int lock_site(restore *r)
 {
     const char *why = vm_file_dir_make(r->o->lock_dir, r->p);
 
-    if (!why && vm_lock_take(&r->lock, r->o->lock_dir, r->t.src, r->in->id,
-                             r->p, &why) == VM_LOCK_GOT)
+    if (!why
+        && vm_lock_take(&r->lock, r->o->lock_dir, r->t.src, r->in->id, r->p,
+                        &why)
+            == VM_LOCK_GOT)
         return 0;
     r->lock.fd = -1;
-    return vmc_fail(725, -1, apr_psprintf(r->p, "%s: not restored: locked "
-                    "(its cron or an upgrade runs): %s", r->in->key, why));
+    return vmc_fail(725, -1,
+                    apr_psprintf(r->p,
+                                 "%s: not restored: locked "
+                                 "(its cron or an upgrade runs): %s",
+                                 r->in->key, why));
 }
 
 /* --as URL: a new site of the backup, made its own as deploy makes one
@@ -219,7 +249,8 @@ static int restore_as(restore *r)
     const char *slash = strrchr(r->dir, '/');
 
     if (!slash || slash == r->dir || !slash[1])
-        return vmc_fail(728, VMC_EXIT_USAGE, "restore --as: give the "
+        return vmc_fail(728, VMC_EXIT_USAGE,
+                        "restore --as: give the "
                         "backup's folder as DIR/SITE/TIME");
     vmc_say("restoring %s as a new site %s", r->dir, r->o->as_url);
     r->o->templates_dir = apr_pstrndup(r->p, r->dir,
@@ -245,10 +276,13 @@ int vmc_cmd_restore(vmc_opts *o)
         return restore_as(&r);
     if (!o->dry_run && lock_site(&r) != 0)
         return VMC_EXIT_FAIL;
-    rc = vmc_lifecycle_run(o, apr_psprintf(r.p, "restore of %s from %s "
-                           "(taken %s)", r.in->wwwroot, r.dir, r.m.created
-                           ? r.m.created : "?"), vmc_restore_steps,
-                           vmc_restore_nsteps, &r, 727);
+    rc = vmc_lifecycle_run(o,
+                           apr_psprintf(r.p,
+                                        "restore of %s from %s "
+                                        "(taken %s)",
+                                        r.in->wwwroot, r.dir,
+                                        r.m.created ? r.m.created : "?"),
+                           vmc_restore_steps, vmc_restore_nsteps, &r, 727);
     if (rc == VMC_EXIT_OK && !o->dry_run)
         vmc_say("restored %s from %s", r.in->wwwroot, r.dir);
     if (r.lock.fd >= 0)

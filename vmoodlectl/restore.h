@@ -12,21 +12,21 @@
 #include "vm_lock.h"
 
 typedef struct {
-    vmc_maintenance maint;           /* first: the maintenance steps' */
+    vmc_maintenance maint; /* first: the maintenance steps' */
     vmc_opts *o;
     apr_pool_t *p;
-    const char *dir, *dump_path;     /* the backup */
+    const char *dir, *dump_path; /* the backup */
     vmc_manifest m;
     uint64_t files_checked;
     vmc_table t;
-    const vm_instance *in;           /* the site as the table has it */
-    vm_instance cur;                 /* as its CLI must see it now */
+    const vm_instance *in; /* the site as the table has it */
+    vm_instance cur;       /* as its CLI must see it now */
     vmc_site_cli cli;
     vmc_dbconf db;
-    vm_db *server;                   /* connected while checking */
-    const char *new_db, *old_db;     /* this run's database names */
-    const char *beside;              /* the dataroot copied beside */
-    uid_t uid;                       /* the dataroot's owner */
+    vm_db *server;               /* connected while checking */
+    const char *new_db, *old_db; /* this run's database names */
+    const char *beside;          /* the dataroot copied beside */
+    uid_t uid;                   /* the dataroot's owner */
     gid_t gid;
     vm_lock lock;
     /* how far the steps came, for their undo */

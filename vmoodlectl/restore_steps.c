@@ -22,8 +22,8 @@
 static const char *parent_of(const char *path, apr_pool_t *p)
 {
     const char *slash = strrchr(path, '/');
-    return slash == path ? "/" : apr_pstrndup(p, path,
-                                              (apr_size_t)(slash - path));
+    return slash == path ? "/"
+                         : apr_pstrndup(p, path, (apr_size_t)(slash - path));
 }
 
 static const char *base_of(const char *path)
@@ -37,9 +37,8 @@ static const char *plan_load(void *ctx, apr_pool_t *p)
 {
     restore *r = ctx;
     return apr_psprintf(p, "create %s database %s on %s and load %s (%s)",
-                        r->in->dbtype, r->new_db,
-                        vmc_dbconf_server(&r->db, p), r->m.dump_file,
-                        vmc_bytes(r->m.dump_size, p));
+                        r->in->dbtype, r->new_db, vmc_dbconf_server(&r->db, p),
+                        r->m.dump_file, vmc_bytes(r->m.dump_size, p));
 }
 
 static int load(void *ctx, const char **err)
@@ -71,7 +70,8 @@ static void undo_load(void *ctx)
 static const char *plan_copy(void *ctx, apr_pool_t *p)
 {
     restore *r = ctx;
-    return apr_psprintf(p, "copy %s/dataroot (%" APR_UINT64_T_FMT " files, "
+    return apr_psprintf(p,
+                        "copy %s/dataroot (%" APR_UINT64_T_FMT " files, "
                         "%s) to %s, owned as %s is, checking each file",
                         r->dir, r->m.data_files, vmc_bytes(r->m.data_bytes, p),
                         r->beside, r->in->datapath);
@@ -96,19 +96,20 @@ static int copy(void *ctx, const char **err)
     c.ctx = r;
     r->files_checked = 0;
     vmc_progress_start(&pr, "copy dataroot", r->m.data_bytes, "files");
-    rc = vmc_tree_copy(apr_pstrcat(r->p, r->dir, "/dataroot", NULL),
-                       r->beside, &c, r->p, err);
+    rc = vmc_tree_copy(apr_pstrcat(r->p, r->dir, "/dataroot", NULL), r->beside,
+                       &c, r->p, err);
     vmc_progress_end(&pr, rc == 0);
-    return rc != 0 ? -1 : vmc_maintenance_flag(r->beside, r->uid, r->gid,
-                                              r->p, err);
+    return rc != 0 ? -1
+                   : vmc_maintenance_flag(r->beside, r->uid, r->gid, r->p, err);
 }
 
 static void undo_copy(void *ctx)
 {
     restore *r = ctx;
     const char *err;
-    if (r->copy_made && vmc_tree_remove(r->beside, parent_of(r->beside, r->p),
-                                        r->p, &err) != 0)
+    if (r->copy_made
+        && vmc_tree_remove(r->beside, parent_of(r->beside, r->p), r->p, &err)
+            != 0)
         vmc_error(732, "undo: %s", err);
 }
 
@@ -122,15 +123,20 @@ static int pg_rename(restore *r, const char *from, const char *to,
 {
     const char *qf = vm_db_ident(r->server, from, r->p);
     const char *qt = vm_db_ident(r->server, to, r->p);
-    const char *end = apr_pstrcat(r->p, "SELECT pg_terminate_backend(pid) "
-        "FROM pg_stat_activity WHERE datname = ", vm_db_param(r->server, 1,
-        r->p), " AND pid <> pg_backend_pid()", NULL);
+    const char *end = apr_pstrcat(r->p,
+                                  "SELECT pg_terminate_backend(pid) "
+                                  "FROM pg_stat_activity WHERE datname = ",
+                                  vm_db_param(r->server, 1, r->p),
+                                  " AND pid <> pg_backend_pid()", NULL);
     struct timespec pause = { 0, RENAME_PAUSE_NS };
 
     for (int i = 0; i < RENAME_TRIES; i++) {
         if (vmc_db_exec(r->server, end, 1, &from, r->p, err) == 0
-            && vmc_db_exec(r->server, apr_pstrcat(r->p, "ALTER DATABASE ", qf,
-                           " RENAME TO ", qt, NULL), 0, NULL, r->p, err) == 0)
+            && vmc_db_exec(r->server,
+                           apr_pstrcat(r->p, "ALTER DATABASE ", qf,
+                                       " RENAME TO ", qt, NULL),
+                           0, NULL, r->p, err)
+                == 0)
             return 0;
         nanosleep(&pause, NULL);
     }
@@ -158,11 +164,14 @@ static const char *plan_swap_db(void *ctx, apr_pool_t *p)
 {
     restore *r = ctx;
     return r->db.pg
-        ? apr_psprintf(p, "end the site's connections; rename database %s "
-                       "to %s and %s to %s", r->in->dbname, r->old_db,
-                       r->new_db, r->in->dbname)
-        : apr_psprintf(p, "point the site's row at database %s (%s kept "
-                       "until the site answers)", r->new_db, r->in->dbname);
+        ? apr_psprintf(p,
+                       "end the site's connections; rename database %s "
+                       "to %s and %s to %s",
+                       r->in->dbname, r->old_db, r->new_db, r->in->dbname)
+        : apr_psprintf(p,
+                       "point the site's row at database %s (%s kept "
+                       "until the site answers)",
+                       r->new_db, r->in->dbname);
 }
 
 static int swap_db(void *ctx, const char **err)
@@ -171,8 +180,7 @@ static int swap_db(void *ctx, const char **err)
     const char *ignored;
 
     if (!r->db.pg)
-        return point_row(r, r->new_db, err) == 0 ? (r->db_swapped = 1, 0)
-                                                 : -1;
+        return point_row(r, r->new_db, err) == 0 ? (r->db_swapped = 1, 0) : -1;
     if (pg_rename(r, r->in->dbname, r->old_db, err) != 0)
         return -1;
     if (pg_rename(r, r->new_db, r->in->dbname, err) != 0) {
@@ -193,7 +201,7 @@ static void undo_swap_db(void *ctx)
     if (!r->db_swapped)
         return;
     if (r->db.pg ? pg_rename(r, r->in->dbname, r->new_db, &err) != 0
-                   || pg_rename(r, r->old_db, r->in->dbname, &err) != 0
+                || pg_rename(r, r->old_db, r->in->dbname, &err) != 0
                  : point_row(r, r->in->dbname, &err) != 0)
         vmc_error(734, "undo: the database swap: %s", err);
     else
@@ -220,9 +228,10 @@ static int exchange(restore *r, const char **err)
 static const char *plan_swap_data(void *ctx, apr_pool_t *p)
 {
     restore *r = ctx;
-    return apr_psprintf(p, "exchange %s and %s (the old one kept there "
-                        "until the site answers)", r->beside,
-                        r->in->datapath);
+    return apr_psprintf(p,
+                        "exchange %s and %s (the old one kept there "
+                        "until the site answers)",
+                        r->beside, r->in->datapath);
 }
 
 static int swap_data(void *ctx, const char **err)
@@ -251,7 +260,7 @@ static void undo_swap_data(void *ctx)
 static int serve(void *ctx, const char **err)
 {
     restore *r = ctx;
-    return vmc_site_serve(&r->maint, &r->cur, 0, err);   /* it serves */
+    return vmc_site_serve(&r->maint, &r->cur, 0, err); /* it serves */
 }
 
 static int answers(void *ctx, const char **err)
@@ -277,8 +286,7 @@ static int cleanup(void *ctx, const char **err)
     (void)err;
     if (vmc_dbadmin_drop(r->server, r->old_db, r->p, &why) != 0)
         vmc_error(736, "the old database %s is left: %s", r->old_db, why);
-    if (vmc_tree_remove(r->beside, parent_of(r->beside, r->p), r->p, &why)
-        != 0)
+    if (vmc_tree_remove(r->beside, parent_of(r->beside, r->p), r->p, &why) != 0)
         vmc_error(737, "the old dataroot %s is left: %s", r->beside, why);
     return 0;
 }
@@ -289,12 +297,11 @@ const vmc_step vmc_restore_steps[] = {
     { "load the database", plan_load, NULL, load, undo_load },
     { "copy the dataroot", plan_copy, NULL, copy, undo_copy },
     { "swap the database in", plan_swap_db, NULL, swap_db, undo_swap_db },
-    { "swap the dataroot in", plan_swap_data, NULL, swap_data,
-      undo_swap_data },
+    { "swap the dataroot in", plan_swap_data, NULL, swap_data, undo_swap_data },
     { "purge caches and leave maintenance", NULL, NULL, serve, NULL },
     { "check that the site answers (admin/cli/cfg.php)", NULL, NULL, answers,
       NULL },
     { "remove the old copies", plan_cleanup, NULL, cleanup, NULL },
 };
 const int vmc_restore_nsteps = sizeof vmc_restore_steps
-                               / sizeof vmc_restore_steps[0];
+    / sizeof vmc_restore_steps[0];

@@ -43,7 +43,7 @@ static const char *table(const site *s, const char *prefix, const char *name)
 static int rename_all(const site *s, const char *list_sql, const char *alter,
                       const char *to_word)
 {
-    const char *params[2] = {s->r->old_prefix, s->r->old_prefix};
+    const char *params[2] = { s->r->old_prefix, s->r->old_prefix };
     apr_array_header_t *names;
 
     if (vmc_db_column(s->db, list_sql, 2, params, &names, s->p, s->err) != 0)
@@ -51,11 +51,14 @@ static int rename_all(const site *s, const char *list_sql, const char *alter,
     for (int i = 0; i < names->nelts; i++) {
         const char *old = APR_ARRAY_IDX(names, i, const char *);
         const char *from = table(s, "", old);
-        const char *to = from ? table(s, s->r->new_prefix,
-                                      old + strlen(s->r->old_prefix)) : NULL;
-        if (!to || vmc_db_exec(s->db, apr_pstrcat(s->p, alter, from, to_word,
-                                                  to, NULL), 0, NULL, s->p,
-                               s->err) != 0)
+        const char *to = from
+            ? table(s, s->r->new_prefix, old + strlen(s->r->old_prefix))
+            : NULL;
+        if (!to
+            || vmc_db_exec(s->db,
+                           apr_pstrcat(s->p, alter, from, to_word, to, NULL), 0,
+                           NULL, s->p, s->err)
+                != 0)
             return -1;
     }
     return 0;
@@ -73,18 +76,32 @@ static int change_prefix(const site *s)
     if (strcmp(s->r->old_prefix, s->r->new_prefix) == 0)
         return 0;
     if (!is_pg(s))
-        return rename_all(s, apr_pstrcat(s->p, "SELECT TABLE_NAME FROM "
-                          "information_schema.TABLES WHERE TABLE_SCHEMA = "
-                          "DATABASE() AND ", prefixed(s, "TABLE_NAME"), NULL),
-                          "RENAME TABLE ", " TO ");
-    return rename_all(s, apr_pstrcat(s->p, "SELECT tablename::text FROM "
-                      "pg_tables WHERE schemaname = current_schema() AND ",
-                      prefixed(s, "tablename"), NULL), "ALTER TABLE ",
-                      " RENAME TO ")
-        || rename_all(s, apr_pstrcat(s->p, "SELECT sequence_name::text FROM "
-                      "information_schema.sequences WHERE sequence_schema = "
-                      "current_schema() AND ", prefixed(s, "sequence_name"),
-                      NULL), "ALTER SEQUENCE ", " RENAME TO ") ? -1 : 0;
+        return rename_all(
+            s,
+            apr_pstrcat(s->p,
+                        "SELECT TABLE_NAME FROM "
+                        "information_schema.TABLES WHERE TABLE_SCHEMA = "
+                        "DATABASE() AND ",
+                        prefixed(s, "TABLE_NAME"), NULL),
+            "RENAME TABLE ", " TO ");
+    return rename_all(
+               s,
+               apr_pstrcat(s->p,
+                           "SELECT tablename::text FROM "
+                           "pg_tables WHERE schemaname = current_schema() AND ",
+                           prefixed(s, "tablename"), NULL),
+               "ALTER TABLE ", " RENAME TO ")
+            || rename_all(
+                s,
+                apr_pstrcat(
+                    s->p,
+                    "SELECT sequence_name::text FROM "
+                    "information_schema.sequences WHERE sequence_schema = "
+                    "current_schema() AND ",
+                    prefixed(s, "sequence_name"), NULL),
+                "ALTER SEQUENCE ", " RENAME TO ")
+        ? -1
+        : 0;
 }
 
 /* The site's own mnet_host row: config mnet_localhost_id, else the row
@@ -92,18 +109,24 @@ static int change_prefix(const site *s)
 static int own_mnet_host(const site *s, const char *config)
 {
     const char *mnet = table(s, s->r->new_prefix, "mnet_host"), *id;
-    const char *by_id[2], *by_root[2] = {s->r->new_wwwroot, s->r->old_wwwroot};
+    const char *by_id[2],
+        *by_root[2] = { s->r->new_wwwroot, s->r->old_wwwroot };
 
-    if (!mnet || vmc_db_value(s->db, apr_pstrcat(s->p, "SELECT value FROM ",
-                              config, " WHERE name = 'mnet_localhost_id'",
-                              NULL), 0, NULL, &id, s->p, s->err) != 0)
+    if (!mnet
+        || vmc_db_value(s->db,
+                        apr_pstrcat(s->p, "SELECT value FROM ", config,
+                                    " WHERE name = 'mnet_localhost_id'", NULL),
+                        0, NULL, &id, s->p, s->err)
+            != 0)
         return -1;
     by_id[0] = s->r->new_wwwroot;
     by_id[1] = id;
-    return vmc_db_exec(s->db, apr_pstrcat(s->p, "UPDATE ", mnet,
-                       " SET wwwroot = ", arg(s, 1), " WHERE ",
-                       id ? "id = " : "wwwroot = ", arg(s, 2), NULL), 2,
-                       id ? by_id : by_root, s->p, s->err);
+    return vmc_db_exec(s->db,
+                       apr_pstrcat(s->p, "UPDATE ", mnet,
+                                   " SET wwwroot = ", arg(s, 1), " WHERE ",
+                                   id ? "id = " : "wwwroot = ", arg(s, 2),
+                                   NULL),
+                       2, id ? by_id : by_root, s->p, s->err);
 }
 
 /* The site course (category 0, SITEID): the new site's names. */
@@ -115,28 +138,34 @@ static int site_course(const site *s, const char *column, const char *value)
         return 0;
     if (!(course = table(s, s->r->new_prefix, "course")))
         return -1;
-    return vmc_db_exec(s->db, apr_pstrcat(s->p, "UPDATE ", course, " SET ",
-                       column, " = ", arg(s, 1), " WHERE category = 0",
-                       NULL), 1, &value, s->p, s->err);
+    return vmc_db_exec(s->db,
+                       apr_pstrcat(s->p, "UPDATE ", course, " SET ", column,
+                                   " = ", arg(s, 1), " WHERE category = 0",
+                                   NULL),
+                       1, &value, s->p, s->err);
 }
 
 /* A core setting, inserted when the template has none. */
 static int set_config(const site *s, const char *config, const char *name,
                       const char *value)
 {
-    const char *params[2] = {value, name};
+    const char *params[2] = { value, name };
     const char *id;
 
-    if (vmc_db_value(s->db, apr_pstrcat(s->p, "SELECT id FROM ", config,
-                     " WHERE name = ", arg(s, 1), NULL), 1, &name, &id,
-                     s->p, s->err) != 0)
+    if (vmc_db_value(s->db,
+                     apr_pstrcat(s->p, "SELECT id FROM ", config,
+                                 " WHERE name = ", arg(s, 1), NULL),
+                     1, &name, &id, s->p, s->err)
+        != 0)
         return -1;
-    return vmc_db_exec(s->db, id
-        ? apr_pstrcat(s->p, "UPDATE ", config, " SET value = ", arg(s, 1),
-                      " WHERE name = ", arg(s, 2), NULL)
-        : apr_pstrcat(s->p, "INSERT INTO ", config, " (value, name) VALUES (",
-                      arg(s, 1), ", ", arg(s, 2), ")", NULL),
-        2, params, s->p, s->err);
+    return vmc_db_exec(s->db,
+                       id ? apr_pstrcat(s->p, "UPDATE ", config,
+                                        " SET value = ", arg(s, 1),
+                                        " WHERE name = ", arg(s, 2), NULL)
+                          : apr_pstrcat(s->p, "INSERT INTO ", config,
+                                        " (value, name) VALUES (", arg(s, 1),
+                                        ", ", arg(s, 2), ")", NULL),
+                       2, params, s->p, s->err);
 }
 
 /* The host of a URL without its port ("[::1]" kept whole). */
@@ -144,9 +173,9 @@ static const char *host_of(const vm_url *u, apr_pool_t *p)
 {
     const char *colon = strrchr(u->key, ':');
 
-    return u->port && colon ? apr_pstrndup(p, u->key,
-                                           (apr_size_t)(colon - u->key))
-                            : apr_pstrdup(p, u->key);
+    return u->port && colon
+        ? apr_pstrndup(p, u->key, (apr_size_t)(colon - u->key))
+        : apr_pstrdup(p, u->key);
 }
 
 /* names[0..NAMES) of a site: wwwroot, dataroot, host:port, host. */
@@ -169,29 +198,36 @@ static int site_names(const site *s, const char *wwwroot, const char *dataroot,
 
 /* Every value of table name (config, config_plugins) that holds the
  * template's host or dataroot, with the template's names made the site's. */
-static int own_values(const site *s, const char *name,
-                      const char *const *from, const char *const *to)
+static int own_values(const site *s, const char *name, const char *const *from,
+                      const char *const *to)
 {
     const char *t = table(s, s->r->new_prefix, name);
-    const char *find[2] = {from[3], *from[1] ? from[1] : from[3]};
+    const char *find[2] = { from[3], *from[1] ? from[1] : from[3] };
     vm_db_result res;
 
-    if (!t || vm_db_run(s->db, apr_pstrcat(s->p, "SELECT id, value FROM ", t,
-                        " WHERE POSITION(", arg(s, 1), " IN value) > 0 OR "
-                        "POSITION(", arg(s, 2), " IN value) > 0", NULL), 2,
-                        find, &res, s->p, s->err) != VM_OK)
+    if (!t
+        || vm_db_run(s->db,
+                     apr_pstrcat(s->p, "SELECT id, value FROM ", t,
+                                 " WHERE POSITION(", arg(s, 1),
+                                 " IN value) > 0 OR "
+                                 "POSITION(",
+                                 arg(s, 2), " IN value) > 0", NULL),
+                     2, find, &res, s->p, s->err)
+            != VM_OK)
         return -1;
     for (int i = 0; i < res.rows; i++) {
         const char *value = vm_db_value(&res, i, 1);
-        const char *set[2] = {NULL, vm_db_value(&res, i, 0)};
+        const char *set[2] = { NULL, vm_db_value(&res, i, 0) };
         if (!value || !set[1])
             continue;
         set[0] = vmc_replace_all(value, NAMES, from, to, s->p);
         if (strcmp(set[0], value) != 0
-            && vmc_db_exec(s->db, apr_pstrcat(s->p, "UPDATE ", t,
-                           " SET value = ", arg(s, 1), " WHERE id = ",
-                           vm_db_int_param(s->db, 2, s->p), NULL), 2, set,
-                           s->p, s->err) != 0)
+            && vmc_db_exec(s->db,
+                           apr_pstrcat(s->p, "UPDATE ", t, " SET value = ",
+                                       arg(s, 1), " WHERE id = ",
+                                       vm_db_int_param(s->db, 2, s->p), NULL),
+                           2, set, s->p, s->err)
+                != 0)
             return -1;
     }
     return 0;
@@ -205,7 +241,9 @@ static int own_config(const site *s)
         || site_names(s, s->r->new_wwwroot, s->r->new_dataroot, to) != 0)
         return -1;
     return own_values(s, "config", from, to)
-        || own_values(s, "config_plugins", from, to) ? -1 : 0;
+            || own_values(s, "config_plugins", from, to)
+        ? -1
+        : 0;
 }
 
 /* Index of the longest pattern at text, or -1. */
@@ -253,7 +291,7 @@ const char *vmc_replace_all(const char *text, int n, const char *const *from,
 int vmc_rewrite_config(vm_db *db, const vmc_rewrite *r, apr_pool_t *p,
                        const char **err)
 {
-    site s = {db, r, p, err};
+    site s = { db, r, p, err };
     const char *ignored;
 
     if (vmc_db_exec(db, "BEGIN", 0, NULL, p, err) != 0)
@@ -268,7 +306,7 @@ int vmc_rewrite_config(vm_db *db, const vmc_rewrite *r, apr_pool_t *p,
 int vmc_rewrite_site(vm_db *db, const vmc_rewrite *r, apr_pool_t *p,
                      const char **err)
 {
-    site s = {db, r, p, err};
+    site s = { db, r, p, err };
     const char *config, *ignored;
 
     if (change_prefix(&s) != 0

@@ -11,8 +11,8 @@ typedef struct {
     const char *old_prefix, *new_prefix;
     const char *old_wwwroot, *new_wwwroot;
     const char *old_dataroot, *new_dataroot;
-    const char *new_name, *new_shortname;       /* site course (category 0) */
-    const char *cookie;                         /* sessioncookie value */
+    const char *new_name, *new_shortname; /* site course (category 0) */
+    const char *cookie;                   /* sessioncookie value */
     const char *siteidentifier;
 } vmc_rewrite;
 

@@ -40,13 +40,16 @@ static int plain(const char *s, const char *extra)
 int vmc_role_new(vmc_role *r, const char *dbname, apr_pool_t *p,
                  const char **err)
 {
-    char *name = apr_pstrcat(p, "vm_", strncmp(dbname, "vm_", 3) == 0
-                                        ? dbname + 3 : dbname, NULL), *c;
+    char *name = apr_pstrcat(p, "vm_",
+                             strncmp(dbname, "vm_", 3) == 0 ? dbname + 3
+                                                            : dbname,
+                             NULL),
+         *c;
 
     for (c = name; *c; c++)
         *c = isalnum((unsigned char)*c) ? (char)tolower((unsigned char)*c)
                                         : '_';
-    if (strlen(name) > VMC_ROLE_NAME_MAX)   /* the start, and the whole's hash */
+    if (strlen(name) > VMC_ROLE_NAME_MAX) /* the start, and the whole's hash */
         apr_snprintf(name + VMC_ROLE_NAME_MAX - 7, 8, "_%06x",
                      (unsigned)(vm_hash_key(dbname, strlen(dbname))
                                 & 0xffffff));
@@ -75,8 +78,8 @@ static const char *scram_verifier(const char *password, apr_pool_t *p)
 
     if (RAND_bytes(salt, sizeof salt) != 1
         || !PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt,
-                              sizeof salt, SCRAM_ITERATIONS, EVP_sha256(),
-                              32, salted)
+                              sizeof salt, SCRAM_ITERATIONS, EVP_sha256(), 32,
+                              salted)
         || !HMAC(EVP_sha256(), salted, 32, (const unsigned char *)"Client Key",
                  10, client, &len)
         || !HMAC(EVP_sha256(), salted, 32, (const unsigned char *)"Server Key",
@@ -132,10 +135,13 @@ static const char *grant_db(vm_db *server, const char *dbname, apr_pool_t *p)
 int vmc_role_exists(vm_db *server, const char *name, apr_pool_t *p,
                     const char **err)
 {
-    const char *sql = apr_pstrcat(p, is_pg(server)
-        ? "SELECT rolname FROM pg_roles WHERE rolname = "
-        : "SELECT User FROM mysql.user WHERE User = ",
-        vm_db_param(server, 1, p), NULL), *found;
+    const char
+        *sql = apr_pstrcat(p,
+                           is_pg(server)
+                               ? "SELECT rolname FROM pg_roles WHERE rolname = "
+                               : "SELECT User FROM mysql.user WHERE User = ",
+                           vm_db_param(server, 1, p), NULL),
+        *found;
 
     if (vmc_db_value(server, sql, 1, &name, &found, p, err) != 0)
         return -1;
@@ -146,9 +152,12 @@ const char *vmc_role_current(vm_db *server, apr_pool_t *p, const char **err)
 {
     const char *me;
 
-    if (vmc_db_value(server, is_pg(server) ? "SELECT current_user::text"
-                     : "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)", 0,
-                     NULL, &me, p, err) != 0)
+    if (vmc_db_value(server,
+                     is_pg(server)
+                         ? "SELECT current_user::text"
+                         : "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)",
+                     0, NULL, &me, p, err)
+        != 0)
         return NULL;
     return me ? me : "";
 }
@@ -160,24 +169,30 @@ const char *vmc_role_check(vm_db *server, const char *name, apr_pool_t *p)
 
     if (!me)
         return err;
-    if (vmc_db_value(server, is_pg(server)
-            ? "SELECT (rolcreaterole OR rolsuper)::text FROM pg_roles "
-              "WHERE rolname = current_user"
-            : "SELECT IF(COUNT(*) > 0, 'true', 'false') FROM "
-              "information_schema.USER_PRIVILEGES WHERE GRANTEE = "
-              "CONCAT('''', REPLACE(CURRENT_USER(), '@', '''@'''), '''') "
-              "AND PRIVILEGE_TYPE = 'CREATE USER' AND IS_GRANTABLE = 'YES'",
-            0, NULL, &can, p, &err) != 0)
+    if (vmc_db_value(
+            server,
+            is_pg(server)
+                ? "SELECT (rolcreaterole OR rolsuper)::text FROM pg_roles "
+                  "WHERE rolname = current_user"
+                : "SELECT IF(COUNT(*) > 0, 'true', 'false') FROM "
+                  "information_schema.USER_PRIVILEGES WHERE GRANTEE = "
+                  "CONCAT('''', REPLACE(CURRENT_USER(), '@', '''@'''), '''') "
+                  "AND PRIVILEGE_TYPE = 'CREATE USER' AND IS_GRANTABLE = 'YES'",
+            0, NULL, &can, p, &err)
+        != 0)
         return err;
     if (!can || strcmp(can, "true") != 0)
-        return apr_psprintf(p, "%s may not make logins for the sites (%s): "
+        return apr_psprintf(p,
+                            "%s may not make logins for the sites (%s): "
                             "give an administrative login "
-                            "(--admin-dbuser, --admin-dbpass-file)", me,
+                            "(--admin-dbuser, --admin-dbpass-file)",
+                            me,
                             is_pg(server) ? "CREATEROLE"
                                           : "CREATE USER, GRANT OPTION");
     if ((exists = vmc_role_exists(server, name, p, &err)) != 0)
-        return exists < 0 ? err
-             : apr_psprintf(p, "a login named %s already exists", name);
+        return exists < 0
+            ? err
+            : apr_psprintf(p, "a login named %s already exists", name);
     return NULL;
 }
 
@@ -189,9 +204,14 @@ static int pg_create(vm_db *server, vmc_role *r, apr_pool_t *p,
 
     if (!q || !secret || !plain(secret, "-$:+/="))
         return fail(err, "cannot make the login's password verifier");
-    return vmc_db_exec(server, apr_pstrcat(p, "CREATE ROLE ", q, " LOGIN "
-                       "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-                       "PASSWORD '", secret, "'", NULL), 0, NULL, p, err);
+    return vmc_db_exec(
+        server,
+        apr_pstrcat(p, "CREATE ROLE ", q,
+                    " LOGIN "
+                    "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+                    "PASSWORD '",
+                    secret, "'", NULL),
+        0, NULL, p, err);
 }
 
 /* The account is for the host the server sees this connection from: the
@@ -201,19 +221,21 @@ static int my_create(vm_db *server, vmc_role *r, apr_pool_t *p,
 {
     const char *host, *who, *hash = mysql_hash(r->password, p);
 
-    if (vmc_db_value(server, "SELECT SUBSTRING_INDEX(USER(), '@', -1)", 0,
-                     NULL, &host, p, err) != 0)
+    if (vmc_db_value(server, "SELECT SUBSTRING_INDEX(USER(), '@', -1)", 0, NULL,
+                     &host, p, err)
+        != 0)
         return -1;
     if (!host || !(who = account(r->name, host, p)) || !hash)
         return fail(err, "cannot tell the client host this server sees");
     r->host = host;
-    return vmc_db_exec(server, apr_pstrcat(p, "CREATE USER ", who,
-                       " IDENTIFIED BY PASSWORD '", hash, "'", NULL), 0,
-                       NULL, p, err);
+    return vmc_db_exec(server,
+                       apr_pstrcat(p, "CREATE USER ", who,
+                                   " IDENTIFIED BY PASSWORD '", hash, "'",
+                                   NULL),
+                       0, NULL, p, err);
 }
 
-int vmc_role_create(vm_db *server, vmc_role *r, apr_pool_t *p,
-                    const char **err)
+int vmc_role_create(vm_db *server, vmc_role *r, apr_pool_t *p, const char **err)
 {
     return is_pg(server) ? pg_create(server, r, p, err)
                          : my_create(server, r, p, err);
@@ -228,15 +250,16 @@ static int run_written(vm_db *db, const char *sql, const char *param,
     if (vmc_db_column(db, sql, 1, &param, &stmts, p, err) != 0)
         return -1;
     for (int i = 0; i < stmts->nelts; i++)
-        if (vmc_db_exec(db, APR_ARRAY_IDX(stmts, i, const char *), 0, NULL,
-                        p, err) != 0)
+        if (vmc_db_exec(db, APR_ARRAY_IDX(stmts, i, const char *), 0, NULL, p,
+                        err)
+            != 0)
             return -1;
     return 0;
 }
 
 #define PG_USER_SCHEMA(col) \
     "(" col " <> 'information_schema' AND " col " NOT LIKE 'pg\\_%')"
-#define PG_NOT_EXTENSION(oid) \
+#define PG_NOT_EXTENSION(oid)                                    \
     "NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.objid = " oid \
     " AND e.deptype = 'e')"
 
@@ -278,19 +301,22 @@ static int pg_join(vm_db *server, vmc_role *r, const char *old,
 {
     const char *member;
 
-    if (vmc_db_value(server, "SELECT pg_has_role(current_user, $1, "
-                     "'MEMBER')::text", 1, &old, &member, p, err) != 0)
+    if (vmc_db_value(server,
+                     "SELECT pg_has_role(current_user, $1, "
+                     "'MEMBER')::text",
+                     1, &old, &member, p, err)
+        != 0)
         return -1;
     if (member && strcmp(member, "true") == 0)
         return 0;
     r->joined_old = 1;
-    return vmc_db_exec(server, apr_pstrcat(p, "GRANT ", qold,
-                       " TO CURRENT_USER", NULL), 0, NULL, p, err);
+    return vmc_db_exec(server,
+                       apr_pstrcat(p, "GRANT ", qold, " TO CURRENT_USER", NULL),
+                       0, NULL, p, err);
 }
 
-static int pg_give(vm_db *server, vm_db *site, vmc_role *r,
-                   const char *dbname, const char *keep_also, apr_pool_t *p,
-                   const char **err)
+static int pg_give(vm_db *server, vm_db *site, vmc_role *r, const char *dbname,
+                   const char *keep_also, apr_pool_t *p, const char **err)
 {
     const char *q = vm_db_ident(server, r->name, p);
     const char *qdb = vm_db_ident(server, dbname, p);
@@ -298,23 +324,33 @@ static int pg_give(vm_db *server, vm_db *site, vmc_role *r,
 
     if (!q || !qdb || (keep_also && !qkeep))
         return fail(err, "a login or database name that cannot be quoted");
-    if (vmc_db_exec(server, apr_pstrcat(p, "GRANT ", q, " TO CURRENT_USER",
-                                        NULL), 0, NULL, p, err) != 0
-        || (qkeep && vmc_db_exec(server, apr_pstrcat(p, "GRANT ", q, " TO ",
-                                 qkeep, NULL), 0, NULL, p, err) != 0)
+    if (vmc_db_exec(server,
+                    apr_pstrcat(p, "GRANT ", q, " TO CURRENT_USER", NULL), 0,
+                    NULL, p, err)
+            != 0
+        || (qkeep
+            && vmc_db_exec(server,
+                           apr_pstrcat(p, "GRANT ", q, " TO ", qkeep, NULL), 0,
+                           NULL, p, err)
+                != 0)
         || (qkeep && pg_join(server, r, keep_also, qkeep, p, err) != 0)
-        || vmc_db_exec(server, apr_pstrcat(p, "ALTER DATABASE ", qdb,
-                       " OWNER TO ", q, NULL), 0, NULL, p, err) != 0
+        || vmc_db_exec(server,
+                       apr_pstrcat(p, "ALTER DATABASE ", qdb, " OWNER TO ", q,
+                                   NULL),
+                       0, NULL, p, err)
+            != 0
         || run_written(site, pg_hand_over, r->name, p, err) != 0)
         return -1;
-    return vmc_db_exec(server, apr_pstrcat(p, "REVOKE CONNECT, TEMPORARY ON "
-                       "DATABASE ", qdb, " FROM PUBLIC", NULL), 0, NULL, p,
-                       err);
+    return vmc_db_exec(server,
+                       apr_pstrcat(p,
+                                   "REVOKE CONNECT, TEMPORARY ON "
+                                   "DATABASE ",
+                                   qdb, " FROM PUBLIC", NULL),
+                       0, NULL, p, err);
 }
 
-int vmc_role_give(vm_db *server, vm_db *site, vmc_role *r,
-                  const char *dbname, const char *keep_also, apr_pool_t *p,
-                  const char **err)
+int vmc_role_give(vm_db *server, vm_db *site, vmc_role *r, const char *dbname,
+                  const char *keep_also, apr_pool_t *p, const char **err)
 {
     const char *who, *db;
 
@@ -323,8 +359,10 @@ int vmc_role_give(vm_db *server, vm_db *site, vmc_role *r,
     if (!(who = account(r->name, r->host ? r->host : "", p))
         || !(db = grant_db(server, dbname, p)))
         return fail(err, "a login or database name that cannot be quoted");
-    return vmc_db_exec(server, apr_pstrcat(p, "GRANT ALL PRIVILEGES ON ", db,
-                       ".* TO ", who, NULL), 0, NULL, p, err);
+    return vmc_db_exec(server,
+                       apr_pstrcat(p, "GRANT ALL PRIVILEGES ON ", db, ".* TO ",
+                                   who, NULL),
+                       0, NULL, p, err);
 }
 
 int vmc_role_give_back(vm_db *server, vm_db *site, const char *old,
@@ -337,13 +375,19 @@ int vmc_role_give_back(vm_db *server, vm_db *site, const char *old,
         return 0;
     if (!q || !qdb)
         return fail(err, "a login or database name that cannot be quoted");
-    if (vmc_db_exec(server, apr_pstrcat(p, "ALTER DATABASE ", qdb,
-                    " OWNER TO ", q, NULL), 0, NULL, p, err) != 0
+    if (vmc_db_exec(server,
+                    apr_pstrcat(p, "ALTER DATABASE ", qdb, " OWNER TO ", q,
+                                NULL),
+                    0, NULL, p, err)
+            != 0
         || run_written(site, pg_hand_over, old, p, err) != 0)
         return -1;
-    return vmc_db_exec(server, apr_pstrcat(p, "GRANT CONNECT, TEMPORARY ON "
-                       "DATABASE ", qdb, " TO PUBLIC", NULL), 0, NULL, p,
-                       err);
+    return vmc_db_exec(server,
+                       apr_pstrcat(p,
+                                   "GRANT CONNECT, TEMPORARY ON "
+                                   "DATABASE ",
+                                   qdb, " TO PUBLIC", NULL),
+                       0, NULL, p, err);
 }
 
 int vmc_role_release(vm_db *server, const vmc_role *r, const char *keep_also,
@@ -357,15 +401,22 @@ int vmc_role_release(vm_db *server, const vmc_role *r, const char *keep_also,
     qkeep = keep_also ? vm_db_ident(server, keep_also, p) : NULL;
     if (!q || (keep_also && !qkeep))
         return fail(err, "a login name that cannot be quoted");
-    if (qkeep && vmc_db_exec(server, apr_pstrcat(p, "REVOKE ", q, " FROM ",
-                             qkeep, NULL), 0, NULL, p, err) != 0)
+    if (qkeep
+        && vmc_db_exec(server,
+                       apr_pstrcat(p, "REVOKE ", q, " FROM ", qkeep, NULL), 0,
+                       NULL, p, err)
+            != 0)
         return -1;
-    if (r->joined_old && vmc_db_exec(server, apr_pstrcat(p, "REVOKE ", qkeep,
-                                     " FROM CURRENT_USER", NULL), 0, NULL, p,
-                                     err) != 0)
+    if (r->joined_old
+        && vmc_db_exec(server,
+                       apr_pstrcat(p, "REVOKE ", qkeep, " FROM CURRENT_USER",
+                                   NULL),
+                       0, NULL, p, err)
+            != 0)
         return -1;
-    return vmc_db_exec(server, apr_pstrcat(p, "REVOKE ", q,
-                       " FROM CURRENT_USER", NULL), 0, NULL, p, err);
+    return vmc_db_exec(server,
+                       apr_pstrcat(p, "REVOKE ", q, " FROM CURRENT_USER", NULL),
+                       0, NULL, p, err);
 }
 
 /* REVOKE ALL ON <every kind> IN SCHEMA <each> FROM $1, written by the
@@ -390,13 +441,20 @@ static int pg_revoke(vm_db *server, vm_db *site, const char *old,
     if (!q || !qdb)
         return fail(err, "a login or database name that cannot be quoted");
     if (run_written(site, pg_revoke_objects, old, p, err) != 0
-        || vmc_db_exec(server, apr_pstrcat(p, "REVOKE ALL ON DATABASE ", qdb,
-                       " FROM ", q, NULL), 0, NULL, p, err) != 0
-        || vmc_db_value(server, "SELECT rolsuper::text FROM pg_roles WHERE "
-                        "rolname = $1", 1, &old, &super, p, err) != 0)
+        || vmc_db_exec(server,
+                       apr_pstrcat(p, "REVOKE ALL ON DATABASE ", qdb, " FROM ",
+                                   q, NULL),
+                       0, NULL, p, err)
+            != 0
+        || vmc_db_value(server,
+                        "SELECT rolsuper::text FROM pg_roles WHERE "
+                        "rolname = $1",
+                        1, &old, &super, p, err)
+            != 0)
         return -1;
     *still = super && strcmp(super, "true") == 0
-           ? apr_psprintf(p, "%s is a superuser", old) : NULL;
+        ? apr_psprintf(p, "%s is a superuser", old)
+        : NULL;
     return 0;
 }
 
@@ -405,31 +463,41 @@ static int pg_revoke(vm_db *server, vm_db *site, const char *old,
 static int my_revoke(vm_db *server, const char *old, const char *dbname,
                      const char **still, apr_pool_t *p, const char **err)
 {
-    const char *params[3] = {old, dbname, grant_db(server, dbname, p)};
+    const char *params[3] = { old, dbname, grant_db(server, dbname, p) };
     const char *global;
     vm_db_result res;
 
     if (!params[2])
         return fail(err, "a database name that cannot be quoted");
     params[2] = apr_pstrndup(p, params[2] + 1, strlen(params[2]) - 2);
-    if (vm_db_run(server, "SELECT Host, Db FROM mysql.db WHERE User = ? AND "
-                  "(Db = ? OR Db = ?)", 3, params, &res, p, err) != VM_OK)
+    if (vm_db_run(server,
+                  "SELECT Host, Db FROM mysql.db WHERE User = ? AND "
+                  "(Db = ? OR Db = ?)",
+                  3, params, &res, p, err)
+        != VM_OK)
         return -1;
     for (int i = 0; i < res.rows; i++) {
         const char *who = account(old, vm_db_value(&res, i, 0), p);
         const char *db = vm_db_value(&res, i, 1);
         if (!who || !plain(db, "_$-\\%"))
             return fail(err, "a grant whose names cannot be quoted");
-        if (vmc_db_exec(server, apr_pstrcat(p, "REVOKE ALL PRIVILEGES ON `",
-                        db, "`.* FROM ", who, NULL), 0, NULL, p, err) != 0)
+        if (vmc_db_exec(server,
+                        apr_pstrcat(p, "REVOKE ALL PRIVILEGES ON `", db,
+                                    "`.* FROM ", who, NULL),
+                        0, NULL, p, err)
+            != 0)
             return -1;
     }
-    if (vmc_db_value(server, "SELECT Host FROM mysql.user WHERE User = ? AND "
-                     "Select_priv = 'Y' LIMIT 1", 1, &old, &global, p,
-                     err) != 0)
+    if (vmc_db_value(server,
+                     "SELECT Host FROM mysql.user WHERE User = ? AND "
+                     "Select_priv = 'Y' LIMIT 1",
+                     1, &old, &global, p, err)
+        != 0)
         return -1;
-    *still = global ? apr_psprintf(p, "%s has privileges on every database "
-                                   "(global grants, host %s)", old, global)
+    *still = global ? apr_psprintf(p,
+                                   "%s has privileges on every database "
+                                   "(global grants, host %s)",
+                                   old, global)
                     : NULL;
     return 0;
 }
@@ -451,11 +519,13 @@ int vmc_role_drop(vm_db *server, const char *name, apr_pool_t *p,
     if (is_pg(server)) {
         if (!(q = vm_db_ident(server, name, p)))
             return fail(err, "a login name that cannot be quoted");
-        return vmc_db_exec(server, apr_pstrcat(p, "DROP ROLE IF EXISTS ", q,
-                                               NULL), 0, NULL, p, err);
+        return vmc_db_exec(server,
+                           apr_pstrcat(p, "DROP ROLE IF EXISTS ", q, NULL), 0,
+                           NULL, p, err);
     }
     if (vmc_db_column(server, "SELECT Host FROM mysql.user WHERE User = ?", 1,
-                      &name, &hosts, p, err) != 0)
+                      &name, &hosts, p, err)
+        != 0)
         return -1;
     for (int i = 0; i < hosts->nelts; i++) {
         const char *who = account(name, APR_ARRAY_IDX(hosts, i, const char *),
@@ -463,15 +533,15 @@ int vmc_role_drop(vm_db *server, const char *name, apr_pool_t *p,
         if (!who)
             return fail(err, "an account whose host cannot be quoted");
         if (vmc_db_exec(server, apr_pstrcat(p, "DROP USER ", who, NULL), 0,
-                        NULL, p, err) != 0)
+                        NULL, p, err)
+            != 0)
             return -1;
     }
     return 0;
 }
 
-int vmc_role_drop_database(vm_db *server, const char *owner,
-                           const char *dbname, apr_pool_t *p,
-                           const char **err)
+int vmc_role_drop_database(vm_db *server, const char *owner, const char *dbname,
+                           apr_pool_t *p, const char **err)
 {
     const char *q = vm_db_ident(server, owner, p);
     const char *qdb = vm_db_ident(server, dbname, p), *has = NULL, *me = "";
@@ -479,16 +549,20 @@ int vmc_role_drop_database(vm_db *server, const char *owner,
     if (!q || !qdb)
         return fail(err, "a login or database name that cannot be quoted");
     if (is_pg(server)
-        && (vmc_db_value(server, "SELECT pg_get_userbyid(datdba)::text FROM "
-                         "pg_database WHERE datname = $1", 1, &dbname, &has,
-                         p, err) != 0
+        && (vmc_db_value(server,
+                         "SELECT pg_get_userbyid(datdba)::text FROM "
+                         "pg_database WHERE datname = $1",
+                         1, &dbname, &has, p, err)
+                != 0
             || !(me = vmc_role_current(server, p, err))))
         return -1;
     /* the site's own login owns it: join it to drop it */
     if (is_pg(server) && has && strcmp(has, owner) == 0
         && strcmp(me, owner) != 0
-        && vmc_db_exec(server, apr_pstrcat(p, "GRANT ", q, " TO CURRENT_USER",
-                                           NULL), 0, NULL, p, err) != 0)
+        && vmc_db_exec(server,
+                       apr_pstrcat(p, "GRANT ", q, " TO CURRENT_USER", NULL), 0,
+                       NULL, p, err)
+            != 0)
         return -1;
     return vmc_db_exec(server, apr_pstrcat(p, "DROP DATABASE ", qdb, NULL), 0,
                        NULL, p, err);

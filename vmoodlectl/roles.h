@@ -17,14 +17,14 @@
 
 #include "db.h"
 
-#define VMC_ROLE_NAME_MAX 16   /* VMoodle's vdblogin column */
-#define VMC_ROLE_PASS_LEN 32   /* its vdbpass column */
+#define VMC_ROLE_NAME_MAX 16 /* VMoodle's vdblogin column */
+#define VMC_ROLE_PASS_LEN 32 /* its vdbpass column */
 
 typedef struct {
-    const char *name;      /* letters, digits, '_' */
-    const char *password;  /* generated: VMC_ROLE_PASS_LEN letters, digits */
-    const char *host;      /* MySQL: the account's host (set by create) */
-    int joined_old;        /* PostgreSQL: the administrative login joined
+    const char *name;     /* letters, digits, '_' */
+    const char *password; /* generated: VMC_ROLE_PASS_LEN letters, digits */
+    const char *host;     /* MySQL: the account's host (set by create) */
+    int joined_old;       /* PostgreSQL: the administrative login joined
                               keep_also (vmc_role_give) to hand its
                               objects over; left by release */
 } vmc_role;
@@ -49,9 +49,8 @@ int vmc_role_create(vm_db *server, vmc_role *r, apr_pool_t *p,
  * as owner, PUBLIC loses CONNECT; MySQL: ALL on the database.  keep_also:
  * PostgreSQL, a login that keeps working meanwhile (isolate's old one,
  * made a member), or NULL. */
-int vmc_role_give(vm_db *server, vm_db *site, vmc_role *r,
-                  const char *dbname, const char *keep_also, apr_pool_t *p,
-                  const char **err);
+int vmc_role_give(vm_db *server, vm_db *site, vmc_role *r, const char *dbname,
+                  const char *keep_also, apr_pool_t *p, const char **err);
 
 /* Undo of vmc_role_give for a login that owned the database before
  * (isolate's old one): PostgreSQL: the database and its objects back to
@@ -87,8 +86,7 @@ int vmc_role_drop(vm_db *server, const char *name, apr_pool_t *p,
 /* Drop dbname: PostgreSQL: when owner (the site's login) owns it and is
  * not the administrative login, that one joins it first (DROP DATABASE
  * is the owner's). */
-int vmc_role_drop_database(vm_db *server, const char *owner,
-                           const char *dbname, apr_pool_t *p,
-                           const char **err);
+int vmc_role_drop_database(vm_db *server, const char *owner, const char *dbname,
+                           apr_pool_t *p, const char **err);
 
 #endif

@@ -42,8 +42,8 @@ static const char *add_matching(const vmc_table *t, const vmc_selection *sel,
 {
     regex_t re;
     int rc;
-    if (sel->match && (rc = regcomp(&re, sel->match,
-                                    REG_EXTENDED | REG_NOSUB)) != 0) {
+    if (sel->match
+        && (rc = regcomp(&re, sel->match, REG_EXTENDED | REG_NOSUB)) != 0) {
         char msg[128];
         regerror(rc, &re, msg, sizeof msg);
         return apr_psprintf(p, "--match '%s': %s", sel->match, msg);
@@ -75,13 +75,15 @@ apr_array_header_t *vmc_select(const vmc_table *t, const vmc_selection *sel,
         return NULL;
     }
     if ((*why = sel->nhosts ? add_named(t, sel, out)
-                : ways ? add_matching(t, sel, out, p) : NULL) != NULL)
+             : ways         ? add_matching(t, sel, out, p)
+                            : NULL)
+        != NULL)
         return NULL;
     if (ways && out->nelts == 0) {
-        *why = sel->match ? apr_psprintf(p, "no instance matches '%s'%s",
-                                         sel->match, sel->include_disabled
-                                         ? "" : " (enabled ones)")
-                          : "the table has no enabled instance";
+        *why = sel->match
+            ? apr_psprintf(p, "no instance matches '%s'%s", sel->match,
+                           sel->include_disabled ? "" : " (enabled ones)")
+            : "the table has no enabled instance";
         return NULL;
     }
     qsort(out->elts, (size_t)out->nelts, sizeof(vm_instance *), by_id);
@@ -96,7 +98,8 @@ apr_array_header_t *vmc_select(const vmc_table *t, const vmc_selection *sel,
 
 vmc_selection vmc_selection_of(const vmc_opts *o, int first)
 {
-    vmc_selection sel = { o->all, o->match, o->master, o->include_disabled,
+    vmc_selection sel = { o->all,          o->match,
+                          o->master,       o->include_disabled,
                           o->args + first, o->nargs - first };
     return sel;
 }
@@ -112,6 +115,5 @@ int vmc_table_load_one(vmc_opts *o, const char *verb, vmc_table *t,
     }
     if ((rc = vmc_table_load(o, t, why)) != VMC_EXIT_OK)
         return rc;
-    return (*in = vmc_find(t, o->args[0], why)) ? VMC_EXIT_OK
-                                                : VMC_EXIT_FAIL;
+    return (*in = vmc_find(t, o->args[0], why)) ? VMC_EXIT_OK : VMC_EXIT_FAIL;
 }

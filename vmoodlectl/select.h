@@ -10,11 +10,11 @@
 #include "ctl.h"
 
 typedef struct {
-    int all;                 /* every instance */
-    const char *match;       /* POSIX extended regex on the host, or NULL */
-    int master;              /* the master too (VMOODLE_MASTER=1), first */
-    int include_disabled;    /* --all/--match also take disabled ones */
-    char **hosts;            /* HOST|ID as given; always taken, even
+    int all;              /* every instance */
+    const char *match;    /* POSIX extended regex on the host, or NULL */
+    int master;           /* the master too (VMOODLE_MASTER=1), first */
+    int include_disabled; /* --all/--match also take disabled ones */
+    char **hosts;         /* HOST|ID as given; always taken, even
                                 disabled: the administrator named them */
     int nhosts;
 } vmc_selection;

@@ -23,8 +23,8 @@ int vmc_settings_read(vmc_opts *o)
 
     if (!path)
         path = access(VMC_DEFAULT_CONFIG, F_OK) == 0 ? VMC_DEFAULT_CONFIG
-             : access(VMC_FALLBACK_CONFIG, F_OK) == 0 ? VMC_FALLBACK_CONFIG
-             : NULL;
+            : access(VMC_FALLBACK_CONFIG, F_OK) == 0 ? VMC_FALLBACK_CONFIG
+                                                     : NULL;
     if (!path)
         return 0;
     if ((err = vm_conf_read(path, 1, setting, o, o->pool)) != NULL) {
@@ -44,7 +44,8 @@ void vmc_settings_defaults(vmc_opts *o)
         o->lock_dir = VM_DEFAULT_LOCK_DIR;
     /* The opcode file cache: off leaves no directory to use. */
     o->opcache_dir = o->opcache && !vm_settings_on(o->opcache) ? NULL
-                   : o->opcache_dir ? o->opcache_dir : VM_DEFAULT_OPCACHE_DIR;
+        : o->opcache_dir                                       ? o->opcache_dir
+                         : VM_DEFAULT_OPCACHE_DIR;
     if (!o->web_user)
         o->web_user = VM_DEFAULT_USER;
     if (!o->templates_dir)
@@ -70,8 +71,8 @@ int vmc_settings_tenant(vmc_opts *o)
     }
     if (!o->master_config)
         return 0;
-    if ((why = vm_master_read(o->master_config, &o->master_settings,
-                              o->pool)) != NULL) {
+    if ((why = vm_master_read(o->master_config, &o->master_settings, o->pool))
+        != NULL) {
         vmc_error(500, "master-config %s", why);
         return -1;
     }

@@ -31,8 +31,8 @@ static const char *raw(const vm_row *row, vm_field f)
 
 vmc_place vmc_row_place(const vm_row *row)
 {
-    vmc_place pl = {raw(row, VM_F_VDBTYPE), raw(row, VM_F_VDBHOST),
-                    raw(row, VM_F_VDBNAME)};
+    vmc_place pl = { raw(row, VM_F_VDBTYPE), raw(row, VM_F_VDBHOST),
+                     raw(row, VM_F_VDBNAME) };
     vm_instance in;
     apr_pool_t *p;
 
@@ -61,13 +61,14 @@ int vmc_table_home(const vmc_table *t, vmc_place *home, apr_pool_t *p)
     port = vm_db_option(sd->db, "port");
     dbname = vm_db_option(sd->db, "dbname");
     if (!dbname && pg)
-        dbname = vm_db_option(sd->db, "user");   /* libpq's default */
+        dbname = vm_db_option(sd->db, "user"); /* libpq's default */
     host = host ? host : "";
     if (strchr(host, ':'))
         host = apr_pstrcat(p, "[", host, "]", NULL);
     home->dbtype = pg ? "pgsql" : "mariadb";
     home->dbhost = port && host[0] != '/'
-                 ? apr_pstrcat(p, host, ":", port, NULL) : host;
+        ? apr_pstrcat(p, host, ":", port, NULL)
+        : host;
     home->dbname = dbname;
     return 1;
 }
@@ -87,13 +88,13 @@ static int loopback(const char *host)
 }
 
 typedef struct {
-    const char *host;   /* lower case, no final '.'; "" for this machine */
-    unsigned port;      /* 0: any */
+    const char *host; /* lower case, no final '.'; "" for this machine */
+    unsigned port;    /* 0: any */
 } server;
 
 static server server_of(const char *dbhost, int kind, apr_pool_t *p)
 {
-    server s = {"", 0};
+    server s = { "", 0 };
     vmc_dbconf c;
     const char *err;
     char *h;
@@ -101,7 +102,7 @@ static server server_of(const char *dbhost, int kind, apr_pool_t *p)
 
     if (vmc_dbconf_make(&c, kind == KIND_PG ? "pgsql" : "mariadb",
                         dbhost ? dbhost : "", NULL, NULL, NULL, p, &err)) {
-        s.host = apr_pstrdup(p, dbhost);      /* compared as written */
+        s.host = apr_pstrdup(p, dbhost); /* compared as written */
         return s;
     }
     socket = c.host && c.host[0] == '/';
@@ -115,13 +116,14 @@ static server server_of(const char *dbhost, int kind, apr_pool_t *p)
     /* MySQL's "localhost" is its socket, whatever the port */
     if (kind == KIND_MY && !*s.host && (socket || !c.host || !c.port))
         return s;
-    s.port = c.port ? c.port : kind == KIND_PG ? 5432
-           : kind == KIND_MY ? 3306 : 0;
+    s.port = c.port       ? c.port
+        : kind == KIND_PG ? 5432
+        : kind == KIND_MY ? 3306
+                          : 0;
     return s;
 }
 
-int vmc_same_database(const vmc_place *a, const vmc_place *b,
-                      apr_pool_t *p)
+int vmc_same_database(const vmc_place *a, const vmc_place *b, apr_pool_t *p)
 {
     int ka = kind_of(a->dbtype), kb = kind_of(b->dbtype);
     int kind = ka ? ka : kb;
@@ -155,8 +157,8 @@ static const char *normal_path(const char *path, apr_pool_t *p)
     while (w > out + 1 && w[-1] == '/')
         *--w = '\0';
     slash = strrchr(out, '/');
-    if (slash && slash > out && realpath(apr_pstrndup(p, out, (apr_size_t)(
-                                             slash - out)), real))
+    if (slash && slash > out
+        && realpath(apr_pstrndup(p, out, (apr_size_t)(slash - out)), real))
         return apr_pstrcat(p, real, slash, NULL);
     return out;
 }

@@ -24,8 +24,7 @@ int vmc_table_home(const vmc_table *t, vmc_place *home, apr_pool_t *p);
  * an empty host and a socket are this machine; a missing port is the
  * default one; a MariaDB socket matches any local port.  An unknown
  * dbtype matches either kind. */
-int vmc_same_database(const vmc_place *a, const vmc_place *b,
-                      apr_pool_t *p);
+int vmc_same_database(const vmc_place *a, const vmc_place *b, apr_pool_t *p);
 
 /* a and b are the same folder or one lies inside the other (resolved
  * when they exist, else compared as written, repeated and final '/'

@@ -9,7 +9,7 @@
 #include "sitekey.h"
 
 /* Moodle's methods: encryption::METHOD_SODIUM and METHOD_OPENSSL. */
-static const char *const key_files[] = {"sodium.key", "openssl.key"};
+static const char *const key_files[] = { "sodium.key", "openssl.key" };
 
 /* dir/name as a directory, or -1 (errno ENOENT: it is not there). */
 static int open_dir_at(int dir, const char *name)

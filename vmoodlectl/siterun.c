@@ -31,11 +31,11 @@ static int relayed(const vmc_job *job, const vm_instance *in, int lock_fd,
     struct winsize ws;
     struct termios tio;
     vm_job j;
-    const vm_identity *who = vm_site_identity(job->site_user, job->who, in,
-                                              p, why);
+    const vm_identity *who = vm_site_identity(job->site_user, job->who, in, p,
+                                              why);
     if (!who)
         return -1;
-    const char *tree = vmc_code_dir(job, in);    /* its platform's code */
+    const char *tree = vmc_code_dir(job, in); /* its platform's code */
     if (!tree) {
         *why = vmc_platform_missing(job, in, p);
         return -1;
@@ -54,15 +54,17 @@ static int relayed(const vmc_job *job, const vm_instance *in, int lock_fd,
     return vm_relay_run(&j, &r);
 }
 
-int vmc_fleet_run_one(const vmc_job *job, const vm_instance *in,
-                      apr_pool_t *p)
+int vmc_fleet_run_one(const vmc_job *job, const vm_instance *in, apr_pool_t *p)
 {
     const char *why = NULL;
     vm_lock lock = { -1, 0 };
-    if (job->lock_dir && vm_lock_take(&lock, job->lock_dir, job->src, in->id,
-                                      p, &why) != VM_LOCK_GOT) {
-        vmc_error(381, "%s: not started: locked (its cron or an upgrade "
-                  "runs): %s", in->key, why);
+    if (job->lock_dir
+        && vm_lock_take(&lock, job->lock_dir, job->src, in->id, p, &why)
+            != VM_LOCK_GOT) {
+        vmc_error(381,
+                  "%s: not started: locked (its cron or an upgrade "
+                  "runs): %s",
+                  in->key, why);
         return VMC_EXIT_FAIL;
     }
     /* Ctrl-C, TERM, HUP: caught here, passed on to the site's group. */
@@ -93,13 +95,13 @@ int vmc_fleet_step(const vmc_job *job, const vm_instance *in,
         return 127;
     }
     /* The cache of the user this child already is. */
-    const vm_identity *who = vm_site_identity(job->site_user, job->who, in,
-                                              p, &why);
-    o.argv = vmc_job_argv(job, who ? who : job->who, tree, script, args,
-                          nargs, p);
+    const vm_identity *who = vm_site_identity(job->site_user, job->who, in, p,
+                                              &why);
+    o.argv = vmc_job_argv(job, who ? who : job->who, tree, script, args, nargs,
+                          p);
     printf("vmoodlectl: step:");
     int i = 1;
-    while (o.argv[i] && strncmp(o.argv[i], "-d", 2) == 0)   /* PHP's */
+    while (o.argv[i] && strncmp(o.argv[i], "-d", 2) == 0) /* PHP's */
         i++;
     for (; o.argv[i]; i++)
         printf(" %s", o.argv[i]);
@@ -111,8 +113,7 @@ int vmc_fleet_step(const vmc_job *job, const vm_instance *in,
     o.dir = tree;
     o.io[0].kind = o.io[1].kind = o.io[2].kind = VM_JOB_INHERIT;
     o.group = VM_JOB_SAME_GROUP;
-    int code = vm_job_start(&j, &o, p, &why) == 0 ? vm_job_wait(&j, NULL)
-                                                  : 127;
+    int code = vm_job_start(&j, &o, p, &why) == 0 ? vm_job_wait(&j, NULL) : 127;
     if (code == 127 && why)
         printf("vmoodlectl: step not started: %s\n", why);
     fflush(stdout);

@@ -25,14 +25,14 @@
 #include "vm_time.h"
 
 #define MAX_LEFT_OUT 3
-#define SCHEMA_TABLE "vmoodle_instances"   /* templates/schema/ */
+#define SCHEMA_TABLE "vmoodle_instances" /* templates/schema/ */
 
 typedef struct {
     vmc_opts *o;
     vm_instance src;
-    vmc_table t;               /* --from HOST: the table it was found in */
+    vmc_table t; /* --from HOST: the table it was found in */
     vmc_dbconf db;
-    const char *left_out[MAX_LEFT_OUT + 1];  /* tables not dumped */
+    const char *left_out[MAX_LEFT_OUT + 1]; /* tables not dumped */
     const char *final_dir, *work_dir;
     vmc_manifest m;
     int work_made, template_db_made;
@@ -46,8 +46,10 @@ static int source_from_flags(snapshot *s)
 
     vm_row_set(&row, VM_F_ID, "1");
     if ((why = vm_instance_from_row(&s->src, &row, s->o->pool)) != NULL) {
-        vmc_error(330, "master settings (--host, --dbtype, --dbname, "
-                  "--dataroot...): %s", why);
+        vmc_error(330,
+                  "master settings (--host, --dbtype, --dbname, "
+                  "--dataroot...): %s",
+                  why);
         return -1;
     }
     return 0;
@@ -68,8 +70,10 @@ static const char *confine_source(snapshot *s)
     int dir, fd;
 
     if (why)
-        return apr_psprintf(p, "dataroot %s %s: a site's dataroot is copied "
-                            "only from the data parent", path, why);
+        return apr_psprintf(p,
+                            "dataroot %s %s: a site's dataroot is copied "
+                            "only from the data parent",
+                            path, why);
     if ((dir = vmc_open_parent(path, s->o->data_parent, &base, p, &err)) < 0)
         return err;
     fd = openat(dir, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -86,8 +90,10 @@ static const char *confine_source(snapshot *s)
     if (!(pw = getpwnam(user)))
         return apr_psprintf(p, "no user '%s' (the site's)", user);
     if (st.st_uid != pw->pw_uid)
-        return apr_psprintf(p, "dataroot %s belongs to uid %ld, not to the "
-                            "site's user %s", path, (long)st.st_uid, user);
+        return apr_psprintf(p,
+                            "dataroot %s belongs to uid %ld, not to the "
+                            "site's user %s",
+                            path, (long)st.st_uid, user);
     return NULL;
 }
 
@@ -128,9 +134,9 @@ static void leave_out(snapshot *s, const char *table)
 static const char *tables_to_leave_out(snapshot *s)
 {
     apr_pool_t *p = s->o->pool;
-    const char *table = s->o->table_name ? s->o->table_name
-                                         : VM_DEFAULT_TABLE, *why;
-    vmc_place here = {s->src.dbtype, s->src.dbhost, s->src.dbname}, home;
+    const char *table = s->o->table_name ? s->o->table_name : VM_DEFAULT_TABLE,
+               *why;
+    vmc_place here = { s->src.dbtype, s->src.dbhost, s->src.dbname }, home;
     int i;
 
     if (strcmp(s->o->from, "master") == 0) {
@@ -144,9 +150,11 @@ static const char *tables_to_leave_out(snapshot *s)
     }
     for (i = 0; s->left_out[i]; i++)
         if ((why = vm_db_table_check(s->left_out[i], s->db.pg)) != NULL)
-            return apr_psprintf(p, "the instance table %s cannot be left "
+            return apr_psprintf(p,
+                                "the instance table %s cannot be left "
                                 "out of the dump (%s), and it holds every "
-                                "site's password", s->left_out[i], why);
+                                "site's password",
+                                s->left_out[i], why);
     return NULL;
 }
 
@@ -160,14 +168,17 @@ static int prepare(snapshot *s)
         return VMC_EXIT_USAGE;
     }
     if (!vmc_name_ok(o->snapshot_name)) {
-        vmc_error(332, "template name '%s' may hold only letters, digits, "
-                  "'.', '_', '-'", o->snapshot_name);
+        vmc_error(332,
+                  "template name '%s' may hold only letters, digits, "
+                  "'.', '_', '-'",
+                  o->snapshot_name);
         return VMC_EXIT_USAGE;
     }
     if (find_source(s) != 0)
         return VMC_EXIT_FAIL;
     if (vmc_dbconf_make(&s->db, s->src.dbtype, s->src.dbhost, s->src.dblogin,
-                        s->src.dbpass, s->src.dbname, o->pool, &err) != 0) {
+                        s->src.dbpass, s->src.dbname, o->pool, &err)
+        != 0) {
         vmc_error(333, "%s", err);
         return VMC_EXIT_FAIL;
     }
@@ -175,11 +186,10 @@ static int prepare(snapshot *s)
         vmc_error(339, "snapshot refused: %s", err);
         return VMC_EXIT_FAIL;
     }
-    s->final_dir = apr_pstrcat(o->pool, o->templates_dir, "/",
-                               o->snapshot_name, NULL);
-    s->work_dir = apr_psprintf(o->pool, "%s/.%s.partial-%ld",
-                               o->templates_dir, o->snapshot_name,
-                               (long)getpid());
+    s->final_dir = apr_pstrcat(o->pool, o->templates_dir, "/", o->snapshot_name,
+                               NULL);
+    s->work_dir = apr_psprintf(o->pool, "%s/.%s.partial-%ld", o->templates_dir,
+                               o->snapshot_name, (long)getpid());
     if (access(s->final_dir, F_OK) == 0) {
         vmc_error(334, "template %s already exists", s->final_dir);
         return VMC_EXIT_FAIL;
@@ -200,8 +210,8 @@ static int private_file(const char *path, apr_pool_t *p, const char **err)
 static int dump_database(snapshot *s, const char **err)
 {
     apr_pool_t *p = s->o->pool;
-    const char *path = apr_pstrcat(p, s->work_dir, "/",
-                                   vmc_dump_file(&s->db), NULL);
+    const char *path = apr_pstrcat(p, s->work_dir, "/", vmc_dump_file(&s->db),
+                                   NULL);
     char hex[VMC_SHA256_HEX];
     vmc_progress pr;
     struct stat st;
@@ -226,8 +236,9 @@ static int copy_dataroot(snapshot *s, const char **err)
     vmc_copy c;
     int rc;
 
-    if (vmc_tree_measure(s->src.datapath, 1, &s->m.data_bytes,
-                         &s->m.data_files, p, err) != 0)
+    if (vmc_tree_measure(s->src.datapath, 1, &s->m.data_bytes, &s->m.data_files,
+                         p, err)
+        != 0)
         return -1;
     memset(&c, 0, sizeof c);
     c.skip_runtime = 1;
@@ -268,15 +279,14 @@ static int make_folder(void *ctx, const char **err)
 {
     snapshot *s = ctx;
 
-    umask(077);          /* the dump and the manifest included: ours only */
+    umask(077); /* the dump and the manifest included: ours only */
     if (mkdir(s->o->templates_dir, 0700) != 0 && errno != EEXIST) {
         *err = apr_psprintf(s->o->pool, "%s: %s", s->o->templates_dir,
                             strerror(errno));
         return -1;
     }
     if (mkdir(s->work_dir, 0700) != 0) {
-        *err = apr_psprintf(s->o->pool, "%s: %s", s->work_dir,
-                            strerror(errno));
+        *err = apr_psprintf(s->o->pool, "%s: %s", s->work_dir, strerror(errno));
         return -1;
     }
     s->work_made = 1;
@@ -289,8 +299,8 @@ static void remove_folder(void *ctx)
     const char *err;
 
     if (s->work_made
-        && vmc_tree_remove(s->work_dir, s->o->templates_dir, s->o->pool,
-                           &err) != 0)
+        && vmc_tree_remove(s->work_dir, s->o->templates_dir, s->o->pool, &err)
+            != 0)
         vmc_error(336, "undo: %s", err);
 }
 
@@ -301,8 +311,10 @@ static const char *plan_dump(void *ctx, apr_pool_t *p)
                                     s->final_dir, vmc_dump_file(&s->db));
 
     for (int i = 0; s->left_out[i]; i++)
-        text = apr_psprintf(p, "%s\n     without the table %s (instance "
-                            "passwords)", text, s->left_out[i]);
+        text = apr_psprintf(p,
+                            "%s\n     without the table %s (instance "
+                            "passwords)",
+                            text, s->left_out[i]);
     return text;
 }
 
@@ -314,7 +326,8 @@ static int dump_step(void *ctx, const char **err)
 static const char *plan_copy(void *ctx, apr_pool_t *p)
 {
     const snapshot *s = ctx;
-    return apr_psprintf(p, "copy %s to %s/dataroot without sessions, cache, "
+    return apr_psprintf(p,
+                        "copy %s to %s/dataroot without sessions, cache, "
                         "localcache, temp, trashdir, lock and *.lock",
                         s->src.datapath, s->final_dir);
 }
@@ -351,8 +364,8 @@ static void drop_template_db(void *ctx)
     const char *err;
 
     if (s->template_db_made
-        && vmc_pgtemplate_drop(&s->db, s->m.pg_template_db, s->o->pool,
-                               &err) != 0)
+        && vmc_pgtemplate_drop(&s->db, s->m.pg_template_db, s->o->pool, &err)
+            != 0)
         vmc_error(335, "undo: %s", err);
 }
 
@@ -365,11 +378,13 @@ static const char *plan_manifest(void *ctx, apr_pool_t *p)
 static int write_manifest(void *ctx, const char **err)
 {
     snapshot *s = ctx;
-    const char *path = apr_pstrcat(s->o->pool, s->work_dir, "/",
-                                   VMC_MANIFEST, NULL);
+    const char *path = apr_pstrcat(s->o->pool, s->work_dir, "/", VMC_MANIFEST,
+                                   NULL);
 
     return vmc_manifest_write(&s->m, path, s->o->pool, err)
-           || private_file(path, s->o->pool, err) ? -1 : 0;
+            || private_file(path, s->o->pool, err)
+        ? -1
+        : 0;
 }
 
 static const char *plan_move(void *ctx, apr_pool_t *p)
@@ -389,15 +404,13 @@ static int move_into_place(void *ctx, const char **err)
 }
 
 static const vmc_step steps[] = {
-    { "create the work folder", plan_folder, NULL, make_folder,
-      remove_folder },
+    { "create the work folder", plan_folder, NULL, make_folder, remove_folder },
     { "dump the database", plan_dump, NULL, dump_step, NULL },
     { "copy the dataroot", plan_copy, NULL, copy_step, NULL },
     { "keep a template database", plan_template_db, wants_template_db,
       make_template_db, drop_template_db },
     { "write the manifest", plan_manifest, NULL, write_manifest, NULL },
-    { "move the template into place", plan_move, NULL, move_into_place,
-      NULL },
+    { "move the template into place", plan_move, NULL, move_into_place, NULL },
 };
 
 #define NSTEPS (int)(sizeof steps / sizeof *steps)
@@ -424,9 +437,8 @@ int vmc_cmd_snapshot(vmc_opts *o)
                   out.failed, out.err);
         rc = VMC_EXIT_FAIL;
     } else if (rc == VMC_EXIT_OK) {
-        vmc_say("template %s: %s database (%s), %llu files (%s)",
-                s.final_dir, s.src.dbtype,
-                vmc_bytes(s.m.dump_size, o->pool),
+        vmc_say("template %s: %s database (%s), %llu files (%s)", s.final_dir,
+                s.src.dbtype, vmc_bytes(s.m.dump_size, o->pool),
                 (unsigned long long)s.m.data_files,
                 vmc_bytes(s.m.data_bytes, o->pool));
     }

@@ -17,9 +17,9 @@
 #include "vm_text.h"
 #include "vm_time.h"
 
-#define GRACE_MS 10000   /* after the interrupt's TERM, before KILL */
+#define GRACE_MS 10000 /* after the interrupt's TERM, before KILL */
 
-#define FEED_CHUNK  65536
+#define FEED_CHUNK 65536
 #define OUTPUT_TAIL 1500
 
 /* An unlinked temporary file for the child's stdout and stderr. */
@@ -65,8 +65,7 @@ static int start(vm_job *j, const vmc_cmd *c, int in_pipe, int out_fd,
 }
 
 /* Copy feed_path into the pipe; stop early when the child closes it. */
-static int feed(const vmc_cmd *c, int pipe_fd, const char **err,
-                apr_pool_t *p)
+static int feed(const vmc_cmd *c, int pipe_fd, const char **err, apr_pool_t *p)
 {
     char *buf = apr_palloc(p, FEED_CHUNK);
     int fd = open(c->feed_path, O_RDONLY | O_CLOEXEC);
@@ -78,11 +77,11 @@ static int feed(const vmc_cmd *c, int pipe_fd, const char **err,
     }
     while (!vmc_interrupted() && (n = read(fd, buf, FEED_CHUNK)) > 0) {
         ssize_t off = 0, w;
-        while (off < n && (w = write(pipe_fd, buf + off,
-                                     (size_t)(n - off))) > 0)
+        while (off < n
+               && (w = write(pipe_fd, buf + off, (size_t)(n - off))) > 0)
             off += w;
         if (off < n)
-            break;          /* the tool stopped reading: its status says why */
+            break; /* the tool stopped reading: its status says why */
         if (c->progress)
             vmc_progress_add(c->progress, (uint64_t)n, 0);
     }
@@ -94,7 +93,7 @@ static int feed(const vmc_cmd *c, int pipe_fd, const char **err,
  * interrupt ends the tool's group too. */
 static void wait_child(const vmc_cmd *c, vm_job *j)
 {
-    struct timespec tick = {0, 100 * 1000 * 1000};
+    struct timespec tick = { 0, 100 * 1000 * 1000 };
     struct stat st;
 
     while (!vm_job_reap(j)) {
@@ -147,7 +146,7 @@ int vmc_spawn(const vmc_cmd *c, apr_pool_t *p, const char **err)
     old_pipe = signal(SIGPIPE, SIG_IGN);
     if (c->feed_path)
         feed(c, j.fds[0], &feed_err, p);
-    vm_job_close(&j);        /* the tool sees the end of its input */
+    vm_job_close(&j); /* the tool sees the end of its input */
     wait_child(c, &j);
     signal(SIGPIPE, old_pipe);
     if (vmc_interrupted() && !feed_err)
@@ -157,8 +156,8 @@ int vmc_spawn(const vmc_cmd *c, apr_pool_t *p, const char **err)
         return 0;
     }
     *err = feed_err ? feed_err
-         : apr_psprintf(p, "%s %s: %s", c->argv[0], how_it_ended(&j, p),
-                        output_tail(out_fd, p));
+                    : apr_psprintf(p, "%s %s: %s", c->argv[0],
+                                   how_it_ended(&j, p), output_tail(out_fd, p));
     close(out_fd);
     return -1;
 }

@@ -9,14 +9,14 @@
 #include "progress.h"
 
 typedef struct {
-    const char *const *argv;   /* NULL-terminated; argv[0] found in PATH */
-    const char *secret_env;    /* e.g. "PGPASSWORD", "MYSQL_PWD"; or NULL */
-    const char *secret;        /* its value */
-    const char *feed_path;     /* copied by us to the child's stdin, with
+    const char *const *argv; /* NULL-terminated; argv[0] found in PATH */
+    const char *secret_env;  /* e.g. "PGPASSWORD", "MYSQL_PWD"; or NULL */
+    const char *secret;      /* its value */
+    const char *feed_path;   /* copied by us to the child's stdin, with
                                   progress; NULL: stdin is /dev/null */
-    const char *watch_path;    /* a file the child writes: its size is the
+    const char *watch_path;  /* a file the child writes: its size is the
                                   progress; or NULL */
-    vmc_progress *progress;    /* started by the caller, or NULL */
+    vmc_progress *progress;  /* started by the caller, or NULL */
 } vmc_cmd;
 
 /* Run and wait.  0 when the tool exited 0; otherwise -1 and *err names the

@@ -9,7 +9,7 @@
 #include <apr_pools.h>
 
 typedef struct {
-    const char *name;   /* "copy the dataroot": names the step in errors */
+    const char *name; /* "copy the dataroot": names the step in errors */
     /* One line of the --dry-run plan (from p); NULL: the name is the plan. */
     const char *(*plan)(void *ctx, apr_pool_t *p);
     /* Whether the step applies to this run (NULL: always); a step that
@@ -24,8 +24,8 @@ typedef struct {
 } vmc_step;
 
 typedef struct {
-    const char *failed;   /* the step that failed or was interrupted */
-    const char *err;      /* why */
+    const char *failed; /* the step that failed or was interrupted */
+    const char *err;    /* why */
 } vmc_steps_outcome;
 
 /* Print the plan ("  1. ...") of the steps that apply; runs nothing. */

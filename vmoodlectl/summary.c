@@ -9,14 +9,15 @@
 #include "vm_text.h"
 
 #define LINE_COLUMN 100
-#define TAIL_BYTES  4096
+#define TAIL_BYTES 4096
 
 const char *vmc_last_line(const char *text, size_t len, size_t max,
                           apr_pool_t *p)
 {
     size_t end = len, start;
-    while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r'
-                       || text[end - 1] == ' ' || text[end - 1] == '\t'))
+    while (end > 0
+           && (text[end - 1] == '\n' || text[end - 1] == '\r'
+               || text[end - 1] == ' ' || text[end - 1] == '\t'))
         end--;
     start = end;
     while (start > 0 && text[start - 1] != '\n')
@@ -42,20 +43,21 @@ const char *vmc_log_last_line(const char *path, size_t max, apr_pool_t *p)
 
 int vmc_exit_code(int wait_status)
 {
-    return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status)
-         : WIFSIGNALED(wait_status) ? 128 + WTERMSIG(wait_status) : 255;
+    return WIFEXITED(wait_status)  ? WEXITSTATUS(wait_status)
+        : WIFSIGNALED(wait_status) ? 128 + WTERMSIG(wait_status)
+                                   : 255;
 }
 
 vmc_tally vmc_summary_tally(const vmc_site_result *r, int n)
 {
-    vmc_tally t = {0, 0, 0, 0, 0};
+    vmc_tally t = { 0, 0, 0, 0, 0 };
     for (int i = 0; i < n; i++) {
         if (r[i].state == VMC_SITE_RUNNING)
             t.running++;
         else if (r[i].state == VMC_SITE_WAITING)
             t.waiting++;
         else {
-            int ok = r[i].ok && !r[i].timed_out;    /* late is never good */
+            int ok = r[i].ok && !r[i].timed_out; /* late is never good */
             t.done++;
             t.ok += ok;
             t.failed += !ok;
@@ -93,10 +95,11 @@ void vmc_summary_print(FILE *out, const vmc_site_result *r, int n,
             "SECONDS", "LAST LINE");
     for (int i = 0; i < n; i++) {
         const char *result = r[i].state == VMC_SITE_DONE && r[i].ok ? "ok"
-                           : r[i].state == VMC_SITE_WAITING ? "-" : "FAILED";
-        fprintf(out, "%-*s %-6s %4s %8.1f  %.*s\n", width, r[i].in->key,
-                result, code_text(&r[i], code, sizeof code), r[i].seconds,
-                LINE_COLUMN, line_text(&r[i]));
+            : r[i].state == VMC_SITE_WAITING                        ? "-"
+                                                                    : "FAILED";
+        fprintf(out, "%-*s %-6s %4s %8.1f  %.*s\n", width, r[i].in->key, result,
+                code_text(&r[i], code, sizeof code), r[i].seconds, LINE_COLUMN,
+                line_text(&r[i]));
     }
     vmc_tally t = vmc_summary_tally(r, n);
     fprintf(out, "%d site(s): %d ok, %d failed, %d not started", n, t.ok,
@@ -106,8 +109,7 @@ void vmc_summary_print(FILE *out, const vmc_site_result *r, int n,
     fputc('\n', out);
     for (int i = 0; i < n; i++)
         if (r[i].state != VMC_SITE_WAITING && !r[i].ok && r[i].log_path)
-            fprintf(out, "  %s failed: see %s\n", r[i].in->key,
-                    r[i].log_path);
+            fprintf(out, "  %s failed: see %s\n", r[i].in->key, r[i].log_path);
     fflush(out);
 }
 

@@ -8,21 +8,21 @@
 #include "vm_instance.h"
 
 typedef enum {
-    VMC_SITE_WAITING,        /* not started (yet, or never: interrupted) */
+    VMC_SITE_WAITING, /* not started (yet, or never: interrupted) */
     VMC_SITE_RUNNING,
-    VMC_SITE_DONE,           /* ended: code says how */
-    VMC_SITE_NOT_STARTED     /* could not start: last_line says why */
+    VMC_SITE_DONE,       /* ended: code says how */
+    VMC_SITE_NOT_STARTED /* could not start: last_line says why */
 } vmc_site_state;
 
 typedef struct {
     const vm_instance *in;
     vmc_site_state state;
-    int code;                /* exit code; 128 + signal when killed */
+    int code; /* exit code; 128 + signal when killed */
     int timed_out;
-    int ok;                  /* DONE with a code the command counts good */
+    int ok; /* DONE with a code the command counts good */
     double seconds;
-    const char *log_path;    /* NULL when none was opened */
-    const char *last_line;   /* of its output, or the reason */
+    const char *log_path;  /* NULL when none was opened */
+    const char *last_line; /* of its output, or the reason */
 } vmc_site_result;
 
 /* The last non-empty line of text, control bytes shown as '?', cut to

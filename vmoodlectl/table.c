@@ -16,8 +16,8 @@ int vmc_table_load(const vmc_opts *o, vmc_table *t, const char **why)
         *why = "no source: give --source or a configuration file";
         return VMC_EXIT_USAGE;
     }
-    if (vm_source_open(&t->src, o->source_spec, o->table_name, o->pool,
-                       &err) != VM_OK
+    if (vm_source_open(&t->src, o->source_spec, o->table_name, o->pool, &err)
+            != VM_OK
         || vm_source_load(t->src, &t->rows, o->pool, &err) != VM_OK) {
         *why = apr_psprintf(o->pool, "source %s: %s",
                             vm_source_mask(o->source_spec, o->pool), err);
@@ -42,10 +42,13 @@ static const vm_instance *find_by_host(const vmc_table *t, const char *arg)
     int https;
 
     if (strstr(arg, "://") || strchr(arg, '/'))
-        return vm_host_parse_url(strstr(arg, "://") ? arg
-                   : apr_pstrcat(t->table->instances->pool, "http://", arg,
-                                 NULL), &url) ? NULL
-             : vm_table_find_key(t->table, url.key);
+        return vm_host_parse_url(strstr(arg, "://")
+                                     ? arg
+                                     : apr_pstrcat(t->table->instances->pool,
+                                                   "http://", arg, NULL),
+                                 &url)
+            ? NULL
+            : vm_table_find_key(t->table, url.key);
     for (https = 0; https <= 1; https++) {
         if (vm_host_request_key(arg, strlen(arg), https, key, sizeof key))
             return NULL;
@@ -63,8 +66,7 @@ const vm_instance *vmc_find(const vmc_table *t, const char *arg,
         : find_by_host(t, arg);
 
     if (!in)
-        *why = apr_psprintf(t->src->pool, "no instance '%s' in the table",
-                            arg);
+        *why = apr_psprintf(t->src->pool, "no instance '%s' in the table", arg);
     return in;
 }
 
@@ -122,8 +124,7 @@ const char *vmc_table_validate(const vmc_table *t, const vm_row *row,
     cand = apr_array_push(rows);
     *cand = *row;
     if (!row->present[VM_F_ID])
-        vm_row_set(cand, VM_F_ID,
-                   vmc_id_text((id = next_id(t)), p));
+        vm_row_set(cand, VM_F_ID, vmc_id_text((id = next_id(t)), p));
     after = vm_table_build(rows, p);
     if (!vm_table_find_id(after, id))
         return rejection_of(after, id);
@@ -131,8 +132,8 @@ const char *vmc_table_validate(const vmc_table *t, const vm_row *row,
         const vm_instance *in = &APR_ARRAY_IDX(t->table->instances, i,
                                                vm_instance);
         if (in->id != id && !vm_table_find_id(after, in->id))
-            return apr_psprintf(p, "host %s is already used by id %s",
-                                in->key, vmc_id_text(in->id, p));
+            return apr_psprintf(p, "host %s is already used by id %s", in->key,
+                                vmc_id_text(in->id, p));
     }
     return NULL;
 }
@@ -144,10 +145,8 @@ const char *vmc_table_save(vmc_table *t, const vm_row *row, long long *id,
 
     *id = vm_row_id(row);
     if (!t->src->ops->save_row)
-        return apr_psprintf(p, "source %s cannot be written",
-                            t->src->display);
+        return apr_psprintf(p, "source %s cannot be written", t->src->display);
     if (t->src->ops->save_row(t->src, row, id, p, &err) != VM_OK)
-        return apr_psprintf(p, "saving to %s failed: %s", t->src->display,
-                            err);
+        return apr_psprintf(p, "saving to %s failed: %s", t->src->display, err);
     return NULL;
 }

@@ -24,7 +24,7 @@ static void print_json(cJSON *j)
 static unsigned json_flags(const vmc_opts *o)
 {
     return VM_JSON_COLUMNS | VM_JSON_CRON
-           | (o->show_secrets ? VM_JSON_SECRETS : 0);
+        | (o->show_secrets ? VM_JSON_SECRETS : 0);
 }
 
 static void list_json(const vmc_opts *o, const vm_table *t)
@@ -35,11 +35,14 @@ static void list_json(const vmc_opts *o, const vm_table *t)
     int i;
 
     for (i = 0; i < t->instances->nelts; i++)
-        cJSON_AddItemToArray(ins, vm_instance_json(&APR_ARRAY_IDX(
-            t->instances, i, vm_instance), json_flags(o)));
+        cJSON_AddItemToArray(ins,
+                             vm_instance_json(&APR_ARRAY_IDX(t->instances, i,
+                                                             vm_instance),
+                                              json_flags(o)));
     for (i = 0; i < t->rejections->nelts; i++)
-        cJSON_AddItemToArray(rej, vm_rejection_json(&APR_ARRAY_IDX(
-            t->rejections, i, vm_rejection)));
+        cJSON_AddItemToArray(rej,
+                             vm_rejection_json(&APR_ARRAY_IDX(t->rejections, i,
+                                                              vm_rejection)));
     print_json(root);
 }
 
@@ -47,18 +50,19 @@ static void list_text(const vm_table *t, apr_pool_t *p)
 {
     int i;
 
-    printf("%-6s %-3s %-36s %-7s %-20s %6s %-23s %7s %-12s %s\n", "ID",
-           "ON", "HOST", "DBTYPE", "DBNAME", "CRONS", "LASTCRON", "GAP",
-           "PLATFORM", "ALIASES");
+    printf("%-6s %-3s %-36s %-7s %-20s %6s %-23s %7s %-12s %s\n", "ID", "ON",
+           "HOST", "DBTYPE", "DBNAME", "CRONS", "LASTCRON", "GAP", "PLATFORM",
+           "ALIASES");
     for (i = 0; i < t->instances->nelts; i++) {
         const vm_instance *in = &APR_ARRAY_IDX(t->instances, i, vm_instance);
         char date[VM_TIME_TEXT];
         size_t na = strlen(in->aliases);
         printf("%-6lld %-3s %-36s %-7s %-20s %6lld %-23s %6llds %-12s %.*s\n",
                in->id, in->enabled ? "yes" : "no", in->key, in->dbtype,
-               vm_text_visible(in->dbname, p), in->croncount, vm_time_human(in->lastcron, date),
-               in->lastcrongap, *in->platform ? in->platform : "-",
-               (int)(na ? na - 1 : 0), in->aliases);
+               vm_text_visible(in->dbname, p), in->croncount,
+               vm_time_human(in->lastcron, date), in->lastcrongap,
+               *in->platform ? in->platform : "-", (int)(na ? na - 1 : 0),
+               in->aliases);
     }
     for (i = 0; i < t->rejections->nelts; i++) {
         const vm_rejection *r = &APR_ARRAY_IDX(t->rejections, i, vm_rejection);
@@ -103,14 +107,15 @@ int vmc_cmd_show(vmc_opts *o)
         print_json(j);
         return VMC_EXIT_OK;
     }
-    cJSON_ArrayForEach(item, j) {
+    cJSON_ArrayForEach(item, j)
+    {
         char date[VM_TIME_TEXT];
         if (strcmp(item->string, "lastcron") == 0)
             printf("%-12s %s\n", item->string,
                    vm_time_human((long long)item->valuedouble, date));
         else if (cJSON_IsString(item))
-            printf("%-12s %s\n", item->string, plain(item->valuestring,
-                                                       o->pool));
+            printf("%-12s %s\n", item->string,
+                   plain(item->valuestring, o->pool));
         else if (cJSON_IsArray(item))
             printf("%-12s %s\n", item->string,
                    vm_aliases_text(in->aliases, o->pool));
@@ -218,7 +223,7 @@ int vmc_cmd_remove(vmc_opts *o)
         && strspn(o->args[0], "0123456789") == strlen(o->args[0])) {
         if ((rc = vmc_table_load(o, &t, &why)) != VMC_EXIT_OK)
             return vmc_fail(471, rc, why);
-        id = strtoll(o->args[0], NULL, 10);    /* a rejected row too */
+        id = strtoll(o->args[0], NULL, 10); /* a rejected row too */
     } else if ((rc = vmc_table_load_one(o, "remove", &t, &in, &why))
                != VMC_EXIT_OK) {
         return vmc_fail(474, rc, why);

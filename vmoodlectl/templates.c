@@ -22,14 +22,18 @@ const char *vmc_template_open(const vmc_opts *o, const char *name,
     const char *err;
 
     if (!vmc_name_ok(name))
-        return apr_psprintf(o->pool, "template name '%s' may hold only "
-                            "letters, digits, '.', '_', '-'", name);
+        return apr_psprintf(o->pool,
+                            "template name '%s' may hold only "
+                            "letters, digits, '.', '_', '-'",
+                            name);
     *dir = apr_pstrcat(o->pool, o->templates_dir, "/", name, NULL);
     if (access(*dir, F_OK) != 0)
         return apr_psprintf(o->pool, "no template %s in %s", name,
                             o->templates_dir);
-    if (vmc_manifest_read(m, apr_pstrcat(o->pool, *dir, "/", VMC_MANIFEST,
-                                         NULL), o->pool, &err) != 0)
+    if (vmc_manifest_read(m,
+                          apr_pstrcat(o->pool, *dir, "/", VMC_MANIFEST, NULL),
+                          o->pool, &err)
+        != 0)
         return apr_psprintf(o->pool, "template %s: %s", name, err);
     return NULL;
 }
@@ -68,7 +72,7 @@ static apr_array_header_t *template_names(const vmc_opts *o, const char **err)
         return NULL;
     }
     while ((e = readdir(dir)) != NULL)
-        if (vmc_name_ok(e->d_name))     /* leaves out .NAME.partial-PID */
+        if (vmc_name_ok(e->d_name)) /* leaves out .NAME.partial-PID */
             APR_ARRAY_PUSH(names, char *) = apr_pstrdup(o->pool, e->d_name);
     closedir(dir);
     qsort(names->elts, (size_t)names->nelts, sizeof(char *), by_name);
@@ -83,8 +87,7 @@ static cJSON *template_json(const vmc_manifest *m, const char *name)
     cJSON_AddStringToObject(e, "source", m->source.wwwroot);
     cJSON_AddStringToObject(e, "created", m->created ? m->created : "");
     cJSON_AddStringToObject(e, "dbtype", m->source.dbtype);
-    cJSON_AddNumberToObject(e, "bytes", (double)(m->dump_size
-                                                 + m->data_bytes));
+    cJSON_AddNumberToObject(e, "bytes", (double)(m->dump_size + m->data_bytes));
     cJSON_AddNumberToObject(e, "files", (double)m->data_files);
     if (m->pg_template_db)
         cJSON_AddStringToObject(e, "template_db", m->pg_template_db);
@@ -112,8 +115,7 @@ int vmc_cmd_templates(vmc_opts *o)
         return vmc_fail(361, VMC_EXIT_FAIL, err);
     }
     if (!o->json)
-        printf("%-20s %-32s %-20s %10s\n", "NAME", "SOURCE", "CREATED",
-               "SIZE");
+        printf("%-20s %-32s %-20s %10s\n", "NAME", "SOURCE", "CREATED", "SIZE");
     for (int i = 0; i < names->nelts; i++) {
         const char *name = APR_ARRAY_IDX(names, i, const char *), *dir;
         vmc_manifest m;
@@ -143,34 +145,38 @@ static const char *template_db_conf(vmc_opts *o, const vmc_manifest *m,
     const vm_row *f = &o->fields;
     const char *login = f->present[VM_F_VDBLOGIN] ? f->value[VM_F_VDBLOGIN]
                                                   : m->source.dblogin;
-    const char *pass = f->present[VM_F_VDBPASS] ? f->value[VM_F_VDBPASS]
-                                                 : NULL, *why, *err;
+    const char *pass = f->present[VM_F_VDBPASS] ? f->value[VM_F_VDBPASS] : NULL,
+               *why, *err;
     vmc_table t;
 
     memset(&t, 0, sizeof t);
     if (!pass && vmc_table_load(o, &t, &why) == VMC_EXIT_OK)
         pass = vmc_template_pass(&t, m, m->source.dbhost, login);
-    if (vmc_dbconf_make(c, "pgsql", m->pg_server, login, pass ? pass : "",
-                        NULL, o->pool, &err) != 0)
+    if (vmc_dbconf_make(c, "pgsql", m->pg_server, login, pass ? pass : "", NULL,
+                        o->pool, &err)
+        != 0)
         return err;
     return NULL;
 }
 
 /* 1 when the template database is there, 0 gone, -1 with *err (a failed
  * connection: nothing may be removed then). */
-static int template_db_exists(vmc_opts *o, const vmc_manifest *m,
-                              vmc_dbconf *c, const char **err)
+static int template_db_exists(vmc_opts *o, const vmc_manifest *m, vmc_dbconf *c,
+                              const char **err)
 {
     vm_db *server;
 
     if ((*err = template_db_conf(o, m, c)) != NULL)
         return -1;
     if (!(server = vmc_db_open(c, NULL, o->pool, err))) {
-        *err = apr_psprintf(o->pool, "cannot connect to %s as %s to drop "
-                            "the template database %s: %s%s", m->pg_server,
-                            c->user, m->pg_template_db, *err, *c->pass ? ""
-                            : "; no password given: --dbpass-file FILE, the "
-                              "template's row, or ~/.pgpass");
+        *err = apr_psprintf(
+            o->pool,
+            "cannot connect to %s as %s to drop "
+            "the template database %s: %s%s",
+            m->pg_server, c->user, m->pg_template_db, *err,
+            *c->pass ? ""
+                     : "; no password given: --dbpass-file FILE, the "
+                       "template's row, or ~/.pgpass");
         return -1;
     }
     return vmc_dbadmin_exists(server, m->pg_template_db, o->pool, err);
@@ -219,13 +225,19 @@ int vmc_cmd_template_remove(vmc_opts *o)
         return VMC_EXIT_OK;
     }
     if (db && vmc_pgtemplate_drop(&c, m.pg_template_db, o->pool, &err) != 0)
-        return vmc_fail(366, VMC_EXIT_FAIL, apr_psprintf(o->pool,
-                        "template-remove stopped, nothing removed: drop "
-                        "database %s: %s", m.pg_template_db, err));
+        return vmc_fail(
+            366, VMC_EXIT_FAIL,
+            apr_psprintf(o->pool,
+                         "template-remove stopped, nothing removed: drop "
+                         "database %s: %s",
+                         m.pg_template_db, err));
     if (remove_folder(o, dir, &err) != 0)
-        return vmc_fail(367, VMC_EXIT_FAIL, apr_psprintf(o->pool,
-                        "template-remove: %s%s", db ? "template database "
-                        "dropped, but " : "", err));
+        return vmc_fail(367, VMC_EXIT_FAIL,
+                        apr_psprintf(o->pool, "template-remove: %s%s",
+                                     db ? "template database "
+                                          "dropped, but "
+                                        : "",
+                                     err));
     vmc_say("removed template %s%s%s", o->template_name,
             db ? " and its template database " : "",
             db ? m.pg_template_db : "");

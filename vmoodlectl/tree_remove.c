@@ -13,11 +13,11 @@
 #include "vm_text.h"
 
 #define MAX_DEPTH 64
-#define MAX_PASSES 8   /* a folder re-read while entries keep appearing */
+#define MAX_PASSES 8 /* a folder re-read while entries keep appearing */
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
 typedef struct {
-    dev_t dev;            /* the root's file system: never left */
+    dev_t dev; /* the root's file system: never left */
     const char *root;
     apr_pool_t *keep;
     const char *err;
@@ -43,8 +43,8 @@ static int empty_dir(remover *r, int fd, const char *rel, int depth,
                      apr_pool_t *p);
 
 /* A folder entered through its own descriptor, then removed by name. */
-static int remove_dir(remover *r, int dirfd, const char *name,
-                      const char *rel, int depth, apr_pool_t *p)
+static int remove_dir(remover *r, int dirfd, const char *name, const char *rel,
+                      int depth, apr_pool_t *p)
 {
     struct stat st;
     int fd, rc;
@@ -54,7 +54,8 @@ static int remove_dir(remover *r, int dirfd, const char *name,
     fd = openat(dirfd, name, DIR_FLAGS);
     if (fd < 0 && (errno == ELOOP || errno == ENOTDIR))
         return unlinkat(dirfd, name, 0) == 0 || errno == ENOENT
-             ? 0 : rm_fail(r, "cannot remove", rel);   /* swapped: a link */
+            ? 0
+            : rm_fail(r, "cannot remove", rel); /* swapped: a link */
     if (fd < 0)
         return errno == ENOENT ? 0 : rm_fail(r, "cannot open", rel);
     if (fstat(fd, &st) != 0 || st.st_dev != r->dev) {
@@ -71,8 +72,8 @@ static int remove_dir(remover *r, int dirfd, const char *name,
 static int remove_entry(remover *r, int dirfd, const char *name,
                         const char *parent_rel, int depth, apr_pool_t *p)
 {
-    const char *rel = *parent_rel ? apr_pstrcat(p, parent_rel, "/", name,
-                                                NULL) : name;
+    const char *rel = *parent_rel ? apr_pstrcat(p, parent_rel, "/", name, NULL)
+                                  : name;
     struct stat st;
 
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
@@ -81,7 +82,7 @@ static int remove_entry(remover *r, int dirfd, const char *name,
         return remove_dir(r, dirfd, name, rel, depth, p);
     if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
         return 0;
-    if (errno == EISDIR)                  /* swapped since fstatat */
+    if (errno == EISDIR) /* swapped since fstatat */
         return remove_dir(r, dirfd, name, rel, depth, p);
     return rm_fail(r, "cannot remove", rel);
 }
@@ -124,7 +125,7 @@ static int empty_dir(remover *r, int fd, const char *rel, int depth,
 int vmc_tree_remove(const char *root, const char *inside, apr_pool_t *p,
                     const char **err)
 {
-    remover r = {0, root, p, NULL};
+    remover r = { 0, root, p, NULL };
     const char *base;
     int parent = vmc_open_parent(root, inside, &base, p, err), fd, rc;
     struct stat st;
@@ -145,8 +146,7 @@ int vmc_tree_remove(const char *root, const char *inside, apr_pool_t *p,
     r.dev = st.st_dev;
     rc = empty_dir(&r, fd, "", 0, p);
     close(fd);
-    if (rc == 0 && unlinkat(parent, base, AT_REMOVEDIR) != 0
-        && errno != ENOENT)
+    if (rc == 0 && unlinkat(parent, base, AT_REMOVEDIR) != 0 && errno != ENOENT)
         rc = rm_fail(&r, "cannot remove", "");
     close(parent);
     if (rc != 0)

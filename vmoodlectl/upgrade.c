@@ -30,9 +30,9 @@ typedef struct {
     int dry_run;
     const char *lock_dir;
     apr_pool_t *pool;
-    apr_hash_t *had_marker;      /* ids whose marker was there before */
-    int unfinished;              /* the site being started: had one */
-    vmc_upgrade_backup ub;       /* --backup (upgrade_backup.h) */
+    apr_hash_t *had_marker; /* ids whose marker was there before */
+    int unfinished;         /* the site being started: had one */
+    vmc_upgrade_backup ub;  /* --backup (upgrade_backup.h) */
 } upgrade_ctx;
 
 static const char *marker_path(const upgrade_ctx *u, const vm_instance *in)
@@ -49,7 +49,7 @@ static const char *marker_path(const upgrade_ctx *u, const vm_instance *in)
 typedef struct {
     const vmc_job *job;
     const vm_instance *in;
-    int pending;                 /* IS_PENDING or IS_CURRENT */
+    int pending; /* IS_PENDING or IS_CURRENT */
     apr_pool_t *pool;
     upgrade_ctx *u;
     int backup_failed;
@@ -57,7 +57,7 @@ typedef struct {
 
 static const struct {
     const char *script, *arg;
-    int in_maintenance;          /* a failure leaves the site in it */
+    int in_maintenance; /* a failure leaves the site in it */
 } scripts[] = {
     { "admin/cli/maintenance.php", "--enable", 0 },
     { "admin/cli/upgrade.php", "--non-interactive", 1 },
@@ -74,10 +74,11 @@ static int run_script(site_run *r, int n, const char *what, const char **err)
     if (code != 0)
         *err = apr_psprintf(r->pool, "%s exited %d%s%s", what, code,
                             scripts[n].in_maintenance
-                            ? ", the site stays in maintenance" : "",
+                                ? ", the site stays in maintenance"
+                                : "",
                             scripts[n].in_maintenance
-                            ? vmc_upgrade_restore_hint(&r->u->ub, r->pool)
-                            : "");
+                                ? vmc_upgrade_restore_hint(&r->u->ub, r->pool)
+                                : "");
     return code ? -1 : 0;
 }
 
@@ -95,8 +96,8 @@ static int backup_applies(void *ctx)
 static int backup(void *ctx, const char **err)
 {
     site_run *r = ctx;
-    r->backup_failed = vmc_upgrade_backup_site(&r->u->ub, r->in, r->pool,
-                                               err) != 0;
+    r->backup_failed = vmc_upgrade_backup_site(&r->u->ub, r->in, r->pool, err)
+        != 0;
     return r->backup_failed ? -1 : 0;
 }
 
@@ -134,10 +135,10 @@ static int maintenance_off(void *ctx, const char **err)
 static const vmc_step steps[] = {
     { "maintenance on (admin/cli/maintenance.php --enable)", NULL, NULL,
       maintenance_on, NULL },
-    { "back up the site (as vmoodlectl backup)", NULL, backup_applies,
-      backup, undo_backup },
-    { "the upgrade (admin/cli/upgrade.php --non-interactive)", NULL,
-      is_pending, run_upgrade, NULL },
+    { "back up the site (as vmoodlectl backup)", NULL, backup_applies, backup,
+      undo_backup },
+    { "the upgrade (admin/cli/upgrade.php --non-interactive)", NULL, is_pending,
+      run_upgrade, NULL },
     { "purge caches (admin/cli/purge_caches.php)", NULL, NULL, purge_caches,
       NULL },
     { "maintenance off (admin/cli/maintenance.php --disable)", NULL, NULL,
@@ -157,7 +158,8 @@ static int upgrade_site(const vmc_job *job, const vm_instance *in)
                                  (const char *const[]){ "--is-pending" }, 1);
     if (r.pending != IS_CURRENT && r.pending != IS_PENDING) {
         printf("vmoodlectl: cannot tell whether an upgrade is pending: "
-               "upgrade.php --is-pending exited %d\n", r.pending);
+               "upgrade.php --is-pending exited %d\n",
+               r.pending);
         return 1;
     }
     if (r.pending == IS_CURRENT && !u->unfinished) {
@@ -167,9 +169,11 @@ static int upgrade_site(const vmc_job *job, const vm_instance *in)
     if (u->dry_run) {
         printf("vmoodlectl: plan:\n");
         vmc_steps_plan(steps, NSTEPS, &r, u->pool);
-        printf("vmoodlectl: %s\n", is_pending(&r) ? "would be upgraded"
-               : "would be finished: left in maintenance by an upgrade "
-                 "that did not end");
+        printf("vmoodlectl: %s\n",
+               is_pending(&r)
+                   ? "would be upgraded"
+                   : "would be finished: left in maintenance by an upgrade "
+                     "that did not end");
         return UP_PENDING;
     }
     if (vmc_steps_run(steps, NSTEPS, &r, &out) != 0) {
@@ -189,8 +193,9 @@ static int before_site(const vmc_job *job, const vm_instance *in,
     const char *path = marker_path(u, in);
     u->unfinished = access(path, F_OK) == 0;
     if (u->unfinished)
-        apr_hash_set(u->had_marker, apr_pmemdup(u->pool, &in->id,
-                     sizeof in->id), sizeof in->id, "");
+        apr_hash_set(u->had_marker,
+                     apr_pmemdup(u->pool, &in->id, sizeof in->id),
+                     sizeof in->id, "");
     if (u->dry_run || u->unfinished)
         return 0;
     int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -206,8 +211,7 @@ static int before_site(const vmc_job *job, const vm_instance *in,
 static void after_site(const vmc_job *job, const vmc_site_result *r)
 {
     upgrade_ctx *u = job->ctx;
-    int had = apr_hash_get(u->had_marker, &r->in->id, sizeof r->in->id)
-              != NULL;
+    int had = apr_hash_get(u->had_marker, &r->in->id, sizeof r->in->id) != NULL;
     if (u->dry_run)
         return;
     if ((r->state == VMC_SITE_DONE && r->ok)
@@ -220,8 +224,7 @@ static void list_pending(const vmc_site_result *r, int n)
     int count = 0;
     for (int i = 0; i < n; i++)
         count += r[i].state == VMC_SITE_DONE && r[i].code == UP_PENDING;
-    printf("dry run: %d site(s) would be upgraded%s", count,
-           count ? ":" : "");
+    printf("dry run: %d site(s) would be upgraded%s", count, count ? ":" : "");
     for (int i = 0; i < n; i++)
         if (r[i].state == VMC_SITE_DONE && r[i].code == UP_PENDING)
             printf(" %s", r[i].in->key);
@@ -230,21 +233,20 @@ static void list_pending(const vmc_site_result *r, int n)
 
 int vmc_cmd_upgrade(vmc_opts *o)
 {
-    upgrade_ctx u = { o->dry_run, o->lock_dir, o->pool,
-                      apr_hash_make(o->pool), 0, {0} };
+    upgrade_ctx u = { o->dry_run, o->lock_dir, o->pool, apr_hash_make(o->pool),
+                      0,          { 0 } };
     vmc_site_result *results;
     vmc_table t;
     vmc_job job;
     int fg, rc;
 
     if (o->to)
-        return vmc_cmd_upgrade_to(o);   /* upgrade_to.c */
+        return vmc_cmd_upgrade_to(o); /* upgrade_to.c */
     if ((o->all || o->match) && !o->no_master)
-        o->master = 1;              /* the master first unless told */
+        o->master = 1; /* the master first unless told */
     if ((rc = vmc_job_prepare(o, "upgrade", 0, &t, &job, &fg)) != VMC_EXIT_OK
         || (rc = vmc_job_lock_dir(o)) != VMC_EXIT_OK
-        || (rc = vmc_upgrade_backup_prepare(o, &t, &job, &u.ub))
-           != VMC_EXIT_OK)
+        || (rc = vmc_upgrade_backup_prepare(o, &t, &job, &u.ub)) != VMC_EXIT_OK)
         return rc;
     job.work = upgrade_site;
     job.ctx = &u;

@@ -38,8 +38,7 @@ int vmc_upgrade_step(const vmc_job *job, const vmc_upgrade_backup *ub,
                      const vm_instance *in, const char *script,
                      const char *const *args, int nargs)
 {
-    return ub->on ? vmc_site_cli_run_args(&ub->run.cli, in, script, args,
-                                          nargs)
+    return ub->on ? vmc_site_cli_run_args(&ub->run.cli, in, script, args, nargs)
                   : vmc_fleet_step(job, in, script, args, nargs);
 }
 
@@ -55,6 +54,9 @@ int vmc_upgrade_backup_site(vmc_upgrade_backup *ub, const vm_instance *in,
 const char *vmc_upgrade_restore_hint(const vmc_upgrade_backup *ub,
                                      apr_pool_t *p)
 {
-    return ub->path ? apr_psprintf(p, "; to put it back: vmoodlectl restore "
-                                   "%s", ub->path) : "";
+    return ub->path ? apr_psprintf(p,
+                                   "; to put it back: vmoodlectl restore "
+                                   "%s",
+                                   ub->path)
+                    : "";
 }

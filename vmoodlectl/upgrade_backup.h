@@ -6,9 +6,9 @@
 #include "fleet.h"
 
 typedef struct {
-    int on;                     /* --backup was given */
+    int on; /* --backup was given */
     vmc_backup_run run;
-    const char *path;           /* the site's backup, once made */
+    const char *path; /* the site's backup, once made */
 } vmc_upgrade_backup;
 
 /* With --backup: --dir checked, the site's child kept root (the backup is

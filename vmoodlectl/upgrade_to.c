@@ -27,20 +27,20 @@
 #include "vm_lock.h"
 #include "vm_text.h"
 
-#define DEFAULT_SETTLE 15   /* VMoodleRefresh's default 10, and a margin */
+#define DEFAULT_SETTLE 15 /* VMoodleRefresh's default 10, and a margin */
 
 typedef struct {
     vmc_opts *o;
     vmc_table *t;
     const vmc_job *job;
-    const vm_instance *in;       /* as it was: its old platform */
-    vm_instance moved;           /* the same on the new platform */
+    const vm_instance *in; /* as it was: its old platform */
+    vm_instance moved;     /* the same on the new platform */
     const char *old_tree, *new_tree;
     int log_fd;
     vm_lock lock;
-    int maintenance, switched;   /* what to undo */
-    int undoing;                 /* an interrupt no longer cuts things short */
-    long settle;                 /* seconds, see settle() */
+    int maintenance, switched; /* what to undo */
+    int undoing;               /* an interrupt no longer cuts things short */
+    long settle;               /* seconds, see settle() */
     apr_pool_t *p;
 } move;
 
@@ -76,8 +76,11 @@ static int script(move *m, const vm_instance *as, const char *tree,
 static int take_lock(void *ctx, const char **err)
 {
     move *m = ctx;
-    return vm_lock_take(&m->lock, m->o->lock_dir, m->t->src, m->in->id,
-                        m->p, err) == VM_LOCK_GOT ? 0 : -1;
+    return vm_lock_take(&m->lock, m->o->lock_dir, m->t->src, m->in->id, m->p,
+                        err)
+            == VM_LOCK_GOT
+        ? 0
+        : -1;
 }
 
 static void drop_lock(void *ctx)
@@ -109,8 +112,10 @@ static void back_in_service(void *ctx)
                "admin/cli/purge_caches.php", NULL, &err)
         || script(m, m->in, m->old_tree, "maintenance off (back)",
                   "admin/cli/maintenance.php", "--disable", &err))
-        vmc_error(600, "%s: back on its platform but %s: it stays in "
-                  "maintenance", m->in->key, err);
+        vmc_error(600,
+                  "%s: back on its platform but %s: it stays in "
+                  "maintenance",
+                  m->in->key, err);
 }
 
 static int save_platform(move *m, const char *platform, const char **err)
@@ -170,8 +175,8 @@ static void switch_back(void *ctx)
 static int upgrade(void *ctx, const char **err)
 {
     move *m = ctx;
-    return script(m, &m->moved, m->new_tree, "upgrade",
-                  "admin/cli/upgrade.php", "--non-interactive", err);
+    return script(m, &m->moved, m->new_tree, "upgrade", "admin/cli/upgrade.php",
+                  "--non-interactive", err);
 }
 
 static int purge(void *ctx, const char **err)
@@ -194,18 +199,18 @@ static int maintenance_off(void *ctx, const char **err)
 static const char *plan_switch(void *ctx, apr_pool_t *p)
 {
     const move *m = ctx;
-    return apr_psprintf(p, "switch %s from platform '%s' (%s) to '%s' (%s), "
-                        "wait %lds for the web servers", m->in->key,
-                        m->in->platform, m->old_tree, m->moved.platform,
-                        m->new_tree, m->settle);
+    return apr_psprintf(p,
+                        "switch %s from platform '%s' (%s) to '%s' (%s), "
+                        "wait %lds for the web servers",
+                        m->in->key, m->in->platform, m->old_tree,
+                        m->moved.platform, m->new_tree, m->settle);
 }
 
 static const vmc_step steps[] = {
     { "take the site's lock", NULL, NULL, take_lock, drop_lock },
     { "maintenance on (old code)", NULL, NULL, maintenance_on,
       back_in_service },
-    { "switch the platform", plan_switch, NULL, switch_platform,
-      switch_back },
+    { "switch the platform", plan_switch, NULL, switch_platform, switch_back },
     { "upgrade.php (new code)", NULL, NULL, upgrade, NULL },
     { "purge caches (new code)", NULL, NULL, purge, NULL },
     { "maintenance off (new code)", NULL, NULL, maintenance_off, NULL },
@@ -240,15 +245,14 @@ static int move_site(move *m, int dir_fd)
     int rc = vmc_steps_run(steps, NSTEPS, m, &out);
     close(m->log_fd);
     if (rc == 0) {
-        drop_lock(m);             /* vcron may run its cron again */
+        drop_lock(m); /* vcron may run its cron again */
         vmc_say("%s: on platform '%s', upgraded, out of maintenance",
                 m->in->key, m->moved.platform);
         return 0;
     }
     vmc_error(603, "%s: %s failed: %s; back on platform '%s' (log: %s/%s)",
               m->in->key, out.failed, vm_text_visible(out.err, m->p),
-              m->in->platform, m->job->log_dir,
-              vm_cli_log_name(m->in, m->p));
+              m->in->platform, m->job->log_dir, vm_cli_log_name(m->in, m->p));
     return 1;
 }
 
@@ -256,32 +260,41 @@ static int move_site(move *m, int dir_fd)
 static int check(vmc_opts *o, const vmc_job *job, const char **tree)
 {
     if (o->backup)
-        return vmc_fail(604, VMC_EXIT_USAGE, "--to with --backup is not "
+        return vmc_fail(604, VMC_EXIT_USAGE,
+                        "--to with --backup is not "
                         "supported yet: take a restore point first with "
                         "'vmoodlectl backup SITES', then run without "
                         "--backup");
     if (o->master)
-        return vmc_fail(606, VMC_EXIT_USAGE, "--to: the master has no row "
+        return vmc_fail(606, VMC_EXIT_USAGE,
+                        "--to: the master has no row "
                         "and stays on the default platform");
     *tree = vm_platform_path(job->platforms, *o->to ? o->to : NULL,
                              job->moodle_dir);
     if (!*tree)
-        return vmc_fail(607, VMC_EXIT_USAGE, apr_psprintf(o->pool,
-                        "--to: platform '%s' is not in %s",
-                        vm_text_visible(o->to, o->pool), o->platforms_file
-                        ? o->platforms_file : "any platforms file "
-                        "(set platforms = FILE)"));
+        return vmc_fail(607, VMC_EXIT_USAGE,
+                        apr_psprintf(o->pool,
+                                     "--to: platform '%s' is not in %s",
+                                     vm_text_visible(o->to, o->pool),
+                                     o->platforms_file
+                                         ? o->platforms_file
+                                         : "any platforms file "
+                                           "(set platforms = FILE)"));
     if (access(apr_pstrcat(o->pool, *tree, "/admin/cli/upgrade.php", NULL),
-               R_OK) != 0)
-        return vmc_fail(608, VMC_EXIT_USAGE, apr_psprintf(o->pool,
-                        "--to: %s has no admin/cli/upgrade.php", *tree));
+               R_OK)
+        != 0)
+        return vmc_fail(608, VMC_EXIT_USAGE,
+                        apr_psprintf(o->pool,
+                                     "--to: %s has no admin/cli/upgrade.php",
+                                     *tree));
     for (int i = 0; i < job->sites->nelts; i++) {
         const vm_instance *in = APR_ARRAY_IDX(job->sites, i,
                                               const vm_instance *);
         if (!vmc_code_dir(job, in))
-            return vmc_fail(609, VMC_EXIT_FAIL, apr_psprintf(o->pool,
-                            "%s: %s", in->key,
-                            vmc_platform_missing(job, in, o->pool)));
+            return vmc_fail(609, VMC_EXIT_FAIL,
+                            apr_psprintf(o->pool, "%s: %s", in->key,
+                                         vmc_platform_missing(job, in,
+                                                              o->pool)));
     }
     return VMC_EXIT_OK;
 }
@@ -309,15 +322,18 @@ int vmc_cmd_upgrade_to(vmc_opts *o)
     int fg, rc, failed = 0, dir_fd = -1;
 
     if (o->settle_text && seconds(o->settle_text, &settle) != 0)
-        return vmc_fail(611, VMC_EXIT_USAGE, apr_psprintf(o->pool, "--settle "
-                        "wants a whole number of seconds, not '%s'",
-                        vm_text_visible(o->settle_text, o->pool)));
+        return vmc_fail(
+            611, VMC_EXIT_USAGE,
+            apr_psprintf(o->pool,
+                         "--settle "
+                         "wants a whole number of seconds, not '%s'",
+                         vm_text_visible(o->settle_text, o->pool)));
     if ((rc = vmc_job_prepare(o, "upgrade", 0, &t, &job, &fg)) != VMC_EXIT_OK
         || (rc = check(o, &job, &tree)) != VMC_EXIT_OK
         || (!o->dry_run && (rc = vmc_job_lock_dir(o)) != VMC_EXIT_OK))
         return rc;
-    if (!o->dry_run && (dir_fd = vmc_log_dir_open(job.log_dir, o->pool,
-                                                  &why)) < 0)
+    if (!o->dry_run
+        && (dir_fd = vmc_log_dir_open(job.log_dir, o->pool, &why)) < 0)
         return vmc_fail(610, VMC_EXIT_FAIL, why);
     to = apr_pstrdup(o->pool, o->to);
 
@@ -325,8 +341,9 @@ int vmc_cmd_upgrade_to(vmc_opts *o)
     for (int i = 0; i < job.sites->nelts && !vmc_interrupted(); i++) {
         const vm_instance *in = APR_ARRAY_IDX(job.sites, i,
                                               const vm_instance *);
-        move m = { o, &t, &job, in, *in, vmc_code_dir(&job, in), tree, -1,
-                   { -1, 0 }, 0, 0, 0, settle, o->pool };
+        move m = { o,      &t,     &job,      in, *in, vmc_code_dir(&job, in),
+                   tree,   -1,     { -1, 0 }, 0,  0,   0,
+                   settle, o->pool };
         if (strcmp(in->platform, to) == 0) {
             vmc_say("%s: already on platform '%s'", in->key, to);
             continue;

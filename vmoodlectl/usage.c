@@ -44,11 +44,14 @@ static const char *measure_db(site_usage *u, apr_pool_t *p)
     if (vmc_site_dbconf(in, &c, p, &err) != 0
         || !(db = vmc_db_open(&c, in->dbname, p, &err)))
         return err;
-    if (vmc_db_value(db, c.pg ? "SELECT pg_database_size(current_database())"
-                     : "SELECT COALESCE(SUM(data_length + index_length), 0) "
-                       "FROM information_schema.TABLES "
-                       "WHERE table_schema = DATABASE()", 0, NULL, &size, p,
-                     &err) != 0)
+    if (vmc_db_value(
+            db,
+            c.pg ? "SELECT pg_database_size(current_database())"
+                 : "SELECT COALESCE(SUM(data_length + index_length), 0) "
+                   "FROM information_schema.TABLES "
+                   "WHERE table_schema = DATABASE()",
+            0, NULL, &size, p, &err)
+        != 0)
         return err;
     u->db = size ? (uint64_t)apr_atoi64(size) : 0;
     if (vmc_moodle_info_read(db, in->dbprefix, &mi, p, &err) != 0)
@@ -122,8 +125,8 @@ static void print_row(const site_usage *u, apr_pool_t *p)
            vmc_bytes(u->disk, p), vmc_bytes(u->db, p),
            u->users ? u->users : "-", when(u->last_access, p),
            u->release ? vm_text_visible(u->release, p) : "-",
-           pc < 0 ? "-" : apr_psprintf(p, "%d%% of %s", pc,
-                                       vmc_bytes(u->quota, p)),
+           pc < 0 ? "-"
+                  : apr_psprintf(p, "%d%% of %s", pc, vmc_bytes(u->quota, p)),
            pc >= VMC_QUOTA_WARN ? "  WARNING" : "");
 }
 
@@ -139,10 +142,11 @@ static cJSON *row_json(const site_usage *u)
     cJSON_AddNumberToObject(o, "dataroot_bytes", (double)u->disk);
     cJSON_AddNumberToObject(o, "dataroot_files", (double)u->files);
     cJSON_AddNumberToObject(o, "database_bytes", (double)u->db);
-    cJSON_AddNumberToObject(o, "users", u->users ? (double)apr_atoi64(u->users)
-                                                 : 0);
-    cJSON_AddNumberToObject(o, "last_access", u->last_access
-                            ? (double)apr_atoi64(u->last_access) : 0);
+    cJSON_AddNumberToObject(o, "users",
+                            u->users ? (double)apr_atoi64(u->users) : 0);
+    cJSON_AddNumberToObject(o, "last_access",
+                            u->last_access ? (double)apr_atoi64(u->last_access)
+                                           : 0);
     if (u->release)
         cJSON_AddStringToObject(o, "moodle_release", u->release);
     if (u->quota) {
@@ -155,8 +159,12 @@ static cJSON *row_json(const site_usage *u)
 
 int vmc_cmd_usage(vmc_opts *o)
 {
-    vmc_selection sel = { o->all || (!o->match && !o->nargs), o->match, 0,
-                          o->include_disabled, o->args, o->nargs };
+    vmc_selection sel = { o->all || (!o->match && !o->nargs),
+                          o->match,
+                          0,
+                          o->include_disabled,
+                          o->args,
+                          o->nargs };
     cJSON *list = o->json ? cJSON_CreateArray() : NULL;
     apr_array_header_t *sites;
     const char *why;
@@ -174,8 +182,15 @@ int vmc_cmd_usage(vmc_opts *o)
         printf("%-30s %10s %10s %6s  %-20s %-22s %s\n", "SITE", "DATAROOT",
                "DATABASE", "USERS", "LAST ACCESS", "MOODLE", "QUOTA");
     for (int i = 0; i < sites->nelts; i++) {
-        site_usage u = { APR_ARRAY_IDX(sites, i, const vm_instance *), 0, 0,
-                         0, 0, NULL, NULL, NULL, NULL };
+        site_usage u = { APR_ARRAY_IDX(sites, i, const vm_instance *),
+                         0,
+                         0,
+                         0,
+                         0,
+                         NULL,
+                         NULL,
+                         NULL,
+                         NULL };
         measure(&u, &q, o->pool);
         if (u.err)
             rc = VMC_EXIT_FAIL;

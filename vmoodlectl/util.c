@@ -26,8 +26,7 @@ int vmc_dbname_ok(const char *name)
         && *name != '-' && only(name, ALNUM "_-");
 }
 
-const char *vmc_path_inside(const char *path, const char *parent,
-                            apr_pool_t *p)
+const char *vmc_path_inside(const char *path, const char *parent, apr_pool_t *p)
 {
     char real_parent[PATH_MAX], real_dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
@@ -39,7 +38,8 @@ const char *vmc_path_inside(const char *path, const char *parent,
     base = slash + 1;
     if (!*base || !strcmp(base, "."))
         return "must name a directory, not end in '/' or '.'";
-    dir = slash == path ? "/" : apr_pstrndup(p, path, (apr_size_t)(slash - path));
+    dir = slash == path ? "/"
+                        : apr_pstrndup(p, path, (apr_size_t)(slash - path));
     if (!realpath(parent, real_parent))
         return apr_psprintf(p, "cannot be checked: data parent %s: %s", parent,
                             strerror(errno));
@@ -55,7 +55,7 @@ const char *vmc_path_inside(const char *path, const char *parent,
 
 const char *vmc_bytes(unsigned long long n, apr_pool_t *p)
 {
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
     double v = (double)n;
     int u = 0;
 

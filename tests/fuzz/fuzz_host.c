@@ -59,8 +59,9 @@ static void check_url_agrees(const char *host, size_t len, int https)
     key_why = vm_host_request_key(host, len, https, key, sizeof key);
     if ((url_why == NULL) != (key_why == NULL))
         abort();
-    if (!url_why && (strcmp(u.key, key) != 0 || u.https != https
-                     || strcmp(u.wwwroot + strlen(scheme), key) != 0))
+    if (!url_why
+        && (strcmp(u.key, key) != 0 || u.https != https
+            || strcmp(u.wwwroot + strlen(scheme), key) != 0))
         abort();
     free(url);
 }
@@ -85,8 +86,9 @@ static void check_url(const uint8_t *data, size_t size)
         if (!key_is_canonical(host)
             || vm_host_request_key(host, u.hostlen, u.https, key, sizeof key)
             || strcmp(key, host) != 0
-            || (*seg && (*seg != '/'
-                         || vm_host_check_segment(seg + 1, strlen(seg + 1))))
+            || (*seg
+                && (*seg != '/'
+                    || vm_host_check_segment(seg + 1, strlen(seg + 1))))
             || strcmp(vm_host_key_path(u.key), seg) != 0)
             abort();
     }

@@ -88,8 +88,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     write_inputs(data, size);
     apr_pool_create(&p, NULL);
-    if (vm_source_open(&src, apr_pstrcat(p, "json:", json_path, NULL), NULL,
-                       p, &err) != VM_OK)
+    if (vm_source_open(&src, apr_pstrcat(p, "json:", json_path, NULL), NULL, p,
+                       &err)
+        != VM_OK)
         abort();
     if (vm_source_load(src, &rows, p, &err) == VM_OK) {
         vm_table *t = vm_table_build(rows, p);

@@ -24,8 +24,8 @@ static char snap_path[300];
 static uint8_t *valid;
 static size_t valid_size;
 
-static void add_row(apr_array_header_t *rows, const char *id,
-                    const char *vhost, const char *enabled)
+static void add_row(apr_array_header_t *rows, const char *id, const char *vhost,
+                    const char *enabled)
 {
     vm_row *row = apr_array_push(rows);
 
@@ -126,7 +126,7 @@ static size_t touch_entry(const vm_snapshot *s, const vm_snapshot_entry *e)
     for (i = 0; i < VM_ENV_COUNT; i++)
         sum += touch(values[i]);
     return sum + (size_t)vm_snapshot_entry_id(e)
-           + (size_t)vm_snapshot_entry_enabled(e);
+        + (size_t)vm_snapshot_entry_enabled(e);
 }
 
 /* Read everything the reader exposes, as the module and vmoodlectl do. */
@@ -141,16 +141,16 @@ static void read_all(const vm_snapshot *s, const uint8_t *data, size_t size)
     for (i = 0; i < n; i++) {
         vm_snapshot_instance(s, i, &in);
         sum += touch(in.key) + touch(in.wwwroot) + touch(in.vhostname)
-             + touch(in.name) + touch(in.shortname) + touch(in.dbtype)
-             + touch(in.dbhost) + touch(in.dblogin) + touch(in.dbpass)
-             + touch(in.dbname) + touch(in.dbprefix) + touch(in.datapath)
-             + touch(in.platform) + touch(in.aliases) + touch(in.path);
+            + touch(in.name) + touch(in.shortname) + touch(in.dbtype)
+            + touch(in.dbhost) + touch(in.dblogin) + touch(in.dbpass)
+            + touch(in.dbname) + touch(in.dbprefix) + touch(in.datapath)
+            + touch(in.platform) + touch(in.aliases) + touch(in.path);
         /* as a request for the host, with the site's path */
         if (vm_snapshot_route(s, in.key, strcspn(in.key, "/"),
                               *in.path ? in.path : "/", &to))
             sum += touch_entry(s, to.site)
-                 + touch(vm_snapshot_entry_platform(s, to.site))
-                 + touch(vm_snapshot_entry_wwwroot(s, to.site));
+                + touch(vm_snapshot_entry_platform(s, to.site))
+                + touch(vm_snapshot_entry_wwwroot(s, to.site));
         vm_snapshot_lookup(s, in.key, strlen(in.key), &found);
         sum += touch_entry(s, vm_snapshot_find(s, in.key, strlen(in.key)));
     }
@@ -191,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         read_all(s, data, size);
         vm_snapshot_close(s);
     } else if (!err || !*err) {
-        abort();   /* a refusal must say why: the module logs it */
+        abort(); /* a refusal must say why: the module logs it */
     }
     apr_pool_destroy(p);
     return 0;

@@ -24,8 +24,8 @@
 typedef struct {
     vm_source *src;
     apr_pool_t *pool;
-    int passwords;     /* print vdbpass */
-    int argc;          /* command arguments after the command name */
+    int passwords; /* print vdbpass */
+    int argc;      /* command arguments after the command name */
     char **argv;
 } tool;
 
@@ -64,17 +64,22 @@ static cJSON *instance_json(const vm_instance *in, int passwords)
 {
     cJSON *o = cJSON_CreateObject();
     const char *texts[][2] = {
-        {"name", in->name}, {"shortname", in->shortname},
-        {"vhostname", in->vhostname}, {"key", in->key},
-        {"wwwroot", in->wwwroot}, {"dbtype", in->dbtype},
-        {"dbhost", in->dbhost}, {"dblogin", in->dblogin},
-        {"dbname", in->dbname}, {"dbprefix", in->dbprefix},
-        {"datapath", in->datapath}, {"platform", in->platform},
-        {"aliases", in->aliases}, {"path", in->path}};
-    const struct { const char *k; long long v; } nums[] = {
-        {"dbpersist", in->dbpersist}, {"mnet", in->mnet},
-        {"enabled", in->enabled}, {"croncount", in->croncount},
-        {"lastcron", in->lastcron}, {"lastcrongap", in->lastcrongap}};
+        { "name", in->name },           { "shortname", in->shortname },
+        { "vhostname", in->vhostname }, { "key", in->key },
+        { "wwwroot", in->wwwroot },     { "dbtype", in->dbtype },
+        { "dbhost", in->dbhost },       { "dblogin", in->dblogin },
+        { "dbname", in->dbname },       { "dbprefix", in->dbprefix },
+        { "datapath", in->datapath },   { "platform", in->platform },
+        { "aliases", in->aliases },     { "path", in->path }
+    };
+    const struct {
+        const char *k;
+        long long v;
+    } nums[] = {
+        { "dbpersist", in->dbpersist }, { "mnet", in->mnet },
+        { "enabled", in->enabled },     { "croncount", in->croncount },
+        { "lastcron", in->lastcron },   { "lastcrongap", in->lastcrongap }
+    };
     cJSON_AddNumberToObject(o, "id", (double)in->id);
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
         cJSON_AddStringToObject(o, texts[i][0], texts[i][1]);
@@ -97,11 +102,15 @@ static int cmd_load(tool *t)
           *rej = cJSON_CreateArray();
     cJSON_AddStringToObject(o, "status", vm_status_name(VM_OK));
     for (int i = 0; i < table->instances->nelts; i++)
-        cJSON_AddItemToArray(ins, instance_json(
-            &APR_ARRAY_IDX(table->instances, i, vm_instance), t->passwords));
+        cJSON_AddItemToArray(ins,
+                             instance_json(&APR_ARRAY_IDX(table->instances, i,
+                                                          vm_instance),
+                                           t->passwords));
     for (int i = 0; i < table->rejections->nelts; i++)
-        cJSON_AddItemToArray(rej, vm_rejection_json(
-            &APR_ARRAY_IDX(table->rejections, i, vm_rejection)));
+        cJSON_AddItemToArray(rej,
+                             vm_rejection_json(&APR_ARRAY_IDX(table->rejections,
+                                                              i,
+                                                              vm_rejection)));
     cJSON_AddItemToObject(o, "instances", ins);
     cJSON_AddItemToObject(o, "rejections", rej);
     emit(o);
@@ -181,7 +190,8 @@ static int read_row(vm_row *row, apr_pool_t *p)
         return -1;
     }
     memset(row, 0, sizeof *row);
-    cJSON_ArrayForEach(item, obj) {
+    cJSON_ArrayForEach(item, obj)
+    {
         int f = vm_field_by_name(item->string), bad = 0;
         if (f >= 0)
             vm_row_set(row, (vm_field)f, vm_json_text(item, p, &bad));
@@ -213,20 +223,22 @@ static const struct {
     const char *name;
     int (*run)(tool *t);
 } commands[] = {
-    {"load", cmd_load}, {"record-cron", cmd_record_cron}, {"lock", cmd_lock},
-    {"watch", cmd_watch}, {"save", cmd_save}, {"delete", cmd_delete},
+    { "load", cmd_load }, { "record-cron", cmd_record_cron },
+    { "lock", cmd_lock }, { "watch", cmd_watch },
+    { "save", cmd_save }, { "delete", cmd_delete },
 };
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: vmsource [--table T] [--passwords] SOURCE "
-                    "load|record-cron|lock|watch|save|delete [ARGS]\n");
+    fprintf(stderr,
+            "usage: vmsource [--table T] [--passwords] SOURCE "
+            "load|record-cron|lock|watch|save|delete [ARGS]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    tool t = {0};
+    tool t = { 0 };
     const char *table = NULL, *err = NULL;
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {

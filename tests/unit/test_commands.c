@@ -14,8 +14,8 @@ static int takes_spelling(const vmc_command *c, const char *name)
 
     for (int i = 0; (opt = vmc_option_at(i)) != NULL; i++)
         n += vmc_command_takes(c, opt)
-             && (strcmp(opt->name, name) == 0
-                 || (opt->old && strcmp(opt->old, name) == 0));
+            && (strcmp(opt->name, name) == 0
+                || (opt->old && strcmp(opt->old, name) == 0));
     return n;
 }
 
@@ -27,7 +27,7 @@ static void every_listed_key_is_an_option(void **state)
     for (int i = 0; (c = vmc_command_at(i)) != NULL; i++) {
         for (const char *const *k = c->options; *k; k++)
             assert_non_null(vmc_option_by_key(*k));
-        assert_ptr_equal(vmc_command_find(c->name), c);   /* listed once */
+        assert_ptr_equal(vmc_command_find(c->name), c); /* listed once */
     }
 }
 
@@ -82,11 +82,11 @@ static void options_go_where_the_table_says(void **state)
 {
     apr_pool_t *p = *state;
     vmc_opts o;
-    const char *config[] = { "vmoodlectl", "--dry-run", "config", "--all",
-                             "--name", "theme", "--set=boost", "--jobs",
-                             "3", NULL };
+    const char *config[] = { "vmoodlectl", "--dry-run", "config",      "--all",
+                             "--name",     "theme",     "--set=boost", "--jobs",
+                             "3",          NULL };
     const char *snapshot[] = { "vmoodlectl", "snapshot", "--from", "master",
-                               "--name", "t1", NULL };
+                               "--name",     "t1",       NULL };
 
     assert_int_equal(read_line(p, &o, config), VMC_CMDLINE_BAD); /* dry */
     config[1] = "--fail-fast";
@@ -96,7 +96,7 @@ static void options_go_where_the_table_says(void **state)
     assert_null(o.snapshot_name);
     assert_int_equal(o.jobs, 3);
     assert_true(o.all && o.fail_fast && o.nargs == 0);
-    config[6] = "--value=dark";             /* the new spelling */
+    config[6] = "--value=dark"; /* the new spelling */
     assert_int_equal(read_line(p, &o, config), VMC_CMDLINE_RUN);
     assert_string_equal(o.cfg_value, "dark");
     assert_int_equal(read_line(p, &o, snapshot), VMC_CMDLINE_RUN);
@@ -109,10 +109,11 @@ static void what_a_command_does_not_take_is_refused(void **state)
     apr_pool_t *p = *state;
     vmc_opts o;
     const char *list[] = { "vmoodlectl", "list", "--jobs", "3", NULL };
-    const char *enable[] = { "vmoodlectl", "enable", "h", "--dbname", "x",
-                             NULL };
+    const char *enable[] = {
+        "vmoodlectl", "enable", "h", "--dbname", "x", NULL
+    };
     const char *settings[] = { "vmoodlectl", "--templates", "/t", "enable",
-                               "h", "--php", "/p", NULL };
+                               "h",          "--php",       "/p", NULL };
 
     assert_int_equal(read_line(p, &o, list), VMC_CMDLINE_BAD);
     assert_int_equal(read_line(p, &o, enable), VMC_CMDLINE_BAD);

@@ -30,17 +30,21 @@ static void lines_comments_and_blanks(void **state)
     const char *path, *err;
     char *seen;
 
-    err = read_text(p, "# a comment\n\n  source = json:/a b \n"
-                       "\tmode=round-robin\nempty =\nlast = x = y", &seen,
-                    &path);
+    err = read_text(p,
+                    "# a comment\n\n  source = json:/a b \n"
+                    "\tmode=round-robin\nempty =\nlast = x = y",
+                    &seen, &path);
     assert_null(err);
-    assert_string_equal(seen, "source=json:/a b;mode=round-robin;empty=;"
-                              "last=x = y;");
+    assert_string_equal(seen,
+                        "source=json:/a b;mode=round-robin;empty=;"
+                        "last=x = y;");
 }
 
 static void errors_name_file_and_line(void **state)
 {
-    static const struct { const char *text, *want; } c[] = {
+    static const struct {
+        const char *text, *want;
+    } c[] = {
         { "a = 1\nno equals sign\n", ":2: want name = value" },
         { "a = 1\n = 2\n", ":2: want name = value" },
         { "# x\n\nbad = 1\n", ":3: unknown setting 'bad'" },

@@ -5,7 +5,9 @@
 #include "vm_conninfo.h"
 #include "vm_source.h"
 
-typedef struct { const char *in, *out; } mask_case;
+typedef struct {
+    const char *in, *out;
+} mask_case;
 
 static void check_cases(const mask_case *c, size_t n,
                         const char *(*mask)(const char *, apr_pool_t *),
@@ -18,8 +20,7 @@ static void check_cases(const mask_case *c, size_t n,
             fail_msg("mask(%s) = %s, want %s", c[i].in, got, c[i].out);
         if (strcasestr(got, "S3cret") || strstr(got, "XYZ")
             || strstr(got, "tail"))
-            fail_msg("mask(%s) = %s shows part of the password", c[i].in,
-                     got);
+            fail_msg("mask(%s) = %s shows part of the password", c[i].in, got);
     }
 }
 
@@ -28,33 +29,33 @@ static void check_cases(const mask_case *c, size_t n,
 static void keyword_values(void **state)
 {
     static const mask_case c[] = {
-        {"password=Sup3r\\ S3cret-tail", "password=***"},
-        {"host=db password=Sup3r\\ S3cret-tail dbname=m",
-         "host=db password=*** dbname=m"},
-        {"password=abc\"XYZ", "password=***"},
-        {"password=abc\"XYZ host=db", "password=*** host=db"},
-        {"password=S3cret host=db user=u", "password=*** host=db user=u"},
-        {"host=db user=u password=S3cret", "host=db user=u password=***"},
-        {"host=db password='S3cret with tail' user=x",
-         "host=db password=*** user=x"},
-        {"host=db password='S3cret \\' tail' user=x",
-         "host=db password=*** user=x"},
-        {"host=db password='S3cret\\\\' user=x",
-         "host=db password=*** user=x"},
-        {"host=db password = S3cret user=x", "host=db password = *** user=x"},
-        {"host=db password\t=\tS3cret", "host=db password\t=\t***"},
-        {"host=db password=", "host=db password=***"},
+        { "password=Sup3r\\ S3cret-tail", "password=***" },
+        { "host=db password=Sup3r\\ S3cret-tail dbname=m",
+          "host=db password=*** dbname=m" },
+        { "password=abc\"XYZ", "password=***" },
+        { "password=abc\"XYZ host=db", "password=*** host=db" },
+        { "password=S3cret host=db user=u", "password=*** host=db user=u" },
+        { "host=db user=u password=S3cret", "host=db user=u password=***" },
+        { "host=db password='S3cret with tail' user=x",
+          "host=db password=*** user=x" },
+        { "host=db password='S3cret \\' tail' user=x",
+          "host=db password=*** user=x" },
+        { "host=db password='S3cret\\\\' user=x",
+          "host=db password=*** user=x" },
+        { "host=db password = S3cret user=x", "host=db password = *** user=x" },
+        { "host=db password\t=\tS3cret", "host=db password\t=\t***" },
+        { "host=db password=", "host=db password=***" },
         /* libpq skips blanks after '=': the next word is the value */
-        {"password= S3cret-tail host=db", "password= *** host=db"},
-        {"host=db PASSWORD=S3cret user=u Password=S3cret",
-         "host=db PASSWORD=*** user=u Password=***"},
-        {"host=db dbpassword=x", "host=db dbpassword=x"},
-        {"user=passwordless host=db", "user=passwordless host=db"},
+        { "password= S3cret-tail host=db", "password= *** host=db" },
+        { "host=db PASSWORD=S3cret user=u Password=S3cret",
+          "host=db PASSWORD=*** user=u Password=***" },
+        { "host=db dbpassword=x", "host=db dbpassword=x" },
+        { "user=passwordless host=db", "user=passwordless host=db" },
         /* refused by the drivers: nothing after the fault is shown */
-        {"host=db password='S3cret tail", "host=db ***"},
-        {"host=db password S3cret-tail", "host=db ***"},
-        {"dbname='host=x password=S3cret' user=u", "dbname=*** user=u"},
-        {"", ""},
+        { "host=db password='S3cret tail", "host=db ***" },
+        { "host=db password S3cret-tail", "host=db ***" },
+        { "dbname='host=x password=S3cret' user=u", "dbname=*** user=u" },
+        { "", "" },
     };
 
     check_cases(c, sizeof c / sizeof c[0], vm_conninfo_mask, *state);
@@ -65,21 +66,21 @@ static void keyword_values(void **state)
 static void uri_values(void **state)
 {
     static const mask_case c[] = {
-        {"postgresql://moodle:S3cret@db.example/m",
-         "postgresql://moodle:***@db.example/m"},
-        {"postgres://moodle:S3cret%20tail@db/m?sslmode=require",
-         "postgres://moodle:***@db/m?sslmode=require"},
-        {"postgresql://moodle:S3cret@tail@db/m",
-         "postgresql://moodle:***@db/m"},
-        {"postgresql://db/m?user=u&password=S3cret-tail",
-         "postgresql://db/m?user=u&password=***"},
-        {"postgresql://db/m?password=S3cret-tail&sslmode=require",
-         "postgresql://db/m?password=***&sslmode=require"},
-        {"postgresql://db/m?pass%77ord=S3cret-tail",
-         "postgresql://db/m?pass%77ord=***"},
-        {"postgresql://db?PASSWORD=S3cret", "postgresql://db?PASSWORD=***"},
-        {"postgresql://moodle@db/m", "postgresql://moodle@db/m"},
-        {"mysql://u:p%40S3cret@db:3306/m", "mysql://u:***@db:3306/m"},
+        { "postgresql://moodle:S3cret@db.example/m",
+          "postgresql://moodle:***@db.example/m" },
+        { "postgres://moodle:S3cret%20tail@db/m?sslmode=require",
+          "postgres://moodle:***@db/m?sslmode=require" },
+        { "postgresql://moodle:S3cret@tail@db/m",
+          "postgresql://moodle:***@db/m" },
+        { "postgresql://db/m?user=u&password=S3cret-tail",
+          "postgresql://db/m?user=u&password=***" },
+        { "postgresql://db/m?password=S3cret-tail&sslmode=require",
+          "postgresql://db/m?password=***&sslmode=require" },
+        { "postgresql://db/m?pass%77ord=S3cret-tail",
+          "postgresql://db/m?pass%77ord=***" },
+        { "postgresql://db?PASSWORD=S3cret", "postgresql://db?PASSWORD=***" },
+        { "postgresql://moodle@db/m", "postgresql://moodle@db/m" },
+        { "mysql://u:p%40S3cret@db:3306/m", "mysql://u:***@db:3306/m" },
     };
 
     check_cases(c, sizeof c / sizeof c[0], vm_conninfo_mask, *state);
@@ -89,11 +90,11 @@ static void uri_values(void **state)
 static void mysql_values(void **state)
 {
     static const mask_case c[] = {
-        {"host=127.0.0.1 port=3306 dbname=m user=u password=S3cret",
-         "host=127.0.0.1 port=3306 dbname=m user=u password=***"},
-        {"socket=/run/mysqld/mysqld.sock password='S3cret tail' dbname=m",
-         "socket=/run/mysqld/mysqld.sock password=*** dbname=m"},
-        {"password=Sup3r\\ S3cret-tail dbname=m", "password=*** dbname=m"},
+        { "host=127.0.0.1 port=3306 dbname=m user=u password=S3cret",
+          "host=127.0.0.1 port=3306 dbname=m user=u password=***" },
+        { "socket=/run/mysqld/mysqld.sock password='S3cret tail' dbname=m",
+          "socket=/run/mysqld/mysqld.sock password=*** dbname=m" },
+        { "password=Sup3r\\ S3cret-tail dbname=m", "password=*** dbname=m" },
     };
 
     check_cases(c, sizeof c / sizeof c[0], vm_conninfo_mask, *state);
@@ -104,20 +105,21 @@ static void mysql_values(void **state)
 static void source_strings(void **state)
 {
     static const mask_case c[] = {
-        {"pgsql:\"host=db password=Sup3r\\ S3cret-tail dbname=m\"",
-         "pgsql:host=db password=*** dbname=m"},
-        {"pgsql:\"host=db password=abc\"XYZ\"", "pgsql:host=db password=***"},
-        {"\"pgsql:host=db password='S3cret tail'\"",
-         "pgsql:host=db password=***"},
-        {"pgsql:host=db password=S3cret", "pgsql:host=db password=***"},
-        {"mysql:\"dbname=m password=S3cret user=u\"",
-         "mysql:dbname=m password=*** user=u"},
-        {"pgsql:\"postgresql://moodle:S3cret@db/m?password=S3cret\"",
-         "pgsql:postgresql://moodle:***@db/m?password=***"},
-        {"postgresql://moodle:S3cret@db/m", "postgresql://moodle:***@db/m"},
-        {"password=S3cret", "password=***"},
-        {"json:/etc/vmoodle/instances.json", "json:/etc/vmoodle/instances.json"},
-        {"\"json:/etc/my instances.json\"", "json:/etc/my instances.json"},
+        { "pgsql:\"host=db password=Sup3r\\ S3cret-tail dbname=m\"",
+          "pgsql:host=db password=*** dbname=m" },
+        { "pgsql:\"host=db password=abc\"XYZ\"", "pgsql:host=db password=***" },
+        { "\"pgsql:host=db password='S3cret tail'\"",
+          "pgsql:host=db password=***" },
+        { "pgsql:host=db password=S3cret", "pgsql:host=db password=***" },
+        { "mysql:\"dbname=m password=S3cret user=u\"",
+          "mysql:dbname=m password=*** user=u" },
+        { "pgsql:\"postgresql://moodle:S3cret@db/m?password=S3cret\"",
+          "pgsql:postgresql://moodle:***@db/m?password=***" },
+        { "postgresql://moodle:S3cret@db/m", "postgresql://moodle:***@db/m" },
+        { "password=S3cret", "password=***" },
+        { "json:/etc/vmoodle/instances.json",
+          "json:/etc/vmoodle/instances.json" },
+        { "\"json:/etc/my instances.json\"", "json:/etc/my instances.json" },
     };
 
     check_cases(c, sizeof c / sizeof c[0], vm_source_mask, *state);

@@ -12,12 +12,14 @@ static vm_table *table_with(apr_pool_t *p, long long count, long long last)
 
     for (id = 1; id <= 5; id++) {
         vm_row *r = tu_push_valid(rows, id * 10, p);
-        vm_row_set(r, VM_F_CRONCOUNT, apr_psprintf(p, "%" APR_INT64_T_FMT,
-                                                   (apr_int64_t)(count * id)));
-        vm_row_set(r, VM_F_LASTCRON, apr_psprintf(p, "%" APR_INT64_T_FMT,
-                                                  (apr_int64_t)(last + id)));
-        vm_row_set(r, VM_F_LASTCRONGAP, apr_psprintf(p, "%" APR_INT64_T_FMT,
-                                                     (apr_int64_t)id));
+        vm_row_set(r, VM_F_CRONCOUNT,
+                   apr_psprintf(p, "%" APR_INT64_T_FMT,
+                                (apr_int64_t)(count * id)));
+        vm_row_set(r, VM_F_LASTCRON,
+                   apr_psprintf(p, "%" APR_INT64_T_FMT,
+                                (apr_int64_t)(last + id)));
+        vm_row_set(r, VM_F_LASTCRONGAP,
+                   apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)id));
     }
     t = vm_table_build(rows, p);
     assert_int_equal(t->instances->nelts, 5);
@@ -37,7 +39,8 @@ static void saved_read_back_by_id(void **state)
 
     assert_non_null(strstr(path, "/s.cron"));
     assert_int_equal(vm_cron_figures_save(path, table_with(p, 7, 1700000000),
-                                          &written, p, &err), VM_OK);
+                                          &written, p, &err),
+                     VM_OK);
     assert_true(written);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
@@ -66,14 +69,17 @@ static void rewritten_only_when_changed(void **state)
     int written;
 
     assert_int_equal(vm_cron_figures_save(path, table_with(p, 1, 5), &written,
-                                          p, &err), VM_OK);
+                                          p, &err),
+                     VM_OK);
     ino = tu_inode(path);
     assert_int_equal(vm_cron_figures_save(path, table_with(p, 1, 5), &written,
-                                          p, &err), VM_OK);
+                                          p, &err),
+                     VM_OK);
     assert_false(written);
     assert_int_equal(tu_inode(path), ino);
     assert_int_equal(vm_cron_figures_save(path, table_with(p, 2, 5), &written,
-                                          p, &err), VM_OK);
+                                          p, &err),
+                     VM_OK);
     assert_true(written);
     assert_int_not_equal(tu_inode(path), ino);
 }
@@ -89,7 +95,8 @@ static void damaged_files_refused(void **state)
     int written;
 
     assert_int_equal(vm_cron_figures_save(path, table_with(p, 3, 9), &written,
-                                          p, &err), VM_OK);
+                                          p, &err),
+                     VM_OK);
     img = tu_read(p, path, &size);
     copy = apr_palloc(p, size);
     for (off = 0; off < size; off++) {
@@ -104,8 +111,8 @@ static void damaged_files_refused(void **state)
         if (vm_cron_figures_load(&f, bad, p, &err) == VM_OK)
             fail_msg("truncated to %zu: accepted", len);
     }
-    assert_int_equal(vm_cron_figures_load(&f, tu_path(p, dir, "none"), p,
-                                          &err), VM_ERR_IO);
+    assert_int_equal(vm_cron_figures_load(&f, tu_path(p, dir, "none"), p, &err),
+                     VM_ERR_IO);
 }
 
 /* vcron's run records: a new site inserted in id order, an existing one
@@ -114,14 +121,14 @@ static void runs_recorded_per_site(void **state)
 {
     apr_pool_t *p = *state;
     const char *path = tu_path(p, tu_tmpdir(p), "runs"), *err = NULL;
-    vm_cron_outcome ok = { 1700000000, 1500, 0, 0 }, bad = { 1700000100, 20,
-                                                               3, 0 },
+    vm_cron_outcome ok = { 1700000000, 1500, 0, 0 },
+                    bad = { 1700000100, 20, 3, 0 },
                     late = { 1700000200, 600000, -1, 1 };
     vm_cron_runs *r;
     const vm_cron_run *e;
     struct stat st;
 
-    assert_int_equal(vm_cron_runs_load(&r, path, p, &err), VM_OK);  /* none */
+    assert_int_equal(vm_cron_runs_load(&r, path, p, &err), VM_OK); /* none */
     assert_null(vm_cron_runs_get(r, 5));
     assert_int_equal(vm_cron_runs_record(path, 5, &ok, p, &err), VM_OK);
     assert_int_equal(vm_cron_runs_record(path, 2, &bad, p, &err), VM_OK);

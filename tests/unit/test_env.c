@@ -38,7 +38,8 @@ static void names_and_values(void **state)
     vm_row_set(&row, VM_F_MNET, "-1");
     vm_row_set(&row, VM_F_VDATAPATH, "/var/moodledata/site1//");
     env_of(&row, p, &nums, vars);
-    assert_string_equal(value_of(vars, "VMOODLE_HOST"), "site1.example.edu:8443");
+    assert_string_equal(value_of(vars, "VMOODLE_HOST"),
+                        "site1.example.edu:8443");
     assert_string_equal(value_of(vars, "VMOODLE_ID"), "9007199254740991");
     assert_string_equal(value_of(vars, "VMOODLE_SHORTNAME"),
                         "site9007199254740991");
@@ -61,10 +62,11 @@ static void names_and_values(void **state)
 static void the_thirteen_names(void **state)
 {
     static const char *const names[VM_ENV_COUNT] = {
-        "VMOODLE_HOST", "VMOODLE_ID", "VMOODLE_SHORTNAME", "VMOODLE_WWWROOT",
-        "VMOODLE_DBTYPE", "VMOODLE_DBHOST", "VMOODLE_DBNAME", "VMOODLE_DBUSER",
-        "VMOODLE_DBPASS", "VMOODLE_DBPREFIX", "VMOODLE_DBPERSIST",
-        "VMOODLE_DATAROOT", "VMOODLE_MNET",
+        "VMOODLE_HOST",     "VMOODLE_ID",        "VMOODLE_SHORTNAME",
+        "VMOODLE_WWWROOT",  "VMOODLE_DBTYPE",    "VMOODLE_DBHOST",
+        "VMOODLE_DBNAME",   "VMOODLE_DBUSER",    "VMOODLE_DBPASS",
+        "VMOODLE_DBPREFIX", "VMOODLE_DBPERSIST", "VMOODLE_DATAROOT",
+        "VMOODLE_MNET",
     };
     apr_pool_t *p = *state;
     vm_row row;

@@ -28,7 +28,8 @@ static void regular_files(void **state)
     assert_int_equal(vm_file_read(full, 9, p, &data, &len, &err), VM_ERR_IO);
     assert_non_null(strstr(err, "larger than 9 bytes"));
     assert_int_equal(vm_file_read(tu_path(p, dir, "none"), 9, p, &data, &len,
-                                  &err), VM_ERR_IO);
+                                  &err),
+                     VM_ERR_IO);
     assert_non_null(strstr(err, "cannot open"));
 }
 
@@ -105,7 +106,8 @@ static void replace_never_follows_a_link(void **state)
 {
     apr_pool_t *p = *state;
     const char *dir = tu_tmpdir(p), *err;
-    const char *target = tu_path(p, dir, "target"), *path = tu_path(p, dir, "f");
+    const char *target = tu_path(p, dir, "target"),
+               *path = tu_path(p, dir, "f");
     mode_t old = umask(0);
 
     tu_write_text(target, "precious");
@@ -136,8 +138,9 @@ static void replace_removes_stale_temporaries(void **state)
     tu_write_text(other, "x");
     assert_int_equal(utime(stale, &long_ago), 0);
     assert_int_equal(utime(other, &long_ago), 0);
-    assert_int_equal(vm_file_replace(tu_path(p, dir, "f"), "new", 3, 0600,
-                                     NULL, p, &err), VM_OK);
+    assert_int_equal(vm_file_replace(tu_path(p, dir, "f"), "new", 3, 0600, NULL,
+                                     p, &err),
+                     VM_OK);
     assert_false(tu_exists(stale));
     assert_true(tu_exists(fresh));
     assert_true(tu_exists(other));
@@ -165,11 +168,12 @@ static void rewrite_keeps_owner_and_mode(void **state)
         assert_true(st.st_uid == 4242 && st.st_gid == 4343);
     assert_string_equal(tu_read(p, path, NULL), "new");
     assert_string_equal(tu_read(p, tu_path(p, dir, "table.bak"), NULL), "old");
-    assert_int_equal(vm_file_rewrite(beside, "b", 1, path, 0600, NULL, p,
-                                     &err), VM_OK);
+    assert_int_equal(vm_file_rewrite(beside, "b", 1, path, 0600, NULL, p, &err),
+                     VM_OK);
     assert_int_equal(mode_of(beside) & 07777, 0640);
-    assert_int_equal(vm_file_rewrite(tu_path(p, dir, "new"), "n", 1, NULL,
-                                     0600, NULL, p, &err), VM_OK);
+    assert_int_equal(vm_file_rewrite(tu_path(p, dir, "new"), "n", 1, NULL, 0600,
+                                     NULL, p, &err),
+                     VM_OK);
     assert_int_equal(mode_of(tu_path(p, dir, "new")) & 07777, 0600);
 }
 
@@ -179,7 +183,8 @@ static void rewrite_through_a_link_writes_beside_it(void **state)
 {
     apr_pool_t *p = *state;
     const char *dir = tu_tmpdir(p), *err;
-    const char *target = tu_path(p, dir, "target"), *path = tu_path(p, dir, "t");
+    const char *target = tu_path(p, dir, "target"),
+               *path = tu_path(p, dir, "t");
 
     tu_write_text(target, "old");
     assert_int_equal(chmod(target, 0640), 0);
@@ -206,7 +211,7 @@ static void lock_refuses_a_link(void **state)
     assert_int_equal(unlink(lock), 0);
     fd = vm_file_lock(lock, 0, p, &err);
     assert_true(fd >= 0);
-    assert_int_equal(mode_of(lock) & 077, 0);     /* created 0600 */
+    assert_int_equal(mode_of(lock) & 077, 0); /* created 0600 */
     assert_int_equal(vm_file_lock(lock, 0, p, &err), VM_FILE_LOCK_BUSY);
     assert_non_null(strstr(err, "is locked"));
     vm_file_unlock(fd);

@@ -22,7 +22,7 @@ static vmc_table fleet_table(apr_pool_t *p)
             vm_row_set(row, VM_F_ENABLED, "0");
     }
     memset(&t, 0, sizeof t);
-    src.pool = p;               /* vmc_find's messages */
+    src.pool = p; /* vmc_find's messages */
     t.src = &src;
     t.rows = rows;
     t.table = vm_table_build(rows, p);
@@ -40,9 +40,12 @@ static const char *picked(const vmc_selection *sel, apr_pool_t *p)
         return apr_pstrcat(p, "error: ", why, NULL);
     for (int i = 0; i < sites->nelts; i++) {
         const vm_instance *in = APR_ARRAY_IDX(sites, i, const vm_instance *);
-        out = apr_pstrcat(p, out, i ? " " : "", in == &vm_master ? "master"
-                          : apr_psprintf(p, "%" APR_INT64_T_FMT,
-                                         (apr_int64_t)in->id), NULL);
+        out = apr_pstrcat(p, out, i ? " " : "",
+                          in == &vm_master
+                              ? "master"
+                              : apr_psprintf(p, "%" APR_INT64_T_FMT,
+                                             (apr_int64_t)in->id),
+                          NULL);
     }
     return out;
 }
@@ -106,7 +109,8 @@ static void last_line_is_the_end_of_the_output_made_safe(void **state)
                         "second line");
     assert_string_equal(vmc_last_line("", 0, 80, p), "");
     assert_string_equal(vmc_last_line("\n\n", 2, 80, p), "");
-    const char *ctl = "ok\nred \033[31mtext\a \xc2\x9b" "2J\r\n";
+    const char *ctl = "ok\nred \033[31mtext\a \xc2\x9b"
+                      "2J\r\n";
     assert_string_equal(vmc_last_line(ctl, strlen(ctl), 80, p),
                         "red \\x1b[31mtext\\x07 \\x9b2J");
     const char *lng = "0123456789abcdef";
@@ -138,7 +142,8 @@ static void summary_has_a_row_per_site_and_the_totals(void **state)
         { &c, VMC_SITE_WAITING, -1, 0, 0, 0, NULL, NULL },
     };
     char *out = printed(r, 4, "/l");
-    assert_string_equal(out,
+    assert_string_equal(
+        out,
         "SITE                  RESULT EXIT  SECONDS  LAST LINE\n"
         "master                ok        0      2.5  done\n"
         "a.example.edu         FAILED    3      1.2  it broke\n"
@@ -152,7 +157,7 @@ static void summary_has_a_row_per_site_and_the_totals(void **state)
     assert_int_equal(vmc_summary_exit(r, 4), VMC_EXIT_FAIL);
     assert_int_equal(vmc_summary_exit(r, 1), VMC_EXIT_OK);
     r[1].ok = 1, r[2].ok = 1;
-    assert_int_equal(vmc_summary_exit(r, 3), VMC_EXIT_FAIL);  /* timed out */
+    assert_int_equal(vmc_summary_exit(r, 3), VMC_EXIT_FAIL); /* timed out */
     vmc_tally t = vmc_summary_tally(r, 4);
     assert_int_equal(t.done, 3);
     assert_int_equal(t.waiting, 1);

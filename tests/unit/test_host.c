@@ -5,7 +5,7 @@
 
 typedef struct {
     const char *in;
-    const char *key;     /* expected key; NULL: must be rejected */
+    const char *key; /* expected key; NULL: must be rejected */
 } url_case;
 
 typedef struct {
@@ -158,12 +158,12 @@ static void url_user_query_fragment(void **state)
 
     (void)state;
     CHECK_URLS(c);
-    assert_non_null(strstr(vm_host_parse_url("https://u@a.example", &u),
-                           "user"));
-    assert_non_null(strstr(vm_host_parse_url("https://a.example?q", &u),
-                           "query"));
-    assert_non_null(strstr(vm_host_parse_url("https://a.example/a/b", &u),
-                           "path"));
+    assert_non_null(
+        strstr(vm_host_parse_url("https://u@a.example", &u), "user"));
+    assert_non_null(
+        strstr(vm_host_parse_url("https://a.example?q", &u), "query"));
+    assert_non_null(
+        strstr(vm_host_parse_url("https://a.example/a/b", &u), "path"));
 }
 
 /* A site under a path: the key and wwwroot carry it, hostlen ends the
@@ -194,7 +194,8 @@ static void url_ipv6(void **state)
         { "https://[::ffff:192.0.2.1]", "[::ffff:192.0.2.1]" },
         /* one standard form: the same address always meets */
         { "https://[0:0::1]", "[::1]" },
-        { "https://[2001:0DB8:0000:0000:0000:0000:0000:0001]", "[2001:db8::1]" },
+        { "https://[2001:0DB8:0000:0000:0000:0000:0000:0001]",
+          "[2001:db8::1]" },
         { "https://[::g]", NULL },
         { "https://[1:2:3:4:5:6:7:8:9]", NULL },
         { "https://[::1", NULL },
@@ -266,25 +267,22 @@ static void request_invalid_characters(void **state)
     (void)state;
     CHECK_REQUESTS(c);
     /* a NUL inside the length: the host must not be cut short there */
-    assert_non_null(vm_host_request_key("a.example\0.evil", 15, 0, key,
-                                        sizeof key));
+    assert_non_null(
+        vm_host_request_key("a.example\0.evil", 15, 0, key, sizeof key));
     assert_non_null(vm_host_request_key("a\0", 2, 0, key, sizeof key));
     assert_non_null(vm_host_request_key(NULL, 0, 0, key, sizeof key));
     /* only len bytes are read */
-    assert_null(vm_host_request_key("a.example:8080 junk", 14, 0, key,
-                                    sizeof key));
+    assert_null(
+        vm_host_request_key("a.example:8080 junk", 14, 0, key, sizeof key));
     assert_string_equal(key, "a.example:8080");
 }
 
 static void empty_labels(void **state)
 {
     static const req_case c[] = {
-        { "a..example", 0, NULL },
-        { ".a.example", 0, NULL },
-        { "a.example..", 0, NULL },
-        { "..", 0, NULL },
-        { "a.example.:80", 0, "a.example" },
-        { "a.example..:80", 0, NULL },
+        { "a..example", 0, NULL },           { ".a.example", 0, NULL },
+        { "a.example..", 0, NULL },          { "..", 0, NULL },
+        { "a.example.:80", 0, "a.example" }, { "a.example..:80", 0, NULL },
     };
 
     (void)state;
@@ -310,21 +308,23 @@ static void label_and_host_lengths(void **state)
     vm_url u;
 
     assert_int_equal(strlen(h253), 253);
-    assert_null(vm_host_parse_url(apr_pstrcat(p, "https://", l63, ".example",
-                                              NULL), &u));
-    assert_non_null(vm_host_parse_url(apr_pstrcat(p, "https://", l63, "a.ex",
-                                                  NULL), &u));
-    assert_null(vm_host_parse_url(apr_pstrcat(p, "http://", h253, ".:65535/",
-                                              NULL), &u));
+    assert_null(
+        vm_host_parse_url(apr_pstrcat(p, "https://", l63, ".example", NULL),
+                          &u));
+    assert_non_null(
+        vm_host_parse_url(apr_pstrcat(p, "https://", l63, "a.ex", NULL), &u));
+    assert_null(
+        vm_host_parse_url(apr_pstrcat(p, "http://", h253, ".:65535/", NULL),
+                          &u));
     assert_string_equal(u.key, apr_pstrcat(p, h253, ":65535", NULL));
-    assert_string_equal(u.wwwroot, apr_pstrcat(p, "http://", h253, ":65535",
-                                               NULL));
-    assert_non_null(vm_host_parse_url(apr_pstrcat(p, "https://", h255, NULL),
-                                      &u));
+    assert_string_equal(u.wwwroot,
+                        apr_pstrcat(p, "http://", h253, ":65535", NULL));
+    assert_non_null(
+        vm_host_parse_url(apr_pstrcat(p, "https://", h255, NULL), &u));
     assert_null(vm_host_request_key(h253, 253, 0, key, sizeof key));
     assert_non_null(vm_host_request_key(h255, 255, 0, key, sizeof key));
-    assert_non_null(vm_host_request_key(repeat(p, 'a', 5000), 5000, 0, key,
-                                        sizeof key));
+    assert_non_null(
+        vm_host_request_key(repeat(p, 'a', 5000), 5000, 0, key, sizeof key));
     /* the caller's buffer bounds the key */
     assert_non_null(vm_host_request_key("a.example", 9, 0, key, 5));
     assert_null(vm_host_request_key("a.example", 9, 0, key, 10));

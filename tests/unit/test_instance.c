@@ -41,13 +41,15 @@ static vm_instance expect_accept(apr_pool_t *p, vm_field f, const char *value)
     return in;
 }
 
-typedef struct { const char *in, *out; } in_out;
+typedef struct {
+    const char *in, *out;
+} in_out;
 
 /* Column f accepts every ok[].in, canonicalised to ok[].out in the
  * instance's string at offset member, and refuses every bad[]. */
 static void check_column(apr_pool_t *p, vm_field f, size_t member,
-                         const in_out *ok, size_t nok,
-                         const char *const *bad, size_t nbad)
+                         const in_out *ok, size_t nok, const char *const *bad,
+                         size_t nbad)
 {
     size_t i;
 
@@ -59,7 +61,7 @@ static void check_column(apr_pool_t *p, vm_field f, size_t member,
         expect_reject(p, f, bad[i], NULL);
 }
 
-#define CHECK_COLUMN(p, f, member, ok, bad) \
+#define CHECK_COLUMN(p, f, member, ok, bad)               \
     check_column(p, f, offsetof(vm_instance, member), ok, \
                  sizeof ok / sizeof ok[0], bad, sizeof bad / sizeof bad[0])
 
@@ -129,9 +131,8 @@ static void absent_columns_take_defaults(void **state)
 
 static void required_missing_or_null(void **state)
 {
-    static const vm_field required[] = {
-        VM_F_ID, VM_F_VHOSTNAME, VM_F_VDBNAME, VM_F_VDATAPATH
-    };
+    static const vm_field required[] = { VM_F_ID, VM_F_VHOSTNAME, VM_F_VDBNAME,
+                                         VM_F_VDATAPATH };
     apr_pool_t *p = *state;
     vm_instance in;
     size_t i;
@@ -148,14 +149,13 @@ static void required_missing_or_null(void **state)
     for (f = 0; f < VM_F_COUNT; f++) {
         const char *why = with_value(p, (vm_field)f, NULL, 0, &in);
         int nullable = f == VM_F_NAME || f == VM_F_SHORTNAME
-            || f == VM_F_VDBLOGIN || f == VM_F_VDBPASS
-            || f == VM_F_CRONCOUNT || f == VM_F_LASTCRON
-            || f == VM_F_LASTCRONGAP || f == VM_F_PLATFORM
+            || f == VM_F_VDBLOGIN || f == VM_F_VDBPASS || f == VM_F_CRONCOUNT
+            || f == VM_F_LASTCRON || f == VM_F_LASTCRONGAP || f == VM_F_PLATFORM
             || f == VM_F_ALIASES;
 
         if (nullable ? why != NULL
                      : !why || !strstr(why, vm_field_names[f])
-                       || !strstr(why, "NULL"))
+                    || !strstr(why, "NULL"))
             fail_msg("%s NULL: %s", vm_field_names[f], why ? why : "accepted");
     }
     assert_null(with_value(p, VM_F_VDBPASS, NULL, 0, &in));
@@ -166,8 +166,8 @@ static void required_missing_or_null(void **state)
 
 static void control_characters(void **state)
 {
-    static const char *const bad[] = { "a\nb", "a\rb", "a\tb", "\x1b[31m",
-                                       "a\x7f", "\x01" };
+    static const char *const bad[] = { "a\nb",     "a\rb",  "a\tb",
+                                       "\x1b[31m", "a\x7f", "\x01" };
     apr_pool_t *p = *state;
     size_t i;
     int f;
@@ -200,21 +200,35 @@ static void numbers(void **state)
         const char *value;
         int ok;
     } c[] = {
-        { VM_F_ID, "1", 1 }, { VM_F_ID, "9007199254740991", 1 },
-        { VM_F_ID, "0", 0 }, { VM_F_ID, "-3", 0 },
+        { VM_F_ID, "1", 1 },
+        { VM_F_ID, "9007199254740991", 1 },
+        { VM_F_ID, "0", 0 },
+        { VM_F_ID, "-3", 0 },
         { VM_F_ID, "9007199254740992", 0 },
         { VM_F_ID, "99999999999999999999999", 0 },
-        { VM_F_ID, "1.5", 0 }, { VM_F_ID, "1e3", 0 }, { VM_F_ID, "abc", 0 },
-        { VM_F_ID, "", 0 }, { VM_F_ID, "12abc", 0 }, { VM_F_ID, "0x10", 0 },
-        { VM_F_ENABLED, "0", 1 }, { VM_F_ENABLED, "1", 1 },
-        { VM_F_ENABLED, "2", 0 }, { VM_F_ENABLED, "-1", 0 },
-        { VM_F_ENABLED, "yes", 0 }, { VM_F_ENABLED, "true", 0 },
-        { VM_F_VDBPERSIST, "1", 1 }, { VM_F_VDBPERSIST, "2", 0 },
-        { VM_F_MNET, "-1", 1 }, { VM_F_MNET, "0", 1 },
-        { VM_F_MNET, "2147483647", 1 }, { VM_F_MNET, "2147483648", 0 },
+        { VM_F_ID, "1.5", 0 },
+        { VM_F_ID, "1e3", 0 },
+        { VM_F_ID, "abc", 0 },
+        { VM_F_ID, "", 0 },
+        { VM_F_ID, "12abc", 0 },
+        { VM_F_ID, "0x10", 0 },
+        { VM_F_ENABLED, "0", 1 },
+        { VM_F_ENABLED, "1", 1 },
+        { VM_F_ENABLED, "2", 0 },
+        { VM_F_ENABLED, "-1", 0 },
+        { VM_F_ENABLED, "yes", 0 },
+        { VM_F_ENABLED, "true", 0 },
+        { VM_F_VDBPERSIST, "1", 1 },
+        { VM_F_VDBPERSIST, "2", 0 },
+        { VM_F_MNET, "-1", 1 },
+        { VM_F_MNET, "0", 1 },
+        { VM_F_MNET, "2147483647", 1 },
+        { VM_F_MNET, "2147483648", 0 },
         { VM_F_MNET, "-2", 0 },
-        { VM_F_CRONCOUNT, "0", 1 }, { VM_F_CRONCOUNT, "-1", 0 },
-        { VM_F_LASTCRON, "1700000000", 1 }, { VM_F_LASTCRON, "-5", 0 },
+        { VM_F_CRONCOUNT, "0", 1 },
+        { VM_F_CRONCOUNT, "-1", 0 },
+        { VM_F_LASTCRON, "1700000000", 1 },
+        { VM_F_LASTCRON, "-5", 0 },
         { VM_F_LASTCRONGAP, "x", 0 },
     };
     apr_pool_t *p = *state;
@@ -240,19 +254,20 @@ static void numbers(void **state)
 static void dbtypes(void **state)
 {
     static const in_out ok[] = {
-        { "pgsql", "pgsql" }, { "postgres", "pgsql" }, { "PGSQL", "pgsql" },
-        { "Postgres", "pgsql" }, { "mariadb", "mariadb" },
-        { "mysqli", "mysqli" }, { "MySQLi", "mysqli" },
+        { "pgsql", "pgsql" },     { "postgres", "pgsql" },
+        { "PGSQL", "pgsql" },     { "Postgres", "pgsql" },
+        { "mariadb", "mariadb" }, { "mysqli", "mysqli" },
+        { "MySQLi", "mysqli" },
     };
-    static const char *const bad[] = { "mysql", "postgresql", "sqlite3",
-                                       "oci", "sqlsrv", "", "pgsql " };
+    static const char *const bad[] = { "mysql",  "postgresql", "sqlite3", "oci",
+                                       "sqlsrv", "",           "pgsql " };
 
     CHECK_COLUMN(*state, VM_F_VDBTYPE, dbtype, ok, bad);
 }
 
 static void dbname_and_prefix(void **state)
 {
-    static const char *const bad_prefix[] = { "mdl-", "a b", "x;drop",
+    static const char *const bad_prefix[] = { "mdl-",  "a b", "x;drop",
                                               "mdl_'", "m.d", "\xc3\xa9_" };
     apr_pool_t *p = *state;
     size_t i;
@@ -276,9 +291,19 @@ static void dataroots(void **state)
         { "/a", "/a" },
     };
     static const char *const bad[] = {
-        "var/moodledata", "./data", "../data", "", "~/data",
-        "/srv/../etc", "/srv/a/..", "/srv/a/../", "/..", "/../x",
-        "/", "//", "///",
+        "var/moodledata",
+        "./data",
+        "../data",
+        "",
+        "~/data",
+        "/srv/../etc",
+        "/srv/a/..",
+        "/srv/a/../",
+        "/..",
+        "/../x",
+        "/",
+        "//",
+        "///",
     };
     apr_pool_t *p = *state;
 
@@ -313,14 +338,22 @@ static void paths_platforms_aliases(void **state)
           "old.example.edu x.example.edu:8443/s1 " },
     };
     static const char *const bad_aliases[] = {
-        "user@a.example", "https://a.example/a/b", "a b a",
-        "http://www.site7.example.edu/?q", "https://site7.example.edu/",
+        "user@a.example",
+        "https://a.example/a/b",
+        "a b a",
+        "http://www.site7.example.edu/?q",
+        "https://site7.example.edu/",
     };
     static const in_out platforms[] = {
-        { "", "" }, { "4.5.6", "4.5.6" }, { "Moodle_45-b", "Moodle_45-b" },
+        { "", "" },
+        { "4.5.6", "4.5.6" },
+        { "Moodle_45-b", "Moodle_45-b" },
     };
     static const char *const bad_platforms[] = {
-        "..", "a/b", "a b", "x$",
+        "..",
+        "a/b",
+        "a b",
+        "x$",
         "01234567890123456789012345678901234567890123456789012345678901234",
     };
 
@@ -334,9 +367,9 @@ static void paths_platforms_aliases(void **state)
     check_column(p, VM_F_ALIASES, offsetof(vm_instance, aliases), aliases,
                  sizeof aliases / sizeof aliases[0], bad_aliases,
                  sizeof bad_aliases / sizeof bad_aliases[0]);
-    check_column(p, VM_F_PLATFORM, offsetof(vm_instance, platform),
-                 platforms, sizeof platforms / sizeof platforms[0],
-                 bad_platforms, sizeof bad_platforms / sizeof bad_platforms[0]);
+    check_column(p, VM_F_PLATFORM, offsetof(vm_instance, platform), platforms,
+                 sizeof platforms / sizeof platforms[0], bad_platforms,
+                 sizeof bad_platforms / sizeof bad_platforms[0]);
     assert_string_equal(vm_aliases_text("a b ", p), "a b");
     assert_string_equal(vm_aliases_text("", p), "");
 }
@@ -379,19 +412,30 @@ static void to_row_round_trip(void **state)
 /* The id a row claims, for rejections and for writes. */
 static void row_ids(void **state)
 {
-    static const struct { const char *v; long long id; } c[] = {
-        { "7", 7 }, { "007", 7 }, { "9007199254740993", 9007199254740993LL },
-        { "0", 0 }, { "-3", 0 }, { "+3", 0 }, { " 3", 0 }, { "3 ", 0 },
-        { "3x", 0 }, { "", 0 }, { "99999999999999999999", 0 },
+    static const struct {
+        const char *v;
+        long long id;
+    } c[] = {
+        { "7", 7 },
+        { "007", 7 },
+        { "9007199254740993", 9007199254740993LL },
+        { "0", 0 },
+        { "-3", 0 },
+        { "+3", 0 },
+        { " 3", 0 },
+        { "3 ", 0 },
+        { "3x", 0 },
+        { "", 0 },
+        { "99999999999999999999", 0 },
     };
     vm_row row;
     size_t i;
 
     (void)state;
     memset(&row, 0, sizeof row);
-    assert_int_equal(vm_row_id(&row), 0);          /* absent */
+    assert_int_equal(vm_row_id(&row), 0); /* absent */
     vm_row_set(&row, VM_F_ID, NULL);
-    assert_int_equal(vm_row_id(&row), 0);          /* NULL */
+    assert_int_equal(vm_row_id(&row), 0); /* NULL */
     for (i = 0; i < sizeof c / sizeof c[0]; i++) {
         vm_row_set(&row, VM_F_ID, c[i].v);
         if (vm_row_id(&row) != c[i].id)

@@ -78,7 +78,7 @@ static void exec_error_reported_by_start(void **state)
     assert_non_null(strstr(err, "cannot run /nonexistent/php"));
     assert_non_null(strstr(err, strerror(ENOENT)));
     assert_int_equal(j.pid, 0);
-    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);   /* reaped */
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* reaped */
     argv[0] = "php";
     assert_int_equal(vm_job_start(&j, &o, p, &err), -1);
     assert_non_null(strstr(err, "absolute path"));
@@ -153,14 +153,16 @@ static void only_std_and_kept_descriptors(void **state)
 {
     apr_pool_t *p = *state;
     int null = open("/dev/null", O_RDONLY);
-    int stray = dup2(null, 20);                 /* not close-on-exec */
+    int stray = dup2(null, 20); /* not close-on-exec */
     int lock = fcntl(null, F_DUPFD_CLOEXEC, 21);
     close(null);
     assert_int_equal(stray, 20);
     assert_int_equal(lock, 21);
-    const char *script = apr_psprintf(p, "for f in 0 1 2 3 %d %d; do "
+    const char *script = apr_psprintf(p,
+                                      "for f in 0 1 2 3 %d %d; do "
                                       "[ -e /proc/$$/fd/$f ] && printf $f; "
-                                      "done; :", stray, lock);
+                                      "done; :",
+                                      stray, lock);
     vm_job j;
     vm_job_opts o = shell(script, p);
     assert_string_equal(run(&o, &j, p), "012");
@@ -168,7 +170,7 @@ static void only_std_and_kept_descriptors(void **state)
     assert_string_equal(run(&o, &j, p), "0123");
     o.io[0].kind = o.io[2].kind = VM_JOB_NULL;
     o.io[1].kind = VM_JOB_FD;
-    o.io[1].fd = stray;          /* /dev/null, read-only: writes fail */
+    o.io[1].fd = stray; /* /dev/null, read-only: writes fail */
     run(&o, &j, p);
     close(stray);
     close(lock);
@@ -195,7 +197,8 @@ static void a_session_of_its_own(void **state)
     vm_job_opts o = { .fn = own_session, .ctx = &sid };
     assert_int_equal(vm_job_start(&j, &o, p, &err), 0);
     assert_int_equal(vm_job_wait(&j, NULL), 0);
-    o = (vm_job_opts){ .fn = same_group, .ctx = &pgrp,
+    o = (vm_job_opts){ .fn = same_group,
+                       .ctx = &pgrp,
                        .group = VM_JOB_SAME_GROUP };
     assert_int_equal(vm_job_start(&j, &o, p, &err), 0);
     assert_int_equal(vm_job_wait(&j, NULL), 0);
@@ -207,7 +210,8 @@ static void a_pseudo_terminal_of_ours(void **state)
     struct winsize ws = { .ws_row = 33, .ws_col = 99 };
     vm_job j;
     vm_job_opts o = shell("test -t 1 && test -t 2 && stty size </dev/tty; "
-                          "echo x >/dev/tty", p);
+                          "echo x >/dev/tty",
+                          p);
     o.io[1].kind = o.io[2].kind = VM_JOB_PTY;
     o.winsize = &ws;
     o.envp = (const char *const[]){ "PATH=/usr/bin:/bin", NULL };
@@ -252,9 +256,11 @@ static void text_stream_catches_a_split_c1(void **state)
     char out[VM_TEXT_CHUNK_ROOM(16)];
     vm_text_stream st = { 0 };
     size_t n = vm_text_visible_chunk(&st, "a\xc2", 2, "\n", out);
-    n += vm_text_visible_chunk(&st, "\x9b" "2J\x1b]0;t\x07\n\xc2", 11, "\n",
-                               out + n);
-    n += vm_text_visible_chunk(&st, "\xa9", 1, "\n", out + n);  /* © */
+    n += vm_text_visible_chunk(&st,
+                               "\x9b"
+                               "2J\x1b]0;t\x07\n\xc2",
+                               11, "\n", out + n);
+    n += vm_text_visible_chunk(&st, "\xa9", 1, "\n", out + n); /* © */
     n += vm_text_visible_chunk(&st, "\xc2", 1, "\n", out + n);
     n += vm_text_visible_flush(&st, out + n);
     out[n] = '\0';
@@ -272,7 +278,8 @@ static void relay_makes_output_visible(void **state)
     vm_job j;
     vm_job_opts o = shell("read line; printf '%s\\033[2J\\302' \"$line\"; "
                           "sleep 0.1; printf '\\233x\\r\\n'; "
-                          "printf 'e\\007' >&2; exit 4", p);
+                          "printf 'e\\007' >&2; exit 4",
+                          p);
     assert_int_equal(pipe(out), 0);
     assert_int_equal(pipe(err), 0);
     assert_int_equal(pipe(in), 0);

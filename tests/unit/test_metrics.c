@@ -27,10 +27,10 @@ static void sites_keep_their_counts_across_syncs(void **state)
     assert_int_equal(vm_metrics_used(m), 3);
     s1 = vm_metrics_find(m, 10, 1);
     assert_non_null(s1);
-    assert_null(vm_metrics_find(m, 11, 1));       /* another table */
+    assert_null(vm_metrics_find(m, 11, 1)); /* another table */
     vm_metrics_count(s1, 200, 100, 1000);
     vm_metrics_count(s1, 404, 10, 30000);
-    vm_metrics_count(s1, 503, 5, 20000000);       /* beyond every bucket */
+    vm_metrics_count(s1, 503, 5, 20000000); /* beyond every bucket */
     vm_metrics_count(vm_metrics_find(m, 10, 2), 302, 1, 1);
     /* 2 leaves, 7 comes: 1 and 3 keep their slots and figures */
     assert_int_equal(vm_metrics_sync(m, 10, second, 3), 0);
@@ -42,12 +42,12 @@ static void sites_keep_their_counts_across_syncs(void **state)
     assert_int_equal(c.requests[VM_METRICS_5XX], 1);
     assert_int_equal(c.bytes, 115);
     assert_int_equal(c.duration_us, 20031000);
-    assert_int_equal(c.buckets[0], 1);            /* 1 ms */
-    assert_int_equal(c.buckets[1], 1);            /* 30 ms */
+    assert_int_equal(c.buckets[0], 1); /* 1 ms */
+    assert_int_equal(c.buckets[1], 1); /* 30 ms */
     vm_metrics_read(vm_metrics_find(m, 10, 7), &c);
-    assert_int_equal(c.requests[VM_METRICS_3XX], 0);   /* a fresh slot */
+    assert_int_equal(c.requests[VM_METRICS_3XX], 0); /* a fresh slot */
     vm_metrics_table_totals(m, 10, &tot);
-    assert_int_equal(tot.requests[VM_METRICS_3XX], 1);  /* 2's, kept */
+    assert_int_equal(tot.requests[VM_METRICS_3XX], 1); /* 2's, kept */
     assert_int_equal(tot.bytes, 116);
 }
 
@@ -58,7 +58,7 @@ static void full_capacity_and_churn(void **state)
     int64_t ids[6] = { 1, 2, 3, 4, 5, 6 };
     int64_t round;
 
-    assert_int_equal(vm_metrics_sync(m, 1, ids, 6), 2);   /* two left out */
+    assert_int_equal(vm_metrics_sync(m, 1, ids, 6), 2); /* two left out */
     assert_int_equal(vm_metrics_used(m), 4);
     /* many generations of new sites: slots and index entries come back */
     for (round = 0; round < 1000; round++) {
@@ -80,10 +80,10 @@ static void attach_checks_the_layout(void **state)
     size_t size = vm_metrics_size(16);
     void *mem = apr_pcalloc(p, size);
 
-    assert_null(vm_metrics_attach(mem, size, 16));       /* never laid out */
+    assert_null(vm_metrics_attach(mem, size, 16)); /* never laid out */
     assert_non_null(vm_metrics_init(mem, size, 16));
     assert_non_null(vm_metrics_attach(mem, size, 16));
-    assert_null(vm_metrics_attach(mem, size, 32));       /* another size */
+    assert_null(vm_metrics_attach(mem, size, 32)); /* another size */
     assert_null(vm_metrics_init(mem, size - 1, 16));
     assert_int_equal(sizeof(vm_metrics_site), 128);
 }
@@ -98,7 +98,8 @@ static void labels_escaped(void **state)
     assert_string_equal(vm_prom_label("caf\xc3\xa9", p), "caf\xc3\xa9");
     assert_string_equal(vm_prom_label("bad\xc3(\xff", p), "bad?(?");
     assert_string_equal(vm_prom_label("c1\xc2\x85", p), "c1?");
-    assert_string_equal(vm_prom_label("\xed\xa0\x80", p), "???");  /* surrogate */
+    assert_string_equal(vm_prom_label("\xed\xa0\x80", p),
+                        "???"); /* surrogate */
 }
 
 int main(void)

@@ -17,13 +17,16 @@ static void names_paths_and_order(void **state)
     apr_pool_t *p = *state;
     vm_platforms *pl;
 
-    assert_null(read_text(p, "# code trees\n4.5.6 = /srv/moodle/4.5.6//\n"
-                             "old-4.4 = /srv/moodle/4.4\n", &pl));
+    assert_null(read_text(p,
+                          "# code trees\n4.5.6 = /srv/moodle/4.5.6//\n"
+                          "old-4.4 = /srv/moodle/4.4\n",
+                          &pl));
     assert_int_equal(pl->list->nelts, 2);
     assert_string_equal(APR_ARRAY_IDX(pl->list, 0, vm_platform).name, "4.5.6");
     assert_string_equal(vm_platform_path(pl, "4.5.6", "/var/www/moodle"),
                         "/srv/moodle/4.5.6");
-    assert_string_equal(vm_platform_path(pl, "old-4.4", "/d"), "/srv/moodle/4.4");
+    assert_string_equal(vm_platform_path(pl, "old-4.4", "/d"),
+                        "/srv/moodle/4.4");
     /* the default platform: the tree configured as before */
     assert_string_equal(vm_platform_path(pl, "", "/var/www/moodle"),
                         "/var/www/moodle");
@@ -37,7 +40,9 @@ static void bad_lines_are_refused_by_line(void **state)
 {
     apr_pool_t *p = *state;
     vm_platforms *pl;
-    static const struct { const char *text, *words; } bad[] = {
+    static const struct {
+        const char *text, *words;
+    } bad[] = {
         { "a = relative/path\n", "absolute" },
         { "a = /srv/../etc\n", "'..'" },
         { "a b = /srv/a\n", "letters, digits" },
@@ -48,7 +53,8 @@ static void bad_lines_are_refused_by_line(void **state)
 
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *err = read_text(p, bad[i].text, &pl);
-        if (!err || !strstr(err, bad[i].words) || !strstr(err, "platforms.conf"))
+        if (!err || !strstr(err, bad[i].words)
+            || !strstr(err, "platforms.conf"))
             fail_msg("%s: %s", bad[i].text, err ? err : "accepted");
     }
 }

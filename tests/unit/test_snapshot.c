@@ -127,8 +127,8 @@ static void long_keys(void **state)
     write_ok(p, path, t, 1);
     s = open_ok(p, path);
     assert_round_trip(t, s);
-    assert_false(vm_snapshot_lookup(s, apr_pstrcat(p, "one.", stem, ":8444",
-                                                   NULL),
+    assert_false(vm_snapshot_lookup(s,
+                                    apr_pstrcat(p, "one.", stem, ":8444", NULL),
                                     strlen(stem) + 9, &got));
     vm_snapshot_close(s);
 }
@@ -150,7 +150,9 @@ static void round_trip_every_field(void **state)
     vm_row_set(r, VM_F_CRONCOUNT, "9007199254740991");
     vm_row_set(r, VM_F_LASTCRON, "1700000000");
     vm_row_set(r, VM_F_LASTCRONGAP, "59");
-    vm_row_set(r, VM_F_NAME, "\xc3\x89" "cole \"quoted\" <b>");
+    vm_row_set(r, VM_F_NAME,
+               "\xc3\x89"
+               "cole \"quoted\" <b>");
     tu_push_valid(rows, 13, p);
     t = vm_table_build(rows, p);
     write_ok(p, path, t, 7);
@@ -227,8 +229,13 @@ static void colliding_keys(void **state)
 static void absent_keys(void **state)
 {
     static const char *const absent[] = {
-        "", "site1.example.ed", "site1.example.edu.", "site1.example.eduu",
-        "SITE1.example.edu", "site1.example.edu:443", "site0.example.edu",
+        "",
+        "site1.example.ed",
+        "site1.example.edu.",
+        "site1.example.eduu",
+        "SITE1.example.edu",
+        "site1.example.edu:443",
+        "site0.example.edu",
         "site11.example.edu",
     };
     apr_pool_t *p = *state;
@@ -342,16 +349,26 @@ static uint64_t digest_with(apr_pool_t *p, vm_field f, const char *value)
 
 static void digest_follows_content(void **state)
 {
-    static const struct { vm_field f; const char *value; } changes[] = {
-        { VM_F_ID, "4" }, { VM_F_NAME, "Other" }, { VM_F_SHORTNAME, "o" },
+    static const struct {
+        vm_field f;
+        const char *value;
+    } changes[] = {
+        { VM_F_ID, "4" },
+        { VM_F_NAME, "Other" },
+        { VM_F_SHORTNAME, "o" },
         { VM_F_VHOSTNAME, "https://other.example.edu" },
         { VM_F_VHOSTNAME, "https://Site3.example.edu/" },
-        { VM_F_VDBTYPE, "mariadb" }, { VM_F_VDBHOST, "db2" },
-        { VM_F_VDBLOGIN, "other" }, { VM_F_VDBPASS, "secreT" },
-        { VM_F_VDBNAME, "other" }, { VM_F_VDBPREFIX, "x_" },
-        { VM_F_VDBPERSIST, "1" }, { VM_F_VDATAPATH, "/srv/other" },
-        { VM_F_MNET, "0" }, { VM_F_ENABLED, "0" },
-        { VM_F_VDBTYPE, "oracle" },          /* becomes a rejection */
+        { VM_F_VDBTYPE, "mariadb" },
+        { VM_F_VDBHOST, "db2" },
+        { VM_F_VDBLOGIN, "other" },
+        { VM_F_VDBPASS, "secreT" },
+        { VM_F_VDBNAME, "other" },
+        { VM_F_VDBPREFIX, "x_" },
+        { VM_F_VDBPERSIST, "1" },
+        { VM_F_VDATAPATH, "/srv/other" },
+        { VM_F_MNET, "0" },
+        { VM_F_ENABLED, "0" },
+        { VM_F_VDBTYPE, "oracle" }, /* becomes a rejection */
     };
     apr_pool_t *p = *state;
     uint64_t base = digest_with(p, VM_F_ID, NULL);
@@ -399,8 +416,7 @@ static void build_once_write_that_image(void **state)
 
     assert_int_equal(vm_snapshot_build(&img, t, meta.source, p, &err), VM_OK);
     assert_int_equal(vm_snapshot_image_digest(img), vm_table_digest(t));
-    assert_int_equal(vm_snapshot_image_write(img, path, &meta, p, &err),
-                     VM_OK);
+    assert_int_equal(vm_snapshot_image_write(img, path, &meta, p, &err), VM_OK);
     s = open_ok(p, path);
     assert_int_equal(vm_snapshot_digest(s), vm_snapshot_image_digest(img));
     assert_int_equal(vm_snapshot_generation(s), 4);
@@ -424,7 +440,8 @@ static void digest_ignores_generation_and_source(void **state)
     sb = open_ok(p, b);
     assert_int_equal(vm_snapshot_digest(sa), vm_snapshot_digest(sb));
     assert_int_equal(vm_snapshot_generation(sb), 99);
-    assert_string_equal(vm_snapshot_source(sb), "pgsql:\"host=x password=***\"");
+    assert_string_equal(vm_snapshot_source(sb),
+                        "pgsql:\"host=x password=***\"");
     vm_snapshot_close(sa);
     vm_snapshot_close(sb);
 }
@@ -466,8 +483,8 @@ static void truncated_at_every_length(void **state)
 
     for (len = 0; len < d.size; len++) {
         tu_write(d.bad, d.image, len);
-        expect_refused(d.p, d.bad, apr_psprintf(d.p, "truncated to %"
-                                                APR_SIZE_T_FMT, len));
+        expect_refused(d.p, d.bad,
+                       apr_psprintf(d.p, "truncated to %" APR_SIZE_T_FMT, len));
     }
     /* and extended */
     longer = apr_pcalloc(d.p, d.size + 8);
@@ -488,8 +505,9 @@ static void flipped_byte_at_every_offset(void **state)
             memcpy(copy, d.image, d.size);
             copy[off] ^= (char)masks[m];
             tu_write(d.bad, copy, d.size);
-            expect_refused(d.p, d.bad, apr_psprintf(d.p, "byte %" APR_SIZE_T_FMT
-                                                    " ^ %#x", off, masks[m]));
+            expect_refused(d.p, d.bad,
+                           apr_psprintf(d.p, "byte %" APR_SIZE_T_FMT " ^ %#x",
+                                        off, masks[m]));
         }
     }
 }
@@ -509,14 +527,16 @@ static void garbage_empty_missing(void **state)
     for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         tu_write(path, junk, sizes[i]);
         expect_refused(p, path, "garbage");
-        memcpy(junk, VM_SNAP_MAGIC, 8);     /* right magic, garbage after */
+        memcpy(junk, VM_SNAP_MAGIC, 8); /* right magic, garbage after */
         tu_write(path, junk, sizes[i]);
         expect_refused(p, path, "garbage after magic");
     }
     tu_write(path, "", 0);
     expect_refused(p, path, "empty");
-    tu_write_text(path, "VMSNAP\n\n and some text that is not a snapshot......"
-                  "...........................................................");
+    tu_write_text(
+        path,
+        "VMSNAP\n\n and some text that is not a snapshot......"
+        "...........................................................");
     expect_refused(p, path, "wrong magic");
     assert_int_equal(vm_snapshot_open(&s, tu_path(p, dir, "none"), p, &err),
                      VM_ERR_IO);
@@ -538,8 +558,12 @@ static void reseal(char *img, size_t size)
 
 typedef void (*craft_fn)(char *img, vm_snap_header *h);
 
-#define H_SET(name, stmt) \
-    static void name(char *img, vm_snap_header *h) { (void)img; stmt; }
+#define H_SET(name, stmt)                          \
+    static void name(char *img, vm_snap_header *h) \
+    {                                              \
+        (void)img;                                 \
+        stmt;                                      \
+    }
 H_SET(nslots_zero, h->nslots = 0)
 H_SET(nslots_odd, h->nslots = 12)
 H_SET(nslots_too_small, h->nslots = 4)
@@ -581,25 +605,24 @@ static vm_snap_slot *slot_of_record(char *img, vm_snap_header *h,
 }
 
 H_SET(record_string_out, first_record(img, h)->str[VM_E_DBPASS] = 0xfffffff0)
-H_SET(record_name_out, first_record(img, h)->str[VM_R_COLD]
-                       = (uint32_t)h->strings_len + 1)
-H_SET(record_key_out, first_record(img, h)->str[VM_E_HOST]
-                      = (uint32_t)h->strings_len)
+H_SET(record_name_out,
+      first_record(img, h)->str[VM_R_COLD] = (uint32_t)h->strings_len + 1)
+H_SET(record_key_out,
+      first_record(img, h)->str[VM_E_HOST] = (uint32_t)h->strings_len)
 H_SET(record_keylen_long, first_record(img, h)->keylen += 1000)
 H_SET(record_keylen_short, first_record(img, h)->keylen -= 1)
 H_SET(record_keyhead_differs, first_record(img, h)->keyhead[0] ^= 1)
-H_SET(rejection_reason_out, ((vm_snap_rejection *)(img + h->rejections_off))
-                            ->reason = 0xffffffff)
+H_SET(rejection_reason_out,
+      ((vm_snap_rejection *)(img + h->rejections_off))->reason = 0xffffffff)
 H_SET(slot_record_out, slot_of_record(img, h, 1, 1)->record = h->count + 1)
-H_SET(slot_extra, *slot_of_record(img, h, 0, 0)
-                  = *slot_of_record(img, h, 1, 1))
+H_SET(slot_extra, *slot_of_record(img, h, 0, 0) = *slot_of_record(img, h, 1, 1))
 H_SET(slot_lost, slot_of_record(img, h, 2, 1)->record = 0)
 H_SET(slot_wrong_fingerprint, slot_of_record(img, h, 2, 1)->fingerprint ^= 1)
 H_SET(slot_other_record, slot_of_record(img, h, 2, 1)->record = 3)
 /* a link slot naming link 0 (index + 1 is 0), or one past the links */
 H_SET(slot_link_zero, slot_of_record(img, h, 2, 1)->record = VM_SNAP_LINK)
-H_SET(slot_link_out, slot_of_record(img, h, 2, 1)->record
-                     = VM_SNAP_LINK | (h->nlinks + 1))
+H_SET(slot_link_out,
+      slot_of_record(img, h, 2, 1)->record = VM_SNAP_LINK | (h->nlinks + 1))
 
 static void expect_route(const vm_snapshot *s, const char *key,
                          const char *path, long long id, int alias,
@@ -642,7 +665,8 @@ static void routes_paths_and_aliases(void **state)
     vm_row_set(tu_push_valid(rows, 3, p), VM_F_VHOSTNAME,
                "https://paths.example.edu/a");
     four = tu_push_valid(rows, 4, p);
-    vm_row_set(four, VM_F_ALIASES, "www.site4.example.edu "
+    vm_row_set(four, VM_F_ALIASES,
+               "www.site4.example.edu "
                "old.example.edu/four example.edu:8080");
     vm_row_set(four, VM_F_PLATFORM, "next");
     t = vm_table_build(rows, p);
@@ -670,10 +694,12 @@ static void routes_paths_and_aliases(void **state)
     assert_null(vm_snapshot_find(s, "paths.example.edu", 17));
     assert_true(vm_snapshot_lookup(s, "site4.example.edu", 17, &back));
     assert_string_equal(back.platform, "next");
-    assert_string_equal(back.aliases, "www.site4.example.edu "
+    assert_string_equal(back.aliases,
+                        "www.site4.example.edu "
                         "old.example.edu/four example.edu:8080 ");
-    assert_string_equal(vm_snapshot_entry_platform(s,
-                        vm_snapshot_find(s, "site4.example.edu", 17)), "next");
+    assert_string_equal(vm_snapshot_entry_platform(
+                            s, vm_snapshot_find(s, "site4.example.edu", 17)),
+                        "next");
     assert_true(vm_snapshot_lookup(s, "example.edu/school1", 19, &back));
     assert_string_equal(back.path, "/school1");
     assert_string_equal(back.wwwroot, "https://example.edu/school1");
@@ -684,22 +710,46 @@ static void routes_paths_and_aliases(void **state)
 
 static void crafted_files_refused(void **state)
 {
-    static const struct { const char *name; craft_fn fn; } c[] = {
+    static const struct {
+        const char *name;
+        craft_fn fn;
+    } c[] = {
 #define C(fn) { #fn, fn }
-        C(nslots_zero), C(nslots_odd), C(nslots_too_small),
-        C(nslots_huge), C(count_huge), C(nrejections_huge),
-        C(index_misaligned), C(index_in_header), C(index_past_end),
-        C(index_offset_wraps), C(records_past_end), C(records_off_line),
+        C(nslots_zero),
+        C(nslots_odd),
+        C(nslots_too_small),
+        C(nslots_huge),
+        C(count_huge),
+        C(nrejections_huge),
+        C(index_misaligned),
+        C(index_in_header),
+        C(index_past_end),
+        C(index_offset_wraps),
+        C(records_past_end),
+        C(records_off_line),
         C(rejections_past_end),
-        C(strings_past_end), C(strings_len_zero), C(strings_len_long),
-        C(strings_len_wraps), C(source_out), C(header_size), C(version),
-        C(strings_unterminated), C(record_string_out), C(record_name_out),
+        C(strings_past_end),
+        C(strings_len_zero),
+        C(strings_len_long),
+        C(strings_len_wraps),
+        C(source_out),
+        C(header_size),
+        C(version),
+        C(strings_unterminated),
+        C(record_string_out),
+        C(record_name_out),
         C(record_key_out),
-        C(record_keylen_long), C(record_keylen_short),
+        C(record_keylen_long),
+        C(record_keylen_short),
         C(record_keyhead_differs),
-        C(rejection_reason_out), C(slot_record_out), C(slot_extra),
-        C(slot_lost), C(slot_wrong_fingerprint), C(slot_other_record),
-        C(slot_link_zero), C(slot_link_out),
+        C(rejection_reason_out),
+        C(slot_record_out),
+        C(slot_extra),
+        C(slot_lost),
+        C(slot_wrong_fingerprint),
+        C(slot_other_record),
+        C(slot_link_zero),
+        C(slot_link_out),
 #undef C
     };
     damage_fixture d = damage_setup(*state, 3);
@@ -734,10 +784,11 @@ static const char *instances_json(apr_pool_t *p, int n, const char *extra)
     int id;
 
     for (id = 1; id <= n; id++)
-        text = apr_psprintf(p, "%s%s{\"id\": %d, \"vhostname\":"
+        text = apr_psprintf(p,
+                            "%s%s{\"id\": %d, \"vhostname\":"
                             " \"https://s%d.example\", \"vdbname\": \"m%d\","
-                            " \"vdatapath\": \"/srv/s%d\"}", text,
-                            id > 1 ? ", " : "", id, id, id, id);
+                            " \"vdatapath\": \"/srv/s%d\"}",
+                            text, id > 1 ? ", " : "", id, id, id, id);
     return apr_pstrcat(p, text, extra ? extra : "", "]", NULL);
 }
 
@@ -750,8 +801,9 @@ static refresh_fixture refresh_setup(apr_pool_t *p, const char *json_text)
     f.json = tu_path(p, dir, "instances.json");
     f.snap = tu_path(p, dir, "instances.snap");
     tu_write_text(f.json, json_text);
-    assert_int_equal(vm_source_open(&f.src, apr_pstrcat(p, "json:", f.json,
-                                                        NULL), NULL, p, &err),
+    assert_int_equal(vm_source_open(&f.src,
+                                    apr_pstrcat(p, "json:", f.json, NULL), NULL,
+                                    p, &err),
                      VM_OK);
     return f;
 }
@@ -907,9 +959,10 @@ static void refresh_floor(void **state)
 static void refresh_new_rejections(void **state)
 {
     static const char *bad7 = ", {\"id\": 7, \"vhostname\": \"ftp://x\","
-        " \"vdbname\": \"x\", \"vdatapath\": \"/x\"}";
-    static const char *bad8 = ", {\"id\": 8, \"vhostname\": \"https://s1.example\","
-        " \"vdbname\": \"x\", \"vdatapath\": \"/x\"}";
+                              " \"vdbname\": \"x\", \"vdatapath\": \"/x\"}";
+    static const char
+        *bad8 = ", {\"id\": 8, \"vhostname\": \"https://s1.example\","
+                " \"vdbname\": \"x\", \"vdatapath\": \"/x\"}";
     refresh_fixture f = refresh_setup(*state, instances_json(*state, 2, bad7));
     vm_refresh_result r = refresh(&f, 0);
 
@@ -922,13 +975,14 @@ static void refresh_new_rejections(void **state)
     assert_true(r.changed);
     assert_int_equal(r.new_rejections->nelts, 0);
     /* a second refused row: only it is reported */
-    tu_write_text(f.json, instances_json(f.p, 3, apr_pstrcat(f.p, bad7, bad8,
-                                                             NULL)));
+    tu_write_text(f.json,
+                  instances_json(f.p, 3, apr_pstrcat(f.p, bad7, bad8, NULL)));
     r = refresh(&f, 0);
     assert_int_equal(r.new_rejections->nelts, 1);
     assert_int_equal(APR_ARRAY_IDX(r.new_rejections, 0, vm_rejection).id, 8);
-    assert_non_null(strstr(APR_ARRAY_IDX(r.new_rejections, 0,
-                                         vm_rejection).reason, "id 1"));
+    assert_non_null(
+        strstr(APR_ARRAY_IDX(r.new_rejections, 0, vm_rejection).reason,
+               "id 1"));
 }
 
 /* A cron run changes the cron figures file, never the snapshot. */
@@ -945,8 +999,10 @@ static void refresh_cron_run_makes_no_generation(void **state)
     assert_int_equal(r.generation, 1);
     assert_true(tu_exists(figures));
     for (run = 1; run <= 3; run++) {
-        assert_int_equal(f.src->ops->record_cron(f.src, 2, 1700000000 + 60 * run,
-                                                 f.p, &err), VM_OK);
+        assert_int_equal(f.src->ops->record_cron(f.src, 2,
+                                                 1700000000 + 60 * run, f.p,
+                                                 &err),
+                         VM_OK);
         r = refresh(&f, 0);
         assert_int_equal(r.status, VM_OK);
         assert_null(r.figures_error);

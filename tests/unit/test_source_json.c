@@ -8,10 +8,13 @@
 #include "vm_source.h"
 #include "vm_table.h"
 
-#define ROW_A "{\"id\": 3, \"name\": \"A\", \"vhostname\": \"https://a.example/\"," \
-    " \"vdbname\": \"a\", \"vdatapath\": \"/srv/a\", \"description\": \"keep\"," \
+#define ROW_A                                                             \
+    "{\"id\": 3, \"name\": \"A\", \"vhostname\": \"https://a.example/\"," \
+    " \"vdbname\": \"a\", \"vdatapath\": \"/srv/a\", \"description\": "   \
+    "\"keep\","                                                           \
     " \"timecreated\": 1600000000}"
-#define ROW_B "{\"id\": 10, \"vhostname\": \"https://b.example\"," \
+#define ROW_B                                            \
+    "{\"id\": 10, \"vhostname\": \"https://b.example\"," \
     " \"vdbname\": \"b\", \"vdatapath\": \"/srv/b\", \"enabled\": false}"
 
 typedef struct {
@@ -29,8 +32,9 @@ static fixture open_with(apr_pool_t *p, const char *text)
     f.path = tu_path(p, f.dir, "instances.json");
     if (text)
         tu_write_text(f.path, text);
-    assert_int_equal(vm_source_open(&f.src, apr_pstrcat(p, "json:", f.path,
-                                                        NULL), NULL, p, &err),
+    assert_int_equal(vm_source_open(&f.src,
+                                    apr_pstrcat(p, "json:", f.path, NULL), NULL,
+                                    p, &err),
                      VM_OK);
     return f;
 }
@@ -83,13 +87,15 @@ static void valid_file(void **state)
     assert_int_equal(t->rejections->nelts, 0);
     assert_int_equal(vm_table_find_key(t, "b.example")->enabled, 0);
     assert_string_equal(vm_table_find_id(t, 3)->dbtype, "mysqli");
-    assert_string_equal(f.src->display, apr_pstrcat(f.p, "json:", f.path,
-                                                    NULL));
+    assert_string_equal(f.src->display,
+                        apr_pstrcat(f.p, "json:", f.path, NULL));
 }
 
 static void scalars_as_text(void **state)
 {
-    fixture f = open_with(*state, "[{\"id\": 7, \"enabled\": true,"
+    fixture f = open_with(
+        *state,
+        "[{\"id\": 7, \"enabled\": true,"
         " \"vdbpersist\": false, \"mnet\": -1, \"lastcron\": 1700000000,"
         " \"croncount\": \"12\", \"name\": \"\\u00e9t\\u00e9 \\\"q\\\"\","
         " \"lastcrongap\": 1.5, \"vdbpass\": 123}]");
@@ -112,7 +118,9 @@ static void scalars_as_text(void **state)
  * column default, and null in a nullable column (name) reads as it. */
 static void null_versus_missing(void **state)
 {
-    fixture f = open_with(*state, "[{\"id\": 1, \"vhostname\": \"http://a.ex\","
+    fixture f = open_with(
+        *state,
+        "[{\"id\": 1, \"vhostname\": \"http://a.ex\","
         " \"vdbname\": \"a\", \"vdatapath\": \"/a\", \"vdbhost\": null},"
         " {\"id\": 2, \"vhostname\": \"http://b.ex\", \"vdbname\": \"b\","
         " \"vdatapath\": \"/b\", \"name\": null}]");
@@ -134,9 +142,11 @@ static void null_versus_missing(void **state)
 
 static void entries_that_are_not_rows(void **state)
 {
-    fixture f = open_with(*state, "[1, \"x\", [], null, " ROW_A ","
-        " {\"id\": 11, \"vdbname\": {\"nested\": 1}, \"vhostname\":"
-        " \"https://c.example\", \"vdatapath\": \"/c\"}]");
+    fixture f =
+        open_with(*state,
+                  "[1, \"x\", [], null, " ROW_A ","
+                  " {\"id\": 11, \"vdbname\": {\"nested\": 1}, \"vhostname\":"
+                  " \"https://c.example\", \"vdatapath\": \"/c\"}]");
     apr_array_header_t *rows = load_ok(&f);
     vm_table *t;
     int i;
@@ -190,15 +200,20 @@ static void not_an_array(void **state)
 static void invalid_json(void **state)
 {
     static const char *const texts[] = {
-        "[{", "", "[1,]", "[{\"id\": 1}] x", "[{\"id\": 1}][{\"id\": 2}]",
-        "[{'id': 1}]", "\xff\xfe[]",
+        "[{",
+        "",
+        "[1,]",
+        "[{\"id\": 1}] x",
+        "[{\"id\": 1}][{\"id\": 2}]",
+        "[{'id': 1}]",
+        "\xff\xfe[]",
     };
     fixture f = open_with(*state, NULL);
     const char *err;
 
     expect_data_errors(*state, texts, sizeof texts / sizeof texts[0],
                        "invalid JSON");
-    tu_write(f.path, "[]\n\0[]", 6);     /* a NUL byte does not end it */
+    tu_write(f.path, "[]\n\0[]", 6); /* a NUL byte does not end it */
     assert_int_equal(load_fails(&f, &err), VM_ERR_DATA);
 }
 
@@ -229,12 +244,12 @@ static void source_strings(void **state)
     assert_non_null(strstr(err, "oracle"));
     assert_int_equal(vm_source_open(&src, "/etc/x.json", NULL, p, &err),
                      VM_ERR_CONFIG);
-    assert_int_equal(vm_source_open(&src, NULL, NULL, p, &err),
-                     VM_ERR_CONFIG);
+    assert_int_equal(vm_source_open(&src, NULL, NULL, p, &err), VM_ERR_CONFIG);
     tu_write_text(path, "[" ROW_A "]");
-    assert_int_equal(vm_source_open(&src, apr_pstrcat(p, "json:\"", path,
-                                                      "\"", NULL),
-                                    NULL, p, &err), VM_OK);
+    assert_int_equal(vm_source_open(&src,
+                                    apr_pstrcat(p, "json:\"", path, "\"", NULL),
+                                    NULL, p, &err),
+                     VM_OK);
     assert_string_equal(src->table, VM_DEFAULT_TABLE);
     assert_int_equal(vm_source_load(src, &rows, p, &err), VM_OK);
     assert_int_equal(rows->nelts, 1);
@@ -254,9 +269,9 @@ static cJSON *object_with_id(cJSON *array, int id)
 {
     cJSON *obj;
 
-    cJSON_ArrayForEach(obj, array)
-        if (cJSON_GetNumberValue(cJSON_GetObjectItem(obj, "id")) == id)
-            return obj;
+    cJSON_ArrayForEach(obj, array) if (cJSON_GetNumberValue(
+                                           cJSON_GetObjectItem(obj, "id"))
+                                       == id) return obj;
     return NULL;
 }
 
@@ -284,21 +299,22 @@ static void save_inserts_with_next_id(void **state)
     tu_valid_row(&row, 0, f.p);
     vm_row_set(&row, VM_F_VHOSTNAME, "https://new.example");
     vm_row_set(&row, VM_F_ENABLED, "0");
-    assert_int_equal(f.src->ops->save_row(f.src, &row, &id, f.p, &err),
-                     VM_OK);
+    assert_int_equal(f.src->ops->save_row(f.src, &row, &id, f.p, &err), VM_OK);
     assert_int_equal(id, 11);
     json = parse_file(&f);
     assert_int_equal(cJSON_GetArraySize(json), 3);
     obj = object_with_id(json, 11);
     assert_non_null(obj);
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(obj,
-                        "vhostname")), "https://new.example");
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItem(obj, "vhostname")),
+                        "https://new.example");
     assert_true(cJSON_IsNumber(cJSON_GetObjectItem(obj, "enabled")));
     assert_true(cJSON_IsNumber(cJSON_GetObjectItem(obj, "id")));
     assert_true(cJSON_IsString(cJSON_GetObjectItem(obj, "vdbpass")));
     cJSON_Delete(json);
-    assert_int_equal(vm_table_find_key(vm_table_build(load_ok(&f), f.p),
-                                       "new.example")->id, 11);
+    assert_int_equal(
+        vm_table_find_key(vm_table_build(load_ok(&f), f.p), "new.example")->id,
+        11);
 }
 
 static void save_inserts_into_empty_and_string_ids(void **state)
@@ -337,17 +353,21 @@ static void save_replaces_keeping_unknown_keys(void **state)
     obj = object_with_id(json, 3);
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(obj, "name")),
                         "Renamed");
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(obj,
-                        "description")), "keep");
-    assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(obj,
-                     "timecreated")), 1600000000);
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(obj,
-                        "vhostname")), "https://a.example/");
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItem(obj, "description")),
+                        "keep");
+    assert_int_equal(cJSON_GetNumberValue(
+                         cJSON_GetObjectItem(obj, "timecreated")),
+                     1600000000);
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItem(obj, "vhostname")),
+                        "https://a.example/");
     assert_int_equal(cJSON_GetArraySize(json), 2);
     cJSON_Delete(json);
     /* previous version kept; the new file was renamed into place */
     assert_string_equal(tu_read(f.p, apr_pstrcat(f.p, f.path, ".bak", NULL),
-                                NULL), before);
+                                NULL),
+                        before);
     assert_int_equal(stat(f.path, &new_st), 0);
     assert_true(new_st.st_ino != old_st.st_ino);
     assert_int_equal(new_st.st_mode & 0777, 0644);
@@ -447,7 +467,8 @@ static void record_cron_counts_and_gaps(void **state)
 /* Figures carried over from VMoodle's table are continued, not reset. */
 static void record_cron_continues_file_figures(void **state)
 {
-    fixture f = open_with(*state, "[{\"id\": 5, \"croncount\": 41,"
+    fixture f = open_with(*state,
+                          "[{\"id\": 5, \"croncount\": 41,"
                           " \"lastcron\": 1700000000, \"lastcrongap\": 60}]");
     const char *err = NULL;
 
@@ -460,7 +481,9 @@ static void record_cron_continues_file_figures(void **state)
 /* One unquote for the module's directive and the tools' flags. */
 static void unquote_source_strings(void **state)
 {
-    static const struct { const char *in, *out; } c[] = {
+    static const struct {
+        const char *in, *out;
+    } c[] = {
         { "json:/etc/i.json", "json:/etc/i.json" },
         { "\"json:/etc/i.json\"", "json:/etc/i.json" },
         { "json:\"/etc/my i.json\"", "json:/etc/my i.json" },

@@ -7,8 +7,8 @@
 
 typedef struct {
     char journal[256];
-    char fail_in;        /* the step whose run fails */
-    char signal_in;      /* the step whose run is interrupted (it ends) */
+    char fail_in;   /* the step whose run fails */
+    char signal_in; /* the step whose run is interrupted (it ends) */
     int b_applies;
     apr_pool_t *pool;
 } trace;
@@ -16,26 +16,26 @@ typedef struct {
 static void note(trace *t, const char *what, char step)
 {
     size_t n = strlen(t->journal);
-    snprintf(t->journal + n, sizeof t->journal - n, "%s%s:%c",
-             n ? " " : "", what, step);
+    snprintf(t->journal + n, sizeof t->journal - n, "%s%s:%c", n ? " " : "",
+             what, step);
 }
 
-#define STEP_FNS(x)                                                       \
-    static int run_##x(void *ctx, const char **err)                       \
-    {                                                                     \
-        trace *t = ctx;                                                   \
-        note(t, "run", #x[0]);                                            \
-        if (t->signal_in == #x[0])                                        \
-            raise(SIGTERM);                                               \
-        if (t->fail_in != #x[0])                                          \
-            return 0;                                                     \
-        *err = "it broke";                                                \
-        return -1;                                                        \
-    }                                                                     \
-    static const char *plan_##x(void *ctx, apr_pool_t *p)                 \
-    {                                                                     \
-        note(ctx, "plan", #x[0]);                                         \
-        return apr_psprintf(p, "step %s", #x);                            \
+#define STEP_FNS(x)                                       \
+    static int run_##x(void *ctx, const char **err)       \
+    {                                                     \
+        trace *t = ctx;                                   \
+        note(t, "run", #x[0]);                            \
+        if (t->signal_in == #x[0])                        \
+            raise(SIGTERM);                               \
+        if (t->fail_in != #x[0])                          \
+            return 0;                                     \
+        *err = "it broke";                                \
+        return -1;                                        \
+    }                                                     \
+    static const char *plan_##x(void *ctx, apr_pool_t *p) \
+    {                                                     \
+        note(ctx, "plan", #x[0]);                         \
+        return apr_psprintf(p, "step %s", #x);            \
     }
 
 STEP_FNS(a)
@@ -43,8 +43,11 @@ STEP_FNS(b)
 STEP_FNS(c)
 STEP_FNS(d)
 
-#define UNDO_FN(x) \
-    static void undo_##x(void *ctx) { note(ctx, "undo", #x[0]); }
+#define UNDO_FN(x)                  \
+    static void undo_##x(void *ctx) \
+    {                               \
+        note(ctx, "undo", #x[0]);   \
+    }
 
 UNDO_FN(a)
 UNDO_FN(b)
@@ -58,7 +61,7 @@ static int b_applies(void *ctx)
 static const vmc_step steps[] = {
     { "a", plan_a, NULL, run_a, undo_a },
     { "b", plan_b, b_applies, run_b, undo_b },
-    { "c", plan_c, NULL, run_c, NULL },    /* nothing to undo */
+    { "c", plan_c, NULL, run_c, NULL }, /* nothing to undo */
     { "d", plan_d, NULL, run_d, undo_d },
 };
 
@@ -90,7 +93,8 @@ static void a_failure_undoes_the_started_steps_in_reverse(void **state)
     t.fail_in = 'd';
     assert_int_equal(vmc_steps_run(steps, 4, &t, &out), -1);
     /* d failed half done: its undo runs too, first */
-    assert_string_equal(t.journal, "run:a run:b run:c run:d undo:d undo:b "
+    assert_string_equal(t.journal,
+                        "run:a run:b run:c run:d undo:d undo:b "
                         "undo:a");
     assert_string_equal(out.failed, "d");
     assert_string_equal(out.err, "it broke");
@@ -134,7 +138,8 @@ static void the_plan_runs_nothing(void **state)
     trace t = fresh(*state);
 
     t.b_applies = 0;
-    assert_string_equal(plan_text(&t), "  1. step a\n  2. step c\n"
+    assert_string_equal(plan_text(&t),
+                        "  1. step a\n  2. step c\n"
                         "  3. step d\n");
     assert_string_equal(t.journal, "plan:a plan:c plan:d");
 }

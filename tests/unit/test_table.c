@@ -83,8 +83,8 @@ static void duplicate_id_keeps_first_seen(void **state)
 static void duplicate_host_lower_id_kept(void **state)
 {
     static const char *const spellings[] = {
-        "https://Shared.Example.edu", "https://shared.example.edu/",
-        "https://shared.example.edu.", "https://SHARED.example.edu:443//",
+        "https://Shared.Example.edu",    "https://shared.example.edu/",
+        "https://shared.example.edu.",   "https://SHARED.example.edu:443//",
         "http://shared.example.edu:80/",
     };
     apr_pool_t *p = *state;
@@ -195,18 +195,18 @@ static void aliases_and_paths_claim_keys(void **state)
     push_host(rows, 1, "https://example.edu/", p);
     push_host(rows, 2, "https://example.edu/school1", p);
     push_host(rows, 3, "https://example.edu/school2/", p);
-    vm_row_set(push_host(rows, 4, "https://four.example.edu", p),
-               VM_F_ALIASES, "www.four.example.edu old.example.edu/four");
+    vm_row_set(push_host(rows, 4, "https://four.example.edu", p), VM_F_ALIASES,
+               "www.four.example.edu old.example.edu/four");
     /* alias = a site's host with a higher id: the alias loses */
-    vm_row_set(push_host(rows, 5, "https://five.example.edu", p),
-               VM_F_ALIASES, "six.example.edu");
+    vm_row_set(push_host(rows, 5, "https://five.example.edu", p), VM_F_ALIASES,
+               "six.example.edu");
     push_host(rows, 6, "https://six.example.edu", p);
     /* alias = another's alias; alias = a path site */
-    vm_row_set(push_host(rows, 7, "https://seven.example.edu", p),
-               VM_F_ALIASES, "www.four.example.edu");
-    vm_row_set(push_host(rows, 8, "https://eight.example.edu", p),
-               VM_F_ALIASES, "example.edu/school2");
-    push_host(rows, 9, "https://example.edu/school1/", p);   /* duplicate */
+    vm_row_set(push_host(rows, 7, "https://seven.example.edu", p), VM_F_ALIASES,
+               "www.four.example.edu");
+    vm_row_set(push_host(rows, 8, "https://eight.example.edu", p), VM_F_ALIASES,
+               "example.edu/school2");
+    push_host(rows, 9, "https://example.edu/school1/", p); /* duplicate */
     t = vm_table_build(rows, p);
 
     assert_int_equal(t->instances->nelts, 5);
@@ -216,8 +216,9 @@ static void aliases_and_paths_claim_keys(void **state)
     assert_int_equal(instance_at(t, 4)->id, 6);
     assert_int_equal(t->rejections->nelts, 4);
     assert_int_equal(rejection_at(t, 0)->id, 5);
-    assert_non_null(strstr(rejection_at(t, 0)->reason,
-                           "aliases: host six.example.edu already used by id 6"));
+    assert_non_null(
+        strstr(rejection_at(t, 0)->reason,
+               "aliases: host six.example.edu already used by id 6"));
     assert_non_null(strstr(rejection_at(t, 1)->reason, "by id 4"));
     assert_non_null(strstr(rejection_at(t, 2)->reason,
                            "example.edu/school2 already used by id 3"));

@@ -6,19 +6,23 @@
 
 static void controls_shown(void **state)
 {
-    static const struct { const char *in, *out; } c[] = {
-        {"plain name.txt", "plain name.txt"},
-        {"\x1b]0;title\x07\x1b[2J", "\\x1b]0;title\\x07\\x1b[2J"},
-        {"a\nb\rc\td", "a\\x0ab\\x0dc\\x09d"},
-        {"del\x7f", "del\\x7f"},
-        {"\x01\x1f", "\\x01\\x1f"},
-        {"csi \xc2\x9b" "2J", "csi \\x9b2J"},           /* C1 CSI in UTF-8 */
-        {"\xc2\x80 \xc2\x9f", "\\x80 \\x9f"},
-        {"back\\slash", "back\\\\slash"},
-        {"\\x1b", "\\\\x1b"},                          /* no forged escape */
-        {"caf\xc3\xa9 \xc2\xa0 \xe2\x82\xac \xf0\x9f\x98\x80",
-         "caf\xc3\xa9 \xc2\xa0 \xe2\x82\xac \xf0\x9f\x98\x80"},
-        {"", ""},
+    static const struct {
+        const char *in, *out;
+    } c[] = {
+        { "plain name.txt", "plain name.txt" },
+        { "\x1b]0;title\x07\x1b[2J", "\\x1b]0;title\\x07\\x1b[2J" },
+        { "a\nb\rc\td", "a\\x0ab\\x0dc\\x09d" },
+        { "del\x7f", "del\\x7f" },
+        { "\x01\x1f", "\\x01\\x1f" },
+        { "csi \xc2\x9b"
+          "2J",
+          "csi \\x9b2J" }, /* C1 CSI in UTF-8 */
+        { "\xc2\x80 \xc2\x9f", "\\x80 \\x9f" },
+        { "back\\slash", "back\\\\slash" },
+        { "\\x1b", "\\\\x1b" }, /* no forged escape */
+        { "caf\xc3\xa9 \xc2\xa0 \xe2\x82\xac \xf0\x9f\x98\x80",
+          "caf\xc3\xa9 \xc2\xa0 \xe2\x82\xac \xf0\x9f\x98\x80" },
+        { "", "" },
     };
     apr_pool_t *p = *state;
 

@@ -8,8 +8,7 @@ static void machines_get_iso_8601_people_one_format(void **state)
     char buf[VM_TIME_TEXT];
 
     (void)state;
-    assert_string_equal(vm_time_text(1796213901, buf),
-                        "2026-12-02T12:18:21Z");
+    assert_string_equal(vm_time_text(1796213901, buf), "2026-12-02T12:18:21Z");
     assert_string_equal(vm_time_human(1796213901, buf),
                         "2026-12-02 12:18:21 UTC");
 }

@@ -15,7 +15,7 @@
 
 typedef struct {
     vc_sched_item items[MAXN];
-    long long prev[MAXN];     /* start of the run before lastcron */
+    long long prev[MAXN]; /* start of the run before lastcron */
     long long maxgap[MAXN];
     size_t n;
     vc_sched_item scratch[MAXN];
@@ -28,7 +28,7 @@ static void sim_init(sim *s, size_t n)
     memset(s, 0, sizeof *s);
     s->n = n;
     for (size_t i = 0; i < n; i++) {
-        size_t slot = (i * 7919) % n;   /* 7919 is prime: a permutation */
+        size_t slot = (i * 7919) % n; /* 7919 is prime: a permutation */
         if (n % 7919 == 0)
             slot = i;
         s->items[slot].id = 7 + 3 * (long long)i;
@@ -91,7 +91,7 @@ static void check_round_robin(size_t n, size_t per_tick)
 {
     sim *s = sim_new(n);
     long long cursor = 0;
-    size_t position = 0;   /* place in the endless cycle 7, 10, 13, ... */
+    size_t position = 0; /* place in the endless cycle 7, 10, 13, ... */
     long long ran[MAXN];
     for (int tick = 0; tick < 60; tick++) {
         size_t m = vc_sched_round_robin(s->items, s->n, cursor, s->out,
@@ -131,9 +131,9 @@ static void rr_cursor_beyond_table_wraps(void **state)
 static void rr_follows_table_changes(void **state)
 {
     (void)state;
-    sim *s = sim_new(10);                      /* ids 7 .. 34 */
+    sim *s = sim_new(10); /* ids 7 .. 34 */
     vc_sched_round_robin(s->items, s->n, 0, s->out, s->scratch);
-    long long cursor = s->out[2];              /* ran 7 10 13 */
+    long long cursor = s->out[2]; /* ran 7 10 13 */
     assert_int_equal(cursor, 13);
     /* Remove the cursor's instance, disable 16, add 15 just after it. */
     sim_find(s, 13)->id = 15;
@@ -144,7 +144,7 @@ static void rr_follows_table_changes(void **state)
     assert_int_equal(s->out[0], 15);
     assert_int_equal(s->out[1], 19);
     assert_int_equal(s->out[2], 22);
-    assert_int_equal(s->out[8], 10);           /* wrapped round, once */
+    assert_int_equal(s->out[8], 10); /* wrapped round, once */
     /* Everything disabled: nothing to run. */
     for (size_t i = 0; i < s->n; i++)
         s->items[i].enabled = 0;
@@ -158,7 +158,7 @@ static void rr_follows_table_changes(void **state)
 static void rr_passes_over_locked_instances(void **state)
 {
     (void)state;
-    sim *s = sim_new(10);                      /* ids 7 .. 34 */
+    sim *s = sim_new(10); /* ids 7 .. 34 */
     const long long held[] = { 10, 13 };
     long long ran[MAXN];
     size_t tried;
@@ -168,7 +168,7 @@ static void rr_passes_over_locked_instances(void **state)
     assert_int_equal(ran[0], 7);
     assert_int_equal(ran[1], 16);
     assert_int_equal(ran[2], 19);
-    assert_int_equal(tried, 5);                /* the cursor moves to 19 */
+    assert_int_equal(tried, 5); /* the cursor moves to 19 */
     free(s);
 }
 
@@ -176,12 +176,11 @@ static void rr_passes_over_locked_instances(void **state)
 
 /* One lowest-gap choice at now on a single cron host, into s->out: what
  * is due, the first capacity of it (0: no cap).  Returns how many. */
-static size_t lg_choose(sim *s, long long now, long long period,
-                        long long tick, size_t capacity)
+static size_t lg_choose(sim *s, long long now, long long period, long long tick,
+                        size_t capacity)
 {
     vc_gap_params gp = { now, period, tick, 0 };
-    size_t count = vc_sched_lowest_gap(s->items, s->n, &gp, s->out,
-                                       s->scratch);
+    size_t count = vc_sched_lowest_gap(s->items, s->n, &gp, s->out, s->scratch);
     return capacity && count > capacity ? capacity : count;
 }
 
@@ -245,7 +244,7 @@ static void lg_first_period_runs_everyone(void **state)
 {
     (void)state;
     sim *s = sim_new(1000);
-    run_ticks(s, 1700000000, 15, 900, 60, 0);   /* one period of ticks */
+    run_ticks(s, 1700000000, 15, 900, 60, 0); /* one period of ticks */
     for (size_t i = 0; i < s->n; i++)
         assert_true(s->items[i].lastcron > 0);
     free(s);
@@ -256,7 +255,7 @@ static void lg_overdue_run_at_once(void **state)
     (void)state;
     sim *s = sim_new(1000);
     long long t0 = 1700000000;
-    for (size_t i = 0; i < s->n; i++)      /* last run long ago */
+    for (size_t i = 0; i < s->n; i++) /* last run long ago */
         s->items[i].lastcron = t0 - 86400 - (long long)i;
     assert_int_equal(lg_choose(s, t0, 900, 60, 0), 1000);
     free(s);
@@ -289,7 +288,7 @@ static void lg_degrades_fairly(void **state)
         assert_int_equal(count, 40);
         long long newest_chosen = newest_of(s, count);
         sim_run(s, s->out, count, now);
-        for (size_t i = 0; i < s->n; i++)   /* nobody left older */
+        for (size_t i = 0; i < s->n; i++) /* nobody left older */
             if (s->items[i].lastcron != now)
                 assert_true(s->items[i].lastcron >= newest_chosen);
     }
@@ -325,7 +324,7 @@ static void lg_follows_table_changes(void **state)
     size_t fresh = 0;
     for (size_t k = 0; k < count; k++)
         fresh += s->out[k] >= 100000;
-    assert_int_equal(fresh, count < 50 ? count : 50);   /* new ones first */
+    assert_int_equal(fresh, count < 50 ? count : 50); /* new ones first */
     run_ticks(s, now, 60, period, tick, 0);
     assert_int_equal(s->items[0].lastcron, disabled_last);
     assert_all_gaps_within(s, period + tick);
@@ -339,7 +338,7 @@ static void lg_single_instance_and_slow_ticks(void **state)
     run_ticks(s, 1700000000, 100, 900, 60, 0);
     assert_all_gaps_within(s, 960);
     free(s);
-    s = sim_new(17);                        /* ticks slower than the period */
+    s = sim_new(17); /* ticks slower than the period */
     run_ticks(s, 1700000000, 10, 60, 300, 0);
     assert_all_gaps_within(s, 300);
     free(s);
@@ -348,8 +347,8 @@ static void lg_single_instance_and_slow_ticks(void **state)
 /* ---- several cron hosts on one table ---- */
 
 typedef struct {
-    size_t capacity;     /* most runs a tick; 0 = no cap */
-    long long offset;    /* its ticks come this long after t0 + k * tick */
+    size_t capacity;  /* most runs a tick; 0 = no cap */
+    long long offset; /* its ticks come this long after t0 + k * tick */
     size_t runs;
 } cron_host;
 
@@ -370,8 +369,8 @@ static size_t run_hosts(sim *s, cron_host *hosts, size_t nhosts, long long t0,
                 vc_gap_params gp = { now, period, tick, 0 };
                 size_t due = vc_sched_lowest_gap(s->items, s->n, &gp, s->out,
                                                  s->scratch);
-                size_t got = take(s->out, due, hosts[h].capacity
-                                  ? hosts[h].capacity : MAXN,
+                size_t got = take(s->out, due,
+                                  hosts[h].capacity ? hosts[h].capacity : MAXN,
                                   held, nheld, held + nheld, NULL);
                 nheld += got;
                 hosts[h].runs += got;

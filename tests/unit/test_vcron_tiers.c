@@ -34,9 +34,10 @@ static void parse_default_and_errors(void **state)
     assert_int_equal(t.n, 2);
     assert_int_equal(t.tier[0].period, 600);
     assert_int_equal(t.tier[1].period, 86400);
-    const char *bad[] = { "", "100:600", "0:600 10:60", "10:600 10:60 0:1",
-                          "x:600 0:1", "100:0 0:60", "100:-5 0:60",
-                          "100:60q 0:60" };
+    const char *bad[] = {
+        "",          "100:600",    "0:600 10:60", "10:600 10:60 0:1",
+        "x:600 0:1", "100:0 0:60", "100:-5 0:60", "100:60q 0:60"
+    };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_non_null(vc_tiers_parse(bad[i], &t));
 }
@@ -45,8 +46,8 @@ static void tier_from_activity(void **state)
 {
     (void)state;
     vc_tiers t = agora();
-    const long long events[] = { 1000000, 40000, 39999, 4000, 3999, 180, 179,
-                                 30, 29, 0 };
+    const long long events[] = { 1000000, 40000, 39999, 4000, 3999,
+                                 180,     179,   30,    29,   0 };
     const int tier[] = { 1, 1, 2, 2, 3, 3, 4, 4, 5, 5 };
     for (size_t i = 0; i < sizeof events / sizeof *events; i++)
         assert_int_equal(vc_tier_of(&t, events[i]), tier[i]);
@@ -83,8 +84,8 @@ static fleet fleet_new(size_t n, apr_pool_t *p)
                 apr_pcalloc(p, sizeof *f.runs * n),
                 apr_pcalloc(p, sizeof *f.out * n), n };
     for (size_t i = 0; i < n; i++)
-        f.items[i] = (vc_tier_item){ 100 + (long long)i, 1, 0,
-                                     1 + (int)(i % 5), 0 };
+        f.items[i] = (vc_tier_item){ 100 + (long long)i, 1, 0, 1 + (int)(i % 5),
+                                     0 };
     return f;
 }
 
@@ -154,11 +155,11 @@ static void queued_work_runs_at_once_whatever_the_tier(void **state)
     f.items[1] = (vc_tier_item){ 2, 1, now - 90, 5, 0 };
     f.items[2] = (vc_tier_item){ 3, 1, now - 10, 5, 1 };
     size_t n = vc_sched_activity(f.items, f.n, &t, now, TICK, f.out, p);
-    assert_int_equal(n, 0);      /* quiet and nothing queued: left alone */
+    assert_int_equal(n, 0); /* quiet and nothing queued: left alone */
     f.items[0].queued = 1;
     f.items[1].queued = 1;
     n = vc_sched_activity(f.items, f.n, &t, now, TICK, f.out, p);
-    assert_int_equal(n, 2);      /* oldest first; not the one just run */
+    assert_int_equal(n, 2); /* oldest first; not the one just run */
     assert_int_equal(f.out[0], 1);
     assert_int_equal(f.out[1], 2);
     assert_false(chosen(f.out, n, 3));

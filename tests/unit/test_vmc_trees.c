@@ -55,7 +55,8 @@ static void test_remove_unlinks_links_and_never_follows_them(void **state)
     tu_write_text(tu_path(p, tree, "a/b/file"), "x");
     assert_int_equal(symlink(v, tu_path(p, tree, "a/dir-link")), 0);
     assert_int_equal(symlink(tu_path(p, v, "keep"),
-                             tu_path(p, tree, "file-link")), 0);
+                             tu_path(p, tree, "file-link")),
+                     0);
     assert_int_equal(mkfifo(tu_path(p, tree, "fifo"), 0600), 0);
     assert_int_equal(vmc_tree_remove(tree, tu_path(p, tmp, "data"), p, &err),
                      0);
@@ -73,17 +74,18 @@ static void test_remove_refuses_a_root_or_a_way_through_a_link(void **state)
     const char *data = mkdirs(p, tmp, "data");
 
     assert_int_equal(symlink(v, tu_path(p, data, "linked")), 0);
-    assert_int_equal(vmc_tree_remove(tu_path(p, data, "linked"), data, p,
-                                     &err), -1);
+    assert_int_equal(vmc_tree_remove(tu_path(p, data, "linked"), data, p, &err),
+                     -1);
     assert_non_null(strstr(err, "symbolic link"));
     /* a folder on the way swapped for a link: outside the trusted one */
     mkdirs(p, tmp, "victim/site");
-    assert_int_equal(vmc_tree_remove(tu_path(p, data, "linked/site"), data,
-                                     p, &err), -1);
+    assert_int_equal(vmc_tree_remove(tu_path(p, data, "linked/site"), data, p,
+                                     &err),
+                     -1);
     assert_non_null(strstr(err, "is not inside"));
     assert_true(exists(tu_path(p, v, "keep")) && exists(tu_path(p, v, "site")));
-    assert_int_equal(vmc_tree_remove(tu_path(p, tmp, "victim"), data, p,
-                                     &err), -1);
+    assert_int_equal(vmc_tree_remove(tu_path(p, tmp, "victim"), data, p, &err),
+                     -1);
     assert_true(exists(tu_path(p, v, "keep")));
 }
 
@@ -116,15 +118,18 @@ static void test_copy_is_private_and_keeps_stricter_modes(void **state)
     c.dir_mode = 02770;
     c.file_mode = 0660;
     assert_int_equal(vmc_tree_copy(dst, tu_path(p, c.inside, "site"), &c, p,
-                                   &err), 0);
+                                   &err),
+                     0);
     assert_int_equal(mode_of(tu_path(p, c.inside, "site/open.txt")), 0660);
-    assert_int_equal(mode_of(tu_path(p, c.inside,
-                                     "site/secret/key/sodium.key")), 0440);
+    assert_int_equal(mode_of(
+                         tu_path(p, c.inside, "site/secret/key/sodium.key")),
+                     0440);
     assert_int_equal(mode_of(tu_path(p, c.inside, "site/secret")), 02770);
     /* never into an existing folder, never from a link */
     assert_int_equal(vmc_tree_copy(src, dst, &c, p, &err), -1);
     assert_int_equal(vmc_tree_copy(tu_path(p, src, "link"),
-                                   tu_path(p, c.inside, "x"), &c, p, &err), -1);
+                                   tu_path(p, c.inside, "x"), &c, p, &err),
+                     -1);
     assert_non_null(strstr(err, "symbolic link"));
 }
 
@@ -148,10 +153,8 @@ static void test_copy_refuses_a_hard_link_to_another_users_file(void **state)
     /* the tenant's own hard links are its files */
     assert_int_equal(vmc_tree_copy(src, tu_path(p, tmp, "a"), &c, p, &err), 0);
     assert_true(exists(tu_path(p, tmp, "a/own2")));
-    assert_int_equal(link(tu_path(p, v, "keep"), tu_path(p, src, "stolen")),
-                     0);
-    assert_int_equal(vmc_tree_copy(src, tu_path(p, tmp, "b"), &c, p, &err),
-                     -1);
+    assert_int_equal(link(tu_path(p, v, "keep"), tu_path(p, src, "stolen")), 0);
+    assert_int_equal(vmc_tree_copy(src, tu_path(p, tmp, "b"), &c, p, &err), -1);
     assert_non_null(strstr(err, "stolen is a hard link"));
 }
 
@@ -163,32 +166,34 @@ typedef struct {
 static void test_same_database(void **state)
 {
     static const db_case cases[] = {
-        {"pgsql", "127.0.0.1:5432", "moodle", "pgsql", "localhost", "moodle", 1},
-        {"pgsql", "", "moodle", "pgsql", "/var/run/postgresql", "moodle", 1},
-        {"pgsql", "", "moodle", "pgsql", "localhost:5433", "moodle", 0},
-        {"pgsql", "db.example.edu", "m", "pgsql", "DB.Example.Edu.:5432", "m", 1},
-        {"pgsql", "db1", "m", "pgsql", "db2", "m", 0},
-        {"pgsql", "db1", "Moodle", "pgsql", "db1", "moodle", 0},
-        {"mariadb", "db1", "Moodle", "mysqli", "db1:3306", "moodle", 1},
-        {"mariadb", "localhost", "m", "mariadb", "127.0.0.1:3307", "m", 1},
-        {"mariadb", "/run/mysqld/mysqld.sock", "m", "mysqli", "[::1]:3306",
-         "m", 1},
-        {"mariadb", "127.0.0.1:3306", "m", "mariadb", "127.0.0.1:3307", "m", 0},
-        {"pgsql", "db1", "m", "mariadb", "db1", "m", 0},
-        {"oracle", "db1", "m", "pgsql", "db1", "m", 1},   /* a refused row */
-        {"pgsql", "db1", "m", "pgsql", "db1", "n", 0},
+        { "pgsql", "127.0.0.1:5432", "moodle", "pgsql", "localhost", "moodle",
+          1 },
+        { "pgsql", "", "moodle", "pgsql", "/var/run/postgresql", "moodle", 1 },
+        { "pgsql", "", "moodle", "pgsql", "localhost:5433", "moodle", 0 },
+        { "pgsql", "db.example.edu", "m", "pgsql", "DB.Example.Edu.:5432", "m",
+          1 },
+        { "pgsql", "db1", "m", "pgsql", "db2", "m", 0 },
+        { "pgsql", "db1", "Moodle", "pgsql", "db1", "moodle", 0 },
+        { "mariadb", "db1", "Moodle", "mysqli", "db1:3306", "moodle", 1 },
+        { "mariadb", "localhost", "m", "mariadb", "127.0.0.1:3307", "m", 1 },
+        { "mariadb", "/run/mysqld/mysqld.sock", "m", "mysqli", "[::1]:3306",
+          "m", 1 },
+        { "mariadb", "127.0.0.1:3306", "m", "mariadb", "127.0.0.1:3307", "m",
+          0 },
+        { "pgsql", "db1", "m", "mariadb", "db1", "m", 0 },
+        { "oracle", "db1", "m", "pgsql", "db1", "m", 1 }, /* a refused row */
+        { "pgsql", "db1", "m", "pgsql", "db1", "n", 0 },
     };
     size_t i;
 
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const db_case *c = &cases[i];
-        vmc_place a = {c->type_a, c->host_a, c->name_a};
-        vmc_place b = {c->type_b, c->host_b, c->name_b};
+        vmc_place a = { c->type_a, c->host_a, c->name_a };
+        vmc_place b = { c->type_b, c->host_b, c->name_b };
         if (vmc_same_database(&a, &b, *state) != c->same
             || vmc_same_database(&b, &a, *state) != c->same)
-            fail_msg("%s %s/%s vs %s %s/%s: expected %d", c->type_a,
-                     c->host_a, c->name_a, c->type_b, c->host_b, c->name_b,
-                     c->same);
+            fail_msg("%s %s/%s vs %s %s/%s: expected %d", c->type_a, c->host_a,
+                     c->name_a, c->type_b, c->host_b, c->name_b, c->same);
     }
 }
 
@@ -205,7 +210,8 @@ static void test_paths_overlap(void **state)
     assert_false(vmc_paths_overlap("/srv/a", "", p));
     /* resolved: a link to a folder is that folder */
     assert_int_equal(symlink(tu_path(p, tmp, "data/a"),
-                             tu_path(p, tmp, "alias")), 0);
+                             tu_path(p, tmp, "alias")),
+                     0);
     assert_true(vmc_paths_overlap(tu_path(p, tmp, "alias/inner"),
                                   tu_path(p, tmp, "data/a"), p));
     assert_true(vmc_paths_overlap(tu_path(p, tmp, "alias/new"),

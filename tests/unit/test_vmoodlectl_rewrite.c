@@ -14,10 +14,10 @@
 
 static apr_pool_t *pool;
 
-static const char *const from[] = {"http://site1.test", "/data/site1",
-                                   "", "site1.test"};
-static const char *const to[] = {"https://www.site1.test:8443",
-                                 "/data/www_site1", "", "www.site1.test"};
+static const char *const from[] = { "http://site1.test", "/data/site1", "",
+                                    "site1.test" };
+static const char *const to[] = { "https://www.site1.test:8443",
+                                  "/data/www_site1", "", "www.site1.test" };
 
 static const char *replaced(const char *text)
 {
@@ -61,8 +61,10 @@ static void test_random_text(void **state)
     assert_non_null(a);
     assert_non_null(b);
     assert_int_equal(strlen(a), 32);
-    assert_int_equal(strspn(a, "abcdefghijklmnopqrstuvwxyz"
-                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"), 32);
+    assert_int_equal(strspn(a,
+                            "abcdefghijklmnopqrstuvwxyz"
+                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"),
+                     32);
     assert_string_not_equal(a, b);
     assert_string_equal(vmc_random_text(0, pool, &err), "");
 }

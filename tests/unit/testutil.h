@@ -41,11 +41,11 @@ static inline int tu_teardown(void **state)
 
 /* Run a group with APR initialised, and leave nothing behind for
  * valgrind. */
-#define TU_RUN(tests) tu_run_group(#tests, tests, \
-                                   sizeof tests / sizeof tests[0])
+#define TU_RUN(tests) \
+    tu_run_group(#tests, tests, sizeof tests / sizeof tests[0])
 
-static inline int tu_run_group(const char *name,
-                               const struct CMUnitTest *tests, size_t n)
+static inline int tu_run_group(const char *name, const struct CMUnitTest *tests,
+                               size_t n)
 {
     int failed;
 
@@ -55,8 +55,8 @@ static inline int tu_run_group(const char *name,
     return failed;
 }
 
-static inline int tu_rm_entry(const char *path, const struct stat *st,
-                              int flag, struct FTW *ftw)
+static inline int tu_rm_entry(const char *path, const struct stat *st, int flag,
+                              struct FTW *ftw)
 {
     (void)st, (void)flag, (void)ftw;
     return remove(path);
@@ -73,8 +73,8 @@ static inline apr_status_t tu_rm_tree(void *dir)
 static inline const char *tu_tmpdir(apr_pool_t *p)
 {
     const char *base = getenv("TMPDIR");
-    char *dir = apr_pstrcat(p, base && *base ? base : "/tmp",
-                            "/vmunit.XXXXXX", NULL);
+    char *dir = apr_pstrcat(p, base && *base ? base : "/tmp", "/vmunit.XXXXXX",
+                            NULL);
 
     assert_non_null(mkdtemp(dir));
     assert_int_equal(chmod(dir, 0755), 0);
@@ -144,7 +144,7 @@ static inline ino_t tu_inode(const char *path)
  * dataroot of its own; tests change one column at a time. */
 static inline void tu_valid_row(vm_row *row, long long id, apr_pool_t *p)
 {
-    apr_int64_t n = (apr_int64_t)id;   /* apr_psprintf has no %lld */
+    apr_int64_t n = (apr_int64_t)id; /* apr_psprintf has no %lld */
 
     memset(row, 0, sizeof *row);
     vm_row_set(row, VM_F_ID, apr_psprintf(p, "%" APR_INT64_T_FMT, n));
@@ -152,8 +152,8 @@ static inline void tu_valid_row(vm_row *row, long long id, apr_pool_t *p)
     vm_row_set(row, VM_F_SHORTNAME,
                apr_psprintf(p, "site%" APR_INT64_T_FMT, n));
     vm_row_set(row, VM_F_VHOSTNAME,
-               apr_psprintf(p, "https://site%" APR_INT64_T_FMT
-                            ".example.edu/", n));
+               apr_psprintf(p, "https://site%" APR_INT64_T_FMT ".example.edu/",
+                            n));
     vm_row_set(row, VM_F_VDBTYPE, "pgsql");
     vm_row_set(row, VM_F_VDBHOST, "db.example.edu");
     vm_row_set(row, VM_F_VDBLOGIN, "moodle");
