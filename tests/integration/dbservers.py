@@ -191,6 +191,16 @@ class MySQLServer(Server):
         wait_until(self._ready, "mariadbd to accept connections")
         self.running = True
 
+    def revive(self):
+        """Start the server again when it has died (MariaDB 10.11 was seen
+        to crash with signal 11 in the middle of a Moodle install under
+        load); True when it had to."""
+        if self.proc is None or self.proc.poll() is None:
+            return False
+        self.errlog.close()
+        self.start()
+        return True
+
     def _ready(self):
         if self.proc.poll() is not None:
             raise RuntimeError("mariadbd exited; see "

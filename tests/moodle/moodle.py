@@ -245,6 +245,8 @@ class Fleet:
         except RuntimeError as e:
             self.log(f"{e}\n--- trying the install of {site.name} once more ---")
             self.timings[f"retried {site.name}"] = 1
+            if site.dbkind != "pgsql" and self.mysql.revive():
+                self.log("--- mariadbd had died: started again ---")
             self.drop_database(site)
             if site.is_master:              # the instance table went with it
                 self._create_table()
