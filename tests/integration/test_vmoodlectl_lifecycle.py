@@ -604,17 +604,30 @@ def test_rename_failing_is_undone(site):
 
 
 @only_on("pgsql")
-def test_rename_refuses_a_taken_url_and_keep_alias(site):
+def test_rename_refuses_a_taken_url(site):
     site.add("two")
     before = state(site)
     taken = site.ctl("rename", "one.test", "http://two.test")
     assert taken.returncode == 1 and "refused" in taken.stderr
-    alias = site.ctl("rename", "one.test", "http://three.test",
-                     "--keep-alias")
-    assert alias.returncode == 2 and "aliases" in alias.stderr
-    plan = site.ctl("--dry-run", "rename", "one.test", "http://three.test")
+    plan = site.ctl("--dry-run", "rename", "one.test", "http://three.test",
+                    "--keep-alias")
     assert plan.returncode == 0 and "replace.php" in plan.stdout
+    assert "the old URL kept as an alias" in plan.stdout
     assert state(site) == before and site.steps() == []
+
+
+@only_on("pgsql")
+def test_rename_keep_alias_makes_the_old_host_an_alias(site):
+    """The row only: that the old host answers 301 is the module's
+    (test_paths.py)."""
+    proc = site.ctl("rename", "one.test", "http://three.test",
+                    "--keep-alias")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert site.row["vhostname"] == "http://three.test"
+    assert "one.test" in site.row["aliases"].split()
+    listed = site.ctl("alias", "list", "three.test")
+    assert listed.returncode == 0 and "one.test" in listed.stdout, \
+        listed.stdout + listed.stderr
 
 
 # -------------------------------------------------------------------- move
