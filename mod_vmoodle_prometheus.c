@@ -166,14 +166,18 @@ static void site_state(scrape *sc)
     request_rec *r = sc->r;
     listed_site *l;
 
-    /* PLATFORM: when vm_instance has its platform (routing, issue 21),
-     * add platform="..." here, to vmoodle_site_info alone. */
+    /* the platform on the info metric alone (joined in by queries), so
+     * moving a site to another platform starts no new series of its
+     * counters; "" is the default platform, as in the table */
     family(r, "vmoodle_site_info", "gauge",
-           "A site of the table (value 1), with its row id.");
+           "A site of the table (value 1), with its row id and platform.");
     EACH_SITE(sc, l)
     sample(r, "vmoodle_site_info",
-           apr_psprintf(r->pool, "%s,id=\"%" APR_INT64_T_FMT "\"", l->labels,
-                        (apr_int64_t)l->in.id),
+           apr_psprintf(r->pool,
+                        "%s,id=\"%" APR_INT64_T_FMT "\",platform=\"%s\"",
+                        l->labels, (apr_int64_t)l->in.id,
+                        vm_prom_label(l->in.platform ? l->in.platform : "",
+                                      r->pool)),
            1);
     family(r, "vmoodle_site_enabled", "gauge",
            "1 when the site is enabled, 0 when disabled (503).");

@@ -21,7 +21,7 @@ from apache import eventually
 from cluster import Cluster, TlsClient, insert_rows, vcron_daemons
 from dbservers import mysql_db, mysql_server  # noqa: F401  (fixtures)
 from instances import instance
-from test_vcron import Rig, tmp_path  # noqa: F401  (tmp_path: www-data can reach it)
+from test_vcron import Rig
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SITES = 40
@@ -304,8 +304,8 @@ def check_cron_runs(spans, summaries, ids, started, stopped, name):
     assert runs <= len(ids) * (periods + 1), (runs, len(ids), periods)
 
 
-def cron_rig(tmp_path, source):
-    rig = Rig(tmp_path, count=1)
+def cron_rig(reachable_dir, source):
+    rig = Rig(reachable_dir, count=1)
     rig.source = source
     for i in range(1, 100):
         rig.control(i, "sleep 0.3")
@@ -318,7 +318,7 @@ def croncounts(db):
         .splitlines() if line.strip())}
 
 
-def test_two_cron_hosts_on_the_primary(cluster, tmp_path):
+def test_two_cron_hosts_on_the_primary(cluster, reachable_dir):
     """vcron on two cron hosts writes its figures to the primary; the
     nodes see them through the replica."""
     port = cluster.balancer.tls_port
@@ -326,7 +326,7 @@ def test_two_cron_hosts_on_the_primary(cluster, tmp_path):
                              for i in range(SITES + 2, SITES + 2 + CRON_INSTANCES - SITES)])
     ids = sorted(croncounts(cluster.db))
     assert len(ids) == CRON_INSTANCES
-    rig = cron_rig(tmp_path, cluster.primary.source(cluster.db.name))
+    rig = cron_rig(reachable_dir, cluster.primary.source(cluster.db.name))
     started = time.time()
     spans, summaries = vcron_daemons(rig, rig.source, period=PERIOD, tick=TICK,
                                      seconds=CRON_SECONDS, per_tick=CRON_CAPACITY)
@@ -338,11 +338,11 @@ def test_two_cron_hosts_on_the_primary(cluster, tmp_path):
     eventually(status, lambda seen: seen == counts, 10, "figures on the nodes")
 
 
-def test_two_cron_hosts_on_mariadb(mysql_db, tmp_path):
+def test_two_cron_hosts_on_mariadb(mysql_db, reachable_dir):
     mysql_db.create_vmoodle_table()
     ids = list(range(1, CRON_INSTANCES + 1))
     insert_rows(mysql_db, [instance(i, f"m{i}.example.edu") for i in ids])
-    rig = cron_rig(tmp_path, mysql_db.source)
+    rig = cron_rig(reachable_dir, mysql_db.source)
     started = time.time()
     spans, summaries = vcron_daemons(rig, rig.source, period=PERIOD, tick=TICK,
                                      seconds=CRON_SECONDS, per_tick=CRON_CAPACITY)

@@ -12,12 +12,13 @@ import yaml
 
 import client
 import prom
-from apache import eventually, make_workdir
+from apache import copy_readable, eventually, make_workdir
 from instances import instance
 from shipped import ROOT
 from test_vcron import Rig, instance as vcron_instance
 
 ALERTS = os.path.join(ROOT, "conf", "prometheus", "vmoodle-alerts.yml")
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 METRICS = """
 <Location /vmoodle-metrics>
@@ -133,6 +134,64 @@ def test_counts_survive_restart_and_table_change(start_vmoodle):
     assert prom.value(samples, "vmoodle_requests_total", **{"class": "5xx"}) == 3
     code, report = prom.check_metrics(text)
     assert code == 0, report
+
+
+ROUTED_ROWS = [
+    instance(1, "example.edu", shortname="root"),
+    instance(2, "example.edu/school1", shortname="school1"),
+    instance(3, "next.example.edu", shortname="onnext", platform="next",
+             aliases="old.example.edu example.edu/old3"),
+    instance(4, "example.edu/school2", shortname="school2", platform="next"),
+]
+
+
+def test_path_and_platform_sites_counted_aliases_not(start_vmoodle):
+    """A site under a path and a site on a named platform are counted for
+    themselves (an error document's internal redirect once, with its final
+    status); an alias's 301 (and a path asked for without its slash) is the
+    module's answer, counted for no site."""
+    work = make_workdir("vmoodle-metrics-platform-")
+    try:
+        tree = os.path.join(work, "next")
+        copy_readable(os.path.join(HERE, "site"), tree)
+        copy_readable(os.path.join(HERE, "platform"), tree)
+        with open(os.path.join(tree, "only-next.txt"), "w") as f:
+            f.write("the next tree\n")
+        os.chmod(os.path.join(tree, "only-next.txt"), 0o644)
+        conf = os.path.join(work, "platforms.conf")
+        with open(conf, "w") as f:
+            f.write(f"next = {tree}\n")
+        os.chmod(conf, 0o644)
+        server = start_vmoodle(
+            ROUTED_ROWS, directives=f"VMoodlePlatforms {conf}\n",
+            extra=METRICS + f'<Directory "{work}">\n    Require all granted\n'
+                            f'    ErrorDocument 404 /probe.php\n</Directory>\n')
+        send(server, "example.edu", "/school1/static.txt", 3, 200)
+        send(server, "example.edu", "/school1/nothing-here", 2, 404)
+        send(server, "example.edu", "/school1", 1, 301)
+        send(server, "example.edu", "/static.txt", 1, 200)
+        send(server, "next.example.edu", "/only-next.txt", 4, 200)
+        send(server, "next.example.edu", "/nothing-here", 1, 404)
+        send(server, "old.example.edu", "/only-next.txt", 2, 301)
+        send(server, "example.edu", "/old3/x", 1, 301)
+        send(server, "example.edu", "/school2/only-next.txt", 2, 200)
+        # an internal redirect (the tree's ErrorDocument) counts once, as 404
+        send(server, "example.edu", "/school2/nothing-here", 1, 404)
+        text = wait_counts(server, {("root", "example.edu"): c(1),
+                                    ("school1", "example.edu/school1"): c(3, 0, 2),
+                                    ("onnext", "next.example.edu"): c(4, 0, 1),
+                                    ("school2", "example.edu/school2"): c(2, 0, 1)})
+        samples = prom.parse(text)
+        assert prom.value(samples, "vmoodle_requests_total", **{"class": "3xx"}) == 0
+        info = {dict(l)["site"]: dict(l)["platform"]
+                for n, l in samples if n == "vmoodle_site_info"}
+        assert info == {"root": "", "school1": "", "onnext": "next", "school2": "next"}
+        assert prom.value(samples, "vmoodle_site_info", site="onnext",
+                          host="next.example.edu", id="3", platform="next") == 1
+        code, report = prom.check_metrics(text)
+        assert code == 0, report
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def test_site_filter_and_cap(start_vmoodle):

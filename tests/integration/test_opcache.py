@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from test_vcron import Rig, summary, tmp_path  # noqa: F401
+from test_vcron import Rig, summary
 
 PHP = "/usr/bin/php"
 WEB_USER = "www-data"
@@ -85,8 +85,8 @@ def rig_rows(rig, n):
     return [instance(i) for i in range(1, n + 1)]
 
 
-def test_cache_per_tree_and_user_used_and_invalidated(tmp_path):
-    tree = Tree(Rig(tmp_path, count=1))
+def test_cache_per_tree_and_user_used_and_invalidated(reachable_dir):
+    tree = Tree(Rig(reachable_dir, count=1))
     tree.run()
     assert tree.last_output() == "out=v1"
     [key] = tree.trees()
@@ -124,8 +124,8 @@ def test_cache_per_tree_and_user_used_and_invalidated(tmp_path):
     assert {k: tree.compiled(k) for k in tree.trees()} == before
 
 
-def test_planted_directory_or_link_is_refused_and_the_cron_still_runs(tmp_path):
-    tree = Tree(Rig(tmp_path, count=1))
+def test_planted_directory_or_link_is_refused_and_the_cron_still_runs(reachable_dir):
+    tree = Tree(Rig(reachable_dir, count=1))
     tree.run()                       # makes the tree's directory
     [key] = tree.trees()
     mine = os.path.join(tree.cache, key, WEB_USER)
@@ -154,8 +154,8 @@ def test_planted_directory_or_link_is_refused_and_the_cron_still_runs(tmp_path):
     assert tree.log().count("VM00279") == 3
 
 
-def test_vmoodlectl_runs_share_the_cache(tmp_path):
-    tree = Tree(Rig(tmp_path, count=1))
+def test_vmoodlectl_runs_share_the_cache(reachable_dir):
+    tree = Tree(Rig(reachable_dir, count=1))
     tree.run()
     [key] = tree.trees()
     first = tree.compiled(key)

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from dbservers import PASSWORD, USER, mysql_db, mysql_server, pg_db, pg_server  # noqa: F401
-from test_vcron import Rig, instance, summary, tmp_path  # noqa: F401
+from test_vcron import Rig, instance, summary
 
 DAY = 86400
 
@@ -85,9 +85,9 @@ class Fleet:
         return len(self.rig.runs(i))
 
 
-def test_tier_from_activity_and_overrides(pg_db, tmp_path):
+def test_tier_from_activity_and_overrides(pg_db, reachable_dir):
     now = int(time.time())
-    f = Fleet(pg_db, tmp_path, 4, lastcron=now - 30)
+    f = Fleet(pg_db, reachable_dir, 4, lastcron=now - 30)
     # Over the last 3 days: 40000, 200, 5 events; s4: its 100000 events
     # are older than 3 days and do not count.
     log_rows(pg_db, "s1_", 40000, now - 2 * DAY)
@@ -130,11 +130,11 @@ def test_tier_from_activity_and_overrides(pg_db, tmp_path):
 
 @pytest.mark.parametrize("dbname", ["pg_db", "mysql_db"])
 def test_fast_path_runs_a_quiet_site_with_work_queued(dbname, request,
-                                                      tmp_path):
+                                                      reachable_dir):
     db = request.getfixturevalue(dbname)
     now = int(time.time())
     # Three daily sites that ran an hour ago: nothing due for a day.
-    f = Fleet(db, tmp_path, 3, lastcron=now - 3600)
+    f = Fleet(db, reachable_dir, 3, lastcron=now - 3600)
     first = f.vcron("run")
     assert first.returncode == 0, first.stderr
     assert summary(first)["selected"] == 0, first.stdout + first.stderr
@@ -164,8 +164,8 @@ def test_fast_path_runs_a_quiet_site_with_work_queued(dbname, request,
     assert summary(off)["selected"] == 0, off.stdout
 
 
-def test_cost_per_run_capacity_and_the_log_once(pg_db, tmp_path):
-    f = Fleet(pg_db, tmp_path, 2)
+def test_cost_per_run_capacity_and_the_log_once(pg_db, reachable_dir):
+    f = Fleet(pg_db, reachable_dir, 2)
     lock_dir = os.path.join(f.rig.dir, "lock")
     os.makedirs(lock_dir, exist_ok=True)
     # Both sites running elsewhere (locked): nothing measured; an assumed

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from dbservers import pg_db, pg_server  # noqa: F401  (fixtures)
-from test_vcron import Rig, summary, tmp_path  # noqa: F401
+from test_vcron import Rig, summary
 
 instance_count = 6
 
@@ -33,7 +33,7 @@ ACTIVITY = ["--mode", "activity", "--fast-path", "off",
 
 @pytest.mark.parametrize("mode", [[], ACTIVITY], ids=["round-robin",
                                                       "activity"])
-def test_two_hosts_never_run_one_instance_twice_at_once(pg_db, tmp_path,
+def test_two_hosts_never_run_one_instance_twice_at_once(pg_db, reachable_dir,
                                                         mode):
     pg_db.create_vmoodle_table()
     for i in range(1, instance_count + 1):
@@ -42,7 +42,7 @@ def test_two_hosts_never_run_one_instance_twice_at_once(pg_db, tmp_path,
                      vdbtype="pgsql", vdbhost="db", vdblogin=f"u{i}",
                      vdbpass=f"pw{i}", vdbname=f"m{i}", vdbprefix="mdl_",
                      vdatapath=f"/srv/moodledata/s{i}")
-    rig = Rig(tmp_path, count=instance_count)
+    rig = Rig(reachable_dir, count=instance_count)
     rig.source = pg_db.source
     for i in range(1, instance_count + 1):
         rig.control(i, "sleep 2")

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from test_vmoodlectl_run import Fleet, root  # noqa: F401 (the fixture)
+from test_vmoodlectl_run import Fleet
 
 # Run by the stand-in php (sh) as the site's code: the attack, and a note
 # of its session and controlling terminal for the test.
@@ -135,8 +135,8 @@ def tty_of(tty_nr):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch user")
 @pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_site_code_cannot_reach_roots_terminal(root, command):  # noqa: F811
-    fleet = Fleet(root)
+def test_site_code_cannot_reach_roots_terminal(reachable_dir, command):
+    fleet = Fleet(reachable_dir)
     plant(fleet)
     code, shown, sid, device = in_terminal(fleet.args(*COMMANDS[command]))
     assert code == 0, shown
@@ -156,10 +156,10 @@ def test_site_code_cannot_reach_roots_terminal(root, command):  # noqa: F811
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch user")
-def test_a_terminal_run_still_sees_a_terminal_and_takes_our_input(root):  # noqa: F811
+def test_a_terminal_run_still_sees_a_terminal_and_takes_our_input(reachable_dir):
     """run is interactive: our keystrokes reach the script through the
     pseudo-terminal vmoodlectl owns; the script still sees a tty."""
-    fleet = Fleet(root)
+    fleet = Fleet(reachable_dir)
     with open(os.path.join(fleet.code, "ask.php"), "w") as f:
         f.write('[ -t 0 ] && [ -t 1 ] && echo "a tty"\n'
                 'printf "name? "; read name; echo "hello $name"; exit 5\n')
@@ -182,8 +182,8 @@ def alive(pid):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch user")
-def test_ctrl_c_in_our_terminal_ends_the_sites_whole_group(root):  # noqa: F811
-    fleet = Fleet(root)
+def test_ctrl_c_in_our_terminal_ends_the_sites_whole_group(reachable_dir):
+    fleet = Fleet(reachable_dir)
     fleet.behave("site1", sleep="hang")          # a child that sleeps on
     argv = fleet.args("run", "site1.test", "--", "record.php")
     with terminal(argv) as (proc, master, _):
@@ -200,9 +200,9 @@ def test_ctrl_c_in_our_terminal_ends_the_sites_whole_group(root):  # noqa: F811
     assert not alive(child), "the site's child survived Ctrl-C"
 
 
-def test_a_script_that_reads_little_of_a_long_input_does_not_block(root):  # noqa: F811
+def test_a_script_that_reads_little_of_a_long_input_does_not_block(reachable_dir):
     """Our stdin is copied only as the script takes it."""
-    fleet = Fleet(root)
+    fleet = Fleet(reachable_dir)
     long_input = "hello\n" + "x" * 1_000_000 + "\n"
     proc = fleet.ctl("run", "site1.test", "--", "echo.php", input=long_input)
     assert proc.returncode == 7, proc.stderr
