@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <apr_strings.h>
+#include "alias.h"
 #include "ctl.h"
 #include "vm_text.h"
 
@@ -57,10 +58,9 @@ static int keep_others(const char *key, size_t len, void *ctx)
     return 0;
 }
 
-/* The site's aliases with alias added or removed: the column's text, or
- * NULL with *why. */
-static const char *changed(const vm_instance *in, const char *verb,
-                           const char *alias, apr_pool_t *p, const char **why)
+const char *vmc_aliases_changed(const vm_instance *in, const char *verb,
+                                const char *alias, apr_pool_t *p,
+                                const char **why)
 {
     const char *key;
     filter f = { NULL, "", 0, p };
@@ -103,7 +103,7 @@ static int change(vmc_opts *o, vmc_table *t, const char *verb)
                                      verb));
     if (!(in = vmc_find(t, o->args[1], &why)))
         return vmc_fail(613, VMC_EXIT_FAIL, why);
-    if (!(text = changed(in, verb, o->args[2], o->pool, &why)))
+    if (!(text = vmc_aliases_changed(in, verb, o->args[2], o->pool, &why)))
         return vmc_fail(596, VMC_EXIT_USAGE, vm_text_visible(why, o->pool));
     if (!(old = vmc_raw_row(t, in->id)))
         return vmc_fail(597, VMC_EXIT_FAIL, "the instance's row is gone");

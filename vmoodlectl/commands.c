@@ -109,7 +109,7 @@ static const vmc_command commands[] = {
       "to another database server, database or disk",
       VMC_NEEDS_TABLE | VMC_WRITES,
       OPTIONS("dbhost", "dbuser", "dbpass", "dbpass-file", "dbname", "dataroot",
-              "cleanup") },
+              "cleanup", ADMIN) },
 };
 
 #define NCOMMANDS (int)(sizeof commands / sizeof *commands)

@@ -72,6 +72,10 @@ static const char *check_db(move_run *m)
             != 0
         || vmc_dbconf_make(&m->to_db, m->to.dbtype, m->to.dbhost, m->to.dblogin,
                            m->to.dbpass, m->to.dbname, m->p, &err)
+            != 0
+        || vmc_admin_dbconf(m->o, m->to.dbtype, m->to.dbhost, m->to.dblogin,
+                            m->to.dbpass, m->to.dbname, &m->admin_db, m->p,
+                            &err)
             != 0)
         return err;
     if (m->same_db)
@@ -82,15 +86,17 @@ static const char *check_db(move_run *m)
                             "letters, digits, '_', '-'",
                             m->to.dbname);
     server = vmc_dbconf_server(&m->to_db, m->p);
-    if (!(m->server = vmc_db_open(&m->to_db, NULL, m->p, &err)))
+    if (!(m->server = vmc_db_open(&m->admin_db, NULL, m->p, &err)))
         return apr_psprintf(m->p, "cannot connect to %s as %s: %s", server,
-                            m->to.dblogin, err);
+                            m->admin_db.user, err);
     if ((can = vmc_dbadmin_can_create(m->server, m->p, &err)) <= 0)
         return can < 0 ? err
                        : apr_psprintf(m->p,
                                       "%s may not create "
-                                      "databases on %s",
-                                      m->to.dblogin, server);
+                                      "databases on %s (CREATEDB): give "
+                                      "an administrative login "
+                                      "(--admin-dbuser, --admin-dbpass-file)",
+                                      m->admin_db.user, server);
     if ((exists = vmc_dbadmin_exists(m->server, m->to.dbname, m->p, &err)))
         return exists < 0 ? err
                           : apr_psprintf(m->p,

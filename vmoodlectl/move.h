@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 #include "ctl.h"
+#include "dbowner.h"
 #include "db.h"
 #include "lifecycle.h"
 #include "steps.h"
@@ -19,7 +20,9 @@ typedef struct {
     vm_instance to;        /* where it goes */
     vm_row row;            /* its row there */
     vmc_dbconf from_db, to_db;
-    vm_db *server; /* the new database's server */
+    vmc_dbconf admin_db; /* makes the new database (dbowner.h) */
+    vmc_handover hand;   /* which the site's login is given */
+    vm_db *server;       /* the new database's server, as admin_db */
     vmc_site_cli cli;
     const char *version;   /* Moodle's, read before the copy */
     uint64_t bytes, files; /* the dataroot, runtime files left out */

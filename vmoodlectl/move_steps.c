@@ -67,8 +67,11 @@ static void undo_dump(void *ctx)
 static const char *plan_load(void *ctx, apr_pool_t *p)
 {
     move_run *m = ctx;
-    return apr_psprintf(p, "create database %s on %s and load the dump",
-                        m->to.dbname, vmc_dbconf_server(&m->to_db, p));
+    return apr_psprintf(p,
+                        "create database %s on %s as %s, load the dump "
+                        "and give it to %s",
+                        m->to.dbname, vmc_dbconf_server(&m->to_db, p),
+                        m->admin_db.user, m->to.dblogin);
 }
 
 static int load(void *ctx, const char **err)
@@ -81,9 +84,11 @@ static int load(void *ctx, const char **err)
         return -1;
     m->db_made = 1;
     vmc_progress_start(&pr, "load database", 0, NULL);
-    rc = vmc_load(&m->to_db, m->to.dbname, dump_path(m), &pr, m->p, err);
+    rc = vmc_load(&m->admin_db, m->to.dbname, dump_path(m), &pr, m->p, err);
     vmc_progress_end(&pr, rc == 0);
-    return rc;
+    return rc != 0 ? -1
+                   : vmc_handover_give(&m->hand, m->server, &m->admin_db,
+                                       m->to.dblogin, m->to.dbname, m->p, err);
 }
 
 static void undo_load(void *ctx)
@@ -93,6 +98,7 @@ static void undo_load(void *ctx)
     if (m->db_made
         && vmc_dbadmin_drop(m->server, m->to.dbname, m->p, &err) != 0)
         vmc_error(772, "undo: drop database %s: %s", m->to.dbname, err);
+    vmc_handover_end(&m->hand, m->server, m->p);
 }
 
 static const char *plan_copy(void *ctx, apr_pool_t *p)
@@ -189,6 +195,8 @@ static int verify(void *ctx, const char **err)
         return *err = "the new database does not hold the site's Moodle "
                       "version",
                -1;
+    if (m->same_data) /* not copied, not measured */
+        return 0;
     if (vmc_tree_measure(m->to.datapath, 1, &bytes, &files, m->p, err) != 0)
         return -1;
     if (bytes != m->bytes || files != m->files)
@@ -263,8 +271,11 @@ static int answers(void *ctx, const char **err)
 
 static int tidy(void *ctx, const char **err)
 {
+    move_run *m = ctx;
+
     (void)err;
     remove_work(ctx);
+    vmc_handover_end(&m->hand, m->server, m->p);
     return 0;
 }
 

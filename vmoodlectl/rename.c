@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <apr_strings.h>
+#include "alias.h"
 #include "ctl.h"
 #include "lifecycle.h"
 #include "steps.h"
@@ -29,8 +30,10 @@ typedef struct {
 static const char *plan_row(void *ctx, apr_pool_t *p)
 {
     rename_run *r = ctx;
-    return apr_psprintf(p, "change the row's vhostname from %s to %s",
-                        r->in->vhostname, r->renamed.vhostname);
+    return apr_psprintf(p, "change the row's vhostname from %s to %s%s",
+                        r->in->vhostname, r->renamed.vhostname,
+                        r->o->keep_alias ? ", the old URL kept as an alias"
+                                         : "");
 }
 
 static int save_row(rename_run *r, const vm_row *row, const char **err)
@@ -172,7 +175,7 @@ static const vmc_step steps[] = {
 static const char *prepare(rename_run *r)
 {
     const vm_row *raw = vmc_raw_row(&r->t, r->in->id);
-    const char *why;
+    const char *why, *aliases;
     vm_url url;
 
     if ((why = vm_host_parse_url(r->o->args[1], &url)) != NULL)
@@ -181,6 +184,13 @@ static const char *prepare(rename_run *r)
         return "the site's row is not in the table";
     r->row = *raw;
     vm_row_set(&r->row, VM_F_VHOSTNAME, r->o->args[1]);
+    /* --keep-alias: the old URL answers 301 to the new one */
+    if (r->o->keep_alias) {
+        if (!(aliases = vmc_aliases_changed(r->in, "add", r->in->wwwroot, r->p,
+                                            &why)))
+            return why;
+        vm_row_set(&r->row, VM_F_ALIASES, aliases);
+    }
     if ((why = vmc_table_validate(&r->t, &r->row, r->p))
         || (why = vm_instance_from_row(&r->renamed, &r->row, r->p)))
         return why;
@@ -204,11 +214,6 @@ int vmc_cmd_rename(vmc_opts *o)
         return vmc_fail(753, VMC_EXIT_USAGE,
                         "rename HOST NEWURL "
                         "[--keep-alias]");
-    if (o->keep_alias)
-        return vmc_fail(754, VMC_EXIT_USAGE,
-                        "--keep-alias needs the "
-                        "instance table's aliases column, which this "
-                        "version does not have yet; rename without it");
     if ((rc = vmc_table_load(o, &r.t, &why)) != VMC_EXIT_OK)
         return vmc_fail(755, rc, why);
     if (!(r.in = vmc_find(&r.t, o->args[0], &why)))

@@ -144,8 +144,8 @@ static const char *check_server(restore *r)
     const char *err, *server;
     int can, exists;
 
-    if (vmc_dbconf_make(&r->db, r->in->dbtype, r->in->dbhost, r->in->dblogin,
-                        r->in->dbpass, r->in->dbname, r->p, &err)
+    if (vmc_admin_dbconf(r->o, r->in->dbtype, r->in->dbhost, r->in->dblogin,
+                         r->in->dbpass, r->in->dbname, &r->db, r->p, &err)
         != 0)
         return err;
     if (strcmp(vmc_dump_file(&r->db), r->m.dump_file) != 0)
@@ -157,13 +157,15 @@ static const char *check_server(restore *r)
     server = vmc_dbconf_server(&r->db, r->p);
     if (!(r->server = vmc_db_open(&r->db, NULL, r->p, &err)))
         return apr_psprintf(r->p, "cannot connect to %s as %s: %s", server,
-                            r->in->dblogin, err);
+                            r->db.user, err);
     if ((can = vmc_dbadmin_can_create(r->server, r->p, &err)) <= 0)
         return can < 0 ? err
                        : apr_psprintf(r->p,
                                       "%s may not create "
-                                      "databases on %s (CREATEDB)",
-                                      r->in->dblogin, server);
+                                      "databases on %s (CREATEDB): give "
+                                      "an administrative login "
+                                      "(--admin-dbuser, --admin-dbpass-file)",
+                                      r->db.user, server);
     if ((exists = vmc_dbadmin_exists(r->server, r->new_db, r->p, &err)) != 0
         || (r->db.pg
             && (exists = vmc_dbadmin_exists(r->server, r->old_db, r->p, &err))

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include "ctl.h"
 #include "db.h"
+#include "dbowner.h"
 #include "lifecycle.h"
 #include "manifest.h"
 #include "steps.h"
@@ -22,7 +23,8 @@ typedef struct {
     const vm_instance *in; /* the site as the table has it */
     vm_instance cur;       /* as its CLI must see it now */
     vmc_site_cli cli;
-    vmc_dbconf db;
+    vmc_dbconf db;               /* the administrative login's */
+    vmc_handover hand;           /* the new database to the site's login */
     vm_db *server;               /* connected while checking */
     const char *new_db, *old_db; /* this run's database names */
     const char *beside;          /* the dataroot copied beside */

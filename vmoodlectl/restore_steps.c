@@ -36,9 +36,12 @@ static const char *base_of(const char *path)
 static const char *plan_load(void *ctx, apr_pool_t *p)
 {
     restore *r = ctx;
-    return apr_psprintf(p, "create %s database %s on %s and load %s (%s)",
+    return apr_psprintf(p,
+                        "create %s database %s on %s as %s, load %s (%s) "
+                        "and give it to %s",
                         r->in->dbtype, r->new_db, vmc_dbconf_server(&r->db, p),
-                        r->m.dump_file, vmc_bytes(r->m.dump_size, p));
+                        r->db.user, r->m.dump_file,
+                        vmc_bytes(r->m.dump_size, p), r->in->dblogin);
 }
 
 static int load(void *ctx, const char **err)
@@ -53,7 +56,9 @@ static int load(void *ctx, const char **err)
     vmc_progress_start(&pr, "load database", r->m.dump_size, NULL);
     rc = vmc_load(&r->db, r->new_db, r->dump_path, &pr, r->p, err);
     vmc_progress_end(&pr, rc == 0);
-    return rc;
+    return rc != 0 ? -1
+                   : vmc_handover_give(&r->hand, r->server, &r->db,
+                                       r->in->dblogin, r->new_db, r->p, err);
 }
 
 static void undo_load(void *ctx)
@@ -63,6 +68,7 @@ static void undo_load(void *ctx)
     if (r->db_created
         && vmc_dbadmin_drop(r->server, r->new_db, r->p, &err) != 0)
         vmc_error(731, "undo: drop database %s: %s", r->new_db, err);
+    vmc_handover_end(&r->hand, r->server, r->p);
 }
 
 /* ---- the dataroot copied beside the live one, in maintenance */
@@ -288,6 +294,7 @@ static int cleanup(void *ctx, const char **err)
         vmc_error(736, "the old database %s is left: %s", r->old_db, why);
     if (vmc_tree_remove(r->beside, parent_of(r->beside, r->p), r->p, &why) != 0)
         vmc_error(737, "the old dataroot %s is left: %s", r->beside, why);
+    vmc_handover_end(&r->hand, r->server, r->p);
     return 0;
 }
 

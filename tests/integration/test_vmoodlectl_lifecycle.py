@@ -16,6 +16,7 @@ import pytest
 
 from dbservers import (PASSWORD, USER, mysql_server, pg_server)  # noqa: F401
 from instances import instance, write_table
+from test_tenant_roles import as_login, login_exists, may_create_databases
 from test_vmoodlectl import (DATAROOT_FILES, MOODLE_ROWS, MOODLE_TABLES,
                              RUNTIME_FILES, databases, only_on,
                              server, sha256, site_sql, traversable,  # noqa: F401
@@ -544,6 +545,9 @@ def test_restore_as_a_new_site_makes_it_its_own(site):
     assert new["vhostname"] == "http://copy.test"
     assert new["vdbname"] != site.rows[0]["vdbname"]
     assert new["vdatapath"].startswith(site.data + "/")
+    # a login of its own, as deploy gives each new site
+    assert new["vdblogin"] != USER
+    assert not may_create_databases(site.server, new["vdblogin"])
     # the backup's content, its own identity
     assert site.sql("SELECT shortname FROM mdl_course ORDER BY id",
                     new).split() == ["copy", "bio"]   # no chem
@@ -600,17 +604,30 @@ def test_rename_failing_is_undone(site):
 
 
 @only_on("pgsql")
-def test_rename_refuses_a_taken_url_and_keep_alias(site):
+def test_rename_refuses_a_taken_url(site):
     site.add("two")
     before = state(site)
     taken = site.ctl("rename", "one.test", "http://two.test")
     assert taken.returncode == 1 and "refused" in taken.stderr
-    alias = site.ctl("rename", "one.test", "http://three.test",
-                     "--keep-alias")
-    assert alias.returncode == 2 and "aliases" in alias.stderr
-    plan = site.ctl("--dry-run", "rename", "one.test", "http://three.test")
+    plan = site.ctl("--dry-run", "rename", "one.test", "http://three.test",
+                    "--keep-alias")
     assert plan.returncode == 0 and "replace.php" in plan.stdout
+    assert "the old URL kept as an alias" in plan.stdout
     assert state(site) == before and site.steps() == []
+
+
+@only_on("pgsql")
+def test_rename_keep_alias_makes_the_old_host_an_alias(site):
+    """The row only: that the old host answers 301 is the module's
+    (test_paths.py)."""
+    proc = site.ctl("rename", "one.test", "http://three.test",
+                    "--keep-alias")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert site.row["vhostname"] == "http://three.test"
+    assert "one.test" in site.row["aliases"].split()
+    listed = site.ctl("alias", "list", "three.test")
+    assert listed.returncode == 0 and "one.test" in listed.stdout, \
+        listed.stdout + listed.stderr
 
 
 # -------------------------------------------------------------------- move
@@ -663,6 +680,70 @@ def test_move_failing_is_undone(site, where):
                 if n.endswith(".moved") or n.startswith(".")]
 
 
+# ------------------------------------- a site with a login of its own
+
+def own_login(site):
+    """isolate gives the site a login of its own (no CREATEDB, no
+    CREATEROLE); the administrative login's flags for the commands."""
+    if site.kind == "pgsql":
+        site.server.sql(f"ALTER ROLE {USER} CREATEDB CREATEROLE")
+    passfile = os.path.join(site.root, "adminpass")
+    write(passfile, (PASSWORD + "\n").encode())
+    os.chmod(passfile, 0o600)
+    admin = ["--admin-dbuser", USER, "--admin-dbpass-file", passfile]
+    proc = site.ctl("isolate", "one.test", "--wait", "0", *admin)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert site.row["vdblogin"] != USER
+    assert not may_create_databases(site.server, site.row["vdblogin"])
+    return admin
+
+
+def owned_by_the_site(site):
+    """The row's login (with the row's password) reads its database; on
+    PostgreSQL it owns it."""
+    row = site.row
+    ok, out = as_login(site.server, row["vdblogin"], row["vdbpass"],
+                       row["vdbname"], "SELECT shortname FROM mdl_course "
+                       "ORDER BY id")
+    assert ok, out
+    if site.kind == "pgsql":
+        assert site.server.sql(
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE "
+            f"datname = '{row['vdbname']}'").strip() == row["vdblogin"]
+        # the administrative login kept no hold on the site's login
+        assert site.server.sql(
+            f"SELECT pg_has_role('{USER}', '{row['vdblogin']}', 'MEMBER')"
+        ).strip() == "f"
+    return out.split()
+
+
+def test_restore_and_move_of_a_site_with_its_own_login(site):
+    admin = own_login(site)
+    login = site.row["vdblogin"]
+    path = site.backup()
+    changed_after_backup(site)
+    refused = site.ctl("restore", path)       # the site's login cannot
+    assert refused.returncode == 1, refused.stdout
+    assert ("--admin-dbuser" if site.kind == "pgsql"     # checked first
+            else "the site is as it was") in refused.stderr, refused.stderr
+    assert "chem" in site.courses()
+    proc = site.ctl("restore", path, *admin)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert site.row["vdblogin"] == login and site.row["vdbpass"] != PASSWORD
+    assert owned_by_the_site(site) == ["master", "bio"]
+    new_db = site.row["vdbname"] + "_moved"
+    moved = site.ctl("move", "one.test", "--dbname", new_db, *admin)
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert (site.row["vdbname"], site.row["vdblogin"]) == (new_db, login)
+    assert owned_by_the_site(site) == ["master", "bio"]
+    clean = site.ctl("move", "one.test", "--cleanup")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    gone = site.ctl("destroy", "one.test", "--yes", *admin)
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert f"dropped database login {login}" in gone.stdout
+    assert not login_exists(site.server, login)
+
+
 @only_on("pgsql")
 def test_move_dry_run_and_refusals(site):
     before = state(site)
@@ -712,6 +793,11 @@ def test_deploy_from_csv_makes_every_line_a_site(site):
         assert os.path.isdir(row["vdatapath"])
         assert os.path.exists(os.path.join(site.root, "logs",
                                            f"{host}.test.log"))
+        # a login of its own, as deploy gives each new site
+        assert row["vdblogin"] not in (USER, rows["http://one.test"]
+                                       ["vdblogin"])
+        assert not may_create_databases(site.server, row["vdblogin"])
+    assert len({rows[h]["vdblogin"] for h in rows}) == 4
     assert re.search(r"3 site\(s\): 3 ok", proc.stdout)
 
 

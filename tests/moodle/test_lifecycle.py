@@ -15,7 +15,7 @@ import re
 import subprocess
 
 from browser import Browser, title
-from dbservers import USER, PgServer
+from dbservers import PASSWORD, USER, PgServer
 from fleetctl import command
 from moodle import ADMIN_PASSWORD
 from test_deploy import config, wait_for
@@ -37,6 +37,15 @@ def vmoodlectl(fleet, *args, timeout=900):
         del argv[at:at + 2]
     return subprocess.run(argv, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def admin_login(tmp_path):
+    """--admin-dbuser and its password file: a site's own login cannot
+    drop itself, destroy drops it as the administrative login."""
+    path = tmp_path / "adminpass"
+    path.write_text(PASSWORD + "\n")
+    path.chmod(0o600)
+    return ["--admin-dbuser", USER, "--admin-dbpass-file", str(path)]
 
 
 def courses(fleet, site):
@@ -93,8 +102,11 @@ def test_backup_and_restore_in_place_and_as_a_new_site(fleet, event_web,
                                   "'siteidentifier'", dbname=dbname).strip()
         assert copy_ident != ident and copy_ident.endswith("site8.test")
     finally:
-        fleet.tool("vmoodlectl", "--data-parent", data_parent, "destroy",
-                   COPY_WWWROOT, "--yes")
+        gone = fleet.tool("vmoodlectl", "--data-parent", data_parent,
+                          "destroy", COPY_WWWROOT, "--yes",
+                          *admin_login(tmp_path))
+        assert "dropped database login vm_site8_test" in gone.stdout, \
+            gone.stdout + gone.stderr
         fleet.pg.sql(f"ALTER ROLE {USER} NOCREATEDB NOCREATEROLE")
 
 
@@ -213,7 +225,10 @@ def test_three_sites_from_a_csv(fleet, event_web, tmp_path):
                 in page.text
     finally:
         for host in hosts:
-            vmoodlectl(fleet, *opts, "destroy", host, "--yes")
+            gone = vmoodlectl(fleet, *opts, "destroy", host, "--yes",
+                              *admin_login(tmp_path))
+            assert "dropped database login" in gone.stdout, \
+                gone.stdout + gone.stderr
         vmoodlectl(fleet, *opts, "template-remove", "site1-csv")
         fleet.pg.sql(f"ALTER ROLE {USER} NOCREATEDB NOCREATEROLE")
     left = fleet.master_sql("SELECT COUNT(*) FROM vmoodle_instances WHERE "
