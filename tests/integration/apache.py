@@ -359,10 +359,16 @@ Timeout 30
     def start(self, prefix=(), args=("-DFOREGROUND",), user=None,
               timeout=START_TIMEOUT):
         """launch(), then wait until it listens; fail with its logs if not."""
+        started_before = self.restarts()
         self.launch(prefix, args, user)
+        # The port answers from the first configuration pass on, before the
+        # second has run every module's post_config again (mod_vmoodle
+        # publishes its table again then): ready is "resuming normal
+        # operations" logged by this start.
         try:
             wait_until(lambda: self.proc.poll() is not None
-                       or can_connect((self.address, self.port)),
+                       or (can_connect((self.address, self.port))
+                           and self.restarts() > started_before),
                        timeout, f"httpd on port {self.port}")
         except TimeoutError:
             self.stop()
