@@ -52,7 +52,7 @@ PROGRAMS    :=
 UNIT_TESTS  :=
 TEST_BUILDS :=
 
-.PHONY: all deps run test check test-moodle test-unit test-integration install clean bench fuzz \
+.PHONY: all deps run test check test-moodle test-unit test-integration install clean bench bench-callgrind fuzz \
         deb format
 all:
 

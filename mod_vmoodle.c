@@ -101,8 +101,17 @@ static int vmoodle_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return vmoodle_refresh_post_config(pconf, s);
 }
 
+/* The VMOODLE_* names in a table of their own, made once per child: a
+ * request adds it whole (apr_table_overlap's ADD: one copy of the entries
+ * and of their index) and points its copies at the site's values, where
+ * 13 apr_table_addn would each hash a name and push an entry. */
+static apr_table_t *env_template;
+
 static void vmoodle_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    env_template = apr_table_make(pchild, VM_ENV_COUNT);
+    for (int i = 0; i < VM_ENV_COUNT; i++)
+        apr_table_addn(env_template, vm_env_names[i], "");
     vmoodle_tables_child_init(pchild, s);
     vmoodle_refresh_child_init(pchild, s);
 }
@@ -186,16 +195,23 @@ static const char *requested_host(request_rec *r, const vmoodle_server_conf *c,
  * constants: added without a copy, and without a scan, since nothing has
  * set a VMOODLE_* variable yet (post_read_request, first of the
  * environment's writers; an internal redirect renames the earlier ones
- * REDIRECT_*). */
+ * REDIRECT_*).  The same entries, in the same order, as one
+ * apr_table_addn per name would make (env_template). */
 static void set_instance_env(request_rec *r, const vm_snapshot *snap,
                              const vm_snapshot_entry *e)
 {
     const char *values[VM_ENV_COUNT];
-    int i;
+    int first = apr_table_elts(r->subprocess_env)->nelts, i;
+    apr_table_entry_t *added;
 
     vm_snapshot_entry_env(snap, e, values);
+    apr_table_overlap(r->subprocess_env, env_template,
+                      APR_OVERLAP_TABLES_ADD);
+    added = (apr_table_entry_t *)(void *)apr_table_elts(r->subprocess_env)
+                ->elts
+        + first;
     for (i = 0; i < VM_ENV_COUNT; i++)
-        apr_table_addn(r->subprocess_env, vm_env_names[i], values[i]);
+        added[i].val = (char *)(uintptr_t)values[i];
 }
 
 /* The master: VMOODLE_MASTER=1 and its settings (VMoodleMasterConfig),
@@ -323,7 +339,7 @@ static const char *site_url(request_rec *r, const vm_snapshot *snap,
  * code), under its path. */
 static int place_files(request_rec *r, const vmoodle_server_conf *c,
                        const vm_snapshot *snap, const vm_snapshot_entry *in,
-                       size_t prefix)
+                       const char *prefix)
 {
     const char *name = vm_snapshot_entry_platform(snap, in);
     const char *tree = vm_platform_path(c->platforms, name, "");
@@ -342,11 +358,11 @@ static int place_files(request_rec *r, const vmoodle_server_conf *c,
                      VM_METRICS_NO_PLATFORM);
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    if (!*tree && !prefix)
+    if (!*tree && !*prefix)
         return OK; /* the DocumentRoot, as before */
     n = note_of(r);
     n->docroot = *tree ? tree : NULL;
-    n->prefix = prefix ? apr_pstrndup(r->pool, site_path(r), prefix) : NULL;
+    n->prefix = *prefix ? prefix : NULL; /* the request holds the snapshot */
     return OK;
 }
 
@@ -410,7 +426,7 @@ static int vmoodle_route(request_rec *r)
     }
     if (to.prefix && site_path(r)[to.prefix] == '\0')
         return redirect(r, site_url(r, snap, in, to.prefix));
-    if (place_files(r, c, snap, in, to.prefix) != OK)
+    if (place_files(r, c, snap, in, to.path) != OK)
         return DECLINED;
     set_instance_env(r, snap, in);
     vmoodle_metrics_note_site(r, c->metrics_tag, vm_snapshot_entry_id(in));

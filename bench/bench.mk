@@ -21,3 +21,9 @@ $(BENCH_CRON_SIM): bench/cron_sim.c $(BUILD)/vcron-obj/tiers.o \
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_LOOKUP) $(BENCH_CRON_SIM)
 	@$(PYTHON) bench/run.py --build $(BUILD)
+
+# The instruction counts alone (callgrind, about 10 minutes): routing's
+# cost per kind of request and the counters', into their RESULTS.md section.
+bench-callgrind: deps
+	@$(MAKE) --no-print-directory all
+	@$(PYTHON) bench/callgrind.py --build $(BUILD)

@@ -21,19 +21,26 @@ summed).
 
 callgrind_control (vgdb) is not used: here it leaves the process stopped
 when it asks for a dump."""
+import argparse
 import glob
 import json
 import os
 import random
 import re
+import shutil
 import socket
+import sys
+import tempfile
 import time
 
-import httpphase
-import instances
-import load
-import sites
-from benchhttpd import Apache
+if __name__ == "__main__":      # alone: the tests' Apache starter
+    sys.path.insert(1, os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "tests", "integration"))
+import httpphase  # noqa: E402
+import instances  # noqa: E402
+import load  # noqa: E402
+import sites  # noqa: E402
+from benchhttpd import Apache  # noqa: E402
 
 VALGRIND = "/usr/bin/valgrind"
 LABELS = {"a": "no routing", "b": "mod_vmoodle",
@@ -224,8 +231,9 @@ def measure(out, pid, client, run_requests):
     return {"per_request": total / calls, "requests": calls}
 
 
-def run(workdir, n, module_so, warmup=2000, measured=2000):
-    """{key: instructions per request} for a, b and m (if built), c."""
+def run(workdir, n, module_so, warmup=2000, measured=2000, only=None):
+    """{key: instructions per request} for a, b and m (if built), c; only:
+    these keys."""
     docroot = httpphase.static_docroot(workdir)
     data = os.path.join(workdir, f"maps-{n}")
     os.makedirs(data, exist_ok=True)
@@ -235,8 +243,10 @@ def run(workdir, n, module_so, warmup=2000, measured=2000):
     apaches = {"a": Apache(workdir, "cg-a", docroot, sites.ceiling(),
                            children=1, threads=4)}
     if module_so:
+        # room for the path sites' counters too (ids n+1..n+PATH_HOSTS)
         apaches["b"], json_path = httpphase.module_apache(
-            workdir, "cg-b", docroot, module_so, n, children=1, threads=4)
+            workdir, "cg-b", docroot, module_so, n, children=1, threads=4,
+            site_extra=f"VMoodleMetricsSites {n + PATH_HOSTS}\n")
         add_paths_and_aliases(json_path, n, apaches["b"].port)
         # the same without the per-site counters: their cost is b - m
         apaches["m"], _ = httpphase.module_apache(
@@ -245,4 +255,41 @@ def run(workdir, n, module_so, warmup=2000, measured=2000):
     apaches["c"] = Apache(workdir, "cg-c", docroot, sites.rewrite_dbm(dbm),
                           modules=["rewrite"], children=1, threads=4)
     return {key: count_one(a, key, n, warmup, measured)
-            for key, a in apaches.items()}
+            for key, a in apaches.items() if not only or key in only}
+
+
+def main():
+    """The callgrind part of make bench alone (make bench-callgrind)."""
+    import report                       # it imports this module
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--only", help="these configurations (a,b,m,c); "
+                    "RESULTS.md untouched")
+    ap.add_argument("--keep", metavar="DIR", help="keep the work directory "
+                    "(the callgrind dumps, for callgrind_annotate) in DIR")
+    args = ap.parse_args()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    module_so = os.path.join(root, args.build, "mod_vmoodle.so")
+    workdir = args.keep or tempfile.mkdtemp(prefix="vmoodle-bench-cg-")
+    os.makedirs(workdir, exist_ok=True)
+    os.chmod(workdir, 0o755)            # the process runs as www-data
+    try:
+        results = run(workdir, 100000, module_so,
+                      only=args.only.split(",") if args.only else None)
+    except load.WrongAnswer as e:
+        print(f"bench: FAILED: wrong answers: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(json.dumps(results, indent=1))
+    if "a" in results:
+        table = report.callgrind_table(results)
+        print(table)
+        if not args.only:
+            report.write_callgrind_section(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

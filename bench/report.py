@@ -3,6 +3,7 @@ figure beside its target.  It reports; a missed target is not a failure."""
 import time
 
 import callgrind
+import sections
 import httpphase
 import phpside
 import refresh
@@ -186,6 +187,24 @@ def counting_rows(cg):
     return [target_row(figure, f"{added:,.0f}", "< 150", added < 150)]
 
 
+CG_BEGIN, CG_END = "<!-- bench:callgrind:begin -->", "<!-- bench:callgrind:end -->"
+
+
+def callgrind_table(cg):
+    """Routing's cost per kind of request and the counters', each beside
+    its target: its own section of RESULTS.md, which `make bench` and
+    `make bench-callgrind` (this part alone) both write."""
+    lines = ["| figure | measured | target | |", "|---|---|---|---|"]
+    rows = callgrind_rows(cg if cg else "not measured")
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
+
+
+def write_callgrind_section(table):
+    sections.write_section(table, CG_BEGIN, CG_END,
+                           "Instructions per request (issues 14, 21, 22)",
+                           "bench/callgrind.py")
+
+
 def cron_rows(cron):
     figure = "generations made by 1,000 cron runs (vcron, JSON table)"
     if isinstance(cron, str):
@@ -210,7 +229,6 @@ def render(results):
             + php_rows(results["php"]) + core_rows(results["core"])
             + memory_rows(results["memory"])
             + refresh_rows(results["refresh_poll"], results["refresh_notify"])
-            + callgrind_rows(results.get("callgrind", "not measured"))
             + cron_rows(results.get("cron", "not measured")))
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines) + "\n"

@@ -165,14 +165,17 @@ def main():
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     table = report.render(results)
+    cg_table = report.callgrind_table(results.get("callgrind"))
     print()
     print(table)
+    print(cg_table)
     if failures:
         print(f"bench: FAILED phases: {', '.join(map(str, failures))}",
               file=sys.stderr)
         return 1
     if not args.quick:
         write_results(table)
+        report.write_callgrind_section(cg_table)
         if "scale_refresh" in results:
             scale_refresh.write_section(
                 scale_refresh.render(results["scale_refresh"]))

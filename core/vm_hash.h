@@ -7,14 +7,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-static inline uint32_t vm_hash_key(const char *s, size_t len)
+/* FNV-1a of key + s[0..len): a hash h of key continued (a path site's
+ * key is its host's, then "/segment"). */
+static inline uint32_t vm_hash_key_more(uint32_t h, const char *s, size_t len)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
     size_t i;
 
     for (i = 0; i < len; i++)
         h = (h ^ (unsigned char)s[i]) * 16777619u;
     return h;
+}
+
+static inline uint32_t vm_hash_key(const char *s, size_t len)
+{
+    return vm_hash_key_more(2166136261u, s, len); /* FNV-1a */
 }
 
 /* Continue a 64-bit checksum over len bytes. */

@@ -166,6 +166,34 @@ static const char *make_key(const char *host, size_t hostlen, unsigned port,
     return NULL;
 }
 
+/* A name's key, written in one pass into key (every request's case): the
+ * name lower-cased, then ":port" copied from the request when it is not
+ * the scheme's, without its leading zeros (the digits are checked). */
+static const char *name_key(const char *s, size_t len, int https, char *key,
+                            size_t keysize)
+{
+    const char *colon = memchr(s, ':', len), *digits, *reason;
+    size_t hostlen = colon ? (size_t)(colon - s) : len, n;
+    unsigned port = 0;
+
+    if (colon
+        && (reason = vm_host_parse_port(colon + 1, len - hostlen - 1, &port)))
+        return reason;
+    if ((reason = canon_name(s, hostlen, key, keysize, &hostlen)) != NULL)
+        return reason;
+    if (!port || port == (https ? 443u : 80u))
+        return NULL;
+    for (digits = colon + 1; *digits == '0'; digits++)
+        ;
+    n = (size_t)(s + len - digits);
+    if (hostlen + 1 + n >= keysize)
+        return "host too long";
+    key[hostlen] = ':';
+    memcpy(key + hostlen + 1, digits, n);
+    key[hostlen + 1 + n] = '\0';
+    return NULL;
+}
+
 const char *vm_host_request_key(const char *hostport, size_t len, int https,
                                 char *key, size_t keysize)
 {
@@ -176,6 +204,10 @@ const char *vm_host_request_key(const char *hostport, size_t len, int https,
 
     if (!hostport)
         return "no host";
+    if (len == 0)
+        return "empty host";
+    if (hostport[0] != '[')
+        return name_key(hostport, len, https, key, keysize);
     reason = canon_hostport(hostport, len, host, sizeof host, &hostlen, &port);
     return reason ? reason
                   : make_key(host, hostlen, port, https, key, keysize, NULL);

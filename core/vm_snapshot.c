@@ -301,12 +301,13 @@ static int key_equal(const char *head, const char *whole, const char *key,
         == 0;
 }
 
-/* The slot value of key (a record or a link), 0 when absent.  Two
- * dependent reads for a hit: the slot, then the entry's first line (a
- * fingerprint mismatch costs no entry read). */
-static uint32_t find_key(const vm_snapshot *s, const char *key, size_t keylen)
+/* The slot value of key, whose vm_hash_key is h (a record or a link), 0
+ * when absent.  Two dependent reads for a hit: the slot, then the entry's
+ * first line (a fingerprint mismatch costs no entry read). */
+static uint32_t find_hashed(const vm_snapshot *s, const char *key,
+                            size_t keylen, uint32_t h)
 {
-    uint32_t h = vm_hash_key(key, keylen), slot;
+    uint32_t slot;
 
     for (slot = h & s->mask; s->index[slot].record;
          slot = (slot + 1) & s->mask) {
@@ -328,6 +329,11 @@ static uint32_t find_key(const vm_snapshot *s, const char *key, size_t keylen)
         }
     }
     return 0;
+}
+
+static uint32_t find_key(const vm_snapshot *s, const char *key, size_t keylen)
+{
+    return find_hashed(s, key, keylen, vm_hash_key(key, keylen));
 }
 
 const vm_snapshot_entry *vm_snapshot_find(const vm_snapshot *s, const char *key,
@@ -363,19 +369,33 @@ static size_t path_key(const char *key, size_t keylen, const char *path,
     return keylen + 1 + seglen;
 }
 
+/* The key of slot value v, in the string area. */
+static const char *entry_key(const vm_snapshot *s, uint32_t v)
+{
+    return s->strings
+        + ((v & VM_SNAP_LINK) ? s->links[(v & ~VM_SNAP_LINK) - 1].key
+                              : s->records[v - 1].str[VM_E_HOST]);
+}
+
 int vm_snapshot_route(const vm_snapshot *s, const char *key, size_t keylen,
                       const char *path, vm_snapshot_route_result *out)
 {
-    uint32_t v = find_key(s, key, keylen);
+    uint32_t h = vm_hash_key(key, keylen), v = find_hashed(s, key, keylen, h);
 
-    memset(out, 0, sizeof *out);
+    out->alias = 0;
+    out->prefix = 0;
+    out->path = "";
     if (v && (entry_flags(s, v) & VM_SNAP_PATHS)) {
         char buf[VM_KEY_MAX];
         size_t n = path_key(key, keylen, path, buf);
-        uint32_t sub = n ? find_key(s, buf, n) : 0;
+        uint32_t sub = n ? find_hashed(s, buf, n,
+                                       vm_hash_key_more(h, buf + keylen,
+                                                        n - keylen))
+                         : 0;
         if (sub) {
             v = sub;
             out->prefix = n - keylen;
+            out->path = entry_key(s, v) + keylen; /* "/segment" */
         }
     }
     if (!v)

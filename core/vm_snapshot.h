@@ -87,6 +87,8 @@ typedef struct {
     const vm_snapshot_entry *site;
     int alias;
     size_t prefix;
+    const char *path; /* the matched key's path, those prefix bytes
+                         ("/school1", or ""), in the snapshot */
 } vm_snapshot_route_result;
 
 int vm_snapshot_route(const vm_snapshot *s, const char *key, size_t keylen,

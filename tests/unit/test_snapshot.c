@@ -643,6 +643,10 @@ static void expect_route(const vm_snapshot *s, const char *key,
         || r.prefix != prefix)
         fail_msg("%s %s: id %lld alias %d prefix %zu", key, path,
                  vm_snapshot_entry_id(r.site), r.alias, r.prefix);
+    /* the matched key's path: the request's first prefix bytes */
+    if (strlen(r.path) != prefix || strncmp(r.path, path, prefix) != 0)
+        fail_msg("%s %s: path '%s' for prefix %zu", key, path, r.path,
+                 r.prefix);
 }
 
 /* The lookup rules: a root site beside path sites, the first segment
