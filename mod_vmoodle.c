@@ -433,6 +433,20 @@ static int vmoodle_route(request_rec *r)
     return DECLINED;
 }
 
+/* The module's handlers behind one hook: every request of the server
+ * passes through the handler hooks, and most are no handler of ours. */
+static int vmoodle_handlers(request_rec *r)
+{
+    int rv;
+
+    if (!r->handler || strncmp(r->handler, "vmoodle-", 8) != 0)
+        return DECLINED;
+    if ((rv = vmoodle_status_handler(r)) == DECLINED
+        && (rv = vmoodle_health_handler(r)) == DECLINED)
+        rv = vmoodle_prometheus_handler(r);
+    return rv;
+}
+
 static void vmoodle_register_hooks(apr_pool_t *p)
 {
     static const char *const after[] = { "mod_remoteip.c", NULL };
@@ -448,9 +462,7 @@ static void vmoodle_register_hooks(apr_pool_t *p)
                           APR_HOOK_REALLY_FIRST);
     /* after mod_rewrite and mod_alias, before core's DocumentRoot */
     ap_hook_translate_name(vmoodle_translate, NULL, NULL, APR_HOOK_LAST);
-    ap_hook_handler(vmoodle_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(vmoodle_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(vmoodle_prometheus_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(vmoodle_handlers, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(vmoodle_metrics_log, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

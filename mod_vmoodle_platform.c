@@ -36,6 +36,18 @@ static const char *under_prefix(const char *uri, const char *prefix)
     return uri[len] ? uri + len : "/";
 }
 
+/* tree then uri, as apr_pstrcat(p, tree, uri, NULL) without its varargs
+ * and its second pass: every request of a path or platform site. */
+static char *join(apr_pool_t *p, const char *tree, const char *uri)
+{
+    size_t a = strlen(tree), b = strlen(uri);
+    char *out = apr_palloc(p, a + b + 1);
+
+    memcpy(out, tree, a);
+    memcpy(out + a, uri, b + 1);
+    return out;
+}
+
 int vmoodle_translate(request_rec *r)
 {
     const vmoodle_note *n = routed(r);
@@ -57,6 +69,6 @@ int vmoodle_translate(request_rec *r)
     if (n->docroot)
         ap_set_document_root(r, tree);
     ap_set_context_info(r, n->prefix ? n->prefix : "", tree);
-    r->filename = apr_pstrcat(r->pool, tree, uri, NULL);
+    r->filename = join(r->pool, tree, uri);
     return OK;
 }

@@ -1,7 +1,16 @@
 /* The snapshot as every process sees it.  The writer publishes a new
  * generation by writing its number into shared memory; each process maps
  * that generation on its next request and keeps the old one mapped until
- * the last request holding it ends. */
+ * the last request holding it ends.
+ *
+ * A request takes the current generation without the mutex (the common
+ * case: nothing new to map): it counts itself in t->entering, reads
+ * t->current and takes a reference.  The thread that installs a newer
+ * generation waits until no request is between those two steps before it
+ * drops the old one's "current" reference, so a request never takes a
+ * reference on a generation already freed.  All of these are sequentially
+ * consistent atomics: the installer's store and its read of entering, and
+ * a request's increment and its read of current, cannot both miss. */
 #include "mod_vmoodle.h"
 #include "vm_metrics.h"
 #include <stdlib.h>
@@ -26,7 +35,8 @@ struct vmoodle_table {
     /* this process's view */
     apr_thread_mutex_t *mutex;
     apr_thread_cond_t *mapped; /* signalled when a mapping ends */
-    struct vmoodle_generation *current;
+    struct vmoodle_generation *current; /* written under the mutex */
+    unsigned entering; /* requests taking current without the mutex */
     int mapping;                    /* a thread is mapping a generation */
     uint64_t refused;               /* the newest this process could not map */
     apr_time_t retry_at;            /* not before: map it again */
@@ -37,7 +47,7 @@ struct vmoodle_table {
 struct vmoodle_generation {
     vm_snapshot *snap;
     uint64_t number;
-    unsigned refs; /* requests holding it, +1 while current */
+    unsigned refs; /* requests holding it, +1 while current; atomic */
 };
 
 /* Tables of the current configuration; rebuilt at every (re)start. */
@@ -197,39 +207,37 @@ static struct vmoodle_generation *map_generation(vmoodle_table *t,
     return g;
 }
 
-/* Drop one reference; the caller holds t->mutex. */
-static void unref_locked(struct vmoodle_generation *g)
+/* Drop one reference.  The last one is dropped once the generation is
+ * no longer current, when no request can take it any more. */
+static void unref(struct vmoodle_generation *g)
 {
-    if (g && --g->refs == 0) {
+    if (g && __atomic_sub_fetch(&g->refs, 1, __ATOMIC_SEQ_CST) == 0) {
         vm_snapshot_close(g->snap);
         free(g);
     }
 }
 
-typedef struct {
-    vmoodle_table *table;
-    struct vmoodle_generation *gen;
-} generation_hold;
-
-static apr_status_t release_hold(void *data)
+/* A request's end: the generation it held (its pool's cleanup). */
+static apr_status_t release_hold(void *gen)
 {
-    generation_hold *h = data;
-
-    apr_thread_mutex_lock(h->table->mutex);
-    unref_locked(h->gen);
-    apr_thread_mutex_unlock(h->table->mutex);
+    unref(gen);
     return APR_SUCCESS;
 }
 
-/* Install a freshly mapped generation unless a newer one won the race. */
+/* Install a freshly mapped generation unless a newer one won the race;
+ * the old one's reference is dropped once no request is taking it. */
 static void install_locked(vmoodle_table *t, struct vmoodle_generation *g)
 {
-    if (t->current && t->current->number >= g->number) {
-        unref_locked(g);
+    struct vmoodle_generation *old = t->current;
+
+    if (old && old->number >= g->number) {
+        unref(g);
         return;
     }
-    unref_locked(t->current);
-    t->current = g;
+    __atomic_store_n(&t->current, g, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&t->entering, __ATOMIC_SEQ_CST) != 0)
+        apr_thread_yield(); /* a few instructions, unless preempted */
+    unref(old);
 }
 
 /* How long a process waits before mapping a refused generation again:
@@ -295,15 +303,29 @@ static void map_once_locked(vmoodle_table *t, uint64_t want, apr_pool_t *p,
     apr_thread_cond_broadcast(t->mapped);
 }
 
-const vm_snapshot *vmoodle_table_acquire_pool(vmoodle_table *t, apr_pool_t *p,
-                                              server_rec *s)
+/* The current generation with a reference taken, when it is at least
+ * want; else NULL (the caller takes the mutex). */
+static struct vmoodle_generation *take_current(vmoodle_table *t, uint64_t want)
 {
-    uint64_t want = vmoodle_table_newest(t);
-    generation_hold *hold;
     struct vmoodle_generation *g;
 
-    if (!t->mutex)
-        return NULL;
+    __atomic_add_fetch(&t->entering, 1, __ATOMIC_SEQ_CST);
+    g = __atomic_load_n(&t->current, __ATOMIC_SEQ_CST);
+    if (g && g->number >= want)
+        __atomic_add_fetch(&g->refs, 1, __ATOMIC_SEQ_CST);
+    else
+        g = NULL;
+    __atomic_sub_fetch(&t->entering, 1, __ATOMIC_SEQ_CST);
+    return g;
+}
+
+/* A newer generation to map, a refused one's wait, or none yet: under
+ * the mutex, as the thread that maps or beside it. */
+static struct vmoodle_generation *take_locked(vmoodle_table *t, uint64_t want,
+                                              apr_pool_t *p, server_rec *s)
+{
+    struct vmoodle_generation *g;
+
     apr_thread_mutex_lock(t->mutex);
     if (due_locked(t, want))
         map_once_locked(t, want, p, s);
@@ -312,14 +334,25 @@ const vm_snapshot *vmoodle_table_acquire_pool(vmoodle_table *t, apr_pool_t *p,
         apr_thread_cond_wait(t->mapped, t->mutex);
     g = t->current;
     if (g)
-        g->refs++;
+        __atomic_add_fetch(&g->refs, 1, __ATOMIC_SEQ_CST);
     apr_thread_mutex_unlock(t->mutex);
-    if (!g)
+    return g;
+}
+
+const vm_snapshot *vmoodle_table_acquire_pool(vmoodle_table *t, apr_pool_t *p,
+                                              server_rec *s)
+{
+    uint64_t want = vmoodle_table_newest(t);
+    struct vmoodle_generation *g = NULL;
+
+    if (!t->mutex)
         return NULL;
-    hold = apr_palloc(p, sizeof *hold);
-    hold->table = t;
-    hold->gen = g;
-    apr_pool_cleanup_register(p, hold, release_hold, apr_pool_cleanup_null);
+    if (want)
+        g = take_current(t, want);
+    if (!g && !(g = take_locked(t, want, p, s)))
+        return NULL;
+    /* the generation itself is the cleanup's data: nothing allocated */
+    apr_pool_cleanup_register(p, g, release_hold, apr_pool_cleanup_null);
     return g->snap;
 }
 

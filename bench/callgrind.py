@@ -4,9 +4,9 @@ instruction count does not.
 
 Each configuration is one Apache process (-X: listener, workers and
 mod_vmoodle's refresher in one process) under valgrind --tool=callgrind.
-After a warm-up over random hosts, a request for a missing file makes
-callgrind dump (--dump-before=ap_send_error_response: its counts so far,
-then zero); then a fixed number of requests over random hosts, and a
+After a warm-up over random hosts, an OPTIONS request makes callgrind
+dump (--dump-before=ap_send_http_options, which only core's answer to
+OPTIONS calls: its counts so far, then zero); then a fixed number of requests over random hosts, and a
 second marker.  The second dump's total over the requests it counted (its
 calls of ap_read_request: the measured ones and the marker, whose cost is
 split across the two dumps) is the figure.  Every answer is checked (the
@@ -15,9 +15,7 @@ routed shortname for the requested host).
 The mod_vmoodle process also measures the other kinds of request of
 issue 21 on the same table, with PATH_HOSTS of its hosts given a site
 under the path /p beside their root site and an alias a<i>: a request to
-a site under a path (one lookup more), and to an alias (a 301, which goes
-through ap_send_error_response too: its dumps between the markers are
-summed).
+a site under a path (one lookup more), and to an alias (a 301).
 
 callgrind_control (vgdb) is not used: here it leaves the process stopped
 when it asks for a dump."""
@@ -162,12 +160,13 @@ def dump_figures(path, allow_empty=False):
 
 
 def marker(client):
-    """A request for a missing file: its 404 enters ap_send_error_response,
-    where callgrind dumps (--dump-before)."""
-    client.sock.sendall(b"GET /missing HTTP/1.1\r\nHost: " + client.host
+    """OPTIONS: core answers it with ap_send_http_options, where callgrind
+    dumps (--dump-before); no other request calls it (a 404 or a 301 would
+    make a dump of every error answer)."""
+    client.sock.sendall(b"OPTIONS /ok.txt HTTP/1.1\r\nHost: " + client.host
                         + b"\r\n\r\n")
     status, _ = client.read()
-    if status != 404:
+    if status != 200:
         raise load.WrongAnswer(f"port {client.port}: marker answered {status}")
 
 
@@ -181,7 +180,7 @@ def count_one(apache, key, n_hosts, warmup, measured):
     os.makedirs(out, exist_ok=True)
     os.chmod(out, 0o777)               # the process runs as www-data
     apache.start(timeout=900, prefix=[
-        VALGRIND, "--tool=callgrind", "--dump-before=ap_send_error_response",
+        VALGRIND, "--tool=callgrind", "--dump-before=ap_send_http_options",
         f"--callgrind-out-file={out}/callgrind.out.%p"], args=["-X"])
     pid = apache.proc.pid
     started = time.monotonic()
@@ -214,7 +213,7 @@ def count_one(apache, key, n_hosts, warmup, measured):
 
 def measure(out, pid, client, run_requests):
     """Instructions per request of run_requests(): the dumps it and the
-    closing marker made (a 301 dumps too), summed."""
+    closing marker made, summed."""
     marker(client)
     before = len(dumps(out, pid))
     run_requests()
