@@ -200,18 +200,15 @@ static const char *requested_host(request_rec *r, const vmoodle_server_conf *c,
 static void set_instance_env(request_rec *r, const vm_snapshot *snap,
                              const vm_snapshot_entry *e)
 {
-    const char *values[VM_ENV_COUNT];
-    int first = apr_table_elts(r->subprocess_env)->nelts, i;
+    int first = apr_table_elts(r->subprocess_env)->nelts;
     apr_table_entry_t *added;
 
-    vm_snapshot_entry_env(snap, e, values);
     apr_table_overlap(r->subprocess_env, env_template,
                       APR_OVERLAP_TABLES_ADD);
     added = (apr_table_entry_t *)(void *)apr_table_elts(r->subprocess_env)
                 ->elts
         + first;
-    for (i = 0; i < VM_ENV_COUNT; i++)
-        added[i].val = (char *)(uintptr_t)values[i];
+    vm_snapshot_entry_env_into(snap, e, &added->val, sizeof *added);
 }
 
 /* The master: VMOODLE_MASTER=1 and its settings (VMoodleMasterConfig),
@@ -439,7 +436,8 @@ static int vmoodle_handlers(request_rec *r)
 {
     int rv;
 
-    if (!r->handler || strncmp(r->handler, "vmoodle-", 8) != 0)
+    if (!r->handler || r->handler[0] != 'v'
+        || strncmp(r->handler, "vmoodle-", 8) != 0)
         return DECLINED;
     if ((rv = vmoodle_status_handler(r)) == DECLINED
         && (rv = vmoodle_health_handler(r)) == DECLINED)

@@ -6,7 +6,7 @@ import os
 
 from apache import MODULES, Httpd, can_connect, free_port, wait_until  # noqa: F401
 
-BASE_MODULES = ["mpm_event", "authz_core", "headers"]
+BASE_MODULES = ["authz_core", "headers"]
 
 # Children are kept at a fixed number (no spare-thread churn during a run).
 EVENT_MPM = """\
@@ -16,6 +16,16 @@ ThreadsPerChild {threads}
 MaxRequestWorkers {workers}
 MinSpareThreads 1
 MaxSpareThreads {workers}
+MaxConnectionsPerChild 0
+"""
+
+# One process serving one connection (callgrind's runs, with -X): no
+# listener handing each keep-alive request to a worker thread, whose
+# cost varies with the threads' timing.
+PREFORK_MPM = """\
+StartServers 1
+ServerLimit {children}
+MaxRequestWorkers {children}
 MaxConnectionsPerChild 0
 """
 
@@ -72,16 +82,17 @@ class Apache(Httpd):
     """One configured httpd in workdir/name: start(), stop(), children()."""
 
     def __init__(self, workdir, name, docroot, site, modules=(),
-                 children=2, threads=64, port=None):
+                 children=2, threads=64, port=None, mpm="event"):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         os.chmod(self.dir, 0o755)
         super().__init__("event-fpm", docroot, workdir=self.dir, port=port)
         self.fpm = None             # the bench starts its own php-fpm
         self.name = name
-        loads = "\n".join(load_line(m) for m in BASE_MODULES + list(modules))
-        mpm = EVENT_MPM.format(children=children, threads=threads,
-                               workers=children * threads)
+        loads = "\n".join(load_line(m) for m in
+                          [f"mpm_{mpm}"] + BASE_MODULES + list(modules))
+        mpm = (PREFORK_MPM if mpm == "prefork" else EVENT_MPM).format(
+            children=children, threads=threads, workers=children * threads)
         self.text = CONFIG.format(dir=self.dir, port=self.port, loads=loads,
                                   mpm=mpm, docroot=docroot,
                                   site=site.replace("{port}", str(self.port)))

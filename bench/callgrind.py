@@ -171,8 +171,11 @@ def marker(client):
 
 
 def dumps(out, pid):
-    return sorted(glob.glob(f"{out}/callgrind.out.{pid}.*"),
-                  key=lambda p: int(p.rsplit(".", 1)[1]))
+    """Its dumps in order: callgrind.out.PID.PART-THREAD (--separate-threads)."""
+    def order(path):
+        part, _, thread = path.rsplit(".", 1)[1].partition("-")
+        return int(part), int(thread or 0)
+    return sorted(glob.glob(f"{out}/callgrind.out.{pid}.*"), key=order)
 
 
 def count_one(apache, key, n_hosts, warmup, measured):
@@ -181,6 +184,7 @@ def count_one(apache, key, n_hosts, warmup, measured):
     os.chmod(out, 0o777)               # the process runs as www-data
     apache.start(timeout=900, prefix=[
         VALGRIND, "--tool=callgrind", "--dump-before=ap_send_http_options",
+        "--separate-threads=yes",
         f"--callgrind-out-file={out}/callgrind.out.%p"], args=["-X"])
     pid = apache.proc.pid
     started = time.monotonic()
@@ -213,7 +217,8 @@ def count_one(apache, key, n_hosts, warmup, measured):
 
 def measure(out, pid, client, run_requests):
     """Instructions per request of run_requests(): the dumps it and the
-    closing marker made, summed."""
+    closing marker made, summed over the thread that served them (not the
+    refresher's thread, whose ticks come with time, not requests)."""
     marker(client)
     before = len(dumps(out, pid))
     run_requests()
@@ -224,7 +229,8 @@ def measure(out, pid, client, run_requests):
     total = calls = 0
     for path in found:
         t, c = dump_figures(path, allow_empty=True)
-        total, calls = total + t, calls + c
+        if c:
+            total, calls = total + t, calls + c
     if calls == 0:
         raise RuntimeError(f"pid {pid}: no requests counted")
     return {"per_request": total / calls, "requests": calls}
@@ -239,20 +245,22 @@ def run(workdir, n, module_so, warmup=2000, measured=2000, only=None):
     os.chmod(data, 0o755)
     txt = instances.write_txt_map(os.path.join(data, "hosts.txt"), n)
     dbm = instances.write_dbm_map(os.path.join(data, "hosts.dbm"), txt)
-    apaches = {"a": Apache(workdir, "cg-a", docroot, sites.ceiling(),
-                           children=1, threads=4)}
+    one = {"children": 1, "mpm": "prefork"}
+    # no timed refresh while counting (its first re-reads the source)
+    mod = dict(one, refresh=86400)
+    apaches = {"a": Apache(workdir, "cg-a", docroot, sites.ceiling(), **one)}
     if module_so:
         # room for the path sites' counters too (ids n+1..n+PATH_HOSTS)
         apaches["b"], json_path = httpphase.module_apache(
-            workdir, "cg-b", docroot, module_so, n, children=1, threads=4,
+            workdir, "cg-b", docroot, module_so, n, **mod,
             site_extra=f"VMoodleMetricsSites {n + PATH_HOSTS}\n")
         add_paths_and_aliases(json_path, n, apaches["b"].port)
         # the same without the per-site counters: their cost is b - m
         apaches["m"], _ = httpphase.module_apache(
-            workdir, "cg-m", docroot, module_so, n, children=1, threads=4,
+            workdir, "cg-m", docroot, module_so, n, **mod,
             site_extra="VMoodleMetrics Off\n")
     apaches["c"] = Apache(workdir, "cg-c", docroot, sites.rewrite_dbm(dbm),
-                          modules=["rewrite"], children=1, threads=4)
+                          modules=["rewrite"], **one)
     return {key: count_one(a, key, n, warmup, measured)
             for key, a in apaches.items() if not only or key in only}
 

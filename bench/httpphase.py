@@ -38,7 +38,7 @@ def writable_dir(path):
 
 def module_apache(workdir, name, docroot, module_so, n, refresh=60,
                   children=2, site_extra="", echo=True, modules=(),
-                  source=None, port=None, threads=64):
+                  source=None, port=None, threads=64, mpm="event"):
     """An Apache routing n instances with mod_vmoodle: a JSON source it
     writes (its path is returned), or the given source, already filled."""
     port = port or free_port()
@@ -53,7 +53,7 @@ def module_apache(workdir, name, docroot, module_so, n, refresh=60,
     return Apache(workdir, name, docroot, site + site_extra,
                   modules=[("vmoodle", module_so)] + list(modules),
                   children=children, threads=threads,
-                  port=port), json_path
+                  port=port, mpm=mpm), json_path
 
 
 def servers(workdir, n, module_so):

@@ -434,13 +434,22 @@ long long vm_snapshot_entry_id(const vm_snapshot_entry *e)
     return e->id;
 }
 
+void vm_snapshot_entry_env_into(const vm_snapshot *s,
+                                const vm_snapshot_entry *e, void *first,
+                                size_t stride)
+{
+    char *at = first;
+    int i;
+
+    for (i = 0; i < VM_ENV_COUNT; i++, at += stride)
+        memcpy(at, &(const char *){ s->strings + e->str[i] },
+               sizeof(const char *));
+}
+
 void vm_snapshot_entry_env(const vm_snapshot *s, const vm_snapshot_entry *e,
                            const char *values[VM_ENV_COUNT])
 {
-    int i;
-
-    for (i = 0; i < VM_ENV_COUNT; i++)
-        values[i] = s->strings + e->str[i];
+    vm_snapshot_entry_env_into(s, e, values, sizeof *values);
 }
 
 int vm_snapshot_lookup(const vm_snapshot *s, const char *key, size_t keylen,

@@ -75,6 +75,11 @@ long long vm_snapshot_entry_id(const vm_snapshot_entry *e);
 /* values[i] is the value of vm_env_names[i]. */
 void vm_snapshot_entry_env(const vm_snapshot *s, const vm_snapshot_entry *e,
                            const char *values[VM_ENV_COUNT]);
+/* The same, each value written stride bytes after the previous one from
+ * first on (into the value fields of an array of structures). */
+void vm_snapshot_entry_env_into(const vm_snapshot *s,
+                                const vm_snapshot_entry *e, void *first,
+                                size_t stride);
 
 /* Where a request goes: the host's key and the request's path (r->uri).
  * A host whose paths hold sites costs one lookup more, for its first

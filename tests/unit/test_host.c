@@ -325,6 +325,22 @@ static void label_and_host_lengths(void **state)
     assert_non_null(vm_host_request_key(h255, 255, 0, key, sizeof key));
     assert_non_null(
         vm_host_request_key(repeat(p, 'a', 5000), 5000, 0, key, sizeof key));
+    /* a label too long is named so wherever it ends: a dot, the end, a
+     * character no name has (a request's reason in VM00015) */
+    assert_string_equal(vm_host_request_key(
+                            apr_pstrcat(p, l63, "a.ex", NULL), 68, 0, key,
+                            sizeof key),
+                        "host label longer than 63 characters");
+    assert_string_equal(vm_host_request_key(apr_pstrcat(p, "x.", l63, "a",
+                                                        NULL),
+                                            66, 0, key, sizeof key),
+                        "host label longer than 63 characters");
+    assert_string_equal(vm_host_request_key(apr_pstrcat(p, l63, "a!", NULL),
+                                            65, 0, key, sizeof key),
+                        "host label longer than 63 characters");
+    assert_string_equal(vm_host_request_key(apr_pstrcat(p, l63, "!", NULL),
+                                            64, 0, key, sizeof key),
+                        "invalid character in host");
     /* the caller's buffer bounds the key */
     assert_non_null(vm_host_request_key("a.example", 9, 0, key, 5));
     assert_null(vm_host_request_key("a.example", 9, 0, key, 10));
