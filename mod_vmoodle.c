@@ -162,6 +162,14 @@ static int peer_trusted(const request_rec *r, const vmoodle_server_conf *c)
     return 0;
 }
 
+/* scheme is "https" (ap_http_scheme's answer: "http" or "https" almost
+ * always; strcmp costs more than this on every request). */
+static int is_https(const char *scheme)
+{
+    return scheme[0] == 'h' && scheme[1] == 't' && scheme[2] == 't'
+        && scheme[3] == 'p' && scheme[4] == 's' && scheme[5] == '\0';
+}
+
 /* What the client asked for: X-Forwarded-* from a trusted proxy (its TCP
  * address, not one mod_remoteip rewrote), else the absolute request URI's
  * host, which wins over Host as in core, else the Host header. */
@@ -170,7 +178,7 @@ static const char *requested_host(request_rec *r, const vmoodle_server_conf *c,
 {
     const char *v;
 
-    *https = strcmp(ap_http_scheme(r), "https") == 0;
+    *https = is_https(ap_http_scheme(r));
     if (peer_trusted(r, c)) {
         if ((v = apr_table_get(r->headers_in, "X-Forwarded-Proto")) != NULL) {
             v = last_element(r->pool, v);
@@ -387,7 +395,7 @@ static int vmoodle_route(request_rec *r)
     }
     /* TLS ended at a trusted proxy: tell PHP as mod_ssl would, or Moodle
      * sees http for an https wwwroot and redirects for ever. */
-    if (https && strcmp(ap_http_scheme(r), "https") != 0)
+    if (https && !is_https(ap_http_scheme(r)))
         apr_table_setn(r->subprocess_env, "HTTPS", "on");
     if (c->master_key && strcmp(key, c->master_key) == 0) {
         set_master_env(r, c);

@@ -10,10 +10,11 @@ static char lower(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
-/* A name character lower-cased, '.' as itself, 0 for anything else: one
- * load per character on every request.  [A-Za-z0-9_-] and the dot. */
+/* A name character lower-cased, 0 for anything else (the dot too: one
+ * test per character on every request, the dot sorted out after it).
+ * [A-Za-z0-9_-]. */
 static const unsigned char name_map[256] = {
-    ['-'] = '-', ['.'] = '.', ['_'] = '_', ['0'] = '0', ['1'] = '1',
+    ['-'] = '-', ['_'] = '_', ['0'] = '0', ['1'] = '1',
     ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5', ['6'] = '6',
     ['7'] = '7', ['8'] = '8', ['9'] = '9',
 #define L(c) [c] = c, [c - 'a' + 'A'] = c
@@ -27,14 +28,15 @@ static const unsigned char name_map[256] = {
 };
 
 /* A DNS name or IPv4 literal, lower-cased into out; one trailing dot
- * dropped.  A label's length is checked at its end (start: where it
- * began), so a character costs a table load and a store; a bad character
- * after 63 of a label is reported as the long label it ends. */
+ * dropped.  Label by label: the inner loop, a table load and a store per
+ * character, stops at anything that is no name character, and the label
+ * is checked there (a bad character after 63 of a label is reported as
+ * the long label it ends). */
 static const char *canon_name(const char *h, size_t len, char *out,
                               size_t outsize, size_t *outlen)
 {
-    static const char *const too_long = "host label longer than 63 characters";
-    size_t start = 0, i;
+    size_t i = 0, start;
+    unsigned char c;
 
     if (len > 0 && h[len - 1] == '.')
         len--;
@@ -42,24 +44,20 @@ static const char *canon_name(const char *h, size_t len, char *out,
         return "empty host";
     if (len > VM_HOST_MAX || len >= outsize)
         return "host too long";
-    for (i = 0; i < len; i++) {
-        unsigned char c = name_map[(unsigned char)h[i]];
-
-        if (c == '.') {
-            if (i == start)
-                return "empty label in host";
-            if (i - start > 63)
-                return too_long;
-            start = i + 1;
-        } else if (!c) {
-            return i - start > 63 ? too_long : "invalid character in host";
-        }
-        out[i] = (char)c;
+    for (;;) {
+        start = i;
+        while (i < len && (c = name_map[(unsigned char)h[i]]) != 0)
+            out[i++] = (char)c;
+        if (i - start > 63)
+            return "host label longer than 63 characters";
+        if (i < len && h[i] != '.')
+            return "invalid character in host";
+        if (i == start) /* "a..b", or "a.b.." once one dot is dropped */
+            return "empty label in host";
+        if (i == len)
+            break;
+        out[i++] = '.';
     }
-    if (i == start) /* "a.b.." once one dot is dropped */
-        return "empty label in host";
-    if (i - start > 63)
-        return too_long;
     out[len] = '\0';
     *outlen = len;
     return NULL;

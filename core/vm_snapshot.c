@@ -360,8 +360,10 @@ static size_t path_key(const char *key, size_t keylen, const char *path,
 
     if (!path || path[0] != '/')
         return 0;
-    seglen = strcspn(path + 1, "/");
-    if (seglen == 0 || seglen > VM_SEGMENT_MAX || keylen >= VM_HOSTKEY_MAX)
+    for (seglen = 0; path[1 + seglen] && path[1 + seglen] != '/'; seglen++)
+        if (seglen == VM_SEGMENT_MAX) /* longer: no site's */
+            return 0;
+    if (seglen == 0 || keylen >= VM_HOSTKEY_MAX)
         return 0;
     memcpy(buf, key, keylen);
     buf[keylen] = '/';
@@ -438,11 +440,12 @@ void vm_snapshot_entry_env_into(const vm_snapshot *s,
                                 const vm_snapshot_entry *e, void *first,
                                 size_t stride)
 {
+    const char *strings = s->strings; /* read once: at may alias it */
     char *at = first;
     int i;
 
     for (i = 0; i < VM_ENV_COUNT; i++, at += stride)
-        memcpy(at, &(const char *){ s->strings + e->str[i] },
+        memcpy(at, &(const char *){ strings + e->str[i] },
                sizeof(const char *));
 }
 
