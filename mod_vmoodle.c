@@ -379,6 +379,8 @@ static int vmoodle_route(request_rec *r)
     char key[VM_KEY_MAX];
     const vm_snapshot_entry *in;
     vm_snapshot_route_result to;
+    size_t keylen;
+    uint32_t hash;
     int https;
 
     if (!c->engine || !c->table)
@@ -386,7 +388,8 @@ static int vmoodle_route(request_rec *r)
     if (!(raw = requested_host(r, c, &https)))
         return note_refusal(r, c->unknown_status, &c->unknown_page, "",
                             VM_METRICS_UNKNOWN_HOST);
-    if ((why = vm_host_request_key(raw, strlen(raw), https, key, sizeof key))) {
+    if ((why = vm_host_request_key_hashed(raw, strlen(raw), https, key,
+                                          sizeof key, &keylen, &hash))) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       VMLOGNO(00015) "refusing host '%s': %s",
                       ap_escape_logitem(r->pool, raw), why);
@@ -410,7 +413,8 @@ static int vmoodle_route(request_rec *r)
         return note_refusal(r, HTTP_SERVICE_UNAVAILABLE, NULL, key,
                             VM_METRICS_NO_TABLE);
     }
-    if (!vm_snapshot_route(snap, key, strlen(key), site_path(r), &to)) {
+    if (!vm_snapshot_route_hashed(snap, key, keylen, hash, site_path(r),
+                                  &to)) {
         if (is_server_name(r))
             return DECLINED;
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,

@@ -7,20 +7,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* FNV-1a of key + s[0..len): a hash h of key continued (a path site's
- * key is its host's, then "/segment"). */
+/* FNV-1a, one byte at a time: from VM_HASH_KEY_START, each byte of the
+ * key in turn (a request's host is hashed as it is canonicalised). */
+#define VM_HASH_KEY_START 2166136261u
+
+static inline uint32_t vm_hash_key_byte(uint32_t h, unsigned char c)
+{
+    return (h ^ c) * 16777619u;
+}
+
+/* The hash h of a key, continued over s[0..len) (a path site's key is its
+ * host's, then "/segment"). */
 static inline uint32_t vm_hash_key_more(uint32_t h, const char *s, size_t len)
 {
     size_t i;
 
     for (i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
+        h = vm_hash_key_byte(h, (unsigned char)s[i]);
     return h;
 }
 
 static inline uint32_t vm_hash_key(const char *s, size_t len)
 {
-    return vm_hash_key_more(2166136261u, s, len); /* FNV-1a */
+    return vm_hash_key_more(VM_HASH_KEY_START, s, len);
 }
 
 /* Continue a 64-bit checksum over len bytes. */

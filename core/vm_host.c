@@ -3,6 +3,7 @@
 #include <string.h>
 #include <stdio.h>
 #include <arpa/inet.h>
+#include "vm_hash.h"
 #include "vm_host.h"
 
 static char lower(char c)
@@ -33,9 +34,10 @@ static const unsigned char name_map[256] = {
  * is checked there (a bad character after 63 of a label is reported as
  * the long label it ends). */
 static const char *canon_name(const char *h, size_t len, char *out,
-                              size_t outsize, size_t *outlen)
+                              size_t outsize, size_t *outlen, uint32_t *hash)
 {
     size_t i = 0, start;
+    uint32_t fnv = VM_HASH_KEY_START;
     unsigned char c;
 
     if (len > 0 && h[len - 1] == '.')
@@ -46,8 +48,10 @@ static const char *canon_name(const char *h, size_t len, char *out,
         return "host too long";
     for (;;) {
         start = i;
-        while (i < len && (c = name_map[(unsigned char)h[i]]) != 0)
+        while (i < len && (c = name_map[(unsigned char)h[i]]) != 0) {
             out[i++] = (char)c;
+            fnv = vm_hash_key_byte(fnv, c);
+        }
         if (i - start > 63)
             return "host label longer than 63 characters";
         if (i < len && h[i] != '.')
@@ -57,9 +61,11 @@ static const char *canon_name(const char *h, size_t len, char *out,
         if (i == len)
             break;
         out[i++] = '.';
+        fnv = vm_hash_key_byte(fnv, '.');
     }
     out[len] = '\0';
     *outlen = len;
+    *hash = fnv;
     return NULL;
 }
 
@@ -96,9 +102,11 @@ const char *vm_host_parse_port(const char *s, size_t len, unsigned *port)
     if (len == 0 || len > 5)
         return "invalid port";
     for (i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
+        unsigned d = (unsigned)(unsigned char)s[i] - '0'; /* > 9: no digit */
+
+        if (d > 9)
             return "invalid port";
-        v = v * 10 + (unsigned)(s[i] - '0');
+        v = v * 10 + d;
     }
     if (v == 0 || v > 65535)
         return "port out of range";
@@ -112,6 +120,7 @@ static const char *canon_hostport(const char *s, size_t len, char *host,
                                   unsigned *port)
 {
     const char *end = s + len, *colon = NULL, *p;
+    uint32_t fnv; /* a URL's key is hashed by the snapshot's writer */
 
     *port = 0;
     if (len == 0)
@@ -137,7 +146,7 @@ static const char *canon_hostport(const char *s, size_t len, char *host,
         len = (size_t)(colon - s);
     }
     return s[0] == '[' ? canon_v6(s, len, host, hostsize, hostlen)
-                       : canon_name(s, len, host, hostsize, hostlen);
+                       : canon_name(s, len, host, hostsize, hostlen, &fnv);
 }
 
 /* host[:port], the port left out when it is the scheme's.  Written by
@@ -171,35 +180,39 @@ static const char *make_key(const char *host, size_t hostlen, unsigned port,
 
 /* A name's key, written in one pass into key (every request's case): the
  * name lower-cased, then ":port" copied from the request when it is not
- * the scheme's, without its leading zeros (the digits are checked). */
+ * the scheme's, without its leading zeros (the digits are checked); its
+ * vm_hash_key computed as it is written. */
 static const char *name_key(const char *s, size_t len, int https, char *key,
-                            size_t keysize)
+                            size_t keysize, size_t *keylen, uint32_t *hash)
 {
     const char *colon = memchr(s, ':', len), *digits, *reason;
-    size_t hostlen = colon ? (size_t)(colon - s) : len, n;
+    size_t hostlen = colon ? (size_t)(colon - s) : len;
     unsigned port = 0;
 
     if (colon
         && (reason = vm_host_parse_port(colon + 1, len - hostlen - 1, &port)))
         return reason;
-    if ((reason = canon_name(s, hostlen, key, keysize, &hostlen)) != NULL)
+    if ((reason = canon_name(s, hostlen, key, keysize, &hostlen, hash)))
         return reason;
+    *keylen = hostlen;
     if (!port || port == (https ? 443u : 80u))
         return NULL;
     for (digits = colon + 1; *digits == '0'; digits++)
         ;
-    n = (size_t)(s + len - digits);
-    if (hostlen + 1 + n >= keysize)
+    if (hostlen + 1 + (size_t)(s + len - digits) >= keysize)
         return "host too long";
     key[hostlen++] = ':';
     while (digits < s + len) /* at most 5 */
         key[hostlen++] = *digits++;
     key[hostlen] = '\0';
+    *hash = vm_hash_key_more(*hash, key + *keylen, hostlen - *keylen);
+    *keylen = hostlen;
     return NULL;
 }
 
-const char *vm_host_request_key(const char *hostport, size_t len, int https,
-                                char *key, size_t keysize)
+const char *vm_host_request_key_hashed(const char *hostport, size_t len,
+                                       int https, char *key, size_t keysize,
+                                       size_t *keylen, uint32_t *hash)
 {
     char host[VM_KEY_MAX];
     size_t hostlen;
@@ -211,10 +224,25 @@ const char *vm_host_request_key(const char *hostport, size_t len, int https,
     if (len == 0)
         return "empty host";
     if (hostport[0] != '[')
-        return name_key(hostport, len, https, key, keysize);
+        return name_key(hostport, len, https, key, keysize, keylen, hash);
     reason = canon_hostport(hostport, len, host, sizeof host, &hostlen, &port);
-    return reason ? reason
-                  : make_key(host, hostlen, port, https, key, keysize, NULL);
+    if (!reason)
+        reason = make_key(host, hostlen, port, https, key, keysize, NULL);
+    if (reason)
+        return reason;
+    *keylen = strlen(key);
+    *hash = vm_hash_key(key, *keylen);
+    return NULL;
+}
+
+const char *vm_host_request_key(const char *hostport, size_t len, int https,
+                                char *key, size_t keysize)
+{
+    size_t keylen;
+    uint32_t hash;
+
+    return vm_host_request_key_hashed(hostport, len, https, key, keysize,
+                                      &keylen, &hash);
 }
 
 static int prefix_nocase(const char *s, const char *prefix)

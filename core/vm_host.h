@@ -6,6 +6,7 @@
 #define VM_HOST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define VM_HOST_MAX 253   /* DNS limit on a name */
 #define VM_SEGMENT_MAX 63 /* a path site's one segment */
@@ -39,6 +40,12 @@ const char *vm_host_key_path(const char *key);
  * key[keysize].  Returns NULL on success, else a static reason. */
 const char *vm_host_request_key(const char *hostport, size_t len, int https,
                                 char *key, size_t keysize);
+/* The same, also giving the key's length and its vm_hash_key (the
+ * snapshot index's hash), computed as the key is written: a request's
+ * lookup hashes nothing again (vm_snapshot_route_hashed). */
+const char *vm_host_request_key_hashed(const char *hostport, size_t len,
+                                       int https, char *key, size_t keysize,
+                                       size_t *keylen, uint32_t *hash);
 
 /* A TCP port: 1 to 65535 in decimal digits (no sign, no blank), len bytes
  * at s.  NULL, or a static reason. */

@@ -382,7 +382,15 @@ static const char *entry_key(const vm_snapshot *s, uint32_t v)
 int vm_snapshot_route(const vm_snapshot *s, const char *key, size_t keylen,
                       const char *path, vm_snapshot_route_result *out)
 {
-    uint32_t h = vm_hash_key(key, keylen), v = find_hashed(s, key, keylen, h);
+    return vm_snapshot_route_hashed(s, key, keylen, vm_hash_key(key, keylen),
+                                    path, out);
+}
+
+int vm_snapshot_route_hashed(const vm_snapshot *s, const char *key,
+                             size_t keylen, uint32_t h, const char *path,
+                             vm_snapshot_route_result *out)
+{
+    uint32_t v = find_hashed(s, key, keylen, h);
 
     out->alias = 0;
     out->prefix = 0;

@@ -98,6 +98,11 @@ typedef struct {
 
 int vm_snapshot_route(const vm_snapshot *s, const char *key, size_t keylen,
                       const char *path, vm_snapshot_route_result *out);
+/* The same with the key's vm_hash_key already known
+ * (vm_host_request_key_hashed). */
+int vm_snapshot_route_hashed(const vm_snapshot *s, const char *key,
+                             size_t keylen, uint32_t hash, const char *path,
+                             vm_snapshot_route_result *out);
 const char *vm_snapshot_entry_platform(const vm_snapshot *s,
                                        const vm_snapshot_entry *e);
 const char *vm_snapshot_entry_wwwroot(const vm_snapshot *s,

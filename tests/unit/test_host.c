@@ -1,6 +1,7 @@
 /* Host canonicalisation: the key from an instance's vhostname and the key
  * from a request's Host must meet exactly when they name the same site. */
 #include "testutil.h"
+#include "vm_hash.h"
 #include "vm_host.h"
 
 typedef struct {
@@ -37,13 +38,23 @@ static void check_requests(const req_case *c, size_t n)
     size_t i;
 
     for (i = 0; i < n; i++) {
-        char key[VM_KEY_MAX];
-        const char *why = vm_host_request_key(c[i].in, strlen(c[i].in),
-                                              c[i].https, key, sizeof key);
+        char key[VM_KEY_MAX], again[VM_KEY_MAX];
+        size_t keylen;
+        uint32_t hash;
+        const char *why = vm_host_request_key_hashed(
+            c[i].in, strlen(c[i].in), c[i].https, key, sizeof key, &keylen,
+            &hash);
+
+        /* the hash made on the way is the snapshot index's */
+        assert_ptr_equal(why, vm_host_request_key(c[i].in, strlen(c[i].in),
+                                                  c[i].https, again,
+                                                  sizeof again));
         if (c[i].key) {
             if (why)
                 fail_msg("%s rejected: %s", c[i].in, why);
             assert_string_equal(key, c[i].key);
+            assert_int_equal(keylen, strlen(key));
+            assert_int_equal(hash, vm_hash_key(key, keylen));
         } else if (!why) {
             fail_msg("%s accepted as %s", c[i].in, key);
         }
