@@ -29,11 +29,11 @@ static const vmoodle_note *routed(const request_rec *r)
  * uri is not under it. */
 static const char *under_prefix(const char *uri, const char *prefix)
 {
-    size_t len = strlen(prefix);
-
-    if (strncmp(uri, prefix, len) != 0 || (uri[len] && uri[len] != '/'))
+    while (*prefix && *uri == *prefix) /* a few bytes: no strlen, strncmp */
+        uri++, prefix++;
+    if (*prefix || (*uri && *uri != '/'))
         return NULL;
-    return uri[len] ? uri + len : "/";
+    return *uri ? uri : "/";
 }
 
 /* tree then uri, as apr_pstrcat(p, tree, uri, NULL) without its varargs
