@@ -43,6 +43,20 @@ const char *vm_usage_level_name(vm_usage_level l)
     return names[l];
 }
 
+const char *vm_bytes_text(uint64_t n, apr_pool_t *p)
+{
+    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    double v = (double)n;
+    int u = 0;
+
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    return u ? apr_psprintf(p, "%.1f %s", v, units[u])
+             : apr_psprintf(p, "%" APR_UINT64_T_FMT " B", (apr_uint64_t)n);
+}
+
 uint64_t vm_usage_used(const vm_usage_entry *e)
 {
     return e->dataroot_bytes + e->database_bytes;

@@ -34,6 +34,8 @@ typedef enum {
 vm_usage_level vm_usage_level_of(uint64_t used, uint64_t quota, int *pc);
 /* "none", "ok", "warning", "over". */
 const char *vm_usage_level_name(vm_usage_level l);
+/* "512 B", "1.5 GiB" (powers of 1024).  From p. */
+const char *vm_bytes_text(uint64_t n, apr_pool_t *p);
 /* An entry's use: dataroot and database. */
 uint64_t vm_usage_used(const vm_usage_entry *e);
 

@@ -146,7 +146,7 @@ class Site:
         commands that run sites as the fleet does."""
         args = [str(a) for a in args]
         fleet = next((i + 1 for i, a in enumerate(args)
-                      if a in ("backup", "upgrade", "deploy")), None)
+                      if a in ("backup", "upgrade", "deploy", "usage")), None)
         if fleet:
             args[fleet:fleet] = ["--log-dir", os.path.join(self.root, "logs")]
         return [CTL, "--config", "/dev/null", "--source",
