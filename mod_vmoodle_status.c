@@ -220,9 +220,8 @@ static void send_html(request_rec *r, const cJSON *root,
                   text_of(r, plan, "capacity_per_hour"), " CPU s an hour (",
                   text_of(r, plan, "cores"), " cores)</dd>", NULL);
     if (cJSON_GetObjectItem(root, "quota_warning"))
-        ap_rvputs(r, "<dt>Quotas</dt><dd>",
-                  text_of(r, root, "quota_warning"), " at or over ",
-                  text_of(r, root, "quota_warn_percent"), "%, ",
+        ap_rvputs(r, "<dt>Quotas</dt><dd>", text_of(r, root, "quota_warning"),
+                  " at or over ", text_of(r, root, "quota_warn_percent"), "%, ",
                   text_of(r, root, "quota_over"), " over quota</dd>", NULL);
     if (cJSON_GetObjectItem(root, "usage_error"))
         ap_rvputs(r, "<dt>Usage figures</dt><dd>",

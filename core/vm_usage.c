@@ -120,8 +120,9 @@ static vm_status write_merged(const char *path, const vm_usage *old,
                               const char **err)
 {
     size_t most = (size_t)old->count + (size_t)n, kept = 0;
-    char *img = apr_pcalloc(p, sizeof(usage_header)
-                                   + most * sizeof(vm_usage_entry));
+    char *img = apr_pcalloc(p,
+                            sizeof(usage_header)
+                                + most * sizeof(vm_usage_entry));
     usage_header *h = (usage_header *)img;
     vm_usage_entry *out = (vm_usage_entry *)(img + sizeof *h);
     vm_usage now = { e, (uint32_t)n };

@@ -69,9 +69,9 @@ static int measure_site(const vmc_job *job, const vm_instance *in)
                "quota: %s\n",
                vmc_bytes(u.disk, p), (apr_uint64_t)u.files, vmc_bytes(u.db, p),
                vmc_usage_quota_text(&u, p));
-    return u.err ? VMC_EXIT_FAIL
+    return u.err                                     ? VMC_EXIT_FAIL
         : vmc_usage_level(&u, NULL) == VM_USAGE_OVER ? VMC_USAGE_OVER
-                                                       : VMC_EXIT_OK;
+                                                     : VMC_EXIT_OK;
 }
 
 static apr_status_t unmap(void *ctx)
@@ -97,14 +97,15 @@ static int map_slots(usage_run *run, int n, apr_pool_t *p)
 static vmc_site_usage from_slot(const usage_slot *s, const vmc_site_result *r,
                                 const vmc_quotas *q, apr_pool_t *p)
 {
-    vmc_site_usage u = { r->in, s->disk, s->files, s->db, vmc_quota_of(q, r->in),
-                         NULL, NULL, NULL, NULL };
+    vmc_site_usage u = {
+        r->in, s->disk, s->files, s->db, vmc_quota_of(q, r->in),
+        NULL,  NULL,    NULL,     NULL
+    };
 
     if (!s->measured || !r->ok) {
-        u.err = *s->err ? apr_pstrdup(p, s->err)
-            : r->last_line && *r->last_line
-            ? r->last_line
-            : "not measured";
+        u.err = *s->err                     ? apr_pstrdup(p, s->err)
+            : r->last_line && *r->last_line ? r->last_line
+                                            : "not measured";
         return u;
     }
     u.users = *s->users ? apr_pstrdup(p, s->users) : NULL;
@@ -137,7 +138,7 @@ static void print_row(const vmc_site_usage *u, apr_pool_t *p)
            u->users ? u->users : "-", when(u->last_access, p),
            u->release ? vm_text_visible(u->release, p) : "-",
            l == VM_USAGE_NO_QUOTA ? "-" : vmc_usage_quota_text(u, p),
-           l == VM_USAGE_OVER        ? "  OVER QUOTA"
+           l == VM_USAGE_OVER          ? "  OVER QUOTA"
                : l == VM_USAGE_WARNING ? "  WARNING"
                                        : "");
 }
