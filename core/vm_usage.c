@@ -1,8 +1,6 @@
 /* The usage file, see vm_usage.h. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <apr_strings.h>
 #include "vm_file.h"
 #include "vm_usage.h"
@@ -10,12 +8,6 @@
 #define USAGE_MAGIC "VMUSAGE\n"
 #define USAGE_VERSION 1u
 #define USAGE_MAX ((size_t)1 << 30)
-
-typedef struct {
-    char magic[8];
-    uint32_t version;
-    uint32_t count;
-} usage_header;
 
 struct vm_usage {
     const vm_usage_entry *entries; /* ids ascending */
@@ -62,40 +54,18 @@ uint64_t vm_usage_used(const vm_usage_entry *e)
     return e->dataroot_bytes + e->database_bytes;
 }
 
-static const char *check(const char *data, size_t len)
-{
-    const usage_header *h = (const usage_header *)data;
-
-    if (len < sizeof *h || memcmp(h->magic, USAGE_MAGIC, 8) != 0)
-        return "not a usage file";
-    if (h->version != USAGE_VERSION)
-        return "unsupported usage file version";
-    if ((len - sizeof *h) % sizeof(vm_usage_entry) != 0
-        || (len - sizeof *h) / sizeof(vm_usage_entry) != h->count)
-        return "usage file truncated or extended";
-    return NULL;
-}
-
 vm_status vm_usage_load(vm_usage **out, const char *path, apr_pool_t *p,
                         const char **err)
 {
     vm_usage *u = apr_pcalloc(p, sizeof *u);
-    const char *why;
-    char *data;
-    size_t len;
-    vm_status st = vm_file_read(path, USAGE_MAX, p, &data, &len, err);
+    const void *entries;
+    vm_status st = vm_file_records_read(path, USAGE_MAGIC, USAGE_VERSION,
+                                        sizeof(vm_usage_entry), USAGE_MAX,
+                                        "usage", p, &entries, &u->count, err);
 
     *out = u;
-    if (st != VM_OK)
-        return access(path, F_OK) != 0 && errno == ENOENT ? VM_OK : st;
-    if ((why = check(data, len)) != NULL) {
-        *err = apr_psprintf(p, "%s: %s", path, why);
-        return VM_ERR_DATA;
-    }
-    /* vm_file_read's copy is the pool's: aligned for the entries */
-    u->entries = (const vm_usage_entry *)(data + sizeof(usage_header));
-    u->count = ((const usage_header *)data)->count;
-    return VM_OK;
+    u->entries = entries;
+    return st;
 }
 
 static int by_id(const void *a, const void *b)
@@ -121,9 +91,9 @@ static vm_status write_merged(const char *path, const vm_usage *old,
 {
     size_t most = (size_t)old->count + (size_t)n, kept = 0;
     char *img = apr_pcalloc(p,
-                            sizeof(usage_header)
+                            sizeof(vm_records_header)
                                 + most * sizeof(vm_usage_entry));
-    usage_header *h = (usage_header *)img;
+    vm_records_header *h = (vm_records_header *)img;
     vm_usage_entry *out = (vm_usage_entry *)(img + sizeof *h);
     vm_usage now = { e, (uint32_t)n };
 
