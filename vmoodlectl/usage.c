@@ -49,6 +49,7 @@ static int measure_site(const vmc_job *job, const vm_instance *in)
     vmc_site_usage u = { in, 0, 0, 0, 0, NULL, NULL, NULL, NULL };
     usage_slot *s = NULL;
     apr_pool_t *p;
+    int code;
 
     for (int i = 0; i < job->sites->nelts && !s; i++)
         if (APR_ARRAY_IDX(job->sites, i, const vm_instance *) == in)
@@ -69,9 +70,11 @@ static int measure_site(const vmc_job *job, const vm_instance *in)
                "quota: %s\n",
                vmc_bytes(u.disk, p), (apr_uint64_t)u.files, vmc_bytes(u.db, p),
                vmc_usage_quota_text(&u, p));
-    return u.err                                     ? VMC_EXIT_FAIL
+    code = u.err                                     ? VMC_EXIT_FAIL
         : vmc_usage_level(&u, NULL) == VM_USAGE_OVER ? VMC_USAGE_OVER
                                                      : VMC_EXIT_OK;
+    apr_pool_destroy(p);
+    return code;
 }
 
 static apr_status_t unmap(void *ctx)
