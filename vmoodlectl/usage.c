@@ -256,24 +256,25 @@ static vmc_site_usage *collect(const usage_run *run, const vmc_site_result *r,
 
 int vmc_cmd_usage(vmc_opts *o)
 {
-    usage_run run = { NULL, NULL, 0 };
+    /* the pool's, as its cleanup (the slots unmapped) outlives this call */
+    usage_run *run = apr_pcalloc(o->pool, sizeof *run);
     vmc_site_result *res = NULL;
     vmc_site_usage *u;
     const char *why;
-    vmc_quotas q;
+    vmc_quotas *q = apr_pcalloc(o->pool, sizeof *q);
     vmc_table t;
     vmc_job job;
     vm_identity *self;
     int fg, rc, saved, over, n;
 
-    if ((why = vmc_quotas_read(&q, o->quota_file, o->pool)) != NULL)
+    if ((why = vmc_quotas_read(q, o->quota_file, o->pool)) != NULL)
         return vmc_fail(740, VMC_EXIT_FAIL, why);
     o->all = o->all || (!o->match && !o->nargs && !o->master);
     if ((rc = vmc_job_prepare(o, "usage", 0, &t, &job, &fg)) != VMC_EXIT_OK)
         return rc;
     n = job.sites->nelts;
-    run.q = &q;
-    if (map_slots(&run, n, o->pool) != 0)
+    run->q = q;
+    if (map_slots(run, n, o->pool) != 0)
         return vmc_fail(851, VMC_EXIT_FAIL, "no memory for the figures");
     /* The child stays root: a dataroot is walked without following a link
      * (files.h), whoever owns it. */
@@ -282,14 +283,14 @@ int vmc_cmd_usage(vmc_opts *o)
     job.who = self;
     job.site_user = NULL;
     job.work = measure_site;
-    job.ctx = &run;
+    job.ctx = run;
     job.ok_codes = 1u << VMC_EXIT_OK | 1u << VMC_USAGE_OVER;
     saved = view_to_stderr(o->json);
     rc = vmc_fleet_run(&job, o->pool, &res);
     view_back(saved);
     if (!res)
         return rc;
-    u = collect(&run, res, n, &over, o->pool);
+    u = collect(run, res, n, &over, o->pool);
     report(u, n, o->json, o->pool);
     if (o->usage_file && record(o->usage_file, u, n, o->pool) != VMC_EXIT_OK)
         return VMC_EXIT_FAIL;
