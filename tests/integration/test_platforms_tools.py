@@ -181,6 +181,23 @@ def test_alias_add_list_remove_and_refusals(root):
     assert f.ctl("alias", "frob").returncode == 2
 
 
+def test_check_resolves_each_alias(root):
+    f = Platforms(root)
+    for site, alias in (("site1.test", "http://old.invalid/one/"),
+                        ("site2.test", "localhost")):
+        proc = f.ctl("alias", "add", site, alias)
+        assert proc.returncode == 0, proc.stderr
+    lines = {l.split()[0]: l for l in f.ctl("check", "site1.test", "site2.test",
+                                             "site3.test").stdout.splitlines()}
+    assert lines["site1.test"].endswith(
+        "; aliases 'old.invalid/one': warning: old.invalid/one does not resolve: "
+        "Name or service not known"), lines["site1.test"]
+    assert lines["site2.test"].endswith("; aliases 'localhost': ok"), lines["site2.test"]
+    assert "aliases" not in lines["site3.test"]
+    proc = f.ctl("check", "--no-dns", "site1.test")      # (its database: a stand-in)
+    assert proc.stdout.rstrip().endswith("; aliases 'old.invalid/one': not checked")
+
+
 def test_upgrade_to_moves_one_site_alone(root):
     f = Platforms(root)
     f.set_versions(code=1, db=1)
