@@ -198,6 +198,19 @@ def test_check_resolves_each_alias(root):
     assert proc.stdout.rstrip().endswith("; aliases 'old.invalid/one': not checked")
 
 
+def test_list_and_show_name_a_path_site(root):
+    f = fleet2(root)
+    f.rows[1]["vhostname"] = "http://site1.test/school2"    # site2, on "next"
+    from instances import write_table
+    write_table(f.table, f.rows)
+    listed = {l.split()[0]: l.split() for l in f.ctl("list").stdout.splitlines()[1:]}
+    assert listed["2"][2] == "site1.test/school2" and listed["2"][-1] == "next", listed
+    shown = dict(l.split(None, 1) for l in f.ctl("show", "2").stdout.splitlines()
+                 if len(l.split(None, 1)) == 2)
+    assert (shown["host"], shown["path"], shown["platform"], shown["wwwroot"]) == \
+        ("site1.test/school2", "/school2", "next", "http://site1.test/school2")
+
+
 def test_upgrade_to_moves_one_site_alone(root):
     f = Platforms(root)
     f.set_versions(code=1, db=1)
