@@ -211,10 +211,8 @@ static void set_instance_env(request_rec *r, const vm_snapshot *snap,
     int first = apr_table_elts(r->subprocess_env)->nelts;
     apr_table_entry_t *added;
 
-    apr_table_overlap(r->subprocess_env, env_template,
-                      APR_OVERLAP_TABLES_ADD);
-    added = (apr_table_entry_t *)(void *)apr_table_elts(r->subprocess_env)
-                ->elts
+    apr_table_overlap(r->subprocess_env, env_template, APR_OVERLAP_TABLES_ADD);
+    added = (apr_table_entry_t *)(void *)apr_table_elts(r->subprocess_env)->elts
         + first;
     vm_snapshot_entry_env_into(snap, e, &added->val, sizeof *added);
 }
@@ -413,8 +411,7 @@ static int vmoodle_route(request_rec *r)
         return note_refusal(r, HTTP_SERVICE_UNAVAILABLE, NULL, key,
                             VM_METRICS_NO_TABLE);
     }
-    if (!vm_snapshot_route_hashed(snap, key, keylen, hash, site_path(r),
-                                  &to)) {
+    if (!vm_snapshot_route_hashed(snap, key, keylen, hash, site_path(r), &to)) {
         if (is_server_name(r))
             return DECLINED;
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,

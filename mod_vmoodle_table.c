@@ -34,12 +34,12 @@ struct vmoodle_table {
     struct vmoodle_shared *shared; /* in shared memory */
     /* this process's view */
     apr_thread_mutex_t *mutex;
-    apr_thread_cond_t *mapped; /* signalled when a mapping ends */
+    apr_thread_cond_t *mapped;          /* signalled when a mapping ends */
     struct vmoodle_generation *current; /* written under the mutex */
-    unsigned entering; /* requests taking current without the mutex */
-    int mapping;                    /* a thread is mapping a generation */
-    uint64_t refused;               /* the newest this process could not map */
-    apr_time_t retry_at;            /* not before: map it again */
+    unsigned entering;   /* requests taking current without the mutex */
+    int mapping;         /* a thread is mapping a generation */
+    uint64_t refused;    /* the newest this process could not map */
+    apr_time_t retry_at; /* not before: map it again */
     apr_interval_time_t retry_wait; /* the last wait, doubled per failure */
     vmoodle_table *next;            /* all tables of the configuration */
 };

@@ -398,10 +398,10 @@ int vm_snapshot_route_hashed(const vm_snapshot *s, const char *key,
     if (v && (entry_flags(s, v) & VM_SNAP_PATHS)) {
         char buf[VM_KEY_MAX];
         size_t n = path_key(key, keylen, path, buf);
-        uint32_t sub = n ? find_hashed(s, buf, n,
-                                       vm_hash_key_more(h, buf + keylen,
-                                                        n - keylen))
-                         : 0;
+        uint32_t sub = n
+            ? find_hashed(s, buf, n,
+                          vm_hash_key_more(h, buf + keylen, n - keylen))
+            : 0;
         if (sub) {
             v = sub;
             out->prefix = n - keylen;

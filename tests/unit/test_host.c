@@ -41,14 +41,15 @@ static void check_requests(const req_case *c, size_t n)
         char key[VM_KEY_MAX], again[VM_KEY_MAX];
         size_t keylen;
         uint32_t hash;
-        const char *why = vm_host_request_key_hashed(
-            c[i].in, strlen(c[i].in), c[i].https, key, sizeof key, &keylen,
-            &hash);
+        const char *why = vm_host_request_key_hashed(c[i].in, strlen(c[i].in),
+                                                     c[i].https, key,
+                                                     sizeof key, &keylen,
+                                                     &hash);
 
         /* the hash made on the way is the snapshot index's */
-        assert_ptr_equal(why, vm_host_request_key(c[i].in, strlen(c[i].in),
-                                                  c[i].https, again,
-                                                  sizeof again));
+        assert_ptr_equal(why,
+                         vm_host_request_key(c[i].in, strlen(c[i].in),
+                                             c[i].https, again, sizeof again));
         if (c[i].key) {
             if (why)
                 fail_msg("%s rejected: %s", c[i].in, why);
@@ -338,19 +339,18 @@ static void label_and_host_lengths(void **state)
         vm_host_request_key(repeat(p, 'a', 5000), 5000, 0, key, sizeof key));
     /* a label too long is named so wherever it ends: a dot, the end, a
      * character no name has (a request's reason in VM00015) */
-    assert_string_equal(vm_host_request_key(
-                            apr_pstrcat(p, l63, "a.ex", NULL), 68, 0, key,
-                            sizeof key),
+    assert_string_equal(vm_host_request_key(apr_pstrcat(p, l63, "a.ex", NULL),
+                                            68, 0, key, sizeof key),
                         "host label longer than 63 characters");
     assert_string_equal(vm_host_request_key(apr_pstrcat(p, "x.", l63, "a",
                                                         NULL),
                                             66, 0, key, sizeof key),
                         "host label longer than 63 characters");
-    assert_string_equal(vm_host_request_key(apr_pstrcat(p, l63, "a!", NULL),
-                                            65, 0, key, sizeof key),
+    assert_string_equal(vm_host_request_key(apr_pstrcat(p, l63, "a!", NULL), 65,
+                                            0, key, sizeof key),
                         "host label longer than 63 characters");
-    assert_string_equal(vm_host_request_key(apr_pstrcat(p, l63, "!", NULL),
-                                            64, 0, key, sizeof key),
+    assert_string_equal(vm_host_request_key(apr_pstrcat(p, l63, "!", NULL), 64,
+                                            0, key, sizeof key),
                         "invalid character in host");
     /* the caller's buffer bounds the key */
     assert_non_null(vm_host_request_key("a.example", 9, 0, key, 5));
