@@ -115,6 +115,8 @@ struct walk {
     uid_t owner; /* of the source's root */
     /* Each folder below the root as it is entered (or NULL). */
     void (*seen_dir)(walk *w, const struct stat *st);
+    /* After a folder's entries (or NULL): dirfd and out both open. */
+    int (*prune)(walk *w, int dirfd, int out, const char *rel, int depth);
 };
 
 static int walk_fail(walk *w, const char *what, const char *rel)
@@ -226,6 +228,8 @@ static int walk_dir(walk *w, int dirfd, int out, const char *rel, int depth)
     } else if (rc == 0 && errno) {
         rc = walk_fail(w, "cannot read", rel);
     }
+    if (rc == 0 && w->prune && out >= 0)
+        rc = w->prune(w, dirfd, out, rel, depth);
     closedir(d);
     close(dirfd);
     return rc;
@@ -288,7 +292,7 @@ int vmc_tree_measure(const char *root, int skip_runtime, uint64_t *bytes,
 {
     totals t = { 0, 0 };
     walk w = { skip_runtime, NULL, NULL, count_file, p,   p,
-               NULL,         &t,   NULL, 0,          NULL };
+               NULL,         &t,   NULL, 0,          NULL, NULL };
     int rc = walk_root(&w, root, -1, err);
 
     *bytes = t.bytes;
@@ -316,7 +320,7 @@ int vmc_tree_disk_use(const char *root, uint64_t *bytes, uint64_t *files,
 {
     totals t = { 0, 0 };
     walk w = {
-        0, NULL, NULL, count_blocks, p, p, NULL, &t, NULL, 0, add_blocks
+        0, NULL, NULL, count_blocks, p, p, NULL, &t, NULL, 0, add_blocks, NULL
     };
     struct stat st;
     int rc = walk_root(&w, root, -1, err);
@@ -356,12 +360,80 @@ static int make_dir(int out, const char *name)
     return fd;
 }
 
+/* What a later pass finds in the copy where the source has name: kept
+ * when it is of the kind wanted (S_IFDIR, S_IFREG), else removed; 1 kept,
+ * 0 absent (now), -1 error.  st gets what was kept. */
+static int update_entry(walk *w, int out, const char *name, const char *rel,
+                        mode_t kind, struct stat *st)
+{
+    const char *err;
+
+    if (fstatat(out, name, st, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? 0 : walk_fail(w, "cannot stat the copy of", rel);
+    if ((st->st_mode & S_IFMT) == kind)
+        return 1;
+    if (S_ISDIR(st->st_mode)) {
+        if (vmc_tree_remove_at(out, name, rel, w->p, &err) != 0)
+            return w->err = apr_pstrdup(w->keep, err), -1;
+    } else if (unlinkat(out, name, 0) != 0 && errno != ENOENT) {
+        return walk_fail(w, "cannot remove the copy of", rel);
+    }
+    return 0;
+}
+
 static int copy_dir(walk *w, int out, const char *name, const char *rel,
                     int *sub)
 {
-    if ((*sub = make_dir(out, name)) < 0)
+    const vmc_copy *c = w->ctx;
+    struct stat st;
+    int there = c->update ? update_entry(w, out, name, rel, S_IFDIR, &st) : 0;
+
+    if (there < 0)
+        return -1;
+    if (there && (*sub = openat(out, name, DIR_FLAGS)) >= 0)
+        return 0;
+    if (there || (*sub = make_dir(out, name)) < 0)
         return walk_fail(w, "cannot create folder", rel);
     return 0;
+}
+
+/* Later passes: what the copy holds that the source does not (or holds
+ * as something not copied: a link, a run-time file) goes. */
+static int prune_copy(walk *w, int dirfd, int out, const char *rel, int depth)
+{
+    int rd = dup(out), rc = 0;
+    DIR *d = rd >= 0 ? fdopendir(rd) : NULL;
+    struct dirent *e;
+    struct stat src, dst;
+    const char *err;
+
+    if (!d) {
+        if (rd >= 0)
+            close(rd);
+        return walk_fail(w, "cannot read the copy of", rel);
+    }
+    while (rc == 0 && (errno = 0, e = readdir(d))) {
+        const char *n = e->d_name;
+        const char *sub = *rel ? apr_pstrcat(w->p, rel, "/", n, NULL) : n;
+
+        if (!strcmp(n, ".") || !strcmp(n, "..")
+            || fstatat(out, n, &dst, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        if (fstatat(dirfd, n, &src, AT_SYMLINK_NOFOLLOW) == 0
+            && (S_ISDIR(src.st_mode) || S_ISREG(src.st_mode))
+            && !(w->skip_runtime && is_runtime(n, depth, S_ISDIR(src.st_mode))))
+            continue;
+        if (S_ISDIR(dst.st_mode))
+            rc = vmc_tree_remove_at(out, n, sub, w->p, &err) == 0
+                ? 0
+                : (w->err = apr_pstrdup(w->keep, err), -1);
+        else if (unlinkat(out, n, 0) != 0 && errno != ENOENT)
+            rc = walk_fail(w, "cannot remove the copy of", sub);
+    }
+    if (rc == 0 && errno)
+        rc = walk_fail(w, "cannot read the copy of", rel);
+    closedir(d);
+    return rc;
 }
 
 /* The folder is complete: now it may be its owner's. */
@@ -437,49 +509,84 @@ static int open_source(walk *w, int dirfd, const char *name, const char *rel,
     return fd;
 }
 
+/* A later pass: 1 when the copy of rel has the source's size and
+ * modification time (it is not copied again), 0 when it is to be copied
+ * (whatever was there removed), -1 on error. */
+static int unchanged(walk *w, int out, const char *name, const char *rel,
+                     const struct stat *src)
+{
+    struct stat st;
+    int there = update_entry(w, out, name, rel, S_IFREG, &st);
+
+    if (there <= 0)
+        return there;
+    if (st.st_size == src->st_size && st.st_mtim.tv_sec == src->st_mtim.tv_sec
+        && st.st_mtim.tv_nsec == src->st_mtim.tv_nsec)
+        return 1;
+    if (unlinkat(out, name, 0) != 0 && errno != ENOENT)
+        return walk_fail(w, "cannot remove the copy of", rel);
+    return 0;
+}
+
+/* The bytes of in into a new file name in out, owned, moded and dated as
+ * the copy's (st: the source's); 0 or -1. */
+static int write_copy(walk *w, int in, int out, const char *name,
+                      const char *rel, const struct stat *st,
+                      char hex[VMC_SHA256_HEX], uint64_t *size)
+{
+    const vmc_copy *c = w->ctx;
+    struct timespec times[2] = { st->st_atim, st->st_mtim };
+    EVP_MD_CTX *md;
+    int rc = -1, dst = openat(out, name,
+                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
+                                  | O_CLOEXEC,
+                              0600);
+
+    if (dst < 0)
+        return walk_fail(w, "cannot create", rel);
+    md = EVP_MD_CTX_new();
+    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1
+        && copy_bytes(w, in, dst, md, rel, size) == 0) {
+        hex_digest(md, hex);
+        rc = settle(c, dst, file_mode(c, st->st_mode)) == 0
+                && futimens(dst, times) == 0
+            ? 0
+            : walk_fail(w, "cannot set the owner, mode and time of", rel);
+    }
+    if (close(dst) != 0 && rc == 0)
+        rc = walk_fail(w, "cannot write", rel);
+    EVP_MD_CTX_free(md);
+    return rc;
+}
+
 static int copy_file(walk *w, int dirfd, int out, const char *name,
                      const char *rel, const struct stat *seen)
 {
     const vmc_copy *c = w->ctx;
     const char *why;
     struct stat st;
-    int in = open_source(w, dirfd, name, rel, &st);
-    int dst = -1, rc = -1;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int in = open_source(w, dirfd, name, rel, &st), rc = 0;
     char hex[VMC_SHA256_HEX] = "";
     uint64_t size = 0;
 
     (void)seen;
     if (in < 0)
-        rc = -1;
-    else if ((dst = openat(out, name,
-                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                           0600))
-             < 0)
-        rc = walk_fail(w, "cannot create", rel);
-    else if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1
-             && copy_bytes(w, in, dst, md, rel, &size) == 0) {
-        hex_digest(md, hex);
-        rc = settle(c, dst, file_mode(c, st.st_mode)) == 0
-            ? 0
-            : walk_fail(w, "cannot set the owner and mode of", rel);
-        if (close(dst) != 0 && rc == 0)
-            rc = walk_fail(w, "cannot write", rel);
-        dst = -1;
+        return -1;
+    if (c->update)
+        rc = unchanged(w, out, name, rel, &st);
+    if (rc == 0) {
+        rc = write_copy(w, in, out, name, rel, &st, hex, &size);
+        if (rc == 0 && c->on_file
+            && (why = c->on_file(c->ctx, rel, size, hex)) != NULL) {
+            w->err = apr_pstrdup(w->keep, why);
+            rc = -1;
+        }
     }
-    if (rc == 0 && c->on_file
-        && (why = c->on_file(c->ctx, rel, size, hex)) != NULL) {
-        w->err = apr_pstrdup(w->keep, why);
-        rc = -1;
-    }
-    if (rc == 0 && c->progress)
-        vmc_progress_add(c->progress, 0, 1);
-    if (in >= 0)
-        close(in);
-    if (dst >= 0)
-        close(dst);
-    EVP_MD_CTX_free(md);
-    return rc;
+    if (rc >= 0 && c->progress)
+        vmc_progress_add(c->progress, c->update && rc ? (uint64_t)st.st_size : 0,
+                         1);
+    close(in);
+    return rc < 0 ? -1 : 0;
 }
 
 /* The copy's root, made in its trusted parent and checked to be the one
@@ -493,7 +600,11 @@ static int make_root(const char *dst, const vmc_copy *c, apr_pool_t *p,
 
     if (parent < 0)
         return -1;
-    if (mkdirat(parent, base, 0700) != 0) {
+    if (c->update) { /* the earlier pass's, never followed */
+        if ((fd = openat(parent, base, DIR_FLAGS)) < 0)
+            *err = apr_psprintf(p, "cannot open %s: %s", dst,
+                                vmc_folder_why(parent, base, errno));
+    } else if (mkdirat(parent, base, 0700) != 0) {
         *err = apr_psprintf(p, "cannot create %s: %s", dst, strerror(errno));
     } else {
         if (c->made)
@@ -523,7 +634,8 @@ int vmc_tree_copy(const char *src, const char *dst, const vmc_copy *c,
                (void *)c,
                apr_palloc(p, COPY_CHUNK),
                0,
-               NULL };
+               NULL,
+               c->update ? prune_copy : NULL };
     int out = make_root(dst, c, p, err), rc;
 
     if (out < 0)
@@ -580,7 +692,7 @@ int vmc_tree_sums(const char *root, vmc_file_seen on_file, void *ctx,
     walk w = { 0,        NULL, NULL,
                sum_file, p,    p,
                NULL,     &c,   apr_palloc(p, COPY_CHUNK),
-               0,        NULL };
+               0,        NULL, NULL };
 
     memset(&c, 0, sizeof c);
     c.on_file = on_file;

@@ -35,6 +35,12 @@ typedef struct {
     const char *inside;     /* trusted folder the copy is made below, or
                               * NULL: the destination's folder is trusted */
     int *made;              /* set to 1 once the destination exists */
+    /* A later pass into an earlier pass's copy (which exists): only files
+     * new or changed since (size, modification time) are copied, and what
+     * the source no longer has is removed from the copy.  The copy may
+     * have been writable by the tenant in between: nothing in it is
+     * trusted or followed. */
+    int update;
     vmc_progress *progress; /* bytes and files */
     vmc_file_seen on_file;
     void *ctx;
@@ -54,7 +60,8 @@ int vmc_tree_disk_use(const char *root, uint64_t *bytes, uint64_t *files,
 int vmc_tree_sums(const char *root, vmc_file_seen on_file, void *ctx,
                   apr_pool_t *p, const char **err);
 
-/* Copy src into dst, which must not exist yet. */
+/* Copy src into dst, which must not exist yet (unless c->update).  Each
+ * file keeps its source's modification time. */
 int vmc_tree_copy(const char *src, const char *dst, const vmc_copy *c,
                   apr_pool_t *p, const char **err);
 
@@ -64,6 +71,11 @@ int vmc_tree_copy(const char *src, const char *dst, const vmc_copy *c,
  * already gone is no error; one that is not a folder is refused. */
 int vmc_tree_remove(const char *root, const char *inside, apr_pool_t *p,
                     const char **err);
+
+/* The entry name of the folder dirfd removed (a folder with everything in
+ * it, as vmc_tree_remove); shown names it in *err. */
+int vmc_tree_remove_at(int dirfd, const char *name, const char *shown,
+                       apr_pool_t *p, const char **err);
 
 /* The folder holding path's last component, opened as a descriptor: below
  * inside (when not NULL) each folder is opened without following links,

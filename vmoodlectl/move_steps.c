@@ -106,14 +106,16 @@ static const char *plan_copy(void *ctx, apr_pool_t *p)
     move_run *m = ctx;
     return apr_psprintf(p,
                         "copy %s (%" APR_UINT64_T_FMT " files, %s) to %s "
-                        "without run-time files, owned as it is",
+                        "while the site serves, without run-time files, "
+                        "owned as it is",
                         m->in->datapath, m->files, vmc_bytes(m->bytes, p),
                         m->to.datapath);
 }
 
-static int copy(void *ctx, const char **err)
+/* One pass of the dataroot's copy: the first one whole (the site
+ * serving), the later one (in maintenance) only what changed since. */
+static int copy_pass(move_run *m, int update, const char **err)
 {
-    move_run *m = ctx;
     vmc_progress pr;
     vmc_copy c;
     int rc;
@@ -127,10 +129,37 @@ static int copy(void *ctx, const char **err)
     c.inside = m->o->data_parent;
     c.made = &m->data_made;
     c.progress = &pr;
-    vmc_progress_start(&pr, "copy dataroot", m->bytes, "files");
+    c.update = update;
+    vmc_say("%s %s to %s%s", update ? "copying what changed in" : "copying",
+            m->in->datapath,
+            m->to.datapath,
+            update ? " in maintenance" : " while the site serves");
+    vmc_progress_start(&pr, update ? "copy changes" : "copy dataroot",
+                       update ? 0 : m->bytes, "files");
     rc = vmc_tree_copy(m->in->datapath, m->to.datapath, &c, m->p, err);
     vmc_progress_end(&pr, rc == 0);
-    return rc != 0
+    return rc;
+}
+
+static int copy(void *ctx, const char **err)
+{
+    return copy_pass(ctx, 0, err);
+}
+
+static const char *plan_update(void *ctx, apr_pool_t *p)
+{
+    move_run *m = ctx;
+    return apr_psprintf(p,
+                        "copy to %s what changed in %s since (size or "
+                        "time), remove there what is gone",
+                        m->to.datapath, m->in->datapath);
+}
+
+/* The new dataroot starts in maintenance, as the site now is. */
+static int update(void *ctx, const char **err)
+{
+    move_run *m = ctx;
+    return copy_pass(m, 1, err) != 0
         ? -1
         : vmc_maintenance_flag(m->to.datapath, m->uid, m->gid, m->p, err);
 }
@@ -179,7 +208,8 @@ static void undo_settings(void *ctx)
 }
 
 /* The new place holds what the old one did: Moodle's version read back
- * with the new row's credentials, the same files and bytes. */
+ * with the new row's credentials, the same files and bytes (both
+ * measured now, in maintenance). */
 static int verify(void *ctx, const char **err)
 {
     move_run *m = ctx;
@@ -197,7 +227,9 @@ static int verify(void *ctx, const char **err)
                -1;
     if (m->same_data) /* not copied, not measured */
         return 0;
-    if (vmc_tree_measure(m->to.datapath, 1, &bytes, &files, m->p, err) != 0)
+    if (vmc_tree_measure(m->in->datapath, 1, &m->bytes, &m->files, m->p, err)
+            != 0
+        || vmc_tree_measure(m->to.datapath, 1, &bytes, &files, m->p, err) != 0)
         return -1;
     if (bytes != m->bytes || files != m->files)
         return *err = apr_psprintf(m->p,
@@ -288,12 +320,18 @@ static const char *plan_keep(void *ctx, apr_pool_t *p)
                         m->in->key, m->record);
 }
 
+/* The dataroot is copied first while the site serves; the database (which
+ * cannot be copied whole while Moodle writes it) and what changed in the
+ * dataroot since, in maintenance. */
 const vmc_step vmc_move_steps[] = {
+    { "copy the dataroot while the site serves", plan_copy, data_moves, copy,
+      undo_copy },
     { "maintenance on", vmc_maintenance_plan, NULL, vmc_maintenance_on,
       vmc_maintenance_undo },
     { "dump the database", plan_dump, db_moves, dump, undo_dump },
     { "load it into the new database", plan_load, db_moves, load, undo_load },
-    { "copy the dataroot", plan_copy, data_moves, copy, undo_copy },
+    { "copy what changed in the dataroot since", plan_update, data_moves,
+      update, NULL },
     { "rewrite the settings naming the dataroot", plan_settings, data_moves,
       move_settings, undo_settings },
     { "verify the new copies", NULL, NULL, verify, NULL },
