@@ -96,7 +96,9 @@ static void undo_load(void *ctx)
     move_run *m = ctx;
     const char *err;
     if (m->db_made
-        && vmc_dbadmin_drop(m->server, m->to.dbname, m->p, &err) != 0)
+        && vmc_site_db_drop(m->server, m->to.dblogin, m->to.dbname, m->p,
+                            &err)
+            != 0)
         vmc_error(772, "undo: drop database %s: %s", m->to.dbname, err);
     vmc_handover_end(&m->hand, m->server, m->p);
 }

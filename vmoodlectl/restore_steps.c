@@ -66,7 +66,8 @@ static void undo_load(void *ctx)
     restore *r = ctx;
     const char *err;
     if (r->db_created
-        && vmc_dbadmin_drop(r->server, r->new_db, r->p, &err) != 0)
+        && vmc_site_db_drop(r->server, r->in->dblogin, r->new_db, r->p, &err)
+            != 0)
         vmc_error(731, "undo: drop database %s: %s", r->new_db, err);
     vmc_handover_end(&r->hand, r->server, r->p);
 }
@@ -290,7 +291,8 @@ static int cleanup(void *ctx, const char **err)
     const char *why;
 
     (void)err;
-    if (vmc_dbadmin_drop(r->server, r->old_db, r->p, &why) != 0)
+    if (vmc_site_db_drop(r->server, r->in->dblogin, r->old_db, r->p, &why)
+        != 0)
         vmc_error(736, "the old database %s is left: %s", r->old_db, why);
     if (vmc_tree_remove(r->beside, parent_of(r->beside, r->p), r->p, &why) != 0)
         vmc_error(737, "the old dataroot %s is left: %s", r->beside, why);

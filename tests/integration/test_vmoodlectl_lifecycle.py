@@ -865,6 +865,29 @@ def owned_by_the_site(site):
     return out.split()
 
 
+def login_databases(site, login):
+    """The databases the login holds: on PostgreSQL those it owns, on
+    MariaDB those its grants name (which a dropped database keeps)."""
+    if site.kind == "pgsql":
+        out = site.server.sql("SELECT datname FROM pg_database WHERE "
+                              f"pg_get_userbyid(datdba) = '{login}'")
+    else:
+        out = site.server.sql(f"SELECT Db FROM mysql.db WHERE User = "
+                              f"'{login}'").replace("\\", "")
+    return set(out.split())
+
+
+def reaches_a_new_database_named(site, login, name):
+    """A database made (by the server's administrator) under a name the
+    login once had: can the login read it?  (MariaDB: a dropped database
+    keeps its grants; PostgreSQL lets any login connect to a new one.)"""
+    site.server.sql(f"CREATE DATABASE {name}")
+    ok, _ = as_login(site.server, login, site.row["vdbpass"], name,
+                     "SELECT 1")
+    site.server.sql(f"DROP DATABASE {name}")
+    return ok
+
+
 def test_restore_and_move_of_a_site_with_its_own_login(site):
     admin = own_login(site)
     login = site.row["vdblogin"]
@@ -875,21 +898,41 @@ def test_restore_and_move_of_a_site_with_its_own_login(site):
     assert ("--admin-dbuser" if site.kind == "pgsql"     # checked first
             else "the site is as it was") in refused.stderr, refused.stderr
     assert "chem" in site.courses()
+    before_restore = site.row["vdbname"]
     proc = site.ctl("restore", path, *admin)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert site.row["vdblogin"] == login and site.row["vdbpass"] != PASSWORD
     assert owned_by_the_site(site) == ["master", "bio"]
-    new_db = site.row["vdbname"] + "_moved"
+    assert login_databases(site, login) == {site.row["vdbname"]}
+    if site.kind != "pgsql":   # restored under a new name: the old one's
+        assert not reaches_a_new_database_named(site, login, before_restore)
+    old_db = site.row["vdbname"]
+    new_db = old_db + "_moved"
     moved = site.ctl("move", "one.test", "--dbname", new_db, *admin)
     assert moved.returncode == 0, moved.stdout + moved.stderr
     assert (site.row["vdbname"], site.row["vdblogin"]) == (new_db, login)
     assert owned_by_the_site(site) == ["master", "bio"]
-    clean = site.ctl("move", "one.test", "--cleanup")
+    clean = site.ctl("move", "one.test", "--cleanup", *admin)
     assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert login_databases(site, login) == {new_db}
+    if site.kind != "pgsql":
+        assert not reaches_a_new_database_named(site, login, old_db)
     gone = site.ctl("destroy", "one.test", "--yes", *admin)
     assert gone.returncode == 0, gone.stdout + gone.stderr
     assert f"dropped database login {login}" in gone.stdout
     assert not login_exists(site.server, login)
+
+
+def test_a_failed_move_leaves_the_login_its_database_only(site):
+    admin = own_login(site)
+    login, db = site.row["vdblogin"], site.row["vdbname"]
+    site.fail_once("purge_caches")
+    proc = site.ctl("move", "one.test", "--dbname", db + "_moved", *admin)
+    assert proc.returncode == 1 and "the site is as it was" in proc.stderr
+    assert login_databases(site, login) == {db}
+    if site.kind != "pgsql":
+        assert not reaches_a_new_database_named(site, login, db + "_moved")
+    assert owned_by_the_site(site) == ["master", "bio"]
 
 
 @only_on("pgsql")
