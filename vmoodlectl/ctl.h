@@ -91,6 +91,10 @@ const vm_row *vmc_raw_row(const vmc_table *t, long long id);
  * one home of site selection.) */
 int vmc_table_load_one(vmc_opts *o, const char *verb, vmc_table *t,
                        const vm_instance **in, const char **why);
+/* The same for the site named host (HOST|ID) of a command that takes
+ * more arguments (rename HOST NEWURL, snapshot --from HOST). */
+int vmc_table_load_site(const vmc_opts *o, const char *host, vmc_table *t,
+                        const vm_instance **in, const char **why);
 /* Validate row against the rest of the table as the module would: the row
  * must load, and every instance that loads today must still load.  A row
  * without an id is a new one (validated with the next free id).  NULL when

@@ -291,7 +291,7 @@ int vmc_tree_measure(const char *root, int skip_runtime, uint64_t *bytes,
                      uint64_t *files, apr_pool_t *p, const char **err)
 {
     totals t = { 0, 0 };
-    walk w = { skip_runtime, NULL, NULL, count_file, p,   p,
+    walk w = { skip_runtime, NULL, NULL, count_file, p,    p,
                NULL,         &t,   NULL, 0,          NULL, NULL };
     int rc = walk_root(&w, root, -1, err);
 
@@ -319,9 +319,8 @@ int vmc_tree_disk_use(const char *root, uint64_t *bytes, uint64_t *files,
                       apr_pool_t *p, const char **err)
 {
     totals t = { 0, 0 };
-    walk w = {
-        0, NULL, NULL, count_blocks, p, p, NULL, &t, NULL, 0, add_blocks, NULL
-    };
+    walk w = { 0,  NULL, NULL, count_blocks, p,   p, NULL,
+               &t, NULL, 0,    add_blocks,   NULL };
     struct stat st;
     int rc = walk_root(&w, root, -1, err);
 
@@ -369,7 +368,8 @@ static int update_entry(walk *w, int out, const char *name, const char *rel,
     const char *err;
 
     if (fstatat(out, name, st, AT_SYMLINK_NOFOLLOW) != 0)
-        return errno == ENOENT ? 0 : walk_fail(w, "cannot stat the copy of", rel);
+        return errno == ENOENT ? 0
+                               : walk_fail(w, "cannot stat the copy of", rel);
     if ((st->st_mode & S_IFMT) == kind)
         return 1;
     if (S_ISDIR(st->st_mode)) {
@@ -537,10 +537,10 @@ static int write_copy(walk *w, int in, int out, const char *name,
     const vmc_copy *c = w->ctx;
     struct timespec times[2] = { st->st_atim, st->st_mtim };
     EVP_MD_CTX *md;
-    int rc = -1, dst = openat(out, name,
-                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
-                                  | O_CLOEXEC,
-                              0600);
+    int rc = -1,
+        dst = openat(out, name,
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     0600);
 
     if (dst < 0)
         return walk_fail(w, "cannot create", rel);
@@ -583,8 +583,8 @@ static int copy_file(walk *w, int dirfd, int out, const char *name,
         }
     }
     if (rc >= 0 && c->progress)
-        vmc_progress_add(c->progress, c->update && rc ? (uint64_t)st.st_size : 0,
-                         1);
+        vmc_progress_add(c->progress,
+                         c->update && rc ? (uint64_t)st.st_size : 0, 1);
     close(in);
     return rc < 0 ? -1 : 0;
 }
@@ -724,4 +724,44 @@ int vmc_sha256_file(const char *path, char hex[VMC_SHA256_HEX], apr_pool_t *p,
         return -1;
     }
     return 0;
+}
+
+void vmc_copy_for_site(vmc_copy *c, uid_t uid, gid_t gid, const char *inside,
+                       int *made)
+{
+    memset(c, 0, sizeof *c);
+    c->uid = uid;
+    c->gid = gid;
+    c->dir_mode = 02770;
+    c->file_mode = 0660;
+    c->inside = inside;
+    c->made = made;
+}
+
+void vmc_copy_private(vmc_copy *c, const char *inside, vmc_file_seen on_file,
+                      void *ctx)
+{
+    memset(c, 0, sizeof *c);
+    c->skip_runtime = 1;
+    c->uid = (uid_t)-1;
+    c->dir_mode = 0700;
+    c->file_mode = 0600;
+    c->inside = inside;
+    c->on_file = on_file;
+    c->ctx = ctx;
+}
+
+int vmc_tree_copy_shown(const char *src, const char *dst, vmc_copy *c,
+                        const char *label, uint64_t total, apr_pool_t *p,
+                        const char **err)
+{
+    vmc_progress pr;
+    int rc;
+
+    c->progress = &pr;
+    vmc_progress_start(&pr, label, total, "files");
+    rc = vmc_tree_copy(src, dst, c, p, err);
+    vmc_progress_end(&pr, rc == 0);
+    c->progress = NULL;
+    return rc;
 }

@@ -164,14 +164,8 @@ int vmc_cmd_move(vmc_opts *o)
     memset(&m, 0, sizeof m);
     m.o = o;
     m.p = o->pool;
-    if (o->nargs != 1)
-        return vmc_fail(760, VMC_EXIT_USAGE,
-                        "move HOST [--dbhost H] "
-                        "[--dbname N] [--dataroot DIR] | move HOST --cleanup");
-    if ((rc = vmc_table_load(o, &m.t, &why)) != VMC_EXIT_OK)
+    if ((rc = vmc_table_load_one(o, "move", &m.t, &m.in, &why)) != VMC_EXIT_OK)
         return vmc_fail(761, rc, why);
-    if (!(m.in = vmc_find(&m.t, o->args[0], &why)))
-        return vmc_fail(762, VMC_EXIT_FAIL, why);
     if (o->cleanup)
         return vmc_move_cleanup(o, &m.t, m.in);
     if ((rc = vmc_site_cli_prepare(o, &m.cli, &why)) != VMC_EXIT_OK)

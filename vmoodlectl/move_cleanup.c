@@ -86,9 +86,8 @@ static const char *in_use(const vmc_table *t, const old_place *o, apr_pool_t *p)
 static const char *drop_old(const vmc_opts *opts, const vm_instance *in,
                             const old_place *o, apr_pool_t *p)
 {
-    const char *err, *pass = strcmp(in->dblogin, o->value[2]) == 0
-        ? in->dbpass
-        : "";
+    const char *err,
+        *pass = strcmp(in->dblogin, o->value[2]) == 0 ? in->dbpass : "";
     vmc_dbconf c;
     vm_db *server;
 

@@ -77,18 +77,13 @@ static const char *plan_load(void *ctx, apr_pool_t *p)
 static int load(void *ctx, const char **err)
 {
     move_run *m = ctx;
-    vmc_progress pr;
-    int rc;
 
-    if (vmc_dbadmin_create(m->server, m->to.dbname, NULL, m->p, err) != 0)
-        return -1;
-    m->db_made = 1;
-    vmc_progress_start(&pr, "load database", 0, NULL);
-    rc = vmc_load(&m->admin_db, m->to.dbname, dump_path(m), &pr, m->p, err);
-    vmc_progress_end(&pr, rc == 0);
-    return rc != 0 ? -1
-                   : vmc_handover_give(&m->hand, m->server, &m->admin_db,
-                                       m->to.dblogin, m->to.dbname, m->p, err);
+    return vmc_create_and_load(m->server, &m->admin_db, m->to.dbname, NULL,
+                               dump_path(m), 0, &m->db_made, m->p, err)
+            != 0
+        ? -1
+        : vmc_handover_give(&m->hand, m->server, &m->admin_db, m->to.dblogin,
+                            m->to.dbname, m->p, err);
 }
 
 static void undo_load(void *ctx)
@@ -96,8 +91,7 @@ static void undo_load(void *ctx)
     move_run *m = ctx;
     const char *err;
     if (m->db_made
-        && vmc_site_db_drop(m->server, m->to.dblogin, m->to.dbname, m->p,
-                            &err)
+        && vmc_site_db_drop(m->server, m->to.dblogin, m->to.dbname, m->p, &err)
             != 0)
         vmc_error(772, "undo: drop database %s: %s", m->to.dbname, err);
     vmc_handover_end(&m->hand, m->server, m->p);
@@ -118,29 +112,17 @@ static const char *plan_copy(void *ctx, apr_pool_t *p)
  * serving), the later one (in maintenance) only what changed since. */
 static int copy_pass(move_run *m, int update, const char **err)
 {
-    vmc_progress pr;
     vmc_copy c;
-    int rc;
 
-    memset(&c, 0, sizeof c);
+    vmc_copy_for_site(&c, m->uid, m->gid, m->o->data_parent, &m->data_made);
     c.skip_runtime = 1;
-    c.uid = m->uid;
-    c.gid = m->gid;
-    c.dir_mode = 02770;
-    c.file_mode = 0660;
-    c.inside = m->o->data_parent;
-    c.made = &m->data_made;
-    c.progress = &pr;
     c.update = update;
     vmc_say("%s %s to %s%s", update ? "copying what changed in" : "copying",
-            m->in->datapath,
-            m->to.datapath,
+            m->in->datapath, m->to.datapath,
             update ? " in maintenance" : " while the site serves");
-    vmc_progress_start(&pr, update ? "copy changes" : "copy dataroot",
-                       update ? 0 : m->bytes, "files");
-    rc = vmc_tree_copy(m->in->datapath, m->to.datapath, &c, m->p, err);
-    vmc_progress_end(&pr, rc == 0);
-    return rc;
+    return vmc_tree_copy_shown(m->in->datapath, m->to.datapath, &c,
+                               update ? "copy changes" : "copy dataroot",
+                               update ? 0 : m->bytes, m->p, err);
 }
 
 static int copy(void *ctx, const char **err)

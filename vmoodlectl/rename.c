@@ -214,10 +214,9 @@ int vmc_cmd_rename(vmc_opts *o)
         return vmc_fail(753, VMC_EXIT_USAGE,
                         "rename HOST NEWURL "
                         "[--keep-alias]");
-    if ((rc = vmc_table_load(o, &r.t, &why)) != VMC_EXIT_OK)
+    if ((rc = vmc_table_load_site(o, o->args[0], &r.t, &r.in, &why))
+        != VMC_EXIT_OK)
         return vmc_fail(755, rc, why);
-    if (!(r.in = vmc_find(&r.t, o->args[0], &why)))
-        return vmc_fail(756, VMC_EXIT_FAIL, why);
     if ((rc = vmc_site_cli_prepare(o, &r.cli, &why)) != VMC_EXIT_OK)
         return vmc_fail(759, rc, why);
     if ((why = prepare(&r)) != NULL)
