@@ -694,7 +694,7 @@ echo more >> "$dr/muc/config.php"
 rm -r "$dr/filedir/ef"
 rm "$dr/secret/key/sodium.key" && mkdir "$dr/secret/key/sodium.key"
 echo stray > "$new/stray"
-ln -sf /etc/passwd "$new/lang/en/readme.txt" 2>/dev/null || true
+ln -sf "$o/victim" "$new/lang/en/readme.txt"
 """
 
 
@@ -709,6 +709,7 @@ def test_move_copies_the_dataroot_while_the_site_serves(site):
     write(os.path.join(out, "on-enable"),
           BETWEEN_THE_PASSES.replace("@OUT@", out).replace("@NEW@", new_data)
           .encode())
+    write(os.path.join(out, "victim"), b"not the site's")
     first = copied(site.tree())
     proc = site.ctl(*move_args(site))
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -729,6 +730,7 @@ def test_move_copies_the_dataroot_while_the_site_serves(site):
     assert "filedir/new/added" in old and "filedir/ef/01/ef012345" not in old
     assert copied(site.tree()) == old
     assert not os.path.islink(os.path.join(new_data, "lang/en/readme.txt"))
+    assert open(os.path.join(out, "victim"), "rb").read() == b"not the site's"
     assert os.path.isdir(os.path.join(new_data, "secret/key/sodium.key"))
     assert os.stat(os.path.join(new_data, "lang/en/readme.txt")).st_mtime \
         == 1000000000
