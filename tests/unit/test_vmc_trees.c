@@ -103,11 +103,7 @@ static void test_copy_is_private_and_keeps_stricter_modes(void **state)
     tu_write_text(tu_path(p, src, "open.txt"), "o");
     assert_int_equal(chmod(tu_path(p, src, "open.txt"), 0666), 0);
     assert_int_equal(symlink(v, tu_path(p, src, "link")), 0);
-    memset(&c, 0, sizeof c);
-    c.uid = (uid_t)-1;
-    c.dir_mode = 0700;
-    c.file_mode = 0600;
-    c.inside = mkdirs(p, tmp, "templates");
+    vmc_copy_private(&c, mkdirs(p, tmp, "templates"), NULL, NULL);
     dst = tu_path(p, c.inside, "tpl");
     assert_int_equal(vmc_tree_copy(src, dst, &c, p, &err), 0);
     assert_int_equal(mode_of(dst), 0700);
@@ -240,11 +236,7 @@ static void test_update_pass_copies_only_the_changes(void **state)
     tu_write_text(tu_path(p, src, "a/edited"), "hello");
     tu_write_text(tu_path(p, src, "a/linked"), "l");
     tu_write_text(tu_path(p, src, "becomes-dir"), "f");
-    memset(&c, 0, sizeof c);
-    c.uid = (uid_t)-1;
-    c.dir_mode = 0700;
-    c.file_mode = 0600;
-    c.inside = tu_path(p, tmp, "data");
+    vmc_copy_private(&c, tu_path(p, tmp, "data"), NULL, NULL);
     dst = tu_path(p, c.inside, "moved");
     assert_int_equal(vmc_tree_copy(src, dst, &c, p, &err), 0);
     kept = tu_inode(tu_path(p, dst, "a/same"));
