@@ -105,6 +105,13 @@ const char *vmc_table_validate(const vmc_table *t, const vm_row *row,
  * or why it was not saved. */
 const char *vmc_table_save(vmc_table *t, const vm_row *row, long long *id,
                            apr_pool_t *p);
+/* A command's step changing a site's row (rename, move): row saved and
+ * *saved set, 0; or -1 with *err.  Its undo puts the row of id back as the
+ * table gave it when *saved: NULL, or why not. */
+int vmc_row_change(vmc_table *t, const vm_row *row, int *saved, apr_pool_t *p,
+                   const char **err);
+const char *vmc_row_change_undo(vmc_table *t, long long id, int *saved,
+                                apr_pool_t *p);
 
 /* Sub-commands; each returns an exit code. */
 int vmc_cmd_list(vmc_opts *o);

@@ -224,26 +224,18 @@ static int verify(void *ctx, const char **err)
     return 0;
 }
 
-static int save_row(move_run *m, const vm_row *row, const char **err)
-{
-    long long id;
-    return (*err = vmc_table_save(&m->t, row, &id, m->p)) ? -1 : 0;
-}
-
 static int switch_row(void *ctx, const char **err)
 {
     move_run *m = ctx;
-    if (save_row(m, &m->row, err) != 0)
-        return -1;
-    m->row_saved = 1;
-    return 0;
+    return vmc_row_change(&m->t, &m->row, &m->row_saved, m->p, err);
 }
 
 static void undo_switch(void *ctx)
 {
     move_run *m = ctx;
-    const char *err;
-    if (m->row_saved && save_row(m, vmc_raw_row(&m->t, m->in->id), &err) != 0)
+    const char *err = vmc_row_change_undo(&m->t, m->in->id, &m->row_saved,
+                                          m->p);
+    if (err)
         vmc_error(774, "undo: the row of %s: %s", m->in->wwwroot, err);
 }
 
