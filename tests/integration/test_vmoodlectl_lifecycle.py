@@ -944,6 +944,12 @@ def test_move_dry_run_and_refusals(site):
                     os.path.join(site.data, "elsewhere"))
     assert plan.returncode == 0, plan.stderr
     assert "copy " in plan.stdout and "dump" not in plan.stdout
+    # the plan is the steps' order: the copy first, while the site serves,
+    # then the window and the changes copied in it
+    steps = [ln for ln in plan.stdout.splitlines() if ln.startswith("  ")]
+    assert "while the site serves" in steps[0]
+    assert "maintenance on" in steps[1]
+    assert "what changed" in steps[2]
     nowhere = site.ctl("move", "one.test")
     assert nowhere.returncode == 1 and "give where to" in nowhere.stderr
     outside = site.ctl("move", "one.test", "--dataroot", "/tmp/outside-x")
