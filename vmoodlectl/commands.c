@@ -43,7 +43,7 @@ static const vmc_command commands[] = {
     { "remove", vmc_cmd_remove, "HOST|ID", "the row (nothing else)",
       VMC_NEEDS_TABLE | VMC_ONE_SITE | VMC_WRITES, NO_OPTIONS },
     { "check", vmc_cmd_check, "[HOST...]",
-      "database, dataroot, DNS (a warning)", VMC_NEEDS_TABLE,
+      "database, dataroot, platform, DNS (a warning)", VMC_NEEDS_TABLE,
       OPTIONS("no-dns", "nagios", "snapshot", "cron-warn", "cron-crit") },
     { "snapshot", vmc_cmd_snapshot, "--from HOST|master --name NAME",
       "a template: database dump, dataroot", VMC_WRITES,
