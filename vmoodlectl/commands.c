@@ -102,7 +102,7 @@ static const vmc_command commands[] = {
     { "restore", vmc_cmd_restore, "BACKUP", "into its site, or --as a new one",
       VMC_NEEDS_TABLE | VMC_WRITES, OPTIONS("as", COLUMNS, ADMIN) },
     { "usage", vmc_cmd_usage, "[SITES]", "disk, database, users, quota of each",
-      VMC_NEEDS_TABLE | VMC_SITES, OPTIONS("json") },
+      VMC_NEEDS_TABLE | VMC_SITES, OPTIONS(FLEET, "json") },
     { "rename", vmc_cmd_rename, "HOST NEWURL", "the site under a new URL",
       VMC_NEEDS_TABLE | VMC_WRITES, OPTIONS("keep-alias") },
     { "move", vmc_cmd_move, "HOST",

@@ -115,6 +115,8 @@ struct walk {
     uid_t owner; /* of the source's root */
     /* Each folder below the root as it is entered (or NULL). */
     void (*seen_dir)(walk *w, const struct stat *st);
+    /* Each link, socket or fifo, never followed (or NULL). */
+    void (*seen_other)(walk *w, const struct stat *st);
     /* After a folder's entries (or NULL): dirfd and out both open. */
     int (*prune)(walk *w, int dirfd, int out, const char *rel, int depth);
 };
@@ -166,8 +168,11 @@ static int visit(walk *w, int dirfd, int out, const char *name, const char *rel,
 
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
         return walk_fail(w, "cannot stat", sub);
-    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-        return 0; /* links, sockets, fifos: never copied */
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+        if (w->seen_other) /* links, sockets, fifos: never copied */
+            w->seen_other(w, &st);
+        return 0;
+    }
     if (w->skip_runtime && is_runtime(name, depth, S_ISDIR(st.st_mode)))
         return 0;
     if (S_ISREG(st.st_mode))
@@ -291,8 +296,11 @@ int vmc_tree_measure(const char *root, int skip_runtime, uint64_t *bytes,
                      uint64_t *files, apr_pool_t *p, const char **err)
 {
     totals t = { 0, 0 };
-    walk w = { skip_runtime, NULL, NULL, count_file, p,    p,
-               NULL,         &t,   NULL, 0,          NULL, NULL };
+    walk w = { .skip_runtime = skip_runtime,
+               .on_file = count_file,
+               .p = p,
+               .keep = p,
+               .ctx = &t };
     int rc = walk_root(&w, root, -1, err);
 
     *bytes = t.bytes;
@@ -319,8 +327,13 @@ int vmc_tree_disk_use(const char *root, uint64_t *bytes, uint64_t *files,
                       apr_pool_t *p, const char **err)
 {
     totals t = { 0, 0 };
-    walk w = { 0,  NULL, NULL, count_blocks, p,   p, NULL,
-               &t, NULL, 0,    add_blocks,   NULL };
+    /* a link's own blocks too (du counts them), never what it reaches */
+    walk w = { .on_file = count_blocks,
+               .p = p,
+               .keep = p,
+               .ctx = &t,
+               .seen_dir = add_blocks,
+               .seen_other = add_blocks };
     struct stat st;
     int rc = walk_root(&w, root, -1, err);
 
@@ -624,18 +637,15 @@ static int make_root(const char *dst, const vmc_copy *c, apr_pool_t *p,
 int vmc_tree_copy(const char *src, const char *dst, const vmc_copy *c,
                   apr_pool_t *p, const char **err)
 {
-    walk w = { c->skip_runtime,
-               copy_dir,
-               copy_dir_done,
-               copy_file,
-               p,
-               p,
-               NULL,
-               (void *)c,
-               apr_palloc(p, COPY_CHUNK),
-               0,
-               NULL,
-               c->update ? prune_copy : NULL };
+    walk w = { .skip_runtime = c->skip_runtime,
+               .on_dir = copy_dir,
+               .dir_done = copy_dir_done,
+               .on_file = copy_file,
+               .p = p,
+               .keep = p,
+               .ctx = (void *)c,
+               .buf = apr_palloc(p, COPY_CHUNK),
+               .prune = c->update ? prune_copy : NULL };
     int out = make_root(dst, c, p, err), rc;
 
     if (out < 0)
@@ -689,10 +699,11 @@ int vmc_tree_sums(const char *root, vmc_file_seen on_file, void *ctx,
                   apr_pool_t *p, const char **err)
 {
     vmc_copy c;
-    walk w = { 0,        NULL, NULL,
-               sum_file, p,    p,
-               NULL,     &c,   apr_palloc(p, COPY_CHUNK),
-               0,        NULL, NULL };
+    walk w = { .on_file = sum_file,
+               .p = p,
+               .keep = p,
+               .ctx = &c,
+               .buf = apr_palloc(p, COPY_CHUNK) };
 
     memset(&c, 0, sizeof c);
     c.on_file = on_file;
