@@ -1,11 +1,13 @@
 /* move HOST [--dbhost H] [--dbname N] [--dataroot DIR] [--cleanup]: the
  * site to another database server or database name, or another disk, with
- * the same URL and identity.  In maintenance: the database dumped and
- * loaded into the new place, the dataroot copied (owned as the live one),
- * both verified (Moodle's version read back, the files counted), the row
- * switched, caches purged, maintenance off, the site asked.  The old copies
- * stay until move HOST --cleanup (a record in lock-dir/<id>.moved says
- * what they are).  A failure or an interrupt undoes every step. */
+ * the same URL and identity.  While the site serves: the dataroot copied
+ * (owned as the live one).  Then in maintenance: the database dumped and
+ * loaded into the new place (it cannot be copied consistently while Moodle
+ * writes it), what changed in the dataroot since copied, both verified
+ * (Moodle's version read back, the files counted), the row switched,
+ * caches purged, maintenance off, the site asked.  The old copies stay
+ * until move HOST --cleanup (a record in lock-dir/<id>.moved says what
+ * they are).  A failure or an interrupt undoes every step. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
