@@ -145,25 +145,12 @@ static const char *plan_copy(void *ctx, apr_pool_t *p)
 static int copy(void *ctx, const char **err)
 {
     backup *b = ctx;
-    vmc_progress pr;
     vmc_copy c;
-    int rc;
 
-    memset(&c, 0, sizeof c);
-    c.skip_runtime = 1;
-    c.uid = (uid_t)-1;
-    c.dir_mode = 0700;
-    c.file_mode = 0600;
-    c.inside = b->site_dir;
-    c.progress = &pr;
-    c.on_file = vmc_manifest_list_file;
-    c.ctx = b->m.files;
-    vmc_progress_start(&pr, "copy dataroot", b->m.data_bytes, "files");
-    rc = vmc_tree_copy(b->in->datapath,
-                       apr_pstrcat(b->p, b->work, "/dataroot", NULL), &c, b->p,
-                       err);
-    vmc_progress_end(&pr, rc == 0);
-    return rc;
+    vmc_copy_private(&c, b->site_dir, vmc_manifest_list_file, b->m.files);
+    return vmc_tree_copy_shown(b->in->datapath,
+                               apr_pstrcat(b->p, b->work, "/dataroot", NULL),
+                               &c, "copy dataroot", b->m.data_bytes, b->p, err);
 }
 
 static int write_manifest(void *ctx, const char **err)

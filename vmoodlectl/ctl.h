@@ -91,6 +91,10 @@ const vm_row *vmc_raw_row(const vmc_table *t, long long id);
  * one home of site selection.) */
 int vmc_table_load_one(vmc_opts *o, const char *verb, vmc_table *t,
                        const vm_instance **in, const char **why);
+/* The same for the site named host (HOST|ID) of a command that takes
+ * more arguments (rename HOST NEWURL, snapshot --from HOST). */
+int vmc_table_load_site(const vmc_opts *o, const char *host, vmc_table *t,
+                        const vm_instance **in, const char **why);
 /* Validate row against the rest of the table as the module would: the row
  * must load, and every instance that loads today must still load.  A row
  * without an id is a new one (validated with the next free id).  NULL when
@@ -101,6 +105,13 @@ const char *vmc_table_validate(const vmc_table *t, const vm_row *row,
  * or why it was not saved. */
 const char *vmc_table_save(vmc_table *t, const vm_row *row, long long *id,
                            apr_pool_t *p);
+/* A command's step changing a site's row (rename, move): row saved and
+ * *saved set, 0; or -1 with *err.  Its undo puts the row of id back as the
+ * table gave it when *saved: NULL, or why not. */
+int vmc_row_change(vmc_table *t, const vm_row *row, int *saved, apr_pool_t *p,
+                   const char **err);
+const char *vmc_row_change_undo(vmc_table *t, long long id, int *saved,
+                                apr_pool_t *p);
 
 /* Sub-commands; each returns an exit code. */
 int vmc_cmd_list(vmc_opts *o);

@@ -2,6 +2,7 @@
  * see dbowner.h. */
 #include <string.h>
 #include <apr_strings.h>
+#include "dbadmin.h"
 #include "dbowner.h"
 
 int vmc_admin_dbconf(const vmc_opts *o, const char *dbtype, const char *dbhost,
@@ -64,4 +65,15 @@ void vmc_handover_end(vmc_handover *h, vm_db *server, apr_pool_t *p)
                   h->role.name, err);
     else
         h->given = 0;
+}
+
+int vmc_site_db_drop(vm_db *server, const char *login, const char *dbname,
+                     apr_pool_t *p, const char **err)
+{
+    const char *still; /* global privileges: not ours to take */
+
+    if (vm_db_kind_of(server) != VM_DB_PGSQL
+        && vmc_role_revoke(server, NULL, login, dbname, &still, p, err) != 0)
+        return -1;
+    return vmc_dbadmin_drop(server, dbname, p, err);
 }

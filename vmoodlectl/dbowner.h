@@ -33,4 +33,12 @@ int vmc_handover_give(vmc_handover *h, vm_db *server, const vmc_dbconf *admin,
 /* The administrative login's membership ended (a line when it cannot). */
 void vmc_handover_end(vmc_handover *h, vm_db *server, apr_pool_t *p);
 
+/* A site's database dropped (an old copy, or a new one undone).  MariaDB
+ * keeps the grants of a dropped database: login's on dbname are revoked
+ * first, so that a database made later under the name is not its (that
+ * needs a login that may read mysql.db and revoke: the administrative
+ * one).  0, or -1 with *err (nothing dropped when the revoke failed). */
+int vmc_site_db_drop(vm_db *server, const char *login, const char *dbname,
+                     apr_pool_t *p, const char **err);
+
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <apr_strings.h>
+#include "dbadmin.h"
 #include "dbtools.h"
 #include "spawn.h"
 
@@ -159,4 +160,23 @@ int vmc_load(const vmc_dbconf *c, const char *dbname, const char *dump_path,
     cmd = command(c, &a, pr);
     cmd.feed_path = dump_path;
     return vmc_spawn(&cmd, p, err);
+}
+
+int vmc_create_and_load(vm_db *server, const vmc_dbconf *c, const char *dbname,
+                        const char *template, const char *dump_path,
+                        uint64_t size, int *made, apr_pool_t *p,
+                        const char **err)
+{
+    vmc_progress pr;
+    int rc;
+
+    if (vmc_dbadmin_create(server, dbname, template, p, err) != 0)
+        return -1;
+    *made = 1;
+    if (template)
+        return 0;
+    vmc_progress_start(&pr, "load database", size, NULL);
+    rc = vmc_load(c, dbname, dump_path, &pr, p, err);
+    vmc_progress_end(&pr, rc == 0);
+    return rc;
 }

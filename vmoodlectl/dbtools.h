@@ -20,4 +20,13 @@ int vmc_dump(const vmc_dbconf *c, const char *out_path,
 int vmc_load(const vmc_dbconf *c, const char *dbname, const char *dump_path,
              vmc_progress *pr, apr_pool_t *p, const char **err);
 
+/* deploy's, restore's and move's new database: made on server (as the
+ * template's copy, PostgreSQL, when template is not NULL; then nothing is
+ * loaded), *made set once it exists, the dump (size bytes, or 0) loaded
+ * with c, shown as it goes.  0 or -1 with *err. */
+int vmc_create_and_load(vm_db *server, const vmc_dbconf *c, const char *dbname,
+                        const char *template, const char *dump_path,
+                        uint64_t size, int *made, apr_pool_t *p,
+                        const char **err);
+
 #endif

@@ -312,7 +312,6 @@ static int create_database(deploy *d, const char **err)
 {
     apr_pool_t *p = d->o->pool;
     int exists, copy = same_server_template(d), rc;
-    vmc_progress pr;
 
     if ((exists = vmc_dbadmin_exists(d->server, d->in.dbname, p, err)) != 0) {
         if (exists > 0)
@@ -320,17 +319,10 @@ static int create_database(deploy *d, const char **err)
                                 d->in.dbname, vmc_dbconf_server(&d->db, p));
         return -1;
     }
-    if (vmc_dbadmin_create(d->server, d->in.dbname,
-                           copy ? d->m.pg_template_db : NULL, p, err)
-        != 0)
-        return -1;
-    d->db_created = 1;
-    if (copy)
-        return 0;
-    vmc_progress_start(&pr, "load database", d->m.dump_size, NULL);
-    rc = vmc_load(&d->db, d->in.dbname, d->dump_path, &pr, p, err);
-    vmc_progress_end(&pr, rc == 0);
-    if (rc != 0)
+    rc = vmc_create_and_load(d->server, &d->db, d->in.dbname,
+                             copy ? d->m.pg_template_db : NULL, d->dump_path,
+                             d->m.dump_size, &d->db_created, p, err);
+    if (rc != 0 && d->db_created)
         *err = apr_pstrcat(p, "load the template database: ", *err, NULL);
     return rc;
 }
@@ -376,29 +368,22 @@ static const char *check_file(void *ctx, const char *rel, uint64_t size,
 
 static int copy_dataroot(deploy *d, const char **err)
 {
-    vmc_progress pr;
     vmc_copy c;
     int rc;
 
-    memset(&c, 0, sizeof c);
-    c.uid = d->uid;
-    c.gid = d->gid;
-    c.dir_mode = 02770;
-    c.file_mode = 0660;
-    c.inside = d->o->data_parent;
-    c.made = &d->dataroot_created;
-    c.progress = &pr;
+    vmc_copy_for_site(&c, d->uid, d->gid, d->o->data_parent,
+                      &d->dataroot_created);
     c.on_file = check_file;
     c.ctx = d;
-    vmc_progress_start(&pr, "copy dataroot", d->m.data_bytes, "files");
-    rc = vmc_tree_copy(apr_pstrcat(d->o->pool, d->tpl_dir, "/dataroot", NULL),
-                       d->in.datapath, &c, d->o->pool, err);
+    rc = vmc_tree_copy_shown(apr_pstrcat(d->o->pool, d->tpl_dir, "/dataroot",
+                                         NULL),
+                             d->in.datapath, &c, "copy dataroot",
+                             d->m.data_bytes, d->o->pool, err);
     if (rc == 0
         && d->files_checked != (uint64_t)apr_hash_count(d->m.file_sums)) {
         *err = "the template's dataroot lacks files its manifest lists";
         rc = -1;
     }
-    vmc_progress_end(&pr, rc == 0);
     return rc;
 }
 

@@ -117,6 +117,8 @@ struct walk {
     void (*seen_dir)(walk *w, const struct stat *st);
     /* Each link, socket or fifo, never followed (or NULL). */
     void (*seen_other)(walk *w, const struct stat *st);
+    /* After a folder's entries (or NULL): dirfd and out both open. */
+    int (*prune)(walk *w, int dirfd, int out, const char *rel, int depth);
 };
 
 static int walk_fail(walk *w, const char *what, const char *rel)
@@ -231,6 +233,8 @@ static int walk_dir(walk *w, int dirfd, int out, const char *rel, int depth)
     } else if (rc == 0 && errno) {
         rc = walk_fail(w, "cannot read", rel);
     }
+    if (rc == 0 && w->prune && out >= 0)
+        rc = w->prune(w, dirfd, out, rel, depth);
     closedir(d);
     close(dirfd);
     return rc;
@@ -292,8 +296,11 @@ int vmc_tree_measure(const char *root, int skip_runtime, uint64_t *bytes,
                      uint64_t *files, apr_pool_t *p, const char **err)
 {
     totals t = { 0, 0 };
-    walk w = { skip_runtime, NULL, NULL, count_file, p,    p,
-               NULL,         &t,   NULL, 0,          NULL, NULL };
+    walk w = { .skip_runtime = skip_runtime,
+               .on_file = count_file,
+               .p = p,
+               .keep = p,
+               .ctx = &t };
     int rc = walk_root(&w, root, -1, err);
 
     *bytes = t.bytes;
@@ -321,8 +328,12 @@ int vmc_tree_disk_use(const char *root, uint64_t *bytes, uint64_t *files,
 {
     totals t = { 0, 0 };
     /* a link's own blocks too (du counts them), never what it reaches */
-    walk w = { 0,  NULL, NULL, count_blocks, p,         p, NULL,
-               &t, NULL, 0,    add_blocks,   add_blocks };
+    walk w = { .on_file = count_blocks,
+               .p = p,
+               .keep = p,
+               .ctx = &t,
+               .seen_dir = add_blocks,
+               .seen_other = add_blocks };
     struct stat st;
     int rc = walk_root(&w, root, -1, err);
 
@@ -361,12 +372,81 @@ static int make_dir(int out, const char *name)
     return fd;
 }
 
+/* What a later pass finds in the copy where the source has name: kept
+ * when it is of the kind wanted (S_IFDIR, S_IFREG), else removed; 1 kept,
+ * 0 absent (now), -1 error.  st gets what was kept. */
+static int update_entry(walk *w, int out, const char *name, const char *rel,
+                        mode_t kind, struct stat *st)
+{
+    const char *err;
+
+    if (fstatat(out, name, st, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? 0
+                               : walk_fail(w, "cannot stat the copy of", rel);
+    if ((st->st_mode & S_IFMT) == kind)
+        return 1;
+    if (S_ISDIR(st->st_mode)) {
+        if (vmc_tree_remove_at(out, name, rel, w->p, &err) != 0)
+            return w->err = apr_pstrdup(w->keep, err), -1;
+    } else if (unlinkat(out, name, 0) != 0 && errno != ENOENT) {
+        return walk_fail(w, "cannot remove the copy of", rel);
+    }
+    return 0;
+}
+
 static int copy_dir(walk *w, int out, const char *name, const char *rel,
                     int *sub)
 {
-    if ((*sub = make_dir(out, name)) < 0)
+    const vmc_copy *c = w->ctx;
+    struct stat st;
+    int there = c->update ? update_entry(w, out, name, rel, S_IFDIR, &st) : 0;
+
+    if (there < 0)
+        return -1;
+    if (there && (*sub = openat(out, name, DIR_FLAGS)) >= 0)
+        return 0;
+    if (there || (*sub = make_dir(out, name)) < 0)
         return walk_fail(w, "cannot create folder", rel);
     return 0;
+}
+
+/* Later passes: what the copy holds that the source does not (or holds
+ * as something not copied: a link, a run-time file) goes. */
+static int prune_copy(walk *w, int dirfd, int out, const char *rel, int depth)
+{
+    int rd = dup(out), rc = 0;
+    DIR *d = rd >= 0 ? fdopendir(rd) : NULL;
+    struct dirent *e;
+    struct stat src, dst;
+    const char *err;
+
+    if (!d) {
+        if (rd >= 0)
+            close(rd);
+        return walk_fail(w, "cannot read the copy of", rel);
+    }
+    while (rc == 0 && (errno = 0, e = readdir(d))) {
+        const char *n = e->d_name;
+        const char *sub = *rel ? apr_pstrcat(w->p, rel, "/", n, NULL) : n;
+
+        if (!strcmp(n, ".") || !strcmp(n, "..")
+            || fstatat(out, n, &dst, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        if (fstatat(dirfd, n, &src, AT_SYMLINK_NOFOLLOW) == 0
+            && (S_ISDIR(src.st_mode) || S_ISREG(src.st_mode))
+            && !(w->skip_runtime && is_runtime(n, depth, S_ISDIR(src.st_mode))))
+            continue;
+        if (S_ISDIR(dst.st_mode))
+            rc = vmc_tree_remove_at(out, n, sub, w->p, &err) == 0
+                ? 0
+                : (w->err = apr_pstrdup(w->keep, err), -1);
+        else if (unlinkat(out, n, 0) != 0 && errno != ENOENT)
+            rc = walk_fail(w, "cannot remove the copy of", sub);
+    }
+    if (rc == 0 && errno)
+        rc = walk_fail(w, "cannot read the copy of", rel);
+    closedir(d);
+    return rc;
 }
 
 /* The folder is complete: now it may be its owner's. */
@@ -442,49 +522,84 @@ static int open_source(walk *w, int dirfd, const char *name, const char *rel,
     return fd;
 }
 
+/* A later pass: 1 when the copy of rel has the source's size and
+ * modification time (it is not copied again), 0 when it is to be copied
+ * (whatever was there removed), -1 on error. */
+static int unchanged(walk *w, int out, const char *name, const char *rel,
+                     const struct stat *src)
+{
+    struct stat st;
+    int there = update_entry(w, out, name, rel, S_IFREG, &st);
+
+    if (there <= 0)
+        return there;
+    if (st.st_size == src->st_size && st.st_mtim.tv_sec == src->st_mtim.tv_sec
+        && st.st_mtim.tv_nsec == src->st_mtim.tv_nsec)
+        return 1;
+    if (unlinkat(out, name, 0) != 0 && errno != ENOENT)
+        return walk_fail(w, "cannot remove the copy of", rel);
+    return 0;
+}
+
+/* The bytes of in into a new file name in out, owned, moded and dated as
+ * the copy's (st: the source's); 0 or -1. */
+static int write_copy(walk *w, int in, int out, const char *name,
+                      const char *rel, const struct stat *st,
+                      char hex[VMC_SHA256_HEX], uint64_t *size)
+{
+    const vmc_copy *c = w->ctx;
+    struct timespec times[2] = { st->st_atim, st->st_mtim };
+    EVP_MD_CTX *md;
+    int rc = -1,
+        dst = openat(out, name,
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     0600);
+
+    if (dst < 0)
+        return walk_fail(w, "cannot create", rel);
+    md = EVP_MD_CTX_new();
+    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1
+        && copy_bytes(w, in, dst, md, rel, size) == 0) {
+        hex_digest(md, hex);
+        rc = settle(c, dst, file_mode(c, st->st_mode)) == 0
+                && futimens(dst, times) == 0
+            ? 0
+            : walk_fail(w, "cannot set the owner, mode and time of", rel);
+    }
+    if (close(dst) != 0 && rc == 0)
+        rc = walk_fail(w, "cannot write", rel);
+    EVP_MD_CTX_free(md);
+    return rc;
+}
+
 static int copy_file(walk *w, int dirfd, int out, const char *name,
                      const char *rel, const struct stat *seen)
 {
     const vmc_copy *c = w->ctx;
     const char *why;
     struct stat st;
-    int in = open_source(w, dirfd, name, rel, &st);
-    int dst = -1, rc = -1;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int in = open_source(w, dirfd, name, rel, &st), rc = 0;
     char hex[VMC_SHA256_HEX] = "";
     uint64_t size = 0;
 
     (void)seen;
     if (in < 0)
-        rc = -1;
-    else if ((dst = openat(out, name,
-                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                           0600))
-             < 0)
-        rc = walk_fail(w, "cannot create", rel);
-    else if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1
-             && copy_bytes(w, in, dst, md, rel, &size) == 0) {
-        hex_digest(md, hex);
-        rc = settle(c, dst, file_mode(c, st.st_mode)) == 0
-            ? 0
-            : walk_fail(w, "cannot set the owner and mode of", rel);
-        if (close(dst) != 0 && rc == 0)
-            rc = walk_fail(w, "cannot write", rel);
-        dst = -1;
+        return -1;
+    if (c->update)
+        rc = unchanged(w, out, name, rel, &st);
+    if (rc == 0) {
+        rc = write_copy(w, in, out, name, rel, &st, hex, &size);
+        if (rc == 0 && c->on_file
+            && (why = c->on_file(c->ctx, rel, size, hex)) != NULL) {
+            w->err = apr_pstrdup(w->keep, why);
+            rc = -1;
+        }
     }
-    if (rc == 0 && c->on_file
-        && (why = c->on_file(c->ctx, rel, size, hex)) != NULL) {
-        w->err = apr_pstrdup(w->keep, why);
-        rc = -1;
-    }
-    if (rc == 0 && c->progress)
-        vmc_progress_add(c->progress, 0, 1);
-    if (in >= 0)
-        close(in);
-    if (dst >= 0)
-        close(dst);
-    EVP_MD_CTX_free(md);
-    return rc;
+    if (rc >= 0 && c->progress)
+        vmc_progress_add(c->progress,
+                         c->update && rc ? (uint64_t)st.st_size : 0, 1);
+    close(in);
+    return rc < 0 ? -1 : 0;
 }
 
 /* The copy's root, made in its trusted parent and checked to be the one
@@ -498,7 +613,11 @@ static int make_root(const char *dst, const vmc_copy *c, apr_pool_t *p,
 
     if (parent < 0)
         return -1;
-    if (mkdirat(parent, base, 0700) != 0) {
+    if (c->update) { /* the earlier pass's, never followed */
+        if ((fd = openat(parent, base, DIR_FLAGS)) < 0)
+            *err = apr_psprintf(p, "cannot open %s: %s", dst,
+                                vmc_folder_why(parent, base, errno));
+    } else if (mkdirat(parent, base, 0700) != 0) {
         *err = apr_psprintf(p, "cannot create %s: %s", dst, strerror(errno));
     } else {
         if (c->made)
@@ -518,18 +637,15 @@ static int make_root(const char *dst, const vmc_copy *c, apr_pool_t *p,
 int vmc_tree_copy(const char *src, const char *dst, const vmc_copy *c,
                   apr_pool_t *p, const char **err)
 {
-    walk w = { c->skip_runtime,
-               copy_dir,
-               copy_dir_done,
-               copy_file,
-               p,
-               p,
-               NULL,
-               (void *)c,
-               apr_palloc(p, COPY_CHUNK),
-               0,
-               NULL,
-               NULL };
+    walk w = { .skip_runtime = c->skip_runtime,
+               .on_dir = copy_dir,
+               .dir_done = copy_dir_done,
+               .on_file = copy_file,
+               .p = p,
+               .keep = p,
+               .ctx = (void *)c,
+               .buf = apr_palloc(p, COPY_CHUNK),
+               .prune = c->update ? prune_copy : NULL };
     int out = make_root(dst, c, p, err), rc;
 
     if (out < 0)
@@ -583,10 +699,11 @@ int vmc_tree_sums(const char *root, vmc_file_seen on_file, void *ctx,
                   apr_pool_t *p, const char **err)
 {
     vmc_copy c;
-    walk w = { 0,        NULL, NULL,
-               sum_file, p,    p,
-               NULL,     &c,   apr_palloc(p, COPY_CHUNK),
-               0,        NULL, NULL };
+    walk w = { .on_file = sum_file,
+               .p = p,
+               .keep = p,
+               .ctx = &c,
+               .buf = apr_palloc(p, COPY_CHUNK) };
 
     memset(&c, 0, sizeof c);
     c.on_file = on_file;
@@ -618,4 +735,44 @@ int vmc_sha256_file(const char *path, char hex[VMC_SHA256_HEX], apr_pool_t *p,
         return -1;
     }
     return 0;
+}
+
+void vmc_copy_for_site(vmc_copy *c, uid_t uid, gid_t gid, const char *inside,
+                       int *made)
+{
+    memset(c, 0, sizeof *c);
+    c->uid = uid;
+    c->gid = gid;
+    c->dir_mode = 02770;
+    c->file_mode = 0660;
+    c->inside = inside;
+    c->made = made;
+}
+
+void vmc_copy_private(vmc_copy *c, const char *inside, vmc_file_seen on_file,
+                      void *ctx)
+{
+    memset(c, 0, sizeof *c);
+    c->skip_runtime = 1;
+    c->uid = (uid_t)-1;
+    c->dir_mode = 0700;
+    c->file_mode = 0600;
+    c->inside = inside;
+    c->on_file = on_file;
+    c->ctx = ctx;
+}
+
+int vmc_tree_copy_shown(const char *src, const char *dst, vmc_copy *c,
+                        const char *label, uint64_t total, apr_pool_t *p,
+                        const char **err)
+{
+    vmc_progress pr;
+    int rc;
+
+    c->progress = &pr;
+    vmc_progress_start(&pr, label, total, "files");
+    rc = vmc_tree_copy(src, dst, c, p, err);
+    vmc_progress_end(&pr, rc == 0);
+    c->progress = NULL;
+    return rc;
 }

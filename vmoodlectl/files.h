@@ -32,13 +32,35 @@ typedef struct {
     /* Folders get dir_mode; files get file_mode less what their source
      * denies its own owner (a 0400 key stays unwritable, for everyone). */
     mode_t dir_mode, file_mode;
-    const char *inside;     /* trusted folder the copy is made below, or
+    const char *inside; /* trusted folder the copy is made below, or
                               * NULL: the destination's folder is trusted */
-    int *made;              /* set to 1 once the destination exists */
+    int *made;          /* set to 1 once the destination exists */
+    /* A later pass into an earlier pass's copy (which exists): only files
+     * new or changed since (size, modification time) are copied, and what
+     * the source no longer has is removed from the copy.  The copy may
+     * have been writable by the tenant in between: nothing in it is
+     * trusted or followed. */
+    int update;
     vmc_progress *progress; /* bytes and files */
     vmc_file_seen on_file;
     void *ctx;
 } vmc_copy;
+
+/* c (all of it) set for a copy that becomes a site's dataroot: owned by
+ * uid:gid, folders 02770, files 0660, made below inside, *made set once
+ * it exists. */
+void vmc_copy_for_site(vmc_copy *c, uid_t uid, gid_t gid, const char *inside,
+                       int *made);
+/* c (all of it) set for a copy only root reads (a snapshot's, a
+ * backup's): run-time files left out, folders 0700, files 0600, below
+ * inside, each file listed by on_file(ctx). */
+void vmc_copy_private(vmc_copy *c, const char *inside, vmc_file_seen on_file,
+                      void *ctx);
+/* vmc_tree_copy shown as it goes: a progress line (label, total bytes
+ * expected or 0) and its end. */
+int vmc_tree_copy_shown(const char *src, const char *dst, vmc_copy *c,
+                        const char *label, uint64_t total, apr_pool_t *p,
+                        const char **err);
 
 /* Bytes and files that a copy with skip_runtime would take. */
 int vmc_tree_measure(const char *root, int skip_runtime, uint64_t *bytes,
@@ -54,7 +76,8 @@ int vmc_tree_disk_use(const char *root, uint64_t *bytes, uint64_t *files,
 int vmc_tree_sums(const char *root, vmc_file_seen on_file, void *ctx,
                   apr_pool_t *p, const char **err);
 
-/* Copy src into dst, which must not exist yet. */
+/* Copy src into dst, which must not exist yet (unless c->update).  Each
+ * file keeps its source's modification time. */
 int vmc_tree_copy(const char *src, const char *dst, const vmc_copy *c,
                   apr_pool_t *p, const char **err);
 
@@ -64,6 +87,11 @@ int vmc_tree_copy(const char *src, const char *dst, const vmc_copy *c,
  * already gone is no error; one that is not a folder is refused. */
 int vmc_tree_remove(const char *root, const char *inside, apr_pool_t *p,
                     const char **err);
+
+/* The entry name of the folder dirfd removed (a folder with everything in
+ * it, as vmc_tree_remove); shown names it in *err. */
+int vmc_tree_remove_at(int dirfd, const char *name, const char *shown,
+                       apr_pool_t *p, const char **err);
 
 /* The folder holding path's last component, opened as a descriptor: below
  * inside (when not NULL) each folder is opened without following links,

@@ -1,11 +1,13 @@
 /* move HOST [--dbhost H] [--dbname N] [--dataroot DIR] [--cleanup]: the
  * site to another database server or database name, or another disk, with
- * the same URL and identity.  In maintenance: the database dumped and
- * loaded into the new place, the dataroot copied (owned as the live one),
- * both verified (Moodle's version read back, the files counted), the row
- * switched, caches purged, maintenance off, the site asked.  The old copies
- * stay until move HOST --cleanup (a record in lock-dir/<id>.moved says
- * what they are).  A failure or an interrupt undoes every step. */
+ * the same URL and identity.  While the site serves: the dataroot copied
+ * (owned as the live one).  Then in maintenance: the database dumped and
+ * loaded into the new place (it cannot be copied consistently while Moodle
+ * writes it), what changed in the dataroot since copied, both verified
+ * (Moodle's version read back, the files counted), the row switched,
+ * caches purged, maintenance off, the site asked.  The old copies stay
+ * until move HOST --cleanup (a record in lock-dir/<id>.moved says what
+ * they are).  A failure or an interrupt undoes every step. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -164,14 +166,8 @@ int vmc_cmd_move(vmc_opts *o)
     memset(&m, 0, sizeof m);
     m.o = o;
     m.p = o->pool;
-    if (o->nargs != 1)
-        return vmc_fail(760, VMC_EXIT_USAGE,
-                        "move HOST [--dbhost H] "
-                        "[--dbname N] [--dataroot DIR] | move HOST --cleanup");
-    if ((rc = vmc_table_load(o, &m.t, &why)) != VMC_EXIT_OK)
+    if ((rc = vmc_table_load_one(o, "move", &m.t, &m.in, &why)) != VMC_EXIT_OK)
         return vmc_fail(761, rc, why);
-    if (!(m.in = vmc_find(&m.t, o->args[0], &why)))
-        return vmc_fail(762, VMC_EXIT_FAIL, why);
     if (o->cleanup)
         return vmc_move_cleanup(o, &m.t, m.in);
     if ((rc = vmc_site_cli_prepare(o, &m.cli, &why)) != VMC_EXIT_OK)

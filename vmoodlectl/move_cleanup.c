@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <apr_strings.h>
 #include "dbadmin.h"
+#include "dbowner.h"
 #include "files.h"
 #include "move.h"
 #include "shared.h"
@@ -78,21 +79,27 @@ static const char *in_use(const vmc_table *t, const old_place *o, apr_pool_t *p)
     return NULL;
 }
 
-/* The old database, with the site's password when its login is the
- * old one's (the record keeps none). */
-static const char *drop_old(const vm_instance *in, const old_place *o,
-                            apr_pool_t *p)
+/* The old database, dropped by its owner on PostgreSQL (the old login,
+ * with the site's password when it is the site's: the record keeps
+ * none); on MariaDB with the old login's grants on it, which take the
+ * administrative login when one is given. */
+static const char *drop_old(const vmc_opts *opts, const vm_instance *in,
+                            const old_place *o, apr_pool_t *p)
 {
-    const char *err;
+    const char *err,
+        *pass = strcmp(in->dblogin, o->value[2]) == 0 ? in->dbpass : "";
     vmc_dbconf c;
     vm_db *server;
-    int same_login = strcmp(in->dblogin, o->value[2]) == 0;
 
-    if (vmc_dbconf_make(&c, o->value[0], o->value[1], o->value[2],
-                        same_login ? in->dbpass : "", o->value[3], p, &err)
+    if (vmc_dbconf_make(&c, o->value[0], o->value[1], o->value[2], pass,
+                        o->value[3], p, &err)
             != 0
+        || (!c.pg
+            && vmc_admin_dbconf(opts, o->value[0], o->value[1], o->value[2],
+                                pass, o->value[3], &c, p, &err)
+                != 0)
         || !(server = vmc_db_open(&c, NULL, p, &err))
-        || vmc_dbadmin_drop(server, o->value[3], p, &err) != 0)
+        || vmc_site_db_drop(server, o->value[2], o->value[3], p, &err) != 0)
         return err;
     return NULL;
 }
@@ -119,7 +126,7 @@ int vmc_move_cleanup(vmc_opts *o, vmc_table *t, const vm_instance *in)
                 old.value[1], old.value[4]);
         return VMC_EXIT_OK;
     }
-    if (*old.value[3] && (why = drop_old(in, &old, o->pool)) != NULL)
+    if (*old.value[3] && (why = drop_old(o, in, &old, o->pool)) != NULL)
         return vmc_fail(778, VMC_EXIT_FAIL,
                         apr_psprintf(o->pool,
                                      "drop the "

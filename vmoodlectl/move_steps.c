@@ -77,18 +77,13 @@ static const char *plan_load(void *ctx, apr_pool_t *p)
 static int load(void *ctx, const char **err)
 {
     move_run *m = ctx;
-    vmc_progress pr;
-    int rc;
 
-    if (vmc_dbadmin_create(m->server, m->to.dbname, NULL, m->p, err) != 0)
-        return -1;
-    m->db_made = 1;
-    vmc_progress_start(&pr, "load database", 0, NULL);
-    rc = vmc_load(&m->admin_db, m->to.dbname, dump_path(m), &pr, m->p, err);
-    vmc_progress_end(&pr, rc == 0);
-    return rc != 0 ? -1
-                   : vmc_handover_give(&m->hand, m->server, &m->admin_db,
-                                       m->to.dblogin, m->to.dbname, m->p, err);
+    return vmc_create_and_load(m->server, &m->admin_db, m->to.dbname, NULL,
+                               dump_path(m), 0, &m->db_made, m->p, err)
+            != 0
+        ? -1
+        : vmc_handover_give(&m->hand, m->server, &m->admin_db, m->to.dblogin,
+                            m->to.dbname, m->p, err);
 }
 
 static void undo_load(void *ctx)
@@ -96,7 +91,8 @@ static void undo_load(void *ctx)
     move_run *m = ctx;
     const char *err;
     if (m->db_made
-        && vmc_dbadmin_drop(m->server, m->to.dbname, m->p, &err) != 0)
+        && vmc_site_db_drop(m->server, m->to.dblogin, m->to.dbname, m->p, &err)
+            != 0)
         vmc_error(772, "undo: drop database %s: %s", m->to.dbname, err);
     vmc_handover_end(&m->hand, m->server, m->p);
 }
@@ -106,31 +102,48 @@ static const char *plan_copy(void *ctx, apr_pool_t *p)
     move_run *m = ctx;
     return apr_psprintf(p,
                         "copy %s (%" APR_UINT64_T_FMT " files, %s) to %s "
-                        "without run-time files, owned as it is",
+                        "while the site serves, without run-time files, "
+                        "owned as it is",
                         m->in->datapath, m->files, vmc_bytes(m->bytes, p),
                         m->to.datapath);
 }
 
+/* One pass of the dataroot's copy: the first one whole (the site
+ * serving), the later one (in maintenance) only what changed since. */
+static int copy_pass(move_run *m, int update, const char **err)
+{
+    vmc_copy c;
+
+    vmc_copy_for_site(&c, m->uid, m->gid, m->o->data_parent, &m->data_made);
+    c.skip_runtime = 1;
+    c.update = update;
+    vmc_say("%s %s to %s%s", update ? "copying what changed in" : "copying",
+            m->in->datapath, m->to.datapath,
+            update ? " in maintenance" : " while the site serves");
+    return vmc_tree_copy_shown(m->in->datapath, m->to.datapath, &c,
+                               update ? "copy changes" : "copy dataroot",
+                               update ? 0 : m->bytes, m->p, err);
+}
+
 static int copy(void *ctx, const char **err)
 {
-    move_run *m = ctx;
-    vmc_progress pr;
-    vmc_copy c;
-    int rc;
+    return copy_pass(ctx, 0, err);
+}
 
-    memset(&c, 0, sizeof c);
-    c.skip_runtime = 1;
-    c.uid = m->uid;
-    c.gid = m->gid;
-    c.dir_mode = 02770;
-    c.file_mode = 0660;
-    c.inside = m->o->data_parent;
-    c.made = &m->data_made;
-    c.progress = &pr;
-    vmc_progress_start(&pr, "copy dataroot", m->bytes, "files");
-    rc = vmc_tree_copy(m->in->datapath, m->to.datapath, &c, m->p, err);
-    vmc_progress_end(&pr, rc == 0);
-    return rc != 0
+static const char *plan_update(void *ctx, apr_pool_t *p)
+{
+    move_run *m = ctx;
+    return apr_psprintf(p,
+                        "copy to %s what changed in %s since (size or "
+                        "time), remove there what is gone",
+                        m->to.datapath, m->in->datapath);
+}
+
+/* The new dataroot starts in maintenance, as the site now is. */
+static int update(void *ctx, const char **err)
+{
+    move_run *m = ctx;
+    return copy_pass(m, 1, err) != 0
         ? -1
         : vmc_maintenance_flag(m->to.datapath, m->uid, m->gid, m->p, err);
 }
@@ -179,7 +192,8 @@ static void undo_settings(void *ctx)
 }
 
 /* The new place holds what the old one did: Moodle's version read back
- * with the new row's credentials, the same files and bytes. */
+ * with the new row's credentials, the same files and bytes (both
+ * measured now, in maintenance). */
 static int verify(void *ctx, const char **err)
 {
     move_run *m = ctx;
@@ -197,7 +211,9 @@ static int verify(void *ctx, const char **err)
                -1;
     if (m->same_data) /* not copied, not measured */
         return 0;
-    if (vmc_tree_measure(m->to.datapath, 1, &bytes, &files, m->p, err) != 0)
+    if (vmc_tree_measure(m->in->datapath, 1, &m->bytes, &m->files, m->p, err)
+            != 0
+        || vmc_tree_measure(m->to.datapath, 1, &bytes, &files, m->p, err) != 0)
         return -1;
     if (bytes != m->bytes || files != m->files)
         return *err = apr_psprintf(m->p,
@@ -208,26 +224,18 @@ static int verify(void *ctx, const char **err)
     return 0;
 }
 
-static int save_row(move_run *m, const vm_row *row, const char **err)
-{
-    long long id;
-    return (*err = vmc_table_save(&m->t, row, &id, m->p)) ? -1 : 0;
-}
-
 static int switch_row(void *ctx, const char **err)
 {
     move_run *m = ctx;
-    if (save_row(m, &m->row, err) != 0)
-        return -1;
-    m->row_saved = 1;
-    return 0;
+    return vmc_row_change(&m->t, &m->row, &m->row_saved, m->p, err);
 }
 
 static void undo_switch(void *ctx)
 {
     move_run *m = ctx;
-    const char *err;
-    if (m->row_saved && save_row(m, vmc_raw_row(&m->t, m->in->id), &err) != 0)
+    const char *err = vmc_row_change_undo(&m->t, m->in->id, &m->row_saved,
+                                          m->p);
+    if (err)
         vmc_error(774, "undo: the row of %s: %s", m->in->wwwroot, err);
 }
 
@@ -288,12 +296,18 @@ static const char *plan_keep(void *ctx, apr_pool_t *p)
                         m->in->key, m->record);
 }
 
+/* The dataroot is copied first while the site serves; the database (which
+ * cannot be copied whole while Moodle writes it) and what changed in the
+ * dataroot since, in maintenance. */
 const vmc_step vmc_move_steps[] = {
+    { "copy the dataroot while the site serves", plan_copy, data_moves, copy,
+      undo_copy },
     { "maintenance on", vmc_maintenance_plan, NULL, vmc_maintenance_on,
       vmc_maintenance_undo },
     { "dump the database", plan_dump, db_moves, dump, undo_dump },
     { "load it into the new database", plan_load, db_moves, load, undo_load },
-    { "copy the dataroot", plan_copy, data_moves, copy, undo_copy },
+    { "copy what changed in the dataroot since", plan_update, data_moves,
+      update, NULL },
     { "rewrite the settings naming the dataroot", plan_settings, data_moves,
       move_settings, undo_settings },
     { "verify the new copies", NULL, NULL, verify, NULL },

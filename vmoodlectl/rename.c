@@ -36,26 +36,18 @@ static const char *plan_row(void *ctx, apr_pool_t *p)
                                          : "");
 }
 
-static int save_row(rename_run *r, const vm_row *row, const char **err)
-{
-    long long id;
-    return (*err = vmc_table_save(&r->t, row, &id, r->p)) ? -1 : 0;
-}
-
 static int change_row(void *ctx, const char **err)
 {
     rename_run *r = ctx;
-    if (save_row(r, &r->row, err) != 0)
-        return -1;
-    r->row_saved = 1;
-    return 0;
+    return vmc_row_change(&r->t, &r->row, &r->row_saved, r->p, err);
 }
 
 static void undo_row(void *ctx)
 {
     rename_run *r = ctx;
-    const char *err;
-    if (r->row_saved && save_row(r, vmc_raw_row(&r->t, r->in->id), &err) != 0)
+    const char *err = vmc_row_change_undo(&r->t, r->in->id, &r->row_saved,
+                                          r->p);
+    if (err)
         vmc_error(751, "undo: the row of %s: %s", r->in->wwwroot, err);
 }
 
@@ -214,10 +206,9 @@ int vmc_cmd_rename(vmc_opts *o)
         return vmc_fail(753, VMC_EXIT_USAGE,
                         "rename HOST NEWURL "
                         "[--keep-alias]");
-    if ((rc = vmc_table_load(o, &r.t, &why)) != VMC_EXIT_OK)
+    if ((rc = vmc_table_load_site(o, o->args[0], &r.t, &r.in, &why))
+        != VMC_EXIT_OK)
         return vmc_fail(755, rc, why);
-    if (!(r.in = vmc_find(&r.t, o->args[0], &why)))
-        return vmc_fail(756, VMC_EXIT_FAIL, why);
     if ((rc = vmc_site_cli_prepare(o, &r.cli, &why)) != VMC_EXIT_OK)
         return vmc_fail(759, rc, why);
     if ((why = prepare(&r)) != NULL)

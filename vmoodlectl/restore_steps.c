@@ -47,18 +47,13 @@ static const char *plan_load(void *ctx, apr_pool_t *p)
 static int load(void *ctx, const char **err)
 {
     restore *r = ctx;
-    vmc_progress pr;
-    int rc;
 
-    if (vmc_dbadmin_create(r->server, r->new_db, NULL, r->p, err) != 0)
-        return -1;
-    r->db_created = 1;
-    vmc_progress_start(&pr, "load database", r->m.dump_size, NULL);
-    rc = vmc_load(&r->db, r->new_db, r->dump_path, &pr, r->p, err);
-    vmc_progress_end(&pr, rc == 0);
-    return rc != 0 ? -1
-                   : vmc_handover_give(&r->hand, r->server, &r->db,
-                                       r->in->dblogin, r->new_db, r->p, err);
+    return vmc_create_and_load(r->server, &r->db, r->new_db, NULL, r->dump_path,
+                               r->m.dump_size, &r->db_created, r->p, err)
+            != 0
+        ? -1
+        : vmc_handover_give(&r->hand, r->server, &r->db, r->in->dblogin,
+                            r->new_db, r->p, err);
 }
 
 static void undo_load(void *ctx)
@@ -66,7 +61,8 @@ static void undo_load(void *ctx)
     restore *r = ctx;
     const char *err;
     if (r->db_created
-        && vmc_dbadmin_drop(r->server, r->new_db, r->p, &err) != 0)
+        && vmc_site_db_drop(r->server, r->in->dblogin, r->new_db, r->p, &err)
+            != 0)
         vmc_error(731, "undo: drop database %s: %s", r->new_db, err);
     vmc_handover_end(&r->hand, r->server, r->p);
 }
@@ -86,27 +82,19 @@ static const char *plan_copy(void *ctx, apr_pool_t *p)
 static int copy(void *ctx, const char **err)
 {
     restore *r = ctx;
-    vmc_progress pr;
     vmc_copy c;
-    int rc;
 
-    memset(&c, 0, sizeof c);
-    c.uid = r->uid;
-    c.gid = r->gid;
-    c.dir_mode = 02770;
-    c.file_mode = 0660;
-    c.inside = parent_of(r->in->datapath, r->p);
-    c.made = &r->copy_made;
-    c.progress = &pr;
+    vmc_copy_for_site(&c, r->uid, r->gid, parent_of(r->in->datapath, r->p),
+                      &r->copy_made);
     c.on_file = vmc_restore_check_file;
     c.ctx = r;
     r->files_checked = 0;
-    vmc_progress_start(&pr, "copy dataroot", r->m.data_bytes, "files");
-    rc = vmc_tree_copy(apr_pstrcat(r->p, r->dir, "/dataroot", NULL), r->beside,
-                       &c, r->p, err);
-    vmc_progress_end(&pr, rc == 0);
-    return rc != 0 ? -1
-                   : vmc_maintenance_flag(r->beside, r->uid, r->gid, r->p, err);
+    return vmc_tree_copy_shown(apr_pstrcat(r->p, r->dir, "/dataroot", NULL),
+                               r->beside, &c, "copy dataroot", r->m.data_bytes,
+                               r->p, err)
+            != 0
+        ? -1
+        : vmc_maintenance_flag(r->beside, r->uid, r->gid, r->p, err);
 }
 
 static void undo_copy(void *ctx)
@@ -290,7 +278,7 @@ static int cleanup(void *ctx, const char **err)
     const char *why;
 
     (void)err;
-    if (vmc_dbadmin_drop(r->server, r->old_db, r->p, &why) != 0)
+    if (vmc_site_db_drop(r->server, r->in->dblogin, r->old_db, r->p, &why) != 0)
         vmc_error(736, "the old database %s is left: %s", r->old_db, why);
     if (vmc_tree_remove(r->beside, parent_of(r->beside, r->p), r->p, &why) != 0)
         vmc_error(737, "the old dataroot %s is left: %s", r->beside, why);

@@ -107,13 +107,19 @@ vmc_selection vmc_selection_of(const vmc_opts *o, int first)
 int vmc_table_load_one(vmc_opts *o, const char *verb, vmc_table *t,
                        const vm_instance **in, const char **why)
 {
-    int rc;
-
     if (o->nargs != 1) {
         *why = apr_psprintf(o->pool, "%s takes one HOST or ID", verb);
         return VMC_EXIT_USAGE;
     }
+    return vmc_table_load_site(o, o->args[0], t, in, why);
+}
+
+int vmc_table_load_site(const vmc_opts *o, const char *host, vmc_table *t,
+                        const vm_instance **in, const char **why)
+{
+    int rc;
+
     if ((rc = vmc_table_load(o, t, why)) != VMC_EXIT_OK)
         return rc;
-    return (*in = vmc_find(t, o->args[0], why)) ? VMC_EXIT_OK : VMC_EXIT_FAIL;
+    return (*in = vmc_find(t, host, why)) ? VMC_EXIT_OK : VMC_EXIT_FAIL;
 }

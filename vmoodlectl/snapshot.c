@@ -104,8 +104,7 @@ static int find_source(snapshot *s)
 
     if (strcmp(s->o->from, "master") == 0)
         return source_from_flags(s);
-    if (vmc_table_load(s->o, &s->t, &why) != VMC_EXIT_OK
-        || !(in = vmc_find(&s->t, s->o->from, &why)))
+    if (vmc_table_load_site(s->o, s->o->from, &s->t, &in, &why) != VMC_EXIT_OK)
         return vmc_fail(338, -1, why);
     s->src = *in;
     if ((why = confine_source(s)) != NULL) {
@@ -232,29 +231,17 @@ static int dump_database(snapshot *s, const char **err)
 static int copy_dataroot(snapshot *s, const char **err)
 {
     apr_pool_t *p = s->o->pool;
-    vmc_progress pr;
     vmc_copy c;
-    int rc;
 
     if (vmc_tree_measure(s->src.datapath, 1, &s->m.data_bytes, &s->m.data_files,
                          p, err)
         != 0)
         return -1;
-    memset(&c, 0, sizeof c);
-    c.skip_runtime = 1;
-    c.uid = (uid_t)-1;
-    c.dir_mode = 0700;
-    c.file_mode = 0600;
-    c.inside = s->o->templates_dir;
-    c.progress = &pr;
-    c.on_file = vmc_manifest_list_file;
-    c.ctx = s->m.files;
-    vmc_progress_start(&pr, "copy dataroot", s->m.data_bytes, "files");
-    rc = vmc_tree_copy(s->src.datapath,
-                       apr_pstrcat(p, s->work_dir, "/dataroot", NULL), &c, p,
-                       err);
-    vmc_progress_end(&pr, rc == 0);
-    return rc;
+    vmc_copy_private(&c, s->o->templates_dir, vmc_manifest_list_file,
+                     s->m.files);
+    return vmc_tree_copy_shown(s->src.datapath,
+                               apr_pstrcat(p, s->work_dir, "/dataroot", NULL),
+                               &c, "copy dataroot", s->m.data_bytes, p, err);
 }
 
 static void fill_manifest(snapshot *s)

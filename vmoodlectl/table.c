@@ -150,3 +150,27 @@ const char *vmc_table_save(vmc_table *t, const vm_row *row, long long *id,
         return apr_psprintf(p, "saving to %s failed: %s", t->src->display, err);
     return NULL;
 }
+
+int vmc_row_change(vmc_table *t, const vm_row *row, int *saved, apr_pool_t *p,
+                   const char **err)
+{
+    long long id;
+
+    if ((*err = vmc_table_save(t, row, &id, p)) != NULL)
+        return -1;
+    *saved = 1;
+    return 0;
+}
+
+const char *vmc_row_change_undo(vmc_table *t, long long id, int *saved,
+                                apr_pool_t *p)
+{
+    long long ignored;
+    const char *why;
+
+    if (!*saved)
+        return NULL;
+    if ((why = vmc_table_save(t, vmc_raw_row(t, id), &ignored, p)) == NULL)
+        *saved = 0;
+    return why;
+}

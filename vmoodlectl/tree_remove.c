@@ -153,3 +153,21 @@ int vmc_tree_remove(const char *root, const char *inside, apr_pool_t *p,
         *err = r.err;
     return rc;
 }
+
+int vmc_tree_remove_at(int dirfd, const char *name, const char *shown,
+                       apr_pool_t *p, const char **err)
+{
+    remover r = { 0, shown, p, NULL };
+    struct stat st;
+
+    if (fstat(dirfd, &st) != 0) {
+        *err = apr_psprintf(p, "cannot remove %s: %s", shown, strerror(errno));
+        return -1;
+    }
+    r.dev = st.st_dev;
+    if (remove_entry(&r, dirfd, name, "", 0, p) != 0) {
+        *err = r.err;
+        return -1;
+    }
+    return 0;
+}

@@ -8,6 +8,7 @@ import json
 import os
 import pwd
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -42,8 +43,11 @@ dr=$VMOODLE_DATAROOT
 """
 
 SCRIPTS = {
+    # out/on-enable: a shell script run (as the site) just before
+    # maintenance goes on: what the site does while a move copies
     "maintenance.php": """case "$1" in
---enable) echo on > "$dr/climaintenance.html" ;;
+--enable) [ -f "$o/on-enable" ] && sh "$o/on-enable"
+    echo on > "$dr/climaintenance.html" ;;
 --disable) rm -f "$dr/climaintenance.html" ;;
 esac
 """,
@@ -680,17 +684,163 @@ def test_move_to_a_new_database_and_dataroot_then_cleanup(site):
     assert none.returncode == 1 and "no old copies" in none.stderr
 
 
-@pytest.mark.parametrize("where", ["purge", "answer"])
-def test_move_failing_is_undone(site, where):
-    before = state(site)
-    site.fail_once("purge_caches" if where == "purge" else "cfg")
-    proc = site.ctl("move", "one.test", "--dbname",
-                    site.row["vdbname"] + "_moved", "--dataroot",
-                    os.path.join(site.data, "one-moved"))
-    assert proc.returncode == 1 and "the site is as it was" in proc.stderr
+def copied(tree):
+    """A dataroot's tree as move copies it: without run-time files."""
+    return {k: v for k, v in tree.items()
+            if k.split("/")[0] not in ("sessions", "cache", "localcache",
+                                       "temp", "trashdir", "lock")
+            and not k.endswith(".lock") and k != "climaintenance.html"}
+
+
+# Run as the site by the stand-in maintenance --enable, after the copy
+# made while the site serves: notes what the site and the copy are then,
+# changes the dataroot (a file added, one changed at the same size, one
+# grown, a folder removed, a file become a folder) and, as a tenant could,
+# the copy (a stray file, a link where a file was).
+BETWEEN_THE_PASSES = """o=@OUT@; dr=$VMOODLE_DATAROOT; new=@NEW@
+[ -f "$dr/climaintenance.html" ] && echo maintenance > "$o/site-then"
+(cd "$new" && find . -type f | sort) > "$o/copy-then"
+mkdir -p "$dr/filedir/new" && echo added > "$dr/filedir/new/added"
+printf HELLO > "$dr/lang/en/readme.txt"
+touch -d @1000000000 "$dr/lang/en/readme.txt"
+echo more >> "$dr/muc/config.php"
+rm -r "$dr/filedir/ef"
+rm "$dr/secret/key/sodium.key" && mkdir "$dr/secret/key/sodium.key"
+echo stray > "$new/stray"
+ln -sf "$o/victim" "$new/lang/en/readme.txt"
+"""
+
+
+def move_args(site):
+    return ["move", "one.test", "--dbname", site.row["vdbname"] + "_moved",
+            "--dataroot", os.path.join(site.data, "one-moved")]
+
+
+def test_move_copies_the_dataroot_while_the_site_serves(site):
+    new_data = os.path.join(site.data, "one-moved")
+    out = os.path.join(site.root, "out")
+    write(os.path.join(out, "on-enable"),
+          BETWEEN_THE_PASSES.replace("@OUT@", out).replace("@NEW@", new_data)
+          .encode())
+    write(os.path.join(out, "victim"), b"not the site's")
+    first = copied(site.tree())
+    proc = site.ctl(*move_args(site))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # the whole copy was made before maintenance went on, the site serving
+    then = open(os.path.join(out, "copy-then")).read().split()
+    assert sorted(then) == sorted("./" + k for k in first)
+    assert not os.path.exists(os.path.join(out, "site-then"))
+    assert site.steps()[0] == "maintenance --enable"
+    lines = proc.stdout.splitlines()
+    serving = next(i for i, ln in enumerate(lines)
+                   if "while the site serves" in ln)
+    window = next(i for i, ln in enumerate(lines) if "in maintenance" in ln)
+    assert serving < window
+    # what changed between the passes is in the new dataroot, as it is in
+    # the old one; the tenant's stray file and link are gone
+    assert site.row["vdatapath"] == new_data
+    old = copied(site.tree(site.rows[0]["vdatapath"]))
+    assert "filedir/new/added" in old and "filedir/ef/01/ef012345" not in old
+    assert copied(site.tree()) == old
+    assert not os.path.islink(os.path.join(new_data, "lang/en/readme.txt"))
+    assert open(os.path.join(out, "victim"), "rb").read() == b"not the site's"
+    assert os.path.isdir(os.path.join(new_data, "secret/key/sodium.key"))
+    assert os.stat(os.path.join(new_data, "lang/en/readme.txt")).st_mtime \
+        == 1000000000
+    assert not site.in_maintenance() and site.courses() == ["master", "bio"]
+
+
+def assert_as_it_was(site, before, code, err):
+    assert code == 1, err
+    assert "the site is as it was" in err, err
     assert state(site) == before
     assert not [n for n in os.listdir(os.path.join(site.root, "locks"))
                 if n.endswith(".moved") or n.startswith(".")]
+
+
+DEEP = "mkdir -p \"$VMOODLE_DATAROOT/filedir/" + "d/" * 70 + "\"\n"
+
+
+@pytest.mark.parametrize("where", ["serving copy", "maintenance on", "dump",
+                                   "load", "copy changes", "purge",
+                                   "answer"])
+def test_move_failing_at_each_step_is_undone(site, where):
+    env = None
+    if where == "serving copy":     # a hard link to a file of another user
+        other = os.path.join(site.root, "other")
+        write(other, b"not the tenant's")
+        os.link(other, os.path.join(site.row["vdatapath"], "filedir", "ln"))
+    elif where == "maintenance on":
+        site.fail_once("maintenance")
+    elif where == "dump":
+        env = failing_tools(site, "pg_dump", "mariadb-dump")
+    elif where == "load":
+        env = failing_tools(site, "pg_restore", "mariadb")
+    elif where == "copy changes":   # nested past what a copy follows
+        write(os.path.join(site.root, "out", "on-enable"), DEEP.encode())
+    else:
+        site.fail_once("purge_caches" if where == "purge" else "cfg")
+    before = state(site)
+    proc = site.ctl(*move_args(site), env=env)
+    if where == "copy changes":     # the site made it, not the move
+        before["tree"] = site.tree()
+    assert_as_it_was(site, before, proc.returncode, proc.stderr)
+    step = {"serving copy": "copy the dataroot while the site serves",
+            "copy changes": "copy what changed in the dataroot since"}
+    if where in step:
+        assert f"at step '{step[where]}'" in proc.stderr
+
+
+def holding(site, tool):
+    """An environment where tool notes its start in out/steps, then waits
+    a little before it runs: time to be interrupted in."""
+    bin_dir = os.path.join(site.root, "bin")
+    real = shutil.which(tool)
+    write(os.path.join(bin_dir, tool),
+          f"#!/bin/sh\necho {tool} >> {site.root}/out/steps\nsleep 2\n"
+          f"exec {real} \"$@\"\n".encode())
+    os.chmod(os.path.join(bin_dir, tool), 0o755)
+    return dict(os.environ, PATH=bin_dir + ":" + os.environ["PATH"])
+
+
+@pytest.mark.parametrize("where", ["serving copy", "maintenance on", "dump",
+                                   "purge"])
+def test_move_interrupted_at_each_step_is_undone(site, where):
+    env = None
+    new_data = os.path.join(site.data, "one-moved")
+    if where == "serving copy":     # long enough to be caught in
+        with open(os.path.join(site.row["vdatapath"], "filedir", "big"),
+                  "wb") as f:
+            f.truncate(768 << 20)
+        web_owned(site.row["vdatapath"])
+    elif where == "dump":
+        env = holding(site, "pg_dump" if site.kind == "pgsql"
+                      else "mariadb-dump")
+    else:
+        script = "maintenance" if where == "maintenance on" else \
+            "purge_caches"
+        write(os.path.join(site.root, "out", f"sleep-{script}"), b"2")
+    before = state(site)
+    p = subprocess.Popen(site.args(*move_args(site)), env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    if where == "serving copy":
+        for _ in range(2000):
+            if os.path.exists(new_data) or p.poll() is not None:
+                break
+            time.sleep(0.005)
+    else:
+        wait_for_step(site, p, {"maintenance on": "maintenance",
+                                "dump": "pg_dump" if site.kind == "pgsql"
+                                else "mariadb-dump",
+                                "purge": "purge_caches"}[where])
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=300)
+    assert_as_it_was(site, before, p.returncode, err)
+    assert "interrupt" in err
+    if where == "serving copy":
+        assert "at step 'copy the dataroot while the site serves'" in err
+        assert site.steps() == []   # maintenance never went on
 
 
 # ------------------------------------- a site with a login of its own
@@ -730,6 +880,29 @@ def owned_by_the_site(site):
     return out.split()
 
 
+def login_databases(site, login):
+    """The databases the login holds: on PostgreSQL those it owns, on
+    MariaDB those its grants name (which a dropped database keeps)."""
+    if site.kind == "pgsql":
+        out = site.server.sql("SELECT datname FROM pg_database WHERE "
+                              f"pg_get_userbyid(datdba) = '{login}'")
+    else:
+        out = site.server.sql(f"SELECT Db FROM mysql.db WHERE User = "
+                              f"'{login}'").replace("\\", "")
+    return set(out.split())
+
+
+def reaches_a_new_database_named(site, login, name):
+    """A database made (by the server's administrator) under a name the
+    login once had: can the login read it?  (MariaDB: a dropped database
+    keeps its grants; PostgreSQL lets any login connect to a new one.)"""
+    site.server.sql(f"CREATE DATABASE {name}")
+    ok, _ = as_login(site.server, login, site.row["vdbpass"], name,
+                     "SELECT 1")
+    site.server.sql(f"DROP DATABASE {name}")
+    return ok
+
+
 def test_restore_and_move_of_a_site_with_its_own_login(site):
     admin = own_login(site)
     login = site.row["vdblogin"]
@@ -740,21 +913,41 @@ def test_restore_and_move_of_a_site_with_its_own_login(site):
     assert ("--admin-dbuser" if site.kind == "pgsql"     # checked first
             else "the site is as it was") in refused.stderr, refused.stderr
     assert "chem" in site.courses()
+    before_restore = site.row["vdbname"]
     proc = site.ctl("restore", path, *admin)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert site.row["vdblogin"] == login and site.row["vdbpass"] != PASSWORD
     assert owned_by_the_site(site) == ["master", "bio"]
-    new_db = site.row["vdbname"] + "_moved"
+    assert login_databases(site, login) == {site.row["vdbname"]}
+    if site.kind != "pgsql":   # restored under a new name: the old one's
+        assert not reaches_a_new_database_named(site, login, before_restore)
+    old_db = site.row["vdbname"]
+    new_db = old_db + "_moved"
     moved = site.ctl("move", "one.test", "--dbname", new_db, *admin)
     assert moved.returncode == 0, moved.stdout + moved.stderr
     assert (site.row["vdbname"], site.row["vdblogin"]) == (new_db, login)
     assert owned_by_the_site(site) == ["master", "bio"]
-    clean = site.ctl("move", "one.test", "--cleanup")
+    clean = site.ctl("move", "one.test", "--cleanup", *admin)
     assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert login_databases(site, login) == {new_db}
+    if site.kind != "pgsql":
+        assert not reaches_a_new_database_named(site, login, old_db)
     gone = site.ctl("destroy", "one.test", "--yes", *admin)
     assert gone.returncode == 0, gone.stdout + gone.stderr
     assert f"dropped database login {login}" in gone.stdout
     assert not login_exists(site.server, login)
+
+
+def test_a_failed_move_leaves_the_login_its_database_only(site):
+    admin = own_login(site)
+    login, db = site.row["vdblogin"], site.row["vdbname"]
+    site.fail_once("purge_caches")
+    proc = site.ctl("move", "one.test", "--dbname", db + "_moved", *admin)
+    assert proc.returncode == 1 and "the site is as it was" in proc.stderr
+    assert login_databases(site, login) == {db}
+    if site.kind != "pgsql":
+        assert not reaches_a_new_database_named(site, login, db + "_moved")
+    assert owned_by_the_site(site) == ["master", "bio"]
 
 
 @only_on("pgsql")
@@ -764,6 +957,12 @@ def test_move_dry_run_and_refusals(site):
                     os.path.join(site.data, "elsewhere"))
     assert plan.returncode == 0, plan.stderr
     assert "copy " in plan.stdout and "dump" not in plan.stdout
+    # the plan is the steps' order: the copy first, while the site serves,
+    # then the window and the changes copied in it
+    steps = [ln for ln in plan.stdout.splitlines() if ln.startswith("  ")]
+    assert "while the site serves" in steps[0]
+    assert "maintenance on" in steps[1]
+    assert "what changed" in steps[2]
     nowhere = site.ctl("move", "one.test")
     assert nowhere.returncode == 1 and "give where to" in nowhere.stderr
     outside = site.ctl("move", "one.test", "--dataroot", "/tmp/outside-x")

@@ -3,6 +3,7 @@
  * trusted folder), a copy is private with stricter source modes kept, and
  * two sites' databases or dataroots are the same exactly when a
  * connection or a path would make them so. */
+#include <fcntl.h>
 #include "testutil.h"
 #include "files.h"
 #include "shared.h"
@@ -102,11 +103,7 @@ static void test_copy_is_private_and_keeps_stricter_modes(void **state)
     tu_write_text(tu_path(p, src, "open.txt"), "o");
     assert_int_equal(chmod(tu_path(p, src, "open.txt"), 0666), 0);
     assert_int_equal(symlink(v, tu_path(p, src, "link")), 0);
-    memset(&c, 0, sizeof c);
-    c.uid = (uid_t)-1;
-    c.dir_mode = 0700;
-    c.file_mode = 0600;
-    c.inside = mkdirs(p, tmp, "templates");
+    vmc_copy_private(&c, mkdirs(p, tmp, "templates"), NULL, NULL);
     dst = tu_path(p, c.inside, "tpl");
     assert_int_equal(vmc_tree_copy(src, dst, &c, p, &err), 0);
     assert_int_equal(mode_of(dst), 0700);
@@ -218,6 +215,65 @@ static void test_paths_overlap(void **state)
                                   tu_path(p, tmp, "data/a/new"), p));
 }
 
+/* A later pass: what changed in the source is copied (a same-sized file
+ * with another time too), what it lost goes, and what was put in the copy
+ * meanwhile (a stray file, links to a victim) is removed, never
+ * followed. */
+static void test_update_pass_copies_only_the_changes(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *tmp = tu_tmpdir(p), *v = victim(p, tmp), *err = NULL;
+    const char *src = mkdirs(p, tmp, "data/site"), *dst;
+    struct timespec old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+    struct stat st;
+    ino_t kept;
+    vmc_copy c;
+
+    mkdirs(p, tmp, "data/site/gone/sub");
+    mkdirs(p, tmp, "data/site/a");
+    tu_write_text(tu_path(p, src, "gone/sub/f"), "x");
+    tu_write_text(tu_path(p, src, "a/same"), "same");
+    tu_write_text(tu_path(p, src, "a/edited"), "hello");
+    tu_write_text(tu_path(p, src, "a/linked"), "l");
+    tu_write_text(tu_path(p, src, "becomes-dir"), "f");
+    vmc_copy_private(&c, tu_path(p, tmp, "data"), NULL, NULL);
+    dst = tu_path(p, c.inside, "moved");
+    assert_int_equal(vmc_tree_copy(src, dst, &c, p, &err), 0);
+    kept = tu_inode(tu_path(p, dst, "a/same"));
+    /* the site, meanwhile */
+    tu_write_text(tu_path(p, src, "a/edited"), "HELLO");
+    assert_int_equal(utimensat(AT_FDCWD, tu_path(p, src, "a/edited"), old, 0),
+                     0);
+    mkdirs(p, tmp, "data/site/new");
+    tu_write_text(tu_path(p, src, "new/f"), "new");
+    tu_rm_tree((void *)tu_path(p, src, "gone"));
+    assert_int_equal(unlink(tu_path(p, src, "becomes-dir")), 0);
+    mkdirs(p, tmp, "data/site/becomes-dir");
+    /* a tenant, in the copy */
+    tu_write_text(tu_path(p, dst, "stray"), "s");
+    assert_int_equal(unlink(tu_path(p, dst, "a/linked")), 0);
+    assert_int_equal(symlink(tu_path(p, v, "keep"),
+                             tu_path(p, dst, "a/linked")),
+                     0);
+    assert_int_equal(symlink(v, tu_path(p, dst, "new")), 0);
+    c.update = 1;
+    assert_int_equal(vmc_tree_copy(src, dst, &c, p, &err), 0);
+    assert_string_equal(tu_read(p, tu_path(p, dst, "a/edited"), NULL), "HELLO");
+    assert_int_equal(lstat(tu_path(p, dst, "a/edited"), &st), 0);
+    assert_int_equal(st.st_mtim.tv_sec, 1000000000);
+    assert_true(tu_inode(tu_path(p, dst, "a/same")) == kept);
+    assert_string_equal(tu_read(p, tu_path(p, dst, "new/f"), NULL), "new");
+    assert_string_equal(tu_read(p, tu_path(p, dst, "a/linked"), NULL), "l");
+    assert_int_equal(lstat(tu_path(p, dst, "a/linked"), &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_false(exists(tu_path(p, dst, "gone")));
+    assert_false(exists(tu_path(p, dst, "stray")));
+    assert_int_equal(lstat(tu_path(p, dst, "becomes-dir"), &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_string_equal(tu_read(p, tu_path(p, v, "keep"), NULL), "mine");
+    assert_false(exists(tu_path(p, v, "f")));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +281,7 @@ int main(void)
         TU_TEST(test_remove_refuses_a_root_or_a_way_through_a_link),
         TU_TEST(test_copy_is_private_and_keeps_stricter_modes),
         TU_TEST(test_copy_refuses_a_hard_link_to_another_users_file),
+        TU_TEST(test_update_pass_copies_only_the_changes),
         TU_TEST(test_same_database),
         TU_TEST(test_paths_overlap),
     };
