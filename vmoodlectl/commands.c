@@ -72,7 +72,7 @@ static const vmc_command commands[] = {
       "behind the code, or --to a platform",
       VMC_NEEDS_TABLE | VMC_SITES | VMC_WRITES,
       OPTIONS(FLEET, "no-master", "to", "settle", "backup", "backups-dir",
-              "keep") },
+              "keep", ADMIN) },
     { "purge-caches", vmc_cmd_purge_caches, "SITES", "Moodle's caches",
       VMC_NEEDS_TABLE | VMC_SITES, OPTIONS(FLEET) },
     { "maintenance", vmc_cmd_maintenance, "on|off SITES",
