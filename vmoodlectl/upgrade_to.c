@@ -444,8 +444,8 @@ int vmc_cmd_upgrade_to(vmc_opts *o)
                          vm_text_visible(o->settle_text, o->pool)));
     if ((rc = vmc_job_prepare(o, "upgrade", 0, &t, &job, &fg)) != VMC_EXIT_OK
         || (rc = check(o, &job, &tree)) != VMC_EXIT_OK
-        || (rc = check_restore(o, &t, &job)) != VMC_EXIT_OK
         || (rc = vmc_upgrade_backup_init(o, &t, &job, &ub)) != VMC_EXIT_OK
+        || (rc = check_restore(o, &t, &job)) != VMC_EXIT_OK
         || (!o->dry_run && (rc = vmc_job_lock_dir(o)) != VMC_EXIT_OK))
         return rc;
     if (!o->dry_run
