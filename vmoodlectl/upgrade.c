@@ -72,12 +72,9 @@ static int run_script(site_run *r, int n, const char *what, const char **err)
                                 &arg, arg ? 1 : 0);
 
     if (code != 0)
-        *err = apr_psprintf(r->pool, "%s exited %d%s%s", what, code,
+        *err = apr_psprintf(r->pool, "%s exited %d%s", what, code,
                             scripts[n].in_maintenance
                                 ? ", the site stays in maintenance"
-                                : "",
-                            scripts[n].in_maintenance
-                                ? vmc_upgrade_restore_hint(&r->u->ub, r->pool)
                                 : "");
     return code ? -1 : 0;
 }
@@ -178,6 +175,9 @@ static int upgrade_site(const vmc_job *job, const vm_instance *in)
     }
     if (vmc_steps_run(steps, NSTEPS, &r, &out) != 0) {
         printf("vmoodlectl: %s\n", out.err);
+        /* the last line, the summary's: short, the command whole */
+        if (!r.backup_failed && u->ub.path)
+            printf("%s\n", vmc_upgrade_restore_hint(&u->ub, u->pool));
         return 1;
     }
     printf("vmoodlectl: %s, out of maintenance\n",

@@ -74,9 +74,7 @@ int vmc_upgrade_backup_site(vmc_upgrade_backup *ub, const vm_instance *in,
 const char *vmc_upgrade_restore_hint(const vmc_upgrade_backup *ub,
                                      apr_pool_t *p)
 {
-    return ub->path ? apr_psprintf(p,
-                                   "; to put it back: vmoodlectl restore "
-                                   "%s",
+    return ub->path ? apr_psprintf(p, "to put it back: vmoodlectl restore %s",
                                    ub->path)
                     : "";
 }

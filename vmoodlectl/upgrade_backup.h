@@ -33,7 +33,8 @@ int vmc_upgrade_step(const vmc_job *job, const vmc_upgrade_backup *ub,
 int vmc_upgrade_backup_site(vmc_upgrade_backup *ub, const vm_instance *in,
                             apr_pool_t *p, const char **err);
 
-/* "; to put it back: vmoodlectl restore PATH", or "" without a backup. */
+/* "to put it back: vmoodlectl restore PATH" (the failed site's last
+ * line, the one its summary shows), or "" without a backup. */
 const char *vmc_upgrade_restore_hint(const vmc_upgrade_backup *ub,
                                      apr_pool_t *p);
 
