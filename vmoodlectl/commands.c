@@ -68,7 +68,7 @@ static const vmc_command commands[] = {
     { "run", vmc_cmd_run, "SITES -- SCRIPT [ARGS...]",
       "php MOODLE_DIR/SCRIPT as each site", VMC_NEEDS_TABLE | VMC_SITES,
       OPTIONS(FLEET) },
-    { "upgrade", vmc_cmd_upgrade, "SITES [--to PLATFORM]",
+    { "upgrade", vmc_cmd_upgrade, "SITES [--to PLATFORM] [--backup]",
       "behind the code, or --to a platform",
       VMC_NEEDS_TABLE | VMC_SITES | VMC_WRITES,
       OPTIONS(FLEET, "no-master", "to", "settle", "backup", "backups-dir",

@@ -354,8 +354,7 @@ const char *vmc_restore_possible(vmc_opts *o, const vmc_table *t,
     return why;
 }
 
-int vmc_restore_in_place(vmc_opts *o, const vmc_site_cli *cli,
-                         const char *dir)
+int vmc_restore_in_place(vmc_opts *o, const vmc_site_cli *cli, const char *dir)
 {
     restore r;
 

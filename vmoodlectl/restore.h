@@ -55,7 +55,6 @@ const char *vmc_restore_possible(vmc_opts *o, const vmc_table *t,
  * holds the site's lock: cli runs Moodle's scripts (the site's code
  * tree).  Its lines say what it does and why it failed.  0 when the site
  * was restored and serves; -1 when not (the site as it was before). */
-int vmc_restore_in_place(vmc_opts *o, const vmc_site_cli *cli,
-                         const char *dir);
+int vmc_restore_in_place(vmc_opts *o, const vmc_site_cli *cli, const char *dir);
 
 #endif

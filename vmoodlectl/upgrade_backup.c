@@ -38,8 +38,7 @@ int vmc_upgrade_backup_prepare(vmc_opts *o, vmc_table *t, vmc_job *job,
     vm_identity *self;
     int rc;
 
-    if ((rc = vmc_upgrade_backup_init(o, t, job, ub)) != VMC_EXIT_OK
-        || !ub->on)
+    if ((rc = vmc_upgrade_backup_init(o, t, job, ub)) != VMC_EXIT_OK || !ub->on)
         return rc;
     self = apr_pmemdup(o->pool, job->who, sizeof *job->who);
     self->switch_user = 0;
@@ -74,7 +73,7 @@ int vmc_upgrade_backup_site(vmc_upgrade_backup *ub, const vm_instance *in,
 const char *vmc_upgrade_restore_hint(const vmc_upgrade_backup *ub,
                                      apr_pool_t *p)
 {
-    return ub->path ? apr_psprintf(p, "to put it back: vmoodlectl restore %s",
-                                   ub->path)
-                    : "";
+    return ub->path
+        ? apr_psprintf(p, "to put it back: vmoodlectl restore %s", ub->path)
+        : "";
 }

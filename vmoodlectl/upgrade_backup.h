@@ -29,7 +29,8 @@ int vmc_upgrade_step(const vmc_job *job, const vmc_upgrade_backup *ub,
                      const char *const *args, int nargs);
 
 /* In maintenance (upgrade: in the site's child): its backup, as
- * ub->run.cli (upgrade --to: the site's old code tree).  0, or -1 with *err. */
+ * ub->run.cli (upgrade --to: the site's old code tree).  0, or -1 with
+ * *err. */
 int vmc_upgrade_backup_site(vmc_upgrade_backup *ub, const vm_instance *in,
                             apr_pool_t *p, const char **err);
 

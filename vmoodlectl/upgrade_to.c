@@ -457,9 +457,11 @@ int vmc_cmd_upgrade_to(vmc_opts *o)
     for (int i = 0; i < job.sites->nelts && !vmc_interrupted(); i++) {
         const vm_instance *in = APR_ARRAY_IDX(job.sites, i,
                                               const vm_instance *);
-        move m = { o,      &t,      &job,      in, *in, vmc_code_dir(&job, in),
-                   tree,   -1,      { -1, 0 }, 0,  0,   0,
-                   settle, o->pool, &ub,      0,  NOT_RESTORED };
+        move m = {
+            o,      &t,      &job,      in, *in,         vmc_code_dir(&job, in),
+            tree,   -1,      { -1, 0 }, 0,  0,           0,
+            settle, o->pool, &ub,       0,  NOT_RESTORED
+        };
         if (strcmp(in->platform, to) == 0) {
             vmc_say("%s: already on platform '%s'", in->key, to);
             continue;
