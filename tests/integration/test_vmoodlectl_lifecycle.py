@@ -880,6 +880,17 @@ def test_upgrade_backup_failing_upgrades_nothing(site):
     assert not site.in_maintenance() and site.site_backups() == []
 
 
+def test_upgrade_backup_leaves_the_master_out(site):
+    refused = site.ctl("upgrade", "--master", "--backup")
+    assert refused.returncode == 2 and "VM00803" in refused.stderr
+    write(os.path.join(site.root, "out", "pending"), b"")
+    proc = site.ctl("upgrade", "--all", "--backup")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "the master is left out" in proc.stdout
+    assert "master" not in proc.stdout.split("SITE ")[1]
+    assert len(site.site_backups()) == 1
+
+
 # ------------------------------------------------ upgrade --to --backup
 
 # The "next" tree's upgrade.php: with out/break-upgrade it notes that it
