@@ -9,6 +9,7 @@
  *   mod_vmoodle_metrics.c  per-site counters in shared memory
  *   mod_vmoodle_prometheus.c  the vmoodle-metrics handler (Prometheus)
  *   mod_vmoodle_status_query.c  the status page's query and summary
+ *   mod_vmoodle_status_usage.c  its usage and quota figures
  *
  * The instance table itself (sources, validation, snapshot format) is the
  * httpd-free core in core/. */
@@ -77,6 +78,7 @@ typedef struct {
     int metrics_sites;           /* VMoodleMetricsSites (main server's) */
     int metrics_max_sites;       /* VMoodleMetricsMaxSites */
     const char *cron_runs;       /* VMoodleCronRuns */
+    const char *usage_file;      /* VMoodleUsage: vmoodlectl usage's file */
     /* resolved in post_config */
     vmoodle_table *table;
     vmoodle_page unknown_page, disabled_page;

@@ -49,6 +49,7 @@ void *vmoodle_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(metrics_sites);
     MERGE_INT(metrics_max_sites);
     MERGE_PTR(cron_runs);
+    MERGE_PTR(usage_file);
     return c;
 }
 
@@ -309,6 +310,15 @@ static const char *set_cron_runs(cmd_parms *cmd, void *d, const char *arg)
         : "VMoodleCronRuns: invalid path";
 }
 
+static const char *set_usage(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    VMOODLE_CONF(cmd->server)->usage_file = ap_server_root_relative(cmd->pool,
+                                                                    arg);
+    return VMOODLE_CONF(cmd->server)->usage_file ? NULL
+                                                 : "VMoodleUsage: invalid path";
+}
+
 const command_rec vmoodle_directives[] = {
     AP_INIT_FLAG("VMoodleEngine", set_engine, NULL, RSRC_CONF,
                  "On to route requests by Host to virtual Moodles "
@@ -361,5 +371,8 @@ const command_rec vmoodle_directives[] = {
             VMOODLE_DEFAULT_METRICS_MAX) ")"),
     AP_INIT_TAKE1("VMoodleCronRuns", set_cron_runs, NULL, RSRC_CONF,
                   "vcron's run records (its runs-file) for vmoodle-metrics"),
+    AP_INIT_TAKE1("VMoodleUsage", set_usage, NULL, RSRC_CONF,
+                  "vmoodlectl usage's figures (its usage-file) for "
+                  "vmoodle-status and vmoodle-metrics"),
     { NULL }
 };

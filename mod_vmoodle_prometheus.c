@@ -12,14 +12,16 @@
 #include "vm_cron_figures.h"
 #include "vm_metrics.h"
 #include "vm_prom.h"
+#include "vm_usage.h"
 
 /* One listed site: its labels, row and figures. */
 typedef struct {
     const char *labels; /* site="...",host="..." */
     vm_instance in;
     vm_metrics_site counts;
-    int counted;            /* has a slot */
-    const vm_cron_run *run; /* vcron's records, NULL: none */
+    int counted;                 /* has a slot */
+    const vm_cron_run *run;      /* vcron's records, NULL: none */
+    const vm_usage_entry *usage; /* vmoodlectl usage's, NULL: none */
 } listed_site;
 
 typedef struct {
@@ -109,6 +111,8 @@ static void list_sites(scrape *sc, vmoodle_table *t, const vm_snapshot *snap,
     vm_cron_figures *fig = NULL;
     vm_cron_runs *runs = NULL;
     const char *runs_path = VMOODLE_CONF(r->server)->cron_runs;
+    const char *usage_path = VMOODLE_CONF(r->server)->usage_file;
+    vm_usage *usage = NULL;
     vm_metrics *m = vmoodle_metrics();
     uint32_t i;
 
@@ -122,6 +126,9 @@ static void list_sites(scrape *sc, vmoodle_table *t, const vm_snapshot *snap,
     if (runs_path
         && vm_cron_runs_load(&runs, runs_path, r->pool, &ignored) != VM_OK)
         runs = NULL;
+    if (usage_path
+        && vm_usage_load(&usage, usage_path, r->pool, &ignored) != VM_OK)
+        usage = NULL;
     for (i = 0; snap && i < vm_snapshot_count(snap); i++) {
         listed_site *l;
         vm_instance in;
@@ -149,6 +156,7 @@ static void list_sites(scrape *sc, vmoodle_table *t, const vm_snapshot *snap,
         if ((l->counted = slot != NULL))
             vm_metrics_read(slot, &l->counts);
         l->run = runs ? vm_cron_runs_get(runs, in.id) : NULL;
+        l->usage = usage ? vm_usage_get(usage, in.id) : NULL;
     }
 }
 
@@ -321,6 +329,31 @@ static void site_cron(scrape *sc)
     }
 }
 
+/* vmoodlectl usage's figures (VMoodleUsage): as current as its last run. */
+static void site_usage(scrape *sc)
+{
+    listed_site *l;
+
+    family(sc->r, "vmoodle_site_usage_bytes", "gauge",
+           "Dataroot and database bytes at vmoodlectl usage's last run.");
+    EACH_SITE(sc, l)
+    if (l->usage)
+        sample_u64(sc->r, "vmoodle_site_usage_bytes", l->labels,
+                   vm_usage_used(l->usage));
+    family(sc->r, "vmoodle_site_quota_bytes", "gauge",
+           "The site's quota (vmoodlectl's quota-file) at that run.");
+    EACH_SITE(sc, l)
+    if (l->usage && l->usage->quota_bytes)
+        sample_u64(sc->r, "vmoodle_site_quota_bytes", l->labels,
+                   l->usage->quota_bytes);
+    family(sc->r, "vmoodle_site_usage_measured_timestamp_seconds", "gauge",
+           "When vmoodlectl usage last measured the site.");
+    EACH_SITE(sc, l)
+    if (l->usage)
+        sample(sc->r, "vmoodle_site_usage_measured_timestamp_seconds",
+               l->labels, (double)l->usage->measured);
+}
+
 /* ---- the table and the whole server ---------------------------------- */
 
 static void table_state(request_rec *r, vmoodle_table *t,
@@ -440,5 +473,6 @@ int vmoodle_prometheus_handler(request_rec *r)
     site_state(&sc);
     site_traffic(&sc);
     site_cron(&sc);
+    site_usage(&sc);
     return OK;
 }

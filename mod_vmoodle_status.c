@@ -17,9 +17,11 @@
 /* The instances of the page asked for, among those the search matches;
  * the rejected rows, the first VMOODLE_STATUS_MAX_PER_PAGE of them. */
 static void add_snapshot(cJSON *root, const vm_snapshot *snap,
-                         const vm_cron_figures *figures,
+                         const vm_cron_figures *figures, const vm_usage *usage,
                          const vmoodle_status_query *q)
 {
+    vmoodle_quota_counts counts = { 0, 0 };
+    cJSON *o;
     cJSON *list = cJSON_AddArrayToObject(root, "instances");
     cJSON *rejected = cJSON_AddArrayToObject(root, "rejected");
     vm_instance in;
@@ -35,12 +37,17 @@ static void add_snapshot(cJSON *root, const vm_snapshot *snap,
         vm_snapshot_instance(snap, i, &in);
         if (!vmoodle_status_matches(q, &in))
             continue;
-        if (matched++ < first || matched > first + q->per_page)
+        if (matched++ < first || matched > first + q->per_page) {
+            vmoodle_status_usage_add(usage, &in, NULL, &counts);
             continue;
+        }
         if (figures)
             vm_cron_figures_get(figures, &in);
-        cJSON_AddItemToArray(list, vm_instance_json(&in, VM_JSON_CRON));
+        o = vm_instance_json(&in, VM_JSON_CRON);
+        vmoodle_status_usage_add(usage, &in, o, &counts);
+        cJSON_AddItemToArray(list, o);
     }
+    vmoodle_status_quota_counts(root, &counts);
     cJSON_AddNumberToObject(root, "matched", matched);
     cJSON_AddNumberToObject(root, "page", q->page);
     cJSON_AddNumberToObject(root, "per_page", q->per_page);
@@ -90,11 +97,14 @@ static void add_cron_plan(cJSON *root, const char *path, apr_pool_t *p)
     cJSON_AddItemToObject(root, "cron_plan", plan);
 }
 
-static cJSON *status_json(vmoodle_table *t, const vm_snapshot *snap,
+static cJSON *status_json(request_rec *r, vmoodle_table *t,
+                          const vm_snapshot *snap,
                           const vmoodle_status_query *q, apr_pool_t *p)
 {
     cJSON *root = cJSON_CreateObject(), *refresh;
     vmoodle_refresh_info info;
+    const char *usage_err;
+    vm_usage *usage = vmoodle_status_usage(r, &usage_err);
 
     vmoodle_table_info_get(t, &info);
     cJSON_AddStringToObject(root, "version", VMOODLE_VERSION);
@@ -107,8 +117,10 @@ static cJSON *status_json(vmoodle_table *t, const vm_snapshot *snap,
     cJSON_AddBoolToObject(refresh, "ok", info.ok);
     cJSON_AddBoolToObject(refresh, "from_disk", info.from_disk);
     cJSON_AddStringToObject(refresh, "error", info.error);
+    if (usage_err)
+        cJSON_AddStringToObject(root, "usage_error", usage_err);
     if (snap) {
-        add_snapshot(root, snap, vmoodle_status_cron_figures(t, p), q);
+        add_snapshot(root, snap, vmoodle_status_cron_figures(t, p), usage, q);
     } else {
         cJSON_AddNumberToObject(root, "generation", 0);
         cJSON_AddNumberToObject(root, "count", 0);
@@ -207,6 +219,13 @@ static void send_html(request_rec *r, const cJSON *root,
                   text_of(r, plan, "cpu_per_hour"), " of ",
                   text_of(r, plan, "capacity_per_hour"), " CPU s an hour (",
                   text_of(r, plan, "cores"), " cores)</dd>", NULL);
+    if (cJSON_GetObjectItem(root, "quota_warning"))
+        ap_rvputs(r, "<dt>Quotas</dt><dd>", text_of(r, root, "quota_warning"),
+                  " at or over ", text_of(r, root, "quota_warn_percent"), "%, ",
+                  text_of(r, root, "quota_over"), " over quota</dd>", NULL);
+    if (cJSON_GetObjectItem(root, "usage_error"))
+        ap_rvputs(r, "<dt>Usage figures</dt><dd>",
+                  text_of(r, root, "usage_error"), "</dd>", NULL);
     ap_rputs("</dl>\n", r);
     ap_rputs("<h2>Rejected rows</h2>\n<ul>\n", r);
     cJSON_ArrayForEach(o, cJSON_GetObjectItem(root, "rejected"))
@@ -218,7 +237,7 @@ static void send_html(request_rec *r, const cJSON *root,
              "<th>host</th><th>shortname</th><th>platform</th><th>aliases"
              "</th><th>enabled</th><th>crons run"
              "</th><th>last cron</th><th>seconds since</th><th>last gap"
-             "</th><th>cron tier</th></tr>\n",
+             "</th><th>cron tier</th><th>usage</th></tr>\n",
              r);
     cJSON_ArrayForEach(o, cJSON_GetObjectItem(root, "instances"))
     {
@@ -233,7 +252,8 @@ static void send_html(request_rec *r, const cJSON *root,
                   date_of(r, o, "lastcron"), "</td><td>",
                   last > 0 ? apr_psprintf(r->pool, "%.0f", now - last) : "",
                   "</td><td>", text_of(r, o, "lastcrongap"), "</td><td>",
-                  text_of(r, o, "tier_reason"), "</td></tr>\n", NULL);
+                  text_of(r, o, "tier_reason"), "</td><td>",
+                  vmoodle_status_usage_html(r, o), "</td></tr>\n", NULL);
     }
     ap_rputs("</table>\n</body></html>\n", r);
 }
@@ -260,7 +280,7 @@ int vmoodle_status_handler(request_rec *r)
     if (q.summary) {
         root = vmoodle_status_summary(r, c->table, snap, &q);
     } else {
-        root = status_json(c->table, snap, &q, r->pool);
+        root = status_json(r, c->table, snap, &q, r->pool);
         add_cron_plan(root, c->cron_plan, r->pool);
     }
     if (q.json || q.summary) {

@@ -98,6 +98,8 @@ static void consider(worst_list *w, double score, uint32_t at)
 typedef struct {
     uint32_t enabled, disabled, matched, overdue;
     worst_list errors, late;
+    const vm_usage *usage;
+    vmoodle_quota_counts quota;
 } fleet_pass;
 
 /* One pass over the matching instances. */
@@ -114,6 +116,7 @@ static void survey(const vm_snapshot *snap, const vm_cron_figures *fig,
         if (!vmoodle_status_matches(q, &in))
             continue;
         f->matched++;
+        vmoodle_status_usage_add(f->usage, &in, NULL, &f->quota);
         if (!in.enabled) {
             f->disabled++;
             continue;
@@ -170,8 +173,10 @@ cJSON *vmoodle_status_summary(request_rec *r, vmoodle_table *t,
     cJSON *root = cJSON_CreateObject(), *refresh;
     vmoodle_refresh_info info;
     fleet_pass f;
+    const char *usage_err;
 
     memset(&f, 0, sizeof f);
+    f.usage = vmoodle_status_usage(r, &usage_err);
     survey(snap, snap ? vmoodle_status_cron_figures(t, r->pool) : NULL,
            vmoodle_metrics(), vmoodle_table_spec_of(t)->metrics_tag, q, &f);
     vmoodle_table_info_get(t, &info);
@@ -188,6 +193,9 @@ cJSON *vmoodle_status_summary(request_rec *r, vmoodle_table *t,
     cJSON_AddBoolToObject(refresh, "ok", info.ok);
     cJSON_AddNumberToObject(root, "overdue_seconds", (double)q->overdue);
     cJSON_AddNumberToObject(root, "cron_overdue", f.overdue);
+    vmoodle_status_quota_counts(root, &f.quota);
+    if (usage_err)
+        cJSON_AddStringToObject(root, "usage_error", usage_err);
     add_list(root, "most_5xx", "5xx", &f.errors, snap);
     add_list(root, "most_overdue_cron", "since", &f.late, snap);
     return root;

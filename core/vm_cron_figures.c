@@ -153,50 +153,24 @@ int vm_cron_figures_get(const vm_cron_figures *f, vm_instance *in)
 #define RUNS_MAGIC "VMRUNS\r\n"
 #define RUNS_VERSION 1u
 
-typedef struct {
-    char magic[8];
-    uint32_t version;
-    uint32_t count;
-} runs_header;
-
 struct vm_cron_runs {
     const vm_cron_run *entries;
     uint32_t count;
 };
 
-static const char *runs_check(const char *data, size_t len)
-{
-    const runs_header *h = (const runs_header *)data;
-
-    if (len < sizeof *h || memcmp(h->magic, RUNS_MAGIC, 8) != 0)
-        return "not a cron runs file";
-    if (h->version != RUNS_VERSION)
-        return "unsupported cron runs version";
-    if ((len - sizeof *h) % sizeof(vm_cron_run) != 0
-        || (len - sizeof *h) / sizeof(vm_cron_run) != h->count)
-        return "cron runs file truncated or extended";
-    return NULL;
-}
-
 vm_status vm_cron_runs_load(vm_cron_runs **out, const char *path, apr_pool_t *p,
                             const char **err)
 {
     vm_cron_runs *r = apr_pcalloc(p, sizeof *r);
-    const char *why;
-    char *data;
-    size_t len;
-    vm_status st = vm_file_read(path, CRON_MAX, p, &data, &len, err);
+    const void *entries;
+    vm_status st = vm_file_records_read(path, RUNS_MAGIC, RUNS_VERSION,
+                                        sizeof(vm_cron_run), CRON_MAX,
+                                        "cron runs", p, &entries, &r->count,
+                                        err);
 
     *out = r;
-    if (st != VM_OK)
-        return access(path, F_OK) != 0 && errno == ENOENT ? VM_OK : st;
-    if ((why = runs_check(data, len)) != NULL) {
-        *err = apr_psprintf(p, "%s: %s", path, why);
-        return VM_ERR_DATA;
-    }
-    r->entries = (const vm_cron_run *)(data + sizeof(runs_header));
-    r->count = ((const runs_header *)data)->count;
-    return VM_OK;
+    r->entries = entries;
+    return st;
 }
 
 /* The position of id, or where it would go (*found = 0). */
@@ -243,7 +217,7 @@ static vm_status runs_update(const char *path, uint32_t i, const vm_cron_run *e,
                              apr_pool_t *p, const char **err)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-    off_t at = (off_t)(sizeof(runs_header) + sizeof *e * i);
+    off_t at = (off_t)(sizeof(vm_records_header) + sizeof *e * i);
     ssize_t put = fd < 0 ? -1 : pwrite(fd, e, sizeof *e, at);
 
     if (fd >= 0)
@@ -260,9 +234,10 @@ static vm_status runs_insert(const char *path, const vm_cron_runs *r,
                              uint32_t i, const vm_cron_run *e, apr_pool_t *p,
                              const char **err)
 {
-    size_t size = sizeof(runs_header) + sizeof *e * ((size_t)r->count + 1);
+    size_t size = sizeof(vm_records_header)
+        + sizeof *e * ((size_t)r->count + 1);
     char *img = apr_pcalloc(p, size);
-    runs_header *h = (runs_header *)img;
+    vm_records_header *h = (vm_records_header *)img;
     vm_cron_run *out = (vm_cron_run *)(img + sizeof *h);
 
     memcpy(h->magic, RUNS_MAGIC, 8);

@@ -98,6 +98,48 @@ vm_status vm_file_read(const char *path, size_t max, apr_pool_t *p, char **data,
     return rc;
 }
 
+static const char *records_check(const char *data, size_t len,
+                                 const char *magic, uint32_t version,
+                                 size_t record, const char *what, apr_pool_t *p)
+{
+    const vm_records_header *h = (const vm_records_header *)data;
+
+    if (len < sizeof *h || memcmp(h->magic, magic, 8) != 0)
+        return apr_psprintf(p, "not a %s file", what);
+    if (h->version != version)
+        return apr_psprintf(p, "unsupported %s version", what);
+    if ((len - sizeof *h) % record != 0
+        || (len - sizeof *h) / record != h->count)
+        return apr_psprintf(p, "%s file truncated or extended", what);
+    return NULL;
+}
+
+vm_status vm_file_records_read(const char *path, const char *magic,
+                               uint32_t version, size_t record, size_t max,
+                               const char *what, apr_pool_t *p,
+                               const void **records, uint32_t *count,
+                               const char **err)
+{
+    const char *why;
+    char *data;
+    size_t len;
+    vm_status st = vm_file_read(path, max, p, &data, &len, err);
+
+    *records = NULL;
+    *count = 0;
+    if (st != VM_OK)
+        return access(path, F_OK) != 0 && errno == ENOENT ? VM_OK : st;
+    if ((why = records_check(data, len, magic, version, record, what, p))
+        != NULL) {
+        *err = apr_psprintf(p, "%s: %s", path, why);
+        return VM_ERR_DATA;
+    }
+    /* the pool's copy is aligned for the records */
+    *records = data + sizeof(vm_records_header);
+    *count = ((const vm_records_header *)data)->count;
+    return VM_OK;
+}
+
 int vm_file_write_all(int fd, const char *data, size_t len)
 {
     while (len > 0) {

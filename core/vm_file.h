@@ -4,6 +4,7 @@
 #define VM_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <apr_pools.h>
 #include "vm_status.h"
 
@@ -11,6 +12,21 @@
  * from p; more than max bytes is an error. */
 vm_status vm_file_read(const char *path, size_t max, apr_pool_t *p, char **data,
                        size_t *len, const char **err);
+
+/* A file of fixed-size records: a header (8 bytes of magic, the format's
+ * version and the record count, each uint32_t) and the records.  Read
+ * whole and checked: *records (aligned, from p) and *count; a missing
+ * file is an empty one.  what ("usage") names it in *err. */
+typedef struct {
+    char magic[8];
+    uint32_t version;
+    uint32_t count;
+} vm_records_header;
+vm_status vm_file_records_read(const char *path, const char *magic,
+                               uint32_t version, size_t record, size_t max,
+                               const char *what, apr_pool_t *p,
+                               const void **records, uint32_t *count,
+                               const char **err);
 
 /* Write data to a new temporary file beside path (random name, O_EXCL,
  * in the directory's descriptor: nothing planted in the directory is

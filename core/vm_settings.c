@@ -45,6 +45,7 @@ static const char *const names[] = {
     VM_SET_MASTER_DATAROOT,
     VM_SET_BACKUP_DIR,
     VM_SET_QUOTA_FILE,
+    VM_SET_USAGE_FILE,
 };
 
 int vm_settings_known(const char *name)

@@ -53,6 +53,7 @@
 #define VM_SET_MASTER_DATAROOT "master-dataroot"
 #define VM_SET_BACKUP_DIR "backup-dir"
 #define VM_SET_QUOTA_FILE "quota-file"
+#define VM_SET_USAGE_FILE "usage-file"
 
 #define VM_DEFAULT_USER "www-data"
 #define VM_DEFAULT_PHP "/usr/bin/php"

@@ -1,9 +1,9 @@
 /* check [HOST...]: is each instance's database reachable with its
  * credentials, is its dataroot a folder the web server's user can write,
  * does its host resolve?  One line per instance; exit 1 when the database
- * or the dataroot fails.  A name without a DNS record is only a warning
- * (test domains, names only the balancer resolves); --no-dns skips the
- * look-up. */
+ * or the dataroot fails.  A name without a DNS record (the site's, or an
+ * alias's) is only a warning (test domains, names only the balancer
+ * resolves); --no-dns skips the look-ups. */
 #include <netdb.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -36,18 +36,57 @@ static const char *key_host(const char *key, apr_pool_t *p)
     return apr_pstrndup(p, key, strcspn(key, ":/"));
 }
 
-static const char *check_dns(const vm_instance *in, apr_pool_t *p)
+/* Does the host of key (a site's or an alias's) resolve? */
+static const char *check_dns(const char *key, apr_pool_t *p)
 {
     struct addrinfo hints, *res = NULL;
     int rc;
 
     memset(&hints, 0, sizeof hints);
     hints.ai_socktype = SOCK_STREAM;
-    rc = getaddrinfo(key_host(in->key, p), NULL, &hints, &res);
+    rc = getaddrinfo(key_host(key, p), NULL, &hints, &res);
     if (res)
         freeaddrinfo(res);
     return rc == 0 ? OK
                    : apr_psprintf(p, "does not resolve: %s", gai_strerror(rc));
+}
+
+struct alias_dns {
+    apr_pool_t *pool;
+    const char *failed; /* NULL while every alias resolves */
+};
+
+static int check_alias_dns(const char *key, size_t len, void *ctx)
+{
+    struct alias_dns *a = ctx;
+    const char *alias = apr_pstrndup(a->pool, key, len);
+    const char *dns = check_dns(alias, a->pool);
+
+    if (dns != OK)
+        a->failed = apr_pstrcat(a->pool, a->failed ? a->failed : "",
+                                a->failed ? ", " : "", alias, " ", dns, NULL);
+    return 0;
+}
+
+/* "; aliases 'a b': ok" for a site with aliases (each one's DNS: a
+ * warning, as the site's), "" for one without.  *warn when one fails. */
+static const char *check_aliases(const vmc_opts *o, const vm_instance *in,
+                                 int *warn)
+{
+    struct alias_dns a = { o->pool, NULL };
+    const char *list = vm_aliases_text(in->aliases, o->pool);
+
+    *warn = 0;
+    if (!*list)
+        return "";
+    if (!o->no_dns)
+        vm_aliases_each(in->aliases, check_alias_dns, &a);
+    *warn = a.failed != NULL;
+    return apr_psprintf(o->pool, "; aliases '%s': %s%s", list,
+                        a.failed        ? "warning: "
+                            : o->no_dns ? "not checked"
+                                        : OK,
+                        a.failed ? a.failed : "");
 }
 
 static const char *check_db(const vm_instance *in, apr_pool_t *p)
@@ -170,21 +209,22 @@ static int check_one(const vmc_opts *o, const vmc_table *t,
                      const vm_platforms *pl, const vm_instance *in,
                      const vmc_quotas *q)
 {
-    const char *dns = o->no_dns ? "not checked" : check_dns(in, o->pool);
+    const char *dns = o->no_dns ? "not checked" : check_dns(in->key, o->pool);
     const char *db = check_db(in, o->pool), *data = check_dataroot(o, in);
     const char *code = check_platform(o, pl, in);
-    int ok = db == OK && data == OK && code == OK, over;
+    int ok = db == OK && data == OK && code == OK, over, alias_warn;
     const char *quota = vmc_quota_note(q, in, &over, o->pool);
-    const char *verdict = !ok               ? "FAIL"
-        : (dns == OK || o->no_dns) && !over ? "ok"
-                                            : "WARN";
+    const char *aliases = check_aliases(o, in, &alias_warn);
+    const char *verdict = !ok                              ? "FAIL"
+        : (dns == OK || o->no_dns) && !over && !alias_warn ? "ok"
+                                                           : "WARN";
 
     printf("%-36s %-4s dns: %s%s; database: %s; dataroot: %s; platform "
-           "'%s': %s; quota: %s\n",
+           "'%s': %s; quota: %s%s\n",
            in->key, verdict, dns == OK || o->no_dns ? "" : "warning: ", dns,
            vm_text_visible(db, o->pool), vm_text_visible(data, o->pool),
            vm_text_visible(in->platform, o->pool), code,
-           vm_text_visible(quota, o->pool));
+           vm_text_visible(quota, o->pool), vm_text_visible(aliases, o->pool));
     check_login(o, t, in);
     return ok;
 }

@@ -51,7 +51,7 @@ typedef struct {
     const char *platforms_file, *to;
     const char *settle_text; /* --settle: seconds, as given */
     /* backup, restore (lifecycle.h) */
-    const char *backup_dir, *as_url, *quota_file, *from_csv;
+    const char *backup_dir, *as_url, *quota_file, *usage_file, *from_csv;
     long keep;
     int maintenance, keep_alias, cleanup, backup;
     int nscript; /* after "--": SCRIPT ARGS... */

@@ -115,6 +115,8 @@ struct walk {
     uid_t owner; /* of the source's root */
     /* Each folder below the root as it is entered (or NULL). */
     void (*seen_dir)(walk *w, const struct stat *st);
+    /* Each link, socket or fifo, never followed (or NULL). */
+    void (*seen_other)(walk *w, const struct stat *st);
 };
 
 static int walk_fail(walk *w, const char *what, const char *rel)
@@ -164,8 +166,11 @@ static int visit(walk *w, int dirfd, int out, const char *name, const char *rel,
 
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
         return walk_fail(w, "cannot stat", sub);
-    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-        return 0; /* links, sockets, fifos: never copied */
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+        if (w->seen_other) /* links, sockets, fifos: never copied */
+            w->seen_other(w, &st);
+        return 0;
+    }
     if (w->skip_runtime && is_runtime(name, depth, S_ISDIR(st.st_mode)))
         return 0;
     if (S_ISREG(st.st_mode))
@@ -287,8 +292,8 @@ int vmc_tree_measure(const char *root, int skip_runtime, uint64_t *bytes,
                      uint64_t *files, apr_pool_t *p, const char **err)
 {
     totals t = { 0, 0 };
-    walk w = { skip_runtime, NULL, NULL, count_file, p,   p,
-               NULL,         &t,   NULL, 0,          NULL };
+    walk w = { skip_runtime, NULL, NULL, count_file, p,    p,
+               NULL,         &t,   NULL, 0,          NULL, NULL };
     int rc = walk_root(&w, root, -1, err);
 
     *bytes = t.bytes;
@@ -315,9 +320,9 @@ int vmc_tree_disk_use(const char *root, uint64_t *bytes, uint64_t *files,
                       apr_pool_t *p, const char **err)
 {
     totals t = { 0, 0 };
-    walk w = {
-        0, NULL, NULL, count_blocks, p, p, NULL, &t, NULL, 0, add_blocks
-    };
+    /* a link's own blocks too (du counts them), never what it reaches */
+    walk w = { 0,  NULL, NULL, count_blocks, p,         p, NULL,
+               &t, NULL, 0,    add_blocks,   add_blocks };
     struct stat st;
     int rc = walk_root(&w, root, -1, err);
 
@@ -523,6 +528,7 @@ int vmc_tree_copy(const char *src, const char *dst, const vmc_copy *c,
                (void *)c,
                apr_palloc(p, COPY_CHUNK),
                0,
+               NULL,
                NULL };
     int out = make_root(dst, c, p, err), rc;
 
@@ -580,7 +586,7 @@ int vmc_tree_sums(const char *root, vmc_file_seen on_file, void *ctx,
     walk w = { 0,        NULL, NULL,
                sum_file, p,    p,
                NULL,     &c,   apr_palloc(p, COPY_CHUNK),
-               0,        NULL };
+               0,        NULL, NULL };
 
     memset(&c, 0, sizeof c);
     c.on_file = on_file;

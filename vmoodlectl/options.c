@@ -165,6 +165,8 @@ static const vmc_option options[] = {
             "backups (default " VMC_DEFAULT_BACKUP_DIR ")"),
     SETTING(VM_SET_QUOTA_FILE, "FILE", quota_file,
             "per-site quotas: HOST = SIZE lines (usage, check)"),
+    SETTING(VM_SET_USAGE_FILE, "FILE", usage_file,
+            "usage records its figures here (VMoodleUsage reads it)"),
     SETTING(VM_SET_SITE_USER, "RULE", site_user,
             "a user per site: vm-%shortname% (%id%, %dbname%)"),
     SETTING(VM_SET_MASTER_CONFIG, "FILE", master_config,

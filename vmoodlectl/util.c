@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 #include "util.h"
 #include "vm_instance.h"
+#include "vm_usage.h"
 
 static int only(const char *s, const char *allowed)
 {
@@ -55,16 +56,7 @@ const char *vmc_path_inside(const char *path, const char *parent, apr_pool_t *p)
 
 const char *vmc_bytes(unsigned long long n, apr_pool_t *p)
 {
-    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-    double v = (double)n;
-    int u = 0;
-
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
-    }
-    return u ? apr_psprintf(p, "%.1f %s", v, units[u])
-             : apr_psprintf(p, "%" APR_UINT64_T_FMT " B", (apr_uint64_t)n);
+    return vm_bytes_text(n, p);
 }
 
 const char *vmc_id_text(long long id, apr_pool_t *p)

@@ -13,6 +13,8 @@ around real Moodle code.
                                  own loopback address (127.0.0.2, 127.0.0.3...),
                                  serving a copy of a page directory or a
                                  codebase shared by every node
+    platform_trees(...)          more code trees and their platforms file,
+                                 the same for every node
     Balancer(...)                HAProxy on 127.0.0.1: TLS, health checks, retries
     Cluster(...)                 all of them; the table in a new primary and
                                  replica, or read from a source given
@@ -178,11 +180,13 @@ class Node:
     config.php and the CLUSTER section on: this node's own copy, which the
     node's php-fpm alone sees there (bound over it in a mount namespace of
     its own: needs root).  table, master: VMoodleTable, VMoodleMaster;
-    php_settings: php_admin_value lines of the pool."""
+    php_settings: php_admin_value lines of the pool; platforms: the
+    platforms file (platform_trees), the sample's VMoodlePlatforms and
+    <Directory> switched on for the folder holding it and its trees."""
 
     def __init__(self, name, address, page_dir, source, redis, trusted="127.0.0.1",
                  refresh=1, codebase=None, table=None, master=None, php_settings=None,
-                 master_config=None):
+                 master_config=None, platforms=None):
         self.name = name
         self.workdir = make_workdir(f"vm-{name}-")
         self.localcache = os.path.join(self.workdir, "localcache")
@@ -218,6 +222,8 @@ class Node:
             mapping["VMoodleEngine On\n"] = f"VMoodleEngine On\n    VMoodleTable {table}\n"
         if master:
             mapping["VMoodleMaster moodle.example.edu"] = f"VMoodleMaster {master}"
+        if platforms:
+            mapping.update(platforms_mapping(platforms))
         mapping["/etc/vmoodle/master.conf"] = master_config or write_master_config(
             os.path.join(self.workdir, "master.conf"))
         spec = source.split(":", 1)
@@ -273,6 +279,46 @@ class Node:
         self.stop()
         if not os.environ.get("VMOODLE_KEEP"):
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def platform_trees(workdir, page_dir, redis, names, extra_dir=None):
+    """Code trees workdir/<name> (copies of page_dir and extra_dir, with
+    config.php's CLUSTER section on, a local cache of their own) and
+    workdir/platforms.conf naming them: one file and one path per tree for
+    every node, as conf/vmoodle-node.conf says.  Returns the file's path."""
+    localcache = os.path.join(workdir, "localcache")
+    os.mkdir(localcache, 0o755)
+    chown_to_run_user(localcache)
+    lines = []
+    for name in names:
+        tree = os.path.join(workdir, name)
+        copy_readable(page_dir, tree)
+        if extra_dir:
+            copy_readable(extra_dir, tree)
+        with open(os.path.join(ROOT, "templates", "config.php")) as f:
+            text = cluster_config_php(f.read(), redis, localcache)
+        with open(os.path.join(tree, "config.php"), "w") as f:
+            f.write(text)
+        os.chmod(os.path.join(tree, "config.php"), 0o644)
+        lines.append(f"{name} = {tree}\n")
+    path = os.path.join(workdir, "platforms.conf")
+    with open(path, "w") as f:
+        f.writelines(lines)
+    os.chmod(path, 0o644)
+    return path
+
+
+def platforms_mapping(path):
+    """conf/vmoodle-node.conf's platforms lines, switched on for the file
+    at path and the folder of trees holding it."""
+    trees = os.path.dirname(path)
+    return {
+        "#VMoodlePlatforms /etc/vmoodle/platforms.conf": f"VMoodlePlatforms {path}",
+        "    #<Directory /srv/moodle>\n    #    Require all granted\n"
+        "    #    AllowOverride None\n    #</Directory>\n":
+            f"    <Directory {trees}>\n        Require all granted\n"
+            "        AllowOverride None\n    </Directory>\n",
+    }
 
 
 # --- the balancer --------------------------------------------------------
@@ -368,10 +414,12 @@ class TlsClient(client.Persistent):
 
 
 def insert_rows(db, rows, table="mdl_local_vmoodle"):
-    """Insert instance rows (instances.instance() dicts) in one statement."""
+    """Insert instance rows (instances.instance() dicts) in one statement;
+    a column some rows lack gets its default in those."""
     from dbservers import sql_literal
-    names = list(rows[0])
-    values = ",\n".join("(" + ", ".join(sql_literal(r[n], db.kind) for n in names) + ")"
+    names = list(dict.fromkeys(n for r in rows for n in r))
+    values = ",\n".join("(" + ", ".join(sql_literal(r[n], db.kind) if n in r else "DEFAULT"
+                                         for n in names) + ")"
                         for r in rows)
     db.sql(f"INSERT INTO {table} ({', '.join(names)}) VALUES\n{values};")
 
@@ -385,10 +433,14 @@ class Cluster:
     public port); they are in the primary before the nodes start.  With
     source, the nodes read that table instead (no primary, no replica).
     names: the certificate's; redirect_http: the balancer's (Balancer);
+    platforms: names of more code trees (platform_trees: copies of page_dir
+    and platform_extra) under self.trees, every node reading their file
+    (self.platforms);
     node_options go to every Node (codebase, table, master, php_settings)."""
 
     def __init__(self, page_dir=None, rows=None, nodes=2, refresh=1, source=None,
-                 names=None, redirect_http=True, **node_options):
+                 names=None, redirect_http=True, platforms=(), platform_extra=None,
+                 **node_options):
         self.workdir = make_workdir("vm-cluster-")
         self.parts = []
         try:
@@ -397,6 +449,12 @@ class Cluster:
             if source is None:
                 source = self._primary_and_replica(rows)
             self.redis = self._own(Redis())
+            if platforms:
+                self.trees = os.path.join(self.workdir, "trees")
+                os.mkdir(self.trees, 0o755)
+                self.platforms = node_options["platforms"] = platform_trees(
+                    self.trees, page_dir, f"127.0.0.1:{self.redis.port}", platforms,
+                    platform_extra)
             self.nodes = [self._own(Node(f"node{i + 1}", f"127.0.0.{i + 2}", page_dir,
                                          source, f"127.0.0.1:{self.redis.port}",
                                          refresh=refresh, **node_options))
@@ -411,10 +469,11 @@ class Cluster:
             raise
 
     def _primary_and_replica(self, rows):
-        """The table in a new primary, read by the nodes from its replica."""
+        """The table in a new primary (the shipped schema, platform and
+        aliases included), read by the nodes from its replica."""
         self.primary = self._own(PgPrimary())
         self.db = self.primary.new_database()
-        self.db.create_vmoodle_table()
+        self.db.create_template_table()
         self.rows = rows(self.balancer.tls_port)
         insert_rows(self.db, self.rows)
         self.replica = self._own(PgReplica(self.primary))

@@ -1,8 +1,10 @@
 """Scale-out on one machine (tests/integration/cluster.py): HAProxy with TLS
 on 127.0.0.1 in front of two nodes (Apache event + mod_vmoodle + php-fpm)
 on 127.0.0.2 and 127.0.0.3, reading the instance table from a streaming
-replica of the PostgreSQL primary; sessions' Redis.  The tests run in this
-order; the last one stops the databases.
+replica of the PostgreSQL primary; sessions' Redis; a second code tree
+("next", one platforms file for both nodes) with a site under a path on
+it, and an alias.  The tests run in this order; the last one stops the
+databases.
 
 Figures are printed (pytest -s shows them) and written to
 $VMOODLE_FIGURES/cluster.json when that is set (docs/scale-out.md quotes
@@ -26,6 +28,7 @@ from test_vcron import Rig
 HERE = os.path.dirname(os.path.abspath(__file__))
 SITES = 40
 DISABLED = SITES + 1
+PATH_SITE = SITES + 2             # site1's host, under /school1, platform "next"
 REFRESH = 1
 CLIENT_ADDRESS = "127.0.0.9"     # the "browser": shows in X-Forwarded-For
 CRON_INSTANCES = 50
@@ -43,13 +46,18 @@ FIGURES = {}
 def rows(port):
     sites = [instance(i, f"site{i}.example.edu:{port}", scheme="https")
              for i in range(1, SITES + 1)]
+    sites[1]["aliases"] = f"old2.example.edu:{port}"
     return sites + [instance(DISABLED, f"closed.example.edu:{port}", scheme="https",
-                             enabled=0)]
+                             enabled=0),
+                    instance(PATH_SITE, f"site1.example.edu:{port}/school1", scheme="https",
+                             shortname="school1", vdatapath="/srv/moodledata/school1",
+                             platform="next")]
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = Cluster(os.path.join(HERE, "site"), rows, refresh=REFRESH)
+    c = Cluster(os.path.join(HERE, "site"), rows, refresh=REFRESH, platforms=("next",),
+                platform_extra=os.path.join(HERE, "platform"))
     yield c
     problems = c.unexpected_errors()
     c.cleanup()
@@ -227,6 +235,40 @@ def test_balancer_says_who_the_client_is_and_nobody_else(cluster):
     assert plain.header("Location").startswith(f"https://{host}/")
 
 
+def through_balancer(c, host, path):
+    with TlsClient(c.balancer, host.split(":")[0], source=CLIENT_ADDRESS) as conn:
+        [resp] = conn.exchange(client.request_bytes(host, path))
+    return resp
+
+
+def test_path_site_platform_and_alias_alike_on_every_node(cluster):
+    """The samples need no balancer rule for these: each node serves the
+    path site from the same platform tree (one platforms file) beside its
+    host's root site, and answers an alias's 301 itself, to the public
+    https URL."""
+    host, alias = public(cluster, "site1"), public(cluster, "old2")
+    tree = os.path.join(cluster.trees, "next")
+    for node in cluster.nodes:
+        got = node.get(host, "/school1/probe.php").json()
+        assert (got["VMOODLE_ID"], got["file"], got["SCRIPT_NAME"]) == \
+            (str(PATH_SITE), f"{tree}/probe.php", "/school1/probe.php"), node.name
+        assert node.get(host, "/index.php").json()["server"]["VMOODLE_ID"] == "1"
+        moved = node.get(alias, "/course/view.php?id=3")
+        assert (moved.status, moved.header("Location")) == \
+            (301, f"https://{public(cluster, 'site2')}/course/view.php?id=3"), node.name
+        # an alias is no name for health checks: the node's ServerName is
+        assert node.get(alias, "/vmoodle-health").status == 301
+    answers = [through_balancer(cluster, host, "/school1/index.php") for _ in range(4)]
+    assert {a.json()["cfg"]["wwwroot"] for a in answers} == {f"https://{host}/school1"}
+    assert {a.json()["server"]["VMOODLE_ID"] for a in answers} == {str(PATH_SITE)}
+    assert {a.header("X-VMoodle-Node") for a in answers} == {"node1", "node2"}
+    bare = through_balancer(cluster, host, "/school1?x=1")
+    assert (bare.status, bare.header("Location")) == (301, f"https://{host}/school1/?x=1")
+    moved = through_balancer(cluster, alias, "/login/index.php?lang=fr")
+    assert (moved.status, moved.header("Location")) == \
+        (301, f"https://{public(cluster, 'site2')}/login/index.php?lang=fr")
+
+
 def test_load_across_hosts_zero_misrouted_zero_failed(cluster):
     before = backend_counters(cluster)
     load = Load(cluster, count=3000).start().wait()
@@ -320,13 +362,16 @@ def croncounts(db):
 
 def test_two_cron_hosts_on_the_primary(cluster, reachable_dir):
     """vcron on two cron hosts writes its figures to the primary; the
-    nodes see them through the replica."""
-    port = cluster.balancer.tls_port
+    nodes see them through the replica.  The hosts read the nodes'
+    platforms file (the path site is on "next")."""
+    port, first = cluster.balancer.tls_port, PATH_SITE + 1
+    more = CRON_INSTANCES - len(croncounts(cluster.db))
     insert_rows(cluster.db, [instance(i, f"cron{i}.example.edu:{port}", scheme="https")
-                             for i in range(SITES + 2, SITES + 2 + CRON_INSTANCES - SITES)])
+                             for i in range(first, first + more)])
     ids = sorted(croncounts(cluster.db))
-    assert len(ids) == CRON_INSTANCES
+    assert len(ids) == CRON_INSTANCES and PATH_SITE in ids
     rig = cron_rig(reachable_dir, cluster.primary.source(cluster.db.name))
+    rig.set_config(f"platforms = {cluster.platforms}\n")
     started = time.time()
     spans, summaries = vcron_daemons(rig, rig.source, period=PERIOD, tick=TICK,
                                      seconds=CRON_SECONDS, per_tick=CRON_CAPACITY)

@@ -181,6 +181,36 @@ def test_alias_add_list_remove_and_refusals(root):
     assert f.ctl("alias", "frob").returncode == 2
 
 
+def test_check_resolves_each_alias(root):
+    f = Platforms(root)
+    for site, alias in (("site1.test", "http://old.invalid/one/"),
+                        ("site2.test", "localhost")):
+        proc = f.ctl("alias", "add", site, alias)
+        assert proc.returncode == 0, proc.stderr
+    lines = {l.split()[0]: l for l in f.ctl("check", "site1.test", "site2.test",
+                                             "site3.test").stdout.splitlines()}
+    assert lines["site1.test"].endswith(
+        "; aliases 'old.invalid/one': warning: old.invalid/one does not resolve: "
+        "Name or service not known"), lines["site1.test"]
+    assert lines["site2.test"].endswith("; aliases 'localhost': ok"), lines["site2.test"]
+    assert "aliases" not in lines["site3.test"]
+    proc = f.ctl("check", "--no-dns", "site1.test")      # (its database: a stand-in)
+    assert proc.stdout.rstrip().endswith("; aliases 'old.invalid/one': not checked")
+
+
+def test_list_and_show_name_a_path_site(root):
+    f = fleet2(root)
+    f.rows[1]["vhostname"] = "http://site1.test/school2"    # site2, on "next"
+    from instances import write_table
+    write_table(f.table, f.rows)
+    listed = {l.split()[0]: l.split() for l in f.ctl("list").stdout.splitlines()[1:]}
+    assert listed["2"][2] == "site1.test/school2" and listed["2"][-1] == "next", listed
+    shown = dict(l.split(None, 1) for l in f.ctl("show", "2").stdout.splitlines()
+                 if len(l.split(None, 1)) == 2)
+    assert (shown["host"], shown["path"], shown["platform"], shown["wwwroot"]) == \
+        ("site1.test/school2", "/school2", "next", "http://site1.test/school2")
+
+
 def test_upgrade_to_moves_one_site_alone(root):
     f = Platforms(root)
     f.set_versions(code=1, db=1)

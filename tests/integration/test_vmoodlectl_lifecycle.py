@@ -147,7 +147,7 @@ class Site:
         commands that run sites as the fleet does."""
         args = [str(a) for a in args]
         fleet = next((i + 1 for i, a in enumerate(args)
-                      if a in ("backup", "upgrade", "deploy")), None)
+                      if a in ("backup", "upgrade", "deploy", "usage")), None)
         if fleet:
             args[fleet:fleet] = ["--log-dir", os.path.join(self.root, "logs")]
         return [CTL, "--config", "/dev/null", "--source",
@@ -494,14 +494,20 @@ def quota_file(site, text):
 
 
 def test_usage_equals_du_and_the_servers_own_figures(site):
+    """--jobs 2 over three sites: the figures are du's and the database
+    server's own; the live view and summary on stderr, one JSON document
+    on stdout; a site over its quota makes the exit code 3."""
     site.add("two")
+    site.add("three")
     quotas = quota_file(site, "one.test = 1K\ndefault = 1T\n")
-    proc = site.ctl("--quota-file", quotas, "usage", "--json")
-    assert proc.returncode == 0, proc.stderr
+    proc = site.ctl("--quota-file", quotas, "usage", "--jobs", "2", "--json")
+    assert proc.returncode == 3, proc.stderr
+    assert "3 site(s): 3 ok, 0 failed" in proc.stderr
     rows = {r["site"]: r for r in json.loads(proc.stdout)}
-    assert set(rows) == {"one.test", "two.test"}
+    assert set(rows) == {"one.test", "two.test", "three.test"}
     for row in site.rows:
-        got = rows[row["vhostname"].split("//")[1]]
+        host = row["vhostname"].split("//")[1]
+        got = rows[host]
         du = subprocess.run(["du", "-s", "-B1", row["vdatapath"]],
                             capture_output=True, text=True, check=True)
         assert got["dataroot_bytes"] == int(du.stdout.split()[0])
@@ -517,12 +523,19 @@ def test_usage_equals_du_and_the_servers_own_figures(site):
         assert got["database_bytes"] == int(size) > 0
         assert got["users"] == 1 and got["last_access"] == 1700000000
         assert got["moodle_release"] == "4.5.5+ (Build: 20250613)"
+        with open(os.path.join(site.root, "logs", host + ".log")) as f:
+            assert "dataroot " in f.read()
     assert rows["one.test"]["quota_bytes"] == 1024
+    assert rows["one.test"]["quota"] == "over"
     assert rows["one.test"]["warning"] is True
     assert rows["two.test"]["quota_bytes"] == 1 << 40
     assert rows["two.test"]["warning"] is False
-    text = site.ctl("--quota-file", quotas, "usage", "one.test").stdout
-    assert "WARNING" in text and "2023-11-14" in text and "4.5.5+" in text
+    assert rows["two.test"]["quota"] == "ok"
+    proc = site.ctl("--quota-file", quotas, "usage", "one.test")
+    assert proc.returncode == 3
+    line = next(l for l in proc.stdout.splitlines()
+                if l.startswith("one.test ") and "2023-11-14" in l)
+    assert "OVER QUOTA" in line and "4.5.5+" in line
 
 
 def test_usage_refuses_a_bad_quota_file(site):
@@ -823,16 +836,30 @@ def test_deploy_from_csv_checks_every_line_first(site, bad, status):
     assert state(site) == before
 
 
-def test_check_warns_past_85_percent_of_the_quota(site):
+def quotas_at(site, percent):
+    """A quota file giving each host (host: percent) the quota its use
+    (as usage measures it now) is that percent of; and the use."""
+    proc = site.ctl("usage", "--json")
+    assert proc.returncode == 0, proc.stderr
+    used = {r["site"]: r["dataroot_bytes"] + r["database_bytes"]
+            for r in json.loads(proc.stdout)}
+    return quota_file(site, "".join(f"{h} = {used[h] * 100 // pc}\n"
+                                    for h, pc in percent.items())), used
+
+
+def test_check_warns_from_85_percent_of_the_quota_and_over_it(site):
     site.add("two")
-    quotas = quota_file(site, "one.test = 1K\n")
+    site.add("three")
+    quotas, _ = quotas_at(site, {"one.test": 90, "two.test": 200})
     proc = site.ctl("--quota-file", quotas, "check", "--no-dns")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = {l.split()[0]: l for l in proc.stdout.splitlines()
              if " dns: " in l}
-    assert re.search(r"WARN .*quota: warning: \d+% of 1.0 KiB",
-                     lines["one.test"])
-    assert re.search(r" ok .*quota: none", lines["two.test"])
+    got = re.search(r"WARN .*quota: warning: (\d+)% of ", lines["one.test"])
+    assert got and 85 <= int(got.group(1)) < 100, lines["one.test"]
+    got = re.search(r"WARN .*quota: over quota: (\d+)% of ", lines["two.test"])
+    assert got and int(got.group(1)) > 100, lines["two.test"]
+    assert re.search(r" ok .*quota: none", lines["three.test"])
 
 
 # -------------------------------------------------------- upgrade --backup

@@ -19,6 +19,7 @@ import time
 
 import pytest
 
+from apache import eventually
 from browser import BalancerBrowser, title
 from cluster import Cluster
 from moodle import ADMIN_PASSWORD, PHP_SETTINGS, TABLE, bad_log_lines
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason=(
 
 
 FIGURES = {}
+ALIASED = "site3"                 # an https site: its alias needs a certificate name
 
 
 def note(name, figures):
@@ -42,7 +44,8 @@ def cluster(fleet):
     c = Cluster(source=fleet.source, codebase=fleet.code, table=TABLE,
                 master=fleet.master().host, php_settings=PHP_SETTINGS,
                 master_config=fleet.master_config,
-                names=[s.host for s in fleet.sites.values()], redirect_http=False,
+                names=[s.host for s in fleet.sites.values()]
+                + ["www." + fleet.sites[ALIASED].host], redirect_http=False,
                 refresh=2)
     note("set_up_s", round(time.monotonic() - started, 1))
     yield c
@@ -175,6 +178,33 @@ def test_https_instance_through_the_balancer(fleet, cluster):
     note("https_site", {"links_on_dashboard": found,
                         "plain_http": [f"{m} {u} {s} {n}" for m, u, s, n in plain.trail]})
     plain.close()
+
+
+def test_alias_through_the_balancer_then_a_login(fleet, cluster):
+    """An alias is answered by whichever node gets it (301 to the site's
+    https URL, path and query kept): HAProxy needs no rule for it, only
+    the alias's name in its certificate."""
+    site = fleet.sites[ALIASED]
+    alias = "www." + site.host
+    fleet.master_sql(f"UPDATE {TABLE} SET aliases = '{alias}' WHERE id = {site.id};")
+    browser = BalancerBrowser(cluster.balancer)
+    try:
+        url = f"https://{alias}/login/index.php?lang=en&x=%2Fy"
+        # round robin: one request after another goes to each node in turn
+        moved = eventually(lambda: [browser.get(url, follow=False) for _ in cluster.nodes],
+                           lambda pages: all(p.status == 301 for p in pages), 20,
+                           "both nodes reading the alias")
+        assert {(p.status, p.header("Location")) for p in moved} == \
+            {(301, site.wwwroot + "/login/index.php?lang=en&x=%2Fy")}
+        assert {t[3] for t in browser.trail[-2:]} == {n.name for n in cluster.nodes}
+        page = browser.get(f"https://{alias}/login/index.php")
+        assert page.url == site.wwwroot + "/login/index.php" and page.status == 200, page
+        browser.login(site.wwwroot, "admin", ADMIN_PASSWORD)
+        assert logged_in(browser.get(site.wwwroot + "/my/"), site)
+        note("alias", [f"{m} {u} {s} {n}" for m, u, s, n in browser.trail[-4:]])
+    finally:
+        browser.close()
+        fleet.master_sql(f"UPDATE {TABLE} SET aliases = '' WHERE id = {site.id};")
 
 
 def site_tag(site):

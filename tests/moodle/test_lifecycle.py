@@ -32,7 +32,7 @@ def vmoodlectl(fleet, *args, timeout=900):
     """fleetctl's command line; --log-dir only for the commands that run
     sites as the fleet does (the others refuse it)."""
     argv = command(fleet, *args)
-    if not {"backup", "upgrade", "deploy"} & set(map(str, args)):
+    if not {"backup", "upgrade", "deploy", "usage"} & set(map(str, args)):
         at = argv.index("--log-dir")
         del argv[at:at + 2]
     return subprocess.run(argv, capture_output=True, text=True,
