@@ -35,3 +35,16 @@ int vmc_interrupt_check(const char **err)
     *err = "interrupted by a signal";
     return -1;
 }
+
+int vmc_interrupt_hold(void)
+{
+    int sig = caught;
+    caught = 0;
+    return sig;
+}
+
+void vmc_interrupt_resume(int sig)
+{
+    if (sig && !caught)
+        caught = sig;
+}

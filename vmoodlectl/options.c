@@ -238,7 +238,9 @@ static const vmc_option options[] = {
       .at = AT(backup_dir) },
     NUMBER("keep", keep, "keep the newest N backups of each site"),
     FLAG("maintenance", maintenance, "in maintenance while it is taken"),
-    FLAG("backup", backup, "each site backed up just before its upgrade"),
+    FLAG("backup", backup,
+         "each site backed up before its upgrade (--to: restored if it "
+         "fails)"),
     TEXT("as", "as", "URL", as_url, "a new site of the backup at URL"),
     FLAG("keep-alias", keep_alias, "the old URL answers 301 to the new"),
     FLAG("cleanup", cleanup, "remove the copies an earlier move kept"),

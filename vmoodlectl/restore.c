@@ -24,12 +24,14 @@
 #include "interrupt.h"
 #include "lifecycle.h"
 #include "manifest.h"
+#include "platforms.h"
 #include "restore.h"
 #include "shared.h"
 #include "steps.h"
 #include "util.h"
 #include "vm_file.h"
 #include "vm_lock.h"
+#include "vm_text.h"
 
 const char *vmc_restore_check_file(void *ctx, const char *rel, uint64_t size,
                                    const char *sha256)
@@ -148,7 +150,7 @@ static const char *check_server(restore *r)
                          r->in->dbpass, r->in->dbname, &r->db, r->p, &err)
         != 0)
         return err;
-    if (strcmp(vmc_dump_file(&r->db), r->m.dump_file) != 0)
+    if (r->m.dump_file && strcmp(vmc_dump_file(&r->db), r->m.dump_file) != 0)
         return apr_psprintf(r->p,
                             "the backup holds a %s dump; the site "
                             "is on %s",
@@ -178,19 +180,48 @@ static const char *check_server(restore *r)
     return NULL;
 }
 
-/* Everything checked before the first step. */
+/* The site's own checks (r->in found): nothing shared, the server lets
+ * us make databases, the dataroot there.  NULL, or why not. */
+static const char *check_site(restore *r)
+{
+    const char *why;
+
+    r->cur = *r->in;
+    if ((why = check_not_shared(r)) || (why = check_server(r))
+        || (why = check_dataroot(r)))
+        return why;
+    return NULL;
+}
+
+/* The CLI in the site's platform's code (unless the caller gave one). */
+static int site_cli(restore *r, const char **why)
+{
+    vm_platforms *pl = NULL;
+    int rc;
+
+    if (r->cli.php)
+        return VMC_EXIT_OK;
+    if ((rc = vmc_site_cli_prepare(r->o, &r->cli, why)) != VMC_EXIT_OK)
+        return rc;
+    if (!r->in->platform[0])
+        return VMC_EXIT_OK;
+    if (vmc_platforms_load(r->o, &pl) != VMC_EXIT_OK)
+        return *why = "the platforms file", VMC_EXIT_FAIL;
+    if (!(r->cli.moodle_dir = vm_platform_path(pl, r->in->platform,
+                                               r->o->moodle_dir)))
+        return *why = apr_psprintf(r->p, "platform '%s' is not in %s",
+                                   vm_text_visible(r->in->platform, r->p),
+                                   r->o->platforms_file),
+               VMC_EXIT_FAIL;
+    return VMC_EXIT_OK;
+}
+
+/* Everything checked before the first step (r->dir given). */
 static int prepare(restore *r)
 {
     const char *why;
     int rc;
 
-    if (r->o->nargs != 1)
-        return vmc_fail(720, VMC_EXIT_USAGE,
-                        "restore BACKUP [--as URL]: "
-                        "name one backup folder (see vmoodlectl backups)");
-    r->dir = apr_pstrdup(r->p, r->o->args[0]);
-    for (size_t n = strlen(r->dir); n > 1 && r->dir[n - 1] == '/'; n--)
-        ((char *)r->dir)[n - 1] = '\0';
     if ((why = verify(r)) != NULL)
         return vmc_fail(721, VMC_EXIT_FAIL,
                         apr_pstrcat(r->p,
@@ -204,8 +235,6 @@ static int prepare(restore *r)
         return VMC_EXIT_OK; /* the rest is deploy's to check */
     if ((rc = vmc_table_load(r->o, &r->t, &why)) != VMC_EXIT_OK)
         return vmc_fail(722, rc, why);
-    if ((rc = vmc_site_cli_prepare(r->o, &r->cli, &why)) != VMC_EXIT_OK)
-        return vmc_fail(729, rc, why);
     if (!(r->in = vmc_find(&r->t, r->m.source.wwwroot, &why)))
         return vmc_fail(723, VMC_EXIT_FAIL,
                         apr_pstrcat(r->p,
@@ -215,9 +244,9 @@ static int prepare(restore *r)
                                     " (restore --as URL makes a new "
                                     "site of it)",
                                     NULL));
-    r->cur = *r->in;
-    if ((why = check_not_shared(r)) || (why = check_server(r))
-        || (why = check_dataroot(r)))
+    if ((rc = site_cli(r, &why)) != VMC_EXIT_OK)
+        return vmc_fail(729, rc, why);
+    if ((why = check_site(r)) != NULL)
         return vmc_fail(724, VMC_EXIT_FAIL,
                         apr_psprintf(r->p,
                                      "restore of "
@@ -262,15 +291,38 @@ static int restore_as(restore *r)
     return vmc_cmd_deploy(r->o);
 }
 
+static void restore_init(restore *r, vmc_opts *o, const char *dir)
+{
+    memset(r, 0, sizeof *r);
+    r->o = o;
+    r->p = o->pool;
+    r->lock.fd = -1;
+    r->dir = apr_pstrdup(r->p, dir);
+    for (size_t n = strlen(r->dir); n > 1 && r->dir[n - 1] == '/'; n--)
+        ((char *)r->dir)[n - 1] = '\0';
+}
+
+static int run_steps(restore *r)
+{
+    return vmc_lifecycle_run(r->o,
+                             apr_psprintf(r->p,
+                                          "restore of %s from %s "
+                                          "(taken %s)",
+                                          r->in->wwwroot, r->dir,
+                                          r->m.created ? r->m.created : "?"),
+                             vmc_restore_steps, vmc_restore_nsteps, r, 727);
+}
+
 int vmc_cmd_restore(vmc_opts *o)
 {
     restore r;
     int rc;
 
-    memset(&r, 0, sizeof r);
-    r.o = o;
-    r.p = o->pool;
-    r.lock.fd = -1;
+    if (o->nargs != 1)
+        return vmc_fail(720, VMC_EXIT_USAGE,
+                        "restore BACKUP [--as URL]: "
+                        "name one backup folder (see vmoodlectl backups)");
+    restore_init(&r, o, o->args[0]);
     vmc_interrupt_install();
     if ((rc = prepare(&r)) != VMC_EXIT_OK)
         return rc;
@@ -278,16 +330,38 @@ int vmc_cmd_restore(vmc_opts *o)
         return restore_as(&r);
     if (!o->dry_run && lock_site(&r) != 0)
         return VMC_EXIT_FAIL;
-    rc = vmc_lifecycle_run(o,
-                           apr_psprintf(r.p,
-                                        "restore of %s from %s "
-                                        "(taken %s)",
-                                        r.in->wwwroot, r.dir,
-                                        r.m.created ? r.m.created : "?"),
-                           vmc_restore_steps, vmc_restore_nsteps, &r, 727);
+    rc = run_steps(&r);
     if (rc == VMC_EXIT_OK && !o->dry_run)
         vmc_say("restored %s from %s", r.in->wwwroot, r.dir);
     if (r.lock.fd >= 0)
         vm_lock_release(&r.lock, r.t.src, r.in->id, r.p);
     return rc;
+}
+
+const char *vmc_restore_possible(vmc_opts *o, const vmc_table *t,
+                                 const vm_instance *in)
+{
+    restore r;
+    const char *why;
+
+    restore_init(&r, o, "/");
+    apr_pool_create(&r.p, o->pool); /* its connection closed at the end */
+    r.t = *t;
+    r.in = in;
+    why = check_site(&r);
+    why = why ? apr_pstrdup(o->pool, why) : NULL;
+    apr_pool_destroy(r.p);
+    return why;
+}
+
+int vmc_restore_in_place(vmc_opts *o, const vmc_site_cli *cli, const char *dir)
+{
+    restore r;
+
+    restore_init(&r, o, dir);
+    r.cli = *cli;
+    if (prepare(&r) != VMC_EXIT_OK || run_steps(&r) != VMC_EXIT_OK)
+        return -1;
+    vmc_say("restored %s from %s", r.in->wwwroot, r.dir);
+    return 0;
 }

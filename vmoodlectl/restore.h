@@ -44,4 +44,17 @@ const char *vmc_restore_check_file(void *ctx, const char *rel, uint64_t size,
 extern const vmc_step vmc_restore_steps[];
 extern const int vmc_restore_nsteps;
 
+/* For a command that may restore a site in place later (upgrade --to
+ * --backup): restore's checks of the site that need no backup yet
+ * (nothing shared, the administrative login may make databases, the
+ * dataroot).  NULL, or why not (from o->pool). */
+const char *vmc_restore_possible(vmc_opts *o, const vmc_table *t,
+                                 const vm_instance *in);
+
+/* restore DIR in place, as the restore command does, for a caller that
+ * holds the site's lock: cli runs Moodle's scripts (the site's code
+ * tree).  Its lines say what it does and why it failed.  0 when the site
+ * was restored and serves; -1 when not (the site as it was before). */
+int vmc_restore_in_place(vmc_opts *o, const vmc_site_cli *cli, const char *dir);
+
 #endif

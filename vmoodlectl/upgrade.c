@@ -72,12 +72,9 @@ static int run_script(site_run *r, int n, const char *what, const char **err)
                                 &arg, arg ? 1 : 0);
 
     if (code != 0)
-        *err = apr_psprintf(r->pool, "%s exited %d%s%s", what, code,
+        *err = apr_psprintf(r->pool, "%s exited %d%s", what, code,
                             scripts[n].in_maintenance
                                 ? ", the site stays in maintenance"
-                                : "",
-                            scripts[n].in_maintenance
-                                ? vmc_upgrade_restore_hint(&r->u->ub, r->pool)
                                 : "");
     return code ? -1 : 0;
 }
@@ -178,6 +175,9 @@ static int upgrade_site(const vmc_job *job, const vm_instance *in)
     }
     if (vmc_steps_run(steps, NSTEPS, &r, &out) != 0) {
         printf("vmoodlectl: %s\n", out.err);
+        /* the last line, the summary's: short, the command whole */
+        if (!r.backup_failed && u->ub.path)
+            printf("%s\n", vmc_upgrade_restore_hint(&u->ub, u->pool));
         return 1;
     }
     printf("vmoodlectl: %s, out of maintenance\n",
@@ -231,6 +231,25 @@ static void list_pending(const vmc_site_result *r, int n)
     printf("\n");
 }
 
+/* --backup: the master has no row, so no backup (backup.c refuses it):
+ * --master is refused, --all and --match leave it out, saying so. */
+static int backup_master(vmc_opts *o)
+{
+    if (!o->backup || o->no_master)
+        return VMC_EXIT_OK;
+    if (o->master)
+        return vmc_fail(803, VMC_EXIT_USAGE,
+                        "--backup: the master is not in the instance table "
+                        "and has no backup here: upgrade it without "
+                        "--backup (vmoodlectl upgrade --master)");
+    if (o->all || o->match) {
+        vmc_say("--backup: the master is left out (it has no backup here): "
+                "upgrade it with 'vmoodlectl upgrade --master'");
+        o->no_master = 1;
+    }
+    return VMC_EXIT_OK;
+}
+
 int vmc_cmd_upgrade(vmc_opts *o)
 {
     upgrade_ctx u = { o->dry_run, o->lock_dir, o->pool, apr_hash_make(o->pool),
@@ -242,6 +261,8 @@ int vmc_cmd_upgrade(vmc_opts *o)
 
     if (o->to)
         return vmc_cmd_upgrade_to(o); /* upgrade_to.c */
+    if ((rc = backup_master(o)) != VMC_EXIT_OK)
+        return rc;
     if ((o->all || o->match) && !o->no_master)
         o->master = 1; /* the master first unless told */
     if ((rc = vmc_job_prepare(o, "upgrade", 0, &t, &job, &fg)) != VMC_EXIT_OK

@@ -1,18 +1,19 @@
-/* upgrade --backup (upgrade.c): each site backed up, in maintenance, just
- * before its upgrade.  The backup is root's, so the site's child stays
- * root and runs Moodle's scripts as --user itself; a site whose upgrade
- * fails names the one restore command that puts it back. */
+/* upgrade --backup (upgrade.c, upgrade_to.c): each site backed up, in
+ * maintenance, just before its upgrade.  The backup is root's, so the
+ * site's child stays root and runs Moodle's scripts as --user itself; a
+ * site whose upgrade fails names the one restore command that puts it
+ * back (upgrade --to restores it itself first). */
 #include <stdio.h>
 #include <string.h>
 #include <apr_strings.h>
 #include "backup.h"
 #include "fleet.h"
+#include "platforms.h"
 #include "upgrade_backup.h"
 
-int vmc_upgrade_backup_prepare(vmc_opts *o, vmc_table *t, vmc_job *job,
-                               vmc_upgrade_backup *ub)
+int vmc_upgrade_backup_init(vmc_opts *o, vmc_table *t, const vmc_job *job,
+                            vmc_upgrade_backup *ub)
 {
-    vm_identity *self;
     int rc;
 
     memset(ub, 0, sizeof *ub);
@@ -28,6 +29,17 @@ int vmc_upgrade_backup_prepare(vmc_opts *o, vmc_table *t, vmc_job *job,
     ub->run.cli.php = job->php;
     ub->run.cli.moodle_dir = job->moodle_dir;
     ub->run.cli.who = job->who;
+    return VMC_EXIT_OK;
+}
+
+int vmc_upgrade_backup_prepare(vmc_opts *o, vmc_table *t, vmc_job *job,
+                               vmc_upgrade_backup *ub)
+{
+    vm_identity *self;
+    int rc;
+
+    if ((rc = vmc_upgrade_backup_init(o, t, job, ub)) != VMC_EXIT_OK || !ub->on)
+        return rc;
     self = apr_pmemdup(o->pool, job->who, sizeof *job->who);
     self->switch_user = 0;
     job->who = self;
@@ -38,14 +50,21 @@ int vmc_upgrade_step(const vmc_job *job, const vmc_upgrade_backup *ub,
                      const vm_instance *in, const char *script,
                      const char *const *args, int nargs)
 {
-    return ub->on ? vmc_site_cli_run_args(&ub->run.cli, in, script, args, nargs)
-                  : vmc_fleet_step(job, in, script, args, nargs);
+    vmc_site_cli cli;
+
+    if (!ub->on)
+        return vmc_fleet_step(job, in, script, args, nargs);
+    cli = ub->run.cli;
+    if (!(cli.moodle_dir = vmc_code_dir(job, in))) /* its platform's code */
+        return 127;
+    return vmc_site_cli_run_args(&cli, in, script, args, nargs);
 }
 
 int vmc_upgrade_backup_site(vmc_upgrade_backup *ub, const vm_instance *in,
                             apr_pool_t *p, const char **err)
 {
     ub->path = NULL;
+    fflush(stdout); /* its lines after ours */
     if (vmc_backup_one(&ub->run, in, p, &ub->path) != 0)
         return *err = "the backup failed: nothing upgraded", -1;
     return 0;
@@ -54,9 +73,7 @@ int vmc_upgrade_backup_site(vmc_upgrade_backup *ub, const vm_instance *in,
 const char *vmc_upgrade_restore_hint(const vmc_upgrade_backup *ub,
                                      apr_pool_t *p)
 {
-    return ub->path ? apr_psprintf(p,
-                                   "; to put it back: vmoodlectl restore "
-                                   "%s",
-                                   ub->path)
-                    : "";
+    return ub->path
+        ? apr_psprintf(p, "to put it back: vmoodlectl restore %s", ub->path)
+        : "";
 }

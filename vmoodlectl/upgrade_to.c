@@ -6,8 +6,12 @@
  * caches and leaves maintenance with the old code: the site serves as it
  * did.  Every other site serves throughout, on whichever platform it is.
  *
- * --backup with --to (the database saved first, restored on failure) is
- * not wired to the backup command yet: refused, with the reason. */
+ * With --backup, the site is backed up (as the backup command does) once
+ * in maintenance; should its upgrade then fail or be interrupted, it goes
+ * back to its old platform and is restored in place from that backup (as
+ * the restore command does: database and dataroot), and serves.  If that
+ * restore fails too, it stays in maintenance and the line names the one
+ * restore command that puts it back. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,7 +25,9 @@
 #include "fleet_cmds.h"
 #include "interrupt.h"
 #include "platforms.h"
+#include "restore.h"
 #include "steps.h"
+#include "upgrade_backup.h"
 #include "vm_cli.h"
 #include "vm_job.h"
 #include "vm_lock.h"
@@ -42,6 +48,9 @@ typedef struct {
     int undoing;               /* an interrupt no longer cuts things short */
     long settle;               /* seconds, see settle() */
     apr_pool_t *p;
+    vmc_upgrade_backup *ub; /* --backup (upgrade_backup.h) */
+    int upgrade_began;      /* the database may have changed */
+    enum { NOT_RESTORED, RESTORED, RESTORE_FAILED } restore;
 } move;
 
 /* One CLI script of the site as --user, with tree's code, its output
@@ -169,12 +178,78 @@ static void switch_back(void *ctx)
                   m->in->key, m->in->platform, err);
         return;
     }
+    m->switched = 0;
     settle(m);
+}
+
+/* ---- --backup: a restore point, and the restore should the upgrade fail */
+
+static int backup_applies(void *ctx)
+{
+    return ((move *)ctx)->ub->on;
+}
+
+static const char *plan_backup(void *ctx, apr_pool_t *p)
+{
+    const move *m = ctx;
+    return apr_psprintf(p, "back up %s into %s/ (as vmoodlectl backup)",
+                        m->in->key,
+                        vmc_backup_site_dir(m->ub->run.dir, m->in, p));
+}
+
+static int take_backup(void *ctx, const char **err)
+{
+    move *m = ctx;
+    m->ub->run.cli.moodle_dir = m->old_tree;
+    return vmc_upgrade_backup_site(m->ub, m->in, m->p, err);
+}
+
+static const char *plan_restore(void *ctx, apr_pool_t *p)
+{
+    const move *m = ctx;
+    return apr_psprintf(p,
+                        "should the upgrade fail: back on platform '%s', "
+                        "restore that backup in place (as vmoodlectl "
+                        "restore: database and dataroot), out of "
+                        "maintenance",
+                        m->in->platform);
+}
+
+static int restore_point(void *ctx, const char **err)
+{
+    (void)ctx;
+    (void)err;
+    return 0; /* its undo is the restore */
+}
+
+/* After switch_back, before back_in_service: on the old platform, the
+ * database and dataroot the upgrade may have changed restored.  It runs
+ * to its end even after an interrupt (a new one stops it). */
+static void restore_back(void *ctx)
+{
+    move *m = ctx;
+    vmc_site_cli cli = { m->job->php, m->old_tree, m->job->who };
+    int sig;
+
+    m->undoing = 1;
+    if (!m->upgrade_began || !m->ub->path)
+        return;
+    m->maintenance = 0; /* restored, it serves; if not, it stays so */
+    m->restore = RESTORE_FAILED;
+    if (m->switched)
+        return; /* still on the new platform (VM00601 said why) */
+    vmc_say("%s: restoring it from %s", m->in->key, m->ub->path);
+    fflush(stdout);
+    sig = vmc_interrupt_hold();
+    if (vmc_restore_in_place(m->o, &cli, m->ub->path) == 0)
+        m->restore = RESTORED;
+    vmc_interrupt_resume(sig);
 }
 
 static int upgrade(void *ctx, const char **err)
 {
     move *m = ctx;
+    m->upgrade_began = 1;
     return script(m, &m->moved, m->new_tree, "upgrade", "admin/cli/upgrade.php",
                   "--non-interactive", err);
 }
@@ -210,6 +285,9 @@ static const vmc_step steps[] = {
     { "take the site's lock", NULL, NULL, take_lock, drop_lock },
     { "maintenance on (old code)", NULL, NULL, maintenance_on,
       back_in_service },
+    { "back up the site", plan_backup, backup_applies, take_backup, NULL },
+    { "keep the restore point", plan_restore, backup_applies, restore_point,
+      restore_back },
     { "switch the platform", plan_switch, NULL, switch_platform, switch_back },
     { "upgrade.php (new code)", NULL, NULL, upgrade, NULL },
     { "purge caches (new code)", NULL, NULL, purge, NULL },
@@ -223,6 +301,31 @@ static int open_log(move *m, int dir_fd)
                        O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
                        0640);
     return m->log_fd;
+}
+
+/* A site that did not move: where it is now. */
+static void failed_line(const move *m, const vmc_steps_outcome *out)
+{
+    const char *why = vm_text_visible(out->err, m->p);
+    const char *log = apr_pstrcat(m->p, m->job->log_dir, "/",
+                                  vm_cli_log_name(m->in, m->p), NULL);
+
+    if (m->restore == RESTORED)
+        vmc_error(800,
+                  "%s: %s failed: %s; back on platform '%s' with its "
+                  "database and dataroot restored from %s, out of "
+                  "maintenance (log: %s)",
+                  m->in->key, out->failed, why, m->in->platform, m->ub->path,
+                  log);
+    else if (m->restore == RESTORE_FAILED)
+        vmc_error(801,
+                  "%s: %s failed: %s; not restored: it stays in "
+                  "maintenance; to put it back: vmoodlectl restore %s "
+                  "(log: %s)",
+                  m->in->key, out->failed, why, m->ub->path, log);
+    else
+        vmc_error(603, "%s: %s failed: %s; back on platform '%s' (log: %s)",
+                  m->in->key, out->failed, why, m->in->platform, log);
 }
 
 /* One site: 0 moved, 1 failed (and back), after saying so. */
@@ -250,21 +353,31 @@ static int move_site(move *m, int dir_fd)
                 m->in->key, m->moved.platform);
         return 0;
     }
-    vmc_error(603, "%s: %s failed: %s; back on platform '%s' (log: %s/%s)",
-              m->in->key, out.failed, vm_text_visible(out.err, m->p),
-              m->in->platform, m->job->log_dir, vm_cli_log_name(m->in, m->p));
+    failed_line(m, &out);
     return 1;
+}
+
+/* --backup: each site could be restored should its upgrade fail. */
+static int check_restore(vmc_opts *o, const vmc_table *t, const vmc_job *job)
+{
+    for (int i = 0; o->backup && i < job->sites->nelts; i++) {
+        const vm_instance *in = APR_ARRAY_IDX(job->sites, i,
+                                              const vm_instance *);
+        const char *why = vmc_restore_possible(o, t, in);
+        if (why)
+            return vmc_fail(802, VMC_EXIT_FAIL,
+                            apr_psprintf(o->pool,
+                                         "%s: --backup: it could not be "
+                                         "restored should its upgrade "
+                                         "fail, nothing done: %s",
+                                         in->key, why));
+    }
+    return VMC_EXIT_OK;
 }
 
 /* Everything checked before any site moves. */
 static int check(vmc_opts *o, const vmc_job *job, const char **tree)
 {
-    if (o->backup)
-        return vmc_fail(604, VMC_EXIT_USAGE,
-                        "--to with --backup is not "
-                        "supported yet: take a restore point first with "
-                        "'vmoodlectl backup SITES', then run without "
-                        "--backup");
     if (o->master)
         return vmc_fail(606, VMC_EXIT_USAGE,
                         "--to: the master has no row "
@@ -319,6 +432,7 @@ int vmc_cmd_upgrade_to(vmc_opts *o)
     long settle = DEFAULT_SETTLE;
     vmc_table t;
     vmc_job job;
+    vmc_upgrade_backup ub;
     int fg, rc, failed = 0, dir_fd = -1;
 
     if (o->settle_text && seconds(o->settle_text, &settle) != 0)
@@ -330,6 +444,8 @@ int vmc_cmd_upgrade_to(vmc_opts *o)
                          vm_text_visible(o->settle_text, o->pool)));
     if ((rc = vmc_job_prepare(o, "upgrade", 0, &t, &job, &fg)) != VMC_EXIT_OK
         || (rc = check(o, &job, &tree)) != VMC_EXIT_OK
+        || (rc = vmc_upgrade_backup_init(o, &t, &job, &ub)) != VMC_EXIT_OK
+        || (rc = check_restore(o, &t, &job)) != VMC_EXIT_OK
         || (!o->dry_run && (rc = vmc_job_lock_dir(o)) != VMC_EXIT_OK))
         return rc;
     if (!o->dry_run
@@ -341,9 +457,11 @@ int vmc_cmd_upgrade_to(vmc_opts *o)
     for (int i = 0; i < job.sites->nelts && !vmc_interrupted(); i++) {
         const vm_instance *in = APR_ARRAY_IDX(job.sites, i,
                                               const vm_instance *);
-        move m = { o,      &t,     &job,      in, *in, vmc_code_dir(&job, in),
-                   tree,   -1,     { -1, 0 }, 0,  0,   0,
-                   settle, o->pool };
+        move m = {
+            o,      &t,      &job,      in, *in,         vmc_code_dir(&job, in),
+            tree,   -1,      { -1, 0 }, 0,  0,           0,
+            settle, o->pool, &ub,       0,  NOT_RESTORED
+        };
         if (strcmp(in->platform, to) == 0) {
             vmc_say("%s: already on platform '%s'", in->key, to);
             continue;

@@ -257,7 +257,8 @@ def test_failed_upgrade_goes_back_and_serves(root):
 def test_upgrade_to_checks_before_anything(root):
     f = Platforms(root)
     for args, word in ((["--to", "nosuch"], "'nosuch' is not in"),
-                       (["--to", "next", "--backup"], "not supported yet"),
+                       (["--to", "next", "--backup", "--backup-dir", "rel"],
+                        "absolute path"),
                        (["--to", "next", "--master"], "master")):
         proc = f.ctl("upgrade", "site1.test", *args)
         assert proc.returncode == 2 and word in proc.stderr, (args, proc.stderr)

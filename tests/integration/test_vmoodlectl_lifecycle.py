@@ -1103,3 +1103,171 @@ def test_upgrade_backup_failing_upgrades_nothing(site):
     assert site.steps() == ["upgrade --is-pending", "maintenance --enable",
                             "maintenance --disable"]
     assert not site.in_maintenance() and site.site_backups() == []
+
+
+def test_upgrade_backup_leaves_the_master_out(site):
+    refused = site.ctl("upgrade", "--master", "--backup")
+    assert refused.returncode == 2 and "VM00803" in refused.stderr
+    write(os.path.join(site.root, "out", "pending"), b"")
+    proc = site.ctl("upgrade", "--all", "--backup")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "the master is left out" in proc.stdout
+    assert "master" not in proc.stdout.split("SITE ")[1]
+    assert len(site.site_backups()) == 1
+
+
+# ------------------------------------------------ upgrade --to --backup
+
+# The "next" tree's upgrade.php: with out/break-upgrade it notes that it
+# began (out/upgrading), waits for out/go (bounded), breaks the dataroot
+# and fails.
+NEXT_UPGRADE = """case "$1" in
+--non-interactive)
+    if [ -f "$o/break-upgrade" ]; then
+        echo began > "$o/upgrading"; i=0
+        while [ ! -f "$o/go" ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done
+        echo broken > "$dr/lang/en/readme.txt"; echo "upgrade error"; exit 5
+    fi
+    echo upgraded ;;
+esac
+"""
+
+
+def next_platform(site):
+    """A second code tree "next" and the platforms file naming it."""
+    nxt = os.path.join(site.root, "next")
+    shutil.copytree(site.code, nxt)
+    write(os.path.join(nxt, "admin", "cli", "upgrade.php"),
+          (PROLOGUE.replace("@ROOT@", site.root) + NEXT_UPGRADE).encode())
+    conf = os.path.join(site.root, "platforms.conf")
+    write(conf, f"next = {nxt}\n".encode())
+    return conf
+
+
+def move(site, *extra, env=None):
+    """upgrade one.test --to next --backup, started."""
+    conf = next_platform(site)
+    return subprocess.Popen(site.args("--platforms", conf, "upgrade",
+                                      "one.test", "--to", "next",
+                                      "--settle", "0", "--backup", *extra),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+
+
+def break_upgrade_then(site, proc, action):
+    """The upgrade began; the course added meanwhile; then action."""
+    write(os.path.join(site.root, "out", "break-upgrade"), b"")
+    upgrading = os.path.join(site.root, "out", "upgrading")
+    for _ in range(1200):
+        if os.path.exists(upgrading) or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert os.path.exists(upgrading), proc.communicate()
+    changed_after_backup(site)
+    action()
+    out, err = proc.communicate(timeout=300)
+    return out, err, proc.returncode
+
+
+def go(site):
+    return lambda: write(os.path.join(site.root, "out", "go"), b"")
+
+
+def restored(site, before):
+    assert site.courses() == ["master", "bio"]      # chem, added later, gone
+    assert site.tree()["lang/en/readme.txt"] == b"hello"
+    assert site.row.get("platform", "") == ""
+    assert site.setting("siteidentifier") == before["siteidentifier"]
+
+
+def test_upgrade_to_backup_failing_restores_and_serves(site):
+    before = {"siteidentifier": site.setting("siteidentifier")}
+    write(os.path.join(site.root, "out", "break-upgrade"), b"")
+    proc = move(site)
+    out, err, code = break_upgrade_then(site, proc, go(site))
+    assert code == 1, out + err
+    [name] = site.site_backups()
+    path = os.path.join(site.backups, "one.test", name)
+    assert re.search(r"VM00800: one\.test: upgrade\.php \(new code\) failed"
+                     r".*back on platform '' with its database and dataroot "
+                     r"restored from " + re.escape(path), err), err
+    restored(site, before)
+    assert not site.in_maintenance()
+    # maintenance on and the backup with the old code; the restore's own
+    # scripts with the old code too, the last leaving maintenance
+    assert site.steps()[0] == "maintenance --enable"
+    assert site.steps()[-3:] == ["purge_caches ", "maintenance --disable",
+                                 "cfg --name=siteidentifier"]
+
+
+def test_upgrade_to_backup_interrupted_restores_and_serves(site):
+    before = {"siteidentifier": site.setting("siteidentifier")}
+    write(os.path.join(site.root, "out", "break-upgrade"), b"")
+    proc = move(site)
+    out, err, code = break_upgrade_then(
+        site, proc, lambda: proc.send_signal(signal.SIGTERM))
+    assert code == 1, out + err
+    assert "VM00800" in err, err
+    restored(site, before)
+    assert not site.in_maintenance()
+
+
+def test_upgrade_to_backup_whose_restore_fails_names_the_command(site):
+    write(os.path.join(site.root, "out", "break-upgrade"), b"")
+    proc = move(site, env=failing_tools(site, "pg_restore", "mariadb"))
+    out, err, code = break_upgrade_then(site, proc, go(site))
+    assert code == 1, out + err
+    command = re.search(r"VM00801: .*stays in maintenance; to put it back: "
+                        r"(vmoodlectl restore \S+)", err)
+    assert command, err
+    assert site.in_maintenance()
+    assert site.row.get("platform", "") == ""
+    back = site.ctl(*command.group(1).split()[1:])
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert not site.in_maintenance()
+    assert site.courses() == ["master", "bio"]
+    assert site.tree()["lang/en/readme.txt"] == b"hello"
+
+
+def test_upgrade_to_backup_moves_and_keeps_the_backup(site):
+    proc = move(site, "--keep", "2")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out + err
+    assert "on platform 'next', upgraded, out of maintenance" in out
+    assert site.row["platform"] == "next"
+    [name] = site.site_backups()
+    assert os.path.exists(os.path.join(site.backups, "one.test", name,
+                                       "manifest.json"))
+    assert not site.in_maintenance()
+
+
+def test_upgrade_to_backup_dry_run_plans_backup_and_restore(site):
+    before = state(site)
+    proc = move(site, "--dry-run")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out + err
+    backups = os.path.join(site.backups, "one.test")
+    for words in ["maintenance on (old code)",
+                  f"back up one.test into {backups}/",
+                  "should the upgrade fail: back on platform '', restore "
+                  "that backup in place",
+                  "switch one.test from platform ''", "upgrade.php"]:
+        assert words in out, out
+    assert out.index("back up") < out.index("should the upgrade fail") \
+        < out.index("switch one.test")
+    assert state(site) == before and site.steps() == []
+    assert site.site_backups() == []
+
+
+def test_upgrade_to_backup_refuses_a_site_it_could_not_restore(site):
+    two = site.add("two")
+    site.rows[1]["vdbname"] = site.rows[0]["vdbname"]
+    site.rows[1]["vdbprefix"] = "t2_"
+    write_table(site.table, site.rows)
+    before = state(site)
+    proc = move(site)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, out + err
+    assert "VM00802" in err and "two.test" in err, err
+    assert state(site) == before and site.steps() == []
+    assert two

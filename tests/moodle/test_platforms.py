@@ -13,9 +13,11 @@ host of site1 (a site at its root), on the default platform.  Then:
     arguments under a path);
   - aliases: www.site1.test and old.test/school1 answer 301 to the site's
     URL with the path and query kept, and a login works after following;
-  - `vmoodlectl upgrade school1 --to next`, made to fail first (the new
-    tree's environment check refuses): school1 goes back to the default
-    platform and serves; then it moves: while it does, every other site is
+  - `vmoodlectl upgrade school1 --to next --backup`, made to fail first (a
+    plugin of the new tree alone fails its install, after the core's
+    upgrade): school1 goes back to the default platform with its database
+    restored from the backup (the core's old version, its course there)
+    and serves; then it moves (with --backup too): while it does, every other site is
     served from the default platform, never sent to an upgrade page, each
     running the code version its database has, and after it school1 runs
     next's code on its upgraded database.
@@ -39,7 +41,7 @@ from browser import Browser, title
 from chromium import Chromium
 from fleetctl import vmoodlectl
 from moodle import ADMIN_PASSWORD, TABLE, Site, bad_log_lines, unpack_moodle
-from test_upgrade import bump_core_version
+from test_upgrade import PLUGIN, bump_core_version
 
 SCHOOL = Site("school1", "http://site1.test/school1", "School One under a path",
               id=21)
@@ -52,7 +54,6 @@ require($CFG->dirroot . '/version.php');
 header('Content-Type: text/plain');
 echo "code=$version db={$CFG->version} dirroot={$CFG->dirroot}\\n";
 """
-ABSENT_EXTENSION = '<PHP_EXTENSION name="vmoodleabsent" level="required"/>'
 
 
 def version_of(code):
@@ -79,6 +80,11 @@ def platforms(fleet):
         # one build above the default platform's, whatever it is now
         while version_of(nxt) <= version_of(fleet.code):
             bump_core_version(nxt)
+    # the plugins test_upgrade.py added to the fleet's code
+    for plugin in (PLUGIN,):
+        if os.path.isdir(os.path.join(fleet.code, plugin)):
+            shutil.copytree(os.path.join(fleet.code, plugin),
+                            os.path.join(nxt, plugin), dirs_exist_ok=True)
     for tree in (fleet.code, nxt):
         write(os.path.join(tree, "vmprobe.php"), PROBE)
     conf = os.path.join(fleet.root, "platforms.conf")
@@ -257,28 +263,61 @@ def row_platform(fleet):
     return fleet.master_sql(f"SELECT platform FROM {TABLE} WHERE id = {SCHOOL.id}").strip()
 
 
-def test_failed_move_goes_back_and_serves(fleet, platforms, move_web):
-    env = os.path.join(platforms["next"], "admin", "environment.xml")
-    with open(env) as f:
-        original = f.read()
-    head, sep, tail = original.partition('<MOODLE version="4.5"')
-    broken = head + sep + tail.replace("<PHP_EXTENSIONS>",
-                                       "<PHP_EXTENSIONS>\n      " + ABSENT_EXTENSION, 1)
-    write(env, broken)
+# A plugin of the new tree alone whose install fails: upgrade.php has
+# upgraded the core (the database changed) when it throws.
+BREAK_PLUGIN = "local/vmbreak"
+BREAK_FILES = {
+    "version.php": "<?php\ndefined('MOODLE_INTERNAL') || die();\n"
+                   "$plugin->component = 'local_vmbreak';\n"
+                   "$plugin->version = 2025010100;\n$plugin->requires = 2024100700;\n",
+    "lang/en/local_vmbreak.php": "<?php\n$string['pluginname'] = 'Breaks';\n",
+    "db/install.php": "<?php\ndefined('MOODLE_INTERNAL') || die();\n"
+                      "function xmldb_local_vmbreak_install() {\n"
+                      "    throw new coding_exception('local_vmbreak: a broken install');\n}\n",
+}
+
+
+def core_version(fleet):
+    return fleet.sql(SCHOOL, "SELECT value FROM {p}config WHERE name = 'version'").strip()
+
+
+def test_failed_move_goes_back_restored_and_serves(fleet, platforms, move_web):
+    plugin = os.path.join(platforms["next"], BREAK_PLUGIN)
+    for rel, text in BREAK_FILES.items():
+        os.makedirs(os.path.dirname(os.path.join(plugin, rel)), exist_ok=True)
+        write(os.path.join(plugin, rel), text)
+    subprocess.run(["chmod", "-R", "go+rX", os.path.dirname(plugin)], check=True)
+    backups = os.path.join(fleet.root, "bk-move")
+    before = core_version(fleet)
+    fleet.admin_login(True)             # the restore makes a database
     try:
-        before = fleet.sql(SCHOOL, "SELECT value FROM {p}config WHERE name = 'version'")
-        proc = move(fleet)
-        assert proc.returncode == 1, proc.stdout + proc.stderr
-        assert "upgrade.php (new code) failed" in proc.stderr
-        assert "back on platform ''" in proc.stderr
+        proc = move(fleet, "--backup", "--backup-dir", backups)
     finally:
-        write(env, original)
+        fleet.admin_login(False)
+        shutil.rmtree(plugin)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "upgrade.php (new code) failed" in proc.stderr
+    said = re.search(r"VM00800: .*back on platform '' with its database and "
+                     r"dataroot restored from (\S+), out of maintenance "
+                     r"\(log: (\S+)\)", proc.stderr)
+    assert said and said.group(1).startswith(backups + "/"), proc.stderr
+    assert os.path.exists(os.path.join(said.group(1), "manifest.json"))
+    assert "restored " + SCHOOL.wwwroot in proc.stdout, proc.stdout
+    # it failed installing the plugin, after the core's upgrade (the
+    # database changed): restored, the core's version is the old one
+    with open(said.group(2)) as f:
+        assert "local_vmbreak: a broken install" in f.read()
     assert row_platform(fleet) == ""
     assert not in_maintenance(SCHOOL)
-    assert fleet.sql(SCHOOL, "SELECT value FROM {p}config WHERE name = 'version'") == before
+    assert core_version(fleet) == before
+    assert fleet.sql(SCHOOL, "SELECT shortname FROM {p}course WHERE "
+                     "shortname = 'PATHC'").strip() == "PATHC"     # data intact
     status, (code, db, dirroot) = probe(move_web.port, SCHOOL)
     assert status == 200 and code == db and dirroot == fleet.code
-    assert Browser(move_web.port).get(SCHOOL.wwwroot + "/login/index.php").status == 200
+    b = Browser(move_web.port)
+    b.login(SCHOOL.wwwroot, "admin", ADMIN_PASSWORD)
+    assert b.get(SCHOOL.wwwroot + "/my/").status == 200
+    shutil.rmtree(backups, ignore_errors=True)
 
 
 class Watcher(threading.Thread):
@@ -308,14 +347,21 @@ class Watcher(threading.Thread):
 def test_move_one_site_while_the_others_serve(fleet, platforms, move_web):
     others = [fleet.sites[n] for n in ("site1", "site2", "site3")]
     watcher = Watcher(move_web.port, others + [SCHOOL])
+    backups = os.path.join(fleet.root, "bk-move")
     watcher.start()
+    fleet.admin_login(True)             # --backup: a restore possible
     try:
-        proc = move(fleet)
+        proc = move(fleet, "--backup", "--backup-dir", backups)
     finally:
+        fleet.admin_login(False)
         watcher.stop.set()
         watcher.join()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "on platform 'next', upgraded, out of maintenance" in proc.stdout
+    kept = re.search(r"backup (\S+) \(", proc.stdout)      # taken first, kept
+    assert kept and os.path.exists(os.path.join(kept.group(1), "manifest.json")), \
+        proc.stdout
+    shutil.rmtree(backups)
     assert row_platform(fleet) == "next"
     nxt = str(version_of(platforms["next"]))
     # the others: served throughout from the default platform, each with
