@@ -208,12 +208,12 @@ static const char *requested_host(request_rec *r, const vmoodle_server_conf *c,
 static void set_instance_env(request_rec *r, const vm_snapshot *snap,
                              const vm_snapshot_entry *e)
 {
-    int first = apr_table_elts(r->subprocess_env)->nelts;
+    const apr_array_header_t *env;
     apr_table_entry_t *added;
 
     apr_table_overlap(r->subprocess_env, env_template, APR_OVERLAP_TABLES_ADD);
-    added = (apr_table_entry_t *)(void *)apr_table_elts(r->subprocess_env)->elts
-        + first;
+    env = apr_table_elts(r->subprocess_env); /* ADD appends, never merges */
+    added = (apr_table_entry_t *)(void *)env->elts + env->nelts - VM_ENV_COUNT;
     vm_snapshot_entry_env_into(snap, e, &added->val, sizeof *added);
 }
 

@@ -122,13 +122,17 @@ typedef struct {
 
 const vmoodle_table_spec *vmoodle_table_spec_of(const vmoodle_table *t);
 
-/* A generation as a request holds it: the snapshot stays mapped until the
- * request's pool goes away. */
-const vm_snapshot *vmoodle_table_acquire(vmoodle_table *t, request_rec *r);
-
-/* Same, held until the given pool is destroyed (status handler). */
+/* A generation held until the given pool is destroyed (status handler). */
 const vm_snapshot *vmoodle_table_acquire_pool(vmoodle_table *t, apr_pool_t *p,
                                               server_rec *s);
+
+/* A generation as a request holds it: the snapshot stays mapped until the
+ * request's pool goes away. */
+static inline const vm_snapshot *vmoodle_table_acquire(vmoodle_table *t,
+                                                       request_rec *r)
+{
+    return vmoodle_table_acquire_pool(t, r->pool, r->server);
+}
 
 vmoodle_table *vmoodle_table_get(apr_pool_t *pconf, server_rec *s,
                                  vmoodle_server_conf *c);

@@ -355,8 +355,3 @@ const vm_snapshot *vmoodle_table_acquire_pool(vmoodle_table *t, apr_pool_t *p,
     apr_pool_cleanup_register(p, g, release_hold, apr_pool_cleanup_null);
     return g->snap;
 }
-
-const vm_snapshot *vmoodle_table_acquire(vmoodle_table *t, request_rec *r)
-{
-    return vmoodle_table_acquire_pool(t, r->pool, r->server);
-}
