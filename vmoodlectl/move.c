@@ -60,6 +60,25 @@ static const char *new_row(move_run *m)
     return NULL;
 }
 
+/* A site with a login of its own keeps it on another server: made there
+ * (same name and password) when that server has none, which the
+ * administrative login must then be allowed to do. */
+static const char *check_login(move_run *m, const char *server)
+{
+    const char *err, *why;
+    int exists;
+
+    if (strcmp(m->to.dblogin, m->admin_db.user) == 0)
+        return NULL;
+    if ((exists = vmc_role_exists(m->server, m->to.dblogin, m->p, &err)) != 0)
+        return exists < 0 ? err : NULL;
+    if ((why = vmc_role_check(m->server, m->to.dblogin, m->p)))
+        return apr_psprintf(m->p, "login %s must be made on %s: %s",
+                            m->to.dblogin, server, why);
+    m->login_needed = 1;
+    return NULL;
+}
+
 static const char *check_db(move_run *m)
 {
     vmc_place from = { m->in->dbtype, m->in->dbhost, m->in->dbname };
@@ -105,7 +124,7 @@ static const char *check_db(move_run *m)
                                          "database %s already "
                                          "exists on %s",
                                          m->to.dbname, server);
-    return NULL;
+    return check_login(m, server);
 }
 
 static const char *check_dataroot(move_run *m)

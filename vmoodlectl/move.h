@@ -9,6 +9,7 @@
 #include "dbowner.h"
 #include "db.h"
 #include "lifecycle.h"
+#include "roles.h"
 #include "steps.h"
 
 typedef struct {
@@ -22,6 +23,7 @@ typedef struct {
     vmc_dbconf from_db, to_db;
     vmc_dbconf admin_db; /* makes the new database (dbowner.h) */
     vmc_handover hand;   /* which the site's login is given */
+    vmc_role login;      /* the site's login, made on a new server */
     vm_db *server;       /* the new database's server, as admin_db */
     vmc_site_cli cli;
     const char *version;   /* Moodle's, read before the copy */
@@ -30,7 +32,8 @@ typedef struct {
     gid_t gid;
     const char *work, *record; /* the dump's folder; the record */
     int same_db, same_data;
-    int work_made, db_made, data_made, row_saved, record_made;
+    int login_needed; /* the new server has no such login yet */
+    int login_made, work_made, db_made, data_made, row_saved, record_made;
 } move_run;
 
 extern const vmc_step vmc_move_steps[];

@@ -64,6 +64,41 @@ static void undo_dump(void *ctx)
     remove_work(ctx);
 }
 
+static int login_moves(void *ctx)
+{
+    return ((move_run *)ctx)->login_needed;
+}
+
+static const char *plan_login(void *ctx, apr_pool_t *p)
+{
+    move_run *m = ctx;
+    return apr_psprintf(p, "make the site's login %s on %s as %s",
+                        m->to.dblogin, vmc_dbconf_server(&m->to_db, p),
+                        m->admin_db.user);
+}
+
+static int make_login(void *ctx, const char **err)
+{
+    move_run *m = ctx;
+
+    m->login.name = m->to.dblogin;
+    m->login.password = m->to.dbpass; /* the row's, unchanged */
+    if (vmc_role_create(m->server, &m->login, m->p, err) != 0)
+        return -1;
+    m->login_made = 1;
+    return 0;
+}
+
+static void undo_login(void *ctx)
+{
+    move_run *m = ctx;
+    const char *err;
+    if (m->login_made
+        && vmc_role_drop(m->server, m->to.dblogin, m->p, &err) != 0)
+        vmc_error(784, "undo: drop login %s: %s", m->to.dblogin, err);
+    m->login_made = 0;
+}
+
 static const char *plan_load(void *ctx, apr_pool_t *p)
 {
     move_run *m = ctx;
@@ -305,6 +340,8 @@ const vmc_step vmc_move_steps[] = {
     { "maintenance on", vmc_maintenance_plan, NULL, vmc_maintenance_on,
       vmc_maintenance_undo },
     { "dump the database", plan_dump, db_moves, dump, undo_dump },
+    { "make the site's login on the new server", plan_login, login_moves,
+      make_login, undo_login },
     { "load it into the new database", plan_load, db_moves, load, undo_load },
     { "copy what changed in the dataroot since", plan_update, data_moves,
       update, NULL },

@@ -15,11 +15,12 @@ import time
 
 import pytest
 
-from dbservers import (PASSWORD, USER, mysql_server, pg_server)  # noqa: F401
+from dbservers import (PASSWORD, USER, MySQLServer, PgServer,  # noqa: F401
+                       mysql_server, pg_server)
 from instances import instance, write_table
 from test_tenant_roles import as_login, login_exists, may_create_databases
 from test_vmoodlectl import (DATAROOT_FILES, MOODLE_ROWS, MOODLE_TABLES,
-                             RUNTIME_FILES, databases, only_on,
+                             RUNTIME_FILES, admin_login, databases, only_on,
                              server, sha256, site_sql, traversable,  # noqa: F401
                              write)
 
@@ -948,6 +949,39 @@ def test_a_failed_move_leaves_the_login_its_database_only(site):
     if site.kind != "pgsql":
         assert not reaches_a_new_database_named(site, login, db + "_moved")
     assert owned_by_the_site(site) == ["master", "bio"]
+
+
+def test_move_to_another_server_makes_the_sites_login_there(site):
+    """A site with a login of its own moved to a server that has no such
+    login: the login is made there (same name and password, the row
+    unchanged but for the host), and dropped again when the move fails."""
+    admin = own_login(site)
+    login, password = site.row["vdblogin"], site.row["vdbpass"]
+    courses = owned_by_the_site(site)
+    other = PgServer() if site.kind == "pgsql" else MySQLServer()
+    try:
+        admin_login(other)
+        there = f"127.0.0.1:{other.port}"
+        plan = site.ctl("--dry-run", "move", "one.test", "--dbhost", there,
+                        *admin)
+        assert plan.returncode == 0, plan.stdout + plan.stderr
+        assert f"make the site's login {login} on" in plan.stdout
+        site.fail_once("purge_caches")
+        failed = site.ctl("move", "one.test", "--dbhost", there, *admin)
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        assert "the site is as it was" in failed.stderr
+        assert not login_exists(other, login)
+        moved = site.ctl("move", "one.test", "--dbhost", there, *admin)
+        assert moved.returncode == 0, moved.stdout + moved.stderr
+        row = site.row
+        assert (row["vdbhost"], row["vdblogin"], row["vdbpass"]) == (
+            there, login, password)
+        ok, out = as_login(other, login, password, row["vdbname"],
+                           "SELECT shortname FROM mdl_course ORDER BY id")
+        assert ok and out.split() == courses, out
+        assert not may_create_databases(other, login)
+    finally:
+        other.cleanup()
 
 
 @only_on("pgsql")
