@@ -121,14 +121,18 @@ static const char *set_table(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
-static const char *set_snapshot(cmd_parms *cmd, void *d, const char *arg)
+/* A file or folder (relative: to ServerRoot) into the server config's
+ * field at cmd->info's offset: one setter for every such directive. */
+static const char *set_path(cmd_parms *cmd, void *d, const char *arg)
 {
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+
     (void)d;
-    VMOODLE_CONF(cmd->server)->snapshot = ap_server_root_relative(cmd->pool,
-                                                                  arg);
-    return VMOODLE_CONF(cmd->server)->snapshot
-        ? NULL
-        : "VMoodleSnapshot: invalid path";
+    if (!path)
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": invalid path", NULL);
+    *(const char **)(void *)((char *)VMOODLE_CONF(cmd->server)
+                             + (size_t)cmd->info) = path;
+    return NULL;
 }
 
 static const char *set_number(cmd_parms *cmd, const char *arg, int lo, int hi,
@@ -240,22 +244,6 @@ static const char *add_trusted(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
-static const char *set_error_pages(cmd_parms *cmd, void *d, const char *arg)
-{
-    (void)d;
-    VMOODLE_CONF(cmd->server)->error_pages = ap_server_root_relative(cmd->pool,
-                                                                     arg);
-    return NULL;
-}
-
-static const char *set_cron_plan(cmd_parms *cmd, void *d, const char *arg)
-{
-    (void)d;
-    VMOODLE_CONF(cmd->server)->cron_plan = ap_server_root_relative(cmd->pool,
-                                                                   arg);
-    return NULL;
-}
-
 /* Read at once, as root, with the rest of the configuration: a changed
  * file takes effect at the next (graceful) restart. */
 static const char *set_platforms(cmd_parms *cmd, void *d, const char *arg)
@@ -300,24 +288,7 @@ static const char *set_metrics_max(cmd_parms *cmd, void *d, const char *arg)
                      &VMOODLE_CONF(cmd->server)->metrics_max_sites);
 }
 
-static const char *set_cron_runs(cmd_parms *cmd, void *d, const char *arg)
-{
-    (void)d;
-    VMOODLE_CONF(cmd->server)->cron_runs = ap_server_root_relative(cmd->pool,
-                                                                   arg);
-    return VMOODLE_CONF(cmd->server)->cron_runs
-        ? NULL
-        : "VMoodleCronRuns: invalid path";
-}
-
-static const char *set_usage(cmd_parms *cmd, void *d, const char *arg)
-{
-    (void)d;
-    VMOODLE_CONF(cmd->server)->usage_file = ap_server_root_relative(cmd->pool,
-                                                                    arg);
-    return VMOODLE_CONF(cmd->server)->usage_file ? NULL
-                                                 : "VMoodleUsage: invalid path";
-}
+#define CONF_FIELD(name) (void *)APR_OFFSETOF(vmoodle_server_conf, name)
 
 const command_rec vmoodle_directives[] = {
     AP_INIT_FLAG("VMoodleEngine", set_engine, NULL, RSRC_CONF,
@@ -330,7 +301,7 @@ const command_rec vmoodle_directives[] = {
                   "instance table in a database (default " VM_DEFAULT_TABLE
                   ")"),
     AP_INIT_TAKE1(
-        "VMoodleSnapshot", set_snapshot, NULL, RSRC_CONF,
+        "VMoodleSnapshot", set_path, CONF_FIELD(snapshot), RSRC_CONF,
         "file holding the compiled table (default " VMOODLE_DEFAULT_SNAPSHOT_DIR
         "/instances-<hash>.snap)"),
     AP_INIT_TAKE1("VMoodleRefresh", set_refresh, NULL, RSRC_CONF,
@@ -347,14 +318,15 @@ const command_rec vmoodle_directives[] = {
             VMOODLE_DEFAULT_UNKNOWN) ")"),
     AP_INIT_ITERATE("VMoodleTrustedProxy", add_trusted, NULL, RSRC_CONF,
                     "peers whose X-Forwarded-Host/-Proto are believed"),
-    AP_INIT_TAKE1("VMoodleErrorPages", set_error_pages, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("VMoodleErrorPages", set_path, CONF_FIELD(error_pages),
+                  RSRC_CONF,
                   "directory with unknown-host.html and disabled.html "
                   "(default " VMOODLE_DEFAULT_ERROR_PAGES ")"),
     AP_INIT_TAKE1(
         "VMoodleRetryAfter", set_retry_after, NULL, RSRC_CONF,
         "Retry-After seconds for a disabled instance (default " VMOODLE_STR(
             VMOODLE_DEFAULT_RETRY_AFTER) ")"),
-    AP_INIT_TAKE1("VMoodleCronPlan", set_cron_plan, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("VMoodleCronPlan", set_path, CONF_FIELD(cron_plan), RSRC_CONF,
                   "vcron's <state-file>.plan: each site's cron tier and the "
                   "cron capacity on the status page"),
     AP_INIT_TAKE1("VMoodlePlatforms", set_platforms, NULL, RSRC_CONF,
@@ -369,9 +341,9 @@ const command_rec vmoodle_directives[] = {
         "VMoodleMetricsMaxSites", set_metrics_max, NULL, RSRC_CONF,
         "most sites in one answer of vmoodle-metrics (default " VMOODLE_STR(
             VMOODLE_DEFAULT_METRICS_MAX) ")"),
-    AP_INIT_TAKE1("VMoodleCronRuns", set_cron_runs, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("VMoodleCronRuns", set_path, CONF_FIELD(cron_runs), RSRC_CONF,
                   "vcron's run records (its runs-file) for vmoodle-metrics"),
-    AP_INIT_TAKE1("VMoodleUsage", set_usage, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("VMoodleUsage", set_path, CONF_FIELD(usage_file), RSRC_CONF,
                   "vmoodlectl usage's figures (its usage-file) for "
                   "vmoodle-status and vmoodle-metrics"),
     { NULL }
