@@ -25,6 +25,7 @@
 #include "manifest.h"
 #include "steps.h"
 #include "util.h"
+#include "vm_text.h"
 #include "vm_file.h"
 #include "vm_cli.h"
 #include "vm_time.h"
@@ -89,7 +90,7 @@ static void remove_folder(void *ctx)
     const char *err;
     if (b->folder_made
         && vmc_tree_remove(b->work, b->site_dir, b->p, &err) != 0)
-        printf("vmoodlectl: undo: %s\n", err);
+        vmc_error(787, "undo: %s", vm_text_visible(err, b->p));
 }
 
 static const char *plan_dump(void *ctx, apr_pool_t *p)
@@ -296,13 +297,17 @@ int vmc_backup_one(const vmc_backup_run *run, const vm_instance *in,
     int rc = 0;
 
     backup_init(&b, run, in, p);
+    fflush(stdout); /* the steps' lines first, in the site's log */
     if ((why = prepare(&b)) != NULL) {
-        printf("vmoodlectl: backup refused, nothing done: %s\n", why);
+        vmc_error(785, "%s: backup refused, nothing done: %s", in->key,
+                  vm_text_visible(why, p));
         rc = 1;
     } else if (vmc_steps_run(steps, NSTEPS, &b, &out) != 0) {
-        printf("vmoodlectl: backup failed at step '%s': %s; the site is "
-               "as it was, nothing kept\n",
-               out.failed, out.err);
+        fflush(stdout);
+        vmc_error(786,
+                  "%s: backup failed at step '%s': %s; the site is "
+                  "as it was, nothing kept",
+                  in->key, out.failed, vm_text_visible(out.err, p));
         rc = 1;
     } else {
         printf("vmoodlectl: backup %s (%s database, %" APR_UINT64_T_FMT

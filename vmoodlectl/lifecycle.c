@@ -17,6 +17,7 @@
 #include "summary.h"
 #include "vm_cli.h"
 #include "vm_job.h"
+#include "vm_text.h"
 
 int vmc_site_cli_prepare(const vmc_opts *o, vmc_site_cli *c, const char **why)
 {
@@ -151,8 +152,8 @@ void vmc_maintenance_undo(void *ctx)
     vmc_maintenance *m = ctx;
     const char *err;
     if (vmc_maintenance_off(m, &err) != 0)
-        printf("vmoodlectl: undo: %s; %s stays in maintenance\n", err,
-               m->in->wwwroot);
+        vmc_error(788, "undo: %s; %s stays in maintenance",
+                  vm_text_visible(err, m->p), m->in->wwwroot);
 }
 
 int vmc_site_serve(const vmc_maintenance *m, const vm_instance *in, int leave,
