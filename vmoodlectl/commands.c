@@ -66,23 +66,24 @@ static const vmc_command commands[] = {
       "a template and its template database", VMC_WRITES,
       OPTIONS("dbuser", "dbpass", "dbpass-file") },
     { "run", vmc_cmd_run, "SITES -- SCRIPT [ARGS...]",
-      "php MOODLE_DIR/SCRIPT as each site", VMC_NEEDS_TABLE | VMC_SITES,
-      OPTIONS(FLEET) },
+      "php MOODLE_DIR/SCRIPT as each site",
+      VMC_NEEDS_TABLE | VMC_SITES | VMC_FOREGROUND, OPTIONS(FLEET) },
     { "upgrade", vmc_cmd_upgrade, "SITES [--to PLATFORM] [--backup]",
       "behind the code, or --to a platform",
       VMC_NEEDS_TABLE | VMC_SITES | VMC_WRITES,
       OPTIONS(FLEET, "no-master", "to", "settle", "backup", "backups-dir",
               "keep", ADMIN) },
     { "purge-caches", vmc_cmd_purge_caches, "SITES", "Moodle's caches",
-      VMC_NEEDS_TABLE | VMC_SITES, OPTIONS(FLEET) },
+      VMC_NEEDS_TABLE | VMC_SITES | VMC_FOREGROUND, OPTIONS(FLEET) },
     { "maintenance", vmc_cmd_maintenance, "on|off SITES",
-      "Moodle's maintenance mode", VMC_NEEDS_TABLE | VMC_SITES,
+      "Moodle's maintenance mode", VMC_NEEDS_TABLE | VMC_SITES | VMC_FOREGROUND,
       OPTIONS(FLEET) },
     { "config", vmc_cmd_config, "SITES --name N [--value V | --unset]",
-      "a setting of Moodle (admin/cli/cfg.php)", VMC_NEEDS_TABLE | VMC_SITES,
+      "a setting of Moodle (admin/cli/cfg.php)",
+      VMC_NEEDS_TABLE | VMC_SITES | VMC_FOREGROUND,
       OPTIONS(FLEET, "setting-name", "value", "unset", "plugin") },
     { "cron", vmc_cmd_cron, "SITES", "the cron now, under vcron's lock",
-      VMC_NEEDS_TABLE | VMC_SITES, OPTIONS(FLEET) },
+      VMC_NEEDS_TABLE | VMC_SITES | VMC_FOREGROUND, OPTIONS(FLEET) },
     { "platforms", vmc_cmd_platforms, "",
       "code trees: path, Moodle version, sites", VMC_NEEDS_TABLE,
       OPTIONS("json") },
@@ -91,7 +92,7 @@ static const vmc_command commands[] = {
       NO_OPTIONS },
     { "health", vmc_cmd_health, "SITES [-- ARGS]",
       "Moodle's checks.php on each, NRPE exit codes",
-      VMC_NEEDS_TABLE | VMC_SITES, OPTIONS(FLEET) },
+      VMC_NEEDS_TABLE | VMC_SITES | VMC_FOREGROUND, OPTIONS(FLEET) },
     /* The site lifecycle. */
     { "backup", vmc_cmd_backup, "SITES",
       "each one's database, dataroot, manifest",
@@ -193,9 +194,9 @@ void vmc_command_usage(const vmc_command *c, FILE *out)
     if (c->needs & VMC_NEEDS_TABLE)
         fputs("  (reads the instance table: --source, --table)\n", out);
     if (c->needs & VMC_SITES)
-        fputs("SITES: --all | --match REGEX | HOST...; one HOST or "
-              "--master alone\n  runs in the foreground\n",
-              out);
+        fputs("SITES: --all | --match REGEX | HOST...\n", out);
+    if (c->needs & VMC_FOREGROUND)
+        fputs("  one HOST or --master alone runs in the foreground\n", out);
     fputs("options:\n", out);
     for (size_t i = 0; i < sizeof brought / sizeof *brought; i++)
         if (c->needs & brought[i].need)

@@ -15,6 +15,8 @@ enum {
     VMC_SITES = 4u,       /* a selection: --all, --match, --master,
                                --include-disabled, HOST... (select.h) */
     VMC_WRITES = 8u,      /* changes something: --dry-run */
+    VMC_FOREGROUND = 16u, /* one site selected alone runs in the
+                             foreground (fleet_cmds.h) */
 };
 
 typedef struct {
