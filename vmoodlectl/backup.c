@@ -24,6 +24,7 @@
 #include "lifecycle.h"
 #include "manifest.h"
 #include "steps.h"
+#include "platforms.h"
 #include "util.h"
 #include "vm_text.h"
 #include "vm_file.h"
@@ -325,13 +326,20 @@ int vmc_backup_one(const vmc_backup_run *run, const vm_instance *in,
  * log.  A timeout's TERM undoes, as an interrupt does. */
 static int backup_site(const vmc_job *job, const vm_instance *in)
 {
+    backup_run run = *(const backup_run *)job->ctx;
     const char *path;
     apr_pool_t *p;
 
     vmc_interrupt_install();
     umask(077);
     apr_pool_create(&p, NULL);
-    return vmc_backup_one(job->ctx, in, p, &path);
+    /* --maintenance: Moodle's script of the site's own platform */
+    if (!(run.cli.moodle_dir = vmc_code_dir(job, in))) {
+        vmc_error(789, "%s: backup refused, nothing done: %s", in->key,
+                  vmc_platform_missing(job, in, p));
+        return VMC_EXIT_FAIL;
+    }
+    return vmc_backup_one(&run, in, p, &path);
 }
 
 /* --dry-run: each site checked and its plan printed, in this process. */

@@ -298,6 +298,22 @@ def test_backup_with_a_wrong_password_is_refused_before_anything(site):
     assert site.site_backups() == [] and site.steps() == []
 
 
+def test_backup_maintenance_runs_the_sites_own_platform(site):
+    """--maintenance on a site of platform "next": Moodle's maintenance
+    script of that tree, not of --moodle-dir."""
+    conf = next_platform(site)
+    script = os.path.join(site.root, "next", "admin", "cli", "maintenance.php")
+    write(script, open(script).read().replace(
+        'dr=$VMOODLE_DATAROOT', 'dr=$VMOODLE_DATAROOT\n'
+        'echo "next tree" >> "$r/out/steps"').encode())
+    site.rows[0]["platform"] = "next"
+    write_table(site.table, site.rows)
+    proc = site.ctl("--platforms", conf, "backup", "one.test", "--maintenance")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert site.steps() == ["maintenance --enable", "next tree",
+                            "maintenance --disable", "next tree"]
+
+
 def failing_tools(site, *tools):
     """An environment where these database tools fail (read their input,
     say why, exit 1): first in PATH."""
