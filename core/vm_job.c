@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
+#include "vm_copier.h"
 #include "vm_job.h"
 #include "vm_time.h"
 
@@ -24,11 +25,14 @@
 
 extern char **environ;
 
-/* The descriptors a start needs: pipes' two ends, the pty's two. */
+/* The descriptors a start needs: pipes' two ends, the pty's two, the
+ * visible streams' pipe and log (the copier's). */
 typedef struct {
     int child[3];  /* what becomes 0, 1, 2 in the child, or -1 */
     int parent[3]; /* our ends of the pipes */
     int master, slave;
+    int from, to; /* VM_JOB_VISIBLE: the copier's pipe end and log */
+    int to_given; /* the log as the caller gave it */
 } job_fds;
 
 static void close_fd(int *fd)
@@ -46,6 +50,8 @@ static void close_all(job_fds *f)
     }
     close_fd(&f->master);
     close_fd(&f->slave);
+    close_fd(&f->from);
+    close_fd(&f->to);
 }
 
 static const char *open_pty(job_fds *f, const vm_job_opts *o, apr_pool_t *p)
@@ -60,6 +66,28 @@ static const char *open_pty(job_fds *f, const vm_job_opts *o, apr_pool_t *p)
         tcsetattr(f->slave, TCSANOW, o->termios);
     if (o->winsize)
         ioctl(f->slave, TIOCSWINSZ, o->winsize);
+    return NULL;
+}
+
+/* Stream i made visible: the child writes into the copier's pipe (one
+ * for both streams). */
+static const char *open_visible(job_fds *f, const vm_job_opts *o, int i)
+{
+    int ends[2], fd = o->io[i].fd;
+    if (i == 0)
+        return "standard input cannot be made visible";
+    if (f->from >= 0) {
+        if (fd != f->to_given)
+            return "the visible streams must share one descriptor";
+        f->child[i] = fcntl(f->child[1], F_DUPFD_CLOEXEC, 0);
+        return NULL;
+    }
+    if ((f->to = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0
+        || pipe2(ends, O_CLOEXEC) != 0)
+        return NULL; /* the caller names errno */
+    f->from = ends[0];
+    f->child[i] = ends[1];
+    f->to_given = fd;
     return NULL;
 }
 
@@ -93,6 +121,12 @@ static const char *open_stream(job_fds *f, const vm_job_opts *o, int i,
         break;
     case VM_JOB_INHERIT:
         return NULL;
+    case VM_JOB_VISIBLE: {
+        const char *why = open_visible(f, o, i);
+        if (why)
+            return why;
+        break;
+    }
     }
     return f->child[i] < 0
         ? apr_psprintf(p, "descriptor %d: %s", i, strerror(errno))
@@ -154,7 +188,8 @@ static const char *new_session(const vm_job_opts *o, const job_fds *f)
     return NULL;
 }
 
-static const char *prepare(const vm_job_opts *o, job_fds *f, int *report)
+/* A fresh child's signals: nothing of the caller's handlers or mask. */
+static void default_signals(void)
 {
     static const int sigs[] = { SIGPIPE, SIGINT,  SIGTERM, SIGHUP, SIGQUIT,
                                 SIGCHLD, SIGTTOU, SIGTTIN, SIGTSTP };
@@ -163,6 +198,11 @@ static const char *prepare(const vm_job_opts *o, job_fds *f, int *report)
     sigprocmask(SIG_SETMASK, &none, NULL);
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         signal(sigs[i], SIG_DFL);
+}
+
+static const char *prepare(const vm_job_opts *o, job_fds *f, int *report)
+{
+    default_signals();
     const char *why = new_session(o, f);
     if (!why)
         why = set_up_fds(o, f, report);
@@ -199,7 +239,69 @@ static void become(const vm_job_opts *o, job_fds *f, int report)
     _exit(126);
 }
 
+/* The copier's side of its fork (vm_copier.h): in a session of its own,
+ * nothing of ours but the pipe at 0, the log at 1, the engine's
+ * end-of-child pipe at 2, as nobody before it reads a byte.  Never
+ * returns. */
+static void become_copier(job_fds *f, int done, const vm_identity *nobody)
+{
+    const char *why = NULL;
+    default_signals();
+    if (setsid() < 0 || lift(&f->from) || lift(&f->to) || lift(&done)
+        || place(f->from, 0) || place(f->to, 1) || place(done, 2)
+        || close_range(3, ~0U, 0) != 0
+        || (nobody && vm_identity_assume(nobody, &why) != 0))
+        _exit(126);
+    _exit(vm_copier_run());
+}
+
 /* --------------------------------------------------------------- parent */
+
+/* VM_JOB_VISIBLE: the copier, started before the child (when it cannot
+ * start, no child is left running). */
+static const char *start_copier(vm_job *j, job_fds *f, apr_pool_t *p)
+{
+    vm_identity nobody, *as = NULL;
+    int done[2];
+    if (f->from < 0)
+        return NULL;
+    if (geteuid() == 0) {
+        const char *why = vm_identity_resolve(&nobody, "nobody", p);
+        if (why)
+            return apr_psprintf(p, "output copier: %s", why);
+        as = &nobody;
+    }
+    if (pipe2(done, O_CLOEXEC) != 0)
+        return apr_psprintf(p, "pipe: %s", strerror(errno));
+    fflush(NULL);
+    j->copier = fork();
+    if (j->copier == 0) {
+        close(done[1]);
+        become_copier(f, done[0], as);
+    }
+    close(done[0]);
+    if (j->copier < 0) {
+        j->copier = 0;
+        close(done[1]);
+        return apr_psprintf(p, "fork: %s", strerror(errno));
+    }
+    j->copier_done = done[1];
+    close_fd(&f->from);
+    close_fd(&f->to);
+    return NULL;
+}
+
+/* The child has ended: the copier takes what is left in the pipe and
+ * exits; its status is not the job's. */
+static void finish_copier(vm_job *j)
+{
+    if (j->copier <= 0)
+        return;
+    close_fd(&j->copier_done);
+    while (waitpid(j->copier, NULL, 0) < 0 && errno == EINTR)
+        ;
+    j->copier = 0;
+}
 
 static void result(vm_job *j, int status)
 {
@@ -221,6 +323,7 @@ static void reap_now(vm_job *j)
     result(j, status);
     j->cpu_ms = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000
         + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+    finish_copier(j);
 }
 
 /* The child's report: empty when it runs. */
@@ -241,7 +344,7 @@ static const char *started(vm_job *j, int report, apr_pool_t *p)
 static void init(vm_job *j, const vm_job_opts *o)
 {
     memset(j, 0, sizeof *j);
-    j->fds[0] = j->fds[1] = j->fds[2] = j->pty = -1;
+    j->fds[0] = j->fds[1] = j->fds[2] = j->pty = j->copier_done = -1;
     j->own_group = o->group != VM_JOB_SAME_GROUP || o->io[0].kind == VM_JOB_PTY
         || o->io[1].kind == VM_JOB_PTY || o->io[2].kind == VM_JOB_PTY;
     j->grace_ms = o->grace_ms;
@@ -250,7 +353,7 @@ static void init(vm_job *j, const vm_job_opts *o)
 int vm_job_start(vm_job *j, const vm_job_opts *o, apr_pool_t *p,
                  const char **err)
 {
-    job_fds f = { { -1, -1, -1 }, { -1, -1, -1 }, -1, -1 };
+    job_fds f = { { -1, -1, -1 }, { -1, -1, -1 }, -1, -1, -1, -1, -1 };
     int report[2];
     const char *why = NULL;
     init(j, o);
@@ -260,6 +363,10 @@ int vm_job_start(vm_job *j, const vm_job_opts *o, apr_pool_t *p,
         why = open_stream(&f, o, i, p);
     if (!why && pipe2(report, O_CLOEXEC) != 0)
         why = apr_psprintf(p, "pipe: %s", strerror(errno));
+    else if (!why && (why = start_copier(j, &f, p)) != NULL) {
+        close(report[0]);
+        close(report[1]);
+    }
     if (why) {
         close_all(&f);
         *err = why;
@@ -279,6 +386,7 @@ int vm_job_start(vm_job *j, const vm_job_opts *o, apr_pool_t *p,
         j->pid = 0;
         close(report[0]);
         close_all(&f);
+        finish_copier(j);
         return -1;
     }
     for (int i = 0; i < 3; i++) {

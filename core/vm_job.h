@@ -25,7 +25,12 @@ typedef enum {
     VM_JOB_PTY,      /* a pseudo-terminal the parent owns (its master in
                           vm_job.fds[]; one pty serves every stream set so;
                           implies a session of its own) */
-    VM_JOB_INHERIT   /* ours as it is (a step inside a site's child) */
+    VM_JOB_INHERIT,  /* ours as it is (a step inside a site's child) */
+    VM_JOB_VISIBLE   /* io.fd (a site's log), through a pipe: a copier
+                          process of ours, as nobody, writes what comes
+                          through vm_text_visible into io.fd, newlines and
+                          tabs kept (stdout and stderr only; both visible
+                          share one io.fd and one pipe) */
 } vm_job_io_kind;
 
 typedef struct {
@@ -66,6 +71,10 @@ typedef struct {
     pid_t pid;  /* 0 once reaped */
     int fds[3]; /* the parent's ends of PIPE streams, or -1 */
     int pty;    /* the pseudo-terminal's master, or -1 */
+    /* VM_JOB_VISIBLE: the copier, and our end of the pipe whose closing
+     * tells it the child has ended (it takes what is left and exits). */
+    pid_t copier;
+    int copier_done;
     int own_group;
     long long start_ms, term_at_ms, kill_at_ms, grace_ms;
     int terminated, killed;
@@ -95,7 +104,10 @@ long long vm_job_deadline(const vm_job *j);
 
 /* Without blocking: 1 when the child has ended and is reaped (its group
  * killed first when it was ended late, while the id cannot be reused),
- * the results set and pid 0; else 0. */
+ * the results set and pid 0; else 0.  Its copier (VM_JOB_VISIBLE) has then
+ * written what the child left in the pipe and is reaped too; output a
+ * descendant writes later is refused (EPIPE).  The copier's own end never
+ * changes the results. */
 int vm_job_reap(vm_job *j);
 
 /* Block until the child ends, applying the timeout; interrupted() (may be

@@ -230,7 +230,7 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
                       .who = who,
                       .dir = "/",
                       .keep_fd = job->lock.fd };
-    o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_FD, job->log_fd };
+    o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_VISIBLE, job->log_fd };
     int rc = -1;
     if (!argv && job->log_fd >= 0) {
         vc_log_fd(job->log_fd, 246, "cron not started: %s", err);

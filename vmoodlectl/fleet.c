@@ -111,7 +111,7 @@ static int spawn(vm_job *j, const vmc_job *job, const vm_instance *in,
     o.envp = vm_cli_env(in, who, p);
     o.who = who;
     o.dir = tree;
-    o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_FD, out_fd };
+    o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_VISIBLE, out_fd };
     o.keep_fd = lock_fd;
     o.fn = job->work ? run_work : NULL;
     o.ctx = &w;

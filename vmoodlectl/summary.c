@@ -23,8 +23,12 @@ const char *vmc_last_line(const char *text, size_t len, size_t max,
     while (start > 0 && text[start - 1] != '\n')
         start--;
     size_t n = end - start, keep = n > max ? (max > 3 ? max - 3 : 0) : n;
-    /* Moodle's output, the tenant's: control characters made visible */
-    const char *line = vm_text_visible_n(text + start, keep, NULL, p);
+    /* Moodle's output, the tenant's: control characters made visible.  A
+     * log the job engine wrote (VM_JOB_VISIBLE) has none left: it is
+     * shown as it is, not escaped twice. */
+    const char *line = apr_pstrndup(p, text + start, keep);
+    if (vm_text_has_control(line) || strlen(line) < keep)
+        line = vm_text_visible_n(text + start, keep, NULL, p);
     return keep < n ? apr_pstrcat(p, line, "...", NULL) : line;
 }
 

@@ -67,7 +67,7 @@ static int script(move *m, const vm_instance *as, const char *tree,
     jo.envp = vm_cli_env(as, m->job->who, m->p);
     jo.who = m->job->who;
     jo.dir = tree;
-    jo.io[1] = jo.io[2] = (vm_job_io){ VM_JOB_FD, m->log_fd };
+    jo.io[1] = jo.io[2] = (vm_job_io){ VM_JOB_VISIBLE, m->log_fd };
     jo.keep_fd = m->lock.fd;
     jo.timeout_ms = m->job->timeout > 0 ? m->job->timeout * 1000LL : 0;
     jo.grace_ms = m->job->grace * 1000LL;

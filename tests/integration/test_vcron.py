@@ -34,6 +34,7 @@ case "$act" in
     hang) sleep 1000 ;;
     stubborn) trap '' TERM; sleep 1000 & echo $! > "$d/out/$me.child"; wait ;;
     noisy) head -c 3000 /dev/zero | tr '\0' x; echo ;;
+    escapes) printf 'tick\033]0;owned\007\033[2J\tdone\n'; printf 'bell\a\n' >&2 ;;
 esac
 echo "$start $(date +%s.%N)" > "$d/out/$me.$$.times"
 exit $code
@@ -404,6 +405,19 @@ def test_log_is_per_host_and_size_bounded(rig):
     assert os.path.getsize(log) < 2 * 4096
     assert os.path.exists(log + ".1")
     assert stat.S_IMODE(os.stat(log).st_mode) & 0o007 == 0
+
+
+def test_cron_output_reaches_its_log_made_visible(rig):
+    """A tenant's escape sequences (retitle, clear the screen, BEL) are in
+    its log as text: `cat`, `tail -f` or `less -R` on it show them, never
+    run them.  Newlines and tabs pass as they are."""
+    rig.control(1, "escapes")
+    proc = rig.run("--per-tick", "4", "run")
+    assert summary(proc)["succeeded"] == 4, proc.stdout + proc.stderr
+    with open(os.path.join(rig.dir, "log", "site1.example.edu.log")) as f:
+        log = f.read()
+    assert "tick\\x1b]0;owned\\x07\\x1b[2J\tdone\nbell\\x07\n" in log, log
+    assert "\x1b" not in log and "\x07" not in log
 
 
 def test_lowest_gap_runs_from_the_first_tick(reachable_dir):

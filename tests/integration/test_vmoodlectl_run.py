@@ -290,6 +290,22 @@ def test_many_sites_log_per_site_summary_and_exit_code(fleet):
     assert list(fleet.summary(every.stdout)) == ["site3.test", "site4.test"]
 
 
+def test_site_output_reaches_its_log_made_visible(fleet):
+    """What a site's code prints (here escape sequences and a BEL) is in
+    its log made visible, newlines and tabs kept: the log is safe to cat."""
+    write(os.path.join(fleet.code, "escapes.php"),
+          "printf 'x\\033]0;owned\\007\\033[2J\\tdone\\n'; printf 'bell\\a\\n' >&2\n",
+          0o644)
+    proc = fleet.ctl("run", "--all", "--", "escapes.php")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(os.path.join(fleet.logs, "site1.test.log")) as f:
+        log = f.read()
+    assert log == "x\\x1b]0;owned\\x07\\x1b[2J\tdone\nbell\\x07\n", log
+    # The summary's last line is the log's, not escaped twice.
+    assert fleet.summary(proc.stdout)["site1.test"] == ("ok", "0", "bell\\x07")
+    assert "\x1b" not in proc.stdout + proc.stderr
+
+
 def intervals(fleet, names):
     out = []
     for name in names:

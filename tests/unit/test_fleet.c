@@ -113,6 +113,9 @@ static void last_line_is_the_end_of_the_output_made_safe(void **state)
                       "2J\r\n";
     assert_string_equal(vmc_last_line(ctl, strlen(ctl), 80, p),
                         "red \\x1b[31mtext\\x07 \\x9b2J");
+    const char *seen = "ok\nalready \\x1b[2J C:\\\\dir\n"; /* a log's */
+    assert_string_equal(vmc_last_line(seen, strlen(seen), 80, p),
+                        "already \\x1b[2J C:\\\\dir");
     const char *lng = "0123456789abcdef";
     assert_string_equal(vmc_last_line(lng, strlen(lng), 10, p), "0123456...");
 }

@@ -1,10 +1,12 @@
 /* The job engine (core/vm_job.h): exit statuses, exec errors through the
  * report pipe, the whole group ended at the timeout (a grandchild that
  * ignores TERM too), an interrupt passed on, descriptors closed, a session
- * of its own, a pseudo-terminal, exactly the environment given. */
+ * of its own, a pseudo-terminal, exactly the environment given, output
+ * made visible into a log by a copier that leaves nothing running. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <pwd.h>
 #include <time.h>
 #include "testutil.h"
 #include "vm_job.h"
@@ -303,6 +305,171 @@ static void relay_makes_output_visible(void **state)
     assert_int_equal(j.fds[0] + j.fds[1] + j.fds[2] + j.pty, -4);
 }
 
+/* A log file of the test's: its descriptor, its name in *path. */
+static int temp_log(char *path, size_t room)
+{
+    snprintf(path, room, "/tmp/test_job_log.XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    return fd;
+}
+
+static const char *log_text(const char *path, apr_pool_t *p)
+{
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    const char *text = read_all(fd, p);
+    close(fd);
+    unlink(path);
+    return text;
+}
+
+/* Nothing of the job's is left to reap: the copier neither. */
+static void no_child_left(void)
+{
+    errno = 0;
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+}
+
+static vm_job_opts visible(const char *script, int log, apr_pool_t *p)
+{
+    vm_job_opts o = shell(script, p);
+    o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_VISIBLE, log };
+    return o;
+}
+
+/* Escape sequences, a BEL and a split C1 control on stdout and stderr
+ * reach the log shown escaped, in order, newlines and tabs kept; the
+ * exit code is the child's. */
+static void visible_output_reaches_the_log_escaped(void **state)
+{
+    apr_pool_t *p = *state;
+    char path[64];
+    const char *err = NULL;
+    int log = temp_log(path, sizeof path);
+    vm_job j;
+    vm_job_opts o = visible("printf 'a\\033]0;t\\007\\tb\\n\\302'; "
+                            "sleep 0.1; printf '\\233x\\n'; "
+                            "printf 'e\\033[2J\\n' >&2; exit 5",
+                            log, p);
+    assert_int_equal(vm_job_start(&j, &o, p, &err), 0);
+    assert_true(j.copier > 0);
+    assert_int_equal(vm_job_wait(&j, NULL), 5);
+    vm_job_close(&j);
+    close(log);
+    assert_int_equal(j.copier, 0);
+    assert_int_equal(j.timed_out, 0);
+    no_child_left();
+    assert_string_equal(log_text(path, p),
+                        "a\\x1b]0;t\\x07\tb\n\\x9bx\ne\\x1b[2J\n");
+}
+
+/* At the timeout the group ends as before, and what it wrote is in the
+ * log; a descendant that left the group (its own session) and holds the
+ * pipe keeps neither the job nor the copier. */
+static void visible_output_at_the_timeout_and_after_an_escape(void **state)
+{
+    apr_pool_t *p = *state;
+    char path[64], buf[32] = "";
+    const char *err = NULL;
+    int log = temp_log(path, sizeof path);
+    vm_job j;
+    vm_job_opts o = visible("printf 'x\\033\\n'; trap '' TERM; sleep 1000", log,
+                            p);
+    o.timeout_ms = 200;
+    o.grace_ms = 200;
+    assert_int_equal(vm_job_start(&j, &o, p, &err), 0);
+    assert_int_equal(vm_job_wait(&j, NULL), 128 + SIGKILL);
+    assert_int_equal(j.timed_out, 1);
+    no_child_left();
+    assert_string_equal(log_text(path, p), "x\\x1b\n");
+    close(log);
+
+    log = temp_log(path, sizeof path);
+    int pid_pipe[2];
+    assert_int_equal(pipe(pid_pipe), 0);
+    o = visible("setsid sleep 1000 & echo $! >&3; echo left", log, p);
+    o.keep_fd = pid_pipe[1];
+    assert_int_equal(vm_job_start(&j, &o, p, &err), 0);
+    close(pid_pipe[1]);
+    assert_true(read(pid_pipe[0], buf, sizeof buf - 1) > 0);
+    close(pid_pipe[0]);
+    assert_int_equal(vm_job_wait(&j, NULL), 0);
+    no_child_left();
+    kill((pid_t)atol(buf), SIGKILL);
+    assert_string_equal(log_text(path, p), "left\n");
+    close(log);
+}
+
+/* The copier runs as nobody (when we are root), in a session of its
+ * own: read once it has written (it drops privileges before reading). */
+static long uid_of(pid_t pid)
+{
+    char status[64], line[256];
+    long uid = -1;
+    snprintf(status, sizeof status, "/proc/%ld/status", (long)pid);
+    FILE *f = fopen(status, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Uid: %ld", &uid) == 1)
+            break;
+    fclose(f);
+    return uid;
+}
+
+static void copier_runs_as_nobody(void **state)
+{
+    apr_pool_t *p = *state;
+    char path[64];
+    const char *err = NULL;
+    struct stat st = { 0 };
+    struct timespec tick = { 0, 20 * 1000 * 1000 };
+    int log = temp_log(path, sizeof path);
+    vm_job j;
+    vm_job_opts o = visible("echo x; sleep 1000", log, p);
+    assert_int_equal(vm_job_start(&j, &o, p, &err), 0);
+    for (int i = 0; i < 500 && fstat(log, &st) == 0 && st.st_size == 0; i++)
+        nanosleep(&tick, NULL);
+    assert_true(st.st_size > 0);
+    long want = geteuid() == 0 ? (long)getpwnam("nobody")->pw_uid
+                               : (long)geteuid();
+    assert_int_equal(uid_of(j.copier), want);
+    assert_int_equal(getsid(j.copier), j.copier);
+    vm_job_end(&j, SIGTERM, 0);
+    vm_job_wait(&j, NULL);
+    no_child_left();
+    close(log);
+    assert_string_equal(log_text(path, p), "x\n");
+}
+
+/* Refused before anything starts: visible stdin, two logs; an exec
+ * error leaves no copier behind. */
+static void visible_refusals_leave_nothing(void **state)
+{
+    apr_pool_t *p = *state;
+    char path[64];
+    const char *err = NULL;
+    const char *argv[] = { "/nonexistent/php", NULL };
+    int log = temp_log(path, sizeof path);
+    vm_job j;
+    vm_job_opts o = visible("true", log, p);
+    o.io[0] = (vm_job_io){ VM_JOB_VISIBLE, log };
+    assert_int_equal(vm_job_start(&j, &o, p, &err), -1);
+    assert_non_null(strstr(err, "standard input"));
+    o = visible("true", log, p);
+    o.io[2].fd = 1;
+    assert_int_equal(vm_job_start(&j, &o, p, &err), -1);
+    assert_non_null(strstr(err, "share one descriptor"));
+    o = visible("true", log, p);
+    o.argv = argv;
+    assert_int_equal(vm_job_start(&j, &o, p, &err), -1);
+    assert_non_null(strstr(err, "cannot run /nonexistent/php"));
+    no_child_left();
+    close(log);
+    assert_string_equal(log_text(path, p), "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,6 +484,10 @@ int main(void)
         TU_TEST(which_and_env_with),
         TU_TEST(text_stream_catches_a_split_c1),
         TU_TEST(relay_makes_output_visible),
+        TU_TEST(visible_output_reaches_the_log_escaped),
+        TU_TEST(visible_output_at_the_timeout_and_after_an_escape),
+        TU_TEST(copier_runs_as_nobody),
+        TU_TEST(visible_refusals_leave_nothing),
     };
 
     return TU_RUN(tests);
