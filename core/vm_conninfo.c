@@ -40,9 +40,11 @@ static const char *value_end(const char *v)
     return quoted ? NULL : v;
 }
 
+/* libpq's password and sslpassword (the client key's passphrase). */
 static int secret_key(const char *k, size_t n)
 {
-    return n == 8 && strncasecmp(k, "password", 8) == 0;
+    return (n == 8 && strncasecmp(k, "password", 8) == 0)
+        || (n == 11 && strncasecmp(k, "sslpassword", 11) == 0);
 }
 
 /* libpq expands a dbname holding '=' or a URI: mask it when it may hold a

@@ -7,7 +7,8 @@
  *     in single quotes, a backslash escaping the next character in both;
  *   - a URI, scheme://user:password@host/db?key=value&... (libpq's), the
  *     keys percent-decoded.
- * The value of every "password" key (any case) is masked, and the user
+ * The value of every "password" and "sslpassword" key (any case) is
+ * masked, and the user
  * information's password of a URI; a libpq "dbname" that holds a whole
  * connection string (libpq expands it) is masked when it names a password.
  * A string the drivers would refuse is masked from the point where it

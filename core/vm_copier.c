@@ -8,7 +8,8 @@
 #include "vm_text.h"
 
 #define PIECE 4096
-#define DRAIN_MAX (1L << 20) /* after the child's end: a writer left over
+#define DRAIN_MAX \
+    (1L << 20) /* after the child's end: a writer left over
                                 cannot keep us going */
 #define KEEP "\n\t"
 

@@ -50,6 +50,13 @@ static void keyword_values(void **state)
         { "host=db PASSWORD=S3cret user=u Password=S3cret",
           "host=db PASSWORD=*** user=u Password=***" },
         { "host=db dbpassword=x", "host=db dbpassword=x" },
+        /* libpq hides the client key's passphrase too */
+        { "host=db sslkey=/k sslpassword=S3cret-tail user=u",
+          "host=db sslkey=/k sslpassword=*** user=u" },
+        { "sslpassword='S3cret tail' password=S3cret",
+          "sslpassword=*** password=***" },
+        { "host=db SSLPassword = S3cret", "host=db SSLPassword = ***" },
+        { "host=db mysslpassword=x", "host=db mysslpassword=x" },
         { "user=passwordless host=db", "user=passwordless host=db" },
         /* refused by the drivers: nothing after the fault is shown */
         { "host=db password='S3cret tail", "host=db ***" },
@@ -79,6 +86,10 @@ static void uri_values(void **state)
         { "postgresql://db/m?pass%77ord=S3cret-tail",
           "postgresql://db/m?pass%77ord=***" },
         { "postgresql://db?PASSWORD=S3cret", "postgresql://db?PASSWORD=***" },
+        { "postgresql://u@db/m?sslkey=/k&sslpassword=S3cret-tail&sslmode=x",
+          "postgresql://u@db/m?sslkey=/k&sslpassword=***&sslmode=x" },
+        { "postgresql://u:S3cret@db/m?ssl%70assword=S3cret-tail",
+          "postgresql://u:***@db/m?ssl%70assword=***" },
         { "postgresql://moodle@db/m", "postgresql://moodle@db/m" },
         { "mysql://u:p%40S3cret@db:3306/m", "mysql://u:***@db:3306/m" },
     };
