@@ -1,15 +1,17 @@
 """Issue 19, masking: a password the drivers read whole (a backslash-escaped
 blank, a double quote inside) is hidden whole on the status page (which a
 tenant's PHP may reach over loopback), in the module's log (VM00006) and in
-vcron's and vmoodlectl's output.  Before the one masking rule, the status
-page showed "password=*** S3cret-tail" and "***\"XYZ"."""
+vcron's and vmoodlectl's output, for a pgsql: and a mysql: source.  Before
+the one masking rule, the status page showed "password=*** S3cret-tail"
+and "***\"XYZ"."""
 import subprocess
 
 import pytest
 
 import client
 from apache import eventually
-from dbservers import pg_server, pg_db  # noqa: F401
+from dbservers import (db, mysql_db, mysql_server, pg_db,  # noqa: F401
+                       pg_server)
 from instances import instance
 from programs import build_dir, program
 
@@ -19,12 +21,18 @@ PASSWORDS = [("Sup3r S3cret-tail", r"Sup3r\ S3cret-tail"),
 LEAKS = ("S3cret", "tail", "XYZ")
 
 
-def role_source(pg_db, role, password, written):
-    pg_db.server.sql(f"CREATE ROLE {role} LOGIN PASSWORD "
-                     f"'{password.replace(chr(39), chr(39) * 2)}'")
-    pg_db.sql(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
-    return (f"pgsql:host=127.0.0.1 port={pg_db.server.port} "
-            f"dbname={pg_db.name} user={role} password={written}")
+def role_source(db, role, password, written):
+    """A login of its own with this password, reading db's table."""
+    literal = password.replace("'", "''")  # no backslash in them
+    if db.kind == "pgsql":
+        db.server.sql(f"CREATE ROLE {role} LOGIN PASSWORD '{literal}'")
+        db.sql(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+    else:
+        db.server.sql(f"CREATE USER '{role}'@'127.0.0.1' IDENTIFIED BY "
+                      f"'{literal}'; GRANT ALL ON {db.name}.* TO "
+                      f"'{role}'@'127.0.0.1';")
+    return (f"{db.kind}:host=127.0.0.1 port={db.server.port} "
+            f"dbname={db.name} user={role} password={written}")
 
 
 def assert_masked(where, text):
@@ -33,13 +41,12 @@ def assert_masked(where, text):
 
 
 @pytest.mark.parametrize("case", range(len(PASSWORDS)))
-def test_whole_password_masked_everywhere(pg_db, start_vmoodle, case):
+def test_whole_password_masked_everywhere(db, start_vmoodle, case):
     password, written = PASSWORDS[case]
-    pg_db.create_vmoodle_table()
-    pg_db.insert(id=1, vhostname="http://site1.example.edu", vdbtype="pgsql",
-                 vdbname="s1", vdblogin="u", vdbpass="pw-1",
-                 vdatapath="/srv/s1")
-    source = role_source(pg_db, f"tn_{pg_db.name}", password, written)
+    db.create_vmoodle_table()
+    db.insert(id=1, vhostname="http://site1.example.edu", vdbtype="pgsql",
+              vdbname="s1", vdblogin="u", vdbpass="pw-1", vdatapath="/srv/s1")
+    source = role_source(db, f"tn_{db.name}", password, written)
     server = start_vmoodle([], source=source,
                            extra="LogLevel warn vmoodle:info\n")
     status = eventually(lambda: client.get(server.port, "127.0.0.1",

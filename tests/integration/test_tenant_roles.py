@@ -87,6 +87,20 @@ def test_each_deployed_site_reaches_only_its_own_database(env, master,
     ok, _ = as_login(server, b["vdblogin"], b["vdbpass"], a["vdbname"],
                      f"UPDATE {a['vdbprefix']}user SET email = 'x'")
     assert not ok
+    # not even a connection: CONNECT is taken from PUBLIC (PostgreSQL), no
+    # privilege at all on another site's database (MariaDB)
+    ok, out = as_login(server, b["vdblogin"], b["vdbpass"], a["vdbname"],
+                       "SELECT 1")
+    assert not ok, out
+    if server.kind == "pgsql":
+        assert "CONNECT privilege" in out, out
+        assert server.sql("SELECT has_database_privilege('public', "
+                          f"'{a['vdbname']}', 'CONNECT')").strip() == "f"
+    else:
+        assert "Access denied" in out, out
+    ok, out = as_login(server, a["vdblogin"], a["vdbpass"], a["vdbname"],
+                       "SELECT 1")
+    assert ok and out.strip() == "1", out
     # the administrative login keeps no hold on the sites' logins
     if server.kind == "pgsql":
         assert server.sql("SELECT count(*) FROM pg_auth_members m JOIN "
