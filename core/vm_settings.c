@@ -46,6 +46,7 @@ static const char *const names[] = {
     VM_SET_BACKUP_DIR,
     VM_SET_QUOTA_FILE,
     VM_SET_USAGE_FILE,
+    VM_SET_DB_CLIENT_HOST,
 };
 
 int vm_settings_known(const char *name)

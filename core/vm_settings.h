@@ -54,6 +54,7 @@
 #define VM_SET_BACKUP_DIR "backup-dir"
 #define VM_SET_QUOTA_FILE "quota-file"
 #define VM_SET_USAGE_FILE "usage-file"
+#define VM_SET_DB_CLIENT_HOST "db-client-host"
 
 #define VM_DEFAULT_USER "www-data"
 #define VM_DEFAULT_PHP "/usr/bin/php"

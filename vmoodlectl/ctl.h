@@ -28,6 +28,7 @@ typedef struct {
      * deploy, destroy, isolate.  isolate_wait: seconds both logins work. */
     const char *admin_dbuser, *admin_dbpass;
     long isolate_wait;
+    const char *db_client_host;  /* MySQL: new accounts' host part (roles.h) */
     const char *master_config;   /* the master's settings (vm_master.h) */
     const char *site_user;       /* per-site user rule (vm_siteuser.h) */
     const char *out_dir;         /* pool --dir */

@@ -242,6 +242,7 @@ static const char *check_login(deploy *d)
 
     if (vmc_role_new(&d->role, d->in.dbname, d->o->pool, &err) != 0)
         return err;
+    d->role.host = d->o->db_client_host;
     if ((err = vmc_role_check(d->server, d->role.name, d->o->pool)) != NULL)
         return err;
     vm_row_set(&d->row, VM_F_VDBLOGIN, d->role.name);

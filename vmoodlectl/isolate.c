@@ -189,6 +189,7 @@ static const char *prepare(iso *s)
     s->old = in->dblogin;
     if (vmc_role_new(&s->role, in->dbname, p, &err) != 0)
         return err;
+    s->role.host = o->db_client_host;
     if (strcmp(s->role.name, s->old) == 0)
         return apr_psprintf(p, "%s already has its own login %s", in->wwwroot,
                             s->old);

@@ -83,6 +83,7 @@ static int make_login(void *ctx, const char **err)
 
     m->login.name = m->to.dblogin;
     m->login.password = m->to.dbpass; /* the row's, unchanged */
+    m->login.host = m->o->db_client_host;
     if (vmc_role_create(m->server, &m->login, m->p, err) != 0)
         return -1;
     m->login_made = 1;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "options.h"
+#include "roles.h"
 #include "vm_file.h"
 #include "vm_settings.h"
 
@@ -108,6 +109,19 @@ static int apply_password_file(vmc_opts *o, const vmc_option *opt,
     return pass ? 0 : -1;
 }
 
+/* --db-client-host: a wrong one is a wrong command line (a settings
+ * file's is checked with the other settings). */
+static int apply_client_host(vmc_opts *o, const vmc_option *opt,
+                             const char *host)
+{
+    const char *why = vmc_role_host_check(host, o->pool);
+    if (why) {
+        vmc_error(971, "--%s", why);
+        return -1;
+    }
+    return apply_text(o, opt, host);
+}
+
 /* --admin-dbpass-file: the administrative login's, never a column. */
 static int apply_admin_password_file(vmc_opts *o, const vmc_option *opt,
                                      const char *path)
@@ -206,6 +220,14 @@ static const vmc_option options[] = {
       .arg = "FILE",
       .help = "its password: the file's first line",
       .apply = apply_admin_password_file },
+    { .key = VM_SET_DB_CLIENT_HOST,
+      .name = VM_SET_DB_CLIENT_HOST,
+      .arg = "HOST",
+      .setting = VM_SET_DB_CLIENT_HOST,
+      .at = AT(db_client_host),
+      .help = "MariaDB: the host part of new sites' accounts (default: "
+              "the one the server sees us connect from)",
+      .apply = apply_client_host },
     { .key = "wait",
       .name = "wait",
       .arg = "S",

@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 #include "roles.h"
 #include "vm_hash.h"
+#include "vm_text.h"
 #include "util.h"
 
 #define SCRAM_ITERATIONS 4096
@@ -106,10 +107,24 @@ static const char *mysql_hash(const char *password, apr_pool_t *p)
     return out;
 }
 
+#define HOST_CHARS ".:-_%/" /* names, addresses, netmasks, patterns */
+#define HOST_MAX 255        /* MariaDB's mysql.user Host */
+
+const char *vmc_role_host_check(const char *host, apr_pool_t *p)
+{
+    if (host && (!*host || strlen(host) > HOST_MAX || !plain(host, HOST_CHARS)))
+        return apr_psprintf(p,
+                            "db-client-host '%s': a host name, an IP "
+                            "address, a netmask (a.b.c.d/m.m.m.m) or a "
+                            "pattern with %% and _, at most %d characters",
+                            vm_text_visible(host, p), HOST_MAX);
+    return NULL;
+}
+
 /* 'name'@'host' for MySQL statements (both checked plain). */
 static const char *account(const char *name, const char *host, apr_pool_t *p)
 {
-    if (!plain(name, "_") || !plain(host, ".:-_%"))
+    if (!plain(name, "_") || !plain(host, HOST_CHARS))
         return NULL;
     return apr_psprintf(p, "'%s'@'%s'", name, host);
 }
@@ -214,16 +229,18 @@ static int pg_create(vm_db *server, vmc_role *r, apr_pool_t *p,
         0, NULL, p, err);
 }
 
-/* The account is for the host the server sees this connection from: the
- * web server, on this machine, connects the same way. */
+/* The account is for db-client-host when set, else for the host the
+ * server sees this connection from: the web server, on this machine,
+ * connects the same way. */
 static int my_create(vm_db *server, vmc_role *r, apr_pool_t *p,
                      const char **err)
 {
-    const char *host, *who, *hash = mysql_hash(r->password, p);
+    const char *host = r->host, *who, *hash = mysql_hash(r->password, p);
 
-    if (vmc_db_value(server, "SELECT SUBSTRING_INDEX(USER(), '@', -1)", 0, NULL,
-                     &host, p, err)
-        != 0)
+    if (!host
+        && vmc_db_value(server, "SELECT SUBSTRING_INDEX(USER(), '@', -1)", 0,
+                        NULL, &host, p, err)
+            != 0)
         return -1;
     if (!host || !(who = account(r->name, host, p)) || !hash)
         return fail(err, "cannot tell the client host this server sees");

@@ -5,8 +5,8 @@
  *   database and every object in it; CONNECT and TEMPORARY taken from
  *   PUBLIC.
  *   MariaDB/MySQL: a user for the client host the server sees (as the web
- *   server, on this machine, connects), with every privilege on that one
- *   database ('_' and '%' escaped: no pattern).
+ *   server, on this machine, connects) or for db-client-host, with every
+ *   privilege on that one database ('_' and '%' escaped: no pattern).
  * The password never travels in a statement a server could log: it gets
  * the hash (a SCRAM-SHA-256 verifier; mysql_native_password's).
  *
@@ -23,7 +23,8 @@
 typedef struct {
     const char *name;     /* letters, digits, '_' */
     const char *password; /* generated: VMC_ROLE_PASS_LEN letters, digits */
-    const char *host;     /* MySQL: the account's host (set by create) */
+    const char *host;     /* MySQL: the account's host: db-client-host,
+                              else set by create */
     int joined_old;       /* PostgreSQL: the administrative login joined
                               keep_also (vmc_role_give) to hand its
                               objects over; left by release */
@@ -35,6 +36,12 @@ typedef struct {
  * 0, or -1 with *err. */
 int vmc_role_new(vmc_role *r, const char *dbname, apr_pool_t *p,
                  const char **err);
+
+/* The db-client-host setting, the host part of each new site's MySQL
+ * account (unset: the host the server sees vmoodlectl connect from; web
+ * servers on other hosts need it): a host name, an IP address, a netmask
+ * (10.0.0.0/255.0.0.0) or a pattern with '%' and '_'.  NULL, or why not. */
+const char *vmc_role_host_check(const char *host, apr_pool_t *p);
 
 /* Before anything: the administrative login may make logins, and the
  * name is free.  NULL, or why not. */

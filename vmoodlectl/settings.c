@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <apr_strings.h>
 #include "options.h"
+#include "roles.h"
 #include "settings.h"
 #include "vm_conf.h"
 #include "vm_master.h"
@@ -59,14 +60,18 @@ void vmc_settings_defaults(vmc_opts *o)
     o->grace = VM_DEFAULT_GRACE;
 }
 
-/* site-user well formed; master-config read (root's, 0600) for the
- * master's runs (vm_master.h). */
+/* site-user and db-client-host well formed; master-config read (root's,
+ * 0600) for the master's runs (vm_master.h). */
 int vmc_settings_tenant(vmc_opts *o)
 {
     const char *why;
 
     if (o->site_user && (why = vm_site_user_check(o->site_user, o->pool))) {
         vmc_error(501, "%s", why);
+        return -1;
+    }
+    if ((why = vmc_role_host_check(o->db_client_host, o->pool)) != NULL) {
+        vmc_error(970, "%s", why);
         return -1;
     }
     if (!o->master_config)

@@ -17,7 +17,7 @@ import pytest
 from dbservers import PASSWORD, USER, mysql_server, pg_server  # noqa: F401
 from instances import write_master_config
 from test_vmoodlectl import (Env, Master, MOODLE_ROWS, MOODLE_TABLES,  # noqa: F401
-                             ctl, env, master, server, snapshot)
+                             ctl, env, master, only_on, server, snapshot)
 
 NAMES = itertools.count(1)
 
@@ -124,6 +124,49 @@ def test_destroy_drops_the_sites_login_with_its_database(env, master,
     assert login_exists(server, "vm_kept_test")
     assert reads_users(server, row_of(env, "http://kept.test"),
                        "vm_kept_test")
+
+
+def account_hosts(server, login):
+    return server.sql(f"SELECT Host FROM mysql.user WHERE User = '{login}'"
+                      ).split()
+
+
+@only_on("mysql")
+def test_db_client_host_names_the_accounts_host(env, master, server):
+    """MariaDB accounts are per client host: by default the host the server
+    sees vmoodlectl connect from (web servers elsewhere are refused);
+    db-client-host says which, for deploy and isolate alike."""
+    snapshot(env, master)
+    env.deploy("tpl", "http://near.test")
+    near = row_of(env, "http://near.test")
+    assert account_hosts(server, near["vdblogin"]) == ["127.0.0.1"]
+    env.deploy("tpl", "http://far.test", "--db-client-host", "127.0.0.%")
+    far = row_of(env, "http://far.test")
+    assert account_hosts(server, far["vdblogin"]) == ["127.0.0.%"]
+    assert reads_users(server, far, far["vdbname"])    # 127.0.0.1 matches
+    assert not reads_users(server, far, near["vdbname"])
+    # isolate gives the new login the same host part
+    login, password = shared_login(server)
+    old_style_site(env, server, master, "http://old.test", login, password)
+    ctl(*env.opts(), "isolate", "old.test", "--wait", "1", "--admin-dbuser",
+        USER, "--admin-dbpass-file", env.passfile, "--db-client-host",
+        "127.0.0.0/255.255.255.0")
+    old = row_of(env, "http://old.test")
+    assert old["vdblogin"] != login
+    assert account_hosts(server, old["vdblogin"]) == ["127.0.0.0/255.255.255.0"]
+    assert reads_users(server, old, old["vdbname"])
+    # a wrong one: refused before anything is made (command line: exit 2;
+    # the settings file: 1), naming the setting
+    rows = env.rows()
+    bad = env.deploy("tpl", "http://bad.test", "--db-client-host",
+                     "x' OR '1", check=False)
+    assert bad.returncode == 2 and "db-client-host" in bad.stderr, bad.stderr
+    conf = os.path.join(env.tmp, "vmoodlectl.conf")
+    with open(conf, "w") as f:
+        f.write("db-client-host = web host\n")
+    bad = ctl("--config", conf, *env.opts(), "list", check=False)
+    assert bad.returncode == 1 and "VM00970" in bad.stderr, bad.stderr
+    assert env.rows() == rows and not login_exists(server, "vm_bad_test")
 
 
 def old_style_site(env, server, master, host, login, password):
