@@ -115,8 +115,8 @@ def system(debs):
         already = [p for p in PACKAGES if installed(p)]
         if already:
             pytest.skip(f"{', '.join(already)} installed on this machine "
-                        "already: the test would purge them (apt-get purge "
-                        "them first if they are a test's leftovers)")
+                        "already: the test would purge that install (apt-get "
+                        "purge it first if a test left it)")
         try:
             run(APT + ["install"] + [debs[p] for p in PACKAGES],
                 env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
