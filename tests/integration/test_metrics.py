@@ -194,6 +194,51 @@ def test_path_and_platform_sites_counted_aliases_not(start_vmoodle):
         shutil.rmtree(work, ignore_errors=True)
 
 
+SPLIT_LOGFILE = "/usr/sbin/split-logfile"      # Apache's (package apache2)
+
+
+def shipped_log_format():
+    """conf/vmoodle.conf's LogFormat string."""
+    with open(os.path.join(ROOT, "conf", "vmoodle.conf")) as f:
+        [fmt] = re.findall(r'^\s*LogFormat (".*") vmoodle$', f.read(), re.M)
+    return fmt
+
+
+def test_split_logfile_makes_one_log_per_site(start_vmoodle):
+    """The shipped LogFormat's first field is a name split-logfile keeps:
+    a root site, a site under a path (whose host key has a "/") and an
+    unknown host each get their own file."""
+    work = make_workdir("vmoodle-splitlog-")
+    try:
+        log = os.path.join(work, "vmoodle_access.log")
+        server = start_vmoodle(ROUTED_ROWS[:2], extra=(
+            f"LogFormat {shipped_log_format()} shipped\nCustomLog \"{log}\" shipped\n"))
+        send(server, "example.edu", "/static.txt", 2, 200)
+        send(server, "example.edu", "/school1/static.txt", 3, 200)
+        send(server, "nobody.example.edu", "/static.txt", 1, 404)
+        eventually(lambda: open(log).read(), lambda t: t.count("\n") == 6, 10,
+                   "six lines in the access log")
+        split = os.path.join(work, "sites")
+        os.mkdir(split)
+        with open(log) as f:
+            subprocess.run([SPLIT_LOGFILE], stdin=f, cwd=split, check=True, timeout=60)
+        logs = {}
+        for name in os.listdir(split):
+            with open(os.path.join(split, name)) as f:
+                logs[name] = f.read().splitlines()
+        assert sorted(logs) == ["-.log", "1.log", "2.log"], logs
+        assert len(logs["1.log"]) == 2 and len(logs["2.log"]) == 3, logs
+        assert all(l.startswith("example.edu 127.0.0.1 ") and '"root"' in l
+                   for l in logs["1.log"]), logs
+        assert all(l.startswith("example.edu/school1 127.0.0.1 ")
+                   and "GET /school1/static.txt" in l and l.endswith('"school1"')
+                   for l in logs["2.log"]), logs
+        [unknown] = logs["-.log"]
+        assert '" 404 ' in unknown, unknown
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def test_site_filter_and_cap(start_vmoodle):
     server = start_vmoodle(ROWS, extra=METRICS + "VMoodleMetricsMaxSites 2\n")
     samples = prom.parse(scrape(server, "?site=alpha&site=gamma.example.edu"))
