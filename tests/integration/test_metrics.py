@@ -264,6 +264,92 @@ def test_table_figures(start_vmoodle):
     assert prom.value(samples, "vmoodle_table_last_success_timestamp_seconds") > 1.7e9
 
 
+def samples_when(server, check, what):
+    """The page's samples once check(samples) holds."""
+    return prom.parse(eventually(lambda: scrape(server), lambda t: check(prom.parse(t)),
+                                 15, what))
+
+
+def test_source_down_keeps_the_last_success(start_vmoodle):
+    server = start_vmoodle(ROWS, extra=METRICS)
+    server.expect_error(r"VM\d{5}")          # the module reports the broken source
+    before = prom.parse(scrape(server))
+    last_ok = prom.value(before, "vmoodle_table_last_success_timestamp_seconds")
+    assert prom.value(before, "vmoodle_table_source_up") == 1 and last_ok > 1.7e9
+    with open(server.table, "w") as f:
+        f.write('[{"id": 1, "vhostname": ')   # truncated JSON
+    after = samples_when(server, lambda s: prom.value(s, "vmoodle_table_source_up") == 0,
+                         "the source down")
+    assert prom.value(after, "vmoodle_table_last_success_timestamp_seconds") == last_ok
+    assert prom.value(after, "vmoodle_table_loaded") == 1
+    assert prom.value(after, "vmoodle_table_sites") == 4
+    assert prom.value(after, "vmoodle_table_generation") == \
+        prom.value(before, "vmoodle_table_generation")
+    send(server, "alpha.example.edu", "/static.txt", 1, 200)   # still served
+
+
+def test_requests_without_table_counted(start_vmoodle, tmp_path):
+    server = start_vmoodle([], extra=METRICS, source=f"json:{tmp_path}/missing.json")
+    server.expect_error("VM00007")
+    send(server, "alpha.example.edu", "/static.txt", 3, 503)
+    samples = samples_when(
+        server, lambda s: prom.value(s, "vmoodle_requests_without_table_total") == 3,
+        "three requests without a table")
+    assert prom.value(samples, "vmoodle_table_loaded") == 0
+    assert prom.value(samples, "vmoodle_table_source_up") == 0
+    assert prom.value(samples, "vmoodle_table_last_success_timestamp_seconds") == 0
+    assert prom.value(samples, "vmoodle_refusals_total", reason="unknown_host") == 0
+    assert prom.value(samples, "vmoodle_metrics_sites_listed") == 0
+    text = scrape(server)
+    code, report = prom.check_metrics(text)
+    assert code == 0, report
+
+
+def test_site_of_a_missing_platform_is_refused_and_counted(start_vmoodle):
+    rows = ROWS[:1] + [instance(5, "lost.example.edu", shortname="lost",
+                                platform="nosuch")]
+    server = start_vmoodle(rows, extra=METRICS)
+    server.expect_error(r"VM00150: instance id 5: platform 'nosuch' is not in "
+                        r"VMoodlePlatforms")
+    send(server, "lost.example.edu", "/static.txt", 2, 503)
+    send(server, "alpha.example.edu", "/static.txt", 1, 200)
+    samples = samples_when(
+        server, lambda s: prom.value(s, "vmoodle_refusals_total", reason="no_platform") == 2,
+        "two refusals for a missing platform")
+    for reason in ("unknown_host", "disabled", "bad_host"):
+        assert prom.value(samples, "vmoodle_refusals_total", reason=reason) == 0
+    assert requests_of(samples, "lost", "lost.example.edu") == c()    # not the site's
+    assert prom.value(samples, "vmoodle_site_info", site="lost", host="lost.example.edu",
+                      id="5", platform="nosuch") == 1
+
+
+def test_full_counter_block(start_vmoodle):
+    """VMoodleMetricsSites 2 and 4 sites: two have counters, the requests
+    of the others are counted together as uncounted, and VM00122 says so."""
+    server = start_vmoodle(ROWS, directives="VMoodleMetricsSites 2\n", extra=METRICS)
+    assert re.search(r"\[vmoodle:warn\].*VM00122: table .*: 2 sites have no counters "
+                     r"\(VMoodleMetricsSites 2 is full\)", server.errors_text()), \
+        server.errors_text()
+    for host in ("alpha", "beta", "gamma"):
+        send(server, f"{host}.example.edu", "/static.txt", 2, 200)
+    samples = samples_when(
+        server, lambda s: prom.value(s, "vmoodle_uncounted_requests_total") > 0,
+        "uncounted requests")
+    counted = {dict(l)["site"] for n, l in samples
+               if n == "vmoodle_site_requests_total"}
+    assert len(counted) == 2, counted
+    served = {"alpha", 'be"ta\\x', "gamma"}
+    samples = samples_when(
+        server, lambda s: prom.value(s, "vmoodle_uncounted_requests_total")
+        == 2 * len(served - counted), "every uncounted request")
+    assert prom.value(samples, "vmoodle_metrics_sites_capacity") == 2
+    assert prom.value(samples, "vmoodle_metrics_sites_listed") == 4
+    assert prom.value(samples, "vmoodle_requests_total", **{"class": "2xx"}) == \
+        2 * len(served & counted)
+    # every site is listed still (its state, its cron), without counters
+    assert len([1 for n, _ in samples if n == "vmoodle_site_enabled"]) == 4
+
+
 def shipped_scrape_job(target):
     """conf/'s scrape job, pointed at this server."""
     with open(os.path.join(ROOT, "conf", "prometheus", "vmoodle-scrape.yml")) as f:
@@ -336,6 +422,10 @@ def test_failing_cron_recorded_and_its_alert_fires(start_vmoodle):
         assert prom.value(s, "vmoodle_site_cron_last_success", **site[3]) == 1
         assert prom.value(s, "vmoodle_site_cron_failures_total", **site[3]) == 0
         assert prom.value(s, "vmoodle_site_cron_last_duration_seconds", **site[1]) >= 1
+        # a page with the table's cron figures and vcron's run records passes
+        assert prom.value(s, "vmoodle_site_cron_runs_total", **site[3]) is not None
+        code, report = prom.check_metrics(scrape(server))
+        assert code == 0, report
         # the shipped rules, their waits ("for:") cut to nothing
         rules = os.path.join(work, "alerts.yml")
         with open(ALERTS) as f:
