@@ -239,6 +239,47 @@ def test_split_logfile_makes_one_log_per_site(start_vmoodle):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def test_master_counted_as_a_site_of_its_own(start_vmoodle, reachable_dir):
+    """The master's requests (VMoodleMaster) are counted as a site "master"
+    with id 0, as vcron names it; its host label is its VMoodleMaster, its
+    cron figures vcron's records of its runs."""
+    runs = os.path.join(reachable_dir, "cron-runs")
+    server = start_vmoodle(ROWS, directives="VMoodleMaster master.example.edu\n",
+                           extra=METRICS + f"VMoodleCronRuns {runs}\n")
+    send(server, "master.example.edu", "/static.txt", 3, 200)
+    send(server, "Master.Example.Edu", "/nothing-here", 1, 404)
+    send(server, "alpha.example.edu", "/static.txt", 1, 200)
+    text = wait_counts(server, {("master", "master.example.edu"): c(3, 0, 1),
+                                ("alpha", "alpha.example.edu"): c(1)})
+    samples = prom.parse(text)
+    master = {"site": "master", "host": "master.example.edu"}
+    assert prom.value(samples, "vmoodle_site_info", id="0", platform="", **master) == 1
+    assert prom.value(samples, "vmoodle_site_enabled", **master) == 1
+    assert prom.value(samples, "vmoodle_uncounted_requests_total") == 0
+    assert prom.value(samples, "vmoodle_requests_total", **{"class": "2xx"}) == 4
+    # no cron figures of its own until vcron records a run of it
+    assert prom.value(samples, "vmoodle_site_cron_runs_total", **master) is None
+    assert prom.value(samples, "vmoodle_metrics_sites_listed") == 5
+    only = prom.parse(scrape(server, "?site=master"))
+    assert {dict(l)["site"] for n, l in only if n == "vmoodle_site_enabled"} == {"master"}
+    code, report = prom.check_metrics(text)
+    assert code == 0, report
+
+    os.mkdir(os.path.join(reachable_dir, "rig"))
+    rig = Rig(os.path.join(reachable_dir, "rig"), count=1)
+    rig.control("master", "fail")
+    proc = rig.run("--runs-file", runs, "run", "--master")
+    assert proc.returncode == 1, proc.stderr
+    samples = prom.parse(scrape(server, "?site=master"))
+    assert prom.value(samples, "vmoodle_site_cron_runs_total", **master) == 1
+    assert prom.value(samples, "vmoodle_site_cron_failures_total", **master) == 1
+    assert prom.value(samples, "vmoodle_site_cron_last_exit_code", **master) == 3
+    assert prom.value(samples, "vmoodle_site_cron_last_success", **master) == 0
+    assert prom.value(samples, "vmoodle_site_cron_last_run_timestamp_seconds",
+                      **master) > 1.7e9
+    assert prom.value(samples, "vmoodle_site_cron_last_gap_seconds", **master) is None
+
+
 def test_site_filter_and_cap(start_vmoodle):
     server = start_vmoodle(ROWS, extra=METRICS + "VMoodleMetricsMaxSites 2\n")
     samples = prom.parse(scrape(server, "?site=alpha&site=gamma.example.edu"))
