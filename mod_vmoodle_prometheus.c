@@ -181,9 +181,8 @@ static void list_sites(scrape *sc, vmoodle_table *t, const vm_snapshot *snap,
                              r->pool, &ignored)
         != VM_OK)
         fig = NULL;
-    if (runs_path
-        && vm_cron_runs_load(&runs, runs_path, r->pool, &ignored) != VM_OK)
-        runs = NULL;
+    if (runs_path) /* what the readable files hold */
+        vm_cron_runs_load_all(&runs, runs_path, r->pool, &ignored);
     if (usage_path
         && vm_usage_load(&usage, usage_path, r->pool, &ignored) != VM_OK)
         usage = NULL;

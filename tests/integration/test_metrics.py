@@ -6,7 +6,9 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import time
 
 import yaml
 
@@ -483,5 +485,52 @@ def test_failing_cron_recorded_and_its_alert_fires(start_vmoodle):
             assert {m["site"] for m, _ in firing} == {"s1", "s2"}
         finally:
             p.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def next_second():
+    """Wait for the clock's next second: run records keep whole seconds."""
+    now = int(time.time())
+    for _ in range(40):
+        if int(time.time()) > now:
+            return
+        time.sleep(0.05)
+
+
+def test_run_records_of_several_cron_hosts_merged(start_vmoodle):
+    """Two cron hosts, a runs file each on shared storage (runs-file with
+    %h, the host's name); VMoodleCronRuns with a glob merges them: counts
+    summed, the last run the newest. A cron that failed on one host and
+    then ran fine on the other is not failing."""
+    work = make_workdir("vmoodle-runs-hosts-")
+    try:
+        hosts = {}
+        for name in ("a", "b"):
+            os.mkdir(os.path.join(work, name))
+            hosts[name] = Rig(os.path.join(work, name), count=2)
+        shared = os.path.join(work, "shared")
+        os.mkdir(shared, 0o755)
+        server = start_vmoodle([vcron_instance(i) for i in (1, 2)],
+                               extra=METRICS + f"VMoodleCronRuns {shared}/cron-runs.*\n")
+        hosts["a"].control(1, "fail")
+        proc = hosts["a"].run("--runs-file", f"{shared}/cron-runs.%h", "run")
+        assert proc.returncode == 1, proc.stderr
+        assert os.path.exists(f"{shared}/cron-runs.{socket.gethostname()}")
+        site = {i: {"site": f"s{i}", "host": f"site{i}.example.edu"} for i in (1, 2)}
+        s = prom.parse(scrape(server))
+        assert prom.value(s, "vmoodle_site_cron_last_success", **site[1]) == 0
+        next_second()
+        proc = hosts["b"].run("--runs-file", f"{shared}/cron-runs.hostb", "run")
+        assert proc.returncode == 0, proc.stderr
+        s = prom.parse(scrape(server))
+        assert prom.value(s, "vmoodle_site_cron_failures_total", **site[1]) == 1
+        assert prom.value(s, "vmoodle_site_cron_last_success", **site[1]) == 1
+        assert prom.value(s, "vmoodle_site_cron_last_exit_code", **site[1]) == 0
+        assert prom.value(s, "vmoodle_site_cron_failures_total", **site[2]) == 0
+        for i in (1, 2):
+            assert prom.value(s, "vmoodle_site_cron_timeouts_total", **site[i]) == 0
+        code, report = prom.check_metrics(scrape(server))
+        assert code == 0, report
     finally:
         shutil.rmtree(work, ignore_errors=True)
