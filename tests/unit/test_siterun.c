@@ -27,8 +27,9 @@ static void rig_make(rig *r, const char *platform, apr_pool_t *p)
     tu_valid_row(&row, 7, p);
     assert_null(vm_instance_from_row(&r->in, &row, p));
     r->in.platform = platform;
-    r->s = (vm_siterun){ "/usr/bin/php", tu_path(p, dir, "moodle"), pl, file,
-                         NULL, &r->who, NULL };
+    r->s = (vm_siterun){
+        "/usr/bin/php", tu_path(p, dir, "moodle"), pl, file, NULL, &r->who, NULL
+    };
 }
 
 static int has(const char *const *list, const char *s)
@@ -47,12 +48,12 @@ static void the_sites_tree_user_and_environment(void **state)
     rig r;
 
     rig_make(&r, "next", p);
-    assert_int_equal(vm_siterun_opts(&r.s, &r.in, "admin/cli/cron.php", args,
-                                     1, &o, p, &why, &nocache),
+    assert_int_equal(vm_siterun_opts(&r.s, &r.in, "admin/cli/cron.php", args, 1,
+                                     &o, p, &why, &nocache),
                      0);
     assert_string_equal(o.argv[0], "/usr/bin/php");
-    assert_true(has(o.argv, apr_pstrcat(p, r.next, "/admin/cli/cron.php",
-                                        NULL)));
+    assert_true(
+        has(o.argv, apr_pstrcat(p, r.next, "/admin/cli/cron.php", NULL)));
     assert_true(has(o.argv, "--keep-alive=0"));
     assert_string_equal(o.dir, r.next);
     assert_ptr_equal(o.who, &r.who);
@@ -61,8 +62,8 @@ static void the_sites_tree_user_and_environment(void **state)
     assert_null(nocache); /* the cache is off */
     /* the default platform: the default tree */
     rig_make(&r, "", p);
-    assert_int_equal(vm_siterun_opts(&r.s, &r.in, "x.php", NULL, 0, &o, p,
-                                     &why, NULL),
+    assert_int_equal(vm_siterun_opts(&r.s, &r.in, "x.php", NULL, 0, &o, p, &why,
+                                     NULL),
                      0);
     assert_string_equal(o.dir, r.s.moodle_dir);
 }
@@ -75,8 +76,8 @@ static void a_missing_platform_is_refused(void **state)
     rig r;
 
     rig_make(&r, "gone", p);
-    assert_int_equal(vm_siterun_opts(&r.s, &r.in, "x.php", NULL, 0, &o, p,
-                                     &why, NULL),
+    assert_int_equal(vm_siterun_opts(&r.s, &r.in, "x.php", NULL, 0, &o, p, &why,
+                                     NULL),
                      -1);
     assert_non_null(strstr(why, "platform 'gone' is not in"));
     assert_non_null(strstr(why, r.s.platforms_file));
@@ -93,8 +94,8 @@ static void an_unknown_site_user_is_refused(void **state)
 
     rig_make(&r, "next", p);
     r.s.site_user = "vmtest-none-%id%";
-    assert_int_equal(vm_siterun_opts(&r.s, &r.in, "x.php", NULL, 0, &o, p,
-                                     &why, NULL),
+    assert_int_equal(vm_siterun_opts(&r.s, &r.in, "x.php", NULL, 0, &o, p, &why,
+                                     NULL),
                      -1);
     assert_non_null(strstr(why, "vmtest-none-7"));
     assert_null(o.argv);
@@ -113,8 +114,8 @@ static void the_cache_of_the_user_and_tree(void **state)
     assert_int_equal(mkdir(r.next, 0755), 0);
     base = tu_path(p, tu_tmpdir(p), "opcache");
     r.s.opcache_dir = base;
-    assert_int_equal(vm_siterun_opts(&r.s, &r.in, "x.php", NULL, 0, &o, p,
-                                     &why, &nocache),
+    assert_int_equal(vm_siterun_opts(&r.s, &r.in, "x.php", NULL, 0, &o, p, &why,
+                                     &nocache),
                      0);
     assert_null(nocache);
     assert_true(has(o.argv, "-dopcache.enable_cli=1"));
