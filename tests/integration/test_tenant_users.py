@@ -146,3 +146,36 @@ def test_vmoodlectl_runs_a_site_as_its_user_and_writes_its_pool(
     none = subprocess.run(ctl + ["pool", "s1.example.edu"],
                           capture_output=True, text=True, timeout=60)
     assert none.returncode == 2 and "site-user" in none.stderr
+
+
+def test_a_site_whose_user_is_missing_is_not_started(site_users, tmp_path):
+    """A site whose user the rule names does not exist is refused, with the
+    reason in its log and vcron's, and the other sites still run as
+    theirs; it never runs as the shared user instead."""
+    traversable(str(tmp_path))
+    data, out = tmp_path / "data", tmp_path / "out"
+    data.mkdir(mode=0o755)
+    out.mkdir()
+    os.chmod(out, 0o777)
+    table = tmp_path / "instances.json"
+    write_table(str(table), rows(str(data)) + [
+        instance(3, "s3.example.edu", shortname="nouser",
+                 vdatapath=os.path.join(str(data), "s3"))])
+    cron = tmp_path / "cron"
+    cron.write_text(f"#!/bin/sh\nid -un > {out}/$VMOODLE_SHORTNAME\n")
+    os.chmod(cron, 0o755)
+    proc = subprocess.run(
+        [program(build_dir(), "vcron"), "--config", "/dev/null",
+         "--source", f"json:{table}", "--log-dir", str(tmp_path / "log"),
+         "--lock-dir", str(tmp_path / "lock"), "--state-file",
+         str(tmp_path / "state"), "--user", "www-data",
+         "--site-user", "vmtest-%shortname%", "run", "--command", str(cron)],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "succeeded=2" in proc.stdout and "not_started=1" in proc.stdout
+    assert "instance 3 (s3.example.edu): cron not started: user " \
+        "vmtest-nouser: no such user" in proc.stderr
+    log = (tmp_path / "log" / "s3.example.edu.log").read_text()
+    assert "VM00246: cron not started: user vmtest-nouser" in log
+    assert sorted(os.listdir(out)) == ["s1", "s2"]
+    assert (out / "s1").read_text().strip() == "vmtest-s1"
