@@ -15,13 +15,13 @@
 
 /* What every run of a program shares (its settings). */
 typedef struct {
-    const char *php;                /* absolute */
-    const char *moodle_dir;         /* the default platform's tree */
-    const vm_platforms *platforms;  /* the others, or NULL */
-    const char *platforms_file;     /* its name, for messages, or NULL */
-    const char *site_user;          /* per-site user rule, or NULL */
-    const vm_identity *who;         /* the one user (`user`) */
-    const char *opcache_dir;        /* PHP's opcode file cache; NULL off */
+    const char *php;               /* absolute */
+    const char *moodle_dir;        /* the default platform's tree */
+    const vm_platforms *platforms; /* the others, or NULL */
+    const char *platforms_file;    /* its name, for messages, or NULL */
+    const char *site_user;         /* per-site user rule, or NULL */
+    const vm_identity *who;        /* the one user (`user`) */
+    const char *opcache_dir;       /* PHP's opcode file cache; NULL off */
 } vm_siterun;
 
 /* The code tree in's CLI runs in: its platform's.  NULL with *why

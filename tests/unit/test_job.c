@@ -1,6 +1,7 @@
 /* The job engine (core/vm_job.h): exit statuses, exec errors through the
  * report pipe, the whole group ended at the timeout (a grandchild that
- * ignores TERM too), an interrupt passed on, descriptors closed, a session
+ * ignores TERM too), what it left behind ended with it, an interrupt
+ * passed on, descriptors closed, a session
  * of its own, a pseudo-terminal, exactly the environment given. */
 #include <errno.h>
 #include <fcntl.h>
@@ -125,6 +126,31 @@ static void timeout_ends_the_whole_group(void **state)
     for (int i = 0; i < 500 && !gone(grandchild); i++)
         nanosleep(&tick, NULL);
     assert_true(gone(grandchild));
+}
+
+/* The child exits, leaving a background grandchild that holds its
+ * output: gone once the child has been waited for, never left to hold a
+ * descriptor of ours (or a terminal). */
+static void what_the_child_left_behind_ends_with_it(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *err = NULL;
+    char buf[64] = "";
+    vm_job j;
+    vm_job_opts o = shell("sleep 1000 & echo $!", p);
+    assert_int_equal(vm_job_start(&j, &o, p, &err), 0);
+    assert_true(read(j.fds[1], buf, sizeof buf - 1) > 0);
+    pid_t grandchild = (pid_t)atol(buf);
+    assert_true(grandchild > 0);
+    assert_int_equal(vm_job_wait(&j, NULL), 0);
+    vm_job_close(&j);
+    struct timespec tick = { 0, 20 * 1000 * 1000 };
+    for (int i = 0; i < 500 && !gone(grandchild); i++)
+        nanosleep(&tick, NULL);
+    int left = !gone(grandchild);
+    if (left)
+        kill(grandchild, SIGKILL); /* nothing of the test's outlives it */
+    assert_false(left);
 }
 
 static int calls;
@@ -309,6 +335,7 @@ int main(void)
         TU_TEST(exit_statuses),
         TU_TEST(exec_error_reported_by_start),
         TU_TEST(timeout_ends_the_whole_group),
+        TU_TEST(what_the_child_left_behind_ends_with_it),
         TU_TEST(interrupt_passed_to_the_group),
         TU_TEST(only_std_and_kept_descriptors),
         TU_TEST(a_session_of_its_own),
