@@ -1,8 +1,8 @@
 /* The job engine (core/vm_job.h): exit statuses, exec errors through the
  * report pipe, the whole group ended at the timeout (a grandchild that
- * ignores TERM too), what it left behind ended with it, an interrupt
- * passed on, descriptors closed, a session
- * of its own, a pseudo-terminal, exactly the environment given. */
+ * ignores TERM too), what a child left behind ended with it, an interrupt
+ * passed on, descriptors closed, a session of its own, a pseudo-terminal,
+ * exactly the environment given. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
