@@ -103,29 +103,48 @@ static int gone(pid_t pid)
     return end && end[1] == ' ' && end[2] == 'Z';
 }
 
+/* o started; its first line of output is the pid of a grandchild it
+ * started in the background. */
+static pid_t start_with_grandchild(vm_job *j, const vm_job_opts *o,
+                                   apr_pool_t *p)
+{
+    const char *err = NULL;
+    char buf[64] = "";
+    assert_int_equal(vm_job_start(j, o, p, &err), 0);
+    assert_true(read(j->fds[1], buf, sizeof buf - 1) > 0);
+    pid_t grandchild = (pid_t)atol(buf);
+    assert_true(grandchild > 0);
+    return grandchild;
+}
+
+/* pid gone within ten seconds? If not, killed: nothing of the test's
+ * outlives it. */
+static int ends(pid_t pid)
+{
+    struct timespec tick = { 0, 20 * 1000 * 1000 };
+    for (int i = 0; i < 500 && !gone(pid); i++)
+        nanosleep(&tick, NULL);
+    if (gone(pid))
+        return 1;
+    kill(pid, SIGKILL);
+    return 0;
+}
+
 /* The grandchild ignores TERM: only the KILL after the grace ends it. */
 static void timeout_ends_the_whole_group(void **state)
 {
     apr_pool_t *p = *state;
-    const char *err = NULL;
-    char buf[64] = "";
     vm_job j;
     vm_job_opts o = shell("trap '' TERM; sleep 1000 & echo $!; wait", p);
     o.timeout_ms = 200;
     o.grace_ms = 300;
-    assert_int_equal(vm_job_start(&j, &o, p, &err), 0);
-    assert_true(read(j.fds[1], buf, sizeof buf - 1) > 0);
-    pid_t grandchild = (pid_t)atol(buf);
-    assert_true(grandchild > 0);
+    pid_t grandchild = start_with_grandchild(&j, &o, p);
     vm_job_wait(&j, NULL);
     vm_job_close(&j);
     assert_int_equal(j.timed_out, 1);
     assert_int_equal(j.killed, 1);
     assert_int_equal(j.signal, SIGKILL);
-    struct timespec tick = { 0, 20 * 1000 * 1000 };
-    for (int i = 0; i < 500 && !gone(grandchild); i++)
-        nanosleep(&tick, NULL);
-    assert_true(gone(grandchild));
+    assert_true(ends(grandchild));
 }
 
 /* The child exits, leaving a background grandchild that holds its
@@ -134,23 +153,12 @@ static void timeout_ends_the_whole_group(void **state)
 static void what_the_child_left_behind_ends_with_it(void **state)
 {
     apr_pool_t *p = *state;
-    const char *err = NULL;
-    char buf[64] = "";
     vm_job j;
     vm_job_opts o = shell("sleep 1000 & echo $!", p);
-    assert_int_equal(vm_job_start(&j, &o, p, &err), 0);
-    assert_true(read(j.fds[1], buf, sizeof buf - 1) > 0);
-    pid_t grandchild = (pid_t)atol(buf);
-    assert_true(grandchild > 0);
+    pid_t grandchild = start_with_grandchild(&j, &o, p);
     assert_int_equal(vm_job_wait(&j, NULL), 0);
     vm_job_close(&j);
-    struct timespec tick = { 0, 20 * 1000 * 1000 };
-    for (int i = 0; i < 500 && !gone(grandchild); i++)
-        nanosleep(&tick, NULL);
-    int left = !gone(grandchild);
-    if (left)
-        kill(grandchild, SIGKILL); /* nothing of the test's outlives it */
-    assert_false(left);
+    assert_true(ends(grandchild));
 }
 
 static int calls;
