@@ -219,19 +219,18 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
                            vm_cli_log_name(in, tr->p), VM_FILE_LOG_APPEND,
                            tr->cfg->log_max, tr->p, &err)
         : -1;
-    /* A session of its own, stdin /dev/null, output to its log, the lock
-     * kept; the rest is the site's run (vm_siterun.h), or the configured
-     * command in its place. */
+    /* A session of its own in "/", stdin /dev/null, output to its log,
+     * the lock kept; the rest is the site's run (vm_siterun.h), or the
+     * configured command in its place. */
     const char *nocache = NULL;
     vm_job_opts o = { .keep_fd = job->lock.fd };
     int ready = job->log_fd >= 0
         && vm_siterun_opts(&tr->cli, in, VM_CLI_CRON_SCRIPT, vm_cli_cron_args,
                            VM_CLI_CRON_NARGS, &o, tr->p, &err, &nocache)
             == 0;
-    if (ready && tr->cfg->command) {
+    if (ready && tr->cfg->command)
         o.argv = tr->cfg->command;
-        o.dir = "/";
-    }
+    o.dir = "/";
     o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_FD, job->log_fd };
     int rc = -1;
     if (!ready && job->log_fd >= 0) {

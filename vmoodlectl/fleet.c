@@ -119,7 +119,8 @@ static void not_started(fleet *f, site_run *s, int locked, const char *why)
     s->res->state = VMC_SITE_NOT_STARTED;
     s->res->last_line = why ? why : "not started";
     if (s->log_fd >= 0) {
-        dprintf(s->log_fd, "vmoodlectl: not started: %s\n", s->res->last_line);
+        dprintf(s->log_fd, "vmoodlectl: VM00910: %s: not started: %s\n",
+                s->res->in->key, s->res->last_line);
         close(s->log_fd);
     }
     s->log_fd = -1;

@@ -1,5 +1,6 @@
-/* Running Moodle's CLI on many sites: up to --jobs at once, each as --user
- * with exactly its own environment (core/vm_cli.h), its output in one log
+/* Running Moodle's CLI on many sites: up to --jobs at once, each as its
+ * CLI runs (core/vm_siterun.h: its user, its platform's code, the cache,
+ * exactly its own environment), its output in one log
  * per site, a timeout per site, a live view (a line per running site and a
  * progress bar on a terminal, plain lines on a pipe), and the summary
  * table at the end.  INT/TERM start nothing new and let the running ones
@@ -24,8 +25,8 @@ struct vmc_job {
     const char *script;
     const char *const *args;
     int nargs;
-    /* or, when set, work(in, ctx) in the site's child (as --user, output
-     * to its log); its return value is the site's exit code. */
+    /* or, when set, work(in, ctx) in the site's child (as the site's user,
+     * or as we are after vmc_job_stay; output to its log); its return value is the site's exit code. */
     int (*work)(const vmc_job *job, const vm_instance *in);
     void *ctx;
     int interactive;   /* foreground: our stdin is copied in

@@ -5,8 +5,8 @@
 #include "ctl.h"
 #include "fleet.h"
 
-/* Load the table, select the sites (HOSTs from args[first_host]), resolve
- * --user, fill job from the flags (label, php, moodle dir, jobs, timeout,
+/* Load the table, select the sites (HOSTs from args[first_host]), the
+ * sites' run (vmc_siterun_prepare), fill job from the flags (label, jobs, timeout,
  * log dir: --log-dir or /var/log/vmoodle/vmoodlectl/LABEL-DATE).
  * *foreground: one site named alone.  An exit code; the error is said. */
 int vmc_job_prepare(vmc_opts *o, const char *label, int first_host,

@@ -1,6 +1,7 @@
 /* upgrade --backup (upgrade.c, upgrade_to.c): each site backed up, in
  * maintenance, just before its upgrade.  The backup is root's, so the
- * site's child stays root and runs Moodle's scripts as --user itself; a
+ * site's child stays root and runs Moodle's scripts as the site's CLI
+ * runs (vm_siterun.h) itself; a
  * site whose upgrade fails names the one restore command that puts it
  * back (upgrade --to restores it itself first). */
 #include <stdio.h>
