@@ -46,7 +46,7 @@ import httpphase  # noqa: E402
 import instances  # noqa: E402
 import load  # noqa: E402
 import sites  # noqa: E402
-from benchhttpd import Apache  # noqa: E402
+from benchhttpd import Apache, free_port  # noqa: E402
 
 VALGRIND = "/usr/bin/valgrind"
 LABELS = {"a": "no routing", "b": "mod_vmoodle",
@@ -271,20 +271,25 @@ def run(workdir, n, module_so, warmup=2000, measured=2000, only=None):
     os.chmod(data, 0o755)
     txt = instances.write_txt_map(os.path.join(data, "hosts.txt"), n)
     dbm = instances.write_dbm_map(os.path.join(data, "hosts.dbm"), txt)
-    one = {"children": 1, "mpm": "prefork"}
+    # every configuration on one port (they run one after the other):
+    # Apache's parse of the Host header's port costs more or less with its
+    # digits, which would otherwise count as a difference between them
+    one = {"children": 1, "mpm": "prefork", "port": free_port()}
     # no timed refresh while counting (its first re-reads the source)
     mod = dict(one, refresh=86400)
     apaches = {"a": Apache(workdir, "cg-a", docroot, sites.ceiling(), **one)}
     if module_so:
+        port = one["port"]
         # room for the path sites' counters too (ids n+1..n+PATH_HOSTS)
         apaches["b"], json_path = httpphase.module_apache(
             workdir, "cg-b", docroot, module_so, n, **mod,
             site_extra=f"VMoodleMetricsSites {n + PATH_HOSTS}\n")
-        add_paths_and_aliases(json_path, n, apaches["b"].port)
-        # the same without the per-site counters: their cost is b - m
-        apaches["m"], _ = httpphase.module_apache(
+        add_paths_and_aliases(json_path, n, port)
+        # the same table without the per-site counters: their cost is b - m
+        apaches["m"], json_path = httpphase.module_apache(
             workdir, "cg-m", docroot, module_so, n, **mod,
             site_extra="VMoodleMetrics Off\n")
+        add_paths_and_aliases(json_path, n, port)
     apaches["c"] = Apache(workdir, "cg-c", docroot, sites.rewrite_dbm(dbm),
                           modules=["rewrite"], **one)
     return {key: count_one(a, key, n, warmup, measured)

@@ -180,9 +180,15 @@ def main():
             scale_refresh.write_section(
                 scale_refresh.render(results["scale_refresh"]))
         # Issue 23, with real Moodle only (MOODLE_SRC): its own section.
-        subprocess.run([sys.executable, os.path.join(HERE, "cron_tiers.py"),
-                        "--build", build], check=False)
+        cron = subprocess.run([sys.executable,
+                               os.path.join(HERE, "cron_tiers.py"),
+                               "--build", build], check=False)
         print(f"bench: table written to {os.path.relpath(RESULTS, ROOT)}")
+        if cron.returncode != 0:
+            print(f"bench: FAILED phases: cron at fleet scale "
+                  f"(bench/cron_tiers.py exited {cron.returncode}, see above)",
+                  file=sys.stderr)
+            return 1
     return 0
 
 

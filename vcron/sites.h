@@ -1,8 +1,8 @@
 /* What vcron remembers per site for mode = activity, in
  * "<state-file>.sites" beside its state: each site's activity (log events
  * over the last activity-days) and when it was measured, and the CPU
- * seconds of its runs (smoothed), plus whether demand over capacity was
- * already logged.  Keyed by the instance's id; a site gone from the table
+ * seconds of its runs (smoothed), plus what the capacity log already
+ * said.  Keyed by the instance's id; a site gone from the table
  * is forgotten after the next tick.  Saved crash-safe, edited under a
  * lock. */
 #ifndef VC_SITES_H
@@ -21,7 +21,7 @@ typedef struct {
 
 typedef struct {
     apr_hash_t *by_id; /* long long id -> vc_site_rec */
-    int over_capacity; /* logged "demand exceeds capacity" */
+    int over_capacity; /* the capacity log's vc_cap_state (tiers.h) */
     apr_pool_t *pool;
 } vc_sites;
 

@@ -266,7 +266,20 @@ typedef struct {
     apr_pool_t *p;
 } after;
 
-/* With the costs as now recorded, this tick's runs included. */
+/* The fleet as after this tick: the sites that ran have just started. */
+static vc_fleet fleet_after(const after *a)
+{
+    vc_fleet f = *a->f;
+    f.items = apr_pmemdup(a->p, a->f->items, sizeof *f.items * (f.n + 1));
+    for (size_t k = 0; k < a->nruns; k++)
+        for (size_t i = 0; i < f.n; i++)
+            if (f.items[i].id == a->runs[k].id)
+                f.items[i].lastcron = a->now;
+    return f;
+}
+
+/* With the costs as now recorded, this tick's runs included: each of
+ * "exceeds", the growing gaps and "back within" said once a crossing. */
 static void check_capacity(vc_sites *s, const after *a)
 {
     vc_capacity cap;
@@ -276,17 +289,25 @@ static void check_capacity(vc_sites *s, const after *a)
     vc_capacity_of(a->f->items, cost, a->f->n, &a->cfg->tiers,
                    vc_fleet_cores(a->cfg), (double)a->cfg->run_cost_ms / 1000.0,
                    &cap);
-    int over = cap.cpu_total > cap.capacity;
-    if (over && !s->over_capacity)
+    vc_fleet f = fleet_after(a);
+    const char *growing = vc_fleet_growing(a->cfg, &f, a->now, a->tick, 10,
+                                           a->p);
+    vc_cap_state state = s->over_capacity == VC_CAP_NAMED ? VC_CAP_NAMED
+        : s->over_capacity                                ? VC_CAP_OVER
+                                                          : VC_CAP_WITHIN;
+    vc_cap_say say = vc_capacity_log_step(&state, cap.cpu_total > cap.capacity,
+                                          *growing != '\0');
+    if (say == VC_CAP_SAY_OVER || say == VC_CAP_SAY_GROWING)
         vc_log(275,
-               "demand exceeds capacity: the tiers ask %.0f CPU s an "
+               "demand %sexceeds capacity: the tiers ask %.0f CPU s an "
                "hour, %.0f cores give %.0f; gaps growing: %s",
-               cap.cpu_total, cap.capacity / 3600.0, cap.capacity,
-               vc_fleet_growing(a->cfg, a->f, a->now, a->tick, 10, a->p));
-    else if (!over && s->over_capacity)
+               say == VC_CAP_SAY_GROWING ? "still " : "", cap.cpu_total,
+               cap.capacity / 3600.0, cap.capacity,
+               *growing ? growing : "none yet");
+    else if (say == VC_CAP_SAY_BACK)
         vc_log(276, "demand back within capacity: %.0f CPU s an hour of %.0f",
                cap.cpu_total, cap.capacity);
-    s->over_capacity = over;
+    s->over_capacity = (int)state;
 }
 
 /* Sites gone from the table leave the figures. */

@@ -53,8 +53,9 @@ const char *vc_fleet_growing(const vc_config *cfg, const vc_fleet *f,
                              apr_pool_t *p);
 
 /* After a tick: each run's CPU seconds into the per-site figures, and the
- * capacity check: logged once when demand exceeds capacity, once when it
- * is back within. */
+ * capacity check: logged once when demand exceeds capacity, once more if
+ * gaps start growing only later while it is still over, and once when it
+ * is back within (vc_capacity_log_step). */
 typedef struct {
     long long id;
     double cpu;

@@ -227,3 +227,16 @@ int vc_gap_growing(const vc_tier_item *it, const vc_tiers *t, long long now,
     return it->enabled && it->lastcron > 0
         && now - it->lastcron > vc_tier_period(t, it->tier) + tick;
 }
+
+vc_cap_say vc_capacity_log_step(vc_cap_state *state, int over, int growing)
+{
+    vc_cap_state was = *state;
+    if (!over) {
+        *state = VC_CAP_WITHIN;
+        return was == VC_CAP_WITHIN ? VC_CAP_SAY_NOTHING : VC_CAP_SAY_BACK;
+    }
+    if (was == VC_CAP_NAMED || (was == VC_CAP_OVER && !growing))
+        return VC_CAP_SAY_NOTHING;
+    *state = growing ? VC_CAP_NAMED : VC_CAP_OVER;
+    return was == VC_CAP_WITHIN ? VC_CAP_SAY_OVER : VC_CAP_SAY_GROWING;
+}

@@ -87,4 +87,25 @@ void vc_capacity_of(const vc_tier_item *items, const double *cost, size_t n,
 int vc_gap_growing(const vc_tier_item *it, const vc_tiers *t, long long now,
                    long long tick);
 
+/* The capacity log says each thing once: that demand exceeds capacity (with
+ * the growing gaps, if any yet), then, while still over, the growing gaps
+ * when they first appear, then that demand is back within.  The state is
+ * kept between ticks. */
+typedef enum {
+    VC_CAP_WITHIN = 0, /* nothing to take back */
+    VC_CAP_OVER = 1,   /* "exceeds" said, no growing gap named yet */
+    VC_CAP_NAMED = 2   /* "exceeds" said and growing gaps named */
+} vc_cap_state;
+
+typedef enum {
+    VC_CAP_SAY_NOTHING,
+    VC_CAP_SAY_OVER,    /* demand exceeds capacity */
+    VC_CAP_SAY_GROWING, /* still over, gaps now growing */
+    VC_CAP_SAY_BACK     /* demand back within capacity */
+} vc_cap_say;
+
+/* What this tick logs, given whether demand is over capacity and whether
+ * any gap grows; *state moves on. */
+vc_cap_say vc_capacity_log_step(vc_cap_state *state, int over, int growing);
+
 #endif

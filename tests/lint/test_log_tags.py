@@ -38,9 +38,12 @@ def test_the_module_tags_with_vmlogno_once_per_call():
     assert not repeated, f"tags used twice: {repeated}"
 
 
-# Where each program's tag is: the argument (0-based) of its log calls.
-TOOL_CALLS = {"vcron": {"vc_log": 0, "vc_log_fd": 1},
-              "vmoodlectl": {"vmc_error": 0, "vmc_fail": 0}}
+# Each program's log calls must be found (a sanity check of what follows).
+LOG_CALLS = {"vcron": ("vc_log", "vc_log_fd"),
+             "vmoodlectl": ("vmc_error", "vmc_fail")}
+# A function with an "int tag" parameter: the log calls, and any that hands
+# the tag on to them (vmc_lifecycle_run(..., 765) logs 765 on failure).
+TAG_PARAM = re.compile(r"\b(\w+)\s*\(([^()]*\bint\s+tag\b[^()]*)\)")
 RANGES = {"module": (1, 199), "vcron": (200, 299), "vmoodlectl": (300, 999)}
 # Tags deliberately written at several call sites: the same message (the
 # same words, the reason appended), as the README's "Log tags" says.
@@ -70,10 +73,23 @@ def call_args(text, start):
     return args
 
 
-def tags(name, text):
-    """(tag, line) of every log call in one of the tools' files; a tag
-    chosen by a condition (a ? 202 : 200) counts each of its numbers."""
-    calls = TOOL_CALLS[name]
+def tag_functions(sources):
+    """name -> the index of its tag argument, for every function of sources
+    declared with an "int tag" parameter."""
+    found = {}
+    for text in sources.values():
+        for m in TAG_PARAM.finditer(text):
+            params = [p.strip() for p in m.group(2).split(",")]
+            found[m.group(1)] = next(
+                i for i, p in enumerate(params)
+                if re.fullmatch(r"(const\s+)?int\s+tag", p))
+    return found
+
+
+def tags(calls, text):
+    """(tag, line) of every call in text to one of calls (name -> index of
+    the tag); a tag chosen by a condition (a ? 202 : 200) counts each of
+    its numbers, a tag passed as a variable none."""
     pattern = re.compile(r"\b(" + "|".join(calls) + r")\s*\(")
     out = []
     for m in pattern.finditer(text):
@@ -87,13 +103,34 @@ def tags(name, text):
     return out
 
 
+def sources_tags(sources):
+    """(tag, "path:line") of every tagged call in one program's sources."""
+    calls = tag_functions(sources)
+    return [(n, f"{path}:{line}") for path, text in sources.items()
+            for n, line in tags(calls, text)]
+
+
 def tool_tags(name):
-    return [(n, f"{path}:{line}") for path, text in by_dir(c_sources())[name].items()
-            for n, line in tags(name, text)]
+    return sources_tags(by_dir(c_sources())[name])
+
+
+def repeated_tags(found, allowed=()):
+    """'VMnnnnn: where, where' of each tag written at more than one place."""
+    sites = collections.defaultdict(list)
+    for n, where in found:
+        sites[n].append(where)
+    return [f"VM{n:05d}: {', '.join(w)}" for n, w in sorted(sites.items())
+            if len(w) > 1 and n not in allowed]
+
+
+def test_the_log_calls_take_a_tag():
+    for name, calls in LOG_CALLS.items():
+        found = tag_functions(by_dir(c_sources())[name])
+        assert set(calls) <= set(found), f"{name}: {sorted(found)}"
 
 
 def test_the_tools_tag_in_their_ranges():
-    for name in TOOL_CALLS:
+    for name in LOG_CALLS:
         base, top = RANGES[name]
         numbers = [n for n, _ in tool_tags(name)]
         assert numbers, f"no tagged lines found in {name}/"
@@ -105,13 +142,28 @@ def test_each_tag_has_one_call_site():
     """A line's tag finds the one place that wrote it, across the three
     programs (their ranges do not overlap)."""
     repeated = []
-    for name in TOOL_CALLS:
-        sites = collections.defaultdict(list)
-        for n, where in tool_tags(name):
-            sites[n].append(where)
-        repeated += [f"VM{n:05d}: {', '.join(w)}" for n, w in sorted(sites.items())
-                     if len(w) > 1 and n not in SAME_MESSAGE.get(name, {})]
+    for name in LOG_CALLS:
+        repeated += repeated_tags(tool_tags(name), SAME_MESSAGE.get(name, {}))
     assert not repeated, "tags written at several places:\n" + "\n".join(repeated)
+
+
+def test_the_lint_sees_a_tag_handed_on():
+    """The check itself: a tag passed to a function that logs it later
+    counts like a log call's; the variable in that function's own log call
+    does not."""
+    planted = {
+        "a.h": "int run_steps(const char *head, int n, int tag);\n",
+        "a.c": ("void log_it(int tag, const char *fmt, ...);\n"
+                "int run_steps(const char *head, int n, int tag)\n"
+                "{\n    log_it(tag, \"%s failed\", head);\n    return 1;\n}\n"
+                "void f(void) { run_steps(\"move\", 3, 765); }\n"),
+        "b.c": ("void g(int bad) {\n    log_it(bad ? 765 : 766, \"x\");\n"
+                "    run_steps(\"copy\", 2, 767);\n}\n"),
+    }
+    found = sources_tags(planted)
+    assert sorted(found) == [(765, "a.c:7"), (765, "b.c:2"), (766, "b.c:2"),
+                             (767, "b.c:3")]
+    assert repeated_tags(found) == ["VM00765: a.c:7, b.c:2"]
 
 
 def test_the_same_message_allowlist_is_still_needed():

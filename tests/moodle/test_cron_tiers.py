@@ -68,6 +68,10 @@ def test_adhoc_task_on_a_quiet_site_runs_within_two_ticks(fleet):
 
 
 def compiled(cache):
+    """Each compiled file of the cache and its modification time.  Read from
+    the files because opcache's own statistics do not exist here: in
+    file_cache_only mode opcache_get_status() has no statistics (no hits,
+    no misses; only opcache_enabled false and the cache's path)."""
     found = {}
     for d, _, files in os.walk(cache):
         for name in files:

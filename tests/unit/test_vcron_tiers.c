@@ -254,6 +254,29 @@ static void growing_gaps(void **state)
     assert_false(vc_gap_growing(&never, &t, now, TICK));
 }
 
+/* Each thing said once a crossing: over (gaps growing or not yet), the
+ * growing gaps when they come, back within; over again says it again. */
+static void capacity_log_once(void **state)
+{
+    (void)state;
+    vc_cap_state st = VC_CAP_WITHIN;
+    assert_int_equal(vc_capacity_log_step(&st, 0, 1), VC_CAP_SAY_NOTHING);
+    assert_int_equal(vc_capacity_log_step(&st, 1, 0), VC_CAP_SAY_OVER);
+    assert_int_equal(vc_capacity_log_step(&st, 1, 0), VC_CAP_SAY_NOTHING);
+    assert_int_equal(vc_capacity_log_step(&st, 1, 1), VC_CAP_SAY_GROWING);
+    assert_int_equal(vc_capacity_log_step(&st, 1, 1), VC_CAP_SAY_NOTHING);
+    assert_int_equal(vc_capacity_log_step(&st, 1, 0), VC_CAP_SAY_NOTHING);
+    assert_int_equal(vc_capacity_log_step(&st, 1, 1), VC_CAP_SAY_NOTHING);
+    assert_int_equal(vc_capacity_log_step(&st, 0, 1), VC_CAP_SAY_BACK);
+    assert_int_equal(vc_capacity_log_step(&st, 0, 0), VC_CAP_SAY_NOTHING);
+    /* Over with gaps already growing: named at once, not again. */
+    assert_int_equal(vc_capacity_log_step(&st, 1, 1), VC_CAP_SAY_OVER);
+    assert_int_equal(st, VC_CAP_NAMED);
+    assert_int_equal(vc_capacity_log_step(&st, 1, 1), VC_CAP_SAY_NOTHING);
+    assert_int_equal(vc_capacity_log_step(&st, 0, 0), VC_CAP_SAY_BACK);
+    assert_int_equal(st, VC_CAP_WITHIN);
+}
+
 static int setup(void **state)
 {
     apr_pool_t *p;
@@ -284,6 +307,7 @@ int main(void)
         T(capacity_arithmetic),
         T(fractional_rate_adds_up_over_a_period),
         T(growing_gaps),
+        T(capacity_log_once),
     };
     int rc = cmocka_run_group_tests_name("vcron_tiers", tests, NULL, NULL);
     apr_terminate();
