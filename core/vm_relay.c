@@ -180,7 +180,8 @@ int vm_relay_job(vm_job_opts *o, const vm_relay *r, apr_pool_t *p,
     vm_job j;
 
     vm_relay_options(o, r, &ws, &tio);
-    if (vm_job_start(&j, o, p, why) != 0)
-        return -1;
-    return vm_relay_run(&j, r);
+    int started = vm_job_start(&j, o, p, why);
+    o->winsize = NULL; /* ours, gone with this call */
+    o->termios = NULL;
+    return started != 0 ? -1 : vm_relay_run(&j, r);
 }
