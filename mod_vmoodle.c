@@ -400,6 +400,7 @@ static int vmoodle_route(request_rec *r)
         apr_table_setn(r->subprocess_env, "HTTPS", "on");
     if (c->master_key && strcmp(key, c->master_key) == 0) {
         set_master_env(r, c);
+        vmoodle_metrics_note_site(r, c->metrics_tag, VM_METRICS_MASTER);
         return DECLINED;
     }
     if (!(snap = vmoodle_table_acquire(c->table, r))) {

@@ -178,9 +178,10 @@ int vmoodle_metrics_post_config(apr_pool_t *pconf, server_rec *s);
 struct vm_metrics *vmoodle_metrics(void);
 /* The writer published a generation: its sites keep or get their slots. */
 void vmoodle_metrics_sync(vmoodle_table *t, const vm_snapshot *snap);
-/* A request routed to site id of table tag: its module config becomes the
- * site's counters, which the log_transaction hook (vmoodle_metrics_log)
- * adds the request to.  Without counters it is counted as uncounted. */
+/* A request routed to site id of table tag (VM_METRICS_MASTER: its
+ * master): its module config becomes the site's counters, which the
+ * log_transaction hook (vmoodle_metrics_log) adds the request to.
+ * Without counters it is counted as uncounted. */
 void vmoodle_metrics_note_site(request_rec *r, uint32_t tag, long long id);
 /* A refusal, counted when decided (VM_METRICS_UNKNOWN_HOST ...). */
 void vmoodle_metrics_refusal(request_rec *r, int reason);

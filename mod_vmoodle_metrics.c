@@ -106,23 +106,26 @@ struct vm_metrics *vmoodle_metrics(void)
 }
 
 /* Called by the writer with each generation it publishes (and at every
- * start-up), before the processes see it. */
+ * start-up), before the processes see it.  The master, when the table's
+ * server has one, is counted as a site of its own, first. */
 void vmoodle_metrics_sync(vmoodle_table *t, const vm_snapshot *snap)
 {
     const vmoodle_table_spec *spec = vmoodle_table_spec_of(t);
-    uint32_t n = vm_snapshot_count(snap), i, missing;
+    uint32_t n = vm_snapshot_count(snap), i, k = 0, missing;
     int64_t *ids;
     vm_instance in;
 
     if (!metrics)
         return;
-    if (!(ids = malloc(sizeof *ids * (n ? n : 1))))
+    if (!(ids = malloc(sizeof *ids * ((size_t)n + 1))))
         return;
+    if (VMOODLE_CONF(spec->server)->master_key)
+        ids[k++] = VM_METRICS_MASTER;
     for (i = 0; i < n; i++) {
         vm_snapshot_instance(snap, i, &in);
-        ids[i] = in.id;
+        ids[k++] = in.id;
     }
-    missing = vm_metrics_sync(metrics, spec->metrics_tag, ids, n);
+    missing = vm_metrics_sync(metrics, spec->metrics_tag, ids, k);
     free(ids);
     if (missing)
         ap_log_error(

@@ -20,6 +20,7 @@ typedef struct {
     vm_instance in;
     vm_metrics_site counts;
     int counted;                 /* has a slot */
+    int master;                  /* the master (id 0, as vcron names it) */
     const vm_cron_run *run;      /* vcron's records, NULL: none */
     const vm_usage_entry *usage; /* vmoodlectl usage's, NULL: none */
 } listed_site;
@@ -103,6 +104,64 @@ static int wanted(const site_filter *f, const vm_instance *in)
     return 0;
 }
 
+/* A site chosen by f and within the cap: listed with its labels and
+ * counters (those of key in the counters), else NULL. */
+static listed_site *list_site(scrape *sc, vmoodle_table *t,
+                              const site_filter *f, const vm_instance *in,
+                              int64_t key)
+{
+    request_rec *r = sc->r;
+    vm_metrics *m = vmoodle_metrics();
+    const vm_metrics_site *slot;
+    listed_site *l;
+
+    if (!wanted(f, in))
+        return NULL;
+    if (sc->sites->nelts >= f->max) {
+        sc->omitted++;
+        return NULL;
+    }
+    l = apr_array_push(sc->sites);
+    memset(l, 0, sizeof *l);
+    l->in = *in;
+    l->labels = apr_pstrcat(r->pool, "site=\"",
+                            vm_prom_label(in->shortname, r->pool), "\",host=\"",
+                            vm_prom_label(in->key, r->pool), "\"", NULL);
+    slot = m ? vm_metrics_find(m, vmoodle_table_spec_of(t)->metrics_tag, key)
+             : NULL;
+    if ((l->counted = slot != NULL))
+        vm_metrics_read(slot, &l->counts);
+    return l;
+}
+
+/* The table's master (VMoodleMaster of its server), as vcron names it:
+ * site "master", id 0, host its VMoodleMaster; its cron figures are
+ * vcron's run records alone (its croncount lives in vcron's state). */
+static void list_master(scrape *sc, vmoodle_table *t, const site_filter *f,
+                        const vm_cron_runs *runs)
+{
+    const char *key = VMOODLE_CONF(vmoodle_table_spec_of(t)->server)
+                          ->master_key;
+    vm_instance in;
+    listed_site *l;
+
+    if (!key)
+        return;
+    memset(&in, 0, sizeof in);
+    in.id = 0;
+    in.shortname = "master";
+    in.key = key;
+    in.platform = "";
+    in.enabled = 1;
+    if (!(l = list_site(sc, t, f, &in, VM_METRICS_MASTER)))
+        return;
+    l->master = 1;
+    if ((l->run = runs ? vm_cron_runs_get(runs, 0) : NULL) != NULL) {
+        l->in.croncount = l->run->runs;
+        l->in.lastcron = l->run->last_start;
+    }
+}
+
 static void list_sites(scrape *sc, vmoodle_table *t, const vm_snapshot *snap,
                        const site_filter *f)
 {
@@ -113,7 +172,6 @@ static void list_sites(scrape *sc, vmoodle_table *t, const vm_snapshot *snap,
     const char *runs_path = VMOODLE_CONF(r->server)->cron_runs;
     const char *usage_path = VMOODLE_CONF(r->server)->usage_file;
     vm_usage *usage = NULL;
-    vm_metrics *m = vmoodle_metrics();
     uint32_t i;
 
     if (vm_cron_figures_load(&fig,
@@ -123,38 +181,22 @@ static void list_sites(scrape *sc, vmoodle_table *t, const vm_snapshot *snap,
                              r->pool, &ignored)
         != VM_OK)
         fig = NULL;
-    if (runs_path
-        && vm_cron_runs_load(&runs, runs_path, r->pool, &ignored) != VM_OK)
-        runs = NULL;
+    if (runs_path) /* what the readable files hold */
+        vm_cron_runs_load_all(&runs, runs_path, r->pool, &ignored);
     if (usage_path
         && vm_usage_load(&usage, usage_path, r->pool, &ignored) != VM_OK)
         usage = NULL;
+    if (snap)
+        list_master(sc, t, f, runs);
     for (i = 0; snap && i < vm_snapshot_count(snap); i++) {
         listed_site *l;
         vm_instance in;
-        const vm_metrics_site *slot;
 
         vm_snapshot_instance(snap, i, &in);
-        if (!wanted(f, &in))
+        if (!(l = list_site(sc, t, f, &in, in.id)))
             continue;
-        if (sc->sites->nelts >= f->max) {
-            sc->omitted++;
-            continue;
-        }
-        l = apr_array_push(sc->sites);
-        memset(l, 0, sizeof *l);
-        l->in = in;
         if (fig)
             vm_cron_figures_get(fig, &l->in);
-        l->labels = apr_pstrcat(r->pool, "site=\"",
-                                vm_prom_label(in.shortname, r->pool),
-                                "\",host=\"", vm_prom_label(in.key, r->pool),
-                                "\"", NULL);
-        slot = m
-            ? vm_metrics_find(m, vmoodle_table_spec_of(t)->metrics_tag, in.id)
-            : NULL;
-        if ((l->counted = slot != NULL))
-            vm_metrics_read(slot, &l->counts);
         l->run = runs ? vm_cron_runs_get(runs, in.id) : NULL;
         l->usage = usage ? vm_usage_get(usage, in.id) : NULL;
     }
@@ -252,7 +294,7 @@ typedef int (*site_value)(const listed_site *l, double *v);
 static int cron_runs(const listed_site *l, double *v)
 {
     *v = (double)l->in.croncount;
-    return 1;
+    return !l->master || l->run;
 }
 static int cron_last(const listed_site *l, double *v)
 {
@@ -262,7 +304,7 @@ static int cron_last(const listed_site *l, double *v)
 static int cron_gap(const listed_site *l, double *v)
 {
     *v = (double)l->in.lastcrongap;
-    return l->in.lastcron > 0;
+    return l->in.lastcron > 0 && !l->master;
 }
 static int cron_failures(const listed_site *l, double *v)
 {

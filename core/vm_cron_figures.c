@@ -1,6 +1,8 @@
 /* <snapshot>.cron: a header and one entry per instance, by ascending id. */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <apr_strings.h>
@@ -170,6 +172,94 @@ vm_status vm_cron_runs_load(vm_cron_runs **out, const char *path, apr_pool_t *p,
 
     *out = r;
     r->entries = entries;
+    return st;
+}
+
+/* By id, then by start: equal ids fold into the last of them. */
+static int by_id_then_start(const void *a, const void *b)
+{
+    const vm_cron_run *x = a, *y = b;
+
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return (x->last_start > y->last_start) - (x->last_start < y->last_start);
+}
+
+/* Another host's entries added: runs summed, the newest start's last. */
+static vm_cron_runs *runs_merge(apr_array_header_t *all, apr_pool_t *p)
+{
+    vm_cron_runs *r = apr_pcalloc(p, sizeof *r);
+    vm_cron_run *e = (vm_cron_run *)(void *)all->elts, *out = e;
+    int i;
+
+    if (all->nelts)
+        qsort(e, (size_t)all->nelts, sizeof *e, by_id_then_start);
+    for (i = 0; i < all->nelts; i++) {
+        if (out != e && out[-1].id == e[i].id) {
+            e[i].runs += out[-1].runs;
+            e[i].failures += out[-1].failures;
+            e[i].timeouts += out[-1].timeouts;
+            out[-1] = e[i]; /* the later start */
+        } else
+            *out++ = e[i];
+    }
+    r->entries = e;
+    r->count = (uint32_t)(out - e);
+    return r;
+}
+
+/* A writer's lock or temporary file (vm_file_replace's base.tmp.*). */
+static int not_runs_file(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    size_t n = strlen(path);
+
+    base = base ? base + 1 : path;
+    return (n > 5 && strcmp(path + n - 5, ".lock") == 0)
+        || strstr(base, ".tmp.") != NULL;
+}
+
+/* One file's entries onto all; a file that cannot be read adds none. */
+static vm_status runs_gather(apr_array_header_t *all, const char *path,
+                             apr_pool_t *p, const char **err)
+{
+    vm_cron_runs *r;
+    vm_status st = vm_cron_runs_load(&r, path, p, err);
+
+    for (uint32_t k = 0; st == VM_OK && k < r->count; k++)
+        APR_ARRAY_PUSH(all, vm_cron_run) = r->entries[k];
+    return st;
+}
+
+/* Each file the glob pattern names onto all. */
+static vm_status runs_glob(apr_array_header_t *all, const char *pattern,
+                           apr_pool_t *p, const char **err)
+{
+    vm_status st = VM_OK, one;
+    glob_t g;
+    size_t i;
+
+    memset(&g, 0, sizeof g);
+    if (glob(pattern, GLOB_ERR, NULL, &g) == GLOB_ABORTED) {
+        *err = apr_psprintf(p, "%s: cannot read its folder", pattern);
+        st = VM_ERR_IO;
+    }
+    for (i = 0; i < g.gl_pathc; i++)
+        if (!not_runs_file(g.gl_pathv[i])
+            && (one = runs_gather(all, g.gl_pathv[i], p, err)) != VM_OK)
+            st = one;
+    globfree(&g);
+    return st;
+}
+
+vm_status vm_cron_runs_load_all(vm_cron_runs **out, const char *pattern,
+                                apr_pool_t *p, const char **err)
+{
+    apr_array_header_t *all = apr_array_make(p, 64, sizeof(vm_cron_run));
+    vm_status st = strpbrk(pattern, "*?[") ? runs_glob(all, pattern, p, err)
+                                           : runs_gather(all, pattern, p, err);
+
+    *out = runs_merge(all, p);
     return st;
 }
 

@@ -61,6 +61,14 @@ vm_status vm_cron_runs_record(const char *path, int64_t id,
 /* A missing file is an empty one. */
 vm_status vm_cron_runs_load(vm_cron_runs **out, const char *path, apr_pool_t *p,
                             const char **err);
+/* The files of several cron hosts: pattern is a glob (each host writes
+ * its own file, e.g. /shared/vmoodle/cron-runs.%h in vcron) or one path.
+ * Merged per site: runs, failures and timeouts summed, the last run the
+ * one with the newest start of all.  Writers' locks and temporary files
+ * are left out; a file that cannot be read is skipped (*err says the last
+ * such, VM_ERR_DATA or VM_ERR_IO returned with what the others hold). */
+vm_status vm_cron_runs_load_all(vm_cron_runs **out, const char *pattern,
+                                apr_pool_t *p, const char **err);
 /* The entry of id, NULL when none. */
 const vm_cron_run *vm_cron_runs_get(const vm_cron_runs *r, int64_t id);
 

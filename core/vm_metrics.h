@@ -72,6 +72,10 @@ uint32_t vm_metrics_capacity(const vm_metrics *m);
 /* A table's tag: a hash of its snapshot path, never 0. */
 uint32_t vm_metrics_table_tag(const char *snapshot_path);
 
+/* The key of a table's master (VMoodleMaster) among its sites: no row has
+ * a negative id, so it is no site's. */
+#define VM_METRICS_MASTER INT64_MIN
+
 /* The request path: the site's slot (NULL when it has none: the table
  * grew past capacity, or it left the table), then one request's figures. */
 vm_metrics_site *vm_metrics_find(vm_metrics *m, uint32_t table, int64_t id);

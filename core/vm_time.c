@@ -23,6 +23,11 @@ char *vm_time_human(long long t, char buf[VM_TIME_TEXT])
     return format(t, "%Y-%m-%d %H:%M:%S UTC", buf);
 }
 
+char *vm_time_stamp(long long t, char buf[VM_TIME_TEXT])
+{
+    return format(t, "%Y%m%dT%H%M%SZ", buf);
+}
+
 long long vm_time_mono_ms(void)
 {
     struct timespec ts;

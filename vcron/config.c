@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
 #include "config.h"
@@ -69,7 +70,8 @@ static const setting settings[] = {
       "cursor, measured tick, the master's figures" },
     { VM_SET_RUNS_FILE, T_STR, AT(runs_file), 0, NULL,
       "each site's runs, failures, timeouts, last duration and exit "
-      "(VMoodleCronRuns reads it; default cron-runs beside state-file)" },
+      "(VMoodleCronRuns reads it; default cron-runs beside state-file; "
+      "%h: this host's name)" },
     { VM_SET_QUIET, T_BOOL, AT(quiet), 0, NULL, "no summary line per tick" },
     { VM_SET_MASTER, T_BOOL, AT(master), 0, NULL,
       "also run the master Moodle's cron each tick (VMOODLE_MASTER=1)" },
@@ -284,12 +286,31 @@ const char *vc_config_check(const vc_config *cfg, apr_pool_t *p)
     return NULL;
 }
 
+/* path with each %h this host's name: several cron hosts, a file each on
+ * shared storage (the module merges them: VMoodleCronRuns with a glob). */
+static const char *with_host_name(const char *path, apr_pool_t *p)
+{
+    char host[256];
+    const char *at = strstr(path, "%h");
+
+    if (!at)
+        return path;
+    if (gethostname(host, sizeof host) != 0 || !*host)
+        apr_cpystrn(host, "localhost", sizeof host);
+    host[sizeof host - 1] = '\0';
+    for (char *c = host; *c; c++)
+        if (*c == '/')
+            *c = '_'; /* a name, never a folder */
+    return apr_pstrcat(p, apr_pstrndup(p, path, (apr_size_t)(at - path)), host,
+                       with_host_name(at + 2, p), NULL);
+}
+
 const char *vc_config_runs_file(const vc_config *cfg, apr_pool_t *p)
 {
     const char *slash = strrchr(cfg->state_file, '/');
 
     if (cfg->runs_file)
-        return cfg->runs_file;
+        return with_host_name(cfg->runs_file, p);
     return apr_pstrcat(p,
                        apr_pstrndup(p, cfg->state_file,
                                     (apr_size_t)(slash - cfg->state_file)),

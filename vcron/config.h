@@ -74,8 +74,8 @@ const char *vc_config_read_file(vc_config *cfg, const char *path, int required,
 const char *vc_config_parse_args(vc_config *cfg, int argc, char **argv,
                                  const char **rest, int *nrest, apr_pool_t *p);
 
-/* runs-file, else cron-runs beside state-file (an absolute path once
- * vc_config_check passed).  From p. */
+/* runs-file (each %h this host's name), else cron-runs beside
+ * state-file (an absolute path once vc_config_check passed).  From p. */
 const char *vc_config_runs_file(const vc_config *cfg, apr_pool_t *p);
 
 /* Cross-setting rules (absolute paths, a source).  NULL or a reason. */

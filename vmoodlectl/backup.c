@@ -223,12 +223,9 @@ static const vmc_step steps[] = {
 /* DIR/<site>/<UTC time>, with -NN when that second is taken. */
 static const char *backup_name(backup *b)
 {
-    char stamp[32];
-    time_t now = time(NULL);
-    struct tm tm;
+    char stamp[VM_TIME_TEXT];
 
-    gmtime_r(&now, &tm);
-    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    vm_time_stamp((long long)time(NULL), stamp);
     for (int i = 1; i <= SAME_SECOND_MAX; i++) {
         const char *name = i == 1 ? stamp
                                   : apr_psprintf(b->p, "%s-%02d", stamp, i);

@@ -270,11 +270,12 @@ int vmc_fleet_run(const vmc_job *job, apr_pool_t *p, vmc_site_result **out)
         f.queue[f.queued++] = i;
     }
     vmc_interrupt_install();
-    vmc_view_start(&f.view, job->label, job->jobs, now());
+    vmc_view_start(&f.view, job->label, job->jobs, now(), job->report_first);
     loop(&f);
     vmc_view_end(&f.view);
     close(f.log_dir_fd);
-    vmc_summary_print(stdout, f.results, f.n, job->log_dir);
+    if (!job->report_first)
+        vmc_summary_print(stdout, f.results, f.n, job->log_dir);
     if (out)
         *out = f.results;
     return vmc_summary_exit(f.results, f.n);

@@ -33,7 +33,10 @@ struct vmc_job {
                                      (else it reads /dev/null) */
     unsigned ok_codes; /* bit n: exit code n is good (0: 0 only) */
     int jobs, fail_fast;
-    int first_alone;      /* the first site ends before others start */
+    int first_alone; /* the first site ends before others start */
+    /* The command prints its own report and then the table (NRPE reads
+     * the first line): no table here, plain progress lines to stderr. */
+    int report_first;
     long timeout, grace;  /* seconds; timeout 0: none */
     const char *log_dir;  /* one log per site */
     const char *lock_dir; /* take the site's vcron lock, or NULL */
@@ -44,8 +47,8 @@ struct vmc_job {
     void (*after)(const vmc_job *job, const vmc_site_result *r);
 };
 
-/* Run the job on every site, print the summary; VMC_EXIT_OK only when
- * every site ran and ended with a good code.  *out (may be NULL) gets the
+/* Run the job on every site, print the summary (unless report_first);
+ * VMC_EXIT_OK only when every site ran and ended with a good code.  *out (may be NULL) gets the
  * results, one per site in order. */
 int vmc_fleet_run(const vmc_job *job, apr_pool_t *p, vmc_site_result **out);
 

@@ -12,14 +12,15 @@
 #include "select.h"
 #include "vm_cli.h"
 #include "vm_file.h"
+#include "vm_time.h"
 
 #define DEFAULT_LOG_PARENT "/var/log/vmoodle/vmoodlectl"
 
 static const char *default_log_dir(const char *label, apr_pool_t *p)
 {
-    char stamp[32];
-    time_t t = time(NULL);
-    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&t));
+    char stamp[VM_TIME_TEXT];
+
+    vm_time_stamp((long long)time(NULL), stamp);
     return apr_psprintf(p, "%s/%s-%s", DEFAULT_LOG_PARENT, label, stamp);
 }
 

@@ -9,10 +9,12 @@
 #define LIVE_LINE 60
 #define LIVE_SITES 20 /* lines of running sites at most */
 
-void vmc_view_start(vmc_view *v, const char *label, int jobs, double now)
+void vmc_view_start(vmc_view *v, const char *label, int jobs, double now,
+                    int plain_to_stderr)
 {
     memset(v, 0, sizeof *v);
     v->tty = isatty(STDOUT_FILENO);
+    v->out = v->tty || !plain_to_stderr ? stdout : stderr;
     v->jobs = jobs;
     v->label = label;
     v->start = now;
@@ -21,15 +23,15 @@ void vmc_view_start(vmc_view *v, const char *label, int jobs, double now)
 static void erase(vmc_view *v)
 {
     if (v->tty && v->drawn > 0)
-        printf("\033[%dA\033[J", v->drawn);
+        fprintf(v->out, "\033[%dA\033[J", v->drawn);
     v->drawn = 0;
 }
 
 void vmc_view_note(vmc_view *v, const char *text)
 {
     erase(v);
-    printf("%s\n", text);
-    fflush(stdout);
+    fprintf(v->out, "%s\n", text);
+    fflush(v->out);
 }
 
 void vmc_view_event(vmc_view *v, const vmc_site_result *r)

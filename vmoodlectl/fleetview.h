@@ -5,18 +5,23 @@
 #ifndef VMOODLECTL_FLEETVIEW_H
 #define VMOODLECTL_FLEETVIEW_H
 
+#include <stdio.h>
 #include <apr_pools.h>
 #include "summary.h"
 
 typedef struct {
     int tty;
+    FILE *out; /* stdout; stderr for plain lines when asked */
     int drawn; /* lines of the live block on the screen */
     int jobs;
     double start, last_drawn;
     const char *label;
 } vmc_view;
 
-void vmc_view_start(vmc_view *v, const char *label, int jobs, double now);
+/* plain_to_stderr: on a pipe, the plain lines go to stderr (stdout
+ * keeps the command's own report alone). */
+void vmc_view_start(vmc_view *v, const char *label, int jobs, double now,
+                    int plain_to_stderr);
 /* A site started or ended (plain line, or one kept above the block). */
 void vmc_view_event(vmc_view *v, const vmc_site_result *r);
 /* A line of our own (an interrupt, a locked site) above the block. */

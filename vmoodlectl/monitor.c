@@ -162,7 +162,10 @@ static int site_state(const vmc_site_result *r)
     return r->code;
 }
 
-static int health_summary(const vmc_site_result *r, int n, apr_pool_t *p)
+/* The NRPE line first (Nagios keeps the first line, NRPE v2 its first
+ * KiB), each site that is not OK, then the fleet's table. */
+static int health_summary(const vmc_job *job, const vmc_site_result *r, int n,
+                          apr_pool_t *p)
 {
     int count[4] = { 0, 0, 0, 0 }, state = NAGIOS_OK, i;
 
@@ -179,6 +182,7 @@ static int health_summary(const vmc_site_result *r, int n, apr_pool_t *p)
             printf("  %s %s: %s\n", r[i].in->key,
                    state_names[site_state(&r[i])],
                    vm_text_visible(r[i].last_line ? r[i].last_line : "", p));
+    vmc_summary_print(stdout, r, n, job->log_dir);
     fflush(stdout);
     return state;
 }
@@ -196,11 +200,16 @@ int vmc_cmd_health(vmc_opts *o)
     job.args = (const char *const *)o->script; /* after "--" */
     job.nargs = o->nscript;
     job.ok_codes = 1u << 0 | 1u << 1; /* a warning ran fine */
+    job.report_first = 1;
     if (fg)
         return vmc_fleet_run_one(&job,
                                  APR_ARRAY_IDX(job.sites, 0,
                                                const vm_instance *),
                                  o->pool);
     vmc_fleet_run(&job, o->pool, &results);
-    return health_summary(results, job.sites->nelts, o->pool);
+    if (!results) { /* nothing ran (its reason on stderr) */
+        printf("VMOODLE HEALTH UNKNOWN - no site checked (see stderr)\n");
+        return NAGIOS_UNKNOWN;
+    }
+    return health_summary(&job, results, job.sites->nelts, o->pool);
 }

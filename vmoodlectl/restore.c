@@ -100,7 +100,9 @@ static const char *check_not_shared(restore *r)
     return NULL;
 }
 
-/* yyyymmddhhmmss: the new and old names of this run. */
+/* yyyymmddhhmmss (UTC): the new and old names of this run; digits alone,
+ * not vm_time_stamp's T and Z, since they end a database name, which we
+ * keep to lower-case letters, digits and underscores. */
 static void names(restore *r)
 {
     char stamp[32];

@@ -6,7 +6,9 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import time
 
 import yaml
 
@@ -194,6 +196,92 @@ def test_path_and_platform_sites_counted_aliases_not(start_vmoodle):
         shutil.rmtree(work, ignore_errors=True)
 
 
+SPLIT_LOGFILE = "/usr/sbin/split-logfile"      # Apache's (package apache2)
+
+
+def shipped_log_format():
+    """conf/vmoodle.conf's LogFormat string."""
+    with open(os.path.join(ROOT, "conf", "vmoodle.conf")) as f:
+        [fmt] = re.findall(r'^\s*LogFormat (".*") vmoodle$', f.read(), re.M)
+    return fmt
+
+
+def test_split_logfile_makes_one_log_per_site(start_vmoodle):
+    """The shipped LogFormat's first field is a name split-logfile keeps:
+    a root site, a site under a path (whose host key has a "/") and an
+    unknown host each get their own file."""
+    work = make_workdir("vmoodle-splitlog-")
+    try:
+        log = os.path.join(work, "vmoodle_access.log")
+        server = start_vmoodle(ROUTED_ROWS[:2], extra=(
+            f"LogFormat {shipped_log_format()} shipped\nCustomLog \"{log}\" shipped\n"))
+        send(server, "example.edu", "/static.txt", 2, 200)
+        send(server, "example.edu", "/school1/static.txt", 3, 200)
+        send(server, "nobody.example.edu", "/static.txt", 1, 404)
+        eventually(lambda: open(log).read(), lambda t: t.count("\n") == 6, 10,
+                   "six lines in the access log")
+        split = os.path.join(work, "sites")
+        os.mkdir(split)
+        with open(log) as f:
+            subprocess.run([SPLIT_LOGFILE], stdin=f, cwd=split, check=True, timeout=60)
+        logs = {}
+        for name in os.listdir(split):
+            with open(os.path.join(split, name)) as f:
+                logs[name] = f.read().splitlines()
+        assert sorted(logs) == ["-.log", "1.log", "2.log"], logs
+        assert len(logs["1.log"]) == 2 and len(logs["2.log"]) == 3, logs
+        assert all(l.startswith("example.edu 127.0.0.1 ") and '"root"' in l
+                   for l in logs["1.log"]), logs
+        assert all(l.startswith("example.edu/school1 127.0.0.1 ")
+                   and "GET /school1/static.txt" in l and l.endswith('"school1"')
+                   for l in logs["2.log"]), logs
+        [unknown] = logs["-.log"]
+        assert '" 404 ' in unknown, unknown
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_master_counted_as_a_site_of_its_own(start_vmoodle, reachable_dir):
+    """The master's requests (VMoodleMaster) are counted as a site "master"
+    with id 0, as vcron names it; its host label is its VMoodleMaster, its
+    cron figures vcron's records of its runs."""
+    runs = os.path.join(reachable_dir, "cron-runs")
+    server = start_vmoodle(ROWS, directives="VMoodleMaster master.example.edu\n",
+                           extra=METRICS + f"VMoodleCronRuns {runs}\n")
+    send(server, "master.example.edu", "/static.txt", 3, 200)
+    send(server, "Master.Example.Edu", "/nothing-here", 1, 404)
+    send(server, "alpha.example.edu", "/static.txt", 1, 200)
+    text = wait_counts(server, {("master", "master.example.edu"): c(3, 0, 1),
+                                ("alpha", "alpha.example.edu"): c(1)})
+    samples = prom.parse(text)
+    master = {"site": "master", "host": "master.example.edu"}
+    assert prom.value(samples, "vmoodle_site_info", id="0", platform="", **master) == 1
+    assert prom.value(samples, "vmoodle_site_enabled", **master) == 1
+    assert prom.value(samples, "vmoodle_uncounted_requests_total") == 0
+    assert prom.value(samples, "vmoodle_requests_total", **{"class": "2xx"}) == 4
+    # no cron figures of its own until vcron records a run of it
+    assert prom.value(samples, "vmoodle_site_cron_runs_total", **master) is None
+    assert prom.value(samples, "vmoodle_metrics_sites_listed") == 5
+    only = prom.parse(scrape(server, "?site=master"))
+    assert {dict(l)["site"] for n, l in only if n == "vmoodle_site_enabled"} == {"master"}
+    code, report = prom.check_metrics(text)
+    assert code == 0, report
+
+    os.mkdir(os.path.join(reachable_dir, "rig"))
+    rig = Rig(os.path.join(reachable_dir, "rig"), count=1)
+    rig.control("master", "fail")
+    proc = rig.run("--runs-file", runs, "run", "--master")
+    assert proc.returncode == 1, proc.stderr
+    samples = prom.parse(scrape(server, "?site=master"))
+    assert prom.value(samples, "vmoodle_site_cron_runs_total", **master) == 1
+    assert prom.value(samples, "vmoodle_site_cron_failures_total", **master) == 1
+    assert prom.value(samples, "vmoodle_site_cron_last_exit_code", **master) == 3
+    assert prom.value(samples, "vmoodle_site_cron_last_success", **master) == 0
+    assert prom.value(samples, "vmoodle_site_cron_last_run_timestamp_seconds",
+                      **master) > 1.7e9
+    assert prom.value(samples, "vmoodle_site_cron_last_gap_seconds", **master) is None
+
+
 def test_site_filter_and_cap(start_vmoodle):
     server = start_vmoodle(ROWS, extra=METRICS + "VMoodleMetricsMaxSites 2\n")
     samples = prom.parse(scrape(server, "?site=alpha&site=gamma.example.edu"))
@@ -217,6 +305,93 @@ def test_table_figures(start_vmoodle):
     assert prom.value(samples, "vmoodle_table_source_up") == 1
     assert prom.value(samples, "vmoodle_table_generation") >= 1
     assert prom.value(samples, "vmoodle_table_last_success_timestamp_seconds") > 1.7e9
+
+
+def samples_when(server, check, what):
+    """The page's samples once check(samples) holds."""
+    return prom.parse(eventually(lambda: scrape(server), lambda t: check(prom.parse(t)),
+                                 15, what))
+
+
+def test_source_down_keeps_the_last_success(start_vmoodle):
+    server = start_vmoodle(ROWS, extra=METRICS)
+    server.expect_error(r"VM\d{5}")          # the module reports the broken source
+    before = prom.parse(scrape(server))
+    last_ok = prom.value(before, "vmoodle_table_last_success_timestamp_seconds")
+    assert prom.value(before, "vmoodle_table_source_up") == 1 and last_ok > 1.7e9
+    with open(server.table, "w") as f:
+        f.write('[{"id": 1, "vhostname": ')   # truncated JSON
+    after = samples_when(server, lambda s: prom.value(s, "vmoodle_table_source_up") == 0,
+                         "the source down")
+    assert prom.value(after, "vmoodle_table_last_success_timestamp_seconds") == last_ok
+    assert prom.value(after, "vmoodle_table_loaded") == 1
+    assert prom.value(after, "vmoodle_table_sites") == 4
+    assert prom.value(after, "vmoodle_table_generation") == \
+        prom.value(before, "vmoodle_table_generation")
+    send(server, "alpha.example.edu", "/static.txt", 1, 200)   # still served
+
+
+def test_requests_without_table_counted(start_vmoodle, tmp_path):
+    server = start_vmoodle([], extra=METRICS, source=f"json:{tmp_path}/missing.json")
+    server.expect_error("VM00007")
+    send(server, "alpha.example.edu", "/static.txt", 3, 503)
+    samples = samples_when(
+        server, lambda s: prom.value(s, "vmoodle_requests_without_table_total") == 3,
+        "three requests without a table")
+    assert prom.value(samples, "vmoodle_table_loaded") == 0
+    assert prom.value(samples, "vmoodle_table_source_up") == 0
+    assert prom.value(samples, "vmoodle_table_last_success_timestamp_seconds") == 0
+    assert prom.value(samples, "vmoodle_refusals_total", reason="unknown_host") == 0
+    assert prom.value(samples, "vmoodle_metrics_sites_listed") == 0
+    text = scrape(server)
+    code, report = prom.check_metrics(text)
+    assert code == 0, report
+
+
+def test_site_of_a_missing_platform_is_refused_and_counted(start_vmoodle):
+    rows = ROWS[:1] + [instance(5, "lost.example.edu", shortname="lost",
+                                platform="nosuch")]
+    server = start_vmoodle(rows, extra=METRICS)
+    server.expect_error(r"VM00150: instance id 5: platform 'nosuch' is not in "
+                        r"VMoodlePlatforms")
+    send(server, "lost.example.edu", "/static.txt", 2, 503)
+    send(server, "alpha.example.edu", "/static.txt", 1, 200)
+    samples = samples_when(
+        server, lambda s: prom.value(s, "vmoodle_refusals_total", reason="no_platform") == 2,
+        "two refusals for a missing platform")
+    for reason in ("unknown_host", "disabled", "bad_host"):
+        assert prom.value(samples, "vmoodle_refusals_total", reason=reason) == 0
+    assert requests_of(samples, "lost", "lost.example.edu") == c()    # not the site's
+    assert prom.value(samples, "vmoodle_site_info", site="lost", host="lost.example.edu",
+                      id="5", platform="nosuch") == 1
+
+
+def test_full_counter_block(start_vmoodle):
+    """VMoodleMetricsSites 2 and 4 sites: two have counters, the requests
+    of the others are counted together as uncounted, and VM00122 says so."""
+    server = start_vmoodle(ROWS, directives="VMoodleMetricsSites 2\n", extra=METRICS)
+    assert re.search(r"\[vmoodle:warn\].*VM00122: table .*: 2 sites have no counters "
+                     r"\(VMoodleMetricsSites 2 is full\)", server.errors_text()), \
+        server.errors_text()
+    for host in ("alpha", "beta", "gamma"):
+        send(server, f"{host}.example.edu", "/static.txt", 2, 200)
+    samples = samples_when(
+        server, lambda s: prom.value(s, "vmoodle_uncounted_requests_total") > 0,
+        "uncounted requests")
+    counted = {dict(l)["site"] for n, l in samples
+               if n == "vmoodle_site_requests_total"}
+    assert len(counted) == 2, counted
+    served = {"alpha", 'be"ta\\x', "gamma"}
+    # a request is counted after its answer (log_transaction): wait for all
+    samples = samples_when(
+        server, lambda s: prom.value(s, "vmoodle_uncounted_requests_total")
+        == 2 * len(served - counted) and prom.value(
+            s, "vmoodle_requests_total", **{"class": "2xx"})
+        == 2 * len(served & counted), "every request counted or uncounted")
+    assert prom.value(samples, "vmoodle_metrics_sites_capacity") == 2
+    assert prom.value(samples, "vmoodle_metrics_sites_listed") == 4
+    # every site is listed still (its state, its cron), without counters
+    assert len([1 for n, _ in samples if n == "vmoodle_site_enabled"]) == 4
 
 
 def shipped_scrape_job(target):
@@ -291,6 +466,10 @@ def test_failing_cron_recorded_and_its_alert_fires(start_vmoodle):
         assert prom.value(s, "vmoodle_site_cron_last_success", **site[3]) == 1
         assert prom.value(s, "vmoodle_site_cron_failures_total", **site[3]) == 0
         assert prom.value(s, "vmoodle_site_cron_last_duration_seconds", **site[1]) >= 1
+        # a page with the table's cron figures and vcron's run records passes
+        assert prom.value(s, "vmoodle_site_cron_runs_total", **site[3]) is not None
+        code, report = prom.check_metrics(scrape(server))
+        assert code == 0, report
         # the shipped rules, their waits ("for:") cut to nothing
         rules = os.path.join(work, "alerts.yml")
         with open(ALERTS) as f:
@@ -307,5 +486,52 @@ def test_failing_cron_recorded_and_its_alert_fires(start_vmoodle):
             assert {m["site"] for m, _ in firing} == {"s1", "s2"}
         finally:
             p.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def next_second():
+    """Wait for the clock's next second: run records keep whole seconds."""
+    now = int(time.time())
+    for _ in range(40):
+        if int(time.time()) > now:
+            return
+        time.sleep(0.05)
+
+
+def test_run_records_of_several_cron_hosts_merged(start_vmoodle):
+    """Two cron hosts, a runs file each on shared storage (runs-file with
+    %h, the host's name); VMoodleCronRuns with a glob merges them: counts
+    summed, the last run the newest. A cron that failed on one host and
+    then ran fine on the other is not failing."""
+    work = make_workdir("vmoodle-runs-hosts-")
+    try:
+        hosts = {}
+        for name in ("a", "b"):
+            os.mkdir(os.path.join(work, name))
+            hosts[name] = Rig(os.path.join(work, name), count=2)
+        shared = os.path.join(work, "shared")
+        os.mkdir(shared, 0o755)
+        server = start_vmoodle([vcron_instance(i) for i in (1, 2)],
+                               extra=METRICS + f"VMoodleCronRuns {shared}/cron-runs.*\n")
+        hosts["a"].control(1, "fail")
+        proc = hosts["a"].run("--runs-file", f"{shared}/cron-runs.%h", "run")
+        assert proc.returncode == 1, proc.stderr
+        assert os.path.exists(f"{shared}/cron-runs.{socket.gethostname()}")
+        site = {i: {"site": f"s{i}", "host": f"site{i}.example.edu"} for i in (1, 2)}
+        s = prom.parse(scrape(server))
+        assert prom.value(s, "vmoodle_site_cron_last_success", **site[1]) == 0
+        next_second()
+        proc = hosts["b"].run("--runs-file", f"{shared}/cron-runs.hostb", "run")
+        assert proc.returncode == 0, proc.stderr
+        s = prom.parse(scrape(server))
+        assert prom.value(s, "vmoodle_site_cron_failures_total", **site[1]) == 1
+        assert prom.value(s, "vmoodle_site_cron_last_success", **site[1]) == 1
+        assert prom.value(s, "vmoodle_site_cron_last_exit_code", **site[1]) == 0
+        assert prom.value(s, "vmoodle_site_cron_failures_total", **site[2]) == 0
+        for i in (1, 2):
+            assert prom.value(s, "vmoodle_site_cron_timeouts_total", **site[i]) == 0
+        code, report = prom.check_metrics(scrape(server))
+        assert code == 0, report
     finally:
         shutil.rmtree(work, ignore_errors=True)

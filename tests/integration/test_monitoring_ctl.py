@@ -167,19 +167,46 @@ def health_rig(work, states):
 
 
 def test_health_counts_warnings_as_warnings(work):
+    """NRPE reads the first line of stdout (v2 its first KiB): the summary
+    with its perfdata comes first, the sites not OK, then the table; the
+    progress lines of a pipe go to stderr."""
     opts = health_rig(work, [0, 1, 2, "hang"])
     proc = ctl(*opts, "health", "s1.example.edu", "s2.example.edu")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "VMOODLE HEALTH WARNING - 2 site(s): 1 ok, 1 warning, 0 critical, 0 unknown" \
-        in proc.stdout
-    assert "s2.example.edu WARNING: checks of s2: state 1" in proc.stdout
-    table = [l for l in proc.stdout.splitlines() if l.startswith("s2.example.edu ")]
+    lines = proc.stdout.splitlines()
+    assert lines[0] == ("VMOODLE HEALTH WARNING - 2 site(s): 1 ok, 1 warning, "
+                        "0 critical, 0 unknown | ok=1 warning=1 critical=0 unknown=0"), \
+        proc.stdout
+    assert lines[1] == "  s2.example.edu WARNING: checks of s2: state 1", proc.stdout
+    assert lines[2].startswith("SITE "), proc.stdout
+    table = [l for l in lines if l.startswith("s2.example.edu ")]
     assert table and " ok " in table[0], proc.stdout     # not FAILED
+    assert "s2.example.edu: ok (exit 1" in proc.stderr  # progress
+    assert "health started" not in proc.stdout, proc.stdout
 
     proc = ctl(*opts, "health", "--all", "--timeout", "1", "--jobs", "4")
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "4 site(s): 1 ok, 1 warning, 1 critical, 1 unknown" in proc.stdout
+    first = proc.stdout.splitlines()[0]
+    assert first.startswith("VMOODLE HEALTH CRITICAL - 4 site(s): 1 ok, 1 warning, "
+                            "1 critical, 1 unknown | ok=1 "), proc.stdout
     assert "s4.example.edu UNKNOWN" in proc.stdout
 
     alone = ctl(*opts, "health", "s2.example.edu")   # foreground: its own code
     assert alone.returncode == 1 and "state 1" in alone.stdout
+
+    opts = health_rig(os.path.join(work, "ok"), [0, 0])
+    proc = ctl(*opts, "health", "--all")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[0] == (
+        "VMOODLE HEALTH OK - 2 site(s): 2 ok, 0 warning, 0 critical, 0 unknown"
+        " | ok=2 warning=0 critical=0 unknown=0"), proc.stdout
+
+
+def test_health_without_its_log_dir_is_unknown(work):
+    opts = health_rig(work, [0, 0])
+    blocker = os.path.join(work, "logs")
+    with open(blocker, "w"):
+        pass                                    # a file where the folder goes
+    proc = ctl(*opts, "health", "--all")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[0].startswith("VMOODLE HEALTH UNKNOWN"), proc.stdout

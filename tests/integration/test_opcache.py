@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from test_tenant_users import site_users  # noqa: F401 (a fixture)
 from test_vcron import Rig, summary
 
 PHP = "/usr/bin/php"
@@ -69,10 +70,11 @@ class Tree:
         return sorted(os.listdir(self.cache)) if os.path.isdir(self.cache) \
             else []
 
-    def compiled(self, tree):
-        """{script: mtime_ns} of the compiled files under one tree's dir."""
+    def compiled(self, tree, user=WEB_USER):
+        """{script: mtime_ns} of the compiled files under one tree's and
+        user's dir."""
         found = {}
-        top = os.path.join(self.cache, tree, WEB_USER)
+        top = os.path.join(self.cache, tree, user)
         for d, _, files in os.walk(top):
             for name in files:
                 if name.endswith(".bin"):
@@ -169,3 +171,26 @@ def test_vmoodlectl_runs_share_the_cache(reachable_dir):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "out=v1\n"
     assert tree.compiled(key) == first     # compiled by vcron's run, reused
+
+
+def test_each_site_user_has_its_own_cache(reachable_dir, site_users):
+    """With site-user, one tenant's compiled code is never another's: a
+    directory per user under the tree's, each the user's alone (0700), and
+    none for the shared user."""
+    tree = Tree(Rig(reachable_dir, count=1))
+    tree.rig.write_table(rig_rows(tree.rig, 2))
+    proc = tree.rig.run("--php", PHP, "--moodle-dir", tree.code,
+                        "--opcache-dir", tree.cache,
+                        "--site-user", "vmtest-%shortname%", "run",
+                        command=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert summary(proc)["succeeded"] == 2, proc.stdout
+    [key] = tree.trees()
+    assert sorted(os.listdir(os.path.join(tree.cache, key))) == site_users
+    for user in site_users:
+        mine = os.path.join(tree.cache, key, user)
+        st = os.lstat(mine)
+        assert stat.S_ISDIR(st.st_mode), mine
+        assert st.st_uid == pwd.getpwnam(user).pw_uid, mine
+        assert stat.S_IMODE(st.st_mode) == 0o700, (mine, oct(st.st_mode))
+        assert {"cron.php", "lib.php"} <= set(tree.compiled(key, user))

@@ -157,6 +157,52 @@ static void runs_recorded_per_site(void **state)
     assert_int_equal(vm_cron_runs_record(path, 5, &ok, p, &err), VM_ERR_DATA);
 }
 
+/* Two cron hosts' files: counts summed, the last run the newest start. */
+static void runs_of_several_hosts_merged(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *dir = tu_tmpdir(p), *err = NULL;
+    const char *a = tu_path(p, dir, "runs.a"), *b = tu_path(p, dir, "runs.b");
+    vm_cron_outcome ok = { 1700000000, 1500, 0, 0 },
+                    bad = { 1700000100, 20, 3, 0 },
+                    later = { 1700000300, 700, 0, 0 };
+    vm_cron_runs *r;
+    const vm_cron_run *e;
+
+    assert_int_equal(vm_cron_runs_load_all(&r, tu_path(p, dir, "runs.*"), p,
+                                           &err),
+                     VM_OK); /* no host has written yet */
+    assert_null(vm_cron_runs_get(r, 5));
+    assert_int_equal(vm_cron_runs_record(a, 5, &ok, p, &err), VM_OK);
+    assert_int_equal(vm_cron_runs_record(a, 5, &bad, p, &err), VM_OK);
+    assert_int_equal(vm_cron_runs_record(b, 5, &later, p, &err), VM_OK);
+    assert_int_equal(vm_cron_runs_record(b, 7, &bad, p, &err), VM_OK);
+    assert_int_equal(vm_cron_runs_record(a, 0, &ok, p, &err), VM_OK);
+    tu_write(tu_path(p, dir, "runs.c.tmp.0123456789ab"), "partial", 7);
+    assert_int_equal(vm_cron_runs_load_all(&r, tu_path(p, dir, "runs.*"), p,
+                                           &err),
+                     VM_OK); /* the locks and the temporary file left out */
+    e = vm_cron_runs_get(r, 5);
+    assert_non_null(e);
+    assert_int_equal(e->runs, 3);
+    assert_int_equal(e->failures, 1);
+    assert_int_equal(e->last_start, 1700000300); /* b ran it last, fine */
+    assert_int_equal(e->last_exit, 0);
+    assert_int_equal(e->last_duration_ms, 700);
+    assert_int_equal(vm_cron_runs_get(r, 7)->failures, 1);
+    assert_int_equal(vm_cron_runs_get(r, 0)->runs, 1); /* the master */
+    /* one path, no pattern: that file alone */
+    assert_int_equal(vm_cron_runs_load_all(&r, b, p, &err), VM_OK);
+    assert_int_equal(vm_cron_runs_get(r, 5)->runs, 1);
+    assert_null(vm_cron_runs_get(r, 0));
+    /* a damaged file is skipped, the others still count */
+    tu_write(tu_path(p, dir, "runs.d"), "garbage", 7);
+    assert_int_equal(vm_cron_runs_load_all(&r, tu_path(p, dir, "runs.*"), p,
+                                           &err),
+                     VM_ERR_DATA);
+    assert_int_equal(vm_cron_runs_get(r, 5)->runs, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +210,7 @@ int main(void)
         TU_TEST(rewritten_only_when_changed),
         TU_TEST(damaged_files_refused),
         TU_TEST(runs_recorded_per_site),
+        TU_TEST(runs_of_several_hosts_merged),
     };
 
     return TU_RUN(tests);

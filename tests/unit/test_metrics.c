@@ -88,6 +88,29 @@ static void attach_checks_the_layout(void **state)
     assert_int_equal(sizeof(vm_metrics_site), 128);
 }
 
+/* The master's key is a site like any other, never a row's. */
+static void the_master_has_a_slot_of_its_own(void **state)
+{
+    apr_pool_t *p = *state;
+    vm_metrics *m = fresh(p, 4);
+    const int64_t with[] = { VM_METRICS_MASTER, 1, 2 }, without[] = { 1, 2 };
+    vm_metrics_site *master, c;
+
+    assert_int_equal(vm_metrics_sync(m, 10, with, 3), 0);
+    master = vm_metrics_find(m, 10, VM_METRICS_MASTER);
+    assert_non_null(master);
+    assert_ptr_not_equal(master, vm_metrics_find(m, 10, 1));
+    assert_null(vm_metrics_find(m, 11, VM_METRICS_MASTER));
+    vm_metrics_count(master, 200, 7, 10);
+    vm_metrics_read(master, &c);
+    assert_int_equal(c.requests[VM_METRICS_2XX], 1);
+    assert_int_equal(c.bytes, 7);
+    /* VMoodleMaster gone: its slot given back, its figures in the totals */
+    assert_int_equal(vm_metrics_sync(m, 10, without, 2), 0);
+    assert_null(vm_metrics_find(m, 10, VM_METRICS_MASTER));
+    assert_int_equal(vm_metrics_used(m), 2);
+}
+
 static void labels_escaped(void **state)
 {
     apr_pool_t *p = *state;
@@ -108,6 +131,7 @@ int main(void)
         TU_TEST(sites_keep_their_counts_across_syncs),
         TU_TEST(full_capacity_and_churn),
         TU_TEST(attach_checks_the_layout),
+        TU_TEST(the_master_has_a_slot_of_its_own),
         TU_TEST(labels_escaped),
     };
 
