@@ -25,8 +25,9 @@ struct vmc_job {
     const char *script;
     const char *const *args;
     int nargs;
-    /* or, when set, work(in, ctx) in the site's child (as the site's user,
-     * or as we are after vmc_job_stay; output to its log); its return value is the site's exit code. */
+    /* or, when set, work(in, ctx) in the site's child (as the site's
+     * user, or as we are after vmc_job_stay; output to its log); its
+     * return value is the site's exit code. */
     int (*work)(const vmc_job *job, const vm_instance *in);
     void *ctx;
     int interactive;   /* foreground: our stdin is copied in

@@ -6,8 +6,8 @@
 #include "fleet.h"
 
 /* Load the table, select the sites (HOSTs from args[first_host]), the
- * sites' run (vmc_siterun_prepare), fill job from the flags (label, jobs, timeout,
- * log dir: --log-dir or /var/log/vmoodle/vmoodlectl/LABEL-DATE).
+ * sites' run (vmc_siterun_prepare), fill job from the flags (label, jobs,
+ * timeout, log dir: --log-dir or /var/log/vmoodle/vmoodlectl/LABEL-DATE).
  * *foreground: one site named alone.  An exit code; the error is said. */
 int vmc_job_prepare(vmc_opts *o, const char *label, int first_host,
                     vmc_table *t, vmc_job *job, int *foreground);

@@ -1,6 +1,6 @@
 /* What backup, backups, restore, rename, move and usage share: a site's
- * Moodle CLI run (vm_siterun.h), where a site's backups live, and Moodle's own figures read
- * from the site's database. */
+ * Moodle CLI run (vm_siterun.h), where a site's backups live, and
+ * Moodle's own figures read from the site's database. */
 #ifndef VMOODLECTL_LIFECYCLE_H
 #define VMOODLECTL_LIFECYCLE_H
 

@@ -1,5 +1,6 @@
-/* Platforms for vmoodlectl: the file (platforms = FILE) and the commands that show and move them (platforms, upgrade
- * --to). */
+/* Platforms for vmoodlectl: the file (platforms = FILE) and the commands
+ * that show and move them (platforms, upgrade --to); which tree a site's
+ * CLI runs in is core/vm_siterun.h's. */
 #ifndef VMOODLECTL_PLATFORMS_H
 #define VMOODLECTL_PLATFORMS_H
 
