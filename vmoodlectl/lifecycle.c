@@ -17,6 +17,7 @@
 #include "summary.h"
 #include "vm_cli.h"
 #include "vm_job.h"
+#include "vm_relay.h"
 #include "vm_text.h"
 
 int vmc_siterun_prepare(const vmc_opts *o, vm_siterun *c, const char **why)
@@ -64,7 +65,10 @@ int vmc_site_cli_run_args(const vm_siterun *c, const vm_instance *in,
     apr_pool_t *p;
     const char *why = NULL;
     vm_job_opts o = { 0 };
-    vm_job j;
+    /* not interactive: stdin /dev/null; our output (a site's log, or the
+     * terminal) only through a pipe or pty of ours, made visible; no
+     * signal passed on, so a step an undo needs is never cut short */
+    vm_relay r = { -1, STDOUT_FILENO, STDERR_FILENO, VM_RELAY_LINES, NULL };
     int code = 127;
 
     apr_pool_create(&p, NULL);
@@ -73,14 +77,11 @@ int vmc_site_cli_run_args(const vm_siterun *c, const vm_instance *in,
         printf(" %s", args[i]);
     printf("\n");
     fflush(stdout);
-    /* our output (a site's log, or the terminal); a session of its own,
-     * so a step an undo needs is never cut short by a signal to ours */
-    o.io[1].kind = o.io[2].kind = VM_JOB_INHERIT;
     if (vmc_siterun_opts(c, in, script, args, nargs, &o, p, &why) != 0
-        || vm_job_start(&j, &o, p, &why) != 0)
+        || (code = vm_relay_job(&o, &r, p, &why)) < 0) {
         printf("vmoodlectl: step not started: %s\n", why);
-    else
-        code = vm_job_wait(&j, NULL);
+        code = 127;
+    }
     fflush(stdout);
     apr_pool_destroy(p);
     return code;

@@ -29,9 +29,11 @@ int vmc_siterun_opts(const vm_siterun *c, const vm_instance *in,
                      vm_job_opts *o, apr_pool_t *p, const char **why);
 
 /* php TREE/script [arg] as the site's run (vm_siterun.h), in its own
- * session, output to our stdout after a line naming the step.  Waits
- * whatever signal comes (an undo must finish).  Its exit code; 127 when
- * it could not start (a line says why). */
+ * session, stdin /dev/null, its output relayed to our stdout and stderr
+ * (vm_relay.h: a pipe or pseudo-terminal of ours, controls made visible)
+ * after a line naming the step; what it left running is killed when it
+ * ends.  Waits whatever signal comes (an undo must finish).  Its exit
+ * code; 127 when it could not start (a line says why). */
 int vmc_site_cli_run(const vm_siterun *c, const vm_instance *in,
                      const char *script, const char *arg);
 

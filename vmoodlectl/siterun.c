@@ -16,10 +16,6 @@
 #include "vm_lock.h"
 #include "vm_relay.h"
 
-/* What a tenant's output may keep: line ends, tabs and carriage returns
- * (progress lines); any other control is shown escaped. */
-#define RELAY_KEEP "\n\t\r"
-
 /* The site's script in a session of its own, its output relayed through
  * a pipe or a pseudo-terminal of ours; our stdin copied in only when the
  * command is interactive.  Its exit code, or -1 with *why. */
@@ -27,11 +23,8 @@ static int relayed(const vmc_job *job, const vm_instance *in, int lock_fd,
                    apr_pool_t *p, const char **why)
 {
     vm_relay r = { job->interactive ? STDIN_FILENO : -1, STDOUT_FILENO,
-                   STDERR_FILENO, RELAY_KEEP, vmc_interrupted };
+                   STDERR_FILENO, VM_RELAY_LINES, vmc_interrupted };
     vm_job_opts o = { 0 };
-    struct winsize ws;
-    struct termios tio;
-    vm_job j;
     if (vmc_siterun_opts(&job->cli, in, job->script, job->args, job->nargs, &o,
                          p, why)
         != 0)
@@ -39,10 +32,7 @@ static int relayed(const vmc_job *job, const vm_instance *in, int lock_fd,
     o.keep_fd = lock_fd;
     o.timeout_ms = job->timeout * 1000LL;
     o.grace_ms = job->grace * 1000LL;
-    vm_relay_options(&o, &r, &ws, &tio);
-    if (vm_job_start(&j, &o, p, why) != 0)
-        return -1;
-    return vm_relay_run(&j, &r);
+    return vm_relay_job(&o, &r, p, why);
 }
 
 int vmc_fleet_run_one(const vmc_job *job, const vm_instance *in, apr_pool_t *p)
