@@ -15,7 +15,6 @@ import signal
 import subprocess
 import time
 
-from dbservers import USER
 from moodle import RUN_USER, TABLE
 
 MINUTES = 15
@@ -33,15 +32,14 @@ def options(fleet, workdir):
             "--user", RUN_USER]
 
 
-def ten_sites(fleet, workdir):
-    """The fleet's own instances, and copies of site1 deployed to make ten
-    in all: two lists of host names."""
+def ten_sites(fleet, workdir, hosts):
+    """The fleet's own instances, and copies of site1 deployed (into hosts,
+    as they are made: the caller destroys them whatever happens) to make
+    ten in all."""
     own = [s.host for s in fleet.sites.values()
            if not s.is_master and s.install and s.enabled]
-    hosts = []
     source = fleet.sites["site1"]
     opts = options(fleet, workdir)
-    fleet.pg.sql(f"ALTER ROLE {USER} CREATEDB")
     snap = fleet.tool("vmoodlectl", *opts, "snapshot", "--from", source.host,
                       "--name", "bench-cron")
     if snap.returncode != 0:
@@ -50,20 +48,21 @@ def ten_sites(fleet, workdir):
         if len(own) + len(hosts) >= 10:
             break
         host = f"bench{n}.test"
+        # each copy gets a login of its own, made by the administrative one
         dep = fleet.tool("vmoodlectl", *opts, "deploy", "--template",
                          "bench-cron", "--host", f"http://{host}",
                          "--fullname", f"Bench School {n}", "--shortname",
-                         f"bench{n}")
+                         f"bench{n}", *fleet.admin_flags())
         if dep.returncode != 0:
             raise RuntimeError(f"deploy {host}: {dep.stderr.strip()}")
         hosts.append(host)
-    return own, hosts
+    return own
 
 
 def destroy(fleet, workdir, hosts):
     for host in hosts:
         fleet.tool("vmoodlectl", *options(fleet, workdir), "destroy",
-                   f"http://{host}", "--yes")
+                   f"http://{host}", "--yes", *fleet.admin_flags())
 
 
 def starts(log_dir, host):
@@ -110,7 +109,18 @@ def queue_adhoc(fleet, site):
 
 
 def run(fleet, workdir):
-    own, copies = ten_sites(fleet, workdir)
+    copies = []
+    fleet.admin_login(True)
+    try:
+        return measure(fleet, workdir, ten_sites(fleet, workdir, copies),
+                       copies)
+    finally:
+        if copies:
+            destroy(fleet, workdir, copies)
+        fleet.admin_login(False)
+
+
+def measure(fleet, workdir, own, copies):
     busy, quiet = copies[:5], own + copies[5:]
     quiet_site = next(s for s in fleet.sites.values() if s.host == own[-1])
     daemon = None
@@ -152,7 +162,6 @@ def run(fleet, workdir):
         if daemon and daemon.poll() is None:
             daemon.kill()
             daemon.wait()
-        destroy(fleet, workdir, copies)
     wait = None if gone_at is None else gone_at - queued_at
     gap = "none (no run)" if worst is None else f"{worst:.0f} s"
     return (f"| {LABEL} | busy sites' largest gap (to the window's end too) "

@@ -476,3 +476,27 @@ const char *vm_file_dir_make(const char *dir, apr_pool_t *p)
         close(fd);
     return why;
 }
+
+int vm_file_log_open(int dir_fd, const char *dir, const char *name,
+                     vm_file_log_mode mode, long rotate_at, apr_pool_t *p,
+                     const char **why)
+{
+    int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC
+        | (mode == VM_FILE_LOG_TRUNCATE ? O_TRUNC : O_APPEND);
+    struct stat st;
+    int fd;
+
+    /* On the directory's descriptor: nothing on the way is followed. */
+    if (mode == VM_FILE_LOG_APPEND && rotate_at > 0
+        && fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+        && st.st_size >= rotate_at
+        && renameat(dir_fd, name, dir_fd, apr_pstrcat(p, name, ".1", NULL))
+            != 0) {
+        *why = apr_psprintf(p, "log %s/%s: rotate: %s", dir, name,
+                            strerror(errno));
+        return -1;
+    }
+    if ((fd = openat(dir_fd, name, flags, 0640)) < 0)
+        *why = apr_psprintf(p, "log %s/%s: %s", dir, name, strerror(errno));
+    return fd;
+}

@@ -73,4 +73,17 @@ int vm_file_dir_open(const char *dir, mode_t mode, apr_pool_t *p,
  * made): NULL, or why not (from p). */
 const char *vm_file_dir_make(const char *dir, apr_pool_t *p);
 
+/* How a site's run log is opened: for a fresh run, or after what it
+ * holds. */
+typedef enum { VM_FILE_LOG_APPEND = 0, VM_FILE_LOG_TRUNCATE } vm_file_log_mode;
+
+/* The one opener of a site's run log: name in dir_fd (dir's descriptor
+ * from vm_file_dir_open; dir only names it in messages), never through a
+ * link, close-on-exec, 0640 when made.  Appending, it is first renamed to
+ * name.1 once it holds rotate_at bytes (0: never).  A descriptor, or -1
+ * with *why ("log DIR/NAME: ...", from p). */
+int vm_file_log_open(int dir_fd, const char *dir, const char *name,
+                     vm_file_log_mode mode, long rotate_at, apr_pool_t *p,
+                     const char **why);
+
 #endif

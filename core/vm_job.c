@@ -450,9 +450,10 @@ int vm_job_reap(vm_job *j)
     if (waitid(P_PID, (id_t)j->pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0
         || info.si_pid == 0)
         return 0;
-    /* Ended late: what is left of its group goes before the id can be
-     * reused. */
-    if (j->terminated && j->own_group)
+    /* What is left of its group (a background process it started, which
+     * may hold its descriptors) goes with it, while the group's id cannot
+     * be reused: nothing a site's code starts outlives its run. */
+    if (j->own_group)
         kill(-j->pid, SIGKILL);
     reap_now(j);
     return 1;

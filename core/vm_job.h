@@ -5,7 +5,8 @@
  * closed in the child, its environment is exactly envp (nothing is set
  * after fork).  The parent then ends the child's whole process group at
  * its timeout (TERM, then KILL after the grace), reaps it and reports how
- * it ended.  fork() and exec live here and nowhere else
+ * it ended; once the child has exited, whatever is left of its group
+ * (a background process it started) is killed.  fork() and exec live here and nowhere else
  * (tests/lint/test_one_job_engine.py names the one exception: the
  * module's start-up child, in httpd's parent). */
 #ifndef VM_JOB_H
@@ -102,12 +103,13 @@ void vm_job_tick(vm_job *j, long long now_ms);
 /* When vm_job_tick next has something to do (monotonic ms), or -1. */
 long long vm_job_deadline(const vm_job *j);
 
-/* Without blocking: 1 when the child has ended and is reaped (its group
- * killed first when it was ended late, while the id cannot be reused),
- * the results set and pid 0; else 0.  Its copier (VM_JOB_VISIBLE) has then
- * written what the child left in the pipe and is reaped too; output a
- * descendant writes later is refused (EPIPE).  The copier's own end never
- * changes the results. */
+/* Without blocking: 1 when the child has ended and is reaped (when it
+ * has a group of its own, what is left of the group is killed first,
+ * while the id cannot be reused: a process it left behind does not
+ * survive it), the results set and pid 0; else 0.  Its copier
+ * (VM_JOB_VISIBLE) has then written what the child left in the pipe and
+ * is reaped too; output a descendant writes later is refused (EPIPE).
+ * The copier's own end never changes the results. */
 int vm_job_reap(vm_job *j);
 
 /* Block until the child ends, applying the timeout; interrupted() (may be

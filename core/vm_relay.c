@@ -171,3 +171,17 @@ void vm_relay_options(vm_job_opts *o, const vm_relay *r, struct winsize *ws,
         o->termios = tio;
     }
 }
+
+int vm_relay_job(vm_job_opts *o, const vm_relay *r, apr_pool_t *p,
+                 const char **why)
+{
+    struct winsize ws;
+    struct termios tio;
+    vm_job j;
+
+    vm_relay_options(o, r, &ws, &tio);
+    int started = vm_job_start(&j, o, p, why);
+    o->winsize = NULL; /* ours, gone with this call */
+    o->termios = NULL;
+    return started != 0 ? -1 : vm_relay_run(&j, r);
+}

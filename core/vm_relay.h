@@ -8,6 +8,10 @@
 
 #include "vm_job.h"
 
+/* What a tenant's output may keep: line ends, tabs and carriage returns
+ * (progress lines); any other control is shown escaped. */
+#define VM_RELAY_LINES "\n\t\r"
+
 typedef struct {
     int in_fd;          /* ours, copied to the child's stdin (its pipe or
                            the pty), or -1: the child reads nothing of ours */
@@ -28,5 +32,11 @@ int vm_relay_run(vm_job *j, const vm_relay *r);
  * in *ws and *tio). */
 void vm_relay_options(vm_job_opts *o, const vm_relay *r, struct winsize *ws,
                       struct termios *tio);
+
+/* o (argv, envp, who, dir, timeout... filled in) started as
+ * vm_relay_options says and relayed as r says (vm_relay_run): its exit
+ * code, or -1 with *why (from p) when it could not start. */
+int vm_relay_job(vm_job_opts *o, const vm_relay *r, apr_pool_t *p,
+                 const char **why);
 
 #endif

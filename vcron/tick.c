@@ -13,7 +13,7 @@
 #include "sched.h"
 #include "state.h"
 #include "jobs.h"
-#include "runner.h"
+#include "vm_siterun.h"
 #include "vm_cli.h"
 #include "signals.h"
 #include "log.h"
@@ -32,7 +32,8 @@ typedef struct {
 
 typedef struct {
     const vc_config *cfg;
-    const vm_identity *who;
+    vm_siterun cli; /* how a site's cron is run (vm_siterun.h) */
+    int log_dir_fd;
     vm_source *src;
     apr_pool_t *p;
     vc_tick_counts *counts;
@@ -214,25 +215,25 @@ static int start_cron(tick_run *tr, vc_jobs *jobs, vc_job *job,
     }
     job->in = in;
     job->log_fd = lr == VM_LOCK_GOT
-        ? vc_cron_log_open(tr->cfg->log_dir, in, tr->cfg->log_max, tr->p, &err)
+        ? vm_file_log_open(tr->log_dir_fd, tr->cfg->log_dir,
+                           vm_cli_log_name(in, tr->p), VM_FILE_LOG_APPEND,
+                           tr->cfg->log_max, tr->p, &err)
         : -1;
-    /* Its platform's code; a session of its own, stdin /dev/null, output
-     * to its log; as the site's own user when site-user is set, PHP with
-     * the opcode file cache of that user. */
+    /* A session of its own in "/", stdin /dev/null, output to its log,
+     * the lock kept; the rest is the site's run (vm_siterun.h), or the
+     * configured command in its place. */
     const char *nocache = NULL;
-    const vm_identity *who = vm_site_identity(tr->cfg->site_user, tr->who, in,
-                                              tr->p, &err);
-    const char *const *argv = who
-        ? vc_cron_argv(tr->cfg, in, who, tr->p, &err, &nocache)
-        : NULL;
-    vm_job_opts o = { .argv = argv,
-                      .envp = vm_cli_env(in, who, tr->p),
-                      .who = who,
-                      .dir = "/",
-                      .keep_fd = job->lock.fd };
+    vm_job_opts o = { .keep_fd = job->lock.fd };
+    int ready = job->log_fd >= 0
+        && vm_siterun_opts(&tr->cli, in, VM_CLI_CRON_SCRIPT, vm_cli_cron_args,
+                           VM_CLI_CRON_NARGS, &o, tr->p, &err, &nocache)
+            == 0;
+    if (ready && tr->cfg->command)
+        o.argv = tr->cfg->command;
+    o.dir = "/";
     o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_VISIBLE, job->log_fd };
     int rc = -1;
-    if (!argv && job->log_fd >= 0) {
+    if (!ready && job->log_fd >= 0) {
         vc_log_fd(job->log_fd, 246, "cron not started: %s", err);
     } else if (job->log_fd >= 0) {
         job->started = (long long)time(NULL);
@@ -324,11 +325,15 @@ static const char *prepare_fleet(const vc_config *cfg, const vm_table *t,
     return err;
 }
 
-/* Root writes there: made, or refused, by the one safe opener. */
-static const char *prepare_dirs(const vc_config *cfg, apr_pool_t *p)
+/* Root writes there: made, or refused, by the one safe opener; the log
+ * directory kept open for the tick's logs. */
+static const char *prepare_dirs(const vc_config *cfg, int *log_dir_fd,
+                                apr_pool_t *p)
 {
     const char *err = vm_file_dir_make(cfg->lock_dir, p);
-    return err ? err : vm_file_dir_make(cfg->log_dir, p);
+    if (!err)
+        *log_dir_fd = vm_file_dir_open(cfg->log_dir, 0755, p, &err);
+    return err;
 }
 
 int vc_load_table(vm_source *src, apr_pool_t *p, const vm_table **t)
@@ -356,11 +361,14 @@ int vc_tick(const vc_config *cfg, const vm_identity *who, vm_source *src,
     tick_plan plan = { 0 };
     vc_fleet fleet = { 0 };
     long long now = (long long)time(NULL);
-    if ((err = prepare_dirs(cfg, p)) != NULL
+    int log_dir_fd = -1;
+    if ((err = prepare_dirs(cfg, &log_dir_fd, p)) != NULL
         || (cfg->mode == VC_MODE_ACTIVITY
             && (err = prepare_fleet(cfg, t, now, &fleet, p)) != NULL)
         || (err = choose(cfg, t, now, &plan, &fleet, p)) != NULL) {
         vc_log(203, "%s", err);
+        if (log_dir_fd >= 0)
+            close(log_dir_fd);
         return VC_EXIT_LOCAL;
     }
     /* The master first, when told: then the chosen instances. */
@@ -371,10 +379,18 @@ int vc_tick(const vc_config *cfg, const vm_identity *who, vm_source *src,
         order[n++] = &vm_master;
     for (size_t i = 0; i < plan.count; i++)
         order[n++] = vm_table_find_id(t, plan.ids[i]);
-    tick_run tr = {
-        cfg, who, src, p, counts, 0, apr_array_make(p, 16, sizeof(vc_run_cost))
-    };
+    tick_run tr = { cfg,
+                    { cfg->php, cfg->moodle_dir, cfg->platforms,
+                      cfg->platforms_file, cfg->site_user, who,
+                      cfg->opcache && !cfg->command ? cfg->opcache_dir : NULL },
+                    log_dir_fd,
+                    src,
+                    p,
+                    counts,
+                    0,
+                    apr_array_make(p, 16, sizeof(vc_run_cost)) };
     size_t tried = run_all(&tr, order, n, plan.budget);
+    close(log_dir_fd);
     if (cfg->mode == VC_MODE_ACTIVITY) {
         vc_fleet_after_tick(cfg, &fleet, (const vc_run_cost *)tr.costs->elts,
                             (size_t)tr.costs->nelts, now, plan.tick, p);

@@ -247,6 +247,9 @@ static const char *prepare(backup *b)
     char date[VM_TIME_TEXT];
     vm_db *db;
 
+    /* --maintenance: Moodle's script of the site's own platform */
+    if (b->run->maintenance && !vm_siterun_tree(&b->run->cli, in, b->p, &err))
+        return err;
     if (vmc_site_dbconf(in, &b->db, b->p, &err) != 0)
         return err;
     if (!(db = vmc_db_open(&b->db, in->dbname, b->p, &err))
@@ -330,12 +333,6 @@ static int backup_site(const vmc_job *job, const vm_instance *in)
     vmc_interrupt_install();
     umask(077);
     apr_pool_create(&p, NULL);
-    /* --maintenance: Moodle's script of the site's own platform */
-    if (!(run.cli.moodle_dir = vmc_code_dir(job, in))) {
-        vmc_error(789, "%s: backup refused, nothing done: %s", in->key,
-                  vmc_platform_missing(job, in, p));
-        return VMC_EXIT_FAIL;
-    }
     return vmc_backup_one(&run, in, p, &path);
 }
 
@@ -387,7 +384,6 @@ int vmc_backup_dir_check(const vmc_opts *o, int open_it)
 int vmc_cmd_backup(vmc_opts *o)
 {
     backup_run run = { o, { 0 }, NULL, o->backup_dir, o->maintenance, o->keep };
-    vm_identity *self;
     vmc_table t;
     vmc_job job;
     int fg, rc;
@@ -396,18 +392,14 @@ int vmc_cmd_backup(vmc_opts *o)
         || (rc = vmc_backup_dir_check(o, !o->dry_run)) != VMC_EXIT_OK)
         return rc;
     run.t = &t;
-    run.cli.php = job.php;
-    run.cli.moodle_dir = job.moodle_dir;
-    run.cli.who = job.who;
+    run.cli = job.cli;
     if (o->dry_run)
         return plan_all(&job, &run);
     if ((rc = vmc_job_lock_dir(o)) != VMC_EXIT_OK)
         return rc;
     /* The child stays root: the backup is root's; Moodle's CLI steps run
-     * as the site's user (run.cli.who). */
-    self = apr_pmemdup(o->pool, job.who, sizeof *job.who);
-    self->switch_user = 0;
-    job.who = self;
+     * as the site's user (run.cli). */
+    vmc_job_stay(&job, NULL, o->pool);
     job.work = backup_site;
     job.ctx = &run;
     job.lock_dir = o->lock_dir;

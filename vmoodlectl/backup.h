@@ -8,7 +8,7 @@
 
 typedef struct {
     vmc_opts *o;
-    vmc_site_cli cli; /* Moodle's CLI as the site (maintenance) */
+    vm_siterun cli; /* Moodle's CLI as the site (maintenance) */
     vmc_table *t;
     const char *dir; /* --dir */
     int maintenance; /* the backup turns maintenance on and off */

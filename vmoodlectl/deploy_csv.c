@@ -183,7 +183,6 @@ static apr_array_header_t *line_sites(const csv_run *r)
 int vmc_cmd_deploy_csv(vmc_opts *o)
 {
     csv_run r = { o, o->fields, NULL };
-    vm_identity self;
     vmc_job job;
     vmc_table t;
     const char *why;
@@ -209,9 +208,7 @@ int vmc_cmd_deploy_csv(vmc_opts *o)
     if ((rc = vmc_job_prepare(o, "deploy", o->nargs, &t, &job, &fg))
         != VMC_EXIT_OK)
         return rc;
-    self = *job.who;
-    self.switch_user = 0;
-    job.who = &self;
+    vmc_job_stay(&job, NULL, o->pool);
     job.sites = line_sites(&r); /* its sites: the lines */
     job.work = deploy_line;
     job.ctx = &r;

@@ -10,6 +10,7 @@
 #include "ctl.h"
 #include "vm_siteuser.h"
 #include "fleet.h"
+#include "lifecycle.h"
 #include "platforms.h"
 #include "fleetview.h"
 #include "interrupt.h"
@@ -69,14 +70,9 @@ int vmc_log_dir_open(const char *dir, apr_pool_t *p, const char **why)
 static int open_log(fleet *f, site_run *s, const char **why)
 {
     const char *name = vm_cli_log_name(s->res->in, f->p);
-    int fd = openat(f->log_dir_fd, name,
-                    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                    0640);
-    if (fd < 0)
-        *why = apr_psprintf(f->p, "log %s/%s: %s", f->job->log_dir, name,
-                            strerror(errno));
     s->res->log_path = apr_pstrcat(f->p, f->job->log_dir, "/", name, NULL);
-    return fd;
+    return vm_file_log_open(f->log_dir_fd, f->job->log_dir, name,
+                            VM_FILE_LOG_TRUNCATE, 0, f->p, why);
 }
 
 typedef struct {
@@ -95,22 +91,11 @@ static int spawn(vm_job *j, const vmc_job *job, const vm_instance *in,
                  int out_fd, int lock_fd, apr_pool_t *p, const char **why)
 {
     work_ctx w = { job, in };
-    const vm_identity *who = vm_site_identity(job->site_user, job->who, in, p,
-                                              why);
     vm_job_opts o = { 0 };
-    if (!who)
+    if (vmc_siterun_opts(&job->cli, in, job->work ? NULL : job->script,
+                         job->args, job->nargs, &o, p, why)
+        != 0)
         return -1;
-    const char *tree = vmc_code_dir(job, in); /* its platform's code */
-    if (!tree) {
-        *why = vmc_platform_missing(job, in, p);
-        return -1;
-    }
-    if (!job->work)
-        o.argv = vmc_job_argv(job, who, tree, job->script, job->args,
-                              job->nargs, p);
-    o.envp = vm_cli_env(in, who, p);
-    o.who = who;
-    o.dir = tree;
     o.io[1] = o.io[2] = (vm_job_io){ VM_JOB_VISIBLE, out_fd };
     o.keep_fd = lock_fd;
     o.fn = job->work ? run_work : NULL;
@@ -134,7 +119,8 @@ static void not_started(fleet *f, site_run *s, int locked, const char *why)
     s->res->state = VMC_SITE_NOT_STARTED;
     s->res->last_line = why ? why : "not started";
     if (s->log_fd >= 0) {
-        dprintf(s->log_fd, "vmoodlectl: not started: %s\n", s->res->last_line);
+        dprintf(s->log_fd, "vmoodlectl: VM00910: %s: not started: %s\n",
+                s->res->in->key, s->res->last_line);
         close(s->log_fd);
     }
     s->log_fd = -1;

@@ -1,5 +1,6 @@
-/* Running Moodle's CLI on many sites: up to --jobs at once, each as --user
- * with exactly its own environment (core/vm_cli.h), its output in one log
+/* Running Moodle's CLI on many sites: up to --jobs at once, each as its
+ * CLI runs (core/vm_siterun.h: its user, its platform's code, the cache,
+ * exactly its own environment), its output in one log
  * per site, a timeout per site, a live view (a line per running site and a
  * progress bar on a terminal, plain lines on a pipe), and the summary
  * table at the end.  INT/TERM start nothing new and let the running ones
@@ -11,6 +12,7 @@
 #include <apr_tables.h>
 #include "summary.h"
 #include "vm_identity.h"
+#include "vm_siterun.h"
 #include "vm_source.h"
 
 typedef struct vmc_job vmc_job;
@@ -18,18 +20,14 @@ typedef struct vmc_job vmc_job;
 struct vmc_job {
     const char *label;         /* "run", "upgrade": for messages */
     apr_array_header_t *sites; /* const vm_instance *, from vmc_select */
-    const vm_identity *who;
-    const char *site_user;        /* a user per site (vm_siteuser.h), or NULL */
-    const char *php, *moodle_dir; /* moodle_dir: the default platform */
-    const struct vm_platforms_s *platforms; /* the others, or NULL */
-    const char *platforms_file;
-    const char *opcache_dir; /* PHP's opcode file cache; NULL off */
+    vm_siterun cli;            /* how each site's CLI runs (vm_siterun.h) */
     /* What each site runs: one script with its arguments, */
     const char *script;
     const char *const *args;
     int nargs;
-    /* or, when set, work(in, ctx) in the site's child (as --user, output
-     * to its log); its return value is the site's exit code. */
+    /* or, when set, work(in, ctx) in the site's child (as the site's
+     * user, or as we are after vmc_job_stay; output to its log); its
+     * return value is the site's exit code. */
     int (*work)(const vmc_job *job, const vm_instance *in);
     void *ctx;
     int interactive;   /* foreground: our stdin is copied in
@@ -54,14 +52,6 @@ struct vmc_job {
  * VMC_EXIT_OK only when every site ran and ended with a good code.  *out (may be NULL) gets the
  * results, one per site in order. */
 int vmc_fleet_run(const vmc_job *job, apr_pool_t *p, vmc_site_result **out);
-
-/* php TREE/script args (TREE: the site's platform's code, vmc_code_dir)
- * as who (the site's user) runs it, with the opcode file cache
- * (vm_opcache.h) when it is on and usable (else said once). */
-const char *const *vmc_job_argv(const vmc_job *job, const vm_identity *who,
-                                const char *tree, const char *script,
-                                const char *const *args, int nargs,
-                                apr_pool_t *p);
 
 /* The job's script on one site in the foreground, in a session of its
  * own: its stdout and stderr relayed to ours through a pseudo-terminal of

@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 #include "ctl.h"
 #include "fleet.h"
+#include "lifecycle.h"
 #include "fleet_cmds.h"
 #include "platforms.h"
 #include "select.h"
@@ -28,7 +29,6 @@ int vmc_job_prepare(vmc_opts *o, const char *label, int first_host,
 {
     const char *why = NULL;
     vmc_selection sel = vmc_selection_of(o, first_host);
-    vm_identity *who = apr_pcalloc(o->pool, sizeof *who);
     int rc = vmc_table_load(o, t, &why);
 
     if (rc != VMC_EXIT_OK)
@@ -36,22 +36,9 @@ int vmc_job_prepare(vmc_opts *o, const char *label, int first_host,
     memset(job, 0, sizeof *job);
     if (!(job->sites = vmc_select(t, &sel, o->pool, &why)))
         return vmc_fail(385, VMC_EXIT_USAGE, why);
-    if ((why = vm_identity_resolve(who, o->web_user, o->pool)) != NULL)
-        return vmc_fail(386, VMC_EXIT_FAIL, why);
-    if (o->moodle_dir[0] != '/' || o->php[0] != '/')
-        return vmc_fail(387, VMC_EXIT_USAGE,
-                        "--php and --moodle-dir must "
-                        "be absolute paths");
+    if ((rc = vmc_siterun_prepare(o, &job->cli, &why)) != VMC_EXIT_OK)
+        return vmc_fail(386, rc, why);
     job->label = label;
-    job->who = who;
-    job->site_user = o->site_user;
-    job->php = o->php;
-    job->moodle_dir = o->moodle_dir;
-    job->opcache_dir = o->opcache_dir;
-    job->platforms_file = o->platforms_file;
-    if ((rc = vmc_platforms_load(o, (vm_platforms **)&job->platforms))
-        != VMC_EXIT_OK)
-        return rc;
     job->jobs = (int)o->jobs;
     job->fail_fast = o->fail_fast;
     job->timeout = o->timeout;
@@ -61,6 +48,17 @@ int vmc_job_prepare(vmc_opts *o, const char *label, int first_host,
     /* One site named alone (or the master alone): in the foreground. */
     *foreground = !o->all && !o->match && sel.nhosts + o->master == 1;
     return VMC_EXIT_OK;
+}
+
+void vmc_job_stay(vmc_job *job, vm_siterun *cli, apr_pool_t *p)
+{
+    vm_identity *self = apr_pmemdup(p, job->cli.who, sizeof *job->cli.who);
+
+    if (cli)
+        *cli = job->cli;
+    self->switch_user = 0;
+    job->cli.who = self;
+    job->cli.site_user = NULL;
 }
 
 int vmc_job_lock_dir(vmc_opts *o)

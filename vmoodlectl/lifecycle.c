@@ -17,33 +17,59 @@
 #include "summary.h"
 #include "vm_cli.h"
 #include "vm_job.h"
+#include "vm_relay.h"
 #include "vm_text.h"
 
-int vmc_site_cli_prepare(const vmc_opts *o, vmc_site_cli *c, const char **why)
+int vmc_siterun_prepare(const vmc_opts *o, vm_siterun *c, const char **why)
 {
     vm_identity *who = apr_pcalloc(o->pool, sizeof *who);
+    vm_platforms *pl = NULL;
 
+    memset(c, 0, sizeof *c);
     if ((*why = vm_identity_resolve(who, o->web_user, o->pool)) != NULL)
         return VMC_EXIT_FAIL;
     if (o->moodle_dir[0] != '/' || o->php[0] != '/') {
         *why = "--php and --moodle-dir must be absolute paths";
         return VMC_EXIT_USAGE;
     }
+    if (o->platforms_file
+        && (*why = vm_platforms_read(o->platforms_file, &pl, o->pool)) != NULL)
+        return VMC_EXIT_FAIL;
     c->php = o->php;
     c->moodle_dir = o->moodle_dir;
+    c->platforms = pl;
+    c->platforms_file = o->platforms_file;
+    c->site_user = o->site_user;
     c->who = who;
+    c->opcache_dir = o->opcache_dir;
     return VMC_EXIT_OK;
 }
 
-int vmc_site_cli_run_args(const vmc_site_cli *c, const vm_instance *in,
+int vmc_siterun_opts(const vm_siterun *c, const vm_instance *in,
+                     const char *script, const char *const *args, int nargs,
+                     vm_job_opts *o, apr_pool_t *p, const char **why)
+{
+    static int said; /* one line, not one per site */
+    const char *nocache = NULL;
+    int rc = vm_siterun_opts(c, in, script, args, nargs, o, p, why, &nocache);
+
+    if (nocache && !said++)
+        vmc_error(650, "opcode cache not used: %s", nocache);
+    return rc;
+}
+
+int vmc_site_cli_run_args(const vm_siterun *c, const vm_instance *in,
                           const char *script, const char *const *args,
                           int nargs)
 {
     apr_pool_t *p;
     const char *why = NULL;
     vm_job_opts o = { 0 };
-    vm_job j;
-    int code;
+    /* not interactive: stdin /dev/null; our output (a site's log, or the
+     * terminal) only through a pipe or pty of ours, made visible; no
+     * signal passed on, so a step an undo needs is never cut short */
+    vm_relay r = { -1, STDOUT_FILENO, STDERR_FILENO, VM_RELAY_LINES, NULL };
+    int code = 127;
 
     apr_pool_create(&p, NULL);
     printf("vmoodlectl: step: %s", script);
@@ -51,31 +77,23 @@ int vmc_site_cli_run_args(const vmc_site_cli *c, const vm_instance *in,
         printf(" %s", args[i]);
     printf("\n");
     fflush(stdout);
-    o.argv = vm_cli_argv(c->php, c->moodle_dir, script, args, nargs, p);
-    o.envp = vm_cli_env(in, c->who, p);
-    o.who = c->who;
-    o.dir = c->moodle_dir;
-    /* our output (a site's log, or the terminal); a session of its own,
-     * so a step an undo needs is never cut short by a signal to ours */
-    o.io[1].kind = o.io[2].kind = VM_JOB_INHERIT;
-    if (vm_job_start(&j, &o, p, &why) != 0) {
+    if (vmc_siterun_opts(c, in, script, args, nargs, &o, p, &why) != 0
+        || (code = vm_relay_job(&o, &r, p, &why)) < 0) {
         printf("vmoodlectl: step not started: %s\n", why);
         code = 127;
-    } else {
-        code = vm_job_wait(&j, NULL);
     }
     fflush(stdout);
     apr_pool_destroy(p);
     return code;
 }
 
-int vmc_site_cli_run(const vmc_site_cli *c, const vm_instance *in,
+int vmc_site_cli_run(const vm_siterun *c, const vm_instance *in,
                      const char *script, const char *arg)
 {
     return vmc_site_cli_run_args(c, in, script, &arg, arg ? 1 : 0);
 }
 
-int vmc_site_maintenance(const vmc_site_cli *c, const vm_instance *in, int on,
+int vmc_site_maintenance(const vm_siterun *c, const vm_instance *in, int on,
                          apr_pool_t *p, const char **err)
 {
     int code = vmc_site_cli_run(c, in, "admin/cli/maintenance.php",
@@ -119,7 +137,7 @@ int vmc_maintenance_flag(const char *dir, uid_t uid, gid_t gid, apr_pool_t *p,
     return rc;
 }
 
-void vmc_maintenance_init(vmc_maintenance *m, const vmc_site_cli *cli,
+void vmc_maintenance_init(vmc_maintenance *m, const vm_siterun *cli,
                           const vm_instance *in, apr_pool_t *p)
 {
     m->cli = cli;

@@ -1,6 +1,6 @@
-/* What backup, backups, restore and usage share: a site's Moodle CLI run
- * as the site, where a site's backups live, and Moodle's own figures read
- * from the site's database. */
+/* What backup, backups, restore, rename, move and usage share: a site's
+ * Moodle CLI run (vm_siterun.h), where a site's backups live, and
+ * Moodle's own figures read from the site's database. */
 #ifndef VMOODLECTL_LIFECYCLE_H
 #define VMOODLECTL_LIFECYCLE_H
 
@@ -12,33 +12,38 @@
 #include "steps.h"
 #include "vm_identity.h"
 #include "vm_instance.h"
+#include "vm_job.h"
+#include "vm_siterun.h"
 
 #define VMC_BACKUP_PARTIAL ".partial-" /* a backup being written */
 
-/* Moodle's CLI as a site: --php, --moodle-dir and the user it runs as. */
-typedef struct {
-    const char *php, *moodle_dir;
-    const vm_identity *who;
-} vmc_site_cli;
+/* How a site's CLI runs (core/vm_siterun.h), from the settings: --php,
+ * --moodle-dir, the platforms file, --user resolved, site-user, the
+ * opcode file cache.  VMC_EXIT_OK, or an exit code with *why. */
+int vmc_siterun_prepare(const vmc_opts *o, vm_siterun *c, const char **why);
 
-/* From the flags: --user resolved.  VMC_EXIT_OK, or an exit code with
- * *why. */
-int vmc_site_cli_prepare(const vmc_opts *o, vmc_site_cli *c, const char **why);
+/* vm_siterun_opts (the site's user, platform tree, cache, environment)
+ * for vmoodlectl: why the cache is not used is said once (VM00650). */
+int vmc_siterun_opts(const vm_siterun *c, const vm_instance *in,
+                     const char *script, const char *const *args, int nargs,
+                     vm_job_opts *o, apr_pool_t *p, const char **why);
 
-/* php MOODLE_DIR/script [arg] as the site (its environment, the web
- * user), in its own session, output to our stdout after a line naming
- * the step.  Waits whatever signal comes (an undo must finish).  Its exit
+/* php TREE/script [arg] as the site's run (vm_siterun.h), in its own
+ * session, stdin /dev/null, its output relayed to our stdout and stderr
+ * (vm_relay.h: a pipe or pseudo-terminal of ours, controls made visible)
+ * after a line naming the step; what it left running is killed when it
+ * ends.  Waits whatever signal comes (an undo must finish).  Its exit
  * code; 127 when it could not start (a line says why). */
-int vmc_site_cli_run(const vmc_site_cli *c, const vm_instance *in,
+int vmc_site_cli_run(const vm_siterun *c, const vm_instance *in,
                      const char *script, const char *arg);
 
 /* The same with several arguments. */
-int vmc_site_cli_run_args(const vmc_site_cli *c, const vm_instance *in,
+int vmc_site_cli_run_args(const vm_siterun *c, const vm_instance *in,
                           const char *script, const char *const *args,
                           int nargs);
 
 /* Moodle's maintenance mode on or off for the site: 0 or -1 with *err. */
-int vmc_site_maintenance(const vmc_site_cli *c, const vm_instance *in, int on,
+int vmc_site_maintenance(const vm_siterun *c, const vm_instance *in, int on,
                          apr_pool_t *p, const char **err);
 
 /* Maintenance around a command's steps (backup, restore, rename, move):
@@ -46,13 +51,13 @@ int vmc_site_maintenance(const vmc_site_cli *c, const vm_instance *in, int on,
  * steps' functions.  On unless it already was; off (and the undo of on)
  * unless it was on before the command. */
 typedef struct {
-    const vmc_site_cli *cli;
+    const vm_siterun *cli;
     const vm_instance *in; /* the site as its CLI sees it */
     int was_on;
     apr_pool_t *p;
 } vmc_maintenance;
 
-void vmc_maintenance_init(vmc_maintenance *m, const vmc_site_cli *cli,
+void vmc_maintenance_init(vmc_maintenance *m, const vm_siterun *cli,
                           const vm_instance *in, apr_pool_t *p);
 const char *vmc_maintenance_plan(void *ctx, apr_pool_t *p);
 int vmc_maintenance_on(void *ctx, const char **err);

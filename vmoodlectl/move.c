@@ -170,6 +170,9 @@ static const char *prepare(move_run *m)
         return apr_psprintf(m->p, "database %s: %s", m->in->dbname, why);
     vm_db_close(db);
     m->version = mi.version;
+    /* Moodle's scripts of the site's own platform, or none */
+    if (!vm_siterun_tree(&m->cli, m->in, m->p, &why))
+        return why;
     vmc_maintenance_init(&m->maint, &m->cli, m->in, m->p);
     m->work = apr_psprintf(m->p, "%s/.vmoodlectl-move-%ld", m->o->lock_dir,
                            (long)getpid());
@@ -189,7 +192,7 @@ int vmc_cmd_move(vmc_opts *o)
         return vmc_fail(761, rc, why);
     if (o->cleanup)
         return vmc_move_cleanup(o, &m.t, m.in);
-    if ((rc = vmc_site_cli_prepare(o, &m.cli, &why)) != VMC_EXIT_OK)
+    if ((rc = vmc_siterun_prepare(o, &m.cli, &why)) != VMC_EXIT_OK)
         return vmc_fail(766, rc, why);
     if ((why = prepare(&m)) != NULL)
         return vmc_fail(763, VMC_EXIT_FAIL,

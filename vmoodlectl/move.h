@@ -25,7 +25,7 @@ typedef struct {
     vmc_handover hand;   /* which the site's login is given */
     vmc_role login;      /* the site's login, made on a new server */
     vm_db *server;       /* the new database's server, as admin_db */
-    vmc_site_cli cli;
+    vm_siterun cli;
     const char *version;   /* Moodle's, read before the copy */
     uint64_t bytes, files; /* the dataroot, runtime files left out */
     uid_t uid;             /* the dataroot's owner */

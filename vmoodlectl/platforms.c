@@ -23,21 +23,6 @@ int vmc_platforms_load(const vmc_opts *o, vm_platforms **out)
     return VMC_EXIT_OK;
 }
 
-const char *vmc_code_dir(const vmc_job *job, const vm_instance *in)
-{
-    return vm_platform_path(job->platforms, in->platform, job->moodle_dir);
-}
-
-const char *vmc_platform_missing(const vmc_job *job, const vm_instance *in,
-                                 apr_pool_t *p)
-{
-    return apr_psprintf(p, "platform '%s' is not in %s",
-                        vm_text_visible(in->platform, p),
-                        job->platforms_file ? job->platforms_file
-                                            : "any platforms file "
-                                              "(set platforms = FILE)");
-}
-
 /* The value of "$name = ...;" in version.php: a quoted string's inside,
  * or the bare number. */
 static const char *php_value(const char *text, const char *name, apr_pool_t *p)

@@ -1,6 +1,6 @@
-/* Platforms for vmoodlectl: the file (platforms = FILE), each site's code
- * tree, and the commands that show and move them (platforms, upgrade
- * --to). */
+/* Platforms for vmoodlectl: the file (platforms = FILE) and the commands
+ * that show and move them (platforms, upgrade --to); which tree a site's
+ * CLI runs in is core/vm_siterun.h's. */
 #ifndef VMOODLECTL_PLATFORMS_H
 #define VMOODLECTL_PLATFORMS_H
 
@@ -11,15 +11,6 @@
 /* Read o->platforms_file (none set: no named platforms) into *out.
  * VMC_EXIT_OK, or VMC_EXIT_FAIL after saying why. */
 int vmc_platforms_load(const vmc_opts *o, vm_platforms **out);
-
-/* The code tree a site's CLI runs in: its platform's, the job's
- * moodle-dir for the default platform; NULL when the platform is not in
- * the file. */
-const char *vmc_code_dir(const vmc_job *job, const vm_instance *in);
-
-/* "platform 'x' is not in FILE", from p. */
-const char *vmc_platform_missing(const vmc_job *job, const vm_instance *in,
-                                 apr_pool_t *p);
 
 /* Moodle's $version and $release from TREE/version.php ("" when not
  * found), from p. */

@@ -23,7 +23,7 @@ typedef struct {
     const vm_instance *in; /* as it is */
     vm_instance renamed;   /* as it will be */
     vm_row row;            /* its raw row, renamed */
-    vmc_site_cli cli;
+    vm_siterun cli;
     int row_saved;
 } rename_run;
 
@@ -189,6 +189,9 @@ static const char *prepare(rename_run *r)
     if (strcmp(r->renamed.key, r->in->key) == 0
         && strcmp(r->renamed.wwwroot, r->in->wwwroot) == 0)
         return "the new URL is the site's URL";
+    /* Moodle's scripts of the site's own platform, or none */
+    if (!vm_siterun_tree(&r->cli, r->in, r->p, &why))
+        return why;
     vmc_maintenance_init(&r->maint, &r->cli, r->in, r->p);
     return NULL;
 }
@@ -209,7 +212,7 @@ int vmc_cmd_rename(vmc_opts *o)
     if ((rc = vmc_table_load_site(o, o->args[0], &r.t, &r.in, &why))
         != VMC_EXIT_OK)
         return vmc_fail(755, rc, why);
-    if ((rc = vmc_site_cli_prepare(o, &r.cli, &why)) != VMC_EXIT_OK)
+    if ((rc = vmc_siterun_prepare(o, &r.cli, &why)) != VMC_EXIT_OK)
         return vmc_fail(759, rc, why);
     if ((why = prepare(&r)) != NULL)
         return vmc_fail(757, VMC_EXIT_FAIL,

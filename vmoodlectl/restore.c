@@ -195,27 +195,17 @@ static const char *check_site(restore *r)
     return NULL;
 }
 
-/* The CLI in the site's platform's code (unless the caller gave one). */
+/* How the site's CLI runs (unless the caller gave it), and its
+ * platform's code tree there. */
 static int site_cli(restore *r, const char **why)
 {
-    vm_platforms *pl = NULL;
     int rc;
 
-    if (r->cli.php)
-        return VMC_EXIT_OK;
-    if ((rc = vmc_site_cli_prepare(r->o, &r->cli, why)) != VMC_EXIT_OK)
+    if (!r->cli.php
+        && (rc = vmc_siterun_prepare(r->o, &r->cli, why)) != VMC_EXIT_OK)
         return rc;
-    if (!r->in->platform[0])
-        return VMC_EXIT_OK;
-    if (vmc_platforms_load(r->o, &pl) != VMC_EXIT_OK)
-        return *why = "the platforms file", VMC_EXIT_FAIL;
-    if (!(r->cli.moodle_dir = vm_platform_path(pl, r->in->platform,
-                                               r->o->moodle_dir)))
-        return *why = apr_psprintf(r->p, "platform '%s' is not in %s",
-                                   vm_text_visible(r->in->platform, r->p),
-                                   r->o->platforms_file),
-               VMC_EXIT_FAIL;
-    return VMC_EXIT_OK;
+    return vm_siterun_tree(&r->cli, r->in, r->p, why) ? VMC_EXIT_OK
+                                                      : VMC_EXIT_FAIL;
 }
 
 /* Everything checked before the first step (r->dir given). */
@@ -247,7 +237,11 @@ static int prepare(restore *r)
                                     "site of it)",
                                     NULL));
     if ((rc = site_cli(r, &why)) != VMC_EXIT_OK)
-        return vmc_fail(729, rc, why);
+        return vmc_fail(729, rc,
+                        apr_psprintf(r->p,
+                                     "restore of %s refused, nothing "
+                                     "changed: %s",
+                                     r->in->wwwroot, why));
     if ((why = check_site(r)) != NULL)
         return vmc_fail(724, VMC_EXIT_FAIL,
                         apr_psprintf(r->p,
@@ -356,7 +350,7 @@ const char *vmc_restore_possible(vmc_opts *o, const vmc_table *t,
     return why;
 }
 
-int vmc_restore_in_place(vmc_opts *o, const vmc_site_cli *cli, const char *dir)
+int vmc_restore_in_place(vmc_opts *o, const vm_siterun *cli, const char *dir)
 {
     restore r;
 

@@ -22,7 +22,7 @@ typedef struct {
     vmc_table t;
     const vm_instance *in; /* the site as the table has it */
     vm_instance cur;       /* as its CLI must see it now */
-    vmc_site_cli cli;
+    vm_siterun cli;
     vmc_dbconf db;               /* the administrative login's */
     vmc_handover hand;           /* the new database to the site's login */
     vm_db *server;               /* connected while checking */
@@ -55,6 +55,6 @@ const char *vmc_restore_possible(vmc_opts *o, const vmc_table *t,
  * holds the site's lock: cli runs Moodle's scripts (the site's code
  * tree).  Its lines say what it does and why it failed.  0 when the site
  * was restored and serves; -1 when not (the site as it was before). */
-int vmc_restore_in_place(vmc_opts *o, const vmc_site_cli *cli, const char *dir);
+int vmc_restore_in_place(vmc_opts *o, const vm_siterun *cli, const char *dir);
 
 #endif

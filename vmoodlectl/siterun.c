@@ -8,16 +8,13 @@
 #include "ctl.h"
 #include "vm_siteuser.h"
 #include "fleet.h"
+#include "lifecycle.h"
 #include "interrupt.h"
 #include "platforms.h"
 #include "vm_cli.h"
 #include "vm_job.h"
 #include "vm_lock.h"
 #include "vm_relay.h"
-
-/* What a tenant's output may keep: line ends, tabs and carriage returns
- * (progress lines); any other control is shown escaped. */
-#define RELAY_KEEP "\n\t\r"
 
 /* The site's script in a session of its own, its output relayed through
  * a pipe or a pseudo-terminal of ours; our stdin copied in only when the
@@ -26,32 +23,16 @@ static int relayed(const vmc_job *job, const vm_instance *in, int lock_fd,
                    apr_pool_t *p, const char **why)
 {
     vm_relay r = { job->interactive ? STDIN_FILENO : -1, STDOUT_FILENO,
-                   STDERR_FILENO, RELAY_KEEP, vmc_interrupted };
+                   STDERR_FILENO, VM_RELAY_LINES, vmc_interrupted };
     vm_job_opts o = { 0 };
-    struct winsize ws;
-    struct termios tio;
-    vm_job j;
-    const vm_identity *who = vm_site_identity(job->site_user, job->who, in, p,
-                                              why);
-    if (!who)
+    if (vmc_siterun_opts(&job->cli, in, job->script, job->args, job->nargs, &o,
+                         p, why)
+        != 0)
         return -1;
-    const char *tree = vmc_code_dir(job, in); /* its platform's code */
-    if (!tree) {
-        *why = vmc_platform_missing(job, in, p);
-        return -1;
-    }
-    o.argv = vmc_job_argv(job, who, tree, job->script, job->args, job->nargs,
-                          p);
-    o.envp = vm_cli_env(in, who, p);
-    o.who = who;
-    o.dir = tree;
     o.keep_fd = lock_fd;
     o.timeout_ms = job->timeout * 1000LL;
     o.grace_ms = job->grace * 1000LL;
-    vm_relay_options(&o, &r, &ws, &tio);
-    if (vm_job_start(&j, &o, p, why) != 0)
-        return -1;
-    return vm_relay_run(&j, &r);
+    return vm_relay_job(&o, &r, p, why);
 }
 
 int vmc_fleet_run_one(const vmc_job *job, const vm_instance *in, apr_pool_t *p)
@@ -87,18 +68,12 @@ int vmc_fleet_step(const vmc_job *job, const vm_instance *in,
     vm_job j;
     vm_job_opts o = { 0 };
     apr_pool_create(&p, NULL);
-    const char *tree = vmc_code_dir(job, in);
-    if (!tree) {
-        printf("vmoodlectl: step not started: %s\n",
-               vmc_platform_missing(job, in, p));
+    if (vmc_siterun_opts(&job->cli, in, script, args, nargs, &o, p, &why)
+        != 0) {
+        printf("vmoodlectl: step not started: %s\n", why);
         apr_pool_destroy(p);
         return 127;
     }
-    /* The cache of the user this child already is. */
-    const vm_identity *who = vm_site_identity(job->site_user, job->who, in, p,
-                                              &why);
-    o.argv = vmc_job_argv(job, who ? who : job->who, tree, script, args, nargs,
-                          p);
     printf("vmoodlectl: step:");
     int i = 1;
     while (o.argv[i] && strncmp(o.argv[i], "-d", 2) == 0) /* PHP's */
@@ -109,8 +84,7 @@ int vmc_fleet_step(const vmc_job *job, const vm_instance *in,
     fflush(stdout);
     /* Already the site's user in the site's session, output to its log:
      * no switch, the same streams, the same group (its timeout ends both). */
-    o.envp = vm_cli_env(in, job->who, p);
-    o.dir = tree;
+    o.who = NULL;
     o.io[0].kind = o.io[1].kind = o.io[2].kind = VM_JOB_INHERIT;
     o.group = VM_JOB_SAME_GROUP;
     int code = vm_job_start(&j, &o, p, &why) == 0 ? vm_job_wait(&j, NULL) : 127;

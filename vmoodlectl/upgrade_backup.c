@@ -1,6 +1,7 @@
 /* upgrade --backup (upgrade.c, upgrade_to.c): each site backed up, in
  * maintenance, just before its upgrade.  The backup is root's, so the
- * site's child stays root and runs Moodle's scripts as --user itself; a
+ * site's child stays root and runs Moodle's scripts as the site's CLI
+ * runs (vm_siterun.h) itself; a
  * site whose upgrade fails names the one restore command that puts it
  * back (upgrade --to restores it itself first). */
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <apr_strings.h>
 #include "backup.h"
 #include "fleet.h"
+#include "fleet_cmds.h"
 #include "platforms.h"
 #include "upgrade_backup.h"
 
@@ -26,23 +28,18 @@ int vmc_upgrade_backup_init(vmc_opts *o, vmc_table *t, const vmc_job *job,
     ub->run.t = t;
     ub->run.dir = o->backup_dir;
     ub->run.keep = o->keep;
-    ub->run.cli.php = job->php;
-    ub->run.cli.moodle_dir = job->moodle_dir;
-    ub->run.cli.who = job->who;
+    ub->run.cli = job->cli;
     return VMC_EXIT_OK;
 }
 
 int vmc_upgrade_backup_prepare(vmc_opts *o, vmc_table *t, vmc_job *job,
                                vmc_upgrade_backup *ub)
 {
-    vm_identity *self;
     int rc;
 
     if ((rc = vmc_upgrade_backup_init(o, t, job, ub)) != VMC_EXIT_OK || !ub->on)
         return rc;
-    self = apr_pmemdup(o->pool, job->who, sizeof *job->who);
-    self->switch_user = 0;
-    job->who = self;
+    vmc_job_stay(job, NULL, o->pool);
     return VMC_EXIT_OK;
 }
 
@@ -50,14 +47,9 @@ int vmc_upgrade_step(const vmc_job *job, const vmc_upgrade_backup *ub,
                      const vm_instance *in, const char *script,
                      const char *const *args, int nargs)
 {
-    vmc_site_cli cli;
-
     if (!ub->on)
         return vmc_fleet_step(job, in, script, args, nargs);
-    cli = ub->run.cli;
-    if (!(cli.moodle_dir = vmc_code_dir(job, in))) /* its platform's code */
-        return 127;
-    return vmc_site_cli_run_args(&cli, in, script, args, nargs);
+    return vmc_site_cli_run_args(&ub->run.cli, in, script, args, nargs);
 }
 
 int vmc_upgrade_backup_site(vmc_upgrade_backup *ub, const vm_instance *in,

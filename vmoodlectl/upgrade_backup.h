@@ -18,12 +18,12 @@ int vmc_upgrade_backup_init(vmc_opts *o, vmc_table *t, const vmc_job *job,
                             vmc_upgrade_backup *ub);
 
 /* The same, and the site's child kept root (the backup is
- * root's) and --user kept for Moodle's scripts.  An exit code. */
+ * root's), the site's run kept for Moodle's scripts.  An exit code. */
 int vmc_upgrade_backup_prepare(vmc_opts *o, vmc_table *t, vmc_job *job,
                                vmc_upgrade_backup *ub);
 
-/* A Moodle script of the site's upgrade: as --user (with --backup, from
- * the root child), else as vmc_fleet_step. */
+/* A Moodle script of the site's upgrade: as the site's run (with
+ * --backup, from the root child), else as vmc_fleet_step. */
 int vmc_upgrade_step(const vmc_job *job, const vmc_upgrade_backup *ub,
                      const vm_instance *in, const char *script,
                      const char *const *args, int nargs);

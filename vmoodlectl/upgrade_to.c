@@ -28,7 +28,9 @@
 #include "restore.h"
 #include "steps.h"
 #include "upgrade_backup.h"
+#include "lifecycle.h"
 #include "vm_cli.h"
+#include "vm_file.h"
 #include "vm_job.h"
 #include "vm_lock.h"
 #include "vm_text.h"
@@ -53,25 +55,24 @@ typedef struct {
     enum { NOT_RESTORED, RESTORED, RESTORE_FAILED } restore;
 } move;
 
-/* One CLI script of the site as --user, with tree's code, its output
- * in the site's log.  0, or -1 with *err. */
-static int script(move *m, const vm_instance *as, const char *tree,
-                  const char *what, const char *path, const char *arg,
-                  const char **err)
+/* One CLI script of the site (as it is: its platform's code, its user),
+ * its output in the site's log.  0, or -1 with *err. */
+static int script(move *m, const vm_instance *as, const char *what,
+                  const char *path, const char *arg, const char **err)
 {
     const char *args[] = { arg };
     vm_job_opts jo = { 0 };
     vm_job j;
 
-    jo.argv = vm_cli_argv(m->job->php, tree, path, args, arg ? 1 : 0, m->p);
-    jo.envp = vm_cli_env(as, m->job->who, m->p);
-    jo.who = m->job->who;
-    jo.dir = tree;
+    if (vmc_siterun_opts(&m->job->cli, as, path, args, arg ? 1 : 0, &jo, m->p,
+                         err)
+        != 0)
+        return -1;
     jo.io[1] = jo.io[2] = (vm_job_io){ VM_JOB_VISIBLE, m->log_fd };
     jo.keep_fd = m->lock.fd;
     jo.timeout_ms = m->job->timeout > 0 ? m->job->timeout * 1000LL : 0;
     jo.grace_ms = m->job->grace * 1000LL;
-    dprintf(m->log_fd, "vmoodlectl: %s: %s %s\n", what, jo.argv[2],
+    dprintf(m->log_fd, "vmoodlectl: %s: %s/%s %s\n", what, jo.dir, path,
             arg ? arg : "");
     if (vm_job_start(&j, &jo, m->p, err) != 0)
         return -1;
@@ -102,8 +103,8 @@ static void drop_lock(void *ctx)
 static int maintenance_on(void *ctx, const char **err)
 {
     move *m = ctx;
-    if (script(m, m->in, m->old_tree, "maintenance on",
-               "admin/cli/maintenance.php", "--enable", err))
+    if (script(m, m->in, "maintenance on", "admin/cli/maintenance.php",
+               "--enable", err))
         return -1;
     m->maintenance = 1;
     return 0;
@@ -117,9 +118,9 @@ static void back_in_service(void *ctx)
     m->undoing = 1;
     if (!m->maintenance)
         return;
-    if (script(m, m->in, m->old_tree, "purge caches (back)",
-               "admin/cli/purge_caches.php", NULL, &err)
-        || script(m, m->in, m->old_tree, "maintenance off (back)",
+    if (script(m, m->in, "purge caches (back)", "admin/cli/purge_caches.php",
+               NULL, &err)
+        || script(m, m->in, "maintenance off (back)",
                   "admin/cli/maintenance.php", "--disable", &err))
         vmc_error(600,
                   "%s: back on its platform but %s: it stays in "
@@ -200,7 +201,6 @@ static const char *plan_backup(void *ctx, apr_pool_t *p)
 static int take_backup(void *ctx, const char **err)
 {
     move *m = ctx;
-    m->ub->run.cli.moodle_dir = m->old_tree;
     return vmc_upgrade_backup_site(m->ub, m->in, m->p, err);
 }
 
@@ -228,7 +228,6 @@ static int restore_point(void *ctx, const char **err)
 static void restore_back(void *ctx)
 {
     move *m = ctx;
-    vmc_site_cli cli = { m->job->php, m->old_tree, m->job->who };
     int sig;
 
     m->undoing = 1;
@@ -241,7 +240,7 @@ static void restore_back(void *ctx)
     vmc_say("%s: restoring it from %s", m->in->key, m->ub->path);
     fflush(stdout);
     sig = vmc_interrupt_hold();
-    if (vmc_restore_in_place(m->o, &cli, m->ub->path) == 0)
+    if (vmc_restore_in_place(m->o, &m->job->cli, m->ub->path) == 0)
         m->restore = RESTORED;
     vmc_interrupt_resume(sig);
 }
@@ -250,22 +249,22 @@ static int upgrade(void *ctx, const char **err)
 {
     move *m = ctx;
     m->upgrade_began = 1;
-    return script(m, &m->moved, m->new_tree, "upgrade", "admin/cli/upgrade.php",
+    return script(m, &m->moved, "upgrade", "admin/cli/upgrade.php",
                   "--non-interactive", err);
 }
 
 static int purge(void *ctx, const char **err)
 {
     move *m = ctx;
-    return script(m, &m->moved, m->new_tree, "purge caches",
-                  "admin/cli/purge_caches.php", NULL, err);
+    return script(m, &m->moved, "purge caches", "admin/cli/purge_caches.php",
+                  NULL, err);
 }
 
 static int maintenance_off(void *ctx, const char **err)
 {
     move *m = ctx;
-    if (script(m, &m->moved, m->new_tree, "maintenance off",
-               "admin/cli/maintenance.php", "--disable", err))
+    if (script(m, &m->moved, "maintenance off", "admin/cli/maintenance.php",
+               "--disable", err))
         return -1;
     m->maintenance = 0;
     return 0;
@@ -295,11 +294,11 @@ static const vmc_step steps[] = {
 };
 #define NSTEPS (int)(sizeof steps / sizeof steps[0])
 
-static int open_log(move *m, int dir_fd)
+static int open_log(move *m, int dir_fd, const char **err)
 {
-    m->log_fd = openat(dir_fd, vm_cli_log_name(m->in, m->p),
-                       O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
-                       0640);
+    m->log_fd = vm_file_log_open(dir_fd, m->job->log_dir,
+                                 vm_cli_log_name(m->in, m->p),
+                                 VM_FILE_LOG_APPEND, 0, m->p, err);
     return m->log_fd;
 }
 
@@ -332,15 +331,15 @@ static void failed_line(const move *m, const vmc_steps_outcome *out)
 static int move_site(move *m, int dir_fd)
 {
     vmc_steps_outcome out;
+    const char *why;
 
     if (m->o->dry_run) {
         vmc_say("%s:", m->in->key);
         vmc_steps_plan(steps, NSTEPS, m, m->p);
         return 0;
     }
-    if (open_log(m, dir_fd) < 0) {
-        vmc_error(602, "%s: log %s: %s", m->in->key,
-                  vm_cli_log_name(m->in, m->p), strerror(errno));
+    if (open_log(m, dir_fd, &why) < 0) {
+        vmc_error(602, "%s: %s", m->in->key, why);
         return 1;
     }
     vmc_say("%s: moving from platform '%s' to '%s'", m->in->key,
@@ -382,8 +381,8 @@ static int check(vmc_opts *o, const vmc_job *job, const char **tree)
         return vmc_fail(606, VMC_EXIT_USAGE,
                         "--to: the master has no row "
                         "and stays on the default platform");
-    *tree = vm_platform_path(job->platforms, *o->to ? o->to : NULL,
-                             job->moodle_dir);
+    *tree = vm_platform_path(job->cli.platforms, *o->to ? o->to : NULL,
+                             job->cli.moodle_dir);
     if (!*tree)
         return vmc_fail(607, VMC_EXIT_USAGE,
                         apr_psprintf(o->pool,
@@ -403,11 +402,10 @@ static int check(vmc_opts *o, const vmc_job *job, const char **tree)
     for (int i = 0; i < job->sites->nelts; i++) {
         const vm_instance *in = APR_ARRAY_IDX(job->sites, i,
                                               const vm_instance *);
-        if (!vmc_code_dir(job, in))
+        const char *why;
+        if (!vm_siterun_tree(&job->cli, in, o->pool, &why))
             return vmc_fail(609, VMC_EXIT_FAIL,
-                            apr_psprintf(o->pool, "%s: %s", in->key,
-                                         vmc_platform_missing(job, in,
-                                                              o->pool)));
+                            apr_psprintf(o->pool, "%s: %s", in->key, why));
     }
     return VMC_EXIT_OK;
 }
@@ -458,9 +456,12 @@ int vmc_cmd_upgrade_to(vmc_opts *o)
         const vm_instance *in = APR_ARRAY_IDX(job.sites, i,
                                               const vm_instance *);
         move m = {
-            o,      &t,      &job,      in, *in,         vmc_code_dir(&job, in),
-            tree,   -1,      { -1, 0 }, 0,  0,           0,
-            settle, o->pool, &ub,       0,  NOT_RESTORED
+            o,      &t,          &job,
+            in,     *in,         vm_siterun_tree(&job.cli, in, o->pool, &why),
+            tree,   -1,          { -1, 0 },
+            0,      0,           0,
+            settle, o->pool,     &ub,
+            0,      NOT_RESTORED
         };
         if (strcmp(in->platform, to) == 0) {
             vmc_say("%s: already on platform '%s'", in->key, to);

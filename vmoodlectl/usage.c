@@ -264,7 +264,6 @@ int vmc_cmd_usage(vmc_opts *o)
     vmc_quotas *q = apr_pcalloc(o->pool, sizeof *q);
     vmc_table t;
     vmc_job job;
-    vm_identity *self;
     int fg, rc, saved, over, n;
 
     if ((why = vmc_quotas_read(q, o->quota_file, o->pool)) != NULL)
@@ -278,10 +277,7 @@ int vmc_cmd_usage(vmc_opts *o)
         return vmc_fail(851, VMC_EXIT_FAIL, "no memory for the figures");
     /* The child stays root: a dataroot is walked without following a link
      * (files.h), whoever owns it. */
-    self = apr_pmemdup(o->pool, job.who, sizeof *job.who);
-    self->switch_user = 0;
-    job.who = self;
-    job.site_user = NULL;
+    vmc_job_stay(&job, NULL, o->pool);
     job.work = measure_site;
     job.ctx = run;
     job.ok_codes = 1u << VMC_EXIT_OK | 1u << VMC_USAGE_OVER;

@@ -11,9 +11,11 @@ import pytest
 
 from apache import eventually
 from conftest import vmoodle_server
+from dbservers import mysql_server, pg_server  # noqa: F401
 from instances import instance, write_table
 from programs import build_dir, program
-from test_vmoodlectl import traversable
+from test_vmoodlectl import only_on, server, traversable  # noqa: F401
+from test_vmoodlectl_lifecycle import Site
 
 USERS = ["vmtest-s1", "vmtest-s2"]
 
@@ -146,3 +148,75 @@ def test_vmoodlectl_runs_a_site_as_its_user_and_writes_its_pool(
     none = subprocess.run(ctl + ["pool", "s1.example.edu"],
                           capture_output=True, text=True, timeout=60)
     assert none.returncode == 2 and "site-user" in none.stderr
+
+
+def test_a_site_whose_user_is_missing_is_not_started(site_users, tmp_path):
+    """A site whose user the rule names does not exist is refused, with the
+    reason in its log and vcron's, and the other sites still run as
+    theirs; it never runs as the shared user instead."""
+    traversable(str(tmp_path))
+    data, out = tmp_path / "data", tmp_path / "out"
+    data.mkdir(mode=0o755)
+    out.mkdir()
+    os.chmod(out, 0o777)
+    table = tmp_path / "instances.json"
+    write_table(str(table), rows(str(data)) + [
+        instance(3, "s3.example.edu", shortname="nouser",
+                 vdatapath=os.path.join(str(data), "s3"))])
+    cron = tmp_path / "cron"
+    cron.write_text(f"#!/bin/sh\nid -un > {out}/$VMOODLE_SHORTNAME\n")
+    os.chmod(cron, 0o755)
+    proc = subprocess.run(
+        [program(build_dir(), "vcron"), "--config", "/dev/null",
+         "--source", f"json:{table}", "--log-dir", str(tmp_path / "log"),
+         "--lock-dir", str(tmp_path / "lock"), "--state-file",
+         str(tmp_path / "state"), "--user", "www-data",
+         "--site-user", "vmtest-%shortname%", "run", "--command", str(cron)],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "succeeded=2" in proc.stdout and "not_started=1" in proc.stdout
+    assert "instance 3 (s3.example.edu): cron not started: user " \
+        "vmtest-nouser: no such user" in proc.stderr
+    log = (tmp_path / "log" / "s3.example.edu.log").read_text()
+    assert "VM00246: cron not started: user vmtest-nouser" in log
+    assert sorted(os.listdir(out)) == ["s1", "s2"]
+    assert (out / "s1").read_text().strip() == "vmtest-s1"
+
+
+@only_on("pgsql")
+def test_backup_of_a_site_with_its_own_user(site_users, tmp_path, server):  # noqa: F811
+    """With site-user set, backup's (and upgrade --backup's) child stays
+    root (the backup folder is root's) and only Moodle's scripts run, as
+    the site's user.  Before, the child became the site's user: "create
+    the backup folder: Permission denied", and with --maintenance
+    "setgroups failed"."""
+    site = Site(tmp_path, server, short="s1")
+    owner = pwd.getpwnam(USERS[0])
+    for top, dirs, files in os.walk(site.row["vdatapath"]):
+        for n in [top] + [os.path.join(top, f) for f in dirs + files]:
+            os.lchown(n, owner.pw_uid, owner.pw_gid)
+    out = os.path.join(site.root, "out")
+    php = os.path.join(site.root, "php")       # who runs each script
+    with open(php, "w") as f:
+        f.write('#!/bin/sh\nwhile [ "${1#-d}" != "$1" ]; do shift; done\n'
+                f'echo "$(id -un) $(basename "$1")" >> {out}/users\n'
+                'exec /bin/sh "$@"\n')
+    with open(os.path.join(out, "pending"), "w"):
+        pass
+    rule = ["--site-user", "vmtest-%shortname%"]
+    for args in (["backup", "s1.test"],
+                 ["backup", "s1.test", "--maintenance"],
+                 ["upgrade", "s1.test", "--backup"]):
+        proc = site.ctl(*rule, *args)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert len(site.site_backups("s1")) == 3
+    assert site.steps() == [
+        "maintenance --enable", "maintenance --disable",
+        "upgrade --is-pending", "maintenance --enable",
+        "upgrade --non-interactive", "purge_caches ", "maintenance --disable"]
+    with open(os.path.join(out, "users")) as f:
+        users = {line.split()[0] for line in f}
+    assert users == {USERS[0]}
+    assert not site.in_maintenance() and not os.path.exists(
+        os.path.join(out, "pending"))
+    assert os.stat(site.backups).st_uid == 0

@@ -20,6 +20,9 @@ import time
 
 import pytest
 
+from dbservers import mysql_server, pg_server  # noqa: F401
+from test_vmoodlectl import only_on, server  # noqa: F401
+from test_vmoodlectl_lifecycle import Site, move_args
 from test_vmoodlectl_run import Fleet
 
 # Run by the stand-in php (sh) as the site's code: the attack, and a note
@@ -108,17 +111,20 @@ def terminal(argv, env=None):
         os.close(master)
 
 
-def in_terminal(argv):
+def in_terminal(argv, typed=b""):
     """argv run by a shell in a new pseudo-terminal (its controlling
     terminal, as root's login shell has), which then reads on from the
-    terminal as an interactive shell does.  (vmoodlectl's exit code, what
-    the terminal showed, vmoodlectl's session id, the terminal's device)."""
+    terminal as an interactive shell does; typed is what root types next.
+    (vmoodlectl's exit code, what the terminal showed, vmoodlectl's session
+    id, the terminal's device)."""
     script = shlex.join(argv) + '; echo "VMC-EXIT=$?."; exec /bin/sh -i'
     env = {"PATH": "/usr/bin:/bin", "PS1": "$ ", "TERM": "xterm"}
     with terminal(["/bin/sh", "-c", script], env) as (shell, master, device):
-        out = read_until(master, rb"VMC-EXIT=\d+\.", time.monotonic() + 90)
+        out = read_until(master, rb"VMC-EXIT=\d+\.", time.monotonic() + 180)
         # Whatever was pushed into the terminal is read by the shell first;
-        # then it is told to end.
+        # then root types on, and the shell is told to end (twice: a
+        # reader left behind may take a line).
+        os.write(master, typed + b"exit\n")
         os.write(master, b"exit\n")
         shell.wait(timeout=60)
         out = read_until(master, rb"\0never", time.monotonic() + 1, out)
@@ -208,3 +214,109 @@ def test_a_script_that_reads_little_of_a_long_input_does_not_block(reachable_dir
     assert proc.returncode == 7, proc.stderr
     assert proc.stdout == "got hello\n"
     assert proc.stderr == "to stderr\n"
+
+
+# ------------------------------------------------- the lifecycle commands
+# rename, restore, move and backup --maintenance run Moodle's scripts as
+# steps: the site's code (here maintenance.php --enable, through the
+# stand-in's out/on-enable hook) pushes keystrokes, prints an escape
+# sequence and leaves a process behind that reads what root types next.
+
+LEFT_BEHIND = r"""import os, time
+root = "@ROOT@"
+with open(f"{root}/out/left.pid", "w") as f:
+    f.write(str(os.getpid()))
+for fd in (1, 2, 0):             # root's terminal, when it is one of them
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        continue
+    if data:
+        with open(f"{root}/out/left-read", "ab") as f:
+            f.write(data)
+        break
+time.sleep(600)
+"""
+
+ON_ENABLE = """/usr/bin/python3 @ROOT@/inject.py one
+/usr/bin/python3 @ROOT@/left_behind.py &
+i=0
+while [ ! -s @ROOT@/out/left.pid ] && [ $i -lt 600 ]; do
+    sleep 0.05; i=$((i + 1))
+done
+"""
+
+TYPED = b"echo typed-by-root\n"
+
+
+def plant_steps(site):
+    sub = lambda text: text.replace("@ROOT@", site.root)
+    for name, text in (("inject.py", INJECT_PY),
+                       ("left_behind.py", LEFT_BEHIND)):
+        with open(os.path.join(site.root, name), "w") as f:
+            f.write(sub(text))
+        os.chmod(os.path.join(site.root, name), 0o644)
+    with open(os.path.join(site.root, "out", "on-enable"), "w") as f:
+        f.write(sub(ON_ENABLE))
+
+
+def lifecycle_args(site, command):
+    if command == "rename":
+        return ["rename", "one.test", "http://two.test"]
+    if command == "restore":
+        return ["restore", site.backup()]
+    if command == "move":
+        return move_args(site)
+    return ["backup", "one.test", "--maintenance"]
+
+
+def site_log(site):
+    logs = os.path.join(site.root, "logs")
+    return "".join(open(os.path.join(logs, n), errors="replace").read()
+                   for n in os.listdir(logs))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch user")
+@only_on("pgsql")
+@pytest.mark.parametrize("command", ["rename", "restore", "move",
+                                     "backup-maintenance"])
+def test_lifecycle_steps_cannot_reach_roots_terminal(site, command):
+    argv = site.args(*lifecycle_args(site, command))
+    plant_steps(site)
+    out = lambda name: os.path.join(site.root, "out", name)
+    left = None
+    try:
+        code, shown, sid, device = in_terminal(argv, TYPED)
+        assert os.path.exists(out("left.pid")), shown   # the attack ran
+        left = int(open(out("left.pid")).read())
+        assert code == 0, shown
+        # What it left behind ended with its step, having read nothing of
+        # root's (it may have read its own pushed keystrokes back, from
+        # the pseudo-terminal vmoodlectl owns).
+        assert not alive(left), shown
+        read = open(out("left-read"), "rb").read() \
+            if os.path.exists(out("left-read")) else b""
+        assert TYPED.strip() not in read, read
+        # Nothing pushed reached the shell that read on.
+        for name in ("stdin", "tty"):
+            assert not os.path.exists(out(f"pwned-{name}")), shown
+        assert "uid=0" not in shown and "pwned" not in shown, shown
+        notes = dict(n.split("=", 1) for n in open(out("one.tty")).read()
+                     .split())
+        assert int(notes["sid"]) != sid, notes
+        assert tty_of(notes["tty_nr"]) != (os.major(device),
+                                           os.minor(device)), notes
+        # The escape sequence arrived made visible (backup's steps write
+        # to the site's log), never as it was written.
+        seen = site_log(site) if command.startswith("backup") else shown
+        assert SHOWN in seen, seen
+        assert "\033]0;owned" not in shown + seen
+        assert "\033[2J" not in shown + seen
+    finally:
+        if left and alive(left):
+            os.kill(left, 9)        # main's behaviour: nothing outlives us
+
+
+@pytest.fixture
+def site(tmp_path, server):  # noqa: F811
+    return Site(tmp_path, server)

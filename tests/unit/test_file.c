@@ -220,6 +220,42 @@ static void lock_refuses_a_link(void **state)
     vm_file_unlock(fd);
 }
 
+/* A site's run log: appended to (renamed to .1 once it holds rotate_at
+ * bytes) or started afresh; never through a link. */
+static void log_open_appends_truncates_rotates(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *dir = tu_tmpdir(p), *why = NULL;
+    const char *log = tu_path(p, dir, "site.log");
+    int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd;
+    size_t len;
+
+    assert_true(d >= 0);
+    tu_write_text(log, "one\n");
+    fd = vm_file_log_open(d, dir, "site.log", VM_FILE_LOG_APPEND, 0, p, &why);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "two\n", 4), 4);
+    close(fd);
+    assert_string_equal(tu_read(p, log, &len), "one\ntwo\n");
+    fd = vm_file_log_open(d, dir, "site.log", VM_FILE_LOG_APPEND, 8, p, &why);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_string_equal(tu_read(p, tu_path(p, dir, "site.log.1"), &len),
+                        "one\ntwo\n");
+    assert_string_equal(tu_read(p, log, &len), "");
+    tu_write_text(log, "old run\n");
+    fd = vm_file_log_open(d, dir, "site.log", VM_FILE_LOG_TRUNCATE, 0, p, &why);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_string_equal(tu_read(p, log, &len), "");
+    assert_int_equal(symlink("/etc/passwd", tu_path(p, dir, "link.log")), 0);
+    assert_int_equal(vm_file_log_open(d, dir, "link.log", VM_FILE_LOG_APPEND, 0,
+                                      p, &why),
+                     -1);
+    assert_non_null(strstr(why, "link.log"));
+    close(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +266,7 @@ int main(void)
         TU_TEST(rewrite_keeps_owner_and_mode),
         TU_TEST(rewrite_through_a_link_writes_beside_it),
         TU_TEST(lock_refuses_a_link),
+        TU_TEST(log_open_appends_truncates_rotates),
     };
 
     return TU_RUN(tests);

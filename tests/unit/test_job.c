@@ -1,8 +1,9 @@
 /* The job engine (core/vm_job.h): exit statuses, exec errors through the
  * report pipe, the whole group ended at the timeout (a grandchild that
- * ignores TERM too), an interrupt passed on, descriptors closed, a session
- * of its own, a pseudo-terminal, exactly the environment given, output
- * made visible into a log by a copier that leaves nothing running. */
+ * ignores TERM too), what a child left behind ended with it, an interrupt
+ * passed on, descriptors closed, a session of its own, a pseudo-terminal,
+ * exactly the environment given, output made visible into a log by a
+ * copier that leaves nothing running. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -104,29 +105,62 @@ static int gone(pid_t pid)
     return end && end[1] == ' ' && end[2] == 'Z';
 }
 
+/* o started; its first line of output is the pid of a grandchild it
+ * started in the background. */
+static pid_t start_with_grandchild(vm_job *j, const vm_job_opts *o,
+                                   apr_pool_t *p)
+{
+    const char *err = NULL;
+    char buf[64] = "";
+    assert_int_equal(vm_job_start(j, o, p, &err), 0);
+    assert_true(read(j->fds[1], buf, sizeof buf - 1) > 0);
+    pid_t grandchild = (pid_t)atol(buf);
+    assert_true(grandchild > 0);
+    return grandchild;
+}
+
+/* pid gone within ten seconds? If not, killed: nothing of the test's
+ * outlives it. */
+static int ends(pid_t pid)
+{
+    struct timespec tick = { 0, 20 * 1000 * 1000 };
+    for (int i = 0; i < 500 && !gone(pid); i++)
+        nanosleep(&tick, NULL);
+    if (gone(pid))
+        return 1;
+    kill(pid, SIGKILL);
+    return 0;
+}
+
 /* The grandchild ignores TERM: only the KILL after the grace ends it. */
 static void timeout_ends_the_whole_group(void **state)
 {
     apr_pool_t *p = *state;
-    const char *err = NULL;
-    char buf[64] = "";
     vm_job j;
     vm_job_opts o = shell("trap '' TERM; sleep 1000 & echo $!; wait", p);
     o.timeout_ms = 200;
     o.grace_ms = 300;
-    assert_int_equal(vm_job_start(&j, &o, p, &err), 0);
-    assert_true(read(j.fds[1], buf, sizeof buf - 1) > 0);
-    pid_t grandchild = (pid_t)atol(buf);
-    assert_true(grandchild > 0);
+    pid_t grandchild = start_with_grandchild(&j, &o, p);
     vm_job_wait(&j, NULL);
     vm_job_close(&j);
     assert_int_equal(j.timed_out, 1);
     assert_int_equal(j.killed, 1);
     assert_int_equal(j.signal, SIGKILL);
-    struct timespec tick = { 0, 20 * 1000 * 1000 };
-    for (int i = 0; i < 500 && !gone(grandchild); i++)
-        nanosleep(&tick, NULL);
-    assert_true(gone(grandchild));
+    assert_true(ends(grandchild));
+}
+
+/* The child exits, leaving a background grandchild that holds its
+ * output: gone once the child has been waited for, never left to hold a
+ * descriptor of ours (or a terminal). */
+static void what_the_child_left_behind_ends_with_it(void **state)
+{
+    apr_pool_t *p = *state;
+    vm_job j;
+    vm_job_opts o = shell("sleep 1000 & echo $!", p);
+    pid_t grandchild = start_with_grandchild(&j, &o, p);
+    assert_int_equal(vm_job_wait(&j, NULL), 0);
+    vm_job_close(&j);
+    assert_true(ends(grandchild));
 }
 
 static int calls;
@@ -476,6 +510,7 @@ int main(void)
         TU_TEST(exit_statuses),
         TU_TEST(exec_error_reported_by_start),
         TU_TEST(timeout_ends_the_whole_group),
+        TU_TEST(what_the_child_left_behind_ends_with_it),
         TU_TEST(interrupt_passed_to_the_group),
         TU_TEST(only_std_and_kept_descriptors),
         TU_TEST(a_session_of_its_own),
