@@ -11,7 +11,8 @@
 #define VM_COPIER_H
 
 /* From fd 0 (the child's pipe) to fd 1 (the log), control characters but
- * newline and tab made visible, until the pipe ends; once fd 2 (the
+ * newline and tab made visible (a backslash as it is: text made visible
+ * on its way is not escaped twice), until the pipe ends; once fd 2 (the
  * engine's, closed when it has reaped the child) ends, what is still in
  * the pipe and no more (a descendant that escaped the child's group keeps
  * no copier alive).  Returns the copier's exit code. */

@@ -34,7 +34,7 @@ static char *visible(const unsigned char *s, apr_size_t len, const char *keep,
         } else if (c == 0xc2 && i + 1 < len && s[i + 1] >= 0x80
                    && s[i + 1] <= 0x9f) {
             o = escape(o, s[++i]); /* a C1 control: its code */
-        } else if (c == '\\') {
+        } else if (c == '\\' && !kept(c, keep)) {
             *o++ = '\\';
             *o++ = '\\';
         } else if (vm_text_is_control(c) && !kept(c, keep)) {

@@ -18,7 +18,10 @@ int vm_text_has_control(const char *s);
 /* s (len bytes) with every control character shown as "\xNN" (a backslash
  * itself as "\\"), C1 controls in UTF-8 included; printable bytes and other
  * UTF-8 pass as they are.  keep names controls that pass unchanged (for
- * example "\n\t" for relayed output), or NULL for none.  From p. */
+ * example "\n\t" for relayed output), or NULL for none; a backslash in
+ * keep passes backslashes as they are, so that text already made visible
+ * passes unchanged (a site's log, which relayed output may reach).
+ * From p. */
 const char *vm_text_visible_n(const char *s, apr_size_t len, const char *keep,
                               apr_pool_t *p);
 /* The same for a NUL-terminated one-line value (no control kept); NULL

@@ -44,6 +44,12 @@ static void lengths_and_kept_controls(void **state)
     assert_string_equal(vm_text_visible_n("end\xc2", 4, NULL, p), "end\xc2");
     assert_string_equal(vm_text_visible_n("l1\nl2\t\x1b", 7, "\n\t", p),
                         "l1\nl2\t\\x1b");
+    /* a backslash kept: text already made visible passes unchanged, a
+     * control still does not */
+    const char *seen = vm_text_visible_n("a\x1b\\b", 4, NULL, p);
+    assert_string_equal(seen, "a\\x1b\\\\b");
+    assert_string_equal(vm_text_visible_n(seen, strlen(seen), "\\", p), seen);
+    assert_string_equal(vm_text_visible_n("\\\x07", 2, "\n\\", p), "\\\\x07");
 }
 
 static void control_detected(void **state)
