@@ -8,9 +8,9 @@
 #include "vm_text.h"
 
 #define PIECE 4096
-#define DRAIN_MAX \
-    (1L << 20) /* after the child's end: a writer left over
-                                cannot keep us going */
+/* What is still read after the child's end: a writer left over cannot
+ * keep us going. */
+#define DRAIN_MAX (1L << 20)
 /* A backslash as it is: what a relay inside the run (a fleet run's
  * steps) made visible reaches the log once, not escaped twice. */
 #define KEEP "\n\t\\"
