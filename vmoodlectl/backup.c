@@ -399,7 +399,7 @@ int vmc_cmd_backup(vmc_opts *o)
         return rc;
     /* The child stays root: the backup is root's; Moodle's CLI steps run
      * as the site's user (run.cli). */
-    vmc_job_stay(&job, NULL, o->pool);
+    vmc_job_stay(&job, o->pool);
     job.work = backup_site;
     job.ctx = &run;
     job.lock_dir = o->lock_dir;

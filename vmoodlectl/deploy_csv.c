@@ -208,7 +208,7 @@ int vmc_cmd_deploy_csv(vmc_opts *o)
     if ((rc = vmc_job_prepare(o, "deploy", o->nargs, &t, &job, &fg))
         != VMC_EXIT_OK)
         return rc;
-    vmc_job_stay(&job, NULL, o->pool);
+    vmc_job_stay(&job, o->pool);
     job.sites = line_sites(&r); /* its sites: the lines */
     job.work = deploy_line;
     job.ctx = &r;

@@ -50,12 +50,10 @@ int vmc_job_prepare(vmc_opts *o, const char *label, int first_host,
     return VMC_EXIT_OK;
 }
 
-void vmc_job_stay(vmc_job *job, vm_siterun *cli, apr_pool_t *p)
+void vmc_job_stay(vmc_job *job, apr_pool_t *p)
 {
     vm_identity *self = apr_pmemdup(p, job->cli.who, sizeof *job->cli.who);
 
-    if (cli)
-        *cli = job->cli;
     self->switch_user = 0;
     job->cli.who = self;
     job->cli.site_user = NULL;

@@ -14,9 +14,9 @@ int vmc_job_prepare(vmc_opts *o, const char *label, int first_host,
 
 /* Each site's child stays as we are (root: its work is root's, a
  * backup, a dataroot walked, a deploy): no switch to --user nor to the
- * site's user; job->cli (Moodle's scripts the work runs) is kept in *cli
- * first (may be NULL). */
-void vmc_job_stay(vmc_job *job, vm_siterun *cli, apr_pool_t *p);
+ * site's user.  A caller whose work runs Moodle's scripts as the site
+ * keeps a copy of job->cli first. */
+void vmc_job_stay(vmc_job *job, apr_pool_t *p);
 
 /* vcron's lock directory, created if missing.  An exit code. */
 int vmc_job_lock_dir(vmc_opts *o);

@@ -39,7 +39,7 @@ int vmc_upgrade_backup_prepare(vmc_opts *o, vmc_table *t, vmc_job *job,
 
     if ((rc = vmc_upgrade_backup_init(o, t, job, ub)) != VMC_EXIT_OK || !ub->on)
         return rc;
-    vmc_job_stay(job, NULL, o->pool);
+    vmc_job_stay(job, o->pool);
     return VMC_EXIT_OK;
 }
 

@@ -277,7 +277,7 @@ int vmc_cmd_usage(vmc_opts *o)
         return vmc_fail(851, VMC_EXIT_FAIL, "no memory for the figures");
     /* The child stays root: a dataroot is walked without following a link
      * (files.h), whoever owns it. */
-    vmc_job_stay(&job, NULL, o->pool);
+    vmc_job_stay(&job, o->pool);
     job.work = measure_site;
     job.ctx = run;
     job.ok_codes = 1u << VMC_EXIT_OK | 1u << VMC_USAGE_OVER;
